@@ -1,0 +1,118 @@
+#!/usr/bin/env bash
+# ClickHouse from Debian's clickhouse-server package, run with its own config and data
+# under the stack folder (never the system service). Usage: clickhouse.sh start|stop|status
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+dir="$STACK_DIR/clickhouse"
+pidfile="$dir/clickhouse.pid"
+marker="--config-file=$dir/config.xml"
+
+healthy() { clickhouse-client --host 127.0.0.1 --port "$CLICKHOUSE_TCP_PORT" -q 'SELECT 1' >/dev/null 2>&1; }
+
+write_config() {
+  mkdir -p "$dir/data" "$dir/tmp" "$dir/user_files" "$dir/format_schemas" "$dir/log"
+  cat >"$dir/config.xml" <<XML
+<?xml version="1.0"?>
+<!-- Written by deploy/local/clickhouse.sh; edits are overwritten at the next start. -->
+<yandex>
+    <logger>
+        <level>warning</level>
+        <log>$dir/log/clickhouse-server.log</log>
+        <errorlog>$dir/log/clickhouse-server.err.log</errorlog>
+        <size>100M</size>
+        <count>3</count>
+    </logger>
+    <listen_host>127.0.0.1</listen_host>
+    <http_port>$CLICKHOUSE_HTTP_PORT</http_port>
+    <tcp_port>$CLICKHOUSE_TCP_PORT</tcp_port>
+    <max_connections>256</max_connections>
+    <keep_alive_timeout>3</keep_alive_timeout>
+    <max_concurrent_queries>100</max_concurrent_queries>
+    <!-- Modest caches: the stack shares a 2-core machine with the tests. -->
+    <uncompressed_cache_size>268435456</uncompressed_cache_size>
+    <mark_cache_size>268435456</mark_cache_size>
+    <path>$dir/data/</path>
+    <tmp_path>$dir/tmp/</tmp_path>
+    <user_files_path>$dir/user_files/</user_files_path>
+    <format_schema_path>$dir/format_schemas/</format_schema_path>
+    <users_config>$dir/users.xml</users_config>
+    <default_profile>default</default_profile>
+    <default_database>default</default_database>
+    <timezone>UTC</timezone>
+    <mlock_executable>false</mlock_executable>
+    <builtin_dictionaries_reload_interval>3600</builtin_dictionaries_reload_interval>
+    <max_session_timeout>3600</max_session_timeout>
+    <default_session_timeout>60</default_session_timeout>
+</yandex>
+XML
+  cat >"$dir/users.xml" <<'XML'
+<?xml version="1.0"?>
+<!-- Written by deploy/local/clickhouse.sh. Local stack only: the default user has no
+     password and is reachable from loopback alone. -->
+<yandex>
+    <profiles>
+        <default>
+            <max_memory_usage>2000000000</max_memory_usage>
+            <use_uncompressed_cache>0</use_uncompressed_cache>
+            <load_balancing>random</load_balancing>
+        </default>
+    </profiles>
+    <users>
+        <default>
+            <password></password>
+            <networks>
+                <ip>127.0.0.1</ip>
+                <ip>::1</ip>
+            </networks>
+            <profile>default</profile>
+            <quota>default</quota>
+        </default>
+    </users>
+    <quotas>
+        <default>
+            <interval>
+                <duration>3600</duration>
+                <queries>0</queries>
+                <errors>0</errors>
+                <result_rows>0</result_rows>
+                <read_rows>0</read_rows>
+                <execution_time>0</execution_time>
+            </interval>
+        </default>
+    </quotas>
+</yandex>
+XML
+}
+
+start() {
+  command -v clickhouse-server >/dev/null || die "clickhouse-server missing: run deploy/local/install.sh"
+  if pid_alive "$pidfile" "$marker"; then
+    wait_until 60 "ClickHouse on 127.0.0.1:$CLICKHOUSE_TCP_PORT" healthy || die "ClickHouse runs but does not answer; see $dir/log"
+    log "already running (pid $(<"$pidfile"))"
+    return 0
+  fi
+  require_free_port clickhouse "$CLICKHOUSE_TCP_PORT"
+  require_free_port clickhouse-http "$CLICKHOUSE_HTTP_PORT"
+  write_config
+  start_bg "$pidfile" "$dir/log/stdout.log" clickhouse-server "$marker"
+  wait_until 60 "ClickHouse on 127.0.0.1:$CLICKHOUSE_TCP_PORT" healthy || die "ClickHouse did not start; see $dir/log"
+  log "started (pid $(<"$pidfile"))"
+}
+
+status() {
+  if pid_alive "$pidfile" "$marker" && healthy; then
+    echo "clickhouse  running  pid $(<"$pidfile")  127.0.0.1:$CLICKHOUSE_TCP_PORT (native), http://127.0.0.1:$CLICKHOUSE_HTTP_PORT"
+  elif pid_alive "$pidfile" "$marker"; then
+    echo "clickhouse  starting pid $(<"$pidfile") (not answering yet)"; return 1
+  else
+    echo "clickhouse  stopped"; return 1
+  fi
+}
+
+case "${1:-}" in
+  start) start ;;
+  stop) stop_pid "$pidfile" "$marker" ;;
+  status) status ;;
+  *) echo "usage: $0 start|stop|status" >&2; exit 2 ;;
+esac

@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# Apache Kafka 4.x, single-node KRaft (broker + controller in one JVM), from the jars
+# Maven Central serves. Usage: kafka.sh start|stop|status
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+dir="$STACK_DIR/kafka"
+pidfile="$dir/kafka.pid"
+marker="kafka.Kafka $dir/server.properties"
+libs="$CACHE_DIR/kafka-$KAFKA_VERSION/libs"
+
+healthy() { port_open "$KAFKA_PORT" && kcat -b "127.0.0.1:$KAFKA_PORT" -L -m 2 >/dev/null 2>&1; }
+
+write_config() {
+  mkdir -p "$dir/data"
+  cat >"$dir/server.properties" <<PROPS
+# Written by deploy/local/kafka.sh; edits are overwritten at the next start.
+process.roles=broker,controller
+node.id=1
+# Static quorum: formatted without --standalone (never mix with controller.quorum.bootstrap.servers).
+controller.quorum.voters=1@127.0.0.1:$KAFKA_CONTROLLER_PORT
+listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,CONTROLLER://127.0.0.1:$KAFKA_CONTROLLER_PORT
+advertised.listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT
+controller.listener.names=CONTROLLER
+inter.broker.listener.name=PLAINTEXT
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+log.dirs=$dir/data
+num.partitions=1
+default.replication.factor=1
+offsets.topic.replication.factor=1
+offsets.topic.num.partitions=6
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+share.coordinator.state.topic.replication.factor=1
+share.coordinator.state.topic.min.isr=1
+# Topics are created by deploy/local/topics, never by a client's typo.
+auto.create.topics.enable=false
+# Consumer groups form at once in tests instead of after the default 3 s.
+group.initial.rebalance.delay.ms=0
+num.network.threads=2
+num.io.threads=4
+log.retention.hours=504
+log.segment.bytes=268435456
+PROPS
+  cat >"$dir/log4j2.properties" <<'PROPS'
+status = warn
+appender.console.type = Console
+appender.console.name = console
+appender.console.layout.type = PatternLayout
+appender.console.layout.pattern = [%d] %p %m (%c)%n
+rootLogger.level = info
+rootLogger.appenderRef.console.ref = console
+logger.kafka.name = kafka
+logger.kafka.level = info
+logger.state.name = state.change.logger
+logger.state.level = warn
+logger.request.name = kafka.request.logger
+logger.request.level = warn
+PROPS
+}
+
+# The JVM command line; start_bg runs it directly so that the PID file holds java's PID.
+java_cmd=(java -Xms256m -Xmx512m -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -Djava.awt.headless=true
+  "-Dlog4j2.configurationFile=$dir/log4j2.properties" -cp "$libs/*")
+
+start() {
+  [[ -d "$libs" ]] || die "Kafka jars missing at $libs: run deploy/local/install.sh"
+  if pid_alive "$pidfile" "$marker"; then
+    wait_until 60 "Kafka on 127.0.0.1:$KAFKA_PORT" healthy || die "Kafka runs (pid $(<"$pidfile")) but does not answer; see $dir/kafka.log"
+    log "already running (pid $(<"$pidfile"))"
+    return 0
+  fi
+  require_free_port kafka "$KAFKA_PORT"
+  require_free_port kafka-controller "$KAFKA_CONTROLLER_PORT"
+  write_config
+  if [[ ! -f "$dir/data/meta.properties" ]]; then
+    local cluster_id
+    cluster_id=$(python3 -c 'import base64, uuid; print(base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("="))')
+    log "formatting storage (cluster $cluster_id)"
+    "${java_cmd[@]}" kafka.tools.StorageTool format -t "$cluster_id" -c "$dir/server.properties" >>"$dir/kafka.log" 2>&1 \
+      || die "storage format failed; see $dir/kafka.log"
+  fi
+  start_bg "$pidfile" "$dir/kafka.log" "${java_cmd[@]}" kafka.Kafka "$dir/server.properties"
+  wait_until 90 "Kafka on 127.0.0.1:$KAFKA_PORT" healthy || die "Kafka did not start; see $dir/kafka.log"
+  log "started (pid $(<"$pidfile"))"
+}
+
+status() {
+  if pid_alive "$pidfile" "$marker" && healthy; then
+    echo "kafka       running  pid $(<"$pidfile")  127.0.0.1:$KAFKA_PORT"
+  elif pid_alive "$pidfile" "$marker"; then
+    echo "kafka       starting pid $(<"$pidfile")  127.0.0.1:$KAFKA_PORT (not answering yet)"; return 1
+  else
+    echo "kafka       stopped"; return 1
+  fi
+}
+
+case "${1:-}" in
+  start) start ;;
+  stop) stop_pid "$pidfile" "$marker" ;;
+  status) status ;;
+  *) echo "usage: $0 start|stop|status" >&2; exit 2 ;;
+esac

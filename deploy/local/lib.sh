@@ -1,0 +1,95 @@
+# Shared by the local stack scripts: where things live, which ports, and how a
+# process is started, found and stopped by its PID file. Sourced, not run.
+
+# shellcheck disable=SC2034  # the variables are read by the scripts that source this file
+repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+local_dir="$repo_root/deploy/local"
+STACK_DIR="${ORDERFLOW_STACK_DIR:-$repo_root/.stack}"
+# Downloads and builds shared by every clone on the machine (CI's fresh clones too).
+CACHE_DIR="${ORDERFLOW_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/orderflow}"
+
+# Ports: none is a server's default (9092, 9000, 8123, 8200, 9090), so a developer's
+# own servers and the stack can run side by side.
+KAFKA_PORT="${ORDERFLOW_KAFKA_PORT:-19092}"
+KAFKA_CONTROLLER_PORT="${ORDERFLOW_KAFKA_CONTROLLER_PORT:-19093}"
+CLICKHOUSE_TCP_PORT="${ORDERFLOW_CLICKHOUSE_TCP_PORT:-19000}"
+CLICKHOUSE_HTTP_PORT="${ORDERFLOW_CLICKHOUSE_HTTP_PORT:-18123}"
+VAULT_PORT="${ORDERFLOW_VAULT_PORT:-18200}"
+PROMETHEUS_PORT="${ORDERFLOW_PROMETHEUS_PORT:-19090}"
+# Scraped by the stack's Prometheus: the worker's metrics address, and one that the
+# Prometheus smoke test serves while it runs.
+WORKER_METRICS_PORT="${ORDERFLOW_WORKER_METRICS_PORT:-19100}"
+TEST_SCRAPE_PORT="${ORDERFLOW_TEST_SCRAPE_PORT:-19101}"
+
+KAFKA_VERSION=4.4.0
+VAULT_VERSION=v1.14.1
+# For local use only: the dev server keeps everything in memory and is never exposed.
+VAULT_DEV_ROOT_TOKEN=orderflow-dev-root
+
+log() { echo "$(basename "$0" .sh): $*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+# pid_alive PIDFILE MARKER: true when the PID in PIDFILE is a live process whose
+# command line contains MARKER (so a recycled PID is never mistaken for ours).
+pid_alive() {
+  local pidfile=$1 marker=$2 pid
+  [[ -s "$pidfile" ]] || return 1
+  pid=$(<"$pidfile")
+  [[ "$pid" =~ ^[0-9]+$ ]] || return 1
+  [[ -r "/proc/$pid/cmdline" ]] || return 1
+  tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF -- "$marker"
+}
+
+# port_open PORT: true when something accepts TCP connections on 127.0.0.1:PORT.
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# start_bg PIDFILE LOGFILE CMD...: starts CMD detached, output to LOGFILE, PID to PIDFILE.
+start_bg() {
+  local pidfile=$1 logfile=$2
+  shift 2
+  nohup "$@" >>"$logfile" 2>&1 </dev/null &
+  echo $! >"$pidfile"
+}
+
+# stop_pid PIDFILE MARKER: SIGTERM, then SIGKILL after 30 s; removes the PID file.
+stop_pid() {
+  local pidfile=$1 marker=$2 pid i
+  if ! pid_alive "$pidfile" "$marker"; then
+    rm -f "$pidfile"
+    log "not running"
+    return 0
+  fi
+  pid=$(<"$pidfile")
+  kill -TERM "$pid" 2>/dev/null || true
+  for ((i = 0; i < 300; i++)); do
+    [[ -d "/proc/$pid" ]] || break
+    # A zombie child of this shell counts as gone.
+    [[ "$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null)" == Z ]] && break
+    sleep 0.1
+  done
+  if [[ -d "/proc/$pid" ]] && [[ "$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null)" != Z ]]; then
+    log "still running after 30 s, sending SIGKILL to $pid"
+    kill -KILL "$pid" 2>/dev/null || true
+  fi
+  rm -f "$pidfile"
+  log "stopped (pid $pid)"
+}
+
+# wait_until SECONDS DESCRIPTION CMD...: polls CMD every 0.2 s until it succeeds.
+wait_until() {
+  local seconds=$1 what=$2 i
+  shift 2
+  for ((i = 0; i < seconds * 5; i++)); do
+    if "$@"; then return 0; fi
+    sleep 0.2
+  done
+  log "timed out after ${seconds}s waiting for $what"
+  return 1
+}
+
+# require_free_port NAME PORT: refuses to start NAME when another process holds PORT.
+require_free_port() {
+  if port_open "$2"; then
+    die "$1: port $2 is in use by another process; set ORDERFLOW_*_PORT to move the stack"
+  fi
+}

@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Vault dev server (in memory) built from MPL-2.0 source, with the transit engine
+# enabled. Usage: vault.sh start|stop|status
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+dir="$STACK_DIR/vault"
+pidfile="$dir/vault.pid"
+addr="http://127.0.0.1:$VAULT_PORT"
+marker="-dev-listen-address=127.0.0.1:$VAULT_PORT"
+bin="$CACHE_DIR/vault-$VAULT_VERSION/vault"
+
+healthy() { curl -fsS "$addr/v1/sys/health" >/dev/null 2>&1; }
+
+api() {
+  local method=$1 path=$2
+  shift 2
+  curl -fsS -X "$method" -H "X-Vault-Token: $VAULT_DEV_ROOT_TOKEN" "$addr/v1/$path" "$@"
+}
+
+# The dev server forgets everything when it stops, so this runs after every start.
+configure() {
+  if ! api GET sys/mounts | jq -e '.data["transit/"]' >/dev/null; then
+    api POST sys/mounts/transit -d '{"type":"transit"}' >/dev/null || die "enabling transit failed"
+    log "transit engine enabled"
+  fi
+}
+
+start() {
+  [[ -x "$bin" ]] || die "Vault binary missing at $bin: run deploy/local/install.sh"
+  mkdir -p "$dir"
+  if pid_alive "$pidfile" "$marker"; then
+    wait_until 30 "Vault at $addr" healthy || die "Vault runs but does not answer; see $dir/vault.log"
+    configure
+    log "already running (pid $(<"$pidfile"))"
+    return 0
+  fi
+  require_free_port vault "$VAULT_PORT"
+  start_bg "$pidfile" "$dir/vault.log" "$bin" server -dev \
+    "-dev-root-token-id=$VAULT_DEV_ROOT_TOKEN" "$marker" -log-level=warn
+  wait_until 60 "Vault at $addr" healthy || die "Vault did not start; see $dir/vault.log"
+  configure
+  log "started (pid $(<"$pidfile"))"
+}
+
+status() {
+  if pid_alive "$pidfile" "$marker" && healthy; then
+    echo "vault       running  pid $(<"$pidfile")  $addr (dev, transit)"
+  elif pid_alive "$pidfile" "$marker"; then
+    echo "vault       starting pid $(<"$pidfile") (not answering yet)"; return 1
+  else
+    echo "vault       stopped"; return 1
+  fi
+}
+
+case "${1:-}" in
+  start) start ;;
+  stop) stop_pid "$pidfile" "$marker" ;;
+  status) status ;;
+  *) echo "usage: $0 start|stop|status" >&2; exit 2 ;;
+esac

@@ -1,0 +1,52 @@
+// Command orderflow is the order-stream ETL worker: it consumes Amazon and eBay order
+// streams, protects buyer data through Vault, writes ClickHouse facts and enforces the
+// platform's retention promises. Each job is a subcommand; `orderflow help` lists them.
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+)
+
+// version and commit are set at build time by the Makefile
+// (-ldflags "-X main.version=... -X main.commit=...").
+var (
+	version = "dev"
+	commit  = "unknown"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// run dispatches a subcommand and returns the process exit code: 0 on success,
+// 1 when the job failed, 2 when the command line was wrong.
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		usage(stderr)
+		return 2
+	}
+	switch args[0] {
+	case "version", "--version", "-version":
+		fmt.Fprintf(stdout, "orderflow %s (commit %s, %s %s/%s)\n", version, commit, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+		return 0
+	case "help", "-h", "--help":
+		usage(stdout)
+		return 0
+	default:
+		fmt.Fprintf(stderr, "orderflow: unknown command %q\n\n", args[0])
+		usage(stderr)
+		return 2
+	}
+}
+
+func usage(w io.Writer) {
+	fmt.Fprint(w, `usage: orderflow <command> [flags]
+
+commands:
+  version   print the version and exit
+  help      print this help
+`)
+}

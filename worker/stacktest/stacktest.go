@@ -1,0 +1,111 @@
+// Package stacktest finds the local stack's real servers (Kafka, ClickHouse, Vault,
+// Prometheus) for integration tests, from the environment that `make test` sets from
+// .stack/env.
+//
+// Without a server's address a test skips with a message saying how to start the
+// stack, except under CI (CI=true), where a missing or unreachable server fails the
+// test: CI must never pass by skipping what it was meant to prove.
+package stacktest
+
+import (
+	"net"
+	"net/url"
+	"os"
+	"strings"
+	"testing"
+	"time"
+)
+
+// Environment variables that carry the stack's addresses (written by
+// deploy/local/stack.sh to .stack/env).
+const (
+	EnvKafkaBrokers   = "ORDERFLOW_KAFKA_BROKERS"
+	EnvClickHouseAddr = "ORDERFLOW_CLICKHOUSE_ADDR"
+	EnvVaultAddr      = "ORDERFLOW_VAULT_ADDR"
+	EnvVaultToken     = "ORDERFLOW_VAULT_TOKEN"
+	EnvPrometheusURL  = "ORDERFLOW_PROMETHEUS_URL"
+	EnvTestScrapeAddr = "ORDERFLOW_TEST_SCRAPE_ADDR"
+)
+
+const howToStart = "start the local stack with `make up` and export its addresses " +
+	"(set -a; . .stack/env), or run `make test`"
+
+// KafkaBrokers returns the bootstrap broker addresses of the stack's Kafka.
+func KafkaBrokers(t testing.TB) []string {
+	t.Helper()
+	brokers := strings.Split(require(t, EnvKafkaBrokers, "Kafka"), ",")
+	reachable(t, "Kafka", brokers[0])
+	return brokers
+}
+
+// ClickHouseAddr returns the host:port of the stack's ClickHouse native protocol.
+func ClickHouseAddr(t testing.TB) string {
+	t.Helper()
+	addr := require(t, EnvClickHouseAddr, "ClickHouse")
+	reachable(t, "ClickHouse", addr)
+	return addr
+}
+
+// Vault returns the address and a token of the stack's Vault dev server.
+func Vault(t testing.TB) (addr, token string) {
+	t.Helper()
+	addr = require(t, EnvVaultAddr, "Vault")
+	token = require(t, EnvVaultToken, "Vault")
+	reachable(t, "Vault", hostPort(t, addr))
+	return addr, token
+}
+
+// PrometheusURL returns the base URL of the stack's Prometheus.
+func PrometheusURL(t testing.TB) string {
+	t.Helper()
+	u := require(t, EnvPrometheusURL, "Prometheus")
+	reachable(t, "Prometheus", hostPort(t, u))
+	return u
+}
+
+// ScrapeAddr returns the address that the stack's Prometheus scrapes for tests
+// (job "orderflow-smoke"); a test serves its /metrics there while it runs.
+func ScrapeAddr(t testing.TB) string {
+	t.Helper()
+	return require(t, EnvTestScrapeAddr, "Prometheus")
+}
+
+// InCI reports whether the tests run under CI, where nothing may be skipped for want
+// of a server.
+func InCI() bool {
+	v := strings.ToLower(os.Getenv("CI"))
+	return v == "true" || v == "1"
+}
+
+func require(t testing.TB, env, server string) string {
+	t.Helper()
+	v := os.Getenv(env)
+	if v != "" {
+		return v
+	}
+	if InCI() {
+		t.Fatalf("%s is not set: the %s server is required under CI; %s", env, server, howToStart)
+	}
+	t.Skipf("%s is not set, so there is no %s to test against: %s", env, server, howToStart)
+	return ""
+}
+
+// reachable fails the test (it never skips) when an address that the environment
+// names does not accept connections: a configured but dead server is a broken stack.
+func reachable(t testing.TB, server, addr string) {
+	t.Helper()
+	conn, err := net.DialTimeout("tcp", addr, 3*time.Second)
+	if err != nil {
+		t.Fatalf("%s at %s does not accept connections (%v): is the stack up? `make stack-status` tells", server, addr, err)
+	}
+	_ = conn.Close()
+}
+
+func hostPort(t testing.TB, rawURL string) string {
+	t.Helper()
+	u, err := url.Parse(rawURL)
+	if err != nil || u.Host == "" {
+		t.Fatalf("%q is not a server URL: %v", rawURL, err)
+	}
+	return u.Host
+}
