@@ -1,0 +1,251 @@
+// Package config is orderflow's configuration: one YAML file whose every key can be
+// overridden by an environment variable, with defaults stated on each field, secrets
+// only by reference, and a bad file or value refused at start with an error that
+// names the key.
+//
+// A key's environment variable is ORDERFLOW_ followed by its path in upper case with
+// dots as underscores: kafka.batch_max_messages is ORDERFLOW_KAFKA_BATCH_MAX_MESSAGES.
+// Lists are comma-separated; durations use Go's syntax ("500ms", "2m").
+package config
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+)
+
+// EnvPrefix starts every override variable.
+const EnvPrefix = "ORDERFLOW_"
+
+// Config is the whole configuration. Later subsystems add their sections here.
+type Config struct {
+	Kafka    Kafka    `yaml:"kafka"`
+	Pipeline Pipeline `yaml:"pipeline"`
+	Metrics  Metrics  `yaml:"metrics"`
+	Log      Log      `yaml:"log"`
+}
+
+// Kafka is how the worker reaches the order streams.
+type Kafka struct {
+	// Brokers are the bootstrap addresses, host:port. Required.
+	Brokers []string `yaml:"brokers"`
+	// ClientID names the worker to the brokers. Default "orderflow".
+	ClientID string `yaml:"client_id"`
+	// GroupID is the consumer group. Default "orderflow".
+	GroupID string `yaml:"group_id"`
+	// Topics are the pipeline's topic names.
+	Topics Topics `yaml:"topics"`
+	// SessionTimeout: a member silent for this long is dropped from the group.
+	// Default 30s.
+	SessionTimeout time.Duration `yaml:"session_timeout"`
+	// RebalanceTimeout bounds how long a rebalance waits for members to rejoin.
+	// Default 30s.
+	RebalanceTimeout time.Duration `yaml:"rebalance_timeout"`
+	// SASL authenticates to the brokers; empty mechanism means none.
+	SASL SASL `yaml:"sasl"`
+	// TLS turns on TLS to the brokers with the system's roots. Default false.
+	TLS bool `yaml:"tls"`
+}
+
+// Topics names the topics the worker reads and writes.
+type Topics struct {
+	// Amazon is the Amazon order stream. Default "orders.amazon".
+	Amazon string `yaml:"amazon"`
+	// Ebay is the eBay order stream. Default "orders.ebay".
+	Ebay string `yaml:"ebay"`
+	// DeadLetter receives what cannot be decoded or normalised. Default "orders.dlq".
+	DeadLetter string `yaml:"dead_letter"`
+}
+
+// SASL is broker authentication. The password is a reference, never a value.
+type SASL struct {
+	// Mechanism is "", "plain", "scram-sha-256" or "scram-sha-512". Default "" (none).
+	Mechanism string `yaml:"mechanism"`
+	// Username for SASL.
+	Username string `yaml:"username"`
+	// Password says where the password is: an environment variable or a file.
+	Password SecretRef `yaml:"password"`
+}
+
+// Pipeline shapes the consume-normalise-write loop.
+type Pipeline struct {
+	// BatchMaxMessages caps a batch's size. Default 2000; 1 to 100000.
+	BatchMaxMessages int `yaml:"batch_max_messages"`
+	// BatchMaxWait caps how long a batch waits to fill once its first message has
+	// arrived. Default 250ms.
+	BatchMaxWait time.Duration `yaml:"batch_max_wait"`
+	// RetryInitial is the first wait after a failed write; it doubles (with jitter)
+	// up to RetryMax, and retries go on until the write succeeds or the worker
+	// stops: a batch is never skipped. Defaults 100ms and 30s.
+	RetryInitial time.Duration `yaml:"retry_initial"`
+	RetryMax     time.Duration `yaml:"retry_max"`
+	// ShutdownTimeout bounds the close of Kafka connections at stop; keep it below
+	// the pod's termination grace period. Default 10s.
+	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+}
+
+// Metrics is the worker's HTTP endpoint for /metrics, /healthz and /readyz.
+type Metrics struct {
+	// Listen is the address to serve on. Default ":9464".
+	Listen string `yaml:"listen"`
+}
+
+// Log configures the structured log on stderr.
+type Log struct {
+	// Level is "debug", "info", "warn" or "error". Default "info".
+	Level string `yaml:"level"`
+	// Format is "json" or "text". Default "json".
+	Format string `yaml:"format"`
+}
+
+// Defaults returns the configuration with every default filled in.
+func Defaults() Config {
+	return Config{
+		Kafka: Kafka{
+			ClientID:         "orderflow",
+			GroupID:          "orderflow",
+			Topics:           Topics{Amazon: "orders.amazon", Ebay: "orders.ebay", DeadLetter: "orders.dlq"},
+			SessionTimeout:   30 * time.Second,
+			RebalanceTimeout: 30 * time.Second,
+		},
+		Pipeline: Pipeline{
+			BatchMaxMessages: 2000,
+			BatchMaxWait:     250 * time.Millisecond,
+			RetryInitial:     100 * time.Millisecond,
+			RetryMax:         30 * time.Second,
+			ShutdownTimeout:  10 * time.Second,
+		},
+		Metrics: Metrics{Listen: ":9464"},
+		Log:     Log{Level: "info", Format: "json"},
+	}
+}
+
+// Load reads the YAML file at path (none when path is ""), applies environment
+// overrides from environ (os.Environ() form), resolves secret references and
+// validates. Every problem found is reported, each naming its key.
+func Load(path string, environ []string) (Config, error) {
+	cfg := Defaults()
+	if path != "" {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return Config{}, fmt.Errorf("config: %w", err)
+		}
+		if err := decodeYAML(data, &cfg); err != nil {
+			return Config{}, fmt.Errorf("config %s: %w", path, err)
+		}
+	}
+	if err := applyEnv(&cfg, environ); err != nil {
+		return Config{}, fmt.Errorf("config: %w", err)
+	}
+	if err := cfg.resolveSecrets(environ); err != nil {
+		return Config{}, fmt.Errorf("config: %w", err)
+	}
+	if err := cfg.Validate(); err != nil {
+		return Config{}, fmt.Errorf("config: %w", err)
+	}
+	return cfg, nil
+}
+
+// KeyError is a bad value, named by its key.
+type KeyError struct {
+	Key string // dotted path, e.g. "kafka.brokers"
+	Msg string
+}
+
+func (e *KeyError) Error() string { return e.Key + ": " + e.Msg }
+
+func keyErr(key, format string, args ...any) error {
+	return &KeyError{Key: key, Msg: fmt.Sprintf(format, args...)}
+}
+
+// Validate checks every value and returns all problems, each naming its key.
+func (c *Config) Validate() error {
+	var errs []error
+	add := func(err error) {
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	k := c.Kafka
+	if len(k.Brokers) == 0 {
+		add(keyErr("kafka.brokers", "at least one broker address is required"))
+	}
+	for i, b := range k.Brokers {
+		if !validHostPort(b) {
+			add(keyErr("kafka.brokers", "entry %d is not host:port", i))
+		}
+	}
+	add(nonEmpty("kafka.client_id", k.ClientID))
+	add(nonEmpty("kafka.group_id", k.GroupID))
+	add(nonEmpty("kafka.topics.amazon", k.Topics.Amazon))
+	add(nonEmpty("kafka.topics.ebay", k.Topics.Ebay))
+	add(nonEmpty("kafka.topics.dead_letter", k.Topics.DeadLetter))
+	if k.Topics.Amazon != "" && (k.Topics.Amazon == k.Topics.Ebay || k.Topics.Amazon == k.Topics.DeadLetter || k.Topics.Ebay == k.Topics.DeadLetter) {
+		add(keyErr("kafka.topics", "amazon, ebay and dead_letter must be three different topics"))
+	}
+	add(between("kafka.session_timeout", k.SessionTimeout, 6*time.Second, 5*time.Minute))
+	add(between("kafka.rebalance_timeout", k.RebalanceTimeout, time.Second, 10*time.Minute))
+	switch k.SASL.Mechanism {
+	case "":
+	case "plain", "scram-sha-256", "scram-sha-512":
+		add(nonEmpty("kafka.sasl.username", k.SASL.Username))
+		if k.SASL.Password.Value == "" {
+			add(keyErr("kafka.sasl.password", "required with SASL mechanism %s: set env or file", k.SASL.Mechanism))
+		}
+	default:
+		add(keyErr("kafka.sasl.mechanism", "%q is not one of plain, scram-sha-256, scram-sha-512", k.SASL.Mechanism))
+	}
+
+	p := c.Pipeline
+	if p.BatchMaxMessages < 1 || p.BatchMaxMessages > 100_000 {
+		add(keyErr("pipeline.batch_max_messages", "must be between 1 and 100000, got %d", p.BatchMaxMessages))
+	}
+	add(between("pipeline.batch_max_wait", p.BatchMaxWait, time.Millisecond, time.Minute))
+	add(between("pipeline.retry_initial", p.RetryInitial, time.Millisecond, time.Minute))
+	add(between("pipeline.retry_max", p.RetryMax, p.RetryInitial, time.Hour))
+	add(between("pipeline.shutdown_timeout", p.ShutdownTimeout, time.Second, 10*time.Minute))
+
+	if c.Metrics.Listen != "" && !validHostPort(c.Metrics.Listen) {
+		add(keyErr("metrics.listen", "%q is not host:port (\":9464\" listens on every interface)", c.Metrics.Listen))
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		add(keyErr("log.level", "%q is not one of debug, info, warn, error", c.Log.Level))
+	}
+	switch c.Log.Format {
+	case "json", "text":
+	default:
+		add(keyErr("log.format", "%q is not one of json, text", c.Log.Format))
+	}
+	return errors.Join(errs...)
+}
+
+func nonEmpty(key, v string) error {
+	if strings.TrimSpace(v) == "" {
+		return keyErr(key, "must not be empty")
+	}
+	return nil
+}
+
+func between(key string, d, lo, hi time.Duration) error {
+	if d < lo || d > hi {
+		return keyErr(key, "must be between %s and %s, got %s", lo, hi, d)
+	}
+	return nil
+}
+
+func validHostPort(s string) bool {
+	i := strings.LastIndexByte(s, ':')
+	if i < 0 || i == len(s)-1 {
+		return false
+	}
+	for _, c := range s[i+1:] {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
+}

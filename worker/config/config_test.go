@@ -1,0 +1,217 @@
+package config
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func TestFullFileSetsEveryKey(t *testing.T) {
+	cfg, err := Load("testdata/full.good.yaml", []string{"TEST_KAFKA_PASSWORD=s3cr3t-pass"})
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	want := Config{
+		Kafka: Kafka{
+			Brokers:          []string{"kafka-0.kafka:9092", "kafka-1.kafka:9092"},
+			ClientID:         "orderflow-eu",
+			GroupID:          "orderflow-eu",
+			Topics:           Topics{Amazon: "eu.orders.amazon", Ebay: "eu.orders.ebay", DeadLetter: "eu.orders.dlq"},
+			SessionTimeout:   45 * time.Second,
+			RebalanceTimeout: time.Minute,
+			SASL:             SASL{Mechanism: "scram-sha-512", Username: "orderflow", Password: SecretRef{Env: "TEST_KAFKA_PASSWORD", Value: "s3cr3t-pass"}},
+			TLS:              true,
+		},
+		Pipeline: Pipeline{BatchMaxMessages: 5000, BatchMaxWait: time.Second, RetryInitial: 200 * time.Millisecond, RetryMax: time.Minute, ShutdownTimeout: 20 * time.Second},
+		Metrics:  Metrics{Listen: "127.0.0.1:9464"},
+		Log:      Log{Level: "debug", Format: "text"},
+	}
+	if diff := cmp.Diff(want, cfg); diff != "" {
+		t.Errorf("config (-want +got):\n%s", diff)
+	}
+	// The file must really set every key: none may still hold its default.
+	def := reflect.ValueOf(Defaults())
+	got := reflect.ValueOf(cfg)
+	for _, k := range Keys() {
+		if k.Path == "kafka.sasl.password.file" {
+			continue // a reference names env or file, never both
+		}
+		if reflect.DeepEqual(lookup(def, k.Path).Interface(), lookup(got, k.Path).Interface()) {
+			t.Errorf("full.good.yaml leaves %s at its default", k.Path)
+		}
+	}
+}
+
+func TestMinimalFileTakesDefaults(t *testing.T) {
+	cfg, err := Load("testdata/minimal.good.yaml", nil)
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	want := Defaults()
+	want.Kafka.Brokers = []string{"127.0.0.1:19092"}
+	if diff := cmp.Diff(want, cfg); diff != "" {
+		t.Errorf("config (-want +got):\n%s", diff)
+	}
+}
+
+func TestBadFilesAreRefusedNamingTheKey(t *testing.T) {
+	cases := map[string]string{
+		"unknown-key.bad.yaml": "config testdata/unknown-key.bad.yaml: pipeline.batch_max_mesages: line 4: unknown key",
+		"wrong-type.bad.yaml":  "config testdata/wrong-type.bad.yaml: pipeline.batch_max_messages: line 4: cannot unmarshal !!str `lots` into int",
+		"secret-value.bad.yaml": "config testdata/secret-value.bad.yaml: kafka.sasl.password: line 6: a secret is given by reference " +
+			"({env: NAME} or {file: PATH}), never as a value",
+		"out-of-range.bad.yaml": "config: kafka.brokers: entry 1 is not host:port\n" +
+			"kafka.topics: amazon, ebay and dead_letter must be three different topics\n" +
+			"pipeline.batch_max_messages: must be between 1 and 100000, got 0\n" +
+			"pipeline.batch_max_wait: must be between 1ms and 1m0s, got 2h0m0s\n" +
+			`log.level: "verbose" is not one of debug, info, warn, error`,
+		"not-yaml.bad.yaml": "config testdata/not-yaml.bad.yaml: not valid YAML: yaml: line 1: did not find expected ',' or ']'",
+	}
+	files, _ := filepath.Glob("testdata/*.bad.yaml")
+	if len(files) != len(cases) {
+		t.Errorf("%d bad files on disk, %d cases", len(files), len(cases))
+	}
+	for name, want := range cases {
+		t.Run(name, func(t *testing.T) {
+			_, err := Load(filepath.Join("testdata", name), nil)
+			if err == nil {
+				t.Fatal("Load succeeded")
+			}
+			if err.Error() != want {
+				t.Errorf("error\n got: %s\nwant: %s", err, want)
+			}
+			if strings.Contains(err.Error(), "hunter2") {
+				t.Errorf("error quotes the secret")
+			}
+		})
+	}
+}
+
+func TestMissingFileIsRefused(t *testing.T) {
+	if _, err := Load("testdata/does-not-exist.yaml", nil); err == nil || !strings.Contains(err.Error(), "does-not-exist.yaml") {
+		t.Errorf("error %v does not name the missing file", err)
+	}
+}
+
+// TestEveryKeyHasAnEnvironmentOverride sets each key through its variable alone and
+// checks that the value lands in that key.
+func TestEveryKeyHasAnEnvironmentOverride(t *testing.T) {
+	keys := Keys()
+	if len(keys) < 15 {
+		t.Fatalf("only %d keys found: the walk is broken", len(keys))
+	}
+	for _, k := range keys {
+		t.Run(k.Path, func(t *testing.T) {
+			cfg := Defaults()
+			field := lookup(reflect.ValueOf(&cfg).Elem(), k.Path)
+			raw, want := sampleValue(t, field)
+			if err := applyEnv(&cfg, []string{k.Env + "=" + raw}); err != nil {
+				t.Fatalf("%s=%s: %v", k.Env, raw, err)
+			}
+			if got := lookup(reflect.ValueOf(cfg), k.Path).Interface(); !reflect.DeepEqual(got, want) {
+				t.Errorf("%s=%s set %s to %v, want %v", k.Env, raw, k.Path, got, want)
+			}
+		})
+	}
+}
+
+func TestEnvironmentOverridesTheFile(t *testing.T) {
+	cfg, err := Load("testdata/full.good.yaml", []string{
+		"TEST_KAFKA_PASSWORD=x",
+		"ORDERFLOW_KAFKA_BROKERS=a:1, b:2",
+		"ORDERFLOW_PIPELINE_BATCH_MAX_WAIT=40ms",
+	})
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	if fmt.Sprint(cfg.Kafka.Brokers) != "[a:1 b:2]" || cfg.Pipeline.BatchMaxWait != 40*time.Millisecond {
+		t.Errorf("overrides not applied: brokers %v, batch_max_wait %s", cfg.Kafka.Brokers, cfg.Pipeline.BatchMaxWait)
+	}
+}
+
+func TestBadEnvironmentValueNamesKeyAndVariable(t *testing.T) {
+	_, err := Load("testdata/minimal.good.yaml", []string{"ORDERFLOW_PIPELINE_BATCH_MAX_WAIT=soon"})
+	want := "config: pipeline.batch_max_wait: from ORDERFLOW_PIPELINE_BATCH_MAX_WAIT: not a duration such as 500ms or 2m"
+	if err == nil || err.Error() != want {
+		t.Errorf("error %v, want %s", err, want)
+	}
+}
+
+func TestSecretFromFileAndRedaction(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "password")
+	if err := os.WriteFile(path, []byte("pa55-from-file\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := Load("testdata/minimal.good.yaml", []string{
+		"ORDERFLOW_KAFKA_SASL_MECHANISM=plain",
+		"ORDERFLOW_KAFKA_SASL_USERNAME=orderflow",
+		"ORDERFLOW_KAFKA_SASL_PASSWORD_FILE=" + path,
+	})
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	if got := cfg.Kafka.SASL.Password.Value.Reveal(); got != "pa55-from-file" {
+		t.Errorf("secret = %q", got)
+	}
+	for _, dump := range []string{fmt.Sprint(cfg), fmt.Sprintf("%+v", cfg), fmt.Sprintf("%#v", cfg), mustJSON(t, cfg)} {
+		if strings.Contains(dump, "pa55") {
+			t.Errorf("a dump of the config shows the secret: %s", dump)
+		}
+	}
+}
+
+func TestSecretReferenceToNothingIsRefused(t *testing.T) {
+	_, err := Load("testdata/minimal.good.yaml", []string{
+		"ORDERFLOW_KAFKA_SASL_MECHANISM=plain",
+		"ORDERFLOW_KAFKA_SASL_USERNAME=orderflow",
+		"ORDERFLOW_KAFKA_SASL_PASSWORD_ENV=NOT_SET_ANYWHERE",
+	})
+	want := "config: kafka.sasl.password: environment variable NOT_SET_ANYWHERE is unset or empty"
+	if err == nil || err.Error() != want {
+		t.Errorf("error %v, want %s", err, want)
+	}
+}
+
+// lookup finds the field at a dotted yaml path.
+func lookup(v reflect.Value, path string) reflect.Value {
+	for name := range strings.SplitSeq(path, ".") {
+		v = sectionFields(v)[name]
+	}
+	return v
+}
+
+// sampleValue returns an environment string for field's type and the value it
+// must decode to, different from every default.
+func sampleValue(t *testing.T, field reflect.Value) (string, any) {
+	t.Helper()
+	switch {
+	case field.Type() == durationType:
+		return "1234ms", 1234 * time.Millisecond
+	case field.Kind() == reflect.String:
+		return "value-from-env", "value-from-env"
+	case field.Kind() == reflect.Int:
+		return "4321", 4321
+	case field.Kind() == reflect.Bool:
+		return "true", true
+	case field.Kind() == reflect.Slice:
+		return "x:1,y:2", []string{"x:1", "y:2"}
+	}
+	t.Fatalf("no sample for %s", field.Type())
+	return "", nil
+}
+
+func mustJSON(t *testing.T, v any) string {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}

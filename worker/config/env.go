@@ -1,0 +1,112 @@
+package config
+
+import (
+	"fmt"
+	"reflect"
+	"strconv"
+	"strings"
+	"time"
+)
+
+var durationType = reflect.TypeFor[time.Duration]()
+
+// Key is one configuration key: its dotted path and its environment variable.
+type Key struct {
+	Path string // "kafka.batch_max_messages"
+	Env  string // "ORDERFLOW_KAFKA_BATCH_MAX_MESSAGES"
+}
+
+// Keys lists every key of Config, in declaration order. Each is overridable through
+// its Env variable.
+func Keys() []Key {
+	var keys []Key
+	walk(reflect.ValueOf(&Config{}).Elem(), "", func(path string, _ reflect.Value) {
+		keys = append(keys, Key{Path: path, Env: envName(path)})
+	})
+	return keys
+}
+
+func envName(path string) string {
+	return EnvPrefix + strings.ToUpper(strings.ReplaceAll(path, ".", "_"))
+}
+
+// walk calls leaf for every settable leaf field under v, with its dotted yaml path.
+func walk(v reflect.Value, prefix string, leaf func(path string, field reflect.Value)) {
+	t := v.Type()
+	for i := range t.NumField() {
+		f := t.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		if name == "" || name == "-" {
+			continue
+		}
+		path := name
+		if prefix != "" {
+			path = prefix + "." + name
+		}
+		fv := v.Field(i)
+		if fv.Kind() == reflect.Struct && fv.Type() != durationType {
+			walk(fv, path, leaf)
+			continue
+		}
+		leaf(path, fv)
+	}
+}
+
+// applyEnv sets every key whose variable is present in environ. An unparsable
+// value is an error naming the key and the variable, never quoting a value that
+// might be secret.
+func applyEnv(cfg *Config, environ []string) error {
+	env := make(map[string]string, len(environ))
+	for _, kv := range environ {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			env[k] = v
+		}
+	}
+	var firstErr error
+	walk(reflect.ValueOf(cfg).Elem(), "", func(path string, field reflect.Value) {
+		raw, ok := env[envName(path)]
+		if !ok || firstErr != nil {
+			return
+		}
+		if err := setFromString(field, raw); err != nil {
+			firstErr = keyErr(path, "from %s: %v", envName(path), err)
+		}
+	})
+	return firstErr
+}
+
+func setFromString(field reflect.Value, raw string) error {
+	switch {
+	case field.Type() == durationType:
+		d, err := time.ParseDuration(raw)
+		if err != nil {
+			return fmt.Errorf("not a duration such as 500ms or 2m")
+		}
+		field.SetInt(int64(d))
+	case field.Kind() == reflect.String:
+		field.SetString(raw)
+	case field.Kind() == reflect.Int:
+		n, err := strconv.Atoi(raw)
+		if err != nil {
+			return fmt.Errorf("not an integer")
+		}
+		field.SetInt(int64(n))
+	case field.Kind() == reflect.Bool:
+		b, err := strconv.ParseBool(raw)
+		if err != nil {
+			return fmt.Errorf("not true or false")
+		}
+		field.SetBool(b)
+	case field.Kind() == reflect.Slice && field.Type().Elem().Kind() == reflect.String:
+		var items []string
+		for item := range strings.SplitSeq(raw, ",") {
+			if item = strings.TrimSpace(item); item != "" {
+				items = append(items, item)
+			}
+		}
+		field.Set(reflect.ValueOf(items))
+	default:
+		return fmt.Errorf("type %s cannot be set from the environment", field.Type())
+	}
+	return nil
+}

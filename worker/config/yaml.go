@@ -1,0 +1,95 @@
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"reflect"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// decodeYAML decodes the file key by key, so that every error names the dotted key
+// it is about: an unknown key (a typo must not silently leave a default in place), a
+// value of the wrong type, or a secret given as a value instead of a reference.
+func decodeYAML(data []byte, cfg *Config) error {
+	var doc yaml.Node
+	if err := yaml.NewDecoder(bytes.NewReader(data)).Decode(&doc); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil // an empty file is all defaults
+		}
+		return fmt.Errorf("not valid YAML: %w", err)
+	}
+	if len(doc.Content) == 0 {
+		return nil
+	}
+	var errs []error
+	decodeNode(doc.Content[0], reflect.ValueOf(cfg).Elem(), "", &errs)
+	return errors.Join(errs...)
+}
+
+var secretRefType = reflect.TypeFor[SecretRef]()
+
+func decodeNode(node *yaml.Node, v reflect.Value, path string, errs *[]error) {
+	isSection := v.Kind() == reflect.Struct && v.Type() != durationType
+	if v.Type() == secretRefType && node.Kind == yaml.ScalarNode && node.Tag != "!!null" {
+		*errs = append(*errs, keyErr(path, "line %d: a secret is given by reference ({env: NAME} or {file: PATH}), never as a value", node.Line))
+		return
+	}
+	if !isSection {
+		if err := node.Decode(v.Addr().Interface()); err != nil {
+			*errs = append(*errs, keyErr(path, "%s", describeYAMLError(err)))
+		}
+		return
+	}
+	if node.Kind != yaml.MappingNode {
+		if node.Tag == "!!null" {
+			return // "section:" with nothing under it keeps the defaults
+		}
+		*errs = append(*errs, keyErr(orRoot(path), "line %d: expected a mapping of keys", node.Line))
+		return
+	}
+	fields := sectionFields(v)
+	for i := 0; i+1 < len(node.Content); i += 2 {
+		keyNode, valueNode := node.Content[i], node.Content[i+1]
+		childPath := keyNode.Value
+		if path != "" {
+			childPath = path + "." + keyNode.Value
+		}
+		field, ok := fields[keyNode.Value]
+		if !ok {
+			*errs = append(*errs, keyErr(childPath, "line %d: unknown key", keyNode.Line))
+			continue
+		}
+		decodeNode(valueNode, field, childPath, errs)
+	}
+}
+
+// sectionFields maps a struct's yaml key names to its fields.
+func sectionFields(v reflect.Value) map[string]reflect.Value {
+	fields := make(map[string]reflect.Value, v.NumField())
+	for i := range v.NumField() {
+		name, _, _ := strings.Cut(v.Type().Field(i).Tag.Get("yaml"), ",")
+		if name != "" && name != "-" {
+			fields[name] = v.Field(i)
+		}
+	}
+	return fields
+}
+
+func describeYAMLError(err error) string {
+	var te *yaml.TypeError
+	if errors.As(err, &te) {
+		return strings.Join(te.Errors, "; ")
+	}
+	return err.Error()
+}
+
+func orRoot(path string) string {
+	if path == "" {
+		return "(top level)"
+	}
+	return path
+}
