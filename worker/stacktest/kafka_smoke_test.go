@@ -2,7 +2,6 @@ package stacktest_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -23,8 +22,7 @@ func TestKafkaConsumerGroupCommitsOffsets(t *testing.T) {
 
 	const partitions, messages = 3, 300
 	topic := stacktest.UniqueName("smoke.orders")
-	client := &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 30 * time.Second}
-	createTopic(ctx, t, client, topic, partitions)
+	stacktest.CreateTopic(t, brokers, topic, partitions)
 
 	writer := &kafka.Writer{
 		Addr:         kafka.TCP(brokers...),
@@ -54,8 +52,8 @@ func TestKafkaConsumerGroupCommitsOffsets(t *testing.T) {
 	}
 
 	// The group's committed offsets must equal the partitions' end offsets.
-	ends := endOffsets(ctx, t, client, topic, partitions)
-	committed := committedOffsets(ctx, t, client, group, topic, partitions)
+	ends := stacktest.EndOffsets(t, brokers, topic, partitions)
+	committed := stacktest.CommittedOffsets(t, brokers, group, topic, partitions)
 	var total int64
 	for p := range partitions {
 		if committed[p] != ends[p] {
@@ -106,91 +104,4 @@ func consume(ctx context.Context, t *testing.T, brokers []string, group, topic s
 		}
 	}
 	return seen
-}
-
-func createTopic(ctx context.Context, t *testing.T, client *kafka.Client, topic string, partitions int) {
-	t.Helper()
-	resp, err := client.CreateTopics(ctx, &kafka.CreateTopicsRequest{Topics: []kafka.TopicConfig{{
-		Topic: topic, NumPartitions: partitions, ReplicationFactor: 1,
-	}}})
-	if err != nil {
-		t.Fatalf("create topic: %v", err)
-	}
-	if err := resp.Errors[topic]; err != nil {
-		t.Fatalf("create topic %s: %v", topic, err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if _, err := client.DeleteTopics(ctx, &kafka.DeleteTopicsRequest{Topics: []string{topic}}); err != nil {
-			t.Logf("delete topic %s: %v", topic, err)
-		}
-	})
-	// The controller creates partitions asynchronously; wait until each has a leader.
-	for {
-		meta, err := client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{topic}})
-		if err == nil && len(meta.Topics) == 1 && meta.Topics[0].Error == nil && leadersReady(meta.Topics[0].Partitions, partitions) {
-			return
-		}
-		select {
-		case <-ctx.Done():
-			t.Fatalf("topic %s has no leaders: %v", topic, errors.Join(err, ctx.Err()))
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
-}
-
-func leadersReady(parts []kafka.Partition, want int) bool {
-	if len(parts) != want {
-		return false
-	}
-	for _, p := range parts {
-		if p.Error != nil || p.Leader.Host == "" {
-			return false
-		}
-	}
-	return true
-}
-
-func endOffsets(ctx context.Context, t *testing.T, client *kafka.Client, topic string, partitions int) map[int]int64 {
-	t.Helper()
-	req := make([]kafka.OffsetRequest, partitions)
-	for p := range partitions {
-		req[p] = kafka.LastOffsetOf(p)
-	}
-	resp, err := client.ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{topic: req}})
-	if err != nil {
-		t.Fatalf("list offsets: %v", err)
-	}
-	ends := make(map[int]int64, partitions)
-	for _, po := range resp.Topics[topic] {
-		if po.Error != nil {
-			t.Fatalf("list offsets of partition %d: %v", po.Partition, po.Error)
-		}
-		ends[po.Partition] = po.LastOffset
-	}
-	return ends
-}
-
-func committedOffsets(ctx context.Context, t *testing.T, client *kafka.Client, group, topic string, partitions int) map[int]int64 {
-	t.Helper()
-	ids := make([]int, partitions)
-	for p := range partitions {
-		ids[p] = p
-	}
-	resp, err := client.OffsetFetch(ctx, &kafka.OffsetFetchRequest{GroupID: group, Topics: map[string][]int{topic: ids}})
-	if err != nil {
-		t.Fatalf("offset fetch: %v", err)
-	}
-	if resp.Error != nil {
-		t.Fatalf("offset fetch: %v", resp.Error)
-	}
-	committed := make(map[int]int64, partitions)
-	for _, po := range resp.Topics[topic] {
-		if po.Error != nil {
-			t.Fatalf("committed offset of partition %d: %v", po.Partition, po.Error)
-		}
-		committed[po.Partition] = po.CommittedOffset
-	}
-	return committed
 }

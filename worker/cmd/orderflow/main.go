@@ -32,6 +32,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case "version", "--version", "-version":
 		fmt.Fprintf(stdout, "orderflow %s (commit %s, %s %s/%s)\n", version, commit, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 		return 0
+	case "run":
+		return runCommand(args[1:], stderr)
 	case "help", "-h", "--help":
 		usage(stdout)
 		return 0
@@ -46,6 +48,7 @@ func usage(w io.Writer) {
 	fmt.Fprint(w, `usage: orderflow <command> [flags]
 
 commands:
+  run       run the worker: orderflow run --config FILE
   version   print the version and exit
   help      print this help
 `)

@@ -1,0 +1,149 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/segmentio/kafka-go"
+	"github.com/segmentio/kafka-go/sasl"
+	"github.com/segmentio/kafka-go/sasl/plain"
+	"github.com/segmentio/kafka-go/sasl/scram"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/orderflow/orderflow/worker/config"
+	"github.com/orderflow/orderflow/worker/consume"
+	"github.com/orderflow/orderflow/worker/deadletter"
+	"github.com/orderflow/orderflow/worker/order"
+	"github.com/orderflow/orderflow/worker/pipeline"
+	"github.com/orderflow/orderflow/worker/telemetry"
+)
+
+// errNoSink: until the ClickHouse writers exist, running the worker would commit
+// offsets for orders written nowhere.
+var errNoSink = errors.New("no sink is available yet (the ClickHouse writers arrive with the facts issue); " +
+	"refusing to consume, since committing offsets without writing would lose orders")
+
+func runCommand(args []string, stderr io.Writer) int {
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	configPath := fs.String("config", "", "YAML configuration file (every key can also be set by ORDERFLOW_* variables)")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	cfg, err := config.Load(*configPath, os.Environ())
+	if err != nil {
+		fmt.Fprintf(stderr, "orderflow run: %v\n", err)
+		return 2
+	}
+	log := newLogger(cfg.Log, stderr)
+	fmt.Fprintf(stderr, "orderflow run: %v\n", errNoSink)
+	log.Error("not started", "err", errNoSink)
+	return 1
+}
+
+// runWorker runs the pipeline, the dead-letter publisher and the metrics server
+// until ctx ends (SIGTERM), then closes everything within the configured timeout.
+// The batch in flight at the signal is abandoned uncommitted and read again by the
+// next owner of its partitions.
+func runWorker(ctx context.Context, cfg config.Config, sink pipeline.Sink, reg *prometheus.Registry, log *slog.Logger) error {
+	dialer, transport, err := kafkaClients(cfg.Kafka)
+	if err != nil {
+		return err
+	}
+	topics := cfg.Kafka.Topics
+	consumer, err := consume.New(consume.Config{
+		Brokers: cfg.Kafka.Brokers, GroupID: cfg.Kafka.GroupID, Topics: []string{topics.Amazon, topics.Ebay},
+		Dialer: dialer, SessionTimeout: cfg.Kafka.SessionTimeout, RebalanceTimeout: cfg.Kafka.RebalanceTimeout,
+		BatchMaxMessages: cfg.Pipeline.BatchMaxMessages, BatchMaxWait: cfg.Pipeline.BatchMaxWait, Logger: log,
+	})
+	if err != nil {
+		return err
+	}
+	dlq, err := deadletter.New(deadletter.Config{Brokers: cfg.Kafka.Brokers, Topic: topics.DeadLetter, Transport: transport})
+	if err != nil {
+		return err
+	}
+	p, err := pipeline.New(pipeline.Config{
+		Source: consumer, Sink: sink, DeadLetters: dlq,
+		TopicChannels: map[string]order.Channel{topics.Amazon: order.ChannelAmazon, topics.Ebay: order.ChannelEbay},
+		RetryInitial:  cfg.Pipeline.RetryInitial, RetryMax: cfg.Pipeline.RetryMax,
+		Registerer: reg, Logger: log,
+	})
+	if err != nil {
+		return err
+	}
+	srv, err := telemetry.Listen(cfg.Metrics.Listen, reg, log)
+	if err != nil {
+		return err
+	}
+
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return srv.Serve(gctx, cfg.Pipeline.ShutdownTimeout) })
+	g.Go(func() error {
+		srv.SetReady(true)
+		defer srv.SetReady(false)
+		return p.Run(gctx)
+	})
+	log.Info("worker started", "brokers", cfg.Kafka.Brokers, "group", cfg.Kafka.GroupID,
+		"topics", []string{topics.Amazon, topics.Ebay}, "metrics", srv.Addr())
+	runErr := g.Wait()
+
+	// Leave the group and flush within the shutdown timeout, whatever happened.
+	closed := make(chan error, 1)
+	go func() { closed <- errors.Join(consumer.Close(), dlq.Close()) }()
+	select {
+	case err := <-closed:
+		runErr = errors.Join(runErr, err)
+	case <-time.After(cfg.Pipeline.ShutdownTimeout):
+		runErr = errors.Join(runErr, fmt.Errorf("kafka clients not closed within %s", cfg.Pipeline.ShutdownTimeout))
+	}
+	log.Info("worker stopped", "err", runErr)
+	return runErr
+}
+
+// kafkaClients builds the dialer (consumer) and transport (producers) that carry
+// the configured client id, TLS and SASL.
+func kafkaClients(cfg config.Kafka) (*kafka.Dialer, *kafka.Transport, error) {
+	var mechanism sasl.Mechanism
+	switch cfg.SASL.Mechanism {
+	case "":
+	case "plain":
+		mechanism = plain.Mechanism{Username: cfg.SASL.Username, Password: cfg.SASL.Password.Value.Reveal()}
+	case "scram-sha-256", "scram-sha-512":
+		algo := scram.SHA256
+		if cfg.SASL.Mechanism == "scram-sha-512" {
+			algo = scram.SHA512
+		}
+		m, err := scram.Mechanism(algo, cfg.SASL.Username, cfg.SASL.Password.Value.Reveal())
+		if err != nil {
+			return nil, nil, fmt.Errorf("kafka.sasl: %w", err)
+		}
+		mechanism = m
+	}
+	var tlsCfg *tls.Config
+	if cfg.TLS {
+		tlsCfg = &tls.Config{MinVersion: tls.VersionTLS12}
+	}
+	dialer := &kafka.Dialer{ClientID: cfg.ClientID, Timeout: 10 * time.Second, DualStack: true, TLS: tlsCfg, SASLMechanism: mechanism}
+	transport := &kafka.Transport{ClientID: cfg.ClientID, TLS: tlsCfg, SASL: mechanism}
+	return dialer, transport, nil
+}
+
+// newLogger returns the process's structured logger on w.
+func newLogger(cfg config.Log, w io.Writer) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(cfg.Level)) // validated by config
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.Format == "text" {
+		return slog.New(slog.NewTextHandler(w, opts))
+	}
+	return slog.New(slog.NewJSONHandler(w, opts))
+}

@@ -1,0 +1,179 @@
+// Package consume reads the order topics as one Kafka consumer group and hands them
+// out in batches bounded by count and time. It never commits by itself: Commit is
+// called by the pipeline once every write for a batch has succeeded.
+package consume
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+)
+
+// Config configures a Consumer. Zero fields take the stated defaults.
+type Config struct {
+	// Brokers are the bootstrap addresses. Required.
+	Brokers []string
+	// GroupID is the consumer group. Required.
+	GroupID string
+	// Topics are read together in the one group. Required.
+	Topics []string
+	// Dialer carries client id, TLS and SASL. Default: kafka-go's default dialer.
+	Dialer *kafka.Dialer
+	// SessionTimeout and RebalanceTimeout: defaults 30s each.
+	SessionTimeout   time.Duration
+	RebalanceTimeout time.Duration
+	// BatchMaxMessages caps a batch. Default 2000.
+	BatchMaxMessages int
+	// BatchMaxWait caps how long a batch keeps filling after its first message.
+	// Default 250ms.
+	BatchMaxWait time.Duration
+	// Logger receives kafka-go's errors. Default slog.Default().
+	Logger *slog.Logger
+}
+
+func (c *Config) setDefaults() {
+	if c.SessionTimeout == 0 {
+		c.SessionTimeout = 30 * time.Second
+	}
+	if c.RebalanceTimeout == 0 {
+		c.RebalanceTimeout = 30 * time.Second
+	}
+	if c.BatchMaxMessages == 0 {
+		c.BatchMaxMessages = 2000
+	}
+	if c.BatchMaxWait == 0 {
+		c.BatchMaxWait = 250 * time.Millisecond
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+}
+
+func (c *Config) validate() error {
+	switch {
+	case len(c.Brokers) == 0:
+		return errors.New("consume: no brokers")
+	case c.GroupID == "":
+		return errors.New("consume: no group id")
+	case len(c.Topics) == 0:
+		return errors.New("consume: no topics")
+	case c.BatchMaxMessages < 1:
+		return errors.New("consume: batch size below 1")
+	}
+	return nil
+}
+
+// Consumer is a consumer-group member over the configured topics. Fetch and Commit
+// are meant for one goroutine: the pipeline's.
+type Consumer struct {
+	reader   *kafka.Reader
+	maxBatch int
+	maxWait  time.Duration
+}
+
+// New joins nothing yet: the group is joined on the first Fetch.
+func New(cfg Config) (*Consumer, error) {
+	cfg.setDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	logger := cfg.Logger.With("component", "kafka-reader")
+	reader := kafka.NewReader(kafka.ReaderConfig{
+		Brokers:          cfg.Brokers,
+		GroupID:          cfg.GroupID,
+		GroupTopics:      cfg.Topics,
+		Dialer:           cfg.Dialer,
+		SessionTimeout:   cfg.SessionTimeout,
+		RebalanceTimeout: cfg.RebalanceTimeout,
+		// A new group starts at the beginning: an order must never be skipped.
+		StartOffset: kafka.FirstOffset,
+		// Commits are synchronous and only ever explicit (CommitInterval 0).
+		CommitInterval: 0,
+		// Fetch in large chunks: up to 10 MB per partition fetch, returning after
+		// 100 ms when less is there.
+		MinBytes: 1,
+		MaxBytes: 10 << 20,
+		MaxWait:  100 * time.Millisecond,
+		// Room for a whole batch to be queued while the previous one is written.
+		QueueCapacity:         cfg.BatchMaxMessages,
+		WatchPartitionChanges: true,
+		ErrorLogger: kafka.LoggerFunc(func(msg string, args ...any) {
+			logger.Warn("kafka reader", "detail", fmt.Sprintf(msg, args...))
+		}),
+	})
+	return &Consumer{reader: reader, maxBatch: cfg.BatchMaxMessages, maxWait: cfg.BatchMaxWait}, nil
+}
+
+// Fetch waits for the next message, then gathers more until the batch holds
+// BatchMaxMessages or BatchMaxWait has passed since the first. Messages of one
+// partition keep their order. It returns ctx's error when ctx ends before the
+// first message; a partly filled batch is returned as it is.
+func (c *Consumer) Fetch(ctx context.Context) ([]kafka.Message, error) {
+	first, err := c.reader.FetchMessage(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("fetch: %w", err)
+	}
+	batch := make([]kafka.Message, 1, min(c.maxBatch, 256))
+	batch[0] = first
+	fillCtx, cancel := context.WithTimeout(ctx, c.maxWait)
+	defer cancel()
+	for len(batch) < c.maxBatch {
+		msg, err := c.reader.FetchMessage(fillCtx)
+		if err != nil {
+			if fillCtx.Err() != nil {
+				break // the batch's time is up (or ctx ended): hand out what we have
+			}
+			return nil, fmt.Errorf("fetch: %w", err)
+		}
+		batch = append(batch, msg)
+	}
+	return batch, nil
+}
+
+// Commit commits the batch's offsets: for each partition, past the last message of
+// the batch. Call it only after every write for the batch has succeeded.
+func (c *Consumer) Commit(ctx context.Context, batch []kafka.Message) error {
+	if len(batch) == 0 {
+		return nil
+	}
+	if err := c.reader.CommitMessages(ctx, lastPerPartition(batch)...); err != nil {
+		return fmt.Errorf("commit offsets: %w", err)
+	}
+	return nil
+}
+
+// lastPerPartition keeps the highest-offset message of each topic partition: a
+// commit of it covers everything before it.
+func lastPerPartition(batch []kafka.Message) []kafka.Message {
+	type tp struct {
+		topic     string
+		partition int
+	}
+	last := make(map[tp]int, 16)
+	out := make([]kafka.Message, 0, 16)
+	for _, m := range batch {
+		key := tp{m.Topic, m.Partition}
+		if i, ok := last[key]; ok {
+			if m.Offset > out[i].Offset {
+				out[i] = m
+			}
+			continue
+		}
+		last[key] = len(out)
+		out = append(out, m)
+	}
+	return out
+}
+
+// Close leaves the group. Uncommitted messages are read again by whoever next
+// owns their partitions.
+func (c *Consumer) Close() error {
+	if err := c.reader.Close(); err != nil {
+		return fmt.Errorf("close consumer: %w", err)
+	}
+	return nil
+}

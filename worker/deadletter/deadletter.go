@@ -1,0 +1,128 @@
+// Package deadletter publishes messages that cannot be processed to the dead-letter
+// topic, with headers that say why and where they came from, so that nothing is
+// dropped and everything can be replayed after a fix (orderflow replay-dlq).
+package deadletter
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+)
+
+// Header names on a dead-lettered message. The original message's headers follow.
+const (
+	HeaderReason          = "reason"
+	HeaderStage           = "stage"
+	HeaderError           = "error"
+	HeaderSourceTopic     = "source_topic"
+	HeaderSourcePartition = "source_partition"
+	HeaderSourceOffset    = "source_offset"
+	HeaderSourceTimestamp = "source_timestamp"
+	HeaderDeadLetteredAt  = "dead_lettered_at"
+)
+
+// maxErrorHeader bounds the error header; error texts never hold personal data
+// (normalize and the sinks guarantee it), only field paths and rules.
+const maxErrorHeader = 1024
+
+// Letter is one message that failed, and why.
+type Letter struct {
+	Source kafka.Message
+	// Reason is a short fixed code ("malformed_json", "bad_amount", ...).
+	Reason string
+	// Stage is where it failed ("normalize", "route").
+	Stage string
+	Err   error
+}
+
+// Config configures a Publisher.
+type Config struct {
+	// Brokers are the bootstrap addresses. Required.
+	Brokers []string
+	// Topic is the dead-letter topic. Required.
+	Topic string
+	// Transport carries TLS and SASL. Default kafka-go's default transport.
+	Transport kafka.RoundTripper
+	// Now is the clock for dead_lettered_at. Default time.Now.
+	Now func() time.Time
+}
+
+// Publisher writes letters synchronously, acknowledged by every in-sync replica.
+type Publisher struct {
+	writer *kafka.Writer
+	now    func() time.Time
+}
+
+// New returns a Publisher ready to use.
+func New(cfg Config) (*Publisher, error) {
+	if len(cfg.Brokers) == 0 || cfg.Topic == "" {
+		return nil, errors.New("deadletter: brokers and topic are required")
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Publisher{
+		writer: &kafka.Writer{
+			Addr:      kafka.TCP(cfg.Brokers...),
+			Topic:     cfg.Topic,
+			Transport: cfg.Transport,
+			// Letters of one order stay together and in order.
+			Balancer:     &kafka.Hash{},
+			RequiredAcks: kafka.RequireAll,
+			// Publish is synchronous: flush at once instead of waiting for a full batch.
+			BatchTimeout: time.Millisecond,
+			BatchSize:    1000,
+		},
+		now: cfg.Now,
+	}, nil
+}
+
+// Publish writes every letter and returns when all are acknowledged.
+func (p *Publisher) Publish(ctx context.Context, letters []Letter) error {
+	if len(letters) == 0 {
+		return nil
+	}
+	now := p.now().UTC().Format(time.RFC3339Nano)
+	msgs := make([]kafka.Message, len(letters))
+	for i, l := range letters {
+		msgs[i] = kafka.Message{Key: l.Source.Key, Value: l.Source.Value, Headers: headers(l, now)}
+	}
+	if err := p.writer.WriteMessages(ctx, msgs...); err != nil {
+		return fmt.Errorf("publish %d dead letters to %s: %w", len(msgs), p.writer.Topic, err)
+	}
+	return nil
+}
+
+func headers(l Letter, now string) []kafka.Header {
+	errText := ""
+	if l.Err != nil {
+		errText = l.Err.Error()
+		if len(errText) > maxErrorHeader {
+			errText = errText[:maxErrorHeader]
+		}
+	}
+	h := make([]kafka.Header, 0, 8+len(l.Source.Headers))
+	h = append(h,
+		kafka.Header{Key: HeaderReason, Value: []byte(l.Reason)},
+		kafka.Header{Key: HeaderStage, Value: []byte(l.Stage)},
+		kafka.Header{Key: HeaderError, Value: []byte(errText)},
+		kafka.Header{Key: HeaderSourceTopic, Value: []byte(l.Source.Topic)},
+		kafka.Header{Key: HeaderSourcePartition, Value: strconv.AppendInt(nil, int64(l.Source.Partition), 10)},
+		kafka.Header{Key: HeaderSourceOffset, Value: strconv.AppendInt(nil, l.Source.Offset, 10)},
+		kafka.Header{Key: HeaderSourceTimestamp, Value: []byte(l.Source.Time.UTC().Format(time.RFC3339Nano))},
+		kafka.Header{Key: HeaderDeadLetteredAt, Value: []byte(now)},
+	)
+	return append(h, l.Source.Headers...)
+}
+
+// Close flushes and closes the writer.
+func (p *Publisher) Close() error {
+	if err := p.writer.Close(); err != nil {
+		return fmt.Errorf("close dead-letter publisher: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,116 @@
+package order
+
+import (
+	"encoding/json"
+	"errors"
+	"testing"
+)
+
+func TestParseAmount(t *testing.T) {
+	good := map[string]Amount{
+		"0":              0,
+		"0.00":           0,
+		"12.34":          123400,
+		"12.3":           123000,
+		"-0.50":          -5000,
+		"+3.1":           31000,
+		"1500":           15000000,
+		"0.8333":         8333,
+		"19.990000":      199900, // trailing zeros past the fourth place lose nothing
+		".5":             5000,
+		"00012.10":       121000,
+		"99999999999999": 999999999999990000,
+	}
+	for in, want := range good {
+		got, err := ParseAmount(in)
+		if err != nil || got != want {
+			t.Errorf("ParseAmount(%q) = %d, %v; want %d", in, got, err, want)
+		}
+	}
+	bad := map[string]string{
+		"":                `bad amount: "" is empty`,
+		"12.3.4":          `bad amount: "12.3.4" is not a decimal number`,
+		"1,299.00":        `bad amount: "1,299.00" is not a decimal number`,
+		"1e3":             `bad amount: "1e3" is not a decimal number`,
+		"12.":             `bad amount: "12." is not a decimal number`,
+		"-":               `bad amount: "-" has no digits`,
+		"12.34567":        `bad amount: "12.34567" has more than 4 decimal places`,
+		"NaN":             `bad amount: "NaN" is not a decimal number`,
+		" 12.00":          `bad amount: " 12.00" is not a decimal number`,
+		"£12.00":          `bad amount: "£12.00" is not a decimal number`,
+		"100000000000000": `bad amount: "100000000000000" is too large`,
+	}
+	for in, want := range bad {
+		_, err := ParseAmount(in)
+		if err == nil || err.Error() != want {
+			t.Errorf("ParseAmount(%q) error = %v; want %s", in, err, want)
+		}
+		if !errors.Is(err, ErrBadAmount) {
+			t.Errorf("ParseAmount(%q) error does not match ErrBadAmount", in)
+		}
+	}
+}
+
+func TestAmountStringRoundTrips(t *testing.T) {
+	cases := map[Amount]string{0: "0.00", 123400: "12.34", -5000: "-0.50", 15000000: "1500.00", 8333: "0.8333", 1: "0.0001", -1: "-0.0001", 121000: "12.10"}
+	for a, want := range cases {
+		if got := a.String(); got != want {
+			t.Errorf("Amount(%d).String() = %q, want %q", a, got, want)
+		}
+		back, err := ParseAmount(want)
+		if err != nil || back != a {
+			t.Errorf("ParseAmount(%q) = %d, %v; want %d", want, back, err, a)
+		}
+	}
+}
+
+func TestMoneyJSON(t *testing.T) {
+	type wrap struct {
+		Present Money `json:"present,omitzero"`
+		ZeroGBP Money `json:"zero_gbp,omitzero"`
+		Absent  Money `json:"absent,omitzero"`
+	}
+	b, err := json.Marshal(wrap{Present: Money{Amount: 199900, Currency: "GBP"}, ZeroGBP: Money{Currency: "GBP"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"present":{"amount":"19.99","currency":"GBP"},"zero_gbp":{"amount":"0.00","currency":"GBP"}}`
+	if string(b) != want {
+		t.Errorf("JSON %s, want %s", b, want)
+	}
+	var back wrap
+	if err := json.Unmarshal(b, &back); err != nil || back.Present.Amount != 199900 || back.ZeroGBP.Currency != "GBP" {
+		t.Errorf("round trip: %+v, %v", back, err)
+	}
+}
+
+func TestMoneyAdd(t *testing.T) {
+	a := Money{Amount: 100, Currency: "GBP"}
+	sum, err := a.Add(Money{Amount: 50, Currency: "GBP"})
+	if err != nil || sum != (Money{Amount: 150, Currency: "GBP"}) {
+		t.Errorf("sum %v, %v", sum, err)
+	}
+	if sum, err := (Money{}).Add(a); err != nil || sum != a {
+		t.Errorf("absent + a = %v, %v", sum, err)
+	}
+	if _, err := a.Add(Money{Amount: 1, Currency: "EUR"}); !errors.Is(err, ErrCurrencyMismatch) {
+		t.Errorf("GBP + EUR: %v", err)
+	}
+}
+
+func TestParseMoneyRefusesBadCurrency(t *testing.T) {
+	for _, c := range []string{"", "gbp", "GBPX", "£", "GB"} {
+		if _, err := ParseMoney("1.00", c); err == nil {
+			t.Errorf("currency %q accepted", c)
+		}
+	}
+}
+
+func TestMinorUnits(t *testing.T) {
+	if p, exact := Amount(123400).MinorUnits(); p != 1234 || !exact {
+		t.Errorf("12.34 = %d pennies, exact %v", p, exact)
+	}
+	if p, exact := Amount(8333).MinorUnits(); p != 83 || exact {
+		t.Errorf("0.8333 = %d pennies, exact %v", p, exact)
+	}
+}

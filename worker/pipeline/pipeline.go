@@ -1,0 +1,199 @@
+// Package pipeline is the worker's loop: fetch a batch from the order topics,
+// normalise each message, dead-letter what cannot be read, write the rest, and only
+// then commit the batch's offsets. A failing write is retried with backoff until it
+// succeeds or the worker stops; a batch is never skipped, and a stopped batch is
+// never committed, so its messages are read again (writes are idempotent).
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/segmentio/kafka-go"
+
+	"github.com/orderflow/orderflow/worker/deadletter"
+	"github.com/orderflow/orderflow/worker/normalize"
+	"github.com/orderflow/orderflow/worker/order"
+)
+
+// Source yields batches of messages and commits them (consume.Consumer).
+type Source interface {
+	Fetch(ctx context.Context) ([]kafka.Message, error)
+	Commit(ctx context.Context, batch []kafka.Message) error
+}
+
+// Sink receives the canonical orders of a batch, in the batch's order. It must be
+// idempotent: after a restart the same orders arrive again.
+type Sink interface {
+	Write(ctx context.Context, orders []order.Order) error
+}
+
+// DeadLetters receives the messages that cannot be processed (deadletter.Publisher).
+type DeadLetters interface {
+	Publish(ctx context.Context, letters []deadletter.Letter) error
+}
+
+// Stages and reasons the pipeline itself gives dead letters.
+const (
+	StageNormalize = "normalize"
+	StageRoute     = "route"
+	// ReasonWrongTopic: the envelope's channel is not the channel of its topic.
+	ReasonWrongTopic = "wrong_topic"
+)
+
+// Config configures a Pipeline.
+type Config struct {
+	Source      Source
+	Sink        Sink
+	DeadLetters DeadLetters
+	// TopicChannels maps each input topic to the channel its messages must carry.
+	TopicChannels map[string]order.Channel
+	// RetryInitial and RetryMax bound the backoff between failed attempts.
+	// Defaults 100ms and 30s.
+	RetryInitial time.Duration
+	RetryMax     time.Duration
+	// Registerer receives the pipeline's metrics. Default: a private registry.
+	Registerer prometheus.Registerer
+	Logger     *slog.Logger
+}
+
+// Pipeline runs the loop. Run it from one goroutine.
+type Pipeline struct {
+	cfg     Config
+	metrics *metrics
+	log     *slog.Logger
+	backoff backoff
+}
+
+// New checks cfg and returns a Pipeline ready to Run.
+func New(cfg Config) (*Pipeline, error) {
+	if cfg.Source == nil || cfg.Sink == nil || cfg.DeadLetters == nil {
+		return nil, errors.New("pipeline: source, sink and dead letters are required")
+	}
+	if len(cfg.TopicChannels) == 0 {
+		return nil, errors.New("pipeline: no input topics")
+	}
+	if cfg.RetryInitial == 0 {
+		cfg.RetryInitial = 100 * time.Millisecond
+	}
+	if cfg.RetryMax == 0 {
+		cfg.RetryMax = 30 * time.Second
+	}
+	if cfg.Registerer == nil {
+		cfg.Registerer = prometheus.NewRegistry()
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	m, err := newMetrics(cfg.Registerer)
+	if err != nil {
+		return nil, err
+	}
+	return &Pipeline{
+		cfg:     cfg,
+		metrics: m,
+		log:     cfg.Logger.With("component", "pipeline"),
+		backoff: backoff{initial: cfg.RetryInitial, max: cfg.RetryMax},
+	}, nil
+}
+
+// Run processes batches until ctx ends, then returns nil. The batch in flight when
+// ctx ends is abandoned uncommitted. Any other error is returned.
+func (p *Pipeline) Run(ctx context.Context) error {
+	for {
+		batch, err := p.cfg.Source.Fetch(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("pipeline: %w", err)
+		}
+		if err := p.process(ctx, batch); err != nil {
+			if ctx.Err() != nil {
+				p.log.Info("stopping: batch in flight abandoned uncommitted", "messages", len(batch))
+				return nil
+			}
+			return fmt.Errorf("pipeline: %w", err)
+		}
+	}
+}
+
+// process takes one batch through normalise, dead-letter, write and commit.
+func (p *Pipeline) process(ctx context.Context, batch []kafka.Message) error {
+	start := time.Now()
+	orders, letters := p.normalize(batch)
+
+	// Letters first: once they are durable, the batch may be committed past them.
+	if err := p.retry(ctx, "dead_letter", func() error { return p.cfg.DeadLetters.Publish(ctx, letters) }); err != nil {
+		return err
+	}
+	if len(orders) > 0 {
+		if err := p.retry(ctx, "sink", func() error { return p.cfg.Sink.Write(ctx, orders) }); err != nil {
+			return err
+		}
+	}
+	if err := p.retry(ctx, "commit", func() error { return p.cfg.Source.Commit(ctx, batch) }); err != nil {
+		return err
+	}
+
+	for _, l := range letters {
+		p.metrics.deadLetters.WithLabelValues(l.Stage, l.Reason).Inc()
+	}
+	for _, o := range orders {
+		p.metrics.orders.WithLabelValues(string(o.Channel)).Inc()
+	}
+	p.metrics.batches.Inc()
+	p.metrics.batchMessages.Observe(float64(len(batch)))
+	p.metrics.batchSeconds.Observe(time.Since(start).Seconds())
+	p.metrics.lastCommit.SetToCurrentTime()
+	p.log.Debug("batch committed", "messages", len(batch), "orders", len(orders), "dead_letters", len(letters),
+		"duration", time.Since(start))
+	return nil
+}
+
+// normalize splits a batch into canonical orders (in batch order, so each
+// partition's order holds) and dead letters.
+func (p *Pipeline) normalize(batch []kafka.Message) ([]order.Order, []deadletter.Letter) {
+	orders := make([]order.Order, 0, len(batch))
+	var letters []deadletter.Letter
+	for _, msg := range batch {
+		o, err := normalize.Normalize(msg.Value)
+		if err != nil {
+			letters = append(letters, deadletter.Letter{Source: msg, Reason: string(normalize.ReasonOf(err)), Stage: StageNormalize, Err: err})
+			continue
+		}
+		if want, ok := p.cfg.TopicChannels[msg.Topic]; ok && o.Channel != want {
+			letters = append(letters, deadletter.Letter{Source: msg, Reason: ReasonWrongTopic, Stage: StageRoute,
+				Err: fmt.Errorf("a %s order on %s, the %s topic", o.Channel, msg.Topic, want)})
+			continue
+		}
+		orders = append(orders, o)
+	}
+	return orders, letters
+}
+
+// retry calls fn until it succeeds or ctx ends, waiting with capped exponential
+// backoff and jitter between attempts.
+func (p *Pipeline) retry(ctx context.Context, stage string, fn func() error) error {
+	for attempt := 0; ; attempt++ {
+		err := fn()
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return fmt.Errorf("%s: %w", stage, ctx.Err())
+		}
+		wait := p.backoff.delay(attempt)
+		p.metrics.retries.WithLabelValues(stage).Inc()
+		p.log.Warn("write failed; retrying", "stage", stage, "attempt", attempt+1, "wait", wait, "err", err)
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%s: %w", stage, ctx.Err())
+		case <-time.After(wait):
+		}
+	}
+}

@@ -1,0 +1,429 @@
+package pipeline_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/segmentio/kafka-go"
+
+	"github.com/orderflow/orderflow/worker/consume"
+	"github.com/orderflow/orderflow/worker/deadletter"
+	"github.com/orderflow/orderflow/worker/normalize"
+	"github.com/orderflow/orderflow/worker/order"
+	"github.com/orderflow/orderflow/worker/pipeline"
+	"github.com/orderflow/orderflow/worker/pipeline/pipelinetest"
+	"github.com/orderflow/orderflow/worker/stacktest"
+)
+
+const fixtures = "../normalize/testdata"
+
+// stream is one test's topics on the real Kafka: the two order streams and the DLQ.
+type stream struct {
+	brokers           []string
+	amazon, ebay, dlq string
+	group             string
+	inputs            map[string]int // topic -> partitions
+	goodByKey         map[pipelinetest.Key]order.Order
+	badReasons        map[string]string // message value -> expected DLQ reason
+	produced          int
+}
+
+func newStream(t *testing.T) *stream {
+	t.Helper()
+	brokers := stacktest.KafkaBrokers(t)
+	s := &stream{
+		brokers:    brokers,
+		amazon:     stacktest.UniqueName("test.orders.amazon"),
+		ebay:       stacktest.UniqueName("test.orders.ebay"),
+		dlq:        stacktest.UniqueName("test.orders.dlq"),
+		group:      stacktest.UniqueName("test-orderflow"),
+		goodByKey:  map[pipelinetest.Key]order.Order{},
+		badReasons: map[string]string{},
+	}
+	s.inputs = map[string]int{s.amazon: 6, s.ebay: 6}
+	stacktest.CreateTopic(t, brokers, s.amazon, 6)
+	stacktest.CreateTopic(t, brokers, s.ebay, 6)
+	stacktest.CreateTopic(t, brokers, s.dlq, 3)
+	return s
+}
+
+// produceFixtures writes every good fixture (each twice: a re-delivered snapshot
+// must not duplicate), every bad fixture, and one good eBay order on the Amazon
+// topic, interleaved so that bad messages sit between good ones in a partition.
+func (s *stream) produceFixtures(t *testing.T) {
+	t.Helper()
+	var amazonMsgs, ebayMsgs []kafka.Message
+	add := func(topic string, value []byte) {
+		msg := kafka.Message{Key: messageKey(value), Value: value}
+		if topic == s.amazon {
+			amazonMsgs = append(amazonMsgs, msg)
+		} else {
+			ebayMsgs = append(ebayMsgs, msg)
+		}
+	}
+	for _, dir := range []string{"amazon", "amazon2026", "ebay"} {
+		topic := s.ebay
+		if strings.HasPrefix(dir, "amazon") {
+			topic = s.amazon
+		}
+		for _, path := range glob(t, filepath.Join(fixtures, dir, "*.json")) {
+			value := readFile(t, path)
+			switch {
+			case strings.HasSuffix(path, ".golden.json"):
+				continue
+			case strings.HasSuffix(path, ".bad.json"):
+				s.expectBad(t, value)
+				add(topic, value)
+			default:
+				o, err := normalize.Normalize(value)
+				if err != nil {
+					t.Fatalf("%s: %v", path, err)
+				}
+				s.expectGood(t, o)
+				add(topic, value)
+				add(topic, value)
+			}
+		}
+	}
+	for _, path := range glob(t, filepath.Join(fixtures, "envelope", "*.bad.json")) {
+		value := readFile(t, path)
+		s.expectBad(t, value)
+		add(s.amazon, value)
+	}
+	// An eBay order on the Amazon topic is routed to the DLQ, not written.
+	if ebayGood := glob(t, filepath.Join(fixtures, "ebay", "*.json")); len(ebayGood) > 0 {
+		for _, path := range ebayGood {
+			if !strings.HasSuffix(path, ".golden.json") && !strings.HasSuffix(path, ".bad.json") {
+				value := append(readFile(t, path), ' ') // a distinct value for the DLQ check
+				s.badReasons[string(value)] = pipeline.ReasonWrongTopic
+				add(s.amazon, value)
+				break
+			}
+		}
+	}
+	if len(s.goodByKey) == 0 {
+		t.Fatal("no good fixtures found")
+	}
+	writer := &kafka.Writer{Addr: kafka.TCP(s.brokers...), Balancer: &kafka.Hash{}, RequiredAcks: kafka.RequireAll, BatchTimeout: time.Millisecond}
+	defer writer.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	for topic, msgs := range map[string][]kafka.Message{s.amazon: amazonMsgs, s.ebay: ebayMsgs} {
+		for i := range msgs {
+			msgs[i].Topic = topic
+		}
+		if err := writer.WriteMessages(ctx, msgs...); err != nil {
+			t.Fatalf("produce to %s: %v", topic, err)
+		}
+		s.produced += len(msgs)
+	}
+}
+
+func (s *stream) expectGood(t *testing.T, o order.Order) {
+	t.Helper()
+	k := pipelinetest.KeyOf(o)
+	if _, dup := s.goodByKey[k]; dup {
+		t.Fatalf("two fixtures share the order key %v", k)
+	}
+	s.goodByKey[k] = o
+}
+
+func (s *stream) expectBad(t *testing.T, value []byte) {
+	t.Helper()
+	_, err := normalize.Normalize(value)
+	reason := normalize.ReasonOf(err)
+	if reason == "" {
+		t.Fatalf("a bad fixture normalised without a reason: %v", err)
+	}
+	s.badReasons[string(value)] = string(reason)
+}
+
+// messageKey is the contract's key, <tenant_id>/<channel order id>, where the
+// envelope can be read at all.
+func messageKey(value []byte) []byte {
+	var env struct {
+		TenantID string `json:"tenant_id"`
+	}
+	_ = json.Unmarshal(value, &env)
+	return fmt.Appendf(nil, "%s/%x", env.TenantID, len(value))
+}
+
+// worker is one running pipeline over the stream, as `orderflow run` builds it.
+type worker struct {
+	cancel context.CancelFunc
+	done   chan error
+}
+
+func (s *stream) startWorker(t *testing.T, sink pipeline.Sink, reg prometheus.Registerer) *worker {
+	t.Helper()
+	consumer, err := consume.New(consume.Config{
+		Brokers: s.brokers, GroupID: s.group, Topics: []string{s.amazon, s.ebay},
+		SessionTimeout: 6 * time.Second, RebalanceTimeout: 10 * time.Second,
+		BatchMaxMessages: 7, BatchMaxWait: 50 * time.Millisecond,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dlq, err := deadletter.New(deadletter.Config{Brokers: s.brokers, Topic: s.dlq})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := pipeline.New(pipeline.Config{
+		Source: consumer, Sink: sink, DeadLetters: dlq,
+		TopicChannels: map[string]order.Channel{s.amazon: order.ChannelAmazon, s.ebay: order.ChannelEbay},
+		RetryInitial:  10 * time.Millisecond, RetryMax: 100 * time.Millisecond,
+		Registerer: reg,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	w := &worker{cancel: cancel, done: make(chan error, 1)}
+	go func() {
+		err := p.Run(ctx)
+		err = errors.Join(err, consumer.Close(), dlq.Close())
+		w.done <- err
+	}()
+	return w
+}
+
+// stop cancels the worker and waits for it, failing on any error but the stop.
+func (w *worker) stop(t *testing.T) {
+	t.Helper()
+	w.cancel()
+	select {
+	case err := <-w.done:
+		if err != nil {
+			t.Errorf("worker: %v", err)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("worker did not stop within a minute of cancel")
+	}
+}
+
+// waitCommitted waits until the group's committed offsets reach every input
+// partition's end offset.
+func (s *stream) waitCommitted(t *testing.T, within time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		behind := 0
+		for topic, parts := range s.inputs {
+			ends := stacktest.EndOffsets(t, s.brokers, topic, parts)
+			committed := stacktest.CommittedOffsets(t, s.brokers, s.group, topic, parts)
+			for p, end := range ends {
+				if committed[p] < end {
+					behind += int(end - max(committed[p], 0))
+				}
+			}
+		}
+		if behind == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d messages still uncommitted after %s", behind, within)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// checkOutcome: every good order exactly once and equal to its golden form, every
+// bad message in the DLQ with its reason, and nothing else there.
+func (s *stream) checkOutcome(t *testing.T, sink *pipelinetest.MemorySink) {
+	t.Helper()
+	got := sink.Orders()
+	if len(got) != len(s.goodByKey) {
+		t.Errorf("sink holds %d orders, want %d", len(got), len(s.goodByKey))
+	}
+	for k, want := range s.goodByKey {
+		o, ok := got[k]
+		if !ok {
+			t.Errorf("order %v lost", k)
+			continue
+		}
+		o.ReceivedAt, want.ReceivedAt = o.ReceivedAt.UTC(), want.ReceivedAt.UTC()
+		if diff := cmp.Diff(want, o); diff != "" {
+			t.Errorf("order %v differs from its normalised form (-want +got):\n%s", k, diff)
+		}
+	}
+	if sink.Received() < 2*len(s.goodByKey) {
+		t.Errorf("sink received %d orders, want at least %d (each produced twice)", sink.Received(), 2*len(s.goodByKey))
+	}
+
+	letters := stacktest.ReadAll(t, s.brokers, s.dlq, 3)
+	seen := map[string]int{}
+	for _, m := range letters {
+		h := headerMap(m)
+		want, ok := s.badReasons[string(m.Value)]
+		if !ok {
+			t.Errorf("unexpected DLQ message from %s/%s/%s (reason %s)", h[deadletter.HeaderSourceTopic], h[deadletter.HeaderSourcePartition], h[deadletter.HeaderSourceOffset], h[deadletter.HeaderReason])
+			continue
+		}
+		seen[string(m.Value)]++
+		if h[deadletter.HeaderReason] != want {
+			t.Errorf("DLQ reason %q, want %q (error %q)", h[deadletter.HeaderReason], want, h[deadletter.HeaderError])
+		}
+		for _, name := range []string{deadletter.HeaderStage, deadletter.HeaderError, deadletter.HeaderSourceTopic, deadletter.HeaderSourcePartition, deadletter.HeaderSourceOffset} {
+			if h[name] == "" {
+				t.Errorf("DLQ message lacks header %s", name)
+			}
+		}
+		if topic := h[deadletter.HeaderSourceTopic]; topic != s.amazon && topic != s.ebay {
+			t.Errorf("DLQ source_topic %q", topic)
+		}
+	}
+	for value, reason := range s.badReasons {
+		if seen[value] == 0 {
+			t.Errorf("bad message (reason %s) missing from the DLQ: %.80q", reason, value)
+		}
+	}
+}
+
+func headerMap(m kafka.Message) map[string]string {
+	h := make(map[string]string, len(m.Headers))
+	for _, x := range m.Headers {
+		h[x.Key] = string(x.Value)
+	}
+	return h
+}
+
+// TestPipelineOnKafka: good and bad orders on both topics; every good order
+// written once and equal to its normalised form, every bad one dead-lettered with
+// its reason, offsets committed to the end, and the metrics say the same.
+func TestPipelineOnKafka(t *testing.T) {
+	s := newStream(t)
+	s.produceFixtures(t)
+	sink := pipelinetest.NewMemorySink()
+	reg := prometheus.NewRegistry()
+	w := s.startWorker(t, sink, reg)
+	s.waitCommitted(t, 2*time.Minute)
+	w.stop(t)
+	s.checkOutcome(t, sink)
+
+	letters := 0
+	for _, r := range normalize.Reasons {
+		letters += int(metricValue(t, reg, "orderflow_dead_letters_total", "stage", pipeline.StageNormalize, "reason", string(r)))
+	}
+	letters += int(metricValue(t, reg, "orderflow_dead_letters_total", "stage", pipeline.StageRoute, "reason", pipeline.ReasonWrongTopic))
+	if letters != len(s.badReasons) {
+		t.Errorf("orderflow_dead_letters_total adds up to %d, want %d", letters, len(s.badReasons))
+	}
+}
+
+// TestPipelineRestartLosesNothing stops the worker in the middle of a write, then
+// starts a new one in the same group: everything still arrives.
+func TestPipelineRestartLosesNothing(t *testing.T) {
+	s := newStream(t)
+	s.produceFixtures(t)
+	sink := pipelinetest.NewMemorySink()
+	var first *worker
+	stopped := make(chan struct{})
+	var once sync.Once
+	sink.BeforeWrite = func(ctx context.Context, writes int) error {
+		if writes == 2 && first != nil {
+			// SIGTERM in the middle of the third batch's write.
+			once.Do(func() { first.cancel(); close(stopped) })
+			<-ctx.Done()
+			return ctx.Err()
+		}
+		return nil
+	}
+	first = s.startWorker(t, sink, prometheus.NewRegistry())
+	select {
+	case <-stopped:
+	case <-time.After(2 * time.Minute):
+		t.Fatal("the first worker never reached its third write")
+	}
+	first.stop(t)
+	if got, total := len(sink.Orders()), len(s.goodByKey); got >= total {
+		t.Fatalf("the first worker wrote all %d orders before stopping: the restart proves nothing", got)
+	}
+
+	sink.BeforeWrite = nil
+	second := s.startWorker(t, sink, prometheus.NewRegistry())
+	s.waitCommitted(t, 2*time.Minute)
+	second.stop(t)
+	s.checkOutcome(t, sink)
+}
+
+// TestPipelineRebalanceLosesNothing runs two workers in one group; the second
+// joins while the first is busy, forcing a rebalance.
+func TestPipelineRebalanceLosesNothing(t *testing.T) {
+	s := newStream(t)
+	s.produceFixtures(t)
+	sink := pipelinetest.NewMemorySink()
+	joined := make(chan struct{})
+	var once sync.Once
+	sink.BeforeWrite = func(ctx context.Context, writes int) error {
+		if writes == 1 {
+			once.Do(func() { close(joined) })
+		}
+		time.Sleep(20 * time.Millisecond) // a slow sink keeps both members busy
+		return nil
+	}
+	a := s.startWorker(t, sink, prometheus.NewRegistry())
+	<-joined
+	b := s.startWorker(t, sink, prometheus.NewRegistry())
+	s.waitCommitted(t, 3*time.Minute)
+	a.stop(t)
+	b.stop(t)
+	s.checkOutcome(t, sink)
+}
+
+// metricValue returns the value of the counter name with exactly these labels
+// (pairs of name, value), or 0 when there is none.
+func metricValue(t *testing.T, reg *prometheus.Registry, name string, labels ...string) float64 {
+	t.Helper()
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{}
+	for i := 0; i+1 < len(labels); i += 2 {
+		want[labels[i]] = labels[i+1]
+	}
+	for _, f := range families {
+		if f.GetName() != name {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			got := map[string]string{}
+			for _, l := range m.GetLabel() {
+				got[l.GetName()] = l.GetValue()
+			}
+			if cmp.Equal(got, want) {
+				return m.GetCounter().GetValue()
+			}
+		}
+	}
+	return 0
+}
+
+func glob(t *testing.T, pattern string) []string {
+	t.Helper()
+	files, err := filepath.Glob(pattern)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return files
+}
+
+func readFile(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return bytes.TrimRight(b, "\n")
+}

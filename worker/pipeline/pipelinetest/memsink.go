@@ -1,0 +1,88 @@
+// Package pipelinetest has test doubles for the pipeline's own edges. MemorySink
+// stands in for the ClickHouse writers until they exist and for fault injection
+// after; it is for tests only.
+package pipelinetest
+
+import (
+	"context"
+	"sync"
+
+	"github.com/orderflow/orderflow/worker/order"
+)
+
+// Key identifies an order across snapshots, as the ClickHouse tables key it.
+type Key struct {
+	TenantID       string
+	Channel        order.Channel
+	ChannelOrderID string
+}
+
+// KeyOf returns o's key.
+func KeyOf(o order.Order) Key {
+	return Key{TenantID: o.TenantID, Channel: o.Channel, ChannelOrderID: o.ChannelOrderID}
+}
+
+// MemorySink keeps the latest snapshot of each order, as a ReplacingMergeTree
+// keyed by (tenant, channel, order id) with the source update time as version
+// would, and counts every order it is given, so tests see both the effective
+// result and the re-deliveries. Safe for concurrent use.
+type MemorySink struct {
+	mu      sync.Mutex
+	orders  map[Key]order.Order
+	written int
+	// BeforeWrite, if set, runs at the start of every Write with the number of
+	// successful writes so far; a non-nil error fails that Write (fault injection).
+	BeforeWrite func(ctx context.Context, writes int) error
+	writes      int
+}
+
+// NewMemorySink returns an empty sink.
+func NewMemorySink() *MemorySink {
+	return &MemorySink{orders: make(map[Key]order.Order)}
+}
+
+// Write stores the batch, keeping for each key the snapshot with the highest
+// SourceUpdatedAt (the later one on a tie, as ReplacingMergeTree keeps the last
+// inserted).
+func (s *MemorySink) Write(ctx context.Context, orders []order.Order) error {
+	s.mu.Lock()
+	hook, writes := s.BeforeWrite, s.writes
+	s.mu.Unlock()
+	if hook != nil {
+		if err := hook(ctx, writes); err != nil {
+			return err
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, o := range orders {
+		k := KeyOf(o)
+		if prev, ok := s.orders[k]; !ok || !o.SourceUpdatedAt.Before(prev.SourceUpdatedAt) {
+			s.orders[k] = o
+		}
+	}
+	s.written += len(orders)
+	s.writes++
+	return nil
+}
+
+// Orders returns a copy of the latest snapshot of every order.
+func (s *MemorySink) Orders() map[Key]order.Order {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make(map[Key]order.Order, len(s.orders))
+	for k, o := range s.orders {
+		out[k] = o
+	}
+	return out
+}
+
+// Received returns how many orders Write accepted in all, re-deliveries included.
+func (s *MemorySink) Received() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.written
+}

@@ -1,0 +1,143 @@
+package stacktest
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+)
+
+// CreateTopic creates topic with the given partitions on the stack's Kafka, waits
+// until every partition has a leader, and deletes it when the test ends.
+func CreateTopic(t testing.TB, brokers []string, topic string, partitions int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	client := KafkaClient(brokers)
+	resp, err := client.CreateTopics(ctx, &kafka.CreateTopicsRequest{Topics: []kafka.TopicConfig{{
+		Topic: topic, NumPartitions: partitions, ReplicationFactor: 1,
+	}}})
+	if err != nil {
+		t.Fatalf("create topic %s: %v", topic, err)
+	}
+	if err := resp.Errors[topic]; err != nil {
+		t.Fatalf("create topic %s: %v", topic, err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if _, err := client.DeleteTopics(ctx, &kafka.DeleteTopicsRequest{Topics: []string{topic}}); err != nil {
+			t.Logf("delete topic %s: %v", topic, err)
+		}
+	})
+	// The controller creates partitions asynchronously; wait until each has a leader.
+	for {
+		meta, err := client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{topic}})
+		if err == nil && len(meta.Topics) == 1 && meta.Topics[0].Error == nil && leadersReady(meta.Topics[0].Partitions, partitions) {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("topic %s has no leaders: %v", topic, errors.Join(err, ctx.Err()))
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+func leadersReady(parts []kafka.Partition, want int) bool {
+	if len(parts) != want {
+		return false
+	}
+	for _, p := range parts {
+		if p.Error != nil || p.Leader.Host == "" {
+			return false
+		}
+	}
+	return true
+}
+
+// KafkaClient returns a kafka-go admin client for brokers.
+func KafkaClient(brokers []string) *kafka.Client {
+	return &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 30 * time.Second}
+}
+
+// EndOffsets returns each partition's end offset (the offset the next message gets).
+func EndOffsets(t testing.TB, brokers []string, topic string, partitions int) map[int]int64 {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	req := make([]kafka.OffsetRequest, partitions)
+	for p := range partitions {
+		req[p] = kafka.LastOffsetOf(p)
+	}
+	resp, err := KafkaClient(brokers).ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{topic: req}})
+	if err != nil {
+		t.Fatalf("list offsets of %s: %v", topic, err)
+	}
+	ends := make(map[int]int64, partitions)
+	for _, po := range resp.Topics[topic] {
+		if po.Error != nil {
+			t.Fatalf("list offsets of %s/%d: %v", topic, po.Partition, po.Error)
+		}
+		ends[po.Partition] = po.LastOffset
+	}
+	return ends
+}
+
+// CommittedOffsets returns group's committed offset for each partition of topic
+// (-1 where nothing is committed).
+func CommittedOffsets(t testing.TB, brokers []string, group, topic string, partitions int) map[int]int64 {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	ids := make([]int, partitions)
+	for p := range partitions {
+		ids[p] = p
+	}
+	resp, err := KafkaClient(brokers).OffsetFetch(ctx, &kafka.OffsetFetchRequest{GroupID: group, Topics: map[string][]int{topic: ids}})
+	if err != nil {
+		t.Fatalf("offset fetch for %s: %v", group, err)
+	}
+	if resp.Error != nil {
+		t.Fatalf("offset fetch for %s: %v", group, resp.Error)
+	}
+	committed := make(map[int]int64, partitions)
+	for _, po := range resp.Topics[topic] {
+		if po.Error != nil {
+			t.Fatalf("committed offset of %s/%d: %v", topic, po.Partition, po.Error)
+		}
+		committed[po.Partition] = po.CommittedOffset
+	}
+	return committed
+}
+
+// ReadAll reads every message of topic from the beginning to its current end
+// offsets, partition by partition, without a consumer group.
+func ReadAll(t testing.TB, brokers []string, topic string, partitions int) []kafka.Message {
+	t.Helper()
+	ends := EndOffsets(t, brokers, topic, partitions)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var out []kafka.Message
+	for p := range partitions {
+		if ends[p] == 0 {
+			continue
+		}
+		r := kafka.NewReader(kafka.ReaderConfig{Brokers: brokers, Topic: topic, Partition: p, MaxWait: 100 * time.Millisecond})
+		for {
+			m, err := r.FetchMessage(ctx)
+			if err != nil {
+				_ = r.Close()
+				t.Fatalf("read %s/%d: %v", topic, p, err)
+			}
+			out = append(out, m)
+			if m.Offset+1 >= ends[p] {
+				break
+			}
+		}
+		_ = r.Close()
+	}
+	return out
+}
