@@ -36,7 +36,7 @@ if [[ ! -f "$libs/.complete" ]]; then
   log "fetching Kafka $KAFKA_VERSION jars from Maven Central"
   start=$SECONDS
   rm -rf "$libs.tmp"
-  mvn -q -B -f "$local_dir/kafka-pom.xml" -Dkafka.version="$KAFKA_VERSION" \
+  mvn -q -B -Dstyle.color=never -f "$local_dir/kafka-pom.xml" -Dkafka.version="$KAFKA_VERSION" \
     dependency:copy-dependencies -DoutputDirectory="$libs.tmp" >&2
   ls "$libs.tmp"/kafka_2.13-"$KAFKA_VERSION".jar >/dev/null || die "Maven did not supply kafka_2.13-$KAFKA_VERSION.jar"
   touch "$libs.tmp/.complete"

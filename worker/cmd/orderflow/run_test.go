@@ -1,0 +1,126 @@
+package main
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/orderflow/orderflow/worker/config"
+	"github.com/orderflow/orderflow/worker/pipeline/pipelinetest"
+	"github.com/orderflow/orderflow/worker/stacktest"
+	"github.com/orderflow/orderflow/worker/telemetry"
+)
+
+// TestRunWorkerServesMetricsAndStopsCleanly runs the worker as `orderflow run`
+// wires it, on the real Kafka: it serves /metrics, /healthz and /readyz, writes an
+// order, and on the stop signal returns without error after committing.
+func TestRunWorkerServesMetricsAndStopsCleanly(t *testing.T) {
+	brokers := stacktest.KafkaBrokers(t)
+	amazon, ebay, dlq := stacktest.UniqueName("run.amazon"), stacktest.UniqueName("run.ebay"), stacktest.UniqueName("run.dlq")
+	for _, topic := range []string{amazon, ebay, dlq} {
+		stacktest.CreateTopic(t, brokers, topic, 2)
+	}
+	value := firstGoodFixture(t, "ebay")
+	writer := &kafka.Writer{Addr: kafka.TCP(brokers...), Topic: ebay, BatchTimeout: time.Millisecond}
+	if err := writer.WriteMessages(context.Background(), kafka.Message{Key: []byte("k"), Value: value}); err != nil {
+		t.Fatal(err)
+	}
+	_ = writer.Close()
+
+	metricsAddr := freeAddr(t)
+	cfg, err := config.Load("", []string{
+		"ORDERFLOW_KAFKA_BROKERS=" + strings.Join(brokers, ","),
+		"ORDERFLOW_KAFKA_GROUP_ID=" + stacktest.UniqueName("run-group"),
+		"ORDERFLOW_KAFKA_TOPICS_AMAZON=" + amazon,
+		"ORDERFLOW_KAFKA_TOPICS_EBAY=" + ebay,
+		"ORDERFLOW_KAFKA_TOPICS_DEAD_LETTER=" + dlq,
+		"ORDERFLOW_KAFKA_SESSION_TIMEOUT=6s",
+		"ORDERFLOW_METRICS_LISTEN=" + metricsAddr,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sink := pipelinetest.NewMemorySink()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- runWorker(ctx, cfg, sink, telemetry.NewRegistry(), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	}()
+
+	deadline := time.Now().Add(time.Minute)
+	for len(sink.Orders()) == 0 && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if len(sink.Orders()) != 1 {
+		t.Fatalf("the worker wrote %d orders, want 1", len(sink.Orders()))
+	}
+	for path, want := range map[string]string{"/healthz": "ok", "/readyz": "ready", "/metrics": "orderflow_orders_normalized_total"} {
+		body := get(t, "http://"+metricsAddr+path)
+		if !strings.Contains(body, want) {
+			t.Errorf("%s does not contain %q", path, want)
+		}
+	}
+
+	cancel() // what SIGTERM does
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("worker returned %v after the stop signal", err)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("worker did not stop")
+	}
+	if conn, err := net.DialTimeout("tcp", metricsAddr, time.Second); err == nil {
+		conn.Close()
+		t.Errorf("metrics server still listening after stop")
+	}
+}
+
+func firstGoodFixture(t *testing.T, channel string) []byte {
+	t.Helper()
+	files, _ := filepath.Glob(filepath.Join("../../normalize/testdata", channel, "*.json"))
+	for _, f := range files {
+		if !strings.HasSuffix(f, ".golden.json") && !strings.HasSuffix(f, ".bad.json") {
+			b, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return b
+		}
+	}
+	t.Fatalf("no good %s fixture", channel)
+	return nil
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+func get(t *testing.T, url string) string {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("GET %s: %s", url, resp.Status)
+	}
+	return string(body)
+}
