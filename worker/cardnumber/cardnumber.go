@@ -21,13 +21,14 @@ type Span struct{ Start, End int }
 // Find returns the card numbers in s, in order.
 func Find(s string) []Span {
 	var spans []Span
+	var r run
 	for i := 0; i < len(s); {
 		if !isDigit(s[i]) {
 			i++
 			continue
 		}
-		end, digits, groups := scanRun(s, i)
-		if isCardNumber(s, i, digits, groups) {
+		end := r.scan(s, i)
+		if r.isCardNumber(s, i) {
 			spans = append(spans, Span{Start: i, End: end})
 		}
 		i = end
@@ -73,47 +74,67 @@ func hasDigitRun(s string) bool {
 
 func isDigit(c byte) bool { return c >= '0' && c <= '9' }
 
-// scanRun reads the maximal run of digits starting at i, where a single space or
-// dash may separate two digits. It returns the end of the run, its digits and the
-// sizes of its groups.
-func scanRun(s string, i int) (end int, digits []byte, groups []int) {
-	digits = make([]byte, 0, 19)
+// run is one maximal run of digits, where a single space or dash may separate two
+// digits. It lives on the stack: scanning allocates nothing.
+type run struct {
+	digits  [maxDigits + 1]byte
+	n       int // digits in the run (may exceed maxDigits; only the first are kept)
+	groups  [maxDigits + 1]int
+	ngroups int
+}
+
+const maxDigits = 19
+
+// scan reads the run starting at s[i] (a digit) and returns its end.
+func (r *run) scan(s string, i int) int {
+	r.n, r.ngroups = 0, 0
 	group := 0
+	endGroup := func() {
+		if r.ngroups < len(r.groups) {
+			r.groups[r.ngroups] = group
+		}
+		r.ngroups++
+	}
 	for i < len(s) {
 		c := s[i]
 		switch {
 		case isDigit(c):
-			digits = append(digits, c)
+			if r.n < len(r.digits) {
+				r.digits[r.n] = c
+			}
+			r.n++
 			group++
 			i++
-		case (c == ' ' || c == '-') && i+1 < len(s) && isDigit(s[i+1]) && group > 0:
-			groups = append(groups, group)
+		case (c == ' ' || c == '-') && i+1 < len(s) && isDigit(s[i+1]):
+			endGroup()
 			group = 0
 			i++
 		default:
-			return i, digits, append(groups, group)
+			endGroup()
+			return i
 		}
 	}
-	return i, digits, append(groups, group)
+	endGroup()
+	return i
 }
 
-func isCardNumber(s string, start int, digits []byte, groups []int) bool {
-	n := len(digits)
-	if n < 12 || n > 19 {
+func (r *run) isCardNumber(s string, start int) bool {
+	if r.n < 12 || r.n > maxDigits {
 		return false
 	}
 	// "+44 7700 900123": an international phone number.
 	if start > 0 && s[start-1] == '+' {
 		return false
 	}
-	if len(groups) > 1 && !cardGrouping(groups) {
+	if r.ngroups > 1 && !cardGrouping(r.groups[:r.ngroups]) {
 		return false
 	}
-	if !schemeAccepts(digits) || !luhn(digits) {
+	d := r.digits[:r.n]
+	if !schemeAccepts(d) || !luhn(d) {
 		return false
 	}
 	// 12 to 14 digits with a valid GTIN check digit: a UPC/EAN/GTIN-14 barcode.
-	if n <= 14 && gtin(digits) {
+	if r.n <= 14 && gtin(d) {
 		return false
 	}
 	return true
