@@ -1,8 +1,1166 @@
 package normalize
 
-import "github.com/orderflow/orderflow/worker/order"
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+	"sync"
+	"time"
 
-// normalizeAmazon is being written (issue 3).
+	"github.com/orderflow/orderflow/worker/order"
+)
+
+// Amazon SP-API Orders payloads. Two shapes share the channel (DESIGN.md, external
+// contract): the Orders API v0 shape {"order": Order, "items": [OrderItem...]},
+// normalised here, and the Orders API v2026-01-01 shape {"order": Order} with the items
+// inside the order, normalised in amazon2026.go. testdata/amazon/README.md gives the
+// source of every field mapping and the reasons for each choice.
+//
+// Both are read in one pass with jsonReader into the few fields the canonical order
+// needs (encoding/json would read every byte twice and allocate every string), then
+// checked and mapped.
+
+// amazonDecoders keeps decoders, with their buffers, between messages.
+var amazonDecoders = sync.Pool{New: func() any { return new(amazonDecoder) }}
+
+// amazonMaxPooledBuffer keeps a rare huge message from pinning its buffers in the pool.
+const amazonMaxPooledBuffer = 1 << 20
+
+// normalizeAmazon detects the payload's shape and normalises it. Every failure is an
+// *Error whose Field is a path in the message ("payload.items[1].ItemPrice.Amount").
 func normalizeAmazon(payload []byte) (order.Order, error) {
-	return order.Order{}, fail(ReasonSchemaMismatch, "payload", "amazon normaliser not written yet")
+	shape := detectAmazonShape(payload)
+	if shape == amazonNoOrder {
+		return order.Order{}, fail(ReasonMissingField, "payload.order", "missing")
+	}
+	d := amazonDecoders.Get().(*amazonDecoder)
+	defer func() {
+		if cap(d.r.buf) <= amazonMaxPooledBuffer {
+			// Keep neither the message nor its strings (the returned order's) alive.
+			d.r.data, d.s = nil, ""
+			amazonDecoders.Put(d)
+		}
+	}()
+	d.r.reset(payload, "payload")
+	if shape == amazonShape2026 {
+		return d.normalize2026()
+	}
+	return d.normalizeV0()
+}
+
+type amazonShape int
+
+const (
+	amazonShapeV0 amazonShape = iota
+	amazonShape2026
+	amazonNoOrder // an object without an "order" member (or with "order": null)
+)
+
+// isV2026OnlyKey reports members of a v2026 Order that a v0 Order never has: with
+// them, an order that lacks its id is still recognised as v2026, so that the error
+// names the id that shape requires (orderId) rather than v0's AmazonOrderId.
+func isV2026OnlyKey(key []byte) bool {
+	switch string(key) {
+	case "orderItems", "createdTime", "lastUpdatedTime", "salesChannel", "orderAliases":
+		return true
+	}
+	return false
+}
+
+// detectAmazonShape tells the two shapes apart by the members of the payload's "order"
+// object: "AmazonOrderId" means v0, "orderId" means v2026-01-01. Both come first in
+// Amazon's responses, so the scan usually stops after a few dozen bytes; it never
+// decodes a value. Anything it cannot read is left to the v0 decoder to report.
+func detectAmazonShape(payload []byte) amazonShape {
+	sc := shapeScanner{b: payload}
+	if !sc.enterObject() {
+		return amazonShapeV0 // not an object: decoding says so with a schema mismatch
+	}
+	for {
+		key, ok := sc.nextKey()
+		if !ok {
+			return amazonNoOrder
+		}
+		if string(key) != "order" {
+			if !sc.skipValue() {
+				return amazonShapeV0
+			}
+			continue
+		}
+		sc.space()
+		if sc.peek() == 'n' { // "order": null
+			return amazonNoOrder
+		}
+		if !sc.enterObject() {
+			return amazonShapeV0
+		}
+		only2026 := false
+		for {
+			key, ok := sc.nextKey()
+			switch {
+			case !ok:
+				if only2026 {
+					return amazonShape2026
+				}
+				return amazonShapeV0
+			case string(key) == "AmazonOrderId":
+				return amazonShapeV0
+			case string(key) == "orderId":
+				return amazonShape2026
+			case isV2026OnlyKey(key):
+				only2026 = true
+			}
+			if !sc.skipValue() {
+				return amazonShapeV0
+			}
+		}
+	}
+}
+
+// shapeScanner reads just enough JSON to find an object's member names. It stops (ok
+// false) at the end of the object or at anything malformed.
+type shapeScanner struct {
+	b []byte
+	i int
+}
+
+func (s *shapeScanner) space() {
+	for s.i < len(s.b) && (s.b[s.i] == ' ' || s.b[s.i] == '\t' || s.b[s.i] == '\n' || s.b[s.i] == '\r') {
+		s.i++
+	}
+}
+
+func (s *shapeScanner) peek() byte {
+	if s.i < len(s.b) {
+		return s.b[s.i]
+	}
+	return 0
+}
+
+func (s *shapeScanner) enterObject() bool {
+	s.space()
+	if s.peek() != '{' {
+		return false
+	}
+	s.i++
+	return true
+}
+
+// nextKey reads the next member name of the current object and the colon after it.
+// The name is valid until the next call.
+func (s *shapeScanner) nextKey() ([]byte, bool) {
+	s.space()
+	if s.peek() == ',' {
+		s.i++
+		s.space()
+	}
+	if s.peek() != '"' {
+		return nil, false // '}' or malformed
+	}
+	start := s.i
+	escaped, ok := s.skipString()
+	if !ok {
+		return nil, false
+	}
+	raw := s.b[start:s.i]
+	s.space()
+	if s.peek() != ':' {
+		return nil, false
+	}
+	s.i++
+	if !escaped {
+		return raw[1 : len(raw)-1], true
+	}
+	var key string // a name written with escapes, such as "\u006frderId": rare
+	if json.Unmarshal(raw, &key) != nil {
+		return nil, false
+	}
+	return []byte(key), true
+}
+
+// skipString steps over the string that starts at s.i, and says whether it holds
+// escapes.
+func (s *shapeScanner) skipString() (escaped, ok bool) {
+	for s.i++; s.i < len(s.b); s.i++ {
+		switch s.b[s.i] {
+		case '\\':
+			escaped = true
+			s.i++
+		case '"':
+			s.i++
+			return escaped, true
+		}
+	}
+	return escaped, false
+}
+
+// skipValue steps over one value, nested objects and arrays included.
+func (s *shapeScanner) skipValue() bool {
+	s.space()
+	switch s.peek() {
+	case 0:
+		return false
+	case '"':
+		_, ok := s.skipString()
+		return ok
+	case '{', '[':
+		for depth := 0; s.i < len(s.b); {
+			switch s.b[s.i] {
+			case '"':
+				if _, ok := s.skipString(); !ok {
+					return false
+				}
+				continue
+			case '{', '[':
+				depth++
+			case '}', ']':
+				if depth--; depth == 0 {
+					s.i++
+					return true
+				}
+			}
+			s.i++
+		}
+		return false
+	default: // number, true, false, null
+		start := s.i
+		for s.i < len(s.b) {
+			switch s.b[s.i] {
+			case ',', '}', ']', ' ', '\t', '\n', '\r':
+				return s.i > start
+			}
+			s.i++
+		}
+		return s.i > start
+	}
+}
+
+// amazonDecoder reads one payload of either shape.
+type amazonDecoder struct {
+	r   jsonReader
+	v0  v0Doc
+	v26 v2026Doc
+	s   string // every string value of the payload once read; spans index it
+}
+
+// spanEmpty reports an absent or empty string value.
+func spanEmpty(s span) bool { return s.off == s.end }
+
+// amazonBool reads the boolean value of key; null is false.
+func amazonBool(r *jsonReader, key string) bool {
+	if r.err != nil {
+		return false
+	}
+	switch c := r.peek(); c {
+	case 't':
+		r.literal("true")
+		return r.err == nil
+	case 'f':
+		r.literal("false")
+	case 'n':
+		r.null()
+	default:
+		if jsonKind(c) == "" {
+			r.syntaxError()
+		} else {
+			r.typeError(key, jsonKind(c), "boolean")
+		}
+	}
+	return false
+}
+
+// str is a string value of the payload, a slice of d.s: no allocation.
+func (d *amazonDecoder) str(sp span) string { return sp.in(d.s) }
+
+// bufIs compares a string value with a constant while the payload is being read.
+func (d *amazonDecoder) bufIs(sp span, s string) bool {
+	return string(d.r.buf[sp.off:sp.end]) == s
+}
+
+// members calls fn with the name of each member of the object that is the value of
+// key ("" for an array element or the document), with the reader's path inside it.
+// fn must read or skip the member's value. Nothing happens for null; another type is
+// a schema mismatch.
+func (d *amazonDecoder) members(key string, fn func(name []byte)) {
+	r := &d.r
+	if !r.beginObject(key) {
+		return
+	}
+	if key != "" {
+		r.push(key)
+	}
+	for first := true; ; {
+		name, ok := r.nextKey(&first)
+		if !ok {
+			break
+		}
+		fn(name)
+	}
+	if key != "" {
+		r.pop()
+	}
+}
+
+// elements calls fn with the index of each element of the array that is the value of
+// key, with the reader's path at that element.
+func (d *amazonDecoder) elements(key string, fn func(i int)) {
+	r := &d.r
+	if !r.beginArray(key) {
+		return
+	}
+	r.push(key)
+	for first, i := true, 0; r.nextElem(&first); i++ {
+		r.pushIndex(i)
+		fn(i)
+		r.pop()
+	}
+	r.pop()
+}
+
+// amazonMoney is a Money of either shape, as read.
+type amazonMoney struct{ amount, currency span }
+
+// moneyKeys names a Money's amount and currency members in one shape.
+type moneyKeys struct{ amount, currency string }
+
+var (
+	v0Keys    = moneyKeys{amount: "Amount", currency: "CurrencyCode"}
+	v2026Keys = moneyKeys{amount: "amount", currency: "currencyCode"}
+)
+
+func (d *amazonDecoder) money(m *amazonMoney, key string, keys moneyKeys) {
+	d.members(key, func(name []byte) {
+		switch string(name) {
+		case keys.amount:
+			m.amount = d.r.str(keys.amount)
+		case keys.currency:
+			m.currency = d.r.str(keys.currency)
+		default:
+			d.r.skip()
+		}
+	})
+}
+
+// amazonAddressDoc is a delivery address of either shape, as read.
+type amazonAddressDoc struct {
+	present                                        bool
+	name, company, line1, line2, line3             span
+	city, county, district, state, postal, country span
+	phone, addressType                             span
+}
+
+// The Orders API v0 shape, as read. Names follow ordersV0.json.
+
+type v0Doc struct {
+	hasItems bool
+	order    v0OrderDoc
+	items    []v0ItemDoc
+}
+
+type v0OrderDoc struct {
+	amazonOrderID, sellerOrderID, purchaseDate, lastUpdateDate, status span
+	fulfillmentChannel, shipServiceLevel, serviceLevelCategory         span
+	marketplaceID, latestShipDate, latestDeliveryDate                  span
+	total                                                              amazonMoney
+	isBusiness, isPrime                                                bool
+	address                                                            amazonAddressDoc
+	// BuyerInfo; vatNumber is the first TaxClassification named VATNumber.
+	buyerEmail, buyerName, purchaseOrder, companyLegalName, vatNumber span
+	// BuyerTaxInformation: the Turkey marketplace's business-invoice data.
+	legalCompanyName, taxRegistrationID span
+}
+
+type v0ItemDoc struct {
+	asin, sku, id, title                  span
+	qtyOrdered, qtyShipped                int64
+	hasQtyOrdered                         bool
+	itemPrice, shippingPrice              amazonMoney
+	itemTax, shippingTax                  amazonMoney
+	shippingDiscount, shippingDiscountTax amazonMoney
+	promotionDiscount, promotionDiscTax   amazonMoney
+	giftWrapPrice, giftWrapTax            amazonMoney
+	promotionIDs                          []span
+	isGift, taxModel, deemedReseller      span
+	customizedURL, giftMessage            span
+	cancelRequested                       span
+}
+
+func (d *amazonDecoder) decodeV0() {
+	doc := &d.v0
+	*doc = v0Doc{items: doc.items[:0]}
+	d.members("", func(name []byte) {
+		switch string(name) {
+		case "order":
+			d.decodeV0Order(&doc.order)
+		case "items":
+			doc.hasItems = d.r.peek() == '['
+			doc.items = doc.items[:0] // a repeated key replaces, as in encoding/json
+			d.elements("items", func(int) { d.decodeV0Item(nextV0Item(&doc.items)) })
+		default:
+			d.r.skip()
+		}
+	})
+	d.r.end()
+}
+
+func nextV0Item(items *[]v0ItemDoc) *v0ItemDoc {
+	if len(*items) < cap(*items) {
+		*items = (*items)[:len(*items)+1]
+		it := &(*items)[len(*items)-1]
+		*it = v0ItemDoc{promotionIDs: it.promotionIDs[:0]}
+		return it
+	}
+	*items = append(*items, v0ItemDoc{})
+	return &(*items)[len(*items)-1]
+}
+
+func (d *amazonDecoder) decodeV0Order(o *v0OrderDoc) {
+	r := &d.r
+	d.members("order", func(name []byte) {
+		switch string(name) {
+		case "AmazonOrderId":
+			o.amazonOrderID = r.str("AmazonOrderId")
+		case "SellerOrderId":
+			o.sellerOrderID = r.str("SellerOrderId")
+		case "PurchaseDate":
+			o.purchaseDate = r.str("PurchaseDate")
+		case "LastUpdateDate":
+			o.lastUpdateDate = r.str("LastUpdateDate")
+		case "OrderStatus":
+			o.status = r.str("OrderStatus")
+		case "FulfillmentChannel":
+			o.fulfillmentChannel = r.str("FulfillmentChannel")
+		case "ShipServiceLevel":
+			o.shipServiceLevel = r.str("ShipServiceLevel")
+		case "ShipmentServiceLevelCategory":
+			o.serviceLevelCategory = r.str("ShipmentServiceLevelCategory")
+		case "MarketplaceId":
+			o.marketplaceID = r.str("MarketplaceId")
+		case "LatestShipDate":
+			o.latestShipDate = r.str("LatestShipDate")
+		case "LatestDeliveryDate":
+			o.latestDeliveryDate = r.str("LatestDeliveryDate")
+		case "OrderTotal":
+			d.money(&o.total, "OrderTotal", v0Keys)
+		case "IsBusinessOrder":
+			o.isBusiness = amazonBool(r, "IsBusinessOrder")
+		case "IsPrime":
+			o.isPrime = amazonBool(r, "IsPrime")
+		case "ShippingAddress":
+			d.v0Address(&o.address)
+		case "BuyerInfo":
+			d.v0BuyerInfo(o)
+		case "BuyerTaxInformation":
+			d.members("BuyerTaxInformation", func(name []byte) {
+				switch string(name) {
+				case "BuyerLegalCompanyName":
+					o.legalCompanyName = r.str("BuyerLegalCompanyName")
+				case "BuyerTaxRegistrationId":
+					o.taxRegistrationID = r.str("BuyerTaxRegistrationId")
+				default:
+					r.skip()
+				}
+			})
+		default:
+			r.skip()
+		}
+	})
+}
+
+func (d *amazonDecoder) v0Address(a *amazonAddressDoc) {
+	r := &d.r
+	*a = amazonAddressDoc{present: r.peek() == '{'}
+	d.members("ShippingAddress", func(name []byte) {
+		switch string(name) {
+		case "Name":
+			a.name = r.str("Name")
+		case "CompanyName":
+			a.company = r.str("CompanyName")
+		case "AddressLine1":
+			a.line1 = r.str("AddressLine1")
+		case "AddressLine2":
+			a.line2 = r.str("AddressLine2")
+		case "AddressLine3":
+			a.line3 = r.str("AddressLine3")
+		case "City":
+			a.city = r.str("City")
+		case "County":
+			a.county = r.str("County")
+		case "District":
+			a.district = r.str("District")
+		case "StateOrRegion":
+			a.state = r.str("StateOrRegion")
+		case "PostalCode":
+			a.postal = r.str("PostalCode")
+		case "CountryCode":
+			a.country = r.str("CountryCode")
+		case "Phone":
+			a.phone = r.str("Phone")
+		case "AddressType":
+			a.addressType = r.str("AddressType")
+		default:
+			r.skip()
+		}
+	})
+}
+
+func (d *amazonDecoder) v0BuyerInfo(o *v0OrderDoc) {
+	r := &d.r
+	d.members("BuyerInfo", func(name []byte) {
+		switch string(name) {
+		case "BuyerEmail":
+			o.buyerEmail = r.str("BuyerEmail")
+		case "BuyerName":
+			o.buyerName = r.str("BuyerName")
+		case "PurchaseOrderNumber":
+			o.purchaseOrder = r.str("PurchaseOrderNumber")
+		case "BuyerTaxInfo":
+			d.members("BuyerTaxInfo", func(name []byte) {
+				switch string(name) {
+				case "CompanyLegalName":
+					o.companyLegalName = r.str("CompanyLegalName")
+				case "TaxClassifications":
+					d.elements("TaxClassifications", func(int) {
+						var tcName, tcValue span
+						d.members("", func(name []byte) {
+							switch string(name) {
+							case "Name":
+								tcName = r.str("Name")
+							case "Value":
+								tcValue = r.str("Value")
+							default:
+								r.skip()
+							}
+						})
+						if spanEmpty(o.vatNumber) && d.bufIs(tcName, "VATNumber") {
+							o.vatNumber = tcValue
+						}
+					})
+				default:
+					r.skip()
+				}
+			})
+		default:
+			r.skip()
+		}
+	})
+}
+
+func (d *amazonDecoder) decodeV0Item(it *v0ItemDoc) {
+	r := &d.r
+	d.members("", func(name []byte) {
+		switch string(name) {
+		case "ASIN":
+			it.asin = r.str("ASIN")
+		case "SellerSKU":
+			it.sku = r.str("SellerSKU")
+		case "OrderItemId":
+			it.id = r.str("OrderItemId")
+		case "Title":
+			it.title = r.str("Title")
+		case "QuantityOrdered":
+			it.qtyOrdered, it.hasQtyOrdered = r.integer("QuantityOrdered")
+		case "QuantityShipped":
+			it.qtyShipped, _ = r.integer("QuantityShipped")
+		case "ItemPrice":
+			d.money(&it.itemPrice, "ItemPrice", v0Keys)
+		case "ShippingPrice":
+			d.money(&it.shippingPrice, "ShippingPrice", v0Keys)
+		case "ItemTax":
+			d.money(&it.itemTax, "ItemTax", v0Keys)
+		case "ShippingTax":
+			d.money(&it.shippingTax, "ShippingTax", v0Keys)
+		case "ShippingDiscount":
+			d.money(&it.shippingDiscount, "ShippingDiscount", v0Keys)
+		case "ShippingDiscountTax":
+			d.money(&it.shippingDiscountTax, "ShippingDiscountTax", v0Keys)
+		case "PromotionDiscount":
+			d.money(&it.promotionDiscount, "PromotionDiscount", v0Keys)
+		case "PromotionDiscountTax":
+			d.money(&it.promotionDiscTax, "PromotionDiscountTax", v0Keys)
+		case "PromotionIds":
+			it.promotionIDs = it.promotionIDs[:0]
+			d.elements("PromotionIds", func(int) {
+				if id := r.str(""); !spanEmpty(id) {
+					it.promotionIDs = append(it.promotionIDs, id)
+				}
+			})
+		case "IsGift":
+			it.isGift = r.str("IsGift")
+		case "TaxCollection":
+			d.members("TaxCollection", func(name []byte) {
+				if string(name) == "Model" {
+					it.taxModel = r.str("Model")
+				} else {
+					r.skip()
+				}
+			})
+		case "DeemedResellerCategory":
+			it.deemedReseller = r.str("DeemedResellerCategory")
+		case "BuyerInfo":
+			d.members("BuyerInfo", func(name []byte) {
+				switch string(name) {
+				case "BuyerCustomizedInfo":
+					d.members("BuyerCustomizedInfo", func(name []byte) {
+						if string(name) == "CustomizedURL" {
+							it.customizedURL = r.str("CustomizedURL")
+						} else {
+							r.skip()
+						}
+					})
+				case "GiftWrapPrice":
+					d.money(&it.giftWrapPrice, "GiftWrapPrice", v0Keys)
+				case "GiftWrapTax":
+					d.money(&it.giftWrapTax, "GiftWrapTax", v0Keys)
+				case "GiftMessageText":
+					it.giftMessage = r.str("GiftMessageText")
+				default:
+					r.skip()
+				}
+			})
+		case "BuyerRequestedCancel":
+			d.members("BuyerRequestedCancel", func(name []byte) {
+				if string(name) == "IsBuyerRequestedCancel" {
+					it.cancelRequested = r.str("IsBuyerRequestedCancel")
+				} else {
+					r.skip()
+				}
+			})
+		default:
+			r.skip()
+		}
+	})
+}
+
+// amazonState is a canonical status pair for one Amazon status value.
+type amazonState struct {
+	status  order.Status
+	payment order.PaymentStatus
+}
+
+// amazonV0Statuses maps every definitions.Order.OrderStatus value. Amazon takes the
+// buyer's payment once it has authorised it, so an order is paid from Unshipped on,
+// and a cancelled order was never charged (voided).
+var amazonV0Statuses = map[string]amazonState{
+	"Pending":             {order.StatusPending, order.PaymentPending},
+	"PendingAvailability": {order.StatusPendingAvailability, order.PaymentPending},
+	"Unshipped":           {order.StatusUnshipped, order.PaymentPaid},
+	"PartiallyShipped":    {order.StatusPartiallyShipped, order.PaymentPaid},
+	"Shipped":             {order.StatusShipped, order.PaymentPaid},
+	"InvoiceUnconfirmed":  {order.StatusShipped, order.PaymentPaid}, // shipped; only the invoice upload is pending
+	"Canceled":            {order.StatusCancelled, order.PaymentVoided},
+	"Unfulfillable":       {order.StatusUnfulfillable, order.PaymentPaid},
+}
+
+// amazonV0Fulfilment maps FulfillmentChannel.
+var amazonV0Fulfilment = map[string]order.Fulfilment{
+	"MFN": order.FulfilmentMerchant,
+	"AFN": order.FulfilmentMarketplace,
+}
+
+func (d *amazonDecoder) normalizeV0() (order.Order, error) {
+	d.decodeV0()
+	if d.r.err != nil {
+		return order.Order{}, d.r.err
+	}
+	// One string holds every string value of the payload: the order's strings are
+	// slices of it, so they cost one allocation and share nothing with the payload.
+	d.s = string(d.r.buf)
+	src := &d.v0.order
+	if spanEmpty(src.amazonOrderID) {
+		return order.Order{}, fail(ReasonMissingField, "payload.order.AmazonOrderId", "missing")
+	}
+	if !d.v0.hasItems {
+		return order.Order{}, fail(ReasonMissingField, "payload.items", "missing")
+	}
+	o := order.Order{
+		Channel:          order.ChannelAmazon,
+		SourceFormat:     order.SourceAmazonOrdersV0,
+		Marketplace:      d.str(src.marketplaceID),
+		ChannelOrderID:   d.str(src.amazonOrderID),
+		SellerOrderID:    d.str(src.sellerOrderID),
+		SourceStatus:     d.str(src.status),
+		IsPrime:          src.isPrime,
+		IsBusiness:       src.isBusiness,
+		ShipServiceLevel: d.str(src.serviceLevelCategory),
+	}
+	if o.ShipServiceLevel == "" {
+		o.ShipServiceLevel = d.str(src.shipServiceLevel) // the seller-facing name, when Amazon gives no category
+	}
+	if o.Marketplace == "" {
+		return order.Order{}, fail(ReasonMissingField, "payload.order.MarketplaceId", "missing")
+	}
+	if o.SourceStatus == "" {
+		return order.Order{}, fail(ReasonMissingField, "payload.order.OrderStatus", "missing")
+	}
+	state, ok := amazonV0Statuses[o.SourceStatus]
+	if !ok {
+		return order.Order{}, fail(ReasonInvalidValue, "payload.order.OrderStatus", "%s is not an Amazon order status", enumValue(o.SourceStatus))
+	}
+	o.Status, o.PaymentStatus = state.status, state.payment
+	channel := d.str(src.fulfillmentChannel)
+	if o.Fulfilment, ok = amazonV0Fulfilment[channel]; !ok {
+		if channel != "" {
+			return order.Order{}, fail(ReasonInvalidValue, "payload.order.FulfillmentChannel", "%s is not MFN or AFN", enumValue(channel))
+		}
+		o.Fulfilment = order.FulfilmentMerchant // optional in the model; sellers ship unless Amazon says AFN
+	}
+
+	var err error
+	if o.PurchasedAt, err = amazonRequiredTime("payload.order.PurchaseDate", d.str(src.purchaseDate)); err != nil {
+		return order.Order{}, err
+	}
+	if o.SourceUpdatedAt, err = amazonRequiredTime("payload.order.LastUpdateDate", d.str(src.lastUpdateDate)); err != nil {
+		return order.Order{}, err
+	}
+	if o.LatestShipAt, err = amazonOptionalTime("payload.order.LatestShipDate", d.str(src.latestShipDate)); err != nil {
+		return order.Order{}, err
+	}
+	if o.LatestDeliveryAt, err = amazonOptionalTime("payload.order.LatestDeliveryDate", d.str(src.latestDeliveryDate)); err != nil {
+		return order.Order{}, err
+	}
+
+	o.Buyer = order.Buyer{
+		Name:                d.str(src.buyerName),
+		Email:               d.str(src.buyerEmail),
+		CompanyName:         d.str(src.companyLegalName),
+		PurchaseOrderNumber: d.str(src.purchaseOrder),
+		TaxID:               d.str(src.vatNumber),
+	}
+	if o.Buyer.CompanyName == "" {
+		o.Buyer.CompanyName = d.str(src.legalCompanyName)
+	}
+	if o.Buyer.TaxID == "" {
+		o.Buyer.TaxID = d.str(src.taxRegistrationID)
+	}
+	if o.ShippingAddress, err = d.address(&src.address, o.Fulfilment, "payload.order.ShippingAddress.CountryCode"); err != nil {
+		return order.Order{}, err
+	}
+
+	var cur currencyGuard
+	total, merr := d.readMoney(&cur, src.total, v0Keys)
+	if merr != nil {
+		return order.Order{}, under(merr, "payload.order.OrderTotal")
+	}
+
+	o.Lines = make([]order.Line, 0, len(d.v0.items))
+	o.FreeText = []order.FreeText{}
+	o.MarketplaceTaxes = []order.MarketplaceTax{}
+	o.Refunds = []order.Refund{} // v0 orders carry no refunds (the Finances API has them)
+	for i := range d.v0.items {
+		it := &d.v0.items[i]
+		line, err := d.v0Line(it, i, &cur)
+		if err != nil {
+			return order.Order{}, err
+		}
+		if line.CancelRequested && o.Status != order.StatusCancelled {
+			o.CancelRequested = true
+		}
+		if msg := d.str(it.giftMessage); msg != "" {
+			o.FreeText = append(o.FreeText, order.FreeText{Kind: order.FreeTextGiftMessage, LineID: line.LineID, Text: msg})
+		}
+		if url := d.str(it.customizedURL); url != "" {
+			o.FreeText = append(o.FreeText, order.FreeText{Kind: order.FreeTextCustomisation, LineID: line.LineID, Text: url})
+		}
+		model := d.str(it.deemedReseller)
+		switch model {
+		case "", "IOSS", "UOSS":
+		default:
+			return order.Order{}, fail(ReasonInvalidValue, v0ItemPath(i, "DeemedResellerCategory"), "%s is not IOSS or UOSS", enumValue(model))
+		}
+		switch taxModel := d.str(it.taxModel); taxModel {
+		case "":
+		case "MarketplaceFacilitator":
+			if model == "" {
+				model = taxModel
+			}
+		default:
+			return order.Order{}, fail(ReasonInvalidValue, v0ItemPath(i, "TaxCollection.Model"), "%s is not MarketplaceFacilitator", enumValue(taxModel))
+		}
+		if model != "" {
+			if err := appendMarketplaceTax(&o, line, model, v0ItemPath(i, "ItemTax")); err != nil {
+				return order.Order{}, err
+			}
+		}
+		o.Lines = append(o.Lines, line)
+	}
+	if o.Totals, err = amazonTotals(o.Lines, total, "payload.items"); err != nil {
+		return order.Order{}, err
+	}
+	return o, nil
+}
+
+// v0Line maps one OrderItem. ItemPrice is the line total (unit price x quantity).
+func (d *amazonDecoder) v0Line(it *v0ItemDoc, i int, cur *currencyGuard) (order.Line, error) {
+	l := order.Line{
+		LineID: d.str(it.id),
+		ASIN:   d.str(it.asin),
+		SKU:    d.str(it.sku),
+		Title:  d.str(it.title),
+	}
+	if l.LineID == "" {
+		return l, fail(ReasonMissingField, v0ItemPath(i, "OrderItemId"), "missing")
+	}
+	if l.ASIN == "" {
+		return l, fail(ReasonMissingField, v0ItemPath(i, "ASIN"), "missing")
+	}
+	if !it.hasQtyOrdered {
+		return l, fail(ReasonMissingField, v0ItemPath(i, "QuantityOrdered"), "missing")
+	}
+	var err error
+	if l.Quantity, err = quantity("", int(it.qtyOrdered)); err != nil {
+		return l, at(err, v0ItemPath(i, "QuantityOrdered"))
+	}
+	if l.QuantityShipped, err = quantity("", int(it.qtyShipped)); err != nil {
+		return l, at(err, v0ItemPath(i, "QuantityShipped"))
+	}
+	if l.IsGift, err = amazonStringBool(d.str(it.isGift)); err != nil {
+		return l, at(err, v0ItemPath(i, "IsGift"))
+	}
+	if l.CancelRequested, err = amazonStringBool(d.str(it.cancelRequested)); err != nil {
+		return l, at(err, v0ItemPath(i, "BuyerRequestedCancel.IsBuyerRequestedCancel"))
+	}
+	if len(it.promotionIDs) > 0 {
+		l.PromotionIDs = make([]string, len(it.promotionIDs))
+		for k, id := range it.promotionIDs {
+			l.PromotionIDs[k] = d.str(id)
+		}
+	}
+
+	amounts := [...]struct {
+		name string
+		src  *amazonMoney
+		dst  *order.Money
+	}{
+		{"ItemPrice", &it.itemPrice, &l.LineTotal},
+		{"ItemTax", &it.itemTax, &l.Tax},
+		{"ShippingPrice", &it.shippingPrice, &l.Shipping},
+		{"ShippingTax", &it.shippingTax, &l.ShippingTax},
+		{"BuyerInfo.GiftWrapPrice", &it.giftWrapPrice, &l.GiftWrap},
+		{"BuyerInfo.GiftWrapTax", &it.giftWrapTax, &l.GiftWrapTax},
+	}
+	for _, a := range amounts {
+		m, merr := d.readMoney(cur, *a.src, v0Keys)
+		if merr != nil {
+			return l, under(merr, v0ItemPath(i, a.name))
+		}
+		*a.dst = m
+	}
+	// Amazon reports discounts and their tax as positive amounts; the canonical line
+	// holds the promotions' magnitude whatever sign a snapshot uses.
+	discounts := [...]struct {
+		name string
+		src  *amazonMoney
+		dst  *order.Money
+	}{
+		{"PromotionDiscount", &it.promotionDiscount, &l.Discount},
+		{"ShippingDiscount", &it.shippingDiscount, &l.Discount},
+		{"PromotionDiscountTax", &it.promotionDiscTax, &l.DiscountTax},
+		{"ShippingDiscountTax", &it.shippingDiscountTax, &l.DiscountTax},
+	}
+	for _, a := range discounts {
+		m, merr := d.readMoney(cur, *a.src, v0Keys)
+		if merr != nil {
+			return l, under(merr, v0ItemPath(i, a.name))
+		}
+		if *a.dst, err = addMoney(*a.dst, magnitude(m)); err != nil {
+			return l, at(err, v0ItemPath(i, a.name))
+		}
+	}
+	l.UnitPrice = unitPrice(l.LineTotal, l.Quantity)
+	return l, nil
+}
+
+func v0ItemPath(i int, field string) string {
+	return "payload.items[" + strconv.Itoa(i) + "]." + field
+}
+
+// Helpers shared by both Amazon shapes.
+
+// address maps a delivery address. Amazon gives a marketplace-fulfilled (FBA) order's
+// seller only the town, region and postcode, and the canonical order promises no
+// street address for such orders, so anything more is dropped. An absent or empty
+// address is no address.
+func (d *amazonDecoder) address(a *amazonAddressDoc, f order.Fulfilment, countryField string) (*order.Address, error) {
+	if !a.present {
+		return nil, nil
+	}
+	county := d.str(a.county)
+	if county == "" {
+		county = d.str(a.district) // v0 only: District where Amazon gives no County
+	}
+	addr := order.Address{
+		Name: d.str(a.name), CompanyName: d.str(a.company),
+		Line1: d.str(a.line1), Line2: d.str(a.line2), Line3: d.str(a.line3),
+		City: d.str(a.city), County: county, StateOrRegion: d.str(a.state),
+		PostalCode: d.str(a.postal), CountryCode: d.str(a.country), Phone: d.str(a.phone),
+		AddressType: amazonAddressType(d.str(a.addressType)),
+	}
+	if addr.CountryCode != "" && !isCountryCode(addr.CountryCode) {
+		// Not quoted: a corrupt message could put any part of the address here.
+		return nil, fail(ReasonInvalidValue, countryField, "not an ISO 3166-1 alpha-2 country code")
+	}
+	if f == order.FulfilmentMarketplace {
+		addr.Name, addr.CompanyName, addr.Line1, addr.Line2, addr.Line3, addr.Phone = "", "", "", "", "", ""
+	}
+	if addr == (order.Address{}) {
+		return nil, nil
+	}
+	return &addr, nil
+}
+
+// currencyGuard holds an order's amounts to one currency: the first present amount's.
+// An order whose amounts mix currencies cannot be totalled.
+type currencyGuard struct{ currency string }
+
+// readMoney parses one amount. A failure's Field is the member at fault (keys.amount
+// or keys.currency), for the caller to put under the Money's own path.
+func (d *amazonDecoder) readMoney(g *currencyGuard, src amazonMoney, keys moneyKeys) (order.Money, *Error) {
+	amount, currency := d.str(src.amount), d.str(src.currency)
+	m, err := money("", amount, currency)
+	if err != nil {
+		field := keys.amount
+		if amount != "" && !isISOCurrency(currency) {
+			field = keys.currency
+		}
+		return order.Money{}, asError(at(err, field))
+	}
+	if m.IsZero() {
+		return m, nil
+	}
+	switch g.currency {
+	case "":
+		g.currency = m.Currency
+	case m.Currency:
+	default:
+		return order.Money{}, &Error{Reason: ReasonBadAmount, Field: keys.currency,
+			Err: fmt.Errorf("%w: %s in an order in %s", order.ErrCurrencyMismatch, m.Currency, g.currency)}
+	}
+	return m, nil
+}
+
+func isISOCurrency(s string) bool {
+	if len(s) != 3 {
+		return false
+	}
+	for i := 0; i < 3; i++ {
+		if s[i] < 'A' || s[i] > 'Z' {
+			return false
+		}
+	}
+	return true
+}
+
+func isCountryCode(s string) bool {
+	return len(s) == 2 && s[0] >= 'A' && s[0] <= 'Z' && s[1] >= 'A' && s[1] <= 'Z'
+}
+
+// at sets the field path of an *Error made without one (the helpers in fields.go are
+// called with an empty field, so that no path is built unless something fails).
+func at(err error, field string) error {
+	var e *Error
+	if errors.As(err, &e) {
+		e.Field = field
+		return e
+	}
+	return err
+}
+
+// asError returns the *Error in err's chain; the field helpers only make *Errors.
+func asError(err error) *Error {
+	var e *Error
+	if errors.As(err, &e) {
+		return e
+	}
+	return &Error{Reason: ReasonInvalidValue, Err: err}
+}
+
+// under puts an error's relative field path under prefix.
+func under(err *Error, prefix string) *Error {
+	err.Field = joinPath(prefix, err.Field)
+	return err
+}
+
+// amazonRequiredTime is requiredTime for a timestamp that must also fit the canonical
+// order: its RFC 3339 form has four-digit years, so an order outside them could not be
+// written.
+func amazonRequiredTime(field, s string) (time.Time, error) {
+	t, err := requiredTime(field, s)
+	if err != nil {
+		return t, err
+	}
+	return t, checkYear(field, t)
+}
+
+func amazonOptionalTime(field, s string) (*time.Time, error) {
+	t, err := optionalTime(field, s)
+	if err != nil || t == nil {
+		return t, err
+	}
+	return t, checkYear(field, *t)
+}
+
+// checkYear refuses years no Amazon order can have, among them those that the
+// canonical order's RFC 3339 timestamps cannot hold.
+func checkYear(field string, t time.Time) error {
+	if y := t.Year(); y < 1970 || y > 9999 {
+		return fail(ReasonInvalidValue, field, "timestamp year %d is out of range", y)
+	}
+	return nil
+}
+
+// amazonStringBool reads Amazon's string booleans (IsGift, IsBuyerRequestedCancel):
+// "true", "false" or absent.
+func amazonStringBool(s string) (bool, error) {
+	switch s {
+	case "true":
+		return true, nil
+	case "false", "":
+		return false, nil
+	}
+	return false, fail(ReasonInvalidValue, "", "%s is not \"true\" or \"false\"", enumValue(s))
+}
+
+// amazonAddressType lower-cases Amazon's address types. The canonical schema knows only
+// residential and commercial, so PICKUP_POINT (v2026) and anything new is left unknown.
+func amazonAddressType(s string) string {
+	switch s {
+	case "Residential", "RESIDENTIAL":
+		return "residential"
+	case "Commercial", "COMMERCIAL":
+		return "commercial"
+	}
+	return ""
+}
+
+// vatMarketplaces are the UK and EU Amazon marketplaces (developer-docs.amazon.com/
+// sp-api/docs/marketplace-ids): tax Amazon collects there is VAT (deemed reseller,
+// IOSS/UOSS, UK low-value imports); elsewhere it is sales tax (US marketplace
+// facilitator laws).
+var vatMarketplaces = map[string]bool{
+	"A1F83G8C2ARO7P": true, // United Kingdom
+	"A28R8C7NBKEWEA": true, // Ireland
+	"A1PA6795UKMFR9": true, // Germany
+	"A13V1IB3VIYZZH": true, // France
+	"APJ6JRA9NG5V4":  true, // Italy
+	"A1RKKUPIHCS9HS": true, // Spain
+	"A1805IZSGTT6HS": true, // Netherlands
+	"AMEN7PMS3EDWL":  true, // Belgium
+	"A2NODRKZP88ZB9": true, // Sweden
+	"A1C3SOZRARQ6R3": true, // Poland
+}
+
+// appendMarketplaceTax records that Amazon collects and remits a line's tax: all of it,
+// item, shipping and gift wrap, net of the promotions' tax. A line without any tax
+// amount has nothing to record.
+func appendMarketplaceTax(o *order.Order, l order.Line, model, field string) error {
+	amount, err := lineTax(l)
+	if err != nil {
+		return at(err, field)
+	}
+	if amount.IsZero() {
+		return nil
+	}
+	taxType := "SALES_TAX"
+	if vatMarketplaces[o.Marketplace] {
+		taxType = "VAT"
+	}
+	o.MarketplaceTaxes = append(o.MarketplaceTaxes, order.MarketplaceTax{LineID: l.LineID, TaxType: taxType, Model: model, Amount: amount})
+	return nil
+}
+
+// lineTax is a line's whole tax: item, shipping and gift wrap, less the promotions' tax.
+func lineTax(l order.Line) (order.Money, error) {
+	t, err := addMoney(l.Tax, l.ShippingTax)
+	if err == nil {
+		t, err = addMoney(t, l.GiftWrapTax)
+	}
+	if err == nil {
+		t, err = addMoney(t, negate(l.DiscountTax))
+	}
+	return t, err
+}
+
+// amazonTotals sums the lines into the order's totals; Total is Amazon's own figure
+// (OrderTotal, proceeds.grandTotal), never recomputed. field names the lines' list,
+// for the (overflow-only) errors.
+func amazonTotals(lines []order.Line, total order.Money, field string) (order.Totals, error) {
+	t := order.Totals{Total: total}
+	for i := range lines {
+		l := &lines[i]
+		tax, err := lineTax(*l)
+		if err == nil {
+			t.Tax, err = addMoney(t.Tax, tax)
+		}
+		if err == nil {
+			t.Subtotal, err = addMoney(t.Subtotal, l.LineTotal)
+		}
+		if err == nil {
+			t.Shipping, err = addMoney(t.Shipping, l.Shipping)
+		}
+		if err == nil {
+			t.Discount, err = addMoney(t.Discount, l.Discount)
+		}
+		if err != nil {
+			return t, at(err, field)
+		}
+	}
+	return t, nil
+}
+
+// addMoney adds two amounts of one order. The currency guard has already held them to
+// one currency; what remains to catch is an int64 overflow, which only absurd amounts
+// (near the 14-digit limit of order.ParseAmount) can reach: order.Money.Add would wrap.
+func addMoney(a, b order.Money) (order.Money, error) {
+	switch {
+	case b.IsZero():
+		return a, nil
+	case a.IsZero():
+		return b, nil
+	case a.Currency != b.Currency:
+		return order.Money{}, &Error{Reason: ReasonBadAmount, Err: fmt.Errorf("%w: %s + %s", order.ErrCurrencyMismatch, a.Currency, b.Currency)}
+	}
+	s := a.Amount + b.Amount
+	if (b.Amount > 0 && s < a.Amount) || (b.Amount < 0 && s > a.Amount) {
+		return order.Money{}, &Error{Reason: ReasonBadAmount, Err: errors.New("amounts too large to add up")}
+	}
+	return order.Money{Amount: s, Currency: a.Currency}, nil
+}
+
+// mulMoney returns m x n (n >= 0), or fails if that overflows.
+func mulMoney(m order.Money, n int) (order.Money, error) {
+	switch {
+	case m.IsZero():
+		return m, nil
+	case n == 0:
+		return order.Money{Currency: m.Currency}, nil
+	}
+	a := int64(m.Amount)
+	if a == math.MinInt64 || (a > 0 && a > math.MaxInt64/int64(n)) || (a < 0 && -a > math.MaxInt64/int64(n)) {
+		return order.Money{}, &Error{Reason: ReasonBadAmount, Err: errors.New("line total too large")}
+	}
+	return order.Money{Amount: order.Amount(a * int64(n)), Currency: m.Currency}, nil
+}
+
+// unitPrice is a line total divided by its quantity, when that is exact at the
+// canonical four decimal places; otherwise (or for no quantity) it is absent.
+func unitPrice(lineTotal order.Money, qty int) order.Money {
+	if lineTotal.IsZero() || qty <= 0 || int64(lineTotal.Amount)%int64(qty) != 0 {
+		return order.Money{}
+	}
+	return order.Money{Amount: lineTotal.Amount / order.Amount(qty), Currency: lineTotal.Currency}
+}
+
+func magnitude(m order.Money) order.Money {
+	if m.Amount < 0 {
+		m.Amount = -m.Amount
+	}
+	return m
+}
+
+func negate(m order.Money) order.Money {
+	m.Amount = -m.Amount
+	return m
 }

@@ -43,6 +43,10 @@ const (
 	StageRoute     = "route"
 	// ReasonWrongTopic: the envelope's channel is not the channel of its topic.
 	ReasonWrongTopic = "wrong_topic"
+	// ReasonNormalizerPanic: the normaliser panicked on the message, a bug of
+	// ours; the message waits in the DLQ for the fix instead of crash-looping the
+	// worker.
+	ReasonNormalizerPanic = "normalizer_panic"
 )
 
 // Config configures a Pipeline.
@@ -161,9 +165,14 @@ func (p *Pipeline) normalize(batch []kafka.Message) ([]order.Order, []deadletter
 	orders := make([]order.Order, 0, len(batch))
 	var letters []deadletter.Letter
 	for _, msg := range batch {
-		o, err := normalize.Normalize(msg.Value)
+		o, err := safeNormalize(msg.Value)
 		if err != nil {
-			letters = append(letters, deadletter.Letter{Source: msg, Reason: string(normalize.ReasonOf(err)), Stage: StageNormalize, Err: err})
+			reason := string(normalize.ReasonOf(err))
+			if errors.Is(err, errNormalizerPanic) {
+				reason = ReasonNormalizerPanic
+				p.log.Error("normaliser panicked; message dead-lettered", "topic", msg.Topic, "partition", msg.Partition, "offset", msg.Offset, "err", err)
+			}
+			letters = append(letters, deadletter.Letter{Source: msg, Reason: reason, Stage: StageNormalize, Err: err})
 			continue
 		}
 		if want, ok := p.cfg.TopicChannels[msg.Topic]; ok && o.Channel != want {
@@ -174,6 +183,19 @@ func (p *Pipeline) normalize(batch []kafka.Message) ([]order.Order, []deadletter
 		orders = append(orders, o)
 	}
 	return orders, letters
+}
+
+var errNormalizerPanic = errors.New("normaliser panicked")
+
+// safeNormalize turns a panic in the normaliser into an error. The panic value is
+// not kept: it could quote the message.
+func safeNormalize(value []byte) (o order.Order, err error) {
+	defer func() {
+		if recover() != nil {
+			o, err = order.Order{}, errNormalizerPanic
+		}
+	}()
+	return normalize.Normalize(value)
 }
 
 // retry calls fn until it succeeds or ctx ends, waiting with capped exponential

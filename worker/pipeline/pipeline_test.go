@@ -427,3 +427,30 @@ func readFile(t *testing.T, path string) []byte {
 	}
 	return bytes.TrimRight(b, "\n")
 }
+
+// TestPipelineRetriesAFailingSinkAndNeverSkips: a sink that fails several times is
+// retried with backoff; nothing is committed past the failure and nothing is lost.
+func TestPipelineRetriesAFailingSinkAndNeverSkips(t *testing.T) {
+	s := newStream(t)
+	s.produceFixtures(t)
+	sink := pipelinetest.NewMemorySink()
+	var mu sync.Mutex
+	failures := 0
+	sink.BeforeWrite = func(ctx context.Context, writes int) error {
+		mu.Lock()
+		defer mu.Unlock()
+		if writes == 1 && failures < 4 {
+			failures++
+			return errors.New("clickhouse: connection refused (injected)")
+		}
+		return nil
+	}
+	reg := prometheus.NewRegistry()
+	w := s.startWorker(t, sink, reg)
+	s.waitCommitted(t, 2*time.Minute)
+	w.stop(t)
+	s.checkOutcome(t, sink)
+	if got := metricValue(t, reg, "orderflow_pipeline_retries_total", "stage", "sink"); got != 4 {
+		t.Errorf("orderflow_pipeline_retries_total{stage=sink} = %v, want 4", got)
+	}
+}

@@ -1,0 +1,96 @@
+package normalize
+
+import (
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"unicode/utf8"
+
+	"github.com/orderflow/orderflow/worker/order"
+)
+
+// FuzzNormalizeEbay feeds the eBay normaliser anything: it must never panic, every
+// failure must be a *Error with one of the Reasons, and every order it returns must
+// keep the canonical invariants. Each input is tried as a whole message (Normalize)
+// and as a bare payload (normalizeEbay), so that mutations reach the payload decoder
+// even where they break the envelope. Seeds: every eBay fixture, good and bad, as a
+// message and as its payload.
+func FuzzNormalizeEbay(f *testing.F) {
+	files, _ := filepath.Glob(filepath.Join("testdata", "ebay", "*.json"))
+	bad, _ := filepath.Glob(filepath.Join("testdata", "ebay", "bad", "*.json"))
+	for _, file := range append(files, bad...) {
+		if strings.HasSuffix(file, ".golden.json") {
+			continue
+		}
+		msg, err := os.ReadFile(file)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(msg)
+		var env envelope
+		if json.Unmarshal(msg, &env) == nil && len(env.Payload) > 0 {
+			f.Add([]byte(env.Payload))
+		}
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		// Messages that the envelope sends to the Amazon normaliser are its own
+		// fuzz target's business.
+		var env struct{ Channel string }
+		if json.Unmarshal(data, &env) != nil || env.Channel != string(order.ChannelAmazon) {
+			o, err := Normalize(data)
+			checkFuzzError(t, err)
+			if err == nil {
+				checkInvariants(t, o)
+				checkUTF8(t, reflect.ValueOf(o))
+			}
+		}
+		o, err := normalizeEbay(data)
+		checkFuzzError(t, err)
+		if err == nil {
+			checkUTF8(t, reflect.ValueOf(o))
+		}
+	})
+}
+
+func checkFuzzError(t *testing.T, err error) {
+	t.Helper()
+	if err == nil {
+		return
+	}
+	var ne *Error
+	if !errors.As(err, &ne) {
+		t.Fatalf("error %q is a %T, not a *normalize.Error", err, err)
+	}
+	if ne.Reason == "" || !contains(Reasons, ne.Reason) {
+		t.Fatalf("error %q has reason %q, not one of %v", err, ne.Reason, Reasons)
+	}
+}
+
+// checkUTF8 fails if any string in v is not valid UTF-8.
+func checkUTF8(t *testing.T, v reflect.Value) {
+	t.Helper()
+	switch v.Kind() {
+	case reflect.String:
+		if !utf8.ValidString(v.String()) {
+			t.Fatalf("string %q is not UTF-8", v.String())
+		}
+	case reflect.Struct:
+		for i := range v.NumField() {
+			if v.Type().Field(i).IsExported() {
+				checkUTF8(t, v.Field(i))
+			}
+		}
+	case reflect.Slice:
+		for i := range v.Len() {
+			checkUTF8(t, v.Index(i))
+		}
+	case reflect.Pointer:
+		if !v.IsNil() {
+			checkUTF8(t, v.Elem())
+		}
+	}
+}
