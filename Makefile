@@ -39,6 +39,12 @@ test: up ## start the stack if needed, then run every test against it
 test-short: ## unit tests only: integration tests skip without the stack (CI never skips)
 	go test -race -count=1 ./...
 
+.PHONY: bench
+bench: up ## micro-benchmarks (decode + normalise, card scan, Vault batching) on one core, against the stack
+	set -a; source "$(STACK_DIR)/env"; set +a; go test -run '^$$' -bench . -benchmem -cpu 1 $(BENCH_PKGS)
+
+BENCH_PKGS ?= ./worker/...
+
 .PHONY: demo
 demo: up build ## the main job end to end (the pipeline arrives with issue 6)
 	@bin/orderflow version

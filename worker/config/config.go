@@ -25,6 +25,7 @@ type Config struct {
 	Pipeline Pipeline `yaml:"pipeline"`
 	Metrics  Metrics  `yaml:"metrics"`
 	Log      Log      `yaml:"log"`
+	Vault    Vault    `yaml:"vault"`
 }
 
 // Kafka is how the worker reaches the order streams.
@@ -119,6 +120,7 @@ func Defaults() Config {
 		},
 		Metrics: Metrics{Listen: ":9464"},
 		Log:     Log{Level: "info", Format: "json"},
+		Vault:   defaultVault(),
 	}
 }
 
@@ -220,6 +222,7 @@ func (c *Config) Validate() error {
 	default:
 		add(keyErr("log.format", "%q is not one of json, text", c.Log.Format))
 	}
+	errs = append(errs, c.Vault.validate()...)
 	return errors.Join(errs...)
 }
 

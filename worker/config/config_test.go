@@ -14,7 +14,7 @@ import (
 )
 
 func TestFullFileSetsEveryKey(t *testing.T) {
-	cfg, err := Load("testdata/full.good.yaml", []string{"TEST_KAFKA_PASSWORD=s3cr3t-pass"})
+	cfg, err := Load("testdata/full.good.yaml", fullFileEnv)
 	if err != nil {
 		t.Fatalf("Load: %v", err)
 	}
@@ -32,6 +32,31 @@ func TestFullFileSetsEveryKey(t *testing.T) {
 		Pipeline: Pipeline{BatchMaxMessages: 5000, BatchMaxWait: time.Second, RetryInitial: 200 * time.Millisecond, RetryMax: time.Minute, ShutdownTimeout: 20 * time.Second},
 		Metrics:  Metrics{Listen: "127.0.0.1:9464"},
 		Log:      Log{Level: "debug", Format: "text"},
+		Vault: Vault{
+			Address:        "https://vault.vault.svc:8200",
+			CACertFile:     "/etc/orderflow/vault-ca.pem",
+			TransitMount:   "transit-eu",
+			KeyPrefix:      "orderflow-eu-",
+			PlatformKey:    "orderflow-eu-platform",
+			CreateKeys:     false,
+			BatchSize:      500,
+			Concurrency:    8,
+			RequestTimeout: 5 * time.Second,
+			MaxAttempts:    8,
+			RetryInitial:   50 * time.Millisecond,
+			RetryMax:       10 * time.Second,
+			TokenCacheSize: 200_000,
+			Auth: VaultAuth{
+				Method: "approle",
+				Token:  SecretRef{Env: "TEST_VAULT_TOKEN", Value: "hvs.test-token"},
+				AppRole: VaultAppRole{
+					MountPath: "approle-eu",
+					RoleID:    SecretRef{Env: "TEST_VAULT_ROLE_ID", Value: "role-id-from-env"},
+					SecretID:  SecretRef{File: "testdata/vault-secret-id", Value: "secret-id-from-file"},
+				},
+				Kubernetes: VaultKubernetes{MountPath: "kubernetes-eu", Role: "orderflow-eu", TokenFile: "/var/run/secrets/tokens/vault"},
+			},
+		},
 	}
 	if diff := cmp.Diff(want, cfg); diff != "" {
 		t.Errorf("config (-want +got):\n%s", diff)
@@ -39,14 +64,28 @@ func TestFullFileSetsEveryKey(t *testing.T) {
 	// The file must really set every key: none may still hold its default.
 	def := reflect.ValueOf(Defaults())
 	got := reflect.ValueOf(cfg)
+	// A reference names env or file, never both: the other half stays empty.
+	otherHalf := map[string]bool{
+		"kafka.sasl.password.file":         true,
+		"vault.auth.token.file":            true,
+		"vault.auth.approle.role_id.file":  true,
+		"vault.auth.approle.secret_id.env": true,
+	}
 	for _, k := range Keys() {
-		if k.Path == "kafka.sasl.password.file" {
-			continue // a reference names env or file, never both
+		if otherHalf[k.Path] {
+			continue
 		}
 		if reflect.DeepEqual(lookup(def, k.Path).Interface(), lookup(got, k.Path).Interface()) {
 			t.Errorf("full.good.yaml leaves %s at its default", k.Path)
 		}
 	}
+}
+
+// fullFileEnv holds the variables that full.good.yaml's secret references name.
+var fullFileEnv = []string{
+	"TEST_KAFKA_PASSWORD=s3cr3t-pass",
+	"TEST_VAULT_TOKEN=hvs.test-token",
+	"TEST_VAULT_ROLE_ID=role-id-from-env",
 }
 
 func TestMinimalFileTakesDefaults(t *testing.T) {
@@ -73,6 +112,12 @@ func TestBadFilesAreRefusedNamingTheKey(t *testing.T) {
 			"pipeline.batch_max_wait: must be between 1ms and 1m0s, got 2h0m0s\n" +
 			`log.level: "verbose" is not one of debug, info, warn, error`,
 		"not-yaml.bad.yaml": "config testdata/not-yaml.bad.yaml: not valid YAML: yaml: line 1: did not find expected ',' or ']'",
+		"vault.bad.yaml": `config: vault.address: "vault:8200" is not an http(s) URL such as https://vault:8200` + "\n" +
+			`vault.key_prefix: "-orderflow" is not 1-64 letters, digits, '_', '-' or '.', starting with a letter, digit or '_'` + "\n" +
+			"vault.batch_size: must be between 1 and 10000, got 0\n" +
+			`vault.auth.approle.mount_path: "/approle/" is not a mount path such as approle` + "\n" +
+			"vault.auth.approle.role_id: required with auth method approle: set env or file\n" +
+			"vault.auth.approle.secret_id: required with auth method approle: set env or file",
 	}
 	files, _ := filepath.Glob("testdata/*.bad.yaml")
 	if len(files) != len(cases) {
@@ -123,11 +168,10 @@ func TestEveryKeyHasAnEnvironmentOverride(t *testing.T) {
 }
 
 func TestEnvironmentOverridesTheFile(t *testing.T) {
-	cfg, err := Load("testdata/full.good.yaml", []string{
-		"TEST_KAFKA_PASSWORD=x",
+	cfg, err := Load("testdata/full.good.yaml", append([]string{
 		"ORDERFLOW_KAFKA_BROKERS=a:1, b:2",
 		"ORDERFLOW_PIPELINE_BATCH_MAX_WAIT=40ms",
-	})
+	}, fullFileEnv...))
 	if err != nil {
 		t.Fatalf("Load: %v", err)
 	}

@@ -2,7 +2,9 @@ package config
 
 import (
 	"errors"
+	"maps"
 	"os"
+	"slices"
 	"strings"
 )
 
@@ -37,11 +39,14 @@ type SecretRef struct {
 // reference that is unset leaves Value empty for Validate to judge.
 func (c *Config) resolveSecrets(environ []string) error {
 	refs := map[string]*SecretRef{
-		"kafka.sasl.password": &c.Kafka.SASL.Password,
+		"kafka.sasl.password":          &c.Kafka.SASL.Password,
+		"vault.auth.token":             &c.Vault.Auth.Token,
+		"vault.auth.approle.role_id":   &c.Vault.Auth.AppRole.RoleID,
+		"vault.auth.approle.secret_id": &c.Vault.Auth.AppRole.SecretID,
 	}
 	var errs []error
-	for key, ref := range refs {
-		if err := ref.resolve(key, environ); err != nil {
+	for _, key := range slices.Sorted(maps.Keys(refs)) { // sorted: errors in a stable order
+		if err := refs[key].resolve(key, environ); err != nil {
 			errs = append(errs, err)
 		}
 	}

@@ -26,6 +26,9 @@ type Config struct {
 	// SessionTimeout and RebalanceTimeout: defaults 30s each.
 	SessionTimeout   time.Duration
 	RebalanceTimeout time.Duration
+	// HeartbeatInterval is how often the member heartbeats, and so how soon it
+	// learns of a rebalance. Default 3s (a tenth of the default session timeout).
+	HeartbeatInterval time.Duration
 	// BatchMaxMessages caps a batch. Default 2000.
 	BatchMaxMessages int
 	// BatchMaxWait caps how long a batch keeps filling after its first message.
@@ -41,6 +44,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.RebalanceTimeout == 0 {
 		c.RebalanceTimeout = 30 * time.Second
+	}
+	if c.HeartbeatInterval == 0 {
+		c.HeartbeatInterval = 3 * time.Second
 	}
 	if c.BatchMaxMessages == 0 {
 		c.BatchMaxMessages = 2000
@@ -83,12 +89,13 @@ func New(cfg Config) (*Consumer, error) {
 	}
 	logger := cfg.Logger.With("component", "kafka-reader")
 	reader := kafka.NewReader(kafka.ReaderConfig{
-		Brokers:          cfg.Brokers,
-		GroupID:          cfg.GroupID,
-		GroupTopics:      cfg.Topics,
-		Dialer:           cfg.Dialer,
-		SessionTimeout:   cfg.SessionTimeout,
-		RebalanceTimeout: cfg.RebalanceTimeout,
+		Brokers:           cfg.Brokers,
+		GroupID:           cfg.GroupID,
+		GroupTopics:       cfg.Topics,
+		Dialer:            cfg.Dialer,
+		SessionTimeout:    cfg.SessionTimeout,
+		RebalanceTimeout:  cfg.RebalanceTimeout,
+		HeartbeatInterval: cfg.HeartbeatInterval,
 		// A new group starts at the beginning: an order must never be skipped.
 		StartOffset: kafka.FirstOffset,
 		// Commits are synchronous and only ever explicit (CommitInterval 0).

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -169,7 +170,7 @@ func (s *stream) startWorker(t *testing.T, sink pipeline.Sink, reg prometheus.Re
 	t.Helper()
 	consumer, err := consume.New(consume.Config{
 		Brokers: s.brokers, GroupID: s.group, Topics: []string{s.amazon, s.ebay},
-		SessionTimeout: 6 * time.Second, RebalanceTimeout: 10 * time.Second,
+		SessionTimeout: 6 * time.Second, RebalanceTimeout: 10 * time.Second, HeartbeatInterval: 200 * time.Millisecond,
 		BatchMaxMessages: 7, BatchMaxWait: 50 * time.Millisecond,
 	})
 	if err != nil {
@@ -358,7 +359,7 @@ func TestPipelineRestartLosesNothing(t *testing.T) {
 }
 
 // TestPipelineRebalanceLosesNothing runs two workers in one group; the second
-// joins while the first is busy, forcing a rebalance.
+// joins while the first is busy, forcing a rebalance, and both end up writing.
 func TestPipelineRebalanceLosesNothing(t *testing.T) {
 	s := newStream(t)
 	s.produceFixtures(t)
@@ -369,16 +370,35 @@ func TestPipelineRebalanceLosesNothing(t *testing.T) {
 		if writes == 1 {
 			once.Do(func() { close(joined) })
 		}
-		time.Sleep(20 * time.Millisecond) // a slow sink keeps both members busy
+		time.Sleep(50 * time.Millisecond) // a slow sink keeps both members busy
 		return nil
 	}
-	a := s.startWorker(t, sink, prometheus.NewRegistry())
+	first, second := &countingSink{Sink: sink}, &countingSink{Sink: sink}
+	a := s.startWorker(t, first, prometheus.NewRegistry())
 	<-joined
-	b := s.startWorker(t, sink, prometheus.NewRegistry())
+	b := s.startWorker(t, second, prometheus.NewRegistry())
 	s.waitCommitted(t, 3*time.Minute)
 	a.stop(t)
 	b.stop(t)
 	s.checkOutcome(t, sink)
+	if first.orders.Load() == 0 || second.orders.Load() == 0 {
+		t.Errorf("orders written by the first worker %d, by the second %d: the rebalance never shared the work",
+			first.orders.Load(), second.orders.Load())
+	}
+}
+
+// countingSink counts what one worker writes through a shared sink.
+type countingSink struct {
+	pipeline.Sink
+	orders atomic.Int64
+}
+
+func (c *countingSink) Write(ctx context.Context, orders []order.Order) error {
+	if err := c.Sink.Write(ctx, orders); err != nil {
+		return err
+	}
+	c.orders.Add(int64(len(orders)))
+	return nil
 }
 
 // metricValue returns the value of the counter name with exactly these labels

@@ -1,0 +1,117 @@
+package transit_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	"github.com/orderflow/orderflow/worker/stacktest"
+)
+
+// benchCall is how many values a batched call carries: the default BatchSize,
+// so each call is one Vault request.
+const benchCall = 256
+
+// BenchmarkHMAC measures tokens per second on the real Vault: values sent in
+// batches, one call per value, and answered from a warm cache. One op is one value.
+func BenchmarkHMAC(b *testing.B) {
+	ctx := context.Background()
+	cfg, _ := testConfig(b)
+	cfg.TokenCacheSize = -1 // the uncached cases measure Vault
+	c := newClient(b, cfg)
+	id := tenant(b, c)
+	if _, err := c.HMAC(ctx, id, []string{"create the key"}); err != nil {
+		b.Fatalf("HMAC: %v", err)
+	}
+	run := stacktest.UniqueName("r") // fresh values on every run
+
+	b.Run("batched", func(b *testing.B) {
+		in := values(b.N, "batched-"+run+"-%d@example.co.uk")
+		b.ReportAllocs()
+		b.ResetTimer()
+		for lo := 0; lo < b.N; lo += benchCall {
+			if _, err := c.HMAC(ctx, id, in[lo:min(lo+benchCall, b.N)]); err != nil {
+				b.Fatalf("HMAC: %v", err)
+			}
+		}
+		reportValues(b)
+	})
+	b.Run("single", func(b *testing.B) {
+		in := values(b.N, "single-"+run+"-%d@example.co.uk")
+		b.ReportAllocs()
+		b.ResetTimer()
+		for i := range b.N {
+			if _, err := c.HMAC(ctx, id, in[i:i+1]); err != nil {
+				b.Fatalf("HMAC: %v", err)
+			}
+		}
+		reportValues(b)
+	})
+	b.Run("cache-warm", func(b *testing.B) {
+		cached := cfg
+		cached.TokenCacheSize = 0 // the default size
+		cached.Registerer = nil
+		cc := newClient(b, cached)
+		buyers := values(10_000, "buyer-"+run+"-%d@example.co.uk")
+		if _, err := cc.HMAC(ctx, id, buyers); err != nil { // warm
+			b.Fatalf("HMAC: %v", err)
+		}
+		in := make([]string, b.N)
+		for i := range in {
+			in[i] = buyers[i%len(buyers)]
+		}
+		b.ReportAllocs()
+		b.ResetTimer()
+		for lo := 0; lo < b.N; lo += benchCall {
+			if _, err := cc.HMAC(ctx, id, in[lo:min(lo+benchCall, b.N)]); err != nil {
+				b.Fatalf("HMAC: %v", err)
+			}
+		}
+		reportValues(b)
+	})
+}
+
+// BenchmarkEncrypt measures encryptions per second on the real Vault, batched
+// and one call per value. One op is one value.
+func BenchmarkEncrypt(b *testing.B) {
+	ctx := context.Background()
+	cfg, _ := testConfig(b)
+	c := newClient(b, cfg)
+	id := tenant(b, c)
+	if _, err := c.Encrypt(ctx, id, [][]byte{[]byte("create the key")}); err != nil {
+		b.Fatalf("Encrypt: %v", err)
+	}
+	plaintexts := func(n int) [][]byte {
+		out := make([][]byte, n)
+		for i := range out {
+			out[i] = fmt.Appendf(nil, "Ann Smith-Jones %d, Flat 3, 221B Baker Street, London NW1 6XE", i)
+		}
+		return out
+	}
+	b.Run("batched", func(b *testing.B) {
+		in := plaintexts(b.N)
+		b.ReportAllocs()
+		b.ResetTimer()
+		for lo := 0; lo < b.N; lo += benchCall {
+			if _, err := c.Encrypt(ctx, id, in[lo:min(lo+benchCall, b.N)]); err != nil {
+				b.Fatalf("Encrypt: %v", err)
+			}
+		}
+		reportValues(b)
+	})
+	b.Run("single", func(b *testing.B) {
+		in := plaintexts(b.N)
+		b.ReportAllocs()
+		b.ResetTimer()
+		for i := range b.N {
+			if _, err := c.Encrypt(ctx, id, in[i:i+1]); err != nil {
+				b.Fatalf("Encrypt: %v", err)
+			}
+		}
+		reportValues(b)
+	})
+}
+
+func reportValues(b *testing.B) {
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "values/s")
+}

@@ -1,0 +1,254 @@
+package transit_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/orderflow/orderflow/worker/stacktest"
+	"github.com/orderflow/orderflow/worker/transit"
+)
+
+// faultProxy is a reverse proxy in front of the real Vault that fails the
+// first requests whose path starts with prefix, in one of these ways:
+//
+//	"503", "500", "429": that status with a JSON error, as Vault sends it
+//	"400":               a bad request, which must not be retried
+//	"drop":              the connection closed without an answer
+//	"echo":              502 with a non-JSON body that quotes the request
+//	"stall":             no answer until the client gives up
+type faultProxy struct {
+	URL    string
+	prefix string
+
+	mu     sync.Mutex
+	mode   string
+	faults int // requests still to fail
+	hits   int // requests under prefix, failed or passed on
+}
+
+func newFaultProxy(t testing.TB, mode string, faults int, prefix string) *faultProxy {
+	t.Helper()
+	addr, _ := stacktest.Vault(t)
+	target, err := url.Parse(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	upstream := httputil.NewSingleHostReverseProxy(target)
+	p := &faultProxy{prefix: prefix, mode: mode, faults: faults}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p.mu.Lock()
+		match := strings.HasPrefix(r.URL.Path, p.prefix)
+		inject := match && p.faults > 0
+		if match {
+			p.hits++
+		}
+		if inject {
+			p.faults--
+		}
+		mode := p.mode
+		p.mu.Unlock()
+		if !inject {
+			upstream.ServeHTTP(w, r)
+			return
+		}
+		answer := func(status int, body string) {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(status)
+			_, _ = io.WriteString(w, body)
+		}
+		switch mode {
+		case "503":
+			answer(http.StatusServiceUnavailable, `{"errors":["Vault is sealed"]}`)
+		case "500":
+			answer(http.StatusInternalServerError, `{"errors":["internal error"]}`)
+		case "429":
+			w.Header().Set("Retry-After", "0")
+			answer(http.StatusTooManyRequests, `{"errors":["rate limit quota exceeded"]}`)
+		case "400":
+			answer(http.StatusBadRequest, `{"errors":["invalid request"]}`)
+		case "echo":
+			body, _ := io.ReadAll(r.Body)
+			w.Header().Set("Content-Type", "text/plain")
+			w.WriteHeader(http.StatusBadGateway)
+			_, _ = io.WriteString(w, "upstream failed on: "+string(body))
+		case "drop":
+			conn, _, err := w.(http.Hijacker).Hijack()
+			if err == nil {
+				_ = conn.Close()
+			}
+		case "stall":
+			// Reading the body lets the server notice when the client hangs up.
+			_, _ = io.Copy(io.Discard, r.Body)
+			select {
+			case <-r.Context().Done():
+			case <-time.After(10 * time.Second):
+			}
+		}
+	}))
+	t.Cleanup(srv.Close)
+	p.URL = srv.URL
+	return p
+}
+
+// set fails the next n requests under the prefix in the given mode.
+func (p *faultProxy) set(mode string, n int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.mode, p.faults = mode, n
+}
+
+func (p *faultProxy) requests() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.hits
+}
+
+func TestVaultUnavailableIsRetried(t *testing.T) {
+	ctx := ctxFor(t)
+	reference, _ := testConfig(t)
+	direct := newClient(t, reference)
+	id := tenant(t, direct)
+	in := []string{"ann@example.co.uk", "bob@example.co.uk"}
+	want, err := direct.HMAC(ctx, id, in) // also creates the key
+	if err != nil {
+		t.Fatalf("HMAC: %v", err)
+	}
+
+	for _, mode := range []string{"503", "500", "429", "drop", "stall"} {
+		t.Run(mode, func(t *testing.T) {
+			proxy := newFaultProxy(t, mode, 3, "/v1/transit/hmac/")
+			cfg, reg := testConfig(t)
+			cfg.Address = proxy.URL
+			cfg.TokenCacheSize = -1
+			cfg.MaxAttempts = 5
+			if mode == "stall" {
+				cfg.RequestTimeout = 200 * time.Millisecond
+			}
+			c := newClient(t, cfg)
+
+			got, err := c.HMAC(ctx, id, in)
+			if err != nil {
+				t.Fatalf("HMAC through 3 failures: %v", err)
+			}
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("tokens after retries (-want +got):\n%s", diff)
+			}
+			if n := proxy.requests(); n != 4 {
+				t.Errorf("%d HMAC requests reached the proxy, want 3 failed + 1", n)
+			}
+			if n := metric(t, reg, "orderflow_vault_retries_total", "operation=hmac"); n != 3 {
+				t.Errorf("retries_total{operation=hmac} = %v, want 3", n)
+			}
+			if n := metric(t, reg, "orderflow_vault_requests_total", "operation=hmac", "outcome=unavailable"); n != 3 {
+				t.Errorf("requests_total{outcome=unavailable} = %v, want 3", n)
+			}
+		})
+	}
+}
+
+func TestRetriesStopAtTheAttemptLimit(t *testing.T) {
+	ctx := ctxFor(t)
+	proxy := newFaultProxy(t, "503", 1000, "/v1/transit/encrypt/")
+	cfg, reg := testConfig(t)
+	cfg.Address = proxy.URL
+	cfg.MaxAttempts = 3
+	c := newClient(t, cfg)
+	id := tenant(t, c)
+
+	_, err := c.Encrypt(ctx, id, [][]byte{[]byte("x")})
+	var te *transit.Error
+	if !errors.As(err, &te) {
+		t.Fatalf("Encrypt: %v, want a *transit.Error", err)
+	}
+	if !te.Temporary || te.Attempts != 3 || transit.StatusCode(err) != http.StatusServiceUnavailable {
+		t.Errorf("error %+v: want temporary, 3 attempts, status 503", te)
+	}
+	if n := proxy.requests(); n != 3 {
+		t.Errorf("%d requests, want 3", n)
+	}
+	if n := metric(t, reg, "orderflow_vault_retries_total", "operation=encrypt"); n != 2 {
+		t.Errorf("retries_total = %v, want 2", n)
+	}
+}
+
+func TestRetriesStopWhenTheContextEnds(t *testing.T) {
+	proxy := newFaultProxy(t, "503", 1_000_000, "/v1/transit/hmac/")
+	cfg, _ := testConfig(t)
+	cfg.Address = proxy.URL
+	cfg.MaxAttempts = 100
+	cfg.RetryInitial, cfg.RetryMax = 20*time.Millisecond, 20*time.Millisecond
+	c := newClient(t, cfg)
+	id := tenant(t, c)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err := c.HMAC(ctx, id, []string{"x"})
+	if err == nil {
+		t.Fatal("HMAC succeeded against a Vault that always fails")
+	}
+	if elapsed := time.Since(start); elapsed > 2*time.Second {
+		t.Errorf("HMAC returned %s after its context ended", elapsed)
+	}
+	if n := proxy.requests(); n >= 100 {
+		t.Errorf("%d attempts: retries went on past the context", n)
+	}
+}
+
+func TestClientErrorsAreNotRetried(t *testing.T) {
+	ctx := ctxFor(t)
+	proxy := newFaultProxy(t, "400", 1, "/v1/transit/hmac/")
+	cfg, reg := testConfig(t)
+	cfg.Address = proxy.URL
+	c := newClient(t, cfg)
+	id := tenant(t, c)
+
+	_, err := c.HMAC(ctx, id, []string{"x"})
+	var te *transit.Error
+	if !errors.As(err, &te) || te.Temporary || te.Attempts != 1 || transit.StatusCode(err) != http.StatusBadRequest {
+		t.Fatalf("HMAC: %v, want a permanent 400 after one attempt", err)
+	}
+	if n := proxy.requests(); n != 1 {
+		t.Errorf("%d requests for a 400, want 1", n)
+	}
+	if n := metric(t, reg, "orderflow_vault_retries_total"); n != 0 {
+		t.Errorf("retries_total = %v, want 0", n)
+	}
+	if n := metric(t, reg, "orderflow_vault_requests_total", "operation=hmac", "outcome=rejected"); n != 1 {
+		t.Errorf("requests_total{outcome=rejected} = %v, want 1", n)
+	}
+}
+
+func TestUnreachableVaultIsRetriedThenReported(t *testing.T) {
+	// A port that was just free: connections are refused.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := "http://" + ln.Addr().String()
+	_ = ln.Close()
+
+	cfg, reg := testConfig(t)
+	cfg.Address = addr
+	cfg.MaxAttempts = 4
+	_, err = transit.New(ctxFor(t), cfg) // New looks the token up
+	var te *transit.Error
+	if !errors.As(err, &te) || !te.Temporary || te.Attempts != 4 {
+		t.Fatalf("New: %v, want a temporary error after 4 attempts", err)
+	}
+	if n := metric(t, reg, "orderflow_vault_requests_total", "outcome=unavailable"); n != 4 {
+		t.Errorf("requests_total{outcome=unavailable} = %v, want 4", n)
+	}
+}

@@ -1,0 +1,127 @@
+package transit_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	vault "github.com/hashicorp/vault/api"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/orderflow/orderflow/worker/config"
+	"github.com/orderflow/orderflow/worker/stacktest"
+	"github.com/orderflow/orderflow/worker/transit"
+)
+
+// testConfig is a token-authenticated Config for the stack's Vault, with fast
+// retries and a fresh registry.
+func testConfig(t testing.TB) (transit.Config, *prometheus.Registry) {
+	t.Helper()
+	addr, token := stacktest.Vault(t)
+	reg := prometheus.NewRegistry()
+	return transit.Config{
+		Address:      addr,
+		RetryInitial: time.Millisecond,
+		RetryMax:     10 * time.Millisecond,
+		Auth:         transit.Auth{Method: transit.AuthToken, Token: config.Secret(token)},
+		Registerer:   reg,
+	}, reg
+}
+
+// newClient starts a client from cfg and closes it when the test ends.
+func newClient(t testing.TB, cfg transit.Config) *transit.Client {
+	t.Helper()
+	// New's context also bounds the token renewal, so it is not a short one.
+	c, err := transit.New(context.Background(), cfg)
+	if err != nil {
+		t.Fatalf("transit.New: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := c.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	})
+	return c
+}
+
+// tenant returns a tenant id no other test run uses, whose keys are destroyed
+// when the test ends.
+func tenant(t testing.TB, c *transit.Client) string {
+	t.Helper()
+	id := stacktest.UniqueName("t")
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := c.DestroyTenantKeys(ctx, id); err != nil {
+			t.Errorf("cleanup: %v", err)
+		}
+	})
+	return id
+}
+
+// admin is a vault/api client with the root token, for what tests set up.
+func admin(t testing.TB) *vault.Client {
+	t.Helper()
+	addr, token := stacktest.Vault(t)
+	cfg := vault.DefaultConfig()
+	cfg.Address = addr
+	c, err := vault.NewClient(cfg)
+	if err != nil {
+		t.Fatalf("vault client: %v", err)
+	}
+	c.SetToken(token)
+	return c
+}
+
+func ctxFor(t testing.TB) context.Context {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// metric sums the samples of a counter (or the counts of a histogram) named name
+// whose labels include want ("k=v" pairs).
+func metric(t testing.TB, reg *prometheus.Registry, name string, want ...string) float64 {
+	t.Helper()
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatalf("gather: %v", err)
+	}
+	sum := 0.0
+	for _, f := range families {
+		if f.GetName() != name {
+			continue
+		}
+	samples:
+		for _, m := range f.GetMetric() {
+			labels := map[string]string{}
+			for _, l := range m.GetLabel() {
+				labels[l.GetName()] = l.GetValue()
+			}
+			for _, kv := range want {
+				k, v, _ := strings.Cut(kv, "=")
+				if labels[k] != v {
+					continue samples
+				}
+			}
+			switch {
+			case m.GetCounter() != nil:
+				sum += m.GetCounter().GetValue()
+			case m.GetHistogram() != nil:
+				sum += float64(m.GetHistogram().GetSampleCount())
+			}
+		}
+	}
+	return sum
+}
+
+func values(n int, format string) []string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = fmt.Sprintf(format, i)
+	}
+	return out
+}

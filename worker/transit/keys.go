@@ -1,0 +1,144 @@
+package transit
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+)
+
+// Key purposes: a tenant has one key for tokens and one for ciphertexts, so that
+// a role can be granted one without the other.
+const (
+	purposeHMAC    = "hmac"
+	purposeEncrypt = "enc"
+)
+
+// maxTenantLen and the charset follow the envelope's tenant_id rule
+// (worker/normalize): tenant ids become key names and must not be able to
+// reach another tenant's key or another path.
+const maxTenantLen = 64
+
+// checkTenant refuses a tenant id outside 1-64 characters of a-z, 0-9, '-', '_'.
+func checkTenant(tenant string) error {
+	ok := len(tenant) > 0 && len(tenant) <= maxTenantLen
+	for i := 0; ok && i < len(tenant); i++ {
+		c := tenant[i]
+		ok = c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_'
+	}
+	if !ok {
+		// The id is not quoted: it failed validation, so it may be anything.
+		return fmt.Errorf("transit: tenant id of %d bytes is not 1-%d characters of a-z, 0-9, '-' and '_'", len(tenant), maxTenantLen)
+	}
+	return nil
+}
+
+func (c *Client) tenantKey(tenant, purpose string) string {
+	return c.cfg.KeyPrefix + tenant + "-" + purpose
+}
+
+// ensureKey creates key unless it is known to exist. Creating is idempotent in
+// Vault, so a key another worker created meanwhile is fine; concurrent first
+// uses in this process share one creation.
+func (c *Client) ensureKey(ctx context.Context, key string, deletable bool) error {
+	if c.cfg.SkipKeyCreation {
+		return nil
+	}
+	if _, ok := c.known.get(key); ok {
+		return nil
+	}
+	for {
+		_, err, _ := c.creating.Do(key, func() (any, error) {
+			if _, ok := c.known.get(key); ok {
+				return nil, nil
+			}
+			if err := c.createKey(ctx, key, deletable); err != nil {
+				return nil, err
+			}
+			c.known.put(key, struct{}{})
+			return nil, nil
+		})
+		// The shared creation ran on the first caller's context: if that ended,
+		// try again on this one's rather than fail a caller that has time left.
+		if err != nil && classify(err) == canceled && ctx.Err() == nil {
+			continue
+		}
+		return err
+	}
+}
+
+// createKey creates an aes256-gcm96 key (it encrypts and HMACs) and, for tenant
+// keys, allows its deletion so that offboarding can destroy it. A key created
+// without that flag (by an older worker, say) gets it here too.
+func (c *Client) createKey(ctx context.Context, key string, deletable bool) error {
+	path := c.cfg.Mount + "/keys/" + key
+	err := c.call(ctx, request{op: opCreateKey, key: key, method: http.MethodPut, path: path,
+		body: []byte(`{"type":"aes256-gcm96"}`)}, nil)
+	if err != nil {
+		return err
+	}
+	if !deletable {
+		return nil
+	}
+	return c.call(ctx, request{op: opConfigKey, key: key, method: http.MethodPut, path: path + "/config",
+		body: []byte(`{"deletion_allowed":true}`)}, nil)
+}
+
+// DestroyTenantKeys deletes the tenant's HMAC and encryption keys in Vault
+// (crypto-shredding, for offboarding): every ciphertext of the tenant becomes
+// undecryptable and its tokens can no longer be reproduced. A key that is
+// already gone counts as destroyed, so a repeated or interrupted offboarding can
+// simply run again. Stop the tenant's ingest first: a later HMAC or Encrypt for
+// the tenant creates new, empty keys.
+func (c *Client) DestroyTenantKeys(ctx context.Context, tenant string) error {
+	if err := checkTenant(tenant); err != nil {
+		return err
+	}
+	// Forget first, so that nothing this process does after this call believes
+	// the keys still exist.
+	c.known.remove(c.tenantKey(tenant, purposeHMAC))
+	c.known.remove(c.tenantKey(tenant, purposeEncrypt))
+	if c.cache != nil {
+		c.cache.forgetTenant(tenant)
+	}
+	var errs []error
+	for _, purpose := range []string{purposeHMAC, purposeEncrypt} {
+		if err := c.destroyKey(ctx, c.tenantKey(tenant, purpose)); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("transit: destroying the keys of tenant %s: %w", tenant, err)
+	}
+	c.log.Info("destroyed a tenant's vault keys", "tenant", tenant)
+	return nil
+}
+
+func (c *Client) destroyKey(ctx context.Context, key string) error {
+	path := c.cfg.Mount + "/keys/" + key
+	gone := func() (bool, error) {
+		err := c.call(ctx, request{op: opReadKey, key: key, method: http.MethodGet, path: path}, nil)
+		if StatusCode(err) == http.StatusNotFound {
+			return true, nil
+		}
+		return false, err
+	}
+	if ok, err := gone(); ok || err != nil {
+		return err
+	}
+	err := c.call(ctx, request{op: opConfigKey, key: key, method: http.MethodPut, path: path + "/config",
+		body: []byte(`{"deletion_allowed":true}`)}, nil)
+	if err == nil {
+		err = c.call(ctx, request{op: opDeleteKey, key: key, method: http.MethodDelete, path: path}, nil)
+	}
+	if err != nil && StatusCode(err) == http.StatusBadRequest {
+		// Transit answers 400, not 404, for a key deleted since we read it (by a
+		// concurrent offboarding): look again before calling it a failure.
+		if ok, gerr := gone(); ok {
+			return nil
+		} else if gerr != nil {
+			return errors.Join(err, gerr)
+		}
+	}
+	return err
+}

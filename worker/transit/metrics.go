@@ -1,0 +1,101 @@
+package transit
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Operation label values: the transit data operations and the requests that
+// manage keys and tokens.
+const (
+	opHMAC       = "hmac"
+	opEncrypt    = "encrypt"
+	opDecrypt    = "decrypt"
+	opCreateKey  = "create_key"
+	opConfigKey  = "configure_key"
+	opReadKey    = "read_key"
+	opDeleteKey  = "delete_key"
+	opLogin      = "login"
+	opLookupSelf = "lookup_self"
+	opRenewSelf  = "renew_self"
+	opRevokeSelf = "revoke_self"
+)
+
+// Outcome label values of orderflow_vault_requests_total, one per HTTP attempt.
+const (
+	outcomeOK          = "ok"          // 2xx, every batch item done
+	outcomeItemErrors  = "item_errors" // answered, some batch items failed
+	outcomeUnavailable = "unavailable" // 5xx, 429 or a connection error: retried
+	outcomeDenied      = "denied"      // 403: permission denied or token invalid
+	outcomeRejected    = "rejected"    // other 4xx: never retried
+	outcomeCanceled    = "canceled"    // the caller's context ended
+	outcomeError       = "error"       // anything else, such as an unreadable answer
+)
+
+type metrics struct {
+	requests   *prometheus.CounterVec
+	duration   *prometheus.HistogramVec
+	batchItems *prometheus.CounterVec
+	retries    *prometheus.CounterVec
+	cache      *prometheus.CounterVec
+	cacheHit   prometheus.Counter
+	cacheMiss  prometheus.Counter
+}
+
+func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+	m := &metrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "orderflow_vault_requests_total",
+			Help: "HTTP requests to Vault, each attempt counted, by operation and outcome (ok, item_errors, unavailable, denied, rejected, canceled, error).",
+		}, []string{"operation", "outcome"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "orderflow_vault_request_duration_seconds",
+			Help:    "Duration of one HTTP request to Vault, response read included, by operation.",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2.5, 12),
+		}, []string{"operation"}),
+		batchItems: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "orderflow_vault_batch_items_total",
+			Help: "Items sent in batch requests to Vault, each attempt counted, by operation; divided by requests it gives the mean batch size.",
+		}, []string{"operation"}),
+		retries: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "orderflow_vault_retries_total",
+			Help: "Failed Vault requests that were tried again, by operation.",
+		}, []string{"operation"}),
+		cache: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "orderflow_token_cache_requests_total",
+			Help: "Lookups in the in-memory cache of HMAC tokens, by result (hit, miss).",
+		}, []string{"result"}),
+	}
+	var errs []error
+	m.requests = register(reg, m.requests, &errs)
+	m.duration = register(reg, m.duration, &errs)
+	m.batchItems = register(reg, m.batchItems, &errs)
+	m.retries = register(reg, m.retries, &errs)
+	m.cache = register(reg, m.cache, &errs)
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("transit metrics: %w", err)
+	}
+	m.cacheHit = m.cache.WithLabelValues("hit")
+	m.cacheMiss = m.cache.WithLabelValues("miss")
+	return m, nil
+}
+
+// register registers c with reg (if any). A second Client on the same registry
+// shares the collector that the first one registered.
+func register[T prometheus.Collector](reg prometheus.Registerer, c T, errs *[]error) T {
+	if reg == nil {
+		return c
+	}
+	if err := reg.Register(c); err != nil {
+		var are prometheus.AlreadyRegisteredError
+		if errors.As(err, &are) {
+			if existing, ok := are.ExistingCollector.(T); ok {
+				return existing
+			}
+		}
+		*errs = append(*errs, err)
+	}
+	return c
+}

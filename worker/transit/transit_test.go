@@ -1,0 +1,449 @@
+package transit_test
+
+import (
+	"bytes"
+	"errors"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/orderflow/orderflow/worker/config"
+	"github.com/orderflow/orderflow/worker/transit"
+)
+
+func TestHMACIsDeterministicPerTenantAndDiffersAcrossTenants(t *testing.T) {
+	cfg, _ := testConfig(t)
+	cfg.TokenCacheSize = -1 // every token from Vault
+	c := newClient(t, cfg)
+	ctx := ctxFor(t)
+	a, b := tenant(t, c), tenant(t, c)
+	in := []string{"ann@example.co.uk", "Zoë Brontë", "+44 7700 900123"}
+
+	first, err := c.HMAC(ctx, a, in)
+	if err != nil {
+		t.Fatalf("HMAC: %v", err)
+	}
+	again, err := c.HMAC(ctx, a, in)
+	if err != nil {
+		t.Fatalf("HMAC: %v", err)
+	}
+	if diff := cmp.Diff(first, again); diff != "" {
+		t.Errorf("the same tenant's tokens changed between calls (-first +again):\n%s", diff)
+	}
+	other, err := c.HMAC(ctx, b, in)
+	if err != nil {
+		t.Fatalf("HMAC: %v", err)
+	}
+	for i := range in {
+		if first[i] == other[i] {
+			t.Errorf("value %d has the same token for two tenants", i)
+		}
+		if !strings.HasPrefix(first[i], "vault:v1:") {
+			t.Errorf("token %d = %q, want a vault:v1: HMAC", i, first[i])
+		}
+	}
+	if first[0] == first[1] || first[1] == first[2] {
+		t.Errorf("different values share a token: %q", first)
+	}
+}
+
+func TestBatchKeepsInputOrder(t *testing.T) {
+	cfg, reg := testConfig(t)
+	cfg.TokenCacheSize = -1
+	c := newClient(t, cfg)
+	ctx := ctxFor(t)
+	id := tenant(t, c)
+	// Repeats within the batch are sent once and answered for every position.
+	in := []string{"a@example.com", "b@example.com", "a@example.com", "", "c@example.com", "b@example.com"}
+
+	batch, err := c.HMAC(ctx, id, in)
+	if err != nil {
+		t.Fatalf("HMAC: %v", err)
+	}
+	if got := metric(t, reg, "orderflow_vault_batch_items_total", "operation=hmac"); got != 4 {
+		t.Errorf("%v items sent for 4 distinct values", got)
+	}
+	for i, v := range in {
+		single, err := c.HMAC(ctx, id, []string{v})
+		if err != nil {
+			t.Fatalf("HMAC of value %d alone: %v", i, err)
+		}
+		if single[0] != batch[i] {
+			t.Errorf("value %d: token %q in the batch, %q alone", i, batch[i], single[0])
+		}
+	}
+}
+
+func TestLargeInputsAreSplitIntoBatches(t *testing.T) {
+	cfg, reg := testConfig(t)
+	cfg.TokenCacheSize = -1
+	cfg.BatchSize = 64
+	c := newClient(t, cfg)
+	ctx := ctxFor(t)
+	id := tenant(t, c)
+	in := values(1000, "buyer-%04d@example.com")
+
+	split, err := c.HMAC(ctx, id, in)
+	if err != nil {
+		t.Fatalf("HMAC: %v", err)
+	}
+	requests := metric(t, reg, "orderflow_vault_requests_total", "operation=hmac", "outcome=ok")
+	if requests != 16 { // ceil(1000/64)
+		t.Errorf("%v HMAC requests for 1000 values in batches of 64, want 16", requests)
+	}
+	if items := metric(t, reg, "orderflow_vault_batch_items_total", "operation=hmac"); items != 1000 {
+		t.Errorf("%v items sent, want 1000", items)
+	}
+
+	// The same values in one request give the same tokens in the same places.
+	whole := cfg
+	whole.BatchSize = 1000
+	whole.Registerer = nil
+	one, err := newClient(t, whole).HMAC(ctx, id, in)
+	if err != nil {
+		t.Fatalf("HMAC in one batch: %v", err)
+	}
+	if diff := cmp.Diff(one, split); diff != "" {
+		t.Errorf("split batches differ from one batch (-one +split):\n%s", diff)
+	}
+
+	// Encryption and decryption split the same way and keep order.
+	plain := make([][]byte, len(in))
+	for i, v := range in {
+		plain[i] = []byte(v)
+	}
+	ciphertexts, err := c.Encrypt(ctx, id, plain)
+	if err != nil {
+		t.Fatalf("Encrypt: %v", err)
+	}
+	back, err := c.Decrypt(ctx, id, ciphertexts)
+	if err != nil {
+		t.Fatalf("Decrypt: %v", err)
+	}
+	if diff := cmp.Diff(plain, back); diff != "" {
+		t.Errorf("round trip of 1000 values in batches (-in +out):\n%s", diff)
+	}
+}
+
+func TestEncryptionRoundTrips(t *testing.T) {
+	cfg, _ := testConfig(t)
+	c := newClient(t, cfg)
+	ctx := ctxFor(t)
+	a, b := tenant(t, c), tenant(t, c)
+	plain := [][]byte{
+		[]byte("Zoë Brontë, 12 Rue de l'Église"),
+		[]byte(""),
+		[]byte("李小龍 🚚 Łódź"),
+		{0x00, 0xff, 0x10, '"', '\\'},
+		bytes.Repeat([]byte("x"), 64<<10),
+		[]byte("Zoë Brontë, 12 Rue de l'Église"),
+	}
+	ciphertexts, err := c.Encrypt(ctx, a, plain)
+	if err != nil {
+		t.Fatalf("Encrypt: %v", err)
+	}
+	if ciphertexts[0] == ciphertexts[5] {
+		t.Errorf("encryption is not randomised: the same plaintext gave the same ciphertext")
+	}
+	back, err := c.Decrypt(ctx, a, ciphertexts)
+	if err != nil {
+		t.Fatalf("Decrypt: %v", err)
+	}
+	if diff := cmp.Diff(plain, back); diff != "" {
+		t.Errorf("round trip (-in +out):\n%s", diff)
+	}
+	if _, err := c.Decrypt(ctx, b, ciphertexts[:1]); err == nil {
+		t.Errorf("another tenant's key decrypted tenant a's ciphertext")
+	}
+
+	platform, err := c.EncryptPlatform(ctx, plain)
+	if err != nil {
+		t.Fatalf("EncryptPlatform: %v", err)
+	}
+	back, err = c.DecryptPlatform(ctx, platform)
+	if err != nil {
+		t.Fatalf("DecryptPlatform: %v", err)
+	}
+	if diff := cmp.Diff(plain, back); diff != "" {
+		t.Errorf("platform round trip (-in +out):\n%s", diff)
+	}
+	if _, err := c.Decrypt(ctx, a, platform[:1]); err == nil {
+		t.Errorf("a tenant key decrypted a platform ciphertext")
+	}
+}
+
+func TestKeysAreCreatedOnFirstUseOnceAndDeletable(t *testing.T) {
+	cfg, reg := testConfig(t)
+	c := newClient(t, cfg)
+	ctx := ctxFor(t)
+	id := tenant(t, c)
+
+	// Concurrent first uses share one creation.
+	var wg sync.WaitGroup
+	for range 16 {
+		wg.Go(func() {
+			if _, err := c.HMAC(ctx, id, []string{"x"}); err != nil {
+				t.Errorf("HMAC: %v", err)
+			}
+			if _, err := c.Encrypt(ctx, id, [][]byte{[]byte("x")}); err != nil {
+				t.Errorf("Encrypt: %v", err)
+			}
+		})
+	}
+	wg.Wait()
+	if n := metric(t, reg, "orderflow_vault_requests_total", "operation=create_key"); n != 2 {
+		t.Errorf("%v key creations for one tenant's two keys", n)
+	}
+	logical := admin(t).Logical()
+	for _, suffix := range []string{"-hmac", "-enc"} {
+		s, err := logical.ReadWithContext(ctx, "transit/keys/orderflow-"+id+suffix)
+		if err != nil || s == nil {
+			t.Fatalf("read key %s: %v", suffix, err)
+		}
+		if s.Data["type"] != "aes256-gcm96" || s.Data["deletion_allowed"] != true {
+			t.Errorf("key %s: type %v, deletion_allowed %v", suffix, s.Data["type"], s.Data["deletion_allowed"])
+		}
+	}
+}
+
+func TestDestroyTenantKeysShredsOnlyThatTenant(t *testing.T) {
+	cfg, _ := testConfig(t)
+	c := newClient(t, cfg)
+	ctx := ctxFor(t)
+	gone, kept := tenant(t, c), tenant(t, c)
+	plain := [][]byte{[]byte("ann@example.co.uk")}
+
+	goneCT, err := c.Encrypt(ctx, gone, plain)
+	if err != nil {
+		t.Fatalf("Encrypt: %v", err)
+	}
+	goneToken, err := c.HMAC(ctx, gone, []string{"ann@example.co.uk"})
+	if err != nil {
+		t.Fatalf("HMAC: %v", err)
+	}
+	keptCT, err := c.Encrypt(ctx, kept, plain)
+	if err != nil {
+		t.Fatalf("Encrypt: %v", err)
+	}
+
+	if err := c.DestroyTenantKeys(ctx, gone); err != nil {
+		t.Fatalf("DestroyTenantKeys: %v", err)
+	}
+	_, err = c.Decrypt(ctx, gone, goneCT)
+	var te *transit.Error
+	if !errors.As(err, &te) || te.Temporary || transit.StatusCode(err) != http.StatusBadRequest {
+		t.Errorf("Decrypt after destroy: %v, want a permanent 400 error", err)
+	}
+	if back, err := c.Decrypt(ctx, kept, keptCT); err != nil || string(back[0]) != string(plain[0]) {
+		t.Errorf("the other tenant's ciphertext no longer decrypts: %v", err)
+	}
+	logical := admin(t).Logical()
+	for _, suffix := range []string{"-hmac", "-enc"} {
+		if s, err := logical.ReadWithContext(ctx, "transit/keys/orderflow-"+gone+suffix); err != nil || s != nil {
+			t.Errorf("key %s still readable after destroy (%v)", suffix, err)
+		}
+	}
+	// Idempotent: destroying again, or a tenant that never had keys, succeeds.
+	if err := c.DestroyTenantKeys(ctx, gone); err != nil {
+		t.Errorf("second DestroyTenantKeys: %v", err)
+	}
+	if err := c.DestroyTenantKeys(ctx, "never-seen-tenant-x"); err != nil {
+		t.Errorf("DestroyTenantKeys of a tenant without keys: %v", err)
+	}
+	// The cache forgot the old tokens: a new key gives new ones.
+	again, err := c.HMAC(ctx, gone, []string{"ann@example.co.uk"})
+	if err != nil {
+		t.Fatalf("HMAC after destroy: %v", err)
+	}
+	if again[0] == goneToken[0] {
+		t.Errorf("a destroyed key's token is still served")
+	}
+}
+
+func TestTokenCacheAnswersRepeatValues(t *testing.T) {
+	cfg, reg := testConfig(t)
+	c := newClient(t, cfg)
+	ctx := ctxFor(t)
+	id := tenant(t, c)
+	in := values(10, "repeat-%d@example.com")
+
+	first, err := c.HMAC(ctx, id, in)
+	if err != nil {
+		t.Fatalf("HMAC: %v", err)
+	}
+	requests := metric(t, reg, "orderflow_vault_requests_total", "operation=hmac")
+	second, err := c.HMAC(ctx, id, in)
+	if err != nil {
+		t.Fatalf("HMAC: %v", err)
+	}
+	if diff := cmp.Diff(first, second); diff != "" {
+		t.Errorf("cached tokens differ (-vault +cache):\n%s", diff)
+	}
+	if n := metric(t, reg, "orderflow_vault_requests_total", "operation=hmac"); n != requests {
+		t.Errorf("a fully cached call made %v requests", n-requests)
+	}
+	hits := metric(t, reg, "orderflow_token_cache_requests_total", "result=hit")
+	misses := metric(t, reg, "orderflow_token_cache_requests_total", "result=miss")
+	if hits != 10 || misses != 10 {
+		t.Errorf("cache hits %v, misses %v; want 10 and 10", hits, misses)
+	}
+	// Another tenant's tokens are never answered from this tenant's entries.
+	other := tenant(t, c)
+	theirs, err := c.HMAC(ctx, other, in[:1])
+	if err != nil {
+		t.Fatalf("HMAC: %v", err)
+	}
+	if theirs[0] == first[0] {
+		t.Errorf("the cache answered another tenant's value")
+	}
+}
+
+func TestPartialBatchFailureNamesTheIndices(t *testing.T) {
+	cfg, reg := testConfig(t)
+	c := newClient(t, cfg)
+	ctx := ctxFor(t)
+	id := tenant(t, c)
+	good, err := c.Encrypt(ctx, id, [][]byte{[]byte("one"), []byte("two")})
+	if err != nil {
+		t.Fatalf("Encrypt: %v", err)
+	}
+
+	_, err = c.Decrypt(ctx, id, []string{good[0], "vault:v1:bm90LWEtY2lwaGVydGV4dA==", good[1], "not a ciphertext"})
+	var be *transit.BatchError
+	if !errors.As(err, &be) {
+		t.Fatalf("Decrypt: %v, want a BatchError", err)
+	}
+	var failed []int
+	for _, it := range be.Items {
+		failed = append(failed, it.Index)
+		if it.Reason == "" {
+			t.Errorf("item %d has no reason", it.Index)
+		}
+	}
+	if diff := cmp.Diff([]int{1, 3}, failed); diff != "" {
+		t.Errorf("failed indices (-want +got):\n%s", diff)
+	}
+	if !strings.Contains(err.Error(), "2 of 4 items failed: item 1: ") {
+		t.Errorf("error %q does not say which items failed", err)
+	}
+	if n := metric(t, reg, "orderflow_vault_requests_total", "operation=decrypt"); n != 1 {
+		t.Errorf("%v decrypt requests: item failures must not be retried", n)
+	}
+}
+
+func TestBadTenantIDIsRefused(t *testing.T) {
+	cfg, reg := testConfig(t)
+	c := newClient(t, cfg)
+	ctx := ctxFor(t)
+	for _, id := range []string{"", "Acme", "acme/../other", "acme hmac", strings.Repeat("a", 65), "acme\n"} {
+		if _, err := c.HMAC(ctx, id, []string{"x"}); err == nil {
+			t.Errorf("HMAC accepted tenant id %q", id)
+		}
+		if _, err := c.Encrypt(ctx, id, [][]byte{[]byte("x")}); err == nil {
+			t.Errorf("Encrypt accepted tenant id %q", id)
+		}
+		if err := c.DestroyTenantKeys(ctx, id); err == nil {
+			t.Errorf("DestroyTenantKeys accepted tenant id %q", id)
+		}
+	}
+	if n := metric(t, reg, "orderflow_vault_requests_total", "operation=create_key"); n != 0 {
+		t.Errorf("bad tenant ids reached Vault: %v key creations", n)
+	}
+}
+
+func TestEmptyInputsNeedNoRequest(t *testing.T) {
+	cfg, reg := testConfig(t)
+	c := newClient(t, cfg)
+	ctx := ctxFor(t)
+	before := metric(t, reg, "orderflow_vault_requests_total")
+	if out, err := c.HMAC(ctx, "acme", nil); err != nil || len(out) != 0 {
+		t.Errorf("HMAC(nil) = %v, %v", out, err)
+	}
+	if out, err := c.Encrypt(ctx, "acme", nil); err != nil || len(out) != 0 {
+		t.Errorf("Encrypt(nil) = %v, %v", out, err)
+	}
+	if out, err := c.Decrypt(ctx, "acme", nil); err != nil || len(out) != 0 {
+		t.Errorf("Decrypt(nil) = %v, %v", out, err)
+	}
+	if n := metric(t, reg, "orderflow_vault_requests_total"); n != before {
+		t.Errorf("empty inputs made %v requests", n-before)
+	}
+}
+
+func TestBadConfigIsRefusedNamingTheField(t *testing.T) {
+	ctx := ctxFor(t)
+	cases := map[string]struct {
+		cfg  transit.Config
+		want string
+	}{
+		"no address":    {transit.Config{Auth: transit.Auth{Token: "x"}}, "Address"},
+		"no token":      {transit.Config{Address: "http://127.0.0.1:1"}, "Auth.Token"},
+		"bad method":    {transit.Config{Address: "http://127.0.0.1:1", Auth: transit.Auth{Method: "ldap"}}, "Auth.Method"},
+		"approle":       {transit.Config{Address: "http://127.0.0.1:1", Auth: transit.Auth{Method: transit.AuthAppRole}}, "Auth.RoleID"},
+		"kubernetes":    {transit.Config{Address: "http://127.0.0.1:1", Auth: transit.Auth{Method: transit.AuthKubernetes}}, "Auth.KubernetesRole"},
+		"batch size":    {transit.Config{Address: "http://127.0.0.1:1", BatchSize: 20_000, Auth: transit.Auth{Token: "x"}}, "BatchSize"},
+		"key prefix":    {transit.Config{Address: "http://127.0.0.1:1", KeyPrefix: "../", Auth: transit.Auth{Token: "x"}}, "KeyPrefix"},
+		"retry bounds":  {transit.Config{Address: "http://127.0.0.1:1", RetryInitial: 10e9, RetryMax: 1e9, Auth: transit.Auth{Token: "x"}}, "RetryMax"},
+		"secret quoted": {transit.Config{Address: "http://127.0.0.1:1", Auth: transit.Auth{Method: "nope", Token: "hunter2"}}, "Auth.Method"},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			_, err := transit.New(ctx, tc.cfg)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("New: %v, want an error naming %s", err, tc.want)
+			}
+			if err != nil && strings.Contains(err.Error(), "hunter2") {
+				t.Errorf("the error shows the token")
+			}
+		})
+	}
+}
+
+func TestConfigFromTheWorkerConfiguration(t *testing.T) {
+	cfg, err := config.Load("../config/testdata/full.good.yaml", []string{
+		"TEST_KAFKA_PASSWORD=x", "TEST_VAULT_TOKEN=hvs.from-env", "TEST_VAULT_ROLE_ID=role-from-env",
+		// The file names its secret file relative to its own package.
+		"ORDERFLOW_VAULT_AUTH_APPROLE_SECRET_ID_FILE=../config/testdata/vault-secret-id",
+	})
+	if err != nil {
+		t.Fatalf("config.Load: %v", err)
+	}
+	got := transit.ConfigFrom(cfg.Vault)
+	want := transit.Config{
+		Address:         "https://vault.vault.svc:8200",
+		CACertFile:      "/etc/orderflow/vault-ca.pem",
+		Mount:           "transit-eu",
+		KeyPrefix:       "orderflow-eu-",
+		PlatformKey:     "orderflow-eu-platform",
+		SkipKeyCreation: true,
+		BatchSize:       500,
+		Concurrency:     8,
+		RequestTimeout:  5e9,
+		MaxAttempts:     8,
+		RetryInitial:    50e6,
+		RetryMax:        10e9,
+		TokenCacheSize:  200_000,
+		Auth: transit.Auth{
+			Method:              transit.AuthAppRole,
+			Token:               "hvs.from-env",
+			AppRoleMount:        "approle-eu",
+			RoleID:              "role-from-env",
+			SecretID:            "secret-id-from-file",
+			KubernetesMount:     "kubernetes-eu",
+			KubernetesRole:      "orderflow-eu",
+			KubernetesTokenFile: "/var/run/secrets/tokens/vault",
+		},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("ConfigFrom (-want +got):\n%s", diff)
+	}
+	// The file's token_cache_size 0 turns the cache off rather than meaning the default.
+	off := cfg.Vault
+	off.TokenCacheSize = 0
+	if n := transit.ConfigFrom(off).TokenCacheSize; n >= 0 {
+		t.Errorf("token_cache_size 0 maps to %d, want a negative size (off)", n)
+	}
+}
