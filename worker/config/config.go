@@ -44,6 +44,9 @@ type Kafka struct {
 	// RebalanceTimeout bounds how long a rebalance waits for members to rejoin.
 	// Default 30s.
 	RebalanceTimeout time.Duration `yaml:"rebalance_timeout"`
+	// HeartbeatInterval is how often the member heartbeats, and so how soon it
+	// joins a rebalance. At most a third of SessionTimeout. Default 3s.
+	HeartbeatInterval time.Duration `yaml:"heartbeat_interval"`
 	// SASL authenticates to the brokers; empty mechanism means none.
 	SASL SASL `yaml:"sasl"`
 	// TLS turns on TLS to the brokers with the system's roots. Default false.
@@ -105,11 +108,12 @@ type Log struct {
 func Defaults() Config {
 	return Config{
 		Kafka: Kafka{
-			ClientID:         "orderflow",
-			GroupID:          "orderflow",
-			Topics:           Topics{Amazon: "orders.amazon", Ebay: "orders.ebay", DeadLetter: "orders.dlq"},
-			SessionTimeout:   30 * time.Second,
-			RebalanceTimeout: 30 * time.Second,
+			ClientID:          "orderflow",
+			GroupID:           "orderflow",
+			Topics:            Topics{Amazon: "orders.amazon", Ebay: "orders.ebay", DeadLetter: "orders.dlq"},
+			SessionTimeout:    30 * time.Second,
+			RebalanceTimeout:  30 * time.Second,
+			HeartbeatInterval: 3 * time.Second,
 		},
 		Pipeline: Pipeline{
 			BatchMaxMessages: 2000,
@@ -189,6 +193,7 @@ func (c *Config) Validate() error {
 	}
 	add(between("kafka.session_timeout", k.SessionTimeout, 6*time.Second, 5*time.Minute))
 	add(between("kafka.rebalance_timeout", k.RebalanceTimeout, time.Second, 10*time.Minute))
+	add(between("kafka.heartbeat_interval", k.HeartbeatInterval, 100*time.Millisecond, k.SessionTimeout/3))
 	switch k.SASL.Mechanism {
 	case "":
 	case "plain", "scram-sha-256", "scram-sha-512":

@@ -20,14 +20,15 @@ func TestFullFileSetsEveryKey(t *testing.T) {
 	}
 	want := Config{
 		Kafka: Kafka{
-			Brokers:          []string{"kafka-0.kafka:9092", "kafka-1.kafka:9092"},
-			ClientID:         "orderflow-eu",
-			GroupID:          "orderflow-eu",
-			Topics:           Topics{Amazon: "eu.orders.amazon", Ebay: "eu.orders.ebay", DeadLetter: "eu.orders.dlq"},
-			SessionTimeout:   45 * time.Second,
-			RebalanceTimeout: time.Minute,
-			SASL:             SASL{Mechanism: "scram-sha-512", Username: "orderflow", Password: SecretRef{Env: "TEST_KAFKA_PASSWORD", Value: "s3cr3t-pass"}},
-			TLS:              true,
+			Brokers:           []string{"kafka-0.kafka:9092", "kafka-1.kafka:9092"},
+			ClientID:          "orderflow-eu",
+			GroupID:           "orderflow-eu",
+			Topics:            Topics{Amazon: "eu.orders.amazon", Ebay: "eu.orders.ebay", DeadLetter: "eu.orders.dlq"},
+			SessionTimeout:    45 * time.Second,
+			RebalanceTimeout:  time.Minute,
+			HeartbeatInterval: 5 * time.Second,
+			SASL:              SASL{Mechanism: "scram-sha-512", Username: "orderflow", Password: SecretRef{Env: "TEST_KAFKA_PASSWORD", Value: "s3cr3t-pass"}},
+			TLS:               true,
 		},
 		Pipeline: Pipeline{BatchMaxMessages: 5000, BatchMaxWait: time.Second, RetryInitial: 200 * time.Millisecond, RetryMax: time.Minute, ShutdownTimeout: 20 * time.Second},
 		Metrics:  Metrics{Listen: "127.0.0.1:9464"},

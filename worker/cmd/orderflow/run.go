@@ -62,7 +62,8 @@ func runWorker(ctx context.Context, cfg config.Config, sink pipeline.Sink, reg *
 	consumer, err := consume.New(consume.Config{
 		Brokers: cfg.Kafka.Brokers, GroupID: cfg.Kafka.GroupID, Topics: []string{topics.Amazon, topics.Ebay},
 		Dialer: dialer, SessionTimeout: cfg.Kafka.SessionTimeout, RebalanceTimeout: cfg.Kafka.RebalanceTimeout,
-		BatchMaxMessages: cfg.Pipeline.BatchMaxMessages, BatchMaxWait: cfg.Pipeline.BatchMaxWait, Logger: log,
+		HeartbeatInterval: cfg.Kafka.HeartbeatInterval,
+		BatchMaxMessages:  cfg.Pipeline.BatchMaxMessages, BatchMaxWait: cfg.Pipeline.BatchMaxWait, Logger: log,
 	})
 	if err != nil {
 		return err

@@ -44,6 +44,7 @@ func TestRunWorkerServesMetricsAndStopsCleanly(t *testing.T) {
 		"ORDERFLOW_KAFKA_TOPICS_EBAY=" + ebay,
 		"ORDERFLOW_KAFKA_TOPICS_DEAD_LETTER=" + dlq,
 		"ORDERFLOW_KAFKA_SESSION_TIMEOUT=6s",
+		"ORDERFLOW_KAFKA_HEARTBEAT_INTERVAL=500ms",
 		"ORDERFLOW_METRICS_LISTEN=" + metricsAddr,
 	})
 	if err != nil {
