@@ -13,12 +13,15 @@ services=(clickhouse vault prometheus kafka)
 write_env() {
   cat >"$STACK_DIR/env" <<ENV
 # Written by deploy/local/stack.sh up: the local stack's addresses. Source it (set -a)
-# to point tests and tools at the stack.
+# to point tests and tools at the stack; the ORDERFLOW_<KEY> names double as orderflow's
+# own configuration overrides (kafka.brokers, vault.address, ...).
 ORDERFLOW_KAFKA_BROKERS=127.0.0.1:$KAFKA_PORT
 ORDERFLOW_CLICKHOUSE_ADDR=127.0.0.1:$CLICKHOUSE_TCP_PORT
 ORDERFLOW_CLICKHOUSE_HTTP=http://127.0.0.1:$CLICKHOUSE_HTTP_PORT
-ORDERFLOW_VAULT_ADDR=http://127.0.0.1:$VAULT_PORT
+ORDERFLOW_VAULT_ADDRESS=http://127.0.0.1:$VAULT_PORT
 ORDERFLOW_VAULT_TOKEN=$VAULT_DEV_ROOT_TOKEN
+# orderflow reads its Vault token by reference: vault.auth.token.env names this variable.
+ORDERFLOW_VAULT_AUTH_TOKEN_ENV=ORDERFLOW_VAULT_TOKEN
 ORDERFLOW_PROMETHEUS_URL=http://127.0.0.1:$PROMETHEUS_PORT
 ORDERFLOW_METRICS_ADDR=127.0.0.1:$WORKER_METRICS_PORT
 ORDERFLOW_TEST_SCRAPE_ADDR=127.0.0.1:$TEST_SCRAPE_PORT

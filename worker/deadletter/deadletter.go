@@ -1,6 +1,9 @@
 // Package deadletter publishes messages that cannot be processed to the dead-letter
 // topic, with headers that say why and where they came from, so that nothing is
 // dropped and everything can be replayed after a fix (orderflow replay-dlq).
+//
+// A dead letter is a raw order, full of personal data, so its payload is stored as
+// Vault transit ciphertext under the platform key; only the replay decrypts it.
 package deadletter
 
 import (
@@ -23,7 +26,25 @@ const (
 	HeaderSourceOffset    = "source_offset"
 	HeaderSourceTimestamp = "source_timestamp"
 	HeaderDeadLetteredAt  = "dead_lettered_at"
+	// HeaderPayloadEncoding says how the value is stored: PayloadVaultTransit.
+	HeaderPayloadEncoding = "payload_encoding"
 )
+
+// PayloadVaultTransit: the value is the original message's Vault transit
+// ciphertext ("vault:v1:...") under the platform key.
+const PayloadVaultTransit = "vault-transit"
+
+// ownHeaders are the headers Publish adds in front of the original message's.
+var ownHeaders = map[string]bool{
+	HeaderReason: true, HeaderStage: true, HeaderError: true, HeaderSourceTopic: true,
+	HeaderSourcePartition: true, HeaderSourceOffset: true, HeaderSourceTimestamp: true,
+	HeaderDeadLetteredAt: true, HeaderPayloadEncoding: true,
+}
+
+// Encrypter encrypts under the platform key (transit.Client).
+type Encrypter interface {
+	EncryptPlatform(ctx context.Context, plaintexts [][]byte) ([]string, error)
+}
 
 // maxErrorHeader bounds the error header; error texts never hold personal data
 // (normalize and the sinks guarantee it), only field paths and rules.
@@ -47,20 +68,26 @@ type Config struct {
 	Topic string
 	// Transport carries TLS and SASL. Default kafka-go's default transport.
 	Transport kafka.RoundTripper
+	// Encrypter encrypts payloads. Required: a dead letter is never stored in clear.
+	Encrypter Encrypter
 	// Now is the clock for dead_lettered_at. Default time.Now.
 	Now func() time.Time
 }
 
 // Publisher writes letters synchronously, acknowledged by every in-sync replica.
 type Publisher struct {
-	writer *kafka.Writer
-	now    func() time.Time
+	writer    *kafka.Writer
+	encrypter Encrypter
+	now       func() time.Time
 }
 
 // New returns a Publisher ready to use.
 func New(cfg Config) (*Publisher, error) {
 	if len(cfg.Brokers) == 0 || cfg.Topic == "" {
 		return nil, errors.New("deadletter: brokers and topic are required")
+	}
+	if cfg.Encrypter == nil {
+		return nil, errors.New("deadletter: an encrypter is required: dead letters hold personal data")
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -77,7 +104,8 @@ func New(cfg Config) (*Publisher, error) {
 			BatchTimeout: time.Millisecond,
 			BatchSize:    1000,
 		},
-		now: cfg.Now,
+		encrypter: cfg.Encrypter,
+		now:       cfg.Now,
 	}, nil
 }
 
@@ -86,10 +114,18 @@ func (p *Publisher) Publish(ctx context.Context, letters []Letter) error {
 	if len(letters) == 0 {
 		return nil
 	}
+	plaintexts := make([][]byte, len(letters))
+	for i, l := range letters {
+		plaintexts[i] = l.Source.Value
+	}
+	ciphertexts, err := p.encrypter.EncryptPlatform(ctx, plaintexts)
+	if err != nil {
+		return fmt.Errorf("encrypt %d dead letters: %w", len(letters), err)
+	}
 	now := p.now().UTC().Format(time.RFC3339Nano)
 	msgs := make([]kafka.Message, len(letters))
 	for i, l := range letters {
-		msgs[i] = kafka.Message{Key: l.Source.Key, Value: l.Source.Value, Headers: headers(l, now)}
+		msgs[i] = kafka.Message{Key: l.Source.Key, Value: []byte(ciphertexts[i]), Headers: headers(l, now)}
 	}
 	if err := p.writer.WriteMessages(ctx, msgs...); err != nil {
 		return fmt.Errorf("publish %d dead letters to %s: %w", len(msgs), p.writer.Topic, err)
@@ -105,7 +141,7 @@ func headers(l Letter, now string) []kafka.Header {
 			errText = errText[:maxErrorHeader]
 		}
 	}
-	h := make([]kafka.Header, 0, 8+len(l.Source.Headers))
+	h := make([]kafka.Header, 0, len(ownHeaders)+len(l.Source.Headers))
 	h = append(h,
 		kafka.Header{Key: HeaderReason, Value: []byte(l.Reason)},
 		kafka.Header{Key: HeaderStage, Value: []byte(l.Stage)},
@@ -115,6 +151,7 @@ func headers(l Letter, now string) []kafka.Header {
 		kafka.Header{Key: HeaderSourceOffset, Value: strconv.AppendInt(nil, l.Source.Offset, 10)},
 		kafka.Header{Key: HeaderSourceTimestamp, Value: []byte(l.Source.Time.UTC().Format(time.RFC3339Nano))},
 		kafka.Header{Key: HeaderDeadLetteredAt, Value: []byte(now)},
+		kafka.Header{Key: HeaderPayloadEncoding, Value: []byte(PayloadVaultTransit)},
 	)
 	return append(h, l.Source.Headers...)
 }

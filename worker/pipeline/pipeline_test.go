@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/segmentio/kafka-go"
 
+	"github.com/orderflow/orderflow/worker/config"
 	"github.com/orderflow/orderflow/worker/consume"
 	"github.com/orderflow/orderflow/worker/deadletter"
 	"github.com/orderflow/orderflow/worker/normalize"
@@ -25,6 +26,7 @@ import (
 	"github.com/orderflow/orderflow/worker/pipeline"
 	"github.com/orderflow/orderflow/worker/pipeline/pipelinetest"
 	"github.com/orderflow/orderflow/worker/stacktest"
+	"github.com/orderflow/orderflow/worker/transit"
 )
 
 const fixtures = "../normalize/testdata"
@@ -38,6 +40,7 @@ type stream struct {
 	goodByKey         map[pipelinetest.Key]order.Order
 	badReasons        map[string]string // message value -> expected DLQ reason
 	produced          int
+	vault             *transit.Client // encrypts and decrypts the DLQ's payloads
 }
 
 func newStream(t *testing.T) *stream {
@@ -53,6 +56,7 @@ func newStream(t *testing.T) *stream {
 		badReasons: map[string]string{},
 	}
 	s.inputs = map[string]int{s.amazon: 6, s.ebay: 6}
+	s.vault = newVault(t)
 	stacktest.CreateTopic(t, brokers, s.amazon, 6)
 	stacktest.CreateTopic(t, brokers, s.ebay, 6)
 	stacktest.CreateTopic(t, brokers, s.dlq, 3)
@@ -176,7 +180,7 @@ func (s *stream) startWorker(t *testing.T, sink pipeline.Sink, reg prometheus.Re
 	if err != nil {
 		t.Fatal(err)
 	}
-	dlq, err := deadletter.New(deadletter.Config{Brokers: s.brokers, Topic: s.dlq})
+	dlq, err := deadletter.New(deadletter.Config{Brokers: s.brokers, Topic: s.dlq, Encrypter: s.vault})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -263,9 +267,21 @@ func (s *stream) checkOutcome(t *testing.T, sink *pipelinetest.MemorySink) {
 	}
 
 	letters := stacktest.ReadAll(t, s.brokers, s.dlq, 3)
+	ciphertexts := make([]string, len(letters))
+	for i, m := range letters {
+		ciphertexts[i] = string(m.Value)
+	}
+	plaintexts, err := s.vault.DecryptPlatform(context.Background(), ciphertexts)
+	if err != nil {
+		t.Fatalf("decrypt the DLQ: %v", err)
+	}
 	seen := map[string]int{}
-	for _, m := range letters {
+	for i, m := range letters {
 		h := headerMap(m)
+		if _, inClear := s.badReasons[string(m.Value)]; inClear || !strings.HasPrefix(string(m.Value), "vault:v") {
+			t.Errorf("a DLQ payload is not Vault ciphertext (payload_encoding %q)", h[deadletter.HeaderPayloadEncoding])
+		}
+		m.Value = plaintexts[i]
 		want, ok := s.badReasons[string(m.Value)]
 		if !ok {
 			t.Errorf("unexpected DLQ message from %s/%s/%s (reason %s)", h[deadletter.HeaderSourceTopic], h[deadletter.HeaderSourcePartition], h[deadletter.HeaderSourceOffset], h[deadletter.HeaderReason])
@@ -399,6 +415,20 @@ func (c *countingSink) Write(ctx context.Context, orders []order.Order) error {
 	}
 	c.orders.Add(int64(len(orders)))
 	return nil
+}
+
+// newVault returns a transit client on the stack's Vault, closed with the test.
+func newVault(t *testing.T) *transit.Client {
+	t.Helper()
+	addr, token := stacktest.Vault(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	client, err := transit.New(ctx, transit.Config{Address: addr, Auth: transit.Auth{Token: config.Secret(token)}})
+	if err != nil {
+		t.Fatalf("vault: %v", err)
+	}
+	t.Cleanup(func() { _ = client.Close() })
+	return client
 }
 
 // metricValue returns the value of the counter name with exactly these labels

@@ -21,7 +21,7 @@ import (
 const (
 	EnvKafkaBrokers   = "ORDERFLOW_KAFKA_BROKERS"
 	EnvClickHouseAddr = "ORDERFLOW_CLICKHOUSE_ADDR"
-	EnvVaultAddr      = "ORDERFLOW_VAULT_ADDR"
+	EnvVaultAddr      = "ORDERFLOW_VAULT_ADDRESS"
 	EnvVaultToken     = "ORDERFLOW_VAULT_TOKEN"
 	EnvPrometheusURL  = "ORDERFLOW_PROMETHEUS_URL"
 	EnvTestScrapeAddr = "ORDERFLOW_TEST_SCRAPE_ADDR"

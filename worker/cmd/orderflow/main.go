@@ -34,6 +34,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 0
 	case "run":
 		return runCommand(args[1:], stderr)
+	case "replay-dlq":
+		return replayDLQCommand(args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		usage(stdout)
 		return 0
@@ -48,8 +50,10 @@ func usage(w io.Writer) {
 	fmt.Fprint(w, `usage: orderflow <command> [flags]
 
 commands:
-  run       run the worker: orderflow run --config FILE
-  version   print the version and exit
-  help      print this help
+  run         run the worker: orderflow run --config FILE
+  replay-dlq  put dead-lettered messages back on their source topics after a fix
+              (a dry run unless --execute; select with --reason, --topic, --since, --until)
+  version     print the version and exit
+  help        print this help
 `)
 }

@@ -58,7 +58,7 @@ func TestRunRefusesABadConfigNamingTheKey(t *testing.T) {
 }
 
 func TestLocalStackConfigIsValid(t *testing.T) {
-	if _, err := config.Load("../../../deploy/local/orderflow.yaml", nil); err != nil {
+	if _, err := config.Load("../../../deploy/local/orderflow.yaml", []string{"ORDERFLOW_VAULT_TOKEN=dev-token"}); err != nil {
 		t.Errorf("deploy/local/orderflow.yaml: %v", err)
 	}
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/orderflow/orderflow/worker/order"
 	"github.com/orderflow/orderflow/worker/pipeline"
 	"github.com/orderflow/orderflow/worker/telemetry"
+	"github.com/orderflow/orderflow/worker/transit"
 )
 
 // errNoSink: until the ClickHouse writers exist, running the worker would commit
@@ -58,6 +59,11 @@ func runWorker(ctx context.Context, cfg config.Config, sink pipeline.Sink, reg *
 	if err != nil {
 		return err
 	}
+	vault, err := newTransit(ctx, cfg, reg, log)
+	if err != nil {
+		return err
+	}
+	defer vault.Close()
 	topics := cfg.Kafka.Topics
 	consumer, err := consume.New(consume.Config{
 		Brokers: cfg.Kafka.Brokers, GroupID: cfg.Kafka.GroupID, Topics: []string{topics.Amazon, topics.Ebay},
@@ -68,7 +74,7 @@ func runWorker(ctx context.Context, cfg config.Config, sink pipeline.Sink, reg *
 	if err != nil {
 		return err
 	}
-	dlq, err := deadletter.New(deadletter.Config{Brokers: cfg.Kafka.Brokers, Topic: topics.DeadLetter, Transport: transport})
+	dlq, err := deadletter.New(deadletter.Config{Brokers: cfg.Kafka.Brokers, Topic: topics.DeadLetter, Transport: transport, Encrypter: vault})
 	if err != nil {
 		return err
 	}
@@ -108,6 +114,20 @@ func runWorker(ctx context.Context, cfg config.Config, sink pipeline.Sink, reg *
 	}
 	log.Info("worker stopped", "err", runErr)
 	return runErr
+}
+
+// newTransit logs in to Vault as the vault section says.
+func newTransit(ctx context.Context, cfg config.Config, reg prometheus.Registerer, log *slog.Logger) (*transit.Client, error) {
+	if err := cfg.Vault.Require(); err != nil {
+		return nil, err
+	}
+	tc := transit.ConfigFrom(cfg.Vault)
+	tc.Registerer, tc.Logger = reg, log
+	client, err := transit.New(ctx, tc)
+	if err != nil {
+		return nil, fmt.Errorf("vault: %w", err)
+	}
+	return client, nil
 }
 
 // kafkaClients builds the dialer (consumer) and transport (producers) that carry

@@ -25,6 +25,7 @@ import (
 // order, and on the stop signal returns without error after committing.
 func TestRunWorkerServesMetricsAndStopsCleanly(t *testing.T) {
 	brokers := stacktest.KafkaBrokers(t)
+	vaultAddr, vaultToken := stacktest.Vault(t)
 	amazon, ebay, dlq := stacktest.UniqueName("run.amazon"), stacktest.UniqueName("run.ebay"), stacktest.UniqueName("run.dlq")
 	for _, topic := range []string{amazon, ebay, dlq} {
 		stacktest.CreateTopic(t, brokers, topic, 2)
@@ -46,6 +47,9 @@ func TestRunWorkerServesMetricsAndStopsCleanly(t *testing.T) {
 		"ORDERFLOW_KAFKA_SESSION_TIMEOUT=6s",
 		"ORDERFLOW_KAFKA_HEARTBEAT_INTERVAL=500ms",
 		"ORDERFLOW_METRICS_LISTEN=" + metricsAddr,
+		"ORDERFLOW_VAULT_ADDRESS=" + vaultAddr,
+		"ORDERFLOW_VAULT_AUTH_TOKEN_ENV=TEST_VAULT_TOKEN",
+		"TEST_VAULT_TOKEN=" + vaultToken,
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -1,0 +1,120 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/orderflow/orderflow/worker/config"
+	"github.com/orderflow/orderflow/worker/deadletter"
+	"github.com/orderflow/orderflow/worker/telemetry"
+)
+
+// listFlag collects a repeatable flag.
+type listFlag []string
+
+func (l *listFlag) String() string     { return strings.Join(*l, ",") }
+func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
+
+func replayDLQCommand(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("replay-dlq", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	configPath := fs.String("config", "", "YAML configuration file")
+	var reasons, topics listFlag
+	fs.Var(&reasons, "reason", "replay only letters with this reason (repeatable; default all)")
+	fs.Var(&topics, "topic", "replay only letters from this source topic (repeatable; default all)")
+	since := fs.String("since", "", "only letters dead-lettered at or after this RFC 3339 time, or this long ago (e.g. 24h)")
+	until := fs.String("until", "", "only letters dead-lettered before this RFC 3339 time, or this long ago")
+	execute := fs.Bool("execute", false, "republish the selected letters; without it the command is a dry run that only counts them")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	now := time.Now()
+	sinceT, err := parseWhen(*since, now)
+	if err != nil {
+		fmt.Fprintf(stderr, "orderflow replay-dlq: --since: %v\n", err)
+		return 2
+	}
+	untilT, err := parseWhen(*until, now)
+	if err != nil {
+		fmt.Fprintf(stderr, "orderflow replay-dlq: --until: %v\n", err)
+		return 2
+	}
+	cfg, err := config.Load(*configPath, os.Environ())
+	if err != nil {
+		fmt.Fprintf(stderr, "orderflow replay-dlq: %v\n", err)
+		return 2
+	}
+	log := newLogger(cfg.Log, stderr)
+	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer cancel()
+
+	dialer, transport, err := kafkaClients(cfg.Kafka)
+	if err != nil {
+		fmt.Fprintf(stderr, "orderflow replay-dlq: %v\n", err)
+		return 2
+	}
+	vault, err := newTransit(ctx, cfg, telemetry.NewRegistry(), log)
+	if err != nil {
+		fmt.Fprintf(stderr, "orderflow replay-dlq: %v\n", err)
+		return 1
+	}
+	defer vault.Close()
+	sum, err := deadletter.Replay(ctx, deadletter.ReplayConfig{
+		Brokers: cfg.Kafka.Brokers, Transport: transport, Dialer: dialer, Topic: cfg.Kafka.Topics.DeadLetter,
+		Decrypter: vault, Reasons: reasons, SourceTopics: topics, Since: sinceT, Until: untilT, Execute: *execute,
+	})
+	printReplay(stdout, cfg.Kafka.Topics.DeadLetter, sum, *execute)
+	if err != nil {
+		fmt.Fprintf(stderr, "orderflow replay-dlq: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+// parseWhen reads an RFC 3339 time or a duration ago; "" is the zero time.
+func parseWhen(s string, now time.Time) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	if d, err := time.ParseDuration(s); err == nil {
+		return now.Add(-d), nil
+	}
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("%q is neither an RFC 3339 time nor a duration such as 24h", s)
+	}
+	return t, nil
+}
+
+func printReplay(w io.Writer, topic string, sum deadletter.ReplaySummary, executed bool) {
+	mode := "dry run: nothing republished (add --execute to republish)"
+	if executed {
+		mode = fmt.Sprintf("republished %d", sum.Republished)
+	}
+	fmt.Fprintf(w, "%s: scanned %d dead letters, %d selected; %s\n", topic, sum.Scanned, sum.Matched, mode)
+	for _, group := range []struct {
+		title  string
+		counts map[string]int
+	}{{"by reason", sum.ByReason}, {"by source topic", sum.ByTopic}} {
+		if len(group.counts) == 0 {
+			continue
+		}
+		fmt.Fprintf(w, "  %s:\n", group.title)
+		keys := make([]string, 0, len(group.counts))
+		for k := range group.counts {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			fmt.Fprintf(w, "    %-24s %d\n", k, group.counts[k])
+		}
+	}
+}

@@ -1,0 +1,152 @@
+package deadletter_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/orderflow/orderflow/worker/config"
+	"github.com/orderflow/orderflow/worker/deadletter"
+	"github.com/orderflow/orderflow/worker/stacktest"
+	"github.com/orderflow/orderflow/worker/transit"
+)
+
+func newVault(t *testing.T) *transit.Client {
+	t.Helper()
+	addr, token := stacktest.Vault(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	client, err := transit.New(ctx, transit.Config{Address: addr, Auth: transit.Auth{Token: config.Secret(token)}})
+	if err != nil {
+		t.Fatalf("vault: %v", err)
+	}
+	t.Cleanup(func() { _ = client.Close() })
+	return client
+}
+
+// TestPublishEncryptsAndReplayRestores: letters are stored as Vault ciphertext with
+// their reason headers; a dry run counts without writing; an executed replay puts
+// exactly the selected originals back on their source topics, keys and headers
+// intact.
+func TestPublishEncryptsAndReplayRestores(t *testing.T) {
+	brokers := stacktest.KafkaBrokers(t)
+	vault := newVault(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	dlq, amazon, ebay := stacktest.UniqueName("test.dlq"), stacktest.UniqueName("test.amazon"), stacktest.UniqueName("test.ebay")
+	stacktest.CreateTopic(t, brokers, dlq, 3)
+	stacktest.CreateTopic(t, brokers, amazon, 2)
+	stacktest.CreateTopic(t, brokers, ebay, 2)
+
+	type src struct {
+		topic, reason, value string
+	}
+	sources := []src{
+		{amazon, "bad_amount", `{"tenant_id":"acme-uk","channel":"amazon","payload":{"order":{"BuyerInfo":{"BuyerEmail":"zoe.bronte@example.co.uk"}}}}`},
+		{amazon, "malformed_json", `{"tenant_id":"acme-uk","channel":"amazon","payload":{"order":{"ShippingAddress":{"Name":"Zoë Brontë`},
+		{ebay, "bad_amount", `{"tenant_id":"bramble-home","channel":"ebay","payload":{"orderId":"12-34567-89015","buyer":{"username":"gwen_ap_rhys"}}}`},
+		{ebay, "missing_field", `{"tenant_id":"bramble-home","channel":"ebay","payload":{}}`},
+	}
+	letters := make([]deadletter.Letter, len(sources))
+	for i, s := range sources {
+		letters[i] = deadletter.Letter{
+			Source: kafka.Message{Topic: s.topic, Partition: i % 2, Offset: int64(100 + i), Time: time.Now(),
+				Key: fmt.Appendf(nil, "tenant/%d", i), Value: []byte(s.value),
+				Headers: []kafka.Header{{Key: "traceparent", Value: fmt.Appendf(nil, "00-%032d-%016d-01", i, i)}}},
+			Reason: s.reason, Stage: "normalize", Err: errors.New(s.reason + ": payload.x: rule"),
+		}
+	}
+	pub, err := deadletter.New(deadletter.Config{Brokers: brokers, Topic: dlq, Encrypter: vault})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := pub.Publish(ctx, letters); err != nil {
+		t.Fatalf("publish: %v", err)
+	}
+	_ = pub.Close()
+
+	stored := stacktest.ReadAll(t, brokers, dlq, 3)
+	if len(stored) != len(sources) {
+		t.Fatalf("%d letters in the DLQ, want %d", len(stored), len(sources))
+	}
+	for _, m := range stored {
+		for _, s := range sources {
+			if bytes.Contains(m.Value, []byte("example.co.uk")) || bytes.Contains(m.Value, []byte(s.value[:20])) {
+				t.Errorf("a DLQ payload is stored in clear")
+			}
+		}
+		if !bytes.HasPrefix(m.Value, []byte("vault:v1:")) {
+			t.Errorf("DLQ payload does not look like transit ciphertext: %.12q", m.Value)
+		}
+	}
+
+	base := deadletter.ReplayConfig{Brokers: brokers, Topic: dlq, Decrypter: vault}
+	dry := base
+	dry.Reasons = []string{"bad_amount"}
+	sum, err := deadletter.Replay(ctx, dry)
+	if err != nil {
+		t.Fatalf("dry run: %v", err)
+	}
+	if sum.Scanned != 4 || sum.Matched != 2 || sum.Republished != 0 || sum.ByTopic[amazon] != 1 || sum.ByTopic[ebay] != 1 {
+		t.Errorf("dry run summary %+v, want 4 scanned, 2 matched, 0 republished, one per topic", sum)
+	}
+	if ends := stacktest.EndOffsets(t, brokers, amazon, 2); ends[0]+ends[1] != 0 {
+		t.Errorf("a dry run wrote to %s", amazon)
+	}
+
+	exec := base
+	exec.SourceTopics = []string{ebay}
+	exec.Since = time.Now().Add(-time.Hour)
+	exec.Execute = true
+	sum, err = deadletter.Replay(ctx, exec)
+	if err != nil {
+		t.Fatalf("replay: %v", err)
+	}
+	if sum.Matched != 2 || sum.Republished != 2 {
+		t.Errorf("replay summary %+v, want the 2 eBay letters republished", sum)
+	}
+	back := stacktest.ReadAll(t, brokers, ebay, 2)
+	var got []string
+	for _, m := range back {
+		got = append(got, string(m.Value))
+		h := map[string]string{}
+		for _, x := range m.Headers {
+			h[x.Key] = string(x.Value)
+		}
+		if !strings.HasPrefix(h[deadletter.HeaderReplayedFrom], dlq+"/") || h["traceparent"] == "" || h[deadletter.HeaderReason] != "" {
+			t.Errorf("replayed headers %v: want replayed_from and the original traceparent, and none of the DLQ's", h)
+		}
+		if !strings.HasPrefix(string(m.Key), "tenant/") {
+			t.Errorf("replayed key %q is not the original", m.Key)
+		}
+	}
+	sort.Strings(got)
+	want := []string{sources[2].value, sources[3].value}
+	sort.Strings(want)
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("replayed values %q, want %q", got, want)
+	}
+	if ends := stacktest.EndOffsets(t, brokers, amazon, 2); ends[0]+ends[1] != 0 {
+		t.Errorf("a replay selected by topic wrote to %s", amazon)
+	}
+
+	// A window after every letter selects nothing.
+	late := base
+	late.Since = time.Now().Add(time.Hour)
+	if sum, err := deadletter.Replay(ctx, late); err != nil || sum.Matched != 0 {
+		t.Errorf("replay since a future time: %+v, %v", sum, err)
+	}
+}
+
+func TestPublisherRefusesToStoreInClear(t *testing.T) {
+	if _, err := deadletter.New(deadletter.Config{Brokers: []string{"127.0.0.1:1"}, Topic: "orders.dlq"}); err == nil {
+		t.Error("a publisher without an encrypter was accepted")
+	}
+}

@@ -1,0 +1,213 @@
+package deadletter
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+)
+
+// Decrypter decrypts under the platform key (transit.Client).
+type Decrypter interface {
+	DecryptPlatform(ctx context.Context, ciphertexts []string) ([][]byte, error)
+}
+
+// HeaderReplayedFrom marks a republished message with the dead letter it came from
+// ("<dlq topic>/<partition>/<offset>"), so a replay can be traced and is never
+// mistaken for fresh input.
+const HeaderReplayedFrom = "replayed_from"
+
+// ReplayConfig selects dead letters and says where to put them back.
+type ReplayConfig struct {
+	// Brokers are the bootstrap addresses. Required.
+	Brokers []string
+	// Transport and Dialer carry TLS and SASL. Defaults: kafka-go's.
+	Transport kafka.RoundTripper
+	Dialer    *kafka.Dialer
+	// Topic is the dead-letter topic. Required.
+	Topic string
+	// Decrypter reads the payloads. Required.
+	Decrypter Decrypter
+	// Reasons and SourceTopics select letters; empty selects all.
+	Reasons      []string
+	SourceTopics []string
+	// Since and Until bound the time a letter was dead-lettered; zero is unbounded.
+	Since, Until time.Time
+	// Execute republishes; false only counts (a dry run).
+	Execute bool
+}
+
+// ReplaySummary is what a replay found and did.
+type ReplaySummary struct {
+	Scanned     int
+	Matched     int
+	Republished int
+	// ByReason and ByTopic count the matched letters.
+	ByReason map[string]int
+	ByTopic  map[string]int
+}
+
+// Replay reads the dead-letter topic up to its end offsets as they were when the
+// replay started, selects letters, and (when cfg.Execute) decrypts them and
+// republishes each to its source topic with its original key and headers. Running
+// it twice republishes twice: the pipeline's writes are idempotent.
+func Replay(ctx context.Context, cfg ReplayConfig) (ReplaySummary, error) {
+	sum := ReplaySummary{ByReason: map[string]int{}, ByTopic: map[string]int{}}
+	if len(cfg.Brokers) == 0 || cfg.Topic == "" || cfg.Decrypter == nil {
+		return sum, errors.New("replay: brokers, topic and decrypter are required")
+	}
+	client := &kafka.Client{Addr: kafka.TCP(cfg.Brokers...), Transport: cfg.Transport, Timeout: 30 * time.Second}
+	firsts, ends, err := offsetRange(ctx, client, cfg.Topic)
+	if err != nil {
+		return sum, err
+	}
+	writer := &kafka.Writer{
+		Addr: kafka.TCP(cfg.Brokers...), Transport: cfg.Transport, Balancer: &kafka.Hash{},
+		RequiredAcks: kafka.RequireAll, BatchTimeout: time.Millisecond,
+	}
+	defer writer.Close()
+
+	for partition, end := range ends {
+		if firsts[partition] >= end {
+			continue // empty, or everything expired
+		}
+		selected, err := scanPartition(ctx, cfg, partition, end, &sum)
+		if err != nil {
+			return sum, err
+		}
+		sum.Matched += len(selected)
+		if !cfg.Execute || len(selected) == 0 {
+			continue
+		}
+		if err := republish(ctx, cfg, writer, selected); err != nil {
+			return sum, err
+		}
+		sum.Republished += len(selected)
+	}
+	return sum, nil
+}
+
+// scanPartition reads one partition from the first offset at or after cfg.Since up
+// to end, returning the letters cfg selects.
+func scanPartition(ctx context.Context, cfg ReplayConfig, partition int, end int64, sum *ReplaySummary) ([]kafka.Message, error) {
+	reader := kafka.NewReader(kafka.ReaderConfig{
+		Brokers: cfg.Brokers, Dialer: cfg.Dialer, Topic: cfg.Topic, Partition: partition,
+		MaxWait: 100 * time.Millisecond, MaxBytes: 10 << 20,
+	})
+	defer reader.Close()
+	if !cfg.Since.IsZero() {
+		if err := reader.SetOffsetAt(ctx, cfg.Since); err != nil {
+			return nil, fmt.Errorf("replay: seek %s/%d to %s: %w", cfg.Topic, partition, cfg.Since.Format(time.RFC3339), err)
+		}
+		// Kafka answers -1 when no message is as recent as Since.
+		if off := reader.Offset(); off < 0 || off >= end {
+			return nil, nil // nothing dead-lettered since
+		}
+	}
+	var selected []kafka.Message
+	for {
+		msg, err := reader.FetchMessage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("replay: read %s/%d: %w", cfg.Topic, partition, err)
+		}
+		sum.Scanned++
+		h := headerValues(msg.Headers)
+		if cfg.selects(h, msg.Time) {
+			sum.ByReason[h[HeaderReason]]++
+			sum.ByTopic[h[HeaderSourceTopic]]++
+			selected = append(selected, msg)
+		}
+		if msg.Offset+1 >= end {
+			return selected, nil
+		}
+	}
+}
+
+func (cfg ReplayConfig) selects(h map[string]string, at time.Time) bool {
+	if t, err := time.Parse(time.RFC3339Nano, h[HeaderDeadLetteredAt]); err == nil {
+		at = t
+	}
+	switch {
+	case h[HeaderSourceTopic] == "":
+		return false // not a dead letter of ours
+	case len(cfg.Reasons) > 0 && !slices.Contains(cfg.Reasons, h[HeaderReason]):
+		return false
+	case len(cfg.SourceTopics) > 0 && !slices.Contains(cfg.SourceTopics, h[HeaderSourceTopic]):
+		return false
+	case !cfg.Since.IsZero() && at.Before(cfg.Since):
+		return false
+	case !cfg.Until.IsZero() && !at.Before(cfg.Until):
+		return false
+	}
+	return true
+}
+
+// republish decrypts the letters and writes each to its source topic.
+func republish(ctx context.Context, cfg ReplayConfig, writer *kafka.Writer, letters []kafka.Message) error {
+	ciphertexts := make([]string, len(letters))
+	for i, l := range letters {
+		if enc := headerValues(l.Headers)[HeaderPayloadEncoding]; enc != PayloadVaultTransit {
+			return fmt.Errorf("replay: %s/%d/%d has payload encoding %q, want %q", l.Topic, l.Partition, l.Offset, enc, PayloadVaultTransit)
+		}
+		ciphertexts[i] = string(l.Value)
+	}
+	plaintexts, err := cfg.Decrypter.DecryptPlatform(ctx, ciphertexts)
+	if err != nil {
+		return fmt.Errorf("replay: decrypt %d dead letters: %w", len(letters), err)
+	}
+	out := make([]kafka.Message, len(letters))
+	for i, l := range letters {
+		h := headerValues(l.Headers)
+		headers := []kafka.Header{{Key: HeaderReplayedFrom, Value: fmt.Appendf(nil, "%s/%d/%d", l.Topic, l.Partition, l.Offset)}}
+		for _, x := range l.Headers {
+			if !ownHeaders[x.Key] {
+				headers = append(headers, x)
+			}
+		}
+		out[i] = kafka.Message{Topic: h[HeaderSourceTopic], Key: l.Key, Value: plaintexts[i], Headers: headers}
+	}
+	if err := writer.WriteMessages(ctx, out...); err != nil {
+		return fmt.Errorf("replay: republish %d messages: %w", len(out), err)
+	}
+	return nil
+}
+
+func headerValues(headers []kafka.Header) map[string]string {
+	h := make(map[string]string, len(headers))
+	for _, x := range headers {
+		if _, seen := h[x.Key]; !seen { // ours come first; an original header of the same name does not override
+			h[x.Key] = string(x.Value)
+		}
+	}
+	return h
+}
+
+// offsetRange returns each partition's first and end offsets.
+func offsetRange(ctx context.Context, client *kafka.Client, topic string) (firsts, ends map[int]int64, err error) {
+	meta, err := client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{topic}})
+	if err != nil {
+		return nil, nil, fmt.Errorf("replay: metadata of %s: %w", topic, err)
+	}
+	if len(meta.Topics) != 1 || meta.Topics[0].Error != nil {
+		return nil, nil, fmt.Errorf("replay: topic %s not found", topic)
+	}
+	var req []kafka.OffsetRequest
+	for _, p := range meta.Topics[0].Partitions {
+		req = append(req, kafka.FirstOffsetOf(p.ID), kafka.LastOffsetOf(p.ID))
+	}
+	resp, err := client.ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{topic: req}})
+	if err != nil {
+		return nil, nil, fmt.Errorf("replay: offsets of %s: %w", topic, err)
+	}
+	firsts, ends = map[int]int64{}, map[int]int64{}
+	for _, po := range resp.Topics[topic] {
+		if po.Error != nil {
+			return nil, nil, fmt.Errorf("replay: offsets of %s/%d: %w", topic, po.Partition, po.Error)
+		}
+		firsts[po.Partition], ends[po.Partition] = po.FirstOffset, po.LastOffset
+	}
+	return firsts, ends, nil
+}
