@@ -28,9 +28,7 @@ func Find(s string) []Span {
 			continue
 		}
 		end := r.scan(s, i)
-		if r.isCardNumber(s, i) {
-			spans = append(spans, Span{Start: i, End: end})
-		}
+		spans = r.appendCards(spans, s)
 		i = end
 	}
 	return spans
@@ -75,66 +73,92 @@ func hasDigitRun(s string) bool {
 func isDigit(c byte) bool { return c >= '0' && c <= '9' }
 
 // run is one maximal run of digits, where a single space or dash may separate two
-// digits. It lives on the stack: scanning allocates nothing.
+// digits, split into its groups. It lives on the stack: scanning allocates nothing.
 type run struct {
-	digits  [maxDigits + 1]byte
-	n       int // digits in the run (may exceed maxDigits; only the first are kept)
-	groups  [maxDigits + 1]int
+	digits  [maxRunDigits]byte
+	n       int
+	groups  [maxRunGroups]group
 	ngroups int
 }
 
-const maxDigits = 19
+// group is one stretch of digits within a run.
+type group struct {
+	start, end int // byte offsets in the scanned string
+	first, n   int // index of its first digit in run.digits, and how many
+}
 
-// scan reads the run starting at s[i] (a digit) and returns its end.
+const (
+	maxDigits    = 19 // the longest card number
+	maxRunDigits = 256
+	maxRunGroups = 64
+)
+
+// scan reads the run starting at s[i] (a digit) and returns its end. A run longer
+// than the buffers is cut at a group boundary; the rest is scanned as a new run.
 func (r *run) scan(s string, i int) int {
 	r.n, r.ngroups = 0, 0
-	group := 0
-	endGroup := func() {
-		if r.ngroups < len(r.groups) {
-			r.groups[r.ngroups] = group
-		}
-		r.ngroups++
-	}
+	g := group{start: i}
 	for i < len(s) {
 		c := s[i]
 		switch {
-		case isDigit(c):
-			if r.n < len(r.digits) {
-				r.digits[r.n] = c
-			}
+		case isDigit(c) && r.n < maxRunDigits:
+			r.digits[r.n] = c
 			r.n++
-			group++
+			g.n++
 			i++
-		case (c == ' ' || c == '-') && i+1 < len(s) && isDigit(s[i+1]):
-			endGroup()
-			group = 0
+			continue
+		case (c == ' ' || c == '-') && i+1 < len(s) && isDigit(s[i+1]) && r.ngroups < maxRunGroups-1 && r.n < maxRunDigits:
+			g.end = i
+			r.groups[r.ngroups] = g
+			r.ngroups++
+			g = group{start: i + 1, first: r.n}
 			i++
-		default:
-			endGroup()
-			return i
+			continue
 		}
+		break
 	}
-	endGroup()
+	g.end = i
+	r.groups[r.ngroups] = g
+	r.ngroups++
 	return i
 }
 
-func (r *run) isCardNumber(s string, start int) bool {
-	if r.n < 12 || r.n > maxDigits {
+// appendCards appends the card numbers within the run: the longest card-like
+// stretch of whole groups starting at each group, so that "Flat 3 4111 1111 1111
+// 1111" yields the card without the flat number.
+func (r *run) appendCards(spans []Span, s string) []Span {
+	for i := 0; i < r.ngroups; i++ {
+		for j := r.ngroups - 1; j >= i; j-- {
+			if r.isCardNumber(s, i, j) {
+				spans = append(spans, Span{Start: r.groups[i].start, End: r.groups[j].end})
+				i = j
+				break
+			}
+		}
+	}
+	return spans
+}
+
+// isCardNumber reports whether groups i..j form a card number.
+func (r *run) isCardNumber(s string, i, j int) bool {
+	first, last := r.groups[i], r.groups[j]
+	n := last.first + last.n - first.first
+	if n < 12 || n > maxDigits {
 		return false
 	}
 	// "+44 7700 900123": an international phone number.
-	if start > 0 && s[start-1] == '+' {
+	if i == 0 && first.start > 0 && s[first.start-1] == '+' {
 		return false
 	}
-	if r.ngroups > 1 && !cardGrouping(r.groups[:r.ngroups]) {
+	if j > i && !cardGrouping(r.groups[i:j+1]) {
 		return false
 	}
-	d := r.digits[:r.n]
+	d := r.digits[first.first : first.first+n]
 	if !schemeAccepts(d) || !luhn(d) {
 		return false
 	}
 	// 12 to 14 digits with a valid GTIN check digit: a UPC/EAN/GTIN-14 barcode.
-	if r.n <= 14 && gtin(d) {
+	if n <= 14 && gtin(d) {
 		return false
 	}
 	return true
@@ -143,13 +167,13 @@ func (r *run) isCardNumber(s string, start int) bool {
 // cardGrouping reports whether group sizes are how card numbers are printed or
 // typed: fours with a shorter or equal tail (4-4-4-4, 4-4-4-4-3, 4-4-4-3), or the
 // American Express and Diners Club layouts 4-6-5 and 4-6-4.
-func cardGrouping(groups []int) bool {
-	if len(groups) == 3 && groups[0] == 4 && groups[1] == 6 && (groups[2] == 5 || groups[2] == 4) {
+func cardGrouping(groups []group) bool {
+	if len(groups) == 3 && groups[0].n == 4 && groups[1].n == 6 && (groups[2].n == 5 || groups[2].n == 4) {
 		return true
 	}
 	for i, g := range groups {
 		last := i == len(groups)-1
-		if !last && g != 4 || last && (g < 1 || g > 4) {
+		if !last && g.n != 4 || last && (g.n < 1 || g.n > 4) {
 			return false
 		}
 	}
@@ -169,16 +193,29 @@ func schemeAccepts(d []byte) bool {
 		return n == 16
 	case p2 == 34 || p2 == 37: // American Express
 		return n == 15
-	case p2 == 36 || p2 == 38 || p2 == 39 || p4/10 >= 300 && p4/10 <= 305: // Diners Club
+	case p2 == 36 || p4/10 >= 300 && p4/10 <= 305 || p4 == 3095: // Diners Club International
 		return n >= 14 && n <= 19
+	case p2 == 38 || p2 == 39: // Diners Club on the Discover network
+		return n >= 16 && n <= 19
 	case p4 >= 3528 && p4 <= 3589: // JCB
 		return n >= 16 && n <= 19
 	case p2 == 62: // UnionPay
 		return n >= 16 && n <= 19
 	case p4 == 6011 || p2 == 65 || p4/10 >= 644 && p4/10 <= 649: // Discover
 		return n >= 16 && n <= 19
-	case p2 == 50 || p2 >= 56 && p2 <= 69: // Maestro
+	case maestro(p4): // Maestro's issued ranges
 		return n >= 12 && n <= 19
+	}
+	return false
+}
+
+// maestro reports the IIN prefixes Maestro issues under (UK and international).
+// The scheme's nominal ranges (50, 56-69) are far wider than what it issues, and
+// taking them whole would mistake marketplace line ids for cards.
+func maestro(p4 int) bool {
+	switch p4 {
+	case 5018, 5020, 5038, 5893, 6304, 6759, 6761, 6762, 6763, 6799:
+		return true
 	}
 	return false
 }

@@ -45,6 +45,23 @@ func TestFindsCardNumbersInText(t *testing.T) {
 	}
 }
 
+// A card beside another number is still found, and the other number kept.
+func TestFindsCardsBesideOtherNumbers(t *testing.T) {
+	cases := map[string]string{
+		"Flat 3 4111 1111 1111 1111":           "Flat 3 " + Replacement,
+		"PO Box 12 6011 0009 9013 9424":        "PO Box 12 " + Replacement,
+		"4111 1111 1111 1111 12":               Replacement + " 12",
+		"Unit 7-5555 5555 5555 4444":           "Unit 7-" + Replacement,
+		"tel 020 7946 0958 4111111111111111":   "tel 020 7946 0958 " + Replacement,
+		"3782 822463 10005 and 30569309025904": Replacement + " and " + Replacement,
+	}
+	for in, want := range cases {
+		if got, _ := Redact(in); got != want {
+			t.Errorf("Redact(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
 func TestRedactKeepsTheRest(t *testing.T) {
 	got, n := Redact("Gift for Zoë — card 4111 1111 1111 1111, exp 12/29, and 5555555555554444!")
 	want := "Gift for Zoë — card " + Replacement + ", exp 12/29, and " + Replacement + "!"
@@ -100,7 +117,7 @@ func TestLookAlikesAreLuhnValid(t *testing.T) {
 	digitsOf := func(s string) []byte { return []byte(strings.NewReplacer("-", "", " ", "", "+", "").Replace(s)) }
 	for _, s := range []string{
 		"202-8362759-3910736", "405-0000000-0000001", "12-34567-89015", "110234567890-2123456789006",
-		"123456789015", "+447700900973", "447700900122", "15501234567899", "794612345676",
+		"123456789015", "+447700900973", "61822093417510", "50123456789014", "447700900122", "15501234567899", "794612345676",
 		"9400111899223197428497", "41111111111114", "555555555555442", "41111111111111111115", "411-1111111-111111",
 	} {
 		if !luhn(digitsOf(s)) {

@@ -1,0 +1,151 @@
+package protect
+
+import (
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"maps"
+	"slices"
+	"unicode/utf8"
+)
+
+// Document is the plaintext inside a Ciphertext, for the roles that decrypt
+// one (the courier and accounting connectors): a flat JSON object whose keys are
+// canonical order field paths as the policy names them
+// ("shipping_address.line1", "buyer.tax_id") and whose values are those
+// fields' text after the card number scrub. Fields without a value are left
+// out. Keyed by path, the document follows the policy: a field the policy
+// starts or stops encrypting appears or disappears without a format change.
+//
+// A Document is personal data in plaintext, so it prints, formats, logs and
+// marshals as "<redacted>"; Get is the way to a value.
+type Document struct {
+	// fields returns the map, rather than being it, so that fmt shows an
+	// address where it cannot call Format (a Document in an unexported field):
+	// it prints a map's contents, and a function's address.
+	fields func() map[string]string
+}
+
+// ParseDocument reads a decrypted Document. Its errors never quote the text.
+func ParseDocument(plaintext []byte) (Document, error) {
+	var fields map[string]string
+	if err := json.Unmarshal(plaintext, &fields); err != nil || fields == nil {
+		return Document{}, fmt.Errorf("protect: a document of %d bytes is not a JSON object of strings", len(plaintext))
+	}
+	return Document{fields: func() map[string]string { return fields }}, nil
+}
+
+// Get returns the value of the field at path, or "" when the document has none.
+func (d Document) Get(path string) string {
+	if d.fields == nil {
+		return ""
+	}
+	return d.fields()[path]
+}
+
+// Paths returns the paths of the fields the document holds, sorted.
+func (d Document) Paths() []string {
+	if d.fields == nil {
+		return nil
+	}
+	return slices.Sorted(maps.Keys(d.fields()))
+}
+
+func (d Document) String() string   { return redacted }
+func (d Document) GoString() string { return "protect.Document(" + redacted + ")" }
+
+// Format prints "<redacted>" for every verb, %#v and %x included.
+func (d Document) Format(f fmt.State, verb rune) {
+	format(f, verb, "protect.Document", new(string)) // non-nil: shown as "<redacted>"
+}
+func (d Document) MarshalText() ([]byte, error) { return []byte(redacted), nil }
+func (d Document) MarshalJSON() ([]byte, error) { return []byte(`"` + redacted + `"`), nil }
+func (d Document) LogValue() slog.Value         { return slog.StringValue(redacted) }
+
+// docBuffer accumulates the documents of one tenant's batch in one buffer, so
+// that a batch costs one growing allocation instead of one per document.
+type docBuffer struct {
+	buf  []byte
+	ends []int // end offset of each document in buf
+}
+
+// add appends the document of o's fields (those with a value) and returns its
+// index.
+func (b *docBuffer) add(fields []stringField, o *scrubbed) int {
+	b.buf = append(b.buf, '{')
+	first := true
+	for _, f := range fields {
+		v := f.get(o)
+		if v == "" {
+			continue
+		}
+		if !first {
+			b.buf = append(b.buf, ',')
+		}
+		first = false
+		b.buf = appendJSONString(b.buf, f.path)
+		b.buf = append(b.buf, ':')
+		b.buf = appendJSONString(b.buf, v)
+	}
+	b.buf = append(b.buf, '}')
+	b.ends = append(b.ends, len(b.buf))
+	return len(b.ends) - 1
+}
+
+// documents returns the documents as slices of the buffer, once every one has
+// been added (adding may move the buffer).
+func (b *docBuffer) documents() [][]byte {
+	out := make([][]byte, len(b.ends))
+	start := 0
+	for i, end := range b.ends {
+		out[i] = b.buf[start:end:end]
+		start = end
+	}
+	return out
+}
+
+// appendJSONString appends s as a JSON string. It escapes what JSON requires
+// (quote, backslash, control characters) and replaces invalid UTF-8 with
+// U+FFFD, as encoding/json does, without its allocations; it leaves '<', '>'
+// and '&' alone, since the document is never embedded in HTML.
+func appendJSONString(b []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c >= 0x20 && c != '"' && c != '\\' && c < utf8.RuneSelf {
+			i++
+			continue
+		}
+		if c >= utf8.RuneSelf {
+			r, size := utf8.DecodeRuneInString(s[i:])
+			if r != utf8.RuneError || size != 1 {
+				i += size
+				continue
+			}
+			b = append(b, s[start:i]...)
+			b = append(b, `\ufffd`...)
+			i++
+			start = i
+			continue
+		}
+		b = append(b, s[start:i]...)
+		switch c {
+		case '"', '\\':
+			b = append(b, '\\', c)
+		case '\n':
+			b = append(b, '\\', 'n')
+		case '\r':
+			b = append(b, '\\', 'r')
+		case '\t':
+			b = append(b, '\\', 't')
+		default:
+			b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+		}
+		i++
+		start = i
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
+}

@@ -1,0 +1,255 @@
+package protect_test
+
+import (
+	"context"
+	"io"
+	"maps"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/orderflow/orderflow/schemas/policy"
+	"github.com/orderflow/orderflow/worker/config"
+	"github.com/orderflow/orderflow/worker/order"
+	"github.com/orderflow/orderflow/worker/protect"
+	"github.com/orderflow/orderflow/worker/stacktest"
+	"github.com/orderflow/orderflow/worker/transit"
+)
+
+// The stage's Vault is the transit client, as in production.
+var (
+	_ protect.Tokenizer = (*transit.Client)(nil)
+	_ protect.Encrypter = (*transit.Client)(nil)
+)
+
+// transitConfig is a token-authenticated transit.Config for the stack's Vault
+// (through addr when it is not ""), with fast retries and a fresh registry.
+func transitConfig(t testing.TB, addr string) (transit.Config, *prometheus.Registry) {
+	t.Helper()
+	vaultAddr, token := stacktest.Vault(t)
+	if addr == "" {
+		addr = vaultAddr
+	}
+	reg := prometheus.NewRegistry()
+	return transit.Config{
+		Address:      addr,
+		RetryInitial: time.Millisecond,
+		RetryMax:     10 * time.Millisecond,
+		Auth:         transit.Auth{Method: transit.AuthToken, Token: config.Secret(token)},
+		Registerer:   reg,
+	}, reg
+}
+
+func newClient(t testing.TB, cfg transit.Config) *transit.Client {
+	t.Helper()
+	c, err := transit.New(context.Background(), cfg) // its context bounds token renewal too
+	if err != nil {
+		t.Fatalf("transit.New: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := c.Close(); err != nil {
+			t.Errorf("transit Close: %v", err)
+		}
+	})
+	return c
+}
+
+// directClient is a client straight to Vault, for what tests check behind the
+// stage's back: decrypting, computing expected tokens, destroying keys.
+func directClient(t testing.TB) *transit.Client {
+	t.Helper()
+	cfg, _ := transitConfig(t, "")
+	cfg.Registerer = nil
+	cfg.TokenCacheSize = -1
+	return newClient(t, cfg)
+}
+
+// newTenant returns a tenant id no other run uses; its keys are destroyed when
+// the test ends.
+func newTenant(t testing.TB, admin *transit.Client) string {
+	t.Helper()
+	id := stacktest.UniqueName("t")
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := admin.DestroyTenantKeys(ctx, id); err != nil {
+			t.Errorf("cleanup: %v", err)
+		}
+	})
+	return id
+}
+
+func newStage(t testing.TB, c *transit.Client, reg prometheus.Registerer, p *policy.Policy) *protect.Stage {
+	t.Helper()
+	if p == nil {
+		p = loadPolicy(t)
+	}
+	s, err := protect.New(protect.Config{Tokenizer: c, Encrypter: c, Policy: p, Registerer: reg})
+	if err != nil {
+		t.Fatalf("protect.New: %v", err)
+	}
+	return s
+}
+
+func loadPolicy(t testing.TB) *policy.Policy {
+	t.Helper()
+	p, err := policy.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// withRules returns a copy of p with the given fields' rules replaced (a zero
+// Rule deletes the field).
+func withRules(p *policy.Policy, rules map[string]policy.Rule) *policy.Policy {
+	cp := *p
+	cp.Fields = maps.Clone(p.Fields)
+	cp.Derived = maps.Clone(p.Derived)
+	for path, r := range rules {
+		if r == (policy.Rule{}) {
+			delete(cp.Fields, path)
+			continue
+		}
+		cp.Fields[path] = r
+	}
+	return &cp
+}
+
+func ctxFor(t testing.TB) context.Context {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// vaultProxy is a reverse proxy in front of the real Vault that counts the
+// transit data requests by operation and can answer them 503, as a sealed or
+// overloaded Vault does.
+type vaultProxy struct {
+	URL string
+
+	mu       sync.Mutex
+	requests map[string]int // "hmac", "encrypt", "decrypt" -> requests seen
+	failures int            // data requests still to answer 503
+}
+
+func newVaultProxy(t testing.TB) *vaultProxy {
+	t.Helper()
+	addr, _ := stacktest.Vault(t)
+	target, err := url.Parse(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	upstream := httputil.NewSingleHostReverseProxy(target)
+	p := &vaultProxy{requests: map[string]int{}}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		op := ""
+		if rest, ok := strings.CutPrefix(r.URL.Path, "/v1/transit/"); ok {
+			op, _, _ = strings.Cut(rest, "/")
+		}
+		p.mu.Lock()
+		fail := false
+		if op == "hmac" || op == "encrypt" || op == "decrypt" {
+			p.requests[op]++
+			if p.failures > 0 {
+				p.failures--
+				fail = true
+			}
+		}
+		p.mu.Unlock()
+		if fail {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = io.WriteString(w, `{"errors":["Vault is sealed"]}`)
+			return
+		}
+		upstream.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	p.URL = srv.URL
+	return p
+}
+
+func (p *vaultProxy) count(op string) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.requests[op]
+}
+
+// fail answers the next n transit data requests 503.
+func (p *vaultProxy) fail(n int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.failures = n
+}
+
+// metric sums the samples of a counter named name whose labels include want
+// ("k=v" pairs).
+func metric(t testing.TB, reg *prometheus.Registry, name string, want ...string) float64 {
+	t.Helper()
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatalf("gather: %v", err)
+	}
+	sum := 0.0
+	for _, f := range families {
+		if f.GetName() != name {
+			continue
+		}
+	samples:
+		for _, m := range f.GetMetric() {
+			labels := map[string]string{}
+			for _, l := range m.GetLabel() {
+				labels[l.GetName()] = l.GetValue()
+			}
+			for _, kv := range want {
+				k, v, _ := strings.Cut(kv, "=")
+				if labels[k] != v {
+					continue samples
+				}
+			}
+			switch {
+			case m.GetCounter() != nil:
+				sum += m.GetCounter().GetValue()
+			case m.GetHistogram() != nil:
+				sum += float64(m.GetHistogram().GetSampleCount())
+			}
+		}
+	}
+	return sum
+}
+
+// decrypt returns the Document inside c, decrypted with the tenant's key.
+func decrypt(t testing.TB, admin *transit.Client, tenant string, c protect.Ciphertext) protect.Document {
+	t.Helper()
+	if c.IsZero() {
+		t.Fatalf("decrypt: no ciphertext")
+	}
+	plain, err := admin.Decrypt(ctxFor(t), tenant, []string{c.Value()})
+	if err != nil {
+		t.Fatalf("decrypt: %v", err)
+	}
+	d, err := protect.ParseDocument(plain[0])
+	if err != nil {
+		t.Fatalf("decrypt: %v", err)
+	}
+	return d
+}
+
+// forTenant returns copies of orders that belong to tenant.
+func forTenant(orders []order.Order, tenant string) []order.Order {
+	out := make([]order.Order, len(orders))
+	for i, o := range orders {
+		o.TenantID = tenant
+		out[i] = o
+	}
+	return out
+}

@@ -1,0 +1,145 @@
+package protect
+
+import "github.com/orderflow/orderflow/worker/order"
+
+// keep copies the fields the policy keeps (keptPaths) from a scrubbed order
+// into dst. It names each field: a field added to the canonical order is not
+// copied until someone adds it here and to keptPaths, and the policy marks it
+// keep, so nothing new reaches the output unclassified. Times behind pointers
+// and promotion id slices are shared with the canonical order, which nothing
+// modifies.
+func keep(dst *Order, s *scrubbed, a *arena) {
+	o := &s.o
+	*dst = Order{
+		SchemaVersion:    o.SchemaVersion,
+		TenantID:         o.TenantID,
+		Channel:          o.Channel,
+		SourceFormat:     o.SourceFormat,
+		Marketplace:      o.Marketplace,
+		ChannelOrderID:   o.ChannelOrderID,
+		SellerOrderID:    o.SellerOrderID,
+		Status:           o.Status,
+		PaymentStatus:    o.PaymentStatus,
+		SourceStatus:     o.SourceStatus,
+		CancelRequested:  o.CancelRequested,
+		Fulfilment:       o.Fulfilment,
+		IsPrime:          o.IsPrime,
+		IsBusiness:       o.IsBusiness,
+		ShipServiceLevel: o.ShipServiceLevel,
+		PurchasedAt:      o.PurchasedAt,
+		SourceUpdatedAt:  o.SourceUpdatedAt,
+		ReceivedAt:       o.ReceivedAt,
+		LatestShipAt:     o.LatestShipAt,
+		LatestDeliveryAt: o.LatestDeliveryAt,
+		ShippingAddress:  a.address(o.ShippingAddress),
+		BillingAddress:   a.address(o.BillingAddress),
+		Lines:            a.copyLines(o.Lines),
+		Totals: Totals{
+			Subtotal: o.Totals.Subtotal,
+			Tax:      o.Totals.Tax,
+			Shipping: o.Totals.Shipping,
+			Discount: o.Totals.Discount,
+			Total:    o.Totals.Total,
+		},
+		MarketplaceTaxes: a.copyTaxes(o.MarketplaceTaxes),
+		Refunds:          a.copyRefunds(o.Refunds),
+	}
+}
+
+// arena holds the output's addresses, lines, taxes and refunds for a whole
+// batch, so that a batch makes four allocations for them rather than several
+// per order. Each is sized by a first pass over the batch; should one be short,
+// append moves it, which is harmless: what was handed out stays where it was.
+type arena struct {
+	addresses []Address
+	lines     []Line
+	taxes     []MarketplaceTax
+	refunds   []Refund
+}
+
+func newArena(orders []order.Order) arena {
+	var nAddr, nLines, nTaxes, nRefunds int
+	for i := range orders {
+		o := &orders[i]
+		if o.ShippingAddress != nil {
+			nAddr++
+		}
+		if o.BillingAddress != nil {
+			nAddr++
+		}
+		nLines += len(o.Lines)
+		nTaxes += len(o.MarketplaceTaxes)
+		nRefunds += len(o.Refunds)
+	}
+	return arena{
+		addresses: make([]Address, 0, nAddr),
+		lines:     make([]Line, 0, nLines),
+		taxes:     make([]MarketplaceTax, 0, nTaxes),
+		refunds:   make([]Refund, 0, nRefunds),
+	}
+}
+
+func (a *arena) address(src *order.Address) *Address {
+	if src == nil {
+		return nil
+	}
+	a.addresses = append(a.addresses, Address{CountryCode: src.CountryCode, AddressType: src.AddressType})
+	return &a.addresses[len(a.addresses)-1]
+}
+
+func (a *arena) copyLines(src []order.Line) []Line {
+	if len(src) == 0 {
+		return nil
+	}
+	start := len(a.lines)
+	for i := range src {
+		l := &src[i]
+		a.lines = append(a.lines, Line{
+			LineID:          l.LineID,
+			SKU:             l.SKU,
+			ASIN:            l.ASIN,
+			ItemID:          l.ItemID,
+			Title:           l.Title,
+			Quantity:        l.Quantity,
+			QuantityShipped: l.QuantityShipped,
+			UnitPrice:       l.UnitPrice,
+			LineTotal:       l.LineTotal,
+			Tax:             l.Tax,
+			Shipping:        l.Shipping,
+			ShippingTax:     l.ShippingTax,
+			Discount:        l.Discount,
+			DiscountTax:     l.DiscountTax,
+			GiftWrap:        l.GiftWrap,
+			GiftWrapTax:     l.GiftWrapTax,
+			PromotionIDs:    l.PromotionIDs,
+			IsGift:          l.IsGift,
+			CancelRequested: l.CancelRequested,
+		})
+	}
+	end := len(a.lines)
+	return a.lines[start:end:end]
+}
+
+func (a *arena) copyTaxes(src []order.MarketplaceTax) []MarketplaceTax {
+	if len(src) == 0 {
+		return nil
+	}
+	start := len(a.taxes)
+	for _, t := range src {
+		a.taxes = append(a.taxes, MarketplaceTax{LineID: t.LineID, TaxType: t.TaxType, Model: t.Model, Amount: t.Amount})
+	}
+	end := len(a.taxes)
+	return a.taxes[start:end:end]
+}
+
+func (a *arena) copyRefunds(src []order.Refund) []Refund {
+	if len(src) == 0 {
+		return nil
+	}
+	start := len(a.refunds)
+	for _, r := range src {
+		a.refunds = append(a.refunds, Refund{RefundID: r.RefundID, LineID: r.LineID, Amount: r.Amount, RefundedAt: r.RefundedAt, Status: r.Status})
+	}
+	end := len(a.refunds)
+	return a.refunds[start:end:end]
+}
