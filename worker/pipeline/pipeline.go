@@ -1,6 +1,7 @@
 // Package pipeline is the worker's loop: fetch a batch from the order topics,
-// normalise each message, dead-letter what cannot be read, write the rest, and only
-// then commit the batch's offsets. A failing write is retried with backoff until it
+// normalise each message, dead-letter what cannot be read, protect the rest (card
+// numbers and free text removed, personal data tokenised or encrypted), write them,
+// and only then commit the batch's offsets. A failing write is retried with backoff until it
 // succeeds or the worker stops; a batch is never skipped, and a stopped batch is
 // never committed, so its messages are read again (writes are idempotent).
 package pipeline
@@ -10,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -18,6 +20,7 @@ import (
 	"github.com/orderflow/orderflow/worker/deadletter"
 	"github.com/orderflow/orderflow/worker/normalize"
 	"github.com/orderflow/orderflow/worker/order"
+	"github.com/orderflow/orderflow/worker/protect"
 )
 
 // Source yields batches of messages and commits them (consume.Consumer).
@@ -26,10 +29,17 @@ type Source interface {
 	Commit(ctx context.Context, batch []kafka.Message) error
 }
 
-// Sink receives the canonical orders of a batch, in the batch's order. It must be
+// Protector turns canonical orders into orders that hold personal data only as
+// tokens and ciphertexts (protect.Stage). An error matching protect.ErrInvalidOrder
+// means an order of the batch can never be protected; any other error is retried.
+type Protector interface {
+	Protect(ctx context.Context, orders []order.Order) ([]protect.Order, error)
+}
+
+// Sink receives the protected orders of a batch, in the batch's order. It must be
 // idempotent: after a restart the same orders arrive again.
 type Sink interface {
-	Write(ctx context.Context, orders []order.Order) error
+	Write(ctx context.Context, orders []protect.Order) error
 }
 
 // DeadLetters receives the messages that cannot be processed (deadletter.Publisher).
@@ -41,6 +51,9 @@ type DeadLetters interface {
 const (
 	StageNormalize = "normalize"
 	StageRoute     = "route"
+	StageProtect   = "protect"
+	// ReasonUnprotectable: the protect stage refuses the order whatever Vault does.
+	ReasonUnprotectable = "unprotectable"
 	// ReasonWrongTopic: the envelope's channel is not the channel of its topic.
 	ReasonWrongTopic = "wrong_topic"
 	// ReasonNormalizerPanic: the normaliser panicked on the message, a bug of
@@ -52,6 +65,7 @@ const (
 // Config configures a Pipeline.
 type Config struct {
 	Source      Source
+	Protector   Protector
 	Sink        Sink
 	DeadLetters DeadLetters
 	// TopicChannels maps each input topic to the channel its messages must carry.
@@ -75,8 +89,8 @@ type Pipeline struct {
 
 // New checks cfg and returns a Pipeline ready to Run.
 func New(cfg Config) (*Pipeline, error) {
-	if cfg.Source == nil || cfg.Sink == nil || cfg.DeadLetters == nil {
-		return nil, errors.New("pipeline: source, sink and dead letters are required")
+	if cfg.Source == nil || cfg.Protector == nil || cfg.Sink == nil || cfg.DeadLetters == nil {
+		return nil, errors.New("pipeline: source, protector, sink and dead letters are required")
 	}
 	if len(cfg.TopicChannels) == 0 {
 		return nil, errors.New("pipeline: no input topics")
@@ -126,17 +140,30 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	}
 }
 
-// process takes one batch through normalise, dead-letter, write and commit.
+// process takes one batch through normalise, protect, dead-letter, write and commit.
 func (p *Pipeline) process(ctx context.Context, batch []kafka.Message) error {
 	start := time.Now()
 	orders, letters := p.normalize(batch)
+	var protected []protect.Order
+	if len(orders) > 0 {
+		err := p.retry(ctx, StageProtect, func() error {
+			out, more, err := p.protect(ctx, batch, orders, letters)
+			if err == nil {
+				protected, letters = out, more
+			}
+			return err
+		})
+		if err != nil {
+			return err
+		}
+	}
 
 	// Letters first: once they are durable, the batch may be committed past them.
 	if err := p.retry(ctx, "dead_letter", func() error { return p.cfg.DeadLetters.Publish(ctx, letters) }); err != nil {
 		return err
 	}
-	if len(orders) > 0 {
-		if err := p.retry(ctx, "sink", func() error { return p.cfg.Sink.Write(ctx, orders) }); err != nil {
+	if len(protected) > 0 {
+		if err := p.retry(ctx, "sink", func() error { return p.cfg.Sink.Write(ctx, protected) }); err != nil {
 			return err
 		}
 	}
@@ -147,7 +174,7 @@ func (p *Pipeline) process(ctx context.Context, batch []kafka.Message) error {
 	for _, l := range letters {
 		p.metrics.deadLetters.WithLabelValues(l.Stage, l.Reason).Inc()
 	}
-	for _, o := range orders {
+	for _, o := range protected {
 		p.metrics.orders.WithLabelValues(string(o.Channel)).Inc()
 	}
 	p.metrics.batches.Inc()
@@ -159,12 +186,46 @@ func (p *Pipeline) process(ctx context.Context, batch []kafka.Message) error {
 	return nil
 }
 
+// protect protects the batch's orders in one call. When the stage refuses an order
+// outright (protect.ErrInvalidOrder), it protects them one by one instead and
+// dead-letters the refused ones, so one bad order cannot hold up its batch.
+func (p *Pipeline) protect(ctx context.Context, batch []kafka.Message, orders []normalized, letters []deadletter.Letter) ([]protect.Order, []deadletter.Letter, error) {
+	canonical := make([]order.Order, len(orders))
+	for i, n := range orders {
+		canonical[i] = n.order
+	}
+	out, err := p.cfg.Protector.Protect(ctx, canonical)
+	if err == nil || !errors.Is(err, protect.ErrInvalidOrder) {
+		return out, letters, err
+	}
+	out = nil
+	letters = slices.Clip(letters) // appends below must not write into the caller's array
+	for _, n := range orders {
+		one, err := p.cfg.Protector.Protect(ctx, []order.Order{n.order})
+		switch {
+		case errors.Is(err, protect.ErrInvalidOrder):
+			letters = append(letters, deadletter.Letter{Source: batch[n.index], Reason: ReasonUnprotectable, Stage: StageProtect, Err: err})
+		case err != nil:
+			return nil, letters, err
+		default:
+			out = append(out, one...)
+		}
+	}
+	return out, letters, nil
+}
+
+// normalized is a canonical order and the index of its message in the batch.
+type normalized struct {
+	order order.Order
+	index int
+}
+
 // normalize splits a batch into canonical orders (in batch order, so each
 // partition's order holds) and dead letters.
-func (p *Pipeline) normalize(batch []kafka.Message) ([]order.Order, []deadletter.Letter) {
-	orders := make([]order.Order, 0, len(batch))
+func (p *Pipeline) normalize(batch []kafka.Message) ([]normalized, []deadletter.Letter) {
+	orders := make([]normalized, 0, len(batch))
 	var letters []deadletter.Letter
-	for _, msg := range batch {
+	for i, msg := range batch {
 		o, err := safeNormalize(msg.Value)
 		if err != nil {
 			reason := string(normalize.ReasonOf(err))
@@ -180,7 +241,7 @@ func (p *Pipeline) normalize(batch []kafka.Message) ([]order.Order, []deadletter
 				Err: fmt.Errorf("a %s order on %s, the %s topic", o.Channel, msg.Topic, want)})
 			continue
 		}
-		orders = append(orders, o)
+		orders = append(orders, normalized{order: o, index: i})
 	}
 	return orders, letters
 }

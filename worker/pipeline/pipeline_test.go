@@ -6,6 +6,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -18,6 +22,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/segmentio/kafka-go"
 
+	"github.com/orderflow/orderflow/schemas/policy"
 	"github.com/orderflow/orderflow/worker/config"
 	"github.com/orderflow/orderflow/worker/consume"
 	"github.com/orderflow/orderflow/worker/deadletter"
@@ -25,6 +30,7 @@ import (
 	"github.com/orderflow/orderflow/worker/order"
 	"github.com/orderflow/orderflow/worker/pipeline"
 	"github.com/orderflow/orderflow/worker/pipeline/pipelinetest"
+	"github.com/orderflow/orderflow/worker/protect"
 	"github.com/orderflow/orderflow/worker/stacktest"
 	"github.com/orderflow/orderflow/worker/transit"
 )
@@ -40,7 +46,8 @@ type stream struct {
 	goodByKey         map[pipelinetest.Key]order.Order
 	badReasons        map[string]string // message value -> expected DLQ reason
 	produced          int
-	vault             *transit.Client // encrypts and decrypts the DLQ's payloads
+	vault             *transit.Client // tokens, ciphertexts, and the DLQ's payloads
+	stage             *protect.Stage
 }
 
 func newStream(t *testing.T) *stream {
@@ -57,6 +64,13 @@ func newStream(t *testing.T) *stream {
 	}
 	s.inputs = map[string]int{s.amazon: 6, s.ebay: 6}
 	s.vault = newVault(t)
+	pol, err := policy.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.stage, err = protect.New(protect.Config{Tokenizer: s.vault, Encrypter: s.vault, Policy: pol}); err != nil {
+		t.Fatal(err)
+	}
 	stacktest.CreateTopic(t, brokers, s.amazon, 6)
 	stacktest.CreateTopic(t, brokers, s.ebay, 6)
 	stacktest.CreateTopic(t, brokers, s.dlq, 3)
@@ -172,6 +186,11 @@ type worker struct {
 
 func (s *stream) startWorker(t *testing.T, sink pipeline.Sink, reg prometheus.Registerer) *worker {
 	t.Helper()
+	return s.startWorkerWith(t, sink, reg, s.stage)
+}
+
+func (s *stream) startWorkerWith(t *testing.T, sink pipeline.Sink, reg prometheus.Registerer, stage pipeline.Protector) *worker {
+	t.Helper()
 	consumer, err := consume.New(consume.Config{
 		Brokers: s.brokers, GroupID: s.group, Topics: []string{s.amazon, s.ebay},
 		SessionTimeout: 6 * time.Second, RebalanceTimeout: 10 * time.Second, HeartbeatInterval: 200 * time.Millisecond,
@@ -185,7 +204,7 @@ func (s *stream) startWorker(t *testing.T, sink pipeline.Sink, reg prometheus.Re
 		t.Fatal(err)
 	}
 	p, err := pipeline.New(pipeline.Config{
-		Source: consumer, Sink: sink, DeadLetters: dlq,
+		Source: consumer, Protector: stage, Sink: sink, DeadLetters: dlq,
 		TopicChannels: map[string]order.Channel{s.amazon: order.ChannelAmazon, s.ebay: order.ChannelEbay},
 		RetryInitial:  10 * time.Millisecond, RetryMax: 100 * time.Millisecond,
 		Registerer: reg,
@@ -251,15 +270,20 @@ func (s *stream) checkOutcome(t *testing.T, sink *pipelinetest.MemorySink) {
 	if len(got) != len(s.goodByKey) {
 		t.Errorf("sink holds %d orders, want %d", len(got), len(s.goodByKey))
 	}
-	for k, want := range s.goodByKey {
+	for k, canonical := range s.goodByKey {
 		o, ok := got[k]
 		if !ok {
 			t.Errorf("order %v lost", k)
 			continue
 		}
-		o.ReceivedAt, want.ReceivedAt = o.ReceivedAt.UTC(), want.ReceivedAt.UTC()
-		if diff := cmp.Diff(want, o); diff != "" {
-			t.Errorf("order %v differs from its normalised form (-want +got):\n%s", k, diff)
+		// What the stage makes of the normalised order on its own: tokens are
+		// deterministic, ciphertexts are compared by what they decrypt to.
+		want, err := s.stage.Protect(context.Background(), []order.Order{canonical})
+		if err != nil {
+			t.Fatalf("protect %v: %v", k, err)
+		}
+		if diff := cmp.Diff(want[0], o, s.protectedComparers(t, k.TenantID)...); diff != "" {
+			t.Errorf("order %v differs from its protected normalised form (-want +got):\n%s", k, diff)
 		}
 	}
 	if sink.Received() < 2*len(s.goodByKey) {
@@ -409,12 +433,32 @@ type countingSink struct {
 	orders atomic.Int64
 }
 
-func (c *countingSink) Write(ctx context.Context, orders []order.Order) error {
+func (c *countingSink) Write(ctx context.Context, orders []protect.Order) error {
 	if err := c.Sink.Write(ctx, orders); err != nil {
 		return err
 	}
 	c.orders.Add(int64(len(orders)))
 	return nil
+}
+
+// protectedComparers compare protected orders: tokens by value, ciphertexts by
+// their plaintext under the tenant's key, timestamps as instants.
+func (s *stream) protectedComparers(t *testing.T, tenant string) []cmp.Option {
+	decrypt := func(c protect.Ciphertext) string {
+		if c.Value() == "" {
+			return ""
+		}
+		plain, err := s.vault.Decrypt(context.Background(), tenant, []string{c.Value()})
+		if err != nil {
+			t.Fatalf("decrypt: %v", err)
+		}
+		return string(plain[0])
+	}
+	return []cmp.Option{
+		cmp.Comparer(func(a, b protect.Token) bool { return a.Value() == b.Value() }),
+		cmp.Comparer(func(a, b protect.Ciphertext) bool { return decrypt(a) == decrypt(b) }),
+		cmp.Comparer(func(a, b time.Time) bool { return a.Equal(b) }),
+	}
 }
 
 // newVault returns a transit client on the stack's Vault, closed with the test.
@@ -503,4 +547,68 @@ func TestPipelineRetriesAFailingSinkAndNeverSkips(t *testing.T) {
 	if got := metricValue(t, reg, "orderflow_pipeline_retries_total", "stage", "sink"); got != 4 {
 		t.Errorf("orderflow_pipeline_retries_total{stage=sink} = %v, want 4", got)
 	}
+}
+
+// TestPipelineVaultDownRetriesAndCommitsNothing: while Vault answers 503 the batch
+// is retried and nothing is committed; when Vault is back, everything arrives.
+func TestPipelineVaultDownRetriesAndCommitsNothing(t *testing.T) {
+	s := newStream(t)
+	addr, token := stacktest.Vault(t)
+	target, err := url.Parse(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var down atomic.Bool
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	fault := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if down.Load() {
+			http.Error(w, `{"errors":["Vault is sealed"]}`, http.StatusServiceUnavailable)
+			return
+		}
+		proxy.ServeHTTP(w, r)
+	}))
+	defer fault.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	flaky, err := transit.New(ctx, transit.Config{Address: fault.URL, Auth: transit.Auth{Token: config.Secret(token)}, MaxAttempts: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer flaky.Close()
+	pol, err := policy.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stage, err := protect.New(protect.Config{Tokenizer: flaky, Encrypter: flaky, Policy: pol})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	down.Store(true)
+	s.produceFixtures(t)
+	sink := pipelinetest.NewMemorySink()
+	reg := prometheus.NewRegistry()
+	w := s.startWorkerWith(t, sink, reg, stage)
+	deadline := time.Now().Add(time.Minute)
+	for metricValue(t, reg, "orderflow_pipeline_retries_total", "stage", pipeline.StageProtect) < 3 {
+		if time.Now().After(deadline) {
+			t.Fatal("the protect stage was never retried while Vault was down")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	for topic, parts := range s.inputs {
+		for p, off := range stacktest.CommittedOffsets(t, s.brokers, s.group, topic, parts) {
+			if off > 0 {
+				t.Errorf("%s/%d committed to %d while Vault was down", topic, p, off)
+			}
+		}
+	}
+	if n := len(sink.Orders()); n != 0 {
+		t.Errorf("%d orders written while Vault was down", n)
+	}
+
+	down.Store(false)
+	s.waitCommitted(t, 2*time.Minute)
+	w.stop(t)
+	s.checkOutcome(t, sink)
 }

@@ -18,11 +18,13 @@ import (
 	"github.com/segmentio/kafka-go/sasl/scram"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/orderflow/orderflow/schemas/policy"
 	"github.com/orderflow/orderflow/worker/config"
 	"github.com/orderflow/orderflow/worker/consume"
 	"github.com/orderflow/orderflow/worker/deadletter"
 	"github.com/orderflow/orderflow/worker/order"
 	"github.com/orderflow/orderflow/worker/pipeline"
+	"github.com/orderflow/orderflow/worker/protect"
 	"github.com/orderflow/orderflow/worker/telemetry"
 	"github.com/orderflow/orderflow/worker/transit"
 )
@@ -64,6 +66,14 @@ func runWorker(ctx context.Context, cfg config.Config, sink pipeline.Sink, reg *
 		return err
 	}
 	defer vault.Close()
+	pol, err := policy.Load()
+	if err != nil {
+		return err
+	}
+	stage, err := protect.New(protect.Config{Tokenizer: vault, Encrypter: vault, Policy: pol, Registerer: reg, Logger: log})
+	if err != nil {
+		return err
+	}
 	topics := cfg.Kafka.Topics
 	consumer, err := consume.New(consume.Config{
 		Brokers: cfg.Kafka.Brokers, GroupID: cfg.Kafka.GroupID, Topics: []string{topics.Amazon, topics.Ebay},
@@ -79,7 +89,7 @@ func runWorker(ctx context.Context, cfg config.Config, sink pipeline.Sink, reg *
 		return err
 	}
 	p, err := pipeline.New(pipeline.Config{
-		Source: consumer, Sink: sink, DeadLetters: dlq,
+		Source: consumer, Protector: stage, Sink: sink, DeadLetters: dlq,
 		TopicChannels: map[string]order.Channel{topics.Amazon: order.ChannelAmazon, topics.Ebay: order.ChannelEbay},
 		RetryInitial:  cfg.Pipeline.RetryInitial, RetryMax: cfg.Pipeline.RetryMax,
 		Registerer: reg, Logger: log,

@@ -8,6 +8,7 @@ import (
 	"sync"
 
 	"github.com/orderflow/orderflow/worker/order"
+	"github.com/orderflow/orderflow/worker/protect"
 )
 
 // Key identifies an order across snapshots, as the ClickHouse tables key it.
@@ -22,13 +23,18 @@ func KeyOf(o order.Order) Key {
 	return Key{TenantID: o.TenantID, Channel: o.Channel, ChannelOrderID: o.ChannelOrderID}
 }
 
+// ProtectedKeyOf returns o's key.
+func ProtectedKeyOf(o protect.Order) Key {
+	return Key{TenantID: o.TenantID, Channel: o.Channel, ChannelOrderID: o.ChannelOrderID}
+}
+
 // MemorySink keeps the latest snapshot of each order, as a ReplacingMergeTree
 // keyed by (tenant, channel, order id) with the source update time as version
 // would, and counts every order it is given, so tests see both the effective
 // result and the re-deliveries. Safe for concurrent use.
 type MemorySink struct {
 	mu      sync.Mutex
-	orders  map[Key]order.Order
+	orders  map[Key]protect.Order
 	written int
 	// BeforeWrite, if set, runs at the start of every Write with the number of
 	// successful writes so far; a non-nil error fails that Write (fault injection).
@@ -38,13 +44,13 @@ type MemorySink struct {
 
 // NewMemorySink returns an empty sink.
 func NewMemorySink() *MemorySink {
-	return &MemorySink{orders: make(map[Key]order.Order)}
+	return &MemorySink{orders: make(map[Key]protect.Order)}
 }
 
 // Write stores the batch, keeping for each key the snapshot with the highest
 // SourceUpdatedAt (the later one on a tie, as ReplacingMergeTree keeps the last
 // inserted).
-func (s *MemorySink) Write(ctx context.Context, orders []order.Order) error {
+func (s *MemorySink) Write(ctx context.Context, orders []protect.Order) error {
 	s.mu.Lock()
 	hook, writes := s.BeforeWrite, s.writes
 	s.mu.Unlock()
@@ -59,7 +65,7 @@ func (s *MemorySink) Write(ctx context.Context, orders []order.Order) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, o := range orders {
-		k := KeyOf(o)
+		k := ProtectedKeyOf(o)
 		if prev, ok := s.orders[k]; !ok || !o.SourceUpdatedAt.Before(prev.SourceUpdatedAt) {
 			s.orders[k] = o
 		}
@@ -70,10 +76,10 @@ func (s *MemorySink) Write(ctx context.Context, orders []order.Order) error {
 }
 
 // Orders returns a copy of the latest snapshot of every order.
-func (s *MemorySink) Orders() map[Key]order.Order {
+func (s *MemorySink) Orders() map[Key]protect.Order {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := make(map[Key]order.Order, len(s.orders))
+	out := make(map[Key]protect.Order, len(s.orders))
 	for k, o := range s.orders {
 		out[k] = o
 	}
