@@ -1,7 +1,6 @@
 package normalize
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -25,29 +24,72 @@ import (
 // amazonDecoders keeps decoders, with their buffers, between messages.
 var amazonDecoders = sync.Pool{New: func() any { return new(amazonDecoder) }}
 
-// amazonMaxPooledBuffer keeps a rare huge message from pinning its buffers in the pool.
-const amazonMaxPooledBuffer = 1 << 20
+func getAmazonDecoder() *amazonDecoder {
+	d := amazonDecoders.Get().(*amazonDecoder)
+	d.r = &d.own
+	return d
+}
 
-// normalizeAmazon detects the payload's shape and normalises it. Every failure is an
-// *Error whose Field is a path in the message ("payload.items[1].ItemPrice.Amount").
+// release returns d to the pool, keeping neither the message nor the returned order's
+// strings alive.
+func (d *amazonDecoder) release() {
+	d.r, d.s = nil, ""
+	if d.own.release() {
+		amazonDecoders.Put(d)
+	}
+}
+
+// normalizeAmazon detects a payload's shape and normalises it, on its own: payload
+// must be one that Normalize's reader has read whole (see jsonReader.resetChecked).
+// Every failure is an *Error whose Field is a path in the message
+// ("payload.items[1].ItemPrice.Amount").
 func normalizeAmazon(payload []byte) (order.Order, error) {
-	shape := detectAmazonShape(payload)
-	if shape == amazonNoOrder {
+	d := getAmazonDecoder()
+	defer d.release()
+	if d.shape = detectAmazonShape(&d.own, payload); d.shape == amazonNoOrder {
 		return order.Order{}, fail(ReasonMissingField, "payload.order", "missing")
 	}
-	d := amazonDecoders.Get().(*amazonDecoder)
-	defer func() {
-		if cap(d.r.buf) <= amazonMaxPooledBuffer {
-			// Keep neither the message nor its strings (the returned order's) alive.
-			d.r.data, d.s = nil, ""
-			amazonDecoders.Put(d)
-		}
-	}()
-	d.r.reset(payload, "payload")
-	if shape == amazonShape2026 {
-		return d.normalize2026()
+	d.r.resetChecked(payload, "payload")
+	d.decode()
+	d.r.end()
+	if d.r.err != nil {
+		return order.Order{}, d.r.err
 	}
-	return d.normalizeV0()
+	return d.mapOrder(string(d.r.buf))
+}
+
+// read reads the payload that is the next value of r, the message's reader, as
+// Normalize calls it when the channel comes before the payload. It returns an error
+// that is not the reader's: a payload without an order, which it skips.
+func (d *amazonDecoder) read(r *jsonReader) *Error {
+	// The shape is told by a look ahead with d's own reader, which reads from the
+	// payload's first byte to, usually, a few dozen bytes in.
+	if d.shape = detectAmazonShape(&d.own, r.data[r.valueStart():]); d.shape == amazonNoOrder {
+		r.skip()
+		return fail(ReasonMissingField, "payload.order", "missing")
+	}
+	d.r = r
+	d.decode()
+	return nil
+}
+
+func (d *amazonDecoder) decode() {
+	if d.shape == amazonShape2026 {
+		d.decode2026()
+	} else {
+		d.decodeV0()
+	}
+}
+
+// mapOrder checks and maps the payload read; s is the reader's buffer as a string.
+func (d *amazonDecoder) mapOrder(s string) (order.Order, error) {
+	// One string holds every string value of the payload: the order's strings are
+	// slices of it, so they cost one allocation and share nothing with the payload.
+	d.s = s
+	if d.shape == amazonShape2026 {
+		return d.map2026()
+	}
+	return d.mapV0()
 }
 
 type amazonShape int
@@ -71,228 +113,85 @@ func isV2026OnlyKey(key []byte) bool {
 
 // detectAmazonShape tells the two shapes apart by the members of the payload's "order"
 // object: "AmazonOrderId" means v0, "orderId" means v2026-01-01. Both come first in
-// Amazon's responses, so the scan usually stops after a few dozen bytes; it never
-// decodes a value. Anything it cannot read is left to the v0 decoder to report.
-func detectAmazonShape(payload []byte) amazonShape {
-	sc := shapeScanner{b: payload}
-	if !sc.enterObject() {
+// Amazon's responses, so the pass usually stops after a few dozen bytes; it reads
+// member names and skips every value but the order. Anything it cannot read is left
+// to the v0 decoder to report. It reads with r, which it leaves where it stopped.
+func detectAmazonShape(r *jsonReader, payload []byte) amazonShape {
+	r.resetChecked(payload, "payload")
+	if r.peek() != '{' {
 		return amazonShapeV0 // not an object: decoding says so with a schema mismatch
 	}
+	r.beginObject("")
 	for {
-		key, ok := sc.nextKey()
+		key, ok := r.nextKey()
 		if !ok {
+			if r.err != nil {
+				return amazonShapeV0
+			}
 			return amazonNoOrder
 		}
 		if string(key) != "order" {
-			if !sc.skipValue() {
-				return amazonShapeV0
-			}
+			r.skip()
 			continue
 		}
-		sc.space()
-		if sc.peek() == 'n' { // "order": null
+		if r.null() {
 			return amazonNoOrder
 		}
-		if !sc.enterObject() {
+		if r.peek() != '{' {
 			return amazonShapeV0
 		}
+		r.beginObject("order")
 		only2026 := false
 		for {
-			key, ok := sc.nextKey()
+			key, ok := r.nextKey()
 			switch {
 			case !ok:
-				if only2026 {
+				if only2026 && r.err == nil {
 					return amazonShape2026
 				}
 				return amazonShapeV0
 			case string(key) == "AmazonOrderId":
 				return amazonShapeV0
 			case string(key) == "orderId":
+				if r.peek() == 0 { // the name is all there is: malformed
+					return amazonShapeV0
+				}
 				return amazonShape2026
 			case isV2026OnlyKey(key):
 				only2026 = true
 			}
-			if !sc.skipValue() {
-				return amazonShapeV0
-			}
+			r.skip()
 		}
-	}
-}
-
-// shapeScanner reads just enough JSON to find an object's member names. It stops (ok
-// false) at the end of the object or at anything malformed.
-type shapeScanner struct {
-	b []byte
-	i int
-}
-
-func (s *shapeScanner) space() {
-	for s.i < len(s.b) && (s.b[s.i] == ' ' || s.b[s.i] == '\t' || s.b[s.i] == '\n' || s.b[s.i] == '\r') {
-		s.i++
-	}
-}
-
-func (s *shapeScanner) peek() byte {
-	if s.i < len(s.b) {
-		return s.b[s.i]
-	}
-	return 0
-}
-
-func (s *shapeScanner) enterObject() bool {
-	s.space()
-	if s.peek() != '{' {
-		return false
-	}
-	s.i++
-	return true
-}
-
-// nextKey reads the next member name of the current object and the colon after it.
-// The name is valid until the next call.
-func (s *shapeScanner) nextKey() ([]byte, bool) {
-	s.space()
-	if s.peek() == ',' {
-		s.i++
-		s.space()
-	}
-	if s.peek() != '"' {
-		return nil, false // '}' or malformed
-	}
-	start := s.i
-	escaped, ok := s.skipString()
-	if !ok {
-		return nil, false
-	}
-	raw := s.b[start:s.i]
-	s.space()
-	if s.peek() != ':' {
-		return nil, false
-	}
-	s.i++
-	if !escaped {
-		return raw[1 : len(raw)-1], true
-	}
-	var key string // a name written with escapes, such as "\u006frderId": rare
-	if json.Unmarshal(raw, &key) != nil {
-		return nil, false
-	}
-	return []byte(key), true
-}
-
-// skipString steps over the string that starts at s.i, and says whether it holds
-// escapes.
-func (s *shapeScanner) skipString() (escaped, ok bool) {
-	for s.i++; s.i < len(s.b); s.i++ {
-		switch s.b[s.i] {
-		case '\\':
-			escaped = true
-			s.i++
-		case '"':
-			s.i++
-			return escaped, true
-		}
-	}
-	return escaped, false
-}
-
-// skipValue steps over one value, nested objects and arrays included.
-func (s *shapeScanner) skipValue() bool {
-	s.space()
-	switch s.peek() {
-	case 0:
-		return false
-	case '"':
-		_, ok := s.skipString()
-		return ok
-	case '{', '[':
-		for depth := 0; s.i < len(s.b); {
-			switch s.b[s.i] {
-			case '"':
-				if _, ok := s.skipString(); !ok {
-					return false
-				}
-				continue
-			case '{', '[':
-				depth++
-			case '}', ']':
-				if depth--; depth == 0 {
-					s.i++
-					return true
-				}
-			}
-			s.i++
-		}
-		return false
-	default: // number, true, false, null
-		start := s.i
-		for s.i < len(s.b) {
-			switch s.b[s.i] {
-			case ',', '}', ']', ' ', '\t', '\n', '\r':
-				return s.i > start
-			}
-			s.i++
-		}
-		return s.i > start
 	}
 }
 
 // amazonDecoder reads one payload of either shape.
 type amazonDecoder struct {
-	r   jsonReader
-	v0  v0Doc
-	v26 v2026Doc
-	s   string // every string value of the payload once read; spans index it
-}
-
-// spanEmpty reports an absent or empty string value.
-func spanEmpty(s span) bool { return s.off == s.end }
-
-// amazonBool reads the boolean value of key; null is false.
-func amazonBool(r *jsonReader, key string) bool {
-	if r.err != nil {
-		return false
-	}
-	switch c := r.peek(); c {
-	case 't':
-		r.literal("true")
-		return r.err == nil
-	case 'f':
-		r.literal("false")
-	case 'n':
-		r.null()
-	default:
-		if jsonKind(c) == "" {
-			r.syntaxError()
-		} else {
-			r.typeError(key, jsonKind(c), "boolean")
-		}
-	}
-	return false
+	r     *jsonReader // &own, or the message's reader in Normalize
+	own   jsonReader
+	shape amazonShape
+	v0    v0Doc
+	v26   v2026Doc
+	s     string // every string value of the payload once read; spans index it
 }
 
 // str is a string value of the payload, a slice of d.s: no allocation.
 func (d *amazonDecoder) str(sp span) string { return sp.in(d.s) }
-
-// bufIs compares a string value with a constant while the payload is being read.
-func (d *amazonDecoder) bufIs(sp span, s string) bool {
-	return string(d.r.buf[sp.off:sp.end]) == s
-}
 
 // members calls fn with the name of each member of the object that is the value of
 // key ("" for an array element or the document), with the reader's path inside it.
 // fn must read or skip the member's value. Nothing happens for null; another type is
 // a schema mismatch.
 func (d *amazonDecoder) members(key string, fn func(name []byte)) {
-	r := &d.r
+	r := d.r
 	if !r.beginObject(key) {
 		return
 	}
 	if key != "" {
 		r.push(key)
 	}
-	for first := true; ; {
-		name, ok := r.nextKey(&first)
+	for {
+		name, ok := r.nextKey()
 		if !ok {
 			break
 		}
@@ -306,12 +205,12 @@ func (d *amazonDecoder) members(key string, fn func(name []byte)) {
 // elements calls fn with the index of each element of the array that is the value of
 // key, with the reader's path at that element.
 func (d *amazonDecoder) elements(key string, fn func(i int)) {
-	r := &d.r
+	r := d.r
 	if !r.beginArray(key) {
 		return
 	}
 	r.push(key)
-	for first, i := true, 0; r.nextElem(&first); i++ {
+	for i := 0; r.nextElem(); i++ {
 		r.pushIndex(i)
 		fn(i)
 		r.pop()
@@ -402,7 +301,6 @@ func (d *amazonDecoder) decodeV0() {
 			d.r.skip()
 		}
 	})
-	d.r.end()
 }
 
 func nextV0Item(items *[]v0ItemDoc) *v0ItemDoc {
@@ -417,7 +315,7 @@ func nextV0Item(items *[]v0ItemDoc) *v0ItemDoc {
 }
 
 func (d *amazonDecoder) decodeV0Order(o *v0OrderDoc) {
-	r := &d.r
+	r := d.r
 	d.members("order", func(name []byte) {
 		switch string(name) {
 		case "AmazonOrderId":
@@ -445,9 +343,9 @@ func (d *amazonDecoder) decodeV0Order(o *v0OrderDoc) {
 		case "OrderTotal":
 			d.money(&o.total, "OrderTotal", v0Keys)
 		case "IsBusinessOrder":
-			o.isBusiness = amazonBool(r, "IsBusinessOrder")
+			o.isBusiness = r.boolean("IsBusinessOrder")
 		case "IsPrime":
-			o.isPrime = amazonBool(r, "IsPrime")
+			o.isPrime = r.boolean("IsPrime")
 		case "ShippingAddress":
 			d.v0Address(&o.address)
 		case "BuyerInfo":
@@ -470,7 +368,7 @@ func (d *amazonDecoder) decodeV0Order(o *v0OrderDoc) {
 }
 
 func (d *amazonDecoder) v0Address(a *amazonAddressDoc) {
-	r := &d.r
+	r := d.r
 	*a = amazonAddressDoc{present: r.peek() == '{'}
 	d.members("ShippingAddress", func(name []byte) {
 		switch string(name) {
@@ -507,7 +405,7 @@ func (d *amazonDecoder) v0Address(a *amazonAddressDoc) {
 }
 
 func (d *amazonDecoder) v0BuyerInfo(o *v0OrderDoc) {
-	r := &d.r
+	r := d.r
 	d.members("BuyerInfo", func(name []byte) {
 		switch string(name) {
 		case "BuyerEmail":
@@ -534,7 +432,7 @@ func (d *amazonDecoder) v0BuyerInfo(o *v0OrderDoc) {
 								r.skip()
 							}
 						})
-						if spanEmpty(o.vatNumber) && d.bufIs(tcName, "VATNumber") {
+						if o.vatNumber.empty() && d.r.is(tcName, "VATNumber") {
 							o.vatNumber = tcValue
 						}
 					})
@@ -549,7 +447,7 @@ func (d *amazonDecoder) v0BuyerInfo(o *v0OrderDoc) {
 }
 
 func (d *amazonDecoder) decodeV0Item(it *v0ItemDoc) {
-	r := &d.r
+	r := d.r
 	d.members("", func(name []byte) {
 		switch string(name) {
 		case "ASIN":
@@ -583,7 +481,7 @@ func (d *amazonDecoder) decodeV0Item(it *v0ItemDoc) {
 		case "PromotionIds":
 			it.promotionIDs = it.promotionIDs[:0]
 			d.elements("PromotionIds", func(int) {
-				if id := r.str(""); !spanEmpty(id) {
+				if id := r.str(""); !id.empty() {
 					it.promotionIDs = append(it.promotionIDs, id)
 				}
 			})
@@ -660,16 +558,9 @@ var amazonV0Fulfilment = map[string]order.Fulfilment{
 	"AFN": order.FulfilmentMarketplace,
 }
 
-func (d *amazonDecoder) normalizeV0() (order.Order, error) {
-	d.decodeV0()
-	if d.r.err != nil {
-		return order.Order{}, d.r.err
-	}
-	// One string holds every string value of the payload: the order's strings are
-	// slices of it, so they cost one allocation and share nothing with the payload.
-	d.s = string(d.r.buf)
+func (d *amazonDecoder) mapV0() (order.Order, error) {
 	src := &d.v0.order
-	if spanEmpty(src.amazonOrderID) {
+	if src.amazonOrderID.empty() {
 		return order.Order{}, fail(ReasonMissingField, "payload.order.AmazonOrderId", "missing")
 	}
 	if !d.v0.hasItems {
@@ -941,46 +832,8 @@ func (d *amazonDecoder) readMoney(g *currencyGuard, src amazonMoney, keys moneyK
 	return m, nil
 }
 
-func isISOCurrency(s string) bool {
-	if len(s) != 3 {
-		return false
-	}
-	for i := 0; i < 3; i++ {
-		if s[i] < 'A' || s[i] > 'Z' {
-			return false
-		}
-	}
-	return true
-}
-
 func isCountryCode(s string) bool {
 	return len(s) == 2 && s[0] >= 'A' && s[0] <= 'Z' && s[1] >= 'A' && s[1] <= 'Z'
-}
-
-// at sets the field path of an *Error made without one (the helpers in fields.go are
-// called with an empty field, so that no path is built unless something fails).
-func at(err error, field string) error {
-	var e *Error
-	if errors.As(err, &e) {
-		e.Field = field
-		return e
-	}
-	return err
-}
-
-// asError returns the *Error in err's chain; the field helpers only make *Errors.
-func asError(err error) *Error {
-	var e *Error
-	if errors.As(err, &e) {
-		return e
-	}
-	return &Error{Reason: ReasonInvalidValue, Err: err}
-}
-
-// under puts an error's relative field path under prefix.
-func under(err *Error, prefix string) *Error {
-	err.Field = joinPath(prefix, err.Field)
-	return err
 }
 
 // amazonRequiredTime is requiredTime for a timestamp that must also fit the canonical
@@ -1110,25 +963,6 @@ func amazonTotals(lines []order.Line, total order.Money, field string) (order.To
 	return t, nil
 }
 
-// addMoney adds two amounts of one order. The currency guard has already held them to
-// one currency; what remains to catch is an int64 overflow, which only absurd amounts
-// (near the 14-digit limit of order.ParseAmount) can reach: order.Money.Add would wrap.
-func addMoney(a, b order.Money) (order.Money, error) {
-	switch {
-	case b.IsZero():
-		return a, nil
-	case a.IsZero():
-		return b, nil
-	case a.Currency != b.Currency:
-		return order.Money{}, &Error{Reason: ReasonBadAmount, Err: fmt.Errorf("%w: %s + %s", order.ErrCurrencyMismatch, a.Currency, b.Currency)}
-	}
-	s := a.Amount + b.Amount
-	if (b.Amount > 0 && s < a.Amount) || (b.Amount < 0 && s > a.Amount) {
-		return order.Money{}, &Error{Reason: ReasonBadAmount, Err: errors.New("amounts too large to add up")}
-	}
-	return order.Money{Amount: s, Currency: a.Currency}, nil
-}
-
 // mulMoney returns m x n (n >= 0), or fails if that overflows.
 func mulMoney(m order.Money, n int) (order.Money, error) {
 	switch {
@@ -1142,25 +976,4 @@ func mulMoney(m order.Money, n int) (order.Money, error) {
 		return order.Money{}, &Error{Reason: ReasonBadAmount, Err: errors.New("line total too large")}
 	}
 	return order.Money{Amount: order.Amount(a * int64(n)), Currency: m.Currency}, nil
-}
-
-// unitPrice is a line total divided by its quantity, when that is exact at the
-// canonical four decimal places; otherwise (or for no quantity) it is absent.
-func unitPrice(lineTotal order.Money, qty int) order.Money {
-	if lineTotal.IsZero() || qty <= 0 || int64(lineTotal.Amount)%int64(qty) != 0 {
-		return order.Money{}
-	}
-	return order.Money{Amount: lineTotal.Amount / order.Amount(qty), Currency: lineTotal.Currency}
-}
-
-func magnitude(m order.Money) order.Money {
-	if m.Amount < 0 {
-		m.Amount = -m.Amount
-	}
-	return m
-}
-
-func negate(m order.Money) order.Money {
-	m.Amount = -m.Amount
-	return m
 }

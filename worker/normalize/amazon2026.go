@@ -59,11 +59,10 @@ func (d *amazonDecoder) decode2026() {
 			d.r.skip()
 		}
 	})
-	d.r.end()
 }
 
 func (d *amazonDecoder) decode2026Order(o *v2026Doc) {
-	r := &d.r
+	r := d.r
 	d.members("order", func(name []byte) {
 		switch string(name) {
 		case "orderId":
@@ -81,7 +80,7 @@ func (d *amazonDecoder) decode2026Order(o *v2026Doc) {
 						r.skip()
 					}
 				})
-				if spanEmpty(o.sellerOrderID) && d.bufIs(kind, "SELLER_ORDER_ID") {
+				if o.sellerOrderID.empty() && d.r.is(kind, "SELLER_ORDER_ID") {
 					o.sellerOrderID = id
 				}
 			})
@@ -92,9 +91,9 @@ func (d *amazonDecoder) decode2026Order(o *v2026Doc) {
 		case "programs":
 			d.elements("programs", func(int) {
 				switch p := r.str(""); {
-				case d.bufIs(p, "PRIME"):
+				case d.r.is(p, "PRIME"):
 					o.isPrime = true
-				case d.bufIs(p, "AMAZON_BUSINESS"):
+				case d.r.is(p, "AMAZON_BUSINESS"):
 					o.isBusiness = true
 				}
 			})
@@ -196,7 +195,7 @@ func (d *amazonDecoder) latestDateTime(key string) (latest span) {
 }
 
 func (d *amazonDecoder) taxRegistrations(o *v2026Doc) {
-	r := &d.r
+	r := d.r
 	d.elements("taxRegistrations", func(int) {
 		var entity, kind, number, legalName span
 		d.members("", func(name []byte) {
@@ -213,14 +212,14 @@ func (d *amazonDecoder) taxRegistrations(o *v2026Doc) {
 				r.skip()
 			}
 		})
-		if spanEmpty(o.taxID) && !spanEmpty(number) && d.bufIs(entity, "BUYER") && d.bufIs(kind, "VAT") {
+		if o.taxID.empty() && !number.empty() && d.r.is(entity, "BUYER") && d.r.is(kind, "VAT") {
 			o.taxID, o.taxLegalName = number, legalName
 		}
 	})
 }
 
 func (d *amazonDecoder) address2026(a *amazonAddressDoc) {
-	r := &d.r
+	r := d.r
 	*a = amazonAddressDoc{present: r.peek() == '{'}
 	d.members("deliveryAddress", func(name []byte) {
 		switch string(name) {
@@ -255,7 +254,7 @@ func (d *amazonDecoder) address2026(a *amazonAddressDoc) {
 }
 
 func (d *amazonDecoder) decode2026Item(it *v2026ItemDoc) {
-	r := &d.r
+	r := d.r
 	d.members("", func(name []byte) {
 		switch string(name) {
 		case "orderItemId":
@@ -311,7 +310,7 @@ func (d *amazonDecoder) decode2026Item(it *v2026ItemDoc) {
 					d.members("", func(name []byte) {
 						if string(name) != "promotionId" {
 							r.skip()
-						} else if id := r.str("promotionId"); !spanEmpty(id) {
+						} else if id := r.str("promotionId"); !id.empty() {
 							it.promotionIDs = append(it.promotionIDs, id)
 						}
 					})
@@ -412,7 +411,7 @@ func nextBreakdown(bs *[]v2026Breakdown) *v2026Breakdown {
 }
 
 func (d *amazonDecoder) breakdown(b *v2026Breakdown) {
-	r := &d.r
+	r := d.r
 	d.members("", func(name []byte) {
 		switch string(name) {
 		case "type":
@@ -473,15 +472,9 @@ var amazon2026ServiceLevels = map[string]string{
 	"STANDARD":     "Standard",
 }
 
-func (d *amazonDecoder) normalize2026() (order.Order, error) {
-	d.decode2026()
-	if d.r.err != nil {
-		return order.Order{}, d.r.err
-	}
-	// One string holds every string value of the payload; see normalizeV0.
-	d.s = string(d.r.buf)
+func (d *amazonDecoder) map2026() (order.Order, error) {
 	src := &d.v26
-	if spanEmpty(src.orderID) {
+	if src.orderID.empty() {
 		return order.Order{}, fail(ReasonMissingField, "payload.order.orderId", "missing")
 	}
 	if !src.hasItems {
@@ -605,9 +598,9 @@ func (d *amazonDecoder) v2026Line(it *v2026ItemDoc, prefix string, cur *currency
 		SKU:    d.str(it.sku),
 		Title:  d.str(it.title),
 		// The model has no gift flag: a gift option (message or wrap) is what makes one.
-		IsGift: !spanEmpty(it.giftMessage) || !spanEmpty(it.giftWrapLevel),
+		IsGift: !it.giftMessage.empty() || !it.giftWrapLevel.empty(),
 		// A buyer's request that nobody has acted on yet.
-		CancelRequested: d.str(it.requester) == "BUYER" && spanEmpty(it.cancelledBy),
+		CancelRequested: d.str(it.requester) == "BUYER" && it.cancelledBy.empty(),
 	}
 	if l.LineID == "" {
 		return l, fail(ReasonMissingField, prefix+".orderItemId", "missing")

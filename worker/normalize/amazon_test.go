@@ -19,8 +19,8 @@ func TestAmazonGolden(t *testing.T) {
 
 func TestAmazonBadInputs(t *testing.T) {
 	runBadCases(t, "amazon/bad", []badCase{
-		// The envelope decode reads the whole message first, so a payload cut short is
-		// the message cut short.
+		// A payload cut short is the message cut short, and malformed JSON outranks
+		// every other fault.
 		{"amazon/bad/truncated-payload.bad.json", "malformed_json: truncated JSON"},
 		{"amazon/bad/payload-not-object.bad.json", "schema_mismatch: payload: JSON array where the schema has object"},
 		{"amazon/bad/no-order.bad.json", "missing_field: payload.order: missing"},
@@ -235,8 +235,10 @@ func checkAmazonAmounts(t *testing.T, o order.Order) {
 	}
 }
 
-// TestAmazonDetection covers the shape scanner on the forms it must tell apart.
+// TestAmazonDetection covers the shape detection on the forms it must tell apart,
+// with one reader for all of them, as a pooled decoder uses it.
 func TestAmazonDetection(t *testing.T) {
+	var r jsonReader
 	for _, c := range []struct {
 		payload string
 		want    amazonShape
@@ -259,7 +261,7 @@ func TestAmazonDetection(t *testing.T) {
 		{`{"order":`, amazonShapeV0},
 		{``, amazonShapeV0},
 	} {
-		if got := detectAmazonShape([]byte(c.payload)); got != c.want {
+		if got := detectAmazonShape(&r, []byte(c.payload)); got != c.want {
 			t.Errorf("detectAmazonShape(%s) = %d, want %d", c.payload, got, c.want)
 		}
 	}

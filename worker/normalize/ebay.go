@@ -15,29 +15,51 @@ import (
 // buffers reach the size of a typical order after a few messages and then cost nothing.
 var ebayDecoders = sync.Pool{New: func() any { return new(ebayDecoder) }}
 
-// maxPooledBuffer keeps a rare huge message from pinning its buffers in the pool.
-const maxPooledBuffer = 1 << 20
-
-// normalizeEbay maps one eBay Order payload to the canonical order. It reads the
-// payload once (jsonReader) into the few fields the canonical order needs, skipping
-// the rest, then checks and converts them.
-func normalizeEbay(payload []byte) (order.Order, error) {
+func getEbayDecoder() *ebayDecoder {
 	d := ebayDecoders.Get().(*ebayDecoder)
-	defer func() {
-		if cap(d.r.buf) <= maxPooledBuffer {
-			d.r.data = nil // do not keep the message alive
-			ebayDecoders.Put(d)
-		}
-	}()
-	d.r.reset(payload, "payload")
+	d.r = &d.own
+	return d
+}
+
+// release returns d to the pool, keeping no message alive.
+func (d *ebayDecoder) release() {
+	d.r = nil
+	if d.own.release() {
+		ebayDecoders.Put(d)
+	}
+}
+
+// normalizeEbay maps one eBay Order payload, on its own, to the canonical order:
+// payload must be one that Normalize's reader has read whole (see
+// jsonReader.resetChecked). It reads the payload once into the few fields the
+// canonical order needs, skipping the rest, then checks and converts them.
+func normalizeEbay(payload []byte) (order.Order, error) {
+	d := getEbayDecoder()
+	defer d.release()
+	d.r.resetChecked(payload, "payload")
 	d.o.reset()
 	d.order()
+	d.r.end()
 	if d.r.err != nil {
 		return order.Order{}, d.r.err
 	}
+	return d.mapOrder(string(d.r.buf))
+}
+
+// read reads the payload that is the next value of r, the message's reader, as
+// Normalize calls it when the channel comes before the payload.
+func (d *ebayDecoder) read(r *jsonReader) *Error {
+	d.r = r
+	d.o.reset()
+	d.order()
+	return nil
+}
+
+// mapOrder checks and maps the payload read; s is the reader's buffer as a string.
+func (d *ebayDecoder) mapOrder(s string) (order.Order, error) {
 	// One string holds every string value of the payload: the order's strings are
 	// slices of it, so they cost one allocation and share nothing with the payload.
-	m := ebayMapper{o: &d.o, s: string(d.r.buf)}
+	m := ebayMapper{o: &d.o, s: s}
 	return m.order()
 }
 
@@ -141,18 +163,19 @@ func clearTax(t *ebayTax)             { *t = ebayTax{} }
 func clearRefund(r *ebayRefund)       { *r = ebayRefund{} }
 
 type ebayDecoder struct {
-	r jsonReader
-	o ebayOrder
+	r   *jsonReader // &own, or the message's reader in Normalize
+	own jsonReader
+	o   ebayOrder
 }
 
 // order reads the payload: an Order object.
 func (d *ebayDecoder) order() {
-	r, o := &d.r, &d.o
+	r, o := d.r, &d.o
 	if !r.beginObject("") {
 		return
 	}
-	for first := true; ; {
-		key, ok := r.nextKey(&first)
+	for {
+		key, ok := r.nextKey()
 		if !ok {
 			break
 		}
@@ -187,17 +210,16 @@ func (d *ebayDecoder) order() {
 			r.skip()
 		}
 	}
-	r.end()
 }
 
 func (d *ebayDecoder) buyer() {
-	r, o := &d.r, &d.o
+	r, o := d.r, &d.o
 	if !r.beginObject("buyer") {
 		return
 	}
 	r.push("buyer")
-	for first := true; ; {
-		key, ok := r.nextKey(&first)
+	for {
+		key, ok := r.nextKey()
 		if !ok {
 			break
 		}
@@ -211,8 +233,8 @@ func (d *ebayDecoder) buyer() {
 				continue
 			}
 			r.push("taxIdentifier")
-			for first := true; ; {
-				key, ok := r.nextKey(&first)
+			for {
+				key, ok := r.nextKey()
 				if !ok {
 					break
 				}
@@ -236,13 +258,13 @@ func (d *ebayDecoder) buyer() {
 }
 
 func (d *ebayDecoder) cancelStatus() {
-	r := &d.r
+	r := d.r
 	if !r.beginObject("cancelStatus") {
 		return
 	}
 	r.push("cancelStatus")
-	for first := true; ; {
-		key, ok := r.nextKey(&first)
+	for {
+		key, ok := r.nextKey()
 		if !ok {
 			break
 		}
@@ -258,20 +280,20 @@ func (d *ebayDecoder) cancelStatus() {
 // instructions reads fulfillmentStartInstructions. eBay returns one element today
 // (sel:Order); only the first is read, the rest are counted and skipped.
 func (d *ebayDecoder) instructions() {
-	r, o := &d.r, &d.o
+	r, o := d.r, &d.o
 	if !r.beginArray("fulfillmentStartInstructions") {
 		return
 	}
 	r.push("fulfillmentStartInstructions")
-	for first := true; r.nextElem(&first); o.instructions++ {
+	for ; r.nextElem(); o.instructions++ {
 		if o.instructions > 0 {
 			r.skip()
 			continue
 		}
 		r.pushIndex(0)
 		if r.beginObject("") {
-			for first := true; ; {
-				key, ok := r.nextKey(&first)
+			for {
+				key, ok := r.nextKey()
 				if !ok {
 					break
 				}
@@ -295,13 +317,13 @@ func (d *ebayDecoder) instructions() {
 }
 
 func (d *ebayDecoder) shippingStep() {
-	r, o := &d.r, &d.o
+	r, o := d.r, &d.o
 	if !r.beginObject("shippingStep") {
 		return
 	}
 	r.push("shippingStep")
-	for first := true; ; {
-		key, ok := r.nextKey(&first)
+	for {
+		key, ok := r.nextKey()
 		if !ok {
 			break
 		}
@@ -318,14 +340,14 @@ func (d *ebayDecoder) shippingStep() {
 }
 
 func (d *ebayDecoder) contact(c *ebayContact, name string) {
-	r := &d.r
+	r := d.r
 	if !r.beginObject(name) {
 		return
 	}
 	c.present = true
 	r.push(name)
-	for first := true; ; {
-		key, ok := r.nextKey(&first)
+	for {
+		key, ok := r.nextKey()
 		if !ok {
 			break
 		}
@@ -343,8 +365,8 @@ func (d *ebayDecoder) contact(c *ebayContact, name string) {
 				continue
 			}
 			r.push("primaryPhone")
-			for first := true; ; {
-				key, ok := r.nextKey(&first)
+			for {
+				key, ok := r.nextKey()
 				if !ok {
 					break
 				}
@@ -363,14 +385,14 @@ func (d *ebayDecoder) contact(c *ebayContact, name string) {
 }
 
 func (d *ebayDecoder) address(a *ebayAddress, name string) {
-	r := &d.r
+	r := d.r
 	if !r.beginObject(name) {
 		return
 	}
 	a.present = true
 	r.push(name)
-	for first := true; ; {
-		key, ok := r.nextKey(&first)
+	for {
+		key, ok := r.nextKey()
 		if !ok {
 			break
 		}
@@ -397,14 +419,14 @@ func (d *ebayDecoder) address(a *ebayAddress, name string) {
 }
 
 func (d *ebayDecoder) amount(a *ebayAmount, name string) {
-	r := &d.r
+	r := d.r
 	if !r.beginObject(name) {
 		return
 	}
 	a.present = true
 	r.push(name)
-	for first := true; ; {
-		key, ok := r.nextKey(&first)
+	for {
+		key, ok := r.nextKey()
 		if !ok {
 			break
 		}
@@ -425,13 +447,13 @@ func (d *ebayDecoder) amount(a *ebayAmount, name string) {
 }
 
 func (d *ebayDecoder) lineItems() {
-	r, o := &d.r, &d.o
+	r, o := d.r, &d.o
 	if !r.beginArray("lineItems") {
 		return
 	}
 	o.lines = o.lines[:0] // a repeated key replaces, as in encoding/json
 	r.push("lineItems")
-	for first, i := true, 0; r.nextElem(&first); i++ {
+	for i := 0; r.nextElem(); i++ {
 		r.pushIndex(i)
 		d.lineItem(appendReused(&o.lines, clearLine))
 		r.pop()
@@ -440,12 +462,12 @@ func (d *ebayDecoder) lineItems() {
 }
 
 func (d *ebayDecoder) lineItem(l *ebayLine) {
-	r := &d.r
+	r := d.r
 	if !r.beginObject("") {
 		return
 	}
-	for first := true; ; {
-		key, ok := r.nextKey(&first)
+	for {
+		key, ok := r.nextKey()
 		if !ok {
 			break
 		}
@@ -467,8 +489,8 @@ func (d *ebayDecoder) lineItem(l *ebayLine) {
 				continue
 			}
 			r.push("deliveryCost")
-			for first := true; ; {
-				key, ok := r.nextKey(&first)
+			for {
+				key, ok := r.nextKey()
 				if !ok {
 					break
 				}
@@ -501,8 +523,8 @@ func (d *ebayDecoder) lineItem(l *ebayLine) {
 				continue
 			}
 			r.push("lineItemFulfillmentInstructions")
-			for first := true; ; {
-				key, ok := r.nextKey(&first)
+			for {
+				key, ok := r.nextKey()
 				if !ok {
 					break
 				}
@@ -519,8 +541,8 @@ func (d *ebayDecoder) lineItem(l *ebayLine) {
 			}
 			l.gift = true
 			r.push("giftDetails")
-			for first := true; ; {
-				key, ok := r.nextKey(&first)
+			for {
+				key, ok := r.nextKey()
 				if !ok {
 					break
 				}
@@ -538,18 +560,18 @@ func (d *ebayDecoder) lineItem(l *ebayLine) {
 }
 
 func (d *ebayDecoder) promotions(l *ebayLine) {
-	r := &d.r
+	r := d.r
 	if !r.beginArray("appliedPromotions") {
 		return
 	}
 	l.promotions = l.promotions[:0]
 	r.push("appliedPromotions")
-	for first, i := true, 0; r.nextElem(&first); i++ {
+	for i := 0; r.nextElem(); i++ {
 		p := appendReused(&l.promotions, clearPromotion)
 		r.pushIndex(i)
 		if r.beginObject("") {
-			for first := true; ; {
-				key, ok := r.nextKey(&first)
+			for {
+				key, ok := r.nextKey()
 				if !ok {
 					break
 				}
@@ -569,18 +591,18 @@ func (d *ebayDecoder) promotions(l *ebayLine) {
 }
 
 func (d *ebayDecoder) taxes(list *[]ebayTax, name string) {
-	r := &d.r
+	r := d.r
 	if !r.beginArray(name) {
 		return
 	}
 	*list = (*list)[:0]
 	r.push(name)
-	for first, i := true, 0; r.nextElem(&first); i++ {
+	for i := 0; r.nextElem(); i++ {
 		t := appendReused(list, clearTax)
 		r.pushIndex(i)
 		if r.beginObject("") {
-			for first := true; ; {
-				key, ok := r.nextKey(&first)
+			for {
+				key, ok := r.nextKey()
 				if !ok {
 					break
 				}
@@ -600,18 +622,18 @@ func (d *ebayDecoder) taxes(list *[]ebayTax, name string) {
 }
 
 func (d *ebayDecoder) refunds(list *[]ebayRefund, name string) {
-	r := &d.r
+	r := d.r
 	if !r.beginArray(name) {
 		return
 	}
 	*list = (*list)[:0]
 	r.push(name)
-	for first, i := true, 0; r.nextElem(&first); i++ {
+	for i := 0; r.nextElem(); i++ {
 		f := appendReused(list, clearRefund)
 		r.pushIndex(i)
 		if r.beginObject("") {
-			for first := true; ; {
-				key, ok := r.nextKey(&first)
+			for {
+				key, ok := r.nextKey()
 				if !ok {
 					break
 				}
@@ -637,13 +659,13 @@ func (d *ebayDecoder) refunds(list *[]ebayRefund, name string) {
 }
 
 func (d *ebayDecoder) pricingSummary() {
-	r, o := &d.r, &d.o
+	r, o := d.r, &d.o
 	if !r.beginObject("pricingSummary") {
 		return
 	}
 	r.push("pricingSummary")
-	for first := true; ; {
-		key, ok := r.nextKey(&first)
+	for {
+		key, ok := r.nextKey()
 		if !ok {
 			break
 		}
@@ -670,13 +692,13 @@ func (d *ebayDecoder) pricingSummary() {
 }
 
 func (d *ebayDecoder) paymentSummary() {
-	r := &d.r
+	r := d.r
 	if !r.beginObject("paymentSummary") {
 		return
 	}
 	r.push("paymentSummary")
-	for first := true; ; {
-		key, ok := r.nextKey(&first)
+	for {
+		key, ok := r.nextKey()
 		if !ok {
 			break
 		}
@@ -839,7 +861,7 @@ func (m *ebayMapper) currency() error {
 		return fail(ReasonMissingField, "payload.pricingSummary.total", "missing")
 	}
 	cur := m.str(t.currency)
-	if !isCurrencyText(cur) {
+	if !isISOCurrency(cur) {
 		_, err := money("payload.pricingSummary.total.currency", m.str(t.value), cur)
 		if err == nil { // an empty value and currency: money calls that absent
 			err = fail(ReasonMissingField, "payload.pricingSummary.total.currency", "missing")
@@ -867,28 +889,15 @@ func (m *ebayMapper) money(a *ebayAmount, where func() string) (order.Money, err
 	}
 	v, err := money("", value, cur)
 	if err != nil {
-		if value != "" && !isCurrencyText(cur) {
-			return order.Money{}, errorAt(err, where()+"."+curKey)
+		if value != "" && !isISOCurrency(cur) {
+			return order.Money{}, at(err, where()+"."+curKey)
 		}
-		return order.Money{}, errorAt(err, where()+"."+valueKey)
+		return order.Money{}, at(err, where()+"."+valueKey)
 	}
 	if !v.IsZero() && v.Currency != m.cur {
 		return order.Money{}, fail(ReasonBadAmount, where()+"."+curKey, "currency %s differs from the order currency %s", v.Currency, m.cur)
 	}
 	return v, nil
-}
-
-// isCurrencyText is order.ParseMoney's test: three capital letters.
-func isCurrencyText(s string) bool {
-	return len(s) == 3 && s[0] >= 'A' && s[0] <= 'Z' && s[1] >= 'A' && s[1] <= 'Z' && s[2] >= 'A' && s[2] <= 'Z'
-}
-
-// positive returns m's magnitude: eBay's discounts come with either sign.
-func positive(m order.Money) order.Money {
-	if m.Amount < 0 {
-		m.Amount = -m.Amount
-	}
-	return m
 }
 
 func (m *ebayMapper) totals(out *order.Order) error {
@@ -911,7 +920,7 @@ func (m *ebayMapper) totals(out *order.Order) error {
 	if err != nil {
 		return err
 	}
-	t.Discount = positive(d)
+	t.Discount = magnitude(d)
 	delivery, err := m.money(&o.delivery, func() string { return "payload.pricingSummary.deliveryCost" })
 	if err != nil {
 		return err
@@ -922,7 +931,7 @@ func (m *ebayMapper) totals(out *order.Order) error {
 	}
 	// deliveryCost is before the delivery discount; the canonical shipping is what the
 	// buyer pays for delivery.
-	deliveryDiscount.Amount = -positive(deliveryDiscount).Amount
+	deliveryDiscount.Amount = -magnitude(deliveryDiscount).Amount
 	if t.Shipping, err = sum("payload.pricingSummary.deliveryCost", delivery, deliveryDiscount); err != nil {
 		return err
 	}
@@ -935,15 +944,6 @@ func linePath(i int, rest string) string { return fmt.Sprintf("payload.lineItems
 
 func linePath2(i int, list string, j int, rest string) string {
 	return fmt.Sprintf("payload.lineItems[%d].%s[%d].%s", i, list, j, rest)
-}
-
-// errorAt names the field of a field helper's error: called with an empty field, then
-// given the path only when it fails, the helper costs no path formatting when it does not.
-func errorAt(err error, field string) error {
-	if e, ok := err.(*Error); ok {
-		e.Field = field
-	}
-	return err
 }
 
 func (m *ebayMapper) lines(out *order.Order) error {
@@ -978,7 +978,7 @@ func (m *ebayMapper) lines(out *order.Order) error {
 		}
 		q, err := quantity("", int(l.quantity))
 		if err != nil {
-			return errorAt(err, linePath(i, "quantity"))
+			return at(err, linePath(i, "quantity"))
 		}
 		line.Quantity = q
 		switch status := m.str(l.fulfillmentStatus); status {
@@ -996,9 +996,7 @@ func (m *ebayMapper) lines(out *order.Order) error {
 		if line.LineTotal.IsZero() {
 			return fail(ReasonMissingField, linePath(i, "lineItemCost"), "missing")
 		}
-		if q > 0 && int64(line.LineTotal.Amount)%int64(q) == 0 {
-			line.UnitPrice = order.Money{Amount: line.LineTotal.Amount / order.Amount(q), Currency: line.LineTotal.Currency}
-		}
+		line.UnitPrice = unitPrice(line.LineTotal, q)
 		if line.Shipping, err = m.money(&l.shipping, func() string { return linePath(i, "deliveryCost.shippingCost") }); err != nil {
 			return err
 		}
@@ -1009,8 +1007,10 @@ func (m *ebayMapper) lines(out *order.Order) error {
 		if err != nil {
 			return err
 		}
-		if !shippingDiscount.IsZero() {
-			line.Shipping.Amount -= positive(shippingDiscount).Amount
+		// addMoney, not a subtraction in place: a line may have a discount and no
+		// shipping cost, and the difference needs the discount's currency.
+		if line.Shipping, err = addMoney(line.Shipping, negate(magnitude(shippingDiscount))); err != nil {
+			return at(err, linePath(i, "deliveryCost.discountAmount"))
 		}
 		for j := range l.promotions {
 			p := &l.promotions[j]
@@ -1018,8 +1018,8 @@ func (m *ebayMapper) lines(out *order.Order) error {
 			if err != nil {
 				return err
 			}
-			if line.Discount, err = sum("", line.Discount, positive(d)); err != nil {
-				return errorAt(err, linePath2(i, "appliedPromotions", j, "discountAmount"))
+			if line.Discount, err = sum("", line.Discount, magnitude(d)); err != nil {
+				return at(err, linePath2(i, "appliedPromotions", j, "discountAmount"))
 			}
 			if id := m.str(p.id); id != "" {
 				line.PromotionIDs = append(line.PromotionIDs, id)
@@ -1051,7 +1051,7 @@ func (m *ebayMapper) lines(out *order.Order) error {
 		}
 		shipBy, err := optionalTime("", m.str(l.shipBy))
 		if err != nil {
-			return errorAt(err, linePath(i, "lineItemFulfillmentInstructions.shipByDate"))
+			return at(err, linePath(i, "lineItemFulfillmentInstructions.shipByDate"))
 		}
 		if shipBy != nil && (out.LatestShipAt == nil || shipBy.Before(*out.LatestShipAt)) {
 			out.LatestShipAt = shipBy // the earliest line's promise binds the order
@@ -1062,7 +1062,7 @@ func (m *ebayMapper) lines(out *order.Order) error {
 	}
 	// pricingSummary.tax includes the collect-and-remit tax that the lines' taxes
 	// mirror; the canonical tax is the seller's alone.
-	if !collected.IsZero() && out.Totals.Tax.Amount >= collected.Amount {
+	if !collected.IsZero() && !out.Totals.Tax.IsZero() && out.Totals.Tax.Amount >= collected.Amount {
 		out.Totals.Tax.Amount -= collected.Amount
 		if out.Totals.Tax.Amount == 0 {
 			out.Totals.Tax = order.Money{} // all of it was eBay's
@@ -1112,7 +1112,7 @@ func (m *ebayMapper) lineTaxes(i int, l *ebayLine, line *order.Line, out *order.
 		}
 		taxes, used = append(taxes, v), append(used, false)
 		if lineTax, err = sum("", lineTax, v); err != nil {
-			return order.Money{}, errorAt(err, linePath2(i, "taxes", j, "amount"))
+			return order.Money{}, at(err, linePath2(i, "taxes", j, "amount"))
 		}
 	}
 	for j := range l.collected {
@@ -1167,7 +1167,7 @@ func (m *ebayMapper) refund(f *ebayRefund, where func() string) (order.Refund, e
 		r.RefundID = m.str(f.referenceID)
 	}
 	if r.RefundedAt, err = optionalTime("", m.str(f.date)); err != nil {
-		return r, errorAt(err, where()+"refundDate")
+		return r, at(err, where()+"refundDate")
 	}
 	switch s := m.str(f.status); s { // sel:RefundStatusEnum, lower-cased
 	case "":

@@ -31,7 +31,7 @@ func FuzzNormalizeEbay(f *testing.F) {
 			f.Fatal(err)
 		}
 		f.Add(msg)
-		var env envelope
+		var env struct{ Payload json.RawMessage }
 		if json.Unmarshal(msg, &env) == nil && len(env.Payload) > 0 {
 			f.Add([]byte(env.Payload))
 		}

@@ -15,7 +15,8 @@ func TestEbayGolden(t *testing.T) { runGoldenDir(t, "ebay") }
 
 func TestEbayBadInputs(t *testing.T) {
 	runBadCases(t, "ebay/bad", []badCase{
-		// The envelope is read first, so a payload cut short is a message cut short.
+		// A payload cut short is the message cut short, and malformed JSON outranks
+		// every other fault.
 		{"ebay/bad/truncated-payload.bad.json", "malformed_json: truncated JSON"},
 		{"ebay/bad/value-number.bad.json", "schema_mismatch: payload.lineItems[0].lineItemCost.value: JSON number where the schema has string"},
 		{"ebay/bad/quantity-string.bad.json", "schema_mismatch: payload.lineItems[1].quantity: JSON string where the schema has integer"},
@@ -366,54 +367,32 @@ func TestEbayErrorsNeverQuotePersonalData(t *testing.T) {
 	}
 }
 
-// TestJSONReaderStrings: strings decode as encoding/json decodes them.
-func TestJSONReaderStrings(t *testing.T) {
-	for _, lit := range []string{
-		`"plain"`, `""`, `"Zoë Brontë 🙏"`, `"a\"b\\c\/d\b\f\n\r\t"`, `"\u00e9\u0141\u00f3d\u017a"`,
-		`"\ud83d\ude4f"`, `"\ud83d"`, `"\ude4f x"`, `"\ud83d\u0041"`, "\"bad \xff utf8 \xc3\"", "\"trunc \xe2\x82\"",
-		`"\u0000"`, "\"\xed\xa0\x80\"",
+// TestEbayAmountsWithoutCurrency: an amount made from a discount or a tax that has no
+// counterpart still carries the order's currency (found by FuzzNormalize: the
+// subtraction in place left -1.00 with no currency).
+func TestEbayAmountsWithoutCurrency(t *testing.T) {
+	gbp := func(v string) map[string]any { return map[string]any{"value": v, "currency": "GBP"} }
+	for _, c := range []struct {
+		name  string
+		edit  func(p map[string]any)
+		check func(o order.Order) bool
+	}{
+		{"line delivery discount without shipping cost", func(p map[string]any) {
+			p["lineItems"].([]any)[0].(map[string]any)["deliveryCost"] = map[string]any{"discountAmount": gbp("1.00")}
+		}, func(o order.Order) bool { return o.Lines[0].Shipping == order.Money{Amount: -10000, Currency: "GBP"} }},
+		{"negative collect-and-remit tax without an order tax", func(p map[string]any) {
+			l := p["lineItems"].([]any)[0].(map[string]any)
+			l["taxes"] = []any{map[string]any{"amount": gbp("-1.00")}}
+			l["ebayCollectAndRemitTaxes"] = []any{map[string]any{"taxType": "VAT", "amount": gbp("-1.00")}}
+		}, func(o order.Order) bool { return o.Totals.Tax.IsZero() }},
 	} {
-		var want string
-		if err := json.Unmarshal([]byte(lit), &want); err != nil {
-			t.Fatalf("%s: %v", lit, err)
+		o, err := Normalize(ebayMessage(t, "typical-two-line", c.edit))
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
 		}
-		var r jsonReader
-		r.reset([]byte(lit), "payload")
-		sp := r.str("x")
-		r.end()
-		if r.err != nil {
-			t.Fatalf("%s: %v", lit, r.err)
-		}
-		if got := sp.in(string(r.buf)); got != want {
-			t.Errorf("%s: got %q, want %q", lit, got, want)
-		}
-	}
-	for _, bad := range []string{`"abc`, `"a\x"`, `"\u12"`, "\"a\x01\"", `"\`, `{"a":1,}`, `[1,]`, `{"a" 1}`, `01`, `-`, `1.`, `1e`, `tru`, `nul`} {
-		var r jsonReader
-		r.reset([]byte(bad), "payload")
-		r.skip()
-		r.end()
-		if ReasonOf(r.err) != ReasonMalformedJSON {
-			t.Errorf("%s: error %v, want malformed JSON", bad, r.err)
-		}
-		if json.Valid([]byte(bad)) {
-			t.Errorf("%s is valid JSON after all", bad)
-		}
-	}
-}
-
-// TestJSONReaderSyntaxErrorsMatchDecodeJSON: the reader's syntax errors read as
-// decodeJSON's for the same bytes. (decodeJSON also calls a bad last byte, as in
-// `{"a":}`, truncation; the reader gives its offset.)
-func TestJSONReaderSyntaxErrorsMatchDecodeJSON(t *testing.T) {
-	for _, doc := range []string{`{"orderId":"1"`, `{"orderId":"1`, `{"orderId":} `, `{"orderId" "1"}`, `xx`, `{"a":[1,2} `, `{"a":tru} `, `{"a":[{"b":nul`, `{"a":1} x `} {
-		var v struct {
-			OrderID string `json:"orderId"`
-		}
-		want := decodeJSON([]byte(doc), "payload", &v)
-		_, got := normalizeEbay([]byte(doc))
-		if want == nil || got == nil || got.Error() != want.Error() {
-			t.Errorf("%s: got %v, want %v", doc, got, want)
+		checkInvariants(t, o)
+		if !c.check(o) {
+			t.Errorf("%s: lines %+v, totals %+v", c.name, o.Lines, o.Totals)
 		}
 	}
 }

@@ -77,14 +77,90 @@ func quantity(field string, n int) (int, error) {
 // anything there.
 func enumValue(s string) string { return fmt.Sprintf("%q", truncate(s, 40)) }
 
-// sum adds amounts, failing if their currencies differ.
+// sum adds amounts with addMoney, failing with field's path.
 func sum(field string, ms ...order.Money) (order.Money, error) {
 	var total order.Money
 	for _, m := range ms {
 		var err error
-		if total, err = total.Add(m); err != nil {
-			return order.Money{}, &Error{Reason: ReasonBadAmount, Field: field, Err: err}
+		if total, err = addMoney(total, m); err != nil {
+			return order.Money{}, at(err, field)
 		}
 	}
 	return total, nil
+}
+
+// addMoney adds two amounts of one order. The normalisers have already held them to
+// the order's currency; what remains to catch is an int64 overflow, which only absurd
+// amounts (near the 14-digit limit of order.ParseAmount) can reach: order.Money.Add
+// would wrap.
+func addMoney(a, b order.Money) (order.Money, error) {
+	switch {
+	case b.IsZero():
+		return a, nil
+	case a.IsZero():
+		return b, nil
+	case a.Currency != b.Currency:
+		return order.Money{}, &Error{Reason: ReasonBadAmount, Err: fmt.Errorf("%w: %s + %s", order.ErrCurrencyMismatch, a.Currency, b.Currency)}
+	}
+	s := a.Amount + b.Amount
+	if (b.Amount > 0 && s < a.Amount) || (b.Amount < 0 && s > a.Amount) {
+		return order.Money{}, &Error{Reason: ReasonBadAmount, Err: errors.New("amounts too large to add up")}
+	}
+	return order.Money{Amount: s, Currency: a.Currency}, nil
+}
+
+// magnitude returns m without its sign: the channels give discounts with either sign,
+// and the canonical order holds them as positive amounts.
+func magnitude(m order.Money) order.Money {
+	if m.Amount < 0 {
+		m.Amount = -m.Amount
+	}
+	return m
+}
+
+func negate(m order.Money) order.Money {
+	m.Amount = -m.Amount
+	return m
+}
+
+// unitPrice is a line total divided by its quantity, when that is exact at the
+// canonical four decimal places; otherwise (or for no quantity) it is absent.
+func unitPrice(lineTotal order.Money, qty int) order.Money {
+	if lineTotal.IsZero() || qty <= 0 || int64(lineTotal.Amount)%int64(qty) != 0 {
+		return order.Money{}
+	}
+	return order.Money{Amount: lineTotal.Amount / order.Amount(qty), Currency: lineTotal.Currency}
+}
+
+// isISOCurrency is order.ParseMoney's test of a currency code: three capital letters.
+// A normaliser uses it to say which of an amount's two fields is at fault.
+func isISOCurrency(s string) bool {
+	return len(s) == 3 && s[0] >= 'A' && s[0] <= 'Z' && s[1] >= 'A' && s[1] <= 'Z' && s[2] >= 'A' && s[2] <= 'Z'
+}
+
+// at sets the field path of an *Error made without one: the helpers here are called
+// with an empty field and given the path only when they fail, so that no path is
+// built for a field that is fine.
+func at(err error, field string) error {
+	var e *Error
+	if errors.As(err, &e) {
+		e.Field = field
+		return e
+	}
+	return err
+}
+
+// asError returns the *Error in err's chain; the field helpers only make *Errors.
+func asError(err error) *Error {
+	var e *Error
+	if errors.As(err, &e) {
+		return e
+	}
+	return &Error{Reason: ReasonInvalidValue, Err: err}
+}
+
+// under puts an error's relative field path under prefix.
+func under(err *Error, prefix string) *Error {
+	err.Field = joinPath(prefix, err.Field)
+	return err
 }

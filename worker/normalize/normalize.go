@@ -4,13 +4,18 @@
 //
 // It is pure: no Kafka, ClickHouse, Vault or net/http (a test on its imports keeps it
 // so). Errors never quote personal data: they name the field and the rule broken.
+//
+// A message is read token by token with jsontext, encoding/json/v2's tokenizer
+// (jsonReader), in one pass when the channel comes before the payload: the channel's
+// decoder reads the payload in place and keeps only the fields the canonical order
+// needs, whose strings cost one allocation together. Normalize is safe for concurrent
+// use; its readers and decoders are pooled.
 package normalize
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/orderflow/orderflow/worker/order"
@@ -76,58 +81,200 @@ func fail(reason Reason, field string, format string, args ...any) *Error {
 	return &Error{Reason: reason, Field: field, Err: fmt.Errorf(format, args...)}
 }
 
-// envelope is the wrapper every input message has (DESIGN.md, external contract).
-type envelope struct {
-	TenantID   string          `json:"tenant_id"`
-	Channel    string          `json:"channel"`
-	ReceivedAt string          `json:"received_at"`
-	Payload    json.RawMessage `json:"payload"`
-}
-
 // maxTenantIDLen bounds tenant ids, which become ClickHouse keys and Vault key names.
 const maxTenantIDLen = 64
 
 // Normalize decodes one message and returns its canonical order. Every failure is an
-// *Error with a Reason.
+// *Error with a Reason. It is safe for concurrent use.
+//
+// The message is read once: when the channel comes before the payload, as producers
+// write it, the channel's decoder reads the payload in place; otherwise the payload's
+// bytes are kept (not copied) and read once the channel is known. Faults rank as
+// they did when encoding/json read the envelope first: malformed JSON anywhere, then a
+// member of the envelope of the wrong type, then the envelope's own checks, then the
+// payload's.
 func Normalize(msg []byte) (order.Order, error) {
+	r := envelopeReaders.Get().(*jsonReader)
 	var env envelope
-	if err := decodeJSON(msg, "", &env); err != nil {
+	defer func() {
+		if env.decoder != nil {
+			env.decoder.release()
+		}
+		if r.release() {
+			envelopeReaders.Put(r)
+		}
+	}()
+	if err := env.read(r, msg); err != nil {
 		return order.Order{}, err
 	}
-	if env.TenantID == "" {
+	if env.tenantID == "" {
 		return order.Order{}, fail(ReasonBadEnvelope, "tenant_id", "missing")
 	}
-	if !validTenantID(env.TenantID) {
+	if !validTenantID(env.tenantID) {
 		return order.Order{}, fail(ReasonBadEnvelope, "tenant_id", "must be 1-%d characters of a-z, 0-9, '-' and '_'", maxTenantIDLen)
 	}
-	if env.ReceivedAt == "" {
+	if env.receivedAt == "" {
 		return order.Order{}, fail(ReasonBadEnvelope, "received_at", "missing")
 	}
-	receivedAt, err := parseTime(env.ReceivedAt)
+	receivedAt, err := parseTime(env.receivedAt)
 	if err != nil {
 		return order.Order{}, &Error{Reason: ReasonBadEnvelope, Field: "received_at", Err: err}
 	}
-	if len(env.Payload) == 0 || bytes.Equal(env.Payload, []byte("null")) {
+	if env.payload == nil && env.decoder == nil {
 		return order.Order{}, fail(ReasonBadEnvelope, "payload", "missing")
 	}
 	var o order.Order
-	switch order.Channel(env.Channel) {
-	case order.ChannelAmazon:
-		o, err = normalizeAmazon(env.Payload)
-	case order.ChannelEbay:
-		o, err = normalizeEbay(env.Payload)
-	case "":
+	switch {
+	case env.decoder != nil: // read in place: the channel is one of ours
+		if env.payloadErr != nil {
+			return order.Order{}, env.payloadErr
+		}
+		o, err = env.decoder.mapOrder(env.s)
+	case env.channel == string(order.ChannelAmazon):
+		o, err = normalizeAmazon(env.payload)
+	case env.channel == string(order.ChannelEbay):
+		o, err = normalizeEbay(env.payload)
+	case env.channel == "":
 		return order.Order{}, fail(ReasonBadEnvelope, "channel", "missing")
 	default:
-		return order.Order{}, fail(ReasonUnknownChannel, "channel", "%q is not a channel this worker reads (amazon, ebay)", truncate(env.Channel, 32))
+		return order.Order{}, fail(ReasonUnknownChannel, "channel", "%q is not a channel this worker reads (amazon, ebay)", truncate(env.channel, 32))
 	}
 	if err != nil {
 		return order.Order{}, err
 	}
 	o.SchemaVersion = order.SchemaVersion
-	o.TenantID = env.TenantID
+	o.TenantID = env.tenantID
 	o.ReceivedAt = receivedAt
 	return o, nil
+}
+
+// envelopeReaders keeps readers, with their buffers, between messages.
+var envelopeReaders = sync.Pool{New: func() any { return new(jsonReader) }}
+
+// payloadDecoder reads one channel's payload where a jsonReader stands, and maps it to
+// the canonical order.
+type payloadDecoder interface {
+	// read reads the payload, the next value of r, with r's path; r's first error
+	// stops it. It returns a fault of the payload that is not the reader's.
+	read(r *jsonReader) *Error
+	// mapOrder checks and maps what read read; s is the reader's buffer as a string.
+	mapOrder(s string) (order.Order, error)
+	// release returns the decoder to its pool.
+	release()
+}
+
+var (
+	_ payloadDecoder = (*amazonDecoder)(nil)
+	_ payloadDecoder = (*ebayDecoder)(nil)
+)
+
+// envelope is the wrapper every input message has (DESIGN.md, external contract;
+// schemas/envelope/v1.schema.json). An absent or null member is the zero value.
+type envelope struct {
+	tenantID, channel, receivedAt string
+
+	// payload is the payload's JSON, unread: a slice of the message, not a copy. Set
+	// when the payload came before the channel, or with a channel not ours.
+	payload []byte
+	// decoder has read the payload in place, when the channel came first; payloadErr
+	// is the fault it found in it, if any.
+	decoder    payloadDecoder
+	payloadErr *Error
+	s          string // every string read, the envelope's and the payload's; spans index it
+}
+
+// read reads msg's envelope in one pass, checking the whole message's syntax.
+//
+// As with encoding/json, which read the envelope before, a syntax error anywhere in
+// the message outranks a member of the wrong type, and of those the first is
+// reported; member names match exactly, as the envelope schema spells them.
+func (env *envelope) read(r *jsonReader, msg []byte) *Error {
+	r.reset(msg, "")
+	var tenantID, channel, receivedAt span
+	var mismatch *Error // the first member of the wrong type
+	// str reads a string member, noting a value of another type and reading on: a
+	// syntax error further on would outrank it.
+	str := func(key string) span {
+		switch k := r.peek(); k {
+		case '"':
+			return r.str(key)
+		case '0', '{', '[', 't', 'f':
+			if mismatch == nil {
+				mismatch = fail(ReasonSchemaMismatch, key, "JSON %s where the schema has string", kindName(k))
+			}
+			r.skip()
+		default:
+			r.null() // or a syntax error, which the reader keeps
+		}
+		return span{}
+	}
+	switch k := r.peek(); k {
+	case '{':
+		r.beginObject("")
+		for {
+			key, ok := r.nextKey()
+			if !ok {
+				break
+			}
+			switch string(key) {
+			case "tenant_id":
+				tenantID = str("tenant_id")
+			case "channel":
+				channel = str("channel")
+			case "received_at":
+				receivedAt = str("received_at")
+			case "payload":
+				env.readPayload(r, channel)
+			default:
+				r.skip()
+			}
+		}
+	case 'n', 0: // null: an envelope without members; or a syntax error
+		r.token()
+	default:
+		mismatch = fail(ReasonSchemaMismatch, "", "JSON %s where the schema has object", kindName(k))
+		r.skip()
+	}
+	r.end()
+	switch {
+	case r.err != nil:
+		return r.err
+	case mismatch != nil:
+		return mismatch
+	}
+	// Every string of the message in one allocation; tenant_id and the payload's
+	// strings stay in the order.
+	env.s = string(r.buf)
+	env.tenantID, env.channel, env.receivedAt = tenantID.in(env.s), channel.in(env.s), receivedAt.in(env.s)
+	return nil
+}
+
+// readPayload reads the payload member's value: in place with its channel's decoder
+// when the channel, read so far, is one of ours, and otherwise as bytes, for the
+// channel's normaliser to read once the envelope is read.
+func (env *envelope) readPayload(r *jsonReader, channel span) {
+	if r.null() || r.err != nil {
+		return // absent, or unreadable
+	}
+	switch {
+	case r.is(channel, string(order.ChannelAmazon)):
+		env.decoder = getAmazonDecoder()
+	case r.is(channel, string(order.ChannelEbay)):
+		env.decoder = getEbayDecoder()
+	default:
+		env.payload = r.raw()
+		return
+	}
+	m := r.mark()
+	r.push("payload")
+	env.payloadErr = env.decoder.read(r)
+	r.path = r.path[:0]
+	if r.err != nil && r.err.Reason != ReasonMalformedJSON {
+		// A fault in the payload's content stops its decoder; the rest of the
+		// message is read all the same, for a syntax error further on outranks it.
+		env.payloadErr, r.err = r.err, nil
+		r.finish(m)
+	}
 }
 
 func validTenantID(s string) bool {
@@ -141,30 +288,6 @@ func validTenantID(s string) bool {
 		}
 	}
 	return true
-}
-
-// decodeJSON unmarshals data into v and turns a failure into an *Error: syntax
-// errors are malformed (or truncated) JSON, type errors are schema mismatches that
-// name the field under prefix. Neither message contains the offending value.
-func decodeJSON(data []byte, prefix string, v any) *Error {
-	err := json.Unmarshal(data, v)
-	if err == nil {
-		return nil
-	}
-	var syntaxErr *json.SyntaxError
-	var typeErr *json.UnmarshalTypeError
-	switch {
-	case errors.As(err, &syntaxErr):
-		if syntaxErr.Offset >= int64(len(data)) {
-			return &Error{Reason: ReasonMalformedJSON, Field: prefix, Err: errors.New("truncated JSON")}
-		}
-		return &Error{Reason: ReasonMalformedJSON, Field: prefix, Err: fmt.Errorf("invalid JSON at byte %d", syntaxErr.Offset)}
-	case errors.As(err, &typeErr):
-		return &Error{Reason: ReasonSchemaMismatch, Field: joinPath(prefix, typeErr.Field),
-			Err: fmt.Errorf("JSON %s where the schema has %s", typeErr.Value, typeErr.Type)}
-	default:
-		return &Error{Reason: ReasonSchemaMismatch, Field: prefix, Err: errors.New("cannot decode JSON")}
-	}
 }
 
 func joinPath(prefix, field string) string {
