@@ -2,7 +2,6 @@ package normalize
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"flag"
 	"os"
@@ -42,7 +41,7 @@ func runGoldenDir(t *testing.T, dir string) {
 			if err != nil {
 				t.Fatalf("Normalize: %v", err)
 			}
-			got, err := json.MarshalIndent(o, "", "  ")
+			got, err := order.RevealJSON(o)
 			if err != nil {
 				t.Fatal(err)
 			}
