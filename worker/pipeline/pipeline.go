@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/segmentio/kafka-go"
 
+	"github.com/orderflow/orderflow/worker/backoff"
 	"github.com/orderflow/orderflow/worker/deadletter"
 	"github.com/orderflow/orderflow/worker/normalize"
 	"github.com/orderflow/orderflow/worker/order"
@@ -84,7 +85,7 @@ type Pipeline struct {
 	cfg     Config
 	metrics *metrics
 	log     *slog.Logger
-	backoff backoff
+	backoff backoff.Backoff
 }
 
 // New checks cfg and returns a Pipeline ready to Run.
@@ -115,7 +116,7 @@ func New(cfg Config) (*Pipeline, error) {
 		cfg:     cfg,
 		metrics: m,
 		log:     cfg.Logger.With("component", "pipeline"),
-		backoff: backoff{initial: cfg.RetryInitial, max: cfg.RetryMax},
+		backoff: backoff.Backoff{Initial: cfg.RetryInitial, Max: cfg.RetryMax},
 	}, nil
 }
 
@@ -270,7 +271,7 @@ func (p *Pipeline) retry(ctx context.Context, stage string, fn func() error) err
 		if ctx.Err() != nil {
 			return fmt.Errorf("%s: %w", stage, ctx.Err())
 		}
-		wait := p.backoff.delay(attempt)
+		wait := p.backoff.Delay(attempt)
 		p.metrics.retries.WithLabelValues(stage).Inc()
 		p.log.Warn("write failed; retrying", "stage", stage, "attempt", attempt+1, "wait", wait, "err", err)
 		select {

@@ -212,7 +212,7 @@ func (c *Client) maintainToken(ctx context.Context) {
 			expires = false // a fixed token that cannot be renewed: nothing to do but use it
 		}
 		if failures > 0 {
-			wait, expires = c.backoff.delay(failures-1), true
+			wait, expires = c.backoff.Delay(failures-1), true
 		}
 		if !expires {
 			<-ctx.Done()

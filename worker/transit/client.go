@@ -22,6 +22,8 @@ import (
 
 	"github.com/hashicorp/vault/api"
 	"golang.org/x/sync/singleflight"
+
+	"github.com/orderflow/orderflow/worker/backoff"
 )
 
 // Client talks to Vault's transit engine. It is safe for concurrent use. Close
@@ -32,7 +34,7 @@ type Client struct {
 	anon    *api.Client // logins, sent without a token
 	log     *slog.Logger
 	m       *metrics
-	backoff backoff
+	backoff backoff.Backoff
 
 	cache    *tokenCache            // nil when disabled
 	known    *lru[string, struct{}] // key names created (or found) in Vault
@@ -68,7 +70,7 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 		anon:    anon,
 		log:     cfg.Logger,
 		m:       m,
-		backoff: backoff{initial: cfg.RetryInitial, max: cfg.RetryMax},
+		backoff: backoff.Backoff{Initial: cfg.RetryInitial, Max: cfg.RetryMax},
 		known:   newLRU[string, struct{}](cfg.KnownKeys),
 		done:    make(chan struct{}),
 	}

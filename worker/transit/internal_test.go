@@ -68,21 +68,6 @@ func TestClassify(t *testing.T) {
 	}
 }
 
-func TestBackoffGrowsWithJitterUpToTheCap(t *testing.T) {
-	b := backoff{initial: 100 * time.Millisecond, max: time.Second}
-	for retry, full := range []time.Duration{100, 200, 400, 800, 1000, 1000} {
-		full *= time.Millisecond
-		for range 50 {
-			if d := b.delay(retry); d < full/2 || d > full {
-				t.Fatalf("delay(%d) = %s, want within [%s, %s]", retry, d, full/2, full)
-			}
-		}
-	}
-	if d := b.delay(1000); d > time.Second {
-		t.Errorf("delay(1000) = %s overflows the cap", d)
-	}
-}
-
 func TestLRUEvictsTheLeastRecentlyUsed(t *testing.T) {
 	c := newLRU[string, int](2)
 	c.put("a", 1)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"math/rand/v2"
 	"net"
 	"net/http"
 	"strconv"
@@ -57,26 +56,6 @@ func classify(err error) class {
 	return permanent
 }
 
-// backoff is capped exponential backoff with "equal jitter": half the delay is
-// fixed, half random, so clients retrying together spread out.
-type backoff struct {
-	initial, max time.Duration
-}
-
-// delay is the wait before retry number retry (0 for the first).
-func (b backoff) delay(retry int) time.Duration {
-	d := b.initial
-	for range min(retry, 30) {
-		d *= 2
-		if d >= b.max {
-			d = b.max
-			break
-		}
-	}
-	half := d / 2
-	return half + rand.N(half+1)
-}
-
 // request is one HTTP request to Vault.
 type request struct {
 	op     string // metric label, and the Op of an Error
@@ -107,7 +86,7 @@ func (c *Client) call(ctx context.Context, r request, decode decoder) error {
 		switch cl {
 		case retryable:
 			if attempt < c.cfg.MaxAttempts && ctx.Err() == nil {
-				wait := min(max(c.backoff.delay(attempt-1), retryAfter), c.cfg.RetryMax)
+				wait := min(max(c.backoff.Delay(attempt-1), retryAfter), c.cfg.RetryMax)
 				c.log.Warn("vault request failed; retrying", "operation", r.op, "key", r.key,
 					"attempt", attempt, "wait", wait, "error", oneLine(sanitize(err)))
 				c.m.retries.WithLabelValues(r.op).Inc()
