@@ -32,6 +32,7 @@ import (
 	"github.com/orderflow/orderflow/worker/pipeline/pipelinetest"
 	"github.com/orderflow/orderflow/worker/protect"
 	"github.com/orderflow/orderflow/worker/stacktest"
+	"github.com/orderflow/orderflow/worker/telemetry/telemetrytest"
 	"github.com/orderflow/orderflow/worker/transit"
 )
 
@@ -354,9 +355,9 @@ func TestPipelineOnKafka(t *testing.T) {
 
 	letters := 0
 	for _, r := range normalize.Reasons {
-		letters += int(metricValue(t, reg, "orderflow_dead_letters_total", "stage", pipeline.StageNormalize, "reason", string(r)))
+		letters += int(telemetrytest.Sum(t, reg, "orderflow_dead_letters_total", "stage="+pipeline.StageNormalize, "reason="+string(r)))
 	}
-	letters += int(metricValue(t, reg, "orderflow_dead_letters_total", "stage", pipeline.StageRoute, "reason", pipeline.ReasonWrongTopic))
+	letters += int(telemetrytest.Sum(t, reg, "orderflow_dead_letters_total", "stage="+pipeline.StageRoute, "reason="+pipeline.ReasonWrongTopic))
 	if letters != len(s.badReasons) {
 		t.Errorf("orderflow_dead_letters_total adds up to %d, want %d", letters, len(s.badReasons))
 	}
@@ -475,35 +476,6 @@ func newVault(t *testing.T) *transit.Client {
 	return client
 }
 
-// metricValue returns the value of the counter name with exactly these labels
-// (pairs of name, value), or 0 when there is none.
-func metricValue(t *testing.T, reg *prometheus.Registry, name string, labels ...string) float64 {
-	t.Helper()
-	families, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := map[string]string{}
-	for i := 0; i+1 < len(labels); i += 2 {
-		want[labels[i]] = labels[i+1]
-	}
-	for _, f := range families {
-		if f.GetName() != name {
-			continue
-		}
-		for _, m := range f.GetMetric() {
-			got := map[string]string{}
-			for _, l := range m.GetLabel() {
-				got[l.GetName()] = l.GetValue()
-			}
-			if cmp.Equal(got, want) {
-				return m.GetCounter().GetValue()
-			}
-		}
-	}
-	return 0
-}
-
 func glob(t *testing.T, pattern string) []string {
 	t.Helper()
 	files, err := filepath.Glob(pattern)
@@ -544,7 +516,7 @@ func TestPipelineRetriesAFailingSinkAndNeverSkips(t *testing.T) {
 	s.waitCommitted(t, 2*time.Minute)
 	w.stop(t)
 	s.checkOutcome(t, sink)
-	if got := metricValue(t, reg, "orderflow_pipeline_retries_total", "stage", "sink"); got != 4 {
+	if got := telemetrytest.Sum(t, reg, "orderflow_pipeline_retries_total", "stage=sink"); got != 4 {
 		t.Errorf("orderflow_pipeline_retries_total{stage=sink} = %v, want 4", got)
 	}
 }
@@ -590,7 +562,7 @@ func TestPipelineVaultDownRetriesAndCommitsNothing(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	w := s.startWorkerWith(t, sink, reg, stage)
 	deadline := time.Now().Add(time.Minute)
-	for metricValue(t, reg, "orderflow_pipeline_retries_total", "stage", pipeline.StageProtect) < 3 {
+	for telemetrytest.Sum(t, reg, "orderflow_pipeline_retries_total", "stage="+pipeline.StageProtect) < 3 {
 		if time.Now().After(deadline) {
 			t.Fatal("the protect stage was never retried while Vault was down")
 		}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/orderflow/orderflow/worker/order"
 	"github.com/orderflow/orderflow/worker/stacktest"
+	"github.com/orderflow/orderflow/worker/telemetry/telemetrytest"
 )
 
 const (
@@ -84,7 +85,7 @@ func benchProtect(b *testing.B, warm bool) {
 		batches[n] = batch
 	}
 
-	requests := metric(b, reg, "orderflow_vault_requests_total")
+	requests := telemetrytest.Sum(b, reg, "orderflow_vault_requests_total")
 	var before, after runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&before)
@@ -100,5 +101,5 @@ func benchProtect(b *testing.B, warm bool) {
 	orders := float64(b.N * benchBatch)
 	b.ReportMetric(orders/b.Elapsed().Seconds(), "orders/s")
 	b.ReportMetric(float64(after.Mallocs-before.Mallocs)/orders, "allocs/order")
-	b.ReportMetric((metric(b, reg, "orderflow_vault_requests_total")-requests)/float64(b.N), "vault-requests/batch")
+	b.ReportMetric((telemetrytest.Sum(b, reg, "orderflow_vault_requests_total")-requests)/float64(b.N), "vault-requests/batch")
 }

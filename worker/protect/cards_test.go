@@ -9,6 +9,7 @@ import (
 	"github.com/orderflow/orderflow/worker/cardnumber"
 	"github.com/orderflow/orderflow/worker/order"
 	"github.com/orderflow/orderflow/worker/protect"
+	"github.com/orderflow/orderflow/worker/telemetry/telemetrytest"
 )
 
 // TestCardNumbersNeverLeaveTheStage hides card numbers where buyers and
@@ -90,14 +91,14 @@ func TestCardNumbersNeverLeaveTheStage(t *testing.T) {
 		if where == "billing_address.line1" || where == "buyer.name" {
 			ch = "ebay"
 		}
-		if got := metric(t, reg, "orderflow_card_numbers_redacted_total", "channel="+ch, "field="+where); got != 1 {
+		if got := telemetrytest.Sum(t, reg, "orderflow_card_numbers_redacted_total", "channel="+ch, "field="+where); got != 1 {
 			t.Errorf("orderflow_card_numbers_redacted_total{channel=%q,field=%q} = %v, want 1", ch, where, got)
 		}
 	}
-	if got := metric(t, reg, "orderflow_card_numbers_redacted_total"); got != float64(len(cards)) {
+	if got := telemetrytest.Sum(t, reg, "orderflow_card_numbers_redacted_total"); got != float64(len(cards)) {
 		t.Errorf("%v card numbers counted, want %d", got, len(cards))
 	}
-	if got := metric(t, reg, "orderflow_free_text_dropped_total", "channel=amazon", "kind=gift_message"); got != 1 {
+	if got := telemetrytest.Sum(t, reg, "orderflow_free_text_dropped_total", "channel=amazon", "kind=gift_message"); got != 1 {
 		t.Errorf("free text dropped = %v, want 1", got)
 	}
 }

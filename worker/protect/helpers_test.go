@@ -191,42 +191,6 @@ func (p *vaultProxy) fail(n int) {
 	p.failures = n
 }
 
-// metric sums the samples of a counter named name whose labels include want
-// ("k=v" pairs).
-func metric(t testing.TB, reg *prometheus.Registry, name string, want ...string) float64 {
-	t.Helper()
-	families, err := reg.Gather()
-	if err != nil {
-		t.Fatalf("gather: %v", err)
-	}
-	sum := 0.0
-	for _, f := range families {
-		if f.GetName() != name {
-			continue
-		}
-	samples:
-		for _, m := range f.GetMetric() {
-			labels := map[string]string{}
-			for _, l := range m.GetLabel() {
-				labels[l.GetName()] = l.GetValue()
-			}
-			for _, kv := range want {
-				k, v, _ := strings.Cut(kv, "=")
-				if labels[k] != v {
-					continue samples
-				}
-			}
-			switch {
-			case m.GetCounter() != nil:
-				sum += m.GetCounter().GetValue()
-			case m.GetHistogram() != nil:
-				sum += float64(m.GetHistogram().GetSampleCount())
-			}
-		}
-	}
-	return sum
-}
-
 // decrypt returns the Document inside c, decrypted with the tenant's key.
 func decrypt(t testing.TB, admin *transit.Client, tenant string, c protect.Ciphertext) protect.Document {
 	t.Helper()

@@ -11,6 +11,7 @@ import (
 	"github.com/orderflow/orderflow/worker/order"
 	"github.com/orderflow/orderflow/worker/protect"
 	"github.com/orderflow/orderflow/worker/stacktest"
+	"github.com/orderflow/orderflow/worker/telemetry/telemetrytest"
 	"github.com/orderflow/orderflow/worker/transit"
 )
 
@@ -120,7 +121,7 @@ func TestRepeatBuyersHitTheTokenCache(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Protect: %v", err)
 	}
-	hmac, hits := proxy.count("hmac"), metric(t, reg, "orderflow_token_cache_requests_total", "result=hit")
+	hmac, hits := proxy.count("hmac"), telemetrytest.Sum(t, reg, "orderflow_token_cache_requests_total", "result=hit")
 	second, err := s.Protect(ctx, batch(1000)) // new orders, the same 50 buyers
 	if err != nil {
 		t.Fatalf("Protect: %v", err)
@@ -128,7 +129,7 @@ func TestRepeatBuyersHitTheTokenCache(t *testing.T) {
 	if got := proxy.count("hmac") - hmac; got != 0 {
 		t.Errorf("returning buyers cost %d HMAC requests, want 0 (all cached)", got)
 	}
-	if got := metric(t, reg, "orderflow_token_cache_requests_total", "result=hit") - hits; got < 150 {
+	if got := telemetrytest.Sum(t, reg, "orderflow_token_cache_requests_total", "result=hit") - hits; got < 150 {
 		t.Errorf("%v cache hits for 50 returning buyers' names, emails and phones, want at least 150", got)
 	}
 	for i := range first {
@@ -203,8 +204,8 @@ func TestVaultDownFailsTheBatch(t *testing.T) {
 	if _, err := s.Protect(ctx, batch[:1]); err != nil { // creates the keys
 		t.Fatalf("Protect: %v", err)
 	}
-	protected := metric(t, reg, "orderflow_orders_protected_total")
-	dropped := metric(t, reg, "orderflow_free_text_dropped_total")
+	protected := telemetrytest.Sum(t, reg, "orderflow_orders_protected_total")
+	dropped := telemetrytest.Sum(t, reg, "orderflow_free_text_dropped_total")
 
 	proxy.fail(1000)
 	out, err := s.Protect(ctx, batch)
@@ -215,7 +216,7 @@ func TestVaultDownFailsTheBatch(t *testing.T) {
 	if !strings.Contains(err.Error(), "protect: tenant "+tenant) {
 		t.Errorf("error lacks its context: %v", err)
 	}
-	if metric(t, reg, "orderflow_orders_protected_total") != protected || metric(t, reg, "orderflow_free_text_dropped_total") != dropped {
+	if telemetrytest.Sum(t, reg, "orderflow_orders_protected_total") != protected || telemetrytest.Sum(t, reg, "orderflow_free_text_dropped_total") != dropped {
 		t.Errorf("a failed batch was counted")
 	}
 
@@ -224,10 +225,10 @@ func TestVaultDownFailsTheBatch(t *testing.T) {
 	if err != nil || len(out) != len(batch) {
 		t.Fatalf("Protect after Vault came back = %d orders, %v", len(out), err)
 	}
-	if got := metric(t, reg, "orderflow_orders_protected_total") - protected; got != float64(len(batch)) {
+	if got := telemetrytest.Sum(t, reg, "orderflow_orders_protected_total") - protected; got != float64(len(batch)) {
 		t.Errorf("orders protected counted %v, want %d", got, len(batch))
 	}
-	if metric(t, reg, "orderflow_free_text_dropped_total") == dropped {
+	if telemetrytest.Sum(t, reg, "orderflow_free_text_dropped_total") == dropped {
 		t.Errorf("the fixtures' free text was not counted")
 	}
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/orderflow/orderflow/worker/config"
 	"github.com/orderflow/orderflow/worker/stacktest"
+	"github.com/orderflow/orderflow/worker/telemetry/telemetrytest"
 	"github.com/orderflow/orderflow/worker/transit"
 )
 
@@ -109,14 +110,14 @@ func TestAppRoleLoginWithLeastPrivilege(t *testing.T) {
 	if !errors.As(err, &te) || te.Temporary || te.Attempts != 1 || transit.StatusCode(err) != http.StatusForbidden {
 		t.Fatalf("Encrypt: %v, want a permanent 403 after one attempt", err)
 	}
-	if n := metric(t, reg, "orderflow_vault_requests_total", "operation=encrypt"); n != 1 {
+	if n := telemetrytest.Sum(t, reg, "orderflow_vault_requests_total", "operation=encrypt"); n != 1 {
 		t.Errorf("%v encrypt requests, want 1: permission denied is not retried", n)
 	}
-	if n := metric(t, reg, "orderflow_vault_retries_total"); n != 0 {
+	if n := telemetrytest.Sum(t, reg, "orderflow_vault_retries_total"); n != 0 {
 		t.Errorf("retries_total = %v, want 0", n)
 	}
 	// The 403 was checked against the token, which Vault still accepted.
-	if n := metric(t, reg, "orderflow_vault_requests_total", "operation=lookup_self", "outcome=ok"); n != 1 {
+	if n := telemetrytest.Sum(t, reg, "orderflow_vault_requests_total", "operation=lookup_self", "outcome=ok"); n != 1 {
 		t.Errorf("%v successful token lookups after the 403, want 1", n)
 	}
 
@@ -132,10 +133,10 @@ func TestAppRoleLoginWithLeastPrivilege(t *testing.T) {
 	if again[0] != want[0] {
 		t.Errorf("HMAC after a new login differs")
 	}
-	if n := metric(t, reg, "orderflow_vault_requests_total", "operation=login", "outcome=ok"); n != 2 {
+	if n := telemetrytest.Sum(t, reg, "orderflow_vault_requests_total", "operation=login", "outcome=ok"); n != 2 {
 		t.Errorf("%v logins, want 2 (New, then after the revocation)", n)
 	}
-	if n := metric(t, reg, "orderflow_vault_requests_total", "operation=hmac", "outcome=denied"); n != 1 {
+	if n := telemetrytest.Sum(t, reg, "orderflow_vault_requests_total", "operation=hmac", "outcome=denied"); n != 1 {
 		t.Errorf("%v HMAC requests denied, want 1 (with the revoked token)", n)
 	}
 }
@@ -167,13 +168,13 @@ func TestTokenIsRenewedAndReplacedBeforeExpiry(t *testing.T) {
 		}
 		time.Sleep(250 * time.Millisecond)
 	}
-	if n := metric(t, reg, "orderflow_vault_requests_total", "operation=renew_self", "outcome=ok"); n < 1 {
+	if n := telemetrytest.Sum(t, reg, "orderflow_vault_requests_total", "operation=renew_self", "outcome=ok"); n < 1 {
 		t.Errorf("the token was never renewed")
 	}
-	if n := metric(t, reg, "orderflow_vault_requests_total", "operation=login", "outcome=ok"); n < 2 {
+	if n := telemetrytest.Sum(t, reg, "orderflow_vault_requests_total", "operation=login", "outcome=ok"); n < 2 {
 		t.Errorf("%v logins: the token was not replaced before its max TTL", n)
 	}
-	if n := metric(t, reg, "orderflow_vault_requests_total", "outcome=denied"); n != 0 {
+	if n := telemetrytest.Sum(t, reg, "orderflow_vault_requests_total", "outcome=denied"); n != 0 {
 		t.Errorf("%v requests met an expired token", n)
 	}
 }
@@ -213,7 +214,7 @@ func TestTokenFileIsReadAgainWhenVaultRefusesTheToken(t *testing.T) {
 	if _, err := c.HMAC(ctx, id, []string{"b"}); err != nil {
 		t.Fatalf("HMAC after the token was replaced in its file: %v", err)
 	}
-	if n := metric(t, reg, "orderflow_vault_requests_total", "operation=hmac", "outcome=denied"); n != 1 {
+	if n := telemetrytest.Sum(t, reg, "orderflow_vault_requests_total", "operation=hmac", "outcome=denied"); n != 1 {
 		t.Errorf("%v HMAC requests denied, want 1 (with the revoked token)", n)
 	}
 }

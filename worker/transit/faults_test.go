@@ -17,6 +17,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/orderflow/orderflow/worker/stacktest"
+	"github.com/orderflow/orderflow/worker/telemetry/telemetrytest"
 	"github.com/orderflow/orderflow/worker/transit"
 )
 
@@ -148,10 +149,10 @@ func TestVaultUnavailableIsRetried(t *testing.T) {
 			if n := proxy.requests(); n != 4 {
 				t.Errorf("%d HMAC requests reached the proxy, want 3 failed + 1", n)
 			}
-			if n := metric(t, reg, "orderflow_vault_retries_total", "operation=hmac"); n != 3 {
+			if n := telemetrytest.Sum(t, reg, "orderflow_vault_retries_total", "operation=hmac"); n != 3 {
 				t.Errorf("retries_total{operation=hmac} = %v, want 3", n)
 			}
-			if n := metric(t, reg, "orderflow_vault_requests_total", "operation=hmac", "outcome=unavailable"); n != 3 {
+			if n := telemetrytest.Sum(t, reg, "orderflow_vault_requests_total", "operation=hmac", "outcome=unavailable"); n != 3 {
 				t.Errorf("requests_total{outcome=unavailable} = %v, want 3", n)
 			}
 		})
@@ -178,7 +179,7 @@ func TestRetriesStopAtTheAttemptLimit(t *testing.T) {
 	if n := proxy.requests(); n != 3 {
 		t.Errorf("%d requests, want 3", n)
 	}
-	if n := metric(t, reg, "orderflow_vault_retries_total", "operation=encrypt"); n != 2 {
+	if n := telemetrytest.Sum(t, reg, "orderflow_vault_retries_total", "operation=encrypt"); n != 2 {
 		t.Errorf("retries_total = %v, want 2", n)
 	}
 }
@@ -223,10 +224,10 @@ func TestClientErrorsAreNotRetried(t *testing.T) {
 	if n := proxy.requests(); n != 1 {
 		t.Errorf("%d requests for a 400, want 1", n)
 	}
-	if n := metric(t, reg, "orderflow_vault_retries_total"); n != 0 {
+	if n := telemetrytest.Sum(t, reg, "orderflow_vault_retries_total"); n != 0 {
 		t.Errorf("retries_total = %v, want 0", n)
 	}
-	if n := metric(t, reg, "orderflow_vault_requests_total", "operation=hmac", "outcome=rejected"); n != 1 {
+	if n := telemetrytest.Sum(t, reg, "orderflow_vault_requests_total", "operation=hmac", "outcome=rejected"); n != 1 {
 		t.Errorf("requests_total{outcome=rejected} = %v, want 1", n)
 	}
 }
@@ -248,7 +249,7 @@ func TestUnreachableVaultIsRetriedThenReported(t *testing.T) {
 	if !errors.As(err, &te) || !te.Temporary || te.Attempts != 4 {
 		t.Fatalf("New: %v, want a temporary error after 4 attempts", err)
 	}
-	if n := metric(t, reg, "orderflow_vault_requests_total", "outcome=unavailable"); n != 4 {
+	if n := telemetrytest.Sum(t, reg, "orderflow_vault_requests_total", "outcome=unavailable"); n != 4 {
 		t.Errorf("requests_total{outcome=unavailable} = %v, want 4", n)
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/orderflow/orderflow/worker/telemetry/telemetrytest"
 	"github.com/orderflow/orderflow/worker/transit"
 )
 
@@ -172,7 +173,7 @@ func TestKubernetesLogin(t *testing.T) {
 	if got[0] != want[0] {
 		t.Errorf("HMAC after Kubernetes login differs from root's")
 	}
-	if n := metric(t, reg, "orderflow_vault_requests_total", "operation=login", "outcome=ok"); n != 1 {
+	if n := telemetrytest.Sum(t, reg, "orderflow_vault_requests_total", "operation=login", "outcome=ok"); n != 1 {
 		t.Errorf("%v logins, want 1", n)
 	}
 
@@ -188,7 +189,7 @@ func TestKubernetesLogin(t *testing.T) {
 	if !errors.As(err, &te) || te.Temporary || te.Attempts != 1 || transit.StatusCode(err) != http.StatusForbidden {
 		t.Errorf("New with a refused service account: %v, want a permanent 403", err)
 	}
-	if n := metric(t, refusedReg, "orderflow_vault_requests_total", "operation=login"); n != 1 {
+	if n := telemetrytest.Sum(t, refusedReg, "orderflow_vault_requests_total", "operation=login"); n != 1 {
 		t.Errorf("%v login attempts for a refused token, want 1", n)
 	}
 

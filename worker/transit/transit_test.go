@@ -11,6 +11,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/orderflow/orderflow/worker/config"
+	"github.com/orderflow/orderflow/worker/telemetry/telemetrytest"
 	"github.com/orderflow/orderflow/worker/transit"
 )
 
@@ -63,7 +64,7 @@ func TestBatchKeepsInputOrder(t *testing.T) {
 	if err != nil {
 		t.Fatalf("HMAC: %v", err)
 	}
-	if got := metric(t, reg, "orderflow_vault_batch_items_total", "operation=hmac"); got != 4 {
+	if got := telemetrytest.Sum(t, reg, "orderflow_vault_batch_items_total", "operation=hmac"); got != 4 {
 		t.Errorf("%v items sent for 4 distinct values", got)
 	}
 	for i, v := range in {
@@ -90,11 +91,11 @@ func TestLargeInputsAreSplitIntoBatches(t *testing.T) {
 	if err != nil {
 		t.Fatalf("HMAC: %v", err)
 	}
-	requests := metric(t, reg, "orderflow_vault_requests_total", "operation=hmac", "outcome=ok")
+	requests := telemetrytest.Sum(t, reg, "orderflow_vault_requests_total", "operation=hmac", "outcome=ok")
 	if requests != 16 { // ceil(1000/64)
 		t.Errorf("%v HMAC requests for 1000 values in batches of 64, want 16", requests)
 	}
-	if items := metric(t, reg, "orderflow_vault_batch_items_total", "operation=hmac"); items != 1000 {
+	if items := telemetrytest.Sum(t, reg, "orderflow_vault_batch_items_total", "operation=hmac"); items != 1000 {
 		t.Errorf("%v items sent, want 1000", items)
 	}
 
@@ -194,7 +195,7 @@ func TestKeysAreCreatedOnFirstUseOnceAndDeletable(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	if n := metric(t, reg, "orderflow_vault_requests_total", "operation=create_key"); n != 2 {
+	if n := telemetrytest.Sum(t, reg, "orderflow_vault_requests_total", "operation=create_key"); n != 2 {
 		t.Errorf("%v key creations for one tenant's two keys", n)
 	}
 	logical := admin(t).Logical()
@@ -274,7 +275,7 @@ func TestTokenCacheAnswersRepeatValues(t *testing.T) {
 	if err != nil {
 		t.Fatalf("HMAC: %v", err)
 	}
-	requests := metric(t, reg, "orderflow_vault_requests_total", "operation=hmac")
+	requests := telemetrytest.Sum(t, reg, "orderflow_vault_requests_total", "operation=hmac")
 	second, err := c.HMAC(ctx, id, in)
 	if err != nil {
 		t.Fatalf("HMAC: %v", err)
@@ -282,11 +283,11 @@ func TestTokenCacheAnswersRepeatValues(t *testing.T) {
 	if diff := cmp.Diff(first, second); diff != "" {
 		t.Errorf("cached tokens differ (-vault +cache):\n%s", diff)
 	}
-	if n := metric(t, reg, "orderflow_vault_requests_total", "operation=hmac"); n != requests {
+	if n := telemetrytest.Sum(t, reg, "orderflow_vault_requests_total", "operation=hmac"); n != requests {
 		t.Errorf("a fully cached call made %v requests", n-requests)
 	}
-	hits := metric(t, reg, "orderflow_token_cache_requests_total", "result=hit")
-	misses := metric(t, reg, "orderflow_token_cache_requests_total", "result=miss")
+	hits := telemetrytest.Sum(t, reg, "orderflow_token_cache_requests_total", "result=hit")
+	misses := telemetrytest.Sum(t, reg, "orderflow_token_cache_requests_total", "result=miss")
 	if hits != 10 || misses != 10 {
 		t.Errorf("cache hits %v, misses %v; want 10 and 10", hits, misses)
 	}
@@ -329,7 +330,7 @@ func TestPartialBatchFailureNamesTheIndices(t *testing.T) {
 	if !strings.Contains(err.Error(), "2 of 4 items failed: item 1: ") {
 		t.Errorf("error %q does not say which items failed", err)
 	}
-	if n := metric(t, reg, "orderflow_vault_requests_total", "operation=decrypt"); n != 1 {
+	if n := telemetrytest.Sum(t, reg, "orderflow_vault_requests_total", "operation=decrypt"); n != 1 {
 		t.Errorf("%v decrypt requests: item failures must not be retried", n)
 	}
 }
@@ -349,7 +350,7 @@ func TestBadTenantIDIsRefused(t *testing.T) {
 			t.Errorf("DestroyTenantKeys accepted tenant id %q", id)
 		}
 	}
-	if n := metric(t, reg, "orderflow_vault_requests_total", "operation=create_key"); n != 0 {
+	if n := telemetrytest.Sum(t, reg, "orderflow_vault_requests_total", "operation=create_key"); n != 0 {
 		t.Errorf("bad tenant ids reached Vault: %v key creations", n)
 	}
 }
@@ -358,7 +359,7 @@ func TestEmptyInputsNeedNoRequest(t *testing.T) {
 	cfg, reg := testConfig(t)
 	c := newClient(t, cfg)
 	ctx := ctxFor(t)
-	before := metric(t, reg, "orderflow_vault_requests_total")
+	before := telemetrytest.Sum(t, reg, "orderflow_vault_requests_total")
 	if out, err := c.HMAC(ctx, "acme", nil); err != nil || len(out) != 0 {
 		t.Errorf("HMAC(nil) = %v, %v", out, err)
 	}
@@ -368,7 +369,7 @@ func TestEmptyInputsNeedNoRequest(t *testing.T) {
 	if out, err := c.Decrypt(ctx, "acme", nil); err != nil || len(out) != 0 {
 		t.Errorf("Decrypt(nil) = %v, %v", out, err)
 	}
-	if n := metric(t, reg, "orderflow_vault_requests_total"); n != before {
+	if n := telemetrytest.Sum(t, reg, "orderflow_vault_requests_total"); n != before {
 		t.Errorf("empty inputs made %v requests", n-before)
 	}
 }
