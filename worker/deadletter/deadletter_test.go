@@ -12,24 +12,11 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
-	"github.com/orderflow/orderflow/worker/config"
 	"github.com/orderflow/orderflow/worker/deadletter"
 	"github.com/orderflow/orderflow/worker/stacktest"
 	"github.com/orderflow/orderflow/worker/transit"
+	"github.com/orderflow/orderflow/worker/transit/transittest"
 )
-
-func newVault(t *testing.T) *transit.Client {
-	t.Helper()
-	addr, token := stacktest.Vault(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	client, err := transit.New(ctx, transit.Config{Address: addr, Auth: transit.Auth{Token: config.Secret(token)}})
-	if err != nil {
-		t.Fatalf("vault: %v", err)
-	}
-	t.Cleanup(func() { _ = client.Close() })
-	return client
-}
 
 // TestPublishEncryptsAndReplayRestores: letters are stored as Vault ciphertext with
 // their reason headers; a dry run counts without writing; an executed replay puts
@@ -37,7 +24,7 @@ func newVault(t *testing.T) *transit.Client {
 // intact.
 func TestPublishEncryptsAndReplayRestores(t *testing.T) {
 	brokers := stacktest.KafkaBrokers(t)
-	vault := newVault(t)
+	vault := transittest.NewClient(t, transit.Config{})
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	dlq, amazon, ebay := stacktest.UniqueName("test.dlq"), stacktest.UniqueName("test.amazon"), stacktest.UniqueName("test.ebay")

@@ -23,7 +23,6 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/orderflow/orderflow/schemas/policy"
-	"github.com/orderflow/orderflow/worker/config"
 	"github.com/orderflow/orderflow/worker/consume"
 	"github.com/orderflow/orderflow/worker/deadletter"
 	"github.com/orderflow/orderflow/worker/normalize"
@@ -34,6 +33,7 @@ import (
 	"github.com/orderflow/orderflow/worker/stacktest"
 	"github.com/orderflow/orderflow/worker/telemetry/telemetrytest"
 	"github.com/orderflow/orderflow/worker/transit"
+	"github.com/orderflow/orderflow/worker/transit/transittest"
 )
 
 const fixtures = "../normalize/testdata"
@@ -64,7 +64,7 @@ func newStream(t *testing.T) *stream {
 		badReasons: map[string]string{},
 	}
 	s.inputs = map[string]int{s.amazon: 6, s.ebay: 6}
-	s.vault = newVault(t)
+	s.vault = transittest.NewClient(t, transit.Config{})
 	pol, err := policy.Load()
 	if err != nil {
 		t.Fatal(err)
@@ -462,20 +462,6 @@ func (s *stream) protectedComparers(t *testing.T, tenant string) []cmp.Option {
 	}
 }
 
-// newVault returns a transit client on the stack's Vault, closed with the test.
-func newVault(t *testing.T) *transit.Client {
-	t.Helper()
-	addr, token := stacktest.Vault(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	client, err := transit.New(ctx, transit.Config{Address: addr, Auth: transit.Auth{Token: config.Secret(token)}})
-	if err != nil {
-		t.Fatalf("vault: %v", err)
-	}
-	t.Cleanup(func() { _ = client.Close() })
-	return client
-}
-
 func glob(t *testing.T, pattern string) []string {
 	t.Helper()
 	files, err := filepath.Glob(pattern)
@@ -525,7 +511,7 @@ func TestPipelineRetriesAFailingSinkAndNeverSkips(t *testing.T) {
 // is retried and nothing is committed; when Vault is back, everything arrives.
 func TestPipelineVaultDownRetriesAndCommitsNothing(t *testing.T) {
 	s := newStream(t)
-	addr, token := stacktest.Vault(t)
+	addr, _ := stacktest.Vault(t)
 	target, err := url.Parse(addr)
 	if err != nil {
 		t.Fatal(err)
@@ -540,13 +526,7 @@ func TestPipelineVaultDownRetriesAndCommitsNothing(t *testing.T) {
 		proxy.ServeHTTP(w, r)
 	}))
 	defer fault.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	flaky, err := transit.New(ctx, transit.Config{Address: fault.URL, Auth: transit.Auth{Token: config.Secret(token)}, MaxAttempts: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer flaky.Close()
+	flaky := transittest.NewClient(t, transit.Config{Address: fault.URL, MaxAttempts: 1})
 	pol, err := policy.Load()
 	if err != nil {
 		t.Fatal(err)
