@@ -36,8 +36,12 @@ if [[ ! -f "$libs/.complete" ]]; then
   log "fetching Kafka $KAFKA_VERSION jars from Maven Central"
   start=$SECONDS
   rm -rf "$libs.tmp"
-  mvn -q -B -Dstyle.color=never -f "$local_dir/kafka-pom.xml" -Dkafka.version="$KAFKA_VERSION" \
-    dependency:copy-dependencies -DoutputDirectory="$libs.tmp" >&2
+  mkdir -p "$(dirname "$libs")"
+  if ! mvn -q -B -Dstyle.color=never -f "$local_dir/kafka-pom.xml" -Dkafka.version="$KAFKA_VERSION" \
+    dependency:copy-dependencies -DoutputDirectory="$libs.tmp" >"$libs.mvn.log" 2>&1; then
+    cat "$libs.mvn.log" >&2
+    die "Maven could not resolve the Kafka broker's jars (log above)"
+  fi
   ls "$libs.tmp"/kafka_2.13-"$KAFKA_VERSION".jar >/dev/null || die "Maven did not supply kafka_2.13-$KAFKA_VERSION.jar"
   touch "$libs.tmp/.complete"
   rm -rf "$libs"
