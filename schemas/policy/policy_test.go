@@ -100,10 +100,10 @@ func TestPersonalDataIsNeverKept(t *testing.T) {
 func TestBadPoliciesAreRefused(t *testing.T) {
 	cases := map[string]string{
 		"version: 2\nfields: {}\n": "policy: version 2, want 1",
-		"version: 1\nfields:\n  buyer.email: {treatment: hash, retention: analytics, purpose: x}\n": `policy: buyer.email: treatment "hash" is not one of [keep token encrypt coarsen drop]`,
-		"version: 1\nfields:\n  buyer.email: {treatment: token, retention: label, purpose: x}\n":    "policy: buyer.email: tokens are analytics data",
-		"version: 1\nfields:\n  free_text.text: {treatment: drop, retention: analytics, purpose: x}\n": "policy: free_text.text: a dropped field, and only a dropped field, has retention none",
-		"version: 1\nfields:\n  tenant_id: {treatment: keep, retention: analytics}\n":                   "policy: tenant_id: no purpose",
+		"version: 1\nfields:\n  buyer.email: {treatment: hash, retention: analytics, purpose: x}\n":                      `policy: buyer.email: treatment "hash" is not one of [keep token encrypt coarsen drop]`,
+		"version: 1\nfields:\n  buyer.email: {treatment: token, retention: label, purpose: x}\n":                         "policy: buyer.email: tokens are analytics data",
+		"version: 1\nfields:\n  free_text.text: {treatment: drop, retention: analytics, purpose: x}\n":                   "policy: free_text.text: a dropped field, and only a dropped field, has retention none",
+		"version: 1\nfields:\n  tenant_id: {treatment: keep, retention: analytics}\n":                                    "policy: tenant_id: no purpose",
 		"version: 1\nfields: {}\nderived:\n  area: {from: nope, treatment: coarsen, retention: analytics, purpose: x}\n": `policy: derived area: from "nope" is not a field`,
 	}
 	for in, want := range cases {
