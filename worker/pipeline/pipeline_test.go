@@ -369,19 +369,20 @@ func TestPipelineRestartLosesNothing(t *testing.T) {
 	s := newStream(t)
 	s.produceFixtures(t)
 	sink := pipelinetest.NewMemorySink()
-	var first *worker
+	var running atomic.Pointer[worker] // set once the first worker has started
 	stopped := make(chan struct{})
 	var once sync.Once
 	sink.BeforeWrite = func(ctx context.Context, writes int) error {
-		if writes == 2 && first != nil {
+		if w := running.Load(); writes == 2 && w != nil {
 			// SIGTERM in the middle of the third batch's write.
-			once.Do(func() { first.cancel(); close(stopped) })
+			once.Do(func() { w.cancel(); close(stopped) })
 			<-ctx.Done()
 			return ctx.Err()
 		}
 		return nil
 	}
-	first = s.startWorker(t, sink, prometheus.NewRegistry())
+	first := s.startWorker(t, sink, prometheus.NewRegistry())
+	running.Store(first)
 	select {
 	case <-stopped:
 	case <-time.After(2 * time.Minute):

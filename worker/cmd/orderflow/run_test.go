@@ -68,8 +68,13 @@ func TestRunWorkerServesMetricsAndStopsCleanly(t *testing.T) {
 	if len(sink.Orders()) != 1 {
 		t.Fatalf("the worker wrote %d orders, want 1", len(sink.Orders()))
 	}
-	for path, want := range map[string]string{"/healthz": "ok", "/readyz": "ready", "/metrics": "orderflow_orders_normalized_total"} {
+	for path, want := range map[string]string{"/healthz": "ok", "/readyz": "ready", "/metrics": `orderflow_orders_normalized_total{channel="ebay"} 1`} {
+		// The counter moves after the commit, a moment after the sink saw the order.
 		body := get(t, "http://"+metricsAddr+path)
+		for i := 0; !strings.Contains(body, want) && i < 100; i++ {
+			time.Sleep(50 * time.Millisecond)
+			body = get(t, "http://"+metricsAddr+path)
+		}
 		if !strings.Contains(body, want) {
 			t.Errorf("%s does not contain %q", path, want)
 		}
