@@ -75,9 +75,15 @@ start() {
   write_config
   if [[ ! -f "$dir/data/meta.properties" ]]; then
     local cluster_id
-    cluster_id=$(python3 -c 'import base64, uuid; print(base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("="))')
+    # Kafka's own ids never start with '-' (the tool would read one as an option).
+    cluster_id=$(python3 -c 'import base64, uuid
+while True:
+    cid = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    if not cid.startswith("-"):
+        print(cid)
+        break')
     log "formatting storage (cluster $cluster_id)"
-    "${java_cmd[@]}" kafka.tools.StorageTool format -t "$cluster_id" -c "$dir/server.properties" >>"$dir/kafka.log" 2>&1 \
+    "${java_cmd[@]}" kafka.tools.StorageTool format --cluster-id="$cluster_id" -c "$dir/server.properties" >>"$dir/kafka.log" 2>&1 \
       || die "storage format failed; see $dir/kafka.log"
   fi
   start_bg "$pidfile" "$dir/kafka.log" "${java_cmd[@]}" kafka.Kafka "$dir/server.properties"
