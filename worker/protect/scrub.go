@@ -134,10 +134,7 @@ func (c *cleaner) address(a *order.Address, p *addressPaths) *order.Address {
 }
 
 func (c *cleaner) lines(lines []order.Line) []order.Line {
-	copied := false
-	for i := range lines {
-		l := lines[i]
-		c.changed = false
+	return cleanEach(c, lines, func(l order.Line) order.Line {
 		c.str("lines.line_id", &l.LineID)
 		c.str("lines.sku", &l.SKU)
 		c.str("lines.asin", &l.ASIN)
@@ -153,65 +150,52 @@ func (c *cleaner) lines(lines []order.Line) []order.Line {
 		c.money("lines.gift_wrap", &l.GiftWrap)
 		c.money("lines.gift_wrap_tax", &l.GiftWrapTax)
 		l.PromotionIDs = c.strings("lines.promotion_ids", l.PromotionIDs)
-		if c.changed {
-			if !copied {
-				lines, copied = slices.Clone(lines), true
-			}
-			lines[i] = l
-		}
-	}
-	return lines
+		return l
+	})
 }
 
 func (c *cleaner) strings(path string, ss []string) []string {
-	copied := false
-	for i, s := range ss {
-		if r := c.clean(path, s); r != s {
-			if !copied {
-				ss, copied = slices.Clone(ss), true
-			}
-			ss[i] = r
-		}
-	}
-	return ss
+	return cleanEach(c, ss, func(s string) string { return c.clean(path, s) })
 }
 
 func (c *cleaner) marketplaceTaxes(taxes []order.MarketplaceTax) []order.MarketplaceTax {
-	copied := false
-	for i := range taxes {
-		t := taxes[i]
-		c.changed = false
+	return cleanEach(c, taxes, func(t order.MarketplaceTax) order.MarketplaceTax {
 		c.str("marketplace_taxes.line_id", &t.LineID)
 		c.str("marketplace_taxes.tax_type", &t.TaxType)
 		c.str("marketplace_taxes.model", &t.Model)
 		c.money("marketplace_taxes.amount", &t.Amount)
-		if c.changed {
-			if !copied {
-				taxes, copied = slices.Clone(taxes), true
-			}
-			taxes[i] = t
-		}
-	}
-	return taxes
+		return t
+	})
 }
 
 func (c *cleaner) refunds(refunds []order.Refund) []order.Refund {
-	copied := false
-	for i := range refunds {
-		r := refunds[i]
-		c.changed = false
+	return cleanEach(c, refunds, func(r order.Refund) order.Refund {
 		c.str("refunds.refund_id", &r.RefundID)
 		c.str("refunds.line_id", &r.LineID)
 		c.str("refunds.status", &r.Status)
 		c.money("refunds.amount", &r.Amount)
+		return r
+	})
+}
+
+// cleanEach scrubs each element of list with clean, copying list only when an
+// element changed (c.changed), so that a clean order allocates nothing and the
+// caller's order is never modified.
+func cleanEach[T any](c *cleaner, list []T, clean func(T) T) []T {
+	outer := c.changed
+	copied := false
+	for i := range list {
+		c.changed = false
+		e := clean(list[i])
 		if c.changed {
 			if !copied {
-				refunds, copied = slices.Clone(refunds), true
+				list, copied = slices.Clone(list), true
 			}
-			refunds[i] = r
+			list[i] = e
 		}
 	}
-	return refunds
+	c.changed = outer || copied
+	return list
 }
 
 // addressPaths are the policy paths of one address's fields, built once so that
