@@ -178,46 +178,6 @@ type amazonDecoder struct {
 // str is a string value of the payload, a slice of d.s: no allocation.
 func (d *amazonDecoder) str(sp span) string { return sp.in(d.s) }
 
-// members calls fn with the name of each member of the object that is the value of
-// key ("" for an array element or the document), with the reader's path inside it.
-// fn must read or skip the member's value. Nothing happens for null; another type is
-// a schema mismatch.
-func (d *amazonDecoder) members(key string, fn func(name []byte)) {
-	r := d.r
-	if !r.beginObject(key) {
-		return
-	}
-	if key != "" {
-		r.push(key)
-	}
-	for {
-		name, ok := r.nextKey()
-		if !ok {
-			break
-		}
-		fn(name)
-	}
-	if key != "" {
-		r.pop()
-	}
-}
-
-// elements calls fn with the index of each element of the array that is the value of
-// key, with the reader's path at that element.
-func (d *amazonDecoder) elements(key string, fn func(i int)) {
-	r := d.r
-	if !r.beginArray(key) {
-		return
-	}
-	r.push(key)
-	for i := 0; r.nextElem(); i++ {
-		r.pushIndex(i)
-		fn(i)
-		r.pop()
-	}
-	r.pop()
-}
-
 // amazonMoney is a Money of either shape, as read.
 type amazonMoney struct{ amount, currency span }
 
@@ -230,7 +190,7 @@ var (
 )
 
 func (d *amazonDecoder) money(m *amazonMoney, key string, keys moneyKeys) {
-	d.members(key, func(name []byte) {
+	d.r.members(key, func(name []byte) {
 		switch string(name) {
 		case keys.amount:
 			m.amount = d.r.str(keys.amount)
@@ -289,14 +249,14 @@ type v0ItemDoc struct {
 func (d *amazonDecoder) decodeV0() {
 	doc := &d.v0
 	*doc = v0Doc{items: doc.items[:0]}
-	d.members("", func(name []byte) {
+	d.r.members("", func(name []byte) {
 		switch string(name) {
 		case "order":
 			d.decodeV0Order(&doc.order)
 		case "items":
 			doc.hasItems = d.r.peek() == '['
 			doc.items = doc.items[:0] // a repeated key replaces, as in encoding/json
-			d.elements("items", func(int) { d.decodeV0Item(nextV0Item(&doc.items)) })
+			d.r.elements("items", func(int) { d.decodeV0Item(nextV0Item(&doc.items)) })
 		default:
 			d.r.skip()
 		}
@@ -316,7 +276,7 @@ func nextV0Item(items *[]v0ItemDoc) *v0ItemDoc {
 
 func (d *amazonDecoder) decodeV0Order(o *v0OrderDoc) {
 	r := d.r
-	d.members("order", func(name []byte) {
+	d.r.members("order", func(name []byte) {
 		switch string(name) {
 		case "AmazonOrderId":
 			o.amazonOrderID = r.str("AmazonOrderId")
@@ -351,7 +311,7 @@ func (d *amazonDecoder) decodeV0Order(o *v0OrderDoc) {
 		case "BuyerInfo":
 			d.v0BuyerInfo(o)
 		case "BuyerTaxInformation":
-			d.members("BuyerTaxInformation", func(name []byte) {
+			d.r.members("BuyerTaxInformation", func(name []byte) {
 				switch string(name) {
 				case "BuyerLegalCompanyName":
 					o.legalCompanyName = r.str("BuyerLegalCompanyName")
@@ -370,7 +330,7 @@ func (d *amazonDecoder) decodeV0Order(o *v0OrderDoc) {
 func (d *amazonDecoder) v0Address(a *amazonAddressDoc) {
 	r := d.r
 	*a = amazonAddressDoc{present: r.peek() == '{'}
-	d.members("ShippingAddress", func(name []byte) {
+	d.r.members("ShippingAddress", func(name []byte) {
 		switch string(name) {
 		case "Name":
 			a.name = r.str("Name")
@@ -406,7 +366,7 @@ func (d *amazonDecoder) v0Address(a *amazonAddressDoc) {
 
 func (d *amazonDecoder) v0BuyerInfo(o *v0OrderDoc) {
 	r := d.r
-	d.members("BuyerInfo", func(name []byte) {
+	d.r.members("BuyerInfo", func(name []byte) {
 		switch string(name) {
 		case "BuyerEmail":
 			o.buyerEmail = r.str("BuyerEmail")
@@ -415,14 +375,14 @@ func (d *amazonDecoder) v0BuyerInfo(o *v0OrderDoc) {
 		case "PurchaseOrderNumber":
 			o.purchaseOrder = r.str("PurchaseOrderNumber")
 		case "BuyerTaxInfo":
-			d.members("BuyerTaxInfo", func(name []byte) {
+			d.r.members("BuyerTaxInfo", func(name []byte) {
 				switch string(name) {
 				case "CompanyLegalName":
 					o.companyLegalName = r.str("CompanyLegalName")
 				case "TaxClassifications":
-					d.elements("TaxClassifications", func(int) {
+					d.r.elements("TaxClassifications", func(int) {
 						var tcName, tcValue span
-						d.members("", func(name []byte) {
+						d.r.members("", func(name []byte) {
 							switch string(name) {
 							case "Name":
 								tcName = r.str("Name")
@@ -448,7 +408,7 @@ func (d *amazonDecoder) v0BuyerInfo(o *v0OrderDoc) {
 
 func (d *amazonDecoder) decodeV0Item(it *v0ItemDoc) {
 	r := d.r
-	d.members("", func(name []byte) {
+	d.r.members("", func(name []byte) {
 		switch string(name) {
 		case "ASIN":
 			it.asin = r.str("ASIN")
@@ -480,7 +440,7 @@ func (d *amazonDecoder) decodeV0Item(it *v0ItemDoc) {
 			d.money(&it.promotionDiscTax, "PromotionDiscountTax", v0Keys)
 		case "PromotionIds":
 			it.promotionIDs = it.promotionIDs[:0]
-			d.elements("PromotionIds", func(int) {
+			d.r.elements("PromotionIds", func(int) {
 				if id := r.str(""); !id.empty() {
 					it.promotionIDs = append(it.promotionIDs, id)
 				}
@@ -488,7 +448,7 @@ func (d *amazonDecoder) decodeV0Item(it *v0ItemDoc) {
 		case "IsGift":
 			it.isGift = r.str("IsGift")
 		case "TaxCollection":
-			d.members("TaxCollection", func(name []byte) {
+			d.r.members("TaxCollection", func(name []byte) {
 				if string(name) == "Model" {
 					it.taxModel = r.str("Model")
 				} else {
@@ -498,10 +458,10 @@ func (d *amazonDecoder) decodeV0Item(it *v0ItemDoc) {
 		case "DeemedResellerCategory":
 			it.deemedReseller = r.str("DeemedResellerCategory")
 		case "BuyerInfo":
-			d.members("BuyerInfo", func(name []byte) {
+			d.r.members("BuyerInfo", func(name []byte) {
 				switch string(name) {
 				case "BuyerCustomizedInfo":
-					d.members("BuyerCustomizedInfo", func(name []byte) {
+					d.r.members("BuyerCustomizedInfo", func(name []byte) {
 						if string(name) == "CustomizedURL" {
 							it.customizedURL = r.str("CustomizedURL")
 						} else {
@@ -519,7 +479,7 @@ func (d *amazonDecoder) decodeV0Item(it *v0ItemDoc) {
 				}
 			})
 		case "BuyerRequestedCancel":
-			d.members("BuyerRequestedCancel", func(name []byte) {
+			d.r.members("BuyerRequestedCancel", func(name []byte) {
 				if string(name) == "IsBuyerRequestedCancel" {
 					it.cancelRequested = r.str("IsBuyerRequestedCancel")
 				} else {

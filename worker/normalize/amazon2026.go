@@ -52,7 +52,7 @@ type v2026Detail struct {
 func (d *amazonDecoder) decode2026() {
 	doc := &d.v26
 	*doc = v2026Doc{items: doc.items[:0]}
-	d.members("", func(name []byte) {
+	d.r.members("", func(name []byte) {
 		if string(name) == "order" {
 			d.decode2026Order(doc)
 		} else {
@@ -63,14 +63,14 @@ func (d *amazonDecoder) decode2026() {
 
 func (d *amazonDecoder) decode2026Order(o *v2026Doc) {
 	r := d.r
-	d.members("order", func(name []byte) {
+	d.r.members("order", func(name []byte) {
 		switch string(name) {
 		case "orderId":
 			o.orderID = r.str("orderId")
 		case "orderAliases":
-			d.elements("orderAliases", func(int) {
+			d.r.elements("orderAliases", func(int) {
 				var id, kind span
-				d.members("", func(name []byte) {
+				d.r.members("", func(name []byte) {
 					switch string(name) {
 					case "aliasId":
 						id = r.str("aliasId")
@@ -89,7 +89,7 @@ func (d *amazonDecoder) decode2026Order(o *v2026Doc) {
 		case "lastUpdatedTime":
 			o.lastUpdatedTime = r.str("lastUpdatedTime")
 		case "programs":
-			d.elements("programs", func(int) {
+			d.r.elements("programs", func(int) {
 				switch p := r.str(""); {
 				case d.r.is(p, "PRIME"):
 					o.isPrime = true
@@ -98,7 +98,7 @@ func (d *amazonDecoder) decode2026Order(o *v2026Doc) {
 				}
 			})
 		case "salesChannel":
-			d.members("salesChannel", func(name []byte) {
+			d.r.members("salesChannel", func(name []byte) {
 				if string(name) == "marketplaceId" {
 					o.marketplaceID = r.str("marketplaceId")
 				} else {
@@ -106,7 +106,7 @@ func (d *amazonDecoder) decode2026Order(o *v2026Doc) {
 				}
 			})
 		case "buyer":
-			d.members("buyer", func(name []byte) {
+			d.r.members("buyer", func(name []byte) {
 				switch string(name) {
 				case "buyerName":
 					o.buyerName = r.str("buyerName")
@@ -121,7 +121,7 @@ func (d *amazonDecoder) decode2026Order(o *v2026Doc) {
 				}
 			})
 		case "recipient":
-			d.members("recipient", func(name []byte) {
+			d.r.members("recipient", func(name []byte) {
 				if string(name) == "deliveryAddress" {
 					d.address2026(&o.address)
 				} else {
@@ -129,7 +129,7 @@ func (d *amazonDecoder) decode2026Order(o *v2026Doc) {
 				}
 			})
 		case "proceeds":
-			d.members("proceeds", func(name []byte) {
+			d.r.members("proceeds", func(name []byte) {
 				if string(name) == "grandTotal" {
 					d.money(&o.grandTotal, "grandTotal", v2026Keys)
 				} else {
@@ -137,7 +137,7 @@ func (d *amazonDecoder) decode2026Order(o *v2026Doc) {
 				}
 			})
 		case "tax":
-			d.members("tax", func(name []byte) {
+			d.r.members("tax", func(name []byte) {
 				if string(name) == "taxRegistrations" {
 					d.taxRegistrations(o)
 				} else {
@@ -145,7 +145,7 @@ func (d *amazonDecoder) decode2026Order(o *v2026Doc) {
 				}
 			})
 		case "fulfillment":
-			d.members("fulfillment", func(name []byte) {
+			d.r.members("fulfillment", func(name []byte) {
 				switch string(name) {
 				case "fulfillmentStatus":
 					o.status = r.str("fulfillmentStatus")
@@ -164,7 +164,7 @@ func (d *amazonDecoder) decode2026Order(o *v2026Doc) {
 		case "orderItems":
 			o.hasItems = r.peek() == '['
 			o.items = o.items[:0] // a repeated "orderItems" replaces, as in encoding/json
-			d.elements("orderItems", func(int) { d.decode2026Item(next2026Item(&o.items)) })
+			d.r.elements("orderItems", func(int) { d.decode2026Item(next2026Item(&o.items)) })
 		default:
 			r.skip()
 		}
@@ -184,7 +184,7 @@ func next2026Item(items *[]v2026ItemDoc) *v2026ItemDoc {
 }
 
 func (d *amazonDecoder) latestDateTime(key string) (latest span) {
-	d.members(key, func(name []byte) {
+	d.r.members(key, func(name []byte) {
 		if string(name) == "latestDateTime" {
 			latest = d.r.str("latestDateTime")
 		} else {
@@ -196,9 +196,9 @@ func (d *amazonDecoder) latestDateTime(key string) (latest span) {
 
 func (d *amazonDecoder) taxRegistrations(o *v2026Doc) {
 	r := d.r
-	d.elements("taxRegistrations", func(int) {
+	d.r.elements("taxRegistrations", func(int) {
 		var entity, kind, number, legalName span
-		d.members("", func(name []byte) {
+		d.r.members("", func(name []byte) {
 			switch string(name) {
 			case "entityType":
 				entity = r.str("entityType")
@@ -221,7 +221,7 @@ func (d *amazonDecoder) taxRegistrations(o *v2026Doc) {
 func (d *amazonDecoder) address2026(a *amazonAddressDoc) {
 	r := d.r
 	*a = amazonAddressDoc{present: r.peek() == '{'}
-	d.members("deliveryAddress", func(name []byte) {
+	d.r.members("deliveryAddress", func(name []byte) {
 		switch string(name) {
 		case "name":
 			a.name = r.str("name")
@@ -255,14 +255,14 @@ func (d *amazonDecoder) address2026(a *amazonAddressDoc) {
 
 func (d *amazonDecoder) decode2026Item(it *v2026ItemDoc) {
 	r := d.r
-	d.members("", func(name []byte) {
+	d.r.members("", func(name []byte) {
 		switch string(name) {
 		case "orderItemId":
 			it.id = r.str("orderItemId")
 		case "quantityOrdered":
 			it.qtyOrdered, it.hasQtyOrdered = r.integer("quantityOrdered")
 		case "product":
-			d.members("product", func(name []byte) {
+			d.r.members("product", func(name []byte) {
 				switch string(name) {
 				case "asin":
 					it.asin = r.str("asin")
@@ -271,7 +271,7 @@ func (d *amazonDecoder) decode2026Item(it *v2026ItemDoc) {
 				case "sellerSku":
 					it.sku = r.str("sellerSku")
 				case "price":
-					d.members("price", func(name []byte) {
+					d.r.members("price", func(name []byte) {
 						if string(name) == "unitPrice" {
 							d.money(&it.unitPrice, "unitPrice", v2026Keys)
 						} else {
@@ -279,7 +279,7 @@ func (d *amazonDecoder) decode2026Item(it *v2026ItemDoc) {
 						}
 					})
 				case "customization":
-					d.members("customization", func(name []byte) {
+					d.r.members("customization", func(name []byte) {
 						if string(name) == "customizedUrl" {
 							it.customizedURL = r.str("customizedUrl")
 						} else {
@@ -291,23 +291,23 @@ func (d *amazonDecoder) decode2026Item(it *v2026ItemDoc) {
 				}
 			})
 		case "proceeds":
-			d.members("proceeds", func(name []byte) {
+			d.r.members("proceeds", func(name []byte) {
 				if string(name) == "breakdowns" {
 					it.breakdowns = it.breakdowns[:0]
-					d.elements("breakdowns", func(int) { d.breakdown(nextBreakdown(&it.breakdowns)) })
+					d.r.elements("breakdowns", func(int) { d.breakdown(nextBreakdown(&it.breakdowns)) })
 				} else {
 					r.skip()
 				}
 			})
 		case "promotion":
-			d.members("promotion", func(name []byte) {
+			d.r.members("promotion", func(name []byte) {
 				if string(name) != "breakdowns" {
 					r.skip()
 					return
 				}
 				it.promotionIDs = it.promotionIDs[:0]
-				d.elements("breakdowns", func(int) {
-					d.members("", func(name []byte) {
+				d.r.elements("breakdowns", func(int) {
+					d.r.members("", func(name []byte) {
 						if string(name) != "promotionId" {
 							r.skip()
 						} else if id := r.str("promotionId"); !id.empty() {
@@ -317,10 +317,10 @@ func (d *amazonDecoder) decode2026Item(it *v2026ItemDoc) {
 				})
 			})
 		case "cancellation":
-			d.members("cancellation", func(name []byte) {
+			d.r.members("cancellation", func(name []byte) {
 				switch string(name) {
 				case "cancellationRequest":
-					d.members("cancellationRequest", func(name []byte) {
+					d.r.members("cancellationRequest", func(name []byte) {
 						if string(name) == "requester" {
 							it.requester = r.str("requester")
 						} else {
@@ -328,7 +328,7 @@ func (d *amazonDecoder) decode2026Item(it *v2026ItemDoc) {
 						}
 					})
 				case "cancellationExecution":
-					d.members("cancellationExecution", func(name []byte) {
+					d.r.members("cancellationExecution", func(name []byte) {
 						if string(name) == "cancelledBy" {
 							it.cancelledBy = r.str("cancelledBy")
 						} else {
@@ -340,17 +340,17 @@ func (d *amazonDecoder) decode2026Item(it *v2026ItemDoc) {
 				}
 			})
 		case "fulfillment":
-			d.members("fulfillment", func(name []byte) {
+			d.r.members("fulfillment", func(name []byte) {
 				switch string(name) {
 				case "quantityFulfilled":
 					it.qtyFulfilled, _ = r.integer("quantityFulfilled")
 				case "packing":
-					d.members("packing", func(name []byte) {
+					d.r.members("packing", func(name []byte) {
 						if string(name) != "giftOption" {
 							r.skip()
 							return
 						}
-						d.members("giftOption", func(name []byte) {
+						d.r.members("giftOption", func(name []byte) {
 							switch string(name) {
 							case "giftMessage":
 								it.giftMessage = r.str("giftMessage")
@@ -366,7 +366,7 @@ func (d *amazonDecoder) decode2026Item(it *v2026ItemDoc) {
 				}
 			})
 		case "tax":
-			d.members("tax", func(name []byte) {
+			d.r.members("tax", func(name []byte) {
 				switch string(name) {
 				case "taxCalculationBreakdowns":
 					it.reportingSchemes = d.taxNames("taxCalculationBreakdowns", "reportingScheme", it.reportingSchemes[:0])
@@ -385,9 +385,9 @@ func (d *amazonDecoder) decode2026Item(it *v2026ItemDoc) {
 // taxNames reads the member named member of each object in the array at key, keeping
 // one entry per element (empty where absent) so that errors can give its index.
 func (d *amazonDecoder) taxNames(key, member string, into []span) []span {
-	d.elements(key, func(int) {
+	d.r.elements(key, func(int) {
 		var v span
-		d.members("", func(name []byte) {
+		d.r.members("", func(name []byte) {
 			if string(name) == member {
 				v = d.r.str(member)
 			} else {
@@ -412,7 +412,7 @@ func nextBreakdown(bs *[]v2026Breakdown) *v2026Breakdown {
 
 func (d *amazonDecoder) breakdown(b *v2026Breakdown) {
 	r := d.r
-	d.members("", func(name []byte) {
+	d.r.members("", func(name []byte) {
 		switch string(name) {
 		case "type":
 			b.kind = r.str("type")
@@ -420,9 +420,9 @@ func (d *amazonDecoder) breakdown(b *v2026Breakdown) {
 			d.money(&b.subtotal, "subtotal", v2026Keys)
 		case "detailedBreakdowns":
 			b.details = b.details[:0]
-			d.elements("detailedBreakdowns", func(int) {
+			d.r.elements("detailedBreakdowns", func(int) {
 				var det v2026Detail
-				d.members("", func(name []byte) {
+				d.r.members("", func(name []byte) {
 					switch string(name) {
 					case "subtype":
 						det.subtype = r.str("subtype")

@@ -447,18 +447,9 @@ func (d *ebayDecoder) amount(a *ebayAmount, name string) {
 }
 
 func (d *ebayDecoder) lineItems() {
-	r, o := d.r, &d.o
-	if !r.beginArray("lineItems") {
-		return
-	}
-	o.lines = o.lines[:0] // a repeated key replaces, as in encoding/json
-	r.push("lineItems")
-	for i := 0; r.nextElem(); i++ {
-		r.pushIndex(i)
-		d.lineItem(appendReused(&o.lines, clearLine))
-		r.pop()
-	}
-	r.pop()
+	o := &d.o
+	o.lines = o.lines[:0]
+	d.r.elements("lineItems", func(int) { d.lineItem(appendReused(&o.lines, clearLine)) })
 }
 
 func (d *ebayDecoder) lineItem(l *ebayLine) {
@@ -561,101 +552,62 @@ func (d *ebayDecoder) lineItem(l *ebayLine) {
 
 func (d *ebayDecoder) promotions(l *ebayLine) {
 	r := d.r
-	if !r.beginArray("appliedPromotions") {
-		return
-	}
 	l.promotions = l.promotions[:0]
-	r.push("appliedPromotions")
-	for i := 0; r.nextElem(); i++ {
+	r.elements("appliedPromotions", func(int) {
 		p := appendReused(&l.promotions, clearPromotion)
-		r.pushIndex(i)
-		if r.beginObject("") {
-			for {
-				key, ok := r.nextKey()
-				if !ok {
-					break
-				}
-				switch string(key) {
-				case "promotionId":
-					p.id = r.str("promotionId")
-				case "discountAmount":
-					d.amount(&p.amount, "discountAmount")
-				default:
-					r.skip()
-				}
+		r.members("", func(key []byte) {
+			switch string(key) {
+			case "promotionId":
+				p.id = r.str("promotionId")
+			case "discountAmount":
+				d.amount(&p.amount, "discountAmount")
+			default:
+				r.skip()
 			}
-		}
-		r.pop()
-	}
-	r.pop()
+		})
+	})
 }
 
 func (d *ebayDecoder) taxes(list *[]ebayTax, name string) {
 	r := d.r
-	if !r.beginArray(name) {
-		return
-	}
 	*list = (*list)[:0]
-	r.push(name)
-	for i := 0; r.nextElem(); i++ {
+	r.elements(name, func(int) {
 		t := appendReused(list, clearTax)
-		r.pushIndex(i)
-		if r.beginObject("") {
-			for {
-				key, ok := r.nextKey()
-				if !ok {
-					break
-				}
-				switch string(key) {
-				case "taxType":
-					t.taxType = r.str("taxType")
-				case "amount":
-					d.amount(&t.amount, "amount")
-				default:
-					r.skip()
-				}
+		r.members("", func(key []byte) {
+			switch string(key) {
+			case "taxType":
+				t.taxType = r.str("taxType")
+			case "amount":
+				d.amount(&t.amount, "amount")
+			default:
+				r.skip()
 			}
-		}
-		r.pop()
-	}
-	r.pop()
+		})
+	})
 }
 
 func (d *ebayDecoder) refunds(list *[]ebayRefund, name string) {
 	r := d.r
-	if !r.beginArray(name) {
-		return
-	}
 	*list = (*list)[:0]
-	r.push(name)
-	for i := 0; r.nextElem(); i++ {
+	r.elements(name, func(int) {
 		f := appendReused(list, clearRefund)
-		r.pushIndex(i)
-		if r.beginObject("") {
-			for {
-				key, ok := r.nextKey()
-				if !ok {
-					break
-				}
-				switch string(key) {
-				case "refundId":
-					f.id = r.str("refundId")
-				case "refundReferenceId":
-					f.referenceID = r.str("refundReferenceId")
-				case "refundDate":
-					f.date = r.str("refundDate")
-				case "refundStatus":
-					f.status = r.str("refundStatus")
-				case "amount":
-					d.amount(&f.amount, "amount")
-				default:
-					r.skip()
-				}
+		r.members("", func(key []byte) {
+			switch string(key) {
+			case "refundId":
+				f.id = r.str("refundId")
+			case "refundReferenceId":
+				f.referenceID = r.str("refundReferenceId")
+			case "refundDate":
+				f.date = r.str("refundDate")
+			case "refundStatus":
+				f.status = r.str("refundStatus")
+			case "amount":
+				d.amount(&f.amount, "amount")
+			default:
+				r.skip()
 			}
-		}
-		r.pop()
-	}
-	r.pop()
+		})
+	})
 }
 
 func (d *ebayDecoder) pricingSummary() {

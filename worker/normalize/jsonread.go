@@ -541,3 +541,41 @@ func (r *jsonReader) end() {
 		r.fail(&jsontext.SyntacticError{ByteOffset: r.dec.InputOffset() + int64(space)})
 	}
 }
+
+// members calls fn with the name of each member of the object that is the value of
+// key ("" for an array element or the document), with the reader's path inside it.
+// fn must read or skip the member's value. Nothing happens for null; another type is
+// a schema mismatch.
+func (r *jsonReader) members(key string, fn func(name []byte)) {
+	if !r.beginObject(key) {
+		return
+	}
+	if key != "" {
+		r.push(key)
+	}
+	for {
+		name, ok := r.nextKey()
+		if !ok {
+			break
+		}
+		fn(name)
+	}
+	if key != "" {
+		r.pop()
+	}
+}
+
+// elements calls fn with the index of each element of the array that is the value of
+// key, with the reader's path at that element.
+func (r *jsonReader) elements(key string, fn func(i int)) {
+	if !r.beginArray(key) {
+		return
+	}
+	r.push(key)
+	for i := 0; r.nextElem(); i++ {
+		r.pushIndex(i)
+		fn(i)
+		r.pop()
+	}
+	r.pop()
+}
