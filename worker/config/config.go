@@ -21,11 +21,13 @@ const EnvPrefix = "ORDERFLOW_"
 
 // Config is the whole configuration. Later subsystems add their sections here.
 type Config struct {
-	Kafka    Kafka    `yaml:"kafka"`
-	Pipeline Pipeline `yaml:"pipeline"`
-	Metrics  Metrics  `yaml:"metrics"`
-	Log      Log      `yaml:"log"`
-	Vault    Vault    `yaml:"vault"`
+	Kafka      Kafka      `yaml:"kafka"`
+	Pipeline   Pipeline   `yaml:"pipeline"`
+	Metrics    Metrics    `yaml:"metrics"`
+	Log        Log        `yaml:"log"`
+	Vault      Vault      `yaml:"vault"`
+	ClickHouse ClickHouse `yaml:"clickhouse"`
+	Retention  Retention  `yaml:"retention"`
 }
 
 // Kafka is how the worker reaches the order streams.
@@ -122,9 +124,11 @@ func Defaults() Config {
 			RetryMax:         30 * time.Second,
 			ShutdownTimeout:  10 * time.Second,
 		},
-		Metrics: Metrics{Listen: ":9464"},
-		Log:     Log{Level: "info", Format: "json"},
-		Vault:   defaultVault(),
+		Metrics:    Metrics{Listen: ":9464"},
+		Log:        Log{Level: "info", Format: "json"},
+		Vault:      defaultVault(),
+		ClickHouse: defaultClickHouse(),
+		Retention:  defaultRetention(),
 	}
 }
 
@@ -228,6 +232,8 @@ func (c *Config) Validate() error {
 		add(keyErr("log.format", "%q is not one of json, text", c.Log.Format))
 	}
 	errs = append(errs, c.Vault.validate()...)
+	errs = append(errs, c.ClickHouse.validate()...)
+	errs = append(errs, c.Retention.validate()...)
 	return errors.Join(errs...)
 }
 

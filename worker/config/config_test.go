@@ -58,6 +58,26 @@ func TestFullFileSetsEveryKey(t *testing.T) {
 				Kubernetes: VaultKubernetes{MountPath: "kubernetes-eu", Role: "orderflow-eu", TokenFile: "/var/run/secrets/tokens/vault"},
 			},
 		},
+		ClickHouse: ClickHouse{
+			Addr:               []string{"clickhouse-0.clickhouse:9440", "clickhouse-1.clickhouse:9440"},
+			Database:           "orderflow_eu",
+			RestrictedDatabase: "orderflow_eu_restricted",
+			Username:           "orderflow_writer",
+			Password:           SecretRef{Env: "TEST_CLICKHOUSE_PASSWORD", Value: "ch-pass"},
+			TLS:                true,
+			DialTimeout:        2 * time.Second,
+			QueryTimeout:       2 * time.Minute,
+			MaxOpenConns:       16,
+			InsertAttempts:     5,
+			MutationTimeout:    time.Hour,
+		},
+		Retention: Retention{
+			Label:                   Period{Days: 21},
+			Financial:               Period{Years: 7},
+			FinancialByJurisdiction: map[string]Period{"DE": {Years: 10}, "FR": {Years: 10}},
+			Analytics:               Period{Months: 18},
+			Interval:                30 * time.Minute,
+		},
 	}
 	if diff := cmp.Diff(want, cfg); diff != "" {
 		t.Errorf("config (-want +got):\n%s", diff)
@@ -71,6 +91,9 @@ func TestFullFileSetsEveryKey(t *testing.T) {
 		"vault.auth.token.file":            true,
 		"vault.auth.approle.role_id.file":  true,
 		"vault.auth.approle.secret_id.env": true,
+		"clickhouse.password.file":         true,
+		// 3w is the default 21d, written another way.
+		"retention.label": true,
 	}
 	for _, k := range Keys() {
 		if otherHalf[k.Path] {
@@ -87,6 +110,7 @@ var fullFileEnv = []string{
 	"TEST_KAFKA_PASSWORD=s3cr3t-pass",
 	"TEST_VAULT_TOKEN=hvs.test-token",
 	"TEST_VAULT_ROLE_ID=role-id-from-env",
+	"TEST_CLICKHOUSE_PASSWORD=ch-pass",
 }
 
 func TestMinimalFileTakesDefaults(t *testing.T) {
@@ -112,6 +136,13 @@ func TestBadFilesAreRefusedNamingTheKey(t *testing.T) {
 			"pipeline.batch_max_messages: must be between 1 and 100000, got 0\n" +
 			"pipeline.batch_max_wait: must be between 1ms and 1m0s, got 2h0m0s\n" +
 			`log.level: "verbose" is not one of debug, info, warn, error`,
+		"retention.bad.yaml": "config: clickhouse.addr: entry 0 is not host:port\n" +
+			"clickhouse.restricted_database: must differ from clickhouse.database: access is granted per database\n" +
+			"retention.label: must be between 1d and 366d, got 0d\n" +
+			`retention.financial_by_jurisdiction.DE: must be between 1d and 30y, got 0d` + "\n" +
+			`retention.financial_by_jurisdiction.uk: "uk" is not an ISO 3166-1 alpha-2 country code such as GB` + "\n" +
+			"retention.interval: must be between 1m0s and 24h0m0s, got 5s",
+		"period.bad.yaml": `config testdata/period.bad.yaml: retention.financial: line 4: "six years" is not a period such as 21d, 3w, 18mo or 6y`,
 		"not-yaml.bad.yaml": "config testdata/not-yaml.bad.yaml: not valid YAML: yaml: line 1: did not find expected ',' or ']'",
 		"vault.bad.yaml": `config: vault.address: "vault:8200" is not an http(s) URL such as https://vault:8200` + "\n" +
 			`vault.key_prefix: "-orderflow" is not 1-64 letters, digits, '_', '-' or '.', starting with a letter, digit or '_'` + "\n" +
@@ -239,6 +270,10 @@ func sampleValue(t *testing.T, field reflect.Value) (string, any) {
 	switch {
 	case field.Type() == durationType:
 		return "1234ms", 1234 * time.Millisecond
+	case field.Type() == periodType:
+		return "1y2mo3d", Period{Years: 1, Months: 2, Days: 3}
+	case field.Type() == periodMapType:
+		return "DE=10y, FR=9y", map[string]Period{"DE": {Years: 10}, "FR": {Years: 9}}
 	case field.Kind() == reflect.String:
 		return "value-from-env", "value-from-env"
 	case field.Kind() == reflect.Int:
@@ -259,4 +294,42 @@ func mustJSON(t *testing.T, v any) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+func TestPeriods(t *testing.T) {
+	for in, want := range map[string]Period{
+		"21d": {Days: 21}, "3w": {Days: 21}, "6y": {Years: 6}, "18mo": {Months: 18}, "1y6mo2w1d": {Years: 1, Months: 6, Days: 15},
+	} {
+		got, err := ParsePeriod(in)
+		if err != nil || got != want {
+			t.Errorf("ParsePeriod(%q) = %v, %v; want %v", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"", "6", "y", "6 y", "21D", "-1d", "1h", "6y 2d", "99999999999999999999d"} {
+		if p, err := ParsePeriod(in); err == nil {
+			t.Errorf("ParsePeriod(%q) = %v, want an error", in, p)
+		}
+	}
+	// Calendar arithmetic: six years before 29 Feb 2032 is 29 Feb 2026, which
+	// time.AddDate normalises to 1 March.
+	at := time.Date(2032, 2, 29, 12, 0, 0, 0, time.UTC)
+	if got, want := (Period{Years: 6}).Before(at), time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC); !got.Equal(want) {
+		t.Errorf("6y before %s = %s, want %s", at, got, want)
+	}
+	if got := (Period{Days: 21}).After(at); !got.Equal(at.Add(21 * 24 * time.Hour)) {
+		t.Errorf("21d after %s = %s", at, got)
+	}
+}
+
+func TestRetentionByJurisdiction(t *testing.T) {
+	cfg, err := Load("testdata/full.good.yaml", fullFileEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := cfg.Retention.FinancialFor("DE"); got != (Period{Years: 10}) {
+		t.Errorf("DE: %v", got)
+	}
+	if got := cfg.Retention.FinancialFor("GB"); got != (Period{Years: 7}) {
+		t.Errorf("GB: %v", got)
+	}
 }

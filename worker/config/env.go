@@ -8,7 +8,14 @@ import (
 	"time"
 )
 
-var durationType = reflect.TypeFor[time.Duration]()
+var (
+	durationType  = reflect.TypeFor[time.Duration]()
+	periodType    = reflect.TypeFor[Period]()
+	periodMapType = reflect.TypeFor[map[string]Period]()
+)
+
+// isLeaf reports whether a struct-kinded type is one value rather than a section.
+func isLeaf(t reflect.Type) bool { return t == durationType || t == periodType }
 
 // Key is one configuration key: its dotted path and its environment variable.
 type Key struct {
@@ -44,7 +51,7 @@ func walk(v reflect.Value, prefix string, leaf func(path string, field reflect.V
 			path = prefix + "." + name
 		}
 		fv := v.Field(i)
-		if fv.Kind() == reflect.Struct && fv.Type() != durationType {
+		if fv.Kind() == reflect.Struct && !isLeaf(fv.Type()) {
 			walk(fv, path, leaf)
 			continue
 		}
@@ -83,6 +90,18 @@ func setFromString(field reflect.Value, raw string) error {
 			return fmt.Errorf("not a duration such as 500ms or 2m")
 		}
 		field.SetInt(int64(d))
+	case field.Type() == periodType:
+		p, err := ParsePeriod(raw)
+		if err != nil {
+			return err
+		}
+		field.Set(reflect.ValueOf(p))
+	case field.Type() == periodMapType:
+		m, err := parsePeriodMap(raw)
+		if err != nil {
+			return err
+		}
+		field.Set(reflect.ValueOf(m))
 	case field.Kind() == reflect.String:
 		field.SetString(raw)
 	case field.Kind() == reflect.Int:

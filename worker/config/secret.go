@@ -40,6 +40,7 @@ type SecretRef struct {
 func (c *Config) resolveSecrets(environ []string) error {
 	refs := map[string]*SecretRef{
 		"kafka.sasl.password":          &c.Kafka.SASL.Password,
+		"clickhouse.password":          &c.ClickHouse.Password,
 		"vault.auth.token":             &c.Vault.Auth.Token,
 		"vault.auth.approle.role_id":   &c.Vault.Auth.AppRole.RoleID,
 		"vault.auth.approle.secret_id": &c.Vault.Auth.AppRole.SecretID,

@@ -33,7 +33,7 @@ func decodeYAML(data []byte, cfg *Config) error {
 var secretRefType = reflect.TypeFor[SecretRef]()
 
 func decodeNode(node *yaml.Node, v reflect.Value, path string, errs *[]error) {
-	isSection := v.Kind() == reflect.Struct && v.Type() != durationType
+	isSection := v.Kind() == reflect.Struct && !isLeaf(v.Type())
 	if v.Type() == secretRefType && node.Kind == yaml.ScalarNode && node.Tag != "!!null" {
 		*errs = append(*errs, keyErr(path, "line %d: a secret is given by reference ({env: NAME} or {file: PATH}), never as a value", node.Line))
 		return

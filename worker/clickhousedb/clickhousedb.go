@@ -1,0 +1,84 @@
+// Package clickhousedb opens orderflow's ClickHouse connection from its
+// configuration and holds the few operations every user of it needs: waiting
+// for mutations and reading the schema version. The writers, the migrator and
+// the purger each build on it.
+package clickhousedb
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	"github.com/orderflow/orderflow/worker/config"
+)
+
+// Open connects to ClickHouse with cfg and checks the connection with a ping.
+// The connection's default database is cfg.Database; statements name their
+// database anyway, since the restricted tables live in another.
+func Open(ctx context.Context, cfg config.ClickHouse) (driver.Conn, error) {
+	if err := cfg.Require(); err != nil {
+		return nil, err
+	}
+	opts := &clickhouse.Options{
+		Addr: cfg.Addr,
+		Auth: clickhouse.Auth{
+			// The database may not exist yet (migrate creates it): connect to
+			// default, and name the database in every statement.
+			Database: "default",
+			Username: cfg.Username,
+			Password: cfg.Password.Value.Reveal(),
+		},
+		Compression:     &clickhouse.Compression{Method: clickhouse.CompressionLZ4},
+		DialTimeout:     cfg.DialTimeout,
+		ReadTimeout:     cfg.QueryTimeout,
+		MaxOpenConns:    cfg.MaxOpenConns,
+		MaxIdleConns:    cfg.MaxOpenConns,
+		ConnMaxLifetime: time.Hour,
+	}
+	if cfg.TLS {
+		opts.TLS = &tls.Config{MinVersion: tls.VersionTLS12}
+	}
+	conn, err := clickhouse.Open(opts)
+	if err != nil {
+		return nil, fmt.Errorf("clickhouse: open: %w", err)
+	}
+	pingCtx, cancel := context.WithTimeout(ctx, cfg.DialTimeout+cfg.QueryTimeout)
+	defer cancel()
+	if err := conn.Ping(pingCtx); err != nil {
+		_ = conn.Close()
+		return nil, fmt.Errorf("clickhouse: ping %v: %w", cfg.Addr, err)
+	}
+	return conn, nil
+}
+
+// WaitForMutations waits until table has no unfinished mutation (ALTER TABLE
+// ... DELETE runs in the background), polling system.mutations. It is how a
+// purge or an offboarding knows its deletes are done before it counts what
+// remains. ClickHouse 18.16 has no mutations_sync setting, hence the poll.
+func WaitForMutations(ctx context.Context, conn driver.Conn, database, table string, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	wait := 20 * time.Millisecond
+	for {
+		var pending uint64
+		err := conn.QueryRow(ctx,
+			"SELECT count() FROM system.mutations WHERE database = ? AND table = ? AND is_done = 0",
+			database, table).Scan(&pending)
+		if err != nil {
+			return fmt.Errorf("clickhouse: mutations of %s.%s: %w", database, table, err)
+		}
+		if pending == 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("clickhouse: %d mutations of %s.%s unfinished after %s: %w", pending, database, table, timeout, ctx.Err())
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, time.Second)
+	}
+}

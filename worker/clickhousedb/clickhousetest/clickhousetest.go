@@ -1,0 +1,82 @@
+// Package clickhousetest gives tests a connection to the stack's ClickHouse and
+// a freshly migrated pair of databases of their own, dropped when the test ends.
+package clickhousetest
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	"github.com/orderflow/orderflow/worker/clickhousedb"
+	"github.com/orderflow/orderflow/worker/config"
+	"github.com/orderflow/orderflow/worker/migrate"
+	"github.com/orderflow/orderflow/worker/stacktest"
+)
+
+// Config returns the ClickHouse configuration for the stack's server, with
+// databases of unique names (not yet created).
+func Config(t testing.TB) config.ClickHouse {
+	t.Helper()
+	cfg := config.Defaults().ClickHouse
+	cfg.Addr = []string{stacktest.ClickHouseAddr(t)}
+	name := stacktest.UniqueName("t")
+	cfg.Database, cfg.RestrictedDatabase = name, name+"_restricted"
+	return cfg
+}
+
+// Open connects with cfg and closes the connection when the test ends.
+func Open(t testing.TB, cfg config.ClickHouse) driver.Conn {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conn, err := clickhousedb.Open(ctx, cfg)
+	if err != nil {
+		t.Fatalf("clickhouse: %v", err)
+	}
+	t.Cleanup(func() { _ = conn.Close() })
+	return conn
+}
+
+// Migrated returns a configuration whose two databases exist with the whole
+// schema applied, a connection, and drops both databases when the test ends.
+func Migrated(t testing.TB) (config.ClickHouse, driver.Conn) {
+	t.Helper()
+	cfg := Config(t)
+	conn := Open(t, cfg)
+	DropAtCleanup(t, conn, cfg)
+	m, err := migrate.New(migrate.Config{Conn: conn, Database: cfg.Database, RestrictedDatabase: cfg.RestrictedDatabase})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if _, err := m.Up(ctx); err != nil {
+		t.Fatalf("migrate: %v", err)
+	}
+	return cfg, conn
+}
+
+// DropAtCleanup drops cfg's two databases when the test ends (before conn
+// closes: cleanups run last-registered first).
+func DropAtCleanup(t testing.TB, conn driver.Conn, cfg config.ClickHouse) {
+	t.Helper()
+	t.Cleanup(func() {
+		for _, db := range []string{cfg.Database, cfg.RestrictedDatabase} {
+			if err := conn.Exec(context.Background(), "DROP DATABASE IF EXISTS "+db); err != nil {
+				t.Logf("drop database %s: %v", db, err)
+			}
+		}
+	})
+}
+
+// Count returns the result of a count() query.
+func Count(t testing.TB, conn driver.Conn, query string, args ...any) uint64 {
+	t.Helper()
+	var n uint64
+	if err := conn.QueryRow(context.Background(), query, args...).Scan(&n); err != nil {
+		t.Fatalf("%s: %v", query, err)
+	}
+	return n
+}

@@ -1,0 +1,94 @@
+package config
+
+import (
+	"regexp"
+	"time"
+)
+
+// identifier is a ClickHouse name the migrations may put in SQL unquoted.
+var identifier = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,63}$`)
+
+// ClickHouse is where facts, labels and financial records are written
+// (worker/facts) and purged (worker/retention).
+//
+// Like Vault, it is checked only by the commands that need it (Require): a
+// replay of dead letters does not.
+type ClickHouse struct {
+	// Addr are the servers' native-protocol addresses, host:port (9000, or 9440
+	// with TLS). Default none.
+	Addr []string `yaml:"addr"`
+	// Database holds the analytics-safe tables (order_facts, order_line_facts,
+	// purge_log) and the migrations' version table. Default "orderflow".
+	Database string `yaml:"database"`
+	// RestrictedDatabase holds the encrypted label and financial tables, so that
+	// access to it can be granted apart. Default "orderflow_restricted".
+	RestrictedDatabase string `yaml:"restricted_database"`
+	// Username logs in to ClickHouse. Default "default".
+	Username string `yaml:"username"`
+	// Password says where the password is; unset means none.
+	Password SecretRef `yaml:"password"`
+	// TLS turns on TLS with the system's roots. Default false.
+	TLS bool `yaml:"tls"`
+	// DialTimeout bounds a connection attempt. Default 5s.
+	DialTimeout time.Duration `yaml:"dial_timeout"`
+	// QueryTimeout bounds one statement: an insert, a purge's ALTER. Default 1m.
+	QueryTimeout time.Duration `yaml:"query_timeout"`
+	// MaxOpenConns caps the pool; the writer inserts its tables in parallel.
+	// Default 8; 1 to 256.
+	MaxOpenConns int `yaml:"max_open_conns"`
+	// InsertAttempts bounds the tries of one table's insert within a write before
+	// the batch is handed back to the pipeline, which retries the whole batch
+	// until it succeeds. Default 3; 1 to 100.
+	InsertAttempts int `yaml:"insert_attempts"`
+	// MutationTimeout bounds the wait for an ALTER TABLE ... DELETE to finish.
+	// Default 30m.
+	MutationTimeout time.Duration `yaml:"mutation_timeout"`
+}
+
+func defaultClickHouse() ClickHouse {
+	return ClickHouse{
+		Database:           "orderflow",
+		RestrictedDatabase: "orderflow_restricted",
+		Username:           "default",
+		DialTimeout:        5 * time.Second,
+		QueryTimeout:       time.Minute,
+		MaxOpenConns:       8,
+		InsertAttempts:     3,
+		MutationTimeout:    30 * time.Minute,
+	}
+}
+
+// Require reports, naming clickhouse.addr, that ClickHouse is not configured:
+// for the commands that cannot run without it.
+func (c ClickHouse) Require() error {
+	if len(c.Addr) == 0 {
+		return keyErr("clickhouse.addr", "required: this command reads or writes ClickHouse")
+	}
+	return nil
+}
+
+func (c ClickHouse) validate() []error {
+	var errs []error
+	add := func(err error) {
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	for i, a := range c.Addr {
+		if !validHostPort(a) {
+			add(keyErr("clickhouse.addr", "entry %d is not host:port", i))
+		}
+	}
+	add(matches("clickhouse.database", c.Database, identifier, "a database name of letters, digits and '_'"))
+	add(matches("clickhouse.restricted_database", c.RestrictedDatabase, identifier, "a database name of letters, digits and '_'"))
+	if c.Database == c.RestrictedDatabase {
+		add(keyErr("clickhouse.restricted_database", "must differ from clickhouse.database: access is granted per database"))
+	}
+	add(nonEmpty("clickhouse.username", c.Username))
+	add(between("clickhouse.dial_timeout", c.DialTimeout, 100*time.Millisecond, time.Minute))
+	add(between("clickhouse.query_timeout", c.QueryTimeout, time.Second, time.Hour))
+	add(intBetween("clickhouse.max_open_conns", c.MaxOpenConns, 1, 256))
+	add(intBetween("clickhouse.insert_attempts", c.InsertAttempts, 1, 100))
+	add(between("clickhouse.mutation_timeout", c.MutationTimeout, time.Second, 24*time.Hour))
+	return errs
+}

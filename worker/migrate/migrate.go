@@ -1,0 +1,221 @@
+// Package migrate applies the ClickHouse schema (schemas/clickhouse) and
+// records each applied version in {database}.schema_migrations.
+//
+// ClickHouse has neither DDL transactions nor locks, so safety comes from the
+// migrations themselves: every statement is idempotent (a test in
+// schemas/clickhouse holds them to it). Two migrators that start at once both
+// run the pending statements, harmlessly, and both record the version; the
+// version table is a ReplacingMergeTree read with FINAL, so it shows each
+// version once. A migrator that dies half way is simply run again.
+package migrate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"slices"
+	"os"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	schema "github.com/orderflow/orderflow/schemas/clickhouse"
+)
+
+// Config configures a Migrator.
+type Config struct {
+	Conn driver.Conn
+	// Database and RestrictedDatabase are the configured database names
+	// (clickhouse.database, clickhouse.restricted_database).
+	Database, RestrictedDatabase string
+	// AppliedBy is recorded beside each version. Default: the host name.
+	AppliedBy string
+	Logger    *slog.Logger
+}
+
+// Migrator applies and checks the schema.
+type Migrator struct {
+	cfg        Config
+	migrations []schema.Migration
+	log        *slog.Logger
+}
+
+// ErrSchemaBehind is returned by Check when migrations are pending.
+var ErrSchemaBehind = errors.New("the ClickHouse schema is behind this binary: run orderflow migrate")
+
+// New returns a Migrator for the embedded migrations.
+func New(cfg Config) (*Migrator, error) {
+	if cfg.Conn == nil || cfg.Database == "" || cfg.RestrictedDatabase == "" {
+		return nil, errors.New("migrate: connection and both database names are required")
+	}
+	if cfg.AppliedBy == "" {
+		cfg.AppliedBy, _ = os.Hostname()
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	all, err := schema.All()
+	if err != nil {
+		return nil, fmt.Errorf("migrate: %w", err)
+	}
+	return &Migrator{cfg: cfg, migrations: all, log: cfg.Logger.With("component", "migrate")}, nil
+}
+
+// Latest is the highest version this binary knows.
+func (m *Migrator) Latest() int { return m.migrations[len(m.migrations)-1].Version }
+
+// Applied is a recorded version.
+type Applied struct {
+	Version   int
+	Name      string
+	Checksum  string
+	AppliedAt time.Time
+	AppliedBy string
+}
+
+// Up applies every pending migration in order and returns those it applied
+// (none when the schema is current). An applied migration whose file has
+// changed since is refused before anything runs.
+func (m *Migrator) Up(ctx context.Context) ([]schema.Migration, error) {
+	if err := m.createVersionTable(ctx); err != nil {
+		return nil, err
+	}
+	applied, err := m.applied(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := m.checkChecksums(applied); err != nil {
+		return nil, err
+	}
+	var done []schema.Migration
+	for _, mig := range m.migrations {
+		if _, ok := applied[mig.Version]; ok {
+			continue
+		}
+		start := time.Now()
+		for i, stmt := range mig.Statements(m.cfg.Database, m.cfg.RestrictedDatabase) {
+			if err := m.cfg.Conn.Exec(ctx, stmt); err != nil {
+				return done, fmt.Errorf("migrate: %04d_%s statement %d: %w", mig.Version, mig.Name, i+1, err)
+			}
+		}
+		if err := m.record(ctx, mig); err != nil {
+			return done, fmt.Errorf("migrate: recording %04d_%s: %w", mig.Version, mig.Name, err)
+		}
+		m.log.Info("migration applied", "version", mig.Version, "name", mig.Name, "duration", time.Since(start))
+		done = append(done, mig)
+	}
+	return done, nil
+}
+
+// Check returns ErrSchemaBehind (wrapped, naming the versions) when a migration
+// this binary knows is not applied, and an error when an applied one has
+// changed. A schema ahead of the binary is fine: migrations only add, so an
+// older worker keeps running during a rolling upgrade.
+func (m *Migrator) Check(ctx context.Context) error {
+	applied, err := m.applied(ctx)
+	if err != nil {
+		return err
+	}
+	if err := m.checkChecksums(applied); err != nil {
+		return err
+	}
+	var missing []int
+	for _, mig := range m.migrations {
+		if _, ok := applied[mig.Version]; !ok {
+			missing = append(missing, mig.Version)
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("migrate: versions %v not applied: %w", missing, ErrSchemaBehind)
+	}
+	return nil
+}
+
+// Status lists the applied versions, in order.
+func (m *Migrator) Status(ctx context.Context) ([]Applied, error) {
+	applied, err := m.applied(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := slices.Collect(maps.Values(applied))
+	slices.SortFunc(out, func(a, b Applied) int { return a.Version - b.Version })
+	return out, nil
+}
+
+// record inserts the version's row. A block insert with named columns: an
+// INSERT ... VALUES with bound arguments hangs on ClickHouse 18.16.
+func (m *Migrator) record(ctx context.Context, mig schema.Migration) error {
+	batch, err := m.cfg.Conn.PrepareBatch(ctx, "INSERT INTO "+m.versionTable()+" (version, name, checksum, applied_at, applied_by)")
+	if err != nil {
+		return err
+	}
+	if err := batch.Append(uint32(mig.Version), mig.Name, mig.Checksum, time.Now().UTC().Truncate(time.Second), m.cfg.AppliedBy); err != nil {
+		_ = batch.Abort()
+		return err
+	}
+	return batch.Send()
+}
+
+func (m *Migrator) versionTable() string { return m.cfg.Database + ".schema_migrations" }
+
+func (m *Migrator) createVersionTable(ctx context.Context) error {
+	for _, stmt := range []string{
+		"CREATE DATABASE IF NOT EXISTS " + m.cfg.Database,
+		"CREATE TABLE IF NOT EXISTS " + m.versionTable() + ` (
+			version    UInt32,
+			name       String,
+			checksum   String,
+			applied_at DateTime,
+			applied_by String
+		) ENGINE = ReplacingMergeTree(applied_at) ORDER BY version`,
+	} {
+		if err := m.cfg.Conn.Exec(ctx, stmt); err != nil {
+			return fmt.Errorf("migrate: creating the version table: %w", err)
+		}
+	}
+	return nil
+}
+
+// applied reads the version table; a missing table or database means nothing
+// is applied.
+func (m *Migrator) applied(ctx context.Context) (map[int]Applied, error) {
+	var exists uint8
+	if err := m.cfg.Conn.QueryRow(ctx, "SELECT count() > 0 FROM system.tables WHERE database = ? AND name = 'schema_migrations'",
+		m.cfg.Database).Scan(&exists); err != nil {
+		return nil, fmt.Errorf("migrate: reading system.tables: %w", err)
+	}
+	out := map[int]Applied{}
+	if exists == 0 {
+		return out, nil
+	}
+	rows, err := m.cfg.Conn.Query(ctx, "SELECT version, name, checksum, applied_at, applied_by FROM "+m.versionTable()+" FINAL")
+	if err != nil {
+		return nil, fmt.Errorf("migrate: reading applied versions: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var a Applied
+		var v uint32
+		if err := rows.Scan(&v, &a.Name, &a.Checksum, &a.AppliedAt, &a.AppliedBy); err != nil {
+			return nil, fmt.Errorf("migrate: reading applied versions: %w", err)
+		}
+		a.Version = int(v)
+		out[a.Version] = a
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("migrate: reading applied versions: %w", err)
+	}
+	return out, nil
+}
+
+func (m *Migrator) checkChecksums(applied map[int]Applied) error {
+	for _, mig := range m.migrations {
+		if a, ok := applied[mig.Version]; ok && a.Checksum != mig.Checksum {
+			return fmt.Errorf("migrate: %04d_%s has changed since it was applied on %s (checksum %.12s, now %.12s): add a new migration instead",
+				mig.Version, mig.Name, a.AppliedAt.Format(time.RFC3339), a.Checksum, mig.Checksum)
+		}
+	}
+	return nil
+}
