@@ -30,6 +30,33 @@ import (
 //go:embed *.sql
 var files embed.FS
 
+//go:embed queries/*.sql
+var queryFiles embed.FS
+
+// Query is one of the sample queries the project ships (queries/*.sql): the
+// README and `make demo` show them, and a test runs each against the schema.
+type Query struct {
+	Name string // file name without .sql
+	// SQL has the placeholders {database} and {restricted_database}; see Render.
+	SQL string
+}
+
+// Render returns the query for the given database names.
+func (q Query) Render(database, restrictedDatabase string) string {
+	return strings.NewReplacer("{database}", database, "{restricted_database}", restrictedDatabase).Replace(q.SQL)
+}
+
+// Queries returns the sample queries, by name.
+func Queries() []Query {
+	names, _ := fs.Glob(queryFiles, "queries/*.sql")
+	out := make([]Query, 0, len(names))
+	for _, name := range names {
+		data, _ := fs.ReadFile(queryFiles, name)
+		out = append(out, Query{Name: strings.TrimSuffix(strings.TrimPrefix(name, "queries/"), ".sql"), SQL: string(data)})
+	}
+	return out
+}
+
 // Migration is one numbered file.
 type Migration struct {
 	Version int    // from the file name: 0002_order_facts.sql is 2

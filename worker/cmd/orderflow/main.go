@@ -34,6 +34,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 0
 	case "run":
 		return runCommand(args[1:], stderr)
+	case "migrate":
+		return migrateCommand(args[1:], stdout, stderr)
 	case "replay-dlq":
 		return replayDLQCommand(args[1:], stdout, stderr)
 	case "help", "-h", "--help":
@@ -51,6 +53,7 @@ func usage(w io.Writer) {
 
 commands:
   run         run the worker: orderflow run --config FILE
+  migrate     create or update the ClickHouse schema (safe to repeat; --status lists versions)
   replay-dlq  put dead-lettered messages back on their source topics after a fix
               (a dry run unless --execute; select with --reason, --topic, --since, --until)
   version     print the version and exit

@@ -1,0 +1,100 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/orderflow/orderflow/worker/clickhousedb"
+	"github.com/orderflow/orderflow/worker/config"
+	"github.com/orderflow/orderflow/worker/migrate"
+)
+
+// migrateCommand applies the ClickHouse schema. It is safe to run again, and
+// from two places at once (a Kubernetes Job and a developer, say).
+func migrateCommand(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	configPath := fs.String("config", "", "YAML configuration file (every key can also be set by ORDERFLOW_* variables)")
+	status := fs.Bool("status", false, "list the applied versions and what is pending; change nothing")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	cfg, err := loadFor("migrate", *configPath, stderr, needClickHouse)
+	if err != nil {
+		return 2
+	}
+	log := newLogger(cfg.Log, stderr)
+	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer cancel()
+	conn, err := clickhousedb.Open(ctx, cfg.ClickHouse)
+	if err != nil {
+		fmt.Fprintf(stderr, "orderflow migrate: %v\n", err)
+		return 1
+	}
+	defer conn.Close()
+	m, err := migrate.New(migrate.Config{Conn: conn, Database: cfg.ClickHouse.Database, RestrictedDatabase: cfg.ClickHouse.RestrictedDatabase, Logger: log})
+	if err != nil {
+		fmt.Fprintf(stderr, "orderflow migrate: %v\n", err)
+		return 1
+	}
+	if !*status {
+		done, err := m.Up(ctx)
+		if err != nil {
+			fmt.Fprintf(stderr, "orderflow migrate: %v\n", err)
+			return 1
+		}
+		if len(done) == 0 {
+			fmt.Fprintf(stdout, "schema is current (version %d): nothing to apply\n", m.Latest())
+		}
+		for _, mig := range done {
+			fmt.Fprintf(stdout, "applied %04d_%s\n", mig.Version, mig.Name)
+		}
+	}
+	applied, err := m.Status(ctx)
+	if err != nil {
+		fmt.Fprintf(stderr, "orderflow migrate: %v\n", err)
+		return 1
+	}
+	if *status {
+		for _, a := range applied {
+			fmt.Fprintf(stdout, "%04d_%-20s applied %s by %s\n", a.Version, a.Name, a.AppliedAt.Format("2006-01-02 15:04:05Z"), a.AppliedBy)
+		}
+		if err := m.Check(ctx); err != nil {
+			fmt.Fprintf(stdout, "%v\n", err)
+			return 1
+		}
+		fmt.Fprintf(stdout, "schema is current (version %d)\n", m.Latest())
+	}
+	return 0
+}
+
+// requirement is a configuration section a command cannot run without.
+type requirement func(config.Config) error
+
+var (
+	needClickHouse requirement = func(c config.Config) error { return c.ClickHouse.Require() }
+	needVault      requirement = func(c config.Config) error { return c.Vault.Require() }
+)
+
+// loadFor loads the configuration for a command and checks the sections it
+// needs, printing any problem (which names its key) as "orderflow CMD: ...".
+func loadFor(command, path string, stderr io.Writer, needs ...requirement) (config.Config, error) {
+	cfg, err := config.Load(path, os.Environ())
+	if err == nil {
+		for _, need := range needs {
+			if err = need(cfg); err != nil {
+				err = fmt.Errorf("config: %w", err)
+				break
+			}
+		}
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "orderflow %s: %v\n", command, err)
+	}
+	return cfg, err
+}
