@@ -73,8 +73,10 @@ func (c *Config) validate() error {
 	return nil
 }
 
-// Consumer is a consumer-group member over the configured topics. Fetch and Commit
-// are meant for one goroutine: the pipeline's.
+// Consumer is a consumer-group member over the configured topics. Fetch is meant
+// for one goroutine; Commit may run in another at the same time (the pipeline
+// commits one batch while it fetches the next): kafka-go's Reader serialises
+// commits through its own commit loop.
 type Consumer struct {
 	reader   *kafka.Reader
 	maxBatch int

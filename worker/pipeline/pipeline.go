@@ -7,6 +7,7 @@
 package pipeline
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -120,29 +121,93 @@ func New(cfg Config) (*Pipeline, error) {
 	}, nil
 }
 
-// Run processes batches until ctx ends, then returns nil. The batch in flight when
-// ctx ends is abandoned uncommitted. Any other error is returned.
+// Run processes batches until ctx ends, then returns nil. The batches in flight
+// when ctx ends are abandoned uncommitted. Any other error is returned.
+//
+// Two stages overlap, joined by a channel of one: while a batch is written and
+// committed, the next is fetched, normalised and protected. The worker's own
+// CPU work (decoding, card scans) thus runs while ClickHouse ingests, and a slow
+// write holds up the fetching (back-pressure) once one prepared batch waits.
+// Batches are written and committed strictly in fetch order, so a commit never
+// passes an unwritten message.
 func (p *Pipeline) Run(ctx context.Context) error {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	ready := make(chan prepared, 1)
+	writerDone := make(chan error, 1)
+	go func() { // owned by Run: it waits for writerDone below
+		writerDone <- p.writeLoop(ctx, ready)
+	}()
+
+	prepErr := p.prepareLoop(ctx, ready)
+	close(ready)
+	if prepErr != nil {
+		cancel(prepErr)
+	}
+	writeErr := <-writerDone
+	if err := cmp.Or(prepErr, writeErr); err != nil {
+		return fmt.Errorf("pipeline: %w", err)
+	}
+	return nil
+}
+
+// prepared is a batch whose protected orders and dead letters are ready to be
+// written and committed.
+type prepared struct {
+	batch     []kafka.Message
+	orders    int
+	protected []protect.Order
+	letters   []deadletter.Letter
+	start     time.Time
+}
+
+// prepareLoop fetches, normalises, protects and dead-letters batches and hands
+// them to the write stage, until ctx ends (nil) or a stage fails for good.
+func (p *Pipeline) prepareLoop(ctx context.Context, ready chan<- prepared) error {
 	for {
 		batch, err := p.cfg.Source.Fetch(ctx)
 		if ctx.Err() != nil {
 			return nil
 		}
 		if err != nil {
-			return fmt.Errorf("pipeline: %w", err)
+			return err
 		}
-		if err := p.process(ctx, batch); err != nil {
-			if ctx.Err() != nil {
-				p.log.Info("stopping: batch in flight abandoned uncommitted", "messages", len(batch))
-				return nil
-			}
-			return fmt.Errorf("pipeline: %w", err)
+		b, err := p.prepare(ctx, batch)
+		if ctx.Err() != nil {
+			p.log.Info("stopping: batch in flight abandoned uncommitted", "messages", len(batch))
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		select {
+		case ready <- b:
+		case <-ctx.Done():
+			return nil
 		}
 	}
 }
 
-// process takes one batch through normalise, protect, dead-letter, write and commit.
-func (p *Pipeline) process(ctx context.Context, batch []kafka.Message) error {
+// writeLoop writes and commits the prepared batches in order until ready is
+// closed or ctx ends (nil), or a write fails for good.
+func (p *Pipeline) writeLoop(ctx context.Context, ready <-chan prepared) error {
+	for b := range ready {
+		err := p.writeAndCommit(ctx, b)
+		if ctx.Err() != nil {
+			if context.Cause(ctx) == ctx.Err() { // stopped, not failed: say what is dropped
+				p.log.Info("stopping: batch in flight abandoned uncommitted", "messages", len(b.batch))
+			}
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// prepare takes one batch through normalise, protect and dead-letter.
+func (p *Pipeline) prepare(ctx context.Context, batch []kafka.Message) (prepared, error) {
 	start := time.Now()
 	orders, letters := p.normalize(batch)
 	var protected []protect.Order
@@ -155,35 +220,39 @@ func (p *Pipeline) process(ctx context.Context, batch []kafka.Message) error {
 			return err
 		})
 		if err != nil {
-			return err
+			return prepared{}, err
 		}
 	}
-
 	// Letters first: once they are durable, the batch may be committed past them.
 	if err := p.retry(ctx, "dead_letter", func() error { return p.cfg.DeadLetters.Publish(ctx, letters) }); err != nil {
-		return err
+		return prepared{}, err
 	}
-	if len(protected) > 0 {
-		if err := p.retry(ctx, "sink", func() error { return p.cfg.Sink.Write(ctx, protected) }); err != nil {
+	return prepared{batch: batch, orders: len(orders), protected: protected, letters: letters, start: start}, nil
+}
+
+// writeAndCommit writes a prepared batch, commits its offsets and counts it.
+func (p *Pipeline) writeAndCommit(ctx context.Context, b prepared) error {
+	if len(b.protected) > 0 {
+		if err := p.retry(ctx, "sink", func() error { return p.cfg.Sink.Write(ctx, b.protected) }); err != nil {
 			return err
 		}
 	}
-	if err := p.retry(ctx, "commit", func() error { return p.cfg.Source.Commit(ctx, batch) }); err != nil {
+	if err := p.retry(ctx, "commit", func() error { return p.cfg.Source.Commit(ctx, b.batch) }); err != nil {
 		return err
 	}
 
-	for _, l := range letters {
+	for _, l := range b.letters {
 		p.metrics.deadLetters.WithLabelValues(l.Stage, l.Reason).Inc()
 	}
-	for _, o := range protected {
+	for _, o := range b.protected {
 		p.metrics.orders.WithLabelValues(string(o.Channel)).Inc()
 	}
 	p.metrics.batches.Inc()
-	p.metrics.batchMessages.Observe(float64(len(batch)))
-	p.metrics.batchSeconds.Observe(time.Since(start).Seconds())
+	p.metrics.batchMessages.Observe(float64(len(b.batch)))
+	p.metrics.batchSeconds.Observe(time.Since(b.start).Seconds())
 	p.metrics.lastCommit.SetToCurrentTime()
-	p.log.Debug("batch committed", "messages", len(batch), "orders", len(orders), "dead_letters", len(letters),
-		"duration", time.Since(start))
+	p.log.Debug("batch committed", "messages", len(b.batch), "orders", b.orders, "dead_letters", len(b.letters),
+		"duration", time.Since(b.start))
 	return nil
 }
 

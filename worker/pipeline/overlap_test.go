@@ -1,0 +1,164 @@
+package pipeline_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/orderflow/orderflow/worker/deadletter"
+	"github.com/orderflow/orderflow/worker/normalize"
+	"github.com/orderflow/orderflow/worker/order"
+	"github.com/orderflow/orderflow/worker/pipeline"
+	"github.com/orderflow/orderflow/worker/protect"
+)
+
+// These fakes inject timing, which no real server can be made to do on cue:
+// a sink that holds its first write until released.
+
+type scriptedSource struct {
+	mu        sync.Mutex
+	batches   [][]kafka.Message
+	fetched   chan int // index of each batch handed out
+	committed []int64  // last offset of each commit, in commit order
+}
+
+func (s *scriptedSource) Fetch(ctx context.Context) ([]kafka.Message, error) {
+	s.mu.Lock()
+	if len(s.batches) == 0 {
+		s.mu.Unlock()
+		<-ctx.Done()
+		return nil, ctx.Err()
+	}
+	b := s.batches[0]
+	s.batches = s.batches[1:]
+	s.mu.Unlock()
+	s.fetched <- int(b[0].Offset)
+	return b, nil
+}
+
+func (s *scriptedSource) Commit(_ context.Context, batch []kafka.Message) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.committed = append(s.committed, batch[len(batch)-1].Offset)
+	return nil
+}
+
+type passProtector struct{}
+
+func (passProtector) Protect(_ context.Context, orders []order.Order) ([]protect.Order, error) {
+	out := make([]protect.Order, len(orders))
+	for i, o := range orders {
+		out[i] = protect.Order{TenantID: o.TenantID, Channel: o.Channel, ChannelOrderID: o.ChannelOrderID}
+	}
+	return out, nil
+}
+
+type gateSink struct {
+	release chan struct{}
+	mu      sync.Mutex
+	writes  int
+}
+
+func (s *gateSink) Write(ctx context.Context, _ []protect.Order) error {
+	s.mu.Lock()
+	s.writes++
+	first := s.writes == 1
+	s.mu.Unlock()
+	if first {
+		select {
+		case <-s.release:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
+}
+
+type noLetters struct{}
+
+func (noLetters) Publish(context.Context, []deadletter.Letter) error { return nil }
+
+// While the first batch's write is held, the next batch is fetched and
+// prepared (the stages overlap), yet no commit happens before the held write
+// ends, and commits follow fetch order.
+func TestWriteOverlapsTheNextBatchAndCommitsInOrder(t *testing.T) {
+	var value []byte
+	matches, _ := filepath.Glob(filepath.Join(fixtures, "ebay", "*.json"))
+	for _, m := range matches {
+		if v, err := os.ReadFile(m); err == nil && !strings.HasSuffix(m, ".golden.json") {
+			if _, err := normalize.Normalize(v); err == nil {
+				value = v
+				break
+			}
+		}
+	}
+	if value == nil {
+		t.Fatal("no good eBay fixture")
+	}
+	src := &scriptedSource{fetched: make(chan int, 10)}
+	for i := range 4 {
+		src.batches = append(src.batches, []kafka.Message{{Topic: "orders.ebay", Offset: int64(10 * i), Value: value}, {Topic: "orders.ebay", Offset: int64(10*i + 1), Value: value}})
+	}
+	sink := &gateSink{release: make(chan struct{})}
+	p, err := pipeline.New(pipeline.Config{
+		Source: src, Protector: passProtector{}, Sink: sink, DeadLetters: noLetters{},
+		TopicChannels: map[string]order.Channel{"orders.ebay": order.ChannelEbay},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx) }()
+
+	// Batch 0 is being written (held); batches 1 and 2 are fetched meanwhile:
+	// one prepared and waiting, one being prepared.
+	for _, want := range []int{0, 10, 20} {
+		select {
+		case got := <-src.fetched:
+			if got != want {
+				t.Fatalf("fetched batch at offset %d, want %d", got, want)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("batch at offset %d not fetched while the first write is held: the stages do not overlap", want)
+		}
+	}
+	src.mu.Lock()
+	early := len(src.committed)
+	src.mu.Unlock()
+	if early != 0 {
+		t.Fatalf("%d commits before the first write finished", early)
+	}
+	close(sink.release)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		src.mu.Lock()
+		n := len(src.committed)
+		src.mu.Unlock()
+		if n == 4 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	src.mu.Lock()
+	defer src.mu.Unlock()
+	want := []int64{1, 11, 21, 31}
+	if len(src.committed) != len(want) {
+		t.Fatalf("commits %v, want %v", src.committed, want)
+	}
+	for i := range want {
+		if src.committed[i] != want[i] {
+			t.Fatalf("commits %v, want %v (fetch order)", src.committed, want)
+		}
+	}
+}
