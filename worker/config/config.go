@@ -77,10 +77,13 @@ type SASL struct {
 
 // Pipeline shapes the consume-normalise-write loop.
 type Pipeline struct {
-	// BatchMaxMessages caps a batch's size. Default 2000; 1 to 100000.
+	// BatchMaxMessages caps a batch's size, and so the rows of one ClickHouse
+	// insert (an order is about 3.5 rows over the four tables): ClickHouse wants
+	// blocks of 10k-100k rows, about one insert per second per table. Default
+	// 10000; 1 to 100000.
 	BatchMaxMessages int `yaml:"batch_max_messages"`
 	// BatchMaxWait caps how long a batch waits to fill once its first message has
-	// arrived. Default 250ms.
+	// arrived: under light load, the time between inserts. Default 1s.
 	BatchMaxWait time.Duration `yaml:"batch_max_wait"`
 	// RetryInitial is the first wait after a failed write; it doubles (with jitter)
 	// up to RetryMax, and retries go on until the write succeeds or the worker
@@ -118,8 +121,8 @@ func Defaults() Config {
 			HeartbeatInterval: 3 * time.Second,
 		},
 		Pipeline: Pipeline{
-			BatchMaxMessages: 2000,
-			BatchMaxWait:     250 * time.Millisecond,
+			BatchMaxMessages: 10_000,
+			BatchMaxWait:     time.Second,
 			RetryInitial:     100 * time.Millisecond,
 			RetryMax:         30 * time.Second,
 			ShutdownTimeout:  10 * time.Second,
