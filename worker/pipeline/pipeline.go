@@ -247,6 +247,12 @@ func (p *Pipeline) writeAndCommit(ctx context.Context, b prepared) error {
 	for _, o := range b.protected {
 		p.metrics.orders.WithLabelValues(string(o.Channel)).Inc()
 	}
+	committed := time.Now()
+	for _, m := range b.batch {
+		if !m.Time.IsZero() {
+			p.metrics.endToEnd.Observe(committed.Sub(m.Time).Seconds())
+		}
+	}
 	p.metrics.batches.Inc()
 	p.metrics.batchMessages.Observe(float64(len(b.batch)))
 	p.metrics.batchSeconds.Observe(time.Since(b.start).Seconds())

@@ -4,6 +4,8 @@ package clickhousetest
 
 import (
 	"context"
+	"io"
+	"log/slog"
 	"testing"
 	"time"
 
@@ -46,7 +48,8 @@ func Migrated(t testing.TB) (config.ClickHouse, driver.Conn) {
 	cfg := Config(t)
 	conn := Open(t, cfg)
 	DropAtCleanup(t, conn, cfg)
-	m, err := migrate.New(migrate.Config{Conn: conn, Database: cfg.Database, RestrictedDatabase: cfg.RestrictedDatabase})
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	m, err := migrate.New(migrate.Config{Conn: conn, Database: cfg.Database, RestrictedDatabase: cfg.RestrictedDatabase, Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,362 @@
+// Package facts is the pipeline's ClickHouse writer: each batch of protected
+// orders becomes four block inserts, one per table, run concurrently:
+// {database}.order_facts (one row per order), {database}.order_line_facts (one
+// row per line), {restricted_database}.delivery_labels (the label ciphertext,
+// while the label's retention lasts) and {restricted_database}.financial_records
+// (amounts, lines and the invoice party ciphertext, one row per order).
+//
+// # Re-delivery, and why every query uses FINAL
+//
+// Kafka delivers at least once, and an order arrives as many snapshots, so the
+// same key is written many times: in one batch, again in a later one, again when
+// the pipeline retries a batch that failed half way. The tables are
+// ReplacingMergeTree(version), version being the snapshot's source update time
+// in milliseconds, and that engine keeps only the newest row of a key, but only
+// when a background merge happens to bring the rows together: until then (and
+// forever, for rows in parts that are never merged) every copy is there.
+// SELECT ... FINAL collapses them at read time, across parts and partitions, so
+// every query of these tables, the tests' included, reads with FINAL. Where FINAL
+// is too slow (aggregations over years of data) argMax(column, version) grouped
+// by the key is the alternative; a plain SELECT counts duplicates.
+//
+// # Label retention
+//
+// Label data is kept for Config.LabelRetention counted from the purchase (P9):
+// the purger drops it afterwards, and the writer never writes it after that
+// instant, so a snapshot that arrives (or is replayed) after a label expired
+// cannot bring the label back. Such orders still write their facts and
+// financial rows; the skipped labels are counted in
+// orderflow_facts_labels_expired_skipped_total.
+//
+// # Failures
+//
+// A table's insert that fails is retried, that table's block alone, up to
+// Config.InsertAttempts times with backoff; if it still fails, Write returns an
+// error naming the table and the pipeline retries the whole batch later, which
+// is harmless (see above). Errors, logs and metric labels never hold personal
+// data, ciphertext or tokens: errors name the table and the kind of failure
+// (a server exception's code, a network error), never the server's message
+// text or a value.
+package facts
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/orderflow/orderflow/worker/backoff"
+	"github.com/orderflow/orderflow/worker/config"
+	"github.com/orderflow/orderflow/worker/protect"
+)
+
+// Config configures a Writer. New fills the defaults, then checks it.
+type Config struct {
+	// Conn is the ClickHouse connection (clickhousedb.Open). Required.
+	Conn driver.Conn
+	// Concurrency is how many tables are inserted at once, each insert
+	// holding one of Conn's connections for its duration: keep it within the
+	// pool (clickhouse.max_open_conns), or inserts wait for a connection and
+	// may time out. Default 4 (every table at once); 1 to 4.
+	Concurrency int
+	// Database holds order_facts and order_line_facts (clickhouse.database).
+	// Default "orderflow".
+	Database string
+	// RestrictedDatabase holds delivery_labels and financial_records
+	// (clickhouse.restricted_database). Default "orderflow_restricted".
+	RestrictedDatabase string
+	// LabelRetention is how long label data is kept, counted from the order's
+	// purchase (retention.label): no label row is written for an order
+	// purchased longer ago than that. Default 21 days; 1 to 366 days.
+	LabelRetention config.Period
+	// InsertAttempts bounds the tries of one table's insert within a Write
+	// (clickhouse.insert_attempts). Default 3; 1 to 100.
+	InsertAttempts int
+	// RetryInitial and RetryMax bound the backoff between a table's attempts:
+	// the wait doubles from RetryInitial up to RetryMax, with jitter. Defaults
+	// 100ms and 2s (or RetryInitial if longer); RetryInitial 1ms to 1m,
+	// RetryMax up to 1h.
+	RetryInitial time.Duration
+	RetryMax     time.Duration
+	// Now is the clock: written_at, and which labels have expired. Default
+	// time.Now.
+	Now func() time.Time
+	// Registerer receives the writer's metrics. Default nil: metrics are kept
+	// but not registered anywhere.
+	Registerer prometheus.Registerer
+	// Logger receives failed attempts (warn) and batch summaries (debug):
+	// tables, counts and error kinds, never a value. Default: discard.
+	Logger *slog.Logger
+}
+
+// identifier is a database name that may appear in SQL unquoted.
+var identifier = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,63}$`)
+
+func (c *Config) setDefaults() {
+	if c.Database == "" {
+		c.Database = "orderflow"
+	}
+	if c.RestrictedDatabase == "" {
+		c.RestrictedDatabase = "orderflow_restricted"
+	}
+	if c.LabelRetention == (config.Period{}) {
+		c.LabelRetention = config.Period{Days: 21}
+	}
+	if c.Concurrency == 0 {
+		c.Concurrency = int(numTables)
+	}
+	if c.InsertAttempts == 0 {
+		c.InsertAttempts = 3
+	}
+	if c.RetryInitial == 0 {
+		c.RetryInitial = 100 * time.Millisecond
+	}
+	if c.RetryMax == 0 {
+		c.RetryMax = max(2*time.Second, c.RetryInitial)
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+}
+
+func (c *Config) validate() error {
+	var errs []error
+	bad := func(field, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("facts config "+field+": "+format, args...))
+	}
+	if c.Conn == nil {
+		bad("Conn", "required (a ClickHouse connection from clickhousedb.Open)")
+	}
+	if !identifier.MatchString(c.Database) {
+		bad("Database", "%q is not a database name of letters, digits and '_'", c.Database)
+	}
+	if !identifier.MatchString(c.RestrictedDatabase) {
+		bad("RestrictedDatabase", "%q is not a database name of letters, digits and '_'", c.RestrictedDatabase)
+	}
+	if c.Database == c.RestrictedDatabase {
+		bad("RestrictedDatabase", "must differ from Database: access is granted per database")
+	}
+	p := c.LabelRetention
+	if p.Years < 0 || p.Months < 0 || p.Days < 0 || p.Approx() < 24*time.Hour || p.Approx() > 366*24*time.Hour {
+		bad("LabelRetention", "must be between 1d and 366d, got %s", p)
+	}
+	if c.Concurrency < 1 || c.Concurrency > int(numTables) {
+		bad("Concurrency", "must be between 1 and %d, got %d", int(numTables), c.Concurrency)
+	}
+	if c.InsertAttempts < 1 || c.InsertAttempts > 100 {
+		bad("InsertAttempts", "must be between 1 and 100, got %d", c.InsertAttempts)
+	}
+	if c.RetryInitial < time.Millisecond || c.RetryInitial > time.Minute {
+		bad("RetryInitial", "must be between 1ms and 1m, got %s", c.RetryInitial)
+	}
+	if c.RetryMax < c.RetryInitial || c.RetryMax > time.Hour {
+		bad("RetryMax", "must be between RetryInitial (%s) and 1h, got %s", c.RetryInitial, c.RetryMax)
+	}
+	return errors.Join(errs...)
+}
+
+// Writer writes batches of protected orders to ClickHouse (the pipeline's
+// Sink). It is safe for concurrent use, though the pipeline calls it from one
+// goroutine.
+type Writer struct {
+	cfg     Config
+	queries [numTables]string // INSERT INTO db.table (columns...)
+	dbs     [numTables]string
+	m       *metrics
+	log     *slog.Logger
+	backoff backoff.Backoff
+}
+
+// New checks cfg and returns a Writer. It does not touch the server: see
+// CheckSchema.
+func New(cfg Config) (*Writer, error) {
+	cfg.setDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	m, err := newMetrics(cfg.Registerer)
+	if err != nil {
+		return nil, err
+	}
+	w := &Writer{
+		cfg:     cfg,
+		m:       m,
+		log:     cfg.Logger.With("component", "facts"),
+		backoff: backoff.Backoff{Initial: cfg.RetryInitial, Max: cfg.RetryMax},
+	}
+	for t := range numTables {
+		w.dbs[t] = cfg.Database
+		if t.restricted() {
+			w.dbs[t] = cfg.RestrictedDatabase
+		}
+		w.queries[t] = "INSERT INTO " + w.dbs[t] + "." + t.String() + " (" + strings.Join(columnNames[t], ", ") + ")"
+	}
+	return w, nil
+}
+
+// ErrInvalidOrder is matched (errors.Is) by the error of a batch holding an
+// order no retry can write: a status, payment status, fulfilment or channel
+// that the tables' enums do not have. The normaliser never makes one.
+var ErrInvalidOrder = errors.New("facts: invalid order")
+
+// InsertError is a table's insert that failed InsertAttempts times in a row.
+// Its message names the table and the kind of the last failure, never data;
+// Unwrap gives the driver's error (a *clickhouse.Exception, a net.Error, ...)
+// for errors.Is and errors.As, whose own message may quote values.
+type InsertError struct {
+	Database, Table string
+	Attempts        int
+	Err             error // the last attempt's
+}
+
+func (e *InsertError) Error() string {
+	return fmt.Sprintf("facts: insert into %s.%s failed %d times, last: %s", e.Database, e.Table, e.Attempts, describe(e.Err))
+}
+
+func (e *InsertError) Unwrap() error { return e.Err }
+
+// Write inserts the orders' rows into the four tables and returns nil only
+// when every table has them. Orders are in the batch's order; an order may
+// appear several times (several snapshots) and again in later batches:
+// ReplacingMergeTree keeps the newest snapshot of each key.
+//
+// On error the batch is to be written again in full (some tables may have it
+// already; that is harmless). The error names each failed table and matches
+// ErrInvalidOrder when no retry can succeed.
+func (w *Writer) Write(ctx context.Context, orders []protect.Order) error {
+	if len(orders) == 0 {
+		return nil
+	}
+	start := time.Now()
+	now := w.cfg.Now().UTC().Truncate(time.Second)
+	bs, err := build(orders, now, w.cfg.LabelRetention.Before(now))
+	if err != nil {
+		return err
+	}
+	var (
+		g    errgroup.Group
+		errs [numTables]error
+	)
+	g.SetLimit(w.cfg.Concurrency)
+	for t := range numTables {
+		b := bs.blocks[t]
+		if b.rows == 0 {
+			continue
+		}
+		g.Go(func() error {
+			for _, part := range b.split(maxPartitionsPerInsert) {
+				if err := w.insert(ctx, part); err != nil {
+					errs[t] = err
+					return nil
+				}
+			}
+			return nil
+		})
+	}
+	_ = g.Wait() // the goroutines report through errs
+	if err := errors.Join(errs[:]...); err != nil {
+		return fmt.Errorf("facts: batch of %d orders not written: %w", len(orders), err)
+	}
+	// Counted once the batch is written, so that the retries of a failing
+	// batch do not count its labels again.
+	w.m.labelsSkipped.Add(float64(bs.labelsSkipped))
+	w.log.Debug("batch written", "orders", len(orders), "lines", bs.blocks[orderLineFacts].rows,
+		"labels", bs.blocks[deliveryLabels].rows, "labels_expired", bs.labelsSkipped, "duration", time.Since(start))
+	return nil
+}
+
+// insert sends one block, retrying up to InsertAttempts times.
+func (w *Writer) insert(ctx context.Context, b *block) error {
+	t := b.table
+	for attempt := 1; ; attempt++ {
+		start := time.Now()
+		err := w.send(ctx, b)
+		if err == nil {
+			w.m.duration[t].Observe(time.Since(start).Seconds())
+			w.m.rows[t].Add(float64(b.rows))
+			w.m.batches[t].Inc()
+			return nil
+		}
+		w.m.errors[t].Inc()
+		if attempt >= w.cfg.InsertAttempts || ctx.Err() != nil {
+			return &InsertError{Database: w.dbs[t], Table: t.String(), Attempts: attempt, Err: err}
+		}
+		wait := w.backoff.Delay(attempt - 1)
+		w.log.Warn("insert failed, retrying", "table", t.String(), "rows", b.rows, "attempt", attempt,
+			"retry_in", wait, "error", describe(err))
+		select {
+		case <-ctx.Done():
+			return &InsertError{Database: w.dbs[t], Table: t.String(), Attempts: attempt, Err: errors.Join(err, ctx.Err())}
+		case <-time.After(wait):
+		}
+	}
+}
+
+// send is one attempt: a block insert with the columns named (without the
+// list ClickHouse 18.16 answers an empty header; INSERT ... VALUES hangs it).
+func (w *Writer) send(ctx context.Context, b *block) error {
+	batch, err := w.cfg.Conn.PrepareBatch(ctx, w.queries[b.table])
+	if err != nil {
+		return err
+	}
+	defer func() { _ = batch.Close() }() // a no-op once sent
+	for i, c := range b.cols {
+		if err := appendColumn(batch.Column(i), c.data); err != nil {
+			return err
+		}
+	}
+	return batch.Send()
+}
+
+// CheckSchema compares the four tables' columns in ClickHouse with those the
+// writer inserts and returns an error naming the differences: a column the
+// writer does not fill would silently get its default. For readiness checks
+// and tests.
+func (w *Writer) CheckSchema(ctx context.Context) error {
+	var errs []error
+	for t := range numTables {
+		rows, err := w.cfg.Conn.Query(ctx, "SELECT name FROM system.columns WHERE database = ? AND table = ?", w.dbs[t], t.String())
+		if err != nil {
+			return fmt.Errorf("facts: reading the columns of %s.%s: %s", w.dbs[t], t, describe(err))
+		}
+		have := map[string]bool{}
+		for rows.Next() {
+			var name string
+			if err := rows.Scan(&name); err != nil {
+				rows.Close()
+				return fmt.Errorf("facts: reading the columns of %s.%s: %s", w.dbs[t], t, describe(err))
+			}
+			have[name] = true
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("facts: reading the columns of %s.%s: %s", w.dbs[t], t, describe(err))
+		}
+		if len(have) == 0 {
+			errs = append(errs, fmt.Errorf("facts: table %s.%s does not exist: run orderflow migrate", w.dbs[t], t))
+			continue
+		}
+		for _, name := range columnNames[t] {
+			if !have[name] {
+				errs = append(errs, fmt.Errorf("facts: %s.%s has no column %s: run orderflow migrate", w.dbs[t], t, name))
+			}
+			delete(have, name)
+		}
+		for _, name := range slices.Sorted(maps.Keys(have)) {
+			errs = append(errs, fmt.Errorf("facts: %s.%s has a column %s that this writer does not fill", w.dbs[t], t, name))
+		}
+	}
+	return errors.Join(errs...)
+}

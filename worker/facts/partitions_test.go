@@ -1,0 +1,71 @@
+package facts_test
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/orderflow/orderflow/worker/config"
+	"github.com/orderflow/orderflow/worker/order"
+	"github.com/orderflow/orderflow/worker/telemetry/telemetrytest"
+)
+
+// TestManyPartitions writes one batch whose orders span 130 purchase months
+// and whose labels span about 70 days: current ClickHouse refuses an insert
+// block over more than 100 partitions (max_partitions_per_insert_block), so
+// the writer splits such tables into blocks of at most 50 (UTC) partitions.
+// Every row arrives, in one Write.
+func TestManyPartitions(t *testing.T) {
+	s := newStack(t)
+	var tmpl order.Order
+	for _, f := range fixtures(t) {
+		if f.order.ShippingAddress != nil {
+			tmpl = f.order
+			break
+		}
+	}
+	var orders []order.Order
+	add := func(purchased time.Time) {
+		o := tmpl
+		o.ChannelOrderID = fmt.Sprintf("split-%03d", len(orders))
+		o.PurchasedAt, o.SourceUpdatedAt = purchased, testNow.Add(-time.Minute)
+		orders = append(orders, o)
+	}
+	for i := range 130 {
+		add(testNow.AddDate(0, -i, 0))
+	}
+	for i := range 60 {
+		add(testNow.AddDate(0, 0, -i-1).Add(time.Hour))
+	}
+	cs := s.own(t, orders)
+	ps := s.protect(t, cs)
+	w, reg := s.writer(t, nil) // labels kept 366 days
+	write(t, w, ps)
+
+	labels, labelDays := 0, map[string]bool{}
+	for _, c := range cs {
+		if c.PurchasedAt.After(config.Period{Days: 366}.Before(testNow)) {
+			labels++
+			labelDays[c.PurchasedAt.Format(time.DateOnly)] = true
+		}
+	}
+	if len(labelDays) <= 50 {
+		t.Fatalf("labels span only %d days", len(labelDays))
+	}
+	for name, want := range map[string]struct{ rows, inserts int }{
+		"order_facts":       {len(cs), 3},
+		"order_line_facts":  {len(cs) * len(tmpl.Lines), 3},
+		"financial_records": {len(cs), 3},
+		"delivery_labels":   {labels, 2},
+	} {
+		if n := s.count(t, name); n != uint64(want.rows) {
+			t.Errorf("%s: %d rows, want %d", name, n, want.rows)
+		}
+		if n := telemetrytest.Sum(t, reg, "orderflow_clickhouse_insert_batches_total", "table="+name); n != float64(want.inserts) {
+			t.Errorf("%s: %v inserts, want %d", name, n, want.inserts)
+		}
+		if n := telemetrytest.Sum(t, reg, "orderflow_clickhouse_insert_rows_total", "table="+name); n != float64(want.rows) {
+			t.Errorf("%s: %v rows counted, want %d", name, n, want.rows)
+		}
+	}
+}
