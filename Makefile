@@ -46,9 +46,16 @@ bench: up ## micro-benchmarks (decode + normalise, card scan, Vault batching) on
 BENCH_PKGS ?= ./worker/...
 
 .PHONY: demo
-demo: up build ## the main job end to end (the pipeline arrives with issue 6)
-	@bin/orderflow version
-	@echo "make demo: the stack is up (addresses in $(STACK_DIR)/env); the end-to-end pipeline demo arrives with the pipeline."
+demo: up build ## the main job end to end: fresh topics and databases, generated orders, the worker, a summary
+	set -a; source "$(STACK_DIR)/env"; set +a; bin/orderflow demo --config deploy/local/orderflow.yaml $(DEMO_FLAGS)
+	@echo "The stack is still running for exploring; 'make down' stops it."
+
+# DEMO_FLAGS: e.g. --count 100000 --seed 7 --tenants 5
+DEMO_FLAGS ?=
+
+.PHONY: migrate
+migrate: up build ## apply the ClickHouse schema to the local stack's databases
+	set -a; source "$(STACK_DIR)/env"; set +a; bin/orderflow migrate --config deploy/local/orderflow.yaml
 
 .PHONY: lint
 lint: ## gofmt and go vet

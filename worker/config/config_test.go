@@ -142,7 +142,7 @@ func TestBadFilesAreRefusedNamingTheKey(t *testing.T) {
 			`retention.financial_by_jurisdiction.DE: must be between 1d and 30y, got 0d` + "\n" +
 			`retention.financial_by_jurisdiction.uk: "uk" is not an ISO 3166-1 alpha-2 country code such as GB` + "\n" +
 			"retention.interval: must be between 1m0s and 24h0m0s, got 5s",
-		"period.bad.yaml": `config testdata/period.bad.yaml: retention.financial: line 4: "six years" is not a period such as 21d, 3w, 18mo or 6y`,
+		"period.bad.yaml":   `config testdata/period.bad.yaml: retention.financial: line 4: "six years" is not a period such as 21d, 3w, 18mo or 6y`,
 		"not-yaml.bad.yaml": "config testdata/not-yaml.bad.yaml: not valid YAML: yaml: line 1: did not find expected ',' or ']'",
 		"vault.bad.yaml": `config: vault.address: "vault:8200" is not an http(s) URL such as https://vault:8200` + "\n" +
 			`vault.key_prefix: "-orderflow" is not 1-64 letters, digits, '_', '-' or '.', starting with a letter, digit or '_'` + "\n" +

@@ -15,8 +15,8 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
-	"slices"
 	"os"
+	"slices"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"

@@ -36,6 +36,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return runCommand(args[1:], stderr)
 	case "migrate":
 		return migrateCommand(args[1:], stdout, stderr)
+	case "demo":
+		return demoCommand(args[1:], stdout, stderr)
+	case "generate":
+		return generateCommand(args[1:], stdout, stderr)
+	case "purge":
+		return purgeCommand(args[1:], stdout, stderr)
+	case "offboard":
+		return offboardCommand(args[1:], stdout, stderr)
 	case "replay-dlq":
 		return replayDLQCommand(args[1:], stdout, stderr)
 	case "help", "-h", "--help":
@@ -54,8 +62,16 @@ func usage(w io.Writer) {
 commands:
   run         run the worker: orderflow run --config FILE
   migrate     create or update the ClickHouse schema (safe to repeat; --status lists versions)
+  purge       one retention pass (labels 21 days, financial records 6 years, facts 2 years);
+              --now +22d evaluates it as of another instant, --dry-run only reports
+  offboard    remove a seller who leaves: destroy their Vault keys, delete every row,
+              verify none remain (--tenant T --confirm T)
+  generate    produce synthetic Amazon and eBay orders to the input topics and print the tally:
+              --count N, or --rate R/s --duration D; --seed S --tenants T --json FILE
   replay-dlq  put dead-lettered messages back on their source topics after a fix
               (a dry run unless --execute; select with --reason, --topic, --since, --until)
+  demo        the main job end to end on the local stack: generate orders, run the worker until
+              all are written, print what happened (make demo)
   version     print the version and exit
   help        print this help
 `)

@@ -9,6 +9,8 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"os/signal"
+	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -22,17 +24,14 @@ import (
 	"github.com/orderflow/orderflow/worker/config"
 	"github.com/orderflow/orderflow/worker/consume"
 	"github.com/orderflow/orderflow/worker/deadletter"
+	"github.com/orderflow/orderflow/worker/facts"
 	"github.com/orderflow/orderflow/worker/order"
 	"github.com/orderflow/orderflow/worker/pipeline"
 	"github.com/orderflow/orderflow/worker/protect"
+	"github.com/orderflow/orderflow/worker/retention"
 	"github.com/orderflow/orderflow/worker/telemetry"
 	"github.com/orderflow/orderflow/worker/transit"
 )
-
-// errNoSink: until the ClickHouse writers exist, running the worker would commit
-// offsets for orders written nowhere.
-var errNoSink = errors.New("no sink is available yet (the ClickHouse writers arrive with the facts issue); " +
-	"refusing to consume, since committing offsets without writing would lose orders")
 
 func runCommand(args []string, stderr io.Writer) int {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
@@ -41,21 +40,27 @@ func runCommand(args []string, stderr io.Writer) int {
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	cfg, err := config.Load(*configPath, os.Environ())
+	cfg, err := loadFor("run", *configPath, stderr, needClickHouse, needVault)
 	if err != nil {
-		fmt.Fprintf(stderr, "orderflow run: %v\n", err)
 		return 2
 	}
 	log := newLogger(cfg.Log, stderr)
-	fmt.Fprintf(stderr, "orderflow run: %v\n", errNoSink)
-	log.Error("not started", "err", errNoSink)
-	return 1
+	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer cancel()
+	if err := runWorker(ctx, cfg, nil, telemetry.NewRegistry(), log); err != nil {
+		fmt.Fprintf(stderr, "orderflow run: %v\n", err)
+		return 1
+	}
+	return 0
 }
 
-// runWorker runs the pipeline, the dead-letter publisher and the metrics server
-// until ctx ends (SIGTERM), then closes everything within the configured timeout.
-// The batch in flight at the signal is abandoned uncommitted and read again by the
-// next owner of its partitions.
+// runWorker runs the pipeline, the dead-letter publisher, the scheduled purge
+// and the metrics server until ctx ends (SIGTERM), then closes everything
+// within the configured timeout. The batch in flight at the signal is abandoned
+// uncommitted and read again by the next owner of its partitions.
+//
+// sink nil means the ClickHouse writer; tests pass another. The purge schedule
+// runs only with the ClickHouse writer and a non-zero retention.interval.
 func runWorker(ctx context.Context, cfg config.Config, sink pipeline.Sink, reg *prometheus.Registry, log *slog.Logger) error {
 	dialer, transport, err := kafkaClients(cfg.Kafka)
 	if err != nil {
@@ -73,6 +78,36 @@ func runWorker(ctx context.Context, cfg config.Config, sink pipeline.Sink, reg *
 	stage, err := protect.New(protect.Config{Tokenizer: vault, Encrypter: vault, Policy: pol, Registerer: reg, Logger: log})
 	if err != nil {
 		return err
+	}
+	var purger *retention.Purger
+	if sink == nil {
+		conn, err := openCurrentSchema(ctx, cfg, log)
+		if err != nil {
+			return err
+		}
+		defer conn.Close()
+		writer, err := facts.New(facts.Config{
+			Conn: conn, Database: cfg.ClickHouse.Database, RestrictedDatabase: cfg.ClickHouse.RestrictedDatabase,
+			// The four tables insert at once, each on its own pooled connection.
+			Concurrency:    min(4, cfg.ClickHouse.MaxOpenConns),
+			LabelRetention: cfg.Retention.Label, InsertAttempts: cfg.ClickHouse.InsertAttempts,
+			RetryInitial: cfg.Pipeline.RetryInitial, RetryMax: cfg.Pipeline.RetryMax,
+			Registerer: reg, Logger: log,
+		})
+		if err != nil {
+			return err
+		}
+		// The schema version is current (checked above); this also catches a
+		// table altered by hand, before the first batch fails on it.
+		if err := writer.CheckSchema(ctx); err != nil {
+			return err
+		}
+		sink = writer
+		if cfg.Retention.Interval > 0 {
+			if purger, err = newPurger(cfg, conn, nil, reg, log); err != nil {
+				return err
+			}
+		}
 	}
 	topics := cfg.Kafka.Topics
 	consumer, err := consume.New(consume.Config{
@@ -109,6 +144,9 @@ func runWorker(ctx context.Context, cfg config.Config, sink pipeline.Sink, reg *
 		defer srv.SetReady(false)
 		return p.Run(gctx)
 	})
+	if purger != nil {
+		g.Go(func() error { return purger.Run(gctx, cfg.Retention.Interval) })
+	}
 	log.Info("worker started", "brokers", cfg.Kafka.Brokers, "group", cfg.Kafka.GroupID,
 		"topics", []string{topics.Amazon, topics.Ebay}, "metrics", srv.Addr())
 	runErr := g.Wait()

@@ -1,0 +1,130 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/orderflow/orderflow/worker/clickhousedb/clickhousetest"
+	"github.com/orderflow/orderflow/worker/stacktest"
+)
+
+// TestDemoSummaryMatchesTheTally runs the demo on a known seed and checks every
+// figure of its summary against the generator's exact tally, which is computed
+// apart from the worker: orders per seller and channel, dead letters per
+// reason, card numbers removed, rows, totals per currency to the penny, and
+// what each dry-run purge would remove.
+func TestDemoSummaryMatchesTheTally(t *testing.T) {
+	e := newStackEnv(t)
+	cfg := e.config(t)
+	cfg.Metrics.Listen = freeAddr(t)
+	o := demoOptions{
+		count: 3000, seed: 42, tenants: 3, timeout: 3 * time.Minute,
+		topicPrefix: stacktest.UniqueName("demotest") + ".",
+		database:    e.ch.Database, restrictedDatabase: e.ch.RestrictedDatabase,
+	}
+	conn := clickhousetest.Open(t, e.ch)
+	clickhousetest.DropAtCleanup(t, conn, e.ch)
+	t.Cleanup(func() { deleteTopics(t, e.brokers, o.topicPrefix) })
+
+	var progress bytes.Buffer
+	s, err := runDemo(context.Background(), cfg, o, &progress)
+	if err != nil {
+		t.Fatalf("runDemo: %v\n%s", err, progress.String())
+	}
+	g := s.Generated
+	if s.Produced != o.count || g.Messages != o.count {
+		t.Fatalf("produced %d, tally %d messages, want %d", s.Produced, g.Messages, o.count)
+	}
+	if g.Malformed == 0 || g.CardNumbers == 0 || g.Updates == 0 || len(g.Currencies) < 2 {
+		t.Fatalf("seed %d gives a tally too plain to test the demo: %+v", o.seed, g)
+	}
+	for tenant, byChannel := range g.Tenants {
+		for ch, c := range byChannel {
+			if got := s.OrdersByTenant[tenant][ch]; got != uint64(c.Orders) {
+				t.Errorf("%s/%s: %d orders written, want %d", tenant, ch, got, c.Orders)
+			}
+		}
+	}
+	for ch, c := range g.Channels {
+		if got := s.OrdersWritten[ch]; got != float64(c.Snapshots) {
+			t.Errorf("%s: %v snapshots committed, want %d", ch, got, c.Snapshots)
+		}
+	}
+	for reason, n := range g.MalformedByReason {
+		if got := s.DeadLetters[reason]; got != float64(n) {
+			t.Errorf("dead letters %s: %v, want %d", reason, got, n)
+		}
+	}
+	if len(s.DeadLetters) != len(g.MalformedByReason) {
+		t.Errorf("dead letters by reason %v, want %v", s.DeadLetters, g.MalformedByReason)
+	}
+	var redacted float64
+	for _, n := range s.CardsRedacted {
+		redacted += n
+	}
+	if redacted != float64(g.CardNumbers) {
+		t.Errorf("%v card numbers removed, want %d", redacted, g.CardNumbers)
+	}
+	for _, table := range []string{"order_facts", "financial_records"} {
+		if got := s.Rows[table]; got != [2]uint64{uint64(g.Snapshots), uint64(g.Orders)} {
+			t.Errorf("%s rows %v, want %d stored and %d under FINAL", table, got, g.Snapshots, g.Orders)
+		}
+	}
+	for cur, want := range g.Currencies {
+		got := s.Currencies[cur]
+		if got.Orders != uint64(want.Orders) || !sameAmount(got.Total, want.Total) || !sameAmount(got.Refunded, want.Refunded) {
+			t.Errorf("%s: %+v, want %d orders, total %s, refunded %s", cur, got, want.Orders, want.Total, want.Refunded)
+		}
+	}
+	if len(s.Currencies) != len(g.Currencies) {
+		t.Errorf("currencies %v, want %v", s.Currencies, g.Currencies)
+	}
+	// Every order is at most 30 days old: at +22 days every label has expired
+	// and nothing else; at +6 years everything has.
+	for _, table := range demoTables {
+		want22 := uint64(0)
+		if table == "delivery_labels" {
+			want22 = s.Rows[table][0]
+		}
+		if got := s.Purge22d[table]; got != want22 {
+			t.Errorf("purge +22d would remove %d %s rows, want %d", got, table, want22)
+		}
+		if got := s.Purge6y[table]; got != s.Rows[table][0] {
+			t.Errorf("purge +6y would remove %d %s rows, want all %d", got, table, s.Rows[table][0])
+		}
+	}
+	if s.Rows["delivery_labels"][0] == 0 || s.LabelsExpired == 0 {
+		t.Errorf("labels written %d, skipped as expired %v: both should occur with 30 days of orders", s.Rows["delivery_labels"][0], s.LabelsExpired)
+	}
+
+	var out bytes.Buffer
+	printDemo(&out, cfg, s)
+	if strings.Contains(out.String(), "MISMATCH") || !strings.Contains(out.String(), "Where to look next") {
+		t.Errorf("summary:\n%s", out.String())
+	}
+}
+
+func deleteTopics(t *testing.T, brokers []string, prefix string) {
+	client := &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 30 * time.Second}
+	meta, err := client.Metadata(context.Background(), &kafka.MetadataRequest{})
+	if err != nil {
+		t.Logf("cleanup: %v", err)
+		return
+	}
+	var names []string
+	for _, topic := range meta.Topics {
+		if strings.HasPrefix(topic.Name, prefix) {
+			names = append(names, topic.Name)
+		}
+	}
+	if len(names) > 0 {
+		if _, err := client.DeleteTopics(context.Background(), &kafka.DeleteTopicsRequest{Topics: names}); err != nil {
+			t.Logf("cleanup: %v", err)
+		}
+	}
+}

@@ -1,0 +1,239 @@
+package retention
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// ActionKind is what an action did; purge_log's action column.
+type ActionKind string
+
+// The action kinds.
+const (
+	ActionDropPartition  ActionKind = "drop_partition"  // a whole expired partition dropped
+	ActionDelete         ActionKind = "delete"          // expired rows of a straddling partition deleted
+	ActionOffboardDelete ActionKind = "offboard_delete" // a tenant's rows of one table deleted
+	ActionShredKeys      ActionKind = "shred_keys"      // a tenant's Vault keys destroyed
+	ActionVerify         ActionKind = "verify"          // a tenant's remaining rows of one table counted
+)
+
+// Outcome is how an action ended; purge_log's outcome column.
+type Outcome string
+
+// The outcomes.
+const (
+	OutcomeOK     Outcome = "ok"
+	OutcomeFailed Outcome = "failed"
+	OutcomeDryRun Outcome = "dry_run" // computed, not done
+)
+
+// Action is one step of a purge pass or an offboarding, as purge_log records
+// it. Nothing in it is personal data.
+type Action struct {
+	Kind ActionKind
+	// Table is the table's name without its database ("delivery_labels");
+	// empty for shred_keys.
+	Table string
+	// Partition is the partition as system.parts writes it ("20261128",
+	// "('GB',202611)"), for drops and straddle deletes.
+	Partition string
+	// Predicate is the WHERE clause of a delete, an offboarding delete or a
+	// verification's count.
+	Predicate string
+	// Rows is what the action removed (or, dry, would remove): a dropped
+	// partition's rows, or the rows a delete's predicate matched just before
+	// it; for verify, the rows that remain.
+	Rows uint64
+	// Reason is the retention class (label, financial, analytics) or
+	// "offboarding".
+	Reason string
+	// Tenant is the offboarded tenant; empty in purge passes.
+	Tenant  string
+	Outcome Outcome
+	// Err is why the action failed; nil unless Outcome is failed.
+	Err      error
+	Started  time.Time
+	Duration time.Duration
+}
+
+// Report is what a purge pass did (or, dry, would do).
+type Report struct {
+	RunID    uuid.UUID // purge_log.run_id of the pass's actions
+	AsOf     time.Time // the instant retention was evaluated at, UTC
+	DryRun   bool
+	Actions  []Action
+	Duration time.Duration
+}
+
+// Rows is the number of rows the pass removed (dry: would remove).
+func (r Report) Rows() uint64 {
+	var n uint64
+	for _, a := range r.Actions {
+		if a.Outcome != OutcomeFailed {
+			n += a.Rows
+		}
+	}
+	return n
+}
+
+// PartitionsDropped is the number of partitions the pass dropped (dry: would
+// drop).
+func (r Report) PartitionsDropped() int {
+	n := 0
+	for _, a := range r.Actions {
+		if a.Kind == ActionDropPartition && a.Outcome != OutcomeFailed {
+			n++
+		}
+	}
+	return n
+}
+
+// OffboardReport is what an offboarding did: shred_keys, then one
+// offboard_delete and one verify action per table.
+type OffboardReport struct {
+	RunID    uuid.UUID
+	Tenant   string
+	AsOf     time.Time
+	Actions  []Action
+	Duration time.Duration
+}
+
+// Deleted is the number of the tenant's rows the offboarding deleted.
+func (r OffboardReport) Deleted() uint64 { return r.sum(ActionOffboardDelete) }
+
+// Remaining is the number of the tenant's rows the verification still found:
+// 0 after a successful offboarding.
+func (r OffboardReport) Remaining() uint64 { return r.sum(ActionVerify) }
+
+func (r OffboardReport) sum(kind ActionKind) uint64 {
+	var n uint64
+	for _, a := range r.Actions {
+		if a.Kind == kind && (kind == ActionVerify || a.Outcome == OutcomeOK) {
+			n += a.Rows
+		}
+	}
+	return n
+}
+
+// run is one pass or offboarding: its purge_log rows share run_id and as_of.
+type run struct {
+	id      uuid.UUID
+	asOf    time.Time
+	dryRun  bool
+	tenant  string
+	pending []Action // recorded, not yet in purge_log
+}
+
+func newRun(asOf time.Time, dryRun bool, tenant string) *run {
+	return &run{id: uuid.New(), asOf: asOf, dryRun: dryRun, tenant: tenant}
+}
+
+// auditTimeout bounds one purge_log insert. The insert runs even when the
+// pass's context has ended, so that a cancelled pass still leaves its record.
+const auditTimeout = 30 * time.Second
+
+// maxErrorLen caps the error text stored in purge_log.
+const maxErrorLen = 2000
+
+// begin starts an action of the run; finish it with the monotonic start
+// returned beside it.
+func (p *Purger) begin(r *run, kind ActionKind, table, reason string) (Action, time.Time) {
+	a := Action{Kind: kind, Table: table, Reason: reason, Tenant: r.tenant, Started: p.cfg.Now(), Outcome: OutcomeOK}
+	return a, time.Now()
+}
+
+// finish completes a: its outcome from err (and the run's dry-run flag), its
+// duration, one log line; and queues it for purge_log.
+func (p *Purger) finish(r *run, a *Action, started time.Time, err error) {
+	a.Duration = time.Since(started)
+	switch {
+	case err != nil:
+		a.Outcome, a.Err = OutcomeFailed, err
+	case r.dryRun:
+		a.Outcome = OutcomeDryRun
+	default:
+		a.Outcome = OutcomeOK
+	}
+	attrs := []any{"run_id", r.id, "action", a.Kind, "table", a.Table, "reason", a.Reason,
+		"rows", a.Rows, "outcome", a.Outcome, "duration", a.Duration}
+	if a.Partition != "" {
+		attrs = append(attrs, "partition", a.Partition)
+	}
+	if a.Predicate != "" {
+		attrs = append(attrs, "predicate", a.Predicate)
+	}
+	if a.Tenant != "" {
+		attrs = append(attrs, "tenant", a.Tenant)
+	}
+	level := slog.LevelInfo
+	if err != nil {
+		level = slog.LevelError
+		attrs = append(attrs, "error", err)
+	}
+	p.log.Log(context.Background(), level, "retention action", attrs...)
+	r.pending = append(r.pending, *a)
+}
+
+// flush appends the run's pending actions to purge_log in one block insert.
+func (p *Purger) flush(ctx context.Context, r *run) error {
+	if len(r.pending) == 0 {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), auditTimeout)
+	defer cancel()
+	err := p.insertLog(ctx, r)
+	if err != nil {
+		p.log.Error("retention: writing purge_log failed", "run_id", r.id, "actions", len(r.pending), "error", err)
+		err = fmt.Errorf("recording %d actions in %s.purge_log: %w", len(r.pending), p.cfg.Database, err)
+	}
+	r.pending = r.pending[:0]
+	return err
+}
+
+func (p *Purger) insertLog(ctx context.Context, r *run) (err error) {
+	batch, err := p.cfg.Conn.PrepareBatch(ctx, "INSERT INTO "+p.cfg.Database+".purge_log "+
+		"(run_id, table, action, partition, predicate, rows, reason, tenant_id, as_of, started_at, finished_at, outcome, error)")
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			_ = batch.Abort()
+		}
+	}()
+	asOf := r.asOf.Truncate(time.Second)
+	for _, a := range r.pending {
+		started := a.Started.UTC().Truncate(time.Second)
+		finished := a.Started.Add(a.Duration).UTC().Truncate(time.Second)
+		if err := batch.Append(r.id, a.Table, string(a.Kind), a.Partition, a.Predicate, a.Rows, a.Reason,
+			a.Tenant, asOf, started, finished, string(a.Outcome), errorText(a.Err)); err != nil {
+			return err
+		}
+	}
+	return batch.Send()
+}
+
+// errorText is err as purge_log stores it: one bounded string. The errors come
+// from ClickHouse about statements that hold dates, partitions and tenant ids,
+// and from the key shredder, which keeps values out of its errors.
+func errorText(err error) string {
+	if err == nil {
+		return ""
+	}
+	s := err.Error()
+	if len(s) > maxErrorLen {
+		s = strings.ToValidUTF8(s[:maxErrorLen], "") + "..."
+	}
+	return s
+}
+
+// joinFlush flushes the run and joins a failure to err.
+func (p *Purger) joinFlush(ctx context.Context, r *run, err error) error {
+	return errors.Join(err, p.flush(ctx, r))
+}

@@ -1,0 +1,589 @@
+package retention_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/orderflow/orderflow/worker/clickhousedb/clickhousetest"
+	"github.com/orderflow/orderflow/worker/config"
+	"github.com/orderflow/orderflow/worker/retention"
+	"github.com/orderflow/orderflow/worker/telemetry/telemetrytest"
+	"github.com/orderflow/orderflow/worker/transit"
+	"github.com/orderflow/orderflow/worker/transit/transittest"
+)
+
+// The cutoffs the tests' passes meet, around which sevenYears puts orders.
+var (
+	labelAt22d     = today.Add(22*day).AddDate(0, 0, -21) // label, as of today+22d
+	analyticsAt22d = today.Add(22*day).AddDate(-2, 0, 0)  // analytics (2y), as of today+22d
+	financialAt22d = today.Add(22*day).AddDate(-6, 0, 0)  // financial (6y), as of today+22d
+	financialAt6y  = today                                // financial (6y), as of today+6y
+	germanyAt6y    = today.AddDate(6, 0, 0).AddDate(-10, 0, 0)
+)
+
+func sevenYearSet(tenants [2]string) []order {
+	return sevenYears(tenants, 9*day+7*time.Hour+13*time.Minute,
+		labelAt22d, analyticsAt22d, financialAt22d, financialAt6y, germanyAt6y)
+}
+
+// checkPass checks a pass against the model: the report's drops and deletes,
+// the tables' counts, purge_log and the counters (given their values before).
+func checkPass(t *testing.T, f *fixture, rep retention.Report, r config.Retention, asOf time.Time, before map[string]float64) {
+	t.Helper()
+	wantDrops, wantDeletes := f.model.purge(r, asOf)
+	gotDrops, gotDeletes := reportSteps(rep)
+	if diff := cmp.Diff(wantDrops, gotDrops, cmp.AllowUnexported(step{})); diff != "" {
+		t.Errorf("drops (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(wantDeletes, gotDeletes, cmp.AllowUnexported(step{})); diff != "" {
+		t.Errorf("deletes (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(f.model.counts(), tableCounts(t, f.conn, f.cfg)); diff != "" {
+		t.Errorf("rows per table/tenant after the pass (-want +got):\n%s", diff)
+	}
+	for _, a := range rep.Actions {
+		if a.Outcome != retention.OutcomeOK || a.Err != nil {
+			t.Errorf("action %+v: want outcome ok", a)
+		}
+	}
+	log := purgeLog(t, f.conn, f.cfg, rep.RunID)
+	if len(log) != len(rep.Actions) {
+		t.Errorf("purge_log holds %d rows for the run, want one per action (%d)", len(log), len(rep.Actions))
+	}
+	var logged uint64
+	for _, l := range log {
+		logged += l.Rows
+		if l.Outcome != "ok" || l.Error != "" || l.Reason != string(classOf(l.Table)) {
+			t.Errorf("purge_log row %+v: want outcome ok, reason %s", l, classOf(l.Table))
+		}
+	}
+	if want := sumRows(wantDrops, "") + sumRows(wantDeletes, ""); logged != want || rep.Rows() != want {
+		t.Errorf("rows: purge_log %d, report %d; want %d", logged, rep.Rows(), want)
+	}
+	for _, table := range tables {
+		reason := string(classOf(table))
+		got := telemetrytest.Sum(t, f.reg, "orderflow_purge_rows_total", "table="+table, "reason="+reason) - before["rows/"+table]
+		if want := float64(sumRows(wantDrops, table) + sumRows(wantDeletes, table)); got != want {
+			t.Errorf("orderflow_purge_rows_total{table=%s,reason=%s} grew by %v, want %v", table, reason, got, want)
+		}
+		dropped := 0
+		for _, d := range wantDrops {
+			if d.table == table {
+				dropped++
+			}
+		}
+		got = telemetrytest.Sum(t, f.reg, "orderflow_purge_partitions_dropped_total", "table="+table) - before["dropped/"+table]
+		if got != float64(dropped) {
+			t.Errorf("orderflow_purge_partitions_dropped_total{table=%s} grew by %v, want %d", table, got, dropped)
+		}
+		if got := telemetrytest.Sum(t, f.reg, "orderflow_purge_last_success_timestamp_seconds", "table="+table); got != float64(today.Unix()) {
+			t.Errorf("last success of %s = %v, want %v", table, got, today.Unix())
+		}
+	}
+	for _, c := range []retention.Class{retention.ClassLabel, retention.ClassFinancial, retention.ClassAnalytics} {
+		want := 0.0
+		if oldest, ok := f.model.oldest(c); ok {
+			want = asOf.Sub(oldest).Seconds()
+		}
+		if got := telemetrytest.Sum(t, f.reg, "orderflow_retention_oldest_row_age_seconds", "class="+string(c)); got != want {
+			t.Errorf("oldest %s row age = %v, want %v", c, got, want)
+		}
+	}
+}
+
+// counters reads the counters checkPass compares.
+func counters(t *testing.T, f *fixture) map[string]float64 {
+	out := map[string]float64{}
+	for _, table := range tables {
+		out["rows/"+table] = telemetrytest.Sum(t, f.reg, "orderflow_purge_rows_total", "table="+table, "reason="+string(classOf(table)))
+		out["dropped/"+table] = telemetrytest.Sum(t, f.reg, "orderflow_purge_partitions_dropped_total", "table="+table)
+	}
+	return out
+}
+
+// checkNoOp runs the pass again and checks that it does nothing.
+func checkNoOp(t *testing.T, f *fixture, p *retention.Purger, asOf time.Time) {
+	t.Helper()
+	before := tableCounts(t, f.conn, f.cfg)
+	runs := telemetrytest.Sum(t, f.reg, "orderflow_purge_runs_total", "outcome=ok")
+	rep, err := p.Purge(context.Background(), asOf, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Actions) != 0 || rep.Rows() != 0 || rep.PartitionsDropped() != 0 {
+		t.Errorf("re-run did %d actions, %d rows, %d drops; want none: %+v", len(rep.Actions), rep.Rows(), rep.PartitionsDropped(), rep.Actions)
+	}
+	if diff := cmp.Diff(before, tableCounts(t, f.conn, f.cfg)); diff != "" {
+		t.Errorf("re-run changed the tables (-before +after):\n%s", diff)
+	}
+	if n := len(purgeLog(t, f.conn, f.cfg, rep.RunID)); n != 0 {
+		t.Errorf("re-run wrote %d purge_log rows, want 0", n)
+	}
+	if got := telemetrytest.Sum(t, f.reg, "orderflow_purge_runs_total", "outcome=ok"); got != runs+1 {
+		t.Errorf("runs{ok} = %v after a re-run, want %v", got, runs+1)
+	}
+}
+
+// checkDryRun checks that a dry run changed nothing, recorded its actions
+// with outcome dry_run and moved no counter but runs{dry_run}.
+func checkDryRun(t *testing.T, f *fixture, dry retention.Report, before map[string]uint64, metricsBefore map[string]float64) {
+	t.Helper()
+	if diff := cmp.Diff(before, tableCounts(t, f.conn, f.cfg)); diff != "" {
+		t.Errorf("a dry run changed the tables (-before +after):\n%s", diff)
+	}
+	log := purgeLog(t, f.conn, f.cfg, dry.RunID)
+	if len(log) != len(dry.Actions) || len(log) == 0 {
+		t.Errorf("purge_log holds %d rows for the dry run, want %d", len(log), len(dry.Actions))
+	}
+	for _, l := range log {
+		if l.Outcome != "dry_run" {
+			t.Errorf("purge_log row %+v: want outcome dry_run", l)
+		}
+	}
+	if diff := cmp.Diff(metricsBefore, counters(t, f)); diff != "" {
+		t.Errorf("a dry run moved the row or partition counters (-before +after):\n%s", diff)
+	}
+}
+
+// TestSevenYearsOfOrders follows one data set through time: seven years of
+// orders of two tenants, purged 22 days on (labels only, after a dry run;
+// then with the default periods), one tenant offboarded, and purged again six
+// years on. Every step is checked against the model, and re-run as a no-op.
+func TestSevenYearsOfOrders(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	vault := transittest.NewClient(t, transit.Config{})
+	tenants := twoTenants("seven")
+	t.Cleanup(func() {
+		for _, tenant := range tenants {
+			_ = vault.DestroyTenantKeys(context.Background(), tenant)
+		}
+	})
+	secrets := map[string]string{}
+	for _, tenant := range tenants {
+		ct, err := vault.Encrypt(ctx, tenant, [][]byte{[]byte("Ann Example, 1 High Street, Leeds LS1 1AA")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		secrets[tenant] = ct[0]
+	}
+	orders := sevenYearSet(tenants)
+	cfg, conn := clickhousetest.Migrated(t)
+	insertOrders(t, conn, cfg, orders, func(o order) string { return secrets[o.tenant] })
+	f := &fixture{cfg: cfg, conn: conn, reg: prometheus.NewRegistry(), log: &syncBuffer{}, model: newModel(t, conn, orders), orders: orders}
+	defer func() {
+		// One log line per action (purge_log has a row for each) and per pass
+		// (each counted in runs_total), and no personal data: no plaintext,
+		// ciphertext or token of the tenants' buyers.
+		log := f.log.String()
+		if got, want := strings.Count(log, `msg="retention action"`), countLog(t, f); uint64(got) != want {
+			t.Errorf("%d action log lines, want %d", got, want)
+		}
+		if got, want := strings.Count(log, `msg="retention pass"`), telemetrytest.Sum(t, f.reg, "orderflow_purge_runs_total"); float64(got) != want {
+			t.Errorf("%d pass log lines, want %v", got, want)
+		}
+		if got, want := strings.Count(log, `msg=offboarded`), telemetrytest.Sum(t, f.reg, "orderflow_offboardings_total"); float64(got) != want {
+			t.Errorf("%d offboarding log lines, want %v", got, want)
+		}
+		for _, secret := range []string{"Ann Example", "High Street", "vault:v1:", "tok-"} {
+			if strings.Contains(log, secret) {
+				t.Errorf("the log holds %q", secret)
+			}
+		}
+	}()
+	t.Logf("%d orders, %d rows", len(orders), sumCounts(f.model.counts()))
+
+	// Financial and analytics data outlive the data set here: only labels go.
+	labelsOnly := config.Retention{Label: config.Period{Days: 21}, Financial: config.Period{Years: 30}, Analytics: config.Period{Years: 30}}
+	asOf := today.Add(22 * day)
+	ok := t.Run("labels 22 days on, after a dry run", func(t *testing.T) {
+		p := f.purger(t, labelsOnly, nil)
+		before := tableCounts(t, f.conn, f.cfg)
+		dry, err := p.Purge(ctx, asOf, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkDryRun(t, f, dry, before, counters(t, f))
+		if got := telemetrytest.Sum(t, f.reg, "orderflow_purge_runs_total", "outcome=dry_run"); got != 1 {
+			t.Errorf("runs{dry_run} = %v, want 1", got)
+		}
+		if got := telemetrytest.Sum(t, f.reg, "orderflow_purge_last_success_timestamp_seconds"); got != 0 {
+			t.Errorf("a dry run set the last-success gauge: %v", got)
+		}
+
+		rep, err := p.Purge(ctx, asOf, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkPass(t, f, rep, labelsOnly, asOf, map[string]float64{})
+		checkSameSteps(t, dry, rep)
+		after := tableCounts(t, f.conn, f.cfg)
+		for k, n := range before {
+			if !strings.HasPrefix(k, retention.TableDeliveryLabels+"/") && after[k] != n {
+				t.Errorf("%s: %d rows before, %d after: only labels may go", k, n, after[k])
+			}
+		}
+		if rep.PartitionsDropped() < 200 {
+			t.Errorf("dropped %d partitions, want the seven years of daily label partitions", rep.PartitionsDropped())
+		}
+		_, deletes := reportSteps(rep)
+		if len(deletes) != 1 || deletes[0].partition != labelAt22d.Format("20060102") {
+			t.Errorf("deletes = %+v, want one of the straddling day %s", deletes, labelAt22d.Format("20060102"))
+		}
+		for name, want := range map[string]float64{
+			"orderflow_purge_runs_total":       2, // dry_run and ok
+			"orderflow_purge_duration_seconds": 2,
+		} {
+			if got := telemetrytest.Sum(t, f.reg, name); got != want {
+				t.Errorf("%s = %v, want %v", name, got, want)
+			}
+		}
+		if got := telemetrytest.Sum(t, f.reg, "orderflow_retention_limit_seconds", "class=label"); got != (21 * day).Seconds() {
+			t.Errorf("label limit = %v, want %v", got, (21 * day).Seconds())
+		}
+		checkNoOp(t, f, p, asOf)
+	})
+
+	// The real purger: default periods, DE records for 10 years.
+	r := defaultRetention()
+	p := f.purger(t, r, vault)
+	ok = ok && t.Run("defaults 22 days on", func(t *testing.T) {
+		before := counters(t, f)
+		rep, err := p.Purge(ctx, asOf, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkPass(t, f, rep, r, asOf, before)
+		_, deletes := reportSteps(rep)
+		want := map[string]bool{}
+		for _, table := range []string{retention.TableOrderFacts, retention.TableOrderLineFacts} {
+			want[table+" "+analyticsAt22d.Format("200601")] = true
+		}
+		for _, j := range []string{"GB", ""} {
+			want["financial_records ('"+j+"',"+financialAt22d.Format("200601")+")"] = true
+		}
+		checkStraddlers(t, deletes, want)
+		checkNoOp(t, f, p, asOf)
+	})
+
+	ok = ok && t.Run("offboarding", func(t *testing.T) {
+		checkOffboarding(t, f, p, vault, tenants[0], tenants[1], secrets, asOf)
+	})
+
+	_ = ok && t.Run("six years on", func(t *testing.T) {
+		before := counters(t, f)
+		asOf := today.AddDate(6, 0, 0)
+		dry, err := p.Purge(ctx, asOf, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkDryRun(t, f, dry, tableCounts(t, f.conn, f.cfg), before)
+		rep, err := p.Purge(ctx, asOf, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkPass(t, f, rep, r, asOf, before)
+		checkSameSteps(t, dry, rep)
+		checkNoOp(t, f, p, asOf)
+
+		// What is left: the remaining tenant's financial records of GB and of
+		// no jurisdiction from after today, and of DE from after today-4y.
+		for k, n := range tableCounts(t, f.conn, f.cfg) {
+			if !strings.HasPrefix(k, retention.TableFinancialRecords+"/") && n != 0 {
+				t.Errorf("%s holds %d rows, want none six years on", k, n)
+			}
+		}
+		var oldestDE, oldestGB time.Time
+		if err := f.conn.QueryRow(ctx, "SELECT minIf(purchased_at, jurisdiction = 'DE'), minIf(purchased_at, jurisdiction = 'GB') FROM "+
+			f.cfg.RestrictedDatabase+".financial_records").Scan(&oldestDE, &oldestGB); err != nil {
+			t.Fatal(err)
+		}
+		if !oldestDE.After(germanyAt6y) || oldestDE.After(germanyAt6y.Add(time.Hour)) {
+			t.Errorf("oldest DE record %s, want one just after %s: DE records younger than 10 years stay", oldestDE, germanyAt6y)
+		}
+		if !oldestGB.After(financialAt6y) || oldestGB.After(financialAt6y.Add(time.Hour)) {
+			t.Errorf("oldest GB record %s, want one just after %s", oldestGB, financialAt6y)
+		}
+		_, deletes := reportSteps(rep)
+		checkStraddlers(t, deletes, map[string]bool{
+			"financial_records ('DE'," + germanyAt6y.Format("200601") + ")":   true,
+			"financial_records ('GB'," + financialAt6y.Format("200601") + ")": true,
+			"financial_records (''," + financialAt6y.Format("200601") + ")":   true,
+		})
+		de := telemetrytest.Sum(t, f.reg, "orderflow_retention_financial_oldest_row_age_seconds", "jurisdiction=DE")
+		deLimit := telemetrytest.Sum(t, f.reg, "orderflow_retention_financial_limit_seconds", "jurisdiction=DE")
+		// The limit is Approx() (years of 365.25 days): ten calendar years
+		// with three leap days are half a day longer.
+		if de <= 0 || de > deLimit+day.Seconds() {
+			t.Errorf("DE oldest age %v, limit %v: want 0 < age <= limit (within a day)", de, deLimit)
+		}
+	})
+}
+
+// checkSameSteps checks that a dry run reported what the real pass did.
+func checkSameSteps(t *testing.T, dry, real retention.Report) {
+	t.Helper()
+	dryDrops, dryDeletes := reportSteps(dry)
+	realDrops, realDeletes := reportSteps(real)
+	if diff := cmp.Diff(realDrops, dryDrops, cmp.AllowUnexported(step{})); diff != "" {
+		t.Errorf("dry-run drops differ from the real pass's (-real +dry):\n%s", diff)
+	}
+	if diff := cmp.Diff(realDeletes, dryDeletes, cmp.AllowUnexported(step{})); diff != "" {
+		t.Errorf("dry-run deletes differ from the real pass's (-real +dry):\n%s", diff)
+	}
+	if dry.Rows() != real.Rows() || dry.Rows() == 0 {
+		t.Errorf("dry run reported %d rows, the pass removed %d", dry.Rows(), real.Rows())
+	}
+}
+
+// checkStraddlers checks that the deletes are exactly those of want ("table
+// partition").
+func checkStraddlers(t *testing.T, deletes []step, want map[string]bool) {
+	t.Helper()
+	got := map[string]bool{}
+	for _, d := range deletes {
+		got[d.table+" "+d.partition] = true
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("straddling partitions with deletes (-want +got):\n%s", diff)
+	}
+}
+
+func sumCounts(m map[string]uint64) uint64 {
+	var n uint64
+	for _, v := range m {
+		n += v
+	}
+	return n
+}
+
+// smallSet is a sparse data set over seven years: an order every 97 days.
+func smallSet(tenants [2]string) []order {
+	return sevenYears(tenants, 97*day+5*time.Hour+31*time.Minute)
+}
+
+// The cutoff is exact to the second: a row purchased exactly the period before
+// asOf, or a second earlier, has expired; one a second later has not. At noon
+// the boundary falls inside a partition (a delete); at midnight on a
+// partition's edge (the day before is dropped whole).
+func TestTheCutoffIsExactToTheSecond(t *testing.T) {
+	t.Parallel()
+	for _, asOf := range []time.Time{today, time.Date(2026, 11, 29, 0, 0, 0, 0, time.UTC)} {
+		t.Run(asOf.Format("15h04"), func(t *testing.T) {
+			t.Parallel()
+			r := defaultRetention()
+			tenants := twoTenants("edge")
+			cutoffs := map[string]time.Time{
+				"label":     r.Label.Before(asOf),
+				"analytics": r.Analytics.Before(asOf),
+				"financial": r.Financial.Before(asOf),
+				"de":        r.FinancialFor("DE").Before(asOf),
+			}
+			var orders []order
+			for name, c := range cutoffs {
+				j := "GB"
+				if name == "de" {
+					j = "DE"
+				}
+				for _, o := range []struct {
+					suffix string
+					off    time.Duration
+				}{{"minus1s", -time.Second}, {"exact", 0}, {"plus1s", time.Second}} {
+					orders = append(orders, order{tenant: tenants[0], channel: "ebay", id: name + "-" + o.suffix, purchasedAt: c.Add(o.off), jurisdiction: j})
+				}
+			}
+			f := newFixture(t, orders)
+			p := f.purger(t, r, nil)
+			rep, err := p.Purge(context.Background(), asOf, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkPass(t, f, rep, r, asOf, map[string]float64{})
+			ids := func(table string) map[string]bool {
+				out := map[string]bool{}
+				for _, o := range f.model.tables[table] {
+					out[o.id] = true
+				}
+				return out
+			}
+			check := func(table, name string) {
+				t.Helper()
+				got := ids(table)
+				if got[name+"-minus1s"] || got[name+"-exact"] || !got[name+"-plus1s"] {
+					t.Errorf("%s after the pass holds %v: want %s-plus1s, not -exact or -minus1s", table, got, name)
+				}
+			}
+			check(retention.TableDeliveryLabels, "label")
+			check(retention.TableOrderFacts, "analytics")
+			check(retention.TableOrderLineFacts, "analytics")
+			check(retention.TableFinancialRecords, "financial")
+			check(retention.TableFinancialRecords, "de")
+			// The model agrees with the tables (checkPass); here the ids come
+			// from ClickHouse itself for the labels.
+			var n uint64
+			if err := f.conn.QueryRow(context.Background(), "SELECT count() FROM "+f.cfg.RestrictedDatabase+
+				".delivery_labels WHERE channel_order_id IN ('label-minus1s', 'label-exact')").Scan(&n); err != nil || n != 0 {
+				t.Errorf("expired labels left: %d (%v)", n, err)
+			}
+			if err := f.conn.QueryRow(context.Background(), "SELECT count() FROM "+f.cfg.RestrictedDatabase+
+				".delivery_labels WHERE channel_order_id = 'label-plus1s'").Scan(&n); err != nil || n != 1 {
+				t.Errorf("unexpired label: %d rows (%v), want 1", n, err)
+			}
+			checkNoOp(t, f, p, asOf)
+		})
+	}
+}
+
+func TestAFailedTableDoesNotStopTheOthers(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, smallSet(twoTenants("fail")))
+	r := defaultRetention()
+	p := f.purger(t, r, nil)
+	if err := f.conn.Exec(context.Background(), "DROP TABLE "+f.cfg.RestrictedDatabase+".delivery_labels"); err != nil {
+		t.Fatal(err)
+	}
+	asOf := today.AddDate(6, 0, 0)
+	rep, err := p.Purge(context.Background(), asOf, false)
+	if err == nil || !strings.Contains(err.Error(), "delivery_labels") {
+		t.Fatalf("Purge = %v, want an error naming delivery_labels", err)
+	}
+	log := purgeLog(t, f.conn, f.cfg, rep.RunID)
+	failed := 0
+	for _, l := range log {
+		if l.Outcome == "failed" {
+			failed++
+			if l.Table != retention.TableDeliveryLabels || l.Error == "" || l.Action != "delete" {
+				t.Errorf("failed purge_log row %+v: want the delivery_labels delete, with its error", l)
+			}
+		}
+	}
+	if failed != 1 || len(log) != len(rep.Actions) {
+		t.Errorf("purge_log: %d failed of %d rows (report: %d actions); want 1 failed, one row per action", failed, len(log), len(rep.Actions))
+	}
+	if got := telemetrytest.Sum(t, f.reg, "orderflow_purge_runs_total", "outcome=failed"); got != 1 {
+		t.Errorf("runs{failed} = %v, want 1", got)
+	}
+	if got := telemetrytest.Sum(t, f.reg, "orderflow_purge_last_success_timestamp_seconds", "table=delivery_labels"); got != 0 {
+		t.Errorf("last success of the dropped table = %v, want none", got)
+	}
+	// The other tables were purged as the model says.
+	f.model.purge(r, asOf)
+	want := f.model.counts()
+	got := tableCounts(t, f.conn, f.cfg)
+	for k := range want {
+		if strings.HasPrefix(k, retention.TableDeliveryLabels+"/") {
+			delete(want, k)
+		}
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("other tables after the failed pass (-want +got):\n%s", diff)
+	}
+	for _, table := range []string{retention.TableOrderFacts, retention.TableOrderLineFacts, retention.TableFinancialRecords} {
+		if telemetrytest.Sum(t, f.reg, "orderflow_purge_last_success_timestamp_seconds", "table="+table) != float64(today.Unix()) {
+			t.Errorf("last success of %s not set", table)
+		}
+	}
+}
+
+func TestACancelledPassIsRecordedAsFailed(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, smallSet(twoTenants("cancel")))
+	p := f.purger(t, defaultRetention(), nil)
+	before := tableCounts(t, f.conn, f.cfg)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	rep, err := p.Purge(ctx, today.AddDate(6, 0, 0), false)
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("Purge on a cancelled context = %v, want context.Canceled", err)
+	}
+	log := purgeLog(t, f.conn, f.cfg, rep.RunID)
+	if len(log) != len(tables) {
+		t.Errorf("purge_log holds %d rows, want a failed one per table: %+v", len(log), log)
+	}
+	for _, l := range log {
+		if l.Outcome != "failed" || !strings.Contains(l.Error, "context canceled") {
+			t.Errorf("purge_log row %+v: want failed with the cancellation", l)
+		}
+	}
+	if got := telemetrytest.Sum(t, f.reg, "orderflow_purge_runs_total", "outcome=failed"); got != 1 {
+		t.Errorf("runs{failed} = %v, want 1", got)
+	}
+	if diff := cmp.Diff(before, tableCounts(t, f.conn, f.cfg)); diff != "" {
+		t.Errorf("a cancelled pass changed the tables (-before +after):\n%s", diff)
+	}
+}
+
+func TestRunPurgesOnSchedule(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, smallSet(twoTenants("run")))
+	p, err := retention.New(retention.Config{
+		Conn: f.conn, Database: f.cfg.Database, RestrictedDatabase: f.cfg.RestrictedDatabase,
+		Retention: defaultRetention(), Registerer: f.reg,
+		Now: func() time.Time { return today.Add(22 * day) },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Run(context.Background(), 0); err == nil {
+		t.Error("Run with interval 0 = nil, want an error")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx, 10*time.Millisecond) }()
+	deadline := time.Now().Add(time.Minute)
+	for telemetrytest.Sum(t, f.reg, "orderflow_purge_runs_total", "outcome=ok") < 3 {
+		if time.Now().After(deadline) {
+			t.Fatal("fewer than 3 passes within a minute")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("Run returned %v after cancel, want nil", err)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("Run did not return after its context was cancelled")
+	}
+	f.model.purge(defaultRetention(), today.Add(22*day))
+	if diff := cmp.Diff(f.model.counts(), tableCounts(t, f.conn, f.cfg)); diff != "" {
+		t.Errorf("tables after the scheduled passes (-want +got):\n%s", diff)
+	}
+}
+
+func TestNewRefusesBadConfig(t *testing.T) {
+	good := retention.Config{Conn: nil, Database: "orderflow", RestrictedDatabase: "orderflow_restricted", Retention: defaultRetention()}
+	for name, c := range map[string]struct {
+		change func(*retention.Config)
+		want   string
+	}{
+		"no connection":     {func(*retention.Config) {}, "Config.Conn"},
+		"zero label period": {func(c *retention.Config) { c.Retention.Label = config.Period{} }, "retention.label"},
+		"bad database":      {func(c *retention.Config) { c.Database = "x; DROP" }, "clickhouse.database"},
+		"same databases":    {func(c *retention.Config) { c.RestrictedDatabase = c.Database }, "must differ"},
+		"bad jurisdiction": {func(c *retention.Config) {
+			c.Retention.FinancialByJurisdiction = map[string]config.Period{"de": {Years: 10}}
+		}, "ISO 3166-1"},
+		"zero DE period":      {func(c *retention.Config) { c.Retention.FinancialByJurisdiction = map[string]config.Period{"DE": {}} }, "financial_by_jurisdiction.DE"},
+		"negative analytics":  {func(c *retention.Config) { c.Retention.Analytics = config.Period{Years: -1} }, "retention.analytics"},
+		"zero financial":      {func(c *retention.Config) { c.Retention.Financial = config.Period{} }, "retention.financial"},
+		"negative mut. timeo": {func(c *retention.Config) { c.MutationTimeout = -time.Second }, "mutation_timeout"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			cfg := good
+			cfg.Retention.FinancialByJurisdiction = nil
+			c.change(&cfg)
+			_, err := retention.New(cfg)
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("New = %v, want an error naming %s", err, c.want)
+			}
+		})
+	}
+}
