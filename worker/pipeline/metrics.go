@@ -15,6 +15,7 @@ type metrics struct {
 	batchSeconds  prometheus.Histogram
 	lastCommit    prometheus.Gauge
 	endToEnd      prometheus.Histogram
+	refused       prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -58,8 +59,12 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help:    "Time from a message's Kafka timestamp to the commit of its batch, per message.",
 			Buckets: prometheus.ExponentialBucketsRange(0.005, 600, 40),
 		}),
+		refused: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "orderflow_orders_refused_offboarded_total",
+			Help: "Orders of offboarded tenants, committed without being written anywhere.",
+		}),
 	}
-	for _, c := range []prometheus.Collector{m.orders, m.deadLetters, m.retries, m.batches, m.batchMessages, m.batchSeconds, m.lastCommit, m.endToEnd} {
+	for _, c := range []prometheus.Collector{m.orders, m.deadLetters, m.retries, m.batches, m.batchMessages, m.batchSeconds, m.lastCommit, m.endToEnd, m.refused} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("pipeline metrics: %w", err)
 		}

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/segmentio/kafka-go"
 
 	"github.com/orderflow/orderflow/worker/deadletter"
@@ -16,6 +17,7 @@ import (
 	"github.com/orderflow/orderflow/worker/order"
 	"github.com/orderflow/orderflow/worker/pipeline"
 	"github.com/orderflow/orderflow/worker/protect"
+	"github.com/orderflow/orderflow/worker/telemetry/telemetrytest"
 )
 
 // These fakes inject timing, which no real server can be made to do on cue:
@@ -160,5 +162,95 @@ func TestWriteOverlapsTheNextBatchAndCommitsInOrder(t *testing.T) {
 		if src.committed[i] != want[i] {
 			t.Fatalf("commits %v, want %v (fetch order)", src.committed, want)
 		}
+	}
+}
+
+type blockTenant string
+
+func (b blockTenant) Offboarded(tenant string) bool { return tenant == string(b) }
+
+type recordingSink struct {
+	mu     sync.Mutex
+	orders []protect.Order
+}
+
+func (s *recordingSink) Write(_ context.Context, orders []protect.Order) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.orders = append(s.orders, orders...)
+	return nil
+}
+
+// The orders of an offboarded tenant are neither written nor dead-lettered,
+// yet committed: they are refused, and counted.
+func TestOffboardedTenantsOrdersAreRefused(t *testing.T) {
+	var good [][]byte
+	matches, _ := filepath.Glob(filepath.Join(fixtures, "ebay", "*.json"))
+	for _, m := range matches {
+		if v, err := os.ReadFile(m); err == nil && !strings.HasSuffix(m, ".golden.json") {
+			if _, err := normalize.Normalize(v); err == nil {
+				good = append(good, v)
+			}
+		}
+	}
+	if len(good) < 2 {
+		t.Fatal("fewer than two good eBay fixtures")
+	}
+	first, _ := normalize.Normalize(good[0])
+	var batch []kafka.Message
+	refused := 0
+	for i, v := range good {
+		batch = append(batch, kafka.Message{Topic: "orders.ebay", Offset: int64(i), Value: v})
+		if o, _ := normalize.Normalize(v); o.TenantID == first.TenantID {
+			refused++
+		}
+	}
+	if refused == len(good) {
+		t.Skip("every eBay fixture belongs to one tenant: nothing would be written")
+	}
+	src := &scriptedSource{fetched: make(chan int, 10), batches: [][]kafka.Message{batch}}
+	sink := &recordingSink{}
+	reg := prometheus.NewRegistry()
+	p, err := pipeline.New(pipeline.Config{
+		Source: src, Protector: passProtector{}, Sink: sink, DeadLetters: noLetters{},
+		Blocklist:     blockTenant(first.TenantID),
+		TopicChannels: map[string]order.Channel{"orders.ebay": order.ChannelEbay}, Registerer: reg,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx) }()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		src.mu.Lock()
+		n := len(src.committed)
+		src.mu.Unlock()
+		if n == 1 {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	src.mu.Lock()
+	committed := len(src.committed)
+	src.mu.Unlock()
+	if committed != 1 {
+		t.Fatalf("%d commits, want 1", committed)
+	}
+	for _, o := range sink.orders {
+		if o.TenantID == first.TenantID {
+			t.Errorf("an order of offboarded tenant %s was written", first.TenantID)
+		}
+	}
+	if len(sink.orders) != len(good)-refused {
+		t.Errorf("%d orders written, want %d", len(sink.orders), len(good)-refused)
+	}
+	if got := telemetrytest.Sum(t, reg, "orderflow_orders_refused_offboarded_total"); got != float64(refused) {
+		t.Errorf("refused counter %v, want %d", got, refused)
 	}
 }

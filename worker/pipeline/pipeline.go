@@ -49,6 +49,13 @@ type DeadLetters interface {
 	Publish(ctx context.Context, letters []deadletter.Letter) error
 }
 
+// Blocklist says which tenants have left the platform (retention.Blocklist):
+// their orders are refused, neither written nor dead-lettered, since keeping
+// their buyers' data anywhere would break the promise made at offboarding (P10).
+type Blocklist interface {
+	Offboarded(tenant string) bool
+}
+
 // Stages and reasons the pipeline itself gives dead letters.
 const (
 	StageNormalize = "normalize"
@@ -70,6 +77,8 @@ type Config struct {
 	Protector   Protector
 	Sink        Sink
 	DeadLetters DeadLetters
+	// Blocklist refuses the orders of offboarded tenants. Optional.
+	Blocklist Blocklist
 	// TopicChannels maps each input topic to the channel its messages must carry.
 	TopicChannels map[string]order.Channel
 	// RetryInitial and RetryMax bound the backoff between failed attempts.
@@ -156,6 +165,7 @@ func (p *Pipeline) Run(ctx context.Context) error {
 type prepared struct {
 	batch     []kafka.Message
 	orders    int
+	refused   int // orders of offboarded tenants, committed unwritten
 	protected []protect.Order
 	letters   []deadletter.Letter
 	start     time.Time
@@ -209,7 +219,7 @@ func (p *Pipeline) writeLoop(ctx context.Context, ready <-chan prepared) error {
 // prepare takes one batch through normalise, protect and dead-letter.
 func (p *Pipeline) prepare(ctx context.Context, batch []kafka.Message) (prepared, error) {
 	start := time.Now()
-	orders, letters := p.normalize(batch)
+	orders, letters, refused := p.normalize(batch)
 	var protected []protect.Order
 	if len(orders) > 0 {
 		err := p.retry(ctx, StageProtect, func() error {
@@ -227,7 +237,7 @@ func (p *Pipeline) prepare(ctx context.Context, batch []kafka.Message) (prepared
 	if err := p.retry(ctx, "dead_letter", func() error { return p.cfg.DeadLetters.Publish(ctx, letters) }); err != nil {
 		return prepared{}, err
 	}
-	return prepared{batch: batch, orders: len(orders), protected: protected, letters: letters, start: start}, nil
+	return prepared{batch: batch, orders: len(orders), refused: refused, protected: protected, letters: letters, start: start}, nil
 }
 
 // writeAndCommit writes a prepared batch, commits its offsets and counts it.
@@ -247,6 +257,7 @@ func (p *Pipeline) writeAndCommit(ctx context.Context, b prepared) error {
 	for _, o := range b.protected {
 		p.metrics.orders.WithLabelValues(string(o.Channel)).Inc()
 	}
+	p.metrics.refused.Add(float64(b.refused))
 	committed := time.Now()
 	for _, m := range b.batch {
 		if !m.Time.IsZero() {
@@ -297,10 +308,12 @@ type normalized struct {
 }
 
 // normalize splits a batch into canonical orders (in batch order, so each
-// partition's order holds) and dead letters.
-func (p *Pipeline) normalize(batch []kafka.Message) ([]normalized, []deadletter.Letter) {
+// partition's order holds) and dead letters, and counts the orders refused
+// because their tenant has been offboarded.
+func (p *Pipeline) normalize(batch []kafka.Message) ([]normalized, []deadletter.Letter, int) {
 	orders := make([]normalized, 0, len(batch))
 	var letters []deadletter.Letter
+	refused := 0
 	for i, msg := range batch {
 		o, err := safeNormalize(msg.Value)
 		if err != nil {
@@ -312,6 +325,10 @@ func (p *Pipeline) normalize(batch []kafka.Message) ([]normalized, []deadletter.
 			letters = append(letters, deadletter.Letter{Source: msg, Reason: reason, Stage: StageNormalize, Err: err})
 			continue
 		}
+		if p.cfg.Blocklist != nil && p.cfg.Blocklist.Offboarded(o.TenantID) {
+			refused++
+			continue
+		}
 		if want, ok := p.cfg.TopicChannels[msg.Topic]; ok && o.Channel != want {
 			letters = append(letters, deadletter.Letter{Source: msg, Reason: ReasonWrongTopic, Stage: StageRoute,
 				Err: fmt.Errorf("a %s order on %s, the %s topic", o.Channel, msg.Topic, want)})
@@ -319,7 +336,7 @@ func (p *Pipeline) normalize(batch []kafka.Message) ([]normalized, []deadletter.
 		}
 		orders = append(orders, normalized{order: o, index: i})
 	}
-	return orders, letters
+	return orders, letters, refused
 }
 
 var errNormalizerPanic = errors.New("normaliser panicked")

@@ -21,6 +21,7 @@ const (
 	ActionOffboardDelete ActionKind = "offboard_delete" // a tenant's rows of one table deleted
 	ActionShredKeys      ActionKind = "shred_keys"      // a tenant's Vault keys destroyed
 	ActionVerify         ActionKind = "verify"          // a tenant's remaining rows of one table counted
+	ActionBlockIngest    ActionKind = "block_ingest"    // a tenant recorded as offboarded: workers refuse its orders
 )
 
 // Outcome is how an action ended; purge_log's outcome column.

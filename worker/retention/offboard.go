@@ -72,8 +72,16 @@ func (p *Purger) offboard(ctx context.Context, r *run, report *OffboardReport) e
 		return err
 	}
 
+	// 0. New orders of the tenant are refused from now on (workers reload the
+	// list every 30 seconds; what arrives meanwhile the purge passes sweep).
+	a, t0 := p.begin(r, ActionBlockIngest, "", reasonOffboarding)
+	p.finish(r, &a, t0, p.recordOffboarded(ctx, r))
+	if err := phase(a.Err); err != nil {
+		return err
+	}
+
 	// 1. Crypto-shredding.
-	a, t0 := p.begin(r, ActionShredKeys, "", reasonOffboarding)
+	a, t0 = p.begin(r, ActionShredKeys, "", reasonOffboarding)
 	err := p.cfg.Shredder.DestroyTenantKeys(ctx, r.tenant)
 	if err != nil {
 		err = fmt.Errorf("destroying its keys (no rows were deleted): %w", err)

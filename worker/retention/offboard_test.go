@@ -54,7 +54,7 @@ func checkOffboarding(t *testing.T, f *fixture, p *retention.Purger, vault *tran
 		t.Errorf("the other tenant's ciphertext no longer decrypts: %v", err)
 	}
 
-	// The report and purge_log: shred_keys first, then per table.
+	// The report and purge_log: block_ingest, shred_keys, then per table.
 	var kinds []string
 	deleted := map[string]uint64{}
 	for _, a := range rep.Actions {
@@ -63,7 +63,7 @@ func checkOffboarding(t *testing.T, f *fixture, p *retention.Purger, vault *tran
 			deleted[a.Table] = a.Rows
 		}
 	}
-	wantKinds := []string{"shred_keys "}
+	wantKinds := []string{"block_ingest ", "shred_keys "}
 	for _, kind := range []string{"offboard_delete", "verify"} {
 		for _, table := range tables {
 			wantKinds = append(wantKinds, kind+" "+table)
@@ -185,8 +185,16 @@ func TestOffboardStopsWhenTheKeysCannotBeDestroyed(t *testing.T) {
 		t.Errorf("rows were deleted although the keys were not destroyed (-before +after):\n%s", diff)
 	}
 	log := purgeLog(t, f.conn, f.cfg, rep.RunID)
-	if len(log) != 1 || log[0].Action != "shred_keys" || log[0].Outcome != "failed" || log[0].Error == "" || log[0].Tenant != tenants[0] {
-		t.Errorf("purge_log = %+v, want one failed shred_keys row for %s", log, tenants[0])
+	// The tenant is refused from the start (block_ingest), whatever follows.
+	outcomes := map[string]string{}
+	for _, l := range log {
+		if l.Tenant != tenants[0] || (l.Outcome == "failed") == (l.Error == "") {
+			t.Errorf("purge_log row %+v: want tenant %s and an error exactly when failed", l, tenants[0])
+		}
+		outcomes[l.Action] = l.Outcome
+	}
+	if want := map[string]string{"block_ingest": "ok", "shred_keys": "failed"}; len(log) != 2 || !cmp.Equal(outcomes, want) {
+		t.Errorf("purge_log = %+v, want block_ingest ok and shred_keys failed for %s", log, tenants[0])
 	}
 	if got := telemetrytest.Sum(t, f.reg, "orderflow_offboardings_total", "outcome=failed"); got != 1 {
 		t.Errorf("offboardings{failed} = %v, want 1", got)

@@ -45,12 +45,18 @@ func (p *Purger) Purge(ctx context.Context, asOf time.Time, dryRun bool) (Report
 			p.m.lastSuccess.WithLabelValues(t.name).Set(float64(p.cfg.Now().UnixMilli()) / 1e3)
 		}
 	}
+	sweep, err := p.sweepOffboarded(ctx, r)
+	err = p.joinFlush(ctx, r, err)
+	report.Actions = append(report.Actions, sweep...)
+	if err != nil {
+		errs = append(errs, fmt.Errorf("retention: %w", err))
+	}
 	if !dryRun {
 		p.measureAges(ctx, asOf)
 	}
 
 	report.Duration = time.Since(start)
-	err := errors.Join(errs...)
+	err = errors.Join(errs...)
 	outcome := runOK
 	switch {
 	case err != nil:

@@ -80,6 +80,7 @@ func runWorker(ctx context.Context, cfg config.Config, sink pipeline.Sink, reg *
 		return err
 	}
 	var purger *retention.Purger
+	var blocklist *retention.Blocklist
 	if sink == nil {
 		conn, err := openCurrentSchema(ctx, cfg, log)
 		if err != nil {
@@ -103,6 +104,9 @@ func runWorker(ctx context.Context, cfg config.Config, sink pipeline.Sink, reg *
 			return err
 		}
 		sink = writer
+		if blocklist, err = retention.NewBlocklist(ctx, conn, cfg.ClickHouse.Database, log); err != nil {
+			return err
+		}
 		if cfg.Retention.Interval > 0 {
 			if purger, err = newPurger(cfg, conn, nil, reg, log); err != nil {
 				return err
@@ -124,7 +128,7 @@ func runWorker(ctx context.Context, cfg config.Config, sink pipeline.Sink, reg *
 		return err
 	}
 	p, err := pipeline.New(pipeline.Config{
-		Source: consumer, Protector: stage, Sink: sink, DeadLetters: dlq,
+		Source: consumer, Protector: stage, Sink: sink, DeadLetters: dlq, Blocklist: pipelineBlocklist(blocklist),
 		TopicChannels: map[string]order.Channel{topics.Amazon: order.ChannelAmazon, topics.Ebay: order.ChannelEbay},
 		RetryInitial:  cfg.Pipeline.RetryInitial, RetryMax: cfg.Pipeline.RetryMax,
 		Registerer: reg, Logger: log,
@@ -144,6 +148,9 @@ func runWorker(ctx context.Context, cfg config.Config, sink pipeline.Sink, reg *
 		defer srv.SetReady(false)
 		return p.Run(gctx)
 	})
+	if blocklist != nil {
+		g.Go(func() error { return blocklist.Run(gctx, blocklistRefresh) })
+	}
 	if purger != nil {
 		g.Go(func() error { return purger.Run(gctx, cfg.Retention.Interval) })
 	}
@@ -162,6 +169,19 @@ func runWorker(ctx context.Context, cfg config.Config, sink pipeline.Sink, reg *
 	}
 	log.Info("worker stopped", "err", runErr)
 	return runErr
+}
+
+// blocklistRefresh is how often the worker reloads the offboarded tenants: the
+// delay, at most, before an offboarding elsewhere stops this worker writing the
+// tenant's orders (the purge passes delete what arrives in between).
+const blocklistRefresh = 30 * time.Second
+
+// pipelineBlocklist keeps a nil *Blocklist from becoming a non-nil interface.
+func pipelineBlocklist(b *retention.Blocklist) pipeline.Blocklist {
+	if b == nil {
+		return nil
+	}
+	return b
 }
 
 // newTransit logs in to Vault as the vault section says.
