@@ -40,7 +40,15 @@ test-short: ## unit tests only: integration tests skip without the stack (CI nev
 	go test -race -count=1 ./...
 
 .PHONY: bench
-bench: up ## micro-benchmarks (decode + normalise, card scan, Vault batching) on one core, against the stack
+bench: up build ## end-to-end benchmark: bin/orderflow beside bare kafka-go and clickhouse-go on the same data; results in worker/bench/results
+	go build -o bin/orderflow-bench ./worker/cmd/orderflow-bench
+	set -a; source "$(STACK_DIR)/env"; set +a; bin/orderflow-bench $(BENCH_FLAGS)
+
+# BENCH_FLAGS: e.g. --orders 50000 --latency-rate 1000 --keep
+BENCH_FLAGS ?=
+
+.PHONY: microbench
+microbench: up ## micro-benchmarks (decode + normalise, card scan, Vault batching, ClickHouse writer) on one core, against the stack
 	set -a; source "$(STACK_DIR)/env"; set +a; go test -run '^$$' -bench . -benchmem -cpu 1 $(BENCH_PKGS)
 
 BENCH_PKGS ?= ./worker/...

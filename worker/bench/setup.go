@@ -1,0 +1,165 @@
+package bench
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strconv"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/segmentio/kafka-go"
+
+	"github.com/orderflow/orderflow/worker/migrate"
+)
+
+// names are one run's own topics, consumer groups and databases, so that a run
+// never reads or writes anyone else's data on the shared stack.
+type names struct {
+	ID                         string // bench_<12 hex digits>
+	Amazon, Ebay, DeadLetter   string // topics
+	WorkerGroup, KafkaRefGroup string
+	Database, Restricted       string
+}
+
+func newNames() (names, error) {
+	var b [6]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return names{}, fmt.Errorf("run id: %w", err)
+	}
+	id := "bench_" + hex.EncodeToString(b[:])
+	return names{
+		ID:     id,
+		Amazon: id + ".orders.amazon", Ebay: id + ".orders.ebay", DeadLetter: id + ".orders.dlq",
+		WorkerGroup: id + ".worker", KafkaRefGroup: id + ".kafka-ref",
+		Database: id, Restricted: id + "_restricted",
+	}, nil
+}
+
+// Partitions of the run's topics: the input topics have as many as the real
+// ones (deploy/local/topics).
+const (
+	inputPartitions      = 6
+	deadLetterPartitions = 3
+	// topicRetention is the label promise's 21 days (P9): a run kept with
+	// --keep holds raw synthetic orders no longer than real ones are kept.
+	topicRetention = 21 * 24 * time.Hour
+)
+
+// createTopics creates the run's three topics and waits until every partition
+// has a leader.
+func createTopics(ctx context.Context, client *kafka.Client, n names) error {
+	topics := []kafka.TopicConfig{
+		{Topic: n.Amazon, NumPartitions: inputPartitions},
+		{Topic: n.Ebay, NumPartitions: inputPartitions},
+		{Topic: n.DeadLetter, NumPartitions: deadLetterPartitions},
+	}
+	for i := range topics {
+		topics[i].ReplicationFactor = 1
+		topics[i].ConfigEntries = []kafka.ConfigEntry{{ConfigName: "retention.ms", ConfigValue: strconv.FormatInt(topicRetention.Milliseconds(), 10)}}
+	}
+	resp, err := client.CreateTopics(ctx, &kafka.CreateTopicsRequest{Topics: topics})
+	if err != nil {
+		return fmt.Errorf("create topics: %w", err)
+	}
+	for _, t := range topics {
+		if err := resp.Errors[t.Topic]; err != nil {
+			return fmt.Errorf("create topic %s: %w", t.Topic, err)
+		}
+	}
+	for _, t := range topics {
+		if err := waitForLeaders(ctx, client, t.Topic, t.NumPartitions); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func waitForLeaders(ctx context.Context, client *kafka.Client, topic string, partitions int) error {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	for {
+		meta, err := client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{topic}})
+		if err == nil && len(meta.Topics) == 1 && meta.Topics[0].Error == nil && leadersReady(meta.Topics[0].Partitions, partitions) {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("topic %s: partitions without a leader: %w", topic, errors.Join(err, ctx.Err()))
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+func leadersReady(parts []kafka.Partition, want int) bool {
+	if len(parts) != want {
+		return false
+	}
+	for _, p := range parts {
+		if p.Error != nil || p.Leader.Host == "" {
+			return false
+		}
+	}
+	return true
+}
+
+// deleteTopics deletes the run's topics and consumer groups.
+func deleteTopics(ctx context.Context, client *kafka.Client, n names) error {
+	var errs []error
+	resp, err := client.DeleteTopics(ctx, &kafka.DeleteTopicsRequest{Topics: []string{n.Amazon, n.Ebay, n.DeadLetter}})
+	if err != nil {
+		errs = append(errs, fmt.Errorf("delete topics: %w", err))
+	} else {
+		for topic, err := range resp.Errors {
+			if err != nil && !errors.Is(err, kafka.UnknownTopicOrPartition) {
+				errs = append(errs, fmt.Errorf("delete topic %s: %w", topic, err))
+			}
+		}
+	}
+	// A group's coordinator may differ from the bootstrap broker in a cluster;
+	// on the one-node stack it never does. Groups that never formed are fine.
+	for _, g := range []string{n.WorkerGroup, n.KafkaRefGroup} {
+		gr, err := client.DeleteGroups(ctx, &kafka.DeleteGroupsRequest{GroupIDs: []string{g}})
+		if err != nil {
+			errs = append(errs, fmt.Errorf("delete group %s: %w", g, err))
+			continue
+		}
+		// NonEmptyGroup: a member that was killed, not stopped, stays until
+		// its session times out; the coordinator drops the group after that.
+		if err := gr.Errors[g]; err != nil && !errors.Is(err, kafka.GroupIdNotFound) && !errors.Is(err, kafka.NonEmptyGroup) {
+			errs = append(errs, fmt.Errorf("delete group %s: %w", g, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// migrateDatabases creates the run's two databases with the whole schema.
+func migrateDatabases(ctx context.Context, conn driver.Conn, n names) error {
+	m, err := migrate.New(migrate.Config{
+		Conn: conn, Database: n.Database, RestrictedDatabase: n.Restricted, AppliedBy: "orderflow-bench",
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	if err != nil {
+		return err
+	}
+	if _, err := m.Up(ctx); err != nil {
+		return fmt.Errorf("migrate %s, %s: %w", n.Database, n.Restricted, err)
+	}
+	return nil
+}
+
+// dropDatabases drops the run's two databases, and with them the scratch table
+// of reference (b).
+func dropDatabases(ctx context.Context, conn driver.Conn, n names) error {
+	var errs []error
+	for _, db := range []string{n.Database, n.Restricted} {
+		if err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+db); err != nil {
+			errs = append(errs, fmt.Errorf("drop database %s: %w", db, err))
+		}
+	}
+	return errors.Join(errs...)
+}
