@@ -99,6 +99,9 @@ type Pipeline struct {
 type Metrics struct {
 	// Listen is the address to serve on. Default ":9464".
 	Listen string `yaml:"listen"`
+	// Pprof also serves Go's profiles under /debug/pprof/, for profiling a
+	// running worker. Default false.
+	Pprof bool `yaml:"pprof"`
 }
 
 // Log configures the structured log on stderr.

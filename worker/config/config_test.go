@@ -31,7 +31,7 @@ func TestFullFileSetsEveryKey(t *testing.T) {
 			TLS:               true,
 		},
 		Pipeline: Pipeline{BatchMaxMessages: 5000, BatchMaxWait: 500 * time.Millisecond, RetryInitial: 200 * time.Millisecond, RetryMax: time.Minute, ShutdownTimeout: 20 * time.Second},
-		Metrics:  Metrics{Listen: "127.0.0.1:9464"},
+		Metrics:  Metrics{Listen: "127.0.0.1:9464", Pprof: true},
 		Log:      Log{Level: "debug", Format: "text"},
 		Vault: Vault{
 			Address:        "https://vault.vault.svc:8200",

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"sync/atomic"
 	"time"
 
@@ -32,9 +33,25 @@ type Server struct {
 	ready    atomic.Bool
 }
 
+// Option changes what a Server serves.
+type Option func(*http.ServeMux)
+
+// WithPprof serves Go's profiles under /debug/pprof/ (metrics.pprof): for
+// profiling a running worker; off by default, since a profile may be taken by
+// whoever reaches the port.
+func WithPprof() Option {
+	return func(mux *http.ServeMux) {
+		mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+		mux.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
+	}
+}
+
 // Listen binds addr and returns a Server ready to Serve. /readyz answers 503
 // until SetReady(true).
-func Listen(addr string, gatherer prometheus.Gatherer, log *slog.Logger) (*Server, error) {
+func Listen(addr string, gatherer prometheus.Gatherer, log *slog.Logger, opts ...Option) (*Server, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("metrics listener: %w", err)
@@ -54,6 +71,9 @@ func Listen(addr string, gatherer prometheus.Gatherer, log *slog.Logger) (*Serve
 		}
 		_, _ = w.Write([]byte("ready\n"))
 	})
+	for _, o := range opts {
+		o(mux)
+	}
 	s.server = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	return s, nil
 }

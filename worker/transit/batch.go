@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+
+	jsonv2 "github.com/go-json-experiment/json"
 )
 
 // batchOp is one of transit's batch operations on one key.
@@ -110,15 +112,10 @@ func finish(b batchOp, out []string, failed []ItemError, err error) ([]string, e
 func (c *Client) send(ctx context.Context, b batchOp, inputs []string, offset int, out []string, original func(int) string) ([]ItemError, error) {
 	var results []batchResult
 	decode := func(r io.Reader) (bool, error) {
-		var answer struct {
-			Data struct {
-				BatchResults []batchResult `json:"batch_results"`
-			} `json:"data"`
-		}
-		if err := json.NewDecoder(r).Decode(&answer); err != nil {
+		got, err := decodeBatchAnswer(r)
+		if err != nil {
 			return false, fmt.Errorf("reading Vault's answer: %w", err)
 		}
-		got := answer.Data.BatchResults
 		if len(got) != len(inputs) {
 			return false, fmt.Errorf("vault answered %d batch results for %d items", len(got), len(inputs))
 		}
@@ -156,6 +153,22 @@ func (c *Client) send(ctx context.Context, b batchOp, inputs []string, offset in
 		}
 	}
 	return failed, nil
+}
+
+// decodeBatchAnswer reads the batch_results of Vault's answer. It uses
+// encoding/json/v2's implementation (go-json-experiment/json, which the
+// normaliser already uses): on the worker's hot path, decoding 256-item answers
+// with encoding/json cost a tenth of the worker's CPU.
+func decodeBatchAnswer(r io.Reader) ([]batchResult, error) {
+	var answer struct {
+		Data struct {
+			BatchResults []batchResult `json:"batch_results"`
+		} `json:"data"`
+	}
+	if err := jsonv2.UnmarshalRead(r, &answer); err != nil {
+		return nil, err
+	}
+	return answer.Data.BatchResults, nil
 }
 
 // batchBody encodes {"batch_input":[{"<field>":"<input>","reference":"<i>"},...]}

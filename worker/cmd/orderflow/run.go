@@ -136,7 +136,11 @@ func runWorker(ctx context.Context, cfg config.Config, sink pipeline.Sink, reg *
 	if err != nil {
 		return err
 	}
-	srv, err := telemetry.Listen(cfg.Metrics.Listen, reg, log)
+	var serveOpts []telemetry.Option
+	if cfg.Metrics.Pprof {
+		serveOpts = append(serveOpts, telemetry.WithPprof())
+	}
+	srv, err := telemetry.Listen(cfg.Metrics.Listen, reg, log, serveOpts...)
 	if err != nil {
 		return err
 	}
