@@ -5,6 +5,8 @@ import (
 	"fmt"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/orderflow/orderflow/worker/telemetry"
 )
 
 type metrics struct {
@@ -40,11 +42,11 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		Help: "Delivery labels not written because the label's retention had ended when the snapshot was written (P9).",
 	})
 	var all []error
-	rows = register(reg, rows, &all)
-	batches = register(reg, batches, &all)
-	errs = register(reg, errs, &all)
-	duration = register(reg, duration, &all)
-	skipped = register(reg, skipped, &all)
+	rows = telemetry.Register(reg, rows, &all)
+	batches = telemetry.Register(reg, batches, &all)
+	errs = telemetry.Register(reg, errs, &all)
+	duration = telemetry.Register(reg, duration, &all)
+	skipped = telemetry.Register(reg, skipped, &all)
 	if err := errors.Join(all...); err != nil {
 		return nil, fmt.Errorf("facts metrics: %w", err)
 	}
@@ -57,22 +59,4 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		m.duration[t] = duration.WithLabelValues(t.String())
 	}
 	return m, nil
-}
-
-// register registers c with reg (if any); a collector already registered (a
-// second Writer on the same registry) is shared.
-func register[T prometheus.Collector](reg prometheus.Registerer, c T, errs *[]error) T {
-	if reg == nil {
-		return c
-	}
-	if err := reg.Register(c); err != nil {
-		var are prometheus.AlreadyRegisteredError
-		if errors.As(err, &are) {
-			if existing, ok := are.ExistingCollector.(T); ok {
-				return existing
-			}
-		}
-		*errs = append(*errs, err)
-	}
-	return c
 }

@@ -6,6 +6,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/orderflow/orderflow/worker/telemetry"
+
 	"github.com/orderflow/orderflow/worker/order"
 )
 
@@ -37,10 +39,10 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}),
 	}
 	var errs []error
-	m.cards = register(reg, m.cards, &errs)
-	m.freeText = register(reg, m.freeText, &errs)
-	m.orders = register(reg, m.orders, &errs)
-	m.duration = register(reg, m.duration, &errs)
+	m.cards = telemetry.Register(reg, m.cards, &errs)
+	m.freeText = telemetry.Register(reg, m.freeText, &errs)
+	m.orders = telemetry.Register(reg, m.orders, &errs)
+	m.duration = telemetry.Register(reg, m.duration, &errs)
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("protect metrics: %w", err)
 	}
@@ -88,22 +90,4 @@ func (m *metrics) add(t *tally) {
 	for k, n := range t.freeText {
 		m.freeText.WithLabelValues(k.channel, k.kind).Add(float64(n))
 	}
-}
-
-// register registers c with reg (if any); a collector that is already
-// registered (a second Stage on the same registry) is shared.
-func register[T prometheus.Collector](reg prometheus.Registerer, c T, errs *[]error) T {
-	if reg == nil {
-		return c
-	}
-	if err := reg.Register(c); err != nil {
-		var are prometheus.AlreadyRegisteredError
-		if errors.As(err, &are) {
-			if existing, ok := are.ExistingCollector.(T); ok {
-				return existing
-			}
-		}
-		*errs = append(*errs, err)
-	}
-	return c
 }

@@ -5,6 +5,8 @@ import (
 	"fmt"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/orderflow/orderflow/worker/telemetry"
 )
 
 // Outcome label values of orderflow_purge_runs_total and
@@ -80,16 +82,16 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}, []string{"outcome"}),
 	}
 	var errs []error
-	m.runs = register(reg, m.runs, &errs)
-	m.rows = register(reg, m.rows, &errs)
-	m.dropped = register(reg, m.dropped, &errs)
-	m.lastSuccess = register(reg, m.lastSuccess, &errs)
-	m.oldestAge = register(reg, m.oldestAge, &errs)
-	m.limit = register(reg, m.limit, &errs)
-	m.finAge = register(reg, m.finAge, &errs)
-	m.finLimit = register(reg, m.finLimit, &errs)
-	m.duration = register(reg, m.duration, &errs)
-	m.offboards = register(reg, m.offboards, &errs)
+	m.runs = telemetry.Register(reg, m.runs, &errs)
+	m.rows = telemetry.Register(reg, m.rows, &errs)
+	m.dropped = telemetry.Register(reg, m.dropped, &errs)
+	m.lastSuccess = telemetry.Register(reg, m.lastSuccess, &errs)
+	m.oldestAge = telemetry.Register(reg, m.oldestAge, &errs)
+	m.limit = telemetry.Register(reg, m.limit, &errs)
+	m.finAge = telemetry.Register(reg, m.finAge, &errs)
+	m.finLimit = telemetry.Register(reg, m.finLimit, &errs)
+	m.duration = telemetry.Register(reg, m.duration, &errs)
+	m.offboards = telemetry.Register(reg, m.offboards, &errs)
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("retention metrics: %w", err)
 	}
@@ -113,22 +115,4 @@ func (m *metrics) preRegister(tables []table) {
 	for _, c := range []Class{ClassLabel, ClassFinancial, ClassAnalytics} {
 		m.oldestAge.WithLabelValues(string(c))
 	}
-}
-
-// register registers c with reg (if any). A second Purger on the same registry
-// shares the collectors the first one registered.
-func register[T prometheus.Collector](reg prometheus.Registerer, c T, errs *[]error) T {
-	if reg == nil {
-		return c
-	}
-	if err := reg.Register(c); err != nil {
-		var are prometheus.AlreadyRegisteredError
-		if errors.As(err, &are) {
-			if existing, ok := are.ExistingCollector.(T); ok {
-				return existing
-			}
-		}
-		*errs = append(*errs, err)
-	}
-	return c
 }

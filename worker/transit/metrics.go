@@ -5,6 +5,8 @@ import (
 	"fmt"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/orderflow/orderflow/worker/telemetry"
 )
 
 // Operation label values: the transit data operations and the requests that
@@ -69,33 +71,15 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}, []string{"result"}),
 	}
 	var errs []error
-	m.requests = register(reg, m.requests, &errs)
-	m.duration = register(reg, m.duration, &errs)
-	m.batchItems = register(reg, m.batchItems, &errs)
-	m.retries = register(reg, m.retries, &errs)
-	m.cache = register(reg, m.cache, &errs)
+	m.requests = telemetry.Register(reg, m.requests, &errs)
+	m.duration = telemetry.Register(reg, m.duration, &errs)
+	m.batchItems = telemetry.Register(reg, m.batchItems, &errs)
+	m.retries = telemetry.Register(reg, m.retries, &errs)
+	m.cache = telemetry.Register(reg, m.cache, &errs)
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("transit metrics: %w", err)
 	}
 	m.cacheHit = m.cache.WithLabelValues("hit")
 	m.cacheMiss = m.cache.WithLabelValues("miss")
 	return m, nil
-}
-
-// register registers c with reg (if any). A second Client on the same registry
-// shares the collector that the first one registered.
-func register[T prometheus.Collector](reg prometheus.Registerer, c T, errs *[]error) T {
-	if reg == nil {
-		return c
-	}
-	if err := reg.Register(c); err != nil {
-		var are prometheus.AlreadyRegisteredError
-		if errors.As(err, &are) {
-			if existing, ok := are.ExistingCollector.(T); ok {
-				return existing
-			}
-		}
-		*errs = append(*errs, err)
-	}
-	return c
 }
