@@ -1,46 +1,15 @@
 package generate
 
+import "github.com/go-json-experiment/json/jsontext"
+
 // Append-style JSON writing: payloads are built by appending to one buffer, with
 // no reflection and no allocation, which is what makes the generator fast.
 
-const hexDigits = "0123456789abcdef"
-
-// needsEscape marks the bytes a JSON string cannot hold as they are.
-var needsEscape = func() (t [256]bool) {
-	for c := range 0x20 {
-		t[c] = true
-	}
-	t['"'], t['\\'] = true, true
-	return t
-}()
-
-// appendString appends s as a JSON string: quotes, backslashes and control
-// characters escaped; other UTF-8 is written as is (s is always valid UTF-8 here).
+// appendString appends s as a JSON string (jsontext: encoding/json/v2's
+// implementation, minimal escaping, no allocation; s is always valid UTF-8 here).
 func appendString(b []byte, s string) []byte {
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !needsEscape[c] {
-			continue
-		}
-		b = append(b, s[start:i]...)
-		switch c {
-		case '"', '\\':
-			b = append(b, '\\', c)
-		case '\n':
-			b = append(b, '\\', 'n')
-		case '\r':
-			b = append(b, '\\', 'r')
-		case '\t':
-			b = append(b, '\\', 't')
-		default:
-			b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-		}
-		start = i + 1
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
+	b, _ = jsontext.AppendQuote(b, s)
+	return b
 }
 
 // appendKV appends `"key":"value"`; key is a literal that needs no escaping.

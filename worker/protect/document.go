@@ -6,7 +6,8 @@ import (
 	"log/slog"
 	"maps"
 	"slices"
-	"unicode/utf8"
+
+	"github.com/go-json-experiment/json/jsontext"
 )
 
 // Document is the plaintext inside a Ciphertext, for the roles that decrypt
@@ -104,48 +105,11 @@ func (b *docBuffer) documents() [][]byte {
 	return out
 }
 
-// appendJSONString appends s as a JSON string. It escapes what JSON requires
-// (quote, backslash, control characters) and replaces invalid UTF-8 with
-// U+FFFD, as encoding/json does, without its allocations; it leaves '<', '>'
-// and '&' alone, since the document is never embedded in HTML.
+// appendJSONString appends s as a JSON string with jsontext (encoding/json/v2's
+// implementation): minimal escaping (RFC 8785), no allocation, invalid UTF-8
+// replaced by U+FFFD. The error it reports for invalid UTF-8 is ignored on
+// purpose: the replacement is what the document should hold.
 func appendJSONString(b []byte, s string) []byte {
-	const hex = "0123456789abcdef"
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c >= 0x20 && c != '"' && c != '\\' && c < utf8.RuneSelf {
-			i++
-			continue
-		}
-		if c >= utf8.RuneSelf {
-			r, size := utf8.DecodeRuneInString(s[i:])
-			if r != utf8.RuneError || size != 1 {
-				i += size
-				continue
-			}
-			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
-			i++
-			start = i
-			continue
-		}
-		b = append(b, s[start:i]...)
-		switch c {
-		case '"', '\\':
-			b = append(b, '\\', c)
-		case '\n':
-			b = append(b, '\\', 'n')
-		case '\r':
-			b = append(b, '\\', 'r')
-		case '\t':
-			b = append(b, '\\', 't')
-		default:
-			b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
-		}
-		i++
-		start = i
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
+	b, _ = jsontext.AppendQuote(b, s)
+	return b
 }

@@ -2,8 +2,6 @@ package transit
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -12,6 +10,7 @@ import (
 	"sync"
 
 	jsonv2 "github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
 )
 
 // batchOp is one of transit's batch operations on one key.
@@ -187,27 +186,10 @@ func batchBody(field string, inputs []string) []byte {
 		b = append(b, `{"`...)
 		b = append(b, field...)
 		b = append(b, `":`...)
-		b = appendJSONString(b, in)
+		b, _ = jsontext.AppendQuote(b, in) // inputs are base64 or Vault ciphertext: valid UTF-8
 		b = append(b, `,"reference":"`...)
 		b = strconv.AppendInt(b, int64(i), 10)
 		b = append(b, `"}`...)
 	}
 	return append(b, "]}"...)
-}
-
-// appendJSONString appends s as a JSON string: printable ASCII other than '"'
-// and '\' as it is, anything else through encoding/json.
-func appendJSONString(b []byte, s string) []byte {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' {
-			q, err := json.Marshal(s)
-			if err != nil { // cannot happen for a string
-				panic(errors.New("transit: encoding a string as JSON failed"))
-			}
-			return append(b, q...)
-		}
-	}
-	b = append(b, '"')
-	b = append(b, s...)
-	return append(b, '"')
 }
