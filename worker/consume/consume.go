@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/segmentio/kafka-go"
@@ -81,6 +82,15 @@ type Consumer struct {
 	reader   *kafka.Reader
 	maxBatch int
 	maxWait  time.Duration
+	log      *slog.Logger
+
+	mu sync.Mutex
+	// generation counts the group's rebalances so far (kafka-go's counter is
+	// read-and-reset, so it is summed here).
+	generation int64
+	// fetchedIn maps each batch (by its first message) to the generation it
+	// was fetched in, or -1 when a rebalance happened while it was fetched.
+	fetchedIn map[*kafka.Message]int64
 }
 
 // New joins nothing yet: the group is joined on the first Fetch.
@@ -114,7 +124,8 @@ func New(cfg Config) (*Consumer, error) {
 			logger.Warn("kafka reader", "detail", fmt.Sprintf(msg, args...))
 		}),
 	})
-	return &Consumer{reader: reader, maxBatch: cfg.BatchMaxMessages, maxWait: cfg.BatchMaxWait}, nil
+	return &Consumer{reader: reader, maxBatch: cfg.BatchMaxMessages, maxWait: cfg.BatchMaxWait,
+		log: cfg.Logger.With("component", "consume"), fetchedIn: map[*kafka.Message]int64{}}, nil
 }
 
 // Fetch waits for the next message, then gathers more until the batch holds
@@ -126,6 +137,7 @@ func (c *Consumer) Fetch(ctx context.Context) ([]kafka.Message, error) {
 	if err != nil {
 		return nil, fmt.Errorf("fetch: %w", err)
 	}
+	started := c.currentGeneration()
 	batch := make([]kafka.Message, 1, min(c.maxBatch, 256))
 	batch[0] = first
 	fillCtx, cancel := context.WithTimeout(ctx, c.maxWait)
@@ -140,13 +152,43 @@ func (c *Consumer) Fetch(ctx context.Context) ([]kafka.Message, error) {
 		}
 		batch = append(batch, msg)
 	}
+	gen := c.currentGeneration()
+	if gen != started {
+		gen = -1 // fetched across a rebalance: some of it may belong to another member now
+	}
+	c.mu.Lock()
+	c.fetchedIn[&batch[0]] = gen
+	c.mu.Unlock()
 	return batch, nil
+}
+
+// currentGeneration returns the number of rebalances the reader has been
+// through.
+func (c *Consumer) currentGeneration() int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.generation += c.reader.Stats().Rebalances
+	return c.generation
 }
 
 // Commit commits the batch's offsets: for each partition, past the last message of
 // the batch. Call it only after every write for the batch has succeeded.
+//
+// A batch fetched before the group's last rebalance is not committed: its
+// partitions may have moved to another member, which reads them again from the
+// last commit, and a late commit from here could move that member's committed
+// offsets backwards. Skipping it costs only a re-read (writes are idempotent).
 func (c *Consumer) Commit(ctx context.Context, batch []kafka.Message) error {
 	if len(batch) == 0 {
+		return nil
+	}
+	c.mu.Lock()
+	gen, known := c.fetchedIn[&batch[0]]
+	delete(c.fetchedIn, &batch[0])
+	c.mu.Unlock()
+	if known && gen != c.currentGeneration() {
+		c.log.Info("the group rebalanced since this batch was fetched: not committing it; its partitions' owners read it again",
+			"messages", len(batch))
 		return nil
 	}
 	if err := c.reader.CommitMessages(ctx, lastPerPartition(batch)...); err != nil {
