@@ -91,6 +91,9 @@ type Consumer struct {
 	// fetchedIn maps each batch (by its first message) to the generation it
 	// was fetched in, or -1 when a rebalance happened while it was fetched.
 	fetchedIn map[*kafka.Message]int64
+	// rebalances returns the rebalances since its last call: the reader's
+	// read-and-reset counter (a test replaces it).
+	rebalances func() int64
 }
 
 // New joins nothing yet: the group is joined on the first Fetch.
@@ -125,7 +128,8 @@ func New(cfg Config) (*Consumer, error) {
 		}),
 	})
 	return &Consumer{reader: reader, maxBatch: cfg.BatchMaxMessages, maxWait: cfg.BatchMaxWait,
-		log: cfg.Logger.With("component", "consume"), fetchedIn: map[*kafka.Message]int64{}}, nil
+		log: cfg.Logger.With("component", "consume"), fetchedIn: map[*kafka.Message]int64{},
+		rebalances: func() int64 { return reader.Stats().Rebalances }}, nil
 }
 
 // Fetch waits for the next message, then gathers more until the batch holds
@@ -167,7 +171,7 @@ func (c *Consumer) Fetch(ctx context.Context) ([]kafka.Message, error) {
 func (c *Consumer) currentGeneration() int64 {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.generation += c.reader.Stats().Rebalances
+	c.generation += c.rebalances()
 	return c.generation
 }
 

@@ -1,7 +1,12 @@
 package consume
 
 import (
+	"context"
+	"io"
+	"log/slog"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/segmentio/kafka-go"
 )
@@ -33,5 +38,48 @@ func TestLastPerPartitionKeepsTheHighestOffsetOfEach(t *testing.T) {
 		if got[k] != v {
 			t.Errorf("%s: commit at offset %d, want %d", k, got[k], v)
 		}
+	}
+}
+
+// A batch fetched before the group's latest rebalance, or across one, is not
+// committed; one fetched in the current generation is. No broker is needed:
+// the skipped commits never reach one, and the attempted commit fails for
+// want of one, which is how the test sees it was attempted.
+func TestABatchFetchedBeforeARebalanceIsNotCommitted(t *testing.T) {
+	c, err := New(Config{Brokers: []string{"127.0.0.1:1"}, GroupID: "g", Topics: []string{"t"},
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	var pending atomic.Int64
+	c.rebalances = func() int64 { return pending.Swap(0) }
+	fetched := func(gen int64) []kafka.Message {
+		b := []kafka.Message{{Topic: "t", Partition: 0, Offset: 5}}
+		c.mu.Lock()
+		c.fetchedIn[&b[0]] = gen
+		c.mu.Unlock()
+		return b
+	}
+	commit := func(b []kafka.Message) error {
+		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+		defer cancel()
+		return c.Commit(ctx, b)
+	}
+
+	before := fetched(c.currentGeneration())
+	across := fetched(-1)
+	pending.Add(1) // the group rebalances
+	if err := commit(before); err != nil {
+		t.Errorf("a batch from before the rebalance: Commit = %v, want nil without committing", err)
+	}
+	if err := commit(across); err != nil {
+		t.Errorf("a batch fetched across a rebalance: Commit = %v, want nil without committing", err)
+	}
+	if err := commit(fetched(c.currentGeneration())); err == nil {
+		t.Error("a batch of the current generation was not committed (no broker, so the attempt must fail)")
+	}
+	if len(c.fetchedIn) != 0 {
+		t.Errorf("%d batches still tracked after their commits", len(c.fetchedIn))
 	}
 }

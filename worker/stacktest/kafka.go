@@ -96,7 +96,17 @@ func CommittedOffsets(t testing.TB, brokers []string, group, topic string, parti
 	for p := range partitions {
 		ids[p] = p
 	}
-	resp, err := KafkaClient(brokers).OffsetFetch(ctx, &kafka.OffsetFetchRequest{GroupID: group, Topics: map[string][]int{topic: ids}})
+	// A connection the broker has just closed answers "unexpected EOF": ask
+	// again a few times before failing the test.
+	var resp *kafka.OffsetFetchResponse
+	var err error
+	for attempt := 0; attempt < 5; attempt++ {
+		resp, err = KafkaClient(brokers).OffsetFetch(ctx, &kafka.OffsetFetchRequest{GroupID: group, Topics: map[string][]int{topic: ids}})
+		if err == nil || ctx.Err() != nil {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 	if err != nil {
 		t.Fatalf("offset fetch for %s: %v", group, err)
 	}
