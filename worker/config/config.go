@@ -93,6 +93,12 @@ type Pipeline struct {
 	// ShutdownTimeout bounds the close of Kafka connections at stop; keep it below
 	// the pod's termination grace period. Default 10s.
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+	// MaxClockSkew is how far past the worker's clock an order's purchase, update
+	// or refund time, or its envelope's received_at, may lie (producers' clocks
+	// run a little ahead); a later one is dead-lettered as invalid_value, since
+	// retention counts from these times. Times before 2000-01-01 are refused
+	// whatever this says. Default 24h; 1m to 720h.
+	MaxClockSkew time.Duration `yaml:"max_clock_skew"`
 }
 
 // Metrics is the worker's HTTP endpoint for /metrics, /healthz and /readyz.
@@ -126,6 +132,7 @@ func Defaults() Config {
 		Pipeline: Pipeline{
 			BatchMaxMessages: 10_000,
 			BatchMaxWait:     time.Second,
+			MaxClockSkew:     24 * time.Hour,
 			RetryInitial:     100 * time.Millisecond,
 			RetryMax:         30 * time.Second,
 			ShutdownTimeout:  10 * time.Second,
@@ -220,6 +227,7 @@ func (c *Config) Validate() error {
 		add(keyErr("pipeline.batch_max_messages", "must be between 1 and 100000, got %d", p.BatchMaxMessages))
 	}
 	add(between("pipeline.batch_max_wait", p.BatchMaxWait, time.Millisecond, time.Minute))
+	add(between("pipeline.max_clock_skew", p.MaxClockSkew, time.Minute, 30*24*time.Hour))
 	add(between("pipeline.retry_initial", p.RetryInitial, time.Millisecond, time.Minute))
 	add(between("pipeline.retry_max", p.RetryMax, p.RetryInitial, time.Hour))
 	add(between("pipeline.shutdown_timeout", p.ShutdownTimeout, time.Second, 10*time.Minute))

@@ -30,7 +30,7 @@ func TestFullFileSetsEveryKey(t *testing.T) {
 			SASL:              SASL{Mechanism: "scram-sha-512", Username: "orderflow", Password: SecretRef{Env: "TEST_KAFKA_PASSWORD", Value: "s3cr3t-pass"}},
 			TLS:               true,
 		},
-		Pipeline: Pipeline{BatchMaxMessages: 5000, BatchMaxWait: 500 * time.Millisecond, RetryInitial: 200 * time.Millisecond, RetryMax: time.Minute, ShutdownTimeout: 20 * time.Second},
+		Pipeline: Pipeline{BatchMaxMessages: 5000, BatchMaxWait: 500 * time.Millisecond, RetryInitial: 200 * time.Millisecond, RetryMax: time.Minute, ShutdownTimeout: 20 * time.Second, MaxClockSkew: 2 * time.Hour},
 		Metrics:  Metrics{Listen: "127.0.0.1:9464", Pprof: true},
 		Log:      Log{Level: "debug", Format: "text"},
 		Vault: Vault{

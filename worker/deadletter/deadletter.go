@@ -46,9 +46,39 @@ type Encrypter interface {
 	EncryptPlatform(ctx context.Context, plaintexts [][]byte) ([]string, error)
 }
 
-// maxErrorHeader bounds the error header; error texts never hold personal data
-// (normalize and the sinks guarantee it), only field paths and rules.
+// maxErrorHeader bounds the error header.
 const maxErrorHeader = 1024
+
+// SafeError is an error whose message names fields and rules and never a value
+// from a message (normalize.Error, protect's invalid-order error, the pipeline's
+// routing errors). Headers are not encrypted, so only such a message goes into the
+// error header: the text of any other error, which could quote a card number or an
+// email put into the wrong field, is replaced by notShown.
+type SafeError interface {
+	error
+	SafeMessage() string
+}
+
+// notShown stands in the error header for an error that is not a SafeError.
+const notShown = "(the error's text is not shown: it does not declare itself free of message values)"
+
+// headerText is the error header for err: the message of the SafeError in its
+// chain (the context wrapped around it is dropped, since it makes no such
+// promise), or notShown.
+func headerText(err error) string {
+	if err == nil {
+		return ""
+	}
+	var se SafeError
+	if !errors.As(err, &se) {
+		return notShown
+	}
+	text := se.SafeMessage()
+	if len(text) > maxErrorHeader {
+		text = text[:maxErrorHeader]
+	}
+	return text
+}
 
 // Letter is one message that failed, and why.
 type Letter struct {
@@ -134,13 +164,7 @@ func (p *Publisher) Publish(ctx context.Context, letters []Letter) error {
 }
 
 func headers(l Letter, now string) []kafka.Header {
-	errText := ""
-	if l.Err != nil {
-		errText = l.Err.Error()
-		if len(errText) > maxErrorHeader {
-			errText = errText[:maxErrorHeader]
-		}
-	}
+	errText := headerText(l.Err)
 	h := make([]kafka.Header, 0, len(ownHeaders)+len(l.Source.Headers))
 	h = append(h,
 		kafka.Header{Key: HeaderReason, Value: []byte(l.Reason)},

@@ -1,6 +1,7 @@
 package facts
 
 import (
+	"errors"
 	"fmt"
 	"time"
 
@@ -259,8 +260,9 @@ func build(orders []protect.Order, now, labelCutoff time.Time) (*batchBlocks, er
 	for i := range orders {
 		o := &orders[i]
 		if err := validate(o); err != nil {
-			return nil, fmt.Errorf("%w: order %d of the batch (%s order %s): %s",
-				ErrInvalidOrder, i, o.Channel, truncate(o.ChannelOrderID, 40), err)
+			// The order is named by its place in the batch, not its id: the
+			// error goes to logs, and an id field can hold anything.
+			return nil, fmt.Errorf("%w: order %d of the batch: %w", ErrInvalidOrder, i, err)
 		}
 		version := uint64(max(o.SourceUpdatedAt.UnixMilli(), 0))
 		month := yearMonth(o.PurchasedAt)
@@ -457,39 +459,65 @@ func currencyOf(o *protect.Order) string {
 	return ""
 }
 
-// validate checks the values the tables' Enum8 columns must accept: the
-// driver would refuse the whole block, and every retry with it.
+// validate checks the values the tables' Enum8 columns must accept (the driver
+// would refuse the whole block, and every retry with it) and the times their
+// DateTime columns can hold. Its errors name the field and the rule, never the
+// value.
 func validate(o *protect.Order) error {
 	switch o.Channel {
 	case order.ChannelAmazon, order.ChannelEbay:
 	default:
-		return fmt.Errorf("channel %q is not amazon or ebay", truncate(string(o.Channel), 20))
+		return errors.New("channel is not amazon or ebay")
 	}
 	switch o.Status {
 	case order.StatusPending, order.StatusPendingAvailability, order.StatusUnshipped, order.StatusPartiallyShipped,
 		order.StatusShipped, order.StatusCancelled, order.StatusUnfulfillable, order.StatusPaymentFailed:
 	default:
-		return fmt.Errorf("status %q is not a canonical status", truncate(string(o.Status), 20))
+		return errors.New("status is not a canonical status")
 	}
 	switch o.PaymentStatus {
 	case order.PaymentPending, order.PaymentPaid, order.PaymentFailed, order.PaymentVoided,
 		order.PaymentPartiallyRefunded, order.PaymentRefunded:
 	default:
-		return fmt.Errorf("payment status %q is not a canonical payment status", truncate(string(o.PaymentStatus), 20))
+		return errors.New("payment status is not a canonical payment status")
 	}
 	switch o.Fulfilment {
 	case order.FulfilmentMerchant, order.FulfilmentMarketplace:
 	default:
-		return fmt.Errorf("fulfilment %q is not merchant or marketplace", truncate(string(o.Fulfilment), 20))
+		return errors.New("fulfilment is not merchant or marketplace")
 	}
-	return nil
+	return validateTimes(o)
 }
 
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
+// A DateTime holds the seconds from 1970-01-01 00:00:00 UTC to 2106-02-07
+// 06:28:15 UTC in a UInt32: an instant outside would wrap (1969 becomes 2105,
+// 2150 becomes 2013) and retention would keep or drop its row for the wrong
+// decades. The normaliser refuses such times; this is the writer's own guard.
+var (
+	minDateTime = time.Unix(0, 0).UTC()
+	maxDateTime = time.Unix(1<<32-1, 0).UTC()
+)
+
+// validateTimes checks that every time the tables store fits a DateTime.
+func validateTimes(o *protect.Order) error {
+	fits := func(t time.Time) bool { return !t.Before(minDateTime) && !t.After(maxDateTime) }
+	for _, f := range []struct {
+		name string
+		t    *time.Time
+	}{
+		{"purchased_at", &o.PurchasedAt}, {"source_updated_at", &o.SourceUpdatedAt}, {"received_at", &o.ReceivedAt},
+		{"latest_ship_at", o.LatestShipAt}, {"latest_delivery_at", o.LatestDeliveryAt},
+	} {
+		if f.t != nil && !fits(*f.t) {
+			return fmt.Errorf("%s is outside what a ClickHouse DateTime holds (1970 to 2106)", f.name)
+		}
 	}
-	return s[:n] + "..."
+	for i := range o.Refunds {
+		if t := o.Refunds[i].RefundedAt; t != nil && !fits(*t) {
+			return fmt.Errorf("refunds[%d].refunded_at is outside what a ClickHouse DateTime holds (1970 to 2106)", i)
+		}
+	}
+	return nil
 }
 
 func b2u(b bool) uint8 {

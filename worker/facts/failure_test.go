@@ -142,18 +142,40 @@ func TestServerDown(t *testing.T) {
 	}
 }
 
-// TestInvalidOrder: an order whose enum values the tables cannot hold fails
-// the batch before anything is sent, with ErrInvalidOrder.
+// TestInvalidOrder: an order whose enum values the tables cannot hold, or with a
+// time a DateTime cannot hold (which would wrap: 1969 to 2105, 2150 to 2013),
+// fails the batch before anything is sent, with ErrInvalidOrder naming the order
+// by its place in the batch and the field, never a value.
 func TestInvalidOrder(t *testing.T) {
 	s := newStack(t)
 	w, reg := s.writer(t, nil)
 	good := protect.Order{TenantID: "t", Channel: order.ChannelAmazon, ChannelOrderID: "202-1", Status: order.StatusShipped,
-		PaymentStatus: order.PaymentPaid, Fulfilment: order.FulfilmentMerchant, PurchasedAt: testNow, SourceUpdatedAt: testNow}
-	bad := good
-	bad.ChannelOrderID, bad.Status = "202-2", "Shipped"
-	err := w.Write(context.Background(), []protect.Order{good, bad})
-	if !errors.Is(err, facts.ErrInvalidOrder) || !strings.Contains(err.Error(), "order 1 of the batch") {
-		t.Errorf("Write = %v, want ErrInvalidOrder naming order 1", err)
+		PaymentStatus: order.PaymentPaid, Fulfilment: order.FulfilmentMerchant, PurchasedAt: testNow, SourceUpdatedAt: testNow,
+		ReceivedAt: testNow}
+	at := func(y int) *time.Time { t := time.Date(y, 6, 1, 0, 0, 0, 0, time.UTC); return &t }
+	const card = "4111111111111111"
+	bads := map[string]func(o *protect.Order){
+		"status":             func(o *protect.Order) { o.Status = "Shipped " + card },
+		"purchased_at":       func(o *protect.Order) { o.PurchasedAt = *at(1969) },
+		"source_updated_at":  func(o *protect.Order) { o.SourceUpdatedAt = *at(2150) },
+		"received_at":        func(o *protect.Order) { o.ReceivedAt = time.Time{} },
+		"latest_ship_at":     func(o *protect.Order) { o.LatestShipAt = at(2107) },
+		"latest_delivery_at": func(o *protect.Order) { o.LatestDeliveryAt = at(1900) },
+		"refunded_at": func(o *protect.Order) {
+			o.Refunds = []protect.Refund{{Amount: order.Money{Amount: 1, Currency: "GBP"}, RefundedAt: at(2150)}}
+		},
+	}
+	for field, spoil := range bads {
+		bad := good
+		bad.ChannelOrderID = "202-" + card
+		spoil(&bad)
+		err := w.Write(context.Background(), []protect.Order{good, bad})
+		if !errors.Is(err, facts.ErrInvalidOrder) || !strings.Contains(err.Error(), "order 1 of the batch") {
+			t.Errorf("%s: Write = %v, want ErrInvalidOrder naming order 1", field, err)
+		}
+		if err != nil && strings.Contains(err.Error(), card) {
+			t.Errorf("%s: the error quotes a value of the order: %v", field, err)
+		}
 	}
 	if n := telemetrytest.Sum(t, reg, "orderflow_clickhouse_insert_batches_total"); n != 0 {
 		t.Errorf("%v inserts for an invalid batch", n)

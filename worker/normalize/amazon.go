@@ -1,8 +1,6 @@
 package normalize
 
 import (
-	"errors"
-	"fmt"
 	"math"
 	"strconv"
 	"sync"
@@ -43,7 +41,7 @@ func (d *amazonDecoder) release() {
 // must be one that Normalize's reader has read whole (see jsonReader.resetChecked).
 // Every failure is an *Error whose Field is a path in the message
 // ("payload.items[1].ItemPrice.Amount").
-func normalizeAmazon(payload []byte) (order.Order, error) {
+func normalizeAmazon(payload []byte, latest time.Time) (order.Order, error) {
 	d := getAmazonDecoder()
 	defer d.release()
 	if d.shape = detectAmazonShape(&d.own, payload); d.shape == amazonNoOrder {
@@ -55,7 +53,7 @@ func normalizeAmazon(payload []byte) (order.Order, error) {
 	if d.r.err != nil {
 		return order.Order{}, d.r.err
 	}
-	return d.mapOrder(string(d.r.buf))
+	return d.mapOrder(string(d.r.buf), latest)
 }
 
 // read reads the payload that is the next value of r, the message's reader, as
@@ -82,10 +80,10 @@ func (d *amazonDecoder) decode() {
 }
 
 // mapOrder checks and maps the payload read; s is the reader's buffer as a string.
-func (d *amazonDecoder) mapOrder(s string) (order.Order, error) {
+func (d *amazonDecoder) mapOrder(s string, latest time.Time) (order.Order, error) {
 	// One string holds every string value of the payload: the order's strings are
 	// slices of it, so they cost one allocation and share nothing with the payload.
-	d.s = s
+	d.s, d.latest = s, latest
 	if d.shape == amazonShape2026 {
 		return d.map2026()
 	}
@@ -173,6 +171,8 @@ type amazonDecoder struct {
 	v0    v0Doc
 	v26   v2026Doc
 	s     string // every string value of the payload once read; spans index it
+	// latest is the latest instant an event of the order may have (now + skew).
+	latest time.Time
 }
 
 // str is a string value of the payload, a slice of d.s: no allocation.
@@ -548,28 +548,28 @@ func (d *amazonDecoder) mapV0() (order.Order, error) {
 	}
 	state, ok := amazonV0Statuses[o.SourceStatus]
 	if !ok {
-		return order.Order{}, fail(ReasonInvalidValue, "payload.order.OrderStatus", "%s is not an Amazon order status", enumValue(o.SourceStatus))
+		return order.Order{}, failValue(ReasonInvalidValue, "payload.order.OrderStatus", "is not an Amazon order status", o.SourceStatus)
 	}
 	o.Status, o.PaymentStatus = state.status, state.payment
 	channel := d.str(src.fulfillmentChannel)
 	if o.Fulfilment, ok = amazonV0Fulfilment[channel]; !ok {
 		if channel != "" {
-			return order.Order{}, fail(ReasonInvalidValue, "payload.order.FulfillmentChannel", "%s is not MFN or AFN", enumValue(channel))
+			return order.Order{}, failValue(ReasonInvalidValue, "payload.order.FulfillmentChannel", "is not MFN or AFN", channel)
 		}
 		o.Fulfilment = order.FulfilmentMerchant // optional in the model; sellers ship unless Amazon says AFN
 	}
 
 	var err error
-	if o.PurchasedAt, err = amazonRequiredTime("payload.order.PurchaseDate", d.str(src.purchaseDate)); err != nil {
+	if o.PurchasedAt, err = eventTime("payload.order.PurchaseDate", d.str(src.purchaseDate), d.latest); err != nil {
 		return order.Order{}, err
 	}
-	if o.SourceUpdatedAt, err = amazonRequiredTime("payload.order.LastUpdateDate", d.str(src.lastUpdateDate)); err != nil {
+	if o.SourceUpdatedAt, err = eventTime("payload.order.LastUpdateDate", d.str(src.lastUpdateDate), d.latest); err != nil {
 		return order.Order{}, err
 	}
-	if o.LatestShipAt, err = amazonOptionalTime("payload.order.LatestShipDate", d.str(src.latestShipDate)); err != nil {
+	if o.LatestShipAt, err = optionalTime("payload.order.LatestShipDate", d.str(src.latestShipDate)); err != nil {
 		return order.Order{}, err
 	}
-	if o.LatestDeliveryAt, err = amazonOptionalTime("payload.order.LatestDeliveryDate", d.str(src.latestDeliveryDate)); err != nil {
+	if o.LatestDeliveryAt, err = optionalTime("payload.order.LatestDeliveryDate", d.str(src.latestDeliveryDate)); err != nil {
 		return order.Order{}, err
 	}
 
@@ -619,7 +619,7 @@ func (d *amazonDecoder) mapV0() (order.Order, error) {
 		switch model {
 		case "", "IOSS", "UOSS":
 		default:
-			return order.Order{}, fail(ReasonInvalidValue, v0ItemPath(i, "DeemedResellerCategory"), "%s is not IOSS or UOSS", enumValue(model))
+			return order.Order{}, failValue(ReasonInvalidValue, v0ItemPath(i, "DeemedResellerCategory"), "is not IOSS or UOSS", model)
 		}
 		switch taxModel := d.str(it.taxModel); taxModel {
 		case "":
@@ -628,7 +628,7 @@ func (d *amazonDecoder) mapV0() (order.Order, error) {
 				model = taxModel
 			}
 		default:
-			return order.Order{}, fail(ReasonInvalidValue, v0ItemPath(i, "TaxCollection.Model"), "%s is not MarketplaceFacilitator", enumValue(taxModel))
+			return order.Order{}, failValue(ReasonInvalidValue, v0ItemPath(i, "TaxCollection.Model"), "is not MarketplaceFacilitator", taxModel)
 		}
 		if model != "" {
 			if err := appendMarketplaceTax(&o, line, model, v0ItemPath(i, "ItemTax")); err != nil {
@@ -787,41 +787,13 @@ func (d *amazonDecoder) readMoney(g *currencyGuard, src amazonMoney, keys moneyK
 	case m.Currency:
 	default:
 		return order.Money{}, &Error{Reason: ReasonBadAmount, Field: keys.currency,
-			Err: fmt.Errorf("%w: %s in an order in %s", order.ErrCurrencyMismatch, m.Currency, g.currency)}
+			Rule: "differs from the order's currency", Err: order.ErrCurrencyMismatch}
 	}
 	return m, nil
 }
 
 func isCountryCode(s string) bool {
 	return len(s) == 2 && s[0] >= 'A' && s[0] <= 'Z' && s[1] >= 'A' && s[1] <= 'Z'
-}
-
-// amazonRequiredTime is requiredTime for a timestamp that must also fit the canonical
-// order: its RFC 3339 form has four-digit years, so an order outside them could not be
-// written.
-func amazonRequiredTime(field, s string) (time.Time, error) {
-	t, err := requiredTime(field, s)
-	if err != nil {
-		return t, err
-	}
-	return t, checkYear(field, t)
-}
-
-func amazonOptionalTime(field, s string) (*time.Time, error) {
-	t, err := optionalTime(field, s)
-	if err != nil || t == nil {
-		return t, err
-	}
-	return t, checkYear(field, *t)
-}
-
-// checkYear refuses years no Amazon order can have, among them those that the
-// canonical order's RFC 3339 timestamps cannot hold.
-func checkYear(field string, t time.Time) error {
-	if y := t.Year(); y < 1970 || y > 9999 {
-		return fail(ReasonInvalidValue, field, "timestamp year %d is out of range", y)
-	}
-	return nil
 }
 
 // amazonStringBool reads Amazon's string booleans (IsGift, IsBuyerRequestedCancel):
@@ -833,7 +805,7 @@ func amazonStringBool(s string) (bool, error) {
 	case "false", "":
 		return false, nil
 	}
-	return false, fail(ReasonInvalidValue, "", "%s is not \"true\" or \"false\"", enumValue(s))
+	return false, failValue(ReasonInvalidValue, "", `is not "true" or "false"`, s)
 }
 
 // amazonAddressType lower-cases Amazon's address types. The canonical schema knows only
@@ -933,7 +905,7 @@ func mulMoney(m order.Money, n int) (order.Money, error) {
 	}
 	a := int64(m.Amount)
 	if a == math.MinInt64 || (a > 0 && a > math.MaxInt64/int64(n)) || (a < 0 && -a > math.MaxInt64/int64(n)) {
-		return order.Money{}, &Error{Reason: ReasonBadAmount, Err: errors.New("line total too large")}
+		return order.Money{}, &Error{Reason: ReasonBadAmount, Rule: "line total too large"}
 	}
 	return order.Money{Amount: order.Amount(a * int64(n)), Currency: m.Currency}, nil
 }

@@ -498,13 +498,13 @@ func (d *amazonDecoder) map2026() (order.Order, error) {
 	}
 	state, ok := amazon2026Statuses[o.SourceStatus]
 	if !ok {
-		return order.Order{}, fail(ReasonInvalidValue, "payload.order.fulfillment.fulfillmentStatus", "%s is not an Amazon fulfillment status", enumValue(o.SourceStatus))
+		return order.Order{}, failValue(ReasonInvalidValue, "payload.order.fulfillment.fulfillmentStatus", "is not an Amazon fulfillment status", o.SourceStatus)
 	}
 	o.Status, o.PaymentStatus = state.status, state.payment
 	by := d.str(src.fulfilledBy)
 	if o.Fulfilment, ok = amazon2026Fulfilment[by]; !ok {
 		if by != "" {
-			return order.Order{}, fail(ReasonInvalidValue, "payload.order.fulfillment.fulfilledBy", "%s is not MERCHANT or AMAZON", enumValue(by))
+			return order.Order{}, failValue(ReasonInvalidValue, "payload.order.fulfillment.fulfilledBy", "is not MERCHANT or AMAZON", by)
 		}
 		o.Fulfilment = order.FulfilmentMerchant // optional in the model, as v0's FulfillmentChannel
 	}
@@ -514,16 +514,16 @@ func (d *amazonDecoder) map2026() (order.Order, error) {
 	}
 
 	var err error
-	if o.PurchasedAt, err = amazonRequiredTime("payload.order.createdTime", d.str(src.createdTime)); err != nil {
+	if o.PurchasedAt, err = eventTime("payload.order.createdTime", d.str(src.createdTime), d.latest); err != nil {
 		return order.Order{}, err
 	}
-	if o.SourceUpdatedAt, err = amazonRequiredTime("payload.order.lastUpdatedTime", d.str(src.lastUpdatedTime)); err != nil {
+	if o.SourceUpdatedAt, err = eventTime("payload.order.lastUpdatedTime", d.str(src.lastUpdatedTime), d.latest); err != nil {
 		return order.Order{}, err
 	}
-	if o.LatestShipAt, err = amazonOptionalTime("payload.order.fulfillment.shipByWindow.latestDateTime", d.str(src.latestShip)); err != nil {
+	if o.LatestShipAt, err = optionalTime("payload.order.fulfillment.shipByWindow.latestDateTime", d.str(src.latestShip)); err != nil {
 		return order.Order{}, err
 	}
-	if o.LatestDeliveryAt, err = amazonOptionalTime("payload.order.fulfillment.deliverByWindow.latestDateTime", d.str(src.latestDelivery)); err != nil {
+	if o.LatestDeliveryAt, err = optionalTime("payload.order.fulfillment.deliverByWindow.latestDateTime", d.str(src.latestDelivery)); err != nil {
 		return order.Order{}, err
 	}
 
@@ -651,7 +651,7 @@ func (d *amazonDecoder) v2026Line(it *v2026ItemDoc, prefix string, cur *currency
 		case "COD_FEE", "OTHER":
 			// No canonical line amount holds these (see testdata/amazon/README.md).
 		default:
-			return l, fail(ReasonInvalidValue, breakdownPath(prefix, j)+".type", "%s is not a proceeds type this normaliser knows", enumValue(kind))
+			return l, failValue(ReasonInvalidValue, breakdownPath(prefix, j)+".type", "is not a proceeds type this normaliser knows", kind)
 		}
 		if err != nil {
 			return l, at(err, breakdownPath(prefix, j)+".subtotal")
@@ -699,7 +699,7 @@ func (d *amazonDecoder) v2026Tax(l *order.Line, b *v2026Breakdown, subtotal orde
 		case "DISCOUNT":
 			l.DiscountTax, err = addMoney(l.DiscountTax, magnitude(m))
 		default:
-			return fail(ReasonInvalidValue, detailPath()+".subtype", "%s is not a tax subtype this normaliser knows", enumValue(subtype))
+			return failValue(ReasonInvalidValue, detailPath()+".subtype", "is not a tax subtype this normaliser knows", subtype)
 		}
 		if err != nil {
 			return at(err, detailPath()+".value")
@@ -724,7 +724,7 @@ func (d *amazonDecoder) v2026TaxModel(it *v2026ItemDoc, prefix string) (string, 
 		case "IOSS", "UOSS":
 			model = scheme
 		default:
-			return "", fail(ReasonInvalidValue, prefix+".tax.taxCalculationBreakdowns["+strconv.Itoa(k)+"].reportingScheme", "%s is not IOSS or UOSS", enumValue(scheme))
+			return "", failValue(ReasonInvalidValue, prefix+".tax.taxCalculationBreakdowns["+strconv.Itoa(k)+"].reportingScheme", "is not IOSS or UOSS", scheme)
 		}
 	}
 	for k, sp := range it.taxModels {
@@ -735,7 +735,7 @@ func (d *amazonDecoder) v2026TaxModel(it *v2026ItemDoc, prefix string) (string, 
 				model = "MarketplaceFacilitator"
 			}
 		default:
-			return "", fail(ReasonInvalidValue, prefix+".tax.taxCollections["+strconv.Itoa(k)+"].model", "%s is not MARKETPLACE_FACILITATOR", enumValue(m))
+			return "", failValue(ReasonInvalidValue, prefix+".tax.taxCollections["+strconv.Itoa(k)+"].model", "is not MARKETPLACE_FACILITATOR", m)
 		}
 	}
 	return model, nil

@@ -33,7 +33,7 @@ func BenchmarkNormalizeAmazon(b *testing.B) {
 			benchmarkAmazon(b, payloadFirst(msg), Normalize)
 		})
 		b.Run(c.name+"-payload", func(b *testing.B) {
-			benchmarkAmazon(b, env.Payload, normalizeAmazon)
+			benchmarkAmazon(b, env.Payload, func(p []byte) (order.Order, error) { return normalizeAmazon(p, latestTime) })
 		})
 	}
 }

@@ -17,7 +17,7 @@ func FuzzNormalizeAmazon(f *testing.F) {
 		f.Add(payload)
 	}
 	f.Fuzz(func(t *testing.T, payload []byte) {
-		if _, err := normalizeAmazon(payload); err != nil {
+		if _, err := normalizeAmazon(payload, latestTime); err != nil {
 			checkAmazonFuzzError(t, err)
 		}
 		msg := make([]byte, 0, len(payload)+100)

@@ -2,7 +2,9 @@ package normalize
 
 import (
 	"fmt"
+	"strconv"
 	"sync"
+	"time"
 
 	"github.com/orderflow/orderflow/worker/order"
 )
@@ -33,7 +35,7 @@ func (d *ebayDecoder) release() {
 // payload must be one that Normalize's reader has read whole (see
 // jsonReader.resetChecked). It reads the payload once into the few fields the
 // canonical order needs, skipping the rest, then checks and converts them.
-func normalizeEbay(payload []byte) (order.Order, error) {
+func normalizeEbay(payload []byte, latest time.Time) (order.Order, error) {
 	d := getEbayDecoder()
 	defer d.release()
 	d.r.resetChecked(payload, "payload")
@@ -43,7 +45,7 @@ func normalizeEbay(payload []byte) (order.Order, error) {
 	if d.r.err != nil {
 		return order.Order{}, d.r.err
 	}
-	return d.mapOrder(string(d.r.buf))
+	return d.mapOrder(string(d.r.buf), latest)
 }
 
 // read reads the payload that is the next value of r, the message's reader, as
@@ -56,10 +58,10 @@ func (d *ebayDecoder) read(r *jsonReader) *Error {
 }
 
 // mapOrder checks and maps the payload read; s is the reader's buffer as a string.
-func (d *ebayDecoder) mapOrder(s string) (order.Order, error) {
+func (d *ebayDecoder) mapOrder(s string, latest time.Time) (order.Order, error) {
 	// One string holds every string value of the payload: the order's strings are
 	// slices of it, so they cost one allocation and share nothing with the payload.
-	m := ebayMapper{o: &d.o, s: s}
+	m := ebayMapper{o: &d.o, s: s, latest: latest}
 	return m.order()
 }
 
@@ -665,9 +667,10 @@ func (d *ebayDecoder) paymentSummary() {
 
 // ebayMapper checks the decoded fields and builds the canonical order.
 type ebayMapper struct {
-	o   *ebayOrder
-	s   string // every string value of the payload; spans index it
-	cur string // the order's currency: pricingSummary.total's
+	o      *ebayOrder
+	s      string    // every string value of the payload; spans index it
+	cur    string    // the order's currency: pricingSummary.total's
+	latest time.Time // the latest instant an event of the order may have
 }
 
 func (m *ebayMapper) str(s span) string { return s.in(m.s) }
@@ -706,7 +709,7 @@ func ebayStatus(fulfilment, payment, cancel string) (order.Status, order.Payment
 	case "":
 		return "", "", false, fail(ReasonMissingField, "payload.orderFulfillmentStatus", "missing")
 	default:
-		return "", "", false, fail(ReasonInvalidValue, "payload.orderFulfillmentStatus", "unknown order fulfilment status %s", enumValue(fulfilment))
+		return "", "", false, failValue(ReasonInvalidValue, "payload.orderFulfillmentStatus", "is not a known order fulfilment status", fulfilment)
 	}
 	var ps order.PaymentStatus
 	switch payment {
@@ -723,14 +726,14 @@ func ebayStatus(fulfilment, payment, cancel string) (order.Status, order.Payment
 	case "":
 		return "", "", false, fail(ReasonMissingField, "payload.orderPaymentStatus", "missing")
 	default:
-		return "", "", false, fail(ReasonInvalidValue, "payload.orderPaymentStatus", "unknown order payment status %s", enumValue(payment))
+		return "", "", false, failValue(ReasonInvalidValue, "payload.orderPaymentStatus", "is not a known order payment status", payment)
 	}
 	switch cancel {
 	case ebayCanceled, ebayInProgress, ebayNoneRequested:
 	case "":
 		return "", "", false, fail(ReasonMissingField, "payload.cancelStatus.cancelState", "missing")
 	default:
-		return "", "", false, fail(ReasonInvalidValue, "payload.cancelStatus.cancelState", "unknown cancel state %s", enumValue(cancel))
+		return "", "", false, failValue(ReasonInvalidValue, "payload.cancelStatus.cancelState", "is not a known cancel state", cancel)
 	}
 	// A cancel state of IN_PROGRESS is a request the seller has not yet decided.
 	requested := cancel == ebayInProgress
@@ -771,10 +774,10 @@ func (m *ebayMapper) order() (order.Order, error) {
 		return order.Order{}, err
 	}
 	out.SellerOrderID = m.str(o.salesRecord)
-	if out.PurchasedAt, err = requiredTime("payload.creationDate", m.str(o.created)); err != nil {
+	if out.PurchasedAt, err = eventTime("payload.creationDate", m.str(o.created), m.latest); err != nil {
 		return order.Order{}, err
 	}
-	if out.SourceUpdatedAt, err = requiredTime("payload.lastModifiedDate", m.str(o.modified)); err != nil {
+	if out.SourceUpdatedAt, err = eventTime("payload.lastModifiedDate", m.str(o.modified), m.latest); err != nil {
 		return order.Order{}, err
 	}
 	fulfilment, payment, cancel := m.str(o.fulfillmentStatus), m.str(o.paymentStatus), m.str(o.cancelState)
@@ -847,7 +850,8 @@ func (m *ebayMapper) money(a *ebayAmount, where func() string) (order.Money, err
 		return order.Money{}, at(err, where()+"."+valueKey)
 	}
 	if !v.IsZero() && v.Currency != m.cur {
-		return order.Money{}, fail(ReasonBadAmount, where()+"."+curKey, "currency %s differs from the order currency %s", v.Currency, m.cur)
+		return order.Money{}, &Error{Reason: ReasonBadAmount, Field: where() + "." + curKey,
+			Rule: "differs from the order's currency", Err: order.ErrCurrencyMismatch}
 	}
 	return v, nil
 }
@@ -916,7 +920,8 @@ func (m *ebayMapper) lines(out *order.Order) error {
 			return fail(ReasonMissingField, linePath(i, "lineItemId"), "missing")
 		}
 		if j := repeatOf(out.Lines[:i], line.LineID, seen, i); j >= 0 {
-			return fail(ReasonInvalidValue, linePath(i, "lineItemId"), "repeats line %d", j)
+			return &Error{Reason: ReasonInvalidValue, Field: linePath(i, "lineItemId"),
+				Rule: "repeats the id of an earlier line", Detail: "lineItems[" + strconv.Itoa(j) + "]"}
 		}
 		if out.Marketplace == "" {
 			out.Marketplace = m.str(l.purchaseMarketplace)
@@ -940,7 +945,7 @@ func (m *ebayMapper) lines(out *order.Order) error {
 			line.QuantityShipped = q
 		case ebayNotStarted, ebayInProgress, "":
 		default:
-			return fail(ReasonInvalidValue, linePath(i, "lineItemFulfillmentStatus"), "unknown line fulfilment status %s", enumValue(status))
+			return failValue(ReasonInvalidValue, linePath(i, "lineItemFulfillmentStatus"), "is not a known line fulfilment status", status)
 		}
 		if line.LineTotal, err = m.money(&l.cost, func() string { return linePath(i, "lineItemCost") }); err != nil {
 			return err
@@ -1118,7 +1123,7 @@ func (m *ebayMapper) refund(f *ebayRefund, where func() string) (order.Refund, e
 	if r.RefundID == "" {
 		r.RefundID = m.str(f.referenceID)
 	}
-	if r.RefundedAt, err = optionalTime("", m.str(f.date)); err != nil {
+	if r.RefundedAt, err = optionalEventTime("", m.str(f.date), m.latest); err != nil {
 		return r, at(err, where()+"refundDate")
 	}
 	switch s := m.str(f.status); s { // sel:RefundStatusEnum, lower-cased
@@ -1130,7 +1135,7 @@ func (m *ebayMapper) refund(f *ebayRefund, where func() string) (order.Refund, e
 	case "REFUNDED":
 		r.Status = "refunded"
 	default:
-		return r, fail(ReasonInvalidValue, where()+"refundStatus", "unknown refund status %s", enumValue(s))
+		return r, failValue(ReasonInvalidValue, where()+"refundStatus", "is not a known refund status", s)
 	}
 	return r, nil
 }

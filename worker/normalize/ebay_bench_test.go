@@ -52,7 +52,7 @@ func BenchmarkNormalizeEbay(b *testing.B) {
 			b.SetBytes(int64(len(payload)))
 			b.ReportAllocs()
 			for b.Loop() {
-				if _, err := normalizeEbay(payload); err != nil {
+				if _, err := normalizeEbay(payload, latestTime); err != nil {
 					b.Fatal(err)
 				}
 			}

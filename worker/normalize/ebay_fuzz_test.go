@@ -48,7 +48,7 @@ func FuzzNormalizeEbay(f *testing.F) {
 				checkUTF8(t, reflect.ValueOf(o))
 			}
 		}
-		o, err := normalizeEbay(data)
+		o, err := normalizeEbay(data, latestTime)
 		checkFuzzError(t, err)
 		if err == nil {
 			checkUTF8(t, reflect.ValueOf(o))

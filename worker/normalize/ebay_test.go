@@ -22,25 +22,25 @@ func TestEbayBadInputs(t *testing.T) {
 		{"ebay/bad/quantity-string.bad.json", "schema_mismatch: payload.lineItems[1].quantity: JSON string where the schema has integer"},
 		{"ebay/bad/missing-order-id.bad.json", "missing_field: payload.orderId: missing"},
 		{"ebay/bad/missing-last-modified.bad.json", "missing_field: payload.lastModifiedDate: missing"},
-		{"ebay/bad/amount-two-points.bad.json", `bad_amount: payload.lineItems[0].lineItemCost.value: "12.3.4" is not a decimal number`},
-		{"ebay/bad/amount-thousands-separator.bad.json", `bad_amount: payload.pricingSummary.priceSubtotal.value: "1,299.00" is not a decimal number`},
-		{"ebay/bad/amount-nan.bad.json", `bad_amount: payload.pricingSummary.total.value: "NaN" is not a decimal number`},
-		{"ebay/bad/currency-four-letters.bad.json", `bad_amount: payload.lineItems[0].deliveryCost.shippingCost.currency: "GBPX" is not an ISO 4217 currency code`},
-		{"ebay/bad/negative-quantity.bad.json", "invalid_value: payload.lineItems[0].quantity: negative quantity -1"},
-		{"ebay/bad/unknown-payment-status.bad.json", `invalid_value: payload.orderPaymentStatus: unknown order payment status "SETTLED"`},
-		{"ebay/bad/unknown-fulfilment-status.bad.json", `invalid_value: payload.orderFulfillmentStatus: unknown order fulfilment status "SHIPPED"`},
-		{"ebay/bad/unknown-cancel-state.bad.json", `invalid_value: payload.cancelStatus.cancelState: unknown cancel state "CANCEL_REQUESTED"`},
-		{"ebay/bad/unknown-line-status.bad.json", `invalid_value: payload.lineItems[1].lineItemFulfillmentStatus: unknown line fulfilment status "DISPATCHED"`},
-		{"ebay/bad/mixed-currencies.bad.json", "bad_amount: payload.lineItems[1].lineItemCost.currency: currency EUR differs from the order currency GBP"},
-		{"ebay/bad/bad-timestamp.bad.json", "invalid_value: payload.creationDate: timestamp is not RFC 3339"},
+		{"ebay/bad/amount-two-points.bad.json", `bad_amount: payload.lineItems[0].lineItemCost.value: amount is not a decimal number (6 characters: digits, punctuation)`},
+		{"ebay/bad/amount-thousands-separator.bad.json", `bad_amount: payload.pricingSummary.priceSubtotal.value: amount is not a decimal number (8 characters: digits, punctuation)`},
+		{"ebay/bad/amount-nan.bad.json", `bad_amount: payload.pricingSummary.total.value: amount is not a decimal number (3 characters: letters)`},
+		{"ebay/bad/currency-four-letters.bad.json", `bad_amount: payload.lineItems[0].deliveryCost.shippingCost.currency: currency is not an ISO 4217 code (three capital letters) (4 characters: letters)`},
+		{"ebay/bad/negative-quantity.bad.json", `invalid_value: payload.lineItems[0].quantity: quantity is negative`},
+		{"ebay/bad/unknown-payment-status.bad.json", `invalid_value: payload.orderPaymentStatus: is not a known order payment status (7 characters: letters)`},
+		{"ebay/bad/unknown-fulfilment-status.bad.json", `invalid_value: payload.orderFulfillmentStatus: is not a known order fulfilment status (7 characters: letters)`},
+		{"ebay/bad/unknown-cancel-state.bad.json", `invalid_value: payload.cancelStatus.cancelState: is not a known cancel state (16 characters: letters, punctuation)`},
+		{"ebay/bad/unknown-line-status.bad.json", `invalid_value: payload.lineItems[1].lineItemFulfillmentStatus: is not a known line fulfilment status (10 characters: letters)`},
+		{"ebay/bad/mixed-currencies.bad.json", `bad_amount: payload.lineItems[1].lineItemCost.currency: differs from the order's currency`},
+		{"ebay/bad/bad-timestamp.bad.json", `invalid_value: payload.creationDate: timestamp is not RFC 3339 (16 characters: digits, spaces, punctuation)`},
 		{"ebay/bad/payload-array.bad.json", "schema_mismatch: payload: JSON array where the schema has object"},
 		{"ebay/bad/no-line-items.bad.json", "missing_field: payload.lineItems: missing"},
 		{"ebay/bad/missing-line-item-id.bad.json", "missing_field: payload.lineItems[1].lineItemId: missing"},
-		{"ebay/bad/repeated-line-item-id.bad.json", "invalid_value: payload.lineItems[1].lineItemId: repeats line 0"},
+		{"ebay/bad/repeated-line-item-id.bad.json", `invalid_value: payload.lineItems[1].lineItemId: repeats the id of an earlier line (lineItems[0])`},
 		{"ebay/bad/missing-total.bad.json", "missing_field: payload.pricingSummary.total: missing"},
 		{"ebay/bad/name-wrong-type.bad.json", "schema_mismatch: payload.fulfillmentStartInstructions[0].shippingStep.shipTo.fullName: JSON array where the schema has string"},
 		{"ebay/bad/missing-cancel-status.bad.json", "missing_field: payload.cancelStatus.cancelState: missing"},
-		{"ebay/bad/refund-status-unknown.bad.json", `invalid_value: payload.paymentSummary.refunds[0].refundStatus: unknown refund status "DONE"`},
+		{"ebay/bad/refund-status-unknown.bad.json", `invalid_value: payload.paymentSummary.refunds[0].refundStatus: is not a known refund status (4 characters: letters)`},
 	})
 }
 
@@ -320,7 +320,7 @@ func TestEbayRepeatedLineIDs(t *testing.T) {
 			p["lineItems"] = lines
 		})
 		_, err := Normalize(msg)
-		want := fmt.Sprintf("invalid_value: payload.lineItems[%d].lineItemId: repeats line 0", n-1)
+		want := fmt.Sprintf("invalid_value: payload.lineItems[%d].lineItemId: repeats the id of an earlier line (lineItems[0])", n-1)
 		if err == nil || err.Error() != want {
 			t.Errorf("%d lines: error %v, want %s", n, err, want)
 		}

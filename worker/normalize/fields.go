@@ -2,8 +2,12 @@ package normalize
 
 import (
 	"errors"
-	"fmt"
+	"strconv"
+	"strings"
 	"time"
+	"unicode"
+
+	"github.com/go-json-experiment/json/jsontext"
 
 	"github.com/orderflow/orderflow/worker/order"
 )
@@ -20,32 +24,71 @@ func requireString(field, s string) error {
 	return nil
 }
 
-// requiredTime parses a required timestamp into UTC.
+// Every timestamp of a message must lie in [earliestTime, latestTime): no order
+// of either marketplace is older than 2000, nothing about an order is planned
+// past 2099, and ClickHouse's DateTime, which ends in February 2106 and starts in
+// 1970, would wrap anything outside (1969 becomes 2105, 2150 becomes 2013), and
+// retention would then keep or drop the row for the wrong decades.
+var (
+	earliestTime = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
+	latestTime   = time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC)
+)
+
+// The rules a timestamp can break, in the words of its error.
+const (
+	ruleTimeTooEarly  = "timestamp is before 2000-01-01"
+	ruleTimeTooLate   = "timestamp is after 2099"
+	ruleEventInFuture = "timestamp is later than now plus the allowed clock skew"
+)
+
+// requiredTime parses a required timestamp into UTC, within the bounds above.
 func requiredTime(field, s string) (time.Time, error) {
+	return eventTime(field, s, latestTime)
+}
+
+// optionalTime parses a timestamp that may be absent, within the bounds above.
+func optionalTime(field, s string) (*time.Time, error) {
+	return optionalEventTime(field, s, latestTime)
+}
+
+// eventTime parses a required timestamp of something that has happened (a
+// purchase, an update, a refund), which must also be no later than latest: now
+// plus the clock skew allowed (Config.MaxClockSkew). Retention counts from these
+// times, so one dated in the future would keep its data for as long.
+func eventTime(field, s string, latest time.Time) (time.Time, error) {
 	if s == "" {
 		return time.Time{}, fail(ReasonMissingField, field, "missing")
 	}
 	t, err := parseTime(s)
 	if err != nil {
-		return time.Time{}, &Error{Reason: ReasonInvalidValue, Field: field, Err: err}
+		return time.Time{}, failValue(ReasonInvalidValue, field, "timestamp is not RFC 3339", s)
+	}
+	switch {
+	case t.Before(earliestTime):
+		return time.Time{}, fail(ReasonInvalidValue, field, ruleTimeTooEarly)
+	case !t.Before(latestTime):
+		return time.Time{}, fail(ReasonInvalidValue, field, ruleTimeTooLate)
+	case t.After(latest):
+		return time.Time{}, fail(ReasonInvalidValue, field, ruleEventInFuture)
 	}
 	return t, nil
 }
 
-// optionalTime parses a timestamp that may be absent.
-func optionalTime(field, s string) (*time.Time, error) {
+// optionalEventTime is eventTime for a timestamp that may be absent.
+func optionalEventTime(field, s string, latest time.Time) (*time.Time, error) {
 	if s == "" {
 		return nil, nil
 	}
-	t, err := parseTime(s)
+	t, err := eventTime(field, s, latest)
 	if err != nil {
-		return nil, &Error{Reason: ReasonInvalidValue, Field: field, Err: err}
+		return nil, err
 	}
 	return &t, nil
 }
 
 // money reads an amount and currency pair; both empty means absent (zero Money).
-// The amount's text is quoted in the error: amounts are not personal data.
+// The error gives the rule the text breaks and its shape, not the text: an amount
+// field can hold anything a corrupt or hostile message puts there.
 func money(field, amount, currency string) (order.Money, error) {
 	if amount == "" && currency == "" {
 		return order.Money{}, nil
@@ -55,11 +98,17 @@ func money(field, amount, currency string) (order.Money, error) {
 	}
 	m, err := order.ParseMoney(amount, currency)
 	if err != nil {
+		e := &Error{Reason: ReasonBadAmount, Field: field, Err: err}
 		var ae *order.AmountError
-		if errors.As(err, &ae) {
-			err = fmt.Errorf("%q %s", ae.Input, ae.Problem) // the reason already says "bad amount"
+		switch {
+		case errors.As(err, &ae) && ae.OfCurrency:
+			e.Rule, e.Detail = ae.Rule, shapeOf(currency)
+		case errors.As(err, &ae):
+			e.Rule, e.Detail = ae.Rule, shapeOf(amount)
+		default:
+			e.Rule = "amount and currency cannot be read exactly"
 		}
-		return order.Money{}, &Error{Reason: ReasonBadAmount, Field: field, Err: err}
+		return order.Money{}, e
 	}
 	return m, nil
 }
@@ -67,15 +116,10 @@ func money(field, amount, currency string) (order.Money, error) {
 // quantity checks a non-negative item count.
 func quantity(field string, n int) (int, error) {
 	if n < 0 {
-		return 0, fail(ReasonInvalidValue, field, "negative quantity %d", n)
+		return 0, fail(ReasonInvalidValue, field, "quantity is negative")
 	}
 	return n, nil
 }
-
-// enumValue quotes an unexpected enum value for an error message, shortened: enum
-// fields hold channel codes, not personal data, but a corrupt message could put
-// anything there.
-func enumValue(s string) string { return fmt.Sprintf("%q", truncate(s, 40)) }
 
 // sum adds amounts with addMoney, failing with field's path.
 func sum(field string, ms ...order.Money) (order.Money, error) {
@@ -100,11 +144,11 @@ func addMoney(a, b order.Money) (order.Money, error) {
 	case a.IsZero():
 		return b, nil
 	case a.Currency != b.Currency:
-		return order.Money{}, &Error{Reason: ReasonBadAmount, Err: fmt.Errorf("%w: %s + %s", order.ErrCurrencyMismatch, a.Currency, b.Currency)}
+		return order.Money{}, &Error{Reason: ReasonBadAmount, Rule: "amounts in more than one currency", Err: order.ErrCurrencyMismatch}
 	}
 	s := a.Amount + b.Amount
 	if (b.Amount > 0 && s < a.Amount) || (b.Amount < 0 && s > a.Amount) {
-		return order.Money{}, &Error{Reason: ReasonBadAmount, Err: errors.New("amounts too large to add up")}
+		return order.Money{}, &Error{Reason: ReasonBadAmount, Rule: "amounts too large to add up"}
 	}
 	return order.Money{Amount: s, Currency: a.Currency}, nil
 }
@@ -156,11 +200,61 @@ func asError(err error) *Error {
 	if errors.As(err, &e) {
 		return e
 	}
-	return &Error{Reason: ReasonInvalidValue, Err: err}
+	return &Error{Reason: ReasonInvalidValue, Rule: "cannot be read", Err: err}
 }
 
 // under puts an error's relative field path under prefix.
 func under(err *Error, prefix string) *Error {
 	err.Field = joinPath(prefix, err.Field)
 	return err
+}
+
+// kindMismatch is the rule a value of JSON kind got breaks where the schema has
+// want (a JSON type name).
+func kindMismatch(got jsontext.Kind, want string) string {
+	return "JSON " + kindName(got) + " where the schema has " + want
+}
+
+// atByte is an Error's Detail for a fault at a byte offset of the message.
+func atByte(offset int64) string { return "at byte " + strconv.FormatInt(offset, 10) }
+
+// shapeOf describes a value for an error without revealing it: its length in
+// characters and the classes of characters it has, such as "19 characters:
+// digits, spaces". Enough to tell a truncated code from an email typed into the
+// wrong field; too little to read a card number, an email or a name back.
+func shapeOf(s string) string {
+	if s == "" {
+		return "empty"
+	}
+	var letters, digits, spaces, punct, other bool
+	n := 0
+	for _, r := range s {
+		n++
+		switch {
+		case unicode.IsLetter(r):
+			letters = true
+		case unicode.IsDigit(r):
+			digits = true
+		case unicode.IsSpace(r):
+			spaces = true
+		case unicode.IsPunct(r) || unicode.IsSymbol(r):
+			punct = true
+		default:
+			other = true
+		}
+	}
+	classes := make([]string, 0, 5)
+	for _, c := range []struct {
+		has  bool
+		name string
+	}{{letters, "letters"}, {digits, "digits"}, {spaces, "spaces"}, {punct, "punctuation"}, {other, "other characters"}} {
+		if c.has {
+			classes = append(classes, c.name)
+		}
+	}
+	unit := " characters: "
+	if n == 1 {
+		unit = " character: "
+	}
+	return strconv.Itoa(n) + unit + strings.Join(classes, ", ")
 }

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
-	"fmt"
 	"io"
 	"strconv"
 	"strings"
@@ -162,16 +161,16 @@ func (r *jsonReader) fail(err error) {
 	switch {
 	case err == io.EOF || errors.Is(err, io.ErrUnexpectedEOF):
 		// io.EOF: nothing but space where the document should be.
-		r.err = &Error{Reason: ReasonMalformedJSON, Field: r.prefix, Err: errors.New("truncated JSON")}
+		r.err = &Error{Reason: ReasonMalformedJSON, Field: r.prefix, Rule: "truncated JSON"}
 	case errors.As(err, &se) && errors.Is(se.Err, jsontext.ErrDuplicateName):
-		r.err = &Error{Reason: ReasonMalformedJSON, Field: r.prefix, Err: fmt.Errorf("duplicate object member name at byte %d", se.ByteOffset+1)}
+		r.err = &Error{Reason: ReasonMalformedJSON, Field: r.prefix, Rule: "duplicate object member name", Detail: atByte(se.ByteOffset + 1)}
 	case errors.As(err, &se):
 		// ByteOffset is 0-based: the byte at which the text stopped being JSON.
-		r.err = &Error{Reason: ReasonMalformedJSON, Field: r.prefix, Err: fmt.Errorf("invalid JSON at byte %d", r.faultAt(se.ByteOffset)+1)}
+		r.err = &Error{Reason: ReasonMalformedJSON, Field: r.prefix, Rule: "invalid JSON", Detail: atByte(r.faultAt(se.ByteOffset) + 1)}
 	default:
 		// A Decoder over a bytes.Buffer makes no other error; should one appear, its
 		// message is not quoted, as it might hold document text.
-		r.err = &Error{Reason: ReasonMalformedJSON, Field: r.prefix, Err: errors.New("invalid JSON")}
+		r.err = &Error{Reason: ReasonMalformedJSON, Field: r.prefix, Rule: "invalid JSON"}
 	}
 }
 
@@ -200,8 +199,7 @@ func (r *jsonReader) typeError(key string, got jsontext.Kind, want string) {
 	if r.err != nil {
 		return
 	}
-	r.err = &Error{Reason: ReasonSchemaMismatch, Field: r.fieldPath(key),
-		Err: fmt.Errorf("JSON %s where the schema has %s", kindName(got), want)}
+	r.err = &Error{Reason: ReasonSchemaMismatch, Field: r.fieldPath(key), Rule: kindMismatch(got, want)}
 }
 
 // kindName names a value's JSON type as encoding/json's errors do.

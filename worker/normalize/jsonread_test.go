@@ -57,19 +57,19 @@ func TestJSONReaderSyntaxErrors(t *testing.T) {
 		{`{"a":[{"b":nul`, "malformed_json: payload: truncated JSON"},
 		{``, "malformed_json: payload: truncated JSON"},
 		{"  \n", "malformed_json: payload: truncated JSON"},
-		{`{"orderId":} `, "malformed_json: payload: invalid JSON at byte 12"},
-		{`{"orderId":}`, "malformed_json: payload: invalid JSON at byte 12"}, // encoding/json: "truncated"
-		{`{"orderId" "1"}`, "malformed_json: payload: invalid JSON at byte 12"},
-		{`xx`, "malformed_json: payload: invalid JSON at byte 1"},
-		{`{"a":[1,2} `, "malformed_json: payload: invalid JSON at byte 10"},
-		{`{"a":tru} `, "malformed_json: payload: invalid JSON at byte 9"},
-		{`{"a":1} x `, "malformed_json: payload: invalid JSON at byte 9"},
-		{`{"a":1} {}`, "malformed_json: payload: invalid JSON at byte 9"},
-		{`{"a":1,}`, "malformed_json: payload: invalid JSON at byte 8"},
-		{"{\"a\":\"b\x01\"}", "malformed_json: payload: invalid JSON at byte 8"},
-		{`{"a":"\x"}`, "malformed_json: payload: invalid JSON at byte 7"}, // encoding/json: 8, the x
-		{`{"a":1,"a":2}`, "malformed_json: payload: duplicate object member name at byte 8"},
-		{`{"a":{"b":1,"\u0062":2}}`, "malformed_json: payload: duplicate object member name at byte 13"},
+		{`{"orderId":} `, "malformed_json: payload: invalid JSON (at byte 12)"},
+		{`{"orderId":}`, "malformed_json: payload: invalid JSON (at byte 12)"}, // encoding/json: "truncated"
+		{`{"orderId" "1"}`, "malformed_json: payload: invalid JSON (at byte 12)"},
+		{`xx`, "malformed_json: payload: invalid JSON (at byte 1)"},
+		{`{"a":[1,2} `, "malformed_json: payload: invalid JSON (at byte 10)"},
+		{`{"a":tru} `, "malformed_json: payload: invalid JSON (at byte 9)"},
+		{`{"a":1} x `, "malformed_json: payload: invalid JSON (at byte 9)"},
+		{`{"a":1} {}`, "malformed_json: payload: invalid JSON (at byte 9)"},
+		{`{"a":1,}`, "malformed_json: payload: invalid JSON (at byte 8)"},
+		{"{\"a\":\"b\x01\"}", "malformed_json: payload: invalid JSON (at byte 8)"},
+		{`{"a":"\x"}`, "malformed_json: payload: invalid JSON (at byte 7)"}, // encoding/json: 8, the x
+		{`{"a":1,"a":2}`, "malformed_json: payload: duplicate object member name (at byte 8)"},
+		{`{"a":{"b":1,"\u0062":2}}`, "malformed_json: payload: duplicate object member name (at byte 13)"},
 	} {
 		// Each document read two ways: as one value, as the envelope reads a payload
 		// or skips a member, and token by token, as a normaliser reads it.
@@ -243,10 +243,10 @@ func TestEnvelopeReading(t *testing.T) {
 	for _, c := range []struct{ msg, want string }{
 		// A syntax error anywhere outranks a member of the wrong type, as it did with
 		// encoding/json; of two wrong types, the first is reported.
-		{`{"tenant_id":42,"channel":"ebay","received_at":"2026-11-02T10:00:00Z","payload":{"a":}}`, "malformed_json: invalid JSON at byte 86"},
+		{`{"tenant_id":42,"channel":"ebay","received_at":"2026-11-02T10:00:00Z","payload":{"a":}}`, "malformed_json: invalid JSON (at byte 86)"},
 		{`{"channel":7,"tenant_id":42,` + tail, "schema_mismatch: channel: JSON number where the schema has string"},
 		{`{"tenant_id":"acme","channel":["ebay"],` + tail, "schema_mismatch: channel: JSON array where the schema has string"},
-		{`{"tenant_id":"acme","channel":"ebay","tenant_id":"evil",` + tail, "malformed_json: duplicate object member name at byte 38"},
+		{`{"tenant_id":"acme","channel":"ebay","tenant_id":"evil",` + tail, "malformed_json: duplicate object member name (at byte 38)"},
 		// Names are the schema's, exactly.
 		{`{"Tenant_ID":"acme","channel":"ebay",` + tail, "bad_envelope: tenant_id: missing"},
 		{`[]`, "schema_mismatch: JSON array where the schema has object"},
@@ -256,15 +256,15 @@ func TestEnvelopeReading(t *testing.T) {
 		{`{"tenant_id":"acme","channel":"amazon","received_at":"2026-11-02T10:00:00Z","payload":[]}`, "schema_mismatch: payload: JSON array where the schema has object"},
 		{`{"tenant_id":null,"channel":"ebay",` + tail, "bad_envelope: tenant_id: missing"},
 		// Repeated names in the payload, read in place or kept as bytes.
-		{`{"tenant_id":"acme","channel":"ebay","received_at":"2026-11-02T10:00:00Z","payload":{"orderId":"1","orderId":"2"}}`, "malformed_json: duplicate object member name at byte 100"},
-		{`{"tenant_id":"acme","payload":{"orderId":"1","orderId":"2"},"channel":"ebay","received_at":"2026-11-02T10:00:00Z"}`, "malformed_json: duplicate object member name at byte 46"},
+		{`{"tenant_id":"acme","channel":"ebay","received_at":"2026-11-02T10:00:00Z","payload":{"orderId":"1","orderId":"2"}}`, "malformed_json: duplicate object member name (at byte 100)"},
+		{`{"tenant_id":"acme","payload":{"orderId":"1","orderId":"2"},"channel":"ebay","received_at":"2026-11-02T10:00:00Z"}`, "malformed_json: duplicate object member name (at byte 46)"},
 		// A fault in the payload read in place ranks below the envelope's own faults
 		// and below malformed JSON after it.
-		{`{"tenant_id":"ACME","channel":"ebay","received_at":"2026-11-02T10:00:00Z","payload":{"orderId":7}}`, "bad_envelope: tenant_id: must be 1-64 characters of a-z, 0-9, '-' and '_'"},
+		{`{"tenant_id":"ACME","channel":"ebay","received_at":"2026-11-02T10:00:00Z","payload":{"orderId":7}}`, `bad_envelope: tenant_id: must be 1-64 characters of a-z, 0-9, '-' and '_' (4 characters: letters)`},
 		{`{"tenant_id":"acme","channel":"ebay","payload":{"orderId":7,"x":[1,{"y":2}]},"received_at":"2026-11-02T10:00:00Z"}`, "schema_mismatch: payload.orderId: JSON number where the schema has string"},
-		{`{"tenant_id":"acme","channel":"ebay","payload":{"orderId":7,"x":[1,{"y":2}]},"received_at":"2026-11-02T10:00:00Z",}`, "malformed_json: invalid JSON at byte 115"},
-		{`{"tenant_id":"acme","channel":"amazon","payload":{"order":{"AmazonOrderId":["x"]},"items":[{]},"received_at":"2026-11-02T10:00:00Z"}`, "malformed_json: invalid JSON at byte 93"},
-		{`{"tenant_id":"acme","channel":"amazon","received_at":"2026-11-02T10:00:00Z","payload":{"items":[]},"x":}`, "malformed_json: invalid JSON at byte 104"},
+		{`{"tenant_id":"acme","channel":"ebay","payload":{"orderId":7,"x":[1,{"y":2}]},"received_at":"2026-11-02T10:00:00Z",}`, "malformed_json: invalid JSON (at byte 115)"},
+		{`{"tenant_id":"acme","channel":"amazon","payload":{"order":{"AmazonOrderId":["x"]},"items":[{]},"received_at":"2026-11-02T10:00:00Z"}`, "malformed_json: invalid JSON (at byte 93)"},
+		{`{"tenant_id":"acme","channel":"amazon","received_at":"2026-11-02T10:00:00Z","payload":{"items":[]},"x":}`, "malformed_json: invalid JSON (at byte 104)"},
 		{`{"tenant_id":"acme","channel":"amazon","received_at":"2026-11-02T10:00:00Z","payload":{"items":[]},"x":1}`, "missing_field: payload.order: missing"},
 		{`{"tenant_id":"acme","channel":"amazon","received_at":"2026-11-02T10:00:00Z","payload":{"order":{"orderId":1}},"x":1}`, "schema_mismatch: payload.order.orderId: JSON number where the schema has string"},
 	} {

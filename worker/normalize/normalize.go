@@ -15,6 +15,7 @@ package normalize
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -49,24 +50,52 @@ var Reasons = []Reason{
 	ReasonMissingField, ReasonBadAmount, ReasonInvalidValue,
 }
 
-// Error is a normalisation failure. Its message names the reason and the field
-// path, never a personal-data value.
+// Error is a normalisation failure. It names the reason, the field path and
+// the rule the value broke, and at most the value's shape (its length and
+// classes of characters): never the value itself. A message can carry anything
+// in any field (a card number typed into OrderStatus, an email into an amount),
+// and this text goes into DLQ headers and log lines, which are not encrypted.
 type Error struct {
 	Reason Reason
 	// Field is the JSON path of the offending field in the message, such as
 	// "payload.items[1].ItemPrice.Amount"; empty when the whole message is at fault.
+	// Paths are built from the schema's member names and array indices only.
 	Field string
-	Err   error
+	// Rule says what is wrong in fixed words ("is not an Amazon order status"). It
+	// never holds text from the message: a test reads every place that makes an
+	// Error and refuses a rule that is not a constant.
+	Rule string
+	// Detail says what may be said of the value without revealing it: its shape
+	// (shapeOf: length and classes of characters) or where the JSON breaks (a
+	// byte offset); empty when the rule says enough.
+	Detail string
+	// Err is a sentinel the failure also matches (errors.Is), such as
+	// order.ErrCurrencyMismatch; its text is not part of Error().
+	Err error
 }
 
 func (e *Error) Error() string {
-	if e.Field == "" {
-		return fmt.Sprintf("%s: %v", e.Reason, e.Err)
+	var b strings.Builder
+	b.WriteString(string(e.Reason))
+	if e.Field != "" {
+		b.WriteString(": ")
+		b.WriteString(e.Field)
 	}
-	return fmt.Sprintf("%s: %s: %v", e.Reason, e.Field, e.Err)
+	b.WriteString(": ")
+	b.WriteString(e.Rule)
+	if e.Detail != "" {
+		b.WriteString(" (")
+		b.WriteString(e.Detail)
+		b.WriteByte(')')
+	}
+	return b.String()
 }
 
 func (e *Error) Unwrap() error { return e.Err }
+
+// SafeMessage is Error(): every part of it is safe to show in the clear. The
+// dead-letter publisher and the pipeline's logs print only errors that have it.
+func (e *Error) SafeMessage() string { return e.Error() }
 
 // ReasonOf returns the Reason of a normalisation error, or "" for other errors.
 func ReasonOf(err error) Reason {
@@ -77,12 +106,61 @@ func ReasonOf(err error) Reason {
 	return ""
 }
 
-func fail(reason Reason, field string, format string, args ...any) *Error {
-	return &Error{Reason: reason, Field: field, Err: fmt.Errorf(format, args...)}
+// fail makes an Error; rule must be a constant (a test checks every call).
+func fail(reason Reason, field, rule string) *Error {
+	return &Error{Reason: reason, Field: field, Rule: rule}
+}
+
+// failValue is fail for a value that breaks the rule, described by its shape.
+func failValue(reason Reason, field, rule, value string) *Error {
+	return &Error{Reason: reason, Field: field, Rule: rule, Detail: shapeOf(value)}
 }
 
 // maxTenantIDLen bounds tenant ids, which become ClickHouse keys and Vault key names.
 const maxTenantIDLen = 64
+
+// Config configures a Normalizer. The zero Config is the default.
+type Config struct {
+	// Now is the clock that event times are judged by. Default time.Now.
+	Now func() time.Time
+	// MaxClockSkew is how far past Now an event time (purchase, last update,
+	// refund, received_at) may lie, for producers whose clocks run ahead; a
+	// message with a later one is refused as invalid_value, since retention counts
+	// from these times. Default 24h (pipeline.max_clock_skew); at most 30 days.
+	MaxClockSkew time.Duration
+}
+
+// DefaultMaxClockSkew is Config.MaxClockSkew's default.
+const DefaultMaxClockSkew = 24 * time.Hour
+
+// maxClockSkew bounds Config.MaxClockSkew: a skew of months would let a message
+// dated months ahead keep its label that much longer than three weeks.
+const maxClockSkew = 30 * 24 * time.Hour
+
+// Normalizer normalises messages against a clock. It is safe for concurrent use.
+type Normalizer struct {
+	now  func() time.Time
+	skew time.Duration
+}
+
+// New checks cfg and returns a Normalizer.
+func New(cfg Config) (*Normalizer, error) {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.MaxClockSkew == 0 {
+		cfg.MaxClockSkew = DefaultMaxClockSkew
+	}
+	if cfg.MaxClockSkew < 0 || cfg.MaxClockSkew > maxClockSkew {
+		return nil, fmt.Errorf("normalize: MaxClockSkew must be between 0 and %s, got %s", maxClockSkew, cfg.MaxClockSkew)
+	}
+	return &Normalizer{now: cfg.Now, skew: cfg.MaxClockSkew}, nil
+}
+
+var defaultNormalizer = &Normalizer{now: time.Now, skew: DefaultMaxClockSkew}
+
+// Normalize is Normalizer.Normalize with the default Config.
+func Normalize(msg []byte) (order.Order, error) { return defaultNormalizer.Normalize(msg) }
 
 // Normalize decodes one message and returns its canonical order. Every failure is an
 // *Error with a Reason. It is safe for concurrent use.
@@ -93,7 +171,8 @@ const maxTenantIDLen = 64
 // they did when encoding/json read the envelope first: malformed JSON anywhere, then a
 // member of the envelope of the wrong type, then the envelope's own checks, then the
 // payload's.
-func Normalize(msg []byte) (order.Order, error) {
+func (n *Normalizer) Normalize(msg []byte) (order.Order, error) {
+	latest := n.now().UTC().Add(n.skew)
 	r := envelopeReaders.Get().(*jsonReader)
 	var env envelope
 	defer func() {
@@ -111,14 +190,16 @@ func Normalize(msg []byte) (order.Order, error) {
 		return order.Order{}, fail(ReasonBadEnvelope, "tenant_id", "missing")
 	}
 	if !validTenantID(env.tenantID) {
-		return order.Order{}, fail(ReasonBadEnvelope, "tenant_id", "must be 1-%d characters of a-z, 0-9, '-' and '_'", maxTenantIDLen)
+		return order.Order{}, failValue(ReasonBadEnvelope, "tenant_id", "must be 1-64 characters of a-z, 0-9, '-' and '_'", env.tenantID)
 	}
 	if env.receivedAt == "" {
 		return order.Order{}, fail(ReasonBadEnvelope, "received_at", "missing")
 	}
-	receivedAt, err := parseTime(env.receivedAt)
+	receivedAt, err := eventTime("", env.receivedAt, latest)
 	if err != nil {
-		return order.Order{}, &Error{Reason: ReasonBadEnvelope, Field: "received_at", Err: err}
+		e := under(asError(err), "received_at")
+		e.Reason = ReasonBadEnvelope
+		return order.Order{}, e
 	}
 	if env.payload == nil && env.decoder == nil {
 		return order.Order{}, fail(ReasonBadEnvelope, "payload", "missing")
@@ -129,15 +210,15 @@ func Normalize(msg []byte) (order.Order, error) {
 		if env.payloadErr != nil {
 			return order.Order{}, env.payloadErr
 		}
-		o, err = env.decoder.mapOrder(env.s)
+		o, err = env.decoder.mapOrder(env.s, latest)
 	case env.channel == string(order.ChannelAmazon):
-		o, err = normalizeAmazon(env.payload)
+		o, err = normalizeAmazon(env.payload, latest)
 	case env.channel == string(order.ChannelEbay):
-		o, err = normalizeEbay(env.payload)
+		o, err = normalizeEbay(env.payload, latest)
 	case env.channel == "":
 		return order.Order{}, fail(ReasonBadEnvelope, "channel", "missing")
 	default:
-		return order.Order{}, fail(ReasonUnknownChannel, "channel", "%q is not a channel this worker reads (amazon, ebay)", truncate(env.channel, 32))
+		return order.Order{}, failValue(ReasonUnknownChannel, "channel", "is not a channel this worker reads (amazon, ebay)", env.channel)
 	}
 	if err != nil {
 		return order.Order{}, err
@@ -157,8 +238,9 @@ type payloadDecoder interface {
 	// read reads the payload, the next value of r, with r's path; r's first error
 	// stops it. It returns a fault of the payload that is not the reader's.
 	read(r *jsonReader) *Error
-	// mapOrder checks and maps what read read; s is the reader's buffer as a string.
-	mapOrder(s string) (order.Order, error)
+	// mapOrder checks and maps what read read; s is the reader's buffer as a string,
+	// latest the latest instant an event of the order may have.
+	mapOrder(s string, latest time.Time) (order.Order, error)
 	// release returns the decoder to its pool.
 	release()
 }
@@ -200,7 +282,7 @@ func (env *envelope) read(r *jsonReader, msg []byte) *Error {
 			return r.str(key)
 		case '0', '{', '[', 't', 'f':
 			if mismatch == nil {
-				mismatch = fail(ReasonSchemaMismatch, key, "JSON %s where the schema has string", kindName(k))
+				mismatch = fail(ReasonSchemaMismatch, key, kindMismatch(k, "string"))
 			}
 			r.skip()
 		default:
@@ -232,7 +314,7 @@ func (env *envelope) read(r *jsonReader, msg []byte) *Error {
 	case 'n', 0: // null: an envelope without members; or a syntax error
 		r.token()
 	default:
-		mismatch = fail(ReasonSchemaMismatch, "", "JSON %s where the schema has object", kindName(k))
+		mismatch = fail(ReasonSchemaMismatch, "", kindMismatch(k, "object"))
 		r.skip()
 	}
 	r.end()
@@ -301,19 +383,12 @@ func joinPath(prefix, field string) string {
 }
 
 // parseTime reads an ISO 8601 / RFC 3339 timestamp, with or without fractional
-// seconds, and returns it in UTC.
+// seconds, and returns it in UTC. Its error is time.Parse's, which quotes the
+// text: callers report their own.
 func parseTime(s string) (time.Time, error) {
 	t, err := time.Parse(time.RFC3339Nano, s)
 	if err != nil {
-		return time.Time{}, fmt.Errorf("timestamp is not RFC 3339")
+		return time.Time{}, err
 	}
 	return t.UTC(), nil
-}
-
-// truncate shortens s to at most n bytes for an error message.
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "..."
 }

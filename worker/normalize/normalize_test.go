@@ -181,13 +181,13 @@ func contains[T comparable](list []T, v T) bool {
 func TestEnvelopeErrors(t *testing.T) {
 	runBadCases(t, "envelope", []badCase{
 		{"envelope/truncated.bad.json", "malformed_json: truncated JSON"},
-		{"envelope/not-json.bad.json", "malformed_json: invalid JSON at byte 1"},
-		{"envelope/unknown-channel.bad.json", `unknown_channel: channel: "walmart" is not a channel this worker reads (amazon, ebay)`},
+		{"envelope/not-json.bad.json", `malformed_json: invalid JSON (at byte 1)`},
+		{"envelope/unknown-channel.bad.json", `unknown_channel: channel: is not a channel this worker reads (amazon, ebay) (7 characters: letters)`},
 		{"envelope/missing-tenant.bad.json", "bad_envelope: tenant_id: missing"},
-		{"envelope/bad-tenant.bad.json", "bad_envelope: tenant_id: must be 1-64 characters of a-z, 0-9, '-' and '_'"},
+		{"envelope/bad-tenant.bad.json", "bad_envelope: tenant_id: must be 1-64 characters of a-z, 0-9, '-' and '_' (8 characters: letters, spaces)"},
 		{"envelope/missing-channel.bad.json", "bad_envelope: channel: missing"},
 		{"envelope/missing-payload.bad.json", "bad_envelope: payload: missing"},
-		{"envelope/bad-received-at.bad.json", "bad_envelope: received_at: timestamp is not RFC 3339"},
+		{"envelope/bad-received-at.bad.json", `bad_envelope: received_at: timestamp is not RFC 3339 (16 characters: digits, spaces, punctuation)`},
 		{"envelope/tenant-number.bad.json", "schema_mismatch: tenant_id: JSON number where the schema has string"},
 	})
 }

@@ -26,32 +26,31 @@ type Amount int64
 // ErrBadAmount is matched (errors.Is) by every amount parsing error.
 var ErrBadAmount = errors.New("bad amount")
 
-// AmountError says why a text is not an exact amount.
+// AmountError says why a text is not an exact amount. It holds the rule broken,
+// never the text: an amount field of a hostile message can hold anything, and
+// errors end up in logs and dead-letter headers.
 type AmountError struct {
-	Input   string // the text as given, truncated
-	Problem string // "is not a decimal number", "has more than 4 decimal places", ...
+	// Rule is what is wrong, in fixed words: "amount is not a decimal number",
+	// "amount has more than 4 decimal places", ...
+	Rule string
+	// OfCurrency is true when the currency code is at fault, not the amount.
+	OfCurrency bool
 }
 
-func (e *AmountError) Error() string { return fmt.Sprintf("bad amount: %q %s", e.Input, e.Problem) }
+func (e *AmountError) Error() string { return "bad amount: " + e.Rule }
 
 // Is makes errors.Is(err, ErrBadAmount) true.
 func (e *AmountError) Is(target error) bool { return target == ErrBadAmount }
 
-func amountError(input, problem string) error {
-	if len(input) > 40 {
-		input = input[:40] + "..."
-	}
-	return &AmountError{Input: input, Problem: problem}
-}
+func amountError(rule string) error { return &AmountError{Rule: rule} }
 
 // ParseAmount parses a decimal string such as "12.34", "-0.50", "1500" or "+3.1".
 // It refuses exponents, thousands separators, more than AmountScale decimal places
 // and values that could overflow; it never rounds.
 func ParseAmount(s string) (Amount, error) {
 	if s == "" {
-		return 0, amountError(s, "is empty")
+		return 0, amountError("amount is empty")
 	}
-	orig := s
 	neg := false
 	switch s[0] {
 	case '-':
@@ -61,21 +60,21 @@ func ParseAmount(s string) (Amount, error) {
 	}
 	intPart, fracPart, hasPoint := strings.Cut(s, ".")
 	if intPart == "" && fracPart == "" {
-		return 0, amountError(orig, "has no digits")
+		return 0, amountError("amount has no digits")
 	}
 	if hasPoint && fracPart == "" || intPart == "" && !hasPoint {
-		return 0, amountError(orig, "is not a decimal number")
+		return 0, amountError("amount is not a decimal number")
 	}
 	if !allDigits(intPart) || !allDigits(fracPart) {
-		return 0, amountError(orig, "is not a decimal number")
+		return 0, amountError("amount is not a decimal number")
 	}
 	intPart = strings.TrimLeft(intPart, "0")
 	if len(intPart) > maxAmountDigits {
-		return 0, amountError(orig, "is too large")
+		return 0, amountError("amount is too large")
 	}
 	trimmedFrac := strings.TrimRight(fracPart, "0")
 	if len(trimmedFrac) > AmountScale {
-		return 0, amountError(orig, fmt.Sprintf("has more than %d decimal places", AmountScale))
+		return 0, amountError("amount has more than 4 decimal places")
 	}
 	var v int64
 	if intPart != "" {
@@ -147,7 +146,7 @@ func (m Money) String() string {
 // ParseMoney parses a decimal amount string and checks the currency code.
 func ParseMoney(amount, currency string) (Money, error) {
 	if !isCurrencyCode(currency) {
-		return Money{}, amountError(currency, "is not an ISO 4217 currency code")
+		return Money{}, &AmountError{Rule: "currency is not an ISO 4217 code (three capital letters)", OfCurrency: true}
 	}
 	a, err := ParseAmount(amount)
 	if err != nil {
@@ -192,7 +191,7 @@ func (m Money) Add(n Money) (Money, error) {
 	case m.IsZero():
 		return n, nil
 	case m.Currency != n.Currency:
-		return Money{}, fmt.Errorf("%w: %s + %s", ErrCurrencyMismatch, m.Currency, n.Currency)
+		return Money{}, ErrCurrencyMismatch
 	}
 	return Money{Amount: m.Amount + n.Amount, Currency: m.Currency}, nil
 }

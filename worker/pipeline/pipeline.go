@@ -71,9 +71,18 @@ const (
 	ReasonNormalizerPanic = "normalizer_panic"
 )
 
+// Normalizer turns a message into a canonical order (normalize.Normalizer); its
+// errors are *normalize.Error.
+type Normalizer interface {
+	Normalize(msg []byte) (order.Order, error)
+}
+
 // Config configures a Pipeline.
 type Config struct {
-	Source      Source
+	Source Source
+	// Normalizer reads the messages. Default: normalize's defaults (the wall
+	// clock, a day's skew).
+	Normalizer  Normalizer
 	Protector   Protector
 	Sink        Sink
 	DeadLetters DeadLetters
@@ -117,6 +126,13 @@ func New(cfg Config) (*Pipeline, error) {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
+	}
+	if cfg.Normalizer == nil {
+		n, err := normalize.New(normalize.Config{})
+		if err != nil {
+			return nil, err
+		}
+		cfg.Normalizer = n
 	}
 	m, err := newMetrics(cfg.Registerer)
 	if err != nil {
@@ -315,7 +331,7 @@ func (p *Pipeline) normalize(batch []kafka.Message) ([]normalized, []deadletter.
 	var letters []deadletter.Letter
 	refused := 0
 	for i, msg := range batch {
-		o, err := safeNormalize(msg.Value)
+		o, err := safeNormalize(p.cfg.Normalizer, msg.Value)
 		if err != nil {
 			reason := string(normalize.ReasonOf(err))
 			if errors.Is(err, errNormalizerPanic) {
@@ -331,7 +347,7 @@ func (p *Pipeline) normalize(batch []kafka.Message) ([]normalized, []deadletter.
 		}
 		if want, ok := p.cfg.TopicChannels[msg.Topic]; ok && o.Channel != want {
 			letters = append(letters, deadletter.Letter{Source: msg, Reason: ReasonWrongTopic, Stage: StageRoute,
-				Err: fmt.Errorf("a %s order on %s, the %s topic", o.Channel, msg.Topic, want)})
+				Err: routeError("an order of another channel on the " + string(want) + " topic")})
 			continue
 		}
 		orders = append(orders, normalized{order: o, index: i})
@@ -339,17 +355,26 @@ func (p *Pipeline) normalize(batch []kafka.Message) ([]normalized, []deadletter.
 	return orders, letters, refused
 }
 
-var errNormalizerPanic = errors.New("normaliser panicked")
+// errNormalizerPanic is the dead letter's error when the normaliser panics.
+var errNormalizerPanic = routeError("the normaliser panicked on this message")
+
+// routeError is an error of the pipeline's own about a message, in fixed words
+// and names of the pipeline's configuration (never a value of the message): a
+// deadletter.SafeError.
+type routeError string
+
+func (e routeError) Error() string       { return string(e) }
+func (e routeError) SafeMessage() string { return string(e) }
 
 // safeNormalize turns a panic in the normaliser into an error. The panic value is
 // not kept: it could quote the message.
-func safeNormalize(value []byte) (o order.Order, err error) {
+func safeNormalize(n Normalizer, value []byte) (o order.Order, err error) {
 	defer func() {
 		if recover() != nil {
 			o, err = order.Order{}, errNormalizerPanic
 		}
 	}()
-	return normalize.Normalize(value)
+	return n.Normalize(value)
 }
 
 // retry calls fn until it succeeds or ctx ends, waiting with capped exponential

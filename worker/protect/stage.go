@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -69,6 +70,22 @@ type Stage struct {
 // name a key): retrying such a batch cannot succeed.
 var ErrInvalidOrder = errors.New("protect: invalid order")
 
+// invalidOrderError is an ErrInvalidOrder that says which order of the batch and
+// which rule, never a value of the order: it goes into the dead-letter header.
+type invalidOrderError struct {
+	index int
+	rule  string // a constant
+}
+
+func (e *invalidOrderError) Error() string {
+	return "protect: invalid order: order " + strconv.Itoa(e.index) + " of the batch: " + e.rule
+}
+
+func (e *invalidOrderError) Is(target error) bool { return target == ErrInvalidOrder }
+
+// SafeMessage is Error(): it holds no value of the order.
+func (e *invalidOrderError) SafeMessage() string { return e.Error() }
+
 // New checks cfg and its policy and returns a Stage.
 func New(cfg Config) (*Stage, error) {
 	if cfg.Concurrency == 0 {
@@ -118,8 +135,7 @@ func (s *Stage) Protect(ctx context.Context, orders []order.Order) ([]Order, err
 	for i := range orders {
 		*sc = scrub(orders[i], &t)
 		if !validTenant(sc.o.TenantID) {
-			return nil, fmt.Errorf("%w: order %d of the batch (%s order %s): the tenant id is not 1-64 characters of a-z, 0-9, '-' and '_'",
-				ErrInvalidOrder, i, channelLabel(sc.o.Channel), truncate(sc.o.ChannelOrderID, 40))
+			return nil, &invalidOrderError{index: i, rule: "the tenant id is not 1-64 characters of a-z, 0-9, '-' and '_'"}
 		}
 		b.add(i, sc, s.plan)
 	}
@@ -156,11 +172,4 @@ func validTenant(s string) bool {
 		}
 	}
 	return true
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "..."
 }

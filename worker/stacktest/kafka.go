@@ -96,12 +96,16 @@ func CommittedOffsets(t testing.TB, brokers []string, group, topic string, parti
 	for p := range partitions {
 		ids[p] = p
 	}
-	// A connection the broker has just closed answers "unexpected EOF": ask
-	// again a few times before failing the test.
+	// A connection the broker has just closed answers "unexpected EOF", and a
+	// group that is still being set up has no coordinator yet: ask again a few
+	// times before failing the test.
 	var resp *kafka.OffsetFetchResponse
 	var err error
-	for attempt := 0; attempt < 5; attempt++ {
+	for attempt := 0; attempt < 20; attempt++ {
 		resp, err = KafkaClient(brokers).OffsetFetch(ctx, &kafka.OffsetFetchRequest{GroupID: group, Topics: map[string][]int{topic: ids}})
+		if err == nil && resp.Error != nil && isTemporaryGroupError(resp.Error) {
+			err = resp.Error
+		}
 		if err == nil || ctx.Err() != nil {
 			break
 		}
@@ -121,6 +125,13 @@ func CommittedOffsets(t testing.TB, brokers []string, group, topic string, parti
 		committed[po.Partition] = po.CommittedOffset
 	}
 	return committed
+}
+
+// isTemporaryGroupError reports the errors a group's coordinator gives while it
+// is moving or loading.
+func isTemporaryGroupError(err error) bool {
+	return errors.Is(err, kafka.NotCoordinatorForGroup) || errors.Is(err, kafka.GroupCoordinatorNotAvailable) ||
+		errors.Is(err, kafka.GroupLoadInProgress)
 }
 
 // ReadAll reads every message of topic from the beginning to its current end

@@ -25,6 +25,7 @@ import (
 	"github.com/orderflow/orderflow/worker/consume"
 	"github.com/orderflow/orderflow/worker/deadletter"
 	"github.com/orderflow/orderflow/worker/facts"
+	"github.com/orderflow/orderflow/worker/normalize"
 	"github.com/orderflow/orderflow/worker/order"
 	"github.com/orderflow/orderflow/worker/pipeline"
 	"github.com/orderflow/orderflow/worker/protect"
@@ -127,8 +128,12 @@ func runWorker(ctx context.Context, cfg config.Config, sink pipeline.Sink, reg *
 	if err != nil {
 		return err
 	}
+	normalizer, err := normalize.New(normalize.Config{MaxClockSkew: cfg.Pipeline.MaxClockSkew})
+	if err != nil {
+		return err
+	}
 	p, err := pipeline.New(pipeline.Config{
-		Source: consumer, Protector: stage, Sink: sink, DeadLetters: dlq, Blocklist: pipelineBlocklist(blocklist),
+		Source: consumer, Normalizer: normalizer, Protector: stage, Sink: sink, DeadLetters: dlq, Blocklist: pipelineBlocklist(blocklist),
 		TopicChannels: map[string]order.Channel{topics.Amazon: order.ChannelAmazon, topics.Ebay: order.ChannelEbay},
 		RetryInitial:  cfg.Pipeline.RetryInitial, RetryMax: cfg.Pipeline.RetryMax,
 		Registerer: reg, Logger: log,

@@ -1,0 +1,251 @@
+// Package privacytest helps tests prove that no personal data leaks: a corpus of
+// personal values (card numbers, emails, phone numbers, names, addresses), a way
+// to plant each of them into every field of a message, and a check that a text
+// (an error, a log line, a header, a metric label) holds none of them, not even in
+// part.
+//
+// It is for tests only; it has no dependency beyond the standard library.
+package privacytest
+
+import (
+	"encoding/json"
+	"fmt"
+	"iter"
+	"slices"
+	"strconv"
+	"strings"
+	"unicode"
+)
+
+// Value is one personal value of the corpus.
+type Value struct {
+	Kind string // "card", "email", "phone", "name", "address"
+	Text string
+}
+
+// Corpus is what an attacker or a careless buyer might put into any field. Card
+// numbers are Luhn-valid test numbers, typed several ways; the phone numbers are
+// Ofcom's drama numbers; names and addresses are invented but look real.
+var Corpus = []Value{
+	{"card", "4111 1111 1111 1111"},
+	{"card", "5500-0055-5555-5559"},
+	{"card", "378282246310005"},
+	{"card", "4012888888881881"},
+	{"email", "siobhan.przybylski@example.co.uk"},
+	{"phone", "+44 7700 900461"},
+	{"phone", "07700900461"},
+	{"name", "Siobhán Przybylski"},
+	{"address", "Flat 9, 27 Quarrendon Road"},
+	{"address", "Quarrendon Road, Aylesbury HP19 9XX"},
+}
+
+// fragment is the length of the shortest piece of a personal value that counts
+// as a leak: a text holding six characters in a row of one (or six of its
+// digits) gives it away.
+const fragment = 6
+
+// Leaks returns the corpus values of which text holds a fragment, each once, in
+// corpus order: the value itself, any six characters of it in a row
+// (case-insensitive), or any six of its digits in a row with the separators
+// removed (so "4111-1111" and "41111111" both give the card away). Empty when
+// text is clean.
+func Leaks(text string) []string {
+	lower := strings.ToLower(text)
+	runs := digitRuns(text)
+	var out []string
+	for _, v := range Corpus {
+		if leaks(lower, runs, v.Text) {
+			out = append(out, v.Kind+" "+strconv.Quote(v.Text))
+		}
+	}
+	return out
+}
+
+func leaks(lower string, runs []string, value string) bool {
+	runes := []rune(strings.ToLower(value))
+	for i := 0; i+fragment <= len(runes); i++ {
+		piece := string(runes[i : i+fragment])
+		if strings.TrimSpace(piece) != piece {
+			continue // "d, Ayl" is a leak; " Road," starts on a space and is a piece of another
+		}
+		if strings.Contains(lower, piece) {
+			return true
+		}
+	}
+	vd := onlyDigits(value)
+	for i := 0; i+fragment <= len(vd); i++ {
+		for _, run := range runs {
+			if strings.Contains(run, vd[i:i+fragment]) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// digitRuns returns the digits of text in runs, a run being digits separated by
+// nothing or by spaces and punctuation other than letters ("4111-1111 1111"
+// is one run, "partition 1 offset 11" three).
+func digitRuns(text string) []string {
+	var runs []string
+	var b strings.Builder
+	flush := func() {
+		if b.Len() > 0 {
+			runs = append(runs, b.String())
+			b.Reset()
+		}
+	}
+	for _, r := range text {
+		switch {
+		case unicode.IsDigit(r):
+			b.WriteRune(r)
+		case unicode.IsLetter(r):
+			flush()
+		}
+	}
+	flush()
+	return runs
+}
+
+func onlyDigits(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if unicode.IsDigit(r) {
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+// Planted is one message with one personal value put in one field.
+type Planted struct {
+	Path  string // the field, as a JSON path ("payload.order.OrderStatus")
+	Value Value
+	// AsNumber is true when the value went in as a JSON number (its digits).
+	AsNumber bool
+	build    func() []byte
+}
+
+// Message is the planted message, built when asked for: callers that skip a
+// planting pay nothing for it.
+func (p Planted) Message() []byte { return p.build() }
+
+// Plant yields msg (a JSON document) once for every leaf field of it and every
+// corpus value: the leaf replaced by the value as a JSON string, and, where the
+// leaf is a number or the value has digits, also by the value's digits as a JSON
+// number, as a buyer's phone number in a quantity would be. Objects' and arrays'
+// own places are leaves too when empty. Paths name members and array indices.
+func Plant(msg []byte) (iter.Seq[Planted], error) {
+	var doc any
+	if err := json.Unmarshal(msg, &doc); err != nil {
+		return nil, fmt.Errorf("privacytest: the message is not JSON: %w", err)
+	}
+	var paths [][]any
+	collect(doc, nil, &paths)
+	return func(yield func(Planted) bool) {
+		for _, path := range paths {
+			for _, v := range Corpus {
+				replacements := []any{v.Text}
+				if d := onlyDigits(v.Text); len(d) >= fragment && len(d) <= 18 {
+					n, _ := strconv.ParseInt(d, 10, 64)
+					replacements = append(replacements, n)
+				}
+				for _, r := range replacements {
+					build := func() []byte {
+						b, err := json.Marshal(set(clone(doc), path, r))
+						if err != nil {
+							panic(err) // a document read from JSON always marshals
+						}
+						return b
+					}
+					_, number := r.(int64)
+					if !yield(Planted{Path: render(path), Value: v, AsNumber: number, build: build}) {
+						return
+					}
+				}
+			}
+		}
+	}, nil
+}
+
+// collect appends the path of every leaf of v.
+func collect(v any, path []any, paths *[][]any) {
+	switch v := v.(type) {
+	case map[string]any:
+		if len(v) == 0 {
+			*paths = append(*paths, slices.Clone(path))
+		}
+		for _, k := range sortedKeys(v) {
+			collect(v[k], append(path, k), paths)
+		}
+	case []any:
+		if len(v) == 0 {
+			*paths = append(*paths, slices.Clone(path))
+		}
+		for i, e := range v {
+			collect(e, append(path, i), paths)
+		}
+	default:
+		*paths = append(*paths, slices.Clone(path))
+	}
+}
+
+func sortedKeys(m map[string]any) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+func set(doc any, path []any, value any) any {
+	if len(path) == 0 {
+		return value
+	}
+	switch node := doc.(type) {
+	case map[string]any:
+		k := path[0].(string)
+		node[k] = set(node[k], path[1:], value)
+		return node
+	case []any:
+		i := path[0].(int)
+		node[i] = set(node[i], path[1:], value)
+		return node
+	}
+	return value
+}
+
+func clone(v any) any {
+	switch v := v.(type) {
+	case map[string]any:
+		m := make(map[string]any, len(v))
+		for k, e := range v {
+			m[k] = clone(e)
+		}
+		return m
+	case []any:
+		s := make([]any, len(v))
+		for i, e := range v {
+			s[i] = clone(e)
+		}
+		return s
+	}
+	return v
+}
+
+func render(path []any) string {
+	var b strings.Builder
+	for _, p := range path {
+		switch p := p.(type) {
+		case string:
+			if b.Len() > 0 {
+				b.WriteByte('.')
+			}
+			b.WriteString(p)
+		case int:
+			b.WriteString("[" + strconv.Itoa(p) + "]")
+		}
+	}
+	return b.String()
+}

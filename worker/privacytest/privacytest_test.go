@@ -1,0 +1,67 @@
+package privacytest
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+)
+
+func TestLeaksFindsEveryValueAndPiecesOfIt(t *testing.T) {
+	for _, v := range Corpus {
+		whole := "error: " + v.Text + " is not allowed"
+		if got := Leaks(whole); len(got) == 0 {
+			t.Errorf("Leaks missed %s %q written whole", v.Kind, v.Text)
+		}
+		r := []rune(v.Text)
+		piece := string(r[len(r)-fragment:])
+		if got := Leaks("value ends in " + piece); len(got) == 0 {
+			t.Errorf("Leaks missed the last %d characters of %s %q", fragment, v.Kind, v.Text)
+		}
+		if d := onlyDigits(v.Text); len(d) >= 12 {
+			if got := Leaks("typed as " + strings.Join(strings.Split(d, ""), ".")); len(got) == 0 {
+				t.Errorf("Leaks missed the digits of %s %q separated by dots", v.Kind, v.Text)
+			}
+		}
+	}
+}
+
+func TestLeaksPassesWhatHoldsNoPersonalValue(t *testing.T) {
+	clean := []string{
+		`invalid_value: payload.order.OrderStatus: is not an Amazon order status (19 characters: digits, spaces)`,
+		`malformed_json: payload: invalid JSON (at byte 104)`,
+		`time=2026-12-03T06:24:13Z level=WARN msg="write failed; retrying" partition=1 offset=111 attempt=11`,
+		`bad_amount: payload.items[0].ItemPrice.Amount: amount is not a decimal number (32 characters: letters, punctuation)`,
+	}
+	for _, c := range clean {
+		if got := Leaks(c); len(got) > 0 {
+			t.Errorf("Leaks(%q) = %v, want none", c, got)
+		}
+	}
+}
+
+func TestPlantReachesEveryLeaf(t *testing.T) {
+	msg := []byte(`{"a":"x","b":{"c":1,"d":[true,{"e":null}]},"f":[],"g":{}}`)
+	seq, err := Plant(msg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	paths := map[string]int{}
+	for p := range seq {
+		paths[p.Path]++
+		var doc any
+		if err := json.Unmarshal(p.Message(), &doc); err != nil {
+			t.Fatalf("planted message is not JSON: %v", err)
+		}
+		if !strings.Contains(string(p.Message()), p.Value.Text) && len(Leaks(string(p.Message()))) == 0 {
+			t.Errorf("%s: %s not planted: %s", p.Path, p.Value.Kind, p.Message())
+		}
+	}
+	for _, want := range []string{"a", "b.c", "b.d[0]", "b.d[1].e", "f", "g"} {
+		if paths[want] < len(Corpus) {
+			t.Errorf("path %s planted %d times, want at least %d", want, paths[want], len(Corpus))
+		}
+	}
+	if len(paths) != 6 {
+		t.Errorf("planted into %d paths, want 6: %v", len(paths), paths)
+	}
+}
