@@ -15,6 +15,7 @@ package normalize
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -56,7 +57,12 @@ type Error struct {
 	// Field is the JSON path of the offending field in the message, such as
 	// "payload.items[1].ItemPrice.Amount"; empty when the whole message is at fault.
 	Field string
-	Err   error
+	// TenantID is the envelope's tenant_id when the envelope could be read and
+	// the id is valid, whatever else is wrong; "" otherwise. A seller's id, not
+	// personal data: the dead letter is encrypted under that tenant's key, so
+	// that its offboarding shreds it. Never part of the message.
+	TenantID string
+	Err      error
 }
 
 func (e *Error) Error() string {
@@ -67,6 +73,15 @@ func (e *Error) Error() string {
 }
 
 func (e *Error) Unwrap() error { return e.Err }
+
+// TenantOf returns the valid tenant id a normalisation error carries, or "".
+func TenantOf(err error) string {
+	var ne *Error
+	if errors.As(err, &ne) {
+		return ne.TenantID
+	}
+	return ""
+}
 
 // ReasonOf returns the Reason of a normalisation error, or "" for other errors.
 func ReasonOf(err error) Reason {
@@ -93,7 +108,7 @@ const maxTenantIDLen = 64
 // they did when encoding/json read the envelope first: malformed JSON anywhere, then a
 // member of the envelope of the wrong type, then the envelope's own checks, then the
 // payload's.
-func Normalize(msg []byte) (order.Order, error) {
+func Normalize(msg []byte) (_ order.Order, err error) {
 	r := envelopeReaders.Get().(*jsonReader)
 	var env envelope
 	defer func() {
@@ -103,6 +118,7 @@ func Normalize(msg []byte) (order.Order, error) {
 		if r.release() {
 			envelopeReaders.Put(r)
 		}
+		err = withTenant(err, env.tenantID)
 	}()
 	if err := env.read(r, msg); err != nil {
 		return order.Order{}, err
@@ -146,6 +162,18 @@ func Normalize(msg []byte) (order.Order, error) {
 	o.TenantID = env.tenantID
 	o.ReceivedAt = receivedAt
 	return o, nil
+}
+
+// withTenant sets the envelope's tenant id on a failure, when it is valid (a
+// copy: an *Error may be shared).
+func withTenant(err error, tenantID string) error {
+	var ne *Error
+	if err == nil || !validTenantID(tenantID) || !errors.As(err, &ne) || ne != err {
+		return err
+	}
+	withID := *ne
+	withID.TenantID = strings.Clone(tenantID) // not a view of the whole message
+	return &withID
 }
 
 // envelopeReaders keeps readers, with their buffers, between messages.
