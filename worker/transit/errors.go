@@ -38,6 +38,10 @@ var ErrKeyNotFound = errors.New("transit: key not found")
 // Is makes errors.Is(err, ErrKeyNotFound) true for an *Error with KeyMissing.
 func (e *Error) Is(target error) bool { return target == ErrKeyNotFound && e.KeyMissing }
 
+// KeyNotFound reports KeyMissing, for callers that declare
+// interface{ KeyNotFound() bool } rather than import this package.
+func (e *Error) KeyNotFound() bool { return e.KeyMissing }
+
 func (e *Error) Error() string {
 	what := "vault " + e.Op
 	if e.Key != "" {
