@@ -8,13 +8,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"strconv"
-	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/segmentio/kafka-go"
 
 	"github.com/orderflow/orderflow/worker/migrate"
+	"github.com/orderflow/orderflow/worker/topics"
 )
 
 // names are one run's own topics, consumer groups and databases, so that a run
@@ -40,71 +39,22 @@ func newNames() (names, error) {
 	}, nil
 }
 
-// Partitions of the run's topics: the input topics have as many as the real
-// ones (deploy/local/topics).
-const (
-	inputPartitions      = 6
-	deadLetterPartitions = 3
-	// topicRetention is the label promise's 21 days (P9): a run kept with
-	// --keep holds raw synthetic orders no longer than real ones are kept.
-	topicRetention = 21 * 24 * time.Hour
-)
+// inputPartitions is the partitions of the run's input topics: as many as
+// the real ones (worker/topics).
+const inputPartitions = topics.InputPartitions
 
-// createTopics creates the run's three topics and waits until every partition
-// has a leader.
+// createTopics creates the run's three topics as worker/topics defines the
+// pipeline's (a run kept with --keep holds raw synthetic orders no longer
+// than real ones are kept) and waits until every partition has a leader.
 func createTopics(ctx context.Context, client *kafka.Client, n names) error {
-	topics := []kafka.TopicConfig{
-		{Topic: n.Amazon, NumPartitions: inputPartitions},
-		{Topic: n.Ebay, NumPartitions: inputPartitions},
-		{Topic: n.DeadLetter, NumPartitions: deadLetterPartitions},
-	}
-	for i := range topics {
-		topics[i].ReplicationFactor = 1
-		topics[i].ConfigEntries = []kafka.ConfigEntry{{ConfigName: "retention.ms", ConfigValue: strconv.FormatInt(topicRetention.Milliseconds(), 10)}}
-	}
-	resp, err := client.CreateTopics(ctx, &kafka.CreateTopicsRequest{Topics: topics})
+	created, err := topics.Create(ctx, client, topics.Inputs(n.Amazon, n.Ebay, n.DeadLetter)...)
 	if err != nil {
-		return fmt.Errorf("create topics: %w", err)
+		return err
 	}
-	for _, t := range topics {
-		if err := resp.Errors[t.Topic]; err != nil {
-			return fmt.Errorf("create topic %s: %w", t.Topic, err)
-		}
-	}
-	for _, t := range topics {
-		if err := waitForLeaders(ctx, client, t.Topic, t.NumPartitions); err != nil {
-			return err
-		}
+	if len(created) != 3 {
+		return fmt.Errorf("create topics: %d of the run's 3 topics existed already", 3-len(created))
 	}
 	return nil
-}
-
-func waitForLeaders(ctx context.Context, client *kafka.Client, topic string, partitions int) error {
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	for {
-		meta, err := client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{topic}})
-		if err == nil && len(meta.Topics) == 1 && meta.Topics[0].Error == nil && leadersReady(meta.Topics[0].Partitions, partitions) {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("topic %s: partitions without a leader: %w", topic, errors.Join(err, ctx.Err()))
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
-}
-
-func leadersReady(parts []kafka.Partition, want int) bool {
-	if len(parts) != want {
-		return false
-	}
-	for _, p := range parts {
-		if p.Error != nil || p.Leader.Host == "" {
-			return false
-		}
-	}
-	return true
 }
 
 // deleteTopics deletes the run's topics and consumer groups.

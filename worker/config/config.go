@@ -21,13 +21,14 @@ const EnvPrefix = "ORDERFLOW_"
 
 // Config is the whole configuration. Later subsystems add their sections here.
 type Config struct {
-	Kafka      Kafka      `yaml:"kafka"`
-	Pipeline   Pipeline   `yaml:"pipeline"`
-	Metrics    Metrics    `yaml:"metrics"`
-	Log        Log        `yaml:"log"`
-	Vault      Vault      `yaml:"vault"`
-	ClickHouse ClickHouse `yaml:"clickhouse"`
-	Retention  Retention  `yaml:"retention"`
+	Kafka       Kafka       `yaml:"kafka"`
+	Pipeline    Pipeline    `yaml:"pipeline"`
+	Metrics     Metrics     `yaml:"metrics"`
+	Log         Log         `yaml:"log"`
+	Vault       Vault       `yaml:"vault"`
+	ClickHouse  ClickHouse  `yaml:"clickhouse"`
+	Retention   Retention   `yaml:"retention"`
+	Offboarding Offboarding `yaml:"offboarding"`
 }
 
 // Kafka is how the worker reaches the order streams.
@@ -137,11 +138,12 @@ func Defaults() Config {
 			RetryMax:         30 * time.Second,
 			ShutdownTimeout:  10 * time.Second,
 		},
-		Metrics:    Metrics{Listen: ":9464"},
-		Log:        Log{Level: "info", Format: "json"},
-		Vault:      defaultVault(),
-		ClickHouse: defaultClickHouse(),
-		Retention:  defaultRetention(),
+		Metrics:     Metrics{Listen: ":9464"},
+		Log:         Log{Level: "info", Format: "json"},
+		Vault:       defaultVault(),
+		ClickHouse:  defaultClickHouse(),
+		Retention:   defaultRetention(),
+		Offboarding: defaultOffboarding(),
 	}
 }
 
@@ -248,6 +250,7 @@ func (c *Config) Validate() error {
 	errs = append(errs, c.Vault.validate()...)
 	errs = append(errs, c.ClickHouse.validate()...)
 	errs = append(errs, c.Retention.validate()...)
+	errs = append(errs, c.Offboarding.validate(c.Vault.RequestTimeout)...)
 	return errors.Join(errs...)
 }
 

@@ -78,6 +78,7 @@ func TestFullFileSetsEveryKey(t *testing.T) {
 			Analytics:               Period{Months: 18},
 			Interval:                30 * time.Minute,
 		},
+		Offboarding: Offboarding{ReloadInterval: 5 * time.Second, StaleAfter: 30 * time.Second, LiveWithin: time.Minute, AckTimeout: 10 * time.Minute},
 	}
 	if diff := cmp.Diff(want, cfg); diff != "" {
 		t.Errorf("config (-want +got):\n%s", diff)
@@ -331,5 +332,32 @@ func TestRetentionByJurisdiction(t *testing.T) {
 	}
 	if got := cfg.Retention.FinancialFor("GB"); got != (Period{Years: 7}) {
 		t.Errorf("GB: %v", got)
+	}
+}
+
+// An offboarding skips a silent worker only once it is certainly quiet: the
+// configuration refuses a live_within that is not longer than stale_after +
+// vault.request_timeout + 2s, naming the key, and accepts one just longer.
+func TestOffboardingLiveWithinOutlastsAStaleWorkersLastRequest(t *testing.T) {
+	for _, c := range []struct {
+		env []string
+		ok  bool
+	}{
+		{nil, true}, // the defaults: 90s > 1m + 10s + 2s
+		{[]string{"ORDERFLOW_OFFBOARDING_LIVE_WITHIN=72s"}, false},
+		{[]string{"ORDERFLOW_OFFBOARDING_LIVE_WITHIN=73s"}, true},
+		{[]string{"ORDERFLOW_VAULT_REQUEST_TIMEOUT=30s"}, false},
+		{[]string{"ORDERFLOW_OFFBOARDING_STALE_AFTER=5m"}, false},
+		{[]string{"ORDERFLOW_OFFBOARDING_STALE_AFTER=15s"}, false}, // less than twice reload_interval
+		{[]string{"ORDERFLOW_OFFBOARDING_STALE_AFTER=20s", "ORDERFLOW_OFFBOARDING_LIVE_WITHIN=33s"}, true},
+	} {
+		env := append([]string{"ORDERFLOW_KAFKA_BROKERS=127.0.0.1:19092"}, c.env...)
+		_, err := Load("", env)
+		if c.ok && err != nil {
+			t.Errorf("%v refused: %v", c.env, err)
+		}
+		if !c.ok && (err == nil || !strings.Contains(err.Error(), "offboarding.")) {
+			t.Errorf("%v: %v, want a refusal naming an offboarding key", c.env, err)
+		}
 	}
 }

@@ -3,7 +3,9 @@
 // dropped and everything can be replayed after a fix (orderflow replay-dlq).
 //
 // A dead letter is a raw order, full of personal data, so its payload is stored as
-// Vault transit ciphertext under the platform key; only the replay decrypts it.
+// Vault transit ciphertext: under its tenant's key whenever the tenant is known,
+// so that the tenant's offboarding shreds it with everything else, and under the
+// platform key only when it is not. Only the replay decrypts it.
 package deadletter
 
 import (
@@ -28,21 +30,35 @@ const (
 	HeaderDeadLetteredAt  = "dead_lettered_at"
 	// HeaderPayloadEncoding says how the value is stored: PayloadVaultTransit.
 	HeaderPayloadEncoding = "payload_encoding"
+	// HeaderPayloadKey says whose key encrypted the value: PayloadKeyTenant
+	// (HeaderTenantID names the tenant) or PayloadKeyPlatform. Letters written
+	// before it existed are the platform's.
+	HeaderPayloadKey = "payload_key"
+	HeaderTenantID   = "tenant_id"
+)
+
+// Values of HeaderPayloadKey.
+const (
+	PayloadKeyTenant   = "tenant"
+	PayloadKeyPlatform = "platform"
 )
 
 // PayloadVaultTransit: the value is the original message's Vault transit
-// ciphertext ("vault:v1:...") under the platform key.
+// ciphertext ("vault:v1:...") under the key HeaderPayloadKey names.
 const PayloadVaultTransit = "vault-transit"
 
 // ownHeaders are the headers Publish adds in front of the original message's.
 var ownHeaders = map[string]bool{
 	HeaderReason: true, HeaderStage: true, HeaderError: true, HeaderSourceTopic: true,
 	HeaderSourcePartition: true, HeaderSourceOffset: true, HeaderSourceTimestamp: true,
-	HeaderDeadLetteredAt: true, HeaderPayloadEncoding: true,
+	HeaderDeadLetteredAt: true, HeaderPayloadEncoding: true, HeaderPayloadKey: true, HeaderTenantID: true,
 }
 
-// Encrypter encrypts under the platform key (transit.Client).
+// Encrypter encrypts under a tenant's key or the platform key (transit.Client).
+// Encrypt refuses an offboarded tenant: Publish then fails, and the caller
+// drops that tenant's letters (the pipeline does) and publishes again.
 type Encrypter interface {
+	Encrypt(ctx context.Context, tenant string, plaintexts [][]byte) ([]string, error)
 	EncryptPlatform(ctx context.Context, plaintexts [][]byte) ([]string, error)
 }
 
@@ -87,7 +103,11 @@ type Letter struct {
 	Reason string
 	// Stage is where it failed ("normalize", "route").
 	Stage string
-	Err   error
+	// TenantID is the tenant the message belongs to, when it is known and a
+	// valid tenant id (the envelope's, normalize.TenantOf); "" when it is not.
+	// It decides the key that encrypts the payload.
+	TenantID string
+	Err      error
 }
 
 // Config configures a Publisher.
@@ -139,18 +159,32 @@ func New(cfg Config) (*Publisher, error) {
 	}, nil
 }
 
-// Publish writes every letter and returns when all are acknowledged.
+// Publish writes every letter and returns when all are acknowledged. Each
+// payload is encrypted under its tenant's key, or the platform key when the
+// letter has no tenant: one Vault call per key.
 func (p *Publisher) Publish(ctx context.Context, letters []Letter) error {
 	if len(letters) == 0 {
 		return nil
 	}
-	plaintexts := make([][]byte, len(letters))
-	for i, l := range letters {
-		plaintexts[i] = l.Source.Value
-	}
-	ciphertexts, err := p.encrypter.EncryptPlatform(ctx, plaintexts)
-	if err != nil {
-		return fmt.Errorf("encrypt %d dead letters: %w", len(letters), err)
+	ciphertexts := make([]string, len(letters))
+	for tenant, idx := range byTenant(letters) {
+		plaintexts := make([][]byte, len(idx))
+		for j, i := range idx {
+			plaintexts[j] = letters[i].Source.Value
+		}
+		var out []string
+		var err error
+		if tenant == "" {
+			out, err = p.encrypter.EncryptPlatform(ctx, plaintexts)
+		} else {
+			out, err = p.encrypter.Encrypt(ctx, tenant, plaintexts)
+		}
+		if err != nil {
+			return fmt.Errorf("encrypt %d dead letters: %w", len(idx), err)
+		}
+		for j, i := range idx {
+			ciphertexts[i] = out[j]
+		}
 	}
 	now := p.now().UTC().Format(time.RFC3339Nano)
 	msgs := make([]kafka.Message, len(letters))
@@ -161,6 +195,15 @@ func (p *Publisher) Publish(ctx context.Context, letters []Letter) error {
 		return fmt.Errorf("publish %d dead letters to %s: %w", len(msgs), p.writer.Topic, err)
 	}
 	return nil
+}
+
+// byTenant groups the letters' indices by TenantID ("" for the platform key).
+func byTenant(letters []Letter) map[string][]int {
+	out := map[string][]int{}
+	for i, l := range letters {
+		out[l.TenantID] = append(out[l.TenantID], i)
+	}
+	return out
 }
 
 func headers(l Letter, now string) []kafka.Header {
@@ -177,6 +220,11 @@ func headers(l Letter, now string) []kafka.Header {
 		kafka.Header{Key: HeaderDeadLetteredAt, Value: []byte(now)},
 		kafka.Header{Key: HeaderPayloadEncoding, Value: []byte(PayloadVaultTransit)},
 	)
+	if l.TenantID != "" {
+		h = append(h, kafka.Header{Key: HeaderPayloadKey, Value: []byte(PayloadKeyTenant)}, kafka.Header{Key: HeaderTenantID, Value: []byte(l.TenantID)})
+	} else {
+		h = append(h, kafka.Header{Key: HeaderPayloadKey, Value: []byte(PayloadKeyPlatform)})
+	}
 	return append(h, l.Source.Headers...)
 }
 

@@ -74,7 +74,7 @@ func TestPublishEncryptsAndReplayRestores(t *testing.T) {
 		}
 	}
 
-	base := deadletter.ReplayConfig{Brokers: brokers, Topic: dlq, Decrypter: vault}
+	base := deadletter.ReplayConfig{Brokers: brokers, Topic: dlq, Decrypter: vault, Blocklist: offboarded{}}
 	dry := base
 	dry.Reasons = []string{"bad_amount"}
 	sum, err := deadletter.Replay(ctx, dry)
@@ -135,5 +135,125 @@ func TestPublishEncryptsAndReplayRestores(t *testing.T) {
 func TestPublisherRefusesToStoreInClear(t *testing.T) {
 	if _, err := deadletter.New(deadletter.Config{Brokers: []string{"127.0.0.1:1"}, Topic: "orders.dlq"}); err == nil {
 		t.Error("a publisher without an encrypter was accepted")
+	}
+}
+
+// offboarded is the set of offboarded tenants a replay is given.
+type offboarded map[string]bool
+
+func (o offboarded) Offboarded(tenant string) bool { return o[tenant] }
+
+// A letter whose tenant is known is encrypted under that tenant's key, and
+// says so in its headers; one whose tenant is not, under the platform key.
+// Offboarding the tenant (its keys destroyed) shreds its letters and only
+// them. A replay skips the letters of offboarded tenants, reports those whose
+// key is gone without failing, and puts the others back.
+func TestLettersAreEncryptedUnderTheirTenantsKeyAndReplaySkipsOffboardedTenants(t *testing.T) {
+	brokers := stacktest.KafkaBrokers(t)
+	vault := transittest.NewClient(t, transit.Config{})
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	dlq, source := stacktest.UniqueName("test.dlq"), stacktest.UniqueName("test.amazon")
+	stacktest.CreateTopic(t, brokers, dlq, 3)
+	stacktest.CreateTopic(t, brokers, source, 1)
+	left, shredded, kept := stacktest.UniqueName("left"), stacktest.UniqueName("shredded"), stacktest.UniqueName("kept")
+	for _, tenant := range []string{left, shredded, kept} {
+		t.Cleanup(func() { _ = vault.DestroyTenantKeys(context.Background(), tenant) })
+	}
+
+	payload := func(tenant string) string {
+		return `{"tenant_id":"` + tenant + `","channel":"amazon","payload":{"order":{"BuyerInfo":{"BuyerEmail":"zoe.bronte@example.co.uk"}}}}`
+	}
+	var letters []deadletter.Letter
+	for i, tenant := range []string{left, shredded, kept, ""} {
+		value := payload(tenant)
+		if tenant == "" {
+			value = `{"tenant_id":"Not Valid","payload":{"BuyerEmail":"zoe.bronte@example.co.uk"}}`
+		}
+		letters = append(letters, deadletter.Letter{
+			Source: kafka.Message{Topic: source, Offset: int64(i), Time: time.Now(), Key: fmt.Appendf(nil, "k/%d", i), Value: []byte(value)},
+			Reason: "bad_amount", Stage: "normalize", TenantID: tenant, Err: errors.New("bad_amount: payload.x: rule"),
+		})
+	}
+	pub, err := deadletter.New(deadletter.Config{Brokers: brokers, Topic: dlq, Encrypter: vault})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := pub.Publish(ctx, letters); err != nil {
+		t.Fatalf("publish: %v", err)
+	}
+	_ = pub.Close()
+
+	stored := stacktest.ReadAll(t, brokers, dlq, 3)
+	if len(stored) != len(letters) {
+		t.Fatalf("%d letters stored, want %d", len(stored), len(letters))
+	}
+	byTenant := map[string]kafka.Message{}
+	for _, m := range stored {
+		h := map[string]string{}
+		for _, x := range m.Headers {
+			h[x.Key] = string(x.Value)
+		}
+		switch h[deadletter.HeaderPayloadKey] {
+		case deadletter.PayloadKeyTenant:
+			byTenant[h[deadletter.HeaderTenantID]] = m
+			plain, err := vault.Decrypt(ctx, h[deadletter.HeaderTenantID], []string{string(m.Value)})
+			if err != nil || string(plain[0]) != payload(h[deadletter.HeaderTenantID]) {
+				t.Errorf("the letter of %s does not decrypt under its tenant's key: %v", h[deadletter.HeaderTenantID], err)
+			}
+			if _, err := vault.DecryptPlatform(ctx, []string{string(m.Value)}); err == nil {
+				t.Errorf("the letter of %s decrypts under the platform key", h[deadletter.HeaderTenantID])
+			}
+		case deadletter.PayloadKeyPlatform:
+			if h[deadletter.HeaderTenantID] != "" {
+				t.Errorf("a platform letter names tenant %q", h[deadletter.HeaderTenantID])
+			}
+			byTenant[""] = m
+			if _, err := vault.DecryptPlatform(ctx, []string{string(m.Value)}); err != nil {
+				t.Errorf("the letter without a tenant does not decrypt under the platform key: %v", err)
+			}
+		default:
+			t.Errorf("letter with payload_key %q", h[deadletter.HeaderPayloadKey])
+		}
+	}
+	if len(byTenant) != 4 {
+		t.Fatalf("letters by key: %d, want 4", len(byTenant))
+	}
+
+	// left is offboarded (listed, keys destroyed); shredded's keys are gone
+	// without it being listed (by hand, or the list was not reloaded yet).
+	for _, tenant := range []string{left, shredded} {
+		if err := vault.DestroyTenantKeys(ctx, tenant); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := vault.Decrypt(ctx, left, []string{string(byTenant[left].Value)}); err == nil {
+		t.Error("an offboarded tenant's letter still decrypts")
+	}
+	cfg := deadletter.ReplayConfig{Brokers: brokers, Topic: dlq, Decrypter: vault, Blocklist: offboarded{left: true}}
+	sum, err := deadletter.Replay(ctx, cfg)
+	if err != nil {
+		t.Fatalf("dry run: %v", err)
+	}
+	if sum.Matched != 4 || sum.Offboarded[left] != 1 || sum.Republished != 0 {
+		t.Errorf("dry run %+v: want 4 matched, 1 of them offboarded, none republished", sum)
+	}
+	cfg.Execute = true
+	sum, err = deadletter.Replay(ctx, cfg)
+	if err != nil {
+		t.Fatalf("replay with a key gone: %v, want it reported, not fatal", err)
+	}
+	if sum.Matched != 4 || sum.Offboarded[left] != 1 || sum.KeyGone[shredded] != 1 || sum.Republished != 2 {
+		t.Errorf("replay %+v: want 4 matched, %s offboarded, %s's key gone, 2 republished", sum, left, shredded)
+	}
+	var back []string
+	for _, m := range stacktest.ReadAll(t, brokers, source, 1) {
+		back = append(back, string(m.Value))
+	}
+	sort.Strings(back)
+	want := []string{payload(kept), string(letters[3].Source.Value)}
+	sort.Strings(want)
+	if fmt.Sprint(back) != fmt.Sprint(want) {
+		t.Errorf("republished %q, want the kept tenant's and the platform letter", back)
 	}
 }

@@ -10,9 +10,18 @@ import (
 	"github.com/segmentio/kafka-go"
 )
 
-// Decrypter decrypts under the platform key (transit.Client).
+// Decrypter decrypts under a tenant's key or the platform key (transit.Client).
+// An error that has a KeyNotFound() method answering true means the key is
+// gone (the tenant was offboarded, or it was removed by hand).
 type Decrypter interface {
+	Decrypt(ctx context.Context, tenant string, ciphertexts []string) ([][]byte, error)
 	DecryptPlatform(ctx context.Context, ciphertexts []string) ([][]byte, error)
+}
+
+// Blocklist says which tenants have been offboarded (retention.Blocklist): a
+// replay never puts their messages back.
+type Blocklist interface {
+	Offboarded(tenant string) bool
 }
 
 // HeaderReplayedFrom marks a republished message with the dead letter it came from
@@ -31,6 +40,9 @@ type ReplayConfig struct {
 	Topic string
 	// Decrypter reads the payloads. Required.
 	Decrypter Decrypter
+	// Blocklist skips the letters of offboarded tenants. Required: a replay
+	// must not bring back what an offboarding removed.
+	Blocklist Blocklist
 	// Reasons and SourceTopics select letters; empty selects all.
 	Reasons      []string
 	SourceTopics []string
@@ -42,8 +54,15 @@ type ReplayConfig struct {
 
 // ReplaySummary is what a replay found and did.
 type ReplaySummary struct {
-	Scanned     int
-	Matched     int
+	Scanned int
+	// Matched letters are those the filters select, offboarded tenants' included.
+	Matched int
+	// Offboarded counts, by tenant, the matched letters of offboarded tenants:
+	// skipped, neither decrypted nor republished.
+	Offboarded map[string]int
+	// KeyGone counts, by tenant, the matched letters whose tenant's key no
+	// longer exists (found on --execute): reported and skipped.
+	KeyGone     map[string]int
 	Republished int
 	// ByReason and ByTopic count the matched letters.
 	ByReason map[string]int
@@ -51,13 +70,15 @@ type ReplaySummary struct {
 }
 
 // Replay reads the dead-letter topic up to its end offsets as they were when the
-// replay started, selects letters, and (when cfg.Execute) decrypts them and
-// republishes each to its source topic with its original key and headers. Running
-// it twice republishes twice: the pipeline's writes are idempotent.
+// replay started, selects letters, skips those of offboarded tenants, and (when
+// cfg.Execute) decrypts the others and republishes each to its source topic with
+// its original key and headers; letters whose tenant's key is gone are counted
+// and skipped, not fatal. Running it twice republishes twice: the pipeline's
+// writes are idempotent.
 func Replay(ctx context.Context, cfg ReplayConfig) (ReplaySummary, error) {
-	sum := ReplaySummary{ByReason: map[string]int{}, ByTopic: map[string]int{}}
-	if len(cfg.Brokers) == 0 || cfg.Topic == "" || cfg.Decrypter == nil {
-		return sum, errors.New("replay: brokers, topic and decrypter are required")
+	sum := ReplaySummary{ByReason: map[string]int{}, ByTopic: map[string]int{}, Offboarded: map[string]int{}, KeyGone: map[string]int{}}
+	if len(cfg.Brokers) == 0 || cfg.Topic == "" || cfg.Decrypter == nil || cfg.Blocklist == nil {
+		return sum, errors.New("replay: brokers, topic, decrypter and blocklist are required")
 	}
 	client := &kafka.Client{Addr: kafka.TCP(cfg.Brokers...), Transport: cfg.Transport, Timeout: 30 * time.Second}
 	firsts, ends, err := offsetRange(ctx, client, cfg.Topic)
@@ -78,14 +99,14 @@ func Replay(ctx context.Context, cfg ReplayConfig) (ReplaySummary, error) {
 		if err != nil {
 			return sum, err
 		}
-		sum.Matched += len(selected)
 		if !cfg.Execute || len(selected) == 0 {
 			continue
 		}
-		if err := republish(ctx, cfg, writer, selected); err != nil {
+		n, err := republish(ctx, cfg, writer, selected, &sum)
+		sum.Republished += n
+		if err != nil {
 			return sum, err
 		}
-		sum.Republished += len(selected)
 	}
 	return sum, nil
 }
@@ -116,9 +137,14 @@ func scanPartition(ctx context.Context, cfg ReplayConfig, partition int, end int
 		sum.Scanned++
 		h := headerValues(msg.Headers)
 		if cfg.selects(h, msg.Time) {
+			sum.Matched++
 			sum.ByReason[h[HeaderReason]]++
 			sum.ByTopic[h[HeaderSourceTopic]]++
-			selected = append(selected, msg)
+			if tenant := h[HeaderTenantID]; tenant != "" && cfg.Blocklist.Offboarded(tenant) {
+				sum.Offboarded[tenant]++
+			} else {
+				selected = append(selected, msg)
+			}
 		}
 		if msg.Offset+1 >= end {
 			return selected, nil
@@ -145,21 +171,60 @@ func (cfg ReplayConfig) selects(h map[string]string, at time.Time) bool {
 	return true
 }
 
-// republish decrypts the letters and writes each to its source topic.
-func republish(ctx context.Context, cfg ReplayConfig, writer *kafka.Writer, letters []kafka.Message) error {
-	ciphertexts := make([]string, len(letters))
+// republish decrypts the letters, each under the key its headers name, and
+// writes each to its source topic, in their order. The letters of a tenant
+// whose key is gone are counted in sum.KeyGone and skipped. It returns how
+// many it republished.
+func republish(ctx context.Context, cfg ReplayConfig, writer *kafka.Writer, letters []kafka.Message, sum *ReplaySummary) (int, error) {
+	groups := map[string][]int{} // tenant ("" for the platform key) -> indices
 	for i, l := range letters {
-		if enc := headerValues(l.Headers)[HeaderPayloadEncoding]; enc != PayloadVaultTransit {
-			return fmt.Errorf("replay: %s/%d/%d has payload encoding %q, want %q", l.Topic, l.Partition, l.Offset, enc, PayloadVaultTransit)
+		h := headerValues(l.Headers)
+		if enc := h[HeaderPayloadEncoding]; enc != PayloadVaultTransit {
+			return 0, fmt.Errorf("replay: %s/%d/%d has payload encoding %q, want %q", l.Topic, l.Partition, l.Offset, enc, PayloadVaultTransit)
 		}
-		ciphertexts[i] = string(l.Value)
+		tenant := ""
+		switch h[HeaderPayloadKey] {
+		case PayloadKeyTenant:
+			if tenant = h[HeaderTenantID]; tenant == "" {
+				return 0, fmt.Errorf("replay: %s/%d/%d is encrypted under a tenant's key but names no tenant", l.Topic, l.Partition, l.Offset)
+			}
+		case PayloadKeyPlatform, "": // "": written before payload_key existed
+		default:
+			return 0, fmt.Errorf("replay: %s/%d/%d has payload key %q, want %s or %s", l.Topic, l.Partition, l.Offset, h[HeaderPayloadKey], PayloadKeyTenant, PayloadKeyPlatform)
+		}
+		groups[tenant] = append(groups[tenant], i)
 	}
-	plaintexts, err := cfg.Decrypter.DecryptPlatform(ctx, ciphertexts)
-	if err != nil {
-		return fmt.Errorf("replay: decrypt %d dead letters: %w", len(letters), err)
+	plaintexts := make([][]byte, len(letters))
+	decrypted := make([]bool, len(letters))
+	for tenant, idx := range groups {
+		ciphertexts := make([]string, len(idx))
+		for j, i := range idx {
+			ciphertexts[j] = string(letters[i].Value)
+		}
+		var plain [][]byte
+		var err error
+		if tenant == "" {
+			plain, err = cfg.Decrypter.DecryptPlatform(ctx, ciphertexts)
+		} else {
+			plain, err = cfg.Decrypter.Decrypt(ctx, tenant, ciphertexts)
+		}
+		var gone interface{ KeyNotFound() bool }
+		switch {
+		case err != nil && tenant != "" && errors.As(err, &gone) && gone.KeyNotFound():
+			sum.KeyGone[tenant] += len(idx)
+			continue
+		case err != nil:
+			return 0, fmt.Errorf("replay: decrypt %d dead letters: %w", len(idx), err)
+		}
+		for j, i := range idx {
+			plaintexts[i], decrypted[i] = plain[j], true
+		}
 	}
-	out := make([]kafka.Message, len(letters))
+	var out []kafka.Message
 	for i, l := range letters {
+		if !decrypted[i] {
+			continue // its key is gone
+		}
 		h := headerValues(l.Headers)
 		headers := []kafka.Header{{Key: HeaderReplayedFrom, Value: fmt.Appendf(nil, "%s/%d/%d", l.Topic, l.Partition, l.Offset)}}
 		for _, x := range l.Headers {
@@ -167,12 +232,15 @@ func republish(ctx context.Context, cfg ReplayConfig, writer *kafka.Writer, lett
 				headers = append(headers, x)
 			}
 		}
-		out[i] = kafka.Message{Topic: h[HeaderSourceTopic], Key: l.Key, Value: plaintexts[i], Headers: headers}
+		out = append(out, kafka.Message{Topic: h[HeaderSourceTopic], Key: l.Key, Value: plaintexts[i], Headers: headers})
+	}
+	if len(out) == 0 {
+		return 0, nil
 	}
 	if err := writer.WriteMessages(ctx, out...); err != nil {
-		return fmt.Errorf("replay: republish %d messages: %w", len(out), err)
+		return 0, fmt.Errorf("replay: republish %d messages: %w", len(out), err)
 	}
-	return nil
+	return len(out), nil
 }
 
 func headerValues(headers []kafka.Header) map[string]string {

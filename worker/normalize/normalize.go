@@ -69,6 +69,11 @@ type Error struct {
 	// (shapeOf: length and classes of characters) or where the JSON breaks (a
 	// byte offset); empty when the rule says enough.
 	Detail string
+	// TenantID is the envelope's tenant_id when the envelope could be read and
+	// the id is valid, whatever else is wrong; "" otherwise. A seller's id, not
+	// personal data: the dead letter is encrypted under that tenant's key, so
+	// that its offboarding shreds it. Never part of the message.
+	TenantID string
 	// Err is a sentinel the failure also matches (errors.Is), such as
 	// order.ErrCurrencyMismatch; its text is not part of Error().
 	Err error
@@ -96,6 +101,15 @@ func (e *Error) Unwrap() error { return e.Err }
 // SafeMessage is Error(): every part of it is safe to show in the clear. The
 // dead-letter publisher and the pipeline's logs print only errors that have it.
 func (e *Error) SafeMessage() string { return e.Error() }
+
+// TenantOf returns the valid tenant id a normalisation error carries, or "".
+func TenantOf(err error) string {
+	var ne *Error
+	if errors.As(err, &ne) {
+		return ne.TenantID
+	}
+	return ""
+}
 
 // ReasonOf returns the Reason of a normalisation error, or "" for other errors.
 func ReasonOf(err error) Reason {
@@ -171,7 +185,7 @@ func Normalize(msg []byte) (order.Order, error) { return defaultNormalizer.Norma
 // they did when encoding/json read the envelope first: malformed JSON anywhere, then a
 // member of the envelope of the wrong type, then the envelope's own checks, then the
 // payload's.
-func (n *Normalizer) Normalize(msg []byte) (order.Order, error) {
+func (n *Normalizer) Normalize(msg []byte) (_ order.Order, err error) {
 	latest := n.now().UTC().Add(n.skew)
 	r := envelopeReaders.Get().(*jsonReader)
 	var env envelope
@@ -182,6 +196,7 @@ func (n *Normalizer) Normalize(msg []byte) (order.Order, error) {
 		if r.release() {
 			envelopeReaders.Put(r)
 		}
+		err = withTenant(err, env.tenantID)
 	}()
 	if err := env.read(r, msg); err != nil {
 		return order.Order{}, err
@@ -227,6 +242,18 @@ func (n *Normalizer) Normalize(msg []byte) (order.Order, error) {
 	o.TenantID = env.tenantID
 	o.ReceivedAt = receivedAt
 	return o, nil
+}
+
+// withTenant sets the envelope's tenant id on a failure, when it is valid (a
+// copy: an *Error may be shared).
+func withTenant(err error, tenantID string) error {
+	var ne *Error
+	if err == nil || !validTenantID(tenantID) || !errors.As(err, &ne) || ne != err {
+		return err
+	}
+	withID := *ne
+	withID.TenantID = strings.Clone(tenantID) // not a view of the whole message
+	return &withID
 }
 
 // envelopeReaders keeps readers, with their buffers, between messages.

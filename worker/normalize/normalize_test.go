@@ -218,3 +218,35 @@ func TestErrorsNeverCarryPayloadText(t *testing.T) {
 		t.Errorf("error %q quotes the payload", err)
 	}
 }
+
+// A failure carries the envelope's tenant id when the envelope could be read
+// and the id is valid, so that the dead letter can be encrypted under the
+// tenant's key (and shredded with it); never an invalid id, and never when
+// the message cannot be read as an envelope at all.
+func TestErrorsCarryTheEnvelopesValidTenant(t *testing.T) {
+	for file, want := range map[string]string{
+		"envelope/unknown-channel.bad.json":   "acme",
+		"envelope/missing-payload.bad.json":   "acme",
+		"envelope/bad-received-at.bad.json":   "acme",
+		"amazon/bad/amount-exponent.bad.json": "bramble-home",
+		"envelope/bad-tenant.bad.json":        "",
+		"envelope/missing-tenant.bad.json":    "",
+		"envelope/truncated.bad.json":         "",
+		"envelope/tenant-number.bad.json":     "",
+	} {
+		msg, err := os.ReadFile(filepath.Join("testdata", file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = Normalize(msg)
+		if err == nil {
+			t.Fatalf("%s normalised", file)
+		}
+		if got := TenantOf(err); got != want {
+			t.Errorf("%s: TenantOf = %q, want %q", file, got, want)
+		}
+		if want != "" && strings.Contains(err.Error(), want) {
+			t.Errorf("%s: the error text %q names the tenant: it is carried beside the message, not in it", file, err)
+		}
+	}
+}

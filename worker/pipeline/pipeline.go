@@ -50,10 +50,29 @@ type DeadLetters interface {
 }
 
 // Blocklist says which tenants have left the platform (retention.Blocklist):
-// their orders are refused, neither written nor dead-lettered, since keeping
+// their messages are refused, neither written nor dead-lettered, since keeping
 // their buyers' data anywhere would break the promise made at offboarding (P10).
+// The pipeline asks again before every attempt to protect, dead-letter or
+// write a batch, since a tenant may be offboarded while its batch is retried.
+//
+// Hold admits one sink write: an offboarding's acknowledgement waits for the
+// writes held before the tenant entered the list, so that none of them lands
+// after the tenant's rows are deleted. The pipeline reads Offboarded after
+// Hold and releases once the write has returned.
 type Blocklist interface {
 	Offboarded(tenant string) bool
+	Hold() (release func())
+}
+
+// offboardedTenant is the tenant named by an error that refuses it because it
+// has been offboarded (*transit.OffboardedError, wrapped by the protect stage
+// or the dead-letter publisher), or "".
+func offboardedTenant(err error) string {
+	var refused interface{ OffboardedTenant() string }
+	if errors.As(err, &refused) {
+		return refused.OffboardedTenant()
+	}
+	return ""
 }
 
 // Stages and reasons the pipeline itself gives dead letters.
@@ -86,7 +105,7 @@ type Config struct {
 	Protector   Protector
 	Sink        Sink
 	DeadLetters DeadLetters
-	// Blocklist refuses the orders of offboarded tenants. Optional.
+	// Blocklist refuses the messages of offboarded tenants. Optional.
 	Blocklist Blocklist
 	// TopicChannels maps each input topic to the channel its messages must carry.
 	TopicChannels map[string]order.Channel
@@ -232,34 +251,109 @@ func (p *Pipeline) writeLoop(ctx context.Context, ready <-chan prepared) error {
 	return nil
 }
 
-// prepare takes one batch through normalise, protect and dead-letter.
+// prepare takes one batch through normalise, protect and dead-letter. Each
+// attempt first drops the orders and letters of tenants offboarded since the
+// last one; an attempt refused because a tenant has been offboarded drops that
+// tenant's and tries again at once, rather than retrying what can never pass.
 func (p *Pipeline) prepare(ctx context.Context, batch []kafka.Message) (prepared, error) {
 	start := time.Now()
 	orders, letters, refused := p.normalize(batch)
 	var protected []protect.Order
 	if len(orders) > 0 {
 		err := p.retry(ctx, StageProtect, func() error {
-			out, more, err := p.protect(ctx, batch, orders, letters)
-			if err == nil {
-				protected, letters = out, more
+			for {
+				var n int
+				orders, n = dropRefused(orders, p.refuses(""), func(o normalized) string { return o.order.TenantID })
+				refused += n
+				if len(orders) == 0 {
+					protected = nil
+					return nil
+				}
+				out, more, err := p.protect(ctx, batch, orders, letters)
+				if tenant := offboardedTenant(err); tenant != "" {
+					if orders, n = dropRefused(orders, p.refuses(tenant), func(o normalized) string { return o.order.TenantID }); n > 0 {
+						refused += n
+						continue
+					}
+				}
+				if err == nil {
+					protected, letters = out, more
+				}
+				return err
 			}
-			return err
 		})
 		if err != nil {
 			return prepared{}, err
 		}
 	}
 	// Letters first: once they are durable, the batch may be committed past them.
-	if err := p.retry(ctx, "dead_letter", func() error { return p.cfg.DeadLetters.Publish(ctx, letters) }); err != nil {
+	err := p.retry(ctx, "dead_letter", func() error {
+		for {
+			var n int
+			letters, n = dropRefused(letters, p.refuses(""), func(l deadletter.Letter) string { return l.TenantID })
+			refused += n
+			err := p.cfg.DeadLetters.Publish(ctx, letters)
+			if tenant := offboardedTenant(err); tenant != "" {
+				if letters, n = dropRefused(letters, p.refuses(tenant), func(l deadletter.Letter) string { return l.TenantID }); n > 0 {
+					refused += n
+					continue
+				}
+			}
+			return err
+		}
+	})
+	if err != nil {
 		return prepared{}, err
 	}
 	return prepared{batch: batch, orders: len(orders), refused: refused, protected: protected, letters: letters, start: start}, nil
 }
 
+// refuses returns the test of a tenant to drop: offboarded by the blocklist,
+// or named (an error just refused it).
+func (p *Pipeline) refuses(named string) func(string) bool {
+	return func(tenant string) bool {
+		return tenant != "" && (tenant == named || p.cfg.Blocklist != nil && p.cfg.Blocklist.Offboarded(tenant))
+	}
+}
+
+// dropRefused returns items without those whose tenant refused says to drop,
+// in order, and how many it dropped. The input is not modified.
+func dropRefused[T any](items []T, refused func(string) bool, tenantOf func(T) string) ([]T, int) {
+	var kept []T
+	for i, it := range items {
+		if !refused(tenantOf(it)) {
+			if kept != nil {
+				kept = append(kept, it)
+			}
+			continue
+		}
+		if kept == nil {
+			kept = append(make([]T, 0, len(items)-1), items[:i]...)
+		}
+	}
+	if kept == nil {
+		return items, 0
+	}
+	return kept, len(items) - len(kept)
+}
+
 // writeAndCommit writes a prepared batch, commits its offsets and counts it.
 func (p *Pipeline) writeAndCommit(ctx context.Context, b prepared) error {
 	if len(b.protected) > 0 {
-		if err := p.retry(ctx, "sink", func() error { return p.cfg.Sink.Write(ctx, b.protected) }); err != nil {
+		err := p.retry(ctx, "sink", func() error {
+			if p.cfg.Blocklist != nil {
+				release := p.cfg.Blocklist.Hold()
+				defer release()
+			}
+			var n int
+			b.protected, n = dropRefused(b.protected, p.refuses(""), func(o protect.Order) string { return o.TenantID })
+			b.refused += n
+			if len(b.protected) == 0 {
+				return nil
+			}
+			return p.cfg.Sink.Write(ctx, b.protected)
+		})
+		if err != nil {
 			return err
 		}
 	}
@@ -307,6 +401,7 @@ func (p *Pipeline) protect(ctx context.Context, batch []kafka.Message, orders []
 		one, err := p.cfg.Protector.Protect(ctx, []order.Order{n.order})
 		switch {
 		case errors.Is(err, protect.ErrInvalidOrder):
+			// Its tenant id cannot name a key: the platform key encrypts it.
 			letters = append(letters, deadletter.Letter{Source: batch[n.index], Reason: ReasonUnprotectable, Stage: StageProtect, Err: err})
 		case err != nil:
 			return nil, letters, err
@@ -324,7 +419,7 @@ type normalized struct {
 }
 
 // normalize splits a batch into canonical orders (in batch order, so each
-// partition's order holds) and dead letters, and counts the orders refused
+// partition's order holds) and dead letters, and counts the messages refused
 // because their tenant has been offboarded.
 func (p *Pipeline) normalize(batch []kafka.Message) ([]normalized, []deadletter.Letter, int) {
 	orders := make([]normalized, 0, len(batch))
@@ -333,20 +428,28 @@ func (p *Pipeline) normalize(batch []kafka.Message) ([]normalized, []deadletter.
 	for i, msg := range batch {
 		o, err := safeNormalize(p.cfg.Normalizer, msg.Value)
 		if err != nil {
+			// The envelope's tenant, when valid, whatever else is wrong: an
+			// offboarded tenant's message is refused, not dead-lettered, and
+			// any other's letter is encrypted under its tenant's key.
+			tenant := normalize.TenantOf(err)
+			if p.refuses("")(tenant) {
+				refused++
+				continue
+			}
 			reason := string(normalize.ReasonOf(err))
 			if errors.Is(err, errNormalizerPanic) {
 				reason = ReasonNormalizerPanic
 				p.log.Error("normaliser panicked; message dead-lettered", "topic", msg.Topic, "partition", msg.Partition, "offset", msg.Offset, "err", err)
 			}
-			letters = append(letters, deadletter.Letter{Source: msg, Reason: reason, Stage: StageNormalize, Err: err})
+			letters = append(letters, deadletter.Letter{Source: msg, Reason: reason, Stage: StageNormalize, TenantID: tenant, Err: err})
 			continue
 		}
-		if p.cfg.Blocklist != nil && p.cfg.Blocklist.Offboarded(o.TenantID) {
+		if p.refuses("")(o.TenantID) {
 			refused++
 			continue
 		}
 		if want, ok := p.cfg.TopicChannels[msg.Topic]; ok && o.Channel != want {
-			letters = append(letters, deadletter.Letter{Source: msg, Reason: ReasonWrongTopic, Stage: StageRoute,
+			letters = append(letters, deadletter.Letter{Source: msg, Reason: ReasonWrongTopic, Stage: StageRoute, TenantID: o.TenantID,
 				Err: routeError("an order of another channel on the " + string(want) + " topic")})
 			continue
 		}

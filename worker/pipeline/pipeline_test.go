@@ -49,6 +49,10 @@ type stream struct {
 	produced          int
 	vault             *transit.Client // tokens, ciphertexts, and the DLQ's payloads
 	stage             *protect.Stage
+	// blocklist and dlqEncrypter, when set, are the workers' (default: none,
+	// and vault).
+	blocklist    pipeline.Blocklist
+	dlqEncrypter deadletter.Encrypter
 }
 
 func newStream(t *testing.T) *stream {
@@ -200,12 +204,16 @@ func (s *stream) startWorkerWith(t *testing.T, sink pipeline.Sink, reg prometheu
 	if err != nil {
 		t.Fatal(err)
 	}
-	dlq, err := deadletter.New(deadletter.Config{Brokers: s.brokers, Topic: s.dlq, Encrypter: s.vault})
+	encrypter := s.dlqEncrypter
+	if encrypter == nil {
+		encrypter = s.vault
+	}
+	dlq, err := deadletter.New(deadletter.Config{Brokers: s.brokers, Topic: s.dlq, Encrypter: encrypter})
 	if err != nil {
 		t.Fatal(err)
 	}
 	p, err := pipeline.New(pipeline.Config{
-		Source: consumer, Protector: stage, Sink: sink, DeadLetters: dlq,
+		Source: consumer, Protector: stage, Sink: sink, DeadLetters: dlq, Blocklist: s.blocklist,
 		TopicChannels: map[string]order.Channel{s.amazon: order.ChannelAmazon, s.ebay: order.ChannelEbay},
 		RetryInitial:  10 * time.Millisecond, RetryMax: 100 * time.Millisecond,
 		Registerer: reg,
@@ -292,21 +300,13 @@ func (s *stream) checkOutcome(t *testing.T, sink *pipelinetest.MemorySink) {
 	}
 
 	letters := stacktest.ReadAll(t, s.brokers, s.dlq, 3)
-	ciphertexts := make([]string, len(letters))
-	for i, m := range letters {
-		ciphertexts[i] = string(m.Value)
-	}
-	plaintexts, err := s.vault.DecryptPlatform(context.Background(), ciphertexts)
-	if err != nil {
-		t.Fatalf("decrypt the DLQ: %v", err)
-	}
 	seen := map[string]int{}
-	for i, m := range letters {
+	for _, m := range letters {
 		h := headerMap(m)
 		if _, inClear := s.badReasons[string(m.Value)]; inClear || !strings.HasPrefix(string(m.Value), "vault:v") {
 			t.Errorf("a DLQ payload is not Vault ciphertext (payload_encoding %q)", h[deadletter.HeaderPayloadEncoding])
 		}
-		m.Value = plaintexts[i]
+		m.Value = s.decryptLetter(t, m)
 		want, ok := s.badReasons[string(m.Value)]
 		if !ok {
 			t.Errorf("unexpected DLQ message from %s/%s/%s (reason %s)", h[deadletter.HeaderSourceTopic], h[deadletter.HeaderSourcePartition], h[deadletter.HeaderSourceOffset], h[deadletter.HeaderReason])
@@ -330,6 +330,36 @@ func (s *stream) checkOutcome(t *testing.T, sink *pipelinetest.MemorySink) {
 			t.Errorf("bad message (reason %s) missing from the DLQ: %.80q", reason, value)
 		}
 	}
+}
+
+// decryptLetter decrypts a dead letter's payload under the key its headers
+// name; a letter whose envelope has a valid tenant id must be under that
+// tenant's key.
+func (s *stream) decryptLetter(t *testing.T, m kafka.Message) []byte {
+	t.Helper()
+	h := headerMap(m)
+	var plain [][]byte
+	var err error
+	switch h[deadletter.HeaderPayloadKey] {
+	case deadletter.PayloadKeyTenant:
+		plain, err = s.vault.Decrypt(context.Background(), h[deadletter.HeaderTenantID], []string{string(m.Value)})
+	case deadletter.PayloadKeyPlatform:
+		plain, err = s.vault.DecryptPlatform(context.Background(), []string{string(m.Value)})
+	default:
+		t.Fatalf("a dead letter with payload_key %q", h[deadletter.HeaderPayloadKey])
+	}
+	if err != nil {
+		t.Fatalf("decrypt a dead letter (payload_key %s): %v", h[deadletter.HeaderPayloadKey], err)
+	}
+	o, err := normalize.Normalize(plain[0])
+	tenant := normalize.TenantOf(err)
+	if err == nil { // routed to the DLQ: a good order on the wrong topic
+		tenant = o.TenantID
+	}
+	if tenant != h[deadletter.HeaderTenantID] {
+		t.Errorf("a dead letter of tenant %q is under the key of %q", tenant, h[deadletter.HeaderTenantID])
+	}
+	return plain[0]
 }
 
 func headerMap(m kafka.Message) map[string]string {

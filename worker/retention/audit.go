@@ -22,6 +22,7 @@ const (
 	ActionShredKeys      ActionKind = "shred_keys"      // a tenant's Vault keys destroyed
 	ActionVerify         ActionKind = "verify"          // a tenant's remaining rows of one table counted
 	ActionBlockIngest    ActionKind = "block_ingest"    // a tenant recorded as offboarded: workers refuse its orders
+	ActionAwaitAcks      ActionKind = "await_acks"      // waited until every live worker acknowledged the tenant; rows: the workers
 )
 
 // Outcome is how an action ended; purge_log's outcome column.
@@ -95,8 +96,9 @@ func (r Report) PartitionsDropped() int {
 	return n
 }
 
-// OffboardReport is what an offboarding did: shred_keys, then one
-// offboard_delete and one verify action per table.
+// OffboardReport is what an offboarding did: block_ingest, await_acks,
+// shred_keys, then one offboard_delete and one verify action per table, and a
+// verify of the keys in Vault.
 type OffboardReport struct {
 	RunID    uuid.UUID
 	Tenant   string
@@ -112,10 +114,26 @@ func (r OffboardReport) Deleted() uint64 { return r.sum(ActionOffboardDelete) }
 // 0 after a successful offboarding.
 func (r OffboardReport) Remaining() uint64 { return r.sum(ActionVerify) }
 
+// KeysRemaining is the number of the tenant's Vault keys the verification
+// still found: 0 after a successful offboarding.
+func (r OffboardReport) KeysRemaining() uint64 {
+	var n uint64
+	for _, a := range r.Actions {
+		if a.Kind == ActionVerify && a.Table == VerifyVault {
+			n += a.Rows
+		}
+	}
+	return n
+}
+
+// Acknowledged is the number of live workers that acknowledged the tenant
+// before its keys were destroyed.
+func (r OffboardReport) Acknowledged() uint64 { return r.sum(ActionAwaitAcks) }
+
 func (r OffboardReport) sum(kind ActionKind) uint64 {
 	var n uint64
 	for _, a := range r.Actions {
-		if a.Kind == kind && (kind == ActionVerify || a.Outcome == OutcomeOK) {
+		if a.Kind == kind && a.Table != VerifyVault && (kind == ActionVerify || a.Outcome == OutcomeOK) {
 			n += a.Rows
 		}
 	}

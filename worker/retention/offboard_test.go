@@ -54,7 +54,8 @@ func checkOffboarding(t *testing.T, f *fixture, p *retention.Purger, vault *tran
 		t.Errorf("the other tenant's ciphertext no longer decrypts: %v", err)
 	}
 
-	// The report and purge_log: block_ingest, shred_keys, then per table.
+	// The report and purge_log: block_ingest, await_acks, shred_keys, then
+	// per table, then the keys read back from Vault.
 	var kinds []string
 	deleted := map[string]uint64{}
 	for _, a := range rep.Actions {
@@ -63,20 +64,22 @@ func checkOffboarding(t *testing.T, f *fixture, p *retention.Purger, vault *tran
 			deleted[a.Table] = a.Rows
 		}
 	}
-	wantKinds := []string{"block_ingest ", "shred_keys "}
+	wantKinds := []string{"block_ingest ", "await_acks ", "shred_keys "}
 	for _, kind := range []string{"offboard_delete", "verify"} {
 		for _, table := range tables {
 			wantKinds = append(wantKinds, kind+" "+table)
 		}
 	}
+	wantKinds = append(wantKinds, "verify "+retention.VerifyVault)
 	if diff := cmp.Diff(wantKinds, kinds); diff != "" {
 		t.Errorf("offboarding actions (-want +got):\n%s", diff)
 	}
 	if diff := cmp.Diff(want, deleted); diff != "" {
 		t.Errorf("rows deleted per table (-want +got):\n%s", diff)
 	}
-	if rep.Remaining() != 0 || rep.Deleted() != sumCounts(want) || rep.Tenant != gone {
-		t.Errorf("report: deleted %d, remaining %d, tenant %s; want %d, 0, %s", rep.Deleted(), rep.Remaining(), rep.Tenant, sumCounts(want), gone)
+	if rep.Remaining() != 0 || rep.KeysRemaining() != 0 || rep.Deleted() != sumCounts(want) || rep.Tenant != gone {
+		t.Errorf("report: deleted %d, remaining %d rows and %d keys, tenant %s; want %d, 0, 0, %s",
+			rep.Deleted(), rep.Remaining(), rep.KeysRemaining(), rep.Tenant, sumCounts(want), gone)
 	}
 	log := purgeLog(t, f.conn, f.cfg, rep.RunID)
 	if len(log) != len(wantKinds) {
@@ -193,8 +196,8 @@ func TestOffboardStopsWhenTheKeysCannotBeDestroyed(t *testing.T) {
 		}
 		outcomes[l.Action] = l.Outcome
 	}
-	if want := map[string]string{"block_ingest": "ok", "shred_keys": "failed"}; len(log) != 2 || !cmp.Equal(outcomes, want) {
-		t.Errorf("purge_log = %+v, want block_ingest ok and shred_keys failed for %s", log, tenants[0])
+	if want := map[string]string{"block_ingest": "ok", "await_acks": "ok", "shred_keys": "failed"}; len(log) != 3 || !cmp.Equal(outcomes, want) {
+		t.Errorf("purge_log = %+v, want block_ingest ok, await_acks ok and shred_keys failed for %s", log, tenants[0])
 	}
 	if got := telemetrytest.Sum(t, f.reg, "orderflow_offboardings_total", "outcome=failed"); got != 1 {
 		t.Errorf("offboardings{failed} = %v, want 1", got)

@@ -38,9 +38,11 @@ import (
 
 // KeyShredder destroys a tenant's encryption and HMAC keys, making every
 // ciphertext of the tenant unreadable at once (crypto-shredding). Destroying
-// keys that are already gone succeeds. *transit.Client implements it.
+// keys that are already gone succeeds; TenantKeysPresent names the keys that
+// still exist (the verification reads them back). *transit.Client implements it.
 type KeyShredder interface {
 	DestroyTenantKeys(ctx context.Context, tenant string) error
+	TenantKeysPresent(ctx context.Context, tenant string) ([]string, error)
 }
 
 // Config configures a Purger. New fills the defaults and checks the rest.
@@ -62,6 +64,9 @@ type Config struct {
 	// Shredder destroys tenant keys for Offboard. Default nil: the purger
 	// purges but refuses to offboard.
 	Shredder KeyShredder
+	// Offboarding tunes Offboard's wait for the workers' acknowledgements
+	// (offboard.go).
+	Offboarding OffboardConfig
 	// Registerer receives the metrics. Default nil: kept but not registered.
 	// Collectors already registered by another Purger are shared.
 	Registerer prometheus.Registerer
@@ -136,6 +141,7 @@ func New(cfg Config) (*Purger, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	cfg.Offboarding.setDefaults()
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
@@ -200,6 +206,7 @@ func (c Config) validate() error {
 	if c.MutationTimeout < 0 {
 		bad("clickhouse.mutation_timeout must be positive, got %s", c.MutationTimeout)
 	}
+	errs = append(errs, c.Offboarding.validate()...)
 	return errors.Join(errs...)
 }
 

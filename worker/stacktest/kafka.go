@@ -7,23 +7,25 @@ import (
 	"time"
 
 	"github.com/segmentio/kafka-go"
+
+	"github.com/orderflow/orderflow/worker/topics"
 )
 
-// CreateTopic creates topic with the given partitions on the stack's Kafka, waits
-// until every partition has a leader, and deletes it when the test ends.
+// CreateTopic creates topic with the given partitions and the configs of
+// every orderflow topic (worker/topics: it holds personal data) on the
+// stack's Kafka, waits until every partition has a leader, and deletes it when
+// the test ends.
 func CreateTopic(t testing.TB, brokers []string, topic string, partitions int) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	client := KafkaClient(brokers)
-	resp, err := client.CreateTopics(ctx, &kafka.CreateTopicsRequest{Topics: []kafka.TopicConfig{{
-		Topic: topic, NumPartitions: partitions, ReplicationFactor: 1,
-	}}})
+	created, err := topics.Create(ctx, client, topics.PersonalData(topic, partitions))
 	if err != nil {
 		t.Fatalf("create topic %s: %v", topic, err)
 	}
-	if err := resp.Errors[topic]; err != nil {
-		t.Fatalf("create topic %s: %v", topic, err)
+	if len(created) != 1 {
+		t.Fatalf("create topic %s: it exists already", topic)
 	}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -32,30 +34,6 @@ func CreateTopic(t testing.TB, brokers []string, topic string, partitions int) {
 			t.Logf("delete topic %s: %v", topic, err)
 		}
 	})
-	// The controller creates partitions asynchronously; wait until each has a leader.
-	for {
-		meta, err := client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{topic}})
-		if err == nil && len(meta.Topics) == 1 && meta.Topics[0].Error == nil && leadersReady(meta.Topics[0].Partitions, partitions) {
-			return
-		}
-		select {
-		case <-ctx.Done():
-			t.Fatalf("topic %s has no leaders: %v", topic, errors.Join(err, ctx.Err()))
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
-}
-
-func leadersReady(parts []kafka.Partition, want int) bool {
-	if len(parts) != want {
-		return false
-	}
-	for _, p := range parts {
-		if p.Error != nil || p.Leader.Host == "" {
-			return false
-		}
-	}
-	return true
 }
 
 // KafkaClient returns a kafka-go admin client for brokers.

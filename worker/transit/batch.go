@@ -15,10 +15,11 @@ import (
 
 // batchOp is one of transit's batch operations on one key.
 type batchOp struct {
-	op    string // opHMAC, opEncrypt or opDecrypt
-	key   string
-	path  string // such as "transit/encrypt/orderflow-acme-enc"
-	field string // the item's input field: "input", "plaintext" or "ciphertext"
+	op     string // opHMAC, opEncrypt or opDecrypt
+	key    string
+	tenant string // the key's tenant, for the gate; "" for decrypt and the platform key
+	path   string // such as "transit/encrypt/orderflow-acme-enc"
+	field  string // the item's input field: "input", "plaintext" or "ciphertext"
 }
 
 // batchResult is one item of batch_results; which value is set depends on the op.
@@ -129,7 +130,7 @@ func (c *Client) send(ctx context.Context, b batchOp, inputs []string, offset in
 		results = got
 		return partial, nil
 	}
-	err := c.call(ctx, request{op: b.op, key: b.key, method: http.MethodPut, path: b.path,
+	err := c.call(ctx, request{op: b.op, key: b.key, tenant: b.tenant, method: http.MethodPut, path: b.path,
 		body: batchBody(b.field, inputs), items: len(inputs), batch: true}, decode)
 	if err != nil {
 		return nil, err

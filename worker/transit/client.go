@@ -39,6 +39,9 @@ type Client struct {
 	cache    *tokenCache            // nil when disabled
 	known    *lru[string, struct{}] // key names created (or found) in Vault
 	creating singleflight.Group     // one creation per key name at a time
+	// destroyed holds the tenants whose keys this client destroyed: it never
+	// uses or creates their keys again (string -> struct{}).
+	destroyed sync.Map
 
 	auth      authState
 	stop      context.CancelFunc
@@ -145,6 +148,10 @@ const closeTimeout = 3 * time.Second
 // the same value gives the same token for one tenant and a different one for
 // another. Tokens come from the cache when it has them; each distinct value is
 // sent to Vault once per call.
+//
+// A tenant the Gate refuses is refused before the cache is read: the call
+// fails with an *OffboardedError (ErrTenantOffboarded) or, while the gate's
+// list is stale, a temporary *Error.
 func (c *Client) HMAC(ctx context.Context, tenant string, values []string) ([]string, error) {
 	if err := checkTenant(tenant); err != nil {
 		return nil, err
@@ -153,6 +160,11 @@ func (c *Client) HMAC(ctx context.Context, tenant string, values []string) ([]st
 	if len(values) == 0 {
 		return out, nil
 	}
+	leave, err := c.admit(opHMAC, tenant)
+	if err != nil {
+		return nil, err
+	}
+	defer leave()
 	// todo holds the first index of each distinct value the cache lacks; dups
 	// pairs a repeated value's index with its position in todo.
 	type dup struct{ at, todo int }
@@ -185,17 +197,17 @@ func (c *Client) HMAC(ctx context.Context, tenant string, values []string) ([]st
 		return out, nil
 	}
 	key := c.tenantKey(tenant, purposeHMAC)
-	if err := c.ensureKey(ctx, key, true); err != nil {
+	if err := c.ensureKey(ctx, key, tenant); err != nil {
 		return nil, err
 	}
 	inputs := make([]string, len(todo))
 	for j, i := range todo {
 		inputs[j] = base64.StdEncoding.EncodeToString([]byte(values[i]))
 	}
-	op := batchOp{op: opHMAC, key: key, path: c.cfg.Mount + "/hmac/" + key + "/sha2-256", field: "input"}
+	op := batchOp{op: opHMAC, key: key, tenant: tenant, path: c.cfg.Mount + "/hmac/" + key + "/sha2-256", field: "input"}
 	tokens, err := c.run(ctx, op, inputs, func(j int) string { return values[todo[j]] })
 	if err != nil {
-		return nil, remapIndices(err, todo, len(values))
+		return nil, remapIndices(c.keyMissing(ctx, key, err), todo, len(values))
 	}
 	for j, i := range todo {
 		out[i] = tokens[j]
@@ -227,12 +239,20 @@ func remapIndices(err error, todo []int, total int) error {
 }
 
 // Encrypt encrypts each plaintext with the tenant's key and returns the
-// ciphertexts ("vault:v1:...") in input order.
+// ciphertexts ("vault:v1:...") in input order. It is gated as HMAC is.
 func (c *Client) Encrypt(ctx context.Context, tenant string, plaintexts [][]byte) ([]string, error) {
 	if err := checkTenant(tenant); err != nil {
 		return nil, err
 	}
-	return c.encrypt(ctx, c.tenantKey(tenant, purposeEncrypt), true, plaintexts)
+	if len(plaintexts) == 0 {
+		return []string{}, nil
+	}
+	leave, err := c.admit(opEncrypt, tenant)
+	if err != nil {
+		return nil, err
+	}
+	defer leave()
+	return c.encrypt(ctx, c.tenantKey(tenant, purposeEncrypt), tenant, plaintexts)
 }
 
 // Decrypt decrypts each ciphertext with the tenant's key and returns the
@@ -247,7 +267,7 @@ func (c *Client) Decrypt(ctx context.Context, tenant string, ciphertexts []strin
 // EncryptPlatform encrypts with the platform key (dead-letter payloads, which
 // may belong to no known tenant). The platform key is never deletable.
 func (c *Client) EncryptPlatform(ctx context.Context, plaintexts [][]byte) ([]string, error) {
-	return c.encrypt(ctx, c.cfg.PlatformKey, false, plaintexts)
+	return c.encrypt(ctx, c.cfg.PlatformKey, "", plaintexts)
 }
 
 // DecryptPlatform decrypts what EncryptPlatform encrypted.
@@ -255,19 +275,25 @@ func (c *Client) DecryptPlatform(ctx context.Context, ciphertexts []string) ([][
 	return c.decrypt(ctx, c.cfg.PlatformKey, ciphertexts)
 }
 
-func (c *Client) encrypt(ctx context.Context, key string, deletable bool, plaintexts [][]byte) ([]string, error) {
+// encrypt encrypts under key: a tenant's (tenant set: its key is deletable, and
+// every request is checked by the gate) or the platform's.
+func (c *Client) encrypt(ctx context.Context, key, tenant string, plaintexts [][]byte) ([]string, error) {
 	if len(plaintexts) == 0 {
 		return []string{}, nil
 	}
-	if err := c.ensureKey(ctx, key, deletable); err != nil {
+	if err := c.ensureKey(ctx, key, tenant); err != nil {
 		return nil, err
 	}
 	inputs := make([]string, len(plaintexts))
 	for i, p := range plaintexts {
 		inputs[i] = base64.StdEncoding.EncodeToString(p)
 	}
-	op := batchOp{op: opEncrypt, key: key, path: c.cfg.Mount + "/encrypt/" + key, field: "plaintext"}
-	return c.run(ctx, op, inputs, func(i int) string { return string(plaintexts[i]) })
+	op := batchOp{op: opEncrypt, key: key, tenant: tenant, path: c.cfg.Mount + "/encrypt/" + key, field: "plaintext"}
+	out, err := c.run(ctx, op, inputs, func(i int) string { return string(plaintexts[i]) })
+	if err != nil {
+		return nil, c.keyMissing(ctx, key, err)
+	}
+	return out, nil
 }
 
 // decrypt never creates the key: a missing key has nothing to decrypt, and a new
@@ -280,7 +306,7 @@ func (c *Client) decrypt(ctx context.Context, key string, ciphertexts []string) 
 	op := batchOp{op: opDecrypt, key: key, path: c.cfg.Mount + "/decrypt/" + key, field: "ciphertext"}
 	plain, err := c.run(ctx, op, ciphertexts, nil)
 	if err != nil {
-		return nil, err
+		return nil, c.keyMissing(ctx, key, err)
 	}
 	for i, p := range plain {
 		b, err := base64.StdEncoding.DecodeString(p)

@@ -59,6 +59,11 @@ type Config struct {
 	// not repeated per call; a forgotten key is created again (idempotent).
 	// Default 10000.
 	KnownKeys int
+	// Gate admits the calls for a tenant's data (HMAC, Encrypt, key creation)
+	// and checks each of their requests: see Gate. Default nil: every tenant is
+	// admitted, for clients that never handle offboarded tenants' data (tests,
+	// a replay's decryption).
+	Gate Gate
 	// Auth is how the client logs in.
 	Auth Auth
 	// Registerer receives the client's metrics. Default nil: metrics are kept

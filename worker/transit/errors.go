@@ -22,10 +22,25 @@ type Error struct {
 	// connection errors) until the attempts or the context ran out: the same call
 	// may succeed later. Other failures (permission denied, bad request) will not.
 	Temporary bool
+	// KeyMissing says the key does not exist in Vault (its 400 was checked by
+	// reading the key): errors.Is(err, ErrKeyNotFound) is true. A key removed by
+	// hand is created again by the next HMAC or Encrypt; Decrypt never creates
+	// one, so its ciphertexts are lost (the purpose of crypto-shredding).
+	KeyMissing bool
 	// Err is the last failure: an *api.ResponseError (with StatusCode), a network
 	// error or a context error.
 	Err error
 }
+
+// ErrKeyNotFound is matched (errors.Is) by an *Error whose key does not exist.
+var ErrKeyNotFound = errors.New("transit: key not found")
+
+// Is makes errors.Is(err, ErrKeyNotFound) true for an *Error with KeyMissing.
+func (e *Error) Is(target error) bool { return target == ErrKeyNotFound && e.KeyMissing }
+
+// KeyNotFound reports KeyMissing, for callers that declare
+// interface{ KeyNotFound() bool } rather than import this package.
+func (e *Error) KeyNotFound() bool { return e.KeyMissing }
 
 func (e *Error) Error() string {
 	what := "vault " + e.Op
@@ -35,6 +50,9 @@ func (e *Error) Error() string {
 	tries := "1 attempt"
 	if e.Attempts != 1 {
 		tries = fmt.Sprintf("%d attempts", e.Attempts)
+	}
+	if e.KeyMissing {
+		what += " (the key does not exist)"
 	}
 	return fmt.Sprintf("%s (%s): %s", what, tries, oneLine(e.Err))
 }

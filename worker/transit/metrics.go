@@ -36,7 +36,14 @@ const (
 	outcomeError       = "error"       // anything else, such as an unreadable answer
 )
 
+// Reason label values of orderflow_vault_refused_total.
+const (
+	refusedOffboarded = "offboarded" // the tenant has been offboarded
+	refusedUnsure     = "unsure"     // the gate cannot tell (its list is stale)
+)
+
 type metrics struct {
+	refused    *prometheus.CounterVec
 	requests   *prometheus.CounterVec
 	duration   *prometheus.HistogramVec
 	batchItems *prometheus.CounterVec
@@ -65,6 +72,10 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "orderflow_vault_retries_total",
 			Help: "Failed Vault requests that were tried again, by operation.",
 		}, []string{"operation"}),
+		refused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "orderflow_vault_refused_total",
+			Help: "Calls and requests for a tenant's data that the gate refused before anything was sent to Vault, by reason (offboarded, unsure: the list of offboarded tenants is stale).",
+		}, []string{"reason"}),
 		cache: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "orderflow_token_cache_requests_total",
 			Help: "Lookups in the in-memory cache of HMAC tokens, by result (hit, miss).",
@@ -76,6 +87,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	m.batchItems = telemetry.Register(reg, m.batchItems, &errs)
 	m.retries = telemetry.Register(reg, m.retries, &errs)
 	m.cache = telemetry.Register(reg, m.cache, &errs)
+	m.refused = telemetry.Register(reg, m.refused, &errs)
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("transit metrics: %w", err)
 	}

@@ -58,8 +58,13 @@ func classify(err error) class {
 
 // request is one HTTP request to Vault.
 type request struct {
-	op     string // metric label, and the Op of an Error
-	key    string // the transit key it is about, if any
+	op  string // metric label, and the Op of an Error
+	key string // the transit key it is about, if any
+	// tenant is set on requests that use or create a tenant's key for its
+	// data (HMAC, encrypt, key creation): the gate checks each one before it
+	// is sent, so that an admitted call stops as soon as the tenant is
+	// offboarded or the gate's list goes stale.
+	tenant string
 	method string // GET, PUT or DELETE
 	path   string // below /v1/, such as "transit/hmac/orderflow-acme-hmac/sha2-256"
 	body   []byte // JSON, for PUT
@@ -79,6 +84,9 @@ type decoder func(body io.Reader) (partial bool, err error)
 func (c *Client) call(ctx context.Context, r request, decode decoder) error {
 	reauthenticated := false
 	for attempt := 1; ; attempt++ {
+		if err := c.checkRequest(r); err != nil {
+			return err
+		}
 		cl, retryAfter, token, err := c.attempt(ctx, r, decode)
 		if err == nil {
 			return nil

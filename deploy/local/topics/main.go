@@ -1,80 +1,83 @@
-// Command topics creates the pipeline's Kafka topics on the local stack's broker,
-// leaving existing ones as they are. deploy/local/stack.sh runs it after every start.
+// Command topics creates the pipeline's Kafka topics on the local stack's broker
+// and reconciles the configs of those that exist with worker/topics, the one
+// definition of the topics: it prints every difference and fixes the configs
+// (retention.ms, segment.ms, message.timestamp.after.max.ms), or with --check
+// only reports them and exits 1 if there are any. deploy/local/stack.sh runs
+// it after every start.
 package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
-	"log/slog"
+	"io"
 	"os"
-	"strconv"
 	"time"
 
 	"github.com/segmentio/kafka-go"
+
+	"github.com/orderflow/orderflow/worker/topics"
 )
 
-// labelRetention is how long a topic may hold raw personal data: the 21 days after
-// which label data must be gone (DESIGN.md, promise P9).
-const labelRetention = 21 * 24 * time.Hour
-
-type topic struct {
-	name       string
-	partitions int
-	retention  time.Duration
-}
-
-// topics are the pipeline's topics. The input topics carry raw buyer data, and so do
-// the DLQ and the connector outboxes (encrypted, but still personal), so none keeps a
-// message longer than the label promise allows.
-var topics = []topic{
-	{name: "orders.amazon", partitions: 6, retention: labelRetention},
-	{name: "orders.ebay", partitions: 6, retention: labelRetention},
-	{name: "orders.dlq", partitions: 3, retention: labelRetention},
-	{name: "connector.courier", partitions: 6, retention: labelRetention},
-	{name: "connector.accounting", partitions: 6, retention: labelRetention},
-	{name: "connector.parked", partitions: 3, retention: labelRetention},
-}
-
 func main() {
-	brokers := flag.String("brokers", "127.0.0.1:19092", "bootstrap broker address")
-	flag.Parse()
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// run returns the exit code: 0 when the topics are as specified (or were made
+// so), 1 when --check found a difference or something failed, 2 for a bad
+// command line.
+func run(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("topics", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	brokers := fs.String("brokers", "127.0.0.1:19092", "bootstrap broker address")
+	check := fs.Bool("check", false, "only report: create and change nothing, exit 1 if a topic is missing or differs")
+	prefix := fs.String("prefix", "", "start every topic name with this (tests use their own topics)")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	if err := createTopics(ctx, *brokers); err != nil {
-		slog.Error("creating topics", "err", err)
-		os.Exit(1)
+	n := topics.DefaultNames()
+	for _, name := range []*string{&n.Amazon, &n.Ebay, &n.DeadLetter, &n.Courier, &n.Accounting, &n.Parked} {
+		*name = *prefix + *name
 	}
-}
+	specs := topics.Pipeline(n)
+	client := &kafka.Client{Addr: kafka.TCP(*brokers), Timeout: 30 * time.Second}
 
-func createTopics(ctx context.Context, brokers string) error {
-	client := &kafka.Client{Addr: kafka.TCP(brokers), Timeout: 30 * time.Second}
-	configs := make([]kafka.TopicConfig, 0, len(topics))
-	for _, t := range topics {
-		configs = append(configs, kafka.TopicConfig{
-			Topic:             t.name,
-			NumPartitions:     t.partitions,
-			ReplicationFactor: 1,
-			ConfigEntries: []kafka.ConfigEntry{
-				{ConfigName: "retention.ms", ConfigValue: strconv.FormatInt(t.retention.Milliseconds(), 10)},
-			},
-		})
-	}
-	resp, err := client.CreateTopics(ctx, &kafka.CreateTopicsRequest{Topics: configs})
-	if err != nil {
-		return fmt.Errorf("create topics on %s: %w", brokers, err)
-	}
-	created := 0
-	for name, topicErr := range resp.Errors {
-		switch {
-		case topicErr == nil:
-			created++
-		case errors.Is(topicErr, kafka.TopicAlreadyExists):
-		default:
-			return fmt.Errorf("create topic %s: %w", name, topicErr)
+	if *check {
+		drifts, err := topics.Check(ctx, client, specs...)
+		if err != nil {
+			fmt.Fprintf(stderr, "topics: %v\n", err)
+			return 1
 		}
+		for _, d := range drifts {
+			fmt.Fprintf(stdout, "drift: %s\n", d)
+		}
+		if len(drifts) > 0 {
+			fmt.Fprintf(stdout, "topics: %d differences from worker/topics on %s (run without --check to fix the configs)\n", len(drifts), *brokers)
+			return 1
+		}
+		fmt.Fprintf(stdout, "topics: all %d as specified\n", len(specs))
+		return 0
 	}
-	fmt.Fprintf(os.Stderr, "topics: %d created, %d already present\n", created, len(topics)-created)
-	return nil
+
+	created, err := topics.Create(ctx, client, specs...)
+	if err != nil {
+		fmt.Fprintf(stderr, "topics: %v\n", err)
+		return 1
+	}
+	drifts, err := topics.Reconcile(ctx, client, specs...)
+	for _, d := range drifts {
+		state := "fixed"
+		if !d.Fixable {
+			state = "NOT fixed"
+		}
+		fmt.Fprintf(stdout, "drift: %s: %s\n", d, state)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "topics: %v\n", err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "topics: %d created, %d already present, %d differences found\n", len(created), len(specs)-len(created), len(drifts))
+	return 0
 }

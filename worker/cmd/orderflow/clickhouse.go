@@ -39,5 +39,6 @@ func newPurger(cfg config.Config, conn driver.Conn, shredder retention.KeyShredd
 		Conn: conn, Database: cfg.ClickHouse.Database, RestrictedDatabase: cfg.ClickHouse.RestrictedDatabase,
 		Retention: cfg.Retention, MutationTimeout: cfg.ClickHouse.MutationTimeout,
 		Shredder: shredder, Registerer: reg, Logger: log,
+		Offboarding: retention.OffboardConfig{AckTimeout: cfg.Offboarding.AckTimeout, LiveWithin: cfg.Offboarding.LiveWithin},
 	})
 }

@@ -241,7 +241,7 @@ func TestMigratePurgeAndOffboardCommands(t *testing.T) {
 	stdout.Reset()
 	stderr.Reset()
 	if code := run([]string{"offboard", "--tenant", "leaving-seller", "--confirm", "leaving-seller"}, &stdout, &stderr); code != 0 ||
-		!strings.Contains(stdout.String(), "tenant leaving-seller offboarded: keys destroyed, 0 rows deleted, 0 remain") {
+		!strings.Contains(stdout.String(), "tenant leaving-seller offboarded: 0 live workers acknowledged, keys destroyed (0 left in Vault), 0 rows deleted, 0 remain") {
 		t.Fatalf("offboard: exit %d, stdout %q, stderr %q", code, stdout.String(), stderr.String())
 	}
 	if got := clickhousetest.Count(t, conn, "SELECT count() FROM "+e.ch.Database+".purge_log WHERE tenant_id = 'leaving-seller' AND action = 'shred_keys'"); got != 1 {

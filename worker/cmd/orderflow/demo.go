@@ -11,7 +11,6 @@ import (
 	"os"
 	"os/signal"
 	"slices"
-	"strconv"
 	"strings"
 	"syscall"
 	"text/tabwriter"
@@ -29,6 +28,7 @@ import (
 	"github.com/orderflow/orderflow/worker/migrate"
 	"github.com/orderflow/orderflow/worker/order"
 	"github.com/orderflow/orderflow/worker/telemetry"
+	"github.com/orderflow/orderflow/worker/topics"
 )
 
 // demoOptions are the demo's flags and the names it owns.
@@ -258,20 +258,13 @@ func demoTopics(ctx context.Context, k config.Kafka, prefix string) error {
 			return fmt.Errorf("deleting the last demo's topics: %w", err)
 		}
 	}
-	retention := strconv.FormatInt((21 * 24 * time.Hour).Milliseconds(), 10) // they hold personal data
-	var topics []kafka.TopicConfig
-	for name, partitions := range map[string]int{k.Topics.Amazon: 6, k.Topics.Ebay: 6, k.Topics.DeadLetter: 3} {
-		topics = append(topics, kafka.TopicConfig{Topic: name, NumPartitions: partitions, ReplicationFactor: 1,
-			ConfigEntries: []kafka.ConfigEntry{{ConfigName: "retention.ms", ConfigValue: retention}}})
-	}
-	resp, err := client.CreateTopics(ctx, &kafka.CreateTopicsRequest{Topics: topics})
+	// The pipeline's topics as worker/topics defines them: they hold personal data.
+	created, err := topics.Create(ctx, client, topics.Inputs(k.Topics.Amazon, k.Topics.Ebay, k.Topics.DeadLetter)...)
 	if err != nil {
 		return fmt.Errorf("creating the demo's topics: %w", err)
 	}
-	for name, err := range resp.Errors {
-		if err != nil {
-			return fmt.Errorf("creating topic %s: %w", name, err)
-		}
+	if len(created) != 3 {
+		return fmt.Errorf("creating the demo's topics: %d of them existed already", 3-len(created))
 	}
 	return nil
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/orderflow/orderflow/worker/clickhousedb/clickhousetest"
 	"github.com/orderflow/orderflow/worker/stacktest"
+	"github.com/orderflow/orderflow/worker/topics"
 )
 
 // TestDemoSummaryMatchesTheTally runs the demo on a known seed and checks every
@@ -35,6 +36,11 @@ func TestDemoSummaryMatchesTheTally(t *testing.T) {
 	s, err := runDemo(context.Background(), cfg, o, &progress)
 	if err != nil {
 		t.Fatalf("runDemo: %v\n%s", err, progress.String())
+	}
+	// Its topics are the pipeline's, as worker/topics defines them.
+	if drifts, err := topics.Check(context.Background(), stacktest.KafkaClient(e.brokers),
+		topics.Inputs(s.Topics.Amazon, s.Topics.Ebay, s.Topics.DeadLetter)...); err != nil || len(drifts) != 0 {
+		t.Errorf("the demo's topics differ from worker/topics: %v %v", drifts, err)
 	}
 	g := s.Generated
 	if s.Produced != o.count || g.Messages != o.count {

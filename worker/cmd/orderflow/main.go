@@ -64,12 +64,14 @@ commands:
   migrate     create or update the ClickHouse schema (safe to repeat; --status lists versions)
   purge       one retention pass (labels 21 days, financial records 6 years, facts 2 years);
               --now +22d evaluates it as of another instant, --dry-run only reports
-  offboard    remove a seller who leaves: destroy their Vault keys, delete every row,
-              verify none remain (--tenant T --confirm T)
+  offboard    remove a seller who leaves: block them, wait until every live worker has
+              acknowledged (--ack-timeout), destroy their Vault keys, delete every row,
+              verify no row or key remains (--tenant T --confirm T)
   generate    produce synthetic Amazon and eBay orders to the input topics and print the tally:
               --count N, or --rate R/s --duration D; --seed S --tenants T --json FILE
-  replay-dlq  put dead-lettered messages back on their source topics after a fix
-              (a dry run unless --execute; select with --reason, --topic, --since, --until)
+  replay-dlq  put dead-lettered messages back on their source topics after a fix, except
+              offboarded tenants' (a dry run unless --execute; select with --reason, --topic,
+              --since, --until)
   demo        the main job end to end on the local stack: generate orders, run the worker until
               all are written, print what happened (make demo)
   version     print the version and exit

@@ -94,14 +94,17 @@ func printActions(w io.Writer, actions []retention.Action) {
 	_ = tw.Flush()
 }
 
-// offboardCommand removes everything of a seller who leaves (P10): their
-// Vault keys first, then every row, then a count proving none remain.
+// offboardCommand removes everything of a seller who leaves (P10): it blocks
+// the tenant, waits until every live worker has acknowledged the block, then
+// destroys the tenant's Vault keys, deletes every row and proves that neither
+// keys nor rows remain.
 func offboardCommand(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("offboard", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	configPath := fs.String("config", "", "YAML configuration file (every key can also be set by ORDERFLOW_* variables)")
 	tenant := fs.String("tenant", "", "the tenant (seller) to remove")
 	confirm := fs.String("confirm", "", "the tenant id again: offboarding destroys the tenant's keys and every record, financial ones included, and cannot be undone")
+	ackTimeout := fs.Duration("ack-timeout", 0, "how long to wait for every live worker to acknowledge the tenant before destroying its keys (default offboarding.ack_timeout)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -114,26 +117,40 @@ func offboardCommand(args []string, stdout, stderr io.Writer) int {
 			"run again with --confirm %s to go ahead\n", *tenant, *tenant)
 		return 2
 	}
+	if *ackTimeout < 0 {
+		fmt.Fprintln(stderr, "orderflow offboard: --ack-timeout must be positive")
+		return 2
+	}
 	cfg, err := loadFor("offboard", *configPath, stderr, needClickHouse, needVault)
 	if err != nil {
 		return 2
 	}
+	if *ackTimeout > 0 {
+		cfg.Offboarding.AckTimeout = *ackTimeout
+	}
 	log := newLogger(cfg.Log, stderr)
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer cancel()
-	reg := telemetry.NewRegistry()
-	vault, err := newTransit(ctx, cfg, reg, log)
-	if err != nil {
-		fmt.Fprintf(stderr, "orderflow offboard: %v\n", err)
-		return 1
-	}
-	defer vault.Close()
 	conn, err := openCurrentSchema(ctx, cfg, log)
 	if err != nil {
 		fmt.Fprintf(stderr, "orderflow offboard: %v\n", err)
 		return 1
 	}
 	defer conn.Close()
+	// This process's Vault client only destroys keys: an observer's gate
+	// admits no call for any tenant's data, so it can create no key.
+	gate, err := newBlocklist(ctx, cfg, conn, "", log)
+	if err != nil {
+		fmt.Fprintf(stderr, "orderflow offboard: %v\n", err)
+		return 1
+	}
+	reg := telemetry.NewRegistry()
+	vault, err := newTransit(ctx, cfg, reg, log, gate)
+	if err != nil {
+		fmt.Fprintf(stderr, "orderflow offboard: %v\n", err)
+		return 1
+	}
+	defer vault.Close()
 	purger, err := newPurger(cfg, conn, vault, reg, log)
 	if err != nil {
 		fmt.Fprintf(stderr, "orderflow offboard: %v\n", err)
@@ -146,7 +163,7 @@ func offboardCommand(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "orderflow offboard: %v\n", err)
 		return 1
 	}
-	fmt.Fprintf(stdout, "tenant %s offboarded: keys destroyed, %d rows deleted, %d remain, in %s\n",
-		report.Tenant, report.Deleted(), report.Remaining(), report.Duration.Round(time.Millisecond))
+	fmt.Fprintf(stdout, "tenant %s offboarded: %d live workers acknowledged, keys destroyed (%d left in Vault), %d rows deleted, %d remain, in %s\n",
+		report.Tenant, report.Acknowledged(), report.KeysRemaining(), report.Deleted(), report.Remaining(), report.Duration.Round(time.Millisecond))
 	return 0
 }

@@ -12,7 +12,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/orderflow/orderflow/worker/config"
 	"github.com/orderflow/orderflow/worker/deadletter"
 	"github.com/orderflow/orderflow/worker/telemetry"
 )
@@ -47,9 +46,9 @@ func replayDLQCommand(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "orderflow replay-dlq: --until: %v\n", err)
 		return 2
 	}
-	cfg, err := config.Load(*configPath, os.Environ())
+	// ClickHouse tells which tenants are offboarded: their letters stay put.
+	cfg, err := loadFor("replay-dlq", *configPath, stderr, needClickHouse, needVault)
 	if err != nil {
-		fmt.Fprintf(stderr, "orderflow replay-dlq: %v\n", err)
 		return 2
 	}
 	log := newLogger(cfg.Log, stderr)
@@ -61,7 +60,18 @@ func replayDLQCommand(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "orderflow replay-dlq: %v\n", err)
 		return 2
 	}
-	vault, err := newTransit(ctx, cfg, telemetry.NewRegistry(), log)
+	conn, err := openCurrentSchema(ctx, cfg, log)
+	if err != nil {
+		fmt.Fprintf(stderr, "orderflow replay-dlq: %v\n", err)
+		return 1
+	}
+	defer conn.Close()
+	offboarded, err := newBlocklist(ctx, cfg, conn, "", log) // an observer: it only decrypts
+	if err != nil {
+		fmt.Fprintf(stderr, "orderflow replay-dlq: %v\n", err)
+		return 1
+	}
+	vault, err := newTransit(ctx, cfg, telemetry.NewRegistry(), log, offboarded)
 	if err != nil {
 		fmt.Fprintf(stderr, "orderflow replay-dlq: %v\n", err)
 		return 1
@@ -69,7 +79,7 @@ func replayDLQCommand(args []string, stdout, stderr io.Writer) int {
 	defer vault.Close()
 	sum, err := deadletter.Replay(ctx, deadletter.ReplayConfig{
 		Brokers: cfg.Kafka.Brokers, Transport: transport, Dialer: dialer, Topic: cfg.Kafka.Topics.DeadLetter,
-		Decrypter: vault, Reasons: reasons, SourceTopics: topics, Since: sinceT, Until: untilT, Execute: *execute,
+		Decrypter: vault, Blocklist: offboarded, Reasons: reasons, SourceTopics: topics, Since: sinceT, Until: untilT, Execute: *execute,
 	})
 	printReplay(stdout, cfg.Kafka.Topics.DeadLetter, sum, *execute)
 	if err != nil {
@@ -100,6 +110,12 @@ func printReplay(w io.Writer, topic string, sum deadletter.ReplaySummary, execut
 		mode = fmt.Sprintf("republished %d", sum.Republished)
 	}
 	fmt.Fprintf(w, "%s: scanned %d dead letters, %d selected; %s\n", topic, sum.Scanned, sum.Matched, mode)
+	if n := total(sum.Offboarded); n > 0 {
+		fmt.Fprintf(w, "  skipped %d letters of offboarded tenants (never put back): %s\n", n, counts(sum.Offboarded))
+	}
+	if n := total(sum.KeyGone); n > 0 {
+		fmt.Fprintf(w, "  skipped %d letters whose tenant's key is gone (unreadable; the tenant is being or was offboarded): %s\n", n, counts(sum.KeyGone))
+	}
 	for _, group := range []struct {
 		title  string
 		counts map[string]int
@@ -117,4 +133,26 @@ func printReplay(w io.Writer, topic string, sum deadletter.ReplaySummary, execut
 			fmt.Fprintf(w, "    %-24s %d\n", k, group.counts[k])
 		}
 	}
+}
+
+func total(m map[string]int) int {
+	n := 0
+	for _, v := range m {
+		n += v
+	}
+	return n
+}
+
+// counts writes "a 2, b 1", sorted by key.
+func counts(m map[string]int) string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = fmt.Sprintf("%s %d", k, m[k])
+	}
+	return strings.Join(parts, ", ")
 }

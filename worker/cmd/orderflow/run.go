@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/tls"
+	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
@@ -13,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/segmentio/kafka-go"
 	"github.com/segmentio/kafka-go/sasl"
@@ -67,11 +70,27 @@ func runWorker(ctx context.Context, cfg config.Config, sink pipeline.Sink, reg *
 	if err != nil {
 		return err
 	}
-	vault, err := newTransit(ctx, cfg, reg, log)
+	// With ClickHouse, the list of offboarded tenants gates every Vault call
+	// for a tenant's data, so it exists before the Vault client.
+	var conn driver.Conn
+	var blocklist *retention.Blocklist
+	if sink == nil {
+		if conn, err = openCurrentSchema(ctx, cfg, log); err != nil {
+			return err
+		}
+		defer conn.Close()
+		if blocklist, err = newBlocklist(ctx, cfg, conn, workerID(), log); err != nil {
+			return err
+		}
+	}
+	vault, err := newTransit(ctx, cfg, reg, log, gateOf(blocklist))
 	if err != nil {
 		return err
 	}
 	defer vault.Close()
+	if blocklist != nil {
+		blocklist.Subscribe(vault)
+	}
 	pol, err := policy.Load()
 	if err != nil {
 		return err
@@ -81,13 +100,7 @@ func runWorker(ctx context.Context, cfg config.Config, sink pipeline.Sink, reg *
 		return err
 	}
 	var purger *retention.Purger
-	var blocklist *retention.Blocklist
 	if sink == nil {
-		conn, err := openCurrentSchema(ctx, cfg, log)
-		if err != nil {
-			return err
-		}
-		defer conn.Close()
 		writer, err := facts.New(facts.Config{
 			Conn: conn, Database: cfg.ClickHouse.Database, RestrictedDatabase: cfg.ClickHouse.RestrictedDatabase,
 			// The four tables insert at once, each on its own pooled connection.
@@ -105,9 +118,6 @@ func runWorker(ctx context.Context, cfg config.Config, sink pipeline.Sink, reg *
 			return err
 		}
 		sink = writer
-		if blocklist, err = retention.NewBlocklist(ctx, conn, cfg.ClickHouse.Database, log); err != nil {
-			return err
-		}
 		if cfg.Retention.Interval > 0 {
 			if purger, err = newPurger(cfg, conn, nil, reg, log); err != nil {
 				return err
@@ -158,7 +168,7 @@ func runWorker(ctx context.Context, cfg config.Config, sink pipeline.Sink, reg *
 		return p.Run(gctx)
 	})
 	if blocklist != nil {
-		g.Go(func() error { return blocklist.Run(gctx, blocklistRefresh) })
+		g.Go(func() error { return blocklist.Run(gctx) })
 	}
 	if purger != nil {
 		g.Go(func() error { return purger.Run(gctx, cfg.Retention.Interval) })
@@ -180,10 +190,36 @@ func runWorker(ctx context.Context, cfg config.Config, sink pipeline.Sink, reg *
 	return runErr
 }
 
-// blocklistRefresh is how often the worker reloads the offboarded tenants: the
-// delay, at most, before an offboarding elsewhere stops this worker writing the
-// tenant's orders (the purge passes delete what arrives in between).
-const blocklistRefresh = 30 * time.Second
+// newBlocklist loads the offboarded tenants as the offboarding section says.
+// workerID "" makes an observer, whose gate admits no Vault call.
+func newBlocklist(ctx context.Context, cfg config.Config, conn driver.Conn, workerID string, log *slog.Logger) (*retention.Blocklist, error) {
+	return retention.NewBlocklist(ctx, retention.BlocklistConfig{
+		Conn: conn, Database: cfg.ClickHouse.Database, WorkerID: workerID,
+		Interval: cfg.Offboarding.ReloadInterval, StaleAfter: cfg.Offboarding.StaleAfter,
+		RequestTimeout: cfg.Vault.RequestTimeout, Logger: log,
+	})
+}
+
+// workerID names this process in offboard_heartbeats and offboard_acks: the
+// host, the process id and a random part, since a restarted pod keeps its
+// name and may keep its pid.
+func workerID() string {
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "unknown-host"
+	}
+	var b [4]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails
+	return fmt.Sprintf("%s-%d-%s", host, os.Getpid(), hex.EncodeToString(b[:]))
+}
+
+// gateOf keeps a nil *Blocklist from becoming a non-nil interface.
+func gateOf(b *retention.Blocklist) transit.Gate {
+	if b == nil {
+		return nil
+	}
+	return b
+}
 
 // pipelineBlocklist keeps a nil *Blocklist from becoming a non-nil interface.
 func pipelineBlocklist(b *retention.Blocklist) pipeline.Blocklist {
@@ -193,13 +229,14 @@ func pipelineBlocklist(b *retention.Blocklist) pipeline.Blocklist {
 	return b
 }
 
-// newTransit logs in to Vault as the vault section says.
-func newTransit(ctx context.Context, cfg config.Config, reg prometheus.Registerer, log *slog.Logger) (*transit.Client, error) {
+// newTransit logs in to Vault as the vault section says; gate (may be nil)
+// admits the calls for tenants' data.
+func newTransit(ctx context.Context, cfg config.Config, reg prometheus.Registerer, log *slog.Logger, gate transit.Gate) (*transit.Client, error) {
 	if err := cfg.Vault.Require(); err != nil {
 		return nil, err
 	}
 	tc := transit.ConfigFrom(cfg.Vault)
-	tc.Registerer, tc.Logger = reg, log
+	tc.Registerer, tc.Logger, tc.Gate = reg, log, gate
 	client, err := transit.New(ctx, tc)
 	if err != nil {
 		return nil, fmt.Errorf("vault: %w", err)

@@ -1,0 +1,138 @@
+package retention
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// The workers' side of a two-phase offboarding, in {database}:
+// offboard_heartbeats (one row per reload of a worker's list) and
+// offboard_acks (a worker refuses a tenant and has nothing of it in flight).
+// Times compared across machines are ClickHouse's own (now()), never a
+// worker's clock.
+
+// writeHeartbeat records that the worker is about to read the list (or, with
+// stopped, that it has stopped) at ClickHouse's now(), and returns that time.
+func (b *Blocklist) writeHeartbeat(ctx context.Context, stopped bool) (time.Time, error) {
+	var seenAt time.Time
+	if err := b.cfg.Conn.QueryRow(ctx, "SELECT now()").Scan(&seenAt); err != nil {
+		return time.Time{}, fmt.Errorf("heartbeat: reading ClickHouse's clock: %w", err)
+	}
+	batch, err := b.cfg.Conn.PrepareBatch(ctx, "INSERT INTO "+b.cfg.Database+".offboard_heartbeats (worker_id, seen_at, quiet_after_s, stopped)")
+	if err != nil {
+		return time.Time{}, fmt.Errorf("heartbeat: %w", err)
+	}
+	var s uint8
+	if stopped {
+		s = 1
+	}
+	if err := batch.Append(b.cfg.WorkerID, seenAt, uint32(b.cfg.quietAfter()/time.Second), s); err != nil {
+		_ = batch.Abort()
+		return time.Time{}, fmt.Errorf("heartbeat: %w", err)
+	}
+	if err := batch.Send(); err != nil {
+		return time.Time{}, fmt.Errorf("heartbeat: %w", err)
+	}
+	return seenAt, nil
+}
+
+// writeAcks records the worker's acknowledgement of each tenant, at
+// ClickHouse's now().
+func (b *Blocklist) writeAcks(ctx context.Context, tenants []string) error {
+	var now time.Time
+	if err := b.cfg.Conn.QueryRow(ctx, "SELECT now()").Scan(&now); err != nil {
+		return fmt.Errorf("acknowledging offboarded tenants: reading ClickHouse's clock: %w", err)
+	}
+	batch, err := b.cfg.Conn.PrepareBatch(ctx, "INSERT INTO "+b.cfg.Database+".offboard_acks (tenant_id, worker_id, acked_at)")
+	if err != nil {
+		return fmt.Errorf("acknowledging offboarded tenants: %w", err)
+	}
+	for _, t := range tenants {
+		if err := batch.Append(t, b.cfg.WorkerID, now); err != nil {
+			_ = batch.Abort()
+			return fmt.Errorf("acknowledging offboarded tenants: %w", err)
+		}
+	}
+	if err := batch.Send(); err != nil {
+		return fmt.Errorf("acknowledging offboarded tenants: %w", err)
+	}
+	return nil
+}
+
+// workerState is a worker's last heartbeat as an offboarding reads it.
+type workerState struct {
+	id         string
+	seenAt     time.Time     // ClickHouse's clock
+	quietAfter time.Duration // from the worker's own configuration
+	stopped    bool
+	acked      bool // it acknowledged the tenant in question
+}
+
+// live says whether an offboarding must wait for the worker: it has not
+// signed off, and its last heartbeat is recent enough that it may still be
+// talking to Vault. With now and seenAt both ClickHouse's (truncated to the
+// second), a worker is certainly quiet once
+//
+//	now - seenAt > quietAfter = ceil(StaleAfter + RequestTimeout) + 1s
+//
+// since it sends a tenant's request only before (start of its last good
+// reload) + StaleAfter <= seenAt + 1s + StaleAfter, and no request lasts
+// longer than RequestTimeout. liveWithin (offboarding.live_within) only ever
+// widens that: the configuration requires it to be larger still, so that a
+// worker is not given up on while one of its reloads is merely slow.
+func (w workerState) live(now time.Time, liveWithin time.Duration) bool {
+	if w.stopped {
+		return false
+	}
+	return now.Sub(w.seenAt) <= max(liveWithin, w.quietAfter)
+}
+
+// heartbeatHorizon bounds the heartbeats an offboarding reads: older workers
+// are quiet whatever their configuration (stale_after is at most an hour).
+const heartbeatHorizon = 24 * time.Hour
+
+// workers reads every worker that heartbeat within the horizon, whether it
+// acknowledged the tenant, and ClickHouse's now().
+func (p *Purger) workers(ctx context.Context, tenant string) ([]workerState, time.Time, error) {
+	var now time.Time
+	if err := p.cfg.Conn.QueryRow(ctx, "SELECT now()").Scan(&now); err != nil {
+		return nil, time.Time{}, fmt.Errorf("reading ClickHouse's clock: %w", err)
+	}
+	acked := map[string]bool{}
+	rows, err := p.cfg.Conn.Query(ctx, "SELECT DISTINCT worker_id FROM "+p.cfg.Database+".offboard_acks WHERE tenant_id = ?", tenant)
+	if err != nil {
+		return nil, time.Time{}, fmt.Errorf("reading the acknowledgements: %w", err)
+	}
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return nil, time.Time{}, fmt.Errorf("reading the acknowledgements: %w", err)
+		}
+		acked[id] = true
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, time.Time{}, fmt.Errorf("reading the acknowledgements: %w", err)
+	}
+
+	rows, err = p.cfg.Conn.Query(ctx, "SELECT worker_id, max(seen_at), max(quiet_after_s), max(stopped) FROM "+p.cfg.Database+
+		".offboard_heartbeats WHERE seen_at >= now() - ? GROUP BY worker_id ORDER BY worker_id", uint32(heartbeatHorizon/time.Second))
+	if err != nil {
+		return nil, time.Time{}, fmt.Errorf("reading the workers' heartbeats: %w", err)
+	}
+	defer rows.Close()
+	var out []workerState
+	for rows.Next() {
+		var w workerState
+		var quiet uint32
+		var stopped uint8
+		if err := rows.Scan(&w.id, &w.seenAt, &quiet, &stopped); err != nil {
+			return nil, time.Time{}, fmt.Errorf("reading the workers' heartbeats: %w", err)
+		}
+		w.quietAfter, w.stopped, w.acked = time.Duration(quiet)*time.Second, stopped == 1, acked[w.id]
+		out = append(out, w)
+	}
+	return out, now, rows.Err()
+}
