@@ -11,6 +11,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"strings"
 	"time"
@@ -102,6 +103,11 @@ type Metrics struct {
 	// Pprof also serves Go's profiles under /debug/pprof/, for profiling a
 	// running worker. Default false.
 	Pprof bool `yaml:"pprof"`
+	// Pushgateway is the base URL of a Prometheus Pushgateway, such as
+	// "http://pushgateway:9091": the one-shot commands (purge, offboard) push
+	// their metrics there when they end, since nothing scrapes them once they
+	// have exited. Default "" (no push).
+	Pushgateway string `yaml:"pushgateway"`
 }
 
 // Log configures the structured log on stderr.
@@ -227,6 +233,9 @@ func (c *Config) Validate() error {
 	if c.Metrics.Listen != "" && !validHostPort(c.Metrics.Listen) {
 		add(keyErr("metrics.listen", "%q is not host:port (\":9464\" listens on every interface)", c.Metrics.Listen))
 	}
+	if c.Metrics.Pushgateway != "" && !httpURL(c.Metrics.Pushgateway) {
+		add(keyErr("metrics.pushgateway", "%q is not an http(s) URL such as http://pushgateway:9091", c.Metrics.Pushgateway))
+	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
 	default:
@@ -268,4 +277,10 @@ func validHostPort(s string) bool {
 		}
 	}
 	return true
+}
+
+// httpURL reports whether s is an absolute http or https URL with a host.
+func httpURL(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
 }
