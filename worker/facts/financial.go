@@ -1,0 +1,35 @@
+package facts
+
+import (
+	"math"
+	"time"
+
+	"github.com/orderflow/orderflow/worker/protect"
+)
+
+// lastFinancialEvent is the financial_records row's last_financial_event_at,
+// in Unix seconds: the latest instant the snapshot records for the order, its
+// purchase, its last update or a refund's date. Financial retention counts
+// from it (P8: to the end of the seller's financial year holding it, plus
+// the period), so it must never be earlier than the order's real last
+// financial event; the update time makes it an upper bound, since a channel
+// does not say which of its changes moved money (Amazon charges at shipment,
+// and reports refunds through another API than the orders'). At worst a
+// record is kept one financial year longer. A time outside DateTime's range
+// is clamped to it, never wrapped.
+func lastFinancialEvent(o *protect.Order) int64 {
+	last := o.PurchasedAt
+	if o.SourceUpdatedAt.After(last) {
+		last = o.SourceUpdatedAt
+	}
+	for i := range o.Refunds {
+		if at := o.Refunds[i].RefundedAt; at != nil && at.After(last) {
+			last = *at
+		}
+	}
+	return clampDateTime(last)
+}
+
+// clampDateTime is t in Unix seconds within ClickHouse DateTime's range
+// (1970-01-01 to 2106-02-07 06:28:15 UTC).
+func clampDateTime(t time.Time) int64 { return min(max(t.Unix(), 0), math.MaxUint32) }
