@@ -646,3 +646,37 @@ func TestNewRefusesBadConfig(t *testing.T) {
 		})
 	}
 }
+
+// Rows dated after the pass's as-of time (a clock or data problem: they are
+// kept until their date plus the period) show as a negative oldest-row age
+// when nothing older is stored, and are counted per class, instead of
+// hiding behind an age of 0.
+func TestFutureDatedRowsAreReported(t *testing.T) {
+	t.Parallel()
+	tenants := twoTenants("future")
+	ahead := today.Add(3 * day)
+	orders := []order{
+		{tenant: tenants[0], channel: "ebay", id: "ahead-1", purchasedAt: ahead, jurisdiction: "GB"},
+		{tenant: tenants[0], channel: "ebay", id: "ahead-2", purchasedAt: ahead.Add(time.Hour), jurisdiction: "DE"},
+		{tenant: tenants[1], channel: "amazon", id: "refund-ahead", purchasedAt: today.Add(-day), jurisdiction: "GB", lastEvent: ahead},
+	}
+	f := newFixture(t, orders)
+	p := f.purger(t, defaultRetention(), nil)
+	if _, err := p.Purge(context.Background(), today, false); err != nil {
+		t.Fatal(err)
+	}
+	for class, want := range map[string]struct{ age, future float64 }{
+		"label":     {day.Seconds(), 2},        // the oldest purchase is a day ago; two labels are ahead
+		"analytics": {day.Seconds(), 6},        // two facts and their four lines
+		"financial": {-(3 * day).Seconds(), 3}, // every last event is ahead
+	} {
+		age := telemetrytest.Sum(t, f.reg, "orderflow_retention_oldest_row_age_seconds", "class="+class)
+		future := telemetrytest.Sum(t, f.reg, "orderflow_retention_future_dated_rows", "class="+class)
+		if age != want.age || future != want.future {
+			t.Errorf("%s: oldest age %v, future-dated rows %v; want %v, %v", class, age, future, want.age, want.future)
+		}
+	}
+	if got := telemetrytest.Sum(t, f.reg, "orderflow_retention_financial_oldest_row_age_seconds", "jurisdiction=DE"); got != -(3*day + time.Hour).Seconds() {
+		t.Errorf("DE oldest age %v, want %v (negative: dated ahead)", got, -(3*day + time.Hour).Seconds())
+	}
+}
