@@ -5,7 +5,14 @@
 //
 // A key's environment variable is ORDERFLOW_ followed by its path in upper case with
 // dots as underscores: kafka.batch_max_messages is ORDERFLOW_KAFKA_BATCH_MAX_MESSAGES.
-// Lists are comma-separated; durations use Go's syntax ("500ms", "2m").
+// Lists are comma-separated; durations use Go's syntax ("500ms", "2m"); calendar
+// periods are "21d", "18mo", "6y"; days of the year "03-31"; maps "DE=10y,FR=10y" or
+// "acme=12-31".
+//
+// Financial retention is checked against statutory minimums kept in one table with
+// their sources (statutory.go): a configured period below its jurisdiction's minimum
+// is refused, and a jurisdiction without a period of its own is never kept for less
+// than its minimum.
 package config
 
 import (
