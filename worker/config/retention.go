@@ -356,30 +356,19 @@ func periodBetween(key string, p, lo, hi Period) error {
 	return nil
 }
 
-// parseYearEndMap reads "acme=12-31,beta=06-30".
-func parseYearEndMap(raw string) (map[string]YearEnd, error) {
-	out := map[string]YearEnd{}
-	for item := range strings.SplitSeq(raw, ",") {
-		item = strings.TrimSpace(item)
-		if item == "" {
-			continue
-		}
-		k, v, ok := strings.Cut(item, "=")
-		if !ok {
-			return nil, fmt.Errorf("not a list of TENANT=MM-DD such as acme=12-31,beta=06-30")
-		}
-		y, err := ParseYearEnd(v)
-		if err != nil {
-			return nil, err
-		}
-		out[strings.TrimSpace(k)] = y
-	}
-	return out, nil
-}
-
 // parsePeriodMap reads "DE=10y,FR=10y".
 func parsePeriodMap(raw string) (map[string]Period, error) {
-	out := map[string]Period{}
+	return parseMap(raw, ParsePeriod, "KEY=PERIOD such as DE=10y,FR=10y")
+}
+
+// parseYearEndMap reads "acme=12-31,beta=06-30".
+func parseYearEndMap(raw string) (map[string]YearEnd, error) {
+	return parseMap(raw, ParseYearEnd, "TENANT=MM-DD such as acme=12-31,beta=06-30")
+}
+
+// parseMap reads a comma-separated list of KEY=VALUE.
+func parseMap[T any](raw string, parse func(string) (T, error), form string) (map[string]T, error) {
+	out := map[string]T{}
 	for item := range strings.SplitSeq(raw, ",") {
 		item = strings.TrimSpace(item)
 		if item == "" {
@@ -387,13 +376,13 @@ func parsePeriodMap(raw string) (map[string]Period, error) {
 		}
 		k, v, ok := strings.Cut(item, "=")
 		if !ok {
-			return nil, fmt.Errorf("not a list of KEY=PERIOD such as DE=10y,FR=10y")
+			return nil, fmt.Errorf("not a list of %s", form)
 		}
-		p, err := ParsePeriod(v)
+		value, err := parse(v)
 		if err != nil {
 			return nil, err
 		}
-		out[strings.TrimSpace(k)] = p
+		out[strings.TrimSpace(k)] = value
 	}
 	return out, nil
 }
