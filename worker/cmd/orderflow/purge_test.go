@@ -35,7 +35,8 @@ func TestPurgeRefusesToDeleteAsOfTheFuture(t *testing.T) {
 			t.Errorf("purge --now %s: exit %d, stderr %q; want 2 and a refusal that suggests --dry-run", now, code, stderr.String())
 		}
 	}
-	// A dry run goes on (here to the missing configuration).
+	// A dry run goes on: here as far as the configuration, which an empty
+	// broker list makes it refuse before it reaches any server.
 	t.Setenv("ORDERFLOW_KAFKA_BROKERS", "")
 	var stdout, stderr bytes.Buffer
 	if code := run([]string{"purge", "--now", "+6y", "--dry-run"}, &stdout, &stderr); strings.Contains(stderr.String(), "in the future") {
