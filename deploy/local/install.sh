@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what the local stack needs and a fresh machine lacks: Debian packages
-# (ClickHouse, Prometheus, kcat, curl, jq), the Kafka broker's jars from Maven Central
+# (ClickHouse, Prometheus and its Pushgateway, kcat, curl, jq), the Kafka broker's jars from Maven Central
 # and the Vault dev server built from MPL-2.0 source. Reuses whatever an earlier run on
 # the same machine left, so a second run takes a second.
 set -euo pipefail
@@ -13,7 +13,8 @@ done
 # Debian packages, installed only when one of their commands is missing.
 declare -A package_of=(
   [clickhouse-server]=clickhouse-server [clickhouse-client]=clickhouse-client
-  [prometheus]=prometheus [promtool]=prometheus [kcat]=kcat [curl]=curl [jq]=jq
+  [prometheus]=prometheus [promtool]=prometheus [prometheus-pushgateway]=prometheus-pushgateway
+  [kcat]=kcat [curl]=curl [jq]=jq
 )
 missing=()
 for cmd in "${!package_of[@]}"; do

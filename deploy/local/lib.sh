@@ -8,7 +8,7 @@ STACK_DIR="${ORDERFLOW_STACK_DIR:-$repo_root/.stack}"
 # Downloads and builds shared by every clone on the machine (CI's fresh clones too).
 CACHE_DIR="${ORDERFLOW_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/orderflow}"
 
-# Ports: none is a server's default (9092, 9000, 8123, 8200, 9090), so a developer's
+# Ports: none is a server's default (9092, 9000, 8123, 8200, 9090, 9091), so a developer's
 # own servers and the stack can run side by side.
 KAFKA_PORT="${ORDERFLOW_KAFKA_PORT:-19092}"
 KAFKA_CONTROLLER_PORT="${ORDERFLOW_KAFKA_CONTROLLER_PORT:-19093}"
@@ -16,6 +16,7 @@ CLICKHOUSE_TCP_PORT="${ORDERFLOW_CLICKHOUSE_TCP_PORT:-19000}"
 CLICKHOUSE_HTTP_PORT="${ORDERFLOW_CLICKHOUSE_HTTP_PORT:-18123}"
 VAULT_PORT="${ORDERFLOW_VAULT_PORT:-18200}"
 PROMETHEUS_PORT="${ORDERFLOW_PROMETHEUS_PORT:-19090}"
+PUSHGATEWAY_PORT="${ORDERFLOW_PUSHGATEWAY_PORT:-19091}"
 # Scraped by the stack's Prometheus: the worker's metrics address, and one that the
 # Prometheus smoke test serves while it runs.
 WORKER_METRICS_PORT="${ORDERFLOW_WORKER_METRICS_PORT:-19100}"

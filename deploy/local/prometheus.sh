@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Prometheus from Debian's package, with its own config and TSDB under the stack
-# folder. It scrapes the worker's metrics address and the smoke test's endpoint.
+# folder. It scrapes the worker's metrics address, the smoke test's endpoint and the
+# Pushgateway.
 # Usage: prometheus.sh start|stop|status
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -28,6 +29,13 @@ scrape_configs:
     scrape_interval: 1s
     static_configs:
       - targets: ["127.0.0.1:$TEST_SCRAPE_PORT"]
+  # What the one-shot commands pushed: honor_labels keeps their own job
+  # (orderflow-purge, orderflow-offboard) and database labels, instead of this
+  # job's name and an exported_job label.
+  - job_name: pushgateway
+    honor_labels: true
+    static_configs:
+      - targets: ["127.0.0.1:$PUSHGATEWAY_PORT"]
 YAML
 }
 

@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
-# The local stack: Kafka, ClickHouse, Vault and Prometheus on loopback, with data, logs
-# and PID files under .stack/. Usage: stack.sh up|down|status
+# The local stack: Kafka, ClickHouse, Vault, Prometheus and its Pushgateway on loopback,
+# with data, logs and PID files under .stack/. Usage: stack.sh up|down|status
 #   up      installs what is missing, starts what is not running, creates the topics,
 #           writes .stack/env (the addresses, for tests and tools) and prints them
 #   down    stops every server by its PID file
-#   status  says what runs; exits non-zero unless all four do
+#   status  says what runs; exits non-zero unless all five do
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-services=(clickhouse vault prometheus kafka)
+services=(clickhouse vault prometheus pushgateway kafka)
 
 write_env() {
   cat >"$STACK_DIR/env" <<ENV
@@ -23,6 +23,10 @@ ORDERFLOW_VAULT_TOKEN=$VAULT_DEV_ROOT_TOKEN
 # orderflow reads its Vault token by reference: vault.auth.token.env names this variable.
 ORDERFLOW_VAULT_AUTH_TOKEN_ENV=ORDERFLOW_VAULT_TOKEN
 ORDERFLOW_PROMETHEUS_URL=http://127.0.0.1:$PROMETHEUS_PORT
+# Where orderflow purge and offboard may push (the stack's Prometheus scrapes it). Not the
+# config key itself (metrics.pushgateway is ORDERFLOW_METRICS_PUSHGATEWAY), so that
+# sourcing this file makes no command push; deploy/local/orderflow.yaml sets it.
+ORDERFLOW_PUSHGATEWAY_URL=http://127.0.0.1:$PUSHGATEWAY_PORT
 ORDERFLOW_METRICS_ADDR=127.0.0.1:$WORKER_METRICS_PORT
 ORDERFLOW_TEST_SCRAPE_ADDR=127.0.0.1:$TEST_SCRAPE_PORT
 ENV

@@ -33,6 +33,5 @@ ENGINE = ReplacingMergeTree(acked_at)
 ORDER BY (tenant_id, worker_id);
 
 -- purge_log records the wait for the acknowledgements as its own action.
--- (If the migration numbered 0008 adds action values too, this list must
--- carry them: MODIFY COLUMN sets the whole enum.)
-ALTER TABLE {database}.purge_log MODIFY COLUMN action Enum8('drop_partition' = 1, 'delete' = 2, 'offboard_delete' = 3, 'shred_keys' = 4, 'verify' = 5, 'block_ingest' = 6, 'await_acks' = 7);
+-- MODIFY COLUMN sets the whole enum: the list carries 0008's acquire_lease.
+ALTER TABLE {database}.purge_log MODIFY COLUMN action Enum8('drop_partition' = 1, 'delete' = 2, 'offboard_delete' = 3, 'shred_keys' = 4, 'verify' = 5, 'block_ingest' = 6, 'await_acks' = 7, 'acquire_lease' = 16);

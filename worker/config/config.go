@@ -5,12 +5,20 @@
 //
 // A key's environment variable is ORDERFLOW_ followed by its path in upper case with
 // dots as underscores: kafka.batch_max_messages is ORDERFLOW_KAFKA_BATCH_MAX_MESSAGES.
-// Lists are comma-separated; durations use Go's syntax ("500ms", "2m").
+// Lists are comma-separated; durations use Go's syntax ("500ms", "2m"); calendar
+// periods are "21d", "18mo", "6y"; days of the year "03-31"; maps "DE=10y,FR=10y" or
+// "acme=12-31".
+//
+// Financial retention is checked against statutory minimums kept in one table with
+// their sources (statutory.go): a configured period below its jurisdiction's minimum
+// is refused, and a jurisdiction without a period of its own is never kept for less
+// than its minimum.
 package config
 
 import (
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"strings"
 	"time"
@@ -109,6 +117,11 @@ type Metrics struct {
 	// Pprof also serves Go's profiles under /debug/pprof/, for profiling a
 	// running worker. Default false.
 	Pprof bool `yaml:"pprof"`
+	// Pushgateway is the base URL of a Prometheus Pushgateway, such as
+	// "http://pushgateway:9091": the one-shot commands (purge, offboard) push
+	// their metrics there when they end, since nothing scrapes them once they
+	// have exited. Default "" (no push).
+	Pushgateway string `yaml:"pushgateway"`
 }
 
 // Log configures the structured log on stderr.
@@ -237,6 +250,9 @@ func (c *Config) Validate() error {
 	if c.Metrics.Listen != "" && !validHostPort(c.Metrics.Listen) {
 		add(keyErr("metrics.listen", "%q is not host:port (\":9464\" listens on every interface)", c.Metrics.Listen))
 	}
+	if c.Metrics.Pushgateway != "" && !httpURL(c.Metrics.Pushgateway) {
+		add(keyErr("metrics.pushgateway", "%q is not an http(s) URL such as http://pushgateway:9091", c.Metrics.Pushgateway))
+	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
 	default:
@@ -279,4 +295,10 @@ func validHostPort(s string) bool {
 		}
 	}
 	return true
+}
+
+// httpURL reports whether s is an absolute http or https URL with a host.
+func httpURL(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
 }

@@ -31,7 +31,7 @@ func TestFullFileSetsEveryKey(t *testing.T) {
 			TLS:               true,
 		},
 		Pipeline: Pipeline{BatchMaxMessages: 5000, BatchMaxWait: 500 * time.Millisecond, RetryInitial: 200 * time.Millisecond, RetryMax: time.Minute, ShutdownTimeout: 20 * time.Second, MaxClockSkew: 2 * time.Hour},
-		Metrics:  Metrics{Listen: "127.0.0.1:9464", Pprof: true},
+		Metrics:  Metrics{Listen: "127.0.0.1:9464", Pprof: true, Pushgateway: "http://pushgateway.monitoring:9091"},
 		Log:      Log{Level: "debug", Format: "text"},
 		Vault: Vault{
 			Address:        "https://vault.vault.svc:8200",
@@ -75,8 +75,14 @@ func TestFullFileSetsEveryKey(t *testing.T) {
 			Label:                   Period{Days: 21},
 			Financial:               Period{Years: 7},
 			FinancialByJurisdiction: map[string]Period{"DE": {Years: 10}, "FR": {Years: 10}},
-			Analytics:               Period{Months: 18},
-			Interval:                30 * time.Minute,
+			FinancialYearEnd:        YearEnd{Month: time.December, Day: 31},
+			FinancialYearEndByTenant: map[string]YearEnd{
+				"acme":        {Month: time.June, Day: 30},
+				"leap-seller": {Month: time.February, Day: 29},
+			},
+			Analytics: Period{Months: 18},
+			Interval:  30 * time.Minute,
+			Lease:     Lease{Enabled: false, KVMount: "kv-eu", Path: "eu/orderflow/leases", TTL: 30 * time.Second},
 		},
 		Offboarding: Offboarding{ReloadInterval: 5 * time.Second, StaleAfter: 30 * time.Second, LiveWithin: time.Minute, AckTimeout: 10 * time.Minute},
 	}
@@ -143,7 +149,19 @@ func TestBadFilesAreRefusedNamingTheKey(t *testing.T) {
 			`retention.financial_by_jurisdiction.DE: must be between 1d and 30y, got 0d` + "\n" +
 			`retention.financial_by_jurisdiction.uk: "uk" is not an ISO 3166-1 alpha-2 country code such as GB` + "\n" +
 			"retention.interval: must be between 1m0s and 24h0m0s, got 5s",
-		"period.bad.yaml":   `config testdata/period.bad.yaml: retention.financial: line 4: "six years" is not a period such as 21d, 3w, 18mo or 6y`,
+		"period.bad.yaml": `config testdata/period.bad.yaml: retention.financial: line 4: "six years" is not a period such as 21d, 3w, 18mo or 6y`,
+		"statutory.bad.yaml": "config: retention.financial: 71mo30d is below the statutory minimum of 6y for GB records " +
+			"(HMRC: FA 1998 Sch. 18 para. 21, VATA 1994 Sch. 11 para. 6)\n" +
+			"retention.financial_by_jurisdiction.DE: 8y is below the statutory minimum of 10y for DE records (AO §147, HGB §257)\n" +
+			"retention.financial_by_jurisdiction.PL: 5y is below the statutory minimum of 6y for PL records (Ustawa o rachunkowości " +
+			"art. 74; raised to the platform's 6y (HMRC: FA 1998 Sch. 18 para. 21, VATA 1994 Sch. 11 para. 6))",
+		"year-end.bad.yaml": `config testdata/year-end.bad.yaml: retention.financial_year_end: line 4: "02-30" is not a day of the year, MM-DD, such as 03-31` + "\n" +
+			`retention.financial_year_end_by_tenant: line 6: "13-01" is not a day of the year, MM-DD, such as 03-31`,
+		"lease.bad.yaml": `config: metrics.pushgateway: "pushgateway:9091" is not an http(s) URL such as http://pushgateway:9091` + "\n" +
+			"retention.financial_year_end_by_tenant: a key of 8 bytes is not a tenant id (1-64 of a-z, 0-9, '-', '_')\n" +
+			`retention.lease.kv_mount: "/secret/" is not a mount path such as secret` + "\n" +
+			`retention.lease.path: "orderflow/../leases" is not a path such as orderflow/leases` + "\n" +
+			"retention.lease.ttl: must be between 5s and 1h0m0s, got 1s",
 		"not-yaml.bad.yaml": "config testdata/not-yaml.bad.yaml: not valid YAML: yaml: line 1: did not find expected ',' or ']'",
 		"vault.bad.yaml": `config: vault.address: "vault:8200" is not an http(s) URL such as https://vault:8200` + "\n" +
 			`vault.key_prefix: "-orderflow" is not 1-64 letters, digits, '_', '-' or '.', starting with a letter, digit or '_'` + "\n" +
@@ -275,6 +293,10 @@ func sampleValue(t *testing.T, field reflect.Value) (string, any) {
 		return "1y2mo3d", Period{Years: 1, Months: 2, Days: 3}
 	case field.Type() == periodMapType:
 		return "DE=10y, FR=9y", map[string]Period{"DE": {Years: 10}, "FR": {Years: 9}}
+	case field.Type() == yearEndType:
+		return "02-29", YearEnd{Month: time.February, Day: 29}
+	case field.Type() == yearEndMapType:
+		return "acme=12-31, beta=06-30", map[string]YearEnd{"acme": {Month: time.December, Day: 31}, "beta": {Month: time.June, Day: 30}}
 	case field.Kind() == reflect.String:
 		return "value-from-env", "value-from-env"
 	case field.Kind() == reflect.Int:

@@ -9,13 +9,15 @@ import (
 )
 
 var (
-	durationType  = reflect.TypeFor[time.Duration]()
-	periodType    = reflect.TypeFor[Period]()
-	periodMapType = reflect.TypeFor[map[string]Period]()
+	durationType   = reflect.TypeFor[time.Duration]()
+	periodType     = reflect.TypeFor[Period]()
+	periodMapType  = reflect.TypeFor[map[string]Period]()
+	yearEndType    = reflect.TypeFor[YearEnd]()
+	yearEndMapType = reflect.TypeFor[map[string]YearEnd]()
 )
 
 // isLeaf reports whether a struct-kinded type is one value rather than a section.
-func isLeaf(t reflect.Type) bool { return t == durationType || t == periodType }
+func isLeaf(t reflect.Type) bool { return t == durationType || t == periodType || t == yearEndType }
 
 // Key is one configuration key: its dotted path and its environment variable.
 type Key struct {
@@ -98,6 +100,18 @@ func setFromString(field reflect.Value, raw string) error {
 		field.Set(reflect.ValueOf(p))
 	case field.Type() == periodMapType:
 		m, err := parsePeriodMap(raw)
+		if err != nil {
+			return err
+		}
+		field.Set(reflect.ValueOf(m))
+	case field.Type() == yearEndType:
+		y, err := ParseYearEnd(raw)
+		if err != nil {
+			return err
+		}
+		field.Set(reflect.ValueOf(y))
+	case field.Type() == yearEndMapType:
+		m, err := parseYearEndMap(raw)
 		if err != nil {
 			return err
 		}

@@ -175,7 +175,7 @@ type financialCols struct {
 	tenantID, channel, channelOrderID                                  []string
 	version                                                            []uint64
 	jurisdiction, marketplace, sellerOrderID                           []string
-	purchasedAt                                                        []int64
+	purchasedAt, lastEvent                                             []int64
 	status, paymentStatus                                              []string
 	isBusiness                                                         []uint8
 	currency                                                           []string
@@ -191,7 +191,8 @@ func (c *financialCols) columns() []column {
 	return []column{
 		{"tenant_id", &c.tenantID}, {"channel", &c.channel}, {"channel_order_id", &c.channelOrderID},
 		{"version", &c.version}, {"jurisdiction", &c.jurisdiction}, {"marketplace", &c.marketplace},
-		{"seller_order_id", &c.sellerOrderID}, {"purchased_at", &c.purchasedAt}, {"status", &c.status},
+		{"seller_order_id", &c.sellerOrderID}, {"purchased_at", &c.purchasedAt},
+		{"last_financial_event_at", &c.lastEvent}, {"status", &c.status},
 		{"payment_status", &c.paymentStatus}, {"is_business", &c.isBusiness}, {"currency", &c.currency},
 		{"subtotal", &c.subtotal}, {"tax", &c.tax}, {"shipping", &c.shipping}, {"discount", &c.discount},
 		{"total", &c.total}, {"marketplace_tax", &c.marketplaceTax}, {"refunded", &c.refunded},
@@ -398,6 +399,7 @@ func build(orders []protect.Order, now, labelCutoff time.Time) (*batchBlocks, er
 		fin.marketplace = append(fin.marketplace, o.Marketplace)
 		fin.sellerOrderID = append(fin.sellerOrderID, o.SellerOrderID)
 		fin.purchasedAt = append(fin.purchasedAt, purchased)
+		fin.lastEvent = append(fin.lastEvent, lastFinancialEvent(o))
 		fin.status = append(fin.status, status)
 		fin.paymentStatus = append(fin.paymentStatus, payment)
 		fin.isBusiness = append(fin.isBusiness, isBusiness)

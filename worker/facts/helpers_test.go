@@ -442,7 +442,8 @@ func wantFinancial(c order.Order, p protect.Order, now time.Time) row {
 		"tenant_id": c.TenantID, "channel": string(c.Channel), "channel_order_id": c.ChannelOrderID,
 		"version": strconv.FormatInt(c.SourceUpdatedAt.UnixMilli(), 10), "jurisdiction": facts.Jurisdiction(c.Marketplace),
 		"marketplace": c.Marketplace, "seller_order_id": c.SellerOrderID, "purchased_at": ts(c.PurchasedAt),
-		"status": string(c.Status), "payment_status": string(c.PaymentStatus), "is_business": flag(c.IsBusiness),
+		"last_financial_event_at": ts(lastEvent(c)),
+		"status":                  string(c.Status), "payment_status": string(c.PaymentStatus), "is_business": flag(c.IsBusiness),
 		"currency": currency(c), "subtotal": c.Totals.Subtotal.Amount.String(), "tax": c.Totals.Tax.Amount.String(),
 		"shipping": c.Totals.Shipping.Amount.String(), "discount": c.Totals.Discount.Amount.String(),
 		"total": c.Totals.Total.Amount.String(), "marketplace_tax": marketplaceTax(c).String(),
@@ -451,6 +452,18 @@ func wantFinancial(c order.Order, p protect.Order, now time.Time) row {
 		"line_unit_prices": j(prices, "|"), "line_totals": j(totals, "|"), "line_taxes": j(taxes, "|"),
 		"invoice_party_ciphertext": p.InvoiceParty.Value(), "written_at": ts(now),
 	}
+}
+
+// lastEvent is the latest of the order's purchase, update and refund dates.
+func lastEvent(c order.Order) time.Time {
+	times := []time.Time{c.PurchasedAt, c.SourceUpdatedAt}
+	for _, r := range c.Refunds {
+		if r.RefundedAt != nil {
+			times = append(times, *r.RefundedAt)
+		}
+	}
+	slices.SortFunc(times, time.Time.Compare)
+	return times[len(times)-1]
 }
 
 // expected is every table's expected rows, by key, for orders written at now

@@ -16,6 +16,7 @@ import (
 	"log/slog"
 	"maps"
 	"os"
+	"regexp"
 	"slices"
 	"time"
 
@@ -96,7 +97,7 @@ func (m *Migrator) Up(ctx context.Context) ([]schema.Migration, error) {
 		}
 		start := time.Now()
 		for i, stmt := range mig.Statements(m.cfg.Database, m.cfg.RestrictedDatabase) {
-			if err := m.cfg.Conn.Exec(ctx, stmt); err != nil {
+			if err := m.exec(ctx, stmt); err != nil {
 				return done, fmt.Errorf("migrate: %04d_%s statement %d: %w", mig.Version, mig.Name, i+1, err)
 			}
 		}
@@ -142,6 +143,38 @@ func (m *Migrator) Status(ctx context.Context) ([]Applied, error) {
 	out := slices.Collect(maps.Values(applied))
 	slices.SortFunc(out, func(a, b Applied) int { return a.Version - b.Version })
 	return out, nil
+}
+
+// addColumnIfNotExists is ALTER TABLE db.t ADD COLUMN IF NOT EXISTS c ...,
+// with the span of "IF NOT EXISTS " and the names.
+var addColumnIfNotExists = regexp.MustCompile(`(?is)^\s*ALTER\s+TABLE\s+([A-Za-z0-9_]+)\.([A-Za-z0-9_]+)\s+ADD\s+COLUMN\s+(IF\s+NOT\s+EXISTS\s+)([A-Za-z0-9_]+)\s`)
+
+// exec runs one statement. ClickHouse 18.16 cannot parse ADD COLUMN IF NOT
+// EXISTS (later releases can), so such a statement runs as a plain ADD COLUMN
+// when system.columns lacks the column, and a failure is forgiven when the
+// column is there afterwards: another migrator added it at the same moment.
+func (m *Migrator) exec(ctx context.Context, stmt string) error {
+	loc := addColumnIfNotExists.FindStringSubmatchIndex(stmt)
+	if loc == nil {
+		return m.cfg.Conn.Exec(ctx, stmt)
+	}
+	db, table, column := stmt[loc[2]:loc[3]], stmt[loc[4]:loc[5]], stmt[loc[8]:loc[9]]
+	exists := func() (bool, error) {
+		var n uint64
+		err := m.cfg.Conn.QueryRow(ctx, "SELECT count() FROM system.columns WHERE database = ? AND table = ? AND name = ?",
+			db, table, column).Scan(&n)
+		return n > 0, err
+	}
+	if ok, err := exists(); err != nil || ok {
+		return err
+	}
+	err := m.cfg.Conn.Exec(ctx, stmt[:loc[6]]+stmt[loc[7]:])
+	if err != nil {
+		if ok, err2 := exists(); err2 == nil && ok {
+			return nil
+		}
+	}
+	return err
 }
 
 // record inserts the version's row. A block insert with named columns: an

@@ -23,6 +23,7 @@ const (
 	ActionVerify         ActionKind = "verify"          // a tenant's remaining rows of one table counted
 	ActionBlockIngest    ActionKind = "block_ingest"    // a tenant recorded as offboarded: workers refuse its orders
 	ActionAwaitAcks      ActionKind = "await_acks"      // waited until every live worker acknowledged the tenant; rows: the workers
+	ActionAcquireLease   ActionKind = "acquire_lease"   // the purge lease taken (recorded when it was not: skipped or failed)
 )
 
 // Outcome is how an action ended; purge_log's outcome column.
@@ -33,6 +34,8 @@ const (
 	OutcomeOK     Outcome = "ok"
 	OutcomeFailed Outcome = "failed"
 	OutcomeDryRun Outcome = "dry_run" // computed, not done
+	// OutcomeSkipped: not done because another purge pass held the lease.
+	OutcomeSkipped Outcome = "skipped"
 )
 
 // Action is one step of a purge pass or an offboarding, as purge_log records
@@ -46,7 +49,7 @@ type Action struct {
 	// "('GB',202611)"), for drops and straddle deletes.
 	Partition string
 	// Predicate is the WHERE clause of a delete, an offboarding delete or a
-	// verification's count.
+	// verification's count; for acquire_lease, the lease's name.
 	Predicate string
 	// Rows is what the action removed (or, dry, would remove): a dropped
 	// partition's rows, or the rows a delete's predicate matched just before
@@ -66,9 +69,12 @@ type Action struct {
 
 // Report is what a purge pass did (or, dry, would do).
 type Report struct {
-	RunID    uuid.UUID // purge_log.run_id of the pass's actions
-	AsOf     time.Time // the instant retention was evaluated at, UTC
-	DryRun   bool
+	RunID  uuid.UUID // purge_log.run_id of the pass's actions
+	AsOf   time.Time // the instant retention was evaluated at, UTC
+	DryRun bool
+	// Skipped: another pass held the lease, and this one did nothing (its
+	// one action, acquire_lease, has outcome skipped).
+	Skipped  bool
 	Actions  []Action
 	Duration time.Duration
 }
@@ -77,7 +83,7 @@ type Report struct {
 func (r Report) Rows() uint64 {
 	var n uint64
 	for _, a := range r.Actions {
-		if a.Outcome != OutcomeFailed {
+		if a.Outcome == OutcomeOK || a.Outcome == OutcomeDryRun {
 			n += a.Rows
 		}
 	}
@@ -89,7 +95,7 @@ func (r Report) Rows() uint64 {
 func (r Report) PartitionsDropped() int {
 	n := 0
 	for _, a := range r.Actions {
-		if a.Kind == ActionDropPartition && a.Outcome != OutcomeFailed {
+		if a.Kind == ActionDropPartition && (a.Outcome == OutcomeOK || a.Outcome == OutcomeDryRun) {
 			n++
 		}
 	}
@@ -167,11 +173,14 @@ func (p *Purger) begin(r *run, kind ActionKind, table, reason string) (Action, t
 	return a, time.Now()
 }
 
-// finish completes a: its outcome from err (and the run's dry-run flag), its
-// duration, one log line; and queues it for purge_log.
+// finish completes a: its outcome from err (and the run's dry-run flag, or
+// an outcome already set to skipped), its duration, one log line; and queues
+// it for purge_log.
 func (p *Purger) finish(r *run, a *Action, started time.Time, err error) {
 	a.Duration = time.Since(started)
 	switch {
+	case a.Outcome == OutcomeSkipped:
+		a.Err = err // why, when given
 	case err != nil:
 		a.Outcome, a.Err = OutcomeFailed, err
 	case r.dryRun:
@@ -191,8 +200,13 @@ func (p *Purger) finish(r *run, a *Action, started time.Time, err error) {
 		attrs = append(attrs, "tenant", a.Tenant)
 	}
 	level := slog.LevelInfo
-	if err != nil {
+	switch {
+	case a.Outcome == OutcomeSkipped:
+		level = slog.LevelWarn
+	case err != nil:
 		level = slog.LevelError
+	}
+	if err != nil {
 		attrs = append(attrs, "error", err)
 	}
 	p.log.Log(context.Background(), level, "retention action", attrs...)

@@ -19,7 +19,8 @@ var benchStep = flag.Duration("retention.bench-step", 9*day+7*time.Hour+13*time.
 //
 //   - first-pass: the first pass ever, 22 days after the data set's today,
 //     with the default periods: seven years of daily label partitions, five
-//     years of analytics months and a year of financial months dropped, and
+//     years of analytics months and the months of financial years that
+//     expired dropped (by a count of each month's expired records), and
 //     the straddling partitions' expired rows deleted (mutations that rewrite
 //     their whole table on ClickHouse 18.16).
 //   - six-years-on: then a pass six years later (DE kept 10 years).
@@ -33,9 +34,13 @@ func BenchmarkPurge(b *testing.B) {
 		b.StopTimer()
 		defer b.StartTimer()
 		cfg, conn := clickhousetest.Migrated(b)
-		orders := sevenYears(twoTenants("bench"), *benchStep, labelAt22d, analyticsAt22d, financialAt22d, financialAt6y, germanyAt6y)
+		tenants := twoTenants("bench")
+		orders := append(sevenYears(tenants, *benchStep, labelAt22d, analyticsAt22d),
+			eventsAround(tenants, fyGB22d, fyGBDec22d, fyGB6y, fyGBDec6y, fyDE6y, fyDEDec6y)...)
 		insertOrders(b, conn, cfg, orders, nil)
-		return &fixture{cfg: cfg, conn: conn, reg: prometheus.NewRegistry(), log: &syncBuffer{}, model: newModel(b, conn, orders), orders: orders}
+		f := &fixture{cfg: cfg, conn: conn, reg: prometheus.NewRegistry(), log: &syncBuffer{}, model: newModel(b, conn, orders), orders: orders}
+		f.setNow(today.AddDate(6, 0, 0)) // every pass below is at or before it
+		return f
 	}
 	report := func(b *testing.B, rows, actions, tableRows uint64) {
 		b.ReportMetric(float64(rows)/float64(b.N), "rows-removed/op")

@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -29,13 +30,25 @@ var today = time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
 const day = 24 * time.Hour
 
 // order is one test order; insertOrders writes its label, financial record,
-// order fact and two line facts, all with its purchased_at.
+// order fact and two line facts, all with its purchased_at, and the
+// financial record with its last financial event.
 type order struct {
 	tenant       string
 	channel      string // amazon, ebay
 	id           string
 	purchasedAt  time.Time
 	jurisdiction string // GB, DE or ''
+	// lastEvent is the last financial event (a refund's date); zero for the
+	// purchase.
+	lastEvent time.Time
+}
+
+// event is the order's last financial event.
+func (o order) event() time.Time {
+	if o.lastEvent.IsZero() {
+		return o.purchasedAt
+	}
+	return o.lastEvent
 }
 
 var tables = []string{retention.TableOrderFacts, retention.TableOrderLineFacts, retention.TableDeliveryLabels, retention.TableFinancialRecords}
@@ -60,9 +73,10 @@ func classOf(table string) retention.Class {
 
 // sevenYears is the data set: for two tenants, one order every 9 days 7h13m
 // from 21 days after today back to seven years before it, in GB, DE and no
-// jurisdiction in turn; plus, around each given cutoff instant, orders one
-// hour and one second before and after it and exactly at it, for every
-// jurisdiction, so that straddling partitions and the exact boundary are hit.
+// jurisdiction in turn, every fifth refunded up to 500 days later; plus,
+// around each given cutoff instant, orders one hour and one second before
+// and after it and exactly at it, for every jurisdiction, so that
+// straddling partitions and the exact boundary are hit.
 func sevenYears(tenants [2]string, step time.Duration, cutoffs ...time.Time) []order {
 	jurisdictions := []string{"GB", "DE", ""}
 	var out []order
@@ -71,13 +85,17 @@ func sevenYears(tenants [2]string, step time.Duration, cutoffs ...time.Time) []o
 		if at.Before(today.AddDate(-7, 0, 0)) {
 			break
 		}
-		out = append(out, order{
+		o := order{
 			tenant:       tenants[i%2],
 			channel:      []string{"amazon", "ebay"}[i/2%2],
 			id:           fmt.Sprintf("R-%06d", i),
 			purchasedAt:  at,
 			jurisdiction: jurisdictions[i%3],
-		})
+		}
+		if i%5 == 0 {
+			o.lastEvent = at.Add(time.Duration(i*53%500)*day + 7*time.Hour)
+		}
+		out = append(out, o)
 	}
 	for ci, c := range cutoffs {
 		for oi, off := range []time.Duration{-time.Hour, -time.Second, 0, time.Second, time.Hour} {
@@ -89,6 +107,31 @@ func sevenYears(tenants [2]string, step time.Duration, cutoffs ...time.Time) []o
 					purchasedAt:  c.Add(off),
 					jurisdiction: j,
 				})
+			}
+		}
+	}
+	return out
+}
+
+// eventsAround is, around each given instant, orders whose last financial
+// event is one hour and one second before and after it and exactly at it,
+// bought 45 days before that event, for every jurisdiction and both tenants:
+// the edges of financial years.
+func eventsAround(tenants [2]string, instants ...time.Time) []order {
+	var out []order
+	for ci, c := range instants {
+		for oi, off := range []time.Duration{-time.Hour, -time.Second, 0, time.Second, time.Hour} {
+			for ji, j := range []string{"GB", "DE", ""} {
+				for ti, tenant := range tenants {
+					out = append(out, order{
+						tenant:       tenant,
+						channel:      "ebay",
+						id:           fmt.Sprintf("E%d-%d-%d-%d", ci, oi, ji, ti),
+						purchasedAt:  c.Add(off - 45*day),
+						jurisdiction: j,
+						lastEvent:    c.Add(off),
+					})
+				}
 			}
 		}
 	}
@@ -165,13 +208,13 @@ func insertOrders(t testing.TB, conn driver.Conn, cfg config.ClickHouse, orders 
 			return b.Append(o.tenant, o.channel, o.id, uint64(o.purchasedAt.UnixMilli()), o.purchasedAt, "GB", "Standard", ciphertext(o), written)
 		})
 	insert(cfg.RestrictedDatabase+".financial_records",
-		"tenant_id, channel, channel_order_id, version, jurisdiction, marketplace, seller_order_id, purchased_at, status, "+
+		"tenant_id, channel, channel_order_id, version, jurisdiction, marketplace, seller_order_id, purchased_at, last_financial_event_at, status, "+
 			"payment_status, is_business, currency, subtotal, tax, shipping, discount, total, marketplace_tax, refunded, "+
 			"line_ids, line_skus, line_titles, line_quantities, line_unit_prices, line_totals, line_taxes, "+
 			"invoice_party_ciphertext, written_at",
 		func(o order) string { return o.jurisdiction + month(o) }, func(b driver.Batch, o order) error {
 			return b.Append(o.tenant, o.channel, o.id, uint64(o.purchasedAt.UnixMilli()), o.jurisdiction, "amazon.co.uk", "S-"+o.id,
-				o.purchasedAt, "shipped", "paid", uint8(0), "GBP",
+				o.purchasedAt, o.event(), "shipped", "paid", uint8(0), "GBP",
 				dec("20.00"), dec("4.00"), dec("2.50"), dec("0"), dec("26.50"), dec("0"), dec("0"),
 				[]string{"L1", "L2"}, []string{"SKU-1", "SKU-1"}, []string{"Mug", "Mug"}, []uint32{1, 2},
 				[]decimal.Decimal{dec("10.00"), dec("10.00")}, []decimal.Decimal{dec("10.00"), dec("20.00")},
@@ -223,19 +266,28 @@ func newModel(t testing.TB, conn driver.Conn, orders []order) *model {
 	return m
 }
 
-// cutoffOf is the latest expired purchased_at of the table's rows (of
-// jurisdiction j).
-func cutoffOf(r config.Retention, table, j string, asOf time.Time) time.Time {
-	var p config.Period
+// expired says whether the table's row of o has expired at asOf: its own
+// expiry (its start plus the period, added forward) has passed.
+func expired(r config.Retention, table string, o order, asOf time.Time) bool {
+	return !expiryOf(r, table, o).After(asOf)
+}
+
+// expiryOf is when the table's row of o expires: for labels and facts, the
+// purchase plus the period; for financial records, the end of the tenant's
+// financial year holding the last financial event (where DE, AT, ... count
+// from: the end of that year's calendar year) plus the jurisdiction's period.
+func expiryOf(r config.Retention, table string, o order) time.Time {
 	switch classOf(table) {
 	case retention.ClassLabel:
-		p = r.Label
-	case retention.ClassFinancial:
-		p = r.FinancialFor(j)
-	default:
-		p = r.Analytics
+		return r.Label.After(o.purchasedAt)
+	case retention.ClassAnalytics:
+		return r.Analytics.After(o.purchasedAt)
 	}
-	return p.Before(asOf)
+	start := r.YearEndFor(o.tenant).After(o.event())
+	if config.MinimumFor(o.jurisdiction).FromCalendarYearEnd {
+		start = time.Date(start.AddDate(0, 0, -1).Year()+1, time.January, 1, 0, 0, 0, 0, time.UTC)
+	}
+	return r.FinancialFor(o.jurisdiction).After(start)
 }
 
 // partitionText is a row's partition as system.parts writes it.
@@ -268,11 +320,11 @@ func (m *model) purge(r config.Retention, asOf time.Time) (drops, deletes []step
 			if parts[pt] == nil {
 				parts[pt] = &part{}
 			}
-			if o.purchasedAt.After(cutoffOf(r, table, o.jurisdiction, asOf)) {
+			if expired(r, table, o, asOf) {
+				parts[pt].expired++
+			} else {
 				parts[pt].kept++
 				kept = append(kept, o)
-			} else {
-				parts[pt].expired++
 			}
 		}
 		m.tables[table] = kept
@@ -280,6 +332,10 @@ func (m *model) purge(r config.Retention, asOf time.Time) (drops, deletes []step
 			n := uint64(parts[pt].expired * rowsPerOrder[table])
 			switch {
 			case parts[pt].expired == 0:
+			case parts[pt].kept == 0 && table == retention.TableFinancialRecords:
+				// Financial partitions are dropped when every row in them
+				// has expired, whatever their bounds.
+				drops = append(drops, step{table, pt, n})
 			case parts[pt].kept == 0 && m.wholePartitionExpired(r, table, pt, asOf):
 				drops = append(drops, step{table, pt, n})
 			default:
@@ -293,12 +349,8 @@ func (m *model) purge(r config.Retention, asOf time.Time) (drops, deletes []step
 }
 
 // wholePartitionExpired says whether the partition's last possible second
-// has expired.
+// has expired (labels and facts: by purchase).
 func (m *model) wholePartitionExpired(r config.Retention, table, pt string, asOf time.Time) bool {
-	j := ""
-	if table == retention.TableFinancialRecords {
-		j, pt = pt[2:strings.LastIndex(pt, "'")], pt[strings.LastIndex(pt, ",")+1:len(pt)-1]
-	}
 	var end time.Time
 	if len(pt) == 8 {
 		start, _ := time.ParseInLocation("20060102", pt, m.loc)
@@ -307,7 +359,7 @@ func (m *model) wholePartitionExpired(r config.Retention, table, pt string, asOf
 		start, _ := time.ParseInLocation("200601", pt, m.loc)
 		end = start.AddDate(0, 1, 0)
 	}
-	return !end.Add(-time.Second).After(cutoffOf(r, table, j, asOf))
+	return expired(r, table, order{purchasedAt: end.Add(-time.Second)}, asOf)
 }
 
 // offboard removes a tenant from the model and returns its rows per table.
@@ -338,7 +390,8 @@ func (m *model) counts() map[string]uint64 {
 	return out
 }
 
-// oldest is the oldest purchased_at of the class in the model.
+// oldest is the oldest purchased_at of the class in the model (for
+// financial records, the oldest last financial event).
 func (m *model) oldest(c retention.Class) (time.Time, bool) {
 	var oldest time.Time
 	found := false
@@ -347,8 +400,12 @@ func (m *model) oldest(c retention.Class) (time.Time, bool) {
 			continue
 		}
 		for _, o := range m.tables[table] {
-			if !found || o.purchasedAt.Before(oldest) {
-				oldest, found = o.purchasedAt, true
+			at := o.purchasedAt
+			if c == retention.ClassFinancial {
+				at = o.event()
+			}
+			if !found || at.Before(oldest) {
+				oldest, found = at, true
 			}
 		}
 	}
@@ -461,6 +518,7 @@ type fixture struct {
 	log    *syncBuffer
 	model  *model
 	orders []order
+	clock  atomic.Pointer[time.Time] // the Purgers' Now; today until set
 }
 
 func newFixture(t testing.TB, orders []order) *fixture {
@@ -469,6 +527,17 @@ func newFixture(t testing.TB, orders []order) *fixture {
 	insertOrders(t, conn, cfg, orders, nil)
 	return &fixture{cfg: cfg, conn: conn, reg: prometheus.NewRegistry(), log: &syncBuffer{}, model: newModel(t, conn, orders), orders: orders}
 }
+
+// now is the fixture's clock.
+func (f *fixture) now() time.Time {
+	if at := f.clock.Load(); at != nil {
+		return *at
+	}
+	return today
+}
+
+// setNow moves the fixture's clock: a pass deletes as of now at the latest.
+func (f *fixture) setNow(at time.Time) { f.clock.Store(&at) }
 
 // syncBuffer is a log destination that Purgers may share.
 type syncBuffer struct {
@@ -494,7 +563,7 @@ func (f *fixture) purger(t testing.TB, r config.Retention, shredder retention.Ke
 		Conn: f.conn, Database: f.cfg.Database, RestrictedDatabase: f.cfg.RestrictedDatabase,
 		Retention: r, MutationTimeout: time.Minute, Shredder: shredder, Registerer: f.reg,
 		Logger: slog.New(slog.NewTextHandler(f.log, nil)),
-		Now:    func() time.Time { return today },
+		Now:    f.now,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -505,6 +574,14 @@ func (f *fixture) purger(t testing.TB, r config.Retention, shredder retention.Ke
 func defaultRetention() config.Retention {
 	r := config.Defaults().Retention
 	r.FinancialByJurisdiction = map[string]config.Period{"DE": {Years: 10}}
+	return r
+}
+
+// retentionFor is defaultRetention with the second tenant's financial year
+// ending on 31 December (the first's on the default 31 March).
+func retentionFor(tenants [2]string) config.Retention {
+	r := defaultRetention()
+	r.FinancialYearEndByTenant = map[string]config.YearEnd{tenants[1]: {Month: time.December, Day: 31}}
 	return r
 }
 

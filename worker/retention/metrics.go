@@ -3,6 +3,7 @@ package retention
 import (
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -12,9 +13,10 @@ import (
 // Outcome label values of orderflow_purge_runs_total and
 // orderflow_offboardings_total.
 const (
-	runOK     = "ok"
-	runFailed = "failed"
-	runDryRun = "dry_run"
+	runOK      = "ok"
+	runFailed  = "failed"
+	runDryRun  = "dry_run"
+	runSkipped = "skipped_lease_held" // another pass held the lease: nothing done
 )
 
 // jurisdiction label values of the per-jurisdiction financial gauges for
@@ -24,6 +26,12 @@ const (
 	jurisdictionOther   = "other"   // anything else: bounded cardinality
 )
 
+// The metrics come in two kinds. Counters and the histogram count since the
+// process started: right for `orderflow run`, which Prometheus scrapes. The
+// gauges describe the last pass (or offboarding) and stand alone: they are
+// what a one-shot `orderflow purge` or `orderflow offboard` pushes to a
+// Pushgateway, where a counter of a process that lives for one run would
+// restart from zero at every push and fool rate() and increase().
 type metrics struct {
 	runs        *prometheus.CounterVec
 	rows        *prometheus.CounterVec
@@ -33,15 +41,28 @@ type metrics struct {
 	limit       *prometheus.GaugeVec
 	finAge      *prometheus.GaugeVec
 	finLimit    *prometheus.GaugeVec
+	futureRows  *prometheus.GaugeVec
 	duration    prometheus.Histogram
 	offboards   *prometheus.CounterVec
+
+	// The last pass that held the lease (or had none to take).
+	lastRunRows    *prometheus.GaugeVec
+	lastRunOutcome *prometheus.GaugeVec
+	lastRunTime    *prometheus.GaugeVec // no labels: absent until the first pass
+	lastSkip       *prometheus.GaugeVec // no labels: absent until a pass is skipped
+
+	// The last offboarding.
+	offboardRows        *prometheus.GaugeVec
+	offboardOutcome     *prometheus.GaugeVec
+	offboardTime        *prometheus.GaugeVec
+	offboardLastSuccess *prometheus.GaugeVec
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	m := &metrics{
 		runs: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "orderflow_purge_runs_total",
-			Help: "Retention passes, by outcome (ok, failed: at least one table's purge failed, dry_run).",
+			Help: "Retention passes, by outcome (ok, failed: at least one table's purge failed, dry_run, skipped_lease_held: another pass held the purge lease and this one did nothing).",
 		}, []string{"outcome"}),
 		rows: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "orderflow_purge_rows_total",
@@ -57,20 +78,24 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}, []string{"table"}),
 		oldestAge: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "orderflow_retention_oldest_row_age_seconds",
-			Help: "Age of the oldest row still stored in the class's tables after the last pass (the pass's as-of time minus its purchased_at; 0 when empty), by retention class. Compare with orderflow_retention_limit_seconds.",
+			Help: "Age of the oldest row still stored in the class's tables after the last pass: the pass's as-of time minus the row's purchased_at (for financial, its last_financial_event_at); 0 when empty, negative when even the oldest row is dated after the as-of time (see orderflow_retention_future_dated_rows), by retention class. Compare with orderflow_retention_limit_seconds.",
 		}, []string{"class"}),
 		limit: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "orderflow_retention_limit_seconds",
-			Help: "Configured retention of the class, in seconds (years of 365.25 days); for financial the default period, see orderflow_retention_financial_limit_seconds for jurisdictions.",
+			Help: "The longest a row of the class may be kept while purges run, in seconds (years of 365.25 days): the period; for financial, the default jurisdiction's period plus a financial year and a day (see orderflow_retention_financial_limit_seconds for each jurisdiction).",
 		}, []string{"class"}),
 		finAge: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "orderflow_retention_financial_oldest_row_age_seconds",
-			Help: "Age of the oldest financial record still stored after the last pass, by jurisdiction (ISO country code; unknown for none, other for anything else).",
+			Help: "Age of the oldest last financial event of the financial records still stored after the last pass (negative when all are dated after the pass's as-of time), by jurisdiction (ISO country code; unknown for none, other for anything else). Compare with orderflow_retention_financial_limit_seconds of the same jurisdiction.",
 		}, []string{"jurisdiction"}),
 		finLimit: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "orderflow_retention_financial_limit_seconds",
-			Help: "Configured financial retention of the jurisdiction, in seconds (years of 365.25 days), for every jurisdiction stored or configured.",
+			Help: "The longest a financial record of the jurisdiction may be kept after its last financial event while purges run, in seconds (years of 365.25 days): its period (never below its statutory minimum), plus up to a financial year to the year's end, plus a calendar year where the statute counts from the calendar year's end, plus a day; for every jurisdiction stored or configured.",
 		}, []string{"jurisdiction"}),
+		futureRows: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "orderflow_retention_future_dated_rows",
+			Help: "Rows dated after the last pass's as-of time (purchased_at; for financial, last_financial_event_at), by retention class: a clock or data problem, since such rows are kept until their date plus the period.",
+		}, []string{"class"}),
 		duration: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "orderflow_purge_duration_seconds",
 			Help:    "Duration of whole retention passes, dry runs included.",
@@ -80,6 +105,38 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "orderflow_offboardings_total",
 			Help: "Tenant offboardings (keys destroyed, rows deleted, deletion verified), by outcome (ok, failed).",
 		}, []string{"outcome"}),
+		lastRunRows: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "orderflow_purge_last_run_rows",
+			Help: "Rows the last retention pass that deleted (not a dry run, not skipped) removed, by table and reason.",
+		}, []string{"table", "reason"}),
+		lastRunOutcome: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "orderflow_purge_last_run_outcome",
+			Help: "1 for the outcome (ok, failed) of the last retention pass that deleted, 0 for the other.",
+		}, []string{"outcome"}),
+		lastRunTime: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "orderflow_purge_last_run_timestamp_seconds",
+			Help: "When the last retention pass that deleted (not a dry run, not skipped) finished, whatever its outcome (Unix seconds).",
+		}, nil),
+		lastSkip: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "orderflow_purge_last_skip_timestamp_seconds",
+			Help: "When a retention pass last found the purge lease held by another pass and did nothing (Unix seconds).",
+		}, nil),
+		offboardRows: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "orderflow_offboard_last_run_rows",
+			Help: "Rows the last offboarding deleted, by table.",
+		}, []string{"table"}),
+		offboardOutcome: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "orderflow_offboard_last_run_outcome",
+			Help: "1 for the outcome (ok, failed) of the last offboarding, 0 for the other.",
+		}, []string{"outcome"}),
+		offboardTime: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "orderflow_offboard_last_run_timestamp_seconds",
+			Help: "When the last offboarding finished, whatever its outcome (Unix seconds).",
+		}, nil),
+		offboardLastSuccess: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "orderflow_offboard_last_success_timestamp_seconds",
+			Help: "When the last offboarding that succeeded (keys destroyed, no row left) finished (Unix seconds).",
+		}, nil),
 	}
 	var errs []error
 	m.runs = telemetry.Register(reg, m.runs, &errs)
@@ -90,8 +147,17 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	m.limit = telemetry.Register(reg, m.limit, &errs)
 	m.finAge = telemetry.Register(reg, m.finAge, &errs)
 	m.finLimit = telemetry.Register(reg, m.finLimit, &errs)
+	m.futureRows = telemetry.Register(reg, m.futureRows, &errs)
 	m.duration = telemetry.Register(reg, m.duration, &errs)
 	m.offboards = telemetry.Register(reg, m.offboards, &errs)
+	m.lastRunRows = telemetry.Register(reg, m.lastRunRows, &errs)
+	m.lastRunOutcome = telemetry.Register(reg, m.lastRunOutcome, &errs)
+	m.lastRunTime = telemetry.Register(reg, m.lastRunTime, &errs)
+	m.lastSkip = telemetry.Register(reg, m.lastSkip, &errs)
+	m.offboardRows = telemetry.Register(reg, m.offboardRows, &errs)
+	m.offboardOutcome = telemetry.Register(reg, m.offboardOutcome, &errs)
+	m.offboardTime = telemetry.Register(reg, m.offboardTime, &errs)
+	m.offboardLastSuccess = telemetry.Register(reg, m.offboardLastSuccess, &errs)
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("retention metrics: %w", err)
 	}
@@ -101,7 +167,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 // preRegister creates the series whose label values are known, so that
 // dashboards see zeros rather than gaps before the first purge.
 func (m *metrics) preRegister(tables []table) {
-	for _, o := range []string{runOK, runFailed, runDryRun} {
+	for _, o := range []string{runOK, runFailed, runDryRun, runSkipped} {
 		m.runs.WithLabelValues(o)
 	}
 	for _, o := range []string{runOK, runFailed} {
@@ -114,5 +180,55 @@ func (m *metrics) preRegister(tables []table) {
 	}
 	for _, c := range []Class{ClassLabel, ClassFinancial, ClassAnalytics} {
 		m.oldestAge.WithLabelValues(string(c))
+		m.futureRows.WithLabelValues(string(c))
 	}
 }
+
+// passDone sets the last-run gauges after a pass that deleted (outcome ok or
+// failed): its rows per table and reason, from its actions.
+func (m *metrics) passDone(tables []table, actions []Action, outcome string, now time.Time) {
+	m.lastRunRows.Reset()
+	for _, t := range tables {
+		m.lastRunRows.WithLabelValues(t.name, string(t.class))
+		m.lastRunRows.WithLabelValues(t.name, reasonOffboarding)
+	}
+	for _, a := range actions {
+		if a.Outcome == OutcomeOK && a.Table != "" {
+			m.lastRunRows.WithLabelValues(a.Table, a.Reason).Add(float64(a.Rows))
+		}
+	}
+	for _, o := range []string{runOK, runFailed} {
+		m.lastRunOutcome.WithLabelValues(o).Set(b2f(o == outcome))
+	}
+	m.lastRunTime.WithLabelValues().Set(unixSeconds(now))
+}
+
+// offboarded sets the last-offboarding gauges.
+func (m *metrics) offboarded(tables []table, r OffboardReport, outcome string, now time.Time) {
+	m.offboardRows.Reset()
+	for _, t := range tables {
+		m.offboardRows.WithLabelValues(t.name)
+	}
+	for _, a := range r.Actions {
+		if a.Kind == ActionOffboardDelete && a.Outcome == OutcomeOK {
+			m.offboardRows.WithLabelValues(a.Table).Add(float64(a.Rows))
+		}
+	}
+	for _, o := range []string{runOK, runFailed} {
+		m.offboardOutcome.WithLabelValues(o).Set(b2f(o == outcome))
+	}
+	m.offboardTime.WithLabelValues().Set(unixSeconds(now))
+	if outcome == runOK {
+		m.offboardLastSuccess.WithLabelValues().Set(unixSeconds(now))
+	}
+}
+
+func b2f(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// unixSeconds is t as a timestamp gauge's value, to the millisecond.
+func unixSeconds(t time.Time) float64 { return float64(t.UnixMilli()) / 1e3 }

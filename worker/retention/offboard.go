@@ -117,6 +117,7 @@ func (p *Purger) Offboard(ctx context.Context, tenant string, asOf time.Time) (O
 			"remaining", report.Remaining(), "duration", report.Duration)
 	}
 	p.m.offboards.WithLabelValues(outcome).Inc()
+	p.m.offboarded(p.tables, report, outcome, p.cfg.Now())
 	return report, err
 }
 

@@ -68,27 +68,36 @@ func TestStringLiteral(t *testing.T) {
 	}
 }
 
-// The cutoff is calendar arithmetic in UTC, floored to the second.
-func TestCutoff(t *testing.T) {
+// The cutoff of a retention counted from the purchase is calendar arithmetic
+// in UTC, floored to the second, and never early around 29 February.
+func TestPurchaseCutoff(t *testing.T) {
 	asOf := time.Date(2026, 11, 28, 12, 0, 0, 999_000_000, time.FixedZone("CET", 3600))
 	for _, c := range []struct {
 		period config.Period
+		asOf   time.Time
 		want   time.Time
 	}{
-		{config.Period{Days: 21}, time.Date(2026, 11, 7, 11, 0, 0, 0, time.UTC)},
-		{config.Period{Years: 6}, time.Date(2020, 11, 28, 11, 0, 0, 0, time.UTC)},
-		{config.Period{Years: 2}, time.Date(2024, 11, 28, 11, 0, 0, 0, time.UTC)},
+		{config.Period{Days: 21}, asOf, time.Date(2026, 11, 7, 11, 0, 0, 0, time.UTC)},
+		{config.Period{Years: 6}, asOf, time.Date(2020, 11, 28, 11, 0, 0, 0, time.UTC)},
+		{config.Period{Years: 2}, asOf, time.Date(2024, 11, 28, 11, 0, 0, 0, time.UTC)},
+		// Subtraction says 1 March 2027, but a row of 1 March 2027 expires
+		// on 1 March 2028, after 29 February: the whole of 28 February goes,
+		// not a second more.
+		{config.Period{Years: 1}, time.Date(2028, 2, 29, 0, 0, 0, 0, time.UTC), time.Date(2027, 2, 28, 23, 59, 59, 0, time.UTC)},
+		{config.Period{Years: 6}, time.Date(2032, 2, 29, 12, 0, 0, 0, time.UTC), time.Date(2026, 2, 28, 23, 59, 59, 0, time.UTC)},
+		// 29 February 2028 plus a year is 1 March 2029 (AddDate normalises),
+		// with the time of day: at midnight that day only 29 February's first
+		// second has expired (and 1 March 2028's, kept a little longer rather
+		// than deleting the rest of 29 February early).
+		{config.Period{Years: 1}, time.Date(2029, 3, 1, 0, 0, 0, 0, time.UTC), time.Date(2028, 2, 29, 0, 0, 0, 0, time.UTC)},
+		{config.Period{Years: 1}, time.Date(2029, 2, 28, 23, 59, 59, 0, time.UTC), time.Date(2028, 2, 28, 23, 59, 59, 0, time.UTC)},
 	} {
-		if got := cutoff(c.period, asOf); !got.Equal(c.want) || got.Location() != time.UTC {
-			t.Errorf("cutoff(%s) = %s, want %s", c.period, got, c.want)
+		got := purchaseCutoff(c.period, c.asOf)
+		if !got.Equal(c.want) || got.Location() != time.UTC {
+			t.Errorf("purchaseCutoff(%s, %s) = %s, want %s", c.period, c.asOf, got, c.want)
 		}
 	}
 	if got := dateTime(time.Date(2026, 11, 7, 11, 0, 0, 0, time.UTC)); got != "toDateTime('2026-11-07 11:00:00', 'UTC')" {
 		t.Errorf("dateTime = %s", got)
-	}
-	// 29 February minus a year is 1 March: AddDate normalises.
-	leap := time.Date(2028, 2, 29, 0, 0, 0, 0, time.UTC)
-	if got := cutoff(config.Period{Years: 1}, leap); !got.Equal(time.Date(2027, 3, 1, 0, 0, 0, 0, time.UTC)) {
-		t.Errorf("a year before 29 Feb 2028 = %s", got)
 	}
 }

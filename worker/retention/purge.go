@@ -14,11 +14,19 @@ import (
 )
 
 // Purge runs one retention pass as of asOf over the four data tables
-// (purge_log is never purged). For each table, and for financial records each
-// jurisdiction, it drops the partitions that can hold only expired rows and
-// deletes the expired rows of the partition that straddles the cutoff, then
-// waits for that mutation. A dry run computes the same actions and row counts,
-// records them with outcome dry_run and changes nothing.
+// (purge_log is never purged). For labels and facts it drops the partitions
+// that can hold only expired rows and deletes the expired rows of the
+// partition that straddles the cutoff; for financial records, per
+// jurisdiction, it drops the partitions whose rows have all expired and
+// deletes the expired rows of the others (purgeFinancial); it waits for each
+// mutation. A dry run computes the same actions and row counts, records them
+// with outcome dry_run and changes nothing.
+//
+// A pass that deletes refuses an asOf after Now (ErrFutureAsOf): expiry as of
+// the future would delete data early. It takes Config.Lease, when there is
+// one, before anything else; a pass that finds it held does nothing but
+// record an acquire_lease action with outcome skipped (Report.Skipped), and
+// returns no error.
 //
 // Every action is appended to purge_log under one run id, failed ones with
 // their error. A table's failure does not stop the others: Purge returns the
@@ -29,10 +37,25 @@ func (p *Purger) Purge(ctx context.Context, asOf time.Time, dryRun bool) (Report
 	defer p.mu.Unlock()
 	start := time.Now()
 	asOf = asOf.UTC()
+	if now := p.cfg.Now(); !dryRun && asOf.After(now) {
+		return Report{AsOf: asOf}, fmt.Errorf("%w: as of %s, now %s", ErrFutureAsOf,
+			asOf.Format(time.RFC3339), now.UTC().Format(time.RFC3339))
+	}
 	r := newRun(asOf, dryRun, "")
 	report := Report{RunID: r.id, AsOf: asOf, DryRun: dryRun}
 
 	var errs []error
+	if !dryRun && p.cfg.Lease != nil {
+		held, err := p.acquireLease(ctx, r)
+		if !held {
+			report.Actions = slices.Clone(r.pending)
+			err = p.joinFlush(ctx, r, err)
+			report.Skipped = err == nil
+			return report, p.endPass(&report, start, err)
+		}
+		p.holding = p.cfg.Lease
+		defer p.releaseLease(ctx)
+	}
 	for _, t := range p.tables {
 		actions, err := p.purgeTable(ctx, r, t)
 		err = p.joinFlush(ctx, r, err)
@@ -42,7 +65,7 @@ func (p *Purger) Purge(ctx context.Context, asOf time.Time, dryRun bool) (Report
 			continue
 		}
 		if !dryRun {
-			p.m.lastSuccess.WithLabelValues(t.name).Set(float64(p.cfg.Now().UnixMilli()) / 1e3)
+			p.m.lastSuccess.WithLabelValues(t.name).Set(unixSeconds(p.cfg.Now()))
 		}
 	}
 	sweep, err := p.sweepOffboarded(ctx, r)
@@ -54,19 +77,31 @@ func (p *Purger) Purge(ctx context.Context, asOf time.Time, dryRun bool) (Report
 	if !dryRun {
 		p.measureAges(ctx, asOf)
 	}
+	return report, p.endPass(&report, start, errors.Join(errs...))
+}
 
+// endPass counts and logs a finished pass, sets the last-run gauges, and
+// returns err.
+func (p *Purger) endPass(report *Report, start time.Time, err error) error {
 	report.Duration = time.Since(start)
-	err = errors.Join(errs...)
 	outcome := runOK
 	switch {
 	case err != nil:
 		outcome = runFailed
-	case dryRun:
+	case report.Skipped:
+		outcome = runSkipped
+	case report.DryRun:
 		outcome = runDryRun
 	}
 	p.m.runs.WithLabelValues(outcome).Inc()
 	p.m.duration.Observe(report.Duration.Seconds())
-	attrs := []any{"run_id", r.id, "as_of", asOf, "dry_run", dryRun, "actions", len(report.Actions),
+	switch {
+	case report.Skipped:
+		p.m.lastSkip.WithLabelValues().Set(unixSeconds(p.cfg.Now()))
+	case !report.DryRun:
+		p.m.passDone(p.tables, report.Actions, outcome, p.cfg.Now())
+	}
+	attrs := []any{"run_id", report.RunID, "as_of", report.AsOf, "dry_run", report.DryRun, "actions", len(report.Actions),
 		"rows", report.Rows(), "partitions_dropped", report.PartitionsDropped(), "outcome", outcome,
 		"duration", report.Duration}
 	if err != nil {
@@ -74,7 +109,56 @@ func (p *Purger) Purge(ctx context.Context, asOf time.Time, dryRun bool) (Report
 	} else {
 		p.log.Info("retention pass", attrs...)
 	}
-	return report, err
+	return err
+}
+
+// acquireLease takes the pass's lease. When it is held elsewhere, or cannot
+// be taken, it records an acquire_lease action (outcome skipped, or failed)
+// and returns false.
+func (p *Purger) acquireLease(ctx context.Context, r *run) (bool, error) {
+	held, err := p.cfg.Lease.Acquire(ctx)
+	if held && err == nil {
+		return true, nil
+	}
+	a, t0 := p.begin(r, ActionAcquireLease, "", "retention")
+	a.Predicate = fmt.Sprint(p.cfg.Lease)
+	if err != nil {
+		err = fmt.Errorf("retention: taking the purge lease (nothing was deleted): %w", err)
+	} else {
+		a.Outcome = OutcomeSkipped
+		err = errLeaseHeld
+	}
+	p.finish(r, &a, t0, err)
+	if a.Outcome == OutcomeSkipped {
+		return false, nil
+	}
+	return false, err
+}
+
+// errLeaseHeld is the purge_log error of a skipped pass.
+var errLeaseHeld = errors.New("another purge pass holds the lease: this one deleted nothing")
+
+// releaseLease gives the pass's lease up, even when the pass was cancelled; a
+// failure is logged (the lease expires by itself).
+func (p *Purger) releaseLease(ctx context.Context) {
+	p.holding = nil
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), auditTimeout)
+	defer cancel()
+	if err := p.cfg.Lease.Release(ctx); err != nil {
+		p.log.Warn("retention: releasing the purge lease failed; it expires by itself", "error", err)
+	}
+}
+
+// fence checks, before a destructive statement, that the pass still holds its
+// lease (when it has one).
+func (p *Purger) fence(ctx context.Context) error {
+	if p.holding == nil {
+		return nil
+	}
+	if err := p.holding.Fence(ctx); err != nil {
+		return fmt.Errorf("not deleting without the purge lease: %w", err)
+	}
+	return nil
 }
 
 // group is the partitions of a table that share a retention period: all of
@@ -92,7 +176,10 @@ func (p *Purger) purgeTable(ctx context.Context, r *run, t table) ([]Action, err
 	if err != nil {
 		// The table-level failure is recorded as the delete it prevented.
 		a, t0 := p.begin(r, ActionDelete, t.name, string(t.class))
-		a.Predicate = "purchased_at <= " + dateTime(cutoff(p.period(t, ""), r.asOf))
+		a.Predicate = "purchased_at <= " + dateTime(purchaseCutoff(p.period(t, ""), r.asOf))
+		if t.class == ClassFinancial {
+			a.Predicate, _ = p.financialPredicate("", r.asOf)
+		}
 		p.finish(r, &a, t0, err)
 		return actions(), err
 	}
@@ -115,7 +202,11 @@ func (p *Purger) purgeTable(ctx context.Context, r *run, t table) ([]Action, err
 	}
 	slices.SortFunc(groups, func(a, b group) int { return cmp.Compare(a.jurisdiction, b.jurisdiction) })
 	for _, g := range groups {
-		if err := p.purgeGroup(ctx, r, t, g); err != nil {
+		purge := p.purgeGroup
+		if t.class == ClassFinancial {
+			purge = p.purgeFinancial
+		}
+		if err := purge(ctx, r, t, g); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -137,8 +228,9 @@ func (p *Purger) tablePartitions(ctx context.Context, t table) ([]partition, err
 	return p.partitions(ctx, t)
 }
 
-// period is the retention of t's rows (of jurisdiction j, for financial
-// records).
+// period is the retention of t's rows, counted from their purchase: labels'
+// and facts' (financial records count from their financial year's end:
+// financialPredicate).
 func (p *Purger) period(t table, j string) config.Period {
 	switch t.class {
 	case ClassLabel:
@@ -150,14 +242,9 @@ func (p *Purger) period(t table, j string) config.Period {
 	}
 }
 
-// cutoff is the latest purchased_at that has expired at asOf: rows at or
-// before it go. DateTime holds whole seconds, so flooring loses nothing.
-func cutoff(period config.Period, asOf time.Time) time.Time {
-	return period.Before(asOf.UTC()).Truncate(time.Second)
-}
-
 // purgeGroup drops the group's partitions that end at or before the cutoff
-// and deletes the expired rows of the one that straddles it.
+// (purchaseCutoff) and deletes the expired rows of the one that straddles
+// it.
 //
 // With k the partition of the first instant after the cutoff, a partition
 // whose key is below k holds only instants before that one, all expired;
@@ -165,7 +252,7 @@ func cutoff(period config.Period, asOf time.Time) time.Time {
 // expired. Partition functions are monotonic in time, so this is exact
 // whatever the server's time zone.
 func (p *Purger) purgeGroup(ctx context.Context, r *run, t table, g group) error {
-	c := cutoff(p.period(t, g.jurisdiction), r.asOf)
+	c := purchaseCutoff(p.period(t, g.jurisdiction), r.asOf)
 	scope := ""
 	if t.byJurisdiction {
 		scope = "jurisdiction = " + stringLiteral(g.jurisdiction) + " AND "
@@ -186,7 +273,7 @@ func (p *Purger) purgeGroup(ctx context.Context, r *run, t table, g group) error
 	for _, pt := range g.partitions {
 		switch {
 		case pt.key < k:
-			if err := p.drop(ctx, r, t, pt); err != nil {
+			if err := p.drop(ctx, r, t, pt, ""); err != nil {
 				errs = append(errs, err)
 			}
 		case pt.key == k:
@@ -199,15 +286,18 @@ func (p *Purger) purgeGroup(ctx context.Context, r *run, t table, g group) error
 	return errors.Join(errs...)
 }
 
-// drop drops a whole partition.
-func (p *Purger) drop(ctx context.Context, r *run, t table, pt partition) error {
+// drop drops a whole partition. why is the condition every row of it met,
+// for purge_log ("" when its bounds say it).
+func (p *Purger) drop(ctx context.Context, r *run, t table, pt partition, why string) error {
 	a, t0 := p.begin(r, ActionDropPartition, t.name, string(t.class))
-	a.Partition, a.Rows = pt.text, pt.rows
+	a.Partition, a.Rows, a.Predicate = pt.text, pt.rows, why
 	var err error
 	if !r.dryRun {
-		err = p.cfg.Conn.Exec(ctx, "ALTER TABLE "+t.qualified()+" DROP PARTITION ID '"+pt.id+"'")
-		if err != nil {
-			err = fmt.Errorf("dropping partition %s: %w", pt.text, err)
+		if err = p.fence(ctx); err == nil {
+			err = p.cfg.Conn.Exec(ctx, "ALTER TABLE "+t.qualified()+" DROP PARTITION ID '"+pt.id+"'")
+			if err != nil {
+				err = fmt.Errorf("dropping partition %s: %w", pt.text, err)
+			}
 		}
 	}
 	p.finish(r, &a, t0, err)
@@ -238,6 +328,100 @@ func (p *Purger) deleteExpired(ctx context.Context, r *run, t table, pt partitio
 	return err
 }
 
+// purgeFinancial purges one jurisdiction's financial records. They are
+// partitioned by purchase month but expire by their last financial event and
+// their tenant's financial year (financialPredicate), so ClickHouse counts
+// each partition's rows and expired rows: a partition whose rows have all
+// expired is dropped, after a second count just before the drop (a record
+// written into it since, a late snapshot with a new refund, turns the drop
+// into a delete); one that holds both loses its expired rows through a
+// delete scoped to it. A record written between that count and the drop
+// would go with the partition: it would have to belong to an order bought
+// more than the period plus a year ago, with a financial event since, and
+// be written in those milliseconds.
+func (p *Purger) purgeFinancial(ctx context.Context, r *run, t table, g group) error {
+	expired, ok := p.financialPredicate(g.jurisdiction, r.asOf)
+	if !ok {
+		return nil // no financial year of this jurisdiction has expired yet
+	}
+	scope := "jurisdiction = " + stringLiteral(g.jurisdiction)
+	counts, err := p.financialCounts(ctx, t, scope, expired)
+	if err != nil {
+		a, t0 := p.begin(r, ActionDelete, t.name, string(t.class))
+		a.Predicate = scope + " AND " + expired
+		p.finish(r, &a, t0, err)
+		return err
+	}
+	slices.SortFunc(g.partitions, func(a, b partition) int { return cmp.Compare(a.key, b.key) })
+	var errs []error
+	for _, pt := range g.partitions {
+		c := counts[pt.key]
+		if c.expired == 0 {
+			continue
+		}
+		inPartition := fmt.Sprintf("%s AND toYYYYMM(purchased_at) = %d", scope, pt.key)
+		if c.expired == c.rows {
+			err = p.dropExpired(ctx, r, t, pt, inPartition, expired)
+		} else {
+			err = p.deleteExpired(ctx, r, t, pt, inPartition+" AND "+expired)
+		}
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// partitionCount is a partition's physical rows and those expired.
+type partitionCount struct{ rows, expired uint64 }
+
+// financialCounts counts, per partition key, t's rows in scope and those of
+// them that expired matches.
+func (p *Purger) financialCounts(ctx context.Context, t table, scope, expired string) (map[uint32]partitionCount, error) {
+	rows, err := p.cfg.Conn.Query(ctx, "SELECT toYYYYMM(purchased_at) AS k, count(), countIf("+expired+") FROM "+
+		t.qualified()+" WHERE "+scope+" GROUP BY k")
+	if err != nil {
+		return nil, fmt.Errorf("counting expired rows: %w", err)
+	}
+	defer rows.Close()
+	out := map[uint32]partitionCount{}
+	for rows.Next() {
+		var k uint32
+		var c partitionCount
+		if err := rows.Scan(&k, &c.rows, &c.expired); err != nil {
+			return nil, fmt.Errorf("counting expired rows: %w", err)
+		}
+		out[k] = c
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("counting expired rows: %w", err)
+	}
+	return out, nil
+}
+
+// dropExpired drops a partition whose rows all matched expired when
+// counted, if they still all do just before the drop; otherwise it deletes
+// those that do.
+func (p *Purger) dropExpired(ctx context.Context, r *run, t table, pt partition, inPartition, expired string) error {
+	var n, e uint64
+	err := p.cfg.Conn.QueryRow(ctx, "SELECT count(), countIf("+expired+") FROM "+t.qualified()+" WHERE "+inPartition).Scan(&n, &e)
+	if err != nil {
+		a, t0 := p.begin(r, ActionDropPartition, t.name, string(t.class))
+		a.Partition, a.Predicate = pt.text, expired
+		err = fmt.Errorf("counting the rows of partition %s before dropping it: %w", pt.text, err)
+		p.finish(r, &a, t0, err)
+		return err
+	}
+	switch {
+	case n == 0:
+		return nil // emptied meanwhile
+	case e < n:
+		return p.deleteExpired(ctx, r, t, pt, inPartition+" AND "+expired)
+	}
+	pt.rows = n
+	return p.drop(ctx, r, t, pt, expired)
+}
+
 // count counts t's physical rows (no FINAL: duplicates count, so that zero
 // means none at all) matching predicate.
 func (p *Purger) count(ctx context.Context, t table, predicate string) (uint64, error) {
@@ -252,6 +436,9 @@ func (p *Purger) count(ctx context.Context, t table, predicate string) (uint64, 
 // mutations to finish. ClickHouse 18.16 reports no failure reason for a
 // mutation: a failing one shows as one that never finishes.
 func (p *Purger) mutateDelete(ctx context.Context, t table, predicate string) error {
+	if err := p.fence(ctx); err != nil {
+		return err
+	}
 	if err := p.cfg.Conn.Exec(ctx, "ALTER TABLE "+t.qualified()+" DELETE WHERE "+predicate); err != nil {
 		return fmt.Errorf("deleting rows where %s: %w", predicate, err)
 	}
@@ -265,24 +452,40 @@ func (p *Purger) waitMutations(ctx context.Context, t table) error {
 	return nil
 }
 
-// measureAges sets the oldest-row gauges after a pass. A failure is logged:
-// the pass itself is judged by its actions.
+// measureAges sets the oldest-row, future-dated and limit gauges after a
+// pass. Ages count from purchased_at, and for financial records from
+// last_financial_event_at, which their expiry counts from; a row dated after
+// asOf makes an age negative rather than hiding behind 0, and is counted. A
+// failure is logged: the pass itself is judged by its actions.
 func (p *Purger) measureAges(ctx context.Context, asOf time.Time) {
-	age := func(oldest time.Time, rows uint64) float64 {
-		if rows == 0 || !oldest.Before(asOf) {
-			return 0
-		}
-		return asOf.Sub(oldest).Seconds()
+	type stats struct {
+		rows, future uint64
+		oldest       time.Time
 	}
-	classOldest := map[Class]time.Time{}
-	classRows := map[Class]uint64{}
-	finOldest := map[string]time.Time{}
-	finRows := map[string]uint64{}
+	add := func(m map[string]*stats, k string, rows, future uint64, oldest time.Time) {
+		s := m[k]
+		if s == nil {
+			s = &stats{oldest: oldest}
+			m[k] = s
+		}
+		if oldest.Before(s.oldest) {
+			s.oldest = oldest
+		}
+		s.rows += rows
+		s.future += future
+	}
+	classes := map[string]*stats{}
+	fin := map[string]*stats{}
+	at := dateTime(asOf)
 	var errs []error
 	for _, t := range p.tables {
-		q := "SELECT '' AS j, count(), min(purchased_at) FROM " + t.qualified()
+		col := "purchased_at"
+		if t.class == ClassFinancial {
+			col = "last_financial_event_at"
+		}
+		q := "SELECT " + selectJurisdiction(t) + " AS j, count(), min(" + col + "), countIf(" + col + " > " + at + ") FROM " + t.qualified()
 		if t.byJurisdiction {
-			q = "SELECT jurisdiction AS j, count(), min(purchased_at) FROM " + t.qualified() + " GROUP BY j"
+			q += " GROUP BY j"
 		}
 		rows, err := p.cfg.Conn.Query(ctx, q)
 		if err != nil {
@@ -291,25 +494,18 @@ func (p *Purger) measureAges(ctx context.Context, asOf time.Time) {
 		}
 		for rows.Next() {
 			var j string
-			var n uint64
+			var n, future uint64
 			var oldest time.Time
-			if err := rows.Scan(&j, &n, &oldest); err != nil {
+			if err := rows.Scan(&j, &n, &oldest, &future); err != nil {
 				errs = append(errs, fmt.Errorf("%s: %w", t.name, err))
 				break
 			}
 			if n == 0 {
-				continue
+				continue // min() of nothing is 1970 on 18.16
 			}
-			if o, ok := classOldest[t.class]; !ok || oldest.Before(o) {
-				classOldest[t.class] = oldest
-			}
-			classRows[t.class] += n
+			add(classes, string(t.class), n, future, oldest)
 			if t.byJurisdiction {
-				label := jurisdictionLabel(j)
-				if o, ok := finOldest[label]; !ok || oldest.Before(o) {
-					finOldest[label] = oldest
-				}
-				finRows[label] += n
+				add(fin, jurisdictionLabel(j), n, future, oldest)
 			}
 		}
 		if err := rows.Err(); err != nil {
@@ -321,19 +517,57 @@ func (p *Purger) measureAges(ctx context.Context, asOf time.Time) {
 		p.log.Warn("retention: measuring the oldest rows failed", "error", err)
 		return
 	}
+	age := func(s *stats) float64 {
+		if s == nil {
+			return 0
+		}
+		return asOf.Sub(s.oldest).Seconds()
+	}
 	for _, c := range []Class{ClassLabel, ClassFinancial, ClassAnalytics} {
-		p.m.oldestAge.WithLabelValues(string(c)).Set(age(classOldest[c], classRows[c]))
+		s := classes[string(c)]
+		p.m.oldestAge.WithLabelValues(string(c)).Set(age(s))
+		future := 0.0
+		if s != nil {
+			future = float64(s.future)
+		}
+		p.m.futureRows.WithLabelValues(string(c)).Set(future)
 	}
 	// Jurisdictions come and go (an offboarding removes the last records of
 	// one): start afresh, keeping the configured limits.
 	p.m.finAge.Reset()
-	p.m.finLimit.Reset()
-	for j, period := range p.cfg.Retention.FinancialByJurisdiction {
-		p.m.finLimit.WithLabelValues(j).Set(period.Approx().Seconds())
+	labels := slices.Sorted(maps.Keys(fin))
+	for _, label := range labels {
+		p.m.finAge.WithLabelValues(label).Set(age(fin[label]))
 	}
-	for _, label := range slices.Sorted(maps.Keys(finOldest)) {
-		p.m.finAge.WithLabelValues(label).Set(age(finOldest[label], finRows[label]))
-		p.m.finLimit.WithLabelValues(label).Set(p.cfg.Retention.FinancialFor(label).Approx().Seconds())
+	p.setLimits(labels)
+}
+
+// selectJurisdiction is the jurisdiction column of t, or ” for tables
+// without one.
+func selectJurisdiction(t table) string {
+	if t.byJurisdiction {
+		return "jurisdiction"
+	}
+	return "''"
+}
+
+// setLimits sets the limit gauges: each class's, and each financial
+// jurisdiction's, of those configured and of the given jurisdiction labels.
+func (p *Purger) setLimits(labels []string) {
+	r := p.cfg.Retention
+	p.m.limit.WithLabelValues(string(ClassLabel)).Set(r.Label.Approx().Seconds())
+	p.m.limit.WithLabelValues(string(ClassAnalytics)).Set(r.Analytics.Approx().Seconds())
+	p.m.limit.WithLabelValues(string(ClassFinancial)).Set(financialLimit(r, "").Seconds())
+	p.m.finLimit.Reset()
+	for j := range r.FinancialByJurisdiction {
+		p.m.finLimit.WithLabelValues(j).Set(financialLimit(r, j).Seconds())
+	}
+	for _, label := range labels {
+		j := label
+		if !jurisdictionCode.MatchString(label) {
+			j = "" // unknown, other: the platform's rules
+		}
+		p.m.finLimit.WithLabelValues(label).Set(financialLimit(r, j).Seconds())
 	}
 }
 

@@ -22,14 +22,30 @@ import (
 var (
 	labelAt22d     = today.Add(22*day).AddDate(0, 0, -21) // label, as of today+22d
 	analyticsAt22d = today.Add(22*day).AddDate(-2, 0, 0)  // analytics (2y), as of today+22d
-	financialAt22d = today.Add(22*day).AddDate(-6, 0, 0)  // financial (6y), as of today+22d
-	financialAt6y  = today                                // financial (6y), as of today+6y
-	germanyAt6y    = today.AddDate(6, 0, 0).AddDate(-10, 0, 0)
 )
 
+// The financial years whose records the tests' passes meet expiring: records
+// whose last financial event is before one of these instants (the first
+// instant after a financial year) have expired, and the others have not.
+// retentionFor's first tenant's year ends on 31 March, the second's on 31
+// December; GB and records of no jurisdiction keep 6 years from the year's
+// end, DE 10 years from the end of the calendar year the year ends in.
+var (
+	// As of today+22d (2026-12-20): 2020-04-01 + 6y and 2020-01-01 + 6y have
+	// passed, a year later has not. (DE: nothing in the data set.)
+	fyGB22d, fyGBDec22d = utc(2020, 4, 1), utc(2020, 1, 1)
+	// As of today+6y (2032-11-28).
+	fyGB6y, fyGBDec6y = utc(2026, 4, 1), utc(2026, 1, 1)
+	// DE: the year ending 31 March 2021 is counted from 1 January 2022,
+	// +10y = 2032; the year ending 31 December 2021 from the same day.
+	fyDE6y, fyDEDec6y = utc(2021, 4, 1), utc(2022, 1, 1)
+)
+
+func utc(y int, m time.Month, d int) time.Time { return time.Date(y, m, d, 0, 0, 0, 0, time.UTC) }
+
 func sevenYearSet(tenants [2]string) []order {
-	return sevenYears(tenants, 9*day+7*time.Hour+13*time.Minute,
-		labelAt22d, analyticsAt22d, financialAt22d, financialAt6y, germanyAt6y)
+	return append(sevenYears(tenants, 9*day+7*time.Hour+13*time.Minute, labelAt22d, analyticsAt22d),
+		eventsAround(tenants, fyGB22d, fyGBDec22d, fyGB6y, fyGBDec6y, fyDE6y, fyDEDec6y)...)
 }
 
 // checkPass checks a pass against the model: the report's drops and deletes,
@@ -82,8 +98,8 @@ func checkPass(t *testing.T, f *fixture, rep retention.Report, r config.Retentio
 		if got != float64(dropped) {
 			t.Errorf("orderflow_purge_partitions_dropped_total{table=%s} grew by %v, want %d", table, got, dropped)
 		}
-		if got := telemetrytest.Sum(t, f.reg, "orderflow_purge_last_success_timestamp_seconds", "table="+table); got != float64(today.Unix()) {
-			t.Errorf("last success of %s = %v, want %v", table, got, today.Unix())
+		if got := telemetrytest.Sum(t, f.reg, "orderflow_purge_last_success_timestamp_seconds", "table="+table); got != float64(f.now().Unix()) {
+			t.Errorf("last success of %s = %v, want %v", table, got, f.now().Unix())
 		}
 	}
 	for _, c := range []retention.Class{retention.ClassLabel, retention.ClassFinancial, retention.ClassAnalytics} {
@@ -202,6 +218,7 @@ func TestSevenYearsOfOrders(t *testing.T) {
 	// Financial and analytics data outlive the data set here: only labels go.
 	labelsOnly := config.Retention{Label: config.Period{Days: 21}, Financial: config.Period{Years: 30}, Analytics: config.Period{Years: 30}}
 	asOf := today.Add(22 * day)
+	f.setNow(asOf)
 	ok := t.Run("labels 22 days on, after a dry run", func(t *testing.T) {
 		p := f.purger(t, labelsOnly, nil)
 		before := tableCounts(t, f.conn, f.cfg)
@@ -250,8 +267,9 @@ func TestSevenYearsOfOrders(t *testing.T) {
 		checkNoOp(t, f, p, asOf)
 	})
 
-	// The real purger: default periods, DE records for 10 years.
-	r := defaultRetention()
+	// The real purger: default periods, DE records for 10 years, the second
+	// tenant's financial year ending on 31 December.
+	r := retentionFor(tenants)
 	p := f.purger(t, r, vault)
 	ok = ok && t.Run("defaults 22 days on", func(t *testing.T) {
 		before := counters(t, f)
@@ -260,15 +278,18 @@ func TestSevenYearsOfOrders(t *testing.T) {
 			t.Fatal(err)
 		}
 		checkPass(t, f, rep, r, asOf, before)
-		_, deletes := reportSteps(rep)
+		drops, deletes := reportSteps(rep)
 		want := map[string]bool{}
 		for _, table := range []string{retention.TableOrderFacts, retention.TableOrderLineFacts} {
 			want[table+" "+analyticsAt22d.Format("200601")] = true
 		}
-		for _, j := range []string{"GB", ""} {
-			want["financial_records ('"+j+"',"+financialAt22d.Format("200601")+")"] = true
+		checkStraddlers(t, withoutTable(deletes, retention.TableFinancialRecords), want)
+		// Financial records: whole months of expired years dropped, and
+		// months that hold records of both kinds (a refund in the next
+		// financial year, the other tenant's year end) purged by a delete.
+		if len(only(drops, retention.TableFinancialRecords)) == 0 || len(only(deletes, retention.TableFinancialRecords)) == 0 {
+			t.Errorf("financial drops %v and deletes %v: want both", only(drops, retention.TableFinancialRecords), only(deletes, retention.TableFinancialRecords))
 		}
-		checkStraddlers(t, deletes, want)
 		checkNoOp(t, f, p, asOf)
 	})
 
@@ -279,6 +300,7 @@ func TestSevenYearsOfOrders(t *testing.T) {
 	_ = ok && t.Run("six years on", func(t *testing.T) {
 		before := counters(t, f)
 		asOf := today.AddDate(6, 0, 0)
+		f.setNow(asOf)
 		dry, err := p.Purge(ctx, asOf, true)
 		if err != nil {
 			t.Fatal(err)
@@ -292,36 +314,37 @@ func TestSevenYearsOfOrders(t *testing.T) {
 		checkSameSteps(t, dry, rep)
 		checkNoOp(t, f, p, asOf)
 
-		// What is left: the remaining tenant's financial records of GB and of
-		// no jurisdiction from after today, and of DE from after today-4y.
+		// What is left: the remaining tenant's (year end 31 December)
+		// financial records whose last event is in a financial year that
+		// has not expired: of GB and of no jurisdiction from 2026-01-01, of
+		// DE from 2022-01-01, the oldest exactly at those instants (the
+		// first second of a year).
 		for k, n := range tableCounts(t, f.conn, f.cfg) {
 			if !strings.HasPrefix(k, retention.TableFinancialRecords+"/") && n != 0 {
 				t.Errorf("%s holds %d rows, want none six years on", k, n)
 			}
 		}
-		var oldestDE, oldestGB time.Time
-		if err := f.conn.QueryRow(ctx, "SELECT minIf(purchased_at, jurisdiction = 'DE'), minIf(purchased_at, jurisdiction = 'GB') FROM "+
-			f.cfg.RestrictedDatabase+".financial_records").Scan(&oldestDE, &oldestGB); err != nil {
-			t.Fatal(err)
+		for j, want := range map[string]time.Time{"GB": fyGBDec6y, "": fyGBDec6y, "DE": fyDEDec6y} {
+			var oldest time.Time
+			if err := f.conn.QueryRow(ctx, "SELECT min(last_financial_event_at) FROM "+f.cfg.RestrictedDatabase+
+				".financial_records WHERE jurisdiction = ?", j).Scan(&oldest); err != nil {
+				t.Fatal(err)
+			}
+			if !oldest.Equal(want) {
+				t.Errorf("oldest %q record's last event %s, want %s", j, oldest.UTC(), want)
+			}
 		}
-		if !oldestDE.After(germanyAt6y) || oldestDE.After(germanyAt6y.Add(time.Hour)) {
-			t.Errorf("oldest DE record %s, want one just after %s: DE records younger than 10 years stay", oldestDE, germanyAt6y)
-		}
-		if !oldestGB.After(financialAt6y) || oldestGB.After(financialAt6y.Add(time.Hour)) {
-			t.Errorf("oldest GB record %s, want one just after %s", oldestGB, financialAt6y)
-		}
-		_, deletes := reportSteps(rep)
-		checkStraddlers(t, deletes, map[string]bool{
-			"financial_records ('DE'," + germanyAt6y.Format("200601") + ")":   true,
-			"financial_records ('GB'," + financialAt6y.Format("200601") + ")": true,
-			"financial_records (''," + financialAt6y.Format("200601") + ")":   true,
-		})
+		// The oldest DE record's age is from its last event, within the
+		// limit: the period plus up to two years (to the end of the
+		// financial year, then of the calendar year) and a day.
 		de := telemetrytest.Sum(t, f.reg, "orderflow_retention_financial_oldest_row_age_seconds", "jurisdiction=DE")
 		deLimit := telemetrytest.Sum(t, f.reg, "orderflow_retention_financial_limit_seconds", "jurisdiction=DE")
-		// The limit is Approx() (years of 365.25 days): ten calendar years
-		// with three leap days are half a day longer.
-		if de <= 0 || de > deLimit+day.Seconds() {
-			t.Errorf("DE oldest age %v, limit %v: want 0 < age <= limit (within a day)", de, deLimit)
+		if want := asOf.Sub(fyDEDec6y).Seconds(); de != want || de > deLimit || deLimit != (config.Period{Years: 12, Days: 1}).Approx().Seconds() {
+			t.Errorf("DE oldest age %v (want %v), limit %v: want age <= limit = 12y1d", de, want, deLimit)
+		}
+		gbLimit := telemetrytest.Sum(t, f.reg, "orderflow_retention_financial_limit_seconds", "jurisdiction=GB")
+		if gbLimit != (config.Period{Years: 7, Days: 1}).Approx().Seconds() {
+			t.Errorf("GB limit %v, want 7y1d", gbLimit)
 		}
 	})
 }
@@ -340,6 +363,28 @@ func checkSameSteps(t *testing.T, dry, real retention.Report) {
 	if dry.Rows() != real.Rows() || dry.Rows() == 0 {
 		t.Errorf("dry run reported %d rows, the pass removed %d", dry.Rows(), real.Rows())
 	}
+}
+
+// only is the steps of one table.
+func only(steps []step, table string) []step {
+	var out []step
+	for _, s := range steps {
+		if s.table == table {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// withoutTable is the steps of the other tables.
+func withoutTable(steps []step, table string) []step {
+	var out []step
+	for _, s := range steps {
+		if s.table != table {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // checkStraddlers checks that the deletes are exactly those of want ("table
@@ -379,11 +424,17 @@ func TestTheCutoffIsExactToTheSecond(t *testing.T) {
 			t.Parallel()
 			r := defaultRetention()
 			tenants := twoTenants("edge")
+			// The last expired second: a row at it or a second before it has
+			// expired, one a second after it has not. Financial records go by
+			// their last event: the default year ends on 31 March, GB keeps
+			// 6 years after it (the year to 31 March 2020 expired on 1 April
+			// 2026) and DE 10 years after the end of the calendar year it
+			// ends in (the year to 31 March 2015 expired on 1 January 2026).
 			cutoffs := map[string]time.Time{
 				"label":     r.Label.Before(asOf),
 				"analytics": r.Analytics.Before(asOf),
-				"financial": r.Financial.Before(asOf),
-				"de":        r.FinancialFor("DE").Before(asOf),
+				"financial": utc(2020, 4, 1).Add(-time.Second),
+				"de":        utc(2015, 4, 1).Add(-time.Second),
 			}
 			var orders []order
 			for name, c := range cutoffs {
@@ -395,10 +446,16 @@ func TestTheCutoffIsExactToTheSecond(t *testing.T) {
 					suffix string
 					off    time.Duration
 				}{{"minus1s", -time.Second}, {"exact", 0}, {"plus1s", time.Second}} {
-					orders = append(orders, order{tenant: tenants[0], channel: "ebay", id: name + "-" + o.suffix, purchasedAt: c.Add(o.off), jurisdiction: j})
+					o := order{tenant: tenants[0], channel: "ebay", id: name + "-" + o.suffix, purchasedAt: c.Add(o.off), jurisdiction: j}
+					if name == "financial" || name == "de" {
+						// Bought a month before: the last event decides.
+						o.lastEvent, o.purchasedAt = o.purchasedAt, o.purchasedAt.AddDate(0, -1, 0)
+					}
+					orders = append(orders, o)
 				}
 			}
 			f := newFixture(t, orders)
+			f.setNow(asOf)
 			p := f.purger(t, r, nil)
 			rep, err := p.Purge(context.Background(), asOf, false)
 			if err != nil {
@@ -449,6 +506,7 @@ func TestAFailedTableDoesNotStopTheOthers(t *testing.T) {
 		t.Fatal(err)
 	}
 	asOf := today.AddDate(6, 0, 0)
+	f.setNow(asOf)
 	rep, err := p.Purge(context.Background(), asOf, false)
 	if err == nil || !strings.Contains(err.Error(), "delivery_labels") {
 		t.Fatalf("Purge = %v, want an error naming delivery_labels", err)
@@ -485,7 +543,7 @@ func TestAFailedTableDoesNotStopTheOthers(t *testing.T) {
 		t.Errorf("other tables after the failed pass (-want +got):\n%s", diff)
 	}
 	for _, table := range []string{retention.TableOrderFacts, retention.TableOrderLineFacts, retention.TableFinancialRecords} {
-		if telemetrytest.Sum(t, f.reg, "orderflow_purge_last_success_timestamp_seconds", "table="+table) != float64(today.Unix()) {
+		if telemetrytest.Sum(t, f.reg, "orderflow_purge_last_success_timestamp_seconds", "table="+table) != float64(asOf.Unix()) {
 			t.Errorf("last success of %s not set", table)
 		}
 	}
@@ -498,6 +556,7 @@ func TestACancelledPassIsRecordedAsFailed(t *testing.T) {
 	before := tableCounts(t, f.conn, f.cfg)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
+	f.setNow(today.AddDate(6, 0, 0))
 	rep, err := p.Purge(ctx, today.AddDate(6, 0, 0), false)
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("Purge on a cancelled context = %v, want context.Canceled", err)
@@ -585,5 +644,39 @@ func TestNewRefusesBadConfig(t *testing.T) {
 				t.Errorf("New = %v, want an error naming %s", err, c.want)
 			}
 		})
+	}
+}
+
+// Rows dated after the pass's as-of time (a clock or data problem: they are
+// kept until their date plus the period) show as a negative oldest-row age
+// when nothing older is stored, and are counted per class, instead of
+// hiding behind an age of 0.
+func TestFutureDatedRowsAreReported(t *testing.T) {
+	t.Parallel()
+	tenants := twoTenants("future")
+	ahead := today.Add(3 * day)
+	orders := []order{
+		{tenant: tenants[0], channel: "ebay", id: "ahead-1", purchasedAt: ahead, jurisdiction: "GB"},
+		{tenant: tenants[0], channel: "ebay", id: "ahead-2", purchasedAt: ahead.Add(time.Hour), jurisdiction: "DE"},
+		{tenant: tenants[1], channel: "amazon", id: "refund-ahead", purchasedAt: today.Add(-day), jurisdiction: "GB", lastEvent: ahead},
+	}
+	f := newFixture(t, orders)
+	p := f.purger(t, defaultRetention(), nil)
+	if _, err := p.Purge(context.Background(), today, false); err != nil {
+		t.Fatal(err)
+	}
+	for class, want := range map[string]struct{ age, future float64 }{
+		"label":     {day.Seconds(), 2},        // the oldest purchase is a day ago; two labels are ahead
+		"analytics": {day.Seconds(), 6},        // two facts and their four lines
+		"financial": {-(3 * day).Seconds(), 3}, // every last event is ahead
+	} {
+		age := telemetrytest.Sum(t, f.reg, "orderflow_retention_oldest_row_age_seconds", "class="+class)
+		future := telemetrytest.Sum(t, f.reg, "orderflow_retention_future_dated_rows", "class="+class)
+		if age != want.age || future != want.future {
+			t.Errorf("%s: oldest age %v, future-dated rows %v; want %v, %v", class, age, future, want.age, want.future)
+		}
+	}
+	if got := telemetrytest.Sum(t, f.reg, "orderflow_retention_financial_oldest_row_age_seconds", "jurisdiction=DE"); got != -(3*day + time.Hour).Seconds() {
+		t.Errorf("DE oldest age %v, want %v (negative: dated ahead)", got, -(3*day + time.Hour).Seconds())
 	}
 }

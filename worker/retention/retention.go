@@ -1,18 +1,30 @@
 // Package retention enforces orderflow's retention promises in ClickHouse: a
 // purge pass drops or deletes what each retention class no longer allows
-// (labels after 21 days, P9; financial records after 6 years or their
-// jurisdiction's period, P8; analytics facts after 2 years), and an
-// offboarding crypto-shreds a tenant's Vault keys and deletes all its rows
-// (P10). Every action is recorded in {database}.purge_log and metered.
+// (labels 21 days after the purchase, P9; analytics facts 2 years after it;
+// financial records at the end of the seller's financial year holding the
+// order's last financial event plus the jurisdiction's period, never below
+// its statutory minimum, P8), and an offboarding crypto-shreds a tenant's
+// Vault keys and deletes all its rows (P10). Every action is recorded in
+// {database}.purge_log and metered.
 //
-// Expiry is exact to the second, in UTC instants: a row whose purchased_at is
-// at or before asOf minus the class's period (calendar arithmetic,
-// config.Period.Before) has expired. Partitions that can hold only expired
-// rows are dropped whole (DROP PARTITION ID); the one partition per table (per
-// jurisdiction for financial records) that straddles the cutoff loses its
-// expired rows through ALTER TABLE ... DELETE, a mutation the purger waits for.
-// Partition bounds are computed by ClickHouse with the table's own partition
-// function, so they follow the server's time zone, whatever it is.
+// Expiry is exact to the second, in UTC instants, and computed forward: a
+// row expires when its start (purchase, or the financial year's end) plus
+// the period has passed, and the pass finds its cutoff by adding periods to
+// candidate starts, never by subtracting from its as-of instant, so that no
+// leap day makes it early (financial.go). Labels and facts partitions that
+// can hold only expired rows are dropped whole (DROP PARTITION ID), and the
+// one that straddles the cutoff loses its expired rows through ALTER TABLE
+// ... DELETE, a mutation the purger waits for. Financial records are
+// partitioned by purchase month while they expire by last event and by
+// tenant: a financial partition is dropped only when a count just before the
+// drop finds every row in it expired under its tenant's year end, and
+// partitions that hold both lose their expired rows through a delete whose
+// predicate has one term per financial-year-end group.
+//
+// A pass that deletes never runs as of a future instant (ErrFutureAsOf), and
+// takes Config.Lease first when it has one: one pass at a time deletes,
+// across every process that purges the same databases; a pass that finds the
+// lease held deletes nothing and is counted as skipped_lease_held.
 //
 // The statements stay within what ClickHouse 18.16 and current releases both
 // accept. On 18.16 a mutation rewrites every part of its table, so a straddle
@@ -45,6 +57,26 @@ type KeyShredder interface {
 	TenantKeysPresent(ctx context.Context, tenant string) ([]string, error)
 }
 
+// Lease is the right to run a pass's destructive statements, which one pass
+// at a time holds across every process that purges the same databases.
+// *lease.Lease implements it, on Vault.
+type Lease interface {
+	// Acquire takes the lease for the pass, renewing it until Release or
+	// until ctx ends; false, with no error, when another holder has it.
+	Acquire(ctx context.Context) (bool, error)
+	// Fence returns nil when the lease is still held, for long enough to
+	// send one statement; the pass calls it before every DROP PARTITION and
+	// ALTER TABLE ... DELETE, and deletes nothing more once it fails.
+	Fence(ctx context.Context) error
+	// Release gives the lease up.
+	Release(ctx context.Context) error
+}
+
+// ErrFutureAsOf is returned by a Purge that would delete as of an instant
+// after the clock's now: it would remove data before its retention ends. A
+// dry run may look at any instant.
+var ErrFutureAsOf = errors.New("retention: refusing to delete as of a future instant, which would delete data early (a dry run may)")
+
 // Config configures a Purger. New fills the defaults and checks the rest.
 type Config struct {
 	// Conn is the ClickHouse connection. Required.
@@ -67,14 +99,19 @@ type Config struct {
 	// Offboarding tunes Offboard's wait for the workers' acknowledgements
 	// (offboard.go).
 	Offboarding OffboardConfig
+	// Lease, when set, is taken by every pass that deletes (not by dry runs)
+	// and fenced before each of its destructive statements. Default nil: no
+	// coordination with other processes (one purger alone).
+	Lease Lease
 	// Registerer receives the metrics. Default nil: kept but not registered.
 	// Collectors already registered by another Purger are shared.
 	Registerer prometheus.Registerer
 	// Logger receives one line per action and per pass; never personal data.
 	// Default slog.Default().
 	Logger *slog.Logger
-	// Now is the wall clock: Run's as-of time, purge_log timestamps and the
-	// last-success gauge. Durations use the monotonic clock. Default time.Now.
+	// Now is the wall clock: Run's as-of time, the latest as-of time a pass
+	// may delete at, purge_log timestamps and the last-run gauges. Durations
+	// use the monotonic clock. Default time.Now.
 	Now func() time.Time
 }
 
@@ -119,9 +156,13 @@ func (t table) qualified() string { return t.database + "." + t.name }
 type Purger struct {
 	cfg    Config
 	tables []table // in purge order: analytics, labels, financial
+	fy     []fyGroup
 	log    *slog.Logger
 	m      *metrics
 	mu     sync.Mutex // one pass or offboarding at a time
+	// holding is the lease of the pass under way, nil when it has none;
+	// guarded by mu, like the pass.
+	holding Lease
 }
 
 // identifier is a database name that may go into SQL unquoted.
@@ -130,7 +171,8 @@ var identifier = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,63}$`)
 // jurisdictionCode is what Retention.FinancialByJurisdiction keys look like.
 var jurisdictionCode = regexp.MustCompile(`^[A-Z]{2}$`)
 
-// New checks cfg, fills its defaults and returns a Purger.
+// New checks cfg, fills its defaults (a zero Retention.FinancialYearEnd is
+// 31 March) and returns a Purger.
 func New(cfg Config) (*Purger, error) {
 	if cfg.MutationTimeout == 0 {
 		cfg.MutationTimeout = 30 * time.Minute
@@ -142,6 +184,9 @@ func New(cfg Config) (*Purger, error) {
 		cfg.Now = time.Now
 	}
 	cfg.Offboarding.setDefaults()
+	if cfg.Retention.FinancialYearEnd == (config.YearEnd{}) {
+		cfg.Retention.FinancialYearEnd = config.Defaults().Retention.FinancialYearEnd
+	}
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
@@ -157,17 +202,12 @@ func New(cfg Config) (*Purger, error) {
 			{name: TableDeliveryLabels, database: cfg.RestrictedDatabase, class: ClassLabel, partitionFn: "toYYYYMMDD"},
 			{name: TableFinancialRecords, database: cfg.RestrictedDatabase, class: ClassFinancial, partitionFn: "toYYYYMM", byJurisdiction: true},
 		},
+		fy:  fyGroups(cfg.Retention),
 		log: cfg.Logger.With("component", "retention"),
 		m:   m,
 	}
 	m.preRegister(p.tables)
-	r := cfg.Retention
-	m.limit.WithLabelValues(string(ClassLabel)).Set(r.Label.Approx().Seconds())
-	m.limit.WithLabelValues(string(ClassFinancial)).Set(r.Financial.Approx().Seconds())
-	m.limit.WithLabelValues(string(ClassAnalytics)).Set(r.Analytics.Approx().Seconds())
-	for j, period := range r.FinancialByJurisdiction {
-		m.finLimit.WithLabelValues(j).Set(period.Approx().Seconds())
-	}
+	p.setLimits(nil)
 	return p, nil
 }
 
@@ -203,6 +243,16 @@ func (c Config) validate() error {
 		}
 		positive("retention.financial_by_jurisdiction."+j, c.Retention.FinancialByJurisdiction[j])
 	}
+	for _, tenant := range slices.Sorted(maps.Keys(c.Retention.FinancialYearEndByTenant)) {
+		if !tenantID.MatchString(tenant) {
+			bad("retention.financial_year_end_by_tenant: a key of %d bytes is not a tenant id", len(tenant))
+		}
+	}
+	for _, end := range append([]config.YearEnd{c.Retention.FinancialYearEnd}, slices.Collect(maps.Values(c.Retention.FinancialYearEndByTenant))...) {
+		if _, err := config.ParseYearEnd(end.String()); err != nil {
+			bad("retention.financial_year_end: %s is not a day of the year", end)
+		}
+	}
 	if c.MutationTimeout < 0 {
 		bad("clickhouse.mutation_timeout must be positive, got %s", c.MutationTimeout)
 	}
@@ -213,7 +263,8 @@ func (c Config) validate() error {
 // Run purges as of Now() at once and then every interval, until ctx ends; it
 // returns nil then. A failed pass is logged, counted
 // (orderflow_purge_runs_total{outcome="failed"}) and recorded in purge_log,
-// and the schedule goes on. A pass that outlasts the interval delays the next
+// and the schedule goes on; so does a pass skipped because another process
+// held the lease (outcome skipped_lease_held). A pass that outlasts the interval delays the next
 // one rather than overlapping it. An interval that is not positive (the
 // schedule is off: retention.interval 0) is refused.
 func (p *Purger) Run(ctx context.Context, interval time.Duration) error {

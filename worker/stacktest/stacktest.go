@@ -1,5 +1,5 @@
 // Package stacktest finds the local stack's real servers (Kafka, ClickHouse, Vault,
-// Prometheus) for integration tests, from the environment that `make test` sets from
+// Prometheus and its Pushgateway) for integration tests, from the environment that `make test` sets from
 // .stack/env.
 //
 // Without a server's address a test skips with a message saying how to start the

@@ -33,12 +33,13 @@ func openCurrentSchema(ctx context.Context, cfg config.Config, log *slog.Logger)
 	return conn, nil
 }
 
-// newPurger builds the retention engine; shredder is nil except for offboarding.
-func newPurger(cfg config.Config, conn driver.Conn, shredder retention.KeyShredder, reg prometheus.Registerer, log *slog.Logger) (*retention.Purger, error) {
+// newPurger builds the retention engine; shredder is nil except for
+// offboarding, lease nil for dry runs and offboarding (newPurgeLease).
+func newPurger(cfg config.Config, conn driver.Conn, shredder retention.KeyShredder, lease retention.Lease, reg prometheus.Registerer, log *slog.Logger) (*retention.Purger, error) {
 	return retention.New(retention.Config{
 		Conn: conn, Database: cfg.ClickHouse.Database, RestrictedDatabase: cfg.ClickHouse.RestrictedDatabase,
 		Retention: cfg.Retention, MutationTimeout: cfg.ClickHouse.MutationTimeout,
-		Shredder: shredder, Registerer: reg, Logger: log,
+		Shredder: shredder, Lease: lease, Registerer: reg, Logger: log,
 		Offboarding: retention.OffboardConfig{AckTimeout: cfg.Offboarding.AckTimeout, LiveWithin: cfg.Offboarding.LiveWithin},
 	})
 }

@@ -99,8 +99,8 @@ type demoSummary struct {
 	Currencies     map[string]demoCurrency
 
 	// Dry-run purges: rows per table that would go.
-	Purge22d, Purge6y map[string]uint64
-	PurgeAsOf         [2]time.Time
+	Purge22d, Purge12y map[string]uint64
+	PurgeAsOf          [2]time.Time
 }
 
 type demoCurrency struct {
@@ -216,12 +216,15 @@ func runDemo(ctx context.Context, cfg config.Config, o demoOptions, progress io.
 		return sum, err
 	}
 
-	purger, err := newPurger(cfg, conn, nil, prometheus.NewRegistry(), quiet)
+	purger, err := newPurger(cfg, conn, nil, nil, prometheus.NewRegistry(), quiet)
 	if err != nil {
 		return sum, err
 	}
 	now := time.Now().UTC()
-	for i, asOf := range []time.Time{now.AddDate(0, 0, 22), now.AddDate(6, 0, 0)} {
+	// +12 years: financial records are kept to the end of their financial
+	// year plus their jurisdiction's period, DE's 10 years counted from the
+	// end of the calendar year, so everything has gone by then.
+	for i, asOf := range []time.Time{now.AddDate(0, 0, 22), now.AddDate(12, 0, 0)} {
 		report, err := purger.Purge(ctx, asOf, true)
 		if err != nil {
 			return sum, fmt.Errorf("purge dry run as of %s: %w", asOf.Format(time.DateOnly), err)
@@ -234,7 +237,7 @@ func runDemo(ctx context.Context, cfg config.Config, o demoOptions, progress io.
 		if i == 0 {
 			sum.Purge22d = rows
 		} else {
-			sum.Purge6y = rows
+			sum.Purge12y = rows
 		}
 	}
 	return sum, nil
@@ -386,8 +389,8 @@ func printDemo(w io.Writer, cfg config.Config, s demoSummary) {
 	fmt.Fprintf(w, "\nVault: %.0f requests for %d snapshots (%.3f per order); token cache hit rate %.0f%%\n",
 		s.VaultRequests, s.Generated.Snapshots, s.VaultRequests/max(1, float64(s.Generated.Snapshots)), 100*s.TokenCacheHits/max(1, s.TokenCacheAll))
 
-	for i, rows := range []map[string]uint64{s.Purge22d, s.Purge6y} {
-		label := [2]string{"+22 days", "+6 years"}[i]
+	for i, rows := range []map[string]uint64{s.Purge22d, s.Purge12y} {
+		label := [2]string{"+22 days", "+12 years"}[i]
 		fmt.Fprintf(w, "\nPurge dry run as of %s (%s): rows that would be removed\n", s.PurgeAsOf[i].Format(time.DateOnly), label)
 		line("table", "rows", "")
 		for _, t := range demoTables {

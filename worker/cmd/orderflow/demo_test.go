@@ -91,7 +91,9 @@ func TestDemoSummaryMatchesTheTally(t *testing.T) {
 		t.Errorf("currencies %v, want %v", s.Currencies, g.Currencies)
 	}
 	// Every order is at most 30 days old: at +22 days every label has expired
-	// and nothing else; at +6 years everything has.
+	// and nothing else; at +12 years everything has (DE's financial records
+	// last longest: 10 years from the end of the calendar year in which
+	// their financial year ends).
 	for _, table := range demoTables {
 		want22 := uint64(0)
 		if table == "delivery_labels" {
@@ -100,8 +102,8 @@ func TestDemoSummaryMatchesTheTally(t *testing.T) {
 		if got := s.Purge22d[table]; got != want22 {
 			t.Errorf("purge +22d would remove %d %s rows, want %d", got, table, want22)
 		}
-		if got := s.Purge6y[table]; got != s.Rows[table][0] {
-			t.Errorf("purge +6y would remove %d %s rows, want all %d", got, table, s.Rows[table][0])
+		if got := s.Purge12y[table]; got != s.Rows[table][0] {
+			t.Errorf("purge +12y would remove %d %s rows, want all %d", got, table, s.Rows[table][0])
 		}
 	}
 	if s.Rows["delivery_labels"][0] == 0 || s.LabelsExpired == 0 {

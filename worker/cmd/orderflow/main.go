@@ -62,8 +62,9 @@ func usage(w io.Writer) {
 commands:
   run         run the worker: orderflow run --config FILE
   migrate     create or update the ClickHouse schema (safe to repeat; --status lists versions)
-  purge       one retention pass (labels 21 days, financial records 6 years, facts 2 years);
-              --now +22d evaluates it as of another instant, --dry-run only reports
+  purge       one retention pass (labels 21 days, facts 2 years, financial records 6 years after
+              the financial year of their last event); --dry-run only reports, --now +22d evaluates
+              it as of another instant (a future one only with --dry-run)
   offboard    remove a seller who leaves: block them, wait until every live worker has
               acknowledged (--ack-timeout), destroy their Vault keys, delete every row,
               verify no row or key remains (--tenant T --confirm T)

@@ -2,61 +2,205 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"text/tabwriter"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/orderflow/orderflow/worker/config"
+	"github.com/orderflow/orderflow/worker/lease"
 	"github.com/orderflow/orderflow/worker/retention"
 	"github.com/orderflow/orderflow/worker/telemetry"
+	"github.com/orderflow/orderflow/worker/transit"
+)
+
+// The Pushgateway jobs of the one-shot commands. `orderflow run`, which
+// Prometheus scrapes, pushes nothing, so its scheduled passes and the
+// CronJob's never share a series.
+const (
+	purgeJob    = "orderflow-purge"
+	offboardJob = "orderflow-offboard"
 )
 
 // purgeCommand runs one retention pass, the same code `orderflow run` runs on
 // its schedule: for a CronJob, for an SRE after an incident, or with --now
-// and --dry-run to see what a future date would remove.
+// and --dry-run to see what a future date would remove. It serves /metrics
+// while it runs and pushes its last-run gauges to metrics.pushgateway when
+// it ends.
 func purgeCommand(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("purge", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	configPath := fs.String("config", "", "YAML configuration file (every key can also be set by ORDERFLOW_* variables)")
-	nowFlag := fs.String("now", "", "evaluate retention as of this instant: RFC 3339, a date, or a period from now such as +22d or +6y (default now)")
+	nowFlag := fs.String("now", "", "evaluate retention as of this instant: RFC 3339, a date, or a period from now such as +22d or +6y (default now; a future one only with --dry-run)")
 	dryRun := fs.Bool("dry-run", false, "report what would be removed, and log it as dry_run, without removing anything")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	asOf, err := parseAsOf(*nowFlag, time.Now().UTC())
+	now := time.Now().UTC()
+	asOf, err := parseAsOf(*nowFlag, now)
 	if err != nil {
 		fmt.Fprintf(stderr, "orderflow purge: --now: %v\n", err)
+		return 2
+	}
+	if asOf.After(now) && !*dryRun {
+		fmt.Fprintf(stderr, "orderflow purge: refusing to delete as of %s, which is in the future: that would delete data "+
+			"before its retention ends; add --dry-run to see what it would remove\n", asOf.Format(time.RFC3339))
 		return 2
 	}
 	cfg, err := loadFor("purge", *configPath, stderr, needClickHouse)
 	if err != nil {
 		return 2
 	}
+	useLease := cfg.Retention.Lease.Enabled && !*dryRun
+	if err := cfg.Vault.Require(); useLease && err != nil {
+		fmt.Fprintf(stderr, "orderflow purge: config: %v (the purge lease, retention.lease, is kept in Vault)\n", err)
+		return 2
+	}
 	log := newLogger(cfg.Log, stderr)
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer cancel()
+	reg := telemetry.NewRegistry()
+	defer serveWhileRunning(ctx, cfg, reg, log)()
+	pusher, err := newPusher(cfg, purgeJob)
+	if err != nil {
+		fmt.Fprintf(stderr, "orderflow purge: %v\n", err)
+		return 2
+	}
+
+	var purgeLease retention.Lease
+	if useLease {
+		// Vault holds the lease only: this process makes no call for a
+		// tenant's data, so its gate admits none (and can create no key).
+		vault, err := newTransit(ctx, cfg, reg, log, closedGate{})
+		if err != nil {
+			fmt.Fprintf(stderr, "orderflow purge: %v\n", err)
+			return 1
+		}
+		defer vault.Close()
+		if purgeLease, err = newPurgeLease(cfg, vault, log); err != nil {
+			fmt.Fprintf(stderr, "orderflow purge: %v\n", err)
+			return 1
+		}
+	}
 	conn, err := openCurrentSchema(ctx, cfg, log)
 	if err != nil {
 		fmt.Fprintf(stderr, "orderflow purge: %v\n", err)
 		return 1
 	}
 	defer conn.Close()
-	purger, err := newPurger(cfg, conn, nil, telemetry.NewRegistry(), log)
+	purger, err := newPurger(cfg, conn, nil, purgeLease, reg, log)
 	if err != nil {
 		fmt.Fprintf(stderr, "orderflow purge: %v\n", err)
 		return 1
 	}
 	report, err := purger.Purge(ctx, asOf, *dryRun)
 	printPurge(stdout, report)
+	code := 0
 	if err != nil {
 		fmt.Fprintf(stderr, "orderflow purge: %v\n", err)
-		return 1
+		code = 1
 	}
-	return 0
+	if perr := pushPurge(ctx, pusher, reg, report, err); perr != nil {
+		fmt.Fprintf(stderr, "orderflow purge: the pass is done, but its metrics were not pushed: %v\n", perr)
+		code = 1
+	}
+	return code
+}
+
+// closedGate is the transit gate of a process that has no business with any
+// tenant's data: it refuses every call for one.
+type closedGate struct{}
+
+var errNoTenantCalls = errors.New("this process makes no Vault call for a tenant's data")
+
+func (closedGate) Enter(string) (func(), bool, error) { return nil, false, errNoTenantCalls }
+func (closedGate) Check(string) (bool, error)         { return false, errNoTenantCalls }
+
+// pushPurge pushes a pass's gauges. A pass that deleted replaces the group
+// when it succeeded, and when it failed replaces all but the last-success
+// timestamps, which keep telling when the last success was. A pass skipped
+// for the lease adds only its skip timestamp: the pass that held the lease
+// pushes the rest. A dry run pushes nothing.
+func pushPurge(ctx context.Context, p *telemetry.Pusher, reg prometheus.Gatherer, r retention.Report, err error) error {
+	const lastSuccess, lastSkip = "orderflow_purge_last_success_timestamp_seconds", "orderflow_purge_last_skip_timestamp_seconds"
+	purge := func(name string) bool {
+		return strings.HasPrefix(name, "orderflow_purge_") || strings.HasPrefix(name, "orderflow_retention_")
+	}
+	ctx = context.WithoutCancel(ctx) // push what happened, even on SIGTERM
+	switch {
+	case p == nil || r.DryRun || errors.Is(err, retention.ErrFutureAsOf):
+		return nil
+	case r.Skipped:
+		return p.Push(ctx, reg, func(name string) bool { return name == lastSkip }, false)
+	case err == nil:
+		return p.Push(ctx, reg, purge, true)
+	default:
+		return p.Push(ctx, reg, func(name string) bool { return purge(name) && name != lastSuccess }, false)
+	}
+}
+
+// newPusher is the command's Pushgateway client, nil when
+// metrics.pushgateway is not set. The grouping key names the data set the job
+// acts on (clickhouse.database): never a pod, which would leave a group
+// behind in the Pushgateway for every run.
+func newPusher(cfg config.Config, job string) (*telemetry.Pusher, error) {
+	if cfg.Metrics.Pushgateway == "" {
+		return nil, nil
+	}
+	return telemetry.NewPusher(telemetry.PushConfig{
+		URL: cfg.Metrics.Pushgateway, Job: job, Grouping: map[string]string{"database": cfg.ClickHouse.Database},
+	})
+}
+
+// newPurgeLease is the lease purge passes take (retention.lease), in Vault's
+// KV engine through the transit client's login; nil when it is turned off.
+// One lease per data set: clickhouse.database names it.
+func newPurgeLease(cfg config.Config, vault *transit.Client, log *slog.Logger) (retention.Lease, error) {
+	l := cfg.Retention.Lease
+	if !l.Enabled {
+		return nil, nil
+	}
+	pl, err := lease.New(lease.Config{
+		Client: vault.VaultAPI(), Mount: l.KVMount, Key: l.Path + "/purge-" + cfg.ClickHouse.Database, TTL: l.TTL, Logger: log,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("retention.lease: %w", err)
+	}
+	return pl, nil
+}
+
+// serveWhileRunning serves /metrics, /healthz and /readyz on metrics.listen
+// until the returned stop is called, so that a one-shot command can be
+// watched while it runs. An address already taken (`orderflow run` on the
+// same host) is logged, not fatal: the push at the end still reports.
+func serveWhileRunning(ctx context.Context, cfg config.Config, reg *prometheus.Registry, log *slog.Logger) (stop func()) {
+	srv, err := telemetry.Listen(cfg.Metrics.Listen, reg, log)
+	if err != nil {
+		log.Warn("not serving metrics while running", "error", err)
+		return func() {}
+	}
+	srv.SetReady(true)
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := srv.Serve(ctx, cfg.Pipeline.ShutdownTimeout); err != nil {
+			log.Warn("metrics server", "error", err)
+		}
+	}()
+	return func() {
+		cancel()
+		<-done
+	}
 }
 
 func printPurge(w io.Writer, r retention.Report) {
@@ -66,6 +210,10 @@ func printPurge(w io.Writer, r retention.Report) {
 	}
 	fmt.Fprintf(w, "retention as of %s (run %s)\n", r.AsOf.Format(time.RFC3339), r.RunID)
 	printActions(w, r.Actions)
+	if r.Skipped {
+		fmt.Fprintln(w, "skipped: another purge pass holds the lease; nothing was deleted")
+		return
+	}
 	fmt.Fprintf(w, "%s %d rows, %d whole partitions, in %s\n", mode, r.Rows(), r.PartitionsDropped(), r.Duration.Round(time.Millisecond))
 }
 
@@ -131,6 +279,13 @@ func offboardCommand(args []string, stdout, stderr io.Writer) int {
 	log := newLogger(cfg.Log, stderr)
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer cancel()
+	reg := telemetry.NewRegistry()
+	defer serveWhileRunning(ctx, cfg, reg, log)()
+	pusher, err := newPusher(cfg, offboardJob)
+	if err != nil {
+		fmt.Fprintf(stderr, "orderflow offboard: %v\n", err)
+		return 2
+	}
 	conn, err := openCurrentSchema(ctx, cfg, log)
 	if err != nil {
 		fmt.Fprintf(stderr, "orderflow offboard: %v\n", err)
@@ -144,14 +299,13 @@ func offboardCommand(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "orderflow offboard: %v\n", err)
 		return 1
 	}
-	reg := telemetry.NewRegistry()
 	vault, err := newTransit(ctx, cfg, reg, log, gate)
 	if err != nil {
 		fmt.Fprintf(stderr, "orderflow offboard: %v\n", err)
 		return 1
 	}
 	defer vault.Close()
-	purger, err := newPurger(cfg, conn, vault, reg, log)
+	purger, err := newPurger(cfg, conn, vault, nil, reg, log)
 	if err != nil {
 		fmt.Fprintf(stderr, "orderflow offboard: %v\n", err)
 		return 1
@@ -159,11 +313,32 @@ func offboardCommand(args []string, stdout, stderr io.Writer) int {
 	report, err := purger.Offboard(ctx, *tenant, time.Now().UTC())
 	fmt.Fprintf(stdout, "offboarding tenant %s (run %s)\n", report.Tenant, report.RunID)
 	printActions(stdout, report.Actions)
+	code := 0
 	if err != nil {
 		fmt.Fprintf(stderr, "orderflow offboard: %v\n", err)
-		return 1
+		code = 1
+	} else {
+		fmt.Fprintf(stdout, "tenant %s offboarded: %d live workers acknowledged, keys destroyed (%d left in Vault), %d rows deleted, %d remain, in %s\n",
+			report.Tenant, report.Acknowledged(), report.KeysRemaining(), report.Deleted(), report.Remaining(), report.Duration.Round(time.Millisecond))
 	}
-	fmt.Fprintf(stdout, "tenant %s offboarded: %d live workers acknowledged, keys destroyed (%d left in Vault), %d rows deleted, %d remain, in %s\n",
-		report.Tenant, report.Acknowledged(), report.KeysRemaining(), report.Deleted(), report.Remaining(), report.Duration.Round(time.Millisecond))
-	return 0
+	if perr := pushOffboard(ctx, pusher, reg, err); perr != nil {
+		fmt.Fprintf(stderr, "orderflow offboard: its metrics were not pushed: %v\n", perr)
+		code = 1
+	}
+	return code
+}
+
+// pushOffboard pushes an offboarding's gauges: replacing the group when it
+// succeeded, and all but the last-success timestamp when it failed.
+func pushOffboard(ctx context.Context, p *telemetry.Pusher, reg prometheus.Gatherer, err error) error {
+	const lastSuccess = "orderflow_offboard_last_success_timestamp_seconds"
+	if p == nil {
+		return nil
+	}
+	offboard := func(name string) bool { return strings.HasPrefix(name, "orderflow_offboard_") }
+	ctx = context.WithoutCancel(ctx)
+	if err == nil {
+		return p.Push(ctx, reg, offboard, true)
+	}
+	return p.Push(ctx, reg, func(name string) bool { return offboard(name) && name != lastSuccess }, false)
 }

@@ -119,7 +119,11 @@ func runWorker(ctx context.Context, cfg config.Config, sink pipeline.Sink, reg *
 		}
 		sink = writer
 		if cfg.Retention.Interval > 0 {
-			if purger, err = newPurger(cfg, conn, nil, reg, log); err != nil {
+			lease, err := newPurgeLease(cfg, vault, log)
+			if err != nil {
+				return err
+			}
+			if purger, err = newPurger(cfg, conn, nil, lease, reg, log); err != nil {
 				return err
 			}
 		}

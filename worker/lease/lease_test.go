@@ -1,0 +1,204 @@
+package lease_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/vault/api"
+
+	"github.com/orderflow/orderflow/worker/lease"
+	"github.com/orderflow/orderflow/worker/stacktest"
+)
+
+// vaultClient is a client of the stack's Vault dev server (KV v2 at secret/).
+func vaultClient(t *testing.T) *api.Client {
+	t.Helper()
+	addr, token := stacktest.Vault(t)
+	cfg := api.DefaultConfig()
+	cfg.Address = addr
+	c, err := api.NewClient(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.SetToken(token)
+	return c
+}
+
+// newKey returns a fresh lease key, deleted (all versions) at cleanup.
+func newKey(t *testing.T, c *api.Client) string {
+	key := "orderflow-test/leases/" + stacktest.UniqueName("lease")
+	t.Cleanup(func() { _, _ = c.Logical().Delete("secret/metadata/" + key) })
+	return key
+}
+
+func newLease(t *testing.T, c *api.Client, key, holder string, ttl time.Duration) *lease.Lease {
+	t.Helper()
+	l, err := lease.New(lease.Config{Client: c, Key: key, TTL: ttl, Holder: holder})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+// TestOneHolderAtATime: rounds of eight would-be holders (each its own Lease,
+// as eight processes would be) asking at the same instant; each round
+// exactly one gets the lease, and after its release the next round starts
+// without waiting for the TTL.
+func TestOneHolderAtATime(t *testing.T) {
+	t.Parallel()
+	c := vaultClient(t)
+	key := newKey(t, c)
+	ctx := context.Background()
+	const n = 8
+	leases := make([]*lease.Lease, n)
+	for i := range leases {
+		leases[i] = newLease(t, c, key, "holder-"+string(rune('a'+i)), time.Minute)
+	}
+	for round := range 10 {
+		start := make(chan struct{})
+		got := make([]bool, n)
+		errs := make([]error, n)
+		var wg sync.WaitGroup
+		for i, l := range leases {
+			wg.Go(func() {
+				<-start
+				got[i], errs[i] = l.Acquire(ctx)
+			})
+		}
+		close(start)
+		wg.Wait()
+		winners := 0
+		var winner *lease.Lease
+		for i := range got {
+			if errs[i] != nil {
+				t.Fatalf("round %d: holder %d: %v", round, i, errs[i])
+			}
+			if got[i] {
+				winners++
+				winner = leases[i]
+			}
+		}
+		if winners != 1 {
+			t.Fatalf("round %d: %d holders got the lease at once, want exactly 1", round, winners)
+		}
+		if err := winner.Fence(ctx); err != nil {
+			t.Errorf("round %d: the holder's fence: %v", round, err)
+		}
+		for _, l := range leases {
+			if l != winner {
+				if err := l.Fence(ctx); !errors.Is(err, lease.ErrLost) {
+					t.Errorf("round %d: a non-holder's fence = %v, want ErrLost", round, err)
+				}
+			}
+		}
+		if err := winner.Release(ctx); err != nil {
+			t.Fatalf("round %d: release: %v", round, err)
+		}
+	}
+}
+
+// TestAKilledHolderBlocksForItsTTLThenLosesItsFence: a holder that stops
+// renewing without releasing (a killed pod) keeps others out until its TTL
+// has passed on Vault's clock, then the lease is taken over; the old holder,
+// if it comes back, fails its fence and its release leaves the new holder's
+// lease alone.
+func TestAKilledHolderBlocksForItsTTLThenLosesItsFence(t *testing.T) {
+	t.Parallel()
+	c := vaultClient(t)
+	key := newKey(t, c)
+	const ttl = 3 * time.Second
+	killed := newLease(t, c, key, "killed", ttl)
+	next := newLease(t, c, key, "next", ttl)
+
+	life, kill := context.WithCancel(context.Background())
+	if ok, err := killed.Acquire(life); !ok || err != nil {
+		t.Fatalf("Acquire = %v, %v", ok, err)
+	}
+	took := time.Now()
+	kill() // stops renewing; never releases
+	ctx := context.Background()
+	if ok, err := next.Acquire(ctx); ok || err != nil {
+		t.Fatalf("Acquire while the killed holder's TTL runs = %v, %v; want false, nil", ok, err)
+	}
+	var waited time.Duration
+	for {
+		ok, err := next.Acquire(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ok {
+			waited = time.Since(took)
+			break
+		}
+		if time.Since(took) > ttl+10*time.Second {
+			t.Fatal("the stale lease was never taken over")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	// Vault's Date has whole seconds, so the takeover comes at the TTL or up
+	// to a second or two later, never before.
+	if waited < ttl-time.Second {
+		t.Errorf("taken over %s after the last renewal, before the %s TTL", waited, ttl)
+	}
+	if err := killed.Fence(ctx); !errors.Is(err, lease.ErrLost) {
+		t.Errorf("the killed holder's fence after the takeover = %v, want ErrLost", err)
+	}
+	if err := killed.Release(ctx); err != nil {
+		t.Errorf("the killed holder's release: %v", err)
+	}
+	if err := next.Fence(ctx); err != nil {
+		t.Errorf("the new holder's fence after the old one's release: %v", err)
+	}
+	if ok, err := newLease(t, c, key, "third", ttl).Acquire(ctx); ok || err != nil {
+		t.Errorf("a third holder got the lease (%v, %v): the old holder's release freed the new holder's lease", ok, err)
+	}
+	_ = next.Release(ctx)
+}
+
+// TestRenewalKeepsTheLease: a holder that lives past several TTLs keeps the
+// lease, because it renews it, and its fence passes throughout.
+func TestRenewalKeepsTheLease(t *testing.T) {
+	t.Parallel()
+	c := vaultClient(t)
+	key := newKey(t, c)
+	const ttl = 3 * time.Second
+	holder := newLease(t, c, key, "holder", ttl)
+	other := newLease(t, c, key, "other", ttl)
+	ctx := context.Background()
+	if ok, err := holder.Acquire(ctx); !ok || err != nil {
+		t.Fatalf("Acquire = %v, %v", ok, err)
+	}
+	for deadline := time.Now().Add(3 * ttl); time.Now().Before(deadline); time.Sleep(250 * time.Millisecond) {
+		if err := holder.Fence(ctx); err != nil {
+			t.Fatalf("fence while renewing: %v", err)
+		}
+		if ok, err := other.Acquire(ctx); ok || err != nil {
+			t.Fatalf("another got a renewed lease: %v, %v", ok, err)
+		}
+	}
+	if err := holder.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := other.Acquire(ctx); !ok || err != nil {
+		t.Errorf("Acquire after the release = %v, %v; want true at once", ok, err)
+	}
+	_ = other.Release(ctx)
+}
+
+func TestNewRefusesBadConfig(t *testing.T) {
+	c, _ := api.NewClient(api.DefaultConfig())
+	for name, cfg := range map[string]lease.Config{
+		"no client":    {Key: "a/b"},
+		"no key":       {Client: c},
+		"absolute key": {Client: c, Key: "/a"},
+		"dot-dot key":  {Client: c, Key: "a/../b"},
+		"short TTL":    {Client: c, Key: "a", TTL: time.Second},
+	} {
+		if _, err := lease.New(cfg); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+}
