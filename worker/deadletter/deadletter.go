@@ -10,6 +10,8 @@ package deadletter
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strconv"
@@ -35,6 +37,12 @@ const (
 	// before it existed are the platform's.
 	HeaderPayloadKey = "payload_key"
 	HeaderTenantID   = "tenant_id"
+	// HeaderSourceKey is the original message's key as Vault transit
+	// ciphertext under the same key as the value. The key is
+	// "<tenant>/<channel order id>", and an order id can hold anything a
+	// producer put there, so the letter's own Kafka key is only a digest of it
+	// (keyDigest), which keeps one order's letters on one partition.
+	HeaderSourceKey = "source_key"
 )
 
 // Values of HeaderPayloadKey.
@@ -52,6 +60,7 @@ var ownHeaders = map[string]bool{
 	HeaderReason: true, HeaderStage: true, HeaderError: true, HeaderSourceTopic: true,
 	HeaderSourcePartition: true, HeaderSourceOffset: true, HeaderSourceTimestamp: true,
 	HeaderDeadLetteredAt: true, HeaderPayloadEncoding: true, HeaderPayloadKey: true, HeaderTenantID: true,
+	HeaderSourceKey: true,
 }
 
 // Encrypter encrypts under a tenant's key or the platform key (transit.Client).
@@ -166,11 +175,19 @@ func (p *Publisher) Publish(ctx context.Context, letters []Letter) error {
 	if len(letters) == 0 {
 		return nil
 	}
+	// Each letter's value and, when it has one, its key, in one call per
+	// encryption key: values first, then keys.
 	ciphertexts := make([]string, len(letters))
+	keyCiphertexts := make([]string, len(letters))
 	for tenant, idx := range byTenant(letters) {
-		plaintexts := make([][]byte, len(idx))
+		plaintexts := make([][]byte, len(idx), 2*len(idx))
+		var keyed []int
 		for j, i := range idx {
 			plaintexts[j] = letters[i].Source.Value
+			if len(letters[i].Source.Key) > 0 {
+				plaintexts = append(plaintexts, letters[i].Source.Key)
+				keyed = append(keyed, i)
+			}
 		}
 		var out []string
 		var err error
@@ -182,19 +199,37 @@ func (p *Publisher) Publish(ctx context.Context, letters []Letter) error {
 		if err != nil {
 			return fmt.Errorf("encrypt %d dead letters: %w", len(idx), err)
 		}
+		if len(out) != len(plaintexts) {
+			return fmt.Errorf("encrypt %d dead letters: %d ciphertexts for %d plaintexts", len(idx), len(out), len(plaintexts))
+		}
 		for j, i := range idx {
 			ciphertexts[i] = out[j]
+		}
+		for j, i := range keyed {
+			keyCiphertexts[i] = out[len(idx)+j]
 		}
 	}
 	now := p.now().UTC().Format(time.RFC3339Nano)
 	msgs := make([]kafka.Message, len(letters))
 	for i, l := range letters {
-		msgs[i] = kafka.Message{Key: l.Source.Key, Value: []byte(ciphertexts[i]), Headers: headers(l, now)}
+		msgs[i] = kafka.Message{Key: keyDigest(l.Source.Key), Value: []byte(ciphertexts[i]), Headers: headers(l, now, keyCiphertexts[i])}
 	}
 	if err := p.writer.WriteMessages(ctx, msgs...); err != nil {
 		return fmt.Errorf("publish %d dead letters to %s: %w", len(msgs), p.writer.Topic, err)
 	}
 	return nil
+}
+
+// keyDigest is a dead letter's Kafka key: the first 16 bytes of the SHA-256 of
+// the original key, in hex. Letters of one order share it, so they stay on one
+// partition and in order; nothing of the original key can be read from it. A
+// message without a key gives a letter without one.
+func keyDigest(key []byte) []byte {
+	if len(key) == 0 {
+		return nil
+	}
+	sum := sha256.Sum256(key)
+	return []byte(hex.EncodeToString(sum[:16]))
 }
 
 // byTenant groups the letters' indices by TenantID ("" for the platform key).
@@ -206,7 +241,9 @@ func byTenant(letters []Letter) map[string][]int {
 	return out
 }
 
-func headers(l Letter, now string) []kafka.Header {
+// headers are a letter's headers: ours, then the original message's.
+// sourceKey is the original key's ciphertext, "" when it had none.
+func headers(l Letter, now, sourceKey string) []kafka.Header {
 	errText := headerText(l.Err)
 	h := make([]kafka.Header, 0, len(ownHeaders)+len(l.Source.Headers))
 	h = append(h,
@@ -224,6 +261,9 @@ func headers(l Letter, now string) []kafka.Header {
 		h = append(h, kafka.Header{Key: HeaderPayloadKey, Value: []byte(PayloadKeyTenant)}, kafka.Header{Key: HeaderTenantID, Value: []byte(l.TenantID)})
 	} else {
 		h = append(h, kafka.Header{Key: HeaderPayloadKey, Value: []byte(PayloadKeyPlatform)})
+	}
+	if sourceKey != "" {
+		h = append(h, kafka.Header{Key: HeaderSourceKey, Value: []byte(sourceKey)})
 	}
 	return append(h, l.Source.Headers...)
 }

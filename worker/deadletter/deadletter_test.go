@@ -72,6 +72,26 @@ func TestPublishEncryptsAndReplayRestores(t *testing.T) {
 		if !bytes.HasPrefix(m.Value, []byte("vault:v1:")) {
 			t.Errorf("DLQ payload does not look like transit ciphertext: %.12q", m.Value)
 		}
+		// The original key ("<tenant>/<order id>") can hold anything a producer
+		// put in an order id: the letter's key is a digest, the key itself is
+		// kept as ciphertext for the replay.
+		for _, l := range letters {
+			if bytes.Contains(m.Key, l.Source.Key) {
+				t.Errorf("a DLQ key holds an original key in clear: %q", m.Key)
+			}
+		}
+		if len(m.Key) != 32 {
+			t.Errorf("DLQ key %q is not a 32-digit digest", m.Key)
+		}
+		var sourceKey string
+		for _, h := range m.Headers {
+			if h.Key == deadletter.HeaderSourceKey {
+				sourceKey = string(h.Value)
+			}
+		}
+		if !strings.HasPrefix(sourceKey, "vault:v1:") {
+			t.Errorf("DLQ header %s = %.12q, want transit ciphertext", deadletter.HeaderSourceKey, sourceKey)
+		}
 	}
 
 	base := deadletter.ReplayConfig{Brokers: brokers, Topic: dlq, Decrypter: vault, Blocklist: offboarded{}}

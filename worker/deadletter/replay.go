@@ -195,11 +195,19 @@ func republish(ctx context.Context, cfg ReplayConfig, writer *kafka.Writer, lett
 		groups[tenant] = append(groups[tenant], i)
 	}
 	plaintexts := make([][]byte, len(letters))
+	keys := make([][]byte, len(letters))
 	decrypted := make([]bool, len(letters))
 	for tenant, idx := range groups {
-		ciphertexts := make([]string, len(idx))
+		// Values first, then the original keys of the letters that have one
+		// (HeaderSourceKey), in one call per encryption key.
+		ciphertexts := make([]string, len(idx), 2*len(idx))
+		var keyed []int
 		for j, i := range idx {
 			ciphertexts[j] = string(letters[i].Value)
+			if k := headerValues(letters[i].Headers)[HeaderSourceKey]; k != "" {
+				ciphertexts = append(ciphertexts, k)
+				keyed = append(keyed, i)
+			}
 		}
 		var plain [][]byte
 		var err error
@@ -219,6 +227,9 @@ func republish(ctx context.Context, cfg ReplayConfig, writer *kafka.Writer, lett
 		for j, i := range idx {
 			plaintexts[i], decrypted[i] = plain[j], true
 		}
+		for j, i := range keyed {
+			keys[i] = plain[len(idx)+j]
+		}
 	}
 	var out []kafka.Message
 	for i, l := range letters {
@@ -232,7 +243,11 @@ func republish(ctx context.Context, cfg ReplayConfig, writer *kafka.Writer, lett
 				headers = append(headers, x)
 			}
 		}
-		out = append(out, kafka.Message{Topic: h[HeaderSourceTopic], Key: l.Key, Value: plaintexts[i], Headers: headers})
+		key := keys[i]
+		if key == nil && h[HeaderSourceKey] == "" {
+			key = l.Key // a letter written before HeaderSourceKey kept the key itself
+		}
+		out = append(out, kafka.Message{Topic: h[HeaderSourceTopic], Key: key, Value: plaintexts[i], Headers: headers})
 	}
 	if len(out) == 0 {
 		return 0, nil

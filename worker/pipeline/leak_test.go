@@ -52,7 +52,7 @@ func (b *lockedBuffer) String() string {
 // format and into the envelope (enums, amounts, currencies, dates and ids too, as
 // strings and as numbers), runs them all through the real pipeline (Kafka, Vault,
 // the DLQ) with every component logging at debug level, and checks that no log
-// line, no header of a dead letter and no metric label holds any of them.
+// line, no key or header of a dead letter and no metric label holds any of them.
 func TestNoPersonalValueLeaksFromThePipeline(t *testing.T) {
 	s := newStream(t)
 	var logs lockedBuffer
@@ -98,7 +98,9 @@ func TestNoPersonalValueLeaksFromThePipeline(t *testing.T) {
 				continue
 			}
 			seen[field] = true
-			msgs[f.topic] = append(msgs[f.topic], kafka.Message{Topic: f.topic, Key: []byte("t/" + strconv.Itoa(len(seen))), Value: p.Message()})
+			// The contract's key is "<tenant>/<channel order id>": planted too.
+			key := []byte("t" + strconv.Itoa(len(seen)) + "/" + p.Value.Text)
+			msgs[f.topic] = append(msgs[f.topic], kafka.Message{Topic: f.topic, Key: key, Value: p.Message()})
 		}
 	}
 	writer := &kafka.Writer{Addr: kafka.TCP(s.brokers...), Balancer: &kafka.Hash{}, RequiredAcks: kafka.RequireAll, BatchTimeout: time.Millisecond}
@@ -141,7 +143,7 @@ func TestNoPersonalValueLeaksFromThePipeline(t *testing.T) {
 		t.Errorf("worker: %v", err)
 	}
 
-	// Dead letters: every header of every letter.
+	// Dead letters: the key and every header of every letter.
 	letters := stacktest.ReadAll(t, s.brokers, s.dlq, 3)
 	if len(letters) < len(seen)/4 {
 		t.Fatalf("only %d of %d planted messages were dead-lettered: the planting does not reach the checks", len(letters), len(seen))
@@ -154,6 +156,9 @@ func TestNoPersonalValueLeaksFromThePipeline(t *testing.T) {
 		}
 		if leaks := privacytest.Leaks(string(m.Value)); len(leaks) > 0 {
 			t.Errorf("a DLQ payload holds %v in the clear", leaks)
+		}
+		if leaks := privacytest.Leaks(string(m.Key)); len(leaks) > 0 {
+			t.Errorf("a DLQ key %q holds %v in the clear", m.Key, leaks)
 		}
 	}
 	// Log lines.
