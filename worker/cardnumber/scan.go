@@ -125,6 +125,13 @@ func (sc *scanner) digit(v uint8, start, end int, out []Match) []Match {
 	// one, from the earliest start. Its label comes from the longest window
 	// that a scheme issues, the first one found from the left.
 	first, label, labelAt := -1, Other, 0
+	// A window no longer than the label of the open region it overlaps
+	// cannot become the label (that region's label window starts earlier):
+	// its scheme is not worth working out.
+	beaten, reach := 0, -1 // the open region's label length and last digit
+	if sc.nregs > 0 {
+		beaten, reach = sc.regs[sc.nregs-1].schemeLen, sc.regs[sc.nregs-1].last
+	}
 	for i := max(0, j+1-maxDigits); i <= j+1-minDigits; i++ {
 		if q[i&ringMask] != target {
 			continue
@@ -132,7 +139,7 @@ func (sc *scanner) digit(v uint8, start, end int, out []Match) []Match {
 		if first < 0 {
 			first = i
 		}
-		if label == Other {
+		if label == Other && (j-i+1 > beaten || reach < i) {
 			label, labelAt = schemeOf(sc.prefix4(i), j-i+1), i
 		}
 	}
