@@ -61,34 +61,34 @@ func withValidIDs(o order.Order, check func(*order.Order) error) (order.Order, e
 // amazonV0IDs checks an order read from the Orders API v0 shape; its lines are
 // the payload's items, in order.
 func amazonV0IDs(o *order.Order) error {
-	if !isAmazonOrderID(o.ChannelOrderID) {
-		return fail(ReasonInvalidValue, "payload.order.AmazonOrderId", ruleAmazonOrderID)
-	}
-	for i := range o.Lines {
-		l := &o.Lines[i]
-		if !isDigits(l.LineID, 14) {
-			return fail(ReasonInvalidValue, v0ItemPath(i, "OrderItemId"), ruleAmazonOrderItemID)
-		}
-		if !isASIN(l.ASIN) {
-			return fail(ReasonInvalidValue, v0ItemPath(i, "ASIN"), ruleASIN)
-		}
-	}
-	return nil
+	return amazonIDs(o, "payload.order.AmazonOrderId", func(i int) (string, string) {
+		return v0ItemPath(i, "OrderItemId"), v0ItemPath(i, "ASIN")
+	})
 }
 
-// amazon2026IDs checks an order read from the Orders API v2026-01-01 shape,
-// where the ASIN is optional.
+// amazon2026IDs checks an order read from the Orders API v2026-01-01 shape.
 func amazon2026IDs(o *order.Order) error {
+	return amazonIDs(o, "payload.order.orderId", func(i int) (string, string) {
+		return v2026ItemPath(i) + ".orderItemId", v2026ItemPath(i) + ".product.asin"
+	})
+}
+
+// amazonIDs checks an Amazon order's ids; paths names line i's item id and
+// ASIN in the payload. The ASIN is optional in v2026 (v0's decoder has already
+// required it).
+func amazonIDs(o *order.Order, orderPath string, paths func(i int) (itemID, asin string)) error {
 	if !isAmazonOrderID(o.ChannelOrderID) {
-		return fail(ReasonInvalidValue, "payload.order.orderId", ruleAmazonOrderID)
+		return fail(ReasonInvalidValue, orderPath, ruleAmazonOrderID)
 	}
 	for i := range o.Lines {
 		l := &o.Lines[i]
 		if !isDigits(l.LineID, 14) {
-			return fail(ReasonInvalidValue, v2026ItemPath(i)+".orderItemId", ruleAmazonOrderItemID)
+			itemID, _ := paths(i)
+			return fail(ReasonInvalidValue, itemID, ruleAmazonOrderItemID)
 		}
 		if l.ASIN != "" && !isASIN(l.ASIN) {
-			return fail(ReasonInvalidValue, v2026ItemPath(i)+".product.asin", ruleASIN)
+			_, asin := paths(i)
+			return fail(ReasonInvalidValue, asin, ruleASIN)
 		}
 	}
 	return nil
