@@ -60,33 +60,12 @@ type Match struct {
 // Find returns the card numbers in s, in order; nil, without allocating, when
 // there are none.
 func Find(s string) []Match {
-	if asciiFewDigits(s) {
+	if !MayContain(s) {
 		return nil
 	}
 	var sc scanner
 	return sc.scan(s, nil)
 }
-
-// asciiFewDigits reports whether s is ASCII with fewer than 12 digits: no
-// card number, decided in one quick pass for the commonest strings.
-func asciiFewDigits(s string) bool {
-	n := 0
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c >= utf8.RuneSelf {
-			return false
-		}
-		n += int(asciiDigit[c])
-	}
-	return n < minDigits
-}
-
-var asciiDigit = func() (t [256]uint8) {
-	for c := '0'; c <= '9'; c++ {
-		t[c] = 1
-	}
-	return t
-}()
 
 // Redact returns s with every card number replaced by Replacement, and the
 // matches it replaced. A string without one is returned as it is, without
@@ -108,30 +87,45 @@ func Redact(s string) (string, []Match) {
 	return b.String(), ms
 }
 
-// MayContain reports whether s has at least 12 digits in all: a cheap test
-// that rules out most strings before Find. A false answer is certain; a true
-// one is not.
+// MayContain reports whether some run of s has 12 digits: a quick test that
+// rules out most strings before Find, which makes it first. A false answer is
+// certain; a true one is not (no window of the run may pass Luhn).
 func MayContain(s string) bool {
-	n := 0
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c >= utf8.RuneSelf {
-			return n+unicodeDigits(s[i:]) >= minDigits
+	n := 0 // digits in the current run
+	for i := 0; i < len(s); {
+		if c := s[i]; c < utf8.RuneSelf {
+			// A digit adds one; a character that ends a run resets to 0.
+			n = (n + int(asciiDigit[c])) & int(asciiKeep[c])
+			if n >= minDigits {
+				return true
+			}
+			i++
+			continue
 		}
-		n += int(asciiDigit[c])
+		r, size := utf8.DecodeRuneInString(s[i:]) // not UTF-8: U+FFFD, a symbol
+		switch cl, _ := classify(r); cl {
+		case digit:
+			if n++; n >= minDigits {
+				return true
+			}
+		case breaks:
+			n = 0
+		}
+		i += size
 	}
-	return n >= minDigits
+	return false
 }
 
-// unicodeDigits counts the digits of s, any script, up to minDigits.
-func unicodeDigits(s string) int {
-	n := 0
-	for _, r := range s {
-		if cl, _ := classify(r); cl == digit {
-			if n++; n >= minDigits {
-				break
-			}
+// asciiDigit is 1 for the ASCII digits; asciiKeep is 0 for the ASCII
+// characters that end a run and -1 (all bits) for the rest.
+var asciiDigit, asciiKeep = func() (digits [256]uint8, keep [256]int8) {
+	for c := range utf8.RuneSelf {
+		if latin1[c].class == digit {
+			digits[c] = 1
+		}
+		if latin1[c].class != breaks {
+			keep[c] = -1
 		}
 	}
-	return n
-}
+	return digits, keep
+}()

@@ -214,15 +214,23 @@ func TestMatchesAreByteRanges(t *testing.T) {
 
 func TestMayContain(t *testing.T) {
 	for s, want := range map[string]bool{
-		"":                         false,
-		"12345678901":              false,
-		"123456789012":             true,
-		"１２３４５６７８９０１２":             true,
-		"a1b2c3d4e5f6g7h8i9j0k1l2": true, // a cheap test: it counts digits anywhere
-		"Zoë Brontë, Tŷ Gwyn":      false,
+		"":                               false,
+		"12345678901":                    false,
+		"123456789012":                   true,
+		"1234 5678-9012":                 true,
+		"a1b2c3d4e5f6g7h8i9j0k1l2":       false, // ASCII: runs of one digit
+		"Zoë 1234 5678 9012":             true,  // not ASCII: 12 digits in all
+		"１２３４５６７８９０１２":                   true,
+		"Zoë Brontë, Tŷ Gwyn, 12 Rhodfa": false,
 	} {
 		if got := MayContain(s); got != want {
 			t.Errorf("MayContain(%q) = %v, want %v", s, got, want)
+		}
+	}
+	// A false answer is certain: nothing Find finds is ruled out.
+	for _, c := range adversarial {
+		if !MayContain(c.in) {
+			t.Errorf("MayContain(%q) = false", c.in)
 		}
 	}
 }
