@@ -91,6 +91,21 @@ func Redact(s string) (string, []Match) {
 // rules out most strings before Find, which makes it first. A false answer is
 // certain; a true one is not (no window of the run may pass Luhn).
 func MayContain(s string) bool {
+	// Most strings are ASCII with fewer than 12 digits in all: the quickest
+	// count there is settles them.
+	n := 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= utf8.RuneSelf {
+			return hasLongRun(s)
+		}
+		n += int(asciiDigit[c])
+	}
+	return n >= minDigits && hasLongRun(s)
+}
+
+// hasLongRun reports whether some run of s has 12 digits.
+func hasLongRun(s string) bool {
 	n := 0 // digits in the current run
 	for i := 0; i < len(s); {
 		if c := s[i]; c < utf8.RuneSelf {
