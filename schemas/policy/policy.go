@@ -1,7 +1,7 @@
 // Package policy is the personal-data field policy of the canonical order: for each
-// field, its treatment (keep, token, encrypt, coarsen, drop), purpose and retention
-// class, read from order-fields.yaml beside this file. The protect stage applies it;
-// tests keep it complete.
+// field, its treatment (keep, token, encrypt, coarsen, drop), purpose, retention
+// class and whether it is scanned for card numbers, read from order-fields.yaml
+// beside this file. The protect stage applies it; tests keep it complete.
 package policy
 
 import (
@@ -38,11 +38,57 @@ const (
 	None      Retention = "none"
 )
 
+// ScanMode says whether the protect stage scans a field for card numbers (P3).
+type ScanMode string
+
+const (
+	// Scan: every card number in the field is removed before anything else.
+	Scan ScanMode = "scan"
+	// Exempt: an identifier the marketplace assigns, not scanned but held by the
+	// normaliser to a documented format that nothing typed can pass.
+	Exempt ScanMode = "exempt"
+	// NotText: a number, boolean or time, into which nothing can be typed.
+	NotText ScanMode = "not_text"
+)
+
+// CardScan is a field's card_scan entry: `scan`, `not_text`, or
+// `{exempt: "<format, source>"}`.
+type CardScan struct {
+	Mode ScanMode
+	// Format is an exempt field's rule and its source, what the normaliser
+	// enforces in place of the scan; empty otherwise.
+	Format string
+}
+
+// UnmarshalYAML reads the scalar and mapping forms.
+func (c *CardScan) UnmarshalYAML(n *yaml.Node) error {
+	switch n.Kind {
+	case yaml.ScalarNode:
+		c.Mode = ScanMode(n.Value)
+		return nil
+	case yaml.MappingNode:
+		var m map[string]string
+		if err := n.Decode(&m); err != nil {
+			return err
+		}
+		format, ok := m[string(Exempt)]
+		if len(m) != 1 || !ok {
+			return fmt.Errorf("line %d: card_scan: a mapping must be {exempt: <format, source>}", n.Line)
+		}
+		c.Mode, c.Format = Exempt, format
+		return nil
+	}
+	return fmt.Errorf("line %d: card_scan: want scan, not_text or {exempt: <format, source>}", n.Line)
+}
+
 // Rule is one field's entry.
 type Rule struct {
 	Treatment Treatment `yaml:"treatment"`
 	Retention Retention `yaml:"retention"`
 	Purpose   string    `yaml:"purpose"`
+	// CardScan says whether the field is scanned for card numbers; every field
+	// says, derived values do not (they are computed from scanned fields).
+	CardScan CardScan `yaml:"card_scan"`
 	// From names the field a derived value is computed from.
 	From string `yaml:"from"`
 }
@@ -104,6 +150,17 @@ func (r Rule) check(path string, derived bool) error {
 	if r.From != "" && !derived {
 		return fmt.Errorf("policy: %s: only derived values have from", path)
 	}
+	switch c := r.CardScan; {
+	case derived && c != CardScan{}:
+		return fmt.Errorf("policy: %s: a derived value has no card_scan: it is computed from scanned fields", path)
+	case derived:
+	case c.Mode == "":
+		return fmt.Errorf("policy: %s: no card_scan (scan, not_text or {exempt: <format, source>})", path)
+	case c.Mode == Exempt && c.Format == "":
+		return fmt.Errorf("policy: %s: card_scan exempt needs the format the normaliser checks instead, and its source", path)
+	case c.Mode != Scan && c.Mode != Exempt && c.Mode != NotText:
+		return fmt.Errorf("policy: %s: card_scan %q is not scan, not_text or {exempt: <format, source>}", path, c.Mode)
+	}
 	return nil
 }
 
@@ -112,6 +169,17 @@ func (p *Policy) Paths(t Treatment) []string {
 	var out []string
 	for _, path := range sortedKeys(p.Fields) {
 		if p.Fields[path].Treatment == t {
+			out = append(out, path)
+		}
+	}
+	return out
+}
+
+// CardScanPaths returns the paths whose card_scan is mode, sorted.
+func (p *Policy) CardScanPaths(mode ScanMode) []string {
+	var out []string
+	for _, path := range sortedKeys(p.Fields) {
+		if p.Fields[path].CardScan.Mode == mode {
 			out = append(out, path)
 		}
 	}

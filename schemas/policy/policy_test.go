@@ -2,11 +2,13 @@ package policy
 
 import (
 	"encoding/json"
+	"maps"
 	"os"
 	"reflect"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/orderflow/orderflow/worker/order"
 )
@@ -14,28 +16,7 @@ import (
 // leafPaths lists every leaf field of the canonical order by its JSON path, array
 // elements' fields under the array's name ("lines.sku"); Money is a leaf.
 func leafPaths(typ reflect.Type, prefix string) []string {
-	var out []string
-	for i := range typ.NumField() {
-		f := typ.Field(i)
-		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
-		path := name
-		if prefix != "" {
-			path = prefix + "." + name
-		}
-		ft := f.Type
-		for ft.Kind() == reflect.Pointer || ft.Kind() == reflect.Slice {
-			if ft.Kind() == reflect.Slice && ft.Elem().Kind() != reflect.Struct {
-				break // []string is a leaf
-			}
-			ft = ft.Elem()
-		}
-		if ft.Kind() == reflect.Struct && ft != reflect.TypeFor[order.Money]() && ft.PkgPath() == typ.PkgPath() {
-			out = append(out, leafPaths(ft, path)...)
-			continue
-		}
-		out = append(out, path)
-	}
-	return out
+	return slices.Sorted(maps.Keys(leafKinds(typ, prefix)))
 }
 
 func TestEveryFieldOfTheCanonicalOrderHasATreatment(t *testing.T) {
@@ -97,14 +78,74 @@ func TestPersonalDataIsNeverKept(t *testing.T) {
 	}
 }
 
+// TestEveryFieldSaysWhetherItIsScanned: a string field (a Money's currency
+// included) is scanned for card numbers or exempt as a marketplace
+// identifier; anything else cannot hold typed text. A string field added to
+// the canonical order must be classified here before it can be stored.
+func TestEveryFieldSaysWhetherItIsScanned(t *testing.T) {
+	p, err := Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	kinds := leafKinds(reflect.TypeFor[order.Order](), "")
+	for path, rule := range p.Fields {
+		text := kinds[path] == reflect.String || kinds[path] == reflect.Slice
+		switch mode := rule.CardScan.Mode; {
+		case text && mode != Scan && mode != Exempt:
+			t.Errorf("%s holds text, but card_scan is %s", path, mode)
+		case !text && mode != NotText:
+			t.Errorf("%s holds no text (%s), but card_scan is %s", path, kinds[path], mode)
+		}
+	}
+	// The exemptions are the marketplace identifiers and their copies, and no more.
+	want := []string{"channel_order_id", "free_text.line_id", "lines.asin", "lines.item_id", "lines.line_id", "marketplace_taxes.line_id", "refunds.line_id"}
+	if got := p.CardScanPaths(Exempt); !slices.Equal(got, want) {
+		t.Errorf("exempt from the card scan: %v, want %v", got, want)
+	}
+}
+
+// leafKinds maps each leaf path of typ to its kind, pointers followed: a time
+// is Invalid (no text), a Money String (its currency), []string a Slice.
+func leafKinds(typ reflect.Type, prefix string) map[string]reflect.Kind {
+	out := map[string]reflect.Kind{}
+	for i := range typ.NumField() {
+		f := typ.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		path := name
+		if prefix != "" {
+			path = prefix + "." + name
+		}
+		ft := f.Type
+		for ft.Kind() == reflect.Pointer || ft.Kind() == reflect.Slice && ft.Elem().Kind() == reflect.Struct {
+			ft = ft.Elem()
+		}
+		switch {
+		case ft == reflect.TypeFor[order.Money]():
+			out[path] = reflect.String
+		case ft == reflect.TypeFor[time.Time]():
+			out[path] = reflect.Invalid
+		case ft.Kind() == reflect.Struct && ft.PkgPath() == typ.PkgPath():
+			maps.Copy(out, leafKinds(ft, path))
+		default:
+			out[path] = ft.Kind()
+		}
+	}
+	return out
+}
+
 func TestBadPoliciesAreRefused(t *testing.T) {
 	cases := map[string]string{
 		"version: 2\nfields: {}\n": "policy: version 2, want 1",
-		"version: 1\nfields:\n  buyer.email: {treatment: hash, retention: analytics, purpose: x}\n":                      `policy: buyer.email: treatment "hash" is not one of [keep token encrypt coarsen drop]`,
-		"version: 1\nfields:\n  buyer.email: {treatment: token, retention: label, purpose: x}\n":                         "policy: buyer.email: tokens are analytics data",
-		"version: 1\nfields:\n  free_text.text: {treatment: drop, retention: analytics, purpose: x}\n":                   "policy: free_text.text: a dropped field, and only a dropped field, has retention none",
-		"version: 1\nfields:\n  tenant_id: {treatment: keep, retention: analytics}\n":                                    "policy: tenant_id: no purpose",
-		"version: 1\nfields: {}\nderived:\n  area: {from: nope, treatment: coarsen, retention: analytics, purpose: x}\n": `policy: derived area: from "nope" is not a field`,
+		"version: 1\nfields:\n  buyer.email: {treatment: hash, retention: analytics, purpose: x}\n":                                                                                                                `policy: buyer.email: treatment "hash" is not one of [keep token encrypt coarsen drop]`,
+		"version: 1\nfields:\n  buyer.email: {treatment: token, retention: label, purpose: x}\n":                                                                                                                   "policy: buyer.email: tokens are analytics data",
+		"version: 1\nfields:\n  free_text.text: {treatment: drop, retention: analytics, purpose: x}\n":                                                                                                             "policy: free_text.text: a dropped field, and only a dropped field, has retention none",
+		"version: 1\nfields:\n  tenant_id: {treatment: keep, retention: analytics}\n":                                                                                                                              "policy: tenant_id: no purpose",
+		"version: 1\nfields: {}\nderived:\n  area: {from: nope, treatment: coarsen, retention: analytics, purpose: x}\n":                                                                                           `policy: derived area: from "nope" is not a field`,
+		"version: 1\nfields:\n  lines.sku: {treatment: keep, retention: analytics, purpose: x}\n":                                                                                                                  "policy: lines.sku: no card_scan (scan, not_text or {exempt: <format, source>})",
+		"version: 1\nfields:\n  lines.sku: {treatment: keep, retention: analytics, purpose: x, card_scan: skip}\n":                                                                                                 `policy: lines.sku: card_scan "skip" is not scan, not_text or {exempt: <format, source>}`,
+		"version: 1\nfields:\n  lines.sku: {treatment: keep, retention: analytics, purpose: x, card_scan: {exempt: \"\"}}\n":                                                                                       "policy: lines.sku: card_scan exempt needs the format the normaliser checks instead, and its source",
+		"version: 1\nfields:\n  lines.sku: {treatment: keep, retention: analytics, purpose: x, card_scan: {skip: y}}\n":                                                                                            "policy: line 3: card_scan: a mapping must be {exempt: <format, source>}",
+		"version: 1\nfields:\n  a.b: {treatment: keep, retention: analytics, purpose: x, card_scan: scan}\nderived:\n  area: {from: a.b, treatment: coarsen, retention: analytics, purpose: x, card_scan: scan}\n": "policy: area: a derived value has no card_scan: it is computed from scanned fields",
 	}
 	for in, want := range cases {
 		if _, err := parse([]byte(in)); err == nil || err.Error() != want {

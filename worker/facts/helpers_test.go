@@ -396,9 +396,13 @@ func wantFact(c order.Order, p protect.Order, now time.Time) row {
 	return r
 }
 
-func wantLines(c order.Order, now time.Time) []row {
+// wantLines is what the writer stores of c's lines: the strings a seller types
+// (SKU, title, promotion ids) as the protect stage left them in p, the card
+// scan having removed what passes for a card number.
+func wantLines(c order.Order, p protect.Order, now time.Time) []row {
 	var out []row
-	for _, l := range c.Lines {
+	for i, l := range c.Lines {
+		l.SKU, l.Title, l.PromotionIDs = p.Lines[i].SKU, p.Lines[i].Title, p.Lines[i].PromotionIDs
 		out = append(out, row{
 			"tenant_id": c.TenantID, "channel": string(c.Channel), "channel_order_id": c.ChannelOrderID,
 			"line_id": l.LineID, "version": strconv.FormatInt(c.SourceUpdatedAt.UnixMilli(), 10),
@@ -484,7 +488,7 @@ func expected(cs []order.Order, ps []protect.Order, now, labelCutoff time.Time) 
 	for _, i := range newest {
 		c, p := cs[i], ps[i]
 		out["order_facts"][keyOf(c)] = wantFact(c, p, now)
-		for _, l := range wantLines(c, now) {
+		for _, l := range wantLines(c, p, now) {
 			out["order_line_facts"][key(l)] = l
 		}
 		if !p.DeliveryLabel.IsZero() && c.PurchasedAt.After(labelCutoff) {

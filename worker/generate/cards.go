@@ -1,10 +1,17 @@
 package generate
 
-import "math/rand/v2"
+import (
+	"fmt"
+	"math/rand/v2"
+	"strings"
+)
 
-// Card numbers that buyers type where they should not: Luhn-valid numbers in
-// ranges the schemes issue, written as people write them. The protect stage must
-// find and remove every one (promise P3); the tally counts those planted.
+// Card numbers that buyers type where they should not: Luhn-valid numbers,
+// written as people write them and as someone hiding one from a scanner would.
+// The protect stage must find and remove every one (promise P3); the tally
+// counts those planted. Nothing else the generator writes into a field the
+// stage scans holds a Luhn-valid run of 12-19 digits (a test checks), so the
+// demo's "card numbers removed" equals the tally exactly.
 
 // CardField names where a card number was planted.
 type CardField int
@@ -25,63 +32,108 @@ var cardFieldNames = [NumCardFields]string{"gift_message", "checkout_note", "add
 
 func (f CardField) String() string { return cardFieldNames[f] }
 
-// cardNumber returns a fresh card number, formatted as typed: Visa (4, 16 digits),
-// Mastercard (51-55 or 2221-2720, 16 digits) or American Express (34/37, 15
-// digits, 4-6-5), grouped with spaces or dashes, or not grouped.
-func cardNumber(rng *rand.Rand) string {
-	var d [16]byte
-	var n int
-	switch r := rng.IntN(100); {
-	case r < 50: // Visa
-		n = 16
-		d[0] = '4'
-		fillDigits(rng, d[1:n-1])
-	case r < 70: // Mastercard 51-55
-		n = 16
-		d[0], d[1] = '5', byte('1'+rng.IntN(5))
-		fillDigits(rng, d[2:n-1])
-	case r < 85: // Mastercard 2221-2720
-		n = 16
-		p := 2221 + rng.IntN(500)
-		d[0], d[1], d[2], d[3] = byte('0'+p/1000), byte('0'+p/100%10), byte('0'+p/10%10), byte('0'+p%10)
-		fillDigits(rng, d[4:n-1])
-	default: // American Express
-		n = 15
-		d[0] = '3'
-		if rng.IntN(2) == 0 {
-			d[1] = '4'
-		} else {
-			d[1] = '7'
-		}
-		fillDigits(rng, d[2:n-1])
+// cardIssuers are the prefixes and lengths drawn, with weights: the schemes
+// the scanner labels, and Luhn-valid numbers outside its issuer table (Mir,
+// Dankort, Hipercard, Troy), which it must remove all the same.
+var (
+	cardIssuers = []struct {
+		prefixes []string
+		length   int
+		groups   []int // how the scheme prints it
+	}{
+		{[]string{"4"}, 16, []int{4, 4, 4, 4}},                                    // Visa
+		{[]string{"4"}, 19, []int{4, 4, 4, 4, 3}},                                 // Visa, 19 digits
+		{[]string{"51", "52", "53", "54", "55"}, 16, []int{4, 4, 4, 4}},           // Mastercard
+		{[]string{"2221", "2300", "2500", "2720"}, 16, []int{4, 4, 4, 4}},         // Mastercard 2-series
+		{[]string{"34", "37"}, 15, []int{4, 6, 5}},                                // American Express
+		{[]string{"6011", "65"}, 16, []int{4, 4, 4, 4}},                           // Discover
+		{[]string{"2200", "2201", "2202", "2203", "2204"}, 16, []int{4, 4, 4, 4}}, // Mir
+		{[]string{"5019"}, 16, []int{4, 4, 4, 4}},                                 // Dankort
+		{[]string{"606282"}, 16, []int{4, 4, 4, 4}},                               // Hipercard
+		{[]string{"9792"}, 16, []int{4, 4, 4, 4}},                                 // Troy
 	}
+	cardIssuerWeights = []int{30, 3, 15, 10, 12, 5, 10, 5, 5, 5}
+)
+
+// cardSeparators are what people put between digit groups; the zero-width
+// space and the soft hyphen are invisible.
+var (
+	cardSeparators       = []string{" ", "-", ".", "  ", "\t", "\u00a0", "\u202f", "/", "–", "—", " - ", "\u200b", "\u00ad"}
+	cardSeparatorWeights = []int{35, 20, 8, 5, 3, 5, 3, 4, 5, 3, 2, 4, 3}
+)
+
+// cardDigitZeros are the zeros of the digit scripts drawn: ASCII most of the
+// time, full-width (CJK keyboards), Arabic-Indic and Devanagari.
+var (
+	cardDigitZeros       = []rune{'0', '０', '٠', '०'}
+	cardDigitZeroWeights = []int{75, 10, 8, 7}
+)
+
+// cardNumber returns a fresh card number, as typed: a scheme's or another
+// issuer's Luhn-valid number, in a digit script (now and then mixed), grouped
+// the scheme's way, in other groups or not at all, with one kind of
+// separator, sometimes behind a '+' or followed by its expiry date and code,
+// digits that join its run (fewer than 12, so that the run holds this one
+// card number and no other).
+func (g *Generator) cardNumber() string {
+	rng := g.rng
+	iss := &cardIssuers[g.pick(cardIssuerWeights...)]
+	n := iss.length
+	var d [19]byte
+	p := iss.prefixes[rng.IntN(len(iss.prefixes))]
+	copy(d[:], p)
+	fillDigits(rng, d[len(p):n-1])
 	d[n-1] = luhnCheckDigit(d[:n-1])
 
-	var groups []int
-	if n == 15 {
-		groups = []int{4, 6, 5}
-	} else {
-		groups = []int{4, 4, 4, 4}
+	groups := iss.groups
+	switch rng.IntN(20) {
+	case 0, 1, 2: // one run
+		groups = []int{n}
+	case 3: // 4-12
+		groups = []int{4, n - 4}
+	case 4: // 8-8
+		groups = []int{8, n - 8}
+	case 5: // pairs
+		groups = nil
+		for left := n; left > 0; left -= 2 {
+			groups = append(groups, min(2, left))
+		}
+	case 6, 7: // irregular
+		groups = nil
+		for left := n; left > 0; {
+			g := min(left, 1+rng.IntN(6))
+			groups = append(groups, g)
+			left -= g
+		}
 	}
-	var sep byte
-	switch rng.IntN(5) {
-	case 0:
-		sep = 0 // as one run of digits
-	case 1, 2:
-		sep = '-'
-	default:
-		sep = ' '
+	sep := cardSeparators[g.pick(cardSeparatorWeights...)]
+	pickZero := func() rune { return cardDigitZeros[g.pick(cardDigitZeroWeights...)] }
+	zero, mixed := pickZero(), rng.IntN(20) == 0
+
+	var b strings.Builder
+	if rng.IntN(10) == 0 {
+		b.WriteByte('+')
 	}
-	out := make([]byte, 0, n+3)
 	at := 0
 	for i, g := range groups {
-		if i > 0 && sep != 0 {
-			out = append(out, sep)
+		if i > 0 {
+			b.WriteString(sep)
 		}
-		out = append(out, d[at:at+g]...)
+		for _, c := range d[at : at+g] {
+			if mixed {
+				zero = pickZero()
+			}
+			b.WriteRune(zero + rune(c-'0'))
+		}
 		at += g
 	}
-	return string(out)
+	if rng.IntN(8) == 0 { // the expiry date and the security code: up to seven more digits in the run
+		fmt.Fprintf(&b, " %02d/%02d", 1+rng.IntN(12), 26+rng.IntN(6))
+		if rng.IntN(2) == 0 {
+			fmt.Fprintf(&b, " %03d", rng.IntN(1000))
+		}
+	}
+	return b.String()
 }
 
 func fillDigits(rng *rand.Rand, d []byte) {

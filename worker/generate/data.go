@@ -320,11 +320,16 @@ var euServices = []struct{ carrier, code string }{
 	{"Parcelforce", "UK_ParcelforceGlobalPriority"},
 }
 
+// amazonPromotions are promotion ids as Amazon makes them: the seller's
+// description and the creation time. The time's 17 digits (19 after "10%")
+// form one run, which holds a Luhn-valid window more often than not: these
+// times were chosen for runs that do not, as the protect stage would take one
+// for a card number.
 var amazonPromotions = []string{
-	"UK Free Shipping 2026/10/01 09-00-00-001",
-	"Autumn 20% Off 2026/10/14 10-30-00-112",
-	"Buy 2 Save 10% 2026/09/02 08-15-00-040",
-	"Lightning Deal 2026/11/20 07-00-00-318",
+	"UK Free Shipping 2026/10/01 09-00-00-077",
+	"Autumn 20% Off 2026/10/14 10-00-01-318",
+	"Buy 2 Save 10% 2026/09/02 08-00-00-001",
+	"Lightning Deal 2026/11/20 07-00-00-040",
 }
 
 var ebayPromotions = []struct{ id, description string }{

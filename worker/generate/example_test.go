@@ -25,6 +25,6 @@ func Example() {
 	fmt.Printf("GBP: %d orders totalling %s\n", s.Currencies["GBP"].Orders, s.Currencies["GBP"].Total)
 	// Output:
 	// amazon order brightside-books/205-5790679-8035639
-	// 10000 messages: 9965 snapshots of 6939 orders, 35 malformed
-	// GBP: 6137 orders totalling 393124.85
+	// 10000 messages: 9965 snapshots of 6963 orders, 35 malformed
+	// GBP: 6139 orders totalling 405476.41
 }

@@ -280,8 +280,9 @@ func appendDigits(b []byte, v uint64, n int) []byte {
 	return append(b, tmp[:n]...)
 }
 
-// safeFirstDigits start 14-digit line ids: no card scheme issues 14-digit numbers
-// with these prefixes, so an id can never be mistaken for a card number.
+// safeFirstDigits start Amazon's 14-digit line ids. Marketplace ids are exempt
+// from the card scan (the normaliser holds them to their formats), so any digits
+// would do; these keep the ids varied.
 const safeFirstDigits = "0124789"
 
 func randDigits(rng *rand.Rand, b []byte, n int) []byte {

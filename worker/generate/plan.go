@@ -1,6 +1,10 @@
 package generate
 
-import "strconv"
+import (
+	"strconv"
+
+	"github.com/orderflow/orderflow/worker/cardnumber"
+)
 
 // Planning: what each new order is, drawn from the generator's random stream.
 
@@ -13,7 +17,9 @@ func (g *Generator) makeTenants(n int) []*tenant {
 			t.id, t.seller, t.prefix = tenantNames[i].id, tenantNames[i].seller, tenantNames[i].prefix
 		} else {
 			num := strconv.Itoa(1000 + i + 1)[1:] // 009, 010, ...
-			t.id, t.seller, t.prefix = "tenant-"+num, "tenant_"+num, "T"+num
+			// A prefix of letters: digits would join the seller order id's
+			// ("T009-2026-100005") into a run long enough to pass for a card.
+			t.id, t.seller, t.prefix = "tenant-"+num, "tenant_"+num, "T"+string(rune('A'+i/26%26))+string(rune('A'+i%26))
 		}
 		// Bigger sellers first: tenant i gets a share proportional to 1/(i+1).
 		cum += 1 / float64(i+1)
@@ -119,6 +125,11 @@ func (g *Generator) newOrder(malformed bool) *orderPlan {
 		}
 		if g.chance(0.5) {
 			t.sellerOrderSeq++
+			// The year and the number make one run of digits, which could pass
+			// for a card number once the number has eight digits.
+			for t.sellerOrderSeq >= 1e7 && holdsCard(strconv.AppendInt([]byte(g.year), t.sellerOrderSeq, 10)) {
+				t.sellerOrderSeq++
+			}
 			ids = append(ids, t.prefix...)
 			ids = append(ids, '-')
 			ids = append(ids, g.year...)
@@ -231,7 +242,7 @@ func (g *Generator) newOrder(malformed bool) *orderPlan {
 
 	// A card number typed where it does not belong.
 	if !malformed && g.chance(g.cfg.CardInTextRate) {
-		card := oneOf(g, cardLeadIns) + cardNumber(rng)
+		card := oneOf(g, cardLeadIns) + g.cardNumber()
 		switch {
 		case amazon && (p.afn || g.chance(0.6)):
 			if first.giftMessage == "" {
@@ -246,7 +257,7 @@ func (g *Generator) newOrder(malformed bool) *orderPlan {
 			p.note += ". " + card
 			p.noteCard = true
 		default:
-			p.line2 = cardNumber(rng)
+			p.line2 = g.cardNumber()
 			p.l2Card = true
 		}
 	}
@@ -342,8 +353,8 @@ func (g *Generator) releasePlan(p *orderPlan) {
 	g.free = append(g.free, p)
 }
 
-// appendLineID appends line i's id: 14 digits, unique per order and line, with a
-// first digit that no card scheme starts a 14-digit number with.
+// appendLineID appends line i's id: 14 digits (the format the normaliser
+// enforces), unique per order and line.
 func appendLineID(b []byte, p *orderPlan, i int) []byte {
 	if p.f == fmtEbay {
 		b = append(b, '1')
@@ -401,11 +412,18 @@ func (g *Generator) newBuyer(m *marketplace) *buyer {
 		if g.chance(0.4) {
 			pattern = ukMobile
 		}
-		s = g.appendPattern(s, pattern)
-		ends[2] = len(s) // phone
-		s = append(s, "+44 "...)
-		s = append(s, s[ends[1]+1:ends[2]]...)
-		ends[3] = len(s) // intl
+		// Drawn again until neither form holds a run that passes for a card
+		// number: one in ten +44 numbers has a Luhn-valid 12 digits.
+		for {
+			s = g.appendPattern(s[:ends[1]], pattern)
+			ends[2] = len(s) // phone
+			s = append(s, "+44 "...)
+			s = append(s, s[ends[1]+1:ends[2]]...)
+			ends[3] = len(s) // intl
+			if !holdsCard(s[ends[1]:ends[2]]) && !holdsCard(s[ends[2]:ends[3]]) {
+				break
+			}
+		}
 		if g.chance(0.05) {
 			b.company = oneOf(g, ukCompanies)
 			s = append(s, "GB"...)
@@ -439,7 +457,11 @@ func (g *Generator) newBuyer(m *marketplace) *buyer {
 			s = randAlnum(rng, s, 4, "0123456789ACDEFHKNPRTVWXY")
 		}
 		ends[1] = len(s)
-		s = g.appendPattern(s, r.phone)
+		for { // as for UK numbers above
+			if s = g.appendPattern(s[:ends[1]], r.phone); !holdsCard(s[ends[1]:]) {
+				break
+			}
+		}
 		ends[2] = len(s)
 		ends[3] = len(s) // the phone is already international
 		if g.chance(0.1) {
@@ -477,7 +499,11 @@ func (g *Generator) newBuyer(m *marketplace) *buyer {
 		s = randDigits(rng, s, 2)
 	}
 	ends[7] = len(s) // username
-	s = randAlnum(rng, s, 15, "abcdefghijklmnopqrstuvwxyz0123456789")
+	for start := len(s); ; {
+		if s = randAlnum(rng, s[:start], 15, "abcdefghijklmnopqrstuvwxyz0123456789"); !holdsCard(s[start:]) {
+			break
+		}
+	}
 	s = append(s, '@')
 	s = append(s, m.amazonDomain...)
 	ends[8] = len(s) // relay
@@ -496,6 +522,10 @@ func (g *Generator) newBuyer(m *marketplace) *buyer {
 	b.relay = all[ends[7]:ends[8]]
 	return b
 }
+
+// holdsCard reports whether b holds what the protect stage takes for a card
+// number: the generator plants those on purpose only, and counts them.
+func holdsCard(b []byte) bool { return cardnumber.Find(string(b)) != nil }
 
 // appendPattern appends pattern with each '#' replaced by a random digit.
 func (g *Generator) appendPattern(s []byte, pattern string) []byte {

@@ -640,7 +640,7 @@ func (d *amazonDecoder) mapV0() (order.Order, error) {
 	if o.Totals, err = amazonTotals(o.Lines, total, "payload.items"); err != nil {
 		return order.Order{}, err
 	}
-	return o, nil
+	return withValidIDs(o, amazonV0IDs)
 }
 
 // v0Line maps one OrderItem. ItemPrice is the line total (unit price x quantity).

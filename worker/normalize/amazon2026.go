@@ -581,7 +581,7 @@ func (d *amazonDecoder) map2026() (order.Order, error) {
 	if o.Totals, err = amazonTotals(o.Lines, total, "payload.order.orderItems"); err != nil {
 		return order.Order{}, err
 	}
-	return o, nil
+	return withValidIDs(o, amazon2026IDs)
 }
 
 func v2026ItemPath(i int) string {

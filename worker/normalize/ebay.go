@@ -806,7 +806,7 @@ func (m *ebayMapper) order() (order.Order, error) {
 		return order.Order{}, err
 	}
 	m.buyer(&out)
-	return out, nil
+	return withValidIDs(out, ebayIDs)
 }
 
 // currency sets the order's currency from pricingSummary.total, which every order has.

@@ -125,6 +125,7 @@ type plan struct {
 	invoice []stringField // encrypted into the invoice party, sorted by path
 	// shipArea and billArea say whether the policy asks for the derived areas.
 	shipArea, billArea bool
+	cards              cardScan // which fields scrub scans for card numbers (scrub.go)
 }
 
 // newPlan checks every rule of p against what the stage knows how to do and
@@ -152,6 +153,7 @@ func newPlan(p *policy.Policy) (*plan, error) {
 	}
 	for _, path := range sortedKeys(p.Fields) {
 		rule := p.Fields[path]
+		errs = append(errs, pl.cards.add(path, rule))
 		if !known[path] {
 			bad(path, "the protect stage does not know this field")
 			continue

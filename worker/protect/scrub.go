@@ -1,8 +1,10 @@
 package protect
 
 import (
+	"fmt"
 	"slices"
 
+	"github.com/orderflow/orderflow/schemas/policy"
 	"github.com/orderflow/orderflow/worker/cardnumber"
 	"github.com/orderflow/orderflow/worker/order"
 )
@@ -13,15 +15,48 @@ import (
 // says so.
 type scrubbed struct{ o order.Order }
 
+// cardScan is the policy's card_scan, as scrub needs it: which fields it
+// does not scan (marketplace identifiers, which the normaliser holds to their
+// formats instead) and which it does (for the metric's series).
+type cardScan struct {
+	exempt  map[string]bool
+	scanned []string // sorted
+}
+
+// add records one field's rule. A field that is personal data (tokenised or
+// encrypted) cannot be exempt: no marketplace assigns it, anyone can type in
+// it.
+func (c *cardScan) add(path string, rule policy.Rule) error {
+	switch rule.CardScan.Mode {
+	case policy.Scan:
+		c.scanned = append(c.scanned, path)
+	case policy.Exempt:
+		if rule.Treatment != policy.Keep && rule.Treatment != policy.Drop {
+			return fmt.Errorf("protect: policy field %s: card_scan exempt, but a field treated %s is personal data that buyers type; only marketplace identifiers are exempt", path, rule.Treatment)
+		}
+		if c.exempt == nil {
+			c.exempt = make(map[string]bool)
+		}
+		c.exempt[path] = true
+	}
+	return nil
+}
+
 // tally counts what one batch removed. The stage adds it to the metrics only
 // when the batch succeeds: a batch that fails is retried whole, and counting
 // each attempt would report one card number as many.
 type tally struct {
 	cards    map[cardKey]int
+	schemes  map[schemeKey]int
 	freeText map[freeTextKey]int
 }
 
 type cardKey struct{ channel, field string }
+
+type schemeKey struct {
+	channel string
+	scheme  cardnumber.Scheme
+}
 
 type freeTextKey struct{ channel, kind string }
 
@@ -31,11 +66,13 @@ type freeTextKey struct{ channel, kind string }
 // then, so an order without card numbers costs no allocation.
 //
 // Every string means every one, enums and currency codes included, whatever
-// the policy does with the field afterwards: the policy may change, P3 may not.
-// A test fills each string field of the canonical order with a card number and
-// checks that each is found and counted under the field's policy path.
-func scrub(o order.Order, t *tally) scrubbed {
-	c := cleaner{t: t, channel: channelLabel(o.Channel)}
+// the policy does with the field afterwards, except the marketplace identifiers
+// that the policy exempts (cs): the normaliser has held them to formats that no
+// card number can pass. A test fills each string field of the canonical order
+// with a card number and checks that each is found and counted under the
+// field's policy path, and that only the exempt ones are left as they were.
+func scrub(o order.Order, t *tally, cs *cardScan) scrubbed {
+	c := cleaner{t: t, channel: channelLabel(o.Channel), exempt: cs.exempt}
 	c.str("tenant_id", &o.TenantID)
 	c.str("source_format", &o.SourceFormat)
 	c.str("marketplace", &o.Marketplace)
@@ -85,15 +122,21 @@ func scrub(o order.Order, t *tally) scrubbed {
 // cleaner scrubs the fields of one order.
 type cleaner struct {
 	t       *tally
-	channel string // label value
-	changed bool   // set when a card number was removed; callers reset it
+	channel string          // label value
+	exempt  map[string]bool // paths not scanned
+	changed bool            // set when a card number was removed; callers reset it
 }
 
-// clean returns s without its card numbers, counting them under path.
+// clean returns s without its card numbers, counting them under path. Most
+// strings have too few digits to hold one; only those that could are looked
+// up among the exempt paths.
 func (c *cleaner) clean(path, s string) string {
-	r, n := cardnumber.Redact(s)
-	if n > 0 {
-		c.t.addCards(c.channel, path, n)
+	if !cardnumber.MayContain(s) || c.exempt[path] {
+		return s
+	}
+	r, ms := cardnumber.Redact(s)
+	if len(ms) > 0 {
+		c.t.addCards(c.channel, path, ms)
 		c.changed = true
 	}
 	return r
@@ -220,11 +263,15 @@ var (
 	billingPaths  = newAddressPaths("billing_address")
 )
 
-func (t *tally) addCards(channel, field string, n int) {
+func (t *tally) addCards(channel, field string, ms []cardnumber.Match) {
 	if t.cards == nil {
 		t.cards = make(map[cardKey]int)
+		t.schemes = make(map[schemeKey]int)
 	}
-	t.cards[cardKey{channel, field}] += n
+	t.cards[cardKey{channel, field}] += len(ms)
+	for _, m := range ms {
+		t.schemes[schemeKey{channel, m.Scheme}]++
+	}
 }
 
 func (t *tally) addFreeText(channel, kind string) {

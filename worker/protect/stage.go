@@ -109,7 +109,7 @@ func New(cfg Config) (*Stage, error) {
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	m, err := newMetrics(cfg.Registerer)
+	m, err := newMetrics(cfg.Registerer, &pl.cards)
 	if err != nil {
 		return nil, err
 	}
@@ -133,7 +133,7 @@ func (s *Stage) Protect(ctx context.Context, orders []order.Order) ([]Order, err
 	// Nothing keeps a pointer to it.
 	sc := new(scrubbed)
 	for i := range orders {
-		*sc = scrub(orders[i], &t)
+		*sc = scrub(orders[i], &t, &s.plan.cards)
 		if !validTenant(sc.o.TenantID) {
 			return nil, &invalidOrderError{index: i, rule: "the tenant id is not 1-64 characters of a-z, 0-9, '-' and '_'"}
 		}

@@ -1,0 +1,31 @@
+package protect
+
+import (
+	"testing"
+
+	"github.com/orderflow/orderflow/worker/order"
+)
+
+// BenchmarkScrub measures the card scan of whole orders: every string field
+// of the fixtures (both channels, every shape), without Vault. One op scrubs
+// every fixture once; MB/s counts the bytes of their strings.
+func BenchmarkScrub(b *testing.B) {
+	orders := Fixtures(b)
+	benchCardScan = policyCardScan(b)
+	var n int64
+	for _, o := range orders {
+		Strings(o, func(_, v string) { n += int64(len(v)) })
+	}
+	b.ReportAllocs()
+	b.SetBytes(n)
+	var tl tally
+	for b.Loop() {
+		for _, o := range orders {
+			_ = benchScrub(o, &tl)
+		}
+	}
+}
+
+func benchScrub(o order.Order, t *tally) scrubbed { return scrub(o, t, benchCardScan) }
+
+var benchCardScan *cardScan
