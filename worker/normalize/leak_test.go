@@ -244,3 +244,31 @@ func isLit(e ast.Expr) bool {
 	l, ok := e.(*ast.BasicLit)
 	return ok && l.Kind == token.STRING
 }
+
+// TestTenantIDThatLooksLikeACardIsRefused: tenant ids are stored in the clear
+// everywhere (ClickHouse keys, Vault key names, DLQ headers), so one that holds a
+// Luhn-valid run of 12-19 digits is refused, and not carried to the dead letter
+// either; other digits are fine.
+func TestTenantIDThatLooksLikeACardIsRefused(t *testing.T) {
+	n := mustNormalizer(t)
+	for _, tenant := range []string{"4111111111111111", "acme-4111-1111-1111-1111", "shop_4012888888881881_uk"} {
+		msg := setJSON(t, "testdata/ebay/typical-two-line.json", []any{"tenant_id"}, tenant)
+		_, err := n.Normalize(msg)
+		want := "bad_envelope: tenant_id: holds a run of digits that could be a card number"
+		if err == nil || err.Error() != want {
+			t.Errorf("tenant %q: error %v, want %s", tenant, err, want)
+		}
+		if got := TenantOf(err); got != "" {
+			t.Errorf("tenant %q: the error carries it for the dead letter's headers", tenant)
+		}
+	}
+	for _, tenant := range []string{"acme-uk", "seller-2026-11", "shop-123456789012"} {
+		msg := setJSON(t, "testdata/ebay/typical-two-line.json", []any{"tenant_id"}, tenant)
+		o, err := n.Normalize(msg)
+		if err != nil && strings.Contains(err.Error(), "tenant_id") {
+			t.Errorf("tenant %q refused: %v", tenant, err)
+		} else if err == nil && o.TenantID != tenant {
+			t.Errorf("tenant %q normalised as %q", tenant, o.TenantID)
+		}
+	}
+}

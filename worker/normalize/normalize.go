@@ -19,6 +19,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/orderflow/orderflow/worker/cardnumber"
 	"github.com/orderflow/orderflow/worker/order"
 )
 
@@ -205,6 +206,9 @@ func (n *Normalizer) Normalize(msg []byte) (_ order.Order, err error) {
 		return order.Order{}, fail(ReasonBadEnvelope, "tenant_id", "missing")
 	}
 	if !validTenantID(env.tenantID) {
+		if cardLike(env.tenantID) {
+			return order.Order{}, fail(ReasonBadEnvelope, "tenant_id", "holds a run of digits that could be a card number")
+		}
 		return order.Order{}, failValue(ReasonBadEnvelope, "tenant_id", "must be 1-64 characters of a-z, 0-9, '-' and '_'", env.tenantID)
 	}
 	if env.receivedAt == "" {
@@ -386,6 +390,11 @@ func (env *envelope) readPayload(r *jsonReader, channel span) {
 	}
 }
 
+// validTenantID is the envelope's rule for tenant ids: 1-64 characters of a-z,
+// 0-9, '-' and '_', and no run of digits that could be a card number. Tenant ids
+// are assigned by the platform, never typed by a buyer, yet they are stored in
+// the clear everywhere (ClickHouse keys, Vault key names, DLQ headers, purge_log),
+// so a message that puts a card number there is refused rather than scanned.
 func validTenantID(s string) bool {
 	if len(s) == 0 || len(s) > maxTenantIDLen {
 		return false
@@ -396,8 +405,11 @@ func validTenantID(s string) bool {
 			return false
 		}
 	}
-	return true
+	return !cardLike(s)
 }
+
+// cardLike reports whether s holds a Luhn-valid run of 12-19 digits (P3).
+func cardLike(s string) bool { return cardnumber.MayContain(s) && len(cardnumber.Find(s)) > 0 }
 
 func joinPath(prefix, field string) string {
 	switch {
