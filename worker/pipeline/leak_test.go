@@ -4,12 +4,10 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 
@@ -29,24 +27,6 @@ import (
 	"github.com/orderflow/orderflow/worker/transit/transittest"
 )
 
-// lockedBuffer is a log destination that goroutines may share.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // TestNoPersonalValueLeaksFromThePipeline plants a card number, an email, a phone
 // number, a name and an address into every field of one order of each channel and
 // format and into the envelope (enums, amounts, currencies, dates and ids too, as
@@ -55,8 +35,8 @@ func (b *lockedBuffer) String() string {
 // line, no key or header of a dead letter and no metric label holds any of them.
 func TestNoPersonalValueLeaksFromThePipeline(t *testing.T) {
 	s := newStream(t)
-	var logs lockedBuffer
-	log := slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	var logs privacytest.LogBuffer
+	log := logs.Logger()
 	reg := prometheus.NewRegistry()
 	vault := transittest.NewClient(t, transit.Config{Logger: log, Registerer: reg})
 	pol, err := policy.Load()

@@ -8,12 +8,15 @@
 package privacytest
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"iter"
+	"log/slog"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode"
 )
 
@@ -248,4 +251,29 @@ func render(path []any) string {
 		}
 	}
 	return b.String()
+}
+
+// LogBuffer is where a test's loggers write, so that the test can search all
+// they wrote: safe for the goroutines of the code under test to share.
+type LogBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *LogBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+// String is everything written so far.
+func (b *LogBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// Logger is a JSON logger at debug level, the most it can say, writing to b.
+func (b *LogBuffer) Logger() *slog.Logger {
+	return slog.New(slog.NewJSONHandler(b, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }

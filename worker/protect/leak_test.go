@@ -6,30 +6,13 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
+
+	"github.com/orderflow/orderflow/worker/privacytest"
 
 	"github.com/orderflow/orderflow/worker/order"
 	"github.com/orderflow/orderflow/worker/protect"
 )
-
-// lockedBuffer is a bytes.Buffer for loggers that goroutines share.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // TestNoPersonalDataInLogsOrErrors runs the stage over every realistic fixture
 // (and card numbers hidden in them), with the stage and its transit client
@@ -41,8 +24,8 @@ func TestNoPersonalDataInLogsOrErrors(t *testing.T) {
 	ctx := ctxFor(t)
 	admin := directClient(t)
 	proxy := newVaultProxy(t)
-	var logs lockedBuffer
-	logger := slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	var logs privacytest.LogBuffer
+	logger := logs.Logger()
 	cfg, reg := transitConfig(t, proxy.URL)
 	cfg.MaxAttempts = 3
 	cfg.BatchSize = 4 // many requests per call, several at once

@@ -1,14 +1,13 @@
 package transit_test
 
 import (
-	"bytes"
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"log/slog"
 	"strings"
-	"sync"
 	"testing"
+
+	"github.com/orderflow/orderflow/worker/privacytest"
 
 	"github.com/orderflow/orderflow/worker/transit"
 )
@@ -27,37 +26,19 @@ var personalData = []string{
 	"4111 1111 1111 1111",
 }
 
-// lockedBuffer is a bytes.Buffer for a logger that goroutines share.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // TestNoPersonalDataInLogsErrorsOrMetrics runs the client through everything
 // that logs or fails, with personal data as input, and searches all it logged,
 // every error it returned (in every format) and its metrics for each value, raw
 // and base64-encoded as it travels to Vault.
 func TestNoPersonalDataInLogsErrorsOrMetrics(t *testing.T) {
 	ctx := ctxFor(t)
-	var logs lockedBuffer
+	var logs privacytest.LogBuffer
 	proxy := newFaultProxy(t, "503", 0, "/v1/transit/")
 	cfg, reg := testConfig(t)
 	cfg.Address = proxy.URL
 	cfg.MaxAttempts = 3
 	cfg.BatchSize = 4 // several requests per call, some concurrent
-	cfg.Logger = slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	cfg.Logger = logs.Logger()
 	c := newClient(t, cfg)
 	id := tenant(t, c)
 	plain := make([][]byte, len(personalData))
