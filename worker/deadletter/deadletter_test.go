@@ -50,16 +50,7 @@ func TestPublishEncryptsAndReplayRestores(t *testing.T) {
 			Reason: s.reason, Stage: "normalize", Err: errors.New(s.reason + ": payload.x: rule"),
 		}
 	}
-	pub, err := deadletter.New(deadletter.Config{Brokers: brokers, Topic: dlq, Encrypter: vault})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := pub.Publish(ctx, letters); err != nil {
-		t.Fatalf("publish: %v", err)
-	}
-	_ = pub.Close()
-
-	stored := stacktest.ReadAll(t, brokers, dlq, 3)
+	stored := publishAndRead(ctx, t, brokers, dlq, vault, letters)
 	if len(stored) != len(sources) {
 		t.Fatalf("%d letters in the DLQ, want %d", len(stored), len(sources))
 	}
@@ -195,16 +186,7 @@ func TestLettersAreEncryptedUnderTheirTenantsKeyAndReplaySkipsOffboardedTenants(
 			Reason: "bad_amount", Stage: "normalize", TenantID: tenant, Err: errors.New("bad_amount: payload.x: rule"),
 		})
 	}
-	pub, err := deadletter.New(deadletter.Config{Brokers: brokers, Topic: dlq, Encrypter: vault})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := pub.Publish(ctx, letters); err != nil {
-		t.Fatalf("publish: %v", err)
-	}
-	_ = pub.Close()
-
-	stored := stacktest.ReadAll(t, brokers, dlq, 3)
+	stored := publishAndRead(ctx, t, brokers, dlq, vault, letters)
 	if len(stored) != len(letters) {
 		t.Fatalf("%d letters stored, want %d", len(stored), len(letters))
 	}
@@ -276,4 +258,19 @@ func TestLettersAreEncryptedUnderTheirTenantsKeyAndReplaySkipsOffboardedTenants(
 	if fmt.Sprint(back) != fmt.Sprint(want) {
 		t.Errorf("republished %q, want the kept tenant's and the platform letter", back)
 	}
+}
+
+// publishAndRead publishes letters to dlq (three partitions) with a Publisher of
+// its own and reads back everything the topic holds.
+func publishAndRead(ctx context.Context, t *testing.T, brokers []string, dlq string, vault deadletter.Encrypter, letters []deadletter.Letter) []kafka.Message {
+	t.Helper()
+	pub, err := deadletter.New(deadletter.Config{Brokers: brokers, Topic: dlq, Encrypter: vault})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := pub.Publish(ctx, letters); err != nil {
+		t.Fatalf("publish: %v", err)
+	}
+	_ = pub.Close()
+	return stacktest.ReadAll(t, brokers, dlq, 3)
 }
