@@ -10,8 +10,7 @@ package deadletter
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -20,7 +19,10 @@ import (
 	"github.com/segmentio/kafka-go"
 )
 
-// Header names on a dead-lettered message. The original message's headers follow.
+// Header names on a dead-lettered message. Only these are stored in the clear:
+// the original message's key and headers are sealed with its value
+// (HeaderSourceKey, HeaderSourceHeaders), since a producer can put anything in
+// them, and a header of its could otherwise pose as one of these.
 const (
 	HeaderReason          = "reason"
 	HeaderStage           = "stage"
@@ -40,9 +42,12 @@ const (
 	// HeaderSourceKey is the original message's key as Vault transit
 	// ciphertext under the same key as the value. The key is
 	// "<tenant>/<channel order id>", and an order id can hold anything a
-	// producer put there, so the letter's own Kafka key is only a digest of it
-	// (keyDigest), which keeps one order's letters on one partition.
+	// producer put there; the letter's own Kafka key is the tenant id.
 	HeaderSourceKey = "source_key"
+	// HeaderSourceHeaders is the original message's headers, JSON-encoded
+	// ([{"key": ..., "value": <base64>}]), as Vault transit ciphertext under the
+	// same key as the value.
+	HeaderSourceHeaders = "source_headers"
 )
 
 // Values of HeaderPayloadKey.
@@ -60,7 +65,7 @@ var ownHeaders = map[string]bool{
 	HeaderReason: true, HeaderStage: true, HeaderError: true, HeaderSourceTopic: true,
 	HeaderSourcePartition: true, HeaderSourceOffset: true, HeaderSourceTimestamp: true,
 	HeaderDeadLetteredAt: true, HeaderPayloadEncoding: true, HeaderPayloadKey: true, HeaderTenantID: true,
-	HeaderSourceKey: true,
+	HeaderSourceKey: true, HeaderSourceHeaders: true,
 }
 
 // Encrypter encrypts under a tenant's key or the platform key (transit.Client).
@@ -169,50 +174,47 @@ func New(cfg Config) (*Publisher, error) {
 }
 
 // Publish writes every letter and returns when all are acknowledged. Each
-// payload is encrypted under its tenant's key, or the platform key when the
-// letter has no tenant: one Vault call per key.
+// letter's value, key and headers are encrypted under its tenant's key, or the
+// platform key when the letter has no tenant: one Vault call per key.
 func (p *Publisher) Publish(ctx context.Context, letters []Letter) error {
 	if len(letters) == 0 {
 		return nil
 	}
-	// Each letter's value and, when it has one, its key, in one call per
-	// encryption key: values first, then keys.
-	ciphertexts := make([]string, len(letters))
-	keyCiphertexts := make([]string, len(letters))
+	sealed := make([]sealedLetter, len(letters))
 	for tenant, idx := range byTenant(letters) {
-		plaintexts := make([][]byte, len(idx), 2*len(idx))
-		var keyed []int
-		for j, i := range idx {
-			plaintexts[j] = letters[i].Source.Value
-			if len(letters[i].Source.Key) > 0 {
-				plaintexts = append(plaintexts, letters[i].Source.Key)
-				keyed = append(keyed, i)
+		var parts partList
+		for _, i := range idx {
+			src := letters[i].Source
+			parts.add(src.Value, &sealed[i].value)
+			if len(src.Key) > 0 {
+				parts.add(src.Key, &sealed[i].key)
+			}
+			if len(src.Headers) > 0 {
+				blob, err := encodeHeaders(src.Headers)
+				if err != nil {
+					return fmt.Errorf("dead letter of %s/%d/%d: %w", src.Topic, src.Partition, src.Offset, err)
+				}
+				parts.add(blob, &sealed[i].headers)
 			}
 		}
 		var out []string
 		var err error
 		if tenant == "" {
-			out, err = p.encrypter.EncryptPlatform(ctx, plaintexts)
+			out, err = p.encrypter.EncryptPlatform(ctx, parts.plaintexts)
 		} else {
-			out, err = p.encrypter.Encrypt(ctx, tenant, plaintexts)
+			out, err = p.encrypter.Encrypt(ctx, tenant, parts.plaintexts)
 		}
 		if err != nil {
 			return fmt.Errorf("encrypt %d dead letters: %w", len(idx), err)
 		}
-		if len(out) != len(plaintexts) {
-			return fmt.Errorf("encrypt %d dead letters: %d ciphertexts for %d plaintexts", len(idx), len(out), len(plaintexts))
-		}
-		for j, i := range idx {
-			ciphertexts[i] = out[j]
-		}
-		for j, i := range keyed {
-			keyCiphertexts[i] = out[len(idx)+j]
+		if err := parts.fill(out); err != nil {
+			return fmt.Errorf("encrypt %d dead letters: %w", len(idx), err)
 		}
 	}
 	now := p.now().UTC().Format(time.RFC3339Nano)
 	msgs := make([]kafka.Message, len(letters))
 	for i, l := range letters {
-		msgs[i] = kafka.Message{Key: keyDigest(l.Source.Key), Value: []byte(ciphertexts[i]), Headers: headers(l, now, keyCiphertexts[i])}
+		msgs[i] = kafka.Message{Key: letterKey(l), Value: []byte(sealed[i].value), Headers: headers(l, now, sealed[i])}
 	}
 	if err := p.writer.WriteMessages(ctx, msgs...); err != nil {
 		return fmt.Errorf("publish %d dead letters to %s: %w", len(msgs), p.writer.Topic, err)
@@ -220,16 +222,73 @@ func (p *Publisher) Publish(ctx context.Context, letters []Letter) error {
 	return nil
 }
 
-// keyDigest is a dead letter's Kafka key: the first 16 bytes of the SHA-256 of
-// the original key, in hex. Letters of one order share it, so they stay on one
-// partition and in order; nothing of the original key can be read from it. A
-// message without a key gives a letter without one.
-func keyDigest(key []byte) []byte {
-	if len(key) == 0 {
+// sealedLetter is a letter's ciphertexts: its value's, and its key's and
+// headers' when it had any ("" otherwise).
+type sealedLetter struct{ value, key, headers string }
+
+// partList gathers the plaintexts of one Vault call and where each one's
+// ciphertext goes.
+type partList struct {
+	plaintexts [][]byte
+	dests      []*string
+}
+
+func (p *partList) add(plaintext []byte, dest *string) {
+	p.plaintexts = append(p.plaintexts, plaintext)
+	p.dests = append(p.dests, dest)
+}
+
+// fill hands out the call's results, in order.
+func (p *partList) fill(out []string) error {
+	if len(out) != len(p.dests) {
+		return fmt.Errorf("%d results for %d plaintexts", len(out), len(p.dests))
+	}
+	for i, d := range p.dests {
+		*d = out[i]
+	}
+	return nil
+}
+
+// letterKey is a dead letter's Kafka key: its tenant id, so that one tenant's
+// letters (and so one order's) stay on one partition and in order; none when
+// the tenant is not known. The original key stays sealed (HeaderSourceKey):
+// even a digest of it would give away a card number typed into an order id to
+// anyone who tries the few billion numbers of an issuer.
+func letterKey(l Letter) []byte {
+	if l.TenantID == "" {
 		return nil
 	}
-	sum := sha256.Sum256(key)
-	return []byte(hex.EncodeToString(sum[:16]))
+	return []byte(l.TenantID)
+}
+
+// sealedHeader is one original header as HeaderSourceHeaders holds it.
+type sealedHeader struct {
+	Key   string `json:"key"`
+	Value []byte `json:"value"`
+}
+
+func encodeHeaders(hs []kafka.Header) ([]byte, error) {
+	out := make([]sealedHeader, len(hs))
+	for i, h := range hs {
+		out[i] = sealedHeader{Key: h.Key, Value: h.Value}
+	}
+	b, err := json.Marshal(out)
+	if err != nil {
+		return nil, fmt.Errorf("encoding its headers: %w", err)
+	}
+	return b, nil
+}
+
+func decodeHeaders(b []byte) ([]kafka.Header, error) {
+	var in []sealedHeader
+	if err := json.Unmarshal(b, &in); err != nil {
+		return nil, fmt.Errorf("decoding the sealed headers: %w", err)
+	}
+	out := make([]kafka.Header, len(in))
+	for i, h := range in {
+		out[i] = kafka.Header{Key: h.Key, Value: h.Value}
+	}
+	return out, nil
 }
 
 // byTenant groups the letters' indices by TenantID ("" for the platform key).
@@ -241,11 +300,11 @@ func byTenant(letters []Letter) map[string][]int {
 	return out
 }
 
-// headers are a letter's headers: ours, then the original message's.
-// sourceKey is the original key's ciphertext, "" when it had none.
-func headers(l Letter, now, sourceKey string) []kafka.Header {
+// headers are a letter's headers, all of them ours: the original message's key
+// and headers are in them only as ciphertext.
+func headers(l Letter, now string, sealed sealedLetter) []kafka.Header {
 	errText := headerText(l.Err)
-	h := make([]kafka.Header, 0, len(ownHeaders)+len(l.Source.Headers))
+	h := make([]kafka.Header, 0, len(ownHeaders))
 	h = append(h,
 		kafka.Header{Key: HeaderReason, Value: []byte(l.Reason)},
 		kafka.Header{Key: HeaderStage, Value: []byte(l.Stage)},
@@ -262,10 +321,13 @@ func headers(l Letter, now, sourceKey string) []kafka.Header {
 	} else {
 		h = append(h, kafka.Header{Key: HeaderPayloadKey, Value: []byte(PayloadKeyPlatform)})
 	}
-	if sourceKey != "" {
-		h = append(h, kafka.Header{Key: HeaderSourceKey, Value: []byte(sourceKey)})
+	if sealed.key != "" {
+		h = append(h, kafka.Header{Key: HeaderSourceKey, Value: []byte(sealed.key)})
 	}
-	return append(h, l.Source.Headers...)
+	if sealed.headers != "" {
+		h = append(h, kafka.Header{Key: HeaderSourceHeaders, Value: []byte(sealed.headers)})
+	}
+	return h
 }
 
 // Close flushes and closes the writer.

@@ -34,7 +34,7 @@ func TestErrorHeaderNeverCarriesAValue(t *testing.T) {
 		}
 		for name, c := range cases {
 			var got string
-			for _, h := range headers(Letter{Source: kafka.Message{Topic: "orders.amazon"}, Reason: "invalid_value", Stage: "normalize", Err: c.err}, "now", "") {
+			for _, h := range headers(Letter{Source: kafka.Message{Topic: "orders.amazon"}, Reason: "invalid_value", Stage: "normalize", Err: c.err}, "now", sealedLetter{}) {
 				if h.Key == HeaderError {
 					got = string(h.Value)
 				}

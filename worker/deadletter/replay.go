@@ -171,6 +171,10 @@ func (cfg ReplayConfig) selects(h map[string]string, at time.Time) bool {
 	return true
 }
 
+// openedLetter is a letter decrypted: the original message's value, key and
+// headers (JSON, decodeHeaders).
+type openedLetter struct{ value, key, headers []byte }
+
 // republish decrypts the letters, each under the key its headers name, and
 // writes each to its source topic, in their order. The letters of a tenant
 // whose key is gone are counted in sum.KeyGone and skipped. It returns how
@@ -194,19 +198,21 @@ func republish(ctx context.Context, cfg ReplayConfig, writer *kafka.Writer, lett
 		}
 		groups[tenant] = append(groups[tenant], i)
 	}
-	plaintexts := make([][]byte, len(letters))
-	keys := make([][]byte, len(letters))
+	opened := make([]openedLetter, len(letters))
 	decrypted := make([]bool, len(letters))
 	for tenant, idx := range groups {
-		// Values first, then the original keys of the letters that have one
-		// (HeaderSourceKey), in one call per encryption key.
-		ciphertexts := make([]string, len(idx), 2*len(idx))
-		var keyed []int
-		for j, i := range idx {
-			ciphertexts[j] = string(letters[i].Value)
-			if k := headerValues(letters[i].Headers)[HeaderSourceKey]; k != "" {
-				ciphertexts = append(ciphertexts, k)
-				keyed = append(keyed, i)
+		// Each letter's value, and its sealed key and headers when it has
+		// them, in one call per encryption key.
+		var ciphertexts []string
+		var dests []*[]byte
+		for _, i := range idx {
+			h := headerValues(letters[i].Headers)
+			ciphertexts, dests = append(ciphertexts, string(letters[i].Value)), append(dests, &opened[i].value)
+			if k := h[HeaderSourceKey]; k != "" {
+				ciphertexts, dests = append(ciphertexts, k), append(dests, &opened[i].key)
+			}
+			if hs := h[HeaderSourceHeaders]; hs != "" {
+				ciphertexts, dests = append(ciphertexts, hs), append(dests, &opened[i].headers)
 			}
 		}
 		var plain [][]byte
@@ -224,11 +230,14 @@ func republish(ctx context.Context, cfg ReplayConfig, writer *kafka.Writer, lett
 		case err != nil:
 			return 0, fmt.Errorf("replay: decrypt %d dead letters: %w", len(idx), err)
 		}
-		for j, i := range idx {
-			plaintexts[i], decrypted[i] = plain[j], true
+		if len(plain) != len(dests) {
+			return 0, fmt.Errorf("replay: decrypt %d dead letters: %d results for %d ciphertexts", len(idx), len(plain), len(dests))
 		}
-		for j, i := range keyed {
-			keys[i] = plain[len(idx)+j]
+		for j, d := range dests {
+			*d = plain[j]
+		}
+		for _, i := range idx {
+			decrypted[i] = true
 		}
 	}
 	var out []kafka.Message
@@ -238,16 +247,25 @@ func republish(ctx context.Context, cfg ReplayConfig, writer *kafka.Writer, lett
 		}
 		h := headerValues(l.Headers)
 		headers := []kafka.Header{{Key: HeaderReplayedFrom, Value: fmt.Appendf(nil, "%s/%d/%d", l.Topic, l.Partition, l.Offset)}}
-		for _, x := range l.Headers {
-			if !ownHeaders[x.Key] {
-				headers = append(headers, x)
+		key := opened[i].key
+		if h[HeaderPayloadKey] == "" {
+			// Written before letters named their key and sealed the original
+			// key and headers: both are the original's, in the clear.
+			key = l.Key
+			for _, x := range l.Headers {
+				if !ownHeaders[x.Key] {
+					headers = append(headers, x)
+				}
 			}
 		}
-		key := keys[i]
-		if key == nil && h[HeaderSourceKey] == "" {
-			key = l.Key // a letter written before HeaderSourceKey kept the key itself
+		if opened[i].headers != nil {
+			original, err := decodeHeaders(opened[i].headers)
+			if err != nil {
+				return 0, fmt.Errorf("replay: %s/%d/%d: %w", l.Topic, l.Partition, l.Offset, err)
+			}
+			headers = append(headers, original...)
 		}
-		out = append(out, kafka.Message{Topic: h[HeaderSourceTopic], Key: key, Value: plaintexts[i], Headers: headers})
+		out = append(out, kafka.Message{Topic: h[HeaderSourceTopic], Key: key, Value: opened[i].value, Headers: headers})
 	}
 	if len(out) == 0 {
 		return 0, nil

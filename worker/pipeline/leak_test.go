@@ -32,7 +32,8 @@ import (
 // format and into the envelope (enums, amounts, currencies, dates and ids too, as
 // strings and as numbers), runs them all through the real pipeline (Kafka, Vault,
 // the DLQ) with every component logging at debug level, and checks that no log
-// line, no key or header of a dead letter and no metric label holds any of them.
+// line, no key or header of a dead letter and no metric label holds any of them,
+// even when the message's key and headers carry them too.
 func TestNoPersonalValueLeaksFromThePipeline(t *testing.T) {
 	s := newStream(t)
 	var logs privacytest.LogBuffer
@@ -80,7 +81,9 @@ func TestNoPersonalValueLeaksFromThePipeline(t *testing.T) {
 			seen[field] = true
 			// The contract's key is "<tenant>/<channel order id>": planted too.
 			key := []byte("t" + strconv.Itoa(len(seen)) + "/" + p.Value.Text)
-			msgs[f.topic] = append(msgs[f.topic], kafka.Message{Topic: f.topic, Key: key, Value: p.Message()})
+			// And so are a producer's headers.
+			headers := []kafka.Header{{Key: "x-note", Value: []byte(p.Value.Text)}, {Key: deadletter.HeaderSourceKey, Value: []byte(p.Value.Text)}}
+			msgs[f.topic] = append(msgs[f.topic], kafka.Message{Topic: f.topic, Key: key, Value: p.Message(), Headers: headers})
 		}
 	}
 	writer := &kafka.Writer{Addr: kafka.TCP(s.brokers...), Balancer: &kafka.Hash{}, RequiredAcks: kafka.RequireAll, BatchTimeout: time.Millisecond}
