@@ -43,7 +43,7 @@ func (l *offboardedList) Offboarded(tenant string) bool {
 	return l.tenants[tenant]
 }
 
-func (l *offboardedList) Hold() func() { return func() {} }
+func (l *offboardedList) Hold() (func(), error) { return func() {}, nil }
 
 func (l *offboardedList) Enter(tenant string) (func(), bool, error) {
 	offboarded, err := l.Check(tenant)

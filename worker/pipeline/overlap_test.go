@@ -168,7 +168,7 @@ func TestWriteOverlapsTheNextBatchAndCommitsInOrder(t *testing.T) {
 type blockTenant string
 
 func (b blockTenant) Offboarded(tenant string) bool { return tenant == string(b) }
-func (blockTenant) Hold() func()                    { return func() {} }
+func (blockTenant) Hold() (func(), error)           { return func() {}, nil }
 
 type recordingSink struct {
 	mu     sync.Mutex

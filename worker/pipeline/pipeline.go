@@ -61,7 +61,7 @@ type DeadLetters interface {
 // Hold and releases once the write has returned.
 type Blocklist interface {
 	Offboarded(tenant string) bool
-	Hold() (release func())
+	Hold() (release func(), err error)
 }
 
 // offboardedTenant is the tenant named by an error that refuses it because it
@@ -342,7 +342,10 @@ func (p *Pipeline) writeAndCommit(ctx context.Context, b prepared) error {
 	if len(b.protected) > 0 {
 		err := p.retry(ctx, "sink", func() error {
 			if p.cfg.Blocklist != nil {
-				release := p.cfg.Blocklist.Hold()
+				release, err := p.cfg.Blocklist.Hold()
+				if err != nil {
+					return fmt.Errorf("holding the write: %w", err)
+				}
 				defer release()
 			}
 			var n int

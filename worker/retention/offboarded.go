@@ -133,7 +133,11 @@ type Blocklist struct {
 	mu         sync.Mutex
 	current    *cohort
 	sealed     []*cohort // sealed cohorts that may still have calls inside
-	freshUntil time.Time // monotonic; zero until a reload's heartbeat is written
+	// freshUntil is when the list goes stale: zero until a reload's heartbeat
+	// is written. It carries a monotonic reading, and fresh compares both it
+	// and the wall clock, since each can fail alone: the monotonic clock stops
+	// while the host is suspended, the wall clock can be stepped back.
+	freshUntil time.Time
 	closed     bool      // Run has ended: nothing more is admitted
 
 	reload      sync.Mutex // one reload at a time; guards the fields below
@@ -275,16 +279,26 @@ func (b *Blocklist) Subscribe(f TenantForgetter) {
 	b.subscribers = append(b.subscribers, f)
 }
 
-// Hold admits one write of tenants' data (the pipeline's sink write) with no
-// other condition: an acknowledgement waits for it as it waits for Vault
-// calls. Read Offboarded after Hold returns and drop what it refuses; call
-// release once the write has returned.
-func (b *Blocklist) Hold() (release func()) {
+// Hold admits one write of tenants' data (the pipeline's sink write) while the
+// list is fresh, and refuses it for now (ErrListStale) when it is not or the
+// gate is closed: an acknowledgement waits for it as it waits for Vault calls.
+// Read Offboarded after Hold returns and drop what it refuses; call release
+// once the write has returned.
+func (b *Blocklist) Hold() (release func(), err error) {
 	b.mu.Lock()
+	defer b.mu.Unlock()
+	switch {
+	case b.closed:
+		return nil, errClosed
+	case b.cfg.WorkerID != "" && !b.freshLocked():
+		// A worker whose list is stale is one an offboarding may no longer
+		// wait for: it must not write a tenant's rows after that tenant's
+		// deletes have been verified.
+		return nil, ErrListStale
+	}
 	c := b.current
 	c.n++
-	b.mu.Unlock()
-	return b.leaver(c)
+	return b.leaver(c), nil
 }
 
 // Enter admits one Vault call for the tenant (transit.Gate): refused for good
@@ -317,10 +331,17 @@ func (b *Blocklist) verdictLocked(tenant string) (bool, error) {
 		return false, errObserver
 	case b.closed:
 		return false, errClosed
-	case !b.cfg.Now().Before(b.freshUntil):
+	case !b.freshLocked():
 		return false, ErrListStale
 	}
 	return false, nil
+}
+
+// freshLocked reports whether the list may still be trusted, by the monotonic
+// clock and by the wall clock both.
+func (b *Blocklist) freshLocked() bool {
+	now := b.cfg.Now()
+	return now.Before(b.freshUntil) && now.Round(0).Before(b.freshUntil.Round(0))
 }
 
 func (b *Blocklist) leaver(c *cohort) func() {
@@ -357,7 +378,7 @@ func (b *Blocklist) Run(ctx context.Context) error {
 
 func (b *Blocklist) logFailure(err error) {
 	b.mu.Lock()
-	stale := !b.cfg.Now().Before(b.freshUntil)
+	stale := !b.freshLocked()
 	b.mu.Unlock()
 	b.reload.Lock()
 	defer b.reload.Unlock()

@@ -458,6 +458,13 @@ func TestWorkerThatCannotReloadStopsEncrypting(t *testing.T) {
 	if n := telemetrytest.Sum(t, reg, "orderflow_vault_requests_total") - requests; n != 0 {
 		t.Errorf("%v requests sent to Vault with a stale list", n)
 	}
+	// Nor does it write: an offboarding may have stopped waiting for it.
+	if release, err := b.Hold(); !errors.Is(err, retention.ErrListStale) {
+		if release != nil {
+			release()
+		}
+		t.Errorf("a sink write held with a stale list: %v, want ErrListStale", err)
+	}
 
 	if err := f.conn.Exec(ctx, "RENAME TABLE "+hb+"_away TO "+hb); err != nil {
 		t.Fatal(err)
@@ -467,6 +474,12 @@ func TestWorkerThatCannotReloadStopsEncrypting(t *testing.T) {
 	}
 	if _, err := vault.Encrypt(ctx, tenants[0], [][]byte{[]byte("x")}); err != nil {
 		t.Errorf("Encrypt after a good reload: %v", err)
+	}
+	release, err := b.Hold()
+	if err != nil {
+		t.Errorf("a sink write held after a good reload: %v", err)
+	} else {
+		release()
 	}
 }
 
