@@ -92,7 +92,7 @@ func Check(ctx context.Context, client *kafka.Client, specs ...Spec) ([]Drift, e
 			if !set {
 				got = "(unknown to the broker)"
 			}
-			if got != s.Configs[k] {
+			if !Meets(k, got, s.Configs[k]) {
 				drifts = append(drifts, Drift{Topic: s.Name, Setting: k, Want: s.Configs[k], Got: got, Fixable: set})
 			}
 		}

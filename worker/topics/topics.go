@@ -52,7 +52,29 @@ const (
 	ConfigRetention       = "retention.ms"
 	ConfigSegment         = "segment.ms"
 	ConfigTimestampFuture = "message.timestamp.after.max.ms"
+	// ConfigCleanup must be "delete": a compacted topic keeps each key's
+	// latest message whatever retention.ms says.
+	ConfigCleanup = "cleanup.policy"
 )
+
+// upperBounds are the configs whose value is a longest time: a topic with a
+// shorter one (but not 0 or -1, which mean never) keeps its data for less
+// and meets the promise all the same.
+var upperBounds = map[string]bool{ConfigRetention: true, ConfigSegment: true, ConfigTimestampFuture: true}
+
+// Meets reports whether a topic's effective value got of config key meets
+// want: equal, or for an upper bound, a shorter positive time.
+func Meets(key, got, want string) bool {
+	if got == want {
+		return true
+	}
+	if !upperBounds[key] {
+		return false
+	}
+	g, err1 := strconv.ParseInt(got, 10, 64)
+	w, err2 := strconv.ParseInt(want, 10, 64)
+	return err1 == nil && err2 == nil && g > 0 && g <= w
+}
 
 // PersonalDataConfigs are the configs of a topic that carries personal data.
 func PersonalDataConfigs() map[string]string {
@@ -60,6 +82,7 @@ func PersonalDataConfigs() map[string]string {
 		ConfigRetention:       ms(Retention),
 		ConfigSegment:         ms(SegmentAge),
 		ConfigTimestampFuture: ms(FutureSkew),
+		ConfigCleanup:         "delete",
 	}
 }
 
