@@ -265,9 +265,9 @@ func TestTenantIDThatLooksLikeACardIsRefused(t *testing.T) {
 	for _, tenant := range []string{"acme-uk", "seller-2026-11", "shop-123456789012"} {
 		msg := setJSON(t, "testdata/ebay/typical-two-line.json", []any{"tenant_id"}, tenant)
 		o, err := n.Normalize(msg)
-		if err != nil && strings.Contains(err.Error(), "tenant_id") {
+		if err != nil {
 			t.Errorf("tenant %q refused: %v", tenant, err)
-		} else if err == nil && o.TenantID != tenant {
+		} else if o.TenantID != tenant {
 			t.Errorf("tenant %q normalised as %q", tenant, o.TenantID)
 		}
 	}

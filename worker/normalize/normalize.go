@@ -100,7 +100,8 @@ func (e *Error) Error() string {
 func (e *Error) Unwrap() error { return e.Err }
 
 // SafeMessage is Error(): every part of it is safe to show in the clear. The
-// dead-letter publisher and the pipeline's logs print only errors that have it.
+// dead-letter publisher shows only such errors in its unencrypted error header
+// (deadletter.SafeError).
 func (e *Error) SafeMessage() string { return e.Error() }
 
 // TenantOf returns the valid tenant id a normalisation error carries, or "".

@@ -34,9 +34,11 @@ var Corpus = []Value{
 	{"card", "5500-0055-5555-5559"},
 	{"card", "378282246310005"},
 	{"card", "4012888888881881"},
+	{"card", "４１１１　１１１１　１１１１　１１１１"}, // full-width, as a Japanese keyboard types it
 	{"email", "siobhan.przybylski@example.co.uk"},
 	{"phone", "+44 7700 900461"},
 	{"phone", "07700900461"},
+	{"phone", "٠٧٧٠٠٩٠٠٤٦١"}, // Arabic-Indic digits
 	{"name", "Siobhán Przybylski"},
 	{"address", "Flat 9, 27 Quarrendon Road"},
 	{"address", "Quarrendon Road, Aylesbury HP19 9XX"},
@@ -50,8 +52,9 @@ const fragment = 6
 // Leaks returns the corpus values of which text holds a fragment, each once, in
 // corpus order: the value itself, any six characters of it in a row
 // (case-insensitive), or any six of its digits in a row with the separators
-// removed (so "4111-1111" and "41111111" both give the card away). Empty when
-// text is clean.
+// removed (so "4111-1111" and "41111111" both give the card away), digits of
+// any script compared by their values (so "４１１１..." gives "4111..." away, and
+// the other way round). Empty when text is clean.
 func Leaks(text string) []string {
 	lower := strings.ToLower(text)
 	runs := digitRuns(text)
@@ -101,7 +104,7 @@ func digitRuns(text string) []string {
 	for _, r := range text {
 		switch {
 		case unicode.IsDigit(r):
-			b.WriteRune(r)
+			b.WriteByte('0' + digitValue(r))
 		case unicode.IsLetter(r):
 			flush()
 		}
@@ -110,14 +113,26 @@ func digitRuns(text string) []string {
 	return runs
 }
 
+// onlyDigits returns s's digits, of any script, as ASCII digits.
 func onlyDigits(s string) string {
 	var b strings.Builder
 	for _, r := range s {
 		if unicode.IsDigit(r) {
-			b.WriteRune(r)
+			b.WriteByte('0' + digitValue(r))
 		}
 	}
 	return b.String()
+}
+
+// digitValue is the value of a decimal digit of any script. Unicode puts each
+// script's digits 0 to 9 in a row (some scripts several rows back to back), so
+// the value is the distance from the start of the row, modulo ten.
+func digitValue(r rune) byte {
+	start := r
+	for start > 0 && unicode.IsDigit(start-1) {
+		start--
+	}
+	return byte((r - start) % 10)
 }
 
 // Planted is one message with one personal value put in one field.

@@ -25,6 +25,20 @@ func TestLeaksFindsEveryValueAndPiecesOfIt(t *testing.T) {
 	}
 }
 
+// Digits are compared by value, whatever their script.
+func TestLeaksReadsDigitsOfEveryScript(t *testing.T) {
+	for _, text := range []string{
+		"card ４１１１ １１１１ １１１１ １１１１ in full-width",
+		"card ٤١١١-١١١١-١١١١-١١١١ in Arabic-Indic",
+		"card ४१११ १११११११११११११ in Devanagari",
+		"phone 07700 900461 typed with ASCII digits, planted with Arabic-Indic ones",
+	} {
+		if len(Leaks(text)) == 0 {
+			t.Errorf("Leaks(%q) found nothing", text)
+		}
+	}
+}
+
 func TestLeaksPassesWhatHoldsNoPersonalValue(t *testing.T) {
 	clean := []string{
 		`invalid_value: payload.order.OrderStatus: is not an Amazon order status (19 characters: digits, spaces)`,
