@@ -180,7 +180,10 @@ type BlocklistConfig struct {
 	RequestTimeout time.Duration
 	// QuiesceTimeout bounds a reload's wait for the calls admitted before it
 	// stored new tenants; a reload that gives up acknowledges nothing and the
-	// next one waits again. Default StaleAfter.
+	// next one waits again. The wait holds up the next reload, so it must end
+	// in time for one more before the list goes stale. Default StaleAfter
+	// minus two Intervals (at least half an Interval, at most StaleAfter minus
+	// an Interval, which is also the most it may be).
 	QuiesceTimeout time.Duration
 	// Logger receives failed reloads and acknowledgements. Default slog.Default().
 	Logger *slog.Logger
@@ -200,7 +203,7 @@ func (c *BlocklistConfig) setDefaults() {
 		c.RequestTimeout = 10 * time.Second
 	}
 	if c.QuiesceTimeout == 0 {
-		c.QuiesceTimeout = c.StaleAfter
+		c.QuiesceTimeout = min(max(c.StaleAfter-2*c.Interval, c.Interval/2), c.StaleAfter-c.Interval)
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
@@ -223,6 +226,10 @@ func (c *BlocklistConfig) validate() error {
 	}
 	if c.RequestTimeout < 0 || c.QuiesceTimeout < 0 {
 		errs = append(errs, errors.New("retention: blocklist: request and quiesce timeouts must be positive"))
+	}
+	if c.QuiesceTimeout > c.StaleAfter-c.Interval {
+		errs = append(errs, fmt.Errorf("retention: blocklist: the quiesce timeout (%s) must leave an interval (%s) before the list goes stale (%s): a reload waits for it",
+			c.QuiesceTimeout, c.Interval, c.StaleAfter))
 	}
 	if len(c.WorkerID) > 200 {
 		errs = append(errs, fmt.Errorf("retention: blocklist: worker id of %d bytes is longer than 200", len(c.WorkerID)))
