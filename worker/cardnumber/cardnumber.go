@@ -65,7 +65,7 @@ type Match struct {
 }
 
 // Find returns the card numbers in s, in order; nil, without allocating, when
-// there are none.
+// there are none. It asks MayContain first, which settles most strings.
 func Find(s string) []Match {
 	if !MayContain(s) {
 		return nil
@@ -76,9 +76,22 @@ func Find(s string) []Match {
 
 // Redact returns s with every card number replaced by Replacement, and the
 // matches it replaced. A string without one is returned as it is, without
-// allocating.
+// allocating. Like Find, it asks MayContain first.
 func Redact(s string) (string, []Match) {
-	ms := Find(s)
+	if !MayContain(s) {
+		return s, nil
+	}
+	return RedactCandidate(s)
+}
+
+// RedactCandidate is Redact for a string that MayContain has accepted: it
+// scans s at once, without asking MayContain again. It is for a caller that
+// decides something between the two, as the protect stage does (it looks a
+// field up among those exempt from the scan only when its string may hold a
+// card number). On any other string it gives Redact's answer, only more slowly.
+func RedactCandidate(s string) (string, []Match) {
+	var sc scanner
+	ms := sc.scan(s, nil)
 	if len(ms) == 0 {
 		return s, nil
 	}
@@ -95,8 +108,9 @@ func Redact(s string) (string, []Match) {
 }
 
 // MayContain reports whether some run of s has 12 digits: a quick test that
-// rules out most strings before Find, which makes it first. A false answer is
-// certain; a true one is not (no window of the run may pass Luhn).
+// rules out most strings before a scan (Find and Redact make it first). A
+// false answer is certain; a true one is not (no window of the run may pass
+// Luhn).
 func MayContain(s string) bool {
 	// Most strings are ASCII with fewer than 12 digits in all: the quickest
 	// count there is settles them.

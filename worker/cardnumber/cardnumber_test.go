@@ -1,6 +1,7 @@
 package cardnumber
 
 import (
+	"slices"
 	"strings"
 	"testing"
 )
@@ -265,6 +266,23 @@ func TestMayContain(t *testing.T) {
 	}
 }
 
+// TestRedactCandidateIsRedact: skipping MayContain changes nothing but the
+// time taken, whether MayContain would have accepted the string or not.
+func TestRedactCandidateIsRedact(t *testing.T) {
+	ins := []string{"", "no digits", "12345678901", "4111111111111114", "Zoë 1234 5678 9012", "4111ア1111ノ1111一1111",
+		"Flat 3 4111 1111 1111 1111", "two cards: 4111111111111111, 5555555555554444"}
+	for _, c := range adversarial {
+		ins = append(ins, c.in, "Please charge "+c.in+" thanks")
+	}
+	for _, in := range ins {
+		got, gotMs := RedactCandidate(in)
+		want, wantMs := Redact(in)
+		if got != want || !slices.Equal(gotMs, wantMs) {
+			t.Errorf("RedactCandidate(%q) = %q, %v; Redact = %q, %v", in, got, gotMs, want, wantMs)
+		}
+	}
+}
+
 // digitsOf returns the ASCII digits of s's decimal digits, any script.
 func digitsOf(s string) string {
 	var b strings.Builder
@@ -319,6 +337,9 @@ func TestNoAllocationWithoutACard(t *testing.T) {
 		}
 		if n := testing.AllocsPerRun(100, func() { Redact(s) }); n != 0 {
 			t.Errorf("Redact(%q) allocates %v times", s, n)
+		}
+		if n := testing.AllocsPerRun(100, func() { RedactCandidate(s) }); n != 0 {
+			t.Errorf("RedactCandidate(%q) allocates %v times", s, n)
 		}
 	}
 }
