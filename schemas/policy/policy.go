@@ -44,8 +44,12 @@ type ScanMode string
 const (
 	// Scan: every card number in the field is removed before anything else.
 	Scan ScanMode = "scan"
-	// Exempt: an identifier the marketplace assigns, not scanned but held by the
-	// normaliser to a documented format that nothing typed can pass.
+	// Exempt: an identifier the marketplace assigns, not scanned (scanning would
+	// cut Luhn-valid windows out of ClickHouse keys) but held by the normaliser
+	// to its documented format. The format narrows what fits (fixed lengths, no
+	// separators, no letters where the format has none, no email); it does not
+	// rule card numbers out: a 3-7-7 order id or a 14-digit id can hold a
+	// Luhn-valid window.
 	Exempt ScanMode = "exempt"
 	// NotText: a number, boolean or time, into which nothing can be typed.
 	NotText ScanMode = "not_text"

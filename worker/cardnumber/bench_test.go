@@ -31,3 +31,11 @@ func BenchmarkRedact(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkNewBMP is what building the table of the Basic Multilingual Plane
+// costs every process that imports the package, once, at initialisation.
+func BenchmarkNewBMP(b *testing.B) {
+	for b.Loop() {
+		newBMP()
+	}
+}

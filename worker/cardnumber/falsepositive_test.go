@@ -6,7 +6,6 @@ import (
 	"math/rand/v2"
 	"strings"
 	"testing"
-	"unicode"
 )
 
 // TestFalsePositiveRates measures how often realistic data that holds no card
@@ -18,8 +17,8 @@ import (
 // with probability exactly 1/10 (doubling permutes the digits), so a run is
 // taken with probability about 1 - 0.9^w (the windows overlap, which makes
 // them nearly, not exactly, independent). Runs are counted here the simple
-// way, split at letters and symbols, independently of the scanner's own
-// classes. The bound is the category's mean prediction plus three standard
+// way, from the rule's Unicode categories (ruleClass), independently of the
+// scanner's own tables. The bound is the category's mean prediction plus three standard
 // errors of its sample and two percentage points for the independence
 // approximation (check digits and fixed prefixes correlate overlapping
 // windows a little: EAN-13 barcodes come out 2 points above it). A regression that finds more (windows shorter than 12 digits,
@@ -53,8 +52,9 @@ func TestFalsePositiveRates(t *testing.T) {
 	}
 }
 
-// windows counts the 12-19 digit windows of s's runs, the runs split at
-// letters and at symbols other than '+' and '−'.
+// windows counts the 12-19 digit windows of s's runs, the runs split where
+// the rule splits them (ruleClass, chars_test.go): at letters and numbers
+// that are not digits, not at whitespace, punctuation or symbols.
 func windows(s string) int {
 	w, d := 0, 0
 	flush := func() {
@@ -64,10 +64,10 @@ func windows(s string) int {
 		d = 0
 	}
 	for _, r := range s {
-		switch {
-		case unicode.IsDigit(r):
+		switch ruleClass(r) {
+		case digit:
 			d++
-		case unicode.IsLetter(r), unicode.IsSymbol(r) && r != '+' && r != '−':
+		case breaks:
 			flush()
 		}
 	}
@@ -147,6 +147,14 @@ var nonCardCategories = []struct {
 			fmt.Sprintf("$%d,%03d.%02d", p/100000, p/100%1000, p%100),
 			fmt.Sprintf("%d x £%d.%02d = £%d.%02d", 1+p%5, p/1000, p%100, p/300, p%97),
 			fmt.Sprintf("Total £%d.%02d incl. VAT £%d.%02d", p/100, p%100, p/600, p%100))
+	}},
+	{"sizes and dimensions", func(r *rand.Rand) string {
+		return pick(r,
+			fmt.Sprintf("%d×%d×%d cm", 10+r.IntN(190), 10+r.IntN(190), 10+r.IntN(190)),
+			fmt.Sprintf("%d × %d × %d mm", 100+r.IntN(2400), 100+r.IntN(2400), 100+r.IntN(2400)),
+			fmt.Sprintf("%dx%dcm", 10+r.IntN(190), 10+r.IntN(190)),
+			fmt.Sprintf("A4 210×297 mm, %dg/m²", 60+r.IntN(240)),
+			fmt.Sprintf("%d°C – %d°C, %d W", -r.IntN(40), 20+r.IntN(80), 100+r.IntN(2900)))
 	}},
 	{"postcodes", func(r *rand.Rand) string {
 		return pick(r, "SW1A "+digits(r, 1)+"AA", digits(r, 5)+"-"+digits(r, 4), digits(r, 5)+" Berlin", "D02 X"+digits(r, 3), "1012 AB")

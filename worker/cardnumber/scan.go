@@ -71,7 +71,7 @@ func (sc *scanner) scan(s string, out []Match) []Match {
 			i++
 			continue
 		}
-		r, size := utf8.DecodeRuneInString(s[i:]) // not UTF-8: U+FFFD, a symbol
+		r, size := utf8.DecodeRuneInString(s[i:]) // not UTF-8: U+FFFD, which joins
 		switch cl, v := classify(r); cl {
 		case digit:
 			out = sc.digit(v, i, i+size, out)
@@ -88,8 +88,8 @@ func (sc *scanner) scan(s string, out []Match) []Match {
 	return out
 }
 
-// asciiBreaks marks the ASCII characters that end a run (letters, most
-// symbols); bytes from 0x80 are not marked.
+// asciiBreaks marks the ASCII characters that end a run (the letters);
+// bytes from 0x80 are not marked.
 var asciiBreaks = func() (t [256]bool) {
 	for c := range utf8.RuneSelf {
 		t[c] = latin1[c].class == breaks

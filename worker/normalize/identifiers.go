@@ -3,14 +3,25 @@ package normalize
 import "github.com/orderflow/orderflow/worker/order"
 
 // Identifiers that the marketplaces assign: Amazon's order id, order item id
-// and ASIN, eBay's order id, line item id and item id. No buyer or seller types
-// them, so the protect stage does not scan them for card numbers
-// (schemas/policy/order-fields.yaml, card_scan: exempt): many are runs of 12
-// to 19 digits that pass Luhn one time in ten, and removing one would corrupt
-// the ClickHouse key it is part of. Instead each is held here to its documented
-// format, and a message whose identifier breaks it is dead-lettered as
-// invalid_value: a card number, an email or free text cannot pass, so nothing
-// a person typed reaches storage unscanned through these fields.
+// and ASIN, eBay's order id, line item id and item id. The protect stage does
+// not scan them for card numbers (schemas/policy/order-fields.yaml, card_scan:
+// exempt), for two reasons: the marketplace assigns them, no buyer or seller
+// types them; and many are runs of 12 to 19 digits with a Luhn-valid window
+// (one in ten 12- or 14-digit ids, most 3-7-7 order ids), which the scan would
+// cut out of the ClickHouse key the id is part of. Instead each is held here to
+// its documented format, and a message whose identifier breaks it is
+// dead-lettered as invalid_value.
+//
+// The format narrows what can stand in these fields: digits (and for an ASIN
+// or a Multi-Channel Fulfillment order id, capital letters) in fixed lengths,
+// dashes only where the format puts them, no spaces or other separators, no
+// other script's digits, no email, no free text. It does not rule card numbers
+// out: the Amazon order id 041-1111111-1111111 holds the Visa test number
+// 4111 1111 1111 1111, and the Diners test number 30569309025904 has the shape
+// of an order item id or a line item id. A card number written the way people
+// write them (in groups of four, with spaces) fails every format; one that a
+// producer deliberately shapes as an id passes, and is stored as the id it
+// claims to be.
 //
 // Where the documentation only says "string", the rule is the shape every
 // documented example and every order seen has, as tight as that: a digit count,

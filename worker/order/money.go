@@ -13,7 +13,16 @@ import (
 // ever rounded.
 const AmountScale = 4
 
-const amountUnit = 10_000 // 10^AmountScale
+const amountUnit = 10_000 // 10^AmountScale (TestAmountUnitIsTheScale)
+
+// ruleTooManyPlaces is the rule an amount with more decimal places than an
+// Amount keeps breaks. Its number is spelt from AmountScale, as a constant
+// (errors carry constant rules, never words built at run time): one digit,
+// which the guard below holds it to.
+const ruleTooManyPlaces = "amount has more than " + string(rune('0'+AmountScale)) + " decimal places"
+
+// The build fails here if AmountScale ever needs two digits to spell.
+const _ uint = 9 - AmountScale
 
 // maxAmountDigits bounds the integer part so that the scaled value fits in int64
 // with room to add amounts up.
@@ -31,7 +40,7 @@ var ErrBadAmount = errors.New("bad amount")
 // errors end up in logs and dead-letter headers.
 type AmountError struct {
 	// Rule is what is wrong, in fixed words: "amount is not a decimal number",
-	// "amount has more than 4 decimal places", ...
+	// "amount has more than 4 decimal places" (AmountScale), ...
 	Rule string
 	// OfCurrency is true when the currency code is at fault, not the amount.
 	OfCurrency bool
@@ -74,7 +83,7 @@ func ParseAmount(s string) (Amount, error) {
 	}
 	trimmedFrac := strings.TrimRight(fracPart, "0")
 	if len(trimmedFrac) > AmountScale {
-		return 0, amountError("amount has more than 4 decimal places")
+		return 0, amountError(ruleTooManyPlaces)
 	}
 	var v int64
 	if intPart != "" {
@@ -82,7 +91,7 @@ func ParseAmount(s string) (Amount, error) {
 		v = n * amountUnit
 	}
 	if trimmedFrac != "" {
-		n, _ := strconv.ParseInt(trimmedFrac, 10, 64) // at most four digits: cannot fail
+		n, _ := strconv.ParseInt(trimmedFrac, 10, 64) // at most AmountScale digits: cannot fail
 		for range AmountScale - len(trimmedFrac) {
 			n *= 10
 		}
@@ -111,7 +120,7 @@ func (a Amount) String() string {
 	if v < 0 {
 		sign, v = "-", -v
 	}
-	frac := fmt.Sprintf("%04d", v%amountUnit)
+	frac := fmt.Sprintf("%0*d", AmountScale, v%amountUnit)
 	frac = strings.TrimRight(frac, "0")
 	for len(frac) < 2 {
 		frac += "0"

@@ -3,6 +3,7 @@ package order
 import (
 	"encoding/json"
 	"errors"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -52,6 +53,28 @@ func TestParseAmount(t *testing.T) {
 		if in != "" && err != nil && strings.Contains(err.Error(), in) {
 			t.Errorf("ParseAmount(%q) error %q quotes its input: amount fields can hold anything, errors go to logs", in, err)
 		}
+	}
+}
+
+// TestAmountUnitIsTheScale: the unit, the refusal's rule and the decimal
+// places accepted all follow AmountScale.
+func TestAmountUnitIsTheScale(t *testing.T) {
+	unit := int64(1)
+	for range AmountScale {
+		unit *= 10
+	}
+	if amountUnit != unit {
+		t.Errorf("amountUnit = %d, want 10^%d", amountUnit, AmountScale)
+	}
+	if want := "amount has more than " + strconv.Itoa(AmountScale) + " decimal places"; ruleTooManyPlaces != want {
+		t.Errorf("rule %q, want %q", ruleTooManyPlaces, want)
+	}
+	if a, err := ParseAmount("0." + strings.Repeat("0", AmountScale-1) + "1"); err != nil || a != 1 {
+		t.Errorf("the smallest amount: %d, %v", a, err)
+	}
+	var ae *AmountError
+	if _, err := ParseAmount("0." + strings.Repeat("0", AmountScale) + "1"); !errors.As(err, &ae) || ae.Rule != ruleTooManyPlaces {
+		t.Errorf("one place too many: %v", err)
 	}
 }
 

@@ -9,10 +9,10 @@ import (
 	"github.com/orderflow/orderflow/worker/order"
 )
 
-// scrubbed is a canonical order after scrub: no card number in any string, no
-// free text. Everything the stage keeps, tokenises or encrypts is read from
-// one, so nothing can be protected or kept before the scrub has run: the type
-// says so.
+// scrubbed is a canonical order after scrub: no card number in any string but
+// the exempt marketplace identifiers, no free text. Everything the stage keeps,
+// tokenises or encrypts is read from one, so nothing can be protected or kept
+// before the scrub has run: the type says so.
 type scrubbed struct{ o order.Order }
 
 // cardScan is the policy's card_scan, as scrub needs it: which fields it
@@ -67,8 +67,11 @@ type freeTextKey struct{ channel, kind string }
 //
 // Every string means every one, enums and currency codes included, whatever
 // the policy does with the field afterwards, except the marketplace identifiers
-// that the policy exempts (cs): the normaliser has held them to formats that no
-// card number can pass. A test fills each string field of the canonical order
+// that the policy exempts (cs): the marketplace assigns them, and a Luhn-valid
+// window cut out of one would corrupt the ClickHouse key it is part of. The
+// normaliser has held them to their formats, which narrow what fits (fixed
+// lengths, no separators, no email) but do not rule a card number out: a 3-7-7
+// order id or a 14-digit line id can hold a Luhn-valid window, and is kept. A test fills each string field of the canonical order
 // with a card number and checks that each is found and counted under the
 // field's policy path, and that only the exempt ones are left as they were.
 func scrub(o order.Order, t *tally, cs *cardScan) scrubbed {
@@ -129,12 +132,13 @@ type cleaner struct {
 
 // clean returns s without its card numbers, counting them under path. Most
 // strings have too few digits to hold one; only those that could are looked
-// up among the exempt paths.
+// up among the exempt paths (a map lookup costs more than MayContain's count),
+// and RedactCandidate scans them without making that count a second time.
 func (c *cleaner) clean(path, s string) string {
 	if !cardnumber.MayContain(s) || c.exempt[path] {
 		return s
 	}
-	r, ms := cardnumber.Redact(s)
+	r, ms := cardnumber.RedactCandidate(s)
 	if len(ms) > 0 {
 		c.t.addCards(c.channel, path, ms)
 		c.changed = true

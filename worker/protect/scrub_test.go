@@ -1,6 +1,9 @@
 package protect
 
 import (
+	"bytes"
+	"encoding/json"
+	"fmt"
 	"maps"
 	"os"
 	"path/filepath"
@@ -169,6 +172,162 @@ func TestScrubRealisticHidingPlaces(t *testing.T) {
 	if diff := cmp.Diff(map[freeTextKey]int{{"amazon", "gift_message"}: 1}, tl.freeText); diff != "" {
 		t.Errorf("free text (-want +got):\n%s", diff)
 	}
+}
+
+// TestTypedCardsThroughNormalize writes card numbers into the raw payloads of
+// each channel, where sellers and buyers type them (a line's title and SKU,
+// the seller's order reference), as JSON text: ASCII punctuation that Unicode
+// classes as symbols (| ~ ^ = $ < > `), other symbols, U+FFFD as a JSON lone
+// surrogate, an escape or a byte that is not UTF-8 becomes it, and the dashes
+// that are modifier letters (ー). Each must come out of normalize and scrub
+// removed and counted under its field, and no 12 of its digits left in any
+// string of the order.
+func TestTypedCardsThroughNormalize(t *testing.T) {
+	cards := []struct{ name, json string }{ // as the JSON string's text, escapes included
+		{"pipes", "4111|1111|1111|1111"},
+		{"tildes", "4111~1111~1111~1111"},
+		{"carets", "5555^5555^5555^4444"},
+		{"equals signs", "4111=1111=1111=1111"},
+		{"dollar signs", "4111$1111$1111$1111"},
+		{"less-than signs", "4111<1111<1111<1111"},
+		{"greater-than signs", "4111>1111>1111>1111"},
+		{"backticks", "4111`1111`1111`1111"},
+		{"degree signs", "4111°1111°1111°1111"},
+		{"fraction slashes", "6011⁄0009⁄9013⁄9424"},
+		{"currency and emoji", "4111£1111😀1111€1111"},
+		{"lone high surrogate", `4111\ud8001111 1111 1111`},
+		{"lone low surrogate", `4111\udc001111\udc001111\udc001111`},
+		{"escaped U+FFFD", `3782\ufffd822463\ufffd10005`},
+		{"bytes that are not UTF-8", "4111\xff1111\xc31111\xed\xa0\x801111"},
+		{"katakana prolonged sound marks", "4111ー1111ー1111ー1111"},
+		{"half-width prolonged sound marks", "４１１１ｰ１１１１ｰ１１１１ｰ１１１１"},
+		{"modifier letter minus", "4111˗1111˗1111˗1111"},
+		{"full-width hyphen-minus", "4111－1111－1111－1111"},
+		{"tatweel", "4111ـ1111ـ1111ـ1111"},
+		{"modifier letter apostrophes", "4111ʼ1111ʼ1111ʼ1111"},
+	}
+	type place struct {
+		field string // policy path
+		at    []any  // where in the payload: member names and array indices
+		text  string // the value around the card: %s is the card
+	}
+	payloads := []struct {
+		file   string
+		places []place
+	}{
+		{"amazon/uk-two-lines-typical.json", []place{
+			{"lines.title", []any{"payload", "items", 0, "Title"}, "Gift card top-up %s"},
+			{"lines.sku", []any{"payload", "items", 0, "SellerSKU"}, "GC-%s"},
+			{"seller_order_id", []any{"payload", "order", "SellerOrderId"}, "ref %s"},
+		}},
+		{"amazon2026/uk-two-lines-typical.json", []place{
+			{"lines.title", []any{"payload", "order", "orderItems", 0, "product", "title"}, "Gift card top-up %s"},
+			{"lines.sku", []any{"payload", "order", "orderItems", 0, "product", "sellerSku"}, "GC-%s"},
+			{"seller_order_id", []any{"payload", "order", "orderAliases", 0, "aliasId"}, "ref %s"},
+		}},
+		{"ebay/typical-two-line.json", []place{
+			{"lines.title", []any{"payload", "lineItems", 0, "title"}, "Gift card top-up %s"},
+			{"lines.sku", []any{"payload", "lineItems", 0, "sku"}, "GC-%s"},
+			{"seller_order_id", []any{"payload", "salesRecordReference"}, "ref %s"},
+		}},
+	}
+	cs := policyCardScan(t)
+	for _, p := range payloads {
+		raw, err := os.ReadFile(filepath.Join("..", "normalize", "testdata", p.file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, pl := range p.places {
+			for _, c := range cards {
+				t.Run(p.file+"/"+pl.field+"/"+c.name, func(t *testing.T) {
+					msg := withRawString(t, raw, pl.at, fmt.Sprintf(pl.text, c.json))
+					o, err := normalize.Normalize(msg)
+					if err != nil {
+						t.Fatalf("Normalize: %v", err)
+					}
+					var tl tally
+					s := scrub(o, &tl, cs)
+					ch := channelLabel(o.Channel)
+					if got := tl.cards[cardKey{ch, pl.field}]; got != 1 || len(tl.cards) != 1 {
+						t.Errorf("cards counted %v, want 1 under %s", tl.cards, pl.field)
+					}
+					digits, found := cardDigits(c.json), false
+					Strings(s.o, func(path, v string) {
+						left := cardDigits(v)
+						for k := 0; k+12 <= len(digits); k++ {
+							if strings.Contains(left, digits[k:k+12]) {
+								t.Errorf("%s = %q keeps 12 of the card's digits", path, v)
+								return
+							}
+						}
+						if path == pl.field && strings.Count(v, cardnumber.Replacement) == 1 {
+							found = true
+						}
+					})
+					if !found {
+						t.Errorf("%s: no %q in the scrubbed order", pl.field, cardnumber.Replacement)
+					}
+				})
+			}
+		}
+	}
+}
+
+// withRawString returns the JSON message raw with the string at path set to
+// text, which goes in as JSON text as it is (escapes, invalid UTF-8 and all).
+func withRawString(t *testing.T, raw []byte, path []any, text string) []byte {
+	t.Helper()
+	d := json.NewDecoder(bytes.NewReader(raw))
+	d.UseNumber()
+	var doc any
+	if err := d.Decode(&doc); err != nil {
+		t.Fatal(err)
+	}
+	const mark = "\x00here\x00"
+	v := doc
+	for i, k := range path {
+		last := i == len(path)-1
+		switch k := k.(type) {
+		case string:
+			m := v.(map[string]any)
+			if _, ok := m[k]; !ok {
+				t.Fatalf("no %v in the payload", path[:i+1])
+			}
+			if last {
+				m[k] = mark
+			}
+			v = m[k]
+		case int:
+			if last {
+				v.([]any)[k] = mark
+			}
+			v = v.([]any)[k]
+		}
+	}
+	out, err := json.Marshal(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	quoted, _ := json.Marshal(mark)
+	if bytes.Count(out, quoted) != 1 {
+		t.Fatalf("%s placed %d times", quoted, bytes.Count(out, quoted))
+	}
+	return bytes.Replace(out, quoted, []byte(`"`+text+`"`), 1)
+}
+
+// cardDigits returns the ASCII and full-width digits of s as ASCII (the
+// digits the cards above are written in).
+func cardDigits(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		switch {
+		case r >= '0' && r <= '9':
+			b.WriteRune(r)
+		case r >= '０' && r <= '９':
+			b.WriteRune('0' + r - '０')
+		}
+	}
+	return b.String()
 }
 
 // Fixtures are the normalize package's realistic orders, normalised.
