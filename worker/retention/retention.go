@@ -11,7 +11,9 @@
 // row expires when its start (purchase, or the financial year's end) plus
 // the period has passed, and the pass finds its cutoff by adding periods to
 // candidate starts, never by subtracting from its as-of instant, so that no
-// leap day makes it early (financial.go). Labels and facts partitions that
+// leap day makes it early. Financial years are taken in the time zones that
+// make them latest (the seller's is not known), so that no seller's zone
+// makes a financial record's expiry early either (financial.go). Labels and facts partitions that
 // can hold only expired rows are dropped whole (DROP PARTITION ID), and the
 // one that straddles the cutoff loses its expired rows through ALTER TABLE
 // ... DELETE, a mutation the purger waits for. Financial records are
