@@ -546,6 +546,10 @@ func (f *fixture) now() time.Time {
 // setNow moves the fixture's clock: a pass deletes as of now at the latest.
 func (f *fixture) setNow(at time.Time) { f.clock.Store(&at) }
 
+// clickHouseNow is ClickHouse's clock as the fixture's Purgers see it: the
+// fixture's clock, which simulates later dates than the server's.
+func (f *fixture) clickHouseNow(context.Context) (time.Time, error) { return f.now(), nil }
+
 // syncBuffer is a log destination that Purgers may share.
 type syncBuffer struct {
 	mu  sync.Mutex
@@ -570,7 +574,7 @@ func (f *fixture) purger(t testing.TB, r config.Retention, shredder retention.Ke
 		Conn: f.conn, Database: f.cfg.Database, RestrictedDatabase: f.cfg.RestrictedDatabase,
 		Retention: r, MutationTimeout: time.Minute, Shredder: shredder, Registerer: f.reg,
 		Logger: slog.New(slog.NewTextHandler(f.log, nil)),
-		Now:    f.now,
+		Now:    f.now, ClickHouseNow: f.clickHouseNow,
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -193,7 +193,7 @@ func (m *metrics) passDone(tables []table, actions []Action, outcome string, now
 		m.lastRunRows.WithLabelValues(t.name, reasonOffboarding)
 	}
 	for _, a := range actions {
-		if a.Outcome == OutcomeOK && a.Table != "" {
+		if a.Outcome == OutcomeOK && a.Table != "" && a.Kind != ActionPrune {
 			m.lastRunRows.WithLabelValues(a.Table, a.Reason).Add(float64(a.Rows))
 		}
 	}

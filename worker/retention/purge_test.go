@@ -590,10 +590,11 @@ func TestACancelledPassIsRecordedAsFailed(t *testing.T) {
 func TestRunPurgesOnSchedule(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, smallSet(twoTenants("run")))
+	f.setNow(today.Add(22 * day))
 	p, err := retention.New(retention.Config{
 		Conn: f.conn, Database: f.cfg.Database, RestrictedDatabase: f.cfg.RestrictedDatabase,
 		Retention: defaultRetention(), Registerer: f.reg,
-		Now: func() time.Time { return today.Add(22 * day) },
+		Now: f.now, ClickHouseNow: f.clickHouseNow,
 	})
 	if err != nil {
 		t.Fatal(err)
