@@ -384,10 +384,8 @@ func (p *Purger) deleteExpired(ctx context.Context, r *run, t table, pt partitio
 // expired is dropped, after a second count just before the drop (a record
 // written into it since, a late snapshot with a new refund, turns the drop
 // into a delete); one that holds both loses its expired rows through a
-// delete scoped to it. A record written between that count and the drop
-// would go with the partition: it would have to belong to an order bought
-// more than the period plus a year ago, with a financial event since, and
-// be written in those milliseconds.
+// delete scoped to it. What window remains between that count and the drop
+// is said at dropExpired.
 func (p *Purger) purgeFinancial(ctx context.Context, r *run, t table, g group) error {
 	expired, ok := p.financialPredicate(g.jurisdiction, r.asOf)
 	if !ok {
@@ -451,6 +449,22 @@ func (p *Purger) financialCounts(ctx context.Context, t table, scope, expired st
 // dropExpired drops a partition whose rows all matched expired when
 // counted, if they still all do just before the drop; otherwise it deletes
 // those that do.
+//
+// A window remains, and nothing before the drop can close it: a record
+// written into the partition after the recount, and before the DROP
+// PARTITION runs (milliseconds; longer if the statement is delayed, or
+// arrives late after the lease has ended, worker/lease), goes with the
+// partition, whatever its last financial event. No check can see a row that
+// is written after it (a max(written_at) bound on the recount sees only what
+// the recount sees), and ClickHouse has no conditional drop; an ALTER DELETE
+// would be exact, but on 18.16 it rewrites every part of the table. Such a
+// record would be a new snapshot of an order bought in a purchase month
+// whose records have all expired: at least the period plus most of a year
+// ago (six years and more). That is practically impossible: the
+// marketplaces serve recent orders (Amazon's Orders API none more than two
+// years old, but for JP, SG and AU back to 2016; eBay's getOrders the last
+// 90 days unless filtered), and a refund years after the sale would have to
+// be written in exactly that window.
 func (p *Purger) dropExpired(ctx context.Context, r *run, t table, pt partition, inPartition, expired string) error {
 	var n, e uint64
 	err := p.cfg.Conn.QueryRow(ctx, "SELECT count(), countIf("+expired+") FROM "+t.qualified()+" WHERE "+inPartition).Scan(&n, &e)
