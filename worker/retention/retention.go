@@ -13,10 +13,10 @@
 // candidate starts, never by subtracting from its as-of instant, so that no
 // leap day makes it early. Financial years are taken in the time zones that
 // make them latest (the seller's is not known), so that no seller's zone
-// makes a financial record's expiry early either (financial.go). Labels and facts partitions that
-// can hold only expired rows are dropped whole (DROP PARTITION ID), and the
-// one that straddles the cutoff loses its expired rows through ALTER TABLE
-// ... DELETE, a mutation the purger waits for. Financial records are
+// makes a financial record's expiry early either (financial.go). Labels and
+// facts partitions that can hold only expired rows are dropped whole (DROP
+// PARTITION ID), and the one that straddles the cutoff loses its expired
+// rows through ALTER TABLE ... DELETE, a mutation the purger waits for. Financial records are
 // partitioned by purchase month while they expire by last event and by
 // tenant: a financial partition is dropped only when a count just before the
 // drop finds every row in it expired under its tenant's year end, and
@@ -25,9 +25,10 @@
 //
 // A pass that deletes never runs as of a future instant, by this process's
 // clock (ErrFutureAsOf) or more than a minute ahead of ClickHouse's
-// (ErrClockAhead), and takes Config.Lease first when it has one: one pass at a time deletes,
-// across every process that purges the same databases; a pass that finds the
-// lease held deletes nothing and is counted as skipped_lease_held.
+// (ErrClockAhead), and takes Config.Lease first when it has one: one pass at
+// a time deletes, across every process that purges the same databases; a
+// pass that finds the lease held deletes nothing and is counted as
+// skipped_lease_held.
 //
 // The statements stay within what ClickHouse 18.16 and current releases both
 // accept. On 18.16 a mutation rewrites every part of its table, so a straddle

@@ -168,9 +168,11 @@ const prunePerPass = 200
 // workers of the last week, not by every worker ever started.
 func (p *Purger) pruneWorkers(ctx context.Context, r *run) ([]Action, error) {
 	first := len(r.pending)
-	var now time.Time
-	if err := p.cfg.Conn.QueryRow(ctx, "SELECT now()").Scan(&now); err != nil {
-		return nil, fmt.Errorf("pruning offboarding bookkeeping: reading ClickHouse's clock: %w", err)
+	// ClickHouse's own clock, which wrote seen_at (not Config.ClickHouseNow,
+	// which tests set to simulated dates).
+	now, err := serverNow(ctx, p.cfg.Conn)
+	if err != nil {
+		return nil, fmt.Errorf("pruning offboarding bookkeeping: %w", err)
 	}
 	cutoff := dateTime(now.Add(-pruneAfter))
 	heartbeats := table{name: "offboard_heartbeats", database: p.cfg.Database}
