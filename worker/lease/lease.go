@@ -179,20 +179,10 @@ func (c current) free() bool {
 // error, when another holder has it. Acquiring a lease already held by this
 // Lease returns true.
 func (l *Lease) Acquire(ctx context.Context) (bool, error) {
-	l.mu.Lock()
-	if l.held {
-		l.mu.Unlock()
-		return true, nil
-	}
 	// A lease lost earlier (taken over, or not renewed in time) leaves its
-	// renewal's context behind: cancel it, and wait for its goroutine, which
-	// has ended or is about to (it needs l.mu, so not under it).
-	stop, done := l.stop, l.done
-	l.stop, l.done = nil, nil
-	l.mu.Unlock()
-	if stop != nil {
-		stop()
-		<-done
+	// renewal's context behind, and its goroutine ended or ending.
+	if held := l.stopRenewal(true); held {
+		return true, nil
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -253,14 +243,7 @@ func (l *Lease) Fence(ctx context.Context) error {
 // not wait for it to expire. Releasing a lease that is not held, or was taken
 // over, does nothing.
 func (l *Lease) Release(ctx context.Context) error {
-	l.mu.Lock()
-	stop, done := l.stop, l.done
-	l.stop, l.done = nil, nil
-	l.mu.Unlock()
-	if stop != nil {
-		stop()
-		<-done
-	}
+	l.stopRenewal(false)
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if !l.held {
@@ -275,6 +258,25 @@ func (l *Lease) Release(ctx context.Context) error {
 		l.log.Warn("lease was taken over before its release")
 	}
 	return nil
+}
+
+// stopRenewal cancels the renewal of the last holding, if any, and waits for
+// its goroutine to end; l.mu must not be held, since the goroutine takes it.
+// With ifLost it leaves a held lease's renewal alone and returns true.
+func (l *Lease) stopRenewal(ifLost bool) (held bool) {
+	l.mu.Lock()
+	if ifLost && l.held {
+		l.mu.Unlock()
+		return true
+	}
+	stop, done := l.stop, l.done
+	l.stop, l.done = nil, nil
+	l.mu.Unlock()
+	if stop != nil {
+		stop()
+		<-done
+	}
+	return false
 }
 
 // renewEvery renews the lease every TTL/3 until ctx ends or the lease is lost.

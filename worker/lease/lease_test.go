@@ -172,9 +172,18 @@ func TestRenewalKeepsTheLease(t *testing.T) {
 	if ok, err := holder.Acquire(ctx); !ok || err != nil {
 		t.Fatalf("Acquire = %v, %v", ok, err)
 	}
+	checkHeldThenReleased(t, holder, other, ttl)
+}
+
+// checkHeldThenReleased checks that holder's fence passes, and other cannot
+// take the lease, for three TTLs (so across renewals); and that after
+// holder's release other takes it at once.
+func checkHeldThenReleased(t *testing.T, holder, other *lease.Lease, ttl time.Duration) {
+	t.Helper()
+	ctx := context.Background()
 	for deadline := time.Now().Add(3 * ttl); time.Now().Before(deadline); time.Sleep(250 * time.Millisecond) {
 		if err := holder.Fence(ctx); err != nil {
-			t.Fatalf("fence while renewing: %v", err)
+			t.Fatalf("the holder's fence while renewing: %v", err)
 		}
 		if ok, err := other.Acquire(ctx); ok || err != nil {
 			t.Fatalf("another got a renewed lease: %v, %v", ok, err)
@@ -242,21 +251,7 @@ func TestAnAppliedButUnansweredRenewalKeepsTheLease(t *testing.T) {
 	}
 	overwrite(t, c, key, map[string]any{"holder": holder.Holder(), "ttl_seconds": int64(ttl / time.Second), "released": false,
 		"written_at": time.Now().UTC().Format(time.RFC3339)})
-	for deadline := time.Now().Add(3 * ttl); time.Now().Before(deadline); time.Sleep(250 * time.Millisecond) {
-		if err := holder.Fence(ctx); err != nil {
-			t.Fatalf("fence after an applied but unanswered renewal: %v", err)
-		}
-		if ok, err := other.Acquire(ctx); ok || err != nil {
-			t.Fatalf("another got the lease: %v, %v", ok, err)
-		}
-	}
-	if err := holder.Release(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if ok, err := other.Acquire(ctx); !ok || err != nil {
-		t.Errorf("Acquire after the release = %v, %v; want true at once", ok, err)
-	}
-	_ = other.Release(ctx)
+	checkHeldThenReleased(t, holder, other, ttl)
 }
 
 // A lease lost to another holder is given up (the entry is not ours), and
