@@ -22,6 +22,10 @@ import (
 // less than that jurisdiction's statutory minimum (StatutoryMinimums): with
 // the defaults, a refund on 10 May 2026 keeps its order's record until the
 // end of the financial year on 31 March 2027, plus six years: 1 April 2033.
+// The sellers' time zones are not known, so worker/retention applies the
+// rule in the zones that make it latest (an event counts in the financial
+// year it falls in at UTC+14, and a year ends when it ends at UTC-12): never
+// early, whatever the seller's zone.
 type Retention struct {
 	// Label is how long delivery label data is kept, counted from the order's
 	// purchase (P9). Default "21d".
@@ -37,9 +41,10 @@ type Retention struct {
 	// jurisdiction without an entry is kept for the longer of Financial and
 	// its minimum. From the environment: "DE=10y,FR=10y". Default none.
 	FinancialByJurisdiction map[string]Period `yaml:"financial_by_jurisdiction"`
-	// FinancialYearEnd is the last day of the sellers' financial year, "MM-DD"
-	// in UTC; "02-29" means the last day of February, every year. Default
-	// "03-31".
+	// FinancialYearEnd is the last day of the sellers' financial year,
+	// "MM-DD", in whatever zone the seller keeps its books (worker/retention
+	// takes the zone that keeps records longest); "02-29" means the last day
+	// of February, every year. Default "03-31".
 	FinancialYearEnd YearEnd `yaml:"financial_year_end"`
 	// FinancialYearEndByTenant overrides FinancialYearEnd per tenant:
 	// {acme: "12-31"}. From the environment: "acme=12-31,beta=06-30". Default
@@ -227,8 +232,8 @@ func (y *YearEnd) UnmarshalYAML(node *yaml.Node) error {
 }
 
 // EndIn returns the first instant after the financial year that ends in the
-// given calendar year: midnight UTC at the start of the day after its last
-// day (1 April for 03-31, 1 March for 02-28 and 02-29 in a common year, 29
+// given calendar year, in UTC: midnight UTC at the start of the day after its
+// last day (1 April for 03-31, 1 March for 02-28 and 02-29 in a common year, 29
 // February for 02-28 in a leap year).
 func (y YearEnd) EndIn(year int) time.Time {
 	last := min(y.Day, time.Date(year, y.Month+1, 0, 0, 0, 0, 0, time.UTC).Day())

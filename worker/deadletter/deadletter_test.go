@@ -151,6 +151,7 @@ func TestPublisherRefusesToStoreInClear(t *testing.T) {
 type offboarded map[string]bool
 
 func (o offboarded) Offboarded(tenant string) bool { return o[tenant] }
+func (offboarded) Reload(context.Context) error    { return nil }
 
 // A letter whose tenant is known is encrypted under that tenant's key, and
 // says so in its headers; one whose tenant is not, under the platform key.

@@ -22,6 +22,10 @@ type Decrypter interface {
 // replay never puts their messages back.
 type Blocklist interface {
 	Offboarded(tenant string) bool
+	// Reload reads the list again. A replay calls it before each batch it
+	// republishes, so that a tenant offboarded while a long replay runs is
+	// not put back from the next batch on.
+	Reload(ctx context.Context) error
 }
 
 // HeaderReplayedFrom marks a republished message with the dead letter it came from
@@ -50,7 +54,16 @@ type ReplayConfig struct {
 	Since, Until time.Time
 	// Execute republishes; false only counts (a dry run).
 	Execute bool
+	// BatchSize is how many letters are decrypted and republished at once;
+	// the offboarded tenants are read again before each batch. Default 500.
+	BatchSize int
 }
+
+// defaultBatchSize is ReplayConfig.BatchSize's default: large enough that a
+// batch's reload of the offboarded tenants (one small query) costs little
+// beside its decrypts and write, small enough that a tenant offboarded
+// during a replay loses at most that many letters' worth of replay.
+const defaultBatchSize = 500
 
 // ReplaySummary is what a replay found and did.
 type ReplaySummary struct {
@@ -72,13 +85,17 @@ type ReplaySummary struct {
 // Replay reads the dead-letter topic up to its end offsets as they were when the
 // replay started, selects letters, skips those of offboarded tenants, and (when
 // cfg.Execute) decrypts the others and republishes each to its source topic with
-// its original key and headers; letters whose tenant's key is gone are counted
-// and skipped, not fatal. Running it twice republishes twice: the pipeline's
-// writes are idempotent.
+// its original key and headers, in batches, reloading the offboarded tenants
+// before each batch and skipping those offboarded since; letters whose
+// tenant's key is gone are counted and skipped, not fatal. Running it twice
+// republishes twice: the pipeline's writes are idempotent.
 func Replay(ctx context.Context, cfg ReplayConfig) (ReplaySummary, error) {
 	sum := ReplaySummary{ByReason: map[string]int{}, ByTopic: map[string]int{}, Offboarded: map[string]int{}, KeyGone: map[string]int{}}
-	if len(cfg.Brokers) == 0 || cfg.Topic == "" || cfg.Decrypter == nil || cfg.Blocklist == nil {
-		return sum, errors.New("replay: brokers, topic, decrypter and blocklist are required")
+	if len(cfg.Brokers) == 0 || cfg.Topic == "" || cfg.Decrypter == nil || cfg.Blocklist == nil || cfg.BatchSize < 0 {
+		return sum, errors.New("replay: brokers, topic, decrypter and blocklist are required, and the batch size must not be negative")
+	}
+	if cfg.BatchSize == 0 {
+		cfg.BatchSize = defaultBatchSize
 	}
 	client := &kafka.Client{Addr: kafka.TCP(cfg.Brokers...), Transport: cfg.Transport, Timeout: 30 * time.Second}
 	firsts, ends, err := offsetRange(ctx, client, cfg.Topic)
@@ -99,16 +116,36 @@ func Replay(ctx context.Context, cfg ReplayConfig) (ReplaySummary, error) {
 		if err != nil {
 			return sum, err
 		}
-		if !cfg.Execute || len(selected) == 0 {
+		if !cfg.Execute {
 			continue
 		}
-		n, err := republish(ctx, cfg, writer, selected, &sum)
-		sum.Republished += n
-		if err != nil {
-			return sum, err
+		for batch := range slices.Chunk(selected, cfg.BatchSize) {
+			if err := cfg.Blocklist.Reload(ctx); err != nil {
+				return sum, fmt.Errorf("replay: reading the offboarded tenants again before republishing (%d republished so far): %w", sum.Republished, err)
+			}
+			batch = slices.DeleteFunc(batch, func(l kafka.Message) bool { return cfg.skipsOffboarded(headerValues(l.Headers), &sum) })
+			if len(batch) == 0 {
+				continue
+			}
+			n, err := republish(ctx, cfg, writer, batch, &sum)
+			sum.Republished += n
+			if err != nil {
+				return sum, err
+			}
 		}
 	}
 	return sum, nil
+}
+
+// skipsOffboarded reports whether a letter's tenant is offboarded, as of the
+// last read of the list, and counts it in sum.Offboarded if so.
+func (cfg ReplayConfig) skipsOffboarded(h map[string]string, sum *ReplaySummary) bool {
+	tenant := h[HeaderTenantID]
+	if tenant == "" || !cfg.Blocklist.Offboarded(tenant) {
+		return false
+	}
+	sum.Offboarded[tenant]++
+	return true
 }
 
 // scanPartition reads one partition from the first offset at or after cfg.Since up
@@ -140,9 +177,7 @@ func scanPartition(ctx context.Context, cfg ReplayConfig, partition int, end int
 			sum.Matched++
 			sum.ByReason[h[HeaderReason]]++
 			sum.ByTopic[h[HeaderSourceTopic]]++
-			if tenant := h[HeaderTenantID]; tenant != "" && cfg.Blocklist.Offboarded(tenant) {
-				sum.Offboarded[tenant]++
-			} else {
+			if !cfg.skipsOffboarded(h, sum) {
 				selected = append(selected, msg)
 			}
 		}

@@ -24,11 +24,23 @@
 // ends before anyone else's can. Fence refuses once less than a third of the
 // TTL is left, which leaves that third for the statement it guards.
 //
+// A renewal whose write Vault applied but whose answer never came (a
+// timeout) leaves the holder one version behind its own entry: its next
+// check-and-set fails although nobody else wrote. So on a mismatch the
+// holder reads the entry, and if it is still its own (its holder name and
+// TTL, not released) it carries on from that version; only another holder's
+// entry means the lease was lost.
+//
 // What it cannot do is make the guarded system check a token: ClickHouse has
 // no compare-and-set. A statement sent under a valid lease may still run
-// after it ends (a stalled connection); the purger's statements are exact
-// and idempotent (they drop or delete only what has expired), so such a late
-// statement cannot delete the wrong rows, only repeat a removal.
+// after the lease has ended (a stalled connection, a slow server), when
+// another holder may be purging too. For the purger's ALTER TABLE ... DELETE
+// that is harmless: its predicate names only rows that had expired as of the
+// pass, and expired rows stay expired, so a late one only repeats a removal.
+// A DROP PARTITION is not like that: it removes whatever the partition holds
+// when it runs, so one that runs late also removes rows written into the
+// partition after the purger counted it. The purger keeps that window as
+// short as it can (worker/retention, dropExpired); no lease can close it.
 package lease
 
 import (
@@ -167,10 +179,15 @@ func (c current) free() bool {
 // error, when another holder has it. Acquiring a lease already held by this
 // Lease returns true.
 func (l *Lease) Acquire(ctx context.Context) (bool, error) {
+	// A lease lost earlier (taken over, or not renewed in time) leaves its
+	// renewal's context behind, and its goroutine ended or ending.
+	if held := l.stopRenewal(true); held {
+		return true, nil
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.held {
-		return true, nil
+		return true, nil // taken meanwhile by a concurrent Acquire
 	}
 	cur, err := l.read(ctx)
 	if err != nil {
@@ -226,21 +243,14 @@ func (l *Lease) Fence(ctx context.Context) error {
 // not wait for it to expire. Releasing a lease that is not held, or was taken
 // over, does nothing.
 func (l *Lease) Release(ctx context.Context) error {
-	l.mu.Lock()
-	stop, done := l.stop, l.done
-	l.stop, l.done = nil, nil
-	l.mu.Unlock()
-	if stop != nil {
-		stop()
-		<-done
-	}
+	l.stopRenewal(false)
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if !l.held {
 		return nil
 	}
 	l.held = false
-	ok, err := l.write(ctx, l.version, true)
+	ok, err := l.writeOwn(ctx, true)
 	if err != nil {
 		return fmt.Errorf("lease: releasing %s (it expires by itself): %w", l, err)
 	}
@@ -248,6 +258,25 @@ func (l *Lease) Release(ctx context.Context) error {
 		l.log.Warn("lease was taken over before its release")
 	}
 	return nil
+}
+
+// stopRenewal cancels the renewal of the last holding, if any, and waits for
+// its goroutine to end; l.mu must not be held, since the goroutine takes it.
+// With ifLost it leaves a held lease's renewal alone and returns true.
+func (l *Lease) stopRenewal(ifLost bool) (held bool) {
+	l.mu.Lock()
+	if ifLost && l.held {
+		l.mu.Unlock()
+		return true
+	}
+	stop, done := l.stop, l.done
+	l.stop, l.done = nil, nil
+	l.mu.Unlock()
+	if stop != nil {
+		stop()
+		<-done
+	}
+	return false
 }
 
 // renewEvery renews the lease every TTL/3 until ctx ends or the lease is lost.
@@ -275,12 +304,13 @@ func (l *Lease) renewEvery(ctx context.Context, done chan struct{}) {
 }
 
 // renewLocked writes the entry over the holder's own version; l.mu is held.
-// A check-and-set mismatch means the lease was taken over: it is lost.
+// Another holder's entry in its place (writeOwn) means the lease was taken
+// over: it is lost.
 func (l *Lease) renewLocked(ctx context.Context) error {
 	if !l.held {
 		return nil
 	}
-	ok, err := l.write(ctx, l.version, false)
+	ok, err := l.writeOwn(ctx, false)
 	if err != nil {
 		return err
 	}
@@ -289,6 +319,34 @@ func (l *Lease) renewLocked(ctx context.Context) error {
 		l.log.Error("lease lost: another holder took it over after it expired")
 	}
 	return nil
+}
+
+// writeOwn writes the entry over the holder's own last version. If Vault
+// refuses the check-and-set, the entry is read: when it is still this
+// holder's (a write of ours that Vault applied but did not answer, such as a
+// renewal that timed out), the write is made again over that version;
+// otherwise it returns false: another holder wrote the entry.
+func (l *Lease) writeOwn(ctx context.Context, released bool) (bool, error) {
+	ok, err := l.write(ctx, l.version, released)
+	if ok || err != nil {
+		return ok, err
+	}
+	cur, err := l.read(ctx)
+	if err != nil {
+		return false, fmt.Errorf("lease: %s changed since this holder's last write, and reading it failed: %w", l, err)
+	}
+	if !l.ours(cur) {
+		return false, nil
+	}
+	l.log.Warn("lease entry was one of this holder's unanswered writes; carrying on from it", "version", cur.version, "expected", l.version)
+	return l.write(ctx, cur.version, released)
+}
+
+// ours reports whether an entry read back is this holder's, still held: its
+// holder name (unique per process) and TTL, not released.
+func (l *Lease) ours(cur current) bool {
+	return cur.exists && cur.entry.Holder == l.cfg.Holder && !cur.entry.Released &&
+		cur.entry.TTLSeconds == int64(l.cfg.TTL/time.Second)
 }
 
 // write writes the entry with check-and-set on version cas (0: it must not

@@ -2,6 +2,7 @@ package lease_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"sync"
 	"testing"
@@ -171,9 +172,18 @@ func TestRenewalKeepsTheLease(t *testing.T) {
 	if ok, err := holder.Acquire(ctx); !ok || err != nil {
 		t.Fatalf("Acquire = %v, %v", ok, err)
 	}
+	checkHeldThenReleased(t, holder, other, ttl)
+}
+
+// checkHeldThenReleased checks that holder's fence passes, and other cannot
+// take the lease, for three TTLs (so across renewals); and that after
+// holder's release other takes it at once.
+func checkHeldThenReleased(t *testing.T, holder, other *lease.Lease, ttl time.Duration) {
+	t.Helper()
+	ctx := context.Background()
 	for deadline := time.Now().Add(3 * ttl); time.Now().Before(deadline); time.Sleep(250 * time.Millisecond) {
 		if err := holder.Fence(ctx); err != nil {
-			t.Fatalf("fence while renewing: %v", err)
+			t.Fatalf("the holder's fence while renewing: %v", err)
 		}
 		if ok, err := other.Acquire(ctx); ok || err != nil {
 			t.Fatalf("another got a renewed lease: %v, %v", ok, err)
@@ -201,4 +211,118 @@ func TestNewRefusesBadConfig(t *testing.T) {
 			t.Errorf("%s: accepted", name)
 		}
 	}
+}
+
+// overwrite writes the lease's entry from outside, with check-and-set on its
+// current version, as a write of some holder would.
+func overwrite(t *testing.T, c *api.Client, key string, data map[string]any) {
+	t.Helper()
+	ctx := context.Background()
+	s, err := c.Logical().ReadWithContext(ctx, "secret/data/"+key)
+	if err != nil || s == nil {
+		t.Fatalf("reading the entry: %v", err)
+	}
+	version, err := s.Data["metadata"].(map[string]any)["version"].(json.Number).Int64()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Logical().WriteWithContext(ctx, "secret/data/"+key, map[string]any{
+		"options": map[string]any{"cas": version}, "data": data,
+	}); err != nil {
+		t.Fatalf("overwriting the entry: %v", err)
+	}
+}
+
+// A renewal that Vault applied but never answered (a timeout) leaves the
+// holder a version behind its own entry. Here a write with the holder's own
+// data stands for it: the holder's next check-and-set fails, and it must
+// find the entry still its own and keep the lease, not give it up to the
+// next comer; its release then frees it.
+func TestAnAppliedButUnansweredRenewalKeepsTheLease(t *testing.T) {
+	t.Parallel()
+	c := vaultClient(t)
+	key := newKey(t, c)
+	const ttl = 3 * time.Second
+	holder := newLease(t, c, key, "holder", ttl)
+	other := newLease(t, c, key, "other", ttl)
+	ctx := context.Background()
+	if ok, err := holder.Acquire(ctx); !ok || err != nil {
+		t.Fatalf("Acquire = %v, %v", ok, err)
+	}
+	overwrite(t, c, key, map[string]any{"holder": holder.Holder(), "ttl_seconds": int64(ttl / time.Second), "released": false,
+		"written_at": time.Now().UTC().Format(time.RFC3339)})
+	checkHeldThenReleased(t, holder, other, ttl)
+}
+
+// A lease lost to another holder is given up (the entry is not ours), and
+// acquiring it again later cancels the first holding's renewal context:
+// every context the lease derived from the job's is cancelled once it is
+// released.
+func TestReacquiringAfterALostLeaseLeavesNoContextBehind(t *testing.T) {
+	t.Parallel()
+	c := vaultClient(t)
+	key := newKey(t, c)
+	const ttl = 3 * time.Second
+	l := newLease(t, c, key, "holder", ttl)
+	job := newTrackingContext()
+	if ok, err := l.Acquire(job); !ok || err != nil {
+		t.Fatalf("Acquire = %v, %v", ok, err)
+	}
+	overwrite(t, c, key, map[string]any{"holder": "intruder", "ttl_seconds": 60, "released": false})
+	for deadline := time.Now().Add(5 * ttl); ; time.Sleep(100 * time.Millisecond) {
+		if err := l.Fence(context.Background()); errors.Is(err, lease.ErrLost) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the holder never noticed that another holder wrote the entry")
+		}
+	}
+	overwrite(t, c, key, map[string]any{"holder": "intruder", "ttl_seconds": 60, "released": true})
+	if ok, err := l.Acquire(job); !ok || err != nil {
+		t.Fatalf("Acquire after the intruder's release = %v, %v", ok, err)
+	}
+	if err := l.Release(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if n := job.children(); n != 0 {
+		t.Errorf("%d contexts derived from the job's are left uncancelled after the release", n)
+	}
+}
+
+// trackingContext is a job's context that counts the contexts derived from
+// it and not yet cancelled: context.WithCancel registers a child through
+// AfterFunc when the parent has that method (and is not one of the
+// package's own), and stops it when the child is cancelled.
+type trackingContext struct {
+	done chan struct{}
+	mu   sync.Mutex
+	live int
+}
+
+func newTrackingContext() *trackingContext { return &trackingContext{done: make(chan struct{})} }
+
+func (c *trackingContext) Deadline() (time.Time, bool) { return time.Time{}, false }
+func (c *trackingContext) Done() <-chan struct{}       { return c.done }
+func (c *trackingContext) Err() error                  { return nil }
+func (c *trackingContext) Value(any) any               { return nil }
+
+func (c *trackingContext) AfterFunc(func()) (stop func() bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.live++
+	var once sync.Once
+	return func() bool {
+		once.Do(func() {
+			c.mu.Lock()
+			defer c.mu.Unlock()
+			c.live--
+		})
+		return true
+	}
+}
+
+func (c *trackingContext) children() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.live
 }

@@ -24,6 +24,11 @@ const (
 	ActionBlockIngest    ActionKind = "block_ingest"    // a tenant recorded as offboarded: workers refuse its orders
 	ActionAwaitAcks      ActionKind = "await_acks"      // waited until every live worker acknowledged the tenant; rows: the workers
 	ActionAcquireLease   ActionKind = "acquire_lease"   // the purge lease taken (recorded when it was not: skipped or failed)
+	ActionCheckClock     ActionKind = "check_clock"     // the as-of instant checked against ClickHouse's clock (recorded when it failed)
+	// ActionPrune: offboarding bookkeeping that no offboarding can need any
+	// more deleted (heartbeats and acknowledgements of workers gone for a
+	// week); not counted in the pass's rows, which are the data tables'.
+	ActionPrune ActionKind = "prune"
 )
 
 // Outcome is how an action ended; purge_log's outcome column.
@@ -79,11 +84,12 @@ type Report struct {
 	Duration time.Duration
 }
 
-// Rows is the number of rows the pass removed (dry: would remove).
+// Rows is the number of rows of the data tables the pass removed (dry: would
+// remove); pruned bookkeeping is not counted.
 func (r Report) Rows() uint64 {
 	var n uint64
 	for _, a := range r.Actions {
-		if a.Outcome == OutcomeOK || a.Outcome == OutcomeDryRun {
+		if a.Kind != ActionPrune && (a.Outcome == OutcomeOK || a.Outcome == OutcomeDryRun) {
 			n += a.Rows
 		}
 	}

@@ -13,23 +13,44 @@ import (
 
 // Financial records (P8) expire at the end of the seller's financial year
 // that holds the order's last financial event (financial_records.
-// last_financial_event_at), plus the period of the record's jurisdiction:
+// last_financial_event_at), plus the period of the record's jurisdiction.
 //
-//	expiry(E) = start(F(E)) + period
+// A financial year ends at midnight in the seller's time zone, which
+// orderflow does not know; every instant it stores is UTC. So the rule is
+// taken in the zone that makes it latest, never early for any seller:
 //
-// where F(E) is the first year end after E (config.YearEnd.After: midnight
-// UTC at the start of the day after the year's last day) and start is F
-// itself, or, in jurisdictions whose statute counts from the end of the
-// calendar year (config.StatutoryMinimum.FromCalendarYearEnd), the end of
-// the calendar year in which that financial year ends.
+//	expiry(E) = start(F(E + 14h)) + period + 12h
+//
+// where F(t) is the first year end after t at midnight UTC
+// (config.YearEnd.After), and start is F itself, or, in jurisdictions whose
+// statute counts from the end of the calendar year
+// (config.StatutoryMinimum.FromCalendarYearEnd), the end of the calendar
+// year in which that financial year ends. An event belongs to the financial
+// year it falls in at UTC+14, the latest it falls in anywhere (zoneAhead):
+// 00:30 BST on 1 April is 23:30 UTC on 31 March, yet already the new year in
+// London. The period runs from the year's end at UTC-12, where it comes last
+// (zoneBehind). For a seller in any zone from UTC-12 to UTC+14 the expiry is
+// therefore never early; it is exactly that of a seller at UTC-12 unless the
+// event falls in the 26 hours that are in different financial years at
+// UTC-12 and UTC+14 (then the record is kept up to a year longer, which P8
+// allows: "at least").
 //
 // A pass never subtracts a period from its as-of instant (which would land a
 // day off around 29 February): it adds the period forward to candidate year
 // ends, newest first, and takes the first whose expiry has passed. Every
-// record whose last event is before that year end has expired, and no other:
-// expiry is the same for every event of a financial year, and grows with the
-// year. So the purge is exact to the second, with no slack: a record goes at
-// the first pass at or after its expiry.
+// record whose last event is more than 14 hours before that year end has
+// expired, and no other: expiry is the same for every event of a financial
+// year, and grows with the year. So the purge is exact to the second under
+// the rule, with no slack: a record goes at the first pass at or after its
+// expiry.
+
+// zoneAhead and zoneBehind are how far the time zones furthest ahead of and
+// behind UTC are: UTC+14 (Kiribati's Line Islands) and UTC-12 (Baker and
+// Howland Islands). Daylight saving moves no zone outside them.
+const (
+	zoneAhead  = 14 * time.Hour
+	zoneBehind = 12 * time.Hour
+)
 
 // fyGroup is the tenants that share a financial year end: the default one
 // (every tenant without an override of another end) or one override's.
@@ -83,7 +104,13 @@ func countingStart(yearEnd time.Time, fromCalendarYearEnd bool) time.Time {
 // financialExpiry is when a financial record whose last financial event was
 // at e expires, for a year end, a period and its counting start.
 func financialExpiry(e time.Time, end config.YearEnd, period config.Period, fromCalendarYearEnd bool) time.Time {
-	return period.After(countingStart(end.After(e), fromCalendarYearEnd))
+	return yearExpiry(end.After(e.Add(zoneAhead)), period, fromCalendarYearEnd)
+}
+
+// yearExpiry is when the records of the financial year that ends at yearEnd
+// (midnight UTC) expire: the period after its counting start, at UTC-12.
+func yearExpiry(yearEnd time.Time, period config.Period, fromCalendarYearEnd bool) time.Time {
+	return period.After(countingStart(yearEnd, fromCalendarYearEnd)).Add(zoneBehind)
 }
 
 // financialCutoff returns the latest last_financial_event_at (a whole
@@ -94,10 +121,11 @@ func financialCutoff(end config.YearEnd, period config.Period, fromCalendarYearE
 	// A year's expiry is after its end: no year ending after asOf has expired.
 	for year := asOf.UTC().Year() + 1; year >= 1969; year-- {
 		yearEnd := end.EndIn(year)
-		if period.After(countingStart(yearEnd, fromCalendarYearEnd)).After(asOf) {
+		if yearExpiry(yearEnd, period, fromCalendarYearEnd).After(asOf) {
 			continue
 		}
-		c := yearEnd.Add(-time.Second)
+		// The year's events at UTC+14: those before its end there.
+		c := yearEnd.Add(-zoneAhead - time.Second)
 		if c.Unix() < 0 {
 			return time.Time{}, false
 		}
@@ -131,14 +159,17 @@ func (p *Purger) financialPredicate(j string, asOf time.Time) (string, bool) {
 // financialLimit is the longest a financial record of jurisdiction j may be
 // kept after its last financial event while purges run: the period, plus up
 // to a financial year to its end, plus up to a calendar year more where the
-// period counts from the calendar year's end, plus a day for leap days.
+// period counts from the calendar year's end, plus two days: 26 hours for
+// the time zones (an event up to 14 hours before a year's end counts in the
+// next year, and the period runs from 12 hours after it) and the rest for
+// leap days, which Approx's years of 365.25 days average out.
 func financialLimit(r config.Retention, j string) time.Duration {
 	p := r.FinancialFor(j)
 	p.Years++
 	if config.MinimumFor(j).FromCalendarYearEnd {
 		p.Years++
 	}
-	p.Days++
+	p.Days += 2
 	return p.Approx()
 }
 

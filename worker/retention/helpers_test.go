@@ -275,7 +275,9 @@ func expired(r config.Retention, table string, o order, asOf time.Time) bool {
 // expiryOf is when the table's row of o expires: for labels and facts, the
 // purchase plus the period; for financial records, the end of the tenant's
 // financial year holding the last financial event (where DE, AT, ... count
-// from: the end of that year's calendar year) plus the jurisdiction's period.
+// from: the end of that year's calendar year) plus the jurisdiction's period,
+// in the time zones that make it latest: the year the event falls in at
+// UTC+14, ending at UTC-12.
 func expiryOf(r config.Retention, table string, o order) time.Time {
 	switch classOf(table) {
 	case retention.ClassLabel:
@@ -283,12 +285,17 @@ func expiryOf(r config.Retention, table string, o order) time.Time {
 	case retention.ClassAnalytics:
 		return r.Analytics.After(o.purchasedAt)
 	}
-	start := r.YearEndFor(o.tenant).After(o.event())
+	start := r.YearEndFor(o.tenant).After(o.event().Add(zoneAhead))
 	if config.MinimumFor(o.jurisdiction).FromCalendarYearEnd {
 		start = time.Date(start.AddDate(0, 0, -1).Year()+1, time.January, 1, 0, 0, 0, 0, time.UTC)
 	}
-	return r.FinancialFor(o.jurisdiction).After(start)
+	return r.FinancialFor(o.jurisdiction).After(start).Add(12 * time.Hour)
 }
+
+// zoneAhead is how far UTC+14 is ahead of UTC: a financial year ends there
+// first, so the last financial events of a year (for every seller) are those
+// before the year's end at midnight UTC minus zoneAhead.
+const zoneAhead = 14 * time.Hour
 
 // partitionText is a row's partition as system.parts writes it.
 func (m *model) partitionText(table string, o order) string {
@@ -539,6 +546,10 @@ func (f *fixture) now() time.Time {
 // setNow moves the fixture's clock: a pass deletes as of now at the latest.
 func (f *fixture) setNow(at time.Time) { f.clock.Store(&at) }
 
+// clickHouseNow is ClickHouse's clock as the fixture's Purgers see it: the
+// fixture's clock, which simulates later dates than the server's.
+func (f *fixture) clickHouseNow(context.Context) (time.Time, error) { return f.now(), nil }
+
 // syncBuffer is a log destination that Purgers may share.
 type syncBuffer struct {
 	mu  sync.Mutex
@@ -563,7 +574,7 @@ func (f *fixture) purger(t testing.TB, r config.Retention, shredder retention.Ke
 		Conn: f.conn, Database: f.cfg.Database, RestrictedDatabase: f.cfg.RestrictedDatabase,
 		Retention: r, MutationTimeout: time.Minute, Shredder: shredder, Registerer: f.reg,
 		Logger: slog.New(slog.NewTextHandler(f.log, nil)),
-		Now:    f.now,
+		Now:    f.now, ClickHouseNow: f.clickHouseNow,
 	})
 	if err != nil {
 		t.Fatal(err)

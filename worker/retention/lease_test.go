@@ -59,7 +59,7 @@ func (f *fixture) replica(t *testing.T, r config.Retention, c *api.Client, key, 
 	p, err := retention.New(retention.Config{
 		Conn: f.conn, Database: f.cfg.Database, RestrictedDatabase: f.cfg.RestrictedDatabase,
 		Retention: r, MutationTimeout: time.Minute, Lease: held, Registerer: reg,
-		Logger: slog.New(slog.NewTextHandler(f.log, nil)), Now: f.now,
+		Logger: slog.New(slog.NewTextHandler(f.log, nil)), Now: f.now, ClickHouseNow: f.clickHouseNow,
 	})
 	if err != nil {
 		t.Fatal(err)

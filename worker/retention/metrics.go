@@ -82,7 +82,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}, []string{"class"}),
 		limit: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "orderflow_retention_limit_seconds",
-			Help: "The longest a row of the class may be kept while purges run, in seconds (years of 365.25 days): the period; for financial, the default jurisdiction's period plus a financial year and a day (see orderflow_retention_financial_limit_seconds for each jurisdiction).",
+			Help: "The longest a row of the class may be kept while purges run, in seconds (years of 365.25 days): the period; for financial, the default jurisdiction's period plus a financial year and two days (see orderflow_retention_financial_limit_seconds for each jurisdiction).",
 		}, []string{"class"}),
 		finAge: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "orderflow_retention_financial_oldest_row_age_seconds",
@@ -90,7 +90,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}, []string{"jurisdiction"}),
 		finLimit: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "orderflow_retention_financial_limit_seconds",
-			Help: "The longest a financial record of the jurisdiction may be kept after its last financial event while purges run, in seconds (years of 365.25 days): its period (never below its statutory minimum), plus up to a financial year to the year's end, plus a calendar year where the statute counts from the calendar year's end, plus a day; for every jurisdiction stored or configured.",
+			Help: "The longest a financial record of the jurisdiction may be kept after its last financial event while purges run, in seconds (years of 365.25 days): its period (never below its statutory minimum), plus up to a financial year to the year's end, plus a calendar year where the statute counts from the calendar year's end, plus two days (the time zones' 26 hours, and leap days); for every jurisdiction stored or configured.",
 		}, []string{"jurisdiction"}),
 		futureRows: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "orderflow_retention_future_dated_rows",
@@ -193,7 +193,7 @@ func (m *metrics) passDone(tables []table, actions []Action, outcome string, now
 		m.lastRunRows.WithLabelValues(t.name, reasonOffboarding)
 	}
 	for _, a := range actions {
-		if a.Outcome == OutcomeOK && a.Table != "" {
+		if a.Outcome == OutcomeOK && a.Table != "" && a.Kind != ActionPrune {
 			m.lastRunRows.WithLabelValues(a.Table, a.Reason).Add(float64(a.Rows))
 		}
 	}

@@ -25,21 +25,27 @@ var (
 )
 
 // The financial years whose records the tests' passes meet expiring: records
-// whose last financial event is before one of these instants (the first
-// instant after a financial year) have expired, and the others have not.
-// retentionFor's first tenant's year ends on 31 March, the second's on 31
-// December; GB and records of no jurisdiction keep 6 years from the year's
-// end, DE 10 years from the end of the calendar year the year ends in.
+// whose last financial event is before one of these instants (the end of a
+// financial year at UTC+14: 14 hours before midnight UTC) have expired, and
+// the others have not. retentionFor's first tenant's year ends on 31 March,
+// the second's on 31 December; GB and records of no jurisdiction keep 6
+// years from the year's end (at UTC-12), DE 10 years from the end of the
+// calendar year the year ends in.
 var (
-	// As of today+22d (2026-12-20): 2020-04-01 + 6y and 2020-01-01 + 6y have
-	// passed, a year later has not. (DE: nothing in the data set.)
-	fyGB22d, fyGBDec22d = utc(2020, 4, 1), utc(2020, 1, 1)
+	// As of today+22d (2026-12-20): the years ending 31 March 2020 and 31
+	// December 2019 expired 6 years later, at noon UTC; a year later has not.
+	// (DE: nothing in the data set.)
+	fyGB22d, fyGBDec22d = lastEvents(utc(2020, 4, 1)), lastEvents(utc(2020, 1, 1))
 	// As of today+6y (2032-11-28).
-	fyGB6y, fyGBDec6y = utc(2026, 4, 1), utc(2026, 1, 1)
+	fyGB6y, fyGBDec6y = lastEvents(utc(2026, 4, 1)), lastEvents(utc(2026, 1, 1))
 	// DE: the year ending 31 March 2021 is counted from 1 January 2022,
 	// +10y = 2032; the year ending 31 December 2021 from the same day.
-	fyDE6y, fyDEDec6y = utc(2021, 4, 1), utc(2022, 1, 1)
+	fyDE6y, fyDEDec6y = lastEvents(utc(2021, 4, 1)), lastEvents(utc(2022, 1, 1))
 )
+
+// lastEvents is where the events of the financial year that ends at the
+// given midnight UTC end: 14 hours earlier, when the year ends at UTC+14.
+func lastEvents(yearEnd time.Time) time.Time { return yearEnd.Add(-zoneAhead) }
 
 func utc(y int, m time.Month, d int) time.Time { return time.Date(y, m, d, 0, 0, 0, 0, time.UTC) }
 
@@ -317,8 +323,8 @@ func TestSevenYearsOfOrders(t *testing.T) {
 		// What is left: the remaining tenant's (year end 31 December)
 		// financial records whose last event is in a financial year that
 		// has not expired: of GB and of no jurisdiction from 2026-01-01, of
-		// DE from 2022-01-01, the oldest exactly at those instants (the
-		// first second of a year).
+		// DE from 2022-01-01, at UTC+14; the oldest exactly at those
+		// instants (the first second of a year there).
 		for k, n := range tableCounts(t, f.conn, f.cfg) {
 			if !strings.HasPrefix(k, retention.TableFinancialRecords+"/") && n != 0 {
 				t.Errorf("%s holds %d rows, want none six years on", k, n)
@@ -336,15 +342,16 @@ func TestSevenYearsOfOrders(t *testing.T) {
 		}
 		// The oldest DE record's age is from its last event, within the
 		// limit: the period plus up to two years (to the end of the
-		// financial year, then of the calendar year) and a day.
+		// financial year, then of the calendar year) and two days (the
+		// time zones' 26 hours, and leap days).
 		de := telemetrytest.Sum(t, f.reg, "orderflow_retention_financial_oldest_row_age_seconds", "jurisdiction=DE")
 		deLimit := telemetrytest.Sum(t, f.reg, "orderflow_retention_financial_limit_seconds", "jurisdiction=DE")
-		if want := asOf.Sub(fyDEDec6y).Seconds(); de != want || de > deLimit || deLimit != (config.Period{Years: 12, Days: 1}).Approx().Seconds() {
-			t.Errorf("DE oldest age %v (want %v), limit %v: want age <= limit = 12y1d", de, want, deLimit)
+		if want := asOf.Sub(fyDEDec6y).Seconds(); de != want || de > deLimit || deLimit != (config.Period{Years: 12, Days: 2}).Approx().Seconds() {
+			t.Errorf("DE oldest age %v (want %v), limit %v: want age <= limit = 12y2d", de, want, deLimit)
 		}
 		gbLimit := telemetrytest.Sum(t, f.reg, "orderflow_retention_financial_limit_seconds", "jurisdiction=GB")
-		if gbLimit != (config.Period{Years: 7, Days: 1}).Approx().Seconds() {
-			t.Errorf("GB limit %v, want 7y1d", gbLimit)
+		if gbLimit != (config.Period{Years: 7, Days: 2}).Approx().Seconds() {
+			t.Errorf("GB limit %v, want 7y2d", gbLimit)
 		}
 	})
 }
@@ -427,14 +434,16 @@ func TestTheCutoffIsExactToTheSecond(t *testing.T) {
 			// The last expired second: a row at it or a second before it has
 			// expired, one a second after it has not. Financial records go by
 			// their last event: the default year ends on 31 March, GB keeps
-			// 6 years after it (the year to 31 March 2020 expired on 1 April
-			// 2026) and DE 10 years after the end of the calendar year it
-			// ends in (the year to 31 March 2015 expired on 1 January 2026).
+			// 6 years after it (the year to 31 March 2020 expired at noon UTC
+			// on 1 April 2026) and DE 10 years after the end of the calendar
+			// year it ends in (the year to 31 March 2015 expired on 1 January
+			// 2026); the year's last events are those before its end at
+			// UTC+14.
 			cutoffs := map[string]time.Time{
 				"label":     r.Label.Before(asOf),
 				"analytics": r.Analytics.Before(asOf),
-				"financial": utc(2020, 4, 1).Add(-time.Second),
-				"de":        utc(2015, 4, 1).Add(-time.Second),
+				"financial": lastEvents(utc(2020, 4, 1)).Add(-time.Second),
+				"de":        lastEvents(utc(2015, 4, 1)).Add(-time.Second),
 			}
 			var orders []order
 			for name, c := range cutoffs {
@@ -581,10 +590,11 @@ func TestACancelledPassIsRecordedAsFailed(t *testing.T) {
 func TestRunPurgesOnSchedule(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, smallSet(twoTenants("run")))
+	f.setNow(today.Add(22 * day))
 	p, err := retention.New(retention.Config{
 		Conn: f.conn, Database: f.cfg.Database, RestrictedDatabase: f.cfg.RestrictedDatabase,
 		Retention: defaultRetention(), Registerer: f.reg,
-		Now: func() time.Time { return today.Add(22 * day) },
+		Now: f.now, ClickHouseNow: f.clickHouseNow,
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -11,20 +11,24 @@
 // row expires when its start (purchase, or the financial year's end) plus
 // the period has passed, and the pass finds its cutoff by adding periods to
 // candidate starts, never by subtracting from its as-of instant, so that no
-// leap day makes it early (financial.go). Labels and facts partitions that
-// can hold only expired rows are dropped whole (DROP PARTITION ID), and the
-// one that straddles the cutoff loses its expired rows through ALTER TABLE
-// ... DELETE, a mutation the purger waits for. Financial records are
+// leap day makes it early. Financial years are taken in the time zones that
+// make them latest (the seller's is not known), so that no seller's zone
+// makes a financial record's expiry early either (financial.go). Labels and
+// facts partitions that can hold only expired rows are dropped whole (DROP
+// PARTITION ID), and the one that straddles the cutoff loses its expired
+// rows through ALTER TABLE ... DELETE, a mutation the purger waits for. Financial records are
 // partitioned by purchase month while they expire by last event and by
 // tenant: a financial partition is dropped only when a count just before the
 // drop finds every row in it expired under its tenant's year end, and
 // partitions that hold both lose their expired rows through a delete whose
 // predicate has one term per financial-year-end group.
 //
-// A pass that deletes never runs as of a future instant (ErrFutureAsOf), and
-// takes Config.Lease first when it has one: one pass at a time deletes,
-// across every process that purges the same databases; a pass that finds the
-// lease held deletes nothing and is counted as skipped_lease_held.
+// A pass that deletes never runs as of a future instant, by this process's
+// clock (ErrFutureAsOf) or more than a minute ahead of ClickHouse's
+// (ErrClockAhead), and takes Config.Lease first when it has one: one pass at
+// a time deletes, across every process that purges the same databases; a
+// pass that finds the lease held deletes nothing and is counted as
+// skipped_lease_held.
 //
 // The statements stay within what ClickHouse 18.16 and current releases both
 // accept. On 18.16 a mutation rewrites every part of its table, so a straddle
@@ -77,6 +81,22 @@ type Lease interface {
 // dry run may look at any instant.
 var ErrFutureAsOf = errors.New("retention: refusing to delete as of a future instant, which would delete data early (a dry run may)")
 
+// ErrClockAhead is matched by the error of a Purge that would delete as of an
+// instant more than ClockTolerance ahead of ClickHouse's clock: this
+// process's clock runs ahead (or --now was), and purging by it would delete
+// data early. Unlike ErrFutureAsOf it is a failed pass, counted and recorded
+// (check_clock), since a scheduled pass meets it too.
+var ErrClockAhead = errors.New("retention: refusing to delete: the as-of instant is ahead of ClickHouse's clock, which would delete data early")
+
+// ClockTolerance is how far ahead of ClickHouse's clock a pass that deletes
+// may evaluate retention. Clocks kept by NTP agree within milliseconds, and
+// now() has whole seconds; a minute covers both with room to spare, while a
+// node further ahead has a clock problem an SRE must hear about (its passes
+// fail) rather than data deleted early by it. Within the tolerance a record
+// can go at most this much before its expiry, against periods of days to
+// years (and financial records carry 12 hours of time-zone margin).
+const ClockTolerance = time.Minute
+
 // Config configures a Purger. New fills the defaults and checks the rest.
 type Config struct {
 	// Conn is the ClickHouse connection. Required.
@@ -113,6 +133,11 @@ type Config struct {
 	// may delete at, purge_log timestamps and the last-run gauges. Durations
 	// use the monotonic clock. Default time.Now.
 	Now func() time.Time
+	// ClickHouseNow reads ClickHouse's clock, which a pass that deletes also
+	// checks its as-of time against (ErrClockAhead), so that a process whose
+	// own clock runs ahead does not purge early. Default: SELECT now() on
+	// Conn. Tests that simulate a later date set it beside Now.
+	ClickHouseNow func(ctx context.Context) (time.Time, error)
 }
 
 // Class is a retention class: how long a kind of data may be kept.
@@ -182,6 +207,10 @@ func New(cfg Config) (*Purger, error) {
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.ClickHouseNow == nil && cfg.Conn != nil {
+		conn := cfg.Conn
+		cfg.ClickHouseNow = func(ctx context.Context) (time.Time, error) { return serverNow(ctx, conn) }
 	}
 	cfg.Offboarding.setDefaults()
 	if cfg.Retention.FinancialYearEnd == (config.YearEnd{}) {

@@ -2,7 +2,10 @@ package retention
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -135,4 +138,96 @@ func (p *Purger) workers(ctx context.Context, tenant string) ([]workerState, tim
 		out = append(out, w)
 	}
 	return out, now, rows.Err()
+}
+
+// pruneAfter is how long after a worker's last heartbeat (by ClickHouse's
+// clock) its rows in offboard_heartbeats and offboard_acks are deleted: a
+// week, far beyond the longest any offboarding waits for a worker (it reads
+// heartbeats within heartbeatHorizon only, and a worker is live for at most
+// max(offboarding.live_within, its quiet_after_s), an hour or two). Without
+// it both tables grow with every worker start: each start is a new worker
+// id, with a heartbeat row and an acknowledgement of every tenant offboarded
+// so far.
+const pruneAfter = 7 * 24 * time.Hour
+
+// prunePerPass bounds the workers whose acknowledgements one pass deletes,
+// which go into the delete's predicate (and purge_log) by name; a backlog is
+// worked off over the next passes.
+const prunePerPass = 200
+
+// pruneWorkers deletes the offboarding bookkeeping no offboarding can need:
+// acknowledgements of workers without a heartbeat for pruneAfter, then
+// heartbeats older than pruneAfter (a worker seen since keeps its newer
+// ones). Each delete is a prune action in purge_log, counted just before.
+//
+// Acknowledgements of workers still running are kept, even of tenants whose
+// offboarding finished: a worker acknowledges a tenant once, when it first
+// refuses it, so deleting that row would leave a second offboarding of the
+// tenant (which is idempotent, and may be run to verify again) waiting for an
+// acknowledgement that never comes. They are bounded by the tenants times the
+// workers of the last week, not by every worker ever started.
+func (p *Purger) pruneWorkers(ctx context.Context, r *run) ([]Action, error) {
+	first := len(r.pending)
+	// ClickHouse's own clock, which wrote seen_at (not Config.ClickHouseNow,
+	// which tests set to simulated dates).
+	now, err := serverNow(ctx, p.cfg.Conn)
+	if err != nil {
+		return nil, fmt.Errorf("pruning offboarding bookkeeping: %w", err)
+	}
+	cutoff := dateTime(now.Add(-pruneAfter))
+	heartbeats := table{name: "offboard_heartbeats", database: p.cfg.Database}
+	acks := table{name: "offboard_acks", database: p.cfg.Database}
+
+	var gone []string
+	rows, err := p.cfg.Conn.Query(ctx, fmt.Sprintf("SELECT DISTINCT worker_id FROM %s WHERE worker_id NOT IN "+
+		"(SELECT worker_id FROM %s WHERE seen_at >= %s) ORDER BY worker_id LIMIT %d", acks.qualified(), heartbeats.qualified(), cutoff, prunePerPass))
+	if err != nil {
+		return nil, fmt.Errorf("pruning offboarding bookkeeping: finding workers gone for %s: %w", pruneAfter, err)
+	}
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("pruning offboarding bookkeeping: %w", err)
+		}
+		gone = append(gone, quote(id))
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("pruning offboarding bookkeeping: %w", err)
+	}
+
+	var errs []error
+	for _, d := range []struct {
+		t         table
+		predicate string
+	}{
+		{acks, "worker_id IN (" + strings.Join(gone, ", ") + ")"},
+		{heartbeats, "seen_at < " + cutoff},
+	} {
+		if d.t == acks && len(gone) == 0 {
+			continue
+		}
+		n, err := p.count(ctx, d.t, d.predicate)
+		if err == nil && n == 0 {
+			continue
+		}
+		a, t0 := p.begin(r, ActionPrune, d.t.name, reasonOffboarding)
+		a.Predicate, a.Rows = d.predicate, n
+		if err == nil && !r.dryRun {
+			err = p.mutateDelete(ctx, d.t, d.predicate)
+		}
+		p.finish(r, &a, t0, err)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("pruning %s: %w", d.t.name, err))
+		}
+	}
+	actions := slices.Clone(r.pending[first:])
+	return actions, errors.Join(errs...)
+}
+
+// quote writes s as a ClickHouse string literal: a backslash and a quote are
+// escaped, and every other byte stands for itself.
+func quote(s string) string {
+	return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(s) + "'"
 }

@@ -45,3 +45,11 @@ func TestWorkerIsLiveUntilCertainlyQuiet(t *testing.T) {
 		t.Error("a worker that signed off is live")
 	}
 }
+
+// Pruning must never reach a worker an offboarding may still wait for: those
+// are read within heartbeatHorizon, and live for far less.
+func TestPruningWaitsLongerThanAnyOffboardingLooks(t *testing.T) {
+	if pruneAfter <= 2*heartbeatHorizon {
+		t.Errorf("bookkeeping is pruned %s after a worker's last heartbeat, offboardings read heartbeats of the last %s: want a wide margin", pruneAfter, heartbeatHorizon)
+	}
+}

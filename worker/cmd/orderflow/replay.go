@@ -47,6 +47,8 @@ func replayDLQCommand(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	// ClickHouse tells which tenants are offboarded: their letters stay put.
+	// Replay reads the list again before each batch it republishes, so a
+	// tenant offboarded during a long replay stops being replayed at once.
 	cfg, err := loadFor("replay-dlq", *configPath, stderr, needClickHouse, needVault)
 	if err != nil {
 		return 2
