@@ -130,15 +130,15 @@ type Blocklist struct {
 	// mu orders admissions against stores of the set: a call joins the
 	// current cohort and reads the set under it, and a store that adds
 	// tenants seals the current cohort under it.
-	mu         sync.Mutex
-	current    *cohort
-	sealed     []*cohort // sealed cohorts that may still have calls inside
+	mu      sync.Mutex
+	current *cohort
+	sealed  []*cohort // sealed cohorts that may still have calls inside
 	// freshUntil is when the list goes stale: zero until a reload's heartbeat
 	// is written. It carries a monotonic reading, and fresh compares both it
 	// and the wall clock, since each can fail alone: the monotonic clock stops
 	// while the host is suspended, the wall clock can be stepped back.
 	freshUntil time.Time
-	closed     bool      // Run has ended: nothing more is admitted
+	closed     bool // Run has ended: nothing more is admitted
 
 	reload      sync.Mutex // one reload at a time; guards the fields below
 	unacked     []string   // tenants stored but not yet acknowledged
