@@ -9,7 +9,7 @@ import (
 	"github.com/orderflow/orderflow/worker/config"
 	"github.com/orderflow/orderflow/worker/facts"
 	"github.com/orderflow/orderflow/worker/order"
-	"github.com/orderflow/orderflow/worker/protect"
+	"github.com/orderflow/orderflow/worker/protected"
 )
 
 const (
@@ -21,7 +21,7 @@ const (
 // two or three lines, its own id and buyer, from a few tenants, bought within
 // the last three weeks (so most have a label to write), protected by the
 // real stage on Vault.
-func benchOrders(b *testing.B, s *stack, n int) []protect.Order {
+func benchOrders(b *testing.B, s *stack, n int) []protected.Order {
 	b.Helper()
 	tmpls := canonical(fixtures(b))
 	orders := make([]order.Order, n)

@@ -9,7 +9,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/orderflow/orderflow/worker/order"
-	"github.com/orderflow/orderflow/worker/protect"
+	"github.com/orderflow/orderflow/worker/protected"
 )
 
 // table is one of the four tables the writer fills.
@@ -240,7 +240,7 @@ func (c *decimals) get(a order.Amount) decimal.Decimal {
 // once: order_facts and financial_records share the order's decimals, and
 // financial_records' line arrays are views of order_line_facts' columns.
 // labelCutoff is the purchase time at or before which labels have expired.
-func build(orders []protect.Order, now, labelCutoff time.Time) (*batchBlocks, error) {
+func build(orders []protected.Order, now, labelCutoff time.Time) (*batchBlocks, error) {
 	n, nLines, nLabels := len(orders), 0, 0
 	for i := range orders {
 		nLines += len(orders[i].Lines)
@@ -430,7 +430,7 @@ func build(orders []protect.Order, now, labelCutoff time.Time) (*batchBlocks, er
 
 // currencyOf is the order's currency: its total's, else the first among its
 // other amounts (the normaliser never mixes currencies in an order).
-func currencyOf(o *protect.Order) string {
+func currencyOf(o *protected.Order) string {
 	if c := o.Totals.Total.Currency; c != "" {
 		return c
 	}
@@ -465,7 +465,7 @@ func currencyOf(o *protect.Order) string {
 // would refuse the whole block, and every retry with it) and the times their
 // DateTime columns can hold. Its errors name the field and the rule, never the
 // value.
-func validate(o *protect.Order) error {
+func validate(o *protected.Order) error {
 	switch o.Channel {
 	case order.ChannelAmazon, order.ChannelEbay:
 	default:
@@ -501,7 +501,7 @@ var (
 )
 
 // validateTimes checks that every time the tables store fits a DateTime.
-func validateTimes(o *protect.Order) error {
+func validateTimes(o *protected.Order) error {
 	fits := func(t time.Time) bool { return !t.Before(minDateTime) && !t.After(maxDateTime) }
 	for _, f := range []struct {
 		name string

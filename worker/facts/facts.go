@@ -56,7 +56,7 @@ import (
 
 	"github.com/orderflow/orderflow/worker/backoff"
 	"github.com/orderflow/orderflow/worker/config"
-	"github.com/orderflow/orderflow/worker/protect"
+	"github.com/orderflow/orderflow/worker/protected"
 )
 
 // Config configures a Writer. New fills the defaults, then checks it.
@@ -235,7 +235,7 @@ func (e *InsertError) Unwrap() error { return e.Err }
 // On error the batch is to be written again in full (some tables may have it
 // already; that is harmless). The error names each failed table and matches
 // ErrInvalidOrder when no retry can succeed.
-func (w *Writer) Write(ctx context.Context, orders []protect.Order) error {
+func (w *Writer) Write(ctx context.Context, orders []protected.Order) error {
 	if len(orders) == 0 {
 		return nil
 	}

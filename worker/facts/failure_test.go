@@ -17,7 +17,7 @@ import (
 	"github.com/orderflow/orderflow/worker/config"
 	"github.com/orderflow/orderflow/worker/facts"
 	"github.com/orderflow/orderflow/worker/order"
-	"github.com/orderflow/orderflow/worker/protect"
+	"github.com/orderflow/orderflow/worker/protected"
 	"github.com/orderflow/orderflow/worker/telemetry/telemetrytest"
 )
 
@@ -149,27 +149,27 @@ func TestServerDown(t *testing.T) {
 func TestInvalidOrder(t *testing.T) {
 	s := newStack(t)
 	w, reg := s.writer(t, nil)
-	good := protect.Order{TenantID: "t", Channel: order.ChannelAmazon, ChannelOrderID: "202-1", Status: order.StatusShipped,
+	good := protected.Order{TenantID: "t", Channel: order.ChannelAmazon, ChannelOrderID: "202-1", Status: order.StatusShipped,
 		PaymentStatus: order.PaymentPaid, Fulfilment: order.FulfilmentMerchant, PurchasedAt: testNow, SourceUpdatedAt: testNow,
 		ReceivedAt: testNow}
 	at := func(y int) *time.Time { t := time.Date(y, 6, 1, 0, 0, 0, 0, time.UTC); return &t }
 	const card = "4111111111111111"
-	bads := map[string]func(o *protect.Order){
-		"status":             func(o *protect.Order) { o.Status = "Shipped " + card },
-		"purchased_at":       func(o *protect.Order) { o.PurchasedAt = *at(1969) },
-		"source_updated_at":  func(o *protect.Order) { o.SourceUpdatedAt = *at(2150) },
-		"received_at":        func(o *protect.Order) { o.ReceivedAt = time.Time{} },
-		"latest_ship_at":     func(o *protect.Order) { o.LatestShipAt = at(2107) },
-		"latest_delivery_at": func(o *protect.Order) { o.LatestDeliveryAt = at(1900) },
-		"refunded_at": func(o *protect.Order) {
-			o.Refunds = []protect.Refund{{Amount: order.Money{Amount: 1, Currency: "GBP"}, RefundedAt: at(2150)}}
+	bads := map[string]func(o *protected.Order){
+		"status":             func(o *protected.Order) { o.Status = "Shipped " + card },
+		"purchased_at":       func(o *protected.Order) { o.PurchasedAt = *at(1969) },
+		"source_updated_at":  func(o *protected.Order) { o.SourceUpdatedAt = *at(2150) },
+		"received_at":        func(o *protected.Order) { o.ReceivedAt = time.Time{} },
+		"latest_ship_at":     func(o *protected.Order) { o.LatestShipAt = at(2107) },
+		"latest_delivery_at": func(o *protected.Order) { o.LatestDeliveryAt = at(1900) },
+		"refunded_at": func(o *protected.Order) {
+			o.Refunds = []protected.Refund{{Amount: order.Money{Amount: 1, Currency: "GBP"}, RefundedAt: at(2150)}}
 		},
 	}
 	for field, spoil := range bads {
 		bad := good
 		bad.ChannelOrderID = "202-" + card
 		spoil(&bad)
-		err := w.Write(context.Background(), []protect.Order{good, bad})
+		err := w.Write(context.Background(), []protected.Order{good, bad})
 		if !errors.Is(err, facts.ErrInvalidOrder) || !strings.Contains(err.Error(), "order 1 of the batch") {
 			t.Errorf("%s: Write = %v, want ErrInvalidOrder naming order 1", field, err)
 		}
@@ -180,7 +180,7 @@ func TestInvalidOrder(t *testing.T) {
 	if n := telemetrytest.Sum(t, reg, "orderflow_clickhouse_insert_batches_total"); n != 0 {
 		t.Errorf("%v inserts for an invalid batch", n)
 	}
-	write(t, w, []protect.Order{good}) // without tokens, labels or lines
+	write(t, w, []protected.Order{good}) // without tokens, labels or lines
 	if n := s.count(t, "order_facts"); n != 1 {
 		t.Errorf("order_facts has %d rows, want 1", n)
 	}
@@ -205,7 +205,7 @@ func closedConn(t testing.TB) driver.Conn {
 
 // assertNoData fails if err, in any format, holds a personal value, token or
 // ciphertext of the orders.
-func assertNoData(t *testing.T, err error, cs []order.Order, ps []protect.Order) {
+func assertNoData(t *testing.T, err error, cs []order.Order, ps []protected.Order) {
 	t.Helper()
 	text := fmt.Sprintf("%v %+v %s %q", err, err, err, err)
 	secrets := personalData(cs)

@@ -1,7 +1,7 @@
 package facts
 
 import (
-	"github.com/orderflow/orderflow/worker/protect"
+	"github.com/orderflow/orderflow/worker/protected"
 )
 
 // lastFinancialEvent is the financial_records row's last_financial_event_at,
@@ -14,7 +14,7 @@ import (
 // and reports refunds through another API than the orders'). At worst a
 // record is kept one financial year longer. validateTimes has refused an
 // order with a time outside DateTime's range, so nothing here can wrap.
-func lastFinancialEvent(o *protect.Order) int64 {
+func lastFinancialEvent(o *protected.Order) int64 {
 	last := o.PurchasedAt
 	if o.SourceUpdatedAt.After(last) {
 		last = o.SourceUpdatedAt

@@ -23,6 +23,7 @@ import (
 	"github.com/orderflow/orderflow/worker/order"
 	"github.com/orderflow/orderflow/worker/pipeline"
 	"github.com/orderflow/orderflow/worker/protect"
+	"github.com/orderflow/orderflow/worker/protected"
 	"github.com/orderflow/orderflow/worker/stacktest"
 	"github.com/orderflow/orderflow/worker/transit"
 	"github.com/orderflow/orderflow/worker/transit/transittest"
@@ -130,7 +131,7 @@ func (s *stack) own(t testing.TB, orders []order.Order) []order.Order {
 }
 
 // protect runs the real protect stage.
-func (s *stack) protect(t testing.TB, orders []order.Order) []protect.Order {
+func (s *stack) protect(t testing.TB, orders []order.Order) []protected.Order {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -163,7 +164,7 @@ func (s *stack) writer(t testing.TB, edit func(*facts.Config)) (*facts.Writer, *
 	return w, reg
 }
 
-func write(t testing.TB, w *facts.Writer, orders []protect.Order) {
+func write(t testing.TB, w *facts.Writer, orders []protected.Order) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -363,7 +364,7 @@ func keyOf(o order.Order) string {
 	return o.TenantID + "/" + string(o.Channel) + "/" + o.ChannelOrderID
 }
 
-func wantFact(c order.Order, p protect.Order, now time.Time) row {
+func wantFact(c order.Order, p protected.Order, now time.Time) row {
 	units := 0
 	for _, l := range c.Lines {
 		units += l.Quantity
@@ -399,7 +400,7 @@ func wantFact(c order.Order, p protect.Order, now time.Time) row {
 // wantLines is what the writer stores of c's lines: the strings a seller types
 // (SKU, title, promotion ids) as the protect stage left them in p, the card
 // scan having removed what passes for a card number.
-func wantLines(c order.Order, p protect.Order, now time.Time) []row {
+func wantLines(c order.Order, p protected.Order, now time.Time) []row {
 	var out []row
 	for i, l := range c.Lines {
 		l.SKU, l.Title, l.PromotionIDs = p.Lines[i].SKU, p.Lines[i].Title, p.Lines[i].PromotionIDs
@@ -420,7 +421,7 @@ func wantLines(c order.Order, p protect.Order, now time.Time) []row {
 	return out
 }
 
-func wantLabel(c order.Order, p protect.Order, now time.Time) row {
+func wantLabel(c order.Order, p protected.Order, now time.Time) row {
 	country := ""
 	if c.ShippingAddress != nil {
 		country = c.ShippingAddress.CountryCode
@@ -433,7 +434,7 @@ func wantLabel(c order.Order, p protect.Order, now time.Time) row {
 	}
 }
 
-func wantFinancial(c order.Order, p protect.Order, now time.Time) row {
+func wantFinancial(c order.Order, p protected.Order, now time.Time) row {
 	var ids, skus, titles, qty, prices, totals, taxes []string
 	for _, l := range c.Lines {
 		ids, skus, titles = append(ids, l.LineID), append(skus, l.SKU), append(titles, l.Title)
@@ -473,7 +474,7 @@ func lastEvent(c order.Order) time.Time {
 // expected is every table's expected rows, by key, for orders written at now
 // (the last snapshot of a key wins); labels only for orders with a label
 // purchased after labelCutoff.
-func expected(cs []order.Order, ps []protect.Order, now, labelCutoff time.Time) map[string]map[string]row {
+func expected(cs []order.Order, ps []protected.Order, now, labelCutoff time.Time) map[string]map[string]row {
 	out := map[string]map[string]row{}
 	for _, name := range tables {
 		out[name] = map[string]row{}

@@ -6,7 +6,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/orderflow/orderflow/worker/telemetry"
+	"github.com/orderflow/orderflow/worker/telemetry/metricsreg"
 )
 
 type metrics struct {
@@ -42,11 +42,11 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		Help: "Delivery labels not written because the label's retention had ended when the snapshot was written (P9).",
 	})
 	var all []error
-	rows = telemetry.Register(reg, rows, &all)
-	batches = telemetry.Register(reg, batches, &all)
-	errs = telemetry.Register(reg, errs, &all)
-	duration = telemetry.Register(reg, duration, &all)
-	skipped = telemetry.Register(reg, skipped, &all)
+	rows = metricsreg.Register(reg, rows, &all)
+	batches = metricsreg.Register(reg, batches, &all)
+	errs = metricsreg.Register(reg, errs, &all)
+	duration = metricsreg.Register(reg, duration, &all)
+	skipped = metricsreg.Register(reg, skipped, &all)
 	if err := errors.Join(all...); err != nil {
 		return nil, fmt.Errorf("facts metrics: %w", err)
 	}

@@ -9,7 +9,7 @@ import (
 	"github.com/orderflow/orderflow/worker/config"
 	"github.com/orderflow/orderflow/worker/facts"
 	"github.com/orderflow/orderflow/worker/order"
-	"github.com/orderflow/orderflow/worker/protect"
+	"github.com/orderflow/orderflow/worker/protected"
 	"github.com/orderflow/orderflow/worker/telemetry/telemetrytest"
 )
 
@@ -55,7 +55,7 @@ func TestRedelivery(t *testing.T) {
 	check("same batch twice")
 	write(t, w, pOld)
 	check("older snapshots after newer")
-	var mixed []protect.Order
+	var mixed []protected.Order
 	for i := range pNew {
 		mixed = append(mixed, pOld[i], pNew[i], pOld[i])
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/orderflow/orderflow/worker/normalize"
 	"github.com/orderflow/orderflow/worker/pipeline/pipelinetest"
 	"github.com/orderflow/orderflow/worker/protect"
+	"github.com/orderflow/orderflow/worker/protected"
 	"github.com/orderflow/orderflow/worker/stacktest"
 	"github.com/orderflow/orderflow/worker/telemetry/telemetrytest"
 	"github.com/orderflow/orderflow/worker/transit"
@@ -149,7 +150,7 @@ func TestTenantOffboardedDuringSinkRetriesIsDropped(t *testing.T) {
 	sink := pipelinetest.NewMemorySink()
 	var mu sync.Mutex
 	blocked, writtenAfter := false, 0
-	faulty := sinkFunc(func(ctx context.Context, orders []protect.Order) error {
+	faulty := sinkFunc(func(ctx context.Context, orders []protected.Order) error {
 		mu.Lock()
 		defer mu.Unlock()
 		for _, o := range orders {
@@ -193,9 +194,9 @@ func TestTenantOffboardedDuringSinkRetriesIsDropped(t *testing.T) {
 	}
 }
 
-type sinkFunc func(context.Context, []protect.Order) error
+type sinkFunc func(context.Context, []protected.Order) error
 
-func (f sinkFunc) Write(ctx context.Context, orders []protect.Order) error { return f(ctx, orders) }
+func (f sinkFunc) Write(ctx context.Context, orders []protected.Order) error { return f(ctx, orders) }
 
 // When Vault's gate refuses a tenant (it was offboarded, and the gate saw it
 // before the pipeline's list did), protecting the batch fails with

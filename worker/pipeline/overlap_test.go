@@ -16,7 +16,7 @@ import (
 	"github.com/orderflow/orderflow/worker/normalize"
 	"github.com/orderflow/orderflow/worker/order"
 	"github.com/orderflow/orderflow/worker/pipeline"
-	"github.com/orderflow/orderflow/worker/protect"
+	"github.com/orderflow/orderflow/worker/protected"
 	"github.com/orderflow/orderflow/worker/telemetry/telemetrytest"
 )
 
@@ -53,10 +53,10 @@ func (s *scriptedSource) Commit(_ context.Context, batch []kafka.Message) error 
 
 type passProtector struct{}
 
-func (passProtector) Protect(_ context.Context, orders []order.Order) ([]protect.Order, error) {
-	out := make([]protect.Order, len(orders))
+func (passProtector) Protect(_ context.Context, orders []order.Order) ([]protected.Order, error) {
+	out := make([]protected.Order, len(orders))
 	for i, o := range orders {
-		out[i] = protect.Order{TenantID: o.TenantID, Channel: o.Channel, ChannelOrderID: o.ChannelOrderID}
+		out[i] = protected.Order{TenantID: o.TenantID, Channel: o.Channel, ChannelOrderID: o.ChannelOrderID}
 	}
 	return out, nil
 }
@@ -67,7 +67,7 @@ type gateSink struct {
 	writes  int
 }
 
-func (s *gateSink) Write(ctx context.Context, _ []protect.Order) error {
+func (s *gateSink) Write(ctx context.Context, _ []protected.Order) error {
 	s.mu.Lock()
 	s.writes++
 	first := s.writes == 1
@@ -172,10 +172,10 @@ func (blockTenant) Hold() (func(), error)           { return func() {}, nil }
 
 type recordingSink struct {
 	mu     sync.Mutex
-	orders []protect.Order
+	orders []protected.Order
 }
 
-func (s *recordingSink) Write(_ context.Context, orders []protect.Order) error {
+func (s *recordingSink) Write(_ context.Context, orders []protected.Order) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.orders = append(s.orders, orders...)

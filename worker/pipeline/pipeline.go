@@ -23,6 +23,7 @@ import (
 	"github.com/orderflow/orderflow/worker/normalize"
 	"github.com/orderflow/orderflow/worker/order"
 	"github.com/orderflow/orderflow/worker/protect"
+	"github.com/orderflow/orderflow/worker/protected"
 )
 
 // Source yields batches of messages and commits them (consume.Consumer).
@@ -35,13 +36,13 @@ type Source interface {
 // tokens and ciphertexts (protect.Stage). An error matching protect.ErrInvalidOrder
 // means an order of the batch can never be protected; any other error is retried.
 type Protector interface {
-	Protect(ctx context.Context, orders []order.Order) ([]protect.Order, error)
+	Protect(ctx context.Context, orders []order.Order) ([]protected.Order, error)
 }
 
 // Sink receives the protected orders of a batch, in the batch's order. It must be
 // idempotent: after a restart the same orders arrive again.
 type Sink interface {
-	Write(ctx context.Context, orders []protect.Order) error
+	Write(ctx context.Context, orders []protected.Order) error
 }
 
 // DeadLetters receives the messages that cannot be processed (deadletter.Publisher).
@@ -201,7 +202,7 @@ type prepared struct {
 	batch     []kafka.Message
 	orders    int
 	refused   int // orders of offboarded tenants, committed unwritten
-	protected []protect.Order
+	protected []protected.Order
 	letters   []deadletter.Letter
 	start     time.Time
 }
@@ -258,7 +259,7 @@ func (p *Pipeline) writeLoop(ctx context.Context, ready <-chan prepared) error {
 func (p *Pipeline) prepare(ctx context.Context, batch []kafka.Message) (prepared, error) {
 	start := time.Now()
 	orders, letters, refused := p.normalize(batch)
-	var protected []protect.Order
+	var protected []protected.Order
 	if len(orders) > 0 {
 		err := p.retry(ctx, StageProtect, func() error {
 			for {
@@ -349,7 +350,7 @@ func (p *Pipeline) writeAndCommit(ctx context.Context, b prepared) error {
 				defer release()
 			}
 			var n int
-			b.protected, n = dropRefused(b.protected, p.refuses(""), func(o protect.Order) string { return o.TenantID })
+			b.protected, n = dropRefused(b.protected, p.refuses(""), func(o protected.Order) string { return o.TenantID })
 			b.refused += n
 			if len(b.protected) == 0 {
 				return nil
@@ -389,7 +390,7 @@ func (p *Pipeline) writeAndCommit(ctx context.Context, b prepared) error {
 // protect protects the batch's orders in one call. When the stage refuses an order
 // outright (protect.ErrInvalidOrder), it protects them one by one instead and
 // dead-letters the refused ones, so one bad order cannot hold up its batch.
-func (p *Pipeline) protect(ctx context.Context, batch []kafka.Message, orders []normalized, letters []deadletter.Letter) ([]protect.Order, []deadletter.Letter, error) {
+func (p *Pipeline) protect(ctx context.Context, batch []kafka.Message, orders []normalized, letters []deadletter.Letter) ([]protected.Order, []deadletter.Letter, error) {
 	canonical := make([]order.Order, len(orders))
 	for i, n := range orders {
 		canonical[i] = n.order

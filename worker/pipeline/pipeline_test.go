@@ -30,6 +30,7 @@ import (
 	"github.com/orderflow/orderflow/worker/pipeline"
 	"github.com/orderflow/orderflow/worker/pipeline/pipelinetest"
 	"github.com/orderflow/orderflow/worker/protect"
+	"github.com/orderflow/orderflow/worker/protected"
 	"github.com/orderflow/orderflow/worker/stacktest"
 	"github.com/orderflow/orderflow/worker/telemetry/telemetrytest"
 	"github.com/orderflow/orderflow/worker/transit"
@@ -465,7 +466,7 @@ type countingSink struct {
 	orders atomic.Int64
 }
 
-func (c *countingSink) Write(ctx context.Context, orders []protect.Order) error {
+func (c *countingSink) Write(ctx context.Context, orders []protected.Order) error {
 	if err := c.Sink.Write(ctx, orders); err != nil {
 		return err
 	}
@@ -476,7 +477,7 @@ func (c *countingSink) Write(ctx context.Context, orders []protect.Order) error 
 // protectedComparers compare protected orders: tokens by value, ciphertexts by
 // their plaintext under the tenant's key, timestamps as instants.
 func (s *stream) protectedComparers(t *testing.T, tenant string) []cmp.Option {
-	decrypt := func(c protect.Ciphertext) string {
+	decrypt := func(c protected.Ciphertext) string {
 		if c.Value() == "" {
 			return ""
 		}
@@ -487,8 +488,8 @@ func (s *stream) protectedComparers(t *testing.T, tenant string) []cmp.Option {
 		return string(plain[0])
 	}
 	return []cmp.Option{
-		cmp.Comparer(func(a, b protect.Token) bool { return a.Value() == b.Value() }),
-		cmp.Comparer(func(a, b protect.Ciphertext) bool { return decrypt(a) == decrypt(b) }),
+		cmp.Comparer(func(a, b protected.Token) bool { return a.Value() == b.Value() }),
+		cmp.Comparer(func(a, b protected.Ciphertext) bool { return decrypt(a) == decrypt(b) }),
 		cmp.Comparer(func(a, b time.Time) bool { return a.Equal(b) }),
 	}
 }

@@ -8,13 +8,14 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/orderflow/orderflow/worker/order"
+	"github.com/orderflow/orderflow/worker/protected"
 )
 
 // batch is one Protect call in progress: the output being built, and per tenant
 // the distinct values to tokenise and the documents to encrypt, with where each
 // result goes.
 type batch struct {
-	out        []Order
+	out        []protected.Order
 	arena      arena
 	tenants    map[string]*tenantJob
 	jobs       []*tenantJob       // in order of first appearance: calls go out in a stable order
@@ -40,7 +41,7 @@ type tenantJob struct {
 // tokenRef says which order's which slot gets the token of values[value].
 type tokenRef struct {
 	order, value int32
-	slot         func(*BuyerTokens) *Token
+	slot         func(*protected.BuyerTokens) *protected.Token
 }
 
 // docRef says which order gets the ciphertext of document doc, and as what.
@@ -51,7 +52,7 @@ type docRef struct {
 
 func newBatch(orders []order.Order) *batch {
 	return &batch{
-		out:        make([]Order, len(orders)),
+		out:        make([]protected.Order, len(orders)),
 		arena:      newArena(orders),
 		tenants:    make(map[string]*tenantJob),
 		seen:       make(map[valueKey]int32, len(orders)*2),
@@ -184,13 +185,13 @@ func (b *batch) deliver() error {
 			}
 		}
 		// The answers' own slices hold the values the Tokens and Ciphertexts
-		// point into: no copy, no allocation per value.
-		tokens, ciphertexts := j.tokens, j.ciphertexts
+		// point into: no copy, and an allocation per tenant, not per value.
+		tokens, ciphertexts := protected.SealTokens(j.tokens), protected.SealCiphertexts(j.ciphertexts)
 		for _, r := range j.tokenRefs {
-			*r.slot(&b.out[r.order].Buyer) = Token{p: &tokens[r.value]}
+			*r.slot(&b.out[r.order].Buyer) = tokens[r.value]
 		}
 		for _, r := range j.docRefs {
-			c := Ciphertext{p: &ciphertexts[r.doc]}
+			c := ciphertexts[r.doc]
 			if r.invoice {
 				b.out[r.order].InvoiceParty = c
 			} else {

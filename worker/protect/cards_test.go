@@ -10,6 +10,7 @@ import (
 	"github.com/orderflow/orderflow/worker/cardnumber"
 	"github.com/orderflow/orderflow/worker/order"
 	"github.com/orderflow/orderflow/worker/protect"
+	"github.com/orderflow/orderflow/worker/protected"
 	"github.com/orderflow/orderflow/worker/telemetry/telemetrytest"
 )
 
@@ -67,10 +68,10 @@ func TestCardNumbersNeverLeaveTheStage(t *testing.T) {
 	for _, o := range outs {
 		j, _ := json.Marshal(o)
 		fmt.Fprintf(&everything, "%s %v %+v %#v ", j, o, o, o)
-		for _, tok := range []protect.Token{o.Buyer.Name, o.Buyer.Email, o.Buyer.Phone, o.Buyer.Username, o.Buyer.UserID} {
+		for _, tok := range []protected.Token{o.Buyer.Name, o.Buyer.Email, o.Buyer.Phone, o.Buyer.Username, o.Buyer.UserID} {
 			everything.WriteString(tok.Value() + " ")
 		}
-		for _, c := range []protect.Ciphertext{o.DeliveryLabel, o.InvoiceParty} {
+		for _, c := range []protected.Ciphertext{o.DeliveryLabel, o.InvoiceParty} {
 			if c.IsZero() {
 				continue
 			}

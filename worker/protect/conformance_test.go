@@ -12,15 +12,16 @@ import (
 	"github.com/orderflow/orderflow/schemas/policy"
 	"github.com/orderflow/orderflow/worker/order"
 	"github.com/orderflow/orderflow/worker/protect"
+	"github.com/orderflow/orderflow/worker/protected"
 )
 
 // TestEveryFieldIsTreatedAsThePolicySays feeds the stage an order whose every
 // field, at every depth, holds a value of its own (strings a unique marker),
 // then checks the output against the policy, field by field: kept fields
-// appear in protect.Order at the same path and unchanged; tokenised fields
+// appear in protected.Order at the same path and unchanged; tokenised fields
 // appear only as their token (computed independently with Vault); encrypted
 // fields appear only in the ciphertext of their retention class (decrypted
-// with Vault); dropped fields appear nowhere; and protect.Order has nothing
+// with Vault); dropped fields appear nowhere; and protected.Order has nothing
 // the policy does not account for. It runs on the embedded policy and on a
 // variant, so that the stage is seen to follow the policy, not to agree with
 // it by coincidence.
@@ -66,7 +67,7 @@ func checkConformance(t *testing.T, p *policy.Policy) {
 	out := outs[0]
 
 	inLeaves, outLeaves := leaves(in), leaves(out)
-	docs := map[string]protect.Document{} // by retention class
+	docs := map[string]protected.Document{} // by retention class
 	if !out.DeliveryLabel.IsZero() {
 		docs[string(policy.Label)] = decrypt(t, admin, tenant, out.DeliveryLabel)
 	}
@@ -79,7 +80,7 @@ func checkConformance(t *testing.T, p *policy.Policy) {
 		t.Fatal(err)
 	}
 	visible := string(j) + fmt.Sprintf("%v %+v %#v", out, out, out)
-	for _, tok := range []protect.Token{out.Buyer.Name, out.Buyer.Email, out.Buyer.Phone, out.Buyer.Username, out.Buyer.UserID} {
+	for _, tok := range []protected.Token{out.Buyer.Name, out.Buyer.Email, out.Buyer.Phone, out.Buyer.Username, out.Buyer.UserID} {
 		visible += " " + tok.Value()
 	}
 	// inDoc reports the documents and paths where marker is.
@@ -105,7 +106,7 @@ func checkConformance(t *testing.T, p *policy.Policy) {
 		return ms
 	}
 
-	expected := map[string]bool{"delivery_label": true, "invoice_party": true} // paths protect.Order may have
+	expected := map[string]bool{"delivery_label": true, "invoice_party": true} // paths protected.Order may have
 	docPaths := map[string][]string{}
 	for _, path := range slices.Sorted(maps.Keys(p.Fields)) {
 		r := p.Fields[path]
@@ -123,7 +124,7 @@ func checkConformance(t *testing.T, p *policy.Policy) {
 				t.Fatal(err)
 			}
 			got := outLeaves[path]
-			if len(got) != 1 || got[0].Interface().(protect.Token).Value() != want[0] {
+			if len(got) != 1 || got[0].Interface().(protected.Token).Value() != want[0] {
 				t.Errorf("token %s: output has %v, want the tenant's HMAC of the value", path, got)
 			}
 			if strings.Contains(visible, m) || len(inDoc(m)) > 0 {
@@ -174,13 +175,13 @@ func checkConformance(t *testing.T, p *policy.Policy) {
 			continue
 		}
 		// A token slot the policy does not fill must stay empty.
-		if tok, ok := vs[0].Interface().(protect.Token); ok && len(vs) == 1 {
+		if tok, ok := vs[0].Interface().(protected.Token); ok && len(vs) == 1 {
 			if !tok.IsZero() {
 				t.Errorf("%s holds a token, but the policy treats it as %s", path, p.Fields[path].Treatment)
 			}
 			continue
 		}
-		t.Errorf("protect.Order has %s, which the policy does not account for", path)
+		t.Errorf("protected.Order has %s, which the policy does not account for", path)
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 
 	"github.com/orderflow/orderflow/schemas/policy"
 	"github.com/orderflow/orderflow/worker/order"
+	"github.com/orderflow/orderflow/worker/protected"
 )
 
 // What the stage knows how to do with each field of the canonical order. New
@@ -16,9 +17,9 @@ import (
 // ignored: a field the stage does not know, a treatment it does not implement
 // for that field, or a field the policy does not mention.
 
-// keptPaths are the fields that keep copies into Order. The policy must mark
-// each one keep: the stage has no other way to treat them (it would need code
-// to drop one, or a token or ciphertext slot for it).
+// keptPaths are the fields that keep copies into protected.Order. The policy
+// must mark each one keep: the stage has no other way to treat them (it would
+// need code to drop one, or a token or ciphertext slot for it).
 var keptPaths = []string{
 	"schema_version", "tenant_id", "channel", "source_format", "marketplace",
 	"channel_order_id", "seller_order_id", "status", "payment_status", "source_status",
@@ -91,12 +92,12 @@ var personalFields = func() map[string]func(*scrubbed) string {
 }()
 
 // tokenSlots are the personal fields that BuyerTokens has a place for.
-var tokenSlots = map[string]func(*BuyerTokens) *Token{
-	"buyer.name":     func(b *BuyerTokens) *Token { return &b.Name },
-	"buyer.email":    func(b *BuyerTokens) *Token { return &b.Email },
-	"buyer.phone":    func(b *BuyerTokens) *Token { return &b.Phone },
-	"buyer.username": func(b *BuyerTokens) *Token { return &b.Username },
-	"buyer.user_id":  func(b *BuyerTokens) *Token { return &b.UserID },
+var tokenSlots = map[string]func(*protected.BuyerTokens) *protected.Token{
+	"buyer.name":     func(b *protected.BuyerTokens) *protected.Token { return &b.Name },
+	"buyer.email":    func(b *protected.BuyerTokens) *protected.Token { return &b.Email },
+	"buyer.phone":    func(b *protected.BuyerTokens) *protected.Token { return &b.Phone },
+	"buyer.username": func(b *protected.BuyerTokens) *protected.Token { return &b.Username },
+	"buyer.user_id":  func(b *protected.BuyerTokens) *protected.Token { return &b.UserID },
 }
 
 // derivedFields are the coarsened values the stage can compute, by the name the
@@ -115,7 +116,7 @@ type stringField struct {
 // tokenField is a personal field that the policy tokenises, and its slot.
 type tokenField struct {
 	stringField
-	slot func(*BuyerTokens) *Token
+	slot func(*protected.BuyerTokens) *protected.Token
 }
 
 // plan is the policy turned into what the stage does, checked once by New.

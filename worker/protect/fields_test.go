@@ -7,14 +7,16 @@ import (
 	"testing"
 
 	"github.com/orderflow/orderflow/worker/order"
+	"github.com/orderflow/orderflow/worker/protected"
 )
 
 // TestFieldTablesMatchTheTypes: the stage's tables name each canonical order
 // field exactly once, and every kept field has a place of the same path in
-// Order, which is what lets the conformance test compare them by path.
+// protected.Order, which is what lets the conformance test compare them by
+// path.
 func TestFieldTablesMatchTheTypes(t *testing.T) {
 	canonical := LeafPaths(reflect.TypeFor[order.Order]())
-	protected := LeafPaths(reflect.TypeFor[Order]())
+	out := LeafPaths(reflect.TypeFor[protected.Order]())
 	seen := map[string]string{}
 	note := func(path, table string) {
 		if other, dup := seen[path]; dup {
@@ -24,8 +26,8 @@ func TestFieldTablesMatchTheTypes(t *testing.T) {
 	}
 	for _, p := range keptPaths {
 		note(p, "keptPaths")
-		if !slices.Contains(protected, p) {
-			t.Errorf("kept field %s has no field of that path in protect.Order", p)
+		if !slices.Contains(out, p) {
+			t.Errorf("kept field %s has no field of that path in protected.Order", p)
 		}
 	}
 	for _, p := range droppedPaths {
@@ -45,13 +47,13 @@ func TestFieldTablesMatchTheTypes(t *testing.T) {
 		}
 	}
 	for p := range tokenSlots {
-		if personalFields[p] == nil || !slices.Contains(protected, p) {
-			t.Errorf("token slot %s is not a personal field with a place in protect.Order", p)
+		if personalFields[p] == nil || !slices.Contains(out, p) {
+			t.Errorf("token slot %s is not a personal field with a place in protected.Order", p)
 		}
 	}
 	for name, from := range derivedFields {
-		if !slices.Contains(protected, name) || personalFields[from] == nil {
-			t.Errorf("derived %s: no place in protect.Order, or %s is not a personal field", name, from)
+		if !slices.Contains(out, name) || personalFields[from] == nil {
+			t.Errorf("derived %s: no place in protected.Order, or %s is not a personal field", name, from)
 		}
 	}
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/orderflow/orderflow/worker/config"
 	"github.com/orderflow/orderflow/worker/order"
 	"github.com/orderflow/orderflow/worker/protect"
+	"github.com/orderflow/orderflow/worker/protected"
 	"github.com/orderflow/orderflow/worker/stacktest"
 	"github.com/orderflow/orderflow/worker/transit"
 )
@@ -192,7 +193,7 @@ func (p *vaultProxy) fail(n int) {
 }
 
 // decrypt returns the Document inside c, decrypted with the tenant's key.
-func decrypt(t testing.TB, admin *transit.Client, tenant string, c protect.Ciphertext) protect.Document {
+func decrypt(t testing.TB, admin *transit.Client, tenant string, c protected.Ciphertext) protected.Document {
 	t.Helper()
 	if c.IsZero() {
 		t.Fatalf("decrypt: no ciphertext")
@@ -201,7 +202,7 @@ func decrypt(t testing.TB, admin *transit.Client, tenant string, c protect.Ciphe
 	if err != nil {
 		t.Fatalf("decrypt: %v", err)
 	}
-	d, err := protect.ParseDocument(plain[0])
+	d, err := protected.ParseDocument(plain[0])
 	if err != nil {
 		t.Fatalf("decrypt: %v", err)
 	}

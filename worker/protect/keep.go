@@ -1,6 +1,9 @@
 package protect
 
-import "github.com/orderflow/orderflow/worker/order"
+import (
+	"github.com/orderflow/orderflow/worker/order"
+	"github.com/orderflow/orderflow/worker/protected"
+)
 
 // keep copies the fields the policy keeps (keptPaths) from a scrubbed order
 // into dst. It names each field: a field added to the canonical order is not
@@ -8,9 +11,9 @@ import "github.com/orderflow/orderflow/worker/order"
 // keep, so nothing new reaches the output unclassified. Times behind pointers
 // and promotion id slices are shared with the canonical order, which nothing
 // modifies.
-func keep(dst *Order, s *scrubbed, a *arena) {
+func keep(dst *protected.Order, s *scrubbed, a *arena) {
 	o := &s.o
-	*dst = Order{
+	*dst = protected.Order{
 		SchemaVersion:    o.SchemaVersion,
 		TenantID:         o.TenantID,
 		Channel:          o.Channel,
@@ -34,7 +37,7 @@ func keep(dst *Order, s *scrubbed, a *arena) {
 		ShippingAddress:  a.address(o.ShippingAddress),
 		BillingAddress:   a.address(o.BillingAddress),
 		Lines:            a.copyLines(o.Lines),
-		Totals: Totals{
+		Totals: protected.Totals{
 			Subtotal: o.Totals.Subtotal,
 			Tax:      o.Totals.Tax,
 			Shipping: o.Totals.Shipping,
@@ -51,10 +54,10 @@ func keep(dst *Order, s *scrubbed, a *arena) {
 // per order. Each is sized by a first pass over the batch; should one be short,
 // append moves it, which is harmless: what was handed out stays where it was.
 type arena struct {
-	addresses []Address
-	lines     []Line
-	taxes     []MarketplaceTax
-	refunds   []Refund
+	addresses []protected.Address
+	lines     []protected.Line
+	taxes     []protected.MarketplaceTax
+	refunds   []protected.Refund
 }
 
 func newArena(orders []order.Order) arena {
@@ -72,29 +75,29 @@ func newArena(orders []order.Order) arena {
 		nRefunds += len(o.Refunds)
 	}
 	return arena{
-		addresses: make([]Address, 0, nAddr),
-		lines:     make([]Line, 0, nLines),
-		taxes:     make([]MarketplaceTax, 0, nTaxes),
-		refunds:   make([]Refund, 0, nRefunds),
+		addresses: make([]protected.Address, 0, nAddr),
+		lines:     make([]protected.Line, 0, nLines),
+		taxes:     make([]protected.MarketplaceTax, 0, nTaxes),
+		refunds:   make([]protected.Refund, 0, nRefunds),
 	}
 }
 
-func (a *arena) address(src *order.Address) *Address {
+func (a *arena) address(src *order.Address) *protected.Address {
 	if src == nil {
 		return nil
 	}
-	a.addresses = append(a.addresses, Address{CountryCode: src.CountryCode, AddressType: src.AddressType})
+	a.addresses = append(a.addresses, protected.Address{CountryCode: src.CountryCode, AddressType: src.AddressType})
 	return &a.addresses[len(a.addresses)-1]
 }
 
-func (a *arena) copyLines(src []order.Line) []Line {
+func (a *arena) copyLines(src []order.Line) []protected.Line {
 	if len(src) == 0 {
 		return nil
 	}
 	start := len(a.lines)
 	for i := range src {
 		l := &src[i]
-		a.lines = append(a.lines, Line{
+		a.lines = append(a.lines, protected.Line{
 			LineID:          l.LineID,
 			SKU:             l.SKU,
 			ASIN:            l.ASIN,
@@ -120,25 +123,25 @@ func (a *arena) copyLines(src []order.Line) []Line {
 	return a.lines[start:end:end]
 }
 
-func (a *arena) copyTaxes(src []order.MarketplaceTax) []MarketplaceTax {
+func (a *arena) copyTaxes(src []order.MarketplaceTax) []protected.MarketplaceTax {
 	if len(src) == 0 {
 		return nil
 	}
 	start := len(a.taxes)
 	for _, t := range src {
-		a.taxes = append(a.taxes, MarketplaceTax{LineID: t.LineID, TaxType: t.TaxType, Model: t.Model, Amount: t.Amount})
+		a.taxes = append(a.taxes, protected.MarketplaceTax{LineID: t.LineID, TaxType: t.TaxType, Model: t.Model, Amount: t.Amount})
 	}
 	end := len(a.taxes)
 	return a.taxes[start:end:end]
 }
 
-func (a *arena) copyRefunds(src []order.Refund) []Refund {
+func (a *arena) copyRefunds(src []order.Refund) []protected.Refund {
 	if len(src) == 0 {
 		return nil
 	}
 	start := len(a.refunds)
 	for _, r := range src {
-		a.refunds = append(a.refunds, Refund{RefundID: r.RefundID, LineID: r.LineID, Amount: r.Amount, RefundedAt: r.RefundedAt, Status: r.Status})
+		a.refunds = append(a.refunds, protected.Refund{RefundID: r.RefundID, LineID: r.LineID, Amount: r.Amount, RefundedAt: r.RefundedAt, Status: r.Status})
 	}
 	end := len(a.refunds)
 	return a.refunds[start:end:end]

@@ -8,7 +8,7 @@ import (
 
 	"github.com/orderflow/orderflow/worker/cardnumber"
 	"github.com/orderflow/orderflow/worker/order"
-	"github.com/orderflow/orderflow/worker/telemetry"
+	"github.com/orderflow/orderflow/worker/telemetry/metricsreg"
 )
 
 type metrics struct {
@@ -50,11 +50,11 @@ func newMetrics(reg prometheus.Registerer, cs *cardScan) (*metrics, error) {
 		}),
 	}
 	var errs []error
-	m.cards = telemetry.Register(reg, m.cards, &errs)
-	m.schemes = telemetry.Register(reg, m.schemes, &errs)
-	m.freeText = telemetry.Register(reg, m.freeText, &errs)
-	m.orders = telemetry.Register(reg, m.orders, &errs)
-	m.duration = telemetry.Register(reg, m.duration, &errs)
+	m.cards = metricsreg.Register(reg, m.cards, &errs)
+	m.schemes = metricsreg.Register(reg, m.schemes, &errs)
+	m.freeText = metricsreg.Register(reg, m.freeText, &errs)
+	m.orders = metricsreg.Register(reg, m.orders, &errs)
+	m.duration = metricsreg.Register(reg, m.duration, &errs)
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("protect metrics: %w", err)
 	}

@@ -1,7 +1,9 @@
 // Package protect is the pipeline stage between normalise and write: it turns
-// canonical orders into Orders that hold buyers' personal data only as Vault
-// transit tokens and ciphertexts, as the field policy (schemas/policy) says,
-// after removing card numbers from every string (P3) and dropping free text (P4).
+// canonical orders into protected orders (worker/protected) that hold buyers'
+// personal data only as Vault transit tokens and ciphertexts, as the field
+// policy (schemas/policy) says, after removing card numbers from every string
+// (P3) and dropping free text (P4). It is the one package that makes tokens
+// and ciphertexts (protected.SealTokens, protected.SealCiphertexts).
 //
 // A batch costs at most one HMAC call and one Encrypt call per tenant in it,
 // whatever its size (the transit client splits large calls), so the number of
@@ -21,6 +23,7 @@ import (
 
 	"github.com/orderflow/orderflow/schemas/policy"
 	"github.com/orderflow/orderflow/worker/order"
+	"github.com/orderflow/orderflow/worker/protected"
 )
 
 // Tokenizer returns the tenant's deterministic token of each value, in input
@@ -124,7 +127,7 @@ func New(cfg Config) (*Stage, error) {
 // Errors say which tenant and operation failed, never a value; a Vault error
 // is wrapped (errors.As finds the *transit.Error and whether it is temporary).
 // A batch with an order that can never be protected fails with ErrInvalidOrder.
-func (s *Stage) Protect(ctx context.Context, orders []order.Order) ([]Order, error) {
+func (s *Stage) Protect(ctx context.Context, orders []order.Order) ([]protected.Order, error) {
 	start := time.Now()
 	b := newBatch(orders)
 	var t tally

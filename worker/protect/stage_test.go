@@ -10,6 +10,7 @@ import (
 	"github.com/orderflow/orderflow/schemas/policy"
 	"github.com/orderflow/orderflow/worker/order"
 	"github.com/orderflow/orderflow/worker/protect"
+	"github.com/orderflow/orderflow/worker/protected"
 	"github.com/orderflow/orderflow/worker/stacktest"
 	"github.com/orderflow/orderflow/worker/telemetry/telemetrytest"
 	"github.com/orderflow/orderflow/worker/transit"
@@ -42,7 +43,7 @@ func TestTokensAreDeterministicPerTenantAndDifferAcrossTenants(t *testing.T) {
 		t.Fatalf("Protect: %v", err)
 	}
 
-	email := func(o protect.Order) string { return o.Buyer.Email.Value() }
+	email := func(o protected.Order) string { return o.Buyer.Email.Value() }
 	if !strings.HasPrefix(email(out[0]), "vault:v1:") {
 		t.Errorf("token does not look like a transit HMAC")
 	}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/orderflow/orderflow/worker/order"
+	"github.com/orderflow/orderflow/worker/protected"
 )
 
 // Reflection over the canonical and protected orders, for the tests that check
@@ -14,15 +15,15 @@ import (
 // remembered. Exported here for the external tests (package protect_test).
 
 var (
-	orderPkg   = reflect.TypeFor[order.Order]().PkgPath()
-	protectPkg = reflect.TypeFor[Order]().PkgPath()
-	leafTypes  = []reflect.Type{reflect.TypeFor[order.Money](), reflect.TypeFor[Token](), reflect.TypeFor[Ciphertext]()}
+	orderPkg     = reflect.TypeFor[order.Order]().PkgPath()
+	protectedPkg = reflect.TypeFor[protected.Order]().PkgPath()
+	leafTypes    = []reflect.Type{reflect.TypeFor[order.Money](), reflect.TypeFor[protected.Token](), reflect.TypeFor[protected.Ciphertext]()}
 )
 
-// WalkLeaves calls visit for every leaf value of v (an order.Order or an Order)
-// with its path as the policy names it: JSON names joined by dots, a slice's
-// elements under the slice's name ("lines.sku"), order.Money, Token and
-// Ciphertext as leaves. Nil pointers have no leaves.
+// WalkLeaves calls visit for every leaf value of v (an order.Order or a
+// protected.Order) with its path as the policy names it: JSON names joined by
+// dots, a slice's elements under the slice's name ("lines.sku"), order.Money,
+// Token and Ciphertext as leaves. Nil pointers have no leaves.
 func WalkLeaves(v any, visit func(path string, leaf reflect.Value)) {
 	walk(reflect.ValueOf(v), "", visit)
 }
@@ -43,7 +44,7 @@ func walk(v reflect.Value, path string, visit func(string, reflect.Value)) {
 		}
 	case reflect.Struct:
 		t := v.Type()
-		if (t.PkgPath() == orderPkg || t.PkgPath() == protectPkg) && !isLeafType(t) {
+		if (t.PkgPath() == orderPkg || t.PkgPath() == protectedPkg) && !isLeafType(t) {
 			for i := range t.NumField() {
 				f := t.Field(i)
 				name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
@@ -80,7 +81,7 @@ func LeafPaths(typ reflect.Type) []string {
 		for t.Kind() == reflect.Pointer || t.Kind() == reflect.Slice && t.Elem().Kind() == reflect.Struct {
 			t = t.Elem()
 		}
-		if t.Kind() == reflect.Struct && (t.PkgPath() == orderPkg || t.PkgPath() == protectPkg) && !isLeafType(t) {
+		if t.Kind() == reflect.Struct && (t.PkgPath() == orderPkg || t.PkgPath() == protectedPkg) && !isLeafType(t) {
 			for i := range t.NumField() {
 				f := t.Field(i)
 				name, _, _ := strings.Cut(f.Tag.Get("json"), ",")

@@ -7,7 +7,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/orderflow/orderflow/worker/telemetry"
+	"github.com/orderflow/orderflow/worker/telemetry/metricsreg"
 )
 
 // Outcome label values of orderflow_purge_runs_total and
@@ -139,25 +139,25 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}, nil),
 	}
 	var errs []error
-	m.runs = telemetry.Register(reg, m.runs, &errs)
-	m.rows = telemetry.Register(reg, m.rows, &errs)
-	m.dropped = telemetry.Register(reg, m.dropped, &errs)
-	m.lastSuccess = telemetry.Register(reg, m.lastSuccess, &errs)
-	m.oldestAge = telemetry.Register(reg, m.oldestAge, &errs)
-	m.limit = telemetry.Register(reg, m.limit, &errs)
-	m.finAge = telemetry.Register(reg, m.finAge, &errs)
-	m.finLimit = telemetry.Register(reg, m.finLimit, &errs)
-	m.futureRows = telemetry.Register(reg, m.futureRows, &errs)
-	m.duration = telemetry.Register(reg, m.duration, &errs)
-	m.offboards = telemetry.Register(reg, m.offboards, &errs)
-	m.lastRunRows = telemetry.Register(reg, m.lastRunRows, &errs)
-	m.lastRunOutcome = telemetry.Register(reg, m.lastRunOutcome, &errs)
-	m.lastRunTime = telemetry.Register(reg, m.lastRunTime, &errs)
-	m.lastSkip = telemetry.Register(reg, m.lastSkip, &errs)
-	m.offboardRows = telemetry.Register(reg, m.offboardRows, &errs)
-	m.offboardOutcome = telemetry.Register(reg, m.offboardOutcome, &errs)
-	m.offboardTime = telemetry.Register(reg, m.offboardTime, &errs)
-	m.offboardLastSuccess = telemetry.Register(reg, m.offboardLastSuccess, &errs)
+	m.runs = metricsreg.Register(reg, m.runs, &errs)
+	m.rows = metricsreg.Register(reg, m.rows, &errs)
+	m.dropped = metricsreg.Register(reg, m.dropped, &errs)
+	m.lastSuccess = metricsreg.Register(reg, m.lastSuccess, &errs)
+	m.oldestAge = metricsreg.Register(reg, m.oldestAge, &errs)
+	m.limit = metricsreg.Register(reg, m.limit, &errs)
+	m.finAge = metricsreg.Register(reg, m.finAge, &errs)
+	m.finLimit = metricsreg.Register(reg, m.finLimit, &errs)
+	m.futureRows = metricsreg.Register(reg, m.futureRows, &errs)
+	m.duration = metricsreg.Register(reg, m.duration, &errs)
+	m.offboards = metricsreg.Register(reg, m.offboards, &errs)
+	m.lastRunRows = metricsreg.Register(reg, m.lastRunRows, &errs)
+	m.lastRunOutcome = metricsreg.Register(reg, m.lastRunOutcome, &errs)
+	m.lastRunTime = metricsreg.Register(reg, m.lastRunTime, &errs)
+	m.lastSkip = metricsreg.Register(reg, m.lastSkip, &errs)
+	m.offboardRows = metricsreg.Register(reg, m.offboardRows, &errs)
+	m.offboardOutcome = metricsreg.Register(reg, m.offboardOutcome, &errs)
+	m.offboardTime = metricsreg.Register(reg, m.offboardTime, &errs)
+	m.offboardLastSuccess = metricsreg.Register(reg, m.offboardLastSuccess, &errs)
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("retention metrics: %w", err)
 	}

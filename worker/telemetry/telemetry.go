@@ -1,5 +1,8 @@
 // Package telemetry serves the worker's operational endpoints: Prometheus metrics
-// on /metrics, liveness on /healthz and readiness on /readyz.
+// on /metrics, liveness on /healthz and readiness on /readyz, with pprof when
+// asked; and pushes one-shot commands' metrics to a Pushgateway. Packages that
+// only declare metrics register them through telemetry/metricsreg, which
+// imports no server.
 package telemetry
 
 import (

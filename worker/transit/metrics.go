@@ -6,7 +6,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/orderflow/orderflow/worker/telemetry"
+	"github.com/orderflow/orderflow/worker/telemetry/metricsreg"
 )
 
 // Operation label values: the transit data operations and the requests that
@@ -82,12 +82,12 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}, []string{"result"}),
 	}
 	var errs []error
-	m.requests = telemetry.Register(reg, m.requests, &errs)
-	m.duration = telemetry.Register(reg, m.duration, &errs)
-	m.batchItems = telemetry.Register(reg, m.batchItems, &errs)
-	m.retries = telemetry.Register(reg, m.retries, &errs)
-	m.cache = telemetry.Register(reg, m.cache, &errs)
-	m.refused = telemetry.Register(reg, m.refused, &errs)
+	m.requests = metricsreg.Register(reg, m.requests, &errs)
+	m.duration = metricsreg.Register(reg, m.duration, &errs)
+	m.batchItems = metricsreg.Register(reg, m.batchItems, &errs)
+	m.retries = metricsreg.Register(reg, m.retries, &errs)
+	m.cache = metricsreg.Register(reg, m.cache, &errs)
+	m.refused = metricsreg.Register(reg, m.refused, &errs)
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("transit metrics: %w", err)
 	}

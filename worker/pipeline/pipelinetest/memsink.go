@@ -8,7 +8,7 @@ import (
 	"sync"
 
 	"github.com/orderflow/orderflow/worker/order"
-	"github.com/orderflow/orderflow/worker/protect"
+	"github.com/orderflow/orderflow/worker/protected"
 )
 
 // Key identifies an order across snapshots, as the ClickHouse tables key it.
@@ -24,7 +24,7 @@ func KeyOf(o order.Order) Key {
 }
 
 // ProtectedKeyOf returns o's key.
-func ProtectedKeyOf(o protect.Order) Key {
+func ProtectedKeyOf(o protected.Order) Key {
 	return Key{TenantID: o.TenantID, Channel: o.Channel, ChannelOrderID: o.ChannelOrderID}
 }
 
@@ -34,7 +34,7 @@ func ProtectedKeyOf(o protect.Order) Key {
 // result and the re-deliveries. Safe for concurrent use.
 type MemorySink struct {
 	mu      sync.Mutex
-	orders  map[Key]protect.Order
+	orders  map[Key]protected.Order
 	written int
 	// BeforeWrite, if set, runs at the start of every Write with the number of
 	// successful writes so far; a non-nil error fails that Write (fault injection).
@@ -44,13 +44,13 @@ type MemorySink struct {
 
 // NewMemorySink returns an empty sink.
 func NewMemorySink() *MemorySink {
-	return &MemorySink{orders: make(map[Key]protect.Order)}
+	return &MemorySink{orders: make(map[Key]protected.Order)}
 }
 
 // Write stores the batch, keeping for each key the snapshot with the highest
 // SourceUpdatedAt (the later one on a tie, as ReplacingMergeTree keeps the last
 // inserted).
-func (s *MemorySink) Write(ctx context.Context, orders []protect.Order) error {
+func (s *MemorySink) Write(ctx context.Context, orders []protected.Order) error {
 	s.mu.Lock()
 	hook, writes := s.BeforeWrite, s.writes
 	s.mu.Unlock()
@@ -76,10 +76,10 @@ func (s *MemorySink) Write(ctx context.Context, orders []protect.Order) error {
 }
 
 // Orders returns a copy of the latest snapshot of every order.
-func (s *MemorySink) Orders() map[Key]protect.Order {
+func (s *MemorySink) Orders() map[Key]protected.Order {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := make(map[Key]protect.Order, len(s.orders))
+	out := make(map[Key]protected.Order, len(s.orders))
 	for k, o := range s.orders {
 		out[k] = o
 	}

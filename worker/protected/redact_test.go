@@ -1,4 +1,4 @@
-package protect
+package protected
 
 import (
 	"bytes"
@@ -14,10 +14,11 @@ import (
 
 const secretToken = "vault:v1:SECRET-TOKEN-abc123"
 
-// sample is a protected order with every token and ciphertext set.
+// sample is a protected order with every token and ciphertext set, made as
+// the protect stage makes them.
 func sample() Order {
-	tok := Token{p: ptr(secretToken)}
-	ct := Ciphertext{p: ptr("vault:v1:SECRET-CIPHERTEXT-xyz")}
+	tok := SealTokens([]string{secretToken})[0]
+	ct := SealCiphertexts([]string{"vault:v1:SECRET-CIPHERTEXT-xyz"})[0]
 	return Order{
 		TenantID:       "acme",
 		ChannelOrderID: "202-1234567-1234567",
@@ -58,7 +59,7 @@ func TestTokensAndCiphertextsNeverPrintThemselves(t *testing.T) {
 			t.Errorf("a token or ciphertext printed itself: %s", out)
 		}
 	}
-	if got := fmt.Sprintf("%v|%#v|%q", o.Buyer.Email, o.Buyer.Email, o.Buyer.Email); got != `<redacted>|protect.Token(<redacted>)|"<redacted>"` {
+	if got := fmt.Sprintf("%v|%#v|%q", o.Buyer.Email, o.Buyer.Email, o.Buyer.Email); got != `<redacted>|protected.Token(<redacted>)|"<redacted>"` {
 		t.Errorf("formats = %s", got)
 	}
 	if got := fmt.Sprintf("%v %v", Token{}, Ciphertext{}); got != "<none> <none>" {
@@ -113,6 +114,9 @@ func TestDocumentNeverPrintsItself(t *testing.T) {
 	for _, format := range []string{"%v", "%+v", "%#v", "%s", "%x", "%q", "%d"} { // bad verbs too
 		outputs = append(outputs, fmt.Sprintf(format, d), fmt.Sprintf(format, wrapper{d}))
 	}
+	if got := fmt.Sprintf("%v|%#v|%q", d, d, d); got != `<redacted>|protected.Document(<redacted>)|"<redacted>"` {
+		t.Errorf("formats = %s", got)
+	}
 	for _, out := range outputs {
 		if strings.Contains(out, "SECRET") {
 			t.Errorf("a document printed itself: %s", out)
@@ -123,6 +127,22 @@ func TestDocumentNeverPrintsItself(t *testing.T) {
 		if err == nil || strings.Contains(err.Error(), "SECRET") {
 			t.Errorf("ParseDocument(%q) error = %v", bad, err)
 		}
+	}
+}
+
+// TestSealPointsIntoTheAnswers: sealing a batch's answers copies no value;
+// orders that share an answer share its token.
+func TestSealPointsIntoTheAnswers(t *testing.T) {
+	answers := []string{"vault:v1:a", "vault:v1:b"}
+	tokens, cts := SealTokens(answers), SealCiphertexts(answers)
+	if len(tokens) != 2 || tokens[1].Value() != "vault:v1:b" || cts[0].Value() != "vault:v1:a" || tokens[0].IsZero() {
+		t.Fatalf("sealed %v %v", tokens, cts)
+	}
+	if tokens[0].p != &answers[0] || cts[1].p != &answers[1] {
+		t.Errorf("a sealed value was copied")
+	}
+	if len(SealTokens(nil)) != 0 {
+		t.Errorf("sealing nothing made tokens")
 	}
 }
 

@@ -1,4 +1,11 @@
-package protect
+// Package protected holds the protected order: a canonical order whose buyer
+// personal data exists only as Vault transit tokens and ciphertexts, which
+// print, format, log and marshal as "<redacted>". The protect stage
+// (worker/protect) makes them; the writers, the pipeline and the connectors
+// read them, importing this package rather than the stage and what it brings
+// (Vault, the policy, card scanning). It imports worker/order and the standard
+// library only.
+package protected
 
 import (
 	"fmt"
@@ -12,9 +19,9 @@ import (
 // Order is a canonical order with its personal data protected: what the writers
 // and connectors receive. It has no field that can hold a buyer's name, contact
 // details or address in plaintext: those exist only as a Token or a Ciphertext,
-// which only this package can make. The strings it does hold are the fields the
-// policy marks keep (identifiers, statuses, product data), copied after the card
-// number scrub, and the coarsened postcode areas.
+// which only the protect stage makes. The strings it does hold are the fields
+// the policy marks keep (identifiers, statuses, product data), copied after the
+// card number scrub, and the coarsened postcode areas.
 //
 // Its JSON names mirror the canonical order's field paths ("buyer.email",
 // "lines.sku", "shipping_address.country_code"), so the policy's paths name its
@@ -50,7 +57,7 @@ type Order struct {
 	BillingAddress  *Address `json:"billing_address,omitempty"`
 	// ShipPostcodeArea and BillingPostcodeArea are the postcodes coarsened to
 	// their area ("SW1A 1AA" -> "SW"), or "" when the country has no rule (see
-	// PostcodeArea).
+	// protect.PostcodeArea).
 	ShipPostcodeArea    string `json:"ship_postcode_area,omitempty"`
 	BillingPostcodeArea string `json:"billing_postcode_area,omitempty"`
 
@@ -143,8 +150,8 @@ type Refund struct {
 }
 
 // Token is a per-tenant HMAC token of a buyer identifier, from Vault transit
-// ("vault:v1:..."). Only this package makes them; the zero Token means "no
-// value".
+// ("vault:v1:..."). Only the protect stage makes them (SealTokens); the zero
+// Token means "no value".
 //
 // A token is pseudonymous, not anonymous: within a tenant it links every order
 // of one buyer, and whoever may use the tenant's HMAC key can confirm a guess
@@ -155,12 +162,12 @@ type Refund struct {
 // of the code can find every place a token leaves this type by that name.
 type Token struct{ p sealed }
 
-// Ciphertext is Vault transit ciphertext ("vault:v1:...") of a Document under the
-// tenant's encryption key. Only this package makes them; the zero Ciphertext
-// means "nothing to encrypt". It prints, formats, logs and marshals as
-// "<redacted>" ("<none>" when zero): it is safe without the key, but it has no
-// business in logs, and the rule is simpler without exceptions. Value returns
-// it for the writers.
+// Ciphertext is Vault transit ciphertext ("vault:v1:...") of a Document under
+// the tenant's encryption key. Only the protect stage makes them
+// (SealCiphertexts); the zero Ciphertext means "nothing to encrypt". It prints,
+// formats, logs and marshals as "<redacted>" ("<none>" when zero): it is safe
+// without the key, but it has no business in logs, and the rule is simpler
+// without exceptions. Value returns it for the writers.
 type Ciphertext struct{ p sealed }
 
 // sealed holds a Token's or Ciphertext's value behind a pointer to a string,
@@ -187,8 +194,8 @@ func (t Token) Equal(u Token) bool { return value(t.p) == value(u.p) }
 // The ways a Token is printed, formatted, marshalled and logged, each redacted.
 
 func (t Token) String() string                { return show(t.p) }
-func (t Token) GoString() string              { return "protect.Token(" + show(t.p) + ")" }
-func (t Token) Format(f fmt.State, verb rune) { format(f, verb, "protect.Token", t.p) }
+func (t Token) GoString() string              { return "protected.Token(" + show(t.p) + ")" }
+func (t Token) Format(f fmt.State, verb rune) { format(f, verb, "protected.Token", t.p) }
 func (t Token) MarshalText() ([]byte, error)  { return []byte(show(t.p)), nil }
 func (t Token) MarshalJSON() ([]byte, error)  { return []byte(`"` + show(t.p) + `"`), nil }
 func (t Token) LogValue() slog.Value          { return slog.StringValue(show(t.p)) }
@@ -205,8 +212,8 @@ func (c Ciphertext) Equal(d Ciphertext) bool { return value(c.p) == value(d.p) }
 // The ways a Ciphertext is printed, formatted, marshalled and logged, each redacted.
 
 func (c Ciphertext) String() string                { return show(c.p) }
-func (c Ciphertext) GoString() string              { return "protect.Ciphertext(" + show(c.p) + ")" }
-func (c Ciphertext) Format(f fmt.State, verb rune) { format(f, verb, "protect.Ciphertext", c.p) }
+func (c Ciphertext) GoString() string              { return "protected.Ciphertext(" + show(c.p) + ")" }
+func (c Ciphertext) Format(f fmt.State, verb rune) { format(f, verb, "protected.Ciphertext", c.p) }
 func (c Ciphertext) MarshalText() ([]byte, error)  { return []byte(show(c.p)), nil }
 func (c Ciphertext) MarshalJSON() ([]byte, error)  { return []byte(`"` + show(c.p) + `"`), nil }
 func (c Ciphertext) LogValue() slog.Value          { return slog.StringValue(show(c.p)) }

@@ -1,4 +1,8 @@
-package telemetry
+// Package metricsreg registers a package's metrics on the process's registry.
+// It is apart from telemetry, which serves them over HTTP (with pprof), so
+// that the stages declaring metrics import no server: a test in telemetry
+// keeps it so.
+package metricsreg
 
 import (
 	"errors"
