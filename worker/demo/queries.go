@@ -38,24 +38,20 @@ type Currency struct {
 // order would count once per stored snapshot.
 func Query(ctx context.Context, conn driver.Conn, database, restricted string) (Stored, error) {
 	s := Stored{OrdersByTenant: map[string]map[string]uint64{}, Rows: map[string][2]uint64{}, Currencies: map[string]Currency{}}
-	rows, err := conn.Query(ctx, "SELECT tenant_id, toString(channel), count() FROM "+database+".order_facts FINAL GROUP BY tenant_id, channel")
+	err := each(ctx, conn, "SELECT tenant_id, toString(channel), count() FROM "+database+".order_facts FINAL GROUP BY tenant_id, channel",
+		func(rows driver.Rows) error {
+			var tenant, channel string
+			var n uint64
+			if err := rows.Scan(&tenant, &channel, &n); err != nil {
+				return err
+			}
+			if s.OrdersByTenant[tenant] == nil {
+				s.OrdersByTenant[tenant] = map[string]uint64{}
+			}
+			s.OrdersByTenant[tenant][channel] = n
+			return nil
+		})
 	if err != nil {
-		return s, fmt.Errorf("orders by tenant: %w", err)
-	}
-	for rows.Next() {
-		var tenant, channel string
-		var n uint64
-		if err := rows.Scan(&tenant, &channel, &n); err != nil {
-			rows.Close()
-			return s, fmt.Errorf("orders by tenant: %w", err)
-		}
-		if s.OrdersByTenant[tenant] == nil {
-			s.OrdersByTenant[tenant] = map[string]uint64{}
-		}
-		s.OrdersByTenant[tenant][channel] = n
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
 		return s, fmt.Errorf("orders by tenant: %w", err)
 	}
 
@@ -64,33 +60,44 @@ func Query(ctx context.Context, conn driver.Conn, database, restricted string) (
 		if restrictedTables[t] {
 			db = restricted
 		}
-		var stored, final uint64
-		if err := conn.QueryRow(ctx, "SELECT count() FROM "+db+"."+t).Scan(&stored); err != nil {
-			return s, fmt.Errorf("counting %s: %w", t, err)
+		var counts [2]uint64
+		for i, final := range []string{"", " FINAL"} {
+			if err := conn.QueryRow(ctx, "SELECT count() FROM "+db+"."+t+final).Scan(&counts[i]); err != nil {
+				return s, fmt.Errorf("counting %s: %w", t, err)
+			}
 		}
-		if err := conn.QueryRow(ctx, "SELECT count() FROM "+db+"."+t+" FINAL").Scan(&final); err != nil {
-			return s, fmt.Errorf("counting %s: %w", t, err)
-		}
-		s.Rows[t] = [2]uint64{stored, final}
+		s.Rows[t] = counts
 	}
 
-	rows, err = conn.Query(ctx, "SELECT currency, count(), toString(sum(total)), toString(sum(refunded)) FROM "+database+".order_facts FINAL GROUP BY currency")
+	err = each(ctx, conn, "SELECT currency, count(), toString(sum(total)), toString(sum(refunded)) FROM "+database+".order_facts FINAL GROUP BY currency",
+		func(rows driver.Rows) error {
+			var cur string
+			var c Currency
+			if err := rows.Scan(&cur, &c.Orders, &c.Total, &c.Refunded); err != nil {
+				return err
+			}
+			s.Currencies[cur] = c
+			return nil
+		})
 	if err != nil {
 		return s, fmt.Errorf("totals by currency: %w", err)
 	}
+	return s, nil
+}
+
+// each runs query and calls scan for each row of its result.
+func each(ctx context.Context, conn driver.Conn, query string, scan func(driver.Rows) error) error {
+	rows, err := conn.Query(ctx, query)
+	if err != nil {
+		return err
+	}
 	defer rows.Close()
 	for rows.Next() {
-		var cur string
-		var c Currency
-		if err := rows.Scan(&cur, &c.Orders, &c.Total, &c.Refunded); err != nil {
-			return s, fmt.Errorf("totals by currency: %w", err)
+		if err := scan(rows); err != nil {
+			return err
 		}
-		s.Currencies[cur] = c
 	}
-	if err := rows.Err(); err != nil {
-		return s, fmt.Errorf("totals by currency: %w", err)
-	}
-	return s, nil
+	return rows.Err()
 }
 
 // PurgeRows sums a (dry-run) purge pass's rows by table.
