@@ -28,16 +28,17 @@ type Metrics struct {
 	TokenCacheAll  float64 // every token cache lookup, hits and misses
 }
 
-// ReadMetrics reads the worker's metrics from g.
+// ReadMetrics reads the worker's metrics from g, gathered once.
 func ReadMetrics(g prometheus.Gatherer) Metrics {
+	f := gather(g)
 	m := Metrics{
-		OrdersWritten: gatheredBy(g, metricNormalized, "channel"),
-		DeadLetters:   gatheredBy(g, metricDeadLetters, "reason"),
-		CardsRedacted: gatheredBy(g, metricCardsRedacted, "field"),
-		LabelsExpired: gatheredSum(g, metricLabelsExpired),
-		VaultRequests: gatheredSum(g, metricVaultRequests),
+		OrdersWritten: f.sumBy(metricNormalized, "channel"),
+		DeadLetters:   f.sumBy(metricDeadLetters, "reason"),
+		CardsRedacted: f.sumBy(metricCardsRedacted, "field"),
+		LabelsExpired: f.sum(metricLabelsExpired),
+		VaultRequests: f.sum(metricVaultRequests),
 	}
-	cache := gatheredBy(g, metricTokenCache, "result")
+	cache := f.sumBy(metricTokenCache, "result")
 	m.TokenCacheHits = cache["hit"]
 	for _, n := range cache {
 		m.TokenCacheAll += n
@@ -48,41 +49,48 @@ func ReadMetrics(g prometheus.Gatherer) Metrics {
 // Committed is how many messages the worker has committed: orders written
 // and messages dead-lettered.
 func Committed(g prometheus.Gatherer) float64 {
-	return gatheredSum(g, metricNormalized) + gatheredSum(g, metricDeadLetters)
+	f := gather(g)
+	return f.sum(metricNormalized) + f.sum(metricDeadLetters)
 }
 
-// gatheredSum adds every series of a counter or gauge in g.
-func gatheredSum(g prometheus.Gatherer, name string) float64 {
+// families are the metric families of one gathering, by name.
+type families map[string]*dto.MetricFamily
+
+// gather gathers g; what g cannot gather reads as no metric.
+func gather(g prometheus.Gatherer) families {
+	gathered, _ := g.Gather()
+	f := make(families, len(gathered))
+	for _, mf := range gathered {
+		f[mf.GetName()] = mf
+	}
+	return f
+}
+
+// sum adds every series of a counter or gauge; 0 when it is absent.
+func (f families) sum(name string) float64 {
 	var total float64
-	for _, v := range gatheredBy(g, name, "") {
-		total += v
+	for _, m := range f[name].GetMetric() {
+		total += metricValue(m)
 	}
 	return total
 }
 
-// gatheredBy sums a counter or gauge's series by one label's value ("" for
-// no grouping). A metric g cannot gather reads as none.
-func gatheredBy(g prometheus.Gatherer, name, label string) map[string]float64 {
+// sumBy sums a counter or gauge's series by one label's value.
+func (f families) sumBy(name, label string) map[string]float64 {
 	out := map[string]float64{}
-	families, err := g.Gather()
-	if err != nil {
-		return out
-	}
-	for _, f := range families {
-		if f.GetName() != name {
-			continue
-		}
-		for _, m := range f.GetMetric() {
-			key := ""
-			for _, l := range m.GetLabel() {
-				if l.GetName() == label {
-					key = l.GetValue()
-				}
-			}
-			out[key] += metricValue(m)
-		}
+	for _, m := range f[name].GetMetric() {
+		out[labelValue(m, label)] += metricValue(m)
 	}
 	return out
+}
+
+func labelValue(m *dto.Metric, name string) string {
+	for _, l := range m.GetLabel() {
+		if l.GetName() == name {
+			return l.GetValue()
+		}
+	}
+	return ""
 }
 
 func metricValue(m *dto.Metric) float64 {
