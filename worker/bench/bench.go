@@ -37,7 +37,7 @@ import (
 	"github.com/orderflow/orderflow/worker/clickhousedb"
 	"github.com/orderflow/orderflow/worker/config"
 	"github.com/orderflow/orderflow/worker/generate"
-	"github.com/orderflow/orderflow/worker/order"
+	"github.com/orderflow/orderflow/worker/kafkaclient"
 )
 
 // Config configures a run. The zero value of each field means its default.
@@ -151,9 +151,10 @@ type run struct {
 	app     config.Config
 	names   names
 	started time.Time
+	clients *kafkaclient.Clients
 	kafka   *kafka.Client
 	conn    driver.Conn
-	prod    *producer
+	gen     *generate.Generator
 }
 
 func (r *run) progress(format string, args ...any) {
@@ -200,7 +201,10 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	r.progress("run %s: %d orders, seed %d, commit %s%s, load %s", r.names.ID, cfg.Orders, cfg.Seed,
 		res.Commit, dirtyMark(res.Dirty), res.Machine.LoadBefore)
 
-	r.kafka = &kafka.Client{Addr: kafka.TCP(r.app.Kafka.Brokers...), Timeout: 30 * time.Second}
+	if r.clients, err = kafkaclient.New(r.app.Kafka); err != nil {
+		return nil, fmt.Errorf("bench: %w", err)
+	}
+	r.kafka = r.clients.Admin()
 	chCfg := r.app.ClickHouse
 	chCfg.Database, chCfg.RestrictedDatabase = r.names.Database, r.names.Restricted
 	r.conn, err = clickhousedb.Open(ctx, chCfg)
@@ -250,14 +254,14 @@ func (r *run) phases(ctx context.Context, res *Result) error {
 	if err != nil {
 		return err
 	}
+	r.gen = gen
 	res.Params.Tenants = gen.Config().Tenants
-	r.prod = &producer{gen: gen, topics: map[order.Channel]string{order.ChannelAmazon: n.Amazon, order.ChannelEbay: n.Ebay}}
 
 	r.progress("prefill: %d messages", cfg.Orders)
-	if err := prefill(ctx, r.app.Kafka.Brokers, r.prod, cfg.Orders, r.progress); err != nil {
+	stats, err := r.prefill(ctx, cfg.Orders)
+	if err != nil {
 		return err
 	}
-	stats := gen.Stats()
 	res.Generated = Generated{Messages: stats.Messages, Snapshots: stats.Snapshots, Orders: stats.Orders, Malformed: stats.Malformed, CardNumbers: stats.CardNumbers}
 
 	r.progress("reference (a): kafka-go consumer group reads and commits %d messages", cfg.Orders)
@@ -373,7 +377,7 @@ func (r *run) workerPhases(ctx context.Context, res *Result) error {
 		return fmt.Errorf("latency phase: the worker exposes no %s histogram", metricEndToEnd)
 	}
 	r.progress("latency: producing %.0f messages/s for %s", cfg.LatencyRate, cfg.LatencyDuration)
-	produced, err := produceAtRate(ctx, r.app.Kafka.Brokers, r.prod, cfg.LatencyRate, cfg.LatencyDuration)
+	produced, err := r.produceAtRate(ctx, cfg.LatencyRate, cfg.LatencyDuration)
 	if err != nil {
 		return err
 	}

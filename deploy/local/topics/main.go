@@ -14,8 +14,8 @@ import (
 	"os"
 	"time"
 
-	"github.com/segmentio/kafka-go"
-
+	"github.com/orderflow/orderflow/worker/config"
+	"github.com/orderflow/orderflow/worker/kafkaclient"
 	"github.com/orderflow/orderflow/worker/topics"
 )
 
@@ -42,7 +42,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 		*name = *prefix + *name
 	}
 	specs := topics.Pipeline(n)
-	client := &kafka.Client{Addr: kafka.TCP(*brokers), Timeout: 30 * time.Second}
+	clients, err := kafkaclient.New(config.Kafka{Brokers: []string{*brokers}, ClientID: "orderflow-topics"})
+	if err != nil {
+		fmt.Fprintf(stderr, "topics: %v\n", err)
+		return 2
+	}
+	client := clients.Admin()
 
 	if *check {
 		drifts, err := topics.Check(ctx, client, specs...)

@@ -10,6 +10,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/orderflow/orderflow/worker/clickhousedb/clickhousetest"
+	"github.com/orderflow/orderflow/worker/demo"
 	"github.com/orderflow/orderflow/worker/stacktest"
 	"github.com/orderflow/orderflow/worker/topics"
 )
@@ -23,19 +24,19 @@ func TestDemoSummaryMatchesTheTally(t *testing.T) {
 	e := newStackEnv(t)
 	cfg := e.config(t)
 	cfg.Metrics.Listen = freeAddr(t)
-	o := demoOptions{
-		count: 3000, seed: 42, tenants: 3, timeout: 3 * time.Minute,
-		topicPrefix: stacktest.UniqueName("demotest") + ".",
-		database:    e.ch.Database, restrictedDatabase: e.ch.RestrictedDatabase,
+	o := demo.Config{
+		Count: 3000, Seed: 42, Tenants: 3, Timeout: 3 * time.Minute,
+		TopicPrefix: stacktest.UniqueName("demotest") + ".",
+		Database:    e.ch.Database, RestrictedDatabase: e.ch.RestrictedDatabase,
 	}
 	conn := clickhousetest.Open(t, e.ch)
 	clickhousetest.DropAtCleanup(t, conn, e.ch)
-	t.Cleanup(func() { deleteTopics(t, e.brokers, o.topicPrefix) })
+	t.Cleanup(func() { deleteTopics(t, e.brokers, o.TopicPrefix) })
 
 	var progress bytes.Buffer
-	s, err := runDemo(context.Background(), cfg, o, &progress)
+	s, err := demo.Run(context.Background(), demoConfig(cfg, o, &progress))
 	if err != nil {
-		t.Fatalf("runDemo: %v\n%s", err, progress.String())
+		t.Fatalf("demo: %v\n%s", err, progress.String())
 	}
 	// Its topics are the pipeline's, as worker/topics defines them.
 	if drifts, err := topics.Check(context.Background(), stacktest.KafkaClient(e.brokers),
@@ -43,11 +44,11 @@ func TestDemoSummaryMatchesTheTally(t *testing.T) {
 		t.Errorf("the demo's topics differ from worker/topics: %v %v", drifts, err)
 	}
 	g := s.Generated
-	if s.Produced != o.count || g.Messages != o.count {
-		t.Fatalf("produced %d, tally %d messages, want %d", s.Produced, g.Messages, o.count)
+	if s.Produced != o.Count || g.Messages != o.Count {
+		t.Fatalf("produced %d, tally %d messages, want %d", s.Produced, g.Messages, o.Count)
 	}
 	if g.Malformed == 0 || g.CardNumbers == 0 || g.Updates == 0 || len(g.Currencies) < 2 {
-		t.Fatalf("seed %d gives a tally too plain to test the demo: %+v", o.seed, g)
+		t.Fatalf("seed %d gives a tally too plain to test the demo: %+v", o.Seed, g)
 	}
 	for tenant, byChannel := range g.Tenants {
 		for ch, c := range byChannel {
@@ -94,7 +95,7 @@ func TestDemoSummaryMatchesTheTally(t *testing.T) {
 	// and nothing else; at +12 years everything has (DE's financial records
 	// last longest: 10 years from the end of the calendar year in which
 	// their financial year ends).
-	for _, table := range demoTables {
+	for _, table := range demo.Tables {
 		want22 := uint64(0)
 		if table == "delivery_labels" {
 			want22 = s.Rows[table][0]

@@ -3,27 +3,20 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"os/signal"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"syscall"
 	"text/tabwriter"
 	"time"
 
-	"github.com/segmentio/kafka-go"
-	"golang.org/x/sync/semaphore"
-
-	"github.com/orderflow/orderflow/worker/config"
 	"github.com/orderflow/orderflow/worker/generate"
+	"github.com/orderflow/orderflow/worker/generate/produce"
+	"github.com/orderflow/orderflow/worker/kafkaclient"
 	"github.com/orderflow/orderflow/worker/order"
 )
 
@@ -51,8 +44,7 @@ type generateOptions struct {
 
 func parseGenerateFlags(args []string, stderr io.Writer) (generateOptions, bool) {
 	var o generateOptions
-	fs := flag.NewFlagSet("generate", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs, configPath := commandFlags("generate", stderr)
 	fs.Usage = func() {
 		fmt.Fprint(stderr, `usage: orderflow generate --config FILE (--count N | --duration D) [flags]
 
@@ -63,7 +55,6 @@ prints the tally of what the brokers acknowledged. The same --seed and options
 `)
 		fs.PrintDefaults()
 	}
-	fs.StringVar(&o.configPath, "config", "", "YAML configuration file (every key can also be set by ORDERFLOW_* variables)")
 	fs.Int64Var(&o.count, "count", 0, "messages to produce; 0 for no limit (then --duration is required)")
 	rate := fs.String("rate", "", "messages per second, as `R` or R/s (also R/m, R/h); default as fast as the brokers acknowledge")
 	fs.DurationVar(&o.duration, "duration", 0, "stop after this long, e.g. 30s or 5m; 0 for no limit (then --count is required)")
@@ -79,6 +70,7 @@ prints the tally of what the brokers acknowledged. The same --seed and options
 	if err := fs.Parse(args); err != nil {
 		return o, false
 	}
+	o.configPath = *configPath
 	usageErr := func(format string, args ...any) (generateOptions, bool) {
 		fmt.Fprintf(stderr, "orderflow generate: "+format+"\n", args...)
 		return o, false
@@ -165,25 +157,38 @@ func runGenerate(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		return 2
 	}
 	log := newLogger(cfg.Log, stderr)
-	p, err := newGenerateProducer(cfg, gen, o, log)
+	clients, err := kafkaclient.New(cfg.Kafka)
 	if err != nil {
 		fmt.Fprintf(stderr, "orderflow generate: %v\n", err)
 		return 2
 	}
-	res := p.run(ctx)
+	producer, err := produce.New(produce.Config{
+		Generator: gen, Brokers: clients.Brokers, Transport: clients.Transport,
+		Topics: map[order.Channel]string{order.ChannelAmazon: cfg.Kafka.Topics.Amazon, order.ChannelEbay: cfg.Kafka.Topics.Ebay},
+		Count:  o.count, Rate: o.rate, Duration: o.duration, CloseTimeout: cfg.Pipeline.ShutdownTimeout, Logger: log,
+		Progress: func(s produce.Status) {
+			log.Info("progress", "produced", s.Produced, "acknowledged", s.Acknowledged, "failed", s.Failed,
+				"messages_per_s", int64(s.PerSecond))
+		},
+	})
+	if err != nil {
+		fmt.Fprintf(stderr, "orderflow generate: %v\n", err)
+		return 2
+	}
+	res, runErr := producer.Run(ctx)
 
 	report := generateReport{
 		Seed: o.gen.Seed, TenantCount: gen.Config().Tenants, Now: gen.Config().Now,
 		Topics:   map[string]string{"amazon": cfg.Kafka.Topics.Amazon, "ebay": cfg.Kafka.Topics.Ebay},
-		Produced: res.produced, Acknowledged: res.acked, Failed: res.failed,
-		Unacknowledged: res.produced - res.acked - res.failed,
-		Seconds:        res.elapsed.Seconds(),
-		Stats:          res.stats,
+		Produced: res.Produced, Acknowledged: res.Acknowledged, Failed: res.Failed,
+		Unacknowledged: res.Produced - res.Acknowledged - res.Failed,
+		Seconds:        res.Elapsed.Seconds(),
+		Stats:          res.Stats,
 	}
 	printGenerateReport(stdout, report)
 	code := 0
-	if res.err != nil {
-		fmt.Fprintf(stderr, "orderflow generate: %v\n", res.err)
+	if runErr != nil {
+		fmt.Fprintf(stderr, "orderflow generate: %v\n", runErr)
 		code = 1
 	}
 	if o.jsonPath != "" {
@@ -193,251 +198,6 @@ func runGenerate(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		}
 	}
 	return code
-}
-
-// newGenerateProducer returns a producer of gen's messages to cfg's input
-// topics (`orderflow demo` uses it too).
-func newGenerateProducer(cfg config.Config, gen *generate.Generator, o generateOptions, log *slog.Logger) (*generateProducer, error) {
-	_, transport, err := kafkaClients(cfg.Kafka)
-	if err != nil {
-		return nil, err
-	}
-	p := &generateProducer{
-		gen: gen, opts: o, log: log,
-		topics:       map[order.Channel]string{order.ChannelAmazon: cfg.Kafka.Topics.Amazon, order.ChannelEbay: cfg.Kafka.Topics.Ebay},
-		acked:        generate.NewTally(),
-		closeTimeout: cfg.Pipeline.ShutdownTimeout,
-	}
-	p.writer = &kafka.Writer{
-		Addr:         kafka.TCP(cfg.Kafka.Brokers...),
-		Balancer:     &kafka.Hash{}, // by key: an order's snapshots keep their order in one partition
-		BatchSize:    1000,
-		BatchTimeout: 10 * time.Millisecond,
-		RequiredAcks: kafka.RequireAll,
-		Async:        true, // acknowledgements arrive through Completion
-		Completion:   p.completed,
-		Transport:    transport,
-	}
-	return p, nil
-}
-
-// generateMaxInFlight bounds the messages produced but not yet acknowledged, and
-// so the memory they hold.
-const generateMaxInFlight = 20000
-
-// generateProducer feeds the generator's messages to a kafka-go writer and
-// tallies the acknowledged ones.
-type generateProducer struct {
-	gen          *generate.Generator
-	opts         generateOptions
-	log          *slog.Logger
-	topics       map[order.Channel]string
-	writer       *kafka.Writer
-	closeTimeout time.Duration
-
-	inFlight *semaphore.Weighted
-	produced atomic.Int64
-	ackedN   atomic.Int64
-	failedN  atomic.Int64
-
-	mu       sync.Mutex
-	acked    *generate.Tally // guarded by mu
-	firstErr error           // guarded by mu
-}
-
-type generateResult struct {
-	produced, acked, failed int64
-	elapsed                 time.Duration
-	stats                   generate.Stats
-	err                     error
-}
-
-func (p *generateProducer) run(ctx context.Context) generateResult {
-	p.inFlight = semaphore.NewWeighted(generateMaxInFlight)
-	start := time.Now()
-	runCtx := ctx
-	if p.opts.duration > 0 {
-		var cancel context.CancelFunc
-		runCtx, cancel = context.WithTimeout(ctx, p.opts.duration)
-		defer cancel()
-	}
-	p.log.Info("generating", "brokers", p.writer.Addr.String(), "amazon_topic", p.topics[order.ChannelAmazon],
-		"ebay_topic", p.topics[order.ChannelEbay], "count", p.opts.count, "rate_per_s", p.opts.rate,
-		"duration", p.opts.duration.String(), "seed", p.opts.gen.Seed, "now", p.gen.Config().Now)
-
-	progressDone := make(chan struct{})
-	var progress sync.WaitGroup
-	progress.Go(func() { p.reportProgress(progressDone) })
-
-	loopErr := p.produce(runCtx)
-	switch {
-	case ctx.Err() != nil:
-		p.log.Info("signalled: flushing what was produced", "produced", p.produced.Load())
-	case loopErr != nil:
-		p.log.Error("stopping", "err", loopErr)
-	}
-
-	// Close flushes the batches still open and waits for their acknowledgements.
-	closed := make(chan error, 1)
-	go func() { closed <- p.writer.Close() }()
-	var closeErr error
-	select {
-	case closeErr = <-closed:
-	case <-time.After(p.closeTimeout):
-		closeErr = fmt.Errorf("the writer did not flush within %s", p.closeTimeout)
-	}
-	close(progressDone)
-	progress.Wait()
-
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	res := generateResult{
-		produced: p.produced.Load(), acked: p.ackedN.Load(), failed: p.failedN.Load(),
-		elapsed: time.Since(start), stats: p.acked.Stats(),
-	}
-	if p.firstErr != nil {
-		loopErr = errors.Join(loopErr, fmt.Errorf("%d messages not acknowledged: %w", res.failed, p.firstErr))
-	}
-	res.err = errors.Join(loopErr, closeErr)
-	if res.err == nil && res.produced != res.acked {
-		res.err = fmt.Errorf("%d of %d messages were not acknowledged", res.produced-res.acked, res.produced)
-	}
-	p.log.Info("generated", "produced", res.produced, "acknowledged", res.acked, "failed", res.failed,
-		"seconds", res.elapsed.Seconds())
-	return res
-}
-
-// produce writes messages until the count is reached, ctx ends or a write fails.
-func (p *generateProducer) produce(ctx context.Context) error {
-	const chunk = 100 // messages per WriteMessages call
-	var bucket *generatePacer
-	if p.opts.rate > 0 {
-		bucket = newGeneratePacer(p.opts.rate, time.Now, generateSleep)
-	}
-	batch := make([]kafka.Message, 0, chunk)
-	for ctx.Err() == nil {
-		if p.failedN.Load() > 0 {
-			return nil // the reason is in firstErr
-		}
-		n := int64(chunk)
-		if p.opts.count > 0 {
-			n = min(n, p.opts.count-p.produced.Load())
-			if n == 0 {
-				return nil
-			}
-		}
-		if bucket != nil {
-			got, err := bucket.take(ctx, int(n))
-			if err != nil {
-				return nil // ctx ended while waiting
-			}
-			n = int64(got)
-		}
-		if err := p.inFlight.Acquire(ctx, n); err != nil {
-			return nil
-		}
-		batch = batch[:0]
-		for range n {
-			m := p.gen.Next()
-			batch = append(batch, kafka.Message{Topic: p.topics[m.Topic], Key: m.Key, Value: m.Value, WriterData: m.Meta})
-		}
-		p.produced.Add(n)
-		// Async: this queues the messages (after a metadata request for a topic
-		// not seen yet); Completion reports each batch's fate.
-		wctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		err := p.writer.WriteMessages(wctx, batch...)
-		cancel()
-		if err != nil {
-			p.failedN.Add(n)
-			p.inFlight.Release(n)
-			if errors.Is(err, kafka.UnknownTopicOrPartition) {
-				return fmt.Errorf("writing to kafka: %w (the input topics %s and %s must exist)", err,
-					p.topics[order.ChannelAmazon], p.topics[order.ChannelEbay])
-			}
-			return fmt.Errorf("writing to kafka: %w", err)
-		}
-	}
-	return nil
-}
-
-// completed is the writer's Completion callback: it tallies the messages the
-// brokers acknowledged. It runs on the writer's goroutines.
-func (p *generateProducer) completed(msgs []kafka.Message, err error) {
-	p.mu.Lock()
-	if err != nil {
-		if p.firstErr == nil {
-			p.firstErr = err
-		}
-		p.failedN.Add(int64(len(msgs)))
-	} else {
-		for i := range msgs {
-			p.acked.Add(msgs[i].WriterData.(generate.Meta))
-		}
-		p.ackedN.Add(int64(len(msgs)))
-	}
-	p.mu.Unlock()
-	p.inFlight.Release(int64(len(msgs)))
-}
-
-// reportProgress logs the rate of acknowledgements every second until done closes.
-func (p *generateProducer) reportProgress(done <-chan struct{}) {
-	tick := time.NewTicker(time.Second)
-	defer tick.Stop()
-	last, lastAt := int64(0), time.Now()
-	for {
-		select {
-		case <-done:
-			return
-		case now := <-tick.C:
-			acked := p.ackedN.Load()
-			rate := float64(acked-last) / now.Sub(lastAt).Seconds()
-			p.log.Info("progress", "produced", p.produced.Load(), "acknowledged", acked,
-				"failed", p.failedN.Load(), "messages_per_s", int64(rate))
-			last, lastAt = acked, now
-		}
-	}
-}
-
-// generatePacer is a token bucket: it paces production at a rate, allowing
-// bursts of a twentieth of a second's worth so that messages go out in batches.
-type generatePacer struct {
-	rate, burst, tokens float64
-	last                time.Time
-	now                 func() time.Time
-	sleep               func(context.Context, time.Duration) error
-}
-
-func newGeneratePacer(rate float64, now func() time.Time, sleep func(context.Context, time.Duration) error) *generatePacer {
-	return &generatePacer{rate: rate, burst: max(1, rate/20), tokens: 1, last: now(), now: now, sleep: sleep}
-}
-
-// take waits for at least one token and takes up to limit of them.
-func (b *generatePacer) take(ctx context.Context, limit int) (int, error) {
-	for {
-		now := b.now()
-		b.tokens = min(b.burst, b.tokens+now.Sub(b.last).Seconds()*b.rate)
-		b.last = now
-		if b.tokens >= 1 {
-			n := min(limit, int(b.tokens))
-			b.tokens -= float64(n)
-			return n, nil
-		}
-		wait := time.Duration((1 - b.tokens) / b.rate * float64(time.Second))
-		if err := b.sleep(ctx, max(wait, time.Millisecond)); err != nil {
-			return 0, err
-		}
-	}
-}
-
-func generateSleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
 
 // generateReport is what generate reports: the run and the tally of the

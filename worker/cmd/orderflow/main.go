@@ -4,6 +4,7 @@
 package main
 
 import (
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -54,6 +55,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 		usage(stderr)
 		return 2
 	}
+}
+
+// commandFlags returns a subcommand's flag set, which reports a bad flag on
+// stderr and returns (the command exits 2), with the --config flag every
+// subcommand has.
+func commandFlags(name string, stderr io.Writer) (fs *flag.FlagSet, configPath *string) {
+	fs = flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	return fs, fs.String("config", "", "YAML configuration file (every key can also be set by ORDERFLOW_* variables)")
 }
 
 func usage(w io.Writer) {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -17,9 +16,7 @@ import (
 // migrateCommand applies the ClickHouse schema. It is safe to run again, and
 // from two places at once (a Kubernetes Job and a developer, say).
 func migrateCommand(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	configPath := fs.String("config", "", "YAML configuration file (every key can also be set by ORDERFLOW_* variables)")
+	fs, configPath := commandFlags("migrate", stderr)
 	status := fs.Bool("status", false, "list the applied versions and what is pending; change nothing")
 	if err := fs.Parse(args); err != nil {
 		return 2

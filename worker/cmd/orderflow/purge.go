@@ -3,13 +3,11 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 	"text/tabwriter"
 	"time"
@@ -37,9 +35,7 @@ const (
 // while it runs and pushes its last-run gauges to metrics.pushgateway when
 // it ends.
 func purgeCommand(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("purge", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	configPath := fs.String("config", "", "YAML configuration file (every key can also be set by ORDERFLOW_* variables)")
+	fs, configPath := commandFlags("purge", stderr)
 	nowFlag := fs.String("now", "", "evaluate retention as of this instant: RFC 3339, a date, or a period from now such as +22d or +6y (default now; a future one only with --dry-run)")
 	dryRun := fs.Bool("dry-run", false, "report what would be removed, and log it as dry_run, without removing anything")
 	if err := fs.Parse(args); err != nil {
@@ -109,7 +105,7 @@ func purgeCommand(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "orderflow purge: %v\n", err)
 		code = 1
 	}
-	if perr := pushPurge(ctx, pusher, reg, report, err); perr != nil {
+	if perr := retention.PushPass(ctx, pusher, reg, report, err); perr != nil {
 		fmt.Fprintf(stderr, "orderflow purge: the pass is done, but its metrics were not pushed: %v\n", perr)
 		code = 1
 	}
@@ -125,40 +121,21 @@ var errNoTenantCalls = errors.New("this process makes no Vault call for a tenant
 func (closedGate) Enter(string) (func(), bool, error) { return nil, false, errNoTenantCalls }
 func (closedGate) Check(string) (bool, error)         { return false, errNoTenantCalls }
 
-// pushPurge pushes a pass's gauges. A pass that deleted replaces the group
-// when it succeeded, and when it failed replaces all but the last-success
-// timestamps, which keep telling when the last success was. A pass skipped
-// for the lease adds only its skip timestamp: the pass that held the lease
-// pushes the rest. A dry run pushes nothing.
-func pushPurge(ctx context.Context, p *telemetry.Pusher, reg prometheus.Gatherer, r retention.Report, err error) error {
-	const lastSuccess, lastSkip = "orderflow_purge_last_success_timestamp_seconds", "orderflow_purge_last_skip_timestamp_seconds"
-	purge := func(name string) bool {
-		return strings.HasPrefix(name, "orderflow_purge_") || strings.HasPrefix(name, "orderflow_retention_")
-	}
-	ctx = context.WithoutCancel(ctx) // push what happened, even on SIGTERM
-	switch {
-	case p == nil || r.DryRun || errors.Is(err, retention.ErrFutureAsOf):
-		return nil
-	case r.Skipped:
-		return p.Push(ctx, reg, func(name string) bool { return name == lastSkip }, false)
-	case err == nil:
-		return p.Push(ctx, reg, purge, true)
-	default:
-		return p.Push(ctx, reg, func(name string) bool { return purge(name) && name != lastSuccess }, false)
-	}
-}
-
 // newPusher is the command's Pushgateway client, nil when
 // metrics.pushgateway is not set. The grouping key names the data set the job
 // acts on (clickhouse.database): never a pod, which would leave a group
 // behind in the Pushgateway for every run.
-func newPusher(cfg config.Config, job string) (*telemetry.Pusher, error) {
+func newPusher(cfg config.Config, job string) (retention.Pusher, error) {
 	if cfg.Metrics.Pushgateway == "" {
 		return nil, nil
 	}
-	return telemetry.NewPusher(telemetry.PushConfig{
+	p, err := telemetry.NewPusher(telemetry.PushConfig{
 		URL: cfg.Metrics.Pushgateway, Job: job, Grouping: map[string]string{"database": cfg.ClickHouse.Database},
 	})
+	if err != nil {
+		return nil, err // not a typed nil: PushPass reads a nil Pusher as none
+	}
+	return p, nil
 }
 
 // newPurgeLease is the lease purge passes take (retention.lease), in Vault's
@@ -247,9 +224,7 @@ func printActions(w io.Writer, actions []retention.Action) {
 // destroys the tenant's Vault keys, deletes every row and proves that neither
 // keys nor rows remain.
 func offboardCommand(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("offboard", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	configPath := fs.String("config", "", "YAML configuration file (every key can also be set by ORDERFLOW_* variables)")
+	fs, configPath := commandFlags("offboard", stderr)
 	tenant := fs.String("tenant", "", "the tenant (seller) to remove")
 	confirm := fs.String("confirm", "", "the tenant id again: offboarding destroys the tenant's keys and every record, financial ones included, and cannot be undone")
 	ackTimeout := fs.Duration("ack-timeout", 0, "how long to wait for every live worker to acknowledge the tenant before destroying its keys (default offboarding.ack_timeout)")
@@ -321,24 +296,9 @@ func offboardCommand(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "tenant %s offboarded: %d live workers acknowledged, keys destroyed (%d left in Vault), %d rows deleted, %d remain, in %s\n",
 			report.Tenant, report.Acknowledged(), report.KeysRemaining(), report.Deleted(), report.Remaining(), report.Duration.Round(time.Millisecond))
 	}
-	if perr := pushOffboard(ctx, pusher, reg, err); perr != nil {
+	if perr := retention.PushOffboarding(ctx, pusher, reg, err); perr != nil {
 		fmt.Fprintf(stderr, "orderflow offboard: its metrics were not pushed: %v\n", perr)
 		code = 1
 	}
 	return code
-}
-
-// pushOffboard pushes an offboarding's gauges: replacing the group when it
-// succeeded, and all but the last-success timestamp when it failed.
-func pushOffboard(ctx context.Context, p *telemetry.Pusher, reg prometheus.Gatherer, err error) error {
-	const lastSuccess = "orderflow_offboard_last_success_timestamp_seconds"
-	if p == nil {
-		return nil
-	}
-	offboard := func(name string) bool { return strings.HasPrefix(name, "orderflow_offboard_") }
-	ctx = context.WithoutCancel(ctx)
-	if err == nil {
-		return p.Push(ctx, reg, offboard, true)
-	}
-	return p.Push(ctx, reg, func(name string) bool { return offboard(name) && name != lastSuccess }, false)
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -13,6 +12,7 @@ import (
 	"time"
 
 	"github.com/orderflow/orderflow/worker/deadletter"
+	"github.com/orderflow/orderflow/worker/kafkaclient"
 	"github.com/orderflow/orderflow/worker/telemetry"
 )
 
@@ -23,9 +23,7 @@ func (l *listFlag) String() string     { return strings.Join(*l, ",") }
 func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
 
 func replayDLQCommand(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("replay-dlq", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	configPath := fs.String("config", "", "YAML configuration file")
+	fs, configPath := commandFlags("replay-dlq", stderr)
 	var reasons, topics listFlag
 	fs.Var(&reasons, "reason", "replay only letters with this reason (repeatable; default all)")
 	fs.Var(&topics, "topic", "replay only letters from this source topic (repeatable; default all)")
@@ -57,7 +55,7 @@ func replayDLQCommand(args []string, stdout, stderr io.Writer) int {
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer cancel()
 
-	dialer, transport, err := kafkaClients(cfg.Kafka)
+	clients, err := kafkaclient.New(cfg.Kafka)
 	if err != nil {
 		fmt.Fprintf(stderr, "orderflow replay-dlq: %v\n", err)
 		return 2
@@ -80,7 +78,7 @@ func replayDLQCommand(args []string, stdout, stderr io.Writer) int {
 	}
 	defer vault.Close()
 	sum, err := deadletter.Replay(ctx, deadletter.ReplayConfig{
-		Brokers: cfg.Kafka.Brokers, Transport: transport, Dialer: dialer, Topic: cfg.Kafka.Topics.DeadLetter,
+		Brokers: cfg.Kafka.Brokers, Transport: clients.Transport, Dialer: clients.Dialer, Topic: cfg.Kafka.Topics.DeadLetter,
 		Decrypter: vault, Blocklist: offboarded, Reasons: reasons, SourceTopics: topics, Since: sinceT, Until: untilT, Execute: *execute,
 	})
 	printReplay(stdout, cfg.Kafka.Topics.DeadLetter, sum, *execute)

@@ -3,10 +3,8 @@ package main
 import (
 	"context"
 	"crypto/rand"
-	"crypto/tls"
 	"encoding/hex"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -17,10 +15,6 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/segmentio/kafka-go"
-	"github.com/segmentio/kafka-go/sasl"
-	"github.com/segmentio/kafka-go/sasl/plain"
-	"github.com/segmentio/kafka-go/sasl/scram"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/orderflow/orderflow/schemas/policy"
@@ -28,6 +22,7 @@ import (
 	"github.com/orderflow/orderflow/worker/consume"
 	"github.com/orderflow/orderflow/worker/deadletter"
 	"github.com/orderflow/orderflow/worker/facts"
+	"github.com/orderflow/orderflow/worker/kafkaclient"
 	"github.com/orderflow/orderflow/worker/normalize"
 	"github.com/orderflow/orderflow/worker/order"
 	"github.com/orderflow/orderflow/worker/pipeline"
@@ -38,9 +33,7 @@ import (
 )
 
 func runCommand(args []string, stderr io.Writer) int {
-	fs := flag.NewFlagSet("run", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	configPath := fs.String("config", "", "YAML configuration file (every key can also be set by ORDERFLOW_* variables)")
+	fs, configPath := commandFlags("run", stderr)
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -66,7 +59,7 @@ func runCommand(args []string, stderr io.Writer) int {
 // sink nil means the ClickHouse writer; tests pass another. The purge schedule
 // runs only with the ClickHouse writer and a non-zero retention.interval.
 func runWorker(ctx context.Context, cfg config.Config, sink pipeline.Sink, reg *prometheus.Registry, log *slog.Logger) error {
-	dialer, transport, err := kafkaClients(cfg.Kafka)
+	clients, err := kafkaclient.New(cfg.Kafka)
 	if err != nil {
 		return err
 	}
@@ -131,14 +124,14 @@ func runWorker(ctx context.Context, cfg config.Config, sink pipeline.Sink, reg *
 	topics := cfg.Kafka.Topics
 	consumer, err := consume.New(consume.Config{
 		Brokers: cfg.Kafka.Brokers, GroupID: cfg.Kafka.GroupID, Topics: []string{topics.Amazon, topics.Ebay},
-		Dialer: dialer, SessionTimeout: cfg.Kafka.SessionTimeout, RebalanceTimeout: cfg.Kafka.RebalanceTimeout,
+		Dialer: clients.Dialer, SessionTimeout: cfg.Kafka.SessionTimeout, RebalanceTimeout: cfg.Kafka.RebalanceTimeout,
 		HeartbeatInterval: cfg.Kafka.HeartbeatInterval,
 		BatchMaxMessages:  cfg.Pipeline.BatchMaxMessages, BatchMaxWait: cfg.Pipeline.BatchMaxWait, Logger: log,
 	})
 	if err != nil {
 		return err
 	}
-	dlq, err := deadletter.New(deadletter.Config{Brokers: cfg.Kafka.Brokers, Topic: topics.DeadLetter, Transport: transport, Encrypter: vault})
+	dlq, err := deadletter.New(deadletter.Config{Brokers: cfg.Kafka.Brokers, Topic: topics.DeadLetter, Transport: clients.Transport, Encrypter: vault})
 	if err != nil {
 		return err
 	}
@@ -246,34 +239,6 @@ func newTransit(ctx context.Context, cfg config.Config, reg prometheus.Registere
 		return nil, fmt.Errorf("vault: %w", err)
 	}
 	return client, nil
-}
-
-// kafkaClients builds the dialer (consumer) and transport (producers) that carry
-// the configured client id, TLS and SASL.
-func kafkaClients(cfg config.Kafka) (*kafka.Dialer, *kafka.Transport, error) {
-	var mechanism sasl.Mechanism
-	switch cfg.SASL.Mechanism {
-	case "":
-	case "plain":
-		mechanism = plain.Mechanism{Username: cfg.SASL.Username, Password: cfg.SASL.Password.Value.Reveal()}
-	case "scram-sha-256", "scram-sha-512":
-		algo := scram.SHA256
-		if cfg.SASL.Mechanism == "scram-sha-512" {
-			algo = scram.SHA512
-		}
-		m, err := scram.Mechanism(algo, cfg.SASL.Username, cfg.SASL.Password.Value.Reveal())
-		if err != nil {
-			return nil, nil, fmt.Errorf("kafka.sasl: %w", err)
-		}
-		mechanism = m
-	}
-	var tlsCfg *tls.Config
-	if cfg.TLS {
-		tlsCfg = &tls.Config{MinVersion: tls.VersionTLS12}
-	}
-	dialer := &kafka.Dialer{ClientID: cfg.ClientID, Timeout: 10 * time.Second, DualStack: true, TLS: tlsCfg, SASLMechanism: mechanism}
-	transport := &kafka.Transport{ClientID: cfg.ClientID, TLS: tlsCfg, SASL: mechanism}
-	return dialer, transport, nil
 }
 
 // newLogger returns the process's structured logger on w.

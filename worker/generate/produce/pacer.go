@@ -1,0 +1,49 @@
+package produce
+
+import (
+	"context"
+	"time"
+)
+
+// pacer is a token bucket: it paces production at a rate, allowing bursts of
+// a twentieth of a second's worth so that messages go out in batches.
+type pacer struct {
+	rate, burst, tokens float64
+	last                time.Time
+	now                 func() time.Time
+	sleep               func(context.Context, time.Duration) error
+}
+
+func newPacer(rate float64, now func() time.Time, sleep func(context.Context, time.Duration) error) *pacer {
+	return &pacer{rate: rate, burst: max(1, rate/20), tokens: 1, last: now(), now: now, sleep: sleep}
+}
+
+// take waits for at least one token and takes up to limit of them.
+func (b *pacer) take(ctx context.Context, limit int) (int, error) {
+	for {
+		now := b.now()
+		b.tokens = min(b.burst, b.tokens+now.Sub(b.last).Seconds()*b.rate)
+		b.last = now
+		if b.tokens >= 1 {
+			n := min(limit, int(b.tokens))
+			b.tokens -= float64(n)
+			return n, nil
+		}
+		wait := time.Duration((1 - b.tokens) / b.rate * float64(time.Second))
+		if err := b.sleep(ctx, max(wait, time.Millisecond)); err != nil {
+			return 0, err
+		}
+	}
+}
+
+// sleep waits for d or until ctx ends.
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
