@@ -109,7 +109,7 @@ type demoCurrency struct {
 }
 
 // demoTables are the data tables, in the order the summary prints them.
-var demoTables = []string{"order_facts", "order_line_facts", "delivery_labels", "financial_records"}
+var demoTables = []string{schema.TableOrderFacts, schema.TableOrderLineFacts, schema.TableDeliveryLabels, schema.TableFinancialRecords}
 
 func runDemo(ctx context.Context, cfg config.Config, o demoOptions, progress io.Writer) (demoSummary, error) {
 	stamp := time.Now().UTC().Format("20060102-150405")
@@ -275,7 +275,7 @@ func demoTopics(ctx context.Context, k config.Kafka, prefix string) error {
 // demoQueries reads what the worker wrote, always with FINAL.
 func demoQueries(ctx context.Context, conn driver.Conn, o demoOptions, sum *demoSummary) error {
 	sum.OrdersByTenant = map[string]map[string]uint64{}
-	rows, err := conn.Query(ctx, "SELECT tenant_id, toString(channel), count() FROM "+o.database+".order_facts FINAL GROUP BY tenant_id, channel")
+	rows, err := conn.Query(ctx, "SELECT tenant_id, toString(channel), count() FROM "+o.database+"."+schema.TableOrderFacts+" FINAL GROUP BY tenant_id, channel")
 	if err != nil {
 		return fmt.Errorf("orders by tenant: %w", err)
 	}
@@ -295,10 +295,8 @@ func demoQueries(ctx context.Context, conn driver.Conn, o demoOptions, sum *demo
 
 	sum.Rows = map[string][2]uint64{}
 	for _, t := range demoTables {
-		db := o.database
-		if t == "delivery_labels" || t == "financial_records" {
-			db = o.restrictedDatabase
-		}
+		in, _ := schema.DatabaseOf(t)
+		db := in.Name(o.database, o.restrictedDatabase)
 		var stored, final uint64
 		if err := conn.QueryRow(ctx, "SELECT count() FROM "+db+"."+t).Scan(&stored); err != nil {
 			return fmt.Errorf("counting %s: %w", t, err)
@@ -310,7 +308,7 @@ func demoQueries(ctx context.Context, conn driver.Conn, o demoOptions, sum *demo
 	}
 
 	sum.Currencies = map[string]demoCurrency{}
-	rows, err = conn.Query(ctx, "SELECT currency, count(), toString(sum(total)), toString(sum(refunded)) FROM "+o.database+".order_facts FINAL GROUP BY currency")
+	rows, err = conn.Query(ctx, "SELECT currency, count(), toString(sum(total)), toString(sum(refunded)) FROM "+o.database+"."+schema.TableOrderFacts+" FINAL GROUP BY currency")
 	if err != nil {
 		return fmt.Errorf("totals by currency: %w", err)
 	}
