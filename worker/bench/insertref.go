@@ -14,6 +14,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/shopspring/decimal"
 
+	schema "github.com/orderflow/orderflow/schemas/clickhouse"
 	"github.com/orderflow/orderflow/worker/order"
 )
 
@@ -22,7 +23,7 @@ const refBlockRows = 10_000
 
 // refTable is reference (b)'s scratch copy of order_facts, in the run's
 // analytics database (dropped with it).
-const refTable = "bench_order_facts"
+const refTable = "bench_" + schema.TableOrderFacts
 
 // insertReference is reference (b): bare clickhouse-go block inserts of rows
 // rows into a copy of order_facts (same columns, same engine and
@@ -34,7 +35,7 @@ const refTable = "bench_order_facts"
 // and the driver's.
 func insertReference(ctx context.Context, conn driver.Conn, database string, rows int64, seed uint64, now time.Time, interval time.Duration) (Throughput, error) {
 	table := database + "." + refTable
-	if err := conn.Exec(ctx, "CREATE TABLE "+table+" AS "+database+".order_facts"); err != nil {
+	if err := conn.Exec(ctx, "CREATE TABLE "+table+" AS "+database+"."+schema.TableOrderFacts); err != nil {
 		return Throughput{}, fmt.Errorf("reference (b): create %s: %w", table, err)
 	}
 	if err := checkRefColumns(ctx, conn, database); err != nil {

@@ -1,12 +1,11 @@
 package config
 
 import (
-	"regexp"
+	"errors"
 	"time"
-)
 
-// identifier is a ClickHouse name the migrations may put in SQL unquoted.
-var identifier = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,63}$`)
+	schema "github.com/orderflow/orderflow/schemas/clickhouse"
+)
 
 // ClickHouse is where facts, labels and financial records are written
 // (worker/facts) and purged (worker/retention).
@@ -79,16 +78,34 @@ func (c ClickHouse) validate() []error {
 			add(keyErr("clickhouse.addr", "entry %d is not host:port", i))
 		}
 	}
-	add(matches("clickhouse.database", c.Database, identifier, "a database name of letters, digits and '_'"))
-	add(matches("clickhouse.restricted_database", c.RestrictedDatabase, identifier, "a database name of letters, digits and '_'"))
-	if c.Database == c.RestrictedDatabase {
-		add(keyErr("clickhouse.restricted_database", "must differ from clickhouse.database: access is granted per database"))
-	}
+	errs = append(errs, databases(c.Database, c.RestrictedDatabase)...)
 	add(nonEmpty("clickhouse.username", c.Username))
 	add(between("clickhouse.dial_timeout", c.DialTimeout, 100*time.Millisecond, time.Minute))
 	add(between("clickhouse.query_timeout", c.QueryTimeout, time.Second, time.Hour))
 	add(intBetween("clickhouse.max_open_conns", c.MaxOpenConns, 1, 256))
 	add(intBetween("clickhouse.insert_attempts", c.InsertAttempts, 1, 100))
 	add(between("clickhouse.mutation_timeout", c.MutationTimeout, time.Second, 24*time.Hour))
+	return errs
+}
+
+// ValidateDatabases checks the two database names as Load does, each error
+// naming its key: for components given the names in code (worker/retention).
+func ValidateDatabases(database, restrictedDatabase string) error {
+	return errors.Join(databases(database, restrictedDatabase)...)
+}
+
+func databases(database, restrictedDatabase string) []error {
+	var errs []error
+	for _, db := range []struct{ key, name string }{
+		{"clickhouse.database", database},
+		{"clickhouse.restricted_database", restrictedDatabase},
+	} {
+		if !schema.ValidDatabaseName(db.name) {
+			errs = append(errs, keyErr(db.key, "%q is not %s", db.name, schema.DatabaseNameRule))
+		}
+	}
+	if database == restrictedDatabase {
+		errs = append(errs, keyErr("clickhouse.restricted_database", "must differ from clickhouse.database: access is granted per database"))
+	}
 	return errs
 }

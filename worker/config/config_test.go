@@ -158,7 +158,8 @@ func TestBadFilesAreRefusedNamingTheKey(t *testing.T) {
 		"year-end.bad.yaml": `config testdata/year-end.bad.yaml: retention.financial_year_end: line 4: "02-30" is not a day of the year, MM-DD, such as 03-31` + "\n" +
 			`retention.financial_year_end_by_tenant: line 6: "13-01" is not a day of the year, MM-DD, such as 03-31`,
 		"lease.bad.yaml": `config: metrics.pushgateway: "pushgateway:9091" is not an http(s) URL such as http://pushgateway:9091` + "\n" +
-			"retention.financial_year_end_by_tenant: a key of 8 bytes is not a tenant id (1-64 of a-z, 0-9, '-', '_')\n" +
+			"retention.financial_year_end_by_tenant: a key of 8 bytes is not a tenant id (1-64 characters of a-z, 0-9, '-' and '_', with no run of digits that could be a card number)\n" +
+			"retention.financial_year_end_by_tenant: a key of 21 bytes is not a tenant id (1-64 characters of a-z, 0-9, '-' and '_', with no run of digits that could be a card number)\n" +
 			`retention.lease.kv_mount: "/secret/" is not a mount path such as secret` + "\n" +
 			`retention.lease.path: "orderflow/../leases" is not a path such as orderflow/leases` + "\n" +
 			"retention.lease.ttl: must be between 5s and 1h0m0s, got 1s",

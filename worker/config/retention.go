@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"maps"
 	"regexp"
@@ -10,6 +11,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/orderflow/orderflow/worker/order"
 )
 
 // Retention says how long each retention class is kept (schemas/policy names a
@@ -113,14 +116,14 @@ func (r Retention) YearEndFor(tenant string) YearEnd {
 	return r.FinancialYearEnd
 }
 
-var jurisdictionCode = regexp.MustCompile(`^[A-Z]{2}$`)
-
-// tenantIDKey is what a tenant id looks like (the envelope's rule).
-var tenantIDKey = regexp.MustCompile(`^[a-z0-9_-]{1,64}$`)
-
 // leasePath is a KV mount or path: segments of letters, digits, '_', '-'
 // and '.' (not first, so never "..") separated by '/'.
 var leasePath = regexp.MustCompile(`^[A-Za-z0-9_-][A-Za-z0-9_.-]*(/[A-Za-z0-9_-][A-Za-z0-9_.-]*)*$`)
+
+// Validate checks the section as Load does, each error naming its key: for a
+// Retention built in code (worker/retention.New checks what it is given with
+// it, so the rules are written once).
+func (r Retention) Validate() error { return errors.Join(r.validate()...) }
 
 func (r Retention) validate() []error {
 	var errs []error
@@ -137,8 +140,8 @@ func (r Retention) validate() []error {
 	add(periodBetween("retention.analytics", r.Analytics, Period{Days: 1}, Period{Years: 30}))
 	for _, j := range slices.Sorted(maps.Keys(r.FinancialByJurisdiction)) {
 		key := "retention.financial_by_jurisdiction." + j
-		if !jurisdictionCode.MatchString(j) {
-			add(keyErr(key, "%q is not an ISO 3166-1 alpha-2 country code such as GB", j))
+		if !order.ValidCountryCode(j) {
+			add(keyErr(key, "%q is not %s", j, order.CountryCodeRule))
 			continue
 		}
 		p := r.FinancialByJurisdiction[j]
@@ -153,8 +156,8 @@ func (r Retention) validate() []error {
 	}
 	for _, tenant := range slices.Sorted(maps.Keys(r.FinancialYearEndByTenant)) {
 		key := "retention.financial_year_end_by_tenant." + tenant
-		if !tenantIDKey.MatchString(tenant) {
-			add(keyErr("retention.financial_year_end_by_tenant", "a key of %d bytes is not a tenant id (1-64 of a-z, 0-9, '-', '_')", len(tenant)))
+		if !order.ValidTenantID(tenant) {
+			add(keyErr("retention.financial_year_end_by_tenant", "a key of %d bytes is not a tenant id (%s)", len(tenant), order.TenantIDRule))
 			continue
 		}
 		if !r.FinancialYearEndByTenant[tenant].valid() {

@@ -6,14 +6,12 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
+	schema "github.com/orderflow/orderflow/schemas/clickhouse"
 	"github.com/orderflow/orderflow/worker/retention"
 )
 
 // Tables are the data tables, in the order the summary prints them.
-var Tables = []string{"order_facts", "order_line_facts", "delivery_labels", "financial_records"}
-
-// restrictedTables are the Tables that live in the restricted database.
-var restrictedTables = map[string]bool{"delivery_labels": true, "financial_records": true}
+var Tables = []string{schema.TableOrderFacts, schema.TableOrderLineFacts, schema.TableDeliveryLabels, schema.TableFinancialRecords}
 
 // Stored is what ClickHouse holds after a run.
 type Stored struct {
@@ -38,7 +36,7 @@ type Currency struct {
 // order would count once per stored snapshot.
 func Query(ctx context.Context, conn driver.Conn, database, restricted string) (Stored, error) {
 	s := Stored{OrdersByTenant: map[string]map[string]uint64{}, Rows: map[string][2]uint64{}, Currencies: map[string]Currency{}}
-	err := each(ctx, conn, "SELECT tenant_id, toString(channel), count() FROM "+database+".order_facts FINAL GROUP BY tenant_id, channel",
+	err := each(ctx, conn, "SELECT tenant_id, toString(channel), count() FROM "+database+"."+schema.TableOrderFacts+" FINAL GROUP BY tenant_id, channel",
 		func(rows driver.Rows) error {
 			var tenant, channel string
 			var n uint64
@@ -56,10 +54,8 @@ func Query(ctx context.Context, conn driver.Conn, database, restricted string) (
 	}
 
 	for _, t := range Tables {
-		db := database
-		if restrictedTables[t] {
-			db = restricted
-		}
+		in, _ := schema.DatabaseOf(t)
+		db := in.Name(database, restricted)
 		var counts [2]uint64
 		for i, final := range []string{"", " FINAL"} {
 			if err := conn.QueryRow(ctx, "SELECT count() FROM "+db+"."+t+final).Scan(&counts[i]); err != nil {
@@ -69,7 +65,7 @@ func Query(ctx context.Context, conn driver.Conn, database, restricted string) (
 		s.Rows[t] = counts
 	}
 
-	err = each(ctx, conn, "SELECT currency, count(), toString(sum(total)), toString(sum(refunded)) FROM "+database+".order_facts FINAL GROUP BY currency",
+	err = each(ctx, conn, "SELECT currency, count(), toString(sum(total)), toString(sum(refunded)) FROM "+database+"."+schema.TableOrderFacts+" FINAL GROUP BY currency",
 		func(rows driver.Rows) error {
 			var cur string
 			var c Currency

@@ -8,6 +8,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/shopspring/decimal"
 
+	schema "github.com/orderflow/orderflow/schemas/clickhouse"
 	"github.com/orderflow/orderflow/worker/order"
 	"github.com/orderflow/orderflow/worker/protected"
 )
@@ -23,12 +24,15 @@ const (
 	numTables
 )
 
-var tableNames = [numTables]string{"order_facts", "order_line_facts", "delivery_labels", "financial_records"}
+var tableNames = [numTables]string{schema.TableOrderFacts, schema.TableOrderLineFacts, schema.TableDeliveryLabels, schema.TableFinancialRecords}
 
 func (t table) String() string { return tableNames[t] }
 
 // restricted reports whether t lives in the restricted database.
-func (t table) restricted() bool { return t == deliveryLabels || t == financialRecords }
+func (t table) restricted() bool {
+	db, _ := schema.DatabaseOf(tableNames[t])
+	return db == schema.Restricted
+}
 
 // A block is one table's rows as columns, ready to append to a driver batch:
 // each column's data is a pointer to one of the typed slices of the table's

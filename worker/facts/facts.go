@@ -45,7 +45,6 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
-	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -54,6 +53,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/errgroup"
 
+	schema "github.com/orderflow/orderflow/schemas/clickhouse"
 	"github.com/orderflow/orderflow/worker/backoff"
 	"github.com/orderflow/orderflow/worker/config"
 	"github.com/orderflow/orderflow/worker/protected"
@@ -98,9 +98,6 @@ type Config struct {
 	Logger *slog.Logger
 }
 
-// identifier is a database name that may appear in SQL unquoted.
-var identifier = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,63}$`)
-
 func (c *Config) setDefaults() {
 	if c.Database == "" {
 		c.Database = "orderflow"
@@ -139,11 +136,11 @@ func (c *Config) validate() error {
 	if c.Conn == nil {
 		bad("Conn", "required (a ClickHouse connection from clickhousedb.Open)")
 	}
-	if !identifier.MatchString(c.Database) {
-		bad("Database", "%q is not a database name of letters, digits and '_'", c.Database)
+	if !schema.ValidDatabaseName(c.Database) {
+		bad("Database", "%q is not %s", c.Database, schema.DatabaseNameRule)
 	}
-	if !identifier.MatchString(c.RestrictedDatabase) {
-		bad("RestrictedDatabase", "%q is not a database name of letters, digits and '_'", c.RestrictedDatabase)
+	if !schema.ValidDatabaseName(c.RestrictedDatabase) {
+		bad("RestrictedDatabase", "%q is not %s", c.RestrictedDatabase, schema.DatabaseNameRule)
 	}
 	if c.Database == c.RestrictedDatabase {
 		bad("RestrictedDatabase", "must differ from Database: access is granted per database")

@@ -191,7 +191,7 @@ func (m *Migrator) record(ctx context.Context, mig schema.Migration) error {
 	return batch.Send()
 }
 
-func (m *Migrator) versionTable() string { return m.cfg.Database + ".schema_migrations" }
+func (m *Migrator) versionTable() string { return m.cfg.Database + "." + schema.TableSchemaMigrations }
 
 func (m *Migrator) createVersionTable(ctx context.Context) error {
 	for _, stmt := range []string{
@@ -215,8 +215,8 @@ func (m *Migrator) createVersionTable(ctx context.Context) error {
 // is applied.
 func (m *Migrator) applied(ctx context.Context) (map[int]Applied, error) {
 	var exists uint8
-	if err := m.cfg.Conn.QueryRow(ctx, "SELECT count() > 0 FROM system.tables WHERE database = ? AND name = 'schema_migrations'",
-		m.cfg.Database).Scan(&exists); err != nil {
+	if err := m.cfg.Conn.QueryRow(ctx, "SELECT count() > 0 FROM system.tables WHERE database = ? AND name = ?",
+		m.cfg.Database, schema.TableSchemaMigrations).Scan(&exists); err != nil {
 		return nil, fmt.Errorf("migrate: reading system.tables: %w", err)
 	}
 	out := map[int]Applied{}

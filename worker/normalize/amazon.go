@@ -749,7 +749,7 @@ func (d *amazonDecoder) address(a *amazonAddressDoc, f order.Fulfilment, country
 		PostalCode: d.str(a.postal), CountryCode: d.str(a.country), Phone: d.str(a.phone),
 		AddressType: amazonAddressType(d.str(a.addressType)),
 	}
-	if addr.CountryCode != "" && !isCountryCode(addr.CountryCode) {
+	if addr.CountryCode != "" && !order.ValidCountryCode(addr.CountryCode) {
 		// Not quoted: a corrupt message could put any part of the address here.
 		return nil, fail(ReasonInvalidValue, countryField, "not an ISO 3166-1 alpha-2 country code")
 	}
@@ -790,10 +790,6 @@ func (d *amazonDecoder) readMoney(g *currencyGuard, src amazonMoney, keys moneyK
 			Rule: "differs from the order's currency", Err: order.ErrCurrencyMismatch}
 	}
 	return m, nil
-}
-
-func isCountryCode(s string) bool {
-	return len(s) == 2 && s[0] >= 'A' && s[0] <= 'Z' && s[1] >= 'A' && s[1] <= 'Z'
 }
 
 // amazonStringBool reads Amazon's string booleans (IsGift, IsBuyerRequestedCancel):

@@ -19,7 +19,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/orderflow/orderflow/worker/cardnumber"
 	"github.com/orderflow/orderflow/worker/order"
 )
 
@@ -132,9 +131,6 @@ func failValue(reason Reason, field, rule, value string) *Error {
 	return &Error{Reason: reason, Field: field, Rule: rule, Detail: shapeOf(value)}
 }
 
-// maxTenantIDLen bounds tenant ids, which become ClickHouse keys and Vault key names.
-const maxTenantIDLen = 64
-
 // Config configures a Normalizer. The zero Config is the default.
 type Config struct {
 	// Now is the clock that event times are judged by. Default time.Now.
@@ -206,10 +202,10 @@ func (n *Normalizer) Normalize(msg []byte) (_ order.Order, err error) {
 	if env.tenantID == "" {
 		return order.Order{}, fail(ReasonBadEnvelope, "tenant_id", "missing")
 	}
-	if !validTenantID(env.tenantID) {
-		if cardLike(env.tenantID) {
-			return order.Order{}, fail(ReasonBadEnvelope, "tenant_id", "holds a run of digits that could be a card number")
-		}
+	switch bad := order.CheckTenantID(env.tenantID); {
+	case errors.Is(bad, order.ErrTenantIDCardLike):
+		return order.Order{}, fail(ReasonBadEnvelope, "tenant_id", "holds a run of digits that could be a card number")
+	case bad != nil:
 		return order.Order{}, failValue(ReasonBadEnvelope, "tenant_id", "must be 1-64 characters of a-z, 0-9, '-' and '_'", env.tenantID)
 	}
 	if env.receivedAt == "" {
@@ -253,7 +249,7 @@ func (n *Normalizer) Normalize(msg []byte) (_ order.Order, err error) {
 // copy: an *Error may be shared).
 func withTenant(err error, tenantID string) error {
 	var ne *Error
-	if err == nil || !validTenantID(tenantID) || !errors.As(err, &ne) || ne != err {
+	if err == nil || !order.ValidTenantID(tenantID) || !errors.As(err, &ne) || ne != err {
 		return err
 	}
 	withID := *ne
@@ -390,27 +386,6 @@ func (env *envelope) readPayload(r *jsonReader, channel span) {
 		r.finish(m)
 	}
 }
-
-// validTenantID is the envelope's rule for tenant ids: 1-64 characters of a-z,
-// 0-9, '-' and '_', and no run of digits that could be a card number. Tenant ids
-// are assigned by the platform, never typed by a buyer, yet they are stored in
-// the clear everywhere (ClickHouse keys, Vault key names, DLQ headers, purge_log),
-// so a message that puts a card number there is refused rather than scanned.
-func validTenantID(s string) bool {
-	if len(s) == 0 || len(s) > maxTenantIDLen {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
-			return false
-		}
-	}
-	return !cardLike(s)
-}
-
-// cardLike reports whether s holds a Luhn-valid run of 12-19 digits (P3).
-func cardLike(s string) bool { return cardnumber.Find(s) != nil } // Find asks MayContain first
 
 func joinPath(prefix, field string) string {
 	switch {

@@ -137,8 +137,8 @@ func (s *Stage) Protect(ctx context.Context, orders []order.Order) ([]protected.
 	sc := new(scrubbed)
 	for i := range orders {
 		*sc = scrub(orders[i], &t, &s.plan.cards)
-		if !validTenant(sc.o.TenantID) {
-			return nil, &invalidOrderError{index: i, rule: "the tenant id is not 1-64 characters of a-z, 0-9, '-' and '_'"}
+		if !order.ValidTenantID(sc.o.TenantID) { // tenant ids become Vault key names
+			return nil, &invalidOrderError{index: i, rule: "the tenant id is not " + order.TenantIDRule}
 		}
 		b.add(i, sc, s.plan)
 	}
@@ -161,18 +161,4 @@ func (s *Stage) Protect(ctx context.Context, orders []order.Order) ([]protected.
 	s.log.Debug("batch protected", "orders", len(orders), "tenants", len(b.tenants),
 		"hmac_values", b.hmacValues(), "documents", b.documents(), "duration", elapsed)
 	return b.out, nil
-}
-
-// validTenant is normalize's rule for tenant ids, which become Vault key names.
-func validTenant(s string) bool {
-	if len(s) == 0 || len(s) > 64 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
-			return false
-		}
-	}
-	return true
 }

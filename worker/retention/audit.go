@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	schema "github.com/orderflow/orderflow/schemas/clickhouse"
 )
 
 // ActionKind is what an action did; purge_log's action column.
@@ -229,14 +231,14 @@ func (p *Purger) flush(ctx context.Context, r *run) error {
 	err := p.insertLog(ctx, r)
 	if err != nil {
 		p.log.Error("retention: writing purge_log failed", "run_id", r.id, "actions", len(r.pending), "error", err)
-		err = fmt.Errorf("recording %d actions in %s.purge_log: %w", len(r.pending), p.cfg.Database, err)
+		err = fmt.Errorf("recording %d actions in %s.%s: %w", len(r.pending), p.cfg.Database, schema.TablePurgeLog, err)
 	}
 	r.pending = r.pending[:0]
 	return err
 }
 
 func (p *Purger) insertLog(ctx context.Context, r *run) (err error) {
-	batch, err := p.cfg.Conn.PrepareBatch(ctx, "INSERT INTO "+p.cfg.Database+".purge_log "+
+	batch, err := p.cfg.Conn.PrepareBatch(ctx, "INSERT INTO "+p.cfg.Database+"."+schema.TablePurgeLog+" "+
 		"(run_id, table, action, partition, predicate, rows, reason, tenant_id, as_of, started_at, finished_at, outcome, error)")
 	if err != nil {
 		return err

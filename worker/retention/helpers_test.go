@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/shopspring/decimal"
 
+	schema "github.com/orderflow/orderflow/schemas/clickhouse"
 	"github.com/orderflow/orderflow/worker/clickhousedb/clickhousetest"
 	"github.com/orderflow/orderflow/worker/config"
 	"github.com/orderflow/orderflow/worker/retention"
@@ -51,21 +52,21 @@ func (o order) event() time.Time {
 	return o.lastEvent
 }
 
-var tables = []string{retention.TableOrderFacts, retention.TableOrderLineFacts, retention.TableDeliveryLabels, retention.TableFinancialRecords}
+var tables = []string{schema.TableOrderFacts, schema.TableOrderLineFacts, schema.TableDeliveryLabels, schema.TableFinancialRecords}
 
 // rowsPerOrder is how many rows insertOrders writes per order in each table.
 var rowsPerOrder = map[string]int{
-	retention.TableOrderFacts:       1,
-	retention.TableOrderLineFacts:   2,
-	retention.TableDeliveryLabels:   1,
-	retention.TableFinancialRecords: 1,
+	schema.TableOrderFacts:       1,
+	schema.TableOrderLineFacts:   2,
+	schema.TableDeliveryLabels:   1,
+	schema.TableFinancialRecords: 1,
 }
 
 func classOf(table string) retention.Class {
 	switch table {
-	case retention.TableDeliveryLabels:
+	case schema.TableDeliveryLabels:
 		return retention.ClassLabel
-	case retention.TableFinancialRecords:
+	case schema.TableFinancialRecords:
 		return retention.ClassFinancial
 	}
 	return retention.ClassAnalytics
@@ -301,9 +302,9 @@ const zoneAhead = 14 * time.Hour
 func (m *model) partitionText(table string, o order) string {
 	local := o.purchasedAt.In(m.loc)
 	switch table {
-	case retention.TableDeliveryLabels:
+	case schema.TableDeliveryLabels:
 		return local.Format("20060102")
-	case retention.TableFinancialRecords:
+	case schema.TableFinancialRecords:
 		return fmt.Sprintf("('%s',%s)", o.jurisdiction, local.Format("200601"))
 	}
 	return local.Format("200601")
@@ -339,7 +340,7 @@ func (m *model) purge(r config.Retention, asOf time.Time) (drops, deletes []step
 			n := uint64(parts[pt].expired * rowsPerOrder[table])
 			switch {
 			case parts[pt].expired == 0:
-			case parts[pt].kept == 0 && table == retention.TableFinancialRecords:
+			case parts[pt].kept == 0 && table == schema.TableFinancialRecords:
 				// Financial partitions are dropped when every row in them
 				// has expired, whatever their bounds.
 				drops = append(drops, step{table, pt, n})

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/orderflow/orderflow/worker/order"
 )
 
 // ErrNoShredder is returned by Offboard on a Purger built without a
@@ -52,7 +54,7 @@ func (c *OffboardConfig) setDefaults() {
 
 func (c OffboardConfig) validate() []error {
 	if c.AckTimeout < 0 || c.LiveWithin < 0 || c.Poll < 0 || c.Progress < 0 {
-		return []error{errors.New("retention: offboarding.ack_timeout and offboarding.live_within must be positive")}
+		return []error{errors.New("offboarding.ack_timeout and offboarding.live_within must be positive")}
 	}
 	return nil
 }
@@ -86,16 +88,15 @@ func (c OffboardConfig) validate() []error {
 // Every action is recorded in purge_log with the tenant id, as of asOf. It is
 // idempotent: a second run waits for the acknowledgements again (given at
 // once), destroys nothing more, deletes 0 rows and verifies again. The tenant
-// id must be 1-64 characters of a-z, 0-9, '-' and '_'; an invalid one, or a
-// Purger without a Shredder (ErrNoShredder), is refused before anything is
-// done or recorded.
+// id must be one (order.ValidTenantID); an invalid one, or a Purger without a
+// Shredder (ErrNoShredder), is refused before anything is done or recorded.
 func (p *Purger) Offboard(ctx context.Context, tenant string, asOf time.Time) (OffboardReport, error) {
 	if p.cfg.Shredder == nil {
 		return OffboardReport{}, ErrNoShredder
 	}
-	if !tenantID.MatchString(tenant) {
+	if err := order.CheckTenantID(tenant); err != nil {
 		// Not quoted: it failed validation, so it may be anything.
-		return OffboardReport{}, fmt.Errorf("retention: offboarding refused: tenant id of %d bytes is not 1-64 characters of a-z, 0-9, '-' and '_'", len(tenant))
+		return OffboardReport{}, fmt.Errorf("retention: offboarding refused: %w (%d bytes)", err, len(tenant))
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()

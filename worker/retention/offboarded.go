@@ -13,6 +13,9 @@ import (
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	schema "github.com/orderflow/orderflow/schemas/clickhouse"
+	"github.com/orderflow/orderflow/worker/order"
 )
 
 // Offboarded tenants (P10): `orderflow offboard` records a tenant in
@@ -24,7 +27,7 @@ import (
 
 // recordOffboarded adds the tenant to offboarded_tenants.
 func (p *Purger) recordOffboarded(ctx context.Context, r *run) error {
-	batch, err := p.cfg.Conn.PrepareBatch(ctx, "INSERT INTO "+p.cfg.Database+".offboarded_tenants (tenant_id, offboarded_at, run_id)")
+	batch, err := p.cfg.Conn.PrepareBatch(ctx, "INSERT INTO "+p.cfg.Database+"."+schema.TableOffboardedTenants+" (tenant_id, offboarded_at, run_id)")
 	if err != nil {
 		return fmt.Errorf("recording the tenant as offboarded: %w", err)
 	}
@@ -41,7 +44,7 @@ func (p *Purger) recordOffboarded(ctx context.Context, r *run) error {
 // offboardedTenants reads offboarded_tenants; only ids of the tenant-id form
 // are returned, since they go into SQL.
 func offboardedTenants(ctx context.Context, conn driver.Conn, database string) ([]string, error) {
-	rows, err := conn.Query(ctx, "SELECT DISTINCT tenant_id FROM "+database+".offboarded_tenants")
+	rows, err := conn.Query(ctx, "SELECT DISTINCT tenant_id FROM "+database+"."+schema.TableOffboardedTenants)
 	if err != nil {
 		return nil, fmt.Errorf("reading offboarded tenants: %w", err)
 	}
@@ -52,7 +55,7 @@ func offboardedTenants(ctx context.Context, conn driver.Conn, database string) (
 		if err := rows.Scan(&t); err != nil {
 			return nil, fmt.Errorf("reading offboarded tenants: %w", err)
 		}
-		if tenantID.MatchString(t) {
+		if order.ValidTenantID(t) {
 			out = append(out, t)
 		}
 	}
@@ -218,8 +221,8 @@ func (c *BlocklistConfig) validate() error {
 	if c.Conn == nil {
 		errs = append(errs, errors.New("retention: blocklist: a ClickHouse connection is required"))
 	}
-	if !identifier.MatchString(c.Database) {
-		errs = append(errs, fmt.Errorf("retention: blocklist: clickhouse.database %q is not a database name of letters, digits and '_'", c.Database))
+	if !schema.ValidDatabaseName(c.Database) {
+		errs = append(errs, fmt.Errorf("retention: blocklist: clickhouse.database %q is not %s", c.Database, schema.DatabaseNameRule))
 	}
 	if c.StaleAfter <= c.Interval || c.Interval <= 0 {
 		errs = append(errs, fmt.Errorf("retention: blocklist: offboarding.stale_after (%s) must be longer than offboarding.reload_interval (%s), which must be positive", c.StaleAfter, c.Interval))

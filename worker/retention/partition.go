@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/orderflow/orderflow/worker/order"
 )
 
 // partition is one partition of a table, from its active parts.
@@ -164,12 +166,8 @@ func dateTime(t time.Time) string {
 // string as it is, anything else (which the writer should never store)
 // hex-encoded, so that no value can break out of the literal.
 func stringLiteral(s string) string {
-	if s == "" || jurisdictionCode.MatchString(s) {
+	if s == "" || order.ValidCountryCode(s) {
 		return "'" + s + "'"
 	}
 	return "unhex('" + hex.EncodeToString([]byte(s)) + "')"
 }
-
-// tenantID is what a tenant id looks like (the envelope's rule); only such ids
-// go into SQL.
-var tenantID = regexp.MustCompile(`^[a-z0-9_-]{1,64}$`)

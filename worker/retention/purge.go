@@ -13,6 +13,7 @@ import (
 
 	"github.com/orderflow/orderflow/worker/clickhousedb"
 	"github.com/orderflow/orderflow/worker/config"
+	"github.com/orderflow/orderflow/worker/order"
 )
 
 // Purge runs one retention pass as of asOf over the four data tables
@@ -627,7 +628,7 @@ func (p *Purger) setLimits(labels []string) {
 	}
 	for _, label := range labels {
 		j := label
-		if !jurisdictionCode.MatchString(label) {
+		if !order.ValidCountryCode(label) {
 			j = "" // unknown, other: the platform's rules
 		}
 		p.m.finLimit.WithLabelValues(label).Set(financialLimit(r, j).Seconds())
@@ -639,7 +640,7 @@ func jurisdictionLabel(j string) string {
 	switch {
 	case j == "":
 		return jurisdictionUnknown
-	case jurisdictionCode.MatchString(j):
+	case order.ValidCountryCode(j):
 		return j
 	default:
 		return jurisdictionOther

@@ -10,6 +10,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/prometheus/client_golang/prometheus"
 
+	schema "github.com/orderflow/orderflow/schemas/clickhouse"
 	"github.com/orderflow/orderflow/worker/clickhousedb/clickhousetest"
 	"github.com/orderflow/orderflow/worker/config"
 	"github.com/orderflow/orderflow/worker/retention"
@@ -248,7 +249,7 @@ func TestSevenYearsOfOrders(t *testing.T) {
 		checkSameSteps(t, dry, rep)
 		after := tableCounts(t, f.conn, f.cfg)
 		for k, n := range before {
-			if !strings.HasPrefix(k, retention.TableDeliveryLabels+"/") && after[k] != n {
+			if !strings.HasPrefix(k, schema.TableDeliveryLabels+"/") && after[k] != n {
 				t.Errorf("%s: %d rows before, %d after: only labels may go", k, n, after[k])
 			}
 		}
@@ -286,15 +287,15 @@ func TestSevenYearsOfOrders(t *testing.T) {
 		checkPass(t, f, rep, r, asOf, before)
 		drops, deletes := reportSteps(rep)
 		want := map[string]bool{}
-		for _, table := range []string{retention.TableOrderFacts, retention.TableOrderLineFacts} {
+		for _, table := range []string{schema.TableOrderFacts, schema.TableOrderLineFacts} {
 			want[table+" "+analyticsAt22d.Format("200601")] = true
 		}
-		checkStraddlers(t, withoutTable(deletes, retention.TableFinancialRecords), want)
+		checkStraddlers(t, withoutTable(deletes, schema.TableFinancialRecords), want)
 		// Financial records: whole months of expired years dropped, and
 		// months that hold records of both kinds (a refund in the next
 		// financial year, the other tenant's year end) purged by a delete.
-		if len(only(drops, retention.TableFinancialRecords)) == 0 || len(only(deletes, retention.TableFinancialRecords)) == 0 {
-			t.Errorf("financial drops %v and deletes %v: want both", only(drops, retention.TableFinancialRecords), only(deletes, retention.TableFinancialRecords))
+		if len(only(drops, schema.TableFinancialRecords)) == 0 || len(only(deletes, schema.TableFinancialRecords)) == 0 {
+			t.Errorf("financial drops %v and deletes %v: want both", only(drops, schema.TableFinancialRecords), only(deletes, schema.TableFinancialRecords))
 		}
 		checkNoOp(t, f, p, asOf)
 	})
@@ -326,7 +327,7 @@ func TestSevenYearsOfOrders(t *testing.T) {
 		// DE from 2022-01-01, at UTC+14; the oldest exactly at those
 		// instants (the first second of a year there).
 		for k, n := range tableCounts(t, f.conn, f.cfg) {
-			if !strings.HasPrefix(k, retention.TableFinancialRecords+"/") && n != 0 {
+			if !strings.HasPrefix(k, schema.TableFinancialRecords+"/") && n != 0 {
 				t.Errorf("%s holds %d rows, want none six years on", k, n)
 			}
 		}
@@ -485,11 +486,11 @@ func TestTheCutoffIsExactToTheSecond(t *testing.T) {
 					t.Errorf("%s after the pass holds %v: want %s-plus1s, not -exact or -minus1s", table, got, name)
 				}
 			}
-			check(retention.TableDeliveryLabels, "label")
-			check(retention.TableOrderFacts, "analytics")
-			check(retention.TableOrderLineFacts, "analytics")
-			check(retention.TableFinancialRecords, "financial")
-			check(retention.TableFinancialRecords, "de")
+			check(schema.TableDeliveryLabels, "label")
+			check(schema.TableOrderFacts, "analytics")
+			check(schema.TableOrderLineFacts, "analytics")
+			check(schema.TableFinancialRecords, "financial")
+			check(schema.TableFinancialRecords, "de")
 			// The model agrees with the tables (checkPass); here the ids come
 			// from ClickHouse itself for the labels.
 			var n uint64
@@ -525,7 +526,7 @@ func TestAFailedTableDoesNotStopTheOthers(t *testing.T) {
 	for _, l := range log {
 		if l.Outcome == "failed" {
 			failed++
-			if l.Table != retention.TableDeliveryLabels || l.Error == "" || l.Action != "delete" {
+			if l.Table != schema.TableDeliveryLabels || l.Error == "" || l.Action != "delete" {
 				t.Errorf("failed purge_log row %+v: want the delivery_labels delete, with its error", l)
 			}
 		}
@@ -544,14 +545,14 @@ func TestAFailedTableDoesNotStopTheOthers(t *testing.T) {
 	want := f.model.counts()
 	got := tableCounts(t, f.conn, f.cfg)
 	for k := range want {
-		if strings.HasPrefix(k, retention.TableDeliveryLabels+"/") {
+		if strings.HasPrefix(k, schema.TableDeliveryLabels+"/") {
 			delete(want, k)
 		}
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("other tables after the failed pass (-want +got):\n%s", diff)
 	}
-	for _, table := range []string{retention.TableOrderFacts, retention.TableOrderLineFacts, retention.TableFinancialRecords} {
+	for _, table := range []string{schema.TableOrderFacts, schema.TableOrderLineFacts, schema.TableFinancialRecords} {
 		if telemetrytest.Sum(t, f.reg, "orderflow_purge_last_success_timestamp_seconds", "table="+table) != float64(asOf.Unix()) {
 			t.Errorf("last success of %s not set", table)
 		}
@@ -644,6 +645,11 @@ func TestNewRefusesBadConfig(t *testing.T) {
 		"negative analytics":  {func(c *retention.Config) { c.Retention.Analytics = config.Period{Years: -1} }, "retention.analytics"},
 		"zero financial":      {func(c *retention.Config) { c.Retention.Financial = config.Period{} }, "retention.financial"},
 		"negative mut. timeo": {func(c *retention.Config) { c.MutationTimeout = -time.Second }, "mutation_timeout"},
+		// config's own rules, as Load applies them (config.Retention.Validate).
+		"below statutory": {func(c *retention.Config) { c.Retention.Financial = config.Period{Years: 1} }, "statutory minimum of 6y"},
+		"card-like tenant": {func(c *retention.Config) {
+			c.Retention.FinancialYearEndByTenant = map[string]config.YearEnd{"shop-4111111111111111": {Month: time.June, Day: 30}}
+		}, "financial_year_end_by_tenant"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			cfg := good

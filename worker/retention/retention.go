@@ -40,15 +40,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"maps"
-	"regexp"
-	"slices"
 	"sync"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/prometheus/client_golang/prometheus"
 
+	schema "github.com/orderflow/orderflow/schemas/clickhouse"
 	"github.com/orderflow/orderflow/worker/config"
 )
 
@@ -102,13 +100,14 @@ type Config struct {
 	// Conn is the ClickHouse connection. Required.
 	Conn driver.Conn
 	// Database holds order_facts, order_line_facts and purge_log
-	// (clickhouse.database). Required.
+	// (clickhouse.database). Required; checked by config.ValidateDatabases.
 	Database string
 	// RestrictedDatabase holds delivery_labels and financial_records
 	// (clickhouse.restricted_database). Required.
 	RestrictedDatabase string
-	// Retention says how long each class is kept (the retention section).
-	// Every period must be positive; a zero one would purge everything.
+	// Retention says how long each class is kept (the retention section),
+	// checked by its Validate as config.Load checks it: a zero period would
+	// purge everything.
 	Retention config.Retention
 	// MutationTimeout bounds the wait for one ALTER TABLE ... DELETE
 	// (clickhouse.mutation_timeout). Default 30m.
@@ -155,14 +154,6 @@ const (
 // of orderflow_purge_rows_total) where a purge gives the class.
 const reasonOffboarding = "offboarding"
 
-// The purged tables.
-const (
-	TableOrderFacts       = "order_facts"
-	TableOrderLineFacts   = "order_line_facts"
-	TableDeliveryLabels   = "delivery_labels"
-	TableFinancialRecords = "financial_records"
-)
-
 // table is a purged table and how it is partitioned.
 type table struct {
 	name     string
@@ -189,12 +180,6 @@ type Purger struct {
 	// guarded by mu, like the pass.
 	holding Lease
 }
-
-// identifier is a database name that may go into SQL unquoted.
-var identifier = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,63}$`)
-
-// jurisdictionCode is what Retention.FinancialByJurisdiction keys look like.
-var jurisdictionCode = regexp.MustCompile(`^[A-Z]{2}$`)
 
 // New checks cfg, fills its defaults (a zero Retention.FinancialYearEnd is
 // 31 March) and returns a Purger.
@@ -226,10 +211,10 @@ func New(cfg Config) (*Purger, error) {
 	p := &Purger{
 		cfg: cfg,
 		tables: []table{
-			{name: TableOrderFacts, database: cfg.Database, class: ClassAnalytics, partitionFn: "toYYYYMM"},
-			{name: TableOrderLineFacts, database: cfg.Database, class: ClassAnalytics, partitionFn: "toYYYYMM"},
-			{name: TableDeliveryLabels, database: cfg.RestrictedDatabase, class: ClassLabel, partitionFn: "toYYYYMMDD"},
-			{name: TableFinancialRecords, database: cfg.RestrictedDatabase, class: ClassFinancial, partitionFn: "toYYYYMM", byJurisdiction: true},
+			{name: schema.TableOrderFacts, database: cfg.Database, class: ClassAnalytics, partitionFn: "toYYYYMM"},
+			{name: schema.TableOrderLineFacts, database: cfg.Database, class: ClassAnalytics, partitionFn: "toYYYYMM"},
+			{name: schema.TableDeliveryLabels, database: cfg.RestrictedDatabase, class: ClassLabel, partitionFn: "toYYYYMMDD"},
+			{name: schema.TableFinancialRecords, database: cfg.RestrictedDatabase, class: ClassFinancial, partitionFn: "toYYYYMM", byJurisdiction: true},
 		},
 		fy:  fyGroups(cfg.Retention),
 		log: cfg.Logger.With("component", "retention"),
@@ -240,53 +225,24 @@ func New(cfg Config) (*Purger, error) {
 	return p, nil
 }
 
+// validate checks what the configuration cannot: the connection and the
+// timeout given in code. The database names and the retention section are
+// checked by config's own rules, so that each is written once and every
+// error names its key.
 func (c Config) validate() error {
 	var errs []error
-	bad := func(format string, args ...any) {
-		errs = append(errs, fmt.Errorf("retention: "+format, args...))
-	}
 	if c.Conn == nil {
-		bad("a ClickHouse connection (Config.Conn) is required")
+		errs = append(errs, errors.New("a ClickHouse connection (Config.Conn) is required"))
 	}
-	if !identifier.MatchString(c.Database) {
-		bad("clickhouse.database %q is not a database name of letters, digits and '_'", c.Database)
-	}
-	if !identifier.MatchString(c.RestrictedDatabase) {
-		bad("clickhouse.restricted_database %q is not a database name of letters, digits and '_'", c.RestrictedDatabase)
-	}
-	if c.Database == c.RestrictedDatabase {
-		bad("clickhouse.restricted_database must differ from clickhouse.database")
-	}
-	positive := func(key string, p config.Period) {
-		if p.Years < 0 || p.Months < 0 || p.Days < 0 || p.Approx() <= 0 {
-			bad("%s must be a positive period, got %s", key, p)
-		}
-	}
-	positive("retention.label", c.Retention.Label)
-	positive("retention.financial", c.Retention.Financial)
-	positive("retention.analytics", c.Retention.Analytics)
-	for _, j := range slices.Sorted(maps.Keys(c.Retention.FinancialByJurisdiction)) {
-		if !jurisdictionCode.MatchString(j) {
-			bad("retention.financial_by_jurisdiction: %q is not an ISO 3166-1 alpha-2 country code such as GB", j)
-			continue
-		}
-		positive("retention.financial_by_jurisdiction."+j, c.Retention.FinancialByJurisdiction[j])
-	}
-	for _, tenant := range slices.Sorted(maps.Keys(c.Retention.FinancialYearEndByTenant)) {
-		if !tenantID.MatchString(tenant) {
-			bad("retention.financial_year_end_by_tenant: a key of %d bytes is not a tenant id", len(tenant))
-		}
-	}
-	for _, end := range append([]config.YearEnd{c.Retention.FinancialYearEnd}, slices.Collect(maps.Values(c.Retention.FinancialYearEndByTenant))...) {
-		if _, err := config.ParseYearEnd(end.String()); err != nil {
-			bad("retention.financial_year_end: %s is not a day of the year", end)
-		}
-	}
+	errs = append(errs, config.ValidateDatabases(c.Database, c.RestrictedDatabase), c.Retention.Validate())
 	if c.MutationTimeout < 0 {
-		bad("clickhouse.mutation_timeout must be positive, got %s", c.MutationTimeout)
+		errs = append(errs, fmt.Errorf("clickhouse.mutation_timeout must be positive, got %s", c.MutationTimeout))
 	}
 	errs = append(errs, c.Offboarding.validate()...)
-	return errors.Join(errs...)
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("retention: %w", err)
+	}
+	return nil
 }
 
 // Run purges as of Now() at once and then every interval, until ctx ends; it

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	schema "github.com/orderflow/orderflow/schemas/clickhouse"
 )
 
 // The workers' side of a two-phase offboarding, in {database}:
@@ -22,7 +24,7 @@ func (b *Blocklist) writeHeartbeat(ctx context.Context, stopped bool) (time.Time
 	if err := b.cfg.Conn.QueryRow(ctx, "SELECT now()").Scan(&seenAt); err != nil {
 		return time.Time{}, fmt.Errorf("heartbeat: reading ClickHouse's clock: %w", err)
 	}
-	batch, err := b.cfg.Conn.PrepareBatch(ctx, "INSERT INTO "+b.cfg.Database+".offboard_heartbeats (worker_id, seen_at, quiet_after_s, stopped)")
+	batch, err := b.cfg.Conn.PrepareBatch(ctx, "INSERT INTO "+b.cfg.Database+"."+schema.TableOffboardHeartbeats+" (worker_id, seen_at, quiet_after_s, stopped)")
 	if err != nil {
 		return time.Time{}, fmt.Errorf("heartbeat: %w", err)
 	}
@@ -47,7 +49,7 @@ func (b *Blocklist) writeAcks(ctx context.Context, tenants []string) error {
 	if err := b.cfg.Conn.QueryRow(ctx, "SELECT now()").Scan(&now); err != nil {
 		return fmt.Errorf("acknowledging offboarded tenants: reading ClickHouse's clock: %w", err)
 	}
-	batch, err := b.cfg.Conn.PrepareBatch(ctx, "INSERT INTO "+b.cfg.Database+".offboard_acks (tenant_id, worker_id, acked_at)")
+	batch, err := b.cfg.Conn.PrepareBatch(ctx, "INSERT INTO "+b.cfg.Database+"."+schema.TableOffboardAcks+" (tenant_id, worker_id, acked_at)")
 	if err != nil {
 		return fmt.Errorf("acknowledging offboarded tenants: %w", err)
 	}
@@ -103,7 +105,7 @@ func (p *Purger) workers(ctx context.Context, tenant string) ([]workerState, tim
 		return nil, time.Time{}, fmt.Errorf("reading ClickHouse's clock: %w", err)
 	}
 	acked := map[string]bool{}
-	rows, err := p.cfg.Conn.Query(ctx, "SELECT DISTINCT worker_id FROM "+p.cfg.Database+".offboard_acks WHERE tenant_id = ?", tenant)
+	rows, err := p.cfg.Conn.Query(ctx, "SELECT DISTINCT worker_id FROM "+p.cfg.Database+"."+schema.TableOffboardAcks+" WHERE tenant_id = ?", tenant)
 	if err != nil {
 		return nil, time.Time{}, fmt.Errorf("reading the acknowledgements: %w", err)
 	}
@@ -121,7 +123,7 @@ func (p *Purger) workers(ctx context.Context, tenant string) ([]workerState, tim
 	}
 
 	rows, err = p.cfg.Conn.Query(ctx, "SELECT worker_id, max(seen_at), max(quiet_after_s), max(stopped) FROM "+p.cfg.Database+
-		".offboard_heartbeats WHERE seen_at >= now() - ? GROUP BY worker_id ORDER BY worker_id", uint32(heartbeatHorizon/time.Second))
+		"."+schema.TableOffboardHeartbeats+" WHERE seen_at >= now() - ? GROUP BY worker_id ORDER BY worker_id", uint32(heartbeatHorizon/time.Second))
 	if err != nil {
 		return nil, time.Time{}, fmt.Errorf("reading the workers' heartbeats: %w", err)
 	}
@@ -175,8 +177,8 @@ func (p *Purger) pruneWorkers(ctx context.Context, r *run) ([]Action, error) {
 		return nil, fmt.Errorf("pruning offboarding bookkeeping: %w", err)
 	}
 	cutoff := dateTime(now.Add(-pruneAfter))
-	heartbeats := table{name: "offboard_heartbeats", database: p.cfg.Database}
-	acks := table{name: "offboard_acks", database: p.cfg.Database}
+	heartbeats := table{name: schema.TableOffboardHeartbeats, database: p.cfg.Database}
+	acks := table{name: schema.TableOffboardAcks, database: p.cfg.Database}
 
 	var gone []string
 	rows, err := p.cfg.Conn.Query(ctx, fmt.Sprintf("SELECT DISTINCT worker_id FROM %s WHERE worker_id NOT IN "+

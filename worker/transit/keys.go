@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+
+	"github.com/orderflow/orderflow/worker/order"
 )
 
 // Key purposes: a tenant has one key for tokens and one for ciphertexts, so that
@@ -14,21 +16,13 @@ const (
 	purposeEncrypt = "enc"
 )
 
-// maxTenantLen and the charset follow the envelope's tenant_id rule
-// (worker/normalize): tenant ids become key names and must not be able to
-// reach another tenant's key or another path.
-const maxTenantLen = 64
-
-// checkTenant refuses a tenant id outside 1-64 characters of a-z, 0-9, '-', '_'.
+// checkTenant refuses an id that is not a tenant id (order.CheckTenantID):
+// tenant ids become key names and must not be able to reach another tenant's
+// key or another path.
 func checkTenant(tenant string) error {
-	ok := len(tenant) > 0 && len(tenant) <= maxTenantLen
-	for i := 0; ok && i < len(tenant); i++ {
-		c := tenant[i]
-		ok = c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_'
-	}
-	if !ok {
+	if err := order.CheckTenantID(tenant); err != nil {
 		// The id is not quoted: it failed validation, so it may be anything.
-		return fmt.Errorf("transit: tenant id of %d bytes is not 1-%d characters of a-z, 0-9, '-' and '_'", len(tenant), maxTenantLen)
+		return fmt.Errorf("transit: %w (%d bytes)", err, len(tenant))
 	}
 	return nil
 }

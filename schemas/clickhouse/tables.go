@@ -1,0 +1,86 @@
+package clickhouse
+
+import "maps"
+
+// The tables the migrations create: the one list of their names, which the
+// writer (worker/facts), the purger (worker/retention), the migrator, the
+// demo and the bench read, and which a test holds to the migrations.
+const (
+	// In {database}, the analytics-safe database (clickhouse.database).
+	TableOrderFacts         = "order_facts"
+	TableOrderLineFacts     = "order_line_facts"
+	TablePurgeLog           = "purge_log"
+	TableOffboardedTenants  = "offboarded_tenants"
+	TableOffboardHeartbeats = "offboard_heartbeats"
+	TableOffboardAcks       = "offboard_acks"
+	TableSchemaMigrations   = "schema_migrations" // created by worker/migrate, not by a file
+	// In {restricted_database}, the restricted database
+	// (clickhouse.restricted_database), granted apart.
+	TableDeliveryLabels   = "delivery_labels"
+	TableFinancialRecords = "financial_records"
+)
+
+// Database is one of orderflow's two databases, named by its placeholder in
+// the migrations and sample queries; their real names are configured.
+type Database string
+
+const (
+	// Analytics holds analytics-safe data: no personal data but tokens.
+	Analytics Database = "{database}"
+	// Restricted holds the encrypted label and financial data, so that access
+	// to it can be granted apart.
+	Restricted Database = "{restricted_database}"
+)
+
+// Name returns the configured name of d: database for Analytics,
+// restrictedDatabase for Restricted.
+func (d Database) Name(database, restrictedDatabase string) string {
+	if d == Restricted {
+		return restrictedDatabase
+	}
+	return database
+}
+
+// tables are the tables of the schema and the database each lives in.
+var tables = map[string]Database{
+	TableOrderFacts:         Analytics,
+	TableOrderLineFacts:     Analytics,
+	TablePurgeLog:           Analytics,
+	TableOffboardedTenants:  Analytics,
+	TableOffboardHeartbeats: Analytics,
+	TableOffboardAcks:       Analytics,
+	TableSchemaMigrations:   Analytics,
+	TableDeliveryLabels:     Restricted,
+	TableFinancialRecords:   Restricted,
+}
+
+// Tables returns every table of the schema with the database it lives in.
+func Tables() map[string]Database { return maps.Clone(tables) }
+
+// DatabaseOf returns the database that holds table, and false for a name that
+// is not a table of the schema.
+func DatabaseOf(table string) (Database, bool) {
+	d, ok := tables[table]
+	return d, ok
+}
+
+// DatabaseNameRule says in words what ValidDatabaseName accepts, for errors.
+const DatabaseNameRule = "a database name of letters, digits and '_'"
+
+// ValidDatabaseName reports whether s may name one of the two databases: a
+// letter or '_', then letters, digits and '_', 64 at most. Such a name goes
+// into SQL unquoted (the statements cannot bind identifiers), so nothing else
+// is accepted.
+func ValidDatabaseName(s string) bool {
+	if len(s) == 0 || len(s) > 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		letter := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '_'
+		if !letter && (i == 0 || c < '0' || c > '9') {
+			return false
+		}
+	}
+	return true
+}
