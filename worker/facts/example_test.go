@@ -12,6 +12,7 @@ import (
 
 	schema "github.com/orderflow/orderflow/schemas/clickhouse"
 	"github.com/orderflow/orderflow/schemas/policy"
+	"github.com/orderflow/orderflow/worker/channel"
 	"github.com/orderflow/orderflow/worker/clickhousedb"
 	"github.com/orderflow/orderflow/worker/config"
 	"github.com/orderflow/orderflow/worker/facts"
@@ -93,9 +94,14 @@ func ExampleNew() {
 		fmt.Println(err)
 		return
 	}
+	normalizer, err := normalize.New(normalize.Config{Decoders: channel.Default().Decoders()})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
 	var batch []order.Order
 	for range 200 {
-		o, err := normalize.Normalize(gen.Next().Value)
+		o, err := normalizer.Normalize(gen.Next().Value)
 		if err != nil {
 			fmt.Println(err)
 			return

@@ -19,6 +19,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/orderflow/orderflow/worker/backoff"
+	"github.com/orderflow/orderflow/worker/channel"
 	"github.com/orderflow/orderflow/worker/deadletter"
 	"github.com/orderflow/orderflow/worker/normalize"
 	"github.com/orderflow/orderflow/worker/order"
@@ -101,7 +102,7 @@ type Normalizer interface {
 type Config struct {
 	Source Source
 	// Normalizer reads the messages. Default: normalize's defaults (the wall
-	// clock, a day's skew).
+	// clock, a day's skew) with the shipped channels (channel.Default).
 	Normalizer  Normalizer
 	Protector   Protector
 	Sink        Sink
@@ -148,7 +149,7 @@ func New(cfg Config) (*Pipeline, error) {
 		cfg.Logger = slog.Default()
 	}
 	if cfg.Normalizer == nil {
-		n, err := normalize.New(normalize.Config{})
+		n, err := normalize.New(normalize.Config{Decoders: channel.Default().Decoders()})
 		if err != nil {
 			return nil, err
 		}
