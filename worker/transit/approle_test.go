@@ -12,6 +12,7 @@ import (
 	vault "github.com/hashicorp/vault/api"
 
 	"github.com/orderflow/orderflow/worker/config"
+	"github.com/orderflow/orderflow/worker/failure"
 	"github.com/orderflow/orderflow/worker/stacktest"
 	"github.com/orderflow/orderflow/worker/telemetry/telemetrytest"
 	"github.com/orderflow/orderflow/worker/transit"
@@ -109,6 +110,9 @@ func TestAppRoleLoginWithLeastPrivilege(t *testing.T) {
 	var te *transit.Error
 	if !errors.As(err, &te) || te.Temporary || te.Attempts != 1 || transit.StatusCode(err) != http.StatusForbidden {
 		t.Fatalf("Encrypt: %v, want a permanent 403 after one attempt", err)
+	}
+	if c := failure.Of(err); c != failure.Worker {
+		t.Errorf("class %v: permission denied stops the worker", c)
 	}
 	if n := telemetrytest.Sum(t, reg, "orderflow_vault_requests_total", "operation=encrypt"); n != 1 {
 		t.Errorf("%v encrypt requests, want 1: permission denied is not retried", n)
