@@ -28,7 +28,6 @@ func ExampleNew() {
 		Database:           cfg.ClickHouse.Database,
 		RestrictedDatabase: cfg.ClickHouse.RestrictedDatabase,
 		LabelRetention:     cfg.Retention.Label,
-		InsertAttempts:     cfg.ClickHouse.InsertAttempts,
 		Concurrency:        min(4, cfg.ClickHouse.MaxOpenConns),
 		Registerer:         prometheus.NewRegistry(),
 	})
@@ -40,5 +39,5 @@ func ExampleNew() {
 		slog.Error("facts", "err", err) // run orderflow migrate
 		return
 	}
-	// pipeline.New(pipeline.Config{Sink: w, ...})
+	// pipeline.New(pipeline.Config{Sinks: []pipeline.Sink{w}, ...})
 }

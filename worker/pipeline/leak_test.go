@@ -109,7 +109,7 @@ func TestNoPersonalValueLeaksFromThePipeline(t *testing.T) {
 		t.Fatal(err)
 	}
 	p, err := pipeline.New(pipeline.Config{
-		Source: consumer, Protector: stage, Sink: pipelinetest.NewMemorySink(), DeadLetters: dlq,
+		Source: consumer, Protector: stage, Sinks: []pipeline.Sink{pipelinetest.NewMemorySink()}, DeadLetters: dlq,
 		TopicChannels: map[string]order.Channel{s.amazon: order.ChannelAmazon, s.ebay: order.ChannelEbay},
 		RetryInitial:  10 * time.Millisecond, RetryMax: 100 * time.Millisecond,
 		Registerer: reg, Logger: log,
