@@ -12,7 +12,6 @@ import (
 	vault "github.com/hashicorp/vault/api"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/orderflow/orderflow/schemas/policy"
 	"github.com/orderflow/orderflow/worker/clickhousedb/clickhousetest"
 	"github.com/orderflow/orderflow/worker/config"
 	"github.com/orderflow/orderflow/worker/deadletter"
@@ -22,7 +21,6 @@ import (
 	"github.com/orderflow/orderflow/worker/order"
 	"github.com/orderflow/orderflow/worker/pipeline"
 	"github.com/orderflow/orderflow/worker/pipeline/pipelinetest"
-	"github.com/orderflow/orderflow/worker/protect"
 	"github.com/orderflow/orderflow/worker/protected"
 	"github.com/orderflow/orderflow/worker/stacktest"
 	"github.com/orderflow/orderflow/worker/telemetry/telemetrytest"
@@ -132,17 +130,9 @@ func TestPermissionDeniedStopsTheWorker(t *testing.T) {
 		t.Fatalf("the token cannot even look itself up: %v", err)
 	}
 	t.Cleanup(func() { _ = denied.Close() })
-	pol, err := policy.Load()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stage, err := protect.New(protect.Config{Tokenizer: denied, Encrypter: denied, Policy: pol})
-	if err != nil {
-		t.Fatal(err)
-	}
 	sink := pipelinetest.NewMemorySink()
 	reg := prometheus.NewRegistry()
-	w := s.startWorkerWith(t, sink, reg, stage)
+	w := s.startWorkerWith(t, sink, reg, stageOn(t, denied))
 	var runErr error
 	select {
 	case runErr = <-w.done:

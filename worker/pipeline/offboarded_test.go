@@ -11,11 +11,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/segmentio/kafka-go"
 
-	"github.com/orderflow/orderflow/schemas/policy"
 	"github.com/orderflow/orderflow/worker/deadletter"
 	"github.com/orderflow/orderflow/worker/normalize"
 	"github.com/orderflow/orderflow/worker/pipeline/pipelinetest"
-	"github.com/orderflow/orderflow/worker/protect"
 	"github.com/orderflow/orderflow/worker/protected"
 	"github.com/orderflow/orderflow/worker/stacktest"
 	"github.com/orderflow/orderflow/worker/telemetry/telemetrytest"
@@ -212,14 +210,7 @@ func TestVaultRefusalOfAnOffboardedTenantDropsItsOrders(t *testing.T) {
 	list := newOffboardedList()
 	list.gateOnly[leaving] = true
 	gated := transittest.NewClient(t, transit.Config{Gate: list})
-	pol, err := policy.Load()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stage, err := protect.New(protect.Config{Tokenizer: gated, Encrypter: gated, Policy: pol})
-	if err != nil {
-		t.Fatal(err)
-	}
+	stage := stageOn(t, gated)
 	s.dlqEncrypter = gated
 	s.produceFixtures(t)
 	s.produceBad(t, badOfBoth...)

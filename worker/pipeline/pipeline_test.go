@@ -56,6 +56,20 @@ type topicsUnderTest struct {
 	dlqEncrypter deadletter.Encrypter
 }
 
+// stageOn is the protect stage with the embedded policy on a Vault client.
+func stageOn(t *testing.T, vault *transit.Client) *protect.Stage {
+	t.Helper()
+	pol, err := policy.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stage, err := protect.New(protect.Config{Tokenizer: vault, Encrypter: vault, Policy: pol})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return stage
+}
+
 func newStream(t *testing.T) *topicsUnderTest {
 	t.Helper()
 	brokers := stacktest.KafkaBrokers(t)
@@ -70,13 +84,7 @@ func newStream(t *testing.T) *topicsUnderTest {
 	}
 	s.inputs = map[string]int{s.amazon: 6, s.ebay: 6}
 	s.vault = transittest.NewClient(t, transit.Config{})
-	pol, err := policy.Load()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if s.stage, err = protect.New(protect.Config{Tokenizer: s.vault, Encrypter: s.vault, Policy: pol}); err != nil {
-		t.Fatal(err)
-	}
+	s.stage = stageOn(t, s.vault)
 	stacktest.CreateTopic(t, brokers, s.amazon, 6)
 	stacktest.CreateTopic(t, brokers, s.ebay, 6)
 	stacktest.CreateTopic(t, brokers, s.dlq, 3)
@@ -558,15 +566,7 @@ func TestPipelineVaultDownRetriesAndCommitsNothing(t *testing.T) {
 		proxy.ServeHTTP(w, r)
 	}))
 	defer fault.Close()
-	flaky := transittest.NewClient(t, transit.Config{Address: fault.URL, MaxAttempts: 1})
-	pol, err := policy.Load()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stage, err := protect.New(protect.Config{Tokenizer: flaky, Encrypter: flaky, Policy: pol})
-	if err != nil {
-		t.Fatal(err)
-	}
+	stage := stageOn(t, transittest.NewClient(t, transit.Config{Address: fault.URL, MaxAttempts: 1}))
 
 	down.Store(true)
 	s.produceFixtures(t)

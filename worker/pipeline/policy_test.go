@@ -3,7 +3,6 @@ package pipeline_test
 import (
 	"context"
 	"errors"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -18,6 +17,7 @@ import (
 	"github.com/orderflow/orderflow/worker/normalize"
 	"github.com/orderflow/orderflow/worker/order"
 	"github.com/orderflow/orderflow/worker/pipeline"
+	"github.com/orderflow/orderflow/worker/pipeline/pipelinetest"
 	"github.com/orderflow/orderflow/worker/protected"
 	"github.com/orderflow/orderflow/worker/stream"
 	"github.com/orderflow/orderflow/worker/telemetry/telemetrytest"
@@ -29,26 +29,7 @@ import (
 
 // goodEbay returns n distinct good eBay fixtures' values.
 func goodEbay(t *testing.T, n int) [][]byte {
-	t.Helper()
-	matches, _ := filepath.Glob(filepath.Join(fixtures, "ebay", "*.json"))
-	var out [][]byte
-	for _, m := range matches {
-		if strings.HasSuffix(m, ".golden.json") {
-			continue
-		}
-		v, err := os.ReadFile(m)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := normalize.Normalize(v); err == nil {
-			out = append(out, v)
-		}
-		if len(out) == n {
-			return out
-		}
-	}
-	t.Fatalf("fewer than %d good eBay fixtures", n)
-	return nil
+	return pipelinetest.GoodFixtures(t, filepath.Join(fixtures, "ebay"), n)
 }
 
 // oneBatch is a source of one batch of the values, at offsets 0, 1, ...
@@ -377,17 +358,7 @@ func TestTransientErrorsAreRetriedAtEveryStage(t *testing.T) {
 }
 
 func goodAmazon(t *testing.T) []byte {
-	t.Helper()
-	matches, _ := filepath.Glob(filepath.Join(fixtures, "amazon", "*.json"))
-	for _, m := range matches {
-		if v, err := os.ReadFile(m); err == nil && !strings.HasSuffix(m, ".golden.json") {
-			if _, err := normalize.Normalize(v); err == nil {
-				return v
-			}
-		}
-	}
-	t.Fatal("no good Amazon fixture")
-	return nil
+	return pipelinetest.GoodFixtures(t, filepath.Join(fixtures, "amazon"), 1)[0]
 }
 
 // Permanent for the worker, at every stage: Run returns at once with an

@@ -3,8 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -12,7 +10,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/orderflow/orderflow/worker/clickhousedb/clickhousetest"
-	"github.com/orderflow/orderflow/worker/normalize"
+	"github.com/orderflow/orderflow/worker/pipeline/pipelinetest"
 	"github.com/orderflow/orderflow/worker/stacktest"
 )
 
@@ -36,7 +34,7 @@ func TestRunStopsWhenATableItWritesIsDropped(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	values := goodFixtures(t, "ebay", 2)
+	values := pipelinetest.GoodFixtures(t, "../../normalize/testdata/ebay", 2)
 	produce(values[0])
 
 	var stdout, stderr bytes.Buffer
@@ -93,28 +91,4 @@ func TestRunRefusesAWrongClickHousePassword(t *testing.T) {
 	if strings.Contains(stderr.String(), "not-the-password") {
 		t.Errorf("stderr shows the password")
 	}
-}
-
-// goodFixtures returns the first n good fixtures of a channel.
-func goodFixtures(t *testing.T, channel string, n int) [][]byte {
-	t.Helper()
-	files, _ := filepath.Glob(filepath.Join("../../normalize/testdata", channel, "*.json"))
-	var out [][]byte
-	for _, f := range files {
-		if strings.HasSuffix(f, ".golden.json") {
-			continue
-		}
-		v, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := normalize.Normalize(v); err == nil {
-			out = append(out, v)
-		}
-		if len(out) == n {
-			return out
-		}
-	}
-	t.Fatalf("fewer than %d good %s fixtures", n, channel)
-	return nil
 }
