@@ -363,11 +363,11 @@ func (p *Pipeline) prepare(ctx context.Context, batch stream.Batch) (prepared, e
 				}
 				if bad := refusedOrders(err, len(orders)); bad != nil {
 					letters = slices.Clip(letters) // appends below must not write into a caller's array
-					for i, cause := range bad {
+					for _, i := range slices.Sorted(maps.Keys(bad)) { // in batch order
 						// Its tenant id cannot name a key (the stage's one
 						// refusal today): the platform key encrypts it.
 						letters = append(letters, deadletter.Letter{Source: msgs[orders[i].index], Reason: ReasonUnprotectable,
-							Stage: StageProtect, Err: cause})
+							Stage: StageProtect, Err: bad[i]})
 					}
 					orders = without(orders, bad)
 					continue
