@@ -362,7 +362,8 @@ func (p *Pipeline) prepare(ctx context.Context, batch stream.Batch) (prepared, e
 					}
 				}
 				if bad := refusedOrders(err, len(orders)); bad != nil {
-					letters = slices.Clip(letters) // appends below must not write into a caller's array
+					// Appends below must not write into a caller's array.
+					letters = slices.Clip(letters)
 					for _, i := range slices.Sorted(maps.Keys(bad)) { // in batch order
 						// Its tenant id cannot name a key (the stage's one
 						// refusal today): the platform key encrypts it.
