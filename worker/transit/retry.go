@@ -111,10 +111,11 @@ func (c *Client) call(ctx context.Context, r request, decode decoder) error {
 			if !r.anonymous && !r.noReauth && !reauthenticated {
 				renewed, aerr := c.reauthenticate(ctx, token)
 				if aerr != nil {
-					c.log.Warn("vault refused the request and logging in again failed", "operation", r.op, "error", oneLine(aerr))
+					c.log.Warn("vault refused the request, and checking the token or logging in again failed",
+						"operation", r.op, "error", oneLine(aerr))
 					if temporary(aerr) {
-						// Vault was unavailable for the login, not refusing
-						// it: the request may pass later.
+						// Vault was unavailable for the lookup or the login,
+						// not refusing them: the request may pass later.
 						cl = retryable
 					}
 				}
