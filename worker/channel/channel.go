@@ -200,6 +200,12 @@ func (r *Registry) Decoders() map[order.Channel]normalize.Decoder {
 	return out
 }
 
+// Normalizer returns a normaliser of r's channels: cfg, with r's decoders.
+func (r *Registry) Normalizer(cfg normalize.Config) (*normalize.Normalizer, error) {
+	cfg.Decoders = r.Decoders()
+	return normalize.New(cfg)
+}
+
 // Topics returns each channel's default input topic by name: kafka.topics' defaults.
 func (r *Registry) Topics() map[order.Channel]string {
 	out := make(map[order.Channel]string, len(r.specs))

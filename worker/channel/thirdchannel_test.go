@@ -153,11 +153,11 @@ func TestAThirdChannelTakesOneEntryAndOneMigration(t *testing.T) {
 	// Normalise: the test channel's messages, whichever member comes first; its
 	// bad ones dead-lettered with the field and the rule; and refused as an
 	// unknown channel by a normaliser of the shipped channels only.
-	normalizer, err := normalize.New(normalize.Config{Now: func() time.Time { return now }, Decoders: registry.Decoders()})
+	normalizer, err := registry.Normalizer(normalize.Config{Now: func() time.Time { return now }})
 	if err != nil {
 		t.Fatal(err)
 	}
-	shipped, err := normalize.New(normalize.Config{Now: func() time.Time { return now }, Decoders: channel.Default().Decoders()})
+	shipped, err := channel.Default().Normalizer(normalize.Config{Now: func() time.Time { return now }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -271,7 +271,7 @@ func TestAThirdChannelTakesOneEntryAndOneMigration(t *testing.T) {
 	if err := writer.CheckSchema(ctx); err != nil {
 		t.Fatalf("CheckSchema after the migration: %v", err)
 	}
-	if err := writer.Write(ctx, protected); err != nil {
+	if err := writer.Write(ctx, 1, protected); err != nil {
 		t.Fatalf("Write: %v", err)
 	}
 	qualified := func(table string) string {

@@ -253,6 +253,17 @@ func build(orders []protected.Order, channels *channel.Registry, now, labelCutof
 			nLabels++
 		}
 	}
+	// Every order is checked before any row is built, so that the error
+	// names each order no retry can write, not only the first.
+	var invalid []error
+	for i := range orders {
+		if err := validate(&orders[i], channels); err != nil {
+			invalid = append(invalid, &invalidOrderError{index: i, rule: err})
+		}
+	}
+	if invalid != nil {
+		return nil, errors.Join(invalid...)
+	}
 	var bs batchBlocks
 	written := now.Unix()
 	dc := new(decimals)
@@ -265,11 +276,6 @@ func build(orders []protected.Order, channels *channel.Registry, now, labelCutof
 
 	for i := range orders {
 		o := &orders[i]
-		if err := validate(o, channels); err != nil {
-			// The order is named by its place in the batch, not its id: the
-			// error goes to logs, and an id field can hold anything.
-			return nil, fmt.Errorf("%w: order %d of the batch: %w", ErrInvalidOrder, i, err)
-		}
 		version := uint64(max(o.SourceUpdatedAt.UnixMilli(), 0))
 		month := yearMonth(o.PurchasedAt)
 		purchased := o.PurchasedAt.Unix()
@@ -471,7 +477,7 @@ func currencyOf(o *protected.Order) string {
 // DateTime columns can hold. Its errors name the field and the rule, never the
 // value.
 func validate(o *protected.Order, channels *channel.Registry) error {
-	if o.Channel != order.ChannelAmazon && o.Channel != order.ChannelEbay {
+	if !channels.Has(o.Channel) {
 		return errors.New("channel is not a registered channel")
 	}
 	switch o.Status {

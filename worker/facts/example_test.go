@@ -58,7 +58,6 @@ func ExampleNew() {
 		Database:           cfg.ClickHouse.Database,
 		RestrictedDatabase: cfg.ClickHouse.RestrictedDatabase,
 		LabelRetention:     cfg.Retention.Label,
-		InsertAttempts:     cfg.ClickHouse.InsertAttempts,
 		Concurrency:        min(4, cfg.ClickHouse.MaxOpenConns),
 		Now:                func() time.Time { return now },
 		Registerer:         prometheus.NewRegistry(),
@@ -94,7 +93,7 @@ func ExampleNew() {
 		fmt.Println(err)
 		return
 	}
-	normalizer, err := normalize.New(normalize.Config{Decoders: channel.Default().Decoders()})
+	normalizer, err := channel.Default().Normalizer(normalize.Config{})
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -113,7 +112,7 @@ func ExampleNew() {
 		fmt.Println(err)
 		return
 	}
-	if err := w.Write(ctx, protected); err != nil {
+	if err := w.Write(ctx, 1, protected); err != nil {
 		fmt.Println(err) // the pipeline retries the batch; nothing is committed
 		return
 	}

@@ -24,7 +24,7 @@ var testNow = time.Date(2026, 11, 20, 12, 0, 0, 0, time.UTC)
 
 // normalizer reads what the generator writes as the worker does.
 var normalizer = func() *normalize.Normalizer {
-	n, err := normalize.New(normalize.Config{Decoders: channel.Default().Decoders()})
+	n, err := channel.Default().Normalizer(normalize.Config{})
 	if err != nil {
 		panic(err)
 	}

@@ -8,7 +8,7 @@ import (
 // normalizer reads the shipped channels, as the pipeline's default does: the
 // tests use it to say what a message normalises to.
 var normalizer = func() *normalize.Normalizer {
-	n, err := normalize.New(normalize.Config{Decoders: channel.Default().Decoders()})
+	n, err := channel.Default().Normalizer(normalize.Config{})
 	if err != nil {
 		panic(err)
 	}

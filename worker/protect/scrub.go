@@ -293,7 +293,7 @@ func (t *tally) addFreeText(channel, kind string) {
 // channelLabel bounds the channel label's values to the registered channels:
 // normalize admits no other, but a label must stay bounded whatever it is given.
 func channelLabel(channels *channel.Registry, ch order.Channel) string {
-	if ch == order.ChannelAmazon || ch == order.ChannelEbay {
+	if channels.Has(ch) {
 		return string(ch)
 	}
 	return "other"

@@ -415,7 +415,7 @@ func TestOnlyIdentifiersCanBeExempt(t *testing.T) {
 
 // normalizer reads the shipped channels' fixtures, as the worker does.
 var normalizer = func() *normalize.Normalizer {
-	n, err := normalize.New(normalize.Config{Decoders: channel.Default().Decoders()})
+	n, err := channel.Default().Normalizer(normalize.Config{})
 	if err != nil {
 		panic(err)
 	}

@@ -87,7 +87,7 @@ func (e *stackEnv) config(t *testing.T) config.Config {
 func (e *stackEnv) produceFixtures(t *testing.T) (good map[pipelinetest.Key]bool, bad int) {
 	t.Helper()
 	good = map[pipelinetest.Key]bool{}
-	normalizer, err := normalize.New(normalize.Config{Decoders: channel.Default().Decoders()})
+	normalizer, err := channel.Default().Normalizer(normalize.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
