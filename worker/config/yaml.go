@@ -60,11 +60,21 @@ func decodeNode(node *yaml.Node, v reflect.Value, path string, errs *[]error) {
 		}
 		field, ok := fields[keyNode.Value]
 		if !ok {
-			*errs = append(*errs, keyErr(childPath, "line %d: unknown key", keyNode.Line))
+			hint := ""
+			if s, ok := v.Addr().Interface().(knowsKeys); ok {
+				hint = s.unknownKey(keyNode.Value, valueNode)
+			}
+			*errs = append(*errs, keyErr(childPath, "line %d: unknown key%s", keyNode.Line, hint))
 			continue
 		}
 		decodeNode(valueNode, field, childPath, errs)
 	}
+}
+
+// knowsKeys is a section that can say more about a key it does not have than
+// that it is unknown (Retention: a period for a class that is not declared).
+type knowsKeys interface {
+	unknownKey(key string, value *yaml.Node) string
 }
 
 // sectionFields maps a struct's yaml key names to its fields.
