@@ -35,10 +35,6 @@ type ClickHouse struct {
 	// MaxOpenConns caps the pool; the writer inserts its tables in parallel.
 	// Default 8; 1 to 256.
 	MaxOpenConns int `yaml:"max_open_conns"`
-	// InsertAttempts bounds the tries of one table's insert within a write before
-	// the batch is handed back to the pipeline, which retries the whole batch
-	// until it succeeds. Default 3; 1 to 100.
-	InsertAttempts int `yaml:"insert_attempts"`
 	// MutationTimeout bounds the wait for an ALTER TABLE ... DELETE to finish.
 	// Default 30m.
 	MutationTimeout time.Duration `yaml:"mutation_timeout"`
@@ -52,7 +48,6 @@ func defaultClickHouse() ClickHouse {
 		DialTimeout:        5 * time.Second,
 		QueryTimeout:       time.Minute,
 		MaxOpenConns:       8,
-		InsertAttempts:     3,
 		MutationTimeout:    30 * time.Minute,
 	}
 }
@@ -83,7 +78,6 @@ func (c ClickHouse) validate() []error {
 	add(between("clickhouse.dial_timeout", c.DialTimeout, 100*time.Millisecond, time.Minute))
 	add(between("clickhouse.query_timeout", c.QueryTimeout, time.Second, time.Hour))
 	add(intBetween("clickhouse.max_open_conns", c.MaxOpenConns, 1, 256))
-	add(intBetween("clickhouse.insert_attempts", c.InsertAttempts, 1, 100))
 	add(between("clickhouse.mutation_timeout", c.MutationTimeout, time.Second, 24*time.Hour))
 	return errs
 }

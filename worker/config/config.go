@@ -95,9 +95,11 @@ type Pipeline struct {
 	// BatchMaxWait caps how long a batch waits to fill once its first message has
 	// arrived: under light load, the time between inserts. Default 1s.
 	BatchMaxWait time.Duration `yaml:"batch_max_wait"`
-	// RetryInitial is the first wait after a failed write; it doubles (with jitter)
-	// up to RetryMax, and retries go on until the write succeeds or the worker
-	// stops: a batch is never skipped. Defaults 100ms and 30s.
+	// RetryInitial is the first wait after a stage failed transiently (fetch,
+	// protect, dead-letter, write, commit); it doubles (with jitter) up to
+	// RetryMax, and retries go on until the stage succeeds or the worker stops:
+	// a batch is never skipped. The pipeline is the worker's one retrier.
+	// Defaults 100ms and 30s.
 	RetryInitial time.Duration `yaml:"retry_initial"`
 	RetryMax     time.Duration `yaml:"retry_max"`
 	// ShutdownTimeout bounds the close of Kafka connections at stop; keep it below

@@ -68,7 +68,6 @@ func TestFullFileSetsEveryKey(t *testing.T) {
 			DialTimeout:        2 * time.Second,
 			QueryTimeout:       2 * time.Minute,
 			MaxOpenConns:       16,
-			InsertAttempts:     5,
 			MutationTimeout:    time.Hour,
 		},
 		Retention: Retention{

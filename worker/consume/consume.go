@@ -1,6 +1,15 @@
 // Package consume reads the order topics as one Kafka consumer group and hands them
-// out in batches bounded by count and time. It never commits by itself: Commit is
-// called by the pipeline once every write for a batch has succeeded.
+// out in batches (stream.Batch) bounded by count and time. It never commits by
+// itself: Commit is called by the pipeline once every write for a batch has
+// succeeded.
+//
+// It classifies Kafka's errors for the pipeline (worker/kafkafailure): a
+// broker that refuses the worker's credentials or its access to a topic or
+// group stops the worker; anything else is transient, and the pipeline
+// retries. kafka-go retries below that on its own: the reader reconnects and
+// rejoins the group in the background (a member's lifecycle, not a retry of a
+// stage), and tries each commit up to 3 times (a constant of kafka-go's) before
+// Commit returns the error.
 package consume
 
 import (
@@ -12,6 +21,9 @@ import (
 	"time"
 
 	"github.com/segmentio/kafka-go"
+
+	"github.com/orderflow/orderflow/worker/kafkafailure"
+	"github.com/orderflow/orderflow/worker/stream"
 )
 
 // Config configures a Consumer. Zero fields take the stated defaults.
@@ -88,9 +100,11 @@ type Consumer struct {
 	// generation counts the group's rebalances so far (kafka-go's counter is
 	// read-and-reset, so it is summed here).
 	generation int64
-	// fetchedIn maps each batch (by its first message) to the generation it
-	// was fetched in, or -1 when a rebalance happened while it was fetched.
-	fetchedIn map[*kafka.Message]int64
+	// lastID is the ID of the last batch handed out.
+	lastID uint64
+	// fetchedIn maps each batch's ID to the generation it was fetched in, or
+	// -1 when a rebalance happened while it was fetched.
+	fetchedIn map[uint64]int64
 	// rebalances returns the rebalances since its last call: the reader's
 	// read-and-reset counter (a test replaces it).
 	rebalances func() int64
@@ -128,42 +142,61 @@ func New(cfg Config) (*Consumer, error) {
 		}),
 	})
 	return &Consumer{reader: reader, maxBatch: cfg.BatchMaxMessages, maxWait: cfg.BatchMaxWait,
-		log: cfg.Logger.With("component", "consume"), fetchedIn: map[*kafka.Message]int64{},
+		log: cfg.Logger.With("component", "consume"), fetchedIn: map[uint64]int64{},
 		rebalances: func() int64 { return reader.Stats().Rebalances }}, nil
 }
 
 // Fetch waits for the next message, then gathers more until the batch holds
 // BatchMaxMessages or BatchMaxWait has passed since the first. Messages of one
 // partition keep their order. It returns ctx's error when ctx ends before the
-// first message; a partly filled batch is returned as it is.
-func (c *Consumer) Fetch(ctx context.Context) ([]kafka.Message, error) {
+// first message; a partly filled batch is returned as it is, also when the
+// reader fails while it fills (its position has moved past what the batch
+// holds: dropping them would let a later commit skip them). Errors are
+// classified (kafkafailure).
+func (c *Consumer) Fetch(ctx context.Context) (stream.Batch, error) {
 	first, err := c.reader.FetchMessage(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("fetch: %w", err)
+		return stream.Batch{}, kafkafailure.Classify(fmt.Errorf("fetch: %w", err))
 	}
 	started := c.currentGeneration()
-	batch := make([]kafka.Message, 1, min(c.maxBatch, 256))
-	batch[0] = first
+	msgs := make([]stream.Message, 1, min(c.maxBatch, 256))
+	msgs[0] = fromKafka(first)
 	fillCtx, cancel := context.WithTimeout(ctx, c.maxWait)
 	defer cancel()
-	for len(batch) < c.maxBatch {
+	for len(msgs) < c.maxBatch {
 		msg, err := c.reader.FetchMessage(fillCtx)
 		if err != nil {
-			if fillCtx.Err() != nil {
-				break // the batch's time is up (or ctx ended): hand out what we have
+			if fillCtx.Err() == nil {
+				c.log.Warn("fetch failed while a batch filled; handing out what it holds",
+					"messages", len(msgs), "err", err)
 			}
-			return nil, fmt.Errorf("fetch: %w", err)
+			break // the batch's time is up (or ctx ended, or the reader failed): hand out what we have
 		}
-		batch = append(batch, msg)
+		msgs = append(msgs, fromKafka(msg))
 	}
 	gen := c.currentGeneration()
 	if gen != started {
 		gen = -1 // fetched across a rebalance: some of it may belong to another member now
 	}
 	c.mu.Lock()
-	c.fetchedIn[&batch[0]] = gen
+	c.lastID++
+	id := c.lastID
+	c.fetchedIn[id] = gen
 	c.mu.Unlock()
-	return batch, nil
+	return stream.Batch{ID: id, Messages: msgs}, nil
+}
+
+// fromKafka is the pipeline's copy of a message: the slices are shared, the
+// headers converted.
+func fromKafka(m kafka.Message) stream.Message {
+	out := stream.Message{Topic: m.Topic, Partition: m.Partition, Offset: m.Offset, Key: m.Key, Value: m.Value, Time: m.Time}
+	if len(m.Headers) > 0 {
+		out.Headers = make([]stream.Header, len(m.Headers))
+		for i, h := range m.Headers {
+			out.Headers[i] = stream.Header{Key: h.Key, Value: h.Value}
+		}
+	}
+	return out
 }
 
 // currentGeneration returns the number of rebalances the reader has been
@@ -182,28 +215,37 @@ func (c *Consumer) currentGeneration() int64 {
 // partitions may have moved to another member, which reads them again from the
 // last commit, and a late commit from here could move that member's committed
 // offsets backwards. Skipping it costs only a re-read (writes are idempotent).
-func (c *Consumer) Commit(ctx context.Context, batch []kafka.Message) error {
-	if len(batch) == 0 {
+func (c *Consumer) Commit(ctx context.Context, batch stream.Batch) error {
+	if len(batch.Messages) == 0 {
 		return nil
 	}
 	c.mu.Lock()
-	gen, known := c.fetchedIn[&batch[0]]
-	delete(c.fetchedIn, &batch[0])
+	gen, known := c.fetchedIn[batch.ID]
 	c.mu.Unlock()
 	if known && gen != c.currentGeneration() {
+		c.forget(batch.ID)
 		c.log.Info("the group rebalanced since this batch was fetched: not committing it; its partitions' owners read it again",
-			"messages", len(batch))
+			"messages", len(batch.Messages))
 		return nil
 	}
-	if err := c.reader.CommitMessages(ctx, lastPerPartition(batch)...); err != nil {
-		return fmt.Errorf("commit offsets: %w", err)
+	if err := c.reader.CommitMessages(ctx, lastPerPartition(batch.Messages)...); err != nil {
+		// Still known: the pipeline's retry of the commit checks the
+		// generation again.
+		return kafkafailure.Classify(fmt.Errorf("commit offsets: %w", err))
 	}
+	c.forget(batch.ID)
 	return nil
+}
+
+func (c *Consumer) forget(id uint64) {
+	c.mu.Lock()
+	delete(c.fetchedIn, id)
+	c.mu.Unlock()
 }
 
 // lastPerPartition keeps the highest-offset message of each topic partition: a
 // commit of it covers everything before it.
-func lastPerPartition(batch []kafka.Message) []kafka.Message {
+func lastPerPartition(batch []stream.Message) []kafka.Message {
 	type tp struct {
 		topic     string
 		partition int
@@ -214,12 +256,12 @@ func lastPerPartition(batch []kafka.Message) []kafka.Message {
 		key := tp{m.Topic, m.Partition}
 		if i, ok := last[key]; ok {
 			if m.Offset > out[i].Offset {
-				out[i] = m
+				out[i].Offset = m.Offset
 			}
 			continue
 		}
 		last[key] = len(out)
-		out = append(out, m)
+		out = append(out, kafka.Message{Topic: m.Topic, Partition: m.Partition, Offset: m.Offset})
 	}
 	return out
 }

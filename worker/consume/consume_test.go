@@ -2,6 +2,7 @@ package consume
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"sync/atomic"
@@ -9,10 +10,13 @@ import (
 	"time"
 
 	"github.com/segmentio/kafka-go"
+
+	"github.com/orderflow/orderflow/worker/stacktest"
+	"github.com/orderflow/orderflow/worker/stream"
 )
 
 func TestLastPerPartitionKeepsTheHighestOffsetOfEach(t *testing.T) {
-	batch := []kafka.Message{
+	batch := []stream.Message{
 		{Topic: "orders.amazon", Partition: 0, Offset: 7},
 		{Topic: "orders.ebay", Partition: 0, Offset: 3},
 		{Topic: "orders.amazon", Partition: 1, Offset: 40},
@@ -54,14 +58,14 @@ func TestABatchFetchedBeforeARebalanceIsNotCommitted(t *testing.T) {
 	defer c.Close()
 	var pending atomic.Int64
 	c.rebalances = func() int64 { return pending.Swap(0) }
-	fetched := func(gen int64) []kafka.Message {
-		b := []kafka.Message{{Topic: "t", Partition: 0, Offset: 5}}
+	fetched := func(gen int64) stream.Batch {
 		c.mu.Lock()
-		c.fetchedIn[&b[0]] = gen
-		c.mu.Unlock()
-		return b
+		defer c.mu.Unlock()
+		c.lastID++
+		c.fetchedIn[c.lastID] = gen
+		return stream.Batch{ID: c.lastID, Messages: []stream.Message{{Topic: "t", Partition: 0, Offset: 5}}}
 	}
-	commit := func(b []kafka.Message) error {
+	commit := func(b stream.Batch) error {
 		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 		defer cancel()
 		return c.Commit(ctx, b)
@@ -76,10 +80,75 @@ func TestABatchFetchedBeforeARebalanceIsNotCommitted(t *testing.T) {
 	if err := commit(across); err != nil {
 		t.Errorf("a batch fetched across a rebalance: Commit = %v, want nil without committing", err)
 	}
-	if err := commit(fetched(c.currentGeneration())); err == nil {
+	current := fetched(c.currentGeneration())
+	if err := commit(current); err == nil {
 		t.Error("a batch of the current generation was not committed (no broker, so the attempt must fail)")
+	}
+	// The pipeline retries the failed commit; the group rebalances meanwhile:
+	// the retry must not commit what may now be another member's.
+	pending.Add(1)
+	if err := commit(current); err != nil {
+		t.Errorf("the retried commit of a batch from before a rebalance: Commit = %v, want nil without committing", err)
 	}
 	if len(c.fetchedIn) != 0 {
 		t.Errorf("%d batches still tracked after their commits", len(c.fetchedIn))
+	}
+}
+
+// On the real Kafka: batches carry the messages as they were produced
+// (key, value, headers, timestamp, position), each batch has an ID of its own
+// although the same consumer made them all, and Commit by that ID commits past
+// the batch.
+func TestFetchHandsOutIdentifiedBatchesAndCommitsThem(t *testing.T) {
+	brokers := stacktest.KafkaBrokers(t)
+	topic, group := stacktest.UniqueName("test.consume"), stacktest.UniqueName("test-consume")
+	stacktest.CreateTopic(t, brokers, topic, 1)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	stamp := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
+	w := &kafka.Writer{Addr: kafka.TCP(brokers...), Topic: topic, BatchTimeout: time.Millisecond, RequiredAcks: kafka.RequireAll}
+	var produced []kafka.Message
+	for i := range 4 {
+		produced = append(produced, kafka.Message{Key: fmt.Appendf(nil, "k%d", i), Value: fmt.Appendf(nil, "v%d", i), Time: stamp,
+			Headers: []kafka.Header{{Key: "traceparent", Value: fmt.Appendf(nil, "h%d", i)}}})
+	}
+	if err := w.WriteMessages(ctx, produced...); err != nil {
+		t.Fatal(err)
+	}
+	_ = w.Close()
+
+	c, err := New(Config{Brokers: brokers, GroupID: group, Topics: []string{topic}, BatchMaxMessages: 2,
+		SessionTimeout: 6 * time.Second, HeartbeatInterval: 200 * time.Millisecond, BatchMaxWait: time.Second,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	var got []stream.Message
+	ids := map[uint64]bool{}
+	for len(got) < len(produced) {
+		b, err := c.Fetch(ctx)
+		if err != nil {
+			t.Fatalf("Fetch: %v", err)
+		}
+		if b.ID == 0 || ids[b.ID] {
+			t.Fatalf("batch ID %d: want a new non-zero ID per batch (seen %v)", b.ID, ids)
+		}
+		ids[b.ID] = true
+		got = append(got, b.Messages...)
+		if err := c.Commit(ctx, b); err != nil {
+			t.Fatalf("Commit: %v", err)
+		}
+	}
+	for i, m := range got {
+		want := produced[i]
+		if m.Topic != topic || m.Partition != 0 || m.Offset != int64(i) || string(m.Key) != string(want.Key) ||
+			string(m.Value) != string(want.Value) || !m.Time.Equal(stamp) ||
+			len(m.Headers) != 1 || m.Headers[0].Key != "traceparent" || string(m.Headers[0].Value) != string(want.Headers[0].Value) {
+			t.Errorf("message %d = %+v, want %+v at offset %d", i, m, want, i)
+		}
+	}
+	if committed := stacktest.CommittedOffsets(t, brokers, group, topic, 1); committed[0] != int64(len(produced)) {
+		t.Errorf("committed offset %d, want %d", committed[0], len(produced))
 	}
 }

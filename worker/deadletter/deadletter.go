@@ -17,6 +17,9 @@ import (
 	"time"
 
 	"github.com/segmentio/kafka-go"
+
+	"github.com/orderflow/orderflow/worker/kafkafailure"
+	"github.com/orderflow/orderflow/worker/stream"
 )
 
 // Header names on a dead-lettered message. Only these are stored in the clear:
@@ -112,10 +115,11 @@ func headerText(err error) string {
 
 // Letter is one message that failed, and why.
 type Letter struct {
-	Source kafka.Message
+	// Source is the message as the pipeline read it.
+	Source stream.Message
 	// Reason is a short fixed code ("malformed_json", "bad_amount", ...).
 	Reason string
-	// Stage is where it failed ("normalize", "route").
+	// Stage is where it failed ("normalize", "route", "protect", "write").
 	Stage string
 	// TenantID is the tenant the message belongs to, when it is known and a
 	// valid tenant id (the envelope's, normalize.TenantOf); "" when it is not.
@@ -136,6 +140,10 @@ type Config struct {
 	Encrypter Encrypter
 	// Now is the clock for dead_lettered_at. Default time.Now.
 	Now func() time.Time
+	// MaxAttempts bounds the tries of one Publish (kafka-go's Writer retries
+	// the messages a broker did not take). Default 10, kafka-go's. The worker
+	// sets 1: the pipeline is the one retrier of its stages.
+	MaxAttempts int
 }
 
 // Publisher writes letters synchronously, acknowledged by every in-sync replica.
@@ -153,6 +161,9 @@ func New(cfg Config) (*Publisher, error) {
 	if cfg.Encrypter == nil {
 		return nil, errors.New("deadletter: an encrypter is required: dead letters hold personal data")
 	}
+	if cfg.MaxAttempts < 0 {
+		return nil, fmt.Errorf("deadletter config MaxAttempts: must be at least 1 (or 0 for the default), got %d", cfg.MaxAttempts)
+	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -167,6 +178,7 @@ func New(cfg Config) (*Publisher, error) {
 			// Publish is synchronous: flush at once instead of waiting for a full batch.
 			BatchTimeout: time.Millisecond,
 			BatchSize:    1000,
+			MaxAttempts:  cfg.MaxAttempts,
 		},
 		encrypter: cfg.Encrypter,
 		now:       cfg.Now,
@@ -175,7 +187,10 @@ func New(cfg Config) (*Publisher, error) {
 
 // Publish writes every letter and returns when all are acknowledged. Each
 // letter's value, key and headers are encrypted under its tenant's key, or the
-// platform key when the letter has no tenant: one Vault call per key.
+// platform key when the letter has no tenant: one Vault call per key. A
+// failed Publish is to be repeated in full (a letter may then be stored twice;
+// each says where it came from). Kafka's refusals of the worker are classified
+// as permanent for it (kafkafailure); Vault's errors carry their own class.
 func (p *Publisher) Publish(ctx context.Context, letters []Letter) error {
 	if len(letters) == 0 {
 		return nil
@@ -217,7 +232,7 @@ func (p *Publisher) Publish(ctx context.Context, letters []Letter) error {
 		msgs[i] = kafka.Message{Key: letterKey(l), Value: []byte(sealed[i].value), Headers: headers(l, now, sealed[i])}
 	}
 	if err := p.writer.WriteMessages(ctx, msgs...); err != nil {
-		return fmt.Errorf("publish %d dead letters to %s: %w", len(msgs), p.writer.Topic, err)
+		return kafkafailure.Classify(fmt.Errorf("publish %d dead letters to %s: %w", len(msgs), p.writer.Topic, err))
 	}
 	return nil
 }
@@ -267,7 +282,7 @@ type sealedHeader struct {
 	Value []byte `json:"value"`
 }
 
-func encodeHeaders(hs []kafka.Header) ([]byte, error) {
+func encodeHeaders(hs []stream.Header) ([]byte, error) {
 	out := make([]sealedHeader, len(hs))
 	for i, h := range hs {
 		out[i] = sealedHeader{Key: h.Key, Value: h.Value}

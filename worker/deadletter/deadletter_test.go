@@ -14,6 +14,7 @@ import (
 
 	"github.com/orderflow/orderflow/worker/deadletter"
 	"github.com/orderflow/orderflow/worker/stacktest"
+	"github.com/orderflow/orderflow/worker/stream"
 	"github.com/orderflow/orderflow/worker/transit"
 	"github.com/orderflow/orderflow/worker/transit/transittest"
 )
@@ -44,9 +45,9 @@ func TestPublishEncryptsAndReplayRestores(t *testing.T) {
 	letters := make([]deadletter.Letter, len(sources))
 	for i, s := range sources {
 		letters[i] = deadletter.Letter{
-			Source: kafka.Message{Topic: s.topic, Partition: i % 2, Offset: int64(100 + i), Time: time.Now(),
+			Source: stream.Message{Topic: s.topic, Partition: i % 2, Offset: int64(100 + i), Time: time.Now(),
 				Key: fmt.Appendf(nil, "tenant/%d", i), Value: []byte(s.value),
-				Headers: []kafka.Header{{Key: "traceparent", Value: fmt.Appendf(nil, "00-%032d-%016d-01", i, i)}}},
+				Headers: []stream.Header{{Key: "traceparent", Value: fmt.Appendf(nil, "00-%032d-%016d-01", i, i)}}},
 			Reason: s.reason, Stage: "normalize", Err: errors.New(s.reason + ": payload.x: rule"),
 		}
 	}
@@ -181,7 +182,7 @@ func TestLettersAreEncryptedUnderTheirTenantsKeyAndReplaySkipsOffboardedTenants(
 			value = `{"tenant_id":"Not Valid","payload":{"BuyerEmail":"zoe.bronte@example.co.uk"}}`
 		}
 		letters = append(letters, deadletter.Letter{
-			Source: kafka.Message{Topic: source, Offset: int64(i), Time: time.Now(), Key: fmt.Appendf(nil, "k/%d", i), Value: []byte(value)},
+			Source: stream.Message{Topic: source, Offset: int64(i), Time: time.Now(), Key: fmt.Appendf(nil, "k/%d", i), Value: []byte(value)},
 			Reason: "bad_amount", Stage: "normalize", TenantID: tenant, Err: errors.New("bad_amount: payload.x: rule"),
 		})
 	}

@@ -6,9 +6,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/segmentio/kafka-go"
-
 	"github.com/orderflow/orderflow/worker/privacytest"
+	"github.com/orderflow/orderflow/worker/stream"
 )
 
 type safeErr string
@@ -34,7 +33,7 @@ func TestErrorHeaderNeverCarriesAValue(t *testing.T) {
 		}
 		for name, c := range cases {
 			var got string
-			for _, h := range headers(Letter{Source: kafka.Message{Topic: "orders.amazon"}, Reason: "invalid_value", Stage: "normalize", Err: c.err}, "now", sealedLetter{}) {
+			for _, h := range headers(Letter{Source: stream.Message{Topic: "orders.amazon"}, Reason: "invalid_value", Stage: "normalize", Err: c.err}, "now", sealedLetter{}) {
 				if h.Key == HeaderError {
 					got = string(h.Value)
 				}

@@ -8,12 +8,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/segmentio/kafka-go"
-
 	"github.com/orderflow/orderflow/worker/clickhousedb/clickhousetest"
 	"github.com/orderflow/orderflow/worker/deadletter"
 	"github.com/orderflow/orderflow/worker/retention"
 	"github.com/orderflow/orderflow/worker/stacktest"
+	"github.com/orderflow/orderflow/worker/stream"
 	"github.com/orderflow/orderflow/worker/transit"
 	"github.com/orderflow/orderflow/worker/transit/transittest"
 )
@@ -42,7 +41,7 @@ func TestATenantOffboardedDuringAReplayIsNotReplayedFromTheNextBatch(t *testing.
 	for i := range 6 {
 		tenant := []string{leaving, staying}[i%2]
 		letters = append(letters, deadletter.Letter{
-			Source: kafka.Message{Topic: source, Offset: int64(i), Time: time.Now(), Key: fmt.Appendf(nil, "%s/%d", tenant, i),
+			Source: stream.Message{Topic: source, Offset: int64(i), Time: time.Now(), Key: fmt.Appendf(nil, "%s/%d", tenant, i),
 				Value: fmt.Appendf(nil, `{"tenant_id":%q,"n":%d}`, tenant, i)},
 			Reason: "bad_amount", Stage: "normalize", TenantID: tenant, Err: errors.New("bad_amount: payload.x: rule"),
 		})

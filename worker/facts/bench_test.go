@@ -88,14 +88,14 @@ func BenchmarkWrite(b *testing.B) {
 		b.Fatal(err)
 	}
 	ctx := context.Background()
-	if err := w.Write(ctx, batch); err != nil { // connections dialled, server warm
+	if err := w.Write(ctx, 0, batch); err != nil { // connections dialled, server warm
 		b.Fatal(err)
 	}
 	b.ReportAllocs()
 	b.ResetTimer()
 	cpu := cpuTime()
 	for range b.N {
-		if err := w.Write(ctx, batch); err != nil {
+		if err := w.Write(ctx, 0, batch); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -252,6 +252,17 @@ func build(orders []protected.Order, now, labelCutoff time.Time) (*batchBlocks, 
 			nLabels++
 		}
 	}
+	// Every order is checked before any row is built, so that the error
+	// names each order no retry can write, not only the first.
+	var invalid []error
+	for i := range orders {
+		if err := validate(&orders[i]); err != nil {
+			invalid = append(invalid, &invalidOrderError{index: i, rule: err})
+		}
+	}
+	if invalid != nil {
+		return nil, errors.Join(invalid...)
+	}
 	var bs batchBlocks
 	written := now.Unix()
 	dc := new(decimals)
@@ -264,11 +275,6 @@ func build(orders []protected.Order, now, labelCutoff time.Time) (*batchBlocks, 
 
 	for i := range orders {
 		o := &orders[i]
-		if err := validate(o); err != nil {
-			// The order is named by its place in the batch, not its id: the
-			// error goes to logs, and an id field can hold anything.
-			return nil, fmt.Errorf("%w: order %d of the batch: %w", ErrInvalidOrder, i, err)
-		}
 		version := uint64(max(o.SourceUpdatedAt.UnixMilli(), 0))
 		month := yearMonth(o.PurchasedAt)
 		purchased := o.PurchasedAt.Unix()

@@ -6,9 +6,82 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"strconv"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
+
+	"github.com/orderflow/orderflow/worker/failure"
 )
+
+// invalidOrderError is an order of the batch that no retry can write
+// (ErrInvalidOrder), permanent for that order alone. The order is named by its
+// place in the batch, not its id (an id field can hold anything), and the rule
+// by a constant and field names: it holds no value of the order, so it is a
+// deadletter.SafeError and may go into a dead letter's error header.
+type invalidOrderError struct {
+	index int
+	rule  error // validate's: field names and constant words
+}
+
+func (e *invalidOrderError) Error() string {
+	return "facts: invalid order: order " + strconv.Itoa(e.index) + " of the batch: " + e.rule.Error()
+}
+
+func (e *invalidOrderError) Is(target error) bool { return target == ErrInvalidOrder }
+
+// SafeMessage is Error(): it holds no value of the order.
+func (e *invalidOrderError) SafeMessage() string { return e.Error() }
+
+// FailureClass is failure.Order: the batch's other orders can be written.
+func (e *invalidOrderError) FailureClass() failure.Class { return failure.Order }
+
+// FailedOrder is the order's place in the batch.
+func (e *invalidOrderError) FailedOrder() int { return e.index }
+
+// ClickHouse exception codes (ClickHouse's src/Common/ErrorCodes.cpp) that no
+// retry can change: the server refuses the writer's user, or lacks what the
+// writer inserts into. An operator must fix the user or run orderflow migrate.
+var workerCodes = map[int32]string{
+	8:   "no such column",
+	10:  "column not found in block",
+	16:  "no such column in table",
+	47:  "unknown identifier",
+	60:  "unknown table: run orderflow migrate",
+	81:  "unknown database: run orderflow migrate",
+	164: "the user is read-only",
+	192: "unknown user",
+	193: "wrong password",
+	194: "a password is required",
+	195: "the user may not connect from this address",
+	291: "database access denied",
+	497: "access denied",
+	516: "authentication failed",
+}
+
+// classify is the class of an insert's failure (worker/failure): permanent
+// for the worker when the server refuses the user or lacks a database, table
+// or column (workerCodes), or when the driver cannot encode a column (a
+// schema that changed under the writer; CheckSchema at start catches the
+// rest, and build refuses the values the columns cannot hold); transient
+// otherwise (the server down or overloaded, a timeout, a
+// closed connection).
+func classify(err error) failure.Class {
+	var (
+		ex   *clickhouse.Exception
+		chOp *clickhouse.OpError
+	)
+	switch {
+	case errors.As(err, &ex):
+		if _, ok := workerCodes[ex.Code]; ok {
+			return failure.Worker
+		}
+	case errors.As(err, &chOp) && (chOp.ColumnName != "" || chOp.Op == "batch.Column"):
+		// A column the driver cannot encode, or fewer columns than the
+		// writer sends: not a protocol hiccup, which has neither.
+		return failure.Worker
+	}
+	return failure.Transient
+}
 
 // describe says what kind of failure err is without quoting the server's or
 // the driver's message, either of which can hold a value: ClickHouse puts
@@ -27,6 +100,9 @@ func describe(err error) string {
 	case err == nil:
 		return "no error"
 	case errors.As(err, &ex):
+		if name, ok := workerCodes[ex.Code]; ok {
+			return fmt.Sprintf("ClickHouse exception code %d (%s)", ex.Code, name)
+		}
 		return fmt.Sprintf("ClickHouse exception code %d", ex.Code)
 	case errors.Is(err, context.Canceled):
 		return "canceled"

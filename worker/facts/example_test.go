@@ -57,7 +57,6 @@ func ExampleNew() {
 		Database:           cfg.ClickHouse.Database,
 		RestrictedDatabase: cfg.ClickHouse.RestrictedDatabase,
 		LabelRetention:     cfg.Retention.Label,
-		InsertAttempts:     cfg.ClickHouse.InsertAttempts,
 		Concurrency:        min(4, cfg.ClickHouse.MaxOpenConns),
 		Now:                func() time.Time { return now },
 		Registerer:         prometheus.NewRegistry(),
@@ -107,7 +106,7 @@ func ExampleNew() {
 		fmt.Println(err)
 		return
 	}
-	if err := w.Write(ctx, protected); err != nil {
+	if err := w.Write(ctx, 1, protected); err != nil {
 		fmt.Println(err) // the pipeline retries the batch; nothing is committed
 		return
 	}

@@ -30,10 +30,19 @@
 //
 // # Failures
 //
-// A table's insert that fails is retried, that table's block alone, up to
-// Config.InsertAttempts times with backoff; if it still fails, Write returns an
-// error naming the table and the pipeline retries the whole batch later, which
-// is harmless (see above). Errors, logs and metric labels never hold personal
+// Write makes one attempt per table: the pipeline is the one retrier (see
+// worker/pipeline), and retries the batch under the same ID. The writer
+// remembers, per batch ID, which tables have the batch, so that a retry
+// re-sends only the tables that failed (re-sending the others would be
+// harmless, see above, but costs parts and merges).
+//
+// Errors carry their class (worker/failure): an order whose values the
+// tables cannot hold is permanent for that order, named by its place in the
+// batch (ErrInvalidOrder), and nothing of the batch is sent; a server that
+// refuses the writer's credentials or access, or lacks a database, table or
+// column the writer inserts into, is permanent for the worker (run orderflow
+// migrate, fix the user); anything else (the server down, overloaded, a
+// timeout) is transient. Errors, logs and metric labels never hold personal
 // data, ciphertext or tokens: errors name the table and the kind of failure
 // (a server exception's code, a network error), never the server's message
 // text or a value.
@@ -47,6 +56,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
@@ -54,8 +64,8 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	schema "github.com/orderflow/orderflow/schemas/clickhouse"
-	"github.com/orderflow/orderflow/worker/backoff"
 	"github.com/orderflow/orderflow/worker/config"
+	"github.com/orderflow/orderflow/worker/failure"
 	"github.com/orderflow/orderflow/worker/protected"
 )
 
@@ -78,15 +88,6 @@ type Config struct {
 	// purchase (retention.label): no label row is written for an order
 	// purchased longer ago than that. Default 21 days; 1 to 366 days.
 	LabelRetention config.Period
-	// InsertAttempts bounds the tries of one table's insert within a Write
-	// (clickhouse.insert_attempts). Default 3; 1 to 100.
-	InsertAttempts int
-	// RetryInitial and RetryMax bound the backoff between a table's attempts:
-	// the wait doubles from RetryInitial up to RetryMax, with jitter. Defaults
-	// 100ms and 2s (or RetryInitial if longer); RetryInitial 1ms to 1m,
-	// RetryMax up to 1h.
-	RetryInitial time.Duration
-	RetryMax     time.Duration
 	// Now is the clock: written_at, and which labels have expired. Default
 	// time.Now.
 	Now func() time.Time
@@ -110,15 +111,6 @@ func (c *Config) setDefaults() {
 	}
 	if c.Concurrency == 0 {
 		c.Concurrency = int(numTables)
-	}
-	if c.InsertAttempts == 0 {
-		c.InsertAttempts = 3
-	}
-	if c.RetryInitial == 0 {
-		c.RetryInitial = 100 * time.Millisecond
-	}
-	if c.RetryMax == 0 {
-		c.RetryMax = max(2*time.Second, c.RetryInitial)
 	}
 	if c.Now == nil {
 		c.Now = time.Now
@@ -152,15 +144,6 @@ func (c *Config) validate() error {
 	if c.Concurrency < 1 || c.Concurrency > int(numTables) {
 		bad("Concurrency", "must be between 1 and %d, got %d", int(numTables), c.Concurrency)
 	}
-	if c.InsertAttempts < 1 || c.InsertAttempts > 100 {
-		bad("InsertAttempts", "must be between 1 and 100, got %d", c.InsertAttempts)
-	}
-	if c.RetryInitial < time.Millisecond || c.RetryInitial > time.Minute {
-		bad("RetryInitial", "must be between 1ms and 1m, got %s", c.RetryInitial)
-	}
-	if c.RetryMax < c.RetryInitial || c.RetryMax > time.Hour {
-		bad("RetryMax", "must be between RetryInitial (%s) and 1h, got %s", c.RetryInitial, c.RetryMax)
-	}
 	return errors.Join(errs...)
 }
 
@@ -173,8 +156,17 @@ type Writer struct {
 	dbs     [numTables]string
 	m       *metrics
 	log     *slog.Logger
-	backoff backoff.Backoff
+
+	mu sync.Mutex
+	// written holds, for the batches whose last Write failed, the tables that
+	// have them (by batch ID); a batch is forgotten once written in full.
+	written map[uint64][numTables]bool
 }
+
+// maxRemembered bounds written: the pipeline retries one batch until it is
+// written, so one entry is the rule; more come only from batches abandoned
+// when a worker stopped, and the oldest of those go first.
+const maxRemembered = 16
 
 // New checks cfg and returns a Writer. It does not touch the server: see
 // CheckSchema.
@@ -191,7 +183,7 @@ func New(cfg Config) (*Writer, error) {
 		cfg:     cfg,
 		m:       m,
 		log:     cfg.Logger.With("component", "facts"),
-		backoff: backoff.Backoff{Initial: cfg.RetryInitial, Max: cfg.RetryMax},
+		written: map[uint64][numTables]bool{},
 	}
 	for t := range numTables {
 		w.dbs[t] = cfg.Database
@@ -205,34 +197,44 @@ func New(cfg Config) (*Writer, error) {
 
 // ErrInvalidOrder is matched (errors.Is) by the error of a batch holding an
 // order no retry can write: a status, payment status, fulfilment or channel
-// that the tables' enums do not have. The normaliser never makes one.
+// that the tables' enums do not have, or a time a DateTime cannot hold. The
+// error names each such order by its place in the batch (failure.Orders), and
+// is permanent for those orders alone. The normaliser never makes one.
 var ErrInvalidOrder = errors.New("facts: invalid order")
 
-// InsertError is a table's insert that failed InsertAttempts times in a row.
-// Its message names the table and the kind of the last failure, never data;
-// Unwrap gives the driver's error (a *clickhouse.Exception, a net.Error, ...)
-// for errors.Is and errors.As, whose own message may quote values.
+// InsertError is a table's insert that failed. Its message names the table
+// and the kind of failure, never data; Unwrap gives the driver's error (a
+// *clickhouse.Exception, a net.Error, ...) for errors.Is and errors.As, whose
+// own message may quote values. Its class (worker/failure) is that of the
+// driver's error: see classify.
 type InsertError struct {
 	Database, Table string
-	Attempts        int
-	Err             error // the last attempt's
+	Err             error
 }
 
 func (e *InsertError) Error() string {
-	return fmt.Sprintf("facts: insert into %s.%s failed %d times, last: %s", e.Database, e.Table, e.Attempts, describe(e.Err))
+	return fmt.Sprintf("facts: insert into %s.%s failed: %s", e.Database, e.Table, describe(e.Err))
 }
 
 func (e *InsertError) Unwrap() error { return e.Err }
+
+// FailureClass is the class of the driver's error (classify).
+func (e *InsertError) FailureClass() failure.Class { return classify(e.Err) }
 
 // Write inserts the orders' rows into the four tables and returns nil only
 // when every table has them. Orders are in the batch's order; an order may
 // appear several times (several snapshots) and again in later batches:
 // ReplacingMergeTree keeps the newest snapshot of each key.
 //
-// On error the batch is to be written again in full (some tables may have it
-// already; that is harmless). The error names each failed table and matches
-// ErrInvalidOrder when no retry can succeed.
-func (w *Writer) Write(ctx context.Context, orders []protected.Order) error {
+// batch is the pipeline's ID of the batch (stream.Batch.ID). When a Write
+// fails, the tables that succeeded are remembered under it, and the next
+// Write of the same ID (the same orders, or fewer) inserts only into the
+// others. 0 means no ID: every table is written every time.
+//
+// Each table gets one attempt. The error names each failed table, with its
+// class (worker/failure); an ErrInvalidOrder error names the orders and sends
+// nothing.
+func (w *Writer) Write(ctx context.Context, batch uint64, orders []protected.Order) error {
 	if len(orders) == 0 {
 		return nil
 	}
@@ -242,6 +244,7 @@ func (w *Writer) Write(ctx context.Context, orders []protected.Order) error {
 	if err != nil {
 		return err
 	}
+	done := w.tablesWritten(batch)
 	var (
 		g    errgroup.Group
 		errs [numTables]error
@@ -249,7 +252,7 @@ func (w *Writer) Write(ctx context.Context, orders []protected.Order) error {
 	g.SetLimit(w.cfg.Concurrency)
 	for t := range numTables {
 		b := bs.blocks[t]
-		if b.rows == 0 {
+		if b.rows == 0 || done[t] {
 			continue
 		}
 		g.Go(func() error {
@@ -264,8 +267,13 @@ func (w *Writer) Write(ctx context.Context, orders []protected.Order) error {
 	}
 	_ = g.Wait() // the goroutines report through errs
 	if err := errors.Join(errs[:]...); err != nil {
+		for t := range numTables {
+			done[t] = done[t] || errs[t] == nil
+		}
+		w.remember(batch, done)
 		return fmt.Errorf("facts: batch of %d orders not written: %w", len(orders), err)
 	}
+	w.remember(batch, [numTables]bool{})
 	// Counted once the batch is written, so that the retries of a failing
 	// batch do not count its labels again.
 	w.m.labelsSkipped.Add(float64(bs.labelsSkipped))
@@ -274,31 +282,46 @@ func (w *Writer) Write(ctx context.Context, orders []protected.Order) error {
 	return nil
 }
 
-// insert sends one block, retrying up to InsertAttempts times.
+// tablesWritten returns the tables that have the batch already.
+func (w *Writer) tablesWritten(batch uint64) [numTables]bool {
+	if batch == 0 {
+		return [numTables]bool{}
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.written[batch]
+}
+
+// remember records the tables that have the batch; none forgets it.
+func (w *Writer) remember(batch uint64, done [numTables]bool) {
+	if batch == 0 {
+		return
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if done == ([numTables]bool{}) {
+		delete(w.written, batch)
+		return
+	}
+	if _, known := w.written[batch]; !known && len(w.written) >= maxRemembered {
+		delete(w.written, slices.Min(slices.Collect(maps.Keys(w.written))))
+	}
+	w.written[batch] = done
+}
+
+// insert sends one block: one attempt, counted.
 func (w *Writer) insert(ctx context.Context, b *block) error {
 	t := b.table
-	for attempt := 1; ; attempt++ {
-		start := time.Now()
-		err := w.send(ctx, b)
-		if err == nil {
-			w.m.duration[t].Observe(time.Since(start).Seconds())
-			w.m.rows[t].Add(float64(b.rows))
-			w.m.batches[t].Inc()
-			return nil
-		}
+	start := time.Now()
+	if err := w.send(ctx, b); err != nil {
 		w.m.errors[t].Inc()
-		if attempt >= w.cfg.InsertAttempts || ctx.Err() != nil {
-			return &InsertError{Database: w.dbs[t], Table: t.String(), Attempts: attempt, Err: err}
-		}
-		wait := w.backoff.Delay(attempt - 1)
-		w.log.Warn("insert failed, retrying", "table", t.String(), "rows", b.rows, "attempt", attempt,
-			"retry_in", wait, "error", describe(err))
-		select {
-		case <-ctx.Done():
-			return &InsertError{Database: w.dbs[t], Table: t.String(), Attempts: attempt, Err: errors.Join(err, ctx.Err())}
-		case <-time.After(wait):
-		}
+		w.log.Warn("insert failed", "table", t.String(), "rows", b.rows, "error", describe(err))
+		return &InsertError{Database: w.dbs[t], Table: t.String(), Err: err}
 	}
+	w.m.duration[t].Observe(time.Since(start).Seconds())
+	w.m.rows[t].Add(float64(b.rows))
+	w.m.batches[t].Inc()
+	return nil
 }
 
 // send is one attempt: a block insert with the columns named (without the

@@ -142,17 +142,15 @@ func (s *stack) protect(t testing.TB, orders []order.Order) []protected.Order {
 	return out
 }
 
-// writer returns a Writer on the stack's databases with fast retries, the
-// test clock and a registry of its own; edit changes the config first.
+// writer returns a Writer on the stack's databases with the test clock and a registry of its own; edit changes the config first.
 func (s *stack) writer(t testing.TB, edit func(*facts.Config)) (*facts.Writer, *prometheus.Registry) {
 	t.Helper()
 	reg := prometheus.NewRegistry()
 	cfg := facts.Config{
 		Conn: s.conn, Database: s.ch.Database, RestrictedDatabase: s.ch.RestrictedDatabase,
 		LabelRetention: config.Period{Days: 366},
-		RetryInitial:   time.Millisecond, RetryMax: 5 * time.Millisecond,
-		Now:        func() time.Time { return testNow },
-		Registerer: reg,
+		Now:            func() time.Time { return testNow },
+		Registerer:     reg,
 	}
 	if edit != nil {
 		edit(&cfg)
@@ -168,7 +166,7 @@ func write(t testing.TB, w *facts.Writer, orders []protected.Order) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	if err := w.Write(ctx, orders); err != nil {
+	if err := w.Write(ctx, 0, orders); err != nil {
 		t.Fatalf("Write: %v", err)
 	}
 }

@@ -170,7 +170,7 @@ func TestAmountRules(t *testing.T) {
 func TestWriteNothing(t *testing.T) {
 	s := newStack(t)
 	w, reg := s.writer(t, nil)
-	if err := w.Write(context.Background(), nil); err != nil {
+	if err := w.Write(context.Background(), 0, nil); err != nil {
 		t.Fatalf("Write(nil) = %v", err)
 	}
 	for _, name := range tables {
@@ -223,10 +223,8 @@ func TestNewConfig(t *testing.T) {
 		{"same databases", func(c *facts.Config) { c.RestrictedDatabase = "orderflow" }, "must differ from Database"},
 		{"negative label retention", func(c *facts.Config) { c.LabelRetention = config.Period{Days: -1} }, "LabelRetention"},
 		{"label retention too long", func(c *facts.Config) { c.LabelRetention = config.Period{Years: 2} }, "LabelRetention"},
-		{"attempts", func(c *facts.Config) { c.InsertAttempts = 101 }, "InsertAttempts"},
 		{"concurrency", func(c *facts.Config) { c.Concurrency = 5 }, "Concurrency"},
 		{"one table at a time", func(c *facts.Config) { c.Concurrency = 1 }, ""},
-		{"retry max", func(c *facts.Config) { c.RetryInitial, c.RetryMax = time.Second, time.Millisecond }, "RetryMax"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := facts.Config{Conn: conn}

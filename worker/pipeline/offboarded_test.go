@@ -11,11 +11,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/segmentio/kafka-go"
 
-	"github.com/orderflow/orderflow/schemas/policy"
 	"github.com/orderflow/orderflow/worker/deadletter"
 	"github.com/orderflow/orderflow/worker/normalize"
 	"github.com/orderflow/orderflow/worker/pipeline/pipelinetest"
-	"github.com/orderflow/orderflow/worker/protect"
 	"github.com/orderflow/orderflow/worker/protected"
 	"github.com/orderflow/orderflow/worker/stacktest"
 	"github.com/orderflow/orderflow/worker/telemetry/telemetrytest"
@@ -68,7 +66,7 @@ func (l *offboardedList) add(tenant string) {
 
 // forget removes the tenant's messages from what the stream expects, and
 // returns how many of its messages were produced.
-func (s *stream) forget(t *testing.T, tenant string) (messages int) {
+func (s *topicsUnderTest) forget(t *testing.T, tenant string) (messages int) {
 	t.Helper()
 	for k := range s.goodByKey {
 		if k.TenantID == tenant {
@@ -94,7 +92,7 @@ const leaving = "bramble-home" // a fixtures' tenant
 // produceBad writes malformed messages of the fixtures (their envelopes
 // readable, so their tenants known) to the Amazon topic, each expected in the
 // DLQ with its reason.
-func (s *stream) produceBad(t *testing.T, files ...string) {
+func (s *topicsUnderTest) produceBad(t *testing.T, files ...string) {
 	t.Helper()
 	var msgs []kafka.Message
 	for _, f := range files {
@@ -150,7 +148,7 @@ func TestTenantOffboardedDuringSinkRetriesIsDropped(t *testing.T) {
 	sink := pipelinetest.NewMemorySink()
 	var mu sync.Mutex
 	blocked, writtenAfter := false, 0
-	faulty := sinkFunc(func(ctx context.Context, orders []protected.Order) error {
+	faulty := sinkFunc(func(ctx context.Context, batch uint64, orders []protected.Order) error {
 		mu.Lock()
 		defer mu.Unlock()
 		for _, o := range orders {
@@ -166,7 +164,7 @@ func TestTenantOffboardedDuringSinkRetriesIsDropped(t *testing.T) {
 			list.add(leaving)
 			return errors.New("clickhouse: connection reset (injected)")
 		}
-		return sink.Write(ctx, orders)
+		return sink.Write(ctx, batch, orders)
 	})
 	reg := prometheus.NewRegistry()
 	w := s.startWorker(t, faulty, reg)
@@ -189,14 +187,16 @@ func TestTenantOffboardedDuringSinkRetriesIsDropped(t *testing.T) {
 	if n := telemetrytest.Sum(t, reg, "orderflow_orders_refused_offboarded_total"); n < 1 {
 		t.Errorf("orderflow_orders_refused_offboarded_total = %v: the retried batch's orders of the tenant were not counted", n)
 	}
-	if n := telemetrytest.Sum(t, reg, "orderflow_pipeline_retries_total", "stage=sink"); n != 1 {
+	if n := telemetrytest.Sum(t, reg, "orderflow_pipeline_retries_total", "stage=write"); n != 1 {
 		t.Errorf("sink retries = %v, want the one injected failure", n)
 	}
 }
 
-type sinkFunc func(context.Context, []protected.Order) error
+type sinkFunc func(context.Context, uint64, []protected.Order) error
 
-func (f sinkFunc) Write(ctx context.Context, orders []protected.Order) error { return f(ctx, orders) }
+func (f sinkFunc) Write(ctx context.Context, batch uint64, orders []protected.Order) error {
+	return f(ctx, batch, orders)
+}
 
 // When Vault's gate refuses a tenant (it was offboarded, and the gate saw it
 // before the pipeline's list did), protecting the batch fails with
@@ -210,14 +210,7 @@ func TestVaultRefusalOfAnOffboardedTenantDropsItsOrders(t *testing.T) {
 	list := newOffboardedList()
 	list.gateOnly[leaving] = true
 	gated := transittest.NewClient(t, transit.Config{Gate: list})
-	pol, err := policy.Load()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stage, err := protect.New(protect.Config{Tokenizer: gated, Encrypter: gated, Policy: pol})
-	if err != nil {
-		t.Fatal(err)
-	}
+	stage := stageOn(t, gated)
 	s.dlqEncrypter = gated
 	s.produceFixtures(t)
 	s.produceBad(t, badOfBoth...)

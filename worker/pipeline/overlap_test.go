@@ -4,19 +4,20 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/segmentio/kafka-go"
 
 	"github.com/orderflow/orderflow/worker/deadletter"
 	"github.com/orderflow/orderflow/worker/normalize"
 	"github.com/orderflow/orderflow/worker/order"
 	"github.com/orderflow/orderflow/worker/pipeline"
 	"github.com/orderflow/orderflow/worker/protected"
+	"github.com/orderflow/orderflow/worker/stream"
 	"github.com/orderflow/orderflow/worker/telemetry/telemetrytest"
 )
 
@@ -25,30 +26,53 @@ import (
 
 type scriptedSource struct {
 	mu        sync.Mutex
-	batches   [][]kafka.Message
-	fetched   chan int // index of each batch handed out
+	batches   [][]stream.Message
+	lastID    uint64
+	fetched   chan int // first offset of each batch handed out
 	committed []int64  // last offset of each commit, in commit order
+	// fetchErrs and commitErrs, when set, fail the next calls, one each.
+	fetchErrs, commitErrs []error
 }
 
-func (s *scriptedSource) Fetch(ctx context.Context) ([]kafka.Message, error) {
+func (s *scriptedSource) Fetch(ctx context.Context) (stream.Batch, error) {
 	s.mu.Lock()
+	if len(s.fetchErrs) > 0 {
+		err := s.fetchErrs[0]
+		s.fetchErrs = s.fetchErrs[1:]
+		s.mu.Unlock()
+		return stream.Batch{}, err
+	}
 	if len(s.batches) == 0 {
 		s.mu.Unlock()
 		<-ctx.Done()
-		return nil, ctx.Err()
+		return stream.Batch{}, ctx.Err()
 	}
 	b := s.batches[0]
 	s.batches = s.batches[1:]
+	s.lastID++
+	id := s.lastID
 	s.mu.Unlock()
 	s.fetched <- int(b[0].Offset)
-	return b, nil
+	return stream.Batch{ID: id, Messages: b}, nil
 }
 
-func (s *scriptedSource) Commit(_ context.Context, batch []kafka.Message) error {
+func (s *scriptedSource) Commit(_ context.Context, batch stream.Batch) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.committed = append(s.committed, batch[len(batch)-1].Offset)
+	if len(s.commitErrs) > 0 {
+		err := s.commitErrs[0]
+		s.commitErrs = s.commitErrs[1:]
+		return err
+	}
+	s.committed = append(s.committed, batch.Messages[len(batch.Messages)-1].Offset)
 	return nil
+}
+
+// commits returns the offsets committed so far.
+func (s *scriptedSource) commits() []int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.committed)
 }
 
 type passProtector struct{}
@@ -67,7 +91,7 @@ type gateSink struct {
 	writes  int
 }
 
-func (s *gateSink) Write(ctx context.Context, _ []protected.Order) error {
+func (s *gateSink) Write(ctx context.Context, _ uint64, _ []protected.Order) error {
 	s.mu.Lock()
 	s.writes++
 	first := s.writes == 1
@@ -105,11 +129,11 @@ func TestWriteOverlapsTheNextBatchAndCommitsInOrder(t *testing.T) {
 	}
 	src := &scriptedSource{fetched: make(chan int, 10)}
 	for i := range 4 {
-		src.batches = append(src.batches, []kafka.Message{{Topic: "orders.ebay", Offset: int64(10 * i), Value: value}, {Topic: "orders.ebay", Offset: int64(10*i + 1), Value: value}})
+		src.batches = append(src.batches, []stream.Message{{Topic: "orders.ebay", Offset: int64(10 * i), Value: value}, {Topic: "orders.ebay", Offset: int64(10*i + 1), Value: value}})
 	}
 	sink := &gateSink{release: make(chan struct{})}
 	p, err := pipeline.New(pipeline.Config{
-		Source: src, Protector: passProtector{}, Sink: sink, DeadLetters: noLetters{},
+		Source: src, Protector: passProtector{}, Sinks: []pipeline.Sink{sink}, DeadLetters: noLetters{},
 		TopicChannels: map[string]order.Channel{"orders.ebay": order.ChannelEbay},
 	})
 	if err != nil {
@@ -175,7 +199,7 @@ type recordingSink struct {
 	orders []protected.Order
 }
 
-func (s *recordingSink) Write(_ context.Context, orders []protected.Order) error {
+func (s *recordingSink) Write(_ context.Context, _ uint64, orders []protected.Order) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.orders = append(s.orders, orders...)
@@ -198,10 +222,10 @@ func TestOffboardedTenantsOrdersAreRefused(t *testing.T) {
 		t.Fatal("fewer than two good eBay fixtures")
 	}
 	first, _ := normalize.Normalize(good[0])
-	var batch []kafka.Message
+	var batch []stream.Message
 	refused := 0
 	for i, v := range good {
-		batch = append(batch, kafka.Message{Topic: "orders.ebay", Offset: int64(i), Value: v})
+		batch = append(batch, stream.Message{Topic: "orders.ebay", Offset: int64(i), Value: v})
 		if o, _ := normalize.Normalize(v); o.TenantID == first.TenantID {
 			refused++
 		}
@@ -209,11 +233,11 @@ func TestOffboardedTenantsOrdersAreRefused(t *testing.T) {
 	if refused == len(good) {
 		t.Skip("every eBay fixture belongs to one tenant: nothing would be written")
 	}
-	src := &scriptedSource{fetched: make(chan int, 10), batches: [][]kafka.Message{batch}}
+	src := &scriptedSource{fetched: make(chan int, 10), batches: [][]stream.Message{batch}}
 	sink := &recordingSink{}
 	reg := prometheus.NewRegistry()
 	p, err := pipeline.New(pipeline.Config{
-		Source: src, Protector: passProtector{}, Sink: sink, DeadLetters: noLetters{},
+		Source: src, Protector: passProtector{}, Sinks: []pipeline.Sink{sink}, DeadLetters: noLetters{},
 		Blocklist:     blockTenant(first.TenantID),
 		TopicChannels: map[string]order.Channel{"orders.ebay": order.ChannelEbay}, Registerer: reg,
 	})

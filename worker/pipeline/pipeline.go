@@ -1,9 +1,37 @@
 // Package pipeline is the worker's loop: fetch a batch from the order topics,
 // normalise each message, dead-letter what cannot be read, protect the rest (card
-// numbers and free text removed, personal data tokenised or encrypted), write them,
-// and only then commit the batch's offsets. A failing write is retried with backoff until it
-// succeeds or the worker stops; a batch is never skipped, and a stopped batch is
-// never committed, so its messages are read again (writes are idempotent).
+// numbers and free text removed, personal data tokenised or encrypted), write them
+// to every sink, and only then commit the batch's offsets.
+//
+// # One error policy
+//
+// Every error of a stage is classified once, by the edge that knows it
+// (worker/failure), and acted on here, in one place:
+//
+//   - transient (a server down, overloaded or unreachable): the stage is
+//     retried with capped exponential backoff and jitter until it succeeds or
+//     the worker stops; a batch is never skipped, and a stopped batch is never
+//     committed, so its messages are read again (writes are idempotent);
+//   - permanent for one order (the protect stage or a sink can never take
+//     it): that order's message is dead-lettered with its stage and reason,
+//     and the rest of the batch goes on at once, so one order never stalls
+//     its partition;
+//   - permanent for the worker (bad credentials, permission denied, an
+//     unknown table or column): Run returns the error, and `orderflow run`
+//     exits non-zero with it, rather than retry what only an operator can fix.
+//
+// # Who retries what
+//
+// The pipeline is the one retrier of its stages: fetch, protect, dead_letter,
+// write and commit. Below it, each edge makes one attempt per call: the
+// ClickHouse writer one insert per table per Write (remembering, per batch
+// ID, the tables that succeeded, so that a retry re-sends only the others),
+// the worker's Vault client one request (its logins and token renewals are
+// not stage retries and keep their own loop), the dead-letter publisher one
+// write. What the Kafka client does on its own is its lifecycle, not a stage
+// retry: the reader reconnects and rejoins the group in the background, and
+// kafka-go tries a commit up to 3 times (a constant of its own) before Commit
+// fails.
 package pipeline
 
 import (
@@ -12,37 +40,55 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/segmentio/kafka-go"
 
 	"github.com/orderflow/orderflow/worker/backoff"
 	"github.com/orderflow/orderflow/worker/deadletter"
+	"github.com/orderflow/orderflow/worker/failure"
 	"github.com/orderflow/orderflow/worker/normalize"
 	"github.com/orderflow/orderflow/worker/order"
-	"github.com/orderflow/orderflow/worker/protect"
 	"github.com/orderflow/orderflow/worker/protected"
+	"github.com/orderflow/orderflow/worker/stream"
 )
 
-// Source yields batches of messages and commits them (consume.Consumer).
+// Source yields batches of messages and commits them (consume.Consumer). Its
+// errors are classified (worker/failure): unclassified ones are retried.
 type Source interface {
-	Fetch(ctx context.Context) ([]kafka.Message, error)
-	Commit(ctx context.Context, batch []kafka.Message) error
+	Fetch(ctx context.Context) (stream.Batch, error)
+	// Commit commits the batch's offsets; it is called once every write of
+	// the batch has succeeded, with the batch Fetch returned.
+	Commit(ctx context.Context, batch stream.Batch) error
 }
 
 // Protector turns canonical orders into orders that hold personal data only as
-// tokens and ciphertexts (protect.Stage). An error matching protect.ErrInvalidOrder
-// means an order of the batch can never be protected; any other error is retried.
+// tokens and ciphertexts (protect.Stage), one for each order, in input order.
+// An error of class failure.Order names an order (by its place in orders)
+// that can never be protected: it is dead-lettered and the others are
+// protected again at once. Other errors are handled by their class.
 type Protector interface {
 	Protect(ctx context.Context, orders []order.Order) ([]protected.Order, error)
 }
 
-// Sink receives the protected orders of a batch, in the batch's order. It must be
-// idempotent: after a restart the same orders arrive again.
+// Sink receives the protected orders of a batch, in the batch's order, with
+// the batch's ID (facts.Writer; next, the connector outbox). It must be
+// idempotent: after a restart the same orders arrive again, in a batch of
+// another ID.
+//
+// When a Write fails, the batch is written again under the same ID, with the
+// same orders or fewer (those dead-lettered or refused meanwhile), so a sink
+// may skip what it remembers writing for that ID. Once a sink's Write of a
+// batch has succeeded it is not written that batch again, even when another
+// sink's failure has the batch retried. An error of class failure.Order names
+// orders (by their place in orders) that the sink can never take: they are
+// dead-lettered (stage write, reason unwritable) and the rest written again at
+// once. Other errors are handled by their class.
 type Sink interface {
-	Write(ctx context.Context, orders []protected.Order) error
+	Write(ctx context.Context, batch uint64, orders []protected.Order) error
 }
 
 // DeadLetters receives the messages that cannot be processed (deadletter.Publisher).
@@ -76,13 +122,26 @@ func offboardedTenant(err error) string {
 	return ""
 }
 
-// Stages and reasons the pipeline itself gives dead letters.
+// Stages of the pipeline: the stage of a dead letter, of a retry (the label
+// of orderflow_pipeline_retries_total) and of an error that stops the worker.
 const (
-	StageNormalize = "normalize"
-	StageRoute     = "route"
-	StageProtect   = "protect"
+	StageFetch      = "fetch"
+	StageNormalize  = "normalize"
+	StageRoute      = "route"
+	StageProtect    = "protect"
+	StageDeadLetter = "dead_letter"
+	StageWrite      = "write"
+	StageCommit     = "commit"
+)
+
+// Reasons the pipeline itself gives dead letters (normalize.Reasons are the
+// normaliser's).
+const (
 	// ReasonUnprotectable: the protect stage refuses the order whatever Vault does.
 	ReasonUnprotectable = "unprotectable"
+	// ReasonUnwritable: a sink refuses the order whatever is retried (a value
+	// its tables cannot hold).
+	ReasonUnwritable = "unwritable"
 	// ReasonWrongTopic: the envelope's channel is not the channel of its topic.
 	ReasonWrongTopic = "wrong_topic"
 	// ReasonNormalizerPanic: the normaliser panicked on the message, a bug of
@@ -102,9 +161,11 @@ type Config struct {
 	Source Source
 	// Normalizer reads the messages. Default: normalize's defaults (the wall
 	// clock, a day's skew).
-	Normalizer  Normalizer
-	Protector   Protector
-	Sink        Sink
+	Normalizer Normalizer
+	Protector  Protector
+	// Sinks receive every batch, concurrently; its offsets are committed once
+	// all of them have it. At least one.
+	Sinks       []Sink
 	DeadLetters DeadLetters
 	// Blocklist refuses the messages of offboarded tenants. Optional.
 	Blocklist Blocklist
@@ -129,8 +190,11 @@ type Pipeline struct {
 
 // New checks cfg and returns a Pipeline ready to Run.
 func New(cfg Config) (*Pipeline, error) {
-	if cfg.Source == nil || cfg.Protector == nil || cfg.Sink == nil || cfg.DeadLetters == nil {
-		return nil, errors.New("pipeline: source, protector, sink and dead letters are required")
+	if cfg.Source == nil || cfg.Protector == nil || len(cfg.Sinks) == 0 || cfg.DeadLetters == nil {
+		return nil, errors.New("pipeline: source, protector, sinks and dead letters are required")
+	}
+	if slices.Contains(cfg.Sinks, nil) {
+		return nil, errors.New("pipeline: a nil sink")
 	}
 	if len(cfg.TopicChannels) == 0 {
 		return nil, errors.New("pipeline: no input topics")
@@ -167,7 +231,8 @@ func New(cfg Config) (*Pipeline, error) {
 }
 
 // Run processes batches until ctx ends, then returns nil. The batches in flight
-// when ctx ends are abandoned uncommitted. Any other error is returned.
+// when ctx ends are abandoned uncommitted. An error that is permanent for the
+// worker (failure.Worker) is returned, naming the stage.
 //
 // Two stages overlap, joined by a channel of one: while a batch is written and
 // committed, the next is fetched, normalised and protected. The worker's own
@@ -181,7 +246,11 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	ready := make(chan prepared, 1)
 	writerDone := make(chan error, 1)
 	go func() { // owned by Run: it waits for writerDone below
-		writerDone <- p.writeLoop(ctx, ready)
+		err := p.writeLoop(ctx, ready)
+		if err != nil {
+			cancel(err) // the preparing side stops too
+		}
+		writerDone <- err
 	}()
 
 	prepErr := p.prepareLoop(ctx, ready)
@@ -199,19 +268,25 @@ func (p *Pipeline) Run(ctx context.Context) error {
 // prepared is a batch whose protected orders and dead letters are ready to be
 // written and committed.
 type prepared struct {
-	batch     []kafka.Message
+	batch     stream.Batch
 	orders    int
 	refused   int // orders of offboarded tenants, committed unwritten
 	protected []protected.Order
-	letters   []deadletter.Letter
-	start     time.Time
+	// sources is the place in batch.Messages of each protected order's message.
+	sources []int
+	letters []deadletter.Letter
+	start   time.Time
 }
 
 // prepareLoop fetches, normalises, protects and dead-letters batches and hands
 // them to the write stage, until ctx ends (nil) or a stage fails for good.
 func (p *Pipeline) prepareLoop(ctx context.Context, ready chan<- prepared) error {
 	for {
-		batch, err := p.cfg.Source.Fetch(ctx)
+		var batch stream.Batch
+		err := p.retry(ctx, StageFetch, func() (err error) {
+			batch, err = p.cfg.Source.Fetch(ctx)
+			return err
+		})
 		if ctx.Err() != nil {
 			return nil
 		}
@@ -220,7 +295,9 @@ func (p *Pipeline) prepareLoop(ctx context.Context, ready chan<- prepared) error
 		}
 		b, err := p.prepare(ctx, batch)
 		if ctx.Err() != nil {
-			p.log.Info("stopping: batch in flight abandoned uncommitted", "messages", len(batch))
+			if context.Cause(ctx) == ctx.Err() { // stopped, not failed: say what is dropped
+				p.log.Info("stopping: batch in flight abandoned uncommitted", "messages", len(batch.Messages))
+			}
 			return nil
 		}
 		if err != nil {
@@ -241,7 +318,7 @@ func (p *Pipeline) writeLoop(ctx context.Context, ready <-chan prepared) error {
 		err := p.writeAndCommit(ctx, b)
 		if ctx.Err() != nil {
 			if context.Cause(ctx) == ctx.Err() { // stopped, not failed: say what is dropped
-				p.log.Info("stopping: batch in flight abandoned uncommitted", "messages", len(b.batch))
+				p.log.Info("stopping: batch in flight abandoned uncommitted", "messages", len(b.batch.Messages))
 			}
 			return nil
 		}
@@ -256,10 +333,13 @@ func (p *Pipeline) writeLoop(ctx context.Context, ready <-chan prepared) error {
 // attempt first drops the orders and letters of tenants offboarded since the
 // last one; an attempt refused because a tenant has been offboarded drops that
 // tenant's and tries again at once, rather than retrying what can never pass.
-func (p *Pipeline) prepare(ctx context.Context, batch []kafka.Message) (prepared, error) {
+// So does an attempt that names orders the stage can never protect: they are
+// dead-lettered.
+func (p *Pipeline) prepare(ctx context.Context, batch stream.Batch) (prepared, error) {
 	start := time.Now()
-	orders, letters, refused := p.normalize(batch)
-	var protected []protected.Order
+	msgs := batch.Messages
+	orders, letters, refused := p.normalize(msgs)
+	var out []protected.Order
 	if len(orders) > 0 {
 		err := p.retry(ctx, StageProtect, func() error {
 			for {
@@ -267,18 +347,37 @@ func (p *Pipeline) prepare(ctx context.Context, batch []kafka.Message) (prepared
 				orders, n = dropRefused(orders, p.refuses(""), func(o normalized) string { return o.order.TenantID })
 				refused += n
 				if len(orders) == 0 {
-					protected = nil
+					out = nil
 					return nil
 				}
-				out, more, err := p.protect(ctx, batch, orders, letters)
+				canonical := make([]order.Order, len(orders))
+				for i, n := range orders {
+					canonical[i] = n.order
+				}
+				res, err := p.cfg.Protector.Protect(ctx, canonical)
 				if tenant := offboardedTenant(err); tenant != "" {
 					if orders, n = dropRefused(orders, p.refuses(tenant), func(o normalized) string { return o.order.TenantID }); n > 0 {
 						refused += n
 						continue
 					}
 				}
+				if bad := refusedOrders(err, len(orders)); bad != nil {
+					// Appends below must not write into a caller's array.
+					letters = slices.Clip(letters)
+					for _, i := range slices.Sorted(maps.Keys(bad)) { // in batch order
+						// Its tenant id cannot name a key (the stage's one
+						// refusal today): the platform key encrypts it.
+						letters = append(letters, deadletter.Letter{Source: msgs[orders[i].index], Reason: ReasonUnprotectable,
+							Stage: StageProtect, Err: bad[i]})
+					}
+					orders = without(orders, bad)
+					continue
+				}
+				if err == nil && len(res) != len(orders) {
+					return failure.Stop(fmt.Errorf("the protect stage returned %d orders for %d", len(res), len(orders)))
+				}
 				if err == nil {
-					protected, letters = out, more
+					out = res
 				}
 				return err
 			}
@@ -288,7 +387,24 @@ func (p *Pipeline) prepare(ctx context.Context, batch []kafka.Message) (prepared
 		}
 	}
 	// Letters first: once they are durable, the batch may be committed past them.
-	err := p.retry(ctx, "dead_letter", func() error {
+	letters, n, err := p.publish(ctx, letters)
+	if err != nil {
+		return prepared{}, err
+	}
+	sources := make([]int, len(orders))
+	for i, o := range orders {
+		sources[i] = o.index
+	}
+	return prepared{batch: batch, orders: len(orders), refused: refused + n, protected: out, sources: sources, letters: letters, start: start}, nil
+}
+
+// publish writes letters to the dead-letter topic, retrying until it
+// succeeds, and returns the letters written and how many it dropped because
+// their tenant has been offboarded (checked before each attempt, and when the
+// publisher's encryption refuses a tenant).
+func (p *Pipeline) publish(ctx context.Context, letters []deadletter.Letter) ([]deadletter.Letter, int, error) {
+	refused := 0
+	err := p.retry(ctx, StageDeadLetter, func() error {
 		for {
 			var n int
 			letters, n = dropRefused(letters, p.refuses(""), func(l deadletter.Letter) string { return l.TenantID })
@@ -303,10 +419,39 @@ func (p *Pipeline) prepare(ctx context.Context, batch []kafka.Message) (prepared
 			return err
 		}
 	})
-	if err != nil {
-		return prepared{}, err
+	return letters, refused, err
+}
+
+// refusedOrders returns the causes of the orders that err says can never
+// pass, by their place among n orders, or nil when err is of another class.
+// An Order error that names no order, or one that is not there, is not one
+// the pipeline can act on: nil, and retry stops the worker with it.
+func refusedOrders(err error, n int) map[int]error {
+	if err == nil || failure.Of(err) != failure.Order {
+		return nil
 	}
-	return prepared{batch: batch, orders: len(orders), refused: refused, protected: protected, letters: letters, start: start}, nil
+	bad := failure.Orders(err)
+	if len(bad) == 0 {
+		return nil
+	}
+	for i := range bad {
+		if i < 0 || i >= n {
+			return nil
+		}
+	}
+	return bad
+}
+
+// without returns items without those at the places in drop, in order. The
+// input is not modified.
+func without[T any, V any](items []T, drop map[int]V) []T {
+	kept := make([]T, 0, len(items)-len(drop))
+	for i, it := range items {
+		if _, ok := drop[i]; !ok {
+			kept = append(kept, it)
+		}
+	}
+	return kept
 }
 
 // refuses returns the test of a tenant to drop: offboarded by the blocklist,
@@ -320,48 +465,46 @@ func (p *Pipeline) refuses(named string) func(string) bool {
 // dropRefused returns items without those whose tenant refused says to drop,
 // in order, and how many it dropped. The input is not modified.
 func dropRefused[T any](items []T, refused func(string) bool, tenantOf func(T) string) ([]T, int) {
-	var kept []T
-	for i, it := range items {
-		if !refused(tenantOf(it)) {
-			if kept != nil {
-				kept = append(kept, it)
-			}
-			continue
-		}
-		if kept == nil {
-			kept = append(make([]T, 0, len(items)-1), items[:i]...)
-		}
-	}
-	if kept == nil {
-		return items, 0
-	}
-	return kept, len(items) - len(kept)
+	kept, _, n := dropRefusedAlong(items, []struct{}(nil), refused, tenantOf)
+	return kept, n
 }
 
-// writeAndCommit writes a prepared batch, commits its offsets and counts it.
+// dropRefusedAlong is dropRefused that drops the same places of along, a
+// slice as long as items (or nil).
+func dropRefusedAlong[T, A any](items []T, along []A, refused func(string) bool, tenantOf func(T) string) ([]T, []A, int) {
+	drop := map[int]struct{}{}
+	for i, it := range items {
+		if refused(tenantOf(it)) {
+			drop[i] = struct{}{}
+		}
+	}
+	if len(drop) == 0 {
+		return items, along, 0
+	}
+	if along != nil {
+		along = without(along, drop)
+	}
+	return without(items, drop), along, len(drop)
+}
+
+// writeAndCommit writes a prepared batch to every sink, dead-letters the
+// orders a sink refuses for good, commits the batch's offsets and counts it.
 func (p *Pipeline) writeAndCommit(ctx context.Context, b prepared) error {
 	if len(b.protected) > 0 {
-		err := p.retry(ctx, "sink", func() error {
-			if p.cfg.Blocklist != nil {
-				release, err := p.cfg.Blocklist.Hold()
-				if err != nil {
-					return fmt.Errorf("holding the write: %w", err)
-				}
-				defer release()
-			}
-			var n int
-			b.protected, n = dropRefused(b.protected, p.refuses(""), func(o protected.Order) string { return o.TenantID })
-			b.refused += n
-			if len(b.protected) == 0 {
-				return nil
-			}
-			return p.cfg.Sink.Write(ctx, b.protected)
-		})
+		letters, err := p.write(ctx, &b)
 		if err != nil {
 			return err
 		}
+		if len(letters) > 0 {
+			letters, n, err := p.publish(ctx, letters)
+			if err != nil {
+				return err
+			}
+			b.refused += n
+			b.letters = append(slices.Clip(b.letters), letters...)
+		}
 	}
-	if err := p.retry(ctx, "commit", func() error { return p.cfg.Source.Commit(ctx, b.batch) }); err != nil {
+	if err := p.retry(ctx, StageCommit, func() error { return p.cfg.Source.Commit(ctx, b.batch) }); err != nil {
 		return err
 	}
 
@@ -373,47 +516,92 @@ func (p *Pipeline) writeAndCommit(ctx context.Context, b prepared) error {
 	}
 	p.metrics.refused.Add(float64(b.refused))
 	committed := time.Now()
-	for _, m := range b.batch {
+	for _, m := range b.batch.Messages {
 		if !m.Time.IsZero() {
 			p.metrics.endToEnd.Observe(committed.Sub(m.Time).Seconds())
 		}
 	}
 	p.metrics.batches.Inc()
-	p.metrics.batchMessages.Observe(float64(len(b.batch)))
+	p.metrics.batchMessages.Observe(float64(len(b.batch.Messages)))
 	p.metrics.batchSeconds.Observe(time.Since(b.start).Seconds())
 	p.metrics.lastCommit.SetToCurrentTime()
-	p.log.Debug("batch committed", "messages", len(b.batch), "orders", b.orders, "dead_letters", len(b.letters),
+	p.log.Debug("batch committed", "messages", len(b.batch.Messages), "orders", b.orders, "dead_letters", len(b.letters),
 		"duration", time.Since(b.start))
 	return nil
 }
 
-// protect protects the batch's orders in one call. When the stage refuses an order
-// outright (protect.ErrInvalidOrder), it protects them one by one instead and
-// dead-letters the refused ones, so one bad order cannot hold up its batch.
-func (p *Pipeline) protect(ctx context.Context, batch []kafka.Message, orders []normalized, letters []deadletter.Letter) ([]protected.Order, []deadletter.Letter, error) {
-	canonical := make([]order.Order, len(orders))
-	for i, n := range orders {
-		canonical[i] = n.order
-	}
-	out, err := p.cfg.Protector.Protect(ctx, canonical)
-	if err == nil || !errors.Is(err, protect.ErrInvalidOrder) {
-		return out, letters, err
-	}
-	out = nil
-	letters = slices.Clip(letters) // appends below must not write into the caller's array
-	for _, n := range orders {
-		one, err := p.cfg.Protector.Protect(ctx, []order.Order{n.order})
-		switch {
-		case errors.Is(err, protect.ErrInvalidOrder):
-			// Its tenant id cannot name a key: the platform key encrypts it.
-			letters = append(letters, deadletter.Letter{Source: batch[n.index], Reason: ReasonUnprotectable, Stage: StageProtect, Err: err})
-		case err != nil:
-			return nil, letters, err
-		default:
-			out = append(out, one...)
+// write writes b's protected orders to every sink until all have them, and
+// returns the letters of the orders a sink refused for good, which it removes
+// from b. A sink that has the batch is not written it again when another
+// fails and the batch is retried. Before each attempt the orders of tenants
+// offboarded meanwhile are dropped.
+func (p *Pipeline) write(ctx context.Context, b *prepared) ([]deadletter.Letter, error) {
+	var letters []deadletter.Letter
+	done := make([]bool, len(p.cfg.Sinks))
+	err := p.retry(ctx, StageWrite, func() error {
+		for {
+			err := p.writeHeld(ctx, b, done)
+			if bad := refusedOrders(err, len(b.protected)); bad != nil {
+				letters = append(letters, p.unwritable(b, bad)...)
+				continue
+			}
+			return err
 		}
+	})
+	return letters, err
+}
+
+// writeHeld is writeOnce under the blocklist's hold, if there is one: an
+// offboarding waits for it (see Blocklist).
+func (p *Pipeline) writeHeld(ctx context.Context, b *prepared, done []bool) error {
+	if p.cfg.Blocklist == nil {
+		return p.writeOnce(ctx, b, done)
 	}
-	return out, letters, nil
+	release, err := p.cfg.Blocklist.Hold()
+	if err != nil {
+		return fmt.Errorf("holding the write: %w", err)
+	}
+	defer release()
+	return p.writeOnce(ctx, b, done)
+}
+
+// writeOnce drops the orders of offboarded tenants from b, then writes it to
+// every sink not yet done, concurrently, marking those that succeed.
+func (p *Pipeline) writeOnce(ctx context.Context, b *prepared, done []bool) error {
+	var n int
+	b.protected, b.sources, n = dropRefusedAlong(b.protected, b.sources, p.refuses(""), func(o protected.Order) string { return o.TenantID })
+	b.refused += n
+	if len(b.protected) == 0 {
+		return nil
+	}
+	errs := make([]error, len(p.cfg.Sinks))
+	var wg sync.WaitGroup
+	for i, sink := range p.cfg.Sinks {
+		if done[i] {
+			continue
+		}
+		wg.Go(func() { // owned here: waited for below
+			errs[i] = sink.Write(ctx, b.batch.ID, b.protected)
+			done[i] = errs[i] == nil
+		})
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// unwritable removes the orders at the places in bad from b and returns
+// their letters, under their tenants' keys.
+func (p *Pipeline) unwritable(b *prepared, bad map[int]error) []deadletter.Letter {
+	letters := make([]deadletter.Letter, 0, len(bad))
+	for _, i := range slices.Sorted(maps.Keys(bad)) {
+		o := b.protected[i]
+		p.log.Warn("a sink refuses an order for good: dead-lettered", "tenant", o.TenantID, "channel", o.Channel,
+			"order", i, "err", bad[i])
+		letters = append(letters, deadletter.Letter{Source: b.batch.Messages[b.sources[i]], Reason: ReasonUnwritable,
+			Stage: StageWrite, TenantID: o.TenantID, Err: bad[i]})
+	}
+	b.protected, b.sources = without(b.protected, bad), without(b.sources, bad)
+	return letters
 }
 
 // normalized is a canonical order and the index of its message in the batch.
@@ -425,7 +613,7 @@ type normalized struct {
 // normalize splits a batch into canonical orders (in batch order, so each
 // partition's order holds) and dead letters, and counts the messages refused
 // because their tenant has been offboarded.
-func (p *Pipeline) normalize(batch []kafka.Message) ([]normalized, []deadletter.Letter, int) {
+func (p *Pipeline) normalize(batch []stream.Message) ([]normalized, []deadletter.Letter, int) {
 	orders := make([]normalized, 0, len(batch))
 	var letters []deadletter.Letter
 	refused := 0
@@ -484,8 +672,12 @@ func safeNormalize(n Normalizer, value []byte) (o order.Order, err error) {
 	return n.Normalize(value)
 }
 
-// retry calls fn until it succeeds or ctx ends, waiting with capped exponential
-// backoff and jitter between attempts.
+// retry calls fn until it succeeds, ctx ends, or it fails for good: a
+// transient error (failure.Transient, and any error that declares no class)
+// is retried after capped exponential backoff with jitter; any other is
+// returned, marked as permanent for the worker and naming the stage (fn acts
+// itself on the orders an error names, and returns only what it cannot act
+// on).
 func (p *Pipeline) retry(ctx context.Context, stage string, fn func() error) error {
 	for attempt := 0; ; attempt++ {
 		err := fn()
@@ -495,9 +687,17 @@ func (p *Pipeline) retry(ctx context.Context, stage string, fn func() error) err
 		if ctx.Err() != nil {
 			return fmt.Errorf("%s: %w", stage, ctx.Err())
 		}
+		switch failure.Of(err) {
+		case failure.Worker:
+			p.log.Error("stopping: the error is permanent for the worker", "stage", stage, "err", err)
+			return &StopError{Stage: stage, Err: err}
+		case failure.Order: // that names no order it can act on
+			p.log.Error("stopping: an order can never pass and the error does not say which", "stage", stage, "err", err)
+			return &StopError{Stage: stage, Err: err}
+		}
 		wait := p.backoff.Delay(attempt)
 		p.metrics.retries.WithLabelValues(stage).Inc()
-		p.log.Warn("write failed; retrying", "stage", stage, "attempt", attempt+1, "wait", wait, "err", err)
+		p.log.Warn("stage failed; retrying", "stage", stage, "attempt", attempt+1, "wait", wait, "err", err)
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("%s: %w", stage, ctx.Err())
@@ -505,3 +705,19 @@ func (p *Pipeline) retry(ctx context.Context, stage string, fn func() error) err
 		}
 	}
 }
+
+// StopError is what Run returns when a stage fails for good: the worker
+// cannot go on until an operator acts on Err.
+type StopError struct {
+	Stage string
+	Err   error
+}
+
+func (e *StopError) Error() string {
+	return "stopped: stage " + e.Stage + " failed for good (" + failure.Of(e.Err).String() + "): " + e.Err.Error()
+}
+
+func (e *StopError) Unwrap() error { return e.Err }
+
+// FailureClass is failure.Worker: whatever Err's class, nothing more can be done.
+func (e *StopError) FailureClass() failure.Class { return failure.Worker }

@@ -39,8 +39,8 @@ import (
 
 const fixtures = "../normalize/testdata"
 
-// stream is one test's topics on the real Kafka: the two order streams and the DLQ.
-type stream struct {
+// topicsUnderTest is one test's topics on the real Kafka: the two order streams and the DLQ.
+type topicsUnderTest struct {
 	brokers           []string
 	amazon, ebay, dlq string
 	group             string
@@ -56,10 +56,24 @@ type stream struct {
 	dlqEncrypter deadletter.Encrypter
 }
 
-func newStream(t *testing.T) *stream {
+// stageOn is the protect stage with the embedded policy on a Vault client.
+func stageOn(t *testing.T, vault *transit.Client) *protect.Stage {
+	t.Helper()
+	pol, err := policy.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stage, err := protect.New(protect.Config{Tokenizer: vault, Encrypter: vault, Policy: pol})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return stage
+}
+
+func newStream(t *testing.T) *topicsUnderTest {
 	t.Helper()
 	brokers := stacktest.KafkaBrokers(t)
-	s := &stream{
+	s := &topicsUnderTest{
 		brokers:    brokers,
 		amazon:     stacktest.UniqueName("test.orders.amazon"),
 		ebay:       stacktest.UniqueName("test.orders.ebay"),
@@ -70,13 +84,7 @@ func newStream(t *testing.T) *stream {
 	}
 	s.inputs = map[string]int{s.amazon: 6, s.ebay: 6}
 	s.vault = transittest.NewClient(t, transit.Config{})
-	pol, err := policy.Load()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if s.stage, err = protect.New(protect.Config{Tokenizer: s.vault, Encrypter: s.vault, Policy: pol}); err != nil {
-		t.Fatal(err)
-	}
+	s.stage = stageOn(t, s.vault)
 	stacktest.CreateTopic(t, brokers, s.amazon, 6)
 	stacktest.CreateTopic(t, brokers, s.ebay, 6)
 	stacktest.CreateTopic(t, brokers, s.dlq, 3)
@@ -86,7 +94,7 @@ func newStream(t *testing.T) *stream {
 // produceFixtures writes every good fixture (each twice: a re-delivered snapshot
 // must not duplicate), every bad fixture, and one good eBay order on the Amazon
 // topic, interleaved so that bad messages sit between good ones in a partition.
-func (s *stream) produceFixtures(t *testing.T) {
+func (s *topicsUnderTest) produceFixtures(t *testing.T) {
 	t.Helper()
 	var amazonMsgs, ebayMsgs []kafka.Message
 	add := func(topic string, value []byte) {
@@ -155,7 +163,7 @@ func (s *stream) produceFixtures(t *testing.T) {
 	}
 }
 
-func (s *stream) expectGood(t *testing.T, o order.Order) {
+func (s *topicsUnderTest) expectGood(t *testing.T, o order.Order) {
 	t.Helper()
 	k := pipelinetest.KeyOf(o)
 	if _, dup := s.goodByKey[k]; dup {
@@ -164,7 +172,7 @@ func (s *stream) expectGood(t *testing.T, o order.Order) {
 	s.goodByKey[k] = o
 }
 
-func (s *stream) expectBad(t *testing.T, value []byte) {
+func (s *topicsUnderTest) expectBad(t *testing.T, value []byte) {
 	t.Helper()
 	_, err := normalize.Normalize(value)
 	reason := normalize.ReasonOf(err)
@@ -190,12 +198,12 @@ type worker struct {
 	done   chan error
 }
 
-func (s *stream) startWorker(t *testing.T, sink pipeline.Sink, reg prometheus.Registerer) *worker {
+func (s *topicsUnderTest) startWorker(t *testing.T, sink pipeline.Sink, reg prometheus.Registerer) *worker {
 	t.Helper()
 	return s.startWorkerWith(t, sink, reg, s.stage)
 }
 
-func (s *stream) startWorkerWith(t *testing.T, sink pipeline.Sink, reg prometheus.Registerer, stage pipeline.Protector) *worker {
+func (s *topicsUnderTest) startWorkerWith(t *testing.T, sink pipeline.Sink, reg prometheus.Registerer, stage pipeline.Protector) *worker {
 	t.Helper()
 	consumer, err := consume.New(consume.Config{
 		Brokers: s.brokers, GroupID: s.group, Topics: []string{s.amazon, s.ebay},
@@ -214,7 +222,7 @@ func (s *stream) startWorkerWith(t *testing.T, sink pipeline.Sink, reg prometheu
 		t.Fatal(err)
 	}
 	p, err := pipeline.New(pipeline.Config{
-		Source: consumer, Protector: stage, Sink: sink, DeadLetters: dlq, Blocklist: s.blocklist,
+		Source: consumer, Protector: stage, Sinks: []pipeline.Sink{sink}, DeadLetters: dlq, Blocklist: s.blocklist,
 		TopicChannels: map[string]order.Channel{s.amazon: order.ChannelAmazon, s.ebay: order.ChannelEbay},
 		RetryInitial:  10 * time.Millisecond, RetryMax: 100 * time.Millisecond,
 		Registerer: reg,
@@ -248,7 +256,7 @@ func (w *worker) stop(t *testing.T) {
 
 // waitCommitted waits until the group's committed offsets reach every input
 // partition's end offset.
-func (s *stream) waitCommitted(t *testing.T, within time.Duration) {
+func (s *topicsUnderTest) waitCommitted(t *testing.T, within time.Duration) {
 	t.Helper()
 	deadline := time.Now().Add(within)
 	for {
@@ -274,7 +282,7 @@ func (s *stream) waitCommitted(t *testing.T, within time.Duration) {
 
 // checkOutcome: every good order exactly once and equal to its golden form, every
 // bad message in the DLQ with its reason, and nothing else there.
-func (s *stream) checkOutcome(t *testing.T, sink *pipelinetest.MemorySink) {
+func (s *topicsUnderTest) checkOutcome(t *testing.T, sink *pipelinetest.MemorySink) {
 	t.Helper()
 	got := sink.Orders()
 	if len(got) != len(s.goodByKey) {
@@ -336,7 +344,7 @@ func (s *stream) checkOutcome(t *testing.T, sink *pipelinetest.MemorySink) {
 // decryptLetter decrypts a dead letter's payload under the key its headers
 // name; a letter whose envelope has a valid tenant id must be under that
 // tenant's key.
-func (s *stream) decryptLetter(t *testing.T, m kafka.Message) []byte {
+func (s *topicsUnderTest) decryptLetter(t *testing.T, m kafka.Message) []byte {
 	t.Helper()
 	h := headerMap(m)
 	var plain [][]byte
@@ -466,8 +474,8 @@ type countingSink struct {
 	orders atomic.Int64
 }
 
-func (c *countingSink) Write(ctx context.Context, orders []protected.Order) error {
-	if err := c.Sink.Write(ctx, orders); err != nil {
+func (c *countingSink) Write(ctx context.Context, batch uint64, orders []protected.Order) error {
+	if err := c.Sink.Write(ctx, batch, orders); err != nil {
 		return err
 	}
 	c.orders.Add(int64(len(orders)))
@@ -476,7 +484,7 @@ func (c *countingSink) Write(ctx context.Context, orders []protected.Order) erro
 
 // protectedComparers compare protected orders: tokens by value, ciphertexts by
 // their plaintext under the tenant's key, timestamps as instants.
-func (s *stream) protectedComparers(t *testing.T, tenant string) []cmp.Option {
+func (s *topicsUnderTest) protectedComparers(t *testing.T, tenant string) []cmp.Option {
 	decrypt := func(c protected.Ciphertext) string {
 		if c.Value() == "" {
 			return ""
@@ -534,8 +542,8 @@ func TestPipelineRetriesAFailingSinkAndNeverSkips(t *testing.T) {
 	s.waitCommitted(t, 2*time.Minute)
 	w.stop(t)
 	s.checkOutcome(t, sink)
-	if got := telemetrytest.Sum(t, reg, "orderflow_pipeline_retries_total", "stage=sink"); got != 4 {
-		t.Errorf("orderflow_pipeline_retries_total{stage=sink} = %v, want 4", got)
+	if got := telemetrytest.Sum(t, reg, "orderflow_pipeline_retries_total", "stage=write"); got != 4 {
+		t.Errorf("orderflow_pipeline_retries_total{stage=write} = %v, want 4", got)
 	}
 }
 
@@ -558,15 +566,7 @@ func TestPipelineVaultDownRetriesAndCommitsNothing(t *testing.T) {
 		proxy.ServeHTTP(w, r)
 	}))
 	defer fault.Close()
-	flaky := transittest.NewClient(t, transit.Config{Address: fault.URL, MaxAttempts: 1})
-	pol, err := policy.Load()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stage, err := protect.New(protect.Config{Tokenizer: flaky, Encrypter: flaky, Policy: pol})
-	if err != nil {
-		t.Fatal(err)
-	}
+	stage := stageOn(t, transittest.NewClient(t, transit.Config{Address: fault.URL, MaxAttempts: 1}))
 
 	down.Store(true)
 	s.produceFixtures(t)

@@ -22,6 +22,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/orderflow/orderflow/schemas/policy"
+	"github.com/orderflow/orderflow/worker/failure"
 	"github.com/orderflow/orderflow/worker/order"
 	"github.com/orderflow/orderflow/worker/protected"
 )
@@ -89,6 +90,12 @@ func (e *invalidOrderError) Is(target error) bool { return target == ErrInvalidO
 // SafeMessage is Error(): it holds no value of the order.
 func (e *invalidOrderError) SafeMessage() string { return e.Error() }
 
+// FailureClass is failure.Order: the other orders of the batch can pass.
+func (e *invalidOrderError) FailureClass() failure.Class { return failure.Order }
+
+// FailedOrder is the order's place in the batch.
+func (e *invalidOrderError) FailedOrder() int { return e.index }
+
 // New checks cfg and its policy and returns a Stage.
 func New(cfg Config) (*Stage, error) {
 	if cfg.Concurrency == 0 {
@@ -126,7 +133,8 @@ func New(cfg Config) (*Stage, error) {
 // commits nothing until it succeeds, so there is no partial result to keep.
 // Errors say which tenant and operation failed, never a value; a Vault error
 // is wrapped (errors.As finds the *transit.Error and whether it is temporary).
-// A batch with an order that can never be protected fails with ErrInvalidOrder.
+// A batch with an order that can never be protected fails with ErrInvalidOrder,
+// of class failure.Order, naming the first such order by its place.
 func (s *Stage) Protect(ctx context.Context, orders []order.Order) ([]protected.Order, error) {
 	start := time.Now()
 	b := newBatch(orders)

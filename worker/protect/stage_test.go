@@ -8,6 +8,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/orderflow/orderflow/schemas/policy"
+	"github.com/orderflow/orderflow/worker/failure"
 	"github.com/orderflow/orderflow/worker/order"
 	"github.com/orderflow/orderflow/worker/protect"
 	"github.com/orderflow/orderflow/worker/protected"
@@ -234,14 +235,24 @@ func TestVaultDownFailsTheBatch(t *testing.T) {
 	}
 }
 
+// An order whose tenant id cannot name a key is refused for good, and only
+// that order: the error is of class failure.Order and names its place in the
+// batch, so that the pipeline dead-letters it and protects the others.
 func TestInvalidTenantIsRefused(t *testing.T) {
 	cfg, reg := transitConfig(t, "")
 	s := newStage(t, newClient(t, cfg), reg, nil)
-	o := protect.Fixtures(t)[0]
-	o.TenantID = "Ann Smith <ann@example.com>"
-	_, err := s.Protect(ctxFor(t), []order.Order{o})
+	good := protect.Fixtures(t)[0]
+	bad := good
+	bad.TenantID = "Ann Smith <ann@example.com>"
+	_, err := s.Protect(ctxFor(t), []order.Order{good, bad})
 	if !errors.Is(err, protect.ErrInvalidOrder) || strings.Contains(err.Error(), "ann") {
 		t.Errorf("err = %v; want ErrInvalidOrder without the tenant id", err)
+	}
+	if c := failure.Of(err); c != failure.Order {
+		t.Errorf("class %v, want %v", c, failure.Order)
+	}
+	if named := failure.Orders(err); len(named) != 1 || named[1] == nil {
+		t.Errorf("the error names orders %v, want order 1 alone", named)
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	vault "github.com/hashicorp/vault/api"
 
 	"github.com/orderflow/orderflow/worker/config"
+	"github.com/orderflow/orderflow/worker/failure"
 	"github.com/orderflow/orderflow/worker/stacktest"
 	"github.com/orderflow/orderflow/worker/telemetry/telemetrytest"
 	"github.com/orderflow/orderflow/worker/transit"
@@ -109,6 +110,9 @@ func TestAppRoleLoginWithLeastPrivilege(t *testing.T) {
 	var te *transit.Error
 	if !errors.As(err, &te) || te.Temporary || te.Attempts != 1 || transit.StatusCode(err) != http.StatusForbidden {
 		t.Fatalf("Encrypt: %v, want a permanent 403 after one attempt", err)
+	}
+	if c := failure.Of(err); c != failure.Worker {
+		t.Errorf("class %v: permission denied stops the worker", c)
 	}
 	if n := telemetrytest.Sum(t, reg, "orderflow_vault_requests_total", "operation=encrypt"); n != 1 {
 		t.Errorf("%v encrypt requests, want 1: permission denied is not retried", n)
@@ -216,5 +220,54 @@ func TestTokenFileIsReadAgainWhenVaultRefusesTheToken(t *testing.T) {
 	}
 	if n := telemetrytest.Sum(t, reg, "orderflow_vault_requests_total", "operation=hmac", "outcome=denied"); n != 1 {
 		t.Errorf("%v HMAC requests denied, want 1 (with the revoked token)", n)
+	}
+}
+
+// A 403 that the client cannot tell from an expired token while Vault is
+// unavailable (the token lookup answers 503) is temporary: the pipeline
+// retries rather than stop the worker; once Vault answers again, the client
+// reads its token file again and carries on.
+func TestRefusalMetWhileVaultIsUnavailableIsTemporary(t *testing.T) {
+	ctx := ctxFor(t)
+	logical := admin(t).Logical()
+	newToken := func() string {
+		s, err := logical.WriteWithContext(ctx, "auth/token/create", map[string]any{"ttl": "1h"})
+		if err != nil || s == nil || s.Auth == nil {
+			t.Fatalf("create token: %v", err)
+		}
+		return s.Auth.ClientToken
+	}
+	file := filepath.Join(t.TempDir(), "vault-token")
+	first := newToken()
+	if err := os.WriteFile(file, []byte(first), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	proxy := newFaultProxy(t, "503", 0, "/v1/auth/token/lookup-self")
+	cfg, _ := testConfig(t)
+	cfg.Address = proxy.URL
+	cfg.Auth = transit.Auth{Method: transit.AuthToken, TokenFile: file}
+	cfg.MaxAttempts, cfg.LoginAttempts = 1, 2
+	c := newClient(t, cfg)
+	id := tenant(t, c)
+	if _, err := c.HMAC(ctx, id, []string{"a"}); err != nil {
+		t.Fatalf("HMAC: %v", err)
+	}
+
+	if _, err := logical.WriteWithContext(ctx, "auth/token/revoke", map[string]any{"token": first}); err != nil {
+		t.Fatalf("revoke token: %v", err)
+	}
+	proxy.set("503", 100)
+	_, err := c.HMAC(ctx, id, []string{"b"})
+	var te *transit.Error
+	if !errors.As(err, &te) || !te.Temporary || failure.Of(err) != failure.Transient {
+		t.Fatalf("HMAC with a revoked token while the lookup answers 503: %v, want a temporary error", err)
+	}
+
+	proxy.set("503", 0)
+	if err := os.WriteFile(file, []byte(newToken()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.HMAC(ctx, id, []string{"c"}); err != nil {
+		t.Errorf("HMAC once Vault answers again: %v", err)
 	}
 }

@@ -246,7 +246,9 @@ func (c *Client) canRefresh() bool {
 // is worth one more attempt with a new token. Vault 1.14 answers a request with
 // an invalid or expired token and a request the policy forbids alike (403,
 // "permission denied"), so the token is looked up: if Vault still accepts it,
-// the 403 was a real refusal and no new login can change it.
+// the 403 was a real refusal and no new login can change it. An error says
+// the lookup or the login failed; a temporary one (Vault unavailable) leaves
+// the question open.
 func (c *Client) reauthenticate(ctx context.Context, token string) (bool, error) {
 	if c.vc.Token() != token {
 		return true, nil // another request already replaced the token
@@ -254,8 +256,11 @@ func (c *Client) reauthenticate(ctx context.Context, token string) (bool, error)
 	if c.cfg.Auth.Method == AuthToken && c.cfg.Auth.TokenFile == "" {
 		return false, nil // nothing to log in with: a fixed token stays what it is
 	}
-	if _, _, err := c.lookupSelf(ctx); err == nil || classify(err) != denied {
-		return false, nil
+	switch _, _, err := c.lookupSelf(ctx); {
+	case err == nil:
+		return false, nil // Vault accepts the token: the 403 is the policy's
+	case classify(err) != denied:
+		return false, fmt.Errorf("looking the token up: %w", err)
 	}
 	_, err, _ := c.auth.relogin.Do(token, func() (any, error) {
 		if c.vc.Token() != token {

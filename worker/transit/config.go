@@ -44,8 +44,15 @@ type Config struct {
 	RequestTimeout time.Duration
 	// MaxAttempts bounds the attempts of one request that fails with 5xx, 429 or
 	// a connection error; other 4xx are never retried. Retries also stop when the
-	// call's context ends. Default 5; 1 to 100.
+	// call's context ends. Default 5; 1 to 100. A caller that retries on its
+	// own sets 1: `orderflow run` does, since its pipeline is the one retrier
+	// of its stages; offboard and replay-dlq keep vault.max_attempts.
 	MaxAttempts int
+	// LoginAttempts bounds, in the same way, the attempts of a login and of
+	// the token's own requests (lookup, renewal, revocation). They keep the
+	// client usable rather than serve a caller, so they keep their retries
+	// when MaxAttempts is 1. Default MaxAttempts; 1 to 100.
+	LoginAttempts int
 	// RetryInitial is the wait before the first retry; it doubles per attempt,
 	// with jitter, up to RetryMax. A 429 or 503 with Retry-After waits at least
 	// that long (up to RetryMax). Defaults 100ms and 5s.
@@ -137,6 +144,7 @@ func ConfigFrom(v config.Vault) Config {
 		Concurrency:     v.Concurrency,
 		RequestTimeout:  v.RequestTimeout,
 		MaxAttempts:     v.MaxAttempts,
+		LoginAttempts:   v.MaxAttempts,
 		RetryInitial:    v.RetryInitial,
 		RetryMax:        v.RetryMax,
 		TokenCacheSize:  cacheSize,
@@ -162,6 +170,7 @@ func (c *Config) setDefaults() {
 	setDefault(&c.Concurrency, 4)
 	setDefault(&c.RequestTimeout, 10*time.Second)
 	setDefault(&c.MaxAttempts, 5)
+	setDefault(&c.LoginAttempts, c.MaxAttempts)
 	setDefault(&c.RetryInitial, 100*time.Millisecond)
 	setDefault(&c.RetryMax, 5*time.Second)
 	setDefault(&c.TokenCacheSize, 100_000)
@@ -214,6 +223,9 @@ func (c *Config) validate() error {
 	}
 	if c.MaxAttempts < 1 || c.MaxAttempts > 100 {
 		bad("MaxAttempts", "must be between 1 and 100, got %d", c.MaxAttempts)
+	}
+	if c.LoginAttempts < 1 || c.LoginAttempts > 100 {
+		bad("LoginAttempts", "must be between 1 and 100, got %d", c.LoginAttempts)
 	}
 	if c.RequestTimeout < 0 || c.RetryInitial < 0 || c.RetryMax < c.RetryInitial {
 		bad("RequestTimeout, RetryInitial, RetryMax", "must be positive with RetryInitial <= RetryMax")

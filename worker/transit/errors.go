@@ -1,12 +1,15 @@
 package transit
 
 import (
+	"context"
 	"encoding/base64"
 	"errors"
 	"fmt"
 	"strings"
 
 	"github.com/hashicorp/vault/api"
+
+	"github.com/orderflow/orderflow/worker/failure"
 )
 
 // Error is a Vault request that failed, after any retries. Its message names
@@ -27,6 +30,8 @@ type Error struct {
 	// hand is created again by the next HMAC or Encrypt; Decrypt never creates
 	// one, so its ciphertexts are lost (the purpose of crypto-shredding).
 	KeyMissing bool
+	// recreatable says the next call creates the missing key again.
+	recreatable bool
 	// Err is the last failure: an *api.ResponseError (with StatusCode), a network
 	// error or a context error.
 	Err error
@@ -58,6 +63,20 @@ func (e *Error) Error() string {
 }
 
 func (e *Error) Unwrap() error { return e.Err }
+
+// FailureClass says what the pipeline should do about e (worker/failure): a
+// temporary failure, a canceled call or a missing key that the next call
+// creates again is retried; any other is permanent for the worker, since it
+// is about the worker's credentials, policy or configuration, never one
+// order's data: Vault refused the token or its policy (401, 403, after one
+// login more where there is a login to repeat), a key the client may not
+// create is missing, or Vault refused a request as malformed.
+func (e *Error) FailureClass() failure.Class {
+	if e.Temporary || e.recreatable || errors.Is(e.Err, context.Canceled) || errors.Is(e.Err, context.DeadlineExceeded) {
+		return failure.Transient
+	}
+	return failure.Worker
+}
 
 // StatusCode is the HTTP status of Vault's answer, or 0 when there was none.
 func StatusCode(err error) int {

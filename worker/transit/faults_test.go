@@ -16,6 +16,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/orderflow/orderflow/worker/failure"
 	"github.com/orderflow/orderflow/worker/stacktest"
 	"github.com/orderflow/orderflow/worker/telemetry/telemetrytest"
 	"github.com/orderflow/orderflow/worker/transit"
@@ -176,6 +177,9 @@ func TestRetriesStopAtTheAttemptLimit(t *testing.T) {
 	if !te.Temporary || te.Attempts != 3 || transit.StatusCode(err) != http.StatusServiceUnavailable {
 		t.Errorf("error %+v: want temporary, 3 attempts, status 503", te)
 	}
+	if c := failure.Of(err); c != failure.Transient {
+		t.Errorf("class %v: Vault unavailable is transient for the pipeline", c)
+	}
 	if n := proxy.requests(); n != 3 {
 		t.Errorf("%d requests, want 3", n)
 	}
@@ -221,6 +225,9 @@ func TestClientErrorsAreNotRetried(t *testing.T) {
 	if !errors.As(err, &te) || te.Temporary || te.Attempts != 1 || transit.StatusCode(err) != http.StatusBadRequest {
 		t.Fatalf("HMAC: %v, want a permanent 400 after one attempt", err)
 	}
+	if c := failure.Of(err); c != failure.Worker {
+		t.Errorf("class %v: a request Vault refuses as malformed stops the worker", c)
+	}
 	if n := proxy.requests(); n != 1 {
 		t.Errorf("%d requests for a 400, want 1", n)
 	}
@@ -251,5 +258,39 @@ func TestUnreachableVaultIsRetriedThenReported(t *testing.T) {
 	}
 	if n := telemetrytest.Sum(t, reg, "orderflow_vault_requests_total", "outcome=unavailable"); n != 4 {
 		t.Errorf("requests_total{outcome=unavailable} = %v, want 4", n)
+	}
+}
+
+// A client whose caller retries (the worker's: MaxAttempts 1) makes one
+// attempt per data request, while its logins and token lookups keep
+// LoginAttempts: a short outage at start does not stop the worker, and an
+// outage under the pipeline is the pipeline's to retry.
+func TestOneAttemptPerRequestWhileLoginsKeepTheirs(t *testing.T) {
+	ctx := ctxFor(t)
+	proxy := newFaultProxy(t, "503", 2, "/v1/")
+	cfg, reg := testConfig(t)
+	cfg.Address = proxy.URL
+	cfg.MaxAttempts, cfg.LoginAttempts = 1, 3
+	c := newClient(t, cfg) // its token lookup fails twice, then passes
+	if n := telemetrytest.Sum(t, reg, "orderflow_vault_requests_total", "operation=lookup_self"); n != 3 {
+		t.Errorf("%v token lookups, want 2 failed + 1", n)
+	}
+	id := tenant(t, c)
+
+	proxy.set("503", 1)
+	before := proxy.requests()
+	_, err := c.HMAC(ctx, id, []string{"x"})
+	var te *transit.Error
+	if !errors.As(err, &te) || !te.Temporary || te.Attempts != 1 {
+		t.Fatalf("HMAC through a 503: %v, want a temporary error after one attempt", err)
+	}
+	if c := failure.Of(err); c != failure.Transient {
+		t.Errorf("class %v, want %v: the pipeline retries", c, failure.Transient)
+	}
+	if n := proxy.requests() - before; n != 1 {
+		t.Errorf("%d requests, want 1", n)
+	}
+	if _, err := c.HMAC(ctx, id, []string{"x"}); err != nil {
+		t.Errorf("HMAC once Vault is back: %v", err)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/orderflow/orderflow/worker/failure"
 	"github.com/orderflow/orderflow/worker/telemetry/telemetrytest"
 	"github.com/orderflow/orderflow/worker/transit"
 )
@@ -245,6 +246,9 @@ func TestKeyRemovedByHandIsCreatedAgain(t *testing.T) {
 	_, err := c.HMAC(ctx, id, []string{"second"})
 	if !errors.Is(err, transit.ErrKeyNotFound) || transit.StatusCode(err) != http.StatusBadRequest {
 		t.Fatalf("HMAC with the key removed: %v, want ErrKeyNotFound", err)
+	}
+	if c := failure.Of(err); c != failure.Transient {
+		t.Errorf("class %v: the next call creates the key again, so the pipeline retries", c)
 	}
 	if _, err := c.HMAC(ctx, id, []string{"third"}); err != nil {
 		t.Errorf("HMAC after the missing key was reported: %v, want the key created again", err)

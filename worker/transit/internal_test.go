@@ -18,6 +18,7 @@ import (
 	"github.com/hashicorp/vault/api"
 
 	"github.com/orderflow/orderflow/worker/config"
+	"github.com/orderflow/orderflow/worker/failure"
 	"github.com/orderflow/orderflow/worker/stacktest"
 )
 
@@ -42,6 +43,7 @@ func TestClassify(t *testing.T) {
 		{"503 sealed or standby", status(503), retryable},
 		{"429 rate limit quota", status(429), retryable},
 		{"403 permission denied or bad token", status(403), denied},
+		{"401 no credentials", status(401), denied},
 		{"400 bad request", status(400), permanent},
 		{"404 no such key", status(404), permanent},
 		{"405", status(405), permanent},
@@ -65,6 +67,32 @@ func TestClassify(t *testing.T) {
 				t.Errorf("classify(%v) = %d, want %d", tc.err, got, tc.want)
 			}
 		})
+	}
+}
+
+// What the pipeline makes of a failed Vault call (worker/failure): Vault
+// unavailable is retried, a refusal of the worker's credentials, policy or
+// request stops it, a key the next call creates again is retried.
+func TestFailureClass(t *testing.T) {
+	denied403 := &api.ResponseError{StatusCode: 403, HTTPMethod: "PUT", URL: "http://vault/v1/transit/encrypt/k"}
+	for _, tc := range []struct {
+		name string
+		err  *Error
+		want failure.Class
+	}{
+		{"unavailable after the attempts", &Error{Op: opEncrypt, Temporary: true, Err: &api.ResponseError{StatusCode: 503}}, failure.Transient},
+		{"gate stale", &Error{Op: opHMAC, Temporary: true, Err: errors.New("the list is stale")}, failure.Transient},
+		{"permission denied", &Error{Op: opEncrypt, Err: denied403}, failure.Worker},
+		{"no credentials", &Error{Op: opLogin, Err: &api.ResponseError{StatusCode: 401}}, failure.Worker},
+		{"bad request", &Error{Op: opHMAC, Err: &api.ResponseError{StatusCode: 400}}, failure.Worker},
+		{"untrusted certificate", &Error{Op: opHMAC, Err: x509.UnknownAuthorityError{}}, failure.Worker},
+		{"key missing, created again", &Error{Op: opHMAC, KeyMissing: true, recreatable: true, Err: &api.ResponseError{StatusCode: 400}}, failure.Transient},
+		{"key missing, may not create it", &Error{Op: opHMAC, KeyMissing: true, Err: &api.ResponseError{StatusCode: 400}}, failure.Worker},
+		{"canceled", &Error{Op: opHMAC, Err: fmt.Errorf("put: %w", context.Canceled)}, failure.Transient},
+	} {
+		if got := failure.Of(fmt.Errorf("protect: tenant t: %w", tc.err)); got != tc.want {
+			t.Errorf("%s: class %v, want %v", tc.name, got, tc.want)
+		}
 	}
 }
 

@@ -98,6 +98,9 @@ func (c *Client) keyMissing(ctx context.Context, key string, err error) error {
 	c.known.remove(key)
 	missing := *te
 	missing.KeyMissing = true
+	// Forgotten as known: unless this client may not create keys, the next
+	// HMAC or Encrypt creates it again (Decrypt never does).
+	missing.recreatable = !c.cfg.SkipKeyCreation && te.Op != opDecrypt
 	return &missing
 }
 

@@ -18,7 +18,7 @@ type class int
 const (
 	permanent class = iota // a bad request, a missing key, an unreadable answer: never retried
 	retryable              // Vault unavailable, overloaded or unreachable: retried with backoff
-	denied                 // 403: permission denied, or the token is no longer valid
+	denied                 // 401 or 403: permission denied, or the token is no longer valid
 	canceled               // the context ended
 )
 
@@ -33,7 +33,7 @@ func classify(err error) class {
 		switch {
 		case re.StatusCode == http.StatusTooManyRequests, re.StatusCode >= 500:
 			return retryable // 429 is a rate-limit quota; 5xx includes a sealed or standby Vault
-		case re.StatusCode == http.StatusForbidden:
+		case re.StatusCode == http.StatusForbidden, re.StatusCode == http.StatusUnauthorized:
 			return denied
 		default:
 			return permanent
@@ -80,9 +80,14 @@ type decoder func(body io.Reader) (partial bool, err error)
 
 // call sends r until it succeeds, fails for good, runs out of attempts or ctx
 // ends; decode (if any) reads the answer. A 403 leads to one new login when the
-// token turns out to be invalid, then one more attempt.
+// token turns out to be invalid, then one more attempt. Logins and the token's
+// own requests have LoginAttempts, the others MaxAttempts.
 func (c *Client) call(ctx context.Context, r request, decode decoder) error {
 	reauthenticated := false
+	maxAttempts := c.cfg.MaxAttempts
+	if r.anonymous || r.noReauth {
+		maxAttempts = c.cfg.LoginAttempts
+	}
 	for attempt := 1; ; attempt++ {
 		if err := c.checkRequest(r); err != nil {
 			return err
@@ -93,7 +98,7 @@ func (c *Client) call(ctx context.Context, r request, decode decoder) error {
 		}
 		switch cl {
 		case retryable:
-			if attempt < c.cfg.MaxAttempts && ctx.Err() == nil {
+			if attempt < maxAttempts && ctx.Err() == nil {
 				wait := min(max(c.backoff.Delay(attempt-1), retryAfter), c.cfg.RetryMax)
 				c.log.Warn("vault request failed; retrying", "operation", r.op, "key", r.key,
 					"attempt", attempt, "wait", wait, "error", oneLine(sanitize(err)))
@@ -106,7 +111,13 @@ func (c *Client) call(ctx context.Context, r request, decode decoder) error {
 			if !r.anonymous && !r.noReauth && !reauthenticated {
 				renewed, aerr := c.reauthenticate(ctx, token)
 				if aerr != nil {
-					c.log.Warn("vault refused the request and logging in again failed", "operation", r.op, "error", oneLine(aerr))
+					c.log.Warn("vault refused the request, and checking the token or logging in again failed",
+						"operation", r.op, "error", oneLine(aerr))
+					if temporary(aerr) {
+						// Vault was unavailable for the lookup or the login,
+						// not refusing them: the request may pass later.
+						cl = retryable
+					}
 				}
 				if renewed {
 					reauthenticated = true
@@ -117,6 +128,12 @@ func (c *Client) call(ctx context.Context, r request, decode decoder) error {
 		}
 		return &Error{Op: r.op, Key: r.key, Attempts: attempt, Temporary: cl == retryable, Err: sanitize(err)}
 	}
+}
+
+// temporary reports whether err is (or wraps) an *Error that may pass later.
+func temporary(err error) bool {
+	var e *Error
+	return errors.As(err, &e) && e.Temporary
 }
 
 // attempt makes one HTTP request and classifies its failure. token is the

@@ -422,6 +422,7 @@ func TestConfigFromTheWorkerConfiguration(t *testing.T) {
 		Concurrency:     8,
 		RequestTimeout:  5e9,
 		MaxAttempts:     8,
+		LoginAttempts:   8,
 		RetryInitial:    50e6,
 		RetryMax:        10e9,
 		TokenCacheSize:  200_000,

@@ -76,7 +76,8 @@ func runWorker(ctx context.Context, cfg config.Config, sink pipeline.Sink, reg *
 			return err
 		}
 	}
-	vault, err := newTransit(ctx, cfg, reg, log, gateOf(blocklist))
+	// One attempt per Vault request: the pipeline retries (logins keep theirs).
+	vault, err := newTransit(ctx, cfg, reg, log, gateOf(blocklist), func(c *transit.Config) { c.MaxAttempts = 1 })
 	if err != nil {
 		return err
 	}
@@ -98,9 +99,7 @@ func runWorker(ctx context.Context, cfg config.Config, sink pipeline.Sink, reg *
 			Conn: conn, Database: cfg.ClickHouse.Database, RestrictedDatabase: cfg.ClickHouse.RestrictedDatabase,
 			// The four tables insert at once, each on its own pooled connection.
 			Concurrency:    min(4, cfg.ClickHouse.MaxOpenConns),
-			LabelRetention: cfg.Retention.Label, InsertAttempts: cfg.ClickHouse.InsertAttempts,
-			RetryInitial: cfg.Pipeline.RetryInitial, RetryMax: cfg.Pipeline.RetryMax,
-			Registerer: reg, Logger: log,
+			LabelRetention: cfg.Retention.Label, Registerer: reg, Logger: log,
 		})
 		if err != nil {
 			return err
@@ -131,7 +130,8 @@ func runWorker(ctx context.Context, cfg config.Config, sink pipeline.Sink, reg *
 	if err != nil {
 		return err
 	}
-	dlq, err := deadletter.New(deadletter.Config{Brokers: cfg.Kafka.Brokers, Topic: topics.DeadLetter, Transport: clients.Transport, Encrypter: vault})
+	dlq, err := deadletter.New(deadletter.Config{Brokers: cfg.Kafka.Brokers, Topic: topics.DeadLetter, Transport: clients.Transport, Encrypter: vault,
+		MaxAttempts: 1}) // the pipeline retries
 	if err != nil {
 		return err
 	}
@@ -140,7 +140,7 @@ func runWorker(ctx context.Context, cfg config.Config, sink pipeline.Sink, reg *
 		return err
 	}
 	p, err := pipeline.New(pipeline.Config{
-		Source: consumer, Normalizer: normalizer, Protector: stage, Sink: sink, DeadLetters: dlq, Blocklist: pipelineBlocklist(blocklist),
+		Source: consumer, Normalizer: normalizer, Protector: stage, Sinks: []pipeline.Sink{sink}, DeadLetters: dlq, Blocklist: pipelineBlocklist(blocklist),
 		TopicChannels: map[string]order.Channel{topics.Amazon: order.ChannelAmazon, topics.Ebay: order.ChannelEbay},
 		RetryInitial:  cfg.Pipeline.RetryInitial, RetryMax: cfg.Pipeline.RetryMax,
 		Registerer: reg, Logger: log,
@@ -227,13 +227,16 @@ func pipelineBlocklist(b *retention.Blocklist) pipeline.Blocklist {
 }
 
 // newTransit logs in to Vault as the vault section says; gate (may be nil)
-// admits the calls for tenants' data.
-func newTransit(ctx context.Context, cfg config.Config, reg prometheus.Registerer, log *slog.Logger, gate transit.Gate) (*transit.Client, error) {
+// admits the calls for tenants' data; edits change the client's config.
+func newTransit(ctx context.Context, cfg config.Config, reg prometheus.Registerer, log *slog.Logger, gate transit.Gate, edits ...func(*transit.Config)) (*transit.Client, error) {
 	if err := cfg.Vault.Require(); err != nil {
 		return nil, err
 	}
 	tc := transit.ConfigFrom(cfg.Vault)
 	tc.Registerer, tc.Logger, tc.Gate = reg, log, gate
+	for _, edit := range edits {
+		edit(&tc)
+	}
 	client, err := transit.New(ctx, tc)
 	if err != nil {
 		return nil, fmt.Errorf("vault: %w", err)

@@ -49,8 +49,8 @@ func NewMemorySink() *MemorySink {
 
 // Write stores the batch, keeping for each key the snapshot with the highest
 // SourceUpdatedAt (the later one on a tie, as ReplacingMergeTree keeps the last
-// inserted).
-func (s *MemorySink) Write(ctx context.Context, orders []protected.Order) error {
+// inserted). The batch's ID is not used.
+func (s *MemorySink) Write(ctx context.Context, _ uint64, orders []protected.Order) error {
 	s.mu.Lock()
 	hook, writes := s.BeforeWrite, s.writes
 	s.mu.Unlock()

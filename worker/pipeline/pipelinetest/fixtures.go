@@ -1,0 +1,41 @@
+package pipelinetest
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/orderflow/orderflow/worker/normalize"
+)
+
+// GoodFixtures returns the first n messages of dir (one of the normaliser's
+// testdata folders, such as ../normalize/testdata/ebay) that normalise
+// without error, in file name order, or fails the test.
+func GoodFixtures(t testing.TB, dir string, n int) [][]byte {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join(dir, "*.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out [][]byte
+	for _, f := range files {
+		if strings.HasSuffix(f, ".golden.json") {
+			continue
+		}
+		v, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		v = bytes.TrimRight(v, "\n")
+		if _, err := normalize.Normalize(v); err == nil {
+			out = append(out, v)
+		}
+		if len(out) == n {
+			return out
+		}
+	}
+	t.Fatalf("fewer than %d good fixtures in %s", n, dir)
+	return nil
+}
