@@ -9,10 +9,11 @@
 // periods are "21d", "18mo", "6y"; days of the year "03-31"; maps "DE=10y,FR=10y" or
 // "acme=12-31".
 //
-// Financial retention is checked against statutory minimums kept in one table with
-// their sources (statutory.go): a configured period below its jurisdiction's minimum
-// is refused, and a jurisdiction without a period of its own is never kept for less
-// than its minimum.
+// The retention classes are declared in one table (classes.go): each class's period,
+// default and bounds, and what it governs. Financial retention is checked against
+// statutory minimums kept in one table with their sources (statutory.go): a
+// configured period below its jurisdiction's minimum is refused, and a jurisdiction
+// without a period of its own is never kept for less than its minimum.
 package config
 
 import (

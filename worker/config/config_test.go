@@ -174,6 +174,11 @@ func TestBadFilesAreRefusedNamingTheKey(t *testing.T) {
 			`vault.auth.approle.mount_path: "/approle/" is not a mount path such as approle` + "\n" +
 			"vault.auth.approle.role_id: required with auth method approle: set env or file\n" +
 			"vault.auth.approle.secret_id: required with auth method approle: set env or file",
+		// A key of the retention section with a period is a class's: an
+		// undeclared one is named as such; another unknown key is only unknown.
+		"class.bad.yaml": `config testdata/class.bad.yaml: retention.archive: line 6: unknown key: "archive" is not a retention class: ` +
+			"the classes are analytics, label, financial (declared in worker/config/classes.go)\n" +
+			"retention.intervall: line 7: unknown key",
 	}
 	files, _ := filepath.Glob("testdata/*.bad.yaml")
 	if len(files) != len(cases) {

@@ -68,7 +68,11 @@ func decodeNode(node *yaml.Node, v reflect.Value, path string, errs *[]error) {
 		case m.IsValid():
 			decodeChannel(keyNode, valueNode, m, childPath, errs)
 		default:
-			*errs = append(*errs, keyErr(childPath, "line %d: unknown key", keyNode.Line))
+			hint := ""
+			if s, ok := v.Addr().Interface().(knowsKeys); ok {
+				hint = s.unknownKey(keyNode.Value, valueNode)
+			}
+			*errs = append(*errs, keyErr(childPath, "line %d: unknown key%s", keyNode.Line, hint))
 		}
 	}
 }
@@ -101,6 +105,12 @@ func decodeChannel(keyNode, valueNode *yaml.Node, m reflect.Value, path string, 
 		m.Set(reflect.MakeMap(m.Type()))
 	}
 	m.SetMapIndex(reflect.ValueOf(ch), v.Elem())
+}
+
+// knowsKeys is a section that can say more about a key it does not have than
+// that it is unknown (Retention: a period for a class that is not declared).
+type knowsKeys interface {
+	unknownKey(key string, value *yaml.Node) string
 }
 
 // sectionFields maps a struct's yaml key names to its fields.
