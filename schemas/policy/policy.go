@@ -1,7 +1,8 @@
 // Package policy is the personal-data field policy of the canonical order: for each
 // field, its treatment (keep, token, encrypt, coarsen, drop), purpose, retention
-// class and whether it is scanned for card numbers, read from order-fields.yaml
-// beside this file. The protect stage applies it; tests keep it complete.
+// class (one that worker/config declares) and whether it is scanned for card
+// numbers, read from order-fields.yaml beside this file. The protect stage
+// applies it; tests keep it complete.
 package policy
 
 import (
@@ -12,6 +13,8 @@ import (
 	"sort"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/orderflow/orderflow/worker/config"
 )
 
 //go:embed order-fields.yaml
@@ -28,14 +31,17 @@ const (
 	Drop    Treatment = "drop"
 )
 
-// Retention is the retention class a stored value belongs to.
+// Retention is the retention class a stored value belongs to: a class
+// declared in worker/config's table of classes (classes.go), which the
+// loader refuses any other than, or None.
 type Retention string
 
 const (
-	Analytics Retention = "analytics"
-	Label     Retention = "label"
-	Financial Retention = "financial"
-	None      Retention = "none"
+	Analytics = Retention(config.ClassAnalytics)
+	Label     = Retention(config.ClassLabel)
+	Financial = Retention(config.ClassFinancial)
+	// None is the retention of a dropped field, which is never stored.
+	None Retention = "none"
 )
 
 // ScanMode says whether the protect stage scans a field for card numbers (P3).
@@ -139,8 +145,10 @@ func (r Rule) check(path string, derived bool) error {
 	if !slices.Contains(treatments, r.Treatment) {
 		return fmt.Errorf("policy: %s: treatment %q is not one of %v", path, r.Treatment, treatments)
 	}
-	if !slices.Contains([]Retention{Analytics, Label, Financial, None}, r.Retention) {
-		return fmt.Errorf("policy: %s: retention %q is not analytics, label, financial or none", path, r.Retention)
+	if r.Retention != None {
+		if _, err := config.LookupClass(string(r.Retention)); err != nil {
+			return fmt.Errorf("policy: %s: retention %w; or none, for a dropped field", path, err)
+		}
 	}
 	if r.Purpose == "" {
 		return fmt.Errorf("policy: %s: no purpose", path)

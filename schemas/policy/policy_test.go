@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/orderflow/orderflow/worker/config"
 	"github.com/orderflow/orderflow/worker/order"
 )
 
@@ -133,12 +134,34 @@ func leafKinds(typ reflect.Type, prefix string) map[string]reflect.Kind {
 	return out
 }
 
+// The policy's classes are the declared ones: every stored field's class is
+// declared (Load refuses any other), and every declared class governs some
+// field, or it would govern tables nothing writes.
+func TestThePolicysClassesAreTheDeclaredOnes(t *testing.T) {
+	p, err := Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	used := map[string]bool{}
+	for _, rules := range []map[string]Rule{p.Fields, p.Derived} {
+		for _, r := range rules {
+			if r.Retention != None {
+				used[string(r.Retention)] = true
+			}
+		}
+	}
+	if got, want := slices.Sorted(maps.Keys(used)), slices.Sorted(slices.Values(config.ClassNames())); !slices.Equal(got, want) {
+		t.Errorf("the policy's classes are %v, the declared ones %v", got, want)
+	}
+}
+
 func TestBadPoliciesAreRefused(t *testing.T) {
 	cases := map[string]string{
 		"version: 2\nfields: {}\n": "policy: version 2, want 1",
 		"version: 1\nfields:\n  buyer.email: {treatment: hash, retention: analytics, purpose: x}\n":                                                                                                                `policy: buyer.email: treatment "hash" is not one of [keep token encrypt coarsen drop]`,
 		"version: 1\nfields:\n  buyer.email: {treatment: token, retention: label, purpose: x}\n":                                                                                                                   "policy: buyer.email: tokens are analytics data",
 		"version: 1\nfields:\n  free_text.text: {treatment: drop, retention: analytics, purpose: x}\n":                                                                                                             "policy: free_text.text: a dropped field, and only a dropped field, has retention none",
+		"version: 1\nfields:\n  buyer.email: {treatment: token, retention: archive, purpose: x}\n":                                                                                                                 `policy: buyer.email: retention "archive" is not a retention class: the classes are analytics, label, financial (declared in worker/config/classes.go); or none, for a dropped field`,
 		"version: 1\nfields:\n  tenant_id: {treatment: keep, retention: analytics}\n":                                                                                                                              "policy: tenant_id: no purpose",
 		"version: 1\nfields: {}\nderived:\n  area: {from: nope, treatment: coarsen, retention: analytics, purpose: x}\n":                                                                                           `policy: derived area: from "nope" is not a field`,
 		"version: 1\nfields:\n  lines.sku: {treatment: keep, retention: analytics, purpose: x}\n":                                                                                                                  "policy: lines.sku: no card_scan (scan, not_text or {exempt: <format, source>})",

@@ -228,8 +228,8 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 func (r *run) cleanup() {
 	n := r.names
 	if r.cfg.Keep {
-		r.progress("kept: topics %s, %s, %s; groups %s, %s; databases %s, %s",
-			n.Amazon, n.Ebay, n.DeadLetter, n.WorkerGroup, n.KafkaRefGroup, n.Database, n.Restricted)
+		r.progress("kept: topics %s; groups %s, %s; databases %s, %s",
+			strings.Join(n.topics(), ", "), n.WorkerGroup, n.KafkaRefGroup, n.Database, n.Restricted)
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -243,7 +243,7 @@ func (r *run) cleanup() {
 
 func (r *run) phases(ctx context.Context, res *Result) error {
 	n, cfg := r.names, r.cfg
-	r.progress("setup: topics %s.orders.{amazon,ebay,dlq}, databases %s{,_restricted}", n.ID, n.Database)
+	r.progress("setup: topics %s, databases %s{,_restricted}", strings.Join(n.topics(), ", "), n.Database)
 	if err := createTopics(ctx, r.kafka, n); err != nil {
 		return err
 	}
@@ -265,7 +265,7 @@ func (r *run) phases(ctx context.Context, res *Result) error {
 	res.Generated = Generated{Messages: stats.Messages, Snapshots: stats.Snapshots, Orders: stats.Orders, Malformed: stats.Malformed, CardNumbers: stats.CardNumbers}
 
 	r.progress("reference (a): kafka-go consumer group reads and commits %d messages", cfg.Orders)
-	res.KafkaRef, err = kafkaReference(ctx, r.app.Kafka.Brokers, n.KafkaRefGroup, []string{n.Amazon, n.Ebay}, cfg.Orders, cfg.SampleInterval)
+	res.KafkaRef, err = kafkaReference(ctx, r.app.Kafka.Brokers, n.KafkaRefGroup, n.Topics.Orders(), cfg.Orders, cfg.SampleInterval)
 	if err != nil {
 		return err
 	}
@@ -299,10 +299,8 @@ func (r *run) workerPhases(ctx context.Context, res *Result) error {
 	if err != nil {
 		return err
 	}
-	env := withOverrides(cfg.Environ, map[string]string{
-		"ORDERFLOW_KAFKA_TOPICS_AMAZON":            n.Amazon,
-		"ORDERFLOW_KAFKA_TOPICS_EBAY":              n.Ebay,
-		"ORDERFLOW_KAFKA_TOPICS_DEAD_LETTER":       n.DeadLetter,
+	overrides := map[string]string{
+		"ORDERFLOW_KAFKA_TOPICS_DEAD_LETTER":       n.Topics.DeadLetter,
 		"ORDERFLOW_KAFKA_GROUP_ID":                 n.WorkerGroup,
 		"ORDERFLOW_CLICKHOUSE_DATABASE":            n.Database,
 		"ORDERFLOW_CLICKHOUSE_RESTRICTED_DATABASE": n.Restricted,
@@ -311,7 +309,11 @@ func (r *run) workerPhases(ctx context.Context, res *Result) error {
 		// The hourly purge is not the pipeline; its first pass would run
 		// during the drain.
 		"ORDERFLOW_RETENTION_INTERVAL": "0s",
-	})
+	}
+	for ch, topic := range n.Topics.Channels {
+		overrides[config.EnvName("kafka.topics."+string(ch))] = topic
+	}
+	env := withOverrides(cfg.Environ, overrides)
 	r.progress("worker: %s run --config %s (metrics on %s) drains %d messages", cfg.Binary, cfg.ConfigPath, addr, cfg.Orders)
 	w, err := startWorker(cfg.Binary, cfg.ConfigPath, env, addr, cfg.Progress)
 	if err != nil {

@@ -7,7 +7,6 @@ import (
 
 	"github.com/orderflow/orderflow/worker/generate"
 	"github.com/orderflow/orderflow/worker/generate/produce"
-	"github.com/orderflow/orderflow/worker/order"
 )
 
 // prefill produces n messages as fast as the brokers acknowledge them,
@@ -43,7 +42,7 @@ func (r *run) produceAtRate(ctx context.Context, rate float64, d time.Duration) 
 // produce to commit.
 func (r *run) produce(ctx context.Context, pc produce.Config) (produce.Result, error) {
 	pc.Generator, pc.Brokers, pc.Transport = r.gen, r.clients.Brokers, r.clients.Transport
-	pc.Topics = map[order.Channel]string{order.ChannelAmazon: r.names.Amazon, order.ChannelEbay: r.names.Ebay}
+	pc.Topics = r.names.Topics.Channels
 	p, err := produce.New(pc)
 	if err != nil {
 		return produce.Result{}, err

@@ -12,15 +12,18 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/segmentio/kafka-go"
 
+	"github.com/orderflow/orderflow/worker/channel"
+	"github.com/orderflow/orderflow/worker/config"
 	"github.com/orderflow/orderflow/worker/migrate"
+	"github.com/orderflow/orderflow/worker/order"
 	"github.com/orderflow/orderflow/worker/topics"
 )
 
 // names are one run's own topics, consumer groups and databases, so that a run
 // never reads or writes anyone else's data on the shared stack.
 type names struct {
-	ID                         string // bench_<12 hex digits>
-	Amazon, Ebay, DeadLetter   string // topics
+	ID                         string        // bench_<12 hex digits>
+	Topics                     config.Topics // each channel's and the DLQ
 	WorkerGroup, KafkaRefGroup string
 	Database, Restricted       string
 }
@@ -31,13 +34,20 @@ func newNames() (names, error) {
 		return names{}, fmt.Errorf("run id: %w", err)
 	}
 	id := "bench_" + hex.EncodeToString(b[:])
-	return names{
-		ID:     id,
-		Amazon: id + ".orders.amazon", Ebay: id + ".orders.ebay", DeadLetter: id + ".orders.dlq",
+	n := names{
+		ID:          id,
+		Topics:      config.Topics{Channels: map[order.Channel]string{}, DeadLetter: id + ".orders.dlq"},
 		WorkerGroup: id + ".worker", KafkaRefGroup: id + ".kafka-ref",
 		Database: id, Restricted: id + "_restricted",
-	}, nil
+	}
+	for ch, topic := range channel.Default().Topics() {
+		n.Topics.Channels[ch] = id + "." + topic
+	}
+	return n, nil
 }
+
+// topics lists the run's topics: each channel's, then the DLQ.
+func (n names) topics() []string { return append(n.Topics.Orders(), n.Topics.DeadLetter) }
 
 // inputPartitions is the partitions of the run's input topics: as many as
 // the real ones (worker/topics).
@@ -47,12 +57,13 @@ const inputPartitions = topics.InputPartitions
 // pipeline's (a run kept with --keep holds raw synthetic orders no longer
 // than real ones are kept) and waits until every partition has a leader.
 func createTopics(ctx context.Context, client *kafka.Client, n names) error {
-	created, err := topics.Create(ctx, client, topics.Inputs(n.Amazon, n.Ebay, n.DeadLetter)...)
+	specs := topics.Inputs(n.Topics.Orders(), n.Topics.DeadLetter)
+	created, err := topics.Create(ctx, client, specs...)
 	if err != nil {
 		return err
 	}
-	if len(created) != 3 {
-		return fmt.Errorf("create topics: %d of the run's 3 topics existed already", 3-len(created))
+	if len(created) != len(specs) {
+		return fmt.Errorf("create topics: %d of the run's %d topics existed already", len(specs)-len(created), len(specs))
 	}
 	return nil
 }
@@ -60,7 +71,7 @@ func createTopics(ctx context.Context, client *kafka.Client, n names) error {
 // deleteTopics deletes the run's topics and consumer groups.
 func deleteTopics(ctx context.Context, client *kafka.Client, n names) error {
 	var errs []error
-	resp, err := client.DeleteTopics(ctx, &kafka.DeleteTopicsRequest{Topics: []string{n.Amazon, n.Ebay, n.DeadLetter}})
+	resp, err := client.DeleteTopics(ctx, &kafka.DeleteTopicsRequest{Topics: n.topics()})
 	if err != nil {
 		errs = append(errs, fmt.Errorf("delete topics: %w", err))
 	} else {

@@ -9,19 +9,25 @@
 // periods are "21d", "18mo", "6y"; days of the year "03-31"; maps "DE=10y,FR=10y" or
 // "acme=12-31".
 //
-// Financial retention is checked against statutory minimums kept in one table with
-// their sources (statutory.go): a configured period below its jurisdiction's minimum
-// is refused, and a jurisdiction without a period of its own is never kept for less
-// than its minimum.
+// The retention classes are declared in one table (classes.go): each class's period,
+// default and bounds, and what it governs. Financial retention is checked against
+// statutory minimums kept in one table with their sources (statutory.go): a
+// configured period below its jurisdiction's minimum is refused, and a jurisdiction
+// without a period of its own is never kept for less than its minimum.
 package config
 
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"time"
+
+	"github.com/orderflow/orderflow/worker/channel"
+	"github.com/orderflow/orderflow/worker/order"
 )
 
 // EnvPrefix starts every override variable.
@@ -66,12 +72,35 @@ type Kafka struct {
 
 // Topics names the topics the worker reads and writes.
 type Topics struct {
-	// Amazon is the Amazon order stream. Default "orders.amazon".
-	Amazon string `yaml:"amazon"`
-	// Ebay is the eBay order stream. Default "orders.ebay".
-	Ebay string `yaml:"ebay"`
+	// Channels maps each channel of the registry (worker/channel) to its order
+	// stream, one key per channel beside dead_letter: kafka.topics.amazon
+	// (ORDERFLOW_KAFKA_TOPICS_AMAZON), kafka.topics.ebay. Default: each
+	// channel's own, "orders.amazon" and "orders.ebay". A key that is not a
+	// registered channel is refused.
+	Channels map[order.Channel]string `yaml:",inline"`
 	// DeadLetter receives what cannot be decoded or normalised. Default "orders.dlq".
 	DeadLetter string `yaml:"dead_letter"`
+}
+
+// Orders returns the channels' order streams, in the registry's order: the
+// topics the worker consumes.
+func (t Topics) Orders() []string {
+	var out []string
+	for _, ch := range channel.Default().Names() {
+		if topic, ok := t.Channels[ch]; ok {
+			out = append(out, topic)
+		}
+	}
+	return out
+}
+
+// ChannelsByTopic maps each order stream to the channel whose orders it carries.
+func (t Topics) ChannelsByTopic() map[string]order.Channel {
+	out := make(map[string]order.Channel, len(t.Channels))
+	for ch, topic := range t.Channels {
+		out[topic] = ch
+	}
+	return out
 }
 
 // SASL is broker authentication. The password is a reference, never a value.
@@ -140,7 +169,7 @@ func Defaults() Config {
 		Kafka: Kafka{
 			ClientID:          "orderflow",
 			GroupID:           "orderflow",
-			Topics:            Topics{Amazon: "orders.amazon", Ebay: "orders.ebay", DeadLetter: "orders.dlq"},
+			Topics:            Topics{Channels: channel.Default().Topics(), DeadLetter: "orders.dlq"},
 			SessionTimeout:    30 * time.Second,
 			RebalanceTimeout:  30 * time.Second,
 			HeartbeatInterval: 3 * time.Second,
@@ -219,12 +248,7 @@ func (c *Config) Validate() error {
 	}
 	add(nonEmpty("kafka.client_id", k.ClientID))
 	add(nonEmpty("kafka.group_id", k.GroupID))
-	add(nonEmpty("kafka.topics.amazon", k.Topics.Amazon))
-	add(nonEmpty("kafka.topics.ebay", k.Topics.Ebay))
-	add(nonEmpty("kafka.topics.dead_letter", k.Topics.DeadLetter))
-	if k.Topics.Amazon != "" && (k.Topics.Amazon == k.Topics.Ebay || k.Topics.Amazon == k.Topics.DeadLetter || k.Topics.Ebay == k.Topics.DeadLetter) {
-		add(keyErr("kafka.topics", "amazon, ebay and dead_letter must be three different topics"))
-	}
+	errs = append(errs, k.Topics.validate()...)
 	add(between("kafka.session_timeout", k.SessionTimeout, 6*time.Second, 5*time.Minute))
 	add(between("kafka.rebalance_timeout", k.RebalanceTimeout, time.Second, 10*time.Minute))
 	add(between("kafka.heartbeat_interval", k.HeartbeatInterval, 100*time.Millisecond, k.SessionTimeout/3))
@@ -270,6 +294,46 @@ func (c *Config) Validate() error {
 	errs = append(errs, c.Retention.validate()...)
 	errs = append(errs, c.Offboarding.validate(c.Vault.RequestTimeout)...)
 	return errors.Join(errs...)
+}
+
+// validate checks that every registered channel has a topic, that no key is
+// another channel, and that no two keys share a topic.
+func (t Topics) validate() []error {
+	var errs []error
+	reg := channel.Default()
+	for _, ch := range slices.Sorted(maps.Keys(t.Channels)) {
+		if !reg.Has(ch) {
+			errs = append(errs, unknownChannel("kafka.topics."+string(ch), ""))
+		}
+	}
+	type keyTopic struct{ key, topic string }
+	var all []keyTopic
+	for _, ch := range reg.Names() {
+		all = append(all, keyTopic{string(ch), t.Channels[ch]})
+	}
+	all = append(all, keyTopic{"dead_letter", t.DeadLetter})
+	byTopic := map[string]string{}
+	for _, kt := range all {
+		if err := nonEmpty("kafka.topics."+kt.key, kt.topic); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if other, ok := byTopic[kt.topic]; ok {
+			errs = append(errs, keyErr("kafka.topics."+kt.key, "is kafka.topics.%s's topic too: every channel and dead_letter need a topic of their own", other))
+		}
+		byTopic[kt.topic] = kt.key
+	}
+	return errs
+}
+
+// unknownChannel is the error of a kafka.topics key that names no registered
+// channel; at says where in the file, when it is known.
+func unknownChannel(key, at string) error {
+	names := make([]string, 0, 2)
+	for _, ch := range channel.Default().Names() {
+		names = append(names, string(ch))
+	}
+	return keyErr(key, "%snot a channel this worker reads (%s) nor dead_letter", at, strings.Join(names, ", "))
 }
 
 func nonEmpty(key, v string) error {

@@ -6,11 +6,14 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/orderflow/orderflow/worker/order"
 )
 
 func TestFullFileSetsEveryKey(t *testing.T) {
@@ -23,7 +26,7 @@ func TestFullFileSetsEveryKey(t *testing.T) {
 			Brokers:           []string{"kafka-0.kafka:9092", "kafka-1.kafka:9092"},
 			ClientID:          "orderflow-eu",
 			GroupID:           "orderflow-eu",
-			Topics:            Topics{Amazon: "eu.orders.amazon", Ebay: "eu.orders.ebay", DeadLetter: "eu.orders.dlq"},
+			Topics:            Topics{Channels: map[order.Channel]string{"amazon": "eu.orders.amazon", "ebay": "eu.orders.ebay"}, DeadLetter: "eu.orders.dlq"},
 			SessionTimeout:    45 * time.Second,
 			RebalanceTimeout:  time.Minute,
 			HeartbeatInterval: 5 * time.Second,
@@ -138,7 +141,7 @@ func TestBadFilesAreRefusedNamingTheKey(t *testing.T) {
 		"secret-value.bad.yaml": "config testdata/secret-value.bad.yaml: kafka.sasl.password: line 6: a secret is given by reference " +
 			"({env: NAME} or {file: PATH}), never as a value",
 		"out-of-range.bad.yaml": "config: kafka.brokers: entry 1 is not host:port\n" +
-			"kafka.topics: amazon, ebay and dead_letter must be three different topics\n" +
+			"kafka.topics.dead_letter: is kafka.topics.amazon's topic too: every channel and dead_letter need a topic of their own\n" +
 			"pipeline.batch_max_messages: must be between 1 and 100000, got 0\n" +
 			"pipeline.batch_max_wait: must be between 1ms and 1m0s, got 2h0m0s\n" +
 			`log.level: "verbose" is not one of debug, info, warn, error`,
@@ -162,6 +165,8 @@ func TestBadFilesAreRefusedNamingTheKey(t *testing.T) {
 			`retention.lease.kv_mount: "/secret/" is not a mount path such as secret` + "\n" +
 			`retention.lease.path: "orderflow/../leases" is not a path such as orderflow/leases` + "\n" +
 			"retention.lease.ttl: must be between 5s and 1h0m0s, got 1s",
+		"unknown-channel.bad.yaml": "config testdata/unknown-channel.bad.yaml: kafka.topics.walmart: line 5: " +
+			"not a channel this worker reads (amazon, ebay) nor dead_letter",
 		"not-yaml.bad.yaml": "config testdata/not-yaml.bad.yaml: not valid YAML: yaml: line 1: did not find expected ',' or ']'",
 		"vault.bad.yaml": `config: vault.address: "vault:8200" is not an http(s) URL such as https://vault:8200` + "\n" +
 			`vault.key_prefix: "-orderflow" is not 1-64 letters, digits, '_', '-' or '.', starting with a letter, digit or '_'` + "\n" +
@@ -169,6 +174,11 @@ func TestBadFilesAreRefusedNamingTheKey(t *testing.T) {
 			`vault.auth.approle.mount_path: "/approle/" is not a mount path such as approle` + "\n" +
 			"vault.auth.approle.role_id: required with auth method approle: set env or file\n" +
 			"vault.auth.approle.secret_id: required with auth method approle: set env or file",
+		// A key of the retention section with a period is a class's: an
+		// undeclared one is named as such; another unknown key is only unknown.
+		"class.bad.yaml": `config testdata/class.bad.yaml: retention.archive: line 6: unknown key: "archive" is not a retention class: ` +
+			"the classes are analytics, label, financial (declared in worker/config/classes.go)\n" +
+			"retention.intervall: line 7: unknown key",
 	}
 	files, _ := filepath.Glob("testdata/*.bad.yaml")
 	if len(files) != len(cases) {
@@ -274,10 +284,17 @@ func TestSecretReferenceToNothingIsRefused(t *testing.T) {
 	}
 }
 
-// lookup finds the field at a dotted yaml path.
+// lookup finds the field at a dotted yaml path, or a channel's value in an
+// inlined channel map (kafka.topics.amazon).
 func lookup(v reflect.Value, path string) reflect.Value {
 	for name := range strings.SplitSeq(path, ".") {
-		v = sectionFields(v)[name]
+		field, ok := sectionFields(v)[name]
+		if !ok {
+			if m := channelMap(v); m.IsValid() {
+				field = m.MapIndex(reflect.ValueOf(order.Channel(name)))
+			}
+		}
+		v = field
 	}
 	return v
 }
@@ -381,5 +398,42 @@ func TestOffboardingLiveWithinOutlastsAStaleWorkersLastRequest(t *testing.T) {
 		if !c.ok && (err == nil || !strings.Contains(err.Error(), "offboarding.")) {
 			t.Errorf("%v: %v, want a refusal naming an offboarding key", c.env, err)
 		}
+	}
+}
+
+// kafka.topics is a map from each registered channel to its order stream,
+// beside dead_letter: every channel needs a topic of its own, a key naming no
+// channel is refused (in a file, in code), and the worker reads the topics in
+// the registry's order.
+func TestTopicsAreAMapOfTheRegisteredChannels(t *testing.T) {
+	def := Defaults().Kafka.Topics
+	if want := map[order.Channel]string{"amazon": "orders.amazon", "ebay": "orders.ebay"}; !reflect.DeepEqual(def.Channels, want) {
+		t.Errorf("default channel topics %v, want %v", def.Channels, want)
+	}
+	if got := def.Orders(); !slices.Equal(got, []string{"orders.amazon", "orders.ebay"}) {
+		t.Errorf("Orders() = %v", got)
+	}
+	if got := def.ChannelsByTopic(); !reflect.DeepEqual(got, map[string]order.Channel{"orders.amazon": "amazon", "orders.ebay": "ebay"}) {
+		t.Errorf("ChannelsByTopic() = %v", got)
+	}
+	// Each Defaults() is a map of its own: a change to one is not another's.
+	def.Channels["amazon"] = "changed"
+	if Defaults().Kafka.Topics.Channels["amazon"] != "orders.amazon" {
+		t.Error("Defaults() shares its topic map")
+	}
+
+	_, err := Load("testdata/minimal.good.yaml", []string{"ORDERFLOW_KAFKA_TOPICS_EBAY=", "ORDERFLOW_KAFKA_TOPICS_AMAZON=orders.dlq"})
+	want := "config: kafka.topics.ebay: must not be empty\n" +
+		"kafka.topics.dead_letter: is kafka.topics.amazon's topic too: every channel and dead_letter need a topic of their own"
+	if err == nil || err.Error() != want {
+		t.Errorf("error\n got: %v\nwant: %s", err, want)
+	}
+
+	cfg := Defaults()
+	cfg.Kafka.Brokers = []string{"127.0.0.1:19092"}
+	cfg.Kafka.Topics.Channels["walmart"] = "orders.walmart"
+	want = "kafka.topics.walmart: not a channel this worker reads (amazon, ebay) nor dead_letter"
+	if err := cfg.Validate(); err == nil || err.Error() != want {
+		t.Errorf("error\n got: %v\nwant: %s", err, want)
 	}
 }

@@ -6,6 +6,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/orderflow/orderflow/worker/channel"
+	"github.com/orderflow/orderflow/worker/order"
 )
 
 var (
@@ -14,7 +17,16 @@ var (
 	periodMapType  = reflect.TypeFor[map[string]Period]()
 	yearEndType    = reflect.TypeFor[YearEnd]()
 	yearEndMapType = reflect.TypeFor[map[string]YearEnd]()
+	// channelMapType is a map inlined in its section whose keys are the
+	// registered channels (kafka.topics.amazon): one key per channel.
+	channelMapType = reflect.TypeFor[map[order.Channel]string]()
 )
+
+// isChannelMap reports whether a struct field is a map of channels inlined in
+// its section.
+func isChannelMap(f reflect.StructField) bool {
+	return f.Type == channelMapType && f.Tag.Get("yaml") == ",inline"
+}
 
 // isLeaf reports whether a struct-kinded type is one value rather than a section.
 func isLeaf(t reflect.Type) bool { return t == durationType || t == periodType || t == yearEndType }
@@ -30,12 +42,14 @@ type Key struct {
 func Keys() []Key {
 	var keys []Key
 	walk(reflect.ValueOf(&Config{}).Elem(), "", func(path string, _ reflect.Value) {
-		keys = append(keys, Key{Path: path, Env: envName(path)})
+		keys = append(keys, Key{Path: path, Env: EnvName(path)})
 	})
 	return keys
 }
 
-func envName(path string) string {
+// EnvName is the environment variable that overrides the key at path:
+// kafka.topics.amazon is ORDERFLOW_KAFKA_TOPICS_AMAZON.
+func EnvName(path string) string {
 	return EnvPrefix + strings.ToUpper(strings.ReplaceAll(path, ".", "_"))
 }
 
@@ -44,6 +58,11 @@ func walk(v reflect.Value, prefix string, leaf func(path string, field reflect.V
 	t := v.Type()
 	for i := range t.NumField() {
 		f := t.Field(i)
+		fv := v.Field(i)
+		if isChannelMap(f) {
+			walkChannels(fv, prefix, leaf)
+			continue
+		}
 		name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
 		if name == "" || name == "-" {
 			continue
@@ -52,12 +71,32 @@ func walk(v reflect.Value, prefix string, leaf func(path string, field reflect.V
 		if prefix != "" {
 			path = prefix + "." + name
 		}
-		fv := v.Field(i)
 		if fv.Kind() == reflect.Struct && !isLeaf(fv.Type()) {
 			walk(fv, path, leaf)
 			continue
 		}
 		leaf(path, fv)
+	}
+}
+
+// walkChannels calls leaf for each registered channel's entry of m, a channel
+// map inlined in the section at prefix. A map's values cannot be set in place,
+// so leaf gets a copy, written back when leaf changes it.
+func walkChannels(m reflect.Value, prefix string, leaf func(path string, field reflect.Value)) {
+	for _, ch := range channel.Default().Names() {
+		key := reflect.ValueOf(ch)
+		v := reflect.New(m.Type().Elem()).Elem()
+		if cur := m.MapIndex(key); cur.IsValid() {
+			v.Set(cur)
+		}
+		before := v.String()
+		leaf(prefix+"."+string(ch), v)
+		if v.String() != before {
+			if m.IsNil() {
+				m.Set(reflect.MakeMap(m.Type()))
+			}
+			m.SetMapIndex(key, v)
+		}
 	}
 }
 
@@ -73,12 +112,12 @@ func applyEnv(cfg *Config, environ []string) error {
 	}
 	var firstErr error
 	walk(reflect.ValueOf(cfg).Elem(), "", func(path string, field reflect.Value) {
-		raw, ok := env[envName(path)]
+		raw, ok := env[EnvName(path)]
 		if !ok || firstErr != nil {
 			return
 		}
 		if err := setFromString(field, raw); err != nil {
-			firstErr = keyErr(path, "from %s: %v", envName(path), err)
+			firstErr = keyErr(path, "from %s: %v", EnvName(path), err)
 		}
 	})
 	return firstErr

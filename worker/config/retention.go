@@ -17,7 +17,8 @@ import (
 
 // Retention says how long each retention class is kept (schemas/policy names a
 // class for every stored field), how often the worker purges, and how purge
-// passes keep out of each other's way.
+// passes keep out of each other's way. Each class declared in classes.go has
+// its period here, under its name, with the declaration's default and bounds.
 //
 // Financial records (P8) are kept from their order's last financial event
 // (the purchase or the latest refund) to the end of the seller's financial
@@ -82,30 +83,24 @@ type Lease struct {
 }
 
 func defaultRetention() Retention {
-	return Retention{
-		Label:     Period{Days: 21},
-		Financial: Period{Years: 6},
-		Analytics: Period{Years: 2},
-		Interval:  time.Hour,
+	r := Retention{
+		Interval: time.Hour,
 		// 31 March: the UK's government financial year end, and the most
 		// common company year end.
 		FinancialYearEnd: YearEnd{Month: time.March, Day: 31},
 		Lease:            Lease{Enabled: true, KVMount: "secret", Path: "orderflow/leases", TTL: time.Minute},
 	}
+	for _, c := range classes {
+		*c.period(&r) = c.Default
+	}
+	return r
 }
 
 // FinancialFor returns the financial retention of a jurisdiction: its own
 // period (financial_by_jurisdiction), else Financial, raised to the
 // jurisdiction's statutory minimum (MinimumFor) where that is longer.
 func (r Retention) FinancialFor(jurisdiction string) Period {
-	p, ok := r.FinancialByJurisdiction[jurisdiction]
-	if !ok {
-		p = r.Financial
-	}
-	if m := MinimumFor(jurisdiction).Period; !p.AtLeast(m) {
-		return m
-	}
-	return p
+	return declared(ClassFinancial).PeriodIn(r, jurisdiction)
 }
 
 // YearEndFor returns the last day of a tenant's financial year.
@@ -132,24 +127,8 @@ func (r Retention) validate() []error {
 			errs = append(errs, err)
 		}
 	}
-	// Purging sooner than a day after writing would race the writer; longer
-	// than 30 years is a typo.
-	add(periodBetween("retention.label", r.Label, Period{Days: 1}, Period{Days: 366}))
-	add(periodBetween("retention.financial", r.Financial, Period{Days: 1}, Period{Years: 30}))
-	add(atLeastStatutory("retention.financial", r.Financial, MinimumFor(PlatformJurisdiction)))
-	add(periodBetween("retention.analytics", r.Analytics, Period{Days: 1}, Period{Years: 30}))
-	for _, j := range slices.Sorted(maps.Keys(r.FinancialByJurisdiction)) {
-		key := "retention.financial_by_jurisdiction." + j
-		if !order.ValidCountryCode(j) {
-			add(keyErr(key, "%q is not %s", j, order.CountryCodeRule))
-			continue
-		}
-		p := r.FinancialByJurisdiction[j]
-		if err := periodBetween(key, p, Period{Days: 1}, Period{Years: 30}); err != nil {
-			add(err)
-			continue
-		}
-		add(atLeastStatutory(key, p, MinimumFor(j)))
+	for _, c := range classes {
+		errs = append(errs, c.validate(r)...)
 	}
 	if !r.FinancialYearEnd.valid() {
 		add(keyErr("retention.financial_year_end", "must be a day of the year, MM-DD, such as 03-31"))

@@ -9,6 +9,9 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/orderflow/orderflow/worker/channel"
+	"github.com/orderflow/orderflow/worker/order"
 )
 
 // decodeYAML decodes the file key by key, so that every error names the dotted key
@@ -59,12 +62,55 @@ func decodeNode(node *yaml.Node, v reflect.Value, path string, errs *[]error) {
 			childPath = path + "." + keyNode.Value
 		}
 		field, ok := fields[keyNode.Value]
-		if !ok {
-			*errs = append(*errs, keyErr(childPath, "line %d: unknown key", keyNode.Line))
-			continue
+		switch m := channelMap(v); {
+		case ok:
+			decodeNode(valueNode, field, childPath, errs)
+		case m.IsValid():
+			decodeChannel(keyNode, valueNode, m, childPath, errs)
+		default:
+			hint := ""
+			if s, ok := v.Addr().Interface().(knowsKeys); ok {
+				hint = s.unknownKey(keyNode.Value, valueNode)
+			}
+			*errs = append(*errs, keyErr(childPath, "line %d: unknown key%s", keyNode.Line, hint))
 		}
-		decodeNode(valueNode, field, childPath, errs)
 	}
+}
+
+// channelMap returns the section's inlined map of channels (kafka.topics'), if
+// it has one: the keys that are not its fields are channels.
+func channelMap(section reflect.Value) reflect.Value {
+	for i := range section.NumField() {
+		if isChannelMap(section.Type().Field(i)) {
+			return section.Field(i)
+		}
+	}
+	return reflect.Value{}
+}
+
+// decodeChannel sets one channel's value in m, refusing a key that is not a
+// registered channel.
+func decodeChannel(keyNode, valueNode *yaml.Node, m reflect.Value, path string, errs *[]error) {
+	ch := order.Channel(keyNode.Value)
+	if !channel.Default().Has(ch) {
+		*errs = append(*errs, unknownChannel(path, fmt.Sprintf("line %d: ", keyNode.Line)))
+		return
+	}
+	v := reflect.New(m.Type().Elem())
+	if err := valueNode.Decode(v.Interface()); err != nil {
+		*errs = append(*errs, keyErr(path, "%s", describeYAMLError(err)))
+		return
+	}
+	if m.IsNil() {
+		m.Set(reflect.MakeMap(m.Type()))
+	}
+	m.SetMapIndex(reflect.ValueOf(ch), v.Elem())
+}
+
+// knowsKeys is a section that can say more about a key it does not have than
+// that it is unknown (Retention: a period for a class that is not declared).
+type knowsKeys interface {
+	unknownKey(key string, value *yaml.Node) string
 }
 
 // sectionFields maps a struct's yaml key names to its fields.

@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/segmentio/kafka-go"
 
+	"github.com/orderflow/orderflow/worker/channel"
 	"github.com/orderflow/orderflow/worker/clickhousedb"
 	"github.com/orderflow/orderflow/worker/config"
 	"github.com/orderflow/orderflow/worker/generate"
@@ -45,9 +46,9 @@ type Config struct {
 	// Timeout is how long the worker may take to commit every message.
 	// Default 10m.
 	Timeout time.Duration
-	// TopicPrefix starts the run's topics (prefix + a run stamp +
-	// ".orders.amazon"); the topics of earlier runs with the prefix are
-	// deleted first. Default "demo.".
+	// TopicPrefix starts the run's topics (prefix + a run stamp + "." + each
+	// channel's topic, "orders.amazon"); the topics of earlier runs with the
+	// prefix are deleted first. Default "demo.".
 	TopicPrefix string
 	// Database and RestrictedDatabase are dropped and migrated afresh.
 	// Defaults "orderflow_demo" and "orderflow_demo_restricted".
@@ -142,10 +143,9 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 	}
 	app := cfg.App
 	stamp := time.Now().UTC().Format("20060102-150405")
-	app.Kafka.Topics = config.Topics{
-		Amazon:     cfg.TopicPrefix + stamp + ".orders.amazon",
-		Ebay:       cfg.TopicPrefix + stamp + ".orders.ebay",
-		DeadLetter: cfg.TopicPrefix + stamp + ".orders.dlq",
+	app.Kafka.Topics = config.Topics{Channels: map[order.Channel]string{}, DeadLetter: cfg.TopicPrefix + stamp + ".orders.dlq"}
+	for ch, topic := range channel.Default().Topics() {
+		app.Kafka.Topics.Channels[ch] = cfg.TopicPrefix + stamp + "." + topic
 	}
 	app.Kafka.GroupID = "orderflow-demo-" + stamp
 	app.ClickHouse.Database, app.ClickHouse.RestrictedDatabase = cfg.Database, cfg.RestrictedDatabase
@@ -156,7 +156,7 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 	if err != nil {
 		return sum, err
 	}
-	say("fresh topics %s, %s, %s", app.Kafka.Topics.Amazon, app.Kafka.Topics.Ebay, app.Kafka.Topics.DeadLetter)
+	say("fresh topics %s, %s", strings.Join(app.Kafka.Topics.Orders(), ", "), app.Kafka.Topics.DeadLetter)
 	if err := freshTopics(ctx, clients.Admin(), cfg.TopicPrefix, app.Kafka.Topics); err != nil {
 		return sum, err
 	}
@@ -177,7 +177,7 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 	}
 	producer, err := produce.New(produce.Config{
 		Generator: gen, Brokers: clients.Brokers, Transport: clients.Transport, Count: cfg.Count,
-		Topics:       map[order.Channel]string{order.ChannelAmazon: app.Kafka.Topics.Amazon, order.ChannelEbay: app.Kafka.Topics.Ebay},
+		Topics:       app.Kafka.Topics.Channels,
 		CloseTimeout: app.Pipeline.ShutdownTimeout, Logger: cfg.Logger,
 	})
 	if err != nil {
@@ -286,7 +286,7 @@ func freshTopics(ctx context.Context, client *kafka.Client, prefix string, names
 			return fmt.Errorf("deleting the last demo's topics: %w", err)
 		}
 	}
-	specs := topics.Inputs(names.Amazon, names.Ebay, names.DeadLetter)
+	specs := topics.Inputs(names.Orders(), names.DeadLetter)
 	created, err := topics.Create(ctx, client, specs...)
 	if err != nil {
 		return fmt.Errorf("creating the demo's topics: %w", err)

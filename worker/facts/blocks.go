@@ -9,6 +9,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	schema "github.com/orderflow/orderflow/schemas/clickhouse"
+	"github.com/orderflow/orderflow/worker/channel"
 	"github.com/orderflow/orderflow/worker/order"
 	"github.com/orderflow/orderflow/worker/protected"
 )
@@ -244,7 +245,7 @@ func (c *decimals) get(a order.Amount) decimal.Decimal {
 // once: order_facts and financial_records share the order's decimals, and
 // financial_records' line arrays are views of order_line_facts' columns.
 // labelCutoff is the purchase time at or before which labels have expired.
-func build(orders []protected.Order, now, labelCutoff time.Time) (*batchBlocks, error) {
+func build(orders []protected.Order, channels *channel.Registry, now, labelCutoff time.Time) (*batchBlocks, error) {
 	n, nLines, nLabels := len(orders), 0, 0
 	for i := range orders {
 		nLines += len(orders[i].Lines)
@@ -256,7 +257,7 @@ func build(orders []protected.Order, now, labelCutoff time.Time) (*batchBlocks, 
 	// names each order no retry can write, not only the first.
 	var invalid []error
 	for i := range orders {
-		if err := validate(&orders[i]); err != nil {
+		if err := validate(&orders[i], channels); err != nil {
 			invalid = append(invalid, &invalidOrderError{index: i, rule: err})
 		}
 	}
@@ -400,7 +401,7 @@ func build(orders []protected.Order, now, labelCutoff time.Time) (*batchBlocks, 
 			}
 		}
 
-		jurisdiction := Jurisdiction(o.Marketplace)
+		jurisdiction := channels.Jurisdiction(o.Channel, o.Marketplace)
 		fin.tenantID = append(fin.tenantID, o.TenantID)
 		fin.channel = append(fin.channel, channel)
 		fin.channelOrderID = append(fin.channelOrderID, o.ChannelOrderID)
@@ -475,11 +476,9 @@ func currencyOf(o *protected.Order) string {
 // would refuse the whole block, and every retry with it) and the times their
 // DateTime columns can hold. Its errors name the field and the rule, never the
 // value.
-func validate(o *protected.Order) error {
-	switch o.Channel {
-	case order.ChannelAmazon, order.ChannelEbay:
-	default:
-		return errors.New("channel is not amazon or ebay")
+func validate(o *protected.Order, channels *channel.Registry) error {
+	if !channels.Has(o.Channel) {
+		return errors.New("channel is not a registered channel")
 	}
 	switch o.Status {
 	case order.StatusPending, order.StatusPendingAvailability, order.StatusUnshipped, order.StatusPartiallyShipped,

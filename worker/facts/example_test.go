@@ -12,6 +12,7 @@ import (
 
 	schema "github.com/orderflow/orderflow/schemas/clickhouse"
 	"github.com/orderflow/orderflow/schemas/policy"
+	"github.com/orderflow/orderflow/worker/channel"
 	"github.com/orderflow/orderflow/worker/clickhousedb"
 	"github.com/orderflow/orderflow/worker/config"
 	"github.com/orderflow/orderflow/worker/facts"
@@ -92,9 +93,14 @@ func ExampleNew() {
 		fmt.Println(err)
 		return
 	}
+	normalizer, err := channel.Default().Normalizer(normalize.Config{})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
 	var batch []order.Order
 	for range 200 {
-		o, err := normalize.Normalize(gen.Next().Value)
+		o, err := normalizer.Normalize(gen.Next().Value)
 		if err != nil {
 			fmt.Println(err)
 			return

@@ -3,13 +3,14 @@ package facts
 import (
 	"time"
 
+	"github.com/orderflow/orderflow/worker/channel"
 	"github.com/orderflow/orderflow/worker/protected"
 )
 
 // BuildBlocks is the row building of Write alone, for BenchmarkBuildBlocks:
 // it returns the rows of the four blocks.
 func BuildBlocks(orders []protected.Order, now time.Time) (int, error) {
-	bs, err := build(orders, now, now.AddDate(0, 0, -21))
+	bs, err := build(orders, channel.Default(), now, now.AddDate(0, 0, -21))
 	if err != nil {
 		return 0, err
 	}

@@ -64,6 +64,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	schema "github.com/orderflow/orderflow/schemas/clickhouse"
+	"github.com/orderflow/orderflow/worker/channel"
 	"github.com/orderflow/orderflow/worker/config"
 	"github.com/orderflow/orderflow/worker/failure"
 	"github.com/orderflow/orderflow/worker/protected"
@@ -88,6 +89,10 @@ type Config struct {
 	// purchase (retention.label): no label row is written for an order
 	// purchased longer ago than that. Default 21 days; 1 to 366 days.
 	LabelRetention config.Period
+	// Channels are the channels whose orders the writer accepts, their values
+	// in the tables' Enum8 channel columns (CheckSchema) and their marketplaces'
+	// jurisdictions. Default channel.Default().
+	Channels *channel.Registry
 	// Now is the clock: written_at, and which labels have expired. Default
 	// time.Now.
 	Now func() time.Time
@@ -111,6 +116,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.Concurrency == 0 {
 		c.Concurrency = int(numTables)
+	}
+	if c.Channels == nil {
+		c.Channels = channel.Default()
 	}
 	if c.Now == nil {
 		c.Now = time.Now
@@ -240,7 +248,7 @@ func (w *Writer) Write(ctx context.Context, batch uint64, orders []protected.Ord
 	}
 	start := time.Now()
 	now := w.cfg.Now().UTC().Truncate(time.Second)
-	bs, err := build(orders, now, w.cfg.LabelRetention.Before(now))
+	bs, err := build(orders, w.cfg.Channels, now, w.cfg.LabelRetention.Before(now))
 	if err != nil {
 		return err
 	}
@@ -342,23 +350,30 @@ func (w *Writer) send(ctx context.Context, b *block) error {
 
 // CheckSchema compares the four tables' columns in ClickHouse with those the
 // writer inserts and returns an error naming the differences: a column the
-// writer does not fill would silently get its default. For readiness checks
-// and tests.
+// writer does not fill would silently get its default. Each table's channel
+// column must hold every channel of Config.Channels with its value, or every
+// insert of a batch with an order of a missing channel would fail. For
+// readiness checks and tests.
 func (w *Writer) CheckSchema(ctx context.Context) error {
 	var errs []error
 	for t := range numTables {
-		rows, err := w.cfg.Conn.Query(ctx, "SELECT name FROM system.columns WHERE database = ? AND table = ?", w.dbs[t], t.String())
+		rows, err := w.cfg.Conn.Query(ctx, "SELECT name, type FROM system.columns WHERE database = ? AND table = ?", w.dbs[t], t.String())
 		if err != nil {
 			return fmt.Errorf("facts: reading the columns of %s.%s: %s", w.dbs[t], t, describe(err))
 		}
 		have := map[string]bool{}
 		for rows.Next() {
-			var name string
-			if err := rows.Scan(&name); err != nil {
+			var name, typ string
+			if err := rows.Scan(&name, &typ); err != nil {
 				rows.Close()
 				return fmt.Errorf("facts: reading the columns of %s.%s: %s", w.dbs[t], t, describe(err))
 			}
 			have[name] = true
+			if name == "channel" {
+				if err := w.cfg.Channels.CheckEnum8(typ); err != nil {
+					errs = append(errs, fmt.Errorf("facts: %s.%s column channel: %w", w.dbs[t], t, err))
+				}
+			}
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {

@@ -244,6 +244,7 @@ func TestInvalidOrder(t *testing.T) {
 	at := func(y int) *time.Time { t := time.Date(y, 6, 1, 0, 0, 0, 0, time.UTC); return &t }
 	const card = "4111111111111111"
 	bads := map[string]func(o *protected.Order){
+		"channel":            func(o *protected.Order) { o.Channel = "walmart" },
 		"status":             func(o *protected.Order) { o.Status = "Shipped " + card },
 		"purchased_at":       func(o *protected.Order) { o.PurchasedAt = *at(1969) },
 		"source_updated_at":  func(o *protected.Order) { o.SourceUpdatedAt = *at(2150) },

@@ -16,6 +16,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/orderflow/orderflow/schemas/policy"
+	"github.com/orderflow/orderflow/worker/channel"
 	"github.com/orderflow/orderflow/worker/clickhousedb/clickhousetest"
 	"github.com/orderflow/orderflow/worker/config"
 	"github.com/orderflow/orderflow/worker/facts"
@@ -45,6 +46,10 @@ type fixture struct {
 // fixture of the normaliser.
 func fixtures(t testing.TB) []fixture {
 	t.Helper()
+	normalizer, err := channel.Default().Normalizer(normalize.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	var out []fixture
 	for _, dir := range []string{"amazon", "amazon2026", "ebay"} {
 		files, err := filepath.Glob(filepath.Join("..", "normalize", "testdata", dir, "*.json"))
@@ -60,7 +65,7 @@ func fixtures(t testing.TB) []fixture {
 			if err != nil {
 				t.Fatal(err)
 			}
-			o, err := normalize.Normalize(data)
+			o, err := normalizer.Normalize(data)
 			if err != nil {
 				t.Fatalf("%s: %v", f, err)
 			}
@@ -443,7 +448,7 @@ func wantFinancial(c order.Order, p protected.Order, now time.Time) row {
 	j := strings.Join
 	return row{
 		"tenant_id": c.TenantID, "channel": string(c.Channel), "channel_order_id": c.ChannelOrderID,
-		"version": strconv.FormatInt(c.SourceUpdatedAt.UnixMilli(), 10), "jurisdiction": facts.Jurisdiction(c.Marketplace),
+		"version": strconv.FormatInt(c.SourceUpdatedAt.UnixMilli(), 10), "jurisdiction": channel.Default().Jurisdiction(c.Channel, c.Marketplace),
 		"marketplace": c.Marketplace, "seller_order_id": c.SellerOrderID, "purchased_at": ts(c.PurchasedAt),
 		"last_financial_event_at": ts(lastEvent(c)),
 		"status":                  string(c.Status), "payment_status": string(c.PaymentStatus), "is_business": flag(c.IsBusiness),

@@ -8,8 +8,10 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/orderflow/orderflow/worker/channel"
 	"github.com/orderflow/orderflow/worker/config"
 	"github.com/orderflow/orderflow/worker/facts"
+	"github.com/orderflow/orderflow/worker/normalize"
 	"github.com/orderflow/orderflow/worker/order"
 	"github.com/orderflow/orderflow/worker/telemetry/telemetrytest"
 )
@@ -206,6 +208,43 @@ func TestCheckSchema(t *testing.T) {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("CheckSchema error %q does not say %q", err, want)
 		}
+	}
+}
+
+// TestCheckSchemaWantsEveryChannel: a writer whose registry has a channel that
+// the tables' Enum8 lacks refuses to start (every insert holding one of its
+// orders would fail) and names it; once a migration adds it, it starts. An
+// element the registry lacks is no fault: a migration may run before the
+// binary that reads its channel.
+func TestCheckSchemaWantsEveryChannel(t *testing.T) {
+	s := newStack(t)
+	ctx := context.Background()
+	withTest, err := channel.Default().With(channel.Spec{Name: "test", Enum: 100, Topic: "orders.test",
+		Decoder: normalize.Ebay, SourceFormats: []string{"test.v1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, _ := s.writer(t, func(c *facts.Config) { c.Channels = withTest })
+	err = w.CheckSchema(ctx)
+	if err == nil {
+		t.Fatal("CheckSchema passed tables without the channel test")
+	}
+	for _, table := range []string{"order_facts", "order_line_facts", "delivery_labels", "financial_records"} {
+		if want := table + " column channel: has no channel test (= 100)"; !strings.Contains(err.Error(), want) {
+			t.Errorf("CheckSchema error %q does not say %q", err, want)
+		}
+	}
+	for _, table := range []string{"order_facts", "order_line_facts", "delivery_labels", "financial_records"} {
+		stmt := "ALTER TABLE " + s.table(table) + " MODIFY COLUMN channel " + withTest.Enum8()
+		if err := s.conn.Exec(ctx, stmt); err != nil {
+			t.Fatalf("%s: %v", stmt, err)
+		}
+	}
+	if err := w.CheckSchema(ctx); err != nil {
+		t.Errorf("CheckSchema after the migration: %v", err)
+	}
+	if w, _ := s.writer(t, nil); w.CheckSchema(ctx) != nil {
+		t.Errorf("a writer of the shipped channels refused tables with one more: %v", w.CheckSchema(ctx))
 	}
 }
 

@@ -14,12 +14,22 @@ import (
 
 	"github.com/orderflow/orderflow/schemas/policy"
 	"github.com/orderflow/orderflow/worker/cardnumber"
+	"github.com/orderflow/orderflow/worker/channel"
 	"github.com/orderflow/orderflow/worker/normalize"
 	"github.com/orderflow/orderflow/worker/order"
 	"github.com/orderflow/orderflow/worker/pipeline"
 )
 
 var testNow = time.Date(2026, 11, 20, 12, 0, 0, 0, time.UTC)
+
+// normalizer reads what the generator writes as the worker does.
+var normalizer = func() *normalize.Normalizer {
+	n, err := channel.Default().Normalizer(normalize.Config{})
+	if err != nil {
+		panic(err)
+	}
+	return n
+}()
 
 func newGenerator(t testing.TB, cfg Config) *Generator {
 	t.Helper()
@@ -140,7 +150,7 @@ func checkStream(t *testing.T, g *Generator, n int) {
 		}
 		topic := string(m.Topic)
 		bump(m.Tenant, topic, func(c *Counts) { c.Messages++ })
-		o, err := normalize.Normalize(m.Value)
+		o, err := normalizer.Normalize(m.Value)
 
 		if m.Kind == KindMalformed {
 			want.Malformed++
@@ -399,7 +409,7 @@ func TestMix(t *testing.T) {
 		if m.Kind == KindMalformed {
 			continue
 		}
-		o, err := normalize.Normalize(m.Value)
+		o, err := normalizer.Normalize(m.Value)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -99,7 +99,7 @@ func TestClockSkewIsConfigurable(t *testing.T) {
 	if _, err := day.Normalize(msg); err != nil {
 		t.Errorf("a day's skew refused an update two hours ahead: %v", err)
 	}
-	hour, err := New(Config{Now: func() time.Time { return testNow }, MaxClockSkew: time.Hour})
+	hour, err := New(Config{Now: func() time.Time { return testNow }, MaxClockSkew: time.Hour, Decoders: testDecoders})
 	if err != nil {
 		t.Fatal(err)
 	}

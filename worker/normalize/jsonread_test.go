@@ -206,7 +206,7 @@ func TestEnvelopePayload(t *testing.T) {
 	} {
 		b := []byte(c.msg)
 		var r jsonReader
-		var env envelope
+		env := envelope{channels: testNormalizer.channels}
 		if err := env.read(&r, b); err != nil {
 			t.Fatalf("%s: %v", c.msg, err)
 		}

@@ -86,7 +86,7 @@ var testNow = time.Date(2026, 12, 20, 12, 0, 0, 0, time.UTC)
 
 func mustNormalizer(t testing.TB) *Normalizer {
 	t.Helper()
-	n, err := New(Config{Now: func() time.Time { return testNow }})
+	n, err := New(Config{Now: func() time.Time { return testNow }, Decoders: testDecoders})
 	if err != nil {
 		t.Fatal(err)
 	}

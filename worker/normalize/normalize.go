@@ -140,6 +140,10 @@ type Config struct {
 	// message with a later one is refused as invalid_value, since retention counts
 	// from these times. Default 24h (pipeline.max_clock_skew); at most 30 days.
 	MaxClockSkew time.Duration
+	// Decoders reads each channel's payload, by the name envelopes give the
+	// channel: the channel registry's (channel.Registry.Decoders). Required; an
+	// envelope naming any other channel is refused as unknown_channel.
+	Decoders map[order.Channel]Decoder
 }
 
 // DefaultMaxClockSkew is Config.MaxClockSkew's default.
@@ -151,8 +155,9 @@ const maxClockSkew = 30 * 24 * time.Hour
 
 // Normalizer normalises messages against a clock. It is safe for concurrent use.
 type Normalizer struct {
-	now  func() time.Time
-	skew time.Duration
+	now      func() time.Time
+	skew     time.Duration
+	channels []channelDecoder // sorted by name
 }
 
 // New checks cfg and returns a Normalizer.
@@ -166,13 +171,22 @@ func New(cfg Config) (*Normalizer, error) {
 	if cfg.MaxClockSkew < 0 || cfg.MaxClockSkew > maxClockSkew {
 		return nil, fmt.Errorf("normalize: MaxClockSkew must be between 0 and %s, got %s", maxClockSkew, cfg.MaxClockSkew)
 	}
-	return &Normalizer{now: cfg.Now, skew: cfg.MaxClockSkew}, nil
+	channels, err := newChannelDecoders(cfg.Decoders)
+	if err != nil {
+		return nil, err
+	}
+	return &Normalizer{now: cfg.Now, skew: cfg.MaxClockSkew, channels: channels}, nil
 }
 
-var defaultNormalizer = &Normalizer{now: time.Now, skew: DefaultMaxClockSkew}
-
-// Normalize is Normalizer.Normalize with the default Config.
-func Normalize(msg []byte) (order.Order, error) { return defaultNormalizer.Normalize(msg) }
+// channel returns the channel named name, or nil for one it does not read.
+func (n *Normalizer) channel(name string) *channelDecoder {
+	for i := range n.channels {
+		if n.channels[i].name == name {
+			return &n.channels[i]
+		}
+	}
+	return nil
+}
 
 // Normalize decodes one message and returns its canonical order. Every failure is an
 // *Error with a Reason. It is safe for concurrent use.
@@ -186,7 +200,7 @@ func Normalize(msg []byte) (order.Order, error) { return defaultNormalizer.Norma
 func (n *Normalizer) Normalize(msg []byte) (_ order.Order, err error) {
 	latest := n.now().UTC().Add(n.skew)
 	r := envelopeReaders.Get().(*jsonReader)
-	var env envelope
+	env := envelope{channels: n.channels}
 	defer func() {
 		if env.decoder != nil {
 			env.decoder.release()
@@ -221,24 +235,35 @@ func (n *Normalizer) Normalize(msg []byte) (_ order.Order, err error) {
 		return order.Order{}, fail(ReasonBadEnvelope, "payload", "missing")
 	}
 	var o order.Order
+	ch := env.named
 	switch {
-	case env.decoder != nil: // read in place: the channel is one of ours
+	case env.decoder != nil: // read in place: the channel is one this package decodes
 		if env.payloadErr != nil {
 			return order.Order{}, env.payloadErr
 		}
 		o, err = env.decoder.mapOrder(env.s, latest)
-	case env.channel == string(order.ChannelAmazon):
-		o, err = normalizeAmazon(env.payload, latest)
-	case env.channel == string(order.ChannelEbay):
-		o, err = normalizeEbay(env.payload, latest)
 	case env.channel == "":
 		return order.Order{}, fail(ReasonBadEnvelope, "channel", "missing")
 	default:
-		return order.Order{}, failValue(ReasonUnknownChannel, "channel", "is not a channel this worker reads (amazon, ebay)", env.channel)
+		if ch = n.channel(env.channel); ch == nil {
+			return order.Order{}, failValue(ReasonUnknownChannel, "channel", "is not a channel this worker reads", env.channel)
+		}
+		o, err = ch.decode(env.payload, latest)
 	}
 	if err != nil {
 		return order.Order{}, err
 	}
+	if err := checkDecoded(&o, latest); err != nil {
+		return order.Order{}, err
+	}
+	if ch.own == nil {
+		if err := checkForeignIdentifiers(&o); err != nil {
+			return order.Order{}, err
+		}
+	}
+	// The registered name, not the message's copy of it, and not whatever the
+	// decoder said: a decoder cannot write another channel's rows.
+	o.Channel = order.Channel(ch.name)
 	o.SchemaVersion = order.SchemaVersion
 	o.TenantID = env.tenantID
 	o.ReceivedAt = receivedAt
@@ -282,6 +307,10 @@ var (
 // schemas/envelope/v1.schema.json). An absent or null member is the zero value.
 type envelope struct {
 	tenantID, channel, receivedAt string
+	// channels are the Normalizer's; named is the one the envelope names, when
+	// known while reading (the channel came before the payload).
+	channels []channelDecoder
+	named    *channelDecoder
 
 	// payload is the payload's JSON, unread: a slice of the message, not a copy. Set
 	// when the payload came before the channel, or with a channel not ours.
@@ -360,18 +389,19 @@ func (env *envelope) read(r *jsonReader, msg []byte) *Error {
 }
 
 // readPayload reads the payload member's value: in place with its channel's decoder
-// when the channel, read so far, is one of ours, and otherwise as bytes, for the
-// channel's normaliser to read once the envelope is read.
+// when the channel, read so far, is one this package decodes, and otherwise as
+// bytes, for the channel's decoder to read once the envelope is read.
 func (env *envelope) readPayload(r *jsonReader, channel span) {
 	if r.null() || r.err != nil {
 		return // absent, or unreadable
 	}
-	switch {
-	case r.is(channel, string(order.ChannelAmazon)):
-		env.decoder = getAmazonDecoder()
-	case r.is(channel, string(order.ChannelEbay)):
-		env.decoder = getEbayDecoder()
-	default:
+	for i := range env.channels {
+		if c := &env.channels[i]; c.own != nil && r.is(channel, c.name) {
+			env.named, env.decoder = c, c.own.inPlace()
+			break
+		}
+	}
+	if env.decoder == nil {
 		env.payload = r.raw()
 		return
 	}

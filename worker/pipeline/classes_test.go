@@ -17,7 +17,6 @@ import (
 	"github.com/orderflow/orderflow/worker/deadletter"
 	"github.com/orderflow/orderflow/worker/facts"
 	"github.com/orderflow/orderflow/worker/failure"
-	"github.com/orderflow/orderflow/worker/normalize"
 	"github.com/orderflow/orderflow/worker/order"
 	"github.com/orderflow/orderflow/worker/pipeline"
 	"github.com/orderflow/orderflow/worker/pipeline/pipelinetest"
@@ -92,7 +91,7 @@ func TestAnOrderTheWriterRefusesIsDeadLetteredAndItsPartitionGoesOn(t *testing.T
 		if e := h[deadletter.HeaderError]; !strings.Contains(e, "status is not a canonical status") || strings.Contains(e, "Lost") {
 			t.Errorf("error header %q: want the rule, not the value", e)
 		}
-		if o, err := normalize.Normalize(s.decryptLetter(t, m)); err != nil || pipelinetest.KeyOf(o) != victim {
+		if o, err := normalizer.Normalize(s.decryptLetter(t, m)); err != nil || pipelinetest.KeyOf(o) != victim {
 			t.Errorf("the letter holds another message (%v)", err)
 		}
 	}

@@ -75,7 +75,7 @@ func (s *topicsUnderTest) forget(t *testing.T, tenant string) (messages int) {
 		}
 	}
 	for value := range s.badReasons {
-		o, err := normalize.Normalize([]byte(value))
+		o, err := normalizer.Normalize([]byte(value))
 		if normalize.TenantOf(err) == tenant || err == nil && o.TenantID == tenant {
 			delete(s.badReasons, value)
 			messages++

@@ -13,7 +13,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/orderflow/orderflow/worker/deadletter"
-	"github.com/orderflow/orderflow/worker/normalize"
 	"github.com/orderflow/orderflow/worker/order"
 	"github.com/orderflow/orderflow/worker/pipeline"
 	"github.com/orderflow/orderflow/worker/protected"
@@ -118,7 +117,7 @@ func TestWriteOverlapsTheNextBatchAndCommitsInOrder(t *testing.T) {
 	matches, _ := filepath.Glob(filepath.Join(fixtures, "ebay", "*.json"))
 	for _, m := range matches {
 		if v, err := os.ReadFile(m); err == nil && !strings.HasSuffix(m, ".golden.json") {
-			if _, err := normalize.Normalize(v); err == nil {
+			if _, err := normalizer.Normalize(v); err == nil {
 				value = v
 				break
 			}
@@ -213,7 +212,7 @@ func TestOffboardedTenantsOrdersAreRefused(t *testing.T) {
 	matches, _ := filepath.Glob(filepath.Join(fixtures, "ebay", "*.json"))
 	for _, m := range matches {
 		if v, err := os.ReadFile(m); err == nil && !strings.HasSuffix(m, ".golden.json") {
-			if _, err := normalize.Normalize(v); err == nil {
+			if _, err := normalizer.Normalize(v); err == nil {
 				good = append(good, v)
 			}
 		}
@@ -221,12 +220,12 @@ func TestOffboardedTenantsOrdersAreRefused(t *testing.T) {
 	if len(good) < 2 {
 		t.Fatal("fewer than two good eBay fixtures")
 	}
-	first, _ := normalize.Normalize(good[0])
+	first, _ := normalizer.Normalize(good[0])
 	var batch []stream.Message
 	refused := 0
 	for i, v := range good {
 		batch = append(batch, stream.Message{Topic: "orders.ebay", Offset: int64(i), Value: v})
-		if o, _ := normalize.Normalize(v); o.TenantID == first.TenantID {
+		if o, _ := normalizer.Normalize(v); o.TenantID == first.TenantID {
 			refused++
 		}
 	}

@@ -48,6 +48,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/orderflow/orderflow/worker/backoff"
+	"github.com/orderflow/orderflow/worker/channel"
 	"github.com/orderflow/orderflow/worker/deadletter"
 	"github.com/orderflow/orderflow/worker/failure"
 	"github.com/orderflow/orderflow/worker/normalize"
@@ -160,7 +161,7 @@ type Normalizer interface {
 type Config struct {
 	Source Source
 	// Normalizer reads the messages. Default: normalize's defaults (the wall
-	// clock, a day's skew).
+	// clock, a day's skew) with the shipped channels (channel.Default).
 	Normalizer Normalizer
 	Protector  Protector
 	// Sinks receive every batch, concurrently; its offsets are committed once
@@ -212,7 +213,7 @@ func New(cfg Config) (*Pipeline, error) {
 		cfg.Logger = slog.Default()
 	}
 	if cfg.Normalizer == nil {
-		n, err := normalize.New(normalize.Config{})
+		n, err := channel.Default().Normalizer(normalize.Config{})
 		if err != nil {
 			return nil, err
 		}

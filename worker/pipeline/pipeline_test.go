@@ -119,7 +119,7 @@ func (s *topicsUnderTest) produceFixtures(t *testing.T) {
 				s.expectBad(t, value)
 				add(topic, value)
 			default:
-				o, err := normalize.Normalize(value)
+				o, err := normalizer.Normalize(value)
 				if err != nil {
 					t.Fatalf("%s: %v", path, err)
 				}
@@ -174,7 +174,7 @@ func (s *topicsUnderTest) expectGood(t *testing.T, o order.Order) {
 
 func (s *topicsUnderTest) expectBad(t *testing.T, value []byte) {
 	t.Helper()
-	_, err := normalize.Normalize(value)
+	_, err := normalizer.Normalize(value)
 	reason := normalize.ReasonOf(err)
 	if reason == "" {
 		t.Fatalf("a bad fixture normalised without a reason: %v", err)
@@ -360,7 +360,7 @@ func (s *topicsUnderTest) decryptLetter(t *testing.T, m kafka.Message) []byte {
 	if err != nil {
 		t.Fatalf("decrypt a dead letter (payload_key %s): %v", h[deadletter.HeaderPayloadKey], err)
 	}
-	o, err := normalize.Normalize(plain[0])
+	o, err := normalizer.Normalize(plain[0])
 	tenant := normalize.TenantOf(err)
 	if err == nil { // routed to the DLQ: a good order on the wrong topic
 		tenant = o.TenantID

@@ -14,7 +14,6 @@ import (
 
 	"github.com/orderflow/orderflow/worker/deadletter"
 	"github.com/orderflow/orderflow/worker/failure"
-	"github.com/orderflow/orderflow/worker/normalize"
 	"github.com/orderflow/orderflow/worker/order"
 	"github.com/orderflow/orderflow/worker/pipeline"
 	"github.com/orderflow/orderflow/worker/pipeline/pipelinetest"
@@ -239,7 +238,7 @@ func TestTwoSinksOneCommit(t *testing.T) {
 // without a retry. The other sink, which took the batch, is not written again.
 func TestAnOrderASinkRefusesIsDeadLetteredAndTheRestWritten(t *testing.T) {
 	values := goodEbay(t, 4)
-	refused, err := normalize.Normalize(values[2])
+	refused, err := normalizer.Normalize(values[2])
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -291,7 +290,7 @@ func TestAnOrderASinkRefusesIsDeadLetteredAndTheRestWritten(t *testing.T) {
 // protected again at once and written.
 func TestAnOrderTheProtectStageRefusesIsDeadLettered(t *testing.T) {
 	values := goodEbay(t, 3)
-	refused, err := normalize.Normalize(values[0])
+	refused, err := normalizer.Normalize(values[0])
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -64,7 +64,7 @@ func newBatch(orders []order.Order) *batch {
 // documents with its tenant's job.
 func (b *batch) add(i int, s *scrubbed, pl *plan) {
 	o := &s.o
-	b.perChannel[channelLabel(o.Channel)]++
+	b.perChannel[s.channel]++
 	j := b.tenants[o.TenantID]
 	if j == nil {
 		j = &tenantJob{tenant: o.TenantID}

@@ -20,12 +20,12 @@ type metrics struct {
 }
 
 // newMetrics makes the stage's metrics; cs says which fields are scanned for
-// card numbers, whose series exist from the start.
+// card numbers, whose series exist from the start for each of channels.
 //
 // The card scheme is a label of its own counter rather than a third label of
 // the per-field one: channel x field x scheme would be some 1,400 series kept
 // at zero for alerts, where channel x scheme is 18.
-func newMetrics(reg prometheus.Registerer, cs *cardScan) (*metrics, error) {
+func newMetrics(reg prometheus.Registerer, cs *cardScan, channels []order.Channel) (*metrics, error) {
 	m := &metrics{
 		cards: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "orderflow_card_numbers_redacted_total",
@@ -60,7 +60,7 @@ func newMetrics(reg prometheus.Registerer, cs *cardScan) (*metrics, error) {
 	}
 	// Every series exists from the start at zero, so that an alert on
 	// increase() sees the first card number, not only the second.
-	for _, ch := range []order.Channel{order.ChannelAmazon, order.ChannelEbay} {
+	for _, ch := range channels {
 		m.orders.WithLabelValues(string(ch))
 		for _, kind := range []order.FreeTextKind{order.FreeTextGiftMessage, order.FreeTextCheckoutNote, order.FreeTextCustomisation} {
 			m.freeText.WithLabelValues(string(ch), string(kind))

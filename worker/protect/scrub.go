@@ -6,6 +6,7 @@ import (
 
 	"github.com/orderflow/orderflow/schemas/policy"
 	"github.com/orderflow/orderflow/worker/cardnumber"
+	"github.com/orderflow/orderflow/worker/channel"
 	"github.com/orderflow/orderflow/worker/order"
 )
 
@@ -13,7 +14,10 @@ import (
 // the exempt marketplace identifiers, no free text. Everything the stage keeps,
 // tokenises or encrypts is read from one, so nothing can be protected or kept
 // before the scrub has run: the type says so.
-type scrubbed struct{ o order.Order }
+type scrubbed struct {
+	o       order.Order
+	channel string // the order's channel as a metric label: channelLabel
+}
 
 // cardScan is the policy's card_scan, as scrub needs it: which fields it
 // does not scan (marketplace identifiers, which the normaliser holds to their
@@ -63,7 +67,8 @@ type freeTextKey struct{ channel, kind string }
 // scrub returns a copy of o with every card number removed from every string
 // field (P3) and its free text dropped (P4), and counts both in t. o is not
 // modified, nor anything it points to: what changes is copied first, and only
-// then, so an order without card numbers costs no allocation.
+// then, so an order without card numbers costs no allocation. label is the
+// order's channel as the metrics count it (channelLabel).
 //
 // Every string means every one, enums and currency codes included, whatever
 // the policy does with the field afterwards, except the marketplace identifiers
@@ -74,8 +79,8 @@ type freeTextKey struct{ channel, kind string }
 // order id or a 14-digit line id can hold a Luhn-valid window, and is kept. A test fills each string field of the canonical order
 // with a card number and checks that each is found and counted under the
 // field's policy path, and that only the exempt ones are left as they were.
-func scrub(o order.Order, t *tally, cs *cardScan) scrubbed {
-	c := cleaner{t: t, channel: channelLabel(o.Channel), exempt: cs.exempt}
+func scrub(o order.Order, label string, t *tally, cs *cardScan) scrubbed {
+	c := cleaner{t: t, channel: label, exempt: cs.exempt}
 	c.str("tenant_id", &o.TenantID)
 	c.str("source_format", &o.SourceFormat)
 	c.str("marketplace", &o.Marketplace)
@@ -119,7 +124,7 @@ func scrub(o order.Order, t *tally, cs *cardScan) scrubbed {
 		t.addFreeText(c.channel, freeTextKindLabel(ft.Kind))
 	}
 	o.FreeText = nil
-	return scrubbed{o: o}
+	return scrubbed{o: o, channel: label}
 }
 
 // cleaner scrubs the fields of one order.
@@ -285,11 +290,10 @@ func (t *tally) addFreeText(channel, kind string) {
 	t.freeText[freeTextKey{channel, kind}]++
 }
 
-// channelLabel bounds the channel label's values: normalize admits only the
-// known channels, but a label must stay bounded whatever it is given.
-func channelLabel(ch order.Channel) string {
-	switch ch {
-	case order.ChannelAmazon, order.ChannelEbay:
+// channelLabel bounds the channel label's values to the registered channels:
+// normalize admits no other, but a label must stay bounded whatever it is given.
+func channelLabel(channels *channel.Registry, ch order.Channel) string {
+	if channels.Has(ch) {
 		return string(ch)
 	}
 	return "other"

@@ -26,6 +26,8 @@ func BenchmarkScrub(b *testing.B) {
 	}
 }
 
-func benchScrub(o order.Order, t *tally) scrubbed { return scrub(o, t, benchCardScan) }
+func benchScrub(o order.Order, t *tally) scrubbed {
+	return scrub(o, string(o.Channel), t, benchCardScan)
+}
 
 var benchCardScan *cardScan

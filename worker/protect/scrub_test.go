@@ -15,6 +15,7 @@ import (
 
 	"github.com/orderflow/orderflow/schemas/policy"
 	"github.com/orderflow/orderflow/worker/cardnumber"
+	"github.com/orderflow/orderflow/worker/channel"
 	"github.com/orderflow/orderflow/worker/normalize"
 	"github.com/orderflow/orderflow/worker/order"
 )
@@ -66,7 +67,7 @@ func TestScrubFollowsThePolicy(t *testing.T) {
 	before := deepCopy(t, o)
 
 	var tl tally
-	s := scrub(o, &tl, policyCardScan(t))
+	s := scrub(o, channelLabel(channel.Default(), o.Channel), &tl, policyCardScan(t))
 
 	got := map[string]int{}
 	for k, n := range tl.cards {
@@ -111,7 +112,7 @@ func TestScrubFindsNothingInTheFixtures(t *testing.T) {
 	got := map[[2]string]bool{}
 	for _, o := range Fixtures(t) {
 		var tl tally
-		s := scrub(o, &tl, cs)
+		s := scrub(o, string(o.Channel), &tl, cs)
 		for k := range tl.cards {
 			got[[2]string{o.ChannelOrderID, k.field}] = true
 		}
@@ -130,7 +131,7 @@ func TestScrubAllocatesNothingWithoutCardNumbers(t *testing.T) {
 	cs := policyCardScan(t)
 	for _, o := range Fixtures(t) {
 		var tl tally // one per batch, not per order
-		allocs := testing.AllocsPerRun(20, func() { _ = scrub(o, &tl, cs) })
+		allocs := testing.AllocsPerRun(20, func() { _ = scrub(o, string(o.Channel), &tl, cs) })
 		if len(tl.cards) == 0 && len(o.FreeText) == 0 && allocs != 0 {
 			t.Errorf("%s: scrub of an order without card numbers allocates %v times", o.ChannelOrderID, allocs)
 		}
@@ -150,7 +151,7 @@ func TestScrubRealisticHidingPlaces(t *testing.T) {
 	o.FreeText = []order.FreeText{{Kind: order.FreeTextGiftMessage, Text: "Happy birthday! My card is ２２００ １２３４ ５６７８ ９０１０ if they call"}}
 
 	var tl tally
-	s := scrub(o, &tl, policyCardScan(t))
+	s := scrub(o, string(o.Channel), &tl, policyCardScan(t))
 	want := map[cardKey]int{
 		{"amazon", "shipping_address.line2"}: 1,
 		{"amazon", "lines.title"}:            1,
@@ -241,13 +242,13 @@ func TestTypedCardsThroughNormalize(t *testing.T) {
 			for _, c := range cards {
 				t.Run(p.file+"/"+pl.field+"/"+c.name, func(t *testing.T) {
 					msg := withRawString(t, raw, pl.at, fmt.Sprintf(pl.text, c.json))
-					o, err := normalize.Normalize(msg)
+					o, err := normalizer.Normalize(msg)
 					if err != nil {
 						t.Fatalf("Normalize: %v", err)
 					}
 					var tl tally
-					s := scrub(o, &tl, cs)
-					ch := channelLabel(o.Channel)
+					s := scrub(o, string(o.Channel), &tl, cs)
+					ch := string(o.Channel)
 					if got := tl.cards[cardKey{ch, pl.field}]; got != 1 || len(tl.cards) != 1 {
 						t.Errorf("cards counted %v, want 1 under %s", tl.cards, pl.field)
 					}
@@ -347,7 +348,7 @@ func Fixtures(t testing.TB) []order.Order {
 			if err != nil {
 				t.Fatal(err)
 			}
-			o, err := normalize.Normalize(data)
+			o, err := normalizer.Normalize(data)
 			if err != nil {
 				t.Fatalf("%s: %v", f, err)
 			}
@@ -411,3 +412,12 @@ func TestOnlyIdentifiersCanBeExempt(t *testing.T) {
 		t.Errorf("newPlan error = %v", err)
 	}
 }
+
+// normalizer reads the shipped channels' fixtures, as the worker does.
+var normalizer = func() *normalize.Normalizer {
+	n, err := channel.Default().Normalizer(normalize.Config{})
+	if err != nil {
+		panic(err)
+	}
+	return n
+}()

@@ -22,6 +22,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/orderflow/orderflow/schemas/policy"
+	"github.com/orderflow/orderflow/worker/channel"
 	"github.com/orderflow/orderflow/worker/failure"
 	"github.com/orderflow/orderflow/worker/order"
 	"github.com/orderflow/orderflow/worker/protected"
@@ -50,6 +51,9 @@ type Config struct {
 	// refuses a policy that names a field, treatment or derived value the stage
 	// does not implement, or that leaves a field without a rule.
 	Policy *policy.Policy
+	// Channels are the channels the stage's metrics count by; an order of any
+	// other is counted as "other". Default channel.Default().
+	Channels *channel.Registry
 	// Concurrency caps the Vault calls of one batch in flight at once (each
 	// tenant has up to two). Default 4; 1 to 64.
 	Concurrency int
@@ -101,6 +105,9 @@ func New(cfg Config) (*Stage, error) {
 	if cfg.Concurrency == 0 {
 		cfg.Concurrency = 4
 	}
+	if cfg.Channels == nil {
+		cfg.Channels = channel.Default()
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -119,7 +126,7 @@ func New(cfg Config) (*Stage, error) {
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	m, err := newMetrics(cfg.Registerer, &pl.cards)
+	m, err := newMetrics(cfg.Registerer, &pl.cards, cfg.Channels.Names())
 	if err != nil {
 		return nil, err
 	}
@@ -144,7 +151,7 @@ func (s *Stage) Protect(ctx context.Context, orders []order.Order) ([]protected.
 	// Nothing keeps a pointer to it.
 	sc := new(scrubbed)
 	for i := range orders {
-		*sc = scrub(orders[i], &t, &s.plan.cards)
+		*sc = scrub(orders[i], channelLabel(s.cfg.Channels, orders[i].Channel), &t, &s.plan.cards)
 		if !order.ValidTenantID(sc.o.TenantID) { // tenant ids become Vault key names
 			return nil, &invalidOrderError{index: i, rule: "the tenant id is not " + order.TenantIDRule}
 		}

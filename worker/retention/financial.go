@@ -135,16 +135,17 @@ func financialCutoff(end config.YearEnd, period config.Period, fromCalendarYearE
 	return time.Time{}, false
 }
 
-// financialPredicate is the SQL condition that a financial record of
-// jurisdiction j has expired at asOf: one term per financial-year-end group
-// with a cutoff; false when no group has one.
-func (p *Purger) financialPredicate(j string, asOf time.Time) (string, bool) {
-	period := p.cfg.Retention.FinancialFor(j)
-	calendar := config.MinimumFor(j).FromCalendarYearEnd
+// financialPredicate is the SQL condition that a row of t (a table of a
+// FinancialYear class: financial records) of jurisdiction j has expired at
+// asOf: one term per financial-year-end group with a cutoff; false when no
+// group has one.
+func (p *Purger) financialPredicate(t table, j string, asOf time.Time) (string, bool) {
+	period := p.period(t, j)
+	calendar := t.class.FromCalendarYearEnd(j)
 	var terms []string
 	for _, g := range p.fy {
 		if c, ok := financialCutoff(g.end, period, calendar, asOf); ok {
-			terms = append(terms, g.scope+"last_financial_event_at <= "+dateTime(c))
+			terms = append(terms, g.scope+t.class.TimeColumn+" <= "+dateTime(c))
 		}
 	}
 	switch len(terms) {
@@ -163,10 +164,10 @@ func (p *Purger) financialPredicate(j string, asOf time.Time) (string, bool) {
 // the time zones (an event up to 14 hours before a year's end counts in the
 // next year, and the period runs from 12 hours after it) and the rest for
 // leap days, which Approx's years of 365.25 days average out.
-func financialLimit(r config.Retention, j string) time.Duration {
-	p := r.FinancialFor(j)
+func financialLimit(c config.RetentionClass, r config.Retention, j string) time.Duration {
+	p := c.PeriodIn(r, j)
 	p.Years++
-	if config.MinimumFor(j).FromCalendarYearEnd {
+	if c.FromCalendarYearEnd(j) {
 		p.Years++
 	}
 	p.Days += 2

@@ -2,6 +2,7 @@ package retention
 
 import (
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -263,7 +264,12 @@ func TestFinancialPredicate(t *testing.T) {
 		"gamma": {Month: time.June, Day: 30}, "same": {Month: time.March, Day: 31},
 	}
 	p := &Purger{cfg: Config{Retention: r}, fy: fyGroups(r)}
-	got, ok := p.financialPredicate("GB", utc(2032, 11, 28, 12, 0, 0))
+	tables, err := classTables(config.RetentionClasses(), "orderflow", "orderflow_restricted")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fin := tables[slices.IndexFunc(tables, func(t table) bool { return t.class.FinancialYear })]
+	got, ok := p.financialPredicate(fin, "GB", utc(2032, 11, 28, 12, 0, 0))
 	want := "(tenant_id NOT IN ('acme', 'beta', 'gamma') AND last_financial_event_at <= toDateTime('2026-03-31 09:59:59', 'UTC')" +
 		" OR tenant_id IN ('gamma') AND last_financial_event_at <= toDateTime('2026-06-30 09:59:59', 'UTC')" +
 		" OR tenant_id IN ('acme', 'beta') AND last_financial_event_at <= toDateTime('2025-12-31 09:59:59', 'UTC'))"
@@ -271,12 +277,12 @@ func TestFinancialPredicate(t *testing.T) {
 		t.Errorf("predicate\n got: %s\nwant: %s", got, want)
 	}
 	// DE: ten years from the end of the calendar year the financial year ends in.
-	got, _ = p.financialPredicate("DE", utc(2032, 11, 28, 12, 0, 0))
+	got, _ = p.financialPredicate(fin, "DE", utc(2032, 11, 28, 12, 0, 0))
 	if !strings.Contains(got, "NOT IN ('acme', 'beta', 'gamma') AND last_financial_event_at <= toDateTime('2021-03-31 09:59:59', 'UTC')") ||
 		!strings.Contains(got, "IN ('acme', 'beta') AND last_financial_event_at <= toDateTime('2021-12-31 09:59:59', 'UTC')") {
 		t.Errorf("DE predicate %s", got)
 	}
-	if _, ok := p.financialPredicate("GB", utc(1976, 1, 1, 0, 0, 0)); ok {
+	if _, ok := p.financialPredicate(fin, "GB", utc(1976, 1, 1, 0, 0, 0)); ok {
 		t.Error("a predicate as of 1976: nothing from after 1970 can have expired")
 	}
 }

@@ -62,14 +62,14 @@ var rowsPerOrder = map[string]int{
 	schema.TableFinancialRecords: 1,
 }
 
-func classOf(table string) retention.Class {
+func classOf(table string) config.Class {
 	switch table {
 	case schema.TableDeliveryLabels:
-		return retention.ClassLabel
+		return config.ClassLabel
 	case schema.TableFinancialRecords:
-		return retention.ClassFinancial
+		return config.ClassFinancial
 	}
-	return retention.ClassAnalytics
+	return config.ClassAnalytics
 }
 
 // sevenYears is the data set: for two tenants, one order every 9 days 7h13m
@@ -281,9 +281,9 @@ func expired(r config.Retention, table string, o order, asOf time.Time) bool {
 // UTC+14, ending at UTC-12.
 func expiryOf(r config.Retention, table string, o order) time.Time {
 	switch classOf(table) {
-	case retention.ClassLabel:
+	case config.ClassLabel:
 		return r.Label.After(o.purchasedAt)
-	case retention.ClassAnalytics:
+	case config.ClassAnalytics:
 		return r.Analytics.After(o.purchasedAt)
 	}
 	start := r.YearEndFor(o.tenant).After(o.event().Add(zoneAhead))
@@ -400,7 +400,7 @@ func (m *model) counts() map[string]uint64 {
 
 // oldest is the oldest purchased_at of the class in the model (for
 // financial records, the oldest last financial event).
-func (m *model) oldest(c retention.Class) (time.Time, bool) {
+func (m *model) oldest(c config.Class) (time.Time, bool) {
 	var oldest time.Time
 	found := false
 	for _, table := range tables {
@@ -409,7 +409,7 @@ func (m *model) oldest(c retention.Class) (time.Time, bool) {
 		}
 		for _, o := range m.tables[table] {
 			at := o.purchasedAt
-			if c == retention.ClassFinancial {
+			if c == config.ClassFinancial {
 				at = o.event()
 			}
 			if !found || at.Before(oldest) {
@@ -427,7 +427,7 @@ func tableCounts(t testing.TB, conn driver.Conn, cfg config.ClickHouse) map[stri
 	out := map[string]uint64{}
 	for _, table := range tables {
 		db := cfg.Database
-		if classOf(table) != retention.ClassAnalytics {
+		if classOf(table) != config.ClassAnalytics {
 			db = cfg.RestrictedDatabase
 		}
 		var exists uint64

@@ -7,6 +7,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/orderflow/orderflow/worker/config"
 	"github.com/orderflow/orderflow/worker/telemetry/metricsreg"
 )
 
@@ -166,7 +167,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 
 // preRegister creates the series whose label values are known, so that
 // dashboards see zeros rather than gaps before the first purge.
-func (m *metrics) preRegister(tables []table) {
+func (m *metrics) preRegister(classes []config.RetentionClass, tables []table) {
 	for _, o := range []string{runOK, runFailed, runDryRun, runSkipped} {
 		m.runs.WithLabelValues(o)
 	}
@@ -174,13 +175,13 @@ func (m *metrics) preRegister(tables []table) {
 		m.offboards.WithLabelValues(o)
 	}
 	for _, t := range tables {
-		m.rows.WithLabelValues(t.name, string(t.class))
+		m.rows.WithLabelValues(t.name, t.reason())
 		m.rows.WithLabelValues(t.name, reasonOffboarding)
 		m.dropped.WithLabelValues(t.name)
 	}
-	for _, c := range []Class{ClassLabel, ClassFinancial, ClassAnalytics} {
-		m.oldestAge.WithLabelValues(string(c))
-		m.futureRows.WithLabelValues(string(c))
+	for _, c := range classes {
+		m.oldestAge.WithLabelValues(string(c.Name))
+		m.futureRows.WithLabelValues(string(c.Name))
 	}
 }
 
@@ -189,7 +190,7 @@ func (m *metrics) preRegister(tables []table) {
 func (m *metrics) passDone(tables []table, actions []Action, outcome string, now time.Time) {
 	m.lastRunRows.Reset()
 	for _, t := range tables {
-		m.lastRunRows.WithLabelValues(t.name, string(t.class))
+		m.lastRunRows.WithLabelValues(t.name, t.reason())
 		m.lastRunRows.WithLabelValues(t.name, reasonOffboarding)
 	}
 	for _, a := range actions {

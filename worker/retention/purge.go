@@ -16,8 +16,8 @@ import (
 	"github.com/orderflow/orderflow/worker/order"
 )
 
-// Purge runs one retention pass as of asOf over the four data tables
-// (purge_log is never purged). For labels and facts it drops the partitions
+// Purge runs one retention pass as of asOf over the tables of the declared
+// retention classes (worker/config's classes.go; purge_log is never purged). For labels and facts it drops the partitions
 // that can hold only expired rows and deletes the expired rows of the
 // partition that straddles the cutoff; for financial records, per
 // jurisdiction, it drops the partitions whose rows have all expired and
@@ -225,10 +225,10 @@ func (p *Purger) purgeTable(ctx context.Context, r *run, t table) ([]Action, err
 	parts, err := p.tablePartitions(ctx, t)
 	if err != nil {
 		// The table-level failure is recorded as the delete it prevented.
-		a, t0 := p.begin(r, ActionDelete, t.name, string(t.class))
-		a.Predicate = "purchased_at <= " + dateTime(purchaseCutoff(p.period(t, ""), r.asOf))
-		if t.class == ClassFinancial {
-			a.Predicate, _ = p.financialPredicate("", r.asOf)
+		a, t0 := p.begin(r, ActionDelete, t.name, t.reason())
+		a.Predicate = t.class.TimeColumn + " <= " + dateTime(purchaseCutoff(p.period(t, ""), r.asOf))
+		if t.class.FinancialYear {
+			a.Predicate, _ = p.financialPredicate(t, "", r.asOf)
 		}
 		p.finish(r, &a, t0, err)
 		return actions(), err
@@ -237,7 +237,7 @@ func (p *Purger) purgeTable(ctx context.Context, r *run, t table) ([]Action, err
 	var groups []group
 	for _, pt := range parts {
 		if err := pt.parse(t.byJurisdiction); err != nil {
-			a, t0 := p.begin(r, ActionDropPartition, t.name, string(t.class))
+			a, t0 := p.begin(r, ActionDropPartition, t.name, t.reason())
 			a.Partition = pt.text
 			p.finish(r, &a, t0, err)
 			errs = append(errs, err)
@@ -253,7 +253,7 @@ func (p *Purger) purgeTable(ctx context.Context, r *run, t table) ([]Action, err
 	slices.SortFunc(groups, func(a, b group) int { return cmp.Compare(a.jurisdiction, b.jurisdiction) })
 	for _, g := range groups {
 		purge := p.purgeGroup
-		if t.class == ClassFinancial {
+		if t.class.FinancialYear {
 			purge = p.purgeFinancial
 		}
 		if err := purge(ctx, r, t, g); err != nil {
@@ -278,23 +278,18 @@ func (p *Purger) tablePartitions(ctx context.Context, t table) ([]partition, err
 	return p.partitions(ctx, t)
 }
 
-// period is the retention of t's rows, counted from their purchase: labels'
-// and facts' (financial records count from their financial year's end:
-// financialPredicate).
+// period is the retention of t's rows of jurisdiction j, as its class
+// declares it: counted from their time column (for FinancialYear classes,
+// from the end of their financial year: financialPredicate). There is no
+// default: every table is a declared class's (classTables).
 func (p *Purger) period(t table, j string) config.Period {
-	switch t.class {
-	case ClassLabel:
-		return p.cfg.Retention.Label
-	case ClassFinancial:
-		return p.cfg.Retention.FinancialFor(j)
-	default:
-		return p.cfg.Retention.Analytics
-	}
+	return t.class.PeriodIn(p.cfg.Retention, j)
 }
 
 // purgeGroup drops the group's partitions that end at or before the cutoff
 // (purchaseCutoff) and deletes the expired rows of the one that straddles
-// it.
+// it. The table is partitioned by the time its period counts from
+// (classTables checks it).
 //
 // With k the partition of the first instant after the cutoff, a partition
 // whose key is below k holds only instants before that one, all expired;
@@ -307,13 +302,13 @@ func (p *Purger) purgeGroup(ctx context.Context, r *run, t table, g group) error
 	if t.byJurisdiction {
 		scope = "jurisdiction = " + stringLiteral(g.jurisdiction) + " AND "
 	}
-	predicate := scope + "purchased_at <= " + dateTime(c)
+	predicate := scope + t.class.TimeColumn + " <= " + dateTime(c)
 	if c.Unix() < 0 {
 		return nil // before any DateTime: nothing can have expired
 	}
 	k, err := p.keyAt(ctx, t.partitionFn, c.Add(time.Second))
 	if err != nil {
-		a, t0 := p.begin(r, ActionDelete, t.name, string(t.class))
+		a, t0 := p.begin(r, ActionDelete, t.name, t.reason())
 		a.Predicate = predicate
 		p.finish(r, &a, t0, err)
 		return err
@@ -327,7 +322,7 @@ func (p *Purger) purgeGroup(ctx context.Context, r *run, t table, g group) error
 				errs = append(errs, err)
 			}
 		case pt.key == k:
-			scoped := fmt.Sprintf("%s%s(purchased_at) = %d AND purchased_at <= %s", scope, t.partitionFn, k, dateTime(c))
+			scoped := fmt.Sprintf("%s%s = %d AND %s <= %s", scope, t.partitionKey(), k, t.class.TimeColumn, dateTime(c))
 			if err := p.deleteExpired(ctx, r, t, pt, scoped); err != nil {
 				errs = append(errs, err)
 			}
@@ -339,7 +334,7 @@ func (p *Purger) purgeGroup(ctx context.Context, r *run, t table, g group) error
 // drop drops a whole partition. why is the condition every row of it met,
 // for purge_log ("" when its bounds say it).
 func (p *Purger) drop(ctx context.Context, r *run, t table, pt partition, why string) error {
-	a, t0 := p.begin(r, ActionDropPartition, t.name, string(t.class))
+	a, t0 := p.begin(r, ActionDropPartition, t.name, t.reason())
 	a.Partition, a.Rows, a.Predicate = pt.text, pt.rows, why
 	var err error
 	if !r.dryRun {
@@ -352,7 +347,7 @@ func (p *Purger) drop(ctx context.Context, r *run, t table, pt partition, why st
 	}
 	p.finish(r, &a, t0, err)
 	if err == nil && !r.dryRun {
-		p.m.rows.WithLabelValues(t.name, string(t.class)).Add(float64(pt.rows))
+		p.m.rows.WithLabelValues(t.name, t.reason()).Add(float64(pt.rows))
 		p.m.dropped.WithLabelValues(t.name).Inc()
 	}
 	return err
@@ -361,7 +356,7 @@ func (p *Purger) drop(ctx context.Context, r *run, t table, pt partition, why st
 // deleteExpired deletes the rows that predicate (scoped to the straddling
 // partition) matches, if any, and waits for the mutation.
 func (p *Purger) deleteExpired(ctx context.Context, r *run, t table, pt partition, predicate string) error {
-	a, t0 := p.begin(r, ActionDelete, t.name, string(t.class))
+	a, t0 := p.begin(r, ActionDelete, t.name, t.reason())
 	a.Partition, a.Predicate = pt.text, predicate
 	n, err := p.count(ctx, t, predicate)
 	if err == nil && n == 0 {
@@ -373,7 +368,7 @@ func (p *Purger) deleteExpired(ctx context.Context, r *run, t table, pt partitio
 	}
 	p.finish(r, &a, t0, err)
 	if err == nil && !r.dryRun {
-		p.m.rows.WithLabelValues(t.name, string(t.class)).Add(float64(n))
+		p.m.rows.WithLabelValues(t.name, t.reason()).Add(float64(n))
 	}
 	return err
 }
@@ -388,14 +383,14 @@ func (p *Purger) deleteExpired(ctx context.Context, r *run, t table, pt partitio
 // delete scoped to it. What window remains between that count and the drop
 // is said at dropExpired.
 func (p *Purger) purgeFinancial(ctx context.Context, r *run, t table, g group) error {
-	expired, ok := p.financialPredicate(g.jurisdiction, r.asOf)
+	expired, ok := p.financialPredicate(t, g.jurisdiction, r.asOf)
 	if !ok {
 		return nil // no financial year of this jurisdiction has expired yet
 	}
 	scope := "jurisdiction = " + stringLiteral(g.jurisdiction)
 	counts, err := p.financialCounts(ctx, t, scope, expired)
 	if err != nil {
-		a, t0 := p.begin(r, ActionDelete, t.name, string(t.class))
+		a, t0 := p.begin(r, ActionDelete, t.name, t.reason())
 		a.Predicate = scope + " AND " + expired
 		p.finish(r, &a, t0, err)
 		return err
@@ -407,7 +402,7 @@ func (p *Purger) purgeFinancial(ctx context.Context, r *run, t table, g group) e
 		if c.expired == 0 {
 			continue
 		}
-		inPartition := fmt.Sprintf("%s AND toYYYYMM(purchased_at) = %d", scope, pt.key)
+		inPartition := fmt.Sprintf("%s AND %s = %d", scope, t.partitionKey(), pt.key)
 		if c.expired == c.rows {
 			err = p.dropExpired(ctx, r, t, pt, inPartition, expired)
 		} else {
@@ -426,7 +421,7 @@ type partitionCount struct{ rows, expired uint64 }
 // financialCounts counts, per partition key, t's rows in scope and those of
 // them that expired matches.
 func (p *Purger) financialCounts(ctx context.Context, t table, scope, expired string) (map[uint32]partitionCount, error) {
-	rows, err := p.cfg.Conn.Query(ctx, "SELECT toYYYYMM(purchased_at) AS k, count(), countIf("+expired+") FROM "+
+	rows, err := p.cfg.Conn.Query(ctx, "SELECT "+t.partitionKey()+" AS k, count(), countIf("+expired+") FROM "+
 		t.qualified()+" WHERE "+scope+" GROUP BY k")
 	if err != nil {
 		return nil, fmt.Errorf("counting expired rows: %w", err)
@@ -470,7 +465,7 @@ func (p *Purger) dropExpired(ctx context.Context, r *run, t table, pt partition,
 	var n, e uint64
 	err := p.cfg.Conn.QueryRow(ctx, "SELECT count(), countIf("+expired+") FROM "+t.qualified()+" WHERE "+inPartition).Scan(&n, &e)
 	if err != nil {
-		a, t0 := p.begin(r, ActionDropPartition, t.name, string(t.class))
+		a, t0 := p.begin(r, ActionDropPartition, t.name, t.reason())
 		a.Partition, a.Predicate = pt.text, expired
 		err = fmt.Errorf("counting the rows of partition %s before dropping it: %w", pt.text, err)
 		p.finish(r, &a, t0, err)
@@ -538,15 +533,12 @@ func (p *Purger) measureAges(ctx context.Context, asOf time.Time) {
 		s.rows += rows
 		s.future += future
 	}
-	classes := map[string]*stats{}
+	byClass := map[string]*stats{}
 	fin := map[string]*stats{}
 	at := dateTime(asOf)
 	var errs []error
 	for _, t := range p.tables {
-		col := "purchased_at"
-		if t.class == ClassFinancial {
-			col = "last_financial_event_at"
-		}
+		col := t.class.TimeColumn
 		q := "SELECT " + selectJurisdiction(t) + " AS j, count(), min(" + col + "), countIf(" + col + " > " + at + ") FROM " + t.qualified()
 		if t.byJurisdiction {
 			q += " GROUP BY j"
@@ -567,8 +559,8 @@ func (p *Purger) measureAges(ctx context.Context, asOf time.Time) {
 			if n == 0 {
 				continue // min() of nothing is 1970 on 18.16
 			}
-			add(classes, string(t.class), n, future, oldest)
-			if t.byJurisdiction {
+			add(byClass, t.reason(), n, future, oldest)
+			if t.class.ByJurisdiction() {
 				add(fin, jurisdictionLabel(j), n, future, oldest)
 			}
 		}
@@ -587,14 +579,14 @@ func (p *Purger) measureAges(ctx context.Context, asOf time.Time) {
 		}
 		return asOf.Sub(s.oldest).Seconds()
 	}
-	for _, c := range []Class{ClassLabel, ClassFinancial, ClassAnalytics} {
-		s := classes[string(c)]
-		p.m.oldestAge.WithLabelValues(string(c)).Set(age(s))
+	for _, c := range p.classes {
+		s := byClass[string(c.Name)]
+		p.m.oldestAge.WithLabelValues(string(c.Name)).Set(age(s))
 		future := 0.0
 		if s != nil {
 			future = float64(s.future)
 		}
-		p.m.futureRows.WithLabelValues(string(c)).Set(future)
+		p.m.futureRows.WithLabelValues(string(c.Name)).Set(future)
 	}
 	// Jurisdictions come and go (an offboarding removes the last records of
 	// one): start afresh, keeping the configured limits.
@@ -615,24 +607,38 @@ func selectJurisdiction(t table) string {
 	return "''"
 }
 
-// setLimits sets the limit gauges: each class's, and each financial
-// jurisdiction's, of those configured and of the given jurisdiction labels.
+// setLimits sets the limit gauges: each class's, and each jurisdiction's of
+// the classes whose period is by jurisdiction (financial records), of those
+// configured and of the given jurisdiction labels.
 func (p *Purger) setLimits(labels []string) {
 	r := p.cfg.Retention
-	p.m.limit.WithLabelValues(string(ClassLabel)).Set(r.Label.Approx().Seconds())
-	p.m.limit.WithLabelValues(string(ClassAnalytics)).Set(r.Analytics.Approx().Seconds())
-	p.m.limit.WithLabelValues(string(ClassFinancial)).Set(financialLimit(r, "").Seconds())
 	p.m.finLimit.Reset()
-	for j := range r.FinancialByJurisdiction {
-		p.m.finLimit.WithLabelValues(j).Set(financialLimit(r, j).Seconds())
-	}
-	for _, label := range labels {
-		j := label
-		if !order.ValidCountryCode(label) {
-			j = "" // unknown, other: the platform's rules
+	for _, c := range p.classes {
+		p.m.limit.WithLabelValues(string(c.Name)).Set(p.limit(c, "").Seconds())
+		if !c.ByJurisdiction() {
+			continue
 		}
-		p.m.finLimit.WithLabelValues(label).Set(financialLimit(r, j).Seconds())
+		for j := range c.Jurisdictions(r) {
+			p.m.finLimit.WithLabelValues(j).Set(p.limit(c, j).Seconds())
+		}
+		for _, label := range labels {
+			j := label
+			if !order.ValidCountryCode(label) {
+				j = "" // unknown, other: the platform's rules
+			}
+			p.m.finLimit.WithLabelValues(label).Set(p.limit(c, j).Seconds())
+		}
 	}
+}
+
+// limit is the longest a row of class c and jurisdiction j may be kept after
+// its time column while purges run: the period, and for FinancialYear
+// classes the time to the year's end too (financialLimit).
+func (p *Purger) limit(c config.RetentionClass, j string) time.Duration {
+	if c.FinancialYear {
+		return financialLimit(c, p.cfg.Retention, j)
+	}
+	return c.PeriodIn(p.cfg.Retention, j).Approx()
 }
 
 // jurisdictionLabel bounds the jurisdiction label's values.

@@ -109,7 +109,7 @@ func checkPass(t *testing.T, f *fixture, rep retention.Report, r config.Retentio
 			t.Errorf("last success of %s = %v, want %v", table, got, f.now().Unix())
 		}
 	}
-	for _, c := range []retention.Class{retention.ClassLabel, retention.ClassFinancial, retention.ClassAnalytics} {
+	for _, c := range []config.Class{config.ClassLabel, config.ClassFinancial, config.ClassAnalytics} {
 		want := 0.0
 		if oldest, ok := f.model.oldest(c); ok {
 			want = asOf.Sub(oldest).Seconds()

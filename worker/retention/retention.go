@@ -5,7 +5,11 @@
 // order's last financial event plus the jurisdiction's period, never below
 // its statutory minimum, P8), and an offboarding crypto-shreds a tenant's
 // Vault keys and deletes all its rows (P10). Every action is recorded in
-// {database}.purge_log and metered.
+// {database}.purge_log and metered. The classes, their periods, the tables
+// each governs and how those are partitioned are declared once, in
+// worker/config's table of retention classes (classes.go); the purger, the
+// offboarding and the metrics walk it, and New refuses a class the purger
+// cannot purge.
 //
 // Expiry is exact to the second, in UTC instants, and computed forward: a
 // row expires when its start (purchase, or the financial year's end) plus
@@ -40,6 +44,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -139,43 +145,90 @@ type Config struct {
 	ClickHouseNow func(ctx context.Context) (time.Time, error)
 }
 
-// Class is a retention class: how long a kind of data may be kept.
-type Class string
-
-// The retention classes of the purged tables (schemas/policy names one for
-// every stored field).
-const (
-	ClassLabel     Class = "label"     // delivery_labels, Retention.Label
-	ClassFinancial Class = "financial" // financial_records, Retention.FinancialFor(jurisdiction)
-	ClassAnalytics Class = "analytics" // order_facts and order_line_facts, Retention.Analytics
-)
-
 // reasonOffboarding is the reason of offboarding actions (and the reason label
 // of orderflow_purge_rows_total) where a purge gives the class.
 const reasonOffboarding = "offboarding"
 
-// table is a purged table and how it is partitioned.
+// table is a purged table, a table of a retention class (config's table of
+// classes), in its database and with its partition scheme; or a bookkeeping
+// table that a pass prunes (class nil).
 type table struct {
 	name     string
 	database string
-	class    Class
-	// partitionFn is the partition function of purchased_at: toYYYYMMDD or
-	// toYYYYMM. financial_records partitions by (jurisdiction, toYYYYMM).
-	partitionFn    string
-	byJurisdiction bool
+	class    *config.RetentionClass
+	// partitionFn of partitionColumn is the time part of the partition key
+	// (toYYYYMMDD or toYYYYMM of purchased_at); the jurisdiction is its other
+	// part when byJurisdiction.
+	partitionFn, partitionColumn string
+	byJurisdiction               bool
 }
 
 func (t table) qualified() string { return t.database + "." + t.name }
 
+// reason is the class's name: the reason of its purges in purge_log and
+// orderflow_purge_rows_total.
+func (t table) reason() string { return string(t.class.Name) }
+
+// partitionKey is the time part of the partition key: toYYYYMM(purchased_at).
+func (t table) partitionKey() string { return t.partitionFn + "(" + t.partitionColumn + ")" }
+
+// partitionFns are the partition functions the purger can drop by: their
+// values are YYYYMM or YYYYMMDD numbers (parseKey), increasing with time.
+var partitionFns = []string{"toYYYYMM", "toYYYYMMDD"}
+
+// classTables returns the tables of the declared classes, in purge order,
+// after checking that the purger can purge each: a class or a partition
+// scheme it cannot handle is an error at start, never a default.
+func classTables(classes []config.RetentionClass, database, restricted string) ([]table, error) {
+	var tables []table
+	var errs []error
+	for i := range classes {
+		c := &classes[i]
+		bad := func(format string, args ...any) {
+			errs = append(errs, fmt.Errorf("retention class %s: "+format, append([]any{c.Name}, args...)...))
+		}
+		// Its period is in the configuration only if it is declared.
+		if _, err := config.LookupClass(string(c.Name)); err != nil {
+			errs = append(errs, fmt.Errorf("retention class: %w", err))
+			continue
+		}
+		for _, ct := range c.Tables {
+			db, ok := schema.DatabaseOf(ct.Name)
+			switch {
+			case !ok:
+				bad("table %s is not a table of the schema", ct.Name)
+			case !slices.Contains(partitionFns, ct.PartitionFn):
+				bad("table %s is partitioned by %s, which the purger cannot drop by (%s)", ct.Name, ct.PartitionFn, strings.Join(partitionFns, ", "))
+			case (c.ByJurisdiction() || c.FinancialYear) && !ct.ByJurisdiction:
+				// Partitions are grouped by jurisdiction to give each its
+				// period, and financial purges scope every statement to one.
+				bad("table %s is not partitioned by jurisdiction, which a class purged by jurisdiction or financial year needs", ct.Name)
+			case !c.FinancialYear && ct.PartitionColumn != c.TimeColumn:
+				// Whole partitions expire together only when they are
+				// partitioned by the instant the period counts from.
+				bad("table %s is partitioned by %s, but the period counts from %s", ct.Name, ct.PartitionColumn, c.TimeColumn)
+			default:
+				tables = append(tables, table{name: ct.Name, database: db.Name(database, restricted), class: c,
+					partitionFn: ct.PartitionFn, partitionColumn: ct.PartitionColumn, byJurisdiction: ct.ByJurisdiction})
+			}
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return tables, nil
+}
+
 // Purger purges expired data and offboards tenants. Its methods are safe for
 // concurrent use; passes and offboardings of one Purger run one at a time.
 type Purger struct {
-	cfg    Config
-	tables []table // in purge order: analytics, labels, financial
-	fy     []fyGroup
-	log    *slog.Logger
-	m      *metrics
-	mu     sync.Mutex // one pass or offboarding at a time
+	cfg     Config
+	classes []config.RetentionClass
+	tables  []table // the classes' tables, in purge order
+	fy      []fyGroup
+	log     *slog.Logger
+	m       *metrics
+	mu      sync.Mutex // one pass or offboarding at a time
 	// holding is the lease of the pass under way, nil when it has none;
 	// guarded by mu, like the pass.
 	holding Lease
@@ -204,23 +257,24 @@ func New(cfg Config) (*Purger, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
+	classes := config.RetentionClasses()
+	tables, err := classTables(classes, cfg.Database, cfg.RestrictedDatabase)
+	if err != nil {
+		return nil, fmt.Errorf("retention: %w", err)
+	}
 	m, err := newMetrics(cfg.Registerer)
 	if err != nil {
 		return nil, err
 	}
 	p := &Purger{
-		cfg: cfg,
-		tables: []table{
-			{name: schema.TableOrderFacts, database: cfg.Database, class: ClassAnalytics, partitionFn: "toYYYYMM"},
-			{name: schema.TableOrderLineFacts, database: cfg.Database, class: ClassAnalytics, partitionFn: "toYYYYMM"},
-			{name: schema.TableDeliveryLabels, database: cfg.RestrictedDatabase, class: ClassLabel, partitionFn: "toYYYYMMDD"},
-			{name: schema.TableFinancialRecords, database: cfg.RestrictedDatabase, class: ClassFinancial, partitionFn: "toYYYYMM", byJurisdiction: true},
-		},
-		fy:  fyGroups(cfg.Retention),
-		log: cfg.Logger.With("component", "retention"),
-		m:   m,
+		cfg:     cfg,
+		classes: classes,
+		tables:  tables,
+		fy:      fyGroups(cfg.Retention),
+		log:     cfg.Logger.With("component", "retention"),
+		m:       m,
 	}
-	m.preRegister(p.tables)
+	m.preRegister(classes, tables)
 	p.setLimits(nil)
 	return p, nil
 }

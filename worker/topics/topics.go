@@ -24,6 +24,8 @@ import (
 	"time"
 
 	"github.com/segmentio/kafka-go"
+
+	"github.com/orderflow/orderflow/worker/channel"
 )
 
 // The parts of the promise. Promise = Retention + SegmentAge + FutureSkew +
@@ -113,32 +115,37 @@ const (
 
 // Names are the pipeline's topic names.
 type Names struct {
-	Amazon, Ebay, DeadLetter    string
+	// Orders are the order streams, one per channel (kafka.topics.<channel>).
+	Orders                      []string
+	DeadLetter                  string
 	Courier, Accounting, Parked string
 }
 
-// DefaultNames are the names of DESIGN.md's external contract.
+// DefaultNames are the names of DESIGN.md's external contract: each
+// registered channel's own order stream (worker/channel), the DLQ and the
+// connector outboxes.
 func DefaultNames() Names {
-	return Names{
-		Amazon: "orders.amazon", Ebay: "orders.ebay", DeadLetter: "orders.dlq",
-		Courier: "connector.courier", Accounting: "connector.accounting", Parked: "connector.parked",
+	n := Names{DeadLetter: "orders.dlq", Courier: "connector.courier", Accounting: "connector.accounting", Parked: "connector.parked"}
+	for _, s := range channel.Default().Specs() {
+		n.Orders = append(n.Orders, s.Topic)
 	}
+	return n
 }
 
-// Inputs are the specs of the worker's own topics: the two order streams and
-// the DLQ (what the demo, the bench and the tests create).
-func Inputs(amazon, ebay, deadLetter string) []Spec {
-	return []Spec{
-		PersonalData(amazon, InputPartitions),
-		PersonalData(ebay, InputPartitions),
-		PersonalData(deadLetter, DeadLetterPartitions),
+// Inputs are the specs of the worker's own topics: the order streams and the
+// DLQ (what the demo, the bench and the tests create).
+func Inputs(orders []string, deadLetter string) []Spec {
+	specs := make([]Spec, 0, len(orders)+1)
+	for _, name := range orders {
+		specs = append(specs, PersonalData(name, InputPartitions))
 	}
+	return append(specs, PersonalData(deadLetter, DeadLetterPartitions))
 }
 
 // Pipeline are the specs of every topic of the pipeline: its inputs and DLQ,
 // and the connector outboxes.
 func Pipeline(n Names) []Spec {
-	return append(Inputs(n.Amazon, n.Ebay, n.DeadLetter),
+	return append(Inputs(n.Orders, n.DeadLetter),
 		PersonalData(n.Courier, OutboxPartitions),
 		PersonalData(n.Accounting, OutboxPartitions),
 		PersonalData(n.Parked, ParkedPartitions),

@@ -120,7 +120,7 @@ func TestCreateMakesTopicsWithTheirConfigs(t *testing.T) {
 	t.Cleanup(func() {
 		_, _ = client.DeleteTopics(context.Background(), &kafka.DeleteTopicsRequest{Topics: []string{a, b, dlq}})
 	})
-	specs := topics.Inputs(a, b, dlq)
+	specs := topics.Inputs([]string{a, b}, dlq)
 	created, err := topics.Create(ctx, client, specs...)
 	if err != nil || len(created) != 3 {
 		t.Fatalf("Create = %v, %v; want the three created", created, err)

@@ -38,7 +38,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	n := topics.DefaultNames()
-	for _, name := range []*string{&n.Amazon, &n.Ebay, &n.DeadLetter, &n.Courier, &n.Accounting, &n.Parked} {
+	for i := range n.Orders {
+		n.Orders[i] = *prefix + n.Orders[i]
+	}
+	for _, name := range []*string{&n.DeadLetter, &n.Courier, &n.Accounting, &n.Parked} {
 		*name = *prefix + *name
 	}
 	specs := topics.Pipeline(n)

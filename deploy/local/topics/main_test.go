@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -22,7 +24,7 @@ func TestTopicToolReportsAndFixesDrift(t *testing.T) {
 	client := stacktest.KafkaClient(brokers)
 	prefix := stacktest.UniqueName("tool") + "."
 	n := topics.DefaultNames()
-	all := []string{n.Amazon, n.Ebay, n.DeadLetter, n.Courier, n.Accounting, n.Parked}
+	all := slices.Concat(n.Orders, []string{n.DeadLetter, n.Courier, n.Accounting, n.Parked})
 	for i := range all {
 		all[i] = prefix + all[i]
 	}
@@ -30,7 +32,7 @@ func TestTopicToolReportsAndFixesDrift(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	// As deploy/local/topics made it before: 21 days, no segment.ms.
-	old := prefix + n.Amazon
+	old := prefix + n.Orders[0]
 	resp, err := client.CreateTopics(ctx, &kafka.CreateTopicsRequest{Topics: []kafka.TopicConfig{{
 		Topic: old, NumPartitions: 6, ReplicationFactor: 1,
 		ConfigEntries: []kafka.ConfigEntry{{ConfigName: "retention.ms", ConfigValue: "1814400000"}},
@@ -51,7 +53,7 @@ func TestTopicToolReportsAndFixesDrift(t *testing.T) {
 	for _, want := range []string{
 		"drift: " + old + ": retention.ms = 1814400000, want 1720800000",
 		"drift: " + old + ": segment.ms = 604800000, want 86400000",
-		"drift: " + prefix + n.Ebay + ": missing",
+		"drift: " + prefix + n.Orders[1] + ": missing",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("--check output lacks %q:\n%s", want, out)
@@ -61,10 +63,10 @@ func TestTopicToolReportsAndFixesDrift(t *testing.T) {
 		t.Errorf("--check changed the topic: %v", drifts)
 	}
 
-	if code, out := tool(); code != 0 || !strings.Contains(out, "5 created, 1 already present, 2 differences found") {
+	if code, out := tool(); code != 0 || !strings.Contains(out, fmt.Sprintf("%d created, 1 already present, 2 differences found", len(all)-1)) {
 		t.Fatalf("fix: exit %d\n%s", code, out)
 	}
-	if code, out := tool("-check"); code != 0 || !strings.Contains(out, "all 6 as specified") {
+	if code, out := tool("-check"); code != 0 || !strings.Contains(out, fmt.Sprintf("all %d as specified", len(all))) {
 		t.Errorf("--check after the fix: exit %d\n%s", code, out)
 	}
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
+	"github.com/orderflow/orderflow/worker/channel"
 	"github.com/orderflow/orderflow/worker/clickhousedb/clickhousetest"
 	"github.com/orderflow/orderflow/worker/config"
 	"github.com/orderflow/orderflow/worker/normalize"
@@ -86,6 +87,10 @@ func (e *stackEnv) config(t *testing.T) config.Config {
 func (e *stackEnv) produceFixtures(t *testing.T) (good map[pipelinetest.Key]bool, bad int) {
 	t.Helper()
 	good = map[pipelinetest.Key]bool{}
+	normalizer, err := channel.Default().Normalizer(normalize.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	msgs := map[string][]kafka.Message{}
 	for _, dir := range []string{"amazon", "amazon2026", "ebay"} {
 		topic := e.ebay
@@ -103,7 +108,7 @@ func (e *stackEnv) produceFixtures(t *testing.T) (good map[pipelinetest.Key]bool
 				t.Fatal(err)
 			}
 			value = bytes.TrimRight(value, "\n")
-			o, err := normalize.Normalize(value)
+			o, err := normalizer.Normalize(value)
 			copies := 1
 			if err == nil {
 				good[pipelinetest.KeyOf(o)] = true

@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	schema "github.com/orderflow/orderflow/schemas/clickhouse"
+	"github.com/orderflow/orderflow/worker/channel"
 	"github.com/orderflow/orderflow/worker/config"
 	"github.com/orderflow/orderflow/worker/demo"
 	"github.com/orderflow/orderflow/worker/order"
@@ -81,13 +82,18 @@ func printDemo(w io.Writer, cfg config.Config, s demo.Summary) {
 	fmt.Fprintf(w, "\nOrders read (generated) and written (order_facts FINAL), by seller and channel:\n")
 	line("seller", "channel", "messages", "snapshots", "orders", "written", "")
 	for _, tenant := range slices.Sorted(maps.Keys(s.Generated.Tenants)) {
-		for _, ch := range []string{"amazon", "ebay"} {
+		for _, name := range channel.Default().Names() {
+			ch := string(name)
 			c := s.Generated.Tenants[tenant][ch]
 			line(tenant, ch, c.Messages, c.Snapshots, c.Orders, s.OrdersByTenant[tenant][ch], check(uint64(c.Orders) == s.OrdersByTenant[tenant][ch]))
 		}
 	}
 	_ = tw.Flush()
-	fmt.Fprintf(w, "Snapshots committed by channel (metrics): amazon %.0f, ebay %.0f\n", s.OrdersWritten["amazon"], s.OrdersWritten["ebay"])
+	var committed []string
+	for _, name := range channel.Default().Names() {
+		committed = append(committed, fmt.Sprintf("%s %.0f", name, s.OrdersWritten[string(name)]))
+	}
+	fmt.Fprintf(w, "Snapshots committed by channel (metrics): %s\n", strings.Join(committed, ", "))
 
 	fmt.Fprintf(w, "\nDead letters, by reason (expected from the generator / dead-lettered):\n")
 	line("reason", "expected", "dead-lettered", "")

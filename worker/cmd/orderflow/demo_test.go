@@ -40,7 +40,7 @@ func TestDemoSummaryMatchesTheTally(t *testing.T) {
 	}
 	// Its topics are the pipeline's, as worker/topics defines them.
 	if drifts, err := topics.Check(context.Background(), stacktest.KafkaClient(e.brokers),
-		topics.Inputs(s.Topics.Amazon, s.Topics.Ebay, s.Topics.DeadLetter)...); err != nil || len(drifts) != 0 {
+		topics.Inputs(s.Topics.Orders(), s.Topics.DeadLetter)...); err != nil || len(drifts) != 0 {
 		t.Errorf("the demo's topics differ from worker/topics: %v %v", drifts, err)
 	}
 	g := s.Generated

@@ -164,7 +164,7 @@ func runGenerate(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	}
 	producer, err := produce.New(produce.Config{
 		Generator: gen, Brokers: clients.Brokers, Transport: clients.Transport,
-		Topics: map[order.Channel]string{order.ChannelAmazon: cfg.Kafka.Topics.Amazon, order.ChannelEbay: cfg.Kafka.Topics.Ebay},
+		Topics: cfg.Kafka.Topics.Channels,
 		Count:  o.count, Rate: o.rate, Duration: o.duration, CloseTimeout: cfg.Pipeline.ShutdownTimeout, Logger: log,
 		Progress: func(s produce.Status) {
 			log.Info("progress", "produced", s.Produced, "acknowledged", s.Acknowledged, "failed", s.Failed,
@@ -179,7 +179,7 @@ func runGenerate(ctx context.Context, args []string, stdout, stderr io.Writer) i
 
 	report := generateReport{
 		Seed: o.gen.Seed, TenantCount: gen.Config().Tenants, Now: gen.Config().Now,
-		Topics:   map[string]string{"amazon": cfg.Kafka.Topics.Amazon, "ebay": cfg.Kafka.Topics.Ebay},
+		Topics:   cfg.Kafka.Topics.Channels,
 		Produced: res.Produced, Acknowledged: res.Acknowledged, Failed: res.Failed,
 		Unacknowledged: res.Produced - res.Acknowledged - res.Failed,
 		Seconds:        res.Elapsed.Seconds(),
@@ -204,15 +204,15 @@ func runGenerate(ctx context.Context, args []string, stdout, stderr io.Writer) i
 // acknowledged messages. Its JSON form (--json) has the tally's members at the
 // top level.
 type generateReport struct {
-	Seed           uint64            `json:"seed"`
-	TenantCount    int               `json:"tenant_count"`
-	Now            time.Time         `json:"now"`
-	Topics         map[string]string `json:"topics"`
-	Produced       int64             `json:"produced"`
-	Acknowledged   int64             `json:"acknowledged"`
-	Failed         int64             `json:"failed"`
-	Unacknowledged int64             `json:"unacknowledged"`
-	Seconds        float64           `json:"seconds"`
+	Seed           uint64                   `json:"seed"`
+	TenantCount    int                      `json:"tenant_count"`
+	Now            time.Time                `json:"now"`
+	Topics         map[order.Channel]string `json:"topics"`
+	Produced       int64                    `json:"produced"`
+	Acknowledged   int64                    `json:"acknowledged"`
+	Failed         int64                    `json:"failed"`
+	Unacknowledged int64                    `json:"unacknowledged"`
+	Seconds        float64                  `json:"seconds"`
 	generate.Stats
 }
 
@@ -243,12 +243,12 @@ func printGenerateReport(w io.Writer, r generateReport) {
 	for _, tenant := range sortedGenerateKeys(s.Tenants) {
 		for _, ch := range sortedGenerateKeys(s.Tenants[tenant]) {
 			c := s.Tenants[tenant][ch]
-			fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t\n", tenant, r.Topics[ch], c.Messages, c.Snapshots, c.Orders, c.Malformed)
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t\n", tenant, r.Topics[order.Channel(ch)], c.Messages, c.Snapshots, c.Orders, c.Malformed)
 		}
 	}
 	for _, ch := range sortedGenerateKeys(s.Channels) {
 		c := s.Channels[ch]
-		fmt.Fprintf(tw, "all\t%s\t%d\t%d\t%d\t%d\t\n", r.Topics[ch], c.Messages, c.Snapshots, c.Orders, c.Malformed)
+		fmt.Fprintf(tw, "all\t%s\t%d\t%d\t%d\t%d\t\n", r.Topics[order.Channel(ch)], c.Messages, c.Snapshots, c.Orders, c.Malformed)
 	}
 	fmt.Fprintf(tw, "all\tall\t%d\t%d\t%d\t%d\t\n", s.Messages, s.Snapshots, s.Orders, s.Malformed)
 	_ = tw.Flush()

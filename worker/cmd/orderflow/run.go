@@ -18,13 +18,13 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/orderflow/orderflow/schemas/policy"
+	"github.com/orderflow/orderflow/worker/channel"
 	"github.com/orderflow/orderflow/worker/config"
 	"github.com/orderflow/orderflow/worker/consume"
 	"github.com/orderflow/orderflow/worker/deadletter"
 	"github.com/orderflow/orderflow/worker/facts"
 	"github.com/orderflow/orderflow/worker/kafkaclient"
 	"github.com/orderflow/orderflow/worker/normalize"
-	"github.com/orderflow/orderflow/worker/order"
 	"github.com/orderflow/orderflow/worker/pipeline"
 	"github.com/orderflow/orderflow/worker/protect"
 	"github.com/orderflow/orderflow/worker/retention"
@@ -122,7 +122,7 @@ func runWorker(ctx context.Context, cfg config.Config, sink pipeline.Sink, reg *
 	}
 	topics := cfg.Kafka.Topics
 	consumer, err := consume.New(consume.Config{
-		Brokers: cfg.Kafka.Brokers, GroupID: cfg.Kafka.GroupID, Topics: []string{topics.Amazon, topics.Ebay},
+		Brokers: cfg.Kafka.Brokers, GroupID: cfg.Kafka.GroupID, Topics: topics.Orders(),
 		Dialer: clients.Dialer, SessionTimeout: cfg.Kafka.SessionTimeout, RebalanceTimeout: cfg.Kafka.RebalanceTimeout,
 		HeartbeatInterval: cfg.Kafka.HeartbeatInterval,
 		BatchMaxMessages:  cfg.Pipeline.BatchMaxMessages, BatchMaxWait: cfg.Pipeline.BatchMaxWait, Logger: log,
@@ -135,13 +135,13 @@ func runWorker(ctx context.Context, cfg config.Config, sink pipeline.Sink, reg *
 	if err != nil {
 		return err
 	}
-	normalizer, err := normalize.New(normalize.Config{MaxClockSkew: cfg.Pipeline.MaxClockSkew})
+	normalizer, err := channel.Default().Normalizer(normalize.Config{MaxClockSkew: cfg.Pipeline.MaxClockSkew})
 	if err != nil {
 		return err
 	}
 	p, err := pipeline.New(pipeline.Config{
 		Source: consumer, Normalizer: normalizer, Protector: stage, Sinks: []pipeline.Sink{sink}, DeadLetters: dlq, Blocklist: pipelineBlocklist(blocklist),
-		TopicChannels: map[string]order.Channel{topics.Amazon: order.ChannelAmazon, topics.Ebay: order.ChannelEbay},
+		TopicChannels: topics.ChannelsByTopic(),
 		RetryInitial:  cfg.Pipeline.RetryInitial, RetryMax: cfg.Pipeline.RetryMax,
 		Registerer: reg, Logger: log,
 	})
@@ -171,7 +171,7 @@ func runWorker(ctx context.Context, cfg config.Config, sink pipeline.Sink, reg *
 		g.Go(func() error { return purger.Run(gctx, cfg.Retention.Interval) })
 	}
 	log.Info("worker started", "brokers", cfg.Kafka.Brokers, "group", cfg.Kafka.GroupID,
-		"topics", []string{topics.Amazon, topics.Ebay}, "metrics", srv.Addr())
+		"topics", topics.Orders(), "metrics", srv.Addr())
 	runErr := g.Wait()
 
 	// Leave the group and flush within the shutdown timeout, whatever happened.

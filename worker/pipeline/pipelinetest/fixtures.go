@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/orderflow/orderflow/worker/channel"
 	"github.com/orderflow/orderflow/worker/normalize"
 )
 
@@ -16,6 +17,10 @@ import (
 func GoodFixtures(t testing.TB, dir string, n int) [][]byte {
 	t.Helper()
 	files, err := filepath.Glob(filepath.Join(dir, "*.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	normalizer, err := channel.Default().Normalizer(normalize.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -29,7 +34,7 @@ func GoodFixtures(t testing.TB, dir string, n int) [][]byte {
 			t.Fatal(err)
 		}
 		v = bytes.TrimRight(v, "\n")
-		if _, err := normalize.Normalize(v); err == nil {
+		if _, err := normalizer.Normalize(v); err == nil {
 			out = append(out, v)
 		}
 		if len(out) == n {
