@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -68,18 +69,15 @@ func validName(s string) bool {
 	return true
 }
 
-// validTopic is Kafka's rule for topic names.
-func validTopic(s string) bool {
-	if len(s) == 0 || len(s) > 249 || s == "." || s == ".." {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-') {
-			return false
-		}
-	}
-	return true
-}
+// topicName is Kafka's rule for topic names (kafka/common/internals/Topic.java):
+// 1 to 249 ASCII letters, digits, '.', '_' and '-', and neither "." nor "..".
+var topicName = regexp.MustCompile(`^[a-zA-Z0-9._-]{1,249}$`)
+
+// TopicNameRule says in words what ValidTopic checks.
+const TopicNameRule = "a Kafka topic name (1-249 letters, digits, '.', '_' and '-'; not '.' or '..')"
+
+// ValidTopic says whether s is a topic name Kafka accepts.
+func ValidTopic(s string) bool { return s != "." && s != ".." && topicName.MatchString(s) }
 
 // Registry is a list of channels, each registered once. Its methods are safe
 // for concurrent use; nothing changes it after New.
@@ -116,8 +114,8 @@ func New(specs ...Spec) (*Registry, error) {
 		} else if other, ok := enums[s.Enum]; ok {
 			bad("%s: enum value %d is %s's", s.Name, s.Enum, other)
 		}
-		if !validTopic(s.Topic) {
-			bad("%s: topic %q is not a Kafka topic name (1-249 letters, digits, '.', '_' and '-')", s.Name, s.Topic)
+		if !ValidTopic(s.Topic) {
+			bad("%s: topic %q is not %s", s.Name, s.Topic, TopicNameRule)
 		} else if other, ok := topics[s.Topic]; ok {
 			bad("%s: topic %s is %s's", s.Name, s.Topic, other)
 		}

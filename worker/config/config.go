@@ -318,6 +318,10 @@ func (t Topics) validate() []error {
 			errs = append(errs, err)
 			continue
 		}
+		if !channel.ValidTopic(kt.topic) {
+			errs = append(errs, keyErr("kafka.topics."+kt.key, "is not %s", channel.TopicNameRule))
+			continue
+		}
 		if other, ok := byTopic[kt.topic]; ok {
 			errs = append(errs, keyErr("kafka.topics."+kt.key, "is kafka.topics.%s's topic too: every channel and dead_letter need a topic of their own", other))
 		}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/orderflow/orderflow/worker/channel"
 	"github.com/orderflow/orderflow/worker/order"
 )
 
@@ -167,6 +168,9 @@ func TestBadFilesAreRefusedNamingTheKey(t *testing.T) {
 			"retention.lease.ttl: must be between 5s and 1h0m0s, got 1s",
 		"unknown-channel.bad.yaml": "config testdata/unknown-channel.bad.yaml: kafka.topics.walmart: line 5: " +
 			"not a channel this worker reads (amazon, ebay) nor dead_letter",
+		"topic-name.bad.yaml": "config: kafka.topics.amazon: is not " + channel.TopicNameRule + "\n" +
+			"kafka.topics.ebay: is not " + channel.TopicNameRule + "\n" +
+			"kafka.topics.dead_letter: is not " + channel.TopicNameRule,
 		"not-yaml.bad.yaml": "config testdata/not-yaml.bad.yaml: not valid YAML: yaml: line 1: did not find expected ',' or ']'",
 		"vault.bad.yaml": `config: vault.address: "vault:8200" is not an http(s) URL such as https://vault:8200` + "\n" +
 			`vault.key_prefix: "-orderflow" is not 1-64 letters, digits, '_', '-' or '.', starting with a letter, digit or '_'` + "\n" +
