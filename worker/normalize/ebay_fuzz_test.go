@@ -3,12 +3,11 @@ package normalize
 import (
 	"encoding/json"
 	"errors"
-	"os"
-	"path/filepath"
 	"reflect"
-	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/orderflow/orderflow/worker/normalize/normalizetest"
 
 	"github.com/orderflow/orderflow/worker/order"
 )
@@ -20,16 +19,8 @@ import (
 // even where they break the envelope. Seeds: every eBay fixture, good and bad, as a
 // message and as its payload.
 func FuzzNormalizeEbay(f *testing.F) {
-	files, _ := filepath.Glob(filepath.Join("testdata", "ebay", "*.json"))
-	bad, _ := filepath.Glob(filepath.Join("testdata", "ebay", "bad", "*.json"))
-	for _, file := range append(files, bad...) {
-		if strings.HasSuffix(file, ".golden.json") {
-			continue
-		}
-		msg, err := os.ReadFile(file)
-		if err != nil {
-			f.Fatal(err)
-		}
+	for _, file := range normalizetest.Files(f, "testdata/ebay/*.json", "testdata/ebay/bad/*.json") {
+		msg := normalizetest.Read(f, file)
 		f.Add(msg)
 		var env struct{ Payload json.RawMessage }
 		if json.Unmarshal(msg, &env) == nil && len(env.Payload) > 0 {

@@ -4,12 +4,12 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
-	"os"
-	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/orderflow/orderflow/worker/normalize/normalizetest"
 
 	"github.com/go-json-experiment/json/jsontext"
 	"github.com/google/go-cmp/cmp"
@@ -24,20 +24,12 @@ import (
 //   - the same outcome whether the payload comes after the channel (read in place)
 //     or before it (kept as bytes and read once the channel is known).
 func FuzzNormalize(f *testing.F) {
-	for _, pattern := range []string{"amazon/*.json", "amazon2026/*.json", "ebay/*.json", "amazon/bad/*.json", "ebay/bad/*.json", "envelope/*.json"} {
-		files, _ := filepath.Glob(filepath.Join("testdata", pattern))
-		for _, file := range files {
-			if strings.HasSuffix(file, ".golden.json") {
-				continue
-			}
-			msg, err := os.ReadFile(file)
-			if err != nil {
-				f.Fatal(err)
-			}
-			f.Add(msg)
-			if first := payloadFirst(msg); first != nil {
-				f.Add(first)
-			}
+	for _, file := range normalizetest.Files(f, "testdata/amazon/*.json", "testdata/amazon2026/*.json", "testdata/ebay/*.json",
+		"testdata/amazon/bad/*.json", "testdata/ebay/bad/*.json", "testdata/envelope/*.json") {
+		msg := normalizetest.Read(f, file)
+		f.Add(msg)
+		if first := payloadFirst(msg); first != nil {
+			f.Add(first)
 		}
 	}
 	f.Fuzz(func(t *testing.T, msg []byte) {
