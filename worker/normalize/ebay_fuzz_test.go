@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"reflect"
+	"slices"
 	"testing"
 	"unicode/utf8"
 
@@ -47,6 +48,7 @@ func FuzzNormalizeEbay(f *testing.F) {
 	})
 }
 
+// checkFuzzError holds for every error a normaliser returns, whatever its input.
 func checkFuzzError(t *testing.T, err error) {
 	t.Helper()
 	if err == nil {
@@ -56,8 +58,13 @@ func checkFuzzError(t *testing.T, err error) {
 	if !errors.As(err, &ne) {
 		t.Fatalf("error %q is a %T, not a *normalize.Error", err, err)
 	}
-	if ne.Reason == "" || !contains(Reasons, ne.Reason) {
+	if ne.Reason == "" || !slices.Contains(Reasons, ne.Reason) {
 		t.Fatalf("error %q has reason %q, not one of %v", err, ne.Reason, Reasons)
+	}
+	// Messages name a field and a rule; values are described only by their shape, so
+	// a long message would mean a payload echoed into the DLQ headers.
+	if len(err.Error()) > 400 {
+		t.Fatalf("error message of %d bytes: %.200s...", len(err.Error()), err)
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -113,10 +114,10 @@ func checkInvariants(t *testing.T, o order.Order) {
 	if o.SchemaVersion != order.SchemaVersion || o.TenantID == "" || o.ChannelOrderID == "" || o.Marketplace == "" {
 		t.Errorf("identity incomplete: schema %d tenant %q order %q marketplace %q", o.SchemaVersion, o.TenantID, o.ChannelOrderID, o.Marketplace)
 	}
-	if !contains(order.Statuses, o.Status) {
+	if !slices.Contains(order.Statuses, o.Status) {
 		t.Errorf("status %q is not in the canonical enum", o.Status)
 	}
-	if !contains(order.PaymentStatuses, o.PaymentStatus) {
+	if !slices.Contains(order.PaymentStatuses, o.PaymentStatus) {
 		t.Errorf("payment status %q is not in the canonical enum", o.PaymentStatus)
 	}
 	if o.Fulfilment != order.FulfilmentMerchant && o.Fulfilment != order.FulfilmentMarketplace {
@@ -168,15 +169,6 @@ func allMoney(o order.Order) []order.Money {
 		ms = append(ms, r.Amount)
 	}
 	return ms
-}
-
-func contains[T comparable](list []T, v T) bool {
-	for _, x := range list {
-		if x == v {
-			return true
-		}
-	}
-	return false
 }
 
 func TestEnvelopeErrors(t *testing.T) {
