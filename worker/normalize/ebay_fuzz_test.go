@@ -9,7 +9,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/orderflow/orderflow/worker/normalize/normalizetest"
-
 	"github.com/orderflow/orderflow/worker/order"
 )
 

@@ -8,7 +8,6 @@ import (
 	"testing"
 
 	"github.com/orderflow/orderflow/worker/normalize/normalizetest"
-
 	"github.com/orderflow/orderflow/worker/order"
 )
 

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/orderflow/orderflow/worker/normalize/normalizetest"
-
 	"github.com/orderflow/orderflow/worker/privacytest"
 )
 

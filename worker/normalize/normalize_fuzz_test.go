@@ -9,10 +9,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/orderflow/orderflow/worker/normalize/normalizetest"
-
 	"github.com/go-json-experiment/json/jsontext"
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/orderflow/orderflow/worker/normalize/normalizetest"
 )
 
 // FuzzNormalize feeds whole messages, seeded with every fixture of every channel and
