@@ -3,12 +3,12 @@ package normalize
 import (
 	"encoding/json"
 	"errors"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/orderflow/orderflow/worker/normalize/normalizetest"
 	"github.com/orderflow/orderflow/worker/order"
 )
 
@@ -63,53 +63,44 @@ func TestAmazonBadInputs(t *testing.T) {
 // TestAmazonStatuses maps every documented status value of both APIs (ordersV0.json
 // definitions.Order.OrderStatus; orders_2026-01-01.json definitions.FulfillmentStatus).
 func TestAmazonStatuses(t *testing.T) {
-	v0 := []struct {
-		status  string
-		want    order.Status
-		payment order.PaymentStatus
+	// Each API's minimal message, the member that carries its status, and its status.
+	shapes := map[string]struct{ msg, member, status string }{
+		"v0":    {minimalV0, `"OrderStatus":`, `"Unshipped"`},
+		"v2026": {minimal2026, `"fulfillmentStatus":`, `"UNSHIPPED"`},
+	}
+	cases := []struct {
+		shape, status string
+		want          order.Status
+		payment       order.PaymentStatus
 	}{
-		{"Pending", order.StatusPending, order.PaymentPending},
-		{"PendingAvailability", order.StatusPendingAvailability, order.PaymentPending},
-		{"Unshipped", order.StatusUnshipped, order.PaymentPaid},
-		{"PartiallyShipped", order.StatusPartiallyShipped, order.PaymentPaid},
-		{"Shipped", order.StatusShipped, order.PaymentPaid},
-		{"InvoiceUnconfirmed", order.StatusShipped, order.PaymentPaid},
-		{"Canceled", order.StatusCancelled, order.PaymentVoided},
-		{"Unfulfillable", order.StatusUnfulfillable, order.PaymentPaid},
+		{"v0", "Pending", order.StatusPending, order.PaymentPending},
+		{"v0", "PendingAvailability", order.StatusPendingAvailability, order.PaymentPending},
+		{"v0", "Unshipped", order.StatusUnshipped, order.PaymentPaid},
+		{"v0", "PartiallyShipped", order.StatusPartiallyShipped, order.PaymentPaid},
+		{"v0", "Shipped", order.StatusShipped, order.PaymentPaid},
+		{"v0", "InvoiceUnconfirmed", order.StatusShipped, order.PaymentPaid},
+		{"v0", "Canceled", order.StatusCancelled, order.PaymentVoided},
+		{"v0", "Unfulfillable", order.StatusUnfulfillable, order.PaymentPaid},
+		{"v2026", "PENDING_AVAILABILITY", order.StatusPendingAvailability, order.PaymentPending},
+		{"v2026", "PENDING", order.StatusPending, order.PaymentPending},
+		{"v2026", "UNSHIPPED", order.StatusUnshipped, order.PaymentPaid},
+		{"v2026", "PARTIALLY_SHIPPED", order.StatusPartiallyShipped, order.PaymentPaid},
+		{"v2026", "SHIPPED", order.StatusShipped, order.PaymentPaid},
+		{"v2026", "CANCELLED", order.StatusCancelled, order.PaymentVoided},
+		{"v2026", "UNFULFILLABLE", order.StatusUnfulfillable, order.PaymentPaid},
 	}
-	v2026 := []struct {
-		status  string
-		want    order.Status
-		payment order.PaymentStatus
-	}{
-		{"PENDING_AVAILABILITY", order.StatusPendingAvailability, order.PaymentPending},
-		{"PENDING", order.StatusPending, order.PaymentPending},
-		{"UNSHIPPED", order.StatusUnshipped, order.PaymentPaid},
-		{"PARTIALLY_SHIPPED", order.StatusPartiallyShipped, order.PaymentPaid},
-		{"SHIPPED", order.StatusShipped, order.PaymentPaid},
-		{"CANCELLED", order.StatusCancelled, order.PaymentVoided},
-		{"UNFULFILLABLE", order.StatusUnfulfillable, order.PaymentPaid},
+	listed := map[string]int{}
+	for _, c := range cases {
+		listed[c.shape]++
 	}
-	if len(v0) != len(amazonV0Statuses) || len(v2026) != len(amazon2026Statuses) {
-		t.Fatalf("the tables here list %d v0 and %d v2026 statuses, the normaliser maps %d and %d: keep them in step with the models",
-			len(v0), len(v2026), len(amazonV0Statuses), len(amazon2026Statuses))
+	if listed["v0"] != len(amazonV0Statuses) || listed["v2026"] != len(amazon2026Statuses) {
+		t.Fatalf("the table here lists %d v0 and %d v2026 statuses, the normaliser maps %d and %d: keep them in step with the models",
+			listed["v0"], listed["v2026"], len(amazonV0Statuses), len(amazon2026Statuses))
 	}
-	for _, c := range v0 {
-		t.Run("v0/"+c.status, func(t *testing.T) {
-			msg := strings.Replace(minimalV0, `"OrderStatus":"Unshipped"`, `"OrderStatus":"`+c.status+`"`, 1)
-			o, err := Normalize([]byte(msg))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if o.Status != c.want || o.PaymentStatus != c.payment || o.SourceStatus != c.status {
-				t.Errorf("got %s/%s (source %q), want %s/%s", o.Status, o.PaymentStatus, o.SourceStatus, c.want, c.payment)
-			}
-		})
-	}
-	for _, c := range v2026 {
-		t.Run("v2026/"+c.status, func(t *testing.T) {
-			msg := strings.Replace(minimal2026, `"fulfillmentStatus":"UNSHIPPED"`, `"fulfillmentStatus":"`+c.status+`"`, 1)
-			o, err := Normalize([]byte(msg))
+	for _, c := range cases {
+		t.Run(c.shape+"/"+c.status, func(t *testing.T) {
+			s := shapes[c.shape]
+			o, err := Normalize([]byte(strings.Replace(s.msg, s.member+s.status, s.member+`"`+c.status+`"`, 1)))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -143,17 +134,9 @@ var taxInclusiveMarketplaces = vatMarketplaces
 // totals add up to Amazon's own order total, and each line's amounts agree.
 func TestAmazonAmountInvariants(t *testing.T) {
 	for _, dir := range []string{"amazon", "amazon2026"} {
-		files, _ := filepath.Glob(filepath.Join("testdata", dir, "*.json"))
-		for _, f := range files {
-			if strings.HasSuffix(f, ".golden.json") {
-				continue
-			}
+		for _, f := range normalizetest.Files(t, filepath.Join("testdata", dir, "*.json")) {
 			t.Run(dir+"/"+strings.TrimSuffix(filepath.Base(f), ".json"), func(t *testing.T) {
-				msg, err := os.ReadFile(f)
-				if err != nil {
-					t.Fatal(err)
-				}
-				o, err := Normalize(msg)
+				o, err := Normalize(normalizetest.Read(t, f))
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -356,24 +339,14 @@ func TestAmazonErrorsNeverQuotePersonalData(t *testing.T) {
 func amazonFixturePayloads(t testing.TB) map[string][]byte {
 	t.Helper()
 	out := map[string][]byte{}
-	for _, pattern := range []string{"testdata/amazon/*.json", "testdata/amazon2026/*.json", "testdata/amazon/bad/*.json"} {
-		files, _ := filepath.Glob(pattern)
-		for _, f := range files {
-			if strings.HasSuffix(f, ".golden.json") {
-				continue
-			}
-			msg, err := os.ReadFile(f)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var env struct {
-				Payload json.RawMessage `json:"payload"`
-			}
-			if json.Unmarshal(msg, &env) != nil || len(env.Payload) == 0 {
-				continue // a fixture whose envelope is the fault
-			}
-			out[f] = env.Payload
+	for _, f := range normalizetest.Files(t, "testdata/amazon/*.json", "testdata/amazon2026/*.json", "testdata/amazon/bad/*.json") {
+		var env struct {
+			Payload json.RawMessage `json:"payload"`
 		}
+		if json.Unmarshal(normalizetest.Read(t, f), &env) != nil || len(env.Payload) == 0 {
+			continue // a fixture whose envelope is the fault
+		}
+		out[f] = env.Payload
 	}
 	return out
 }

@@ -1,8 +1,6 @@
 package normalize
 
 import (
-	"encoding/json"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -26,19 +24,19 @@ func TestTimesRetentionCannotReach(t *testing.T) {
 		event   bool
 	}
 	fields := []field{
-		{"testdata/amazon/uk-two-lines-typical.json", []any{"payload", "order", "PurchaseDate"}, "payload.order.PurchaseDate", true},
-		{"testdata/amazon/uk-two-lines-typical.json", []any{"payload", "order", "LastUpdateDate"}, "payload.order.LastUpdateDate", true},
-		{"testdata/amazon/uk-two-lines-typical.json", []any{"payload", "order", "LatestShipDate"}, "payload.order.LatestShipDate", false},
-		{"testdata/amazon/uk-two-lines-typical.json", []any{"payload", "order", "LatestDeliveryDate"}, "payload.order.LatestDeliveryDate", false},
-		{"testdata/amazon2026/uk-two-lines-typical.json", []any{"payload", "order", "createdTime"}, "payload.order.createdTime", true},
-		{"testdata/amazon2026/uk-two-lines-typical.json", []any{"payload", "order", "lastUpdatedTime"}, "payload.order.lastUpdatedTime", true},
-		{"testdata/amazon2026/uk-two-lines-typical.json", []any{"payload", "order", "fulfillment", "shipByWindow", "latestDateTime"}, "payload.order.fulfillment.shipByWindow.latestDateTime", false},
-		{"testdata/ebay/typical-two-line.json", []any{"payload", "creationDate"}, "payload.creationDate", true},
-		{"testdata/ebay/typical-two-line.json", []any{"payload", "lastModifiedDate"}, "payload.lastModifiedDate", true},
-		{"testdata/ebay/fully-refunded.json", []any{"payload", "paymentSummary", "refunds", 1, "refundDate"}, "payload.paymentSummary.refunds[1].refundDate", true},
-		{"testdata/ebay/typical-two-line.json", []any{"payload", "lineItems", 0, "lineItemFulfillmentInstructions", "shipByDate"}, "payload.lineItems[0].lineItemFulfillmentInstructions.shipByDate", false},
-		{"testdata/ebay/typical-two-line.json", []any{"received_at"}, "received_at", true},
-		{"testdata/amazon/uk-two-lines-typical.json", []any{"received_at"}, "received_at", true},
+		{"amazon/uk-two-lines-typical.json", []any{"payload", "order", "PurchaseDate"}, "payload.order.PurchaseDate", true},
+		{"amazon/uk-two-lines-typical.json", []any{"payload", "order", "LastUpdateDate"}, "payload.order.LastUpdateDate", true},
+		{"amazon/uk-two-lines-typical.json", []any{"payload", "order", "LatestShipDate"}, "payload.order.LatestShipDate", false},
+		{"amazon/uk-two-lines-typical.json", []any{"payload", "order", "LatestDeliveryDate"}, "payload.order.LatestDeliveryDate", false},
+		{"amazon2026/uk-two-lines-typical.json", []any{"payload", "order", "createdTime"}, "payload.order.createdTime", true},
+		{"amazon2026/uk-two-lines-typical.json", []any{"payload", "order", "lastUpdatedTime"}, "payload.order.lastUpdatedTime", true},
+		{"amazon2026/uk-two-lines-typical.json", []any{"payload", "order", "fulfillment", "shipByWindow", "latestDateTime"}, "payload.order.fulfillment.shipByWindow.latestDateTime", false},
+		{"ebay/typical-two-line.json", []any{"payload", "creationDate"}, "payload.creationDate", true},
+		{"ebay/typical-two-line.json", []any{"payload", "lastModifiedDate"}, "payload.lastModifiedDate", true},
+		{"ebay/fully-refunded.json", []any{"payload", "paymentSummary", "refunds", 1, "refundDate"}, "payload.paymentSummary.refunds[1].refundDate", true},
+		{"ebay/typical-two-line.json", []any{"payload", "lineItems", 0, "lineItemFulfillmentInstructions", "shipByDate"}, "payload.lineItems[0].lineItemFulfillmentInstructions.shipByDate", false},
+		{"ebay/typical-two-line.json", []any{"received_at"}, "received_at", true},
+		{"amazon/uk-two-lines-typical.json", []any{"received_at"}, "received_at", true},
 	}
 	rfc := func(t time.Time) string { return t.Format(time.RFC3339Nano) }
 	for _, f := range fields {
@@ -93,7 +91,7 @@ func TestTimesRetentionCannotReach(t *testing.T) {
 // allowing a day accepts, and New refuses a skew that is negative or above 30
 // days.
 func TestClockSkewIsConfigurable(t *testing.T) {
-	msg := setJSON(t, "testdata/ebay/typical-two-line.json", []any{"payload", "lastModifiedDate"},
+	msg := setJSON(t, "ebay/typical-two-line.json", []any{"payload", "lastModifiedDate"},
 		testNow.Add(2*time.Hour).Format(time.RFC3339))
 	day := mustNormalizer(t)
 	if _, err := day.Normalize(msg); err != nil {
@@ -111,49 +109,4 @@ func TestClockSkewIsConfigurable(t *testing.T) {
 			t.Errorf("New accepted MaxClockSkew %s", bad)
 		}
 	}
-}
-
-// setJSON reads a fixture and sets the member at path to value.
-func setJSON(t *testing.T, fixture string, path []any, value string) []byte {
-	t.Helper()
-	raw, err := os.ReadFile(fixture)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var doc any
-	if err := json.Unmarshal(raw, &doc); err != nil {
-		t.Fatal(err)
-	}
-	node := doc
-	for i, p := range path {
-		last := i == len(path)-1
-		switch k := p.(type) {
-		case string:
-			m, ok := node.(map[string]any)
-			if !ok {
-				t.Fatalf("%s: %v is not an object", fixture, path[:i])
-			}
-			if last {
-				if _, ok := m[k]; !ok {
-					t.Fatalf("%s has no %v", fixture, path)
-				}
-				m[k] = value
-			}
-			node = m[k]
-		case int:
-			a, ok := node.([]any)
-			if !ok || k >= len(a) {
-				t.Fatalf("%s: %v is not an array of %d", fixture, path[:i], k+1)
-			}
-			if last {
-				a[k] = value
-			}
-			node = a[k]
-		}
-	}
-	out, err := json.Marshal(doc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
 }

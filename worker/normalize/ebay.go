@@ -170,17 +170,11 @@ type ebayDecoder struct {
 	o   ebayOrder
 }
 
-// order reads the payload: an Order object.
+// order reads the payload: an Order object. Each object is read with
+// jsonReader.members, which keeps the path for error messages.
 func (d *ebayDecoder) order() {
 	r, o := d.r, &d.o
-	if !r.beginObject("") {
-		return
-	}
-	for {
-		key, ok := r.nextKey()
-		if !ok {
-			break
-		}
+	r.members("", func(key []byte) {
 		switch string(key) {
 		case "orderId":
 			o.orderID = r.str("orderId")
@@ -199,47 +193,44 @@ func (d *ebayDecoder) order() {
 		case "buyer":
 			d.buyer()
 		case "cancelStatus":
-			d.cancelStatus()
+			r.members("cancelStatus", func(key []byte) {
+				if string(key) == "cancelState" {
+					o.cancelState = r.str("cancelState")
+				} else {
+					r.skip() // cancelRequests: who asked and why; the state is enough
+				}
+			})
 		case "fulfillmentStartInstructions":
 			d.instructions()
 		case "lineItems":
-			d.lineItems()
+			o.lines = o.lines[:0]
+			r.elements("lineItems", func(int) { d.lineItem(appendReused(&o.lines, clearLine)) })
 		case "pricingSummary":
 			d.pricingSummary()
 		case "paymentSummary":
-			d.paymentSummary()
+			r.members("paymentSummary", func(key []byte) {
+				if string(key) == "refunds" {
+					d.refunds(&o.refunds, "refunds")
+				} else {
+					r.skip() // payments, totalDueSeller: the seller's payout, not the order
+				}
+			})
 		default:
 			r.skip()
 		}
-	}
+	})
 }
 
 func (d *ebayDecoder) buyer() {
 	r, o := d.r, &d.o
-	if !r.beginObject("buyer") {
-		return
-	}
-	r.push("buyer")
-	for {
-		key, ok := r.nextKey()
-		if !ok {
-			break
-		}
+	r.members("buyer", func(key []byte) {
 		switch string(key) {
 		case "username":
 			o.username = r.str("username")
 		case "taxAddress":
 			d.address(&o.taxAddress, "taxAddress")
 		case "taxIdentifier":
-			if !r.beginObject("taxIdentifier") {
-				continue
-			}
-			r.push("taxIdentifier")
-			for {
-				key, ok := r.nextKey()
-				if !ok {
-					break
-				}
+			r.members("taxIdentifier", func(key []byte) {
 				switch string(key) {
 				case "taxpayerId":
 					o.taxpayerID = r.str("taxpayerId")
@@ -248,111 +239,54 @@ func (d *ebayDecoder) buyer() {
 				default:
 					r.skip()
 				}
-			}
-			r.pop()
+			})
 		case "buyerRegistrationAddress":
 			d.contact(&o.registration, "buyerRegistrationAddress")
 		default:
 			r.skip()
 		}
-	}
-	r.pop()
-}
-
-func (d *ebayDecoder) cancelStatus() {
-	r := d.r
-	if !r.beginObject("cancelStatus") {
-		return
-	}
-	r.push("cancelStatus")
-	for {
-		key, ok := r.nextKey()
-		if !ok {
-			break
-		}
-		if string(key) == "cancelState" {
-			d.o.cancelState = r.str("cancelState")
-		} else {
-			r.skip() // cancelRequests: who asked and why; the state is enough
-		}
-	}
-	r.pop()
+	})
 }
 
 // instructions reads fulfillmentStartInstructions. eBay returns one element today
 // (sel:Order); only the first is read, the rest are counted and skipped.
 func (d *ebayDecoder) instructions() {
 	r, o := d.r, &d.o
-	if !r.beginArray("fulfillmentStartInstructions") {
-		return
-	}
-	r.push("fulfillmentStartInstructions")
-	for ; r.nextElem(); o.instructions++ {
-		if o.instructions > 0 {
+	r.elements("fulfillmentStartInstructions", func(i int) {
+		o.instructions++
+		if i > 0 {
 			r.skip()
-			continue
+			return
 		}
-		r.pushIndex(0)
-		if r.beginObject("") {
-			for {
-				key, ok := r.nextKey()
-				if !ok {
-					break
-				}
-				switch string(key) {
-				case "fulfillmentInstructionsType":
-					o.instructionType = r.str("fulfillmentInstructionsType")
-				case "maxEstimatedDeliveryDate":
-					o.maxDelivery = r.str("maxEstimatedDeliveryDate")
-				case "shippingStep":
-					d.shippingStep()
-				default:
-					// finalDestinationAddress among them: the Global Shipping
-					// Programme's end address, where the seller must not ship.
-					r.skip()
-				}
+		r.members("", func(key []byte) {
+			switch string(key) {
+			case "fulfillmentInstructionsType":
+				o.instructionType = r.str("fulfillmentInstructionsType")
+			case "maxEstimatedDeliveryDate":
+				o.maxDelivery = r.str("maxEstimatedDeliveryDate")
+			case "shippingStep":
+				r.members("shippingStep", func(key []byte) {
+					switch string(key) {
+					case "shippingServiceCode":
+						o.serviceCode = r.str("shippingServiceCode")
+					case "shipTo":
+						d.contact(&o.shipTo, "shipTo")
+					default:
+						r.skip()
+					}
+				})
+			default:
+				// finalDestinationAddress among them: the Global Shipping
+				// Programme's end address, where the seller must not ship.
+				r.skip()
 			}
-		}
-		r.pop()
-	}
-	r.pop()
-}
-
-func (d *ebayDecoder) shippingStep() {
-	r, o := d.r, &d.o
-	if !r.beginObject("shippingStep") {
-		return
-	}
-	r.push("shippingStep")
-	for {
-		key, ok := r.nextKey()
-		if !ok {
-			break
-		}
-		switch string(key) {
-		case "shippingServiceCode":
-			o.serviceCode = r.str("shippingServiceCode")
-		case "shipTo":
-			d.contact(&o.shipTo, "shipTo")
-		default:
-			r.skip()
-		}
-	}
-	r.pop()
+		})
+	})
 }
 
 func (d *ebayDecoder) contact(c *ebayContact, name string) {
 	r := d.r
-	if !r.beginObject(name) {
-		return
-	}
-	c.present = true
-	r.push(name)
-	for {
-		key, ok := r.nextKey()
-		if !ok {
-			break
-		}
+	if r.members(name, func(key []byte) {
 		switch string(key) {
 		case "fullName":
 			c.fullName = r.str("fullName")
@@ -363,41 +297,24 @@ func (d *ebayDecoder) contact(c *ebayContact, name string) {
 		case "contactAddress":
 			d.address(&c.address, "contactAddress")
 		case "primaryPhone":
-			if !r.beginObject("primaryPhone") {
-				continue
-			}
-			r.push("primaryPhone")
-			for {
-				key, ok := r.nextKey()
-				if !ok {
-					break
-				}
+			r.members("primaryPhone", func(key []byte) {
 				if string(key) == "phoneNumber" {
 					c.phone = r.str("phoneNumber")
 				} else {
 					r.skip()
 				}
-			}
-			r.pop()
+			})
 		default:
 			r.skip()
 		}
+	}) {
+		c.present = true
 	}
-	r.pop()
 }
 
 func (d *ebayDecoder) address(a *ebayAddress, name string) {
 	r := d.r
-	if !r.beginObject(name) {
-		return
-	}
-	a.present = true
-	r.push(name)
-	for {
-		key, ok := r.nextKey()
-		if !ok {
-			break
-		}
+	if r.members(name, func(key []byte) {
 		switch string(key) {
 		case "addressLine1":
 			a.line1 = r.str("addressLine1")
@@ -416,22 +333,14 @@ func (d *ebayDecoder) address(a *ebayAddress, name string) {
 		default:
 			r.skip()
 		}
+	}) {
+		a.present = true
 	}
-	r.pop()
 }
 
 func (d *ebayDecoder) amount(a *ebayAmount, name string) {
 	r := d.r
-	if !r.beginObject(name) {
-		return
-	}
-	a.present = true
-	r.push(name)
-	for {
-		key, ok := r.nextKey()
-		if !ok {
-			break
-		}
+	if r.members(name, func(key []byte) {
 		switch string(key) {
 		case "value":
 			a.value = r.str("value")
@@ -444,26 +353,14 @@ func (d *ebayDecoder) amount(a *ebayAmount, name string) {
 		default:
 			r.skip()
 		}
+	}) {
+		a.present = true
 	}
-	r.pop()
-}
-
-func (d *ebayDecoder) lineItems() {
-	o := &d.o
-	o.lines = o.lines[:0]
-	d.r.elements("lineItems", func(int) { d.lineItem(appendReused(&o.lines, clearLine)) })
 }
 
 func (d *ebayDecoder) lineItem(l *ebayLine) {
 	r := d.r
-	if !r.beginObject("") {
-		return
-	}
-	for {
-		key, ok := r.nextKey()
-		if !ok {
-			break
-		}
+	r.members("", func(key []byte) {
 		switch string(key) {
 		case "lineItemId":
 			l.id = r.str("lineItemId")
@@ -478,15 +375,7 @@ func (d *ebayDecoder) lineItem(l *ebayLine) {
 		case "lineItemCost":
 			d.amount(&l.cost, "lineItemCost")
 		case "deliveryCost":
-			if !r.beginObject("deliveryCost") {
-				continue
-			}
-			r.push("deliveryCost")
-			for {
-				key, ok := r.nextKey()
-				if !ok {
-					break
-				}
+			r.members("deliveryCost", func(key []byte) {
 				switch string(key) {
 				case "shippingCost":
 					d.amount(&l.shipping, "shippingCost")
@@ -495,8 +384,7 @@ func (d *ebayDecoder) lineItem(l *ebayLine) {
 				default:
 					r.skip() // importCharges, shippingIntermediationFee: not the seller's
 				}
-			}
-			r.pop()
+			})
 		case "appliedPromotions":
 			d.promotions(l)
 		case "taxes":
@@ -512,44 +400,27 @@ func (d *ebayDecoder) lineItem(l *ebayLine) {
 		case "listingMarketplaceId":
 			l.listingMarketplace = r.str("listingMarketplaceId")
 		case "lineItemFulfillmentInstructions":
-			if !r.beginObject("lineItemFulfillmentInstructions") {
-				continue
-			}
-			r.push("lineItemFulfillmentInstructions")
-			for {
-				key, ok := r.nextKey()
-				if !ok {
-					break
-				}
+			r.members("lineItemFulfillmentInstructions", func(key []byte) {
 				if string(key) == "shipByDate" {
 					l.shipBy = r.str("shipByDate")
 				} else {
 					r.skip()
 				}
-			}
-			r.pop()
+			})
 		case "giftDetails":
-			if !r.beginObject("giftDetails") {
-				continue
-			}
-			l.gift = true
-			r.push("giftDetails")
-			for {
-				key, ok := r.nextKey()
-				if !ok {
-					break
-				}
+			if r.members("giftDetails", func(key []byte) {
 				if string(key) == "message" {
 					l.giftMessage = r.str("message")
 				} else {
 					r.skip() // recipientEmail, senderName: not the buyer's to give us
 				}
+			}) {
+				l.gift = true
 			}
-			r.pop()
 		default:
 			r.skip()
 		}
-	}
+	})
 }
 
 func (d *ebayDecoder) promotions(l *ebayLine) {
@@ -614,15 +485,7 @@ func (d *ebayDecoder) refunds(list *[]ebayRefund, name string) {
 
 func (d *ebayDecoder) pricingSummary() {
 	r, o := d.r, &d.o
-	if !r.beginObject("pricingSummary") {
-		return
-	}
-	r.push("pricingSummary")
-	for {
-		key, ok := r.nextKey()
-		if !ok {
-			break
-		}
+	r.members("pricingSummary", func(key []byte) {
 		switch string(key) {
 		case "priceSubtotal":
 			d.amount(&o.subtotal, "priceSubtotal")
@@ -641,28 +504,7 @@ func (d *ebayDecoder) pricingSummary() {
 		default:
 			r.skip() // adjustment, fee: see testdata/ebay/README.md
 		}
-	}
-	r.pop()
-}
-
-func (d *ebayDecoder) paymentSummary() {
-	r := d.r
-	if !r.beginObject("paymentSummary") {
-		return
-	}
-	r.push("paymentSummary")
-	for {
-		key, ok := r.nextKey()
-		if !ok {
-			break
-		}
-		if string(key) == "refunds" {
-			d.refunds(&d.o.refunds, "refunds")
-		} else {
-			r.skip() // payments, totalDueSeller: the seller's payout, not the order
-		}
-	}
-	r.pop()
+	})
 }
 
 // ebayMapper checks the decoded fields and builds the canonical order.

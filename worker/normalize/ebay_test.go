@@ -3,11 +3,11 @@ package normalize
 import (
 	"encoding/json"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/orderflow/orderflow/worker/normalize/normalizetest"
 	"github.com/orderflow/orderflow/worker/order"
 )
 
@@ -42,29 +42,6 @@ func TestEbayBadInputs(t *testing.T) {
 		{"ebay/bad/missing-cancel-status.bad.json", "missing_field: payload.cancelStatus.cancelState: missing"},
 		{"ebay/bad/refund-status-unknown.bad.json", `invalid_value: payload.paymentSummary.refunds[0].refundStatus: is not a known refund status (4 characters: letters)`},
 	})
-}
-
-// ebayMessage returns testdata/ebay/<name>.json with its payload changed by edit,
-// which gets the payload as a generic JSON object.
-func ebayMessage(t testing.TB, name string, edit func(p map[string]any)) []byte {
-	t.Helper()
-	raw, err := os.ReadFile(filepath.Join("testdata", "ebay", name+".json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if edit == nil {
-		return raw
-	}
-	var env map[string]any
-	if err := json.Unmarshal(raw, &env); err != nil {
-		t.Fatal(err)
-	}
-	edit(env["payload"].(map[string]any))
-	msg, err := json.Marshal(env)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return msg
 }
 
 // TestEbayStatusMatrix covers every combination of eBay's three order states.
@@ -181,16 +158,10 @@ func amountOf(t *testing.T, s string) order.Amount {
 //     quantity is the line total; refunds never exceed the total, and make it up
 //     exactly when the order is refunded in full.
 func TestEbayAmountInvariants(t *testing.T) {
-	inputs, _ := filepath.Glob(filepath.Join("testdata", "ebay", "*.json"))
-	for _, input := range inputs {
-		if strings.HasSuffix(input, ".golden.json") || strings.HasSuffix(input, ".bad.json") {
-			continue
-		}
+	// The bad messages are in testdata/ebay/bad, out of the pattern's reach.
+	for _, input := range normalizetest.Files(t, "testdata/ebay/*.json") {
 		t.Run(strings.TrimSuffix(filepath.Base(input), ".json"), func(t *testing.T) {
-			msg, err := os.ReadFile(input)
-			if err != nil {
-				t.Fatal(err)
-			}
+			msg := normalizetest.Read(t, input)
 			var raw ebayRaw
 			if err := json.Unmarshal(msg, &raw); err != nil {
 				t.Fatal(err)

@@ -133,24 +133,19 @@ func sum(field string, ms ...order.Money) (order.Money, error) {
 	return total, nil
 }
 
-// addMoney adds two amounts of one order. The normalisers have already held them to
-// the order's currency; what remains to catch is an int64 overflow, which only absurd
-// amounts (near the 14-digit limit of order.ParseAmount) can reach: order.Money.Add
-// would wrap.
+// addMoney adds two amounts of one order with order.Money.Add, in this package's
+// errors. The normalisers have already held the amounts to the order's currency; what
+// remains to catch is an int64 overflow, which only absurd amounts (near the 14-digit
+// limit of order.ParseAmount) can reach.
 func addMoney(a, b order.Money) (order.Money, error) {
+	s, err := a.Add(b)
 	switch {
-	case b.IsZero():
-		return a, nil
-	case a.IsZero():
-		return b, nil
-	case a.Currency != b.Currency:
-		return order.Money{}, &Error{Reason: ReasonBadAmount, Rule: "amounts in more than one currency", Err: order.ErrCurrencyMismatch}
+	case errors.Is(err, order.ErrCurrencyMismatch):
+		return order.Money{}, &Error{Reason: ReasonBadAmount, Rule: "amounts in more than one currency", Err: err}
+	case err != nil:
+		return order.Money{}, &Error{Reason: ReasonBadAmount, Rule: "amounts too large to add up", Err: err}
 	}
-	s := a.Amount + b.Amount
-	if (b.Amount > 0 && s < a.Amount) || (b.Amount < 0 && s > a.Amount) {
-		return order.Money{}, &Error{Reason: ReasonBadAmount, Rule: "amounts too large to add up"}
-	}
-	return order.Money{Amount: s, Currency: a.Currency}, nil
+	return s, nil
 }
 
 // magnitude returns m without its sign: the channels give discounts with either sign,

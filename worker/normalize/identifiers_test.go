@@ -1,13 +1,12 @@
 package normalize
 
 import (
-	"encoding/json"
-	"fmt"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/orderflow/orderflow/worker/normalize/normalizetest"
 )
 
 // Values that must never pass as a marketplace identifier: what a person
@@ -126,17 +125,9 @@ func TestOptionalIdentifiersMayBeAbsent(t *testing.T) {
 // of its lines' ids.
 func TestEveryFixtureIdentifierHasItsFormat(t *testing.T) {
 	for _, dir := range []string{"amazon", "amazon2026", "ebay"} {
-		files, _ := filepath.Glob(filepath.Join("testdata", dir, "*.json"))
 		n := 0
-		for _, file := range files {
-			if strings.HasSuffix(file, ".golden.json") {
-				continue
-			}
-			data, err := os.ReadFile(file)
-			if err != nil {
-				t.Fatal(err)
-			}
-			o, err := Normalize(data)
+		for _, file := range normalizetest.Files(t, filepath.Join("testdata", dir, "*.json")) {
+			o, err := Normalize(normalizetest.Read(t, file))
 			if err != nil {
 				t.Errorf("%s: %v", file, err)
 				continue
@@ -173,61 +164,6 @@ func TestEveryFixtureIdentifierHasItsFormat(t *testing.T) {
 		}
 		if n < 10 {
 			t.Errorf("%s: only %d fixtures", dir, n)
-		}
-	}
-}
-
-func readMessage(t *testing.T, fixture string) map[string]any {
-	t.Helper()
-	data, err := os.ReadFile(filepath.Join("testdata", fixture))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var m map[string]any
-	if err := json.Unmarshal(data, &m); err != nil {
-		t.Fatal(err)
-	}
-	return m
-}
-
-func marshal(t *testing.T, m map[string]any) []byte {
-	t.Helper()
-	data, err := json.Marshal(m)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return data
-}
-
-// set puts v at path (object keys and array indexes) in m; nil deletes.
-func set(t *testing.T, m map[string]any, path []any, v any) {
-	t.Helper()
-	var cur any = m
-	for i, step := range path {
-		last := i == len(path)-1
-		switch k := step.(type) {
-		case string:
-			obj, ok := cur.(map[string]any)
-			if !ok {
-				t.Fatalf("%v: not an object at %v", path, step)
-			}
-			if last {
-				if v == nil {
-					delete(obj, k)
-				} else {
-					obj[k] = v
-				}
-				return
-			}
-			cur = obj[k]
-		case int:
-			arr, ok := cur.([]any)
-			if !ok || k >= len(arr) {
-				t.Fatalf("%v: no element %d", path, k)
-			}
-			cur = arr[k]
-		default:
-			panic(fmt.Sprint(step))
 		}
 	}
 }

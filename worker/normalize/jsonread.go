@@ -543,10 +543,11 @@ func (r *jsonReader) end() {
 // members calls fn with the name of each member of the object that is the value of
 // key ("" for an array element or the document), with the reader's path inside it.
 // fn must read or skip the member's value. Nothing happens for null; another type is
-// a schema mismatch.
-func (r *jsonReader) members(key string, fn func(name []byte)) {
+// a schema mismatch. It reports whether the value was an object, as a decoder that
+// tells an empty object from an absent one needs to know.
+func (r *jsonReader) members(key string, fn func(name []byte)) bool {
 	if !r.beginObject(key) {
-		return
+		return false
 	}
 	if key != "" {
 		r.push(key)
@@ -561,6 +562,7 @@ func (r *jsonReader) members(key string, fn func(name []byte)) {
 	if key != "" {
 		r.pop()
 	}
+	return true
 }
 
 // elements calls fn with the index of each element of the array that is the value of

@@ -4,7 +4,6 @@ import (
 	"go/ast"
 	"go/parser"
 	"go/token"
-	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -12,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/orderflow/orderflow/worker/normalize/normalizetest"
 	"github.com/orderflow/orderflow/worker/privacytest"
 )
 
@@ -22,18 +22,7 @@ import (
 // error Normalize returns holds any of it: errors go into DLQ headers and logs in
 // the clear.
 func TestNoPersonalValueInAnyError(t *testing.T) {
-	var fixtures []string
-	for _, dir := range []string{"amazon", "amazon2026", "ebay"} {
-		files, err := filepath.Glob(filepath.Join("testdata", dir, "*.json"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, f := range files {
-			if !strings.HasSuffix(f, ".golden.json") {
-				fixtures = append(fixtures, f)
-			}
-		}
-	}
+	fixtures := normalizetest.Files(t, "testdata/amazon/*.json", "testdata/amazon2026/*.json", "testdata/ebay/*.json")
 	if testing.Short() {
 		fixtures = []string{
 			"testdata/amazon/uk-two-lines-typical.json",
@@ -47,11 +36,7 @@ func TestNoPersonalValueInAnyError(t *testing.T) {
 	// another fixture are one field.
 	seen := map[string]bool{}
 	for _, f := range fixtures {
-		msg, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		seq, err := privacytest.Plant(msg)
+		seq, err := privacytest.Plant(normalizetest.Read(t, f))
 		if err != nil {
 			t.Fatalf("%s: %v", f, err)
 		}
@@ -252,7 +237,7 @@ func isLit(e ast.Expr) bool {
 func TestTenantIDThatLooksLikeACardIsRefused(t *testing.T) {
 	n := mustNormalizer(t)
 	for _, tenant := range []string{"4111111111111111", "acme-4111-1111-1111-1111", "shop_4012888888881881_uk"} {
-		msg := setJSON(t, "testdata/ebay/typical-two-line.json", []any{"tenant_id"}, tenant)
+		msg := setJSON(t, "ebay/typical-two-line.json", []any{"tenant_id"}, tenant)
 		_, err := n.Normalize(msg)
 		want := "bad_envelope: tenant_id: holds a run of digits that could be a card number"
 		if err == nil || err.Error() != want {
@@ -263,7 +248,7 @@ func TestTenantIDThatLooksLikeACardIsRefused(t *testing.T) {
 		}
 	}
 	for _, tenant := range []string{"acme-uk", "seller-2026-11", "shop-123456789012"} {
-		msg := setJSON(t, "testdata/ebay/typical-two-line.json", []any{"tenant_id"}, tenant)
+		msg := setJSON(t, "ebay/typical-two-line.json", []any{"tenant_id"}, tenant)
 		o, err := n.Normalize(msg)
 		if err != nil {
 			t.Errorf("tenant %q refused: %v", tenant, err)

@@ -7,11 +7,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/orderflow/orderflow/worker/normalize/normalizetest"
 	"github.com/orderflow/orderflow/worker/order"
 )
 
@@ -37,23 +39,11 @@ func Normalize(msg []byte) (order.Order, error) { return testNormalizer.Normaliz
 // and compares the canonical order with <name>.golden.json beside it.
 func runGoldenDir(t *testing.T, dir string) {
 	t.Helper()
-	inputs, err := filepath.Glob(filepath.Join("testdata", dir, "*.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	n := 0
+	inputs := normalizetest.Files(t, filepath.Join("testdata", dir, "*.json"))
 	for _, input := range inputs {
-		if strings.HasSuffix(input, ".golden.json") {
-			continue
-		}
-		n++
 		name := strings.TrimSuffix(filepath.Base(input), ".json")
 		t.Run(name, func(t *testing.T) {
-			msg, err := os.ReadFile(input)
-			if err != nil {
-				t.Fatal(err)
-			}
-			o, err := Normalize(msg)
+			o, err := Normalize(normalizetest.Read(t, input))
 			if err != nil {
 				t.Fatalf("Normalize: %v", err)
 			}
@@ -78,7 +68,7 @@ func runGoldenDir(t *testing.T, dir string) {
 			checkInvariants(t, o)
 		})
 	}
-	if n == 0 {
+	if len(inputs) == 0 {
 		t.Fatalf("no fixtures in testdata/%s", dir)
 	}
 }
@@ -97,11 +87,7 @@ func runBadCases(t *testing.T, dir string, cases []badCase) {
 	for _, c := range cases {
 		covered[filepath.Join("testdata", c.file)] = true
 		t.Run(strings.TrimSuffix(filepath.Base(c.file), ".bad.json"), func(t *testing.T) {
-			msg, err := os.ReadFile(filepath.Join("testdata", c.file))
-			if err != nil {
-				t.Fatal(err)
-			}
-			o, err := Normalize(msg)
+			o, err := Normalize(normalizetest.Read(t, filepath.Join("testdata", c.file)))
 			if err == nil {
 				t.Fatalf("Normalize succeeded (order %q), want error %q", o.ChannelOrderID, c.want)
 			}
@@ -128,10 +114,10 @@ func checkInvariants(t *testing.T, o order.Order) {
 	if o.SchemaVersion != order.SchemaVersion || o.TenantID == "" || o.ChannelOrderID == "" || o.Marketplace == "" {
 		t.Errorf("identity incomplete: schema %d tenant %q order %q marketplace %q", o.SchemaVersion, o.TenantID, o.ChannelOrderID, o.Marketplace)
 	}
-	if !contains(order.Statuses, o.Status) {
+	if !slices.Contains(order.Statuses, o.Status) {
 		t.Errorf("status %q is not in the canonical enum", o.Status)
 	}
-	if !contains(order.PaymentStatuses, o.PaymentStatus) {
+	if !slices.Contains(order.PaymentStatuses, o.PaymentStatus) {
 		t.Errorf("payment status %q is not in the canonical enum", o.PaymentStatus)
 	}
 	if o.Fulfilment != order.FulfilmentMerchant && o.Fulfilment != order.FulfilmentMarketplace {
@@ -183,15 +169,6 @@ func allMoney(o order.Order) []order.Money {
 		ms = append(ms, r.Amount)
 	}
 	return ms
-}
-
-func contains[T comparable](list []T, v T) bool {
-	for _, x := range list {
-		if x == v {
-			return true
-		}
-	}
-	return false
 }
 
 func TestEnvelopeErrors(t *testing.T) {
@@ -250,11 +227,7 @@ func TestErrorsCarryTheEnvelopesValidTenant(t *testing.T) {
 		"envelope/truncated.bad.json":         "",
 		"envelope/tenant-number.bad.json":     "",
 	} {
-		msg, err := os.ReadFile(filepath.Join("testdata", file))
-		if err != nil {
-			t.Fatal(err)
-		}
-		_, err = Normalize(msg)
+		_, err := Normalize(normalizetest.Read(t, filepath.Join("testdata", file)))
 		if err == nil {
 			t.Fatalf("%s normalised", file)
 		}

@@ -192,6 +192,11 @@ func (a *Amount) UnmarshalText(b []byte) error {
 // ErrCurrencyMismatch is returned when amounts in different currencies are added.
 var ErrCurrencyMismatch = errors.New("currency mismatch")
 
+// ErrAmountOverflow is returned when a sum does not fit an Amount. Only absurd
+// amounts (near ParseAmount's 14-digit limit) reach it; wrapping would turn them into
+// amounts of the other sign.
+var ErrAmountOverflow = errors.New("amount overflow")
+
 // Add returns m + n. An absent operand takes the other's currency.
 func (m Money) Add(n Money) (Money, error) {
 	switch {
@@ -202,5 +207,9 @@ func (m Money) Add(n Money) (Money, error) {
 	case m.Currency != n.Currency:
 		return Money{}, ErrCurrencyMismatch
 	}
-	return Money{Amount: m.Amount + n.Amount, Currency: m.Currency}, nil
+	s := m.Amount + n.Amount
+	if (n.Amount > 0 && s < m.Amount) || (n.Amount < 0 && s > m.Amount) {
+		return Money{}, ErrAmountOverflow
+	}
+	return Money{Amount: s, Currency: m.Currency}, nil
 }

@@ -3,6 +3,7 @@ package order
 import (
 	"encoding/json"
 	"errors"
+	"math"
 	"strconv"
 	"strings"
 	"testing"
@@ -122,6 +123,19 @@ func TestMoneyAdd(t *testing.T) {
 	}
 	if _, err := a.Add(Money{Amount: 1, Currency: "EUR"}); !errors.Is(err, ErrCurrencyMismatch) {
 		t.Errorf("GBP + EUR: %v", err)
+	}
+	// A sum past int64 is refused, never wrapped to an amount of the other sign.
+	huge := Money{Amount: math.MaxInt64 - 10, Currency: "GBP"}
+	for _, c := range []struct{ a, b Money }{
+		{huge, Money{Amount: 11, Currency: "GBP"}},
+		{Money{Amount: -huge.Amount, Currency: "GBP"}, Money{Amount: -12, Currency: "GBP"}},
+	} {
+		if sum, err := c.a.Add(c.b); !errors.Is(err, ErrAmountOverflow) {
+			t.Errorf("%d + %d = %v, %v; want ErrAmountOverflow", c.a.Amount, c.b.Amount, sum, err)
+		}
+	}
+	if sum, err := huge.Add(Money{Amount: 10, Currency: "GBP"}); err != nil || sum.Amount != math.MaxInt64 {
+		t.Errorf("the largest amount: %v, %v", sum, err)
 	}
 }
 

@@ -2,13 +2,12 @@ package pipelinetest
 
 import (
 	"bytes"
-	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/orderflow/orderflow/worker/channel"
 	"github.com/orderflow/orderflow/worker/normalize"
+	"github.com/orderflow/orderflow/worker/normalize/normalizetest"
 )
 
 // GoodFixtures returns the first n messages of dir (one of the normaliser's
@@ -16,24 +15,13 @@ import (
 // without error, in file name order, or fails the test.
 func GoodFixtures(t testing.TB, dir string, n int) [][]byte {
 	t.Helper()
-	files, err := filepath.Glob(filepath.Join(dir, "*.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	normalizer, err := channel.Default().Normalizer(normalize.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	var out [][]byte
-	for _, f := range files {
-		if strings.HasSuffix(f, ".golden.json") {
-			continue
-		}
-		v, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		v = bytes.TrimRight(v, "\n")
+	for _, f := range normalizetest.Files(t, filepath.Join(dir, "*.json")) {
+		v := bytes.TrimRight(normalizetest.Read(t, f), "\n")
 		if _, err := normalizer.Normalize(v); err == nil {
 			out = append(out, v)
 		}
