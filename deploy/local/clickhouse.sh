@@ -101,18 +101,7 @@ start() {
 }
 
 status() {
-  if pid_alive "$pidfile" "$marker" && healthy; then
-    echo "clickhouse  running  pid $(<"$pidfile")  127.0.0.1:$CLICKHOUSE_TCP_PORT (native), http://127.0.0.1:$CLICKHOUSE_HTTP_PORT"
-  elif pid_alive "$pidfile" "$marker"; then
-    echo "clickhouse  starting pid $(<"$pidfile") (not answering yet)"; return 1
-  else
-    echo "clickhouse  stopped"; return 1
-  fi
+  service_status clickhouse "127.0.0.1:$CLICKHOUSE_TCP_PORT (native), http://127.0.0.1:$CLICKHOUSE_HTTP_PORT" "(not answering yet)"
 }
 
-case "${1:-}" in
-  start) start ;;
-  stop) stop_pid "$pidfile" "$marker" ;;
-  status) status ;;
-  *) echo "usage: $0 start|stop|status" >&2; exit 2 ;;
-esac
+service_main "$@"

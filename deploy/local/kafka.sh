@@ -91,19 +91,7 @@ while True:
   log "started (pid $(<"$pidfile"))"
 }
 
-status() {
-  if pid_alive "$pidfile" "$marker" && healthy; then
-    echo "kafka       running  pid $(<"$pidfile")  127.0.0.1:$KAFKA_PORT"
-  elif pid_alive "$pidfile" "$marker"; then
-    echo "kafka       starting pid $(<"$pidfile")  127.0.0.1:$KAFKA_PORT (not answering yet)"; return 1
-  else
-    echo "kafka       stopped"; return 1
-  fi
-}
+# Unlike the others, its "starting" line names the address too (hence the leading space).
+status() { service_status kafka "127.0.0.1:$KAFKA_PORT" " 127.0.0.1:$KAFKA_PORT (not answering yet)"; }
 
-case "${1:-}" in
-  start) start ;;
-  stop) stop_pid "$pidfile" "$marker" ;;
-  status) status ;;
-  *) echo "usage: $0 start|stop|status" >&2; exit 2 ;;
-esac
+service_main "$@"

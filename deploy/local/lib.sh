@@ -94,3 +94,35 @@ require_free_port() {
     die "$1: port $2 is in use by another process; set ORDERFLOW_*_PORT to move the stack"
   fi
 }
+
+# The server scripts (clickhouse.sh, kafka.sh, ...) share one shape: each sets pidfile
+# and marker, and defines healthy, start and status; the two functions below are the
+# parts that are the same in all of them.
+
+# service_status NAME RUNNING STARTING: the server's line in `stack.sh status`, with
+# NAME padded to one column. RUNNING follows "running  pid N  " when the process lives
+# and is healthy (returns 0); STARTING follows "starting pid N " when it lives but does
+# not answer yet (returns 1); otherwise "stopped" (returns 1).
+service_status() {
+  local name=$1 running=$2 starting=$3
+  if pid_alive "$pidfile" "$marker" && healthy; then
+    printf '%-11s running  pid %s  %s\n' "$name" "$(<"$pidfile")" "$running"
+  elif pid_alive "$pidfile" "$marker"; then
+    printf '%-11s starting pid %s %s\n' "$name" "$(<"$pidfile")" "$starting"
+    return 1
+  else
+    printf '%-11s stopped\n' "$name"
+    return 1
+  fi
+}
+
+# service_main ACTION: a server script's command line, start|stop|status; exits 2 with
+# the usage on anything else. Stopping goes by the PID file alone.
+service_main() {
+  case "${1:-}" in
+    start) start ;;
+    stop) stop_pid "$pidfile" "$marker" ;;
+    status) status ;;
+    *) echo "usage: $0 start|stop|status" >&2; exit 2 ;;
+  esac
+}

@@ -56,19 +56,6 @@ start() {
   log "started (pid $(<"$pidfile"))"
 }
 
-status() {
-  if pid_alive "$pidfile" "$marker" && healthy; then
-    echo "prometheus  running  pid $(<"$pidfile")  $addr"
-  elif pid_alive "$pidfile" "$marker"; then
-    echo "prometheus  starting pid $(<"$pidfile") (not ready yet)"; return 1
-  else
-    echo "prometheus  stopped"; return 1
-  fi
-}
+status() { service_status prometheus "$addr" "(not ready yet)"; }
 
-case "${1:-}" in
-  start) start ;;
-  stop) stop_pid "$pidfile" "$marker" ;;
-  status) status ;;
-  *) echo "usage: $0 start|stop|status" >&2; exit 2 ;;
-esac
+service_main "$@"

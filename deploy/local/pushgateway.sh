@@ -29,19 +29,6 @@ start() {
   log "started (pid $(<"$pidfile"))"
 }
 
-status() {
-  if pid_alive "$pidfile" "$marker" && healthy; then
-    echo "pushgateway running  pid $(<"$pidfile")  $addr"
-  elif pid_alive "$pidfile" "$marker"; then
-    echo "pushgateway starting pid $(<"$pidfile") (not ready yet)"; return 1
-  else
-    echo "pushgateway stopped"; return 1
-  fi
-}
+status() { service_status pushgateway "$addr" "(not ready yet)"; }
 
-case "${1:-}" in
-  start) start ;;
-  stop) stop_pid "$pidfile" "$marker" ;;
-  status) status ;;
-  *) echo "usage: $0 start|stop|status" >&2; exit 2 ;;
-esac
+service_main "$@"

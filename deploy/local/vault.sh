@@ -43,19 +43,6 @@ start() {
   log "started (pid $(<"$pidfile"))"
 }
 
-status() {
-  if pid_alive "$pidfile" "$marker" && healthy; then
-    echo "vault       running  pid $(<"$pidfile")  $addr (dev, transit)"
-  elif pid_alive "$pidfile" "$marker"; then
-    echo "vault       starting pid $(<"$pidfile") (not answering yet)"; return 1
-  else
-    echo "vault       stopped"; return 1
-  fi
-}
+status() { service_status vault "$addr (dev, transit)" "(not answering yet)"; }
 
-case "${1:-}" in
-  start) start ;;
-  stop) stop_pid "$pidfile" "$marker" ;;
-  status) status ;;
-  *) echo "usage: $0 start|stop|status" >&2; exit 2 ;;
-esac
+service_main "$@"

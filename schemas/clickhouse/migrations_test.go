@@ -7,7 +7,11 @@ import (
 	"testing/fstest"
 )
 
-func TestMigrationsParse(t *testing.T) {
+// eachStatement calls check with every statement of every shipped migration,
+// its placeholders filled in; it fails the test when the set does not parse
+// or holds fewer than 6 migrations (a broken embed would otherwise check nothing).
+func eachStatement(t *testing.T, check func(m Migration, s string)) {
+	t.Helper()
 	all, err := All()
 	if err != nil {
 		t.Fatal(err)
@@ -17,14 +21,20 @@ func TestMigrationsParse(t *testing.T) {
 	}
 	for _, m := range all {
 		for _, s := range m.Statements("db", "rdb") {
-			if strings.Contains(s, "{") && strings.Contains(s, "database}") {
-				t.Errorf("%04d: placeholder left in %q", m.Version, s)
-			}
-			if strings.Contains(s, ";") {
-				t.Errorf("%04d: a statement holds a ';' the splitter would cut: %q", m.Version, s)
-			}
+			check(m, s)
 		}
 	}
+}
+
+func TestMigrationsParse(t *testing.T) {
+	eachStatement(t, func(m Migration, s string) {
+		if strings.Contains(s, "{") && strings.Contains(s, "database}") {
+			t.Errorf("%04d: placeholder left in %q", m.Version, s)
+		}
+		if strings.Contains(s, ";") {
+			t.Errorf("%04d: a statement holds a ';' the splitter would cut: %q", m.Version, s)
+		}
+	})
 }
 
 // Every statement must be safe to run twice: two migrators may run at once.
@@ -32,34 +42,22 @@ func TestMigrationsParse(t *testing.T) {
 var idempotent = regexp.MustCompile(`(?is)^\s*(CREATE (DATABASE|TABLE|VIEW|MATERIALIZED VIEW) IF NOT EXISTS|DROP (TABLE|DATABASE|VIEW) IF EXISTS|ALTER TABLE \S+ (ADD COLUMN IF NOT EXISTS|DROP COLUMN IF EXISTS|MODIFY COMMENT|MODIFY COLUMN))`)
 
 func TestEveryStatementIsIdempotent(t *testing.T) {
-	all, err := All()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, m := range all {
-		for _, s := range m.Statements("db", "rdb") {
-			if !idempotent.MatchString(s) {
-				t.Errorf("%04d_%s: not idempotent: %.80s", m.Version, m.Name, s)
-			}
+	eachStatement(t, func(m Migration, s string) {
+		if !idempotent.MatchString(s) {
+			t.Errorf("%04d_%s: not idempotent: %.80s", m.Version, m.Name, s)
 		}
-	}
+	})
 }
 
 // Types outside the subset both ClickHouse 18.16 and current releases accept.
 var unsupported = regexp.MustCompile(`(?i)\b(LowCardinality|DateTime64|Map\(|JSON|Object\(|Int128|Int256|UInt128|UInt256|Date32|Bool\b|IPv4|IPv6|TTL\b|CODEC)`)
 
 func TestTypesStayInTheCompatibleSubset(t *testing.T) {
-	all, err := All()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, m := range all {
-		for _, s := range m.Statements("db", "rdb") {
-			if loc := unsupported.FindString(s); loc != "" {
-				t.Errorf("%04d_%s uses %s, which ClickHouse 18.16 lacks", m.Version, m.Name, loc)
-			}
+	eachStatement(t, func(m Migration, s string) {
+		if loc := unsupported.FindString(s); loc != "" {
+			t.Errorf("%04d_%s uses %s, which ClickHouse 18.16 lacks", m.Version, m.Name, loc)
 		}
-	}
+	})
 }
 
 func TestBadMigrationSetsAreRefused(t *testing.T) {

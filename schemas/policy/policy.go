@@ -9,8 +9,8 @@ import (
 	_ "embed"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
-	"sort"
 
 	"go.yaml.in/yaml/v3"
 
@@ -124,10 +124,10 @@ func parse(data []byte) (*Policy, error) {
 		return nil, fmt.Errorf("policy: version %d, want 1", p.Version)
 	}
 	var errs []error
-	for _, path := range sortedKeys(p.Fields) {
+	for _, path := range slices.Sorted(maps.Keys(p.Fields)) {
 		errs = append(errs, p.Fields[path].check(path, false))
 	}
-	for _, name := range sortedKeys(p.Derived) {
+	for _, name := range slices.Sorted(maps.Keys(p.Derived)) {
 		r := p.Derived[name]
 		errs = append(errs, r.check(name, true))
 		if _, ok := p.Fields[r.From]; !ok {
@@ -178,31 +178,22 @@ func (r Rule) check(path string, derived bool) error {
 
 // Paths returns the paths that have treatment t, sorted.
 func (p *Policy) Paths(t Treatment) []string {
-	var out []string
-	for _, path := range sortedKeys(p.Fields) {
-		if p.Fields[path].Treatment == t {
-			out = append(out, path)
-		}
-	}
-	return out
+	return p.pathsWhere(func(r Rule) bool { return r.Treatment == t })
 }
 
 // CardScanPaths returns the paths whose card_scan is mode, sorted.
 func (p *Policy) CardScanPaths(mode ScanMode) []string {
+	return p.pathsWhere(func(r Rule) bool { return r.CardScan.Mode == mode })
+}
+
+// pathsWhere returns the field paths whose rule satisfies keep, sorted (nil
+// when none does).
+func (p *Policy) pathsWhere(keep func(Rule) bool) []string {
 	var out []string
-	for _, path := range sortedKeys(p.Fields) {
-		if p.Fields[path].CardScan.Mode == mode {
+	for _, path := range slices.Sorted(maps.Keys(p.Fields)) {
+		if keep(p.Fields[path]) {
 			out = append(out, path)
 		}
 	}
 	return out
-}
-
-func sortedKeys(m map[string]Rule) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
