@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/orderflow/orderflow/worker/failure"
+	"github.com/orderflow/orderflow/worker/stacktest"
 	"github.com/orderflow/orderflow/worker/telemetry/telemetrytest"
 	"github.com/orderflow/orderflow/worker/transit"
 )
@@ -67,7 +68,7 @@ func (g *listGate) setStale(err error) {
 // keyExists reads a tenant key with the root token.
 func keyExists(t *testing.T, ctx context.Context, name string) bool {
 	t.Helper()
-	s, err := admin(t).Logical().ReadWithContext(ctx, "transit/keys/"+name)
+	s, err := stacktest.VaultClient(t).Logical().ReadWithContext(ctx, "transit/keys/"+name)
 	if err != nil {
 		t.Fatalf("read key %s: %v", name, err)
 	}
@@ -235,7 +236,7 @@ func TestKeyRemovedByHandIsCreatedAgain(t *testing.T) {
 	if _, err := c.HMAC(ctx, id, []string{"first"}); err != nil {
 		t.Fatal(err)
 	}
-	logical := admin(t).Logical()
+	logical := stacktest.VaultClient(t).Logical()
 	name := "transit/keys/orderflow-" + id + "-hmac"
 	if _, err := logical.WriteWithContext(ctx, name+"/config", map[string]any{"deletion_allowed": true}); err != nil {
 		t.Fatal(err)

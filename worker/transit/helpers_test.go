@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	vault "github.com/hashicorp/vault/api"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/orderflow/orderflow/worker/config"
@@ -58,20 +57,6 @@ func tenant(t testing.TB, c *transit.Client) string {
 		}
 	})
 	return id
-}
-
-// admin is a vault/api client with the root token, for what tests set up.
-func admin(t testing.TB) *vault.Client {
-	t.Helper()
-	addr, token := stacktest.Vault(t)
-	cfg := vault.DefaultConfig()
-	cfg.Address = addr
-	c, err := vault.NewClient(cfg)
-	if err != nil {
-		t.Fatalf("vault client: %v", err)
-	}
-	c.SetToken(token)
-	return c
 }
 
 func ctxFor(t testing.TB) context.Context {

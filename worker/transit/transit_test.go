@@ -11,6 +11,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/orderflow/orderflow/worker/config"
+	"github.com/orderflow/orderflow/worker/stacktest"
 	"github.com/orderflow/orderflow/worker/telemetry/telemetrytest"
 	"github.com/orderflow/orderflow/worker/transit"
 )
@@ -198,7 +199,7 @@ func TestKeysAreCreatedOnFirstUseOnceAndDeletable(t *testing.T) {
 	if n := telemetrytest.Sum(t, reg, "orderflow_vault_requests_total", "operation=create_key"); n != 2 {
 		t.Errorf("%v key creations for one tenant's two keys", n)
 	}
-	logical := admin(t).Logical()
+	logical := stacktest.VaultClient(t).Logical()
 	for _, suffix := range []string{"-hmac", "-enc"} {
 		s, err := logical.ReadWithContext(ctx, "transit/keys/orderflow-"+id+suffix)
 		if err != nil || s == nil {
@@ -240,7 +241,7 @@ func TestDestroyTenantKeysShredsOnlyThatTenant(t *testing.T) {
 	if back, err := c.Decrypt(ctx, kept, keptCT); err != nil || string(back[0]) != string(plain[0]) {
 		t.Errorf("the other tenant's ciphertext no longer decrypts: %v", err)
 	}
-	logical := admin(t).Logical()
+	logical := stacktest.VaultClient(t).Logical()
 	for _, suffix := range []string{"-hmac", "-enc"} {
 		if s, err := logical.ReadWithContext(ctx, "transit/keys/orderflow-"+gone+suffix); err != nil || s != nil {
 			t.Errorf("key %s still readable after destroy (%v)", suffix, err)
