@@ -82,8 +82,7 @@ func appRole(t *testing.T, root *vault.Client, mount, policy string, ttl, maxTTL
 func hmacKeyed(t *testing.T, ctx context.Context, in []string) (root *vault.Client, id string, want []string) {
 	t.Helper()
 	root = stacktest.VaultClient(t)
-	rootCfg, _ := testConfig(t)
-	provisioner := newClient(t, rootCfg)
+	provisioner, _ := rootClient(t)
 	id = tenant(t, provisioner)
 	want, err := provisioner.HMAC(ctx, id, in)
 	if err != nil {

@@ -6,9 +6,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/http/httptest"
-	"net/http/httputil"
-	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -18,9 +15,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/orderflow/orderflow/worker/failure"
-	"github.com/orderflow/orderflow/worker/stacktest"
 	"github.com/orderflow/orderflow/worker/telemetry/telemetrytest"
 	"github.com/orderflow/orderflow/worker/transit"
+	"github.com/orderflow/orderflow/worker/transit/transittest"
 )
 
 // faultProxy is a reverse proxy in front of the real Vault that fails the
@@ -43,14 +40,8 @@ type faultProxy struct {
 
 func newFaultProxy(t testing.TB, mode string, faults int, prefix string) *faultProxy {
 	t.Helper()
-	addr, _ := stacktest.Vault(t)
-	target, err := url.Parse(addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	upstream := httputil.NewSingleHostReverseProxy(target)
 	p := &faultProxy{prefix: prefix, mode: mode, faults: faults}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	p.URL = transittest.Proxy(t, func(w http.ResponseWriter, r *http.Request) bool {
 		p.mu.Lock()
 		match := strings.HasPrefix(r.URL.Path, p.prefix)
 		inject := match && p.faults > 0
@@ -63,8 +54,7 @@ func newFaultProxy(t testing.TB, mode string, faults int, prefix string) *faultP
 		mode := p.mode
 		p.mu.Unlock()
 		if !inject {
-			upstream.ServeHTTP(w, r)
-			return
+			return false
 		}
 		answer := func(status int, body string) {
 			w.Header().Set("Content-Type", "application/json")
@@ -99,9 +89,8 @@ func newFaultProxy(t testing.TB, mode string, faults int, prefix string) *faultP
 			case <-time.After(10 * time.Second):
 			}
 		}
-	}))
-	t.Cleanup(srv.Close)
-	p.URL = srv.URL
+		return true
+	})
 	return p
 }
 
@@ -165,8 +154,7 @@ func checkError(t *testing.T, what string, err error, want wantError) {
 
 func TestVaultUnavailableIsRetried(t *testing.T) {
 	ctx := ctxFor(t)
-	reference, _ := testConfig(t)
-	direct := newClient(t, reference)
+	direct, _ := rootClient(t)
 	id := tenant(t, direct)
 	in := []string{"ann@example.co.uk", "bob@example.co.uk"}
 	want, err := direct.HMAC(ctx, id, in) // also creates the key

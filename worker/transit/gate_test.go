@@ -85,8 +85,7 @@ func TestGatedTenantIsRefusedAndItsKeysAreNeverRecreated(t *testing.T) {
 	gate := newListGate()
 	cfg.Gate = gate
 	worker := newClient(t, cfg)
-	shredderCfg, _ := testConfig(t)
-	shredder := newClient(t, shredderCfg)
+	shredder, _ := rootClient(t)
 	ctx := ctxFor(t)
 	gone, kept := tenant(t, shredder), tenant(t, shredder)
 
@@ -135,8 +134,7 @@ func TestGatedTenantIsRefusedAndItsKeysAreNeverRecreated(t *testing.T) {
 // A client that destroyed a tenant's keys refuses the tenant from then on,
 // gate or none: the offboarding process's own client cannot re-create them.
 func TestClientThatDestroyedTheKeysNeverRecreatesThem(t *testing.T) {
-	cfg, _ := testConfig(t)
-	c := newClient(t, cfg)
+	c, _ := rootClient(t)
 	ctx := ctxFor(t)
 	id := tenant(t, c)
 	if _, err := c.Encrypt(ctx, id, [][]byte{[]byte("x")}); err != nil {
@@ -229,8 +227,7 @@ func TestAdmittedCallStopsWhenItsTenantIsOffboarded(t *testing.T) {
 // (ErrKeyNotFound) and forgotten, so that the next call creates it again
 // instead of failing for as long as the process runs.
 func TestKeyRemovedByHandIsCreatedAgain(t *testing.T) {
-	cfg, _ := testConfig(t)
-	c := newClient(t, cfg)
+	c, _ := rootClient(t)
 	ctx := ctxFor(t)
 	id := tenant(t, c)
 	if _, err := c.HMAC(ctx, id, []string{"first"}); err != nil {

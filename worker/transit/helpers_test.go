@@ -44,6 +44,14 @@ func newClient(t testing.TB, cfg transit.Config) *transit.Client {
 	return c
 }
 
+// rootClient starts a client with the root token and testConfig's settings,
+// closed when the test ends, and returns it with its registry.
+func rootClient(t testing.TB) (*transit.Client, *prometheus.Registry) {
+	t.Helper()
+	cfg, reg := testConfig(t)
+	return newClient(t, cfg), reg
+}
+
 // tenant returns a tenant id no other test run uses, whose keys are destroyed
 // when the test ends.
 func tenant(t testing.TB, c *transit.Client) string {

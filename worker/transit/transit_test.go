@@ -131,8 +131,7 @@ func TestLargeInputsAreSplitIntoBatches(t *testing.T) {
 }
 
 func TestEncryptionRoundTrips(t *testing.T) {
-	cfg, _ := testConfig(t)
-	c := newClient(t, cfg)
+	c, _ := rootClient(t)
 	ctx := ctxFor(t)
 	a, b := tenant(t, c), tenant(t, c)
 	plain := [][]byte{
@@ -178,8 +177,7 @@ func TestEncryptionRoundTrips(t *testing.T) {
 }
 
 func TestKeysAreCreatedOnFirstUseOnceAndDeletable(t *testing.T) {
-	cfg, reg := testConfig(t)
-	c := newClient(t, cfg)
+	c, reg := rootClient(t)
 	ctx := ctxFor(t)
 	id := tenant(t, c)
 
@@ -212,8 +210,7 @@ func TestKeysAreCreatedOnFirstUseOnceAndDeletable(t *testing.T) {
 }
 
 func TestDestroyTenantKeysShredsOnlyThatTenant(t *testing.T) {
-	cfg, _ := testConfig(t)
-	c := newClient(t, cfg)
+	c, _ := rootClient(t)
 	ctx := ctxFor(t)
 	gone, kept := tenant(t, c), tenant(t, c)
 	plain := [][]byte{[]byte("ann@example.co.uk")}
@@ -262,8 +259,7 @@ func TestDestroyTenantKeysShredsOnlyThatTenant(t *testing.T) {
 }
 
 func TestTokenCacheAnswersRepeatValues(t *testing.T) {
-	cfg, reg := testConfig(t)
-	c := newClient(t, cfg)
+	c, reg := rootClient(t)
 	ctx := ctxFor(t)
 	id := tenant(t, c)
 	in := values(10, "repeat-%d@example.com")
@@ -300,8 +296,7 @@ func TestTokenCacheAnswersRepeatValues(t *testing.T) {
 }
 
 func TestPartialBatchFailureNamesTheIndices(t *testing.T) {
-	cfg, reg := testConfig(t)
-	c := newClient(t, cfg)
+	c, reg := rootClient(t)
 	ctx := ctxFor(t)
 	id := tenant(t, c)
 	good, err := c.Encrypt(ctx, id, [][]byte{[]byte("one"), []byte("two")})
@@ -333,8 +328,7 @@ func TestPartialBatchFailureNamesTheIndices(t *testing.T) {
 }
 
 func TestBadTenantIDIsRefused(t *testing.T) {
-	cfg, reg := testConfig(t)
-	c := newClient(t, cfg)
+	c, reg := rootClient(t)
 	ctx := ctxFor(t)
 	// The last holds the Visa test number: tenant ids are key names, stored in
 	// the clear (order.ValidTenantID).
@@ -355,8 +349,7 @@ func TestBadTenantIDIsRefused(t *testing.T) {
 }
 
 func TestEmptyInputsNeedNoRequest(t *testing.T) {
-	cfg, reg := testConfig(t)
-	c := newClient(t, cfg)
+	c, reg := rootClient(t)
 	ctx := ctxFor(t)
 	before := telemetrytest.Sum(t, reg, "orderflow_vault_requests_total")
 	if out, err := c.HMAC(ctx, "acme", nil); err != nil || len(out) != 0 {
