@@ -195,9 +195,7 @@ func TestTokenFileIsReadAgainWhenVaultRefusesTheToken(t *testing.T) {
 	cfg.Auth = transit.Auth{Method: transit.AuthToken, TokenFile: tokens.file}
 	c := newClient(t, cfg)
 	id := tenant(t, c)
-	if _, err := c.HMAC(ctx, id, []string{"a"}); err != nil {
-		t.Fatalf("HMAC: %v", err)
-	}
+	mustHMAC(t, ctx, c, id, []string{"a"})
 
 	tokens.revoke(ctx)
 	tokens.replace(ctx)

@@ -90,12 +90,8 @@ func TestGatedTenantIsRefusedAndItsKeysAreNeverRecreated(t *testing.T) {
 	gone, kept := tenant(t, shredder), tenant(t, shredder)
 
 	for _, id := range []string{gone, kept} {
-		if _, err := worker.HMAC(ctx, id, []string{"ann@example.co.uk"}); err != nil {
-			t.Fatalf("HMAC: %v", err)
-		}
-		if _, err := worker.Encrypt(ctx, id, [][]byte{[]byte("Ann Example, 1 High St")}); err != nil {
-			t.Fatalf("Encrypt: %v", err)
-		}
+		mustHMAC(t, ctx, worker, id, []string{"ann@example.co.uk"})
+		mustEncrypt(t, ctx, worker, id, [][]byte{[]byte("Ann Example, 1 High St")})
 	}
 	if n := gate.inside.Load(); n != 0 {
 		t.Errorf("%d calls still inside the gate after they returned", n)

@@ -67,6 +67,35 @@ func tenant(t testing.TB, c *transit.Client) string {
 	return id
 }
 
+// mustHMAC, mustEncrypt and mustDecrypt make a call that the test needs to
+// succeed, and fail the test when it does not.
+func mustHMAC(t testing.TB, ctx context.Context, c *transit.Client, id string, in []string) []string {
+	t.Helper()
+	out, err := c.HMAC(ctx, id, in)
+	if err != nil {
+		t.Fatalf("HMAC: %v", err)
+	}
+	return out
+}
+
+func mustEncrypt(t testing.TB, ctx context.Context, c *transit.Client, id string, plain [][]byte) []string {
+	t.Helper()
+	out, err := c.Encrypt(ctx, id, plain)
+	if err != nil {
+		t.Fatalf("Encrypt: %v", err)
+	}
+	return out
+}
+
+func mustDecrypt(t testing.TB, ctx context.Context, c *transit.Client, id string, ciphertexts []string) [][]byte {
+	t.Helper()
+	out, err := c.Decrypt(ctx, id, ciphertexts)
+	if err != nil {
+		t.Fatalf("Decrypt: %v", err)
+	}
+	return out
+}
+
 func ctxFor(t testing.TB) context.Context {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
