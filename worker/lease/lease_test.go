@@ -14,20 +14,6 @@ import (
 	"github.com/orderflow/orderflow/worker/stacktest"
 )
 
-// vaultClient is a client of the stack's Vault dev server (KV v2 at secret/).
-func vaultClient(t *testing.T) *api.Client {
-	t.Helper()
-	addr, token := stacktest.Vault(t)
-	cfg := api.DefaultConfig()
-	cfg.Address = addr
-	c, err := api.NewClient(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.SetToken(token)
-	return c
-}
-
 // newKey returns a fresh lease key, deleted (all versions) at cleanup.
 func newKey(t *testing.T, c *api.Client) string {
 	key := "orderflow-test/leases/" + stacktest.UniqueName("lease")
@@ -44,13 +30,30 @@ func newLease(t *testing.T, c *api.Client, key, holder string, ttl time.Duration
 	return l
 }
 
+// contenders returns a fresh key (on the stack's Vault) and two would-be
+// holders of it with the given TTL, named as given.
+func contenders(t *testing.T, ttl time.Duration, first, second string) (c *api.Client, key string, a, b *lease.Lease) {
+	t.Helper()
+	c = stacktest.VaultClient(t)
+	key = newKey(t, c)
+	return c, key, newLease(t, c, key, first, ttl), newLease(t, c, key, second, ttl)
+}
+
+// mustAcquire fails the test unless l gets the lease at once.
+func mustAcquire(t *testing.T, ctx context.Context, l *lease.Lease) {
+	t.Helper()
+	if ok, err := l.Acquire(ctx); !ok || err != nil {
+		t.Fatalf("Acquire = %v, %v", ok, err)
+	}
+}
+
 // TestOneHolderAtATime: rounds of eight would-be holders (each its own Lease,
 // as eight processes would be) asking at the same instant; each round
 // exactly one gets the lease, and after its release the next round starts
 // without waiting for the TTL.
 func TestOneHolderAtATime(t *testing.T) {
 	t.Parallel()
-	c := vaultClient(t)
+	c := stacktest.VaultClient(t)
 	key := newKey(t, c)
 	ctx := context.Background()
 	const n = 8
@@ -108,16 +111,11 @@ func TestOneHolderAtATime(t *testing.T) {
 // lease alone.
 func TestAKilledHolderBlocksForItsTTLThenLosesItsFence(t *testing.T) {
 	t.Parallel()
-	c := vaultClient(t)
-	key := newKey(t, c)
 	const ttl = 3 * time.Second
-	killed := newLease(t, c, key, "killed", ttl)
-	next := newLease(t, c, key, "next", ttl)
+	c, key, killed, next := contenders(t, ttl, "killed", "next")
 
 	life, kill := context.WithCancel(context.Background())
-	if ok, err := killed.Acquire(life); !ok || err != nil {
-		t.Fatalf("Acquire = %v, %v", ok, err)
-	}
+	mustAcquire(t, life, killed)
 	took := time.Now()
 	kill() // stops renewing; never releases
 	ctx := context.Background()
@@ -163,15 +161,9 @@ func TestAKilledHolderBlocksForItsTTLThenLosesItsFence(t *testing.T) {
 // lease, because it renews it, and its fence passes throughout.
 func TestRenewalKeepsTheLease(t *testing.T) {
 	t.Parallel()
-	c := vaultClient(t)
-	key := newKey(t, c)
 	const ttl = 3 * time.Second
-	holder := newLease(t, c, key, "holder", ttl)
-	other := newLease(t, c, key, "other", ttl)
-	ctx := context.Background()
-	if ok, err := holder.Acquire(ctx); !ok || err != nil {
-		t.Fatalf("Acquire = %v, %v", ok, err)
-	}
+	_, _, holder, other := contenders(t, ttl, "holder", "other")
+	mustAcquire(t, context.Background(), holder)
 	checkHeldThenReleased(t, holder, other, ttl)
 }
 
@@ -240,15 +232,9 @@ func overwrite(t *testing.T, c *api.Client, key string, data map[string]any) {
 // next comer; its release then frees it.
 func TestAnAppliedButUnansweredRenewalKeepsTheLease(t *testing.T) {
 	t.Parallel()
-	c := vaultClient(t)
-	key := newKey(t, c)
 	const ttl = 3 * time.Second
-	holder := newLease(t, c, key, "holder", ttl)
-	other := newLease(t, c, key, "other", ttl)
-	ctx := context.Background()
-	if ok, err := holder.Acquire(ctx); !ok || err != nil {
-		t.Fatalf("Acquire = %v, %v", ok, err)
-	}
+	c, key, holder, other := contenders(t, ttl, "holder", "other")
+	mustAcquire(t, context.Background(), holder)
 	overwrite(t, c, key, map[string]any{"holder": holder.Holder(), "ttl_seconds": int64(ttl / time.Second), "released": false,
 		"written_at": time.Now().UTC().Format(time.RFC3339)})
 	checkHeldThenReleased(t, holder, other, ttl)
@@ -260,14 +246,12 @@ func TestAnAppliedButUnansweredRenewalKeepsTheLease(t *testing.T) {
 // released.
 func TestReacquiringAfterALostLeaseLeavesNoContextBehind(t *testing.T) {
 	t.Parallel()
-	c := vaultClient(t)
+	c := stacktest.VaultClient(t)
 	key := newKey(t, c)
 	const ttl = 3 * time.Second
 	l := newLease(t, c, key, "holder", ttl)
 	job := newTrackingContext()
-	if ok, err := l.Acquire(job); !ok || err != nil {
-		t.Fatalf("Acquire = %v, %v", ok, err)
-	}
+	mustAcquire(t, job, l)
 	overwrite(t, c, key, map[string]any{"holder": "intruder", "ttl_seconds": 60, "released": false})
 	for deadline := time.Now().Add(5 * ttl); ; time.Sleep(100 * time.Millisecond) {
 		if err := l.Fence(context.Background()); errors.Is(err, lease.ErrLost) {

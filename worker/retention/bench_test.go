@@ -6,9 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
-	"github.com/orderflow/orderflow/worker/clickhousedb/clickhousetest"
+	"github.com/orderflow/orderflow/worker/retention"
 )
 
 var benchStep = flag.Duration("retention.bench-step", 9*day+7*time.Hour+13*time.Minute,
@@ -33,37 +31,26 @@ func BenchmarkPurge(b *testing.B) {
 	setup := func(b *testing.B) *fixture {
 		b.StopTimer()
 		defer b.StartTimer()
-		cfg, conn := clickhousetest.Migrated(b)
 		tenants := twoTenants("bench")
-		orders := append(sevenYears(tenants, *benchStep, labelAt22d, analyticsAt22d),
-			eventsAround(tenants, fyGB22d, fyGBDec22d, fyGB6y, fyGBDec6y, fyDE6y, fyDEDec6y)...)
-		insertOrders(b, conn, cfg, orders, nil)
-		f := &fixture{cfg: cfg, conn: conn, reg: prometheus.NewRegistry(), log: &syncBuffer{}, model: newModel(b, conn, orders), orders: orders}
+		f := newFixture(b, append(sevenYears(tenants, *benchStep, labelAt22d, analyticsAt22d),
+			eventsAround(tenants, fyGB22d, fyGBDec22d, fyGB6y, fyGBDec6y, fyDE6y, fyDEDec6y)...))
 		f.setNow(today.AddDate(6, 0, 0)) // every pass below is at or before it
 		return f
 	}
-	report := func(b *testing.B, rows, actions, tableRows uint64) {
-		b.ReportMetric(float64(rows)/float64(b.N), "rows-removed/op")
-		b.ReportMetric(float64(actions)/float64(b.N), "actions/op")
-		b.ReportMetric(float64(tableRows), "rows-before")
-	}
 
 	b.Run("first-pass", func(b *testing.B) {
-		var rows, actions, before uint64
+		var done passes
+		var before uint64
 		for range b.N {
 			f := setup(b)
 			before = sumCounts(f.model.counts())
-			rep, err := f.purger(b, defaultRetention(), nil).Purge(ctx, today.Add(22*day), false)
-			if err != nil {
-				b.Fatal(err)
-			}
-			rows += rep.Rows()
-			actions += uint64(len(rep.Actions))
+			done.run(b, f.purger(b, defaultRetention(), nil), today.Add(22*day))
 		}
-		report(b, rows, actions, before)
+		done.report(b, before)
 	})
 	b.Run("six-years-on", func(b *testing.B) {
-		var rows, actions, before uint64
+		var done passes
+		var before uint64
 		for range b.N {
 			f := setup(b)
 			p := f.purger(b, defaultRetention(), nil)
@@ -74,14 +61,9 @@ func BenchmarkPurge(b *testing.B) {
 			f.model.purge(defaultRetention(), today.Add(22*day))
 			before = sumCounts(f.model.counts())
 			b.StartTimer()
-			rep, err := p.Purge(ctx, today.AddDate(6, 0, 0), false)
-			if err != nil {
-				b.Fatal(err)
-			}
-			rows += rep.Rows()
-			actions += uint64(len(rep.Actions))
+			done.run(b, p, today.AddDate(6, 0, 0))
 		}
-		report(b, rows, actions, before)
+		done.report(b, before)
 	})
 	b.Run("no-op", func(b *testing.B) {
 		f := setup(b)
@@ -93,15 +75,31 @@ func BenchmarkPurge(b *testing.B) {
 		}
 		f.model.purge(defaultRetention(), asOf)
 		b.StartTimer()
-		var rows, actions uint64
+		var done passes
 		for range b.N {
-			rep, err := p.Purge(ctx, asOf, false)
-			if err != nil {
-				b.Fatal(err)
-			}
-			rows += rep.Rows()
-			actions += uint64(len(rep.Actions))
+			done.run(b, p, asOf)
 		}
-		report(b, rows, actions, sumCounts(f.model.counts()))
+		done.report(b, sumCounts(f.model.counts()))
 	})
+}
+
+// passes tallies the timed passes of a benchmark.
+type passes struct{ rows, actions uint64 }
+
+// run makes one pass as of asOf and adds what it removed and did.
+func (d *passes) run(b *testing.B, p *retention.Purger, asOf time.Time) {
+	rep, err := p.Purge(context.Background(), asOf, false)
+	if err != nil {
+		b.Fatal(err)
+	}
+	d.rows += rep.Rows()
+	d.actions += uint64(len(rep.Actions))
+}
+
+// report reports rows removed and actions per pass, and the rows the tables
+// held before.
+func (d *passes) report(b *testing.B, tableRows uint64) {
+	b.ReportMetric(float64(d.rows)/float64(b.N), "rows-removed/op")
+	b.ReportMetric(float64(d.actions)/float64(b.N), "actions/op")
+	b.ReportMetric(float64(tableRows), "rows-before")
 }

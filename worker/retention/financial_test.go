@@ -141,6 +141,21 @@ func randomEvent(rng *rand.Rand, end config.YearEnd) time.Time {
 	return edges[rng.IntN(len(edges))].Add(time.Duration(rng.Int64N(int64(52*time.Hour))) - 26*time.Hour).Truncate(time.Second)
 }
 
+// eachRandomEvent calls check with n random last events (randomEvent) for
+// every test year end and period, counted both ways (from the financial
+// year's end and from the calendar year's).
+func eachRandomEvent(rng *rand.Rand, n int, check func(end config.YearEnd, period config.Period, calendar bool, e time.Time)) {
+	for _, end := range testEnds {
+		for _, period := range testPeriods {
+			for _, calendar := range []bool{false, true} {
+				for range n {
+					check(end, period, calendar, randomEvent(rng, end))
+				}
+			}
+		}
+	}
+}
+
 // TestFinancialExpiryIsNeverEarlyInAnyZone: whatever the seller's time zone,
 // from UTC-12 to UTC+14, a record's expiry is never before the end of the
 // financial year holding its last event there plus the period (P8: never
@@ -153,40 +168,33 @@ func TestFinancialExpiryIsNeverEarlyInAnyZone(t *testing.T) {
 	locs := zones()
 	west, east := time.FixedZone("", -12*3600), time.FixedZone("", 14*3600)
 	checks, exact := 0, 0
-	for _, end := range testEnds {
-		for _, period := range testPeriods {
-			for _, calendar := range []bool{false, true} {
-				for range 25 {
-					e := randomEvent(rng, end)
-					got := financialExpiry(e, end, period, calendar)
-					var latest time.Time
-					for _, loc := range locs {
-						z := refZoneExpiry(e, end, period, calendar, loc)
-						if got.Before(z) {
-							t.Fatalf("%s %s calendar=%v: expiry of %s = %s, before its expiry at UTC%s, %s",
-								end, period, calendar, e, got, z.In(loc).Format("-07:00"), z)
-						}
-						if z.After(latest) {
-							latest = z
-						}
-						checks++
-					}
-					// The pass's cutoff agrees: a second before the latest
-					// zone's expiry, the record is not among the expired.
-					if c, ok := financialCutoff(end, period, calendar, latest.Add(-time.Second)); ok && !e.After(c) {
-						t.Fatalf("%s %s calendar=%v: event %s is inside the cutoff %s a second before its expiry in some zone, %s",
-							end, period, calendar, e, c, latest)
-					}
-					if refYearEnd(e, end, west).Format(time.DateOnly) == refYearEnd(e, end, east).Format(time.DateOnly) {
-						if z := refZoneExpiry(e, end, period, calendar, west); !got.Equal(z) {
-							t.Fatalf("%s %s calendar=%v: expiry of %s = %s, want exactly its expiry at UTC-12, %s", end, period, calendar, e, got, z)
-						}
-						exact++
-					}
-				}
+	eachRandomEvent(rng, 25, func(end config.YearEnd, period config.Period, calendar bool, e time.Time) {
+		got := financialExpiry(e, end, period, calendar)
+		var latest time.Time
+		for _, loc := range locs {
+			z := refZoneExpiry(e, end, period, calendar, loc)
+			if got.Before(z) {
+				t.Fatalf("%s %s calendar=%v: expiry of %s = %s, before its expiry at UTC%s, %s",
+					end, period, calendar, e, got, z.In(loc).Format("-07:00"), z)
 			}
+			if z.After(latest) {
+				latest = z
+			}
+			checks++
 		}
-	}
+		// The pass's cutoff agrees: a second before the latest
+		// zone's expiry, the record is not among the expired.
+		if c, ok := financialCutoff(end, period, calendar, latest.Add(-time.Second)); ok && !e.After(c) {
+			t.Fatalf("%s %s calendar=%v: event %s is inside the cutoff %s a second before its expiry in some zone, %s",
+				end, period, calendar, e, c, latest)
+		}
+		if refYearEnd(e, end, west).Format(time.DateOnly) == refYearEnd(e, end, east).Format(time.DateOnly) {
+			if z := refZoneExpiry(e, end, period, calendar, west); !got.Equal(z) {
+				t.Fatalf("%s %s calendar=%v: expiry of %s = %s, want exactly its expiry at UTC-12, %s", end, period, calendar, e, got, z)
+			}
+			exact++
+		}
+	})
 	t.Logf("%d checks, %d exact", checks, exact)
 }
 
@@ -199,29 +207,22 @@ func TestFinancialExpiryIsNeverEarlyInAnyZone(t *testing.T) {
 func TestFinancialCutoffIsExact(t *testing.T) {
 	rng := rand.New(rand.NewPCG(2026, 10))
 	checks := 0
-	for _, end := range testEnds {
-		for _, period := range testPeriods {
-			for _, calendar := range []bool{false, true} {
-				for range 150 {
-					e := randomEvent(rng, end)
-					x := refExpiry(e, end, period, calendar)
-					if got := financialExpiry(e, end, period, calendar); !got.Equal(x) {
-						t.Fatalf("%s %s calendar=%v: expiry of %s = %s, reference %s", end, period, calendar, e, got, x)
-					}
-					for _, asOf := range []time.Time{x.Add(-time.Second), x, x.Add(time.Second),
-						x.Add(time.Duration(rng.Int64N(int64(400*24*time.Hour))) - 200*24*time.Hour)} {
-						c, ok := financialCutoff(end, period, calendar, asOf)
-						inside := ok && !e.After(c)
-						if inside != !x.After(asOf) {
-							t.Fatalf("%s %s calendar=%v, event %s (expires %s), as of %s: cutoff %s (ok %v) says expired=%v",
-								end, period, calendar, e, x, asOf, c, ok, inside)
-						}
-						checks++
-					}
-				}
-			}
+	eachRandomEvent(rng, 150, func(end config.YearEnd, period config.Period, calendar bool, e time.Time) {
+		x := refExpiry(e, end, period, calendar)
+		if got := financialExpiry(e, end, period, calendar); !got.Equal(x) {
+			t.Fatalf("%s %s calendar=%v: expiry of %s = %s, reference %s", end, period, calendar, e, got, x)
 		}
-	}
+		for _, asOf := range []time.Time{x.Add(-time.Second), x, x.Add(time.Second),
+			x.Add(time.Duration(rng.Int64N(int64(400*24*time.Hour))) - 200*24*time.Hour)} {
+			c, ok := financialCutoff(end, period, calendar, asOf)
+			inside := ok && !e.After(c)
+			if inside != !x.After(asOf) {
+				t.Fatalf("%s %s calendar=%v, event %s (expires %s), as of %s: cutoff %s (ok %v) says expired=%v",
+					end, period, calendar, e, x, asOf, c, ok, inside)
+			}
+			checks++
+		}
+	})
 	t.Logf("%d checks", checks)
 }
 

@@ -437,19 +437,37 @@ func tableCounts(t testing.TB, conn driver.Conn, cfg config.ClickHouse) map[stri
 		if exists == 0 {
 			continue
 		}
-		rows, err := conn.Query(context.Background(), "SELECT tenant_id, count() FROM "+db+"."+table+" GROUP BY tenant_id")
-		if err != nil {
+		type tenantRows struct {
+			tenant string
+			n      uint64
+		}
+		for _, c := range scanRows(t, conn, func(rows driver.Rows, c *tenantRows) error { return rows.Scan(&c.tenant, &c.n) },
+			"SELECT tenant_id, count() FROM "+db+"."+table+" GROUP BY tenant_id") {
+			out[table+"/"+c.tenant] = c.n
+		}
+	}
+	return out
+}
+
+// scanRows runs query and returns its rows, each read by scan, failing the
+// test on any error.
+func scanRows[T any](t testing.TB, conn driver.Conn, scan func(driver.Rows, *T) error, query string, args ...any) []T {
+	t.Helper()
+	rows, err := conn.Query(context.Background(), query, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		var v T
+		if err := scan(rows, &v); err != nil {
 			t.Fatal(err)
 		}
-		for rows.Next() {
-			var tenant string
-			var n uint64
-			if err := rows.Scan(&tenant, &n); err != nil {
-				t.Fatal(err)
-			}
-			out[table+"/"+tenant] = n
-		}
-		rows.Close()
+		out = append(out, v)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
 	}
 	return out
 }
@@ -499,22 +517,10 @@ type logRow struct {
 // purgeLog reads the purge_log rows of a run.
 func purgeLog(t testing.TB, conn driver.Conn, cfg config.ClickHouse, runID fmt.Stringer) []logRow {
 	t.Helper()
-	rows, err := conn.Query(context.Background(),
-		"SELECT table, toString(action), partition, predicate, rows, reason, tenant_id, toString(outcome), error FROM "+
-			cfg.Database+".purge_log WHERE run_id = toUUID(?) ORDER BY started_at, table, partition", runID.String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	var out []logRow
-	for rows.Next() {
-		var r logRow
-		if err := rows.Scan(&r.Table, &r.Action, &r.Partition, &r.Predicate, &r.Rows, &r.Reason, &r.Tenant, &r.Outcome, &r.Error); err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, r)
-	}
-	return out
+	return scanRows(t, conn, func(rows driver.Rows, r *logRow) error {
+		return rows.Scan(&r.Table, &r.Action, &r.Partition, &r.Predicate, &r.Rows, &r.Reason, &r.Tenant, &r.Outcome, &r.Error)
+	}, "SELECT table, toString(action), partition, predicate, rows, reason, tenant_id, toString(outcome), error FROM "+
+		cfg.Database+".purge_log WHERE run_id = toUUID(?) ORDER BY started_at, table, partition", runID.String())
 }
 
 // fixture is a migrated pair of databases holding a data set, and what its

@@ -31,26 +31,40 @@ type replica struct {
 	lease *lease.Lease
 }
 
-// leaseKey is a fresh lease key in the stack's Vault, removed at cleanup.
-func leaseKey(t *testing.T) (*api.Client, string) {
-	t.Helper()
-	addr, token := stacktest.Vault(t)
-	c, err := api.NewClient(&api.Config{Address: addr})
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.SetToken(token)
-	key := "orderflow-test/leases/" + stacktest.UniqueName("purge")
-	t.Cleanup(func() { _, _ = c.Logical().Delete("secret/metadata/" + key) })
-	return c, key
+// leased is a fixture of two new tenants' orders whose clock stands at a
+// given instant, their retention, and a fresh purge lease key in the stack's
+// Vault (removed at cleanup).
+type leased struct {
+	*fixture
+	r   config.Retention
+	c   *api.Client
+	key string
 }
 
-func (f *fixture) replica(t *testing.T, r config.Retention, c *api.Client, key, name string, ttl time.Duration, wrap func(retention.Lease) retention.Lease) replica {
+func newLeased(t *testing.T, prefix string, set func([2]string) []order, asOf time.Time) leased {
 	t.Helper()
-	l, err := lease.New(lease.Config{Client: c, Key: key, TTL: ttl, Holder: name})
+	tenants := twoTenants(prefix)
+	f := newFixture(t, set(tenants))
+	f.setNow(asOf)
+	c := stacktest.VaultClient(t)
+	key := "orderflow-test/leases/" + stacktest.UniqueName("purge")
+	t.Cleanup(func() { _, _ = c.Logical().Delete("secret/metadata/" + key) })
+	return leased{fixture: f, r: retentionFor(tenants), c: c, key: key}
+}
+
+// lease is a holder of the fixture's lease key.
+func (f leased) lease(t *testing.T, holder string, ttl time.Duration) *lease.Lease {
+	t.Helper()
+	l, err := lease.New(lease.Config{Client: f.c, Key: f.key, TTL: ttl, Holder: holder})
 	if err != nil {
 		t.Fatal(err)
 	}
+	return l
+}
+
+func (f leased) replica(t *testing.T, name string, ttl time.Duration, wrap func(retention.Lease) retention.Lease) replica {
+	t.Helper()
+	l := f.lease(t, name, ttl)
 	var held retention.Lease = l
 	if wrap != nil {
 		held = wrap(l)
@@ -58,7 +72,7 @@ func (f *fixture) replica(t *testing.T, r config.Retention, c *api.Client, key, 
 	reg := prometheus.NewRegistry()
 	p, err := retention.New(retention.Config{
 		Conn: f.conn, Database: f.cfg.Database, RestrictedDatabase: f.cfg.RestrictedDatabase,
-		Retention: r, MutationTimeout: time.Minute, Lease: held, Registerer: reg,
+		Retention: f.r, MutationTimeout: time.Minute, Lease: held, Registerer: reg,
 		Logger: slog.New(slog.NewTextHandler(f.log, nil)), Now: f.now, ClickHouseNow: f.clickHouseNow,
 	})
 	if err != nil {
@@ -68,7 +82,7 @@ func (f *fixture) replica(t *testing.T, r config.Retention, c *api.Client, key, 
 }
 
 // loggedRows sums the rows purge_log holds for the runs, by outcome.
-func loggedRows(t *testing.T, f *fixture, reps ...retention.Report) map[string]uint64 {
+func loggedRows(t *testing.T, f leased, reps ...retention.Report) map[string]uint64 {
 	out := map[string]uint64{}
 	for _, rep := range reps {
 		for _, l := range purgeLog(t, f.conn, f.cfg, rep.RunID) {
@@ -85,16 +99,12 @@ func loggedRows(t *testing.T, f *fixture, reps ...retention.Report) map[string]u
 // add up to the expected total once, never twice.
 func TestOnePassDeletesAtATime(t *testing.T) {
 	t.Parallel()
-	tenants := twoTenants("lease")
-	f := newFixture(t, sevenYearSet(tenants))
-	c, key := leaseKey(t)
-	r := retentionFor(tenants)
 	asOf := today.Add(22 * day)
-	f.setNow(asOf)
-	a := f.replica(t, r, c, key, "replica-a", 30*time.Second, nil)
-	b := f.replica(t, r, c, key, "replica-b", 30*time.Second, nil)
+	f := newLeased(t, "lease", sevenYearSet, asOf)
+	a := f.replica(t, "replica-a", 30*time.Second, nil)
+	b := f.replica(t, "replica-b", 30*time.Second, nil)
 
-	wantDrops, wantDeletes := f.model.purge(r, asOf)
+	wantDrops, wantDeletes := f.model.purge(f.r, asOf)
 	want := sumRows(wantDrops, "") + sumRows(wantDeletes, "")
 	if want == 0 {
 		t.Fatal("the data set has nothing to purge")
@@ -164,18 +174,11 @@ func TestOnePassDeletesAtATime(t *testing.T) {
 // takes the lease over and purges everything expired, once.
 func TestAStaleLeaseHoldsPassesOffUntilItExpires(t *testing.T) {
 	t.Parallel()
-	tenants := twoTenants("stale")
-	f := newFixture(t, smallSet(tenants))
-	c, key := leaseKey(t)
-	r := retentionFor(tenants)
 	asOf := today.AddDate(6, 0, 0)
-	f.setNow(asOf)
+	f := newLeased(t, "stale", smallSet, asOf)
 	const ttl = 4 * time.Second
 
-	killed, err := lease.New(lease.Config{Client: c, Key: key, TTL: ttl, Holder: "killed-pod"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	killed := f.lease(t, "killed-pod", ttl)
 	life, kill := context.WithCancel(context.Background())
 	if ok, err := killed.Acquire(life); !ok || err != nil {
 		t.Fatalf("Acquire = %v, %v", ok, err)
@@ -183,7 +186,7 @@ func TestAStaleLeaseHoldsPassesOffUntilItExpires(t *testing.T) {
 	kill()
 	took := time.Now()
 
-	x := f.replica(t, r, c, key, "replica", ttl, nil)
+	x := f.replica(t, "replica", ttl, nil)
 	before := tableCounts(t, f.conn, f.cfg)
 	rep, err := x.p.Purge(context.Background(), asOf, false)
 	if err != nil || !rep.Skipped {
@@ -194,7 +197,7 @@ func TestAStaleLeaseHoldsPassesOffUntilItExpires(t *testing.T) {
 	}
 	log := purgeLog(t, f.conn, f.cfg, rep.RunID)
 	if len(log) != 1 || log[0].Action != "acquire_lease" || log[0].Outcome != "skipped" || log[0].Rows != 0 ||
-		!strings.Contains(log[0].Predicate, key) || log[0].Error == "" {
+		!strings.Contains(log[0].Predicate, f.key) || log[0].Error == "" {
 		t.Errorf("purge_log of the skipped pass = %+v, want one acquire_lease row, skipped, naming the lease", log)
 	}
 	if got := telemetrytest.Sum(t, x.reg, "orderflow_purge_runs_total", "outcome=skipped_lease_held"); got != 1 {
@@ -207,7 +210,7 @@ func TestAStaleLeaseHoldsPassesOffUntilItExpires(t *testing.T) {
 	for time.Since(took) < ttl+2*time.Second {
 		time.Sleep(200 * time.Millisecond)
 	}
-	wantDrops, wantDeletes := f.model.purge(r, asOf)
+	wantDrops, wantDeletes := f.model.purge(f.r, asOf)
 	want := sumRows(wantDrops, "") + sumRows(wantDeletes, "")
 	rep, err = x.p.Purge(context.Background(), asOf, false)
 	if err != nil || rep.Skipped || rep.Rows() != want || want == 0 {
@@ -261,19 +264,12 @@ func (f *freezing) Fence(ctx context.Context) error {
 // holder's lease alone.
 func TestAPassThatLostItsLeaseDeletesNothing(t *testing.T) {
 	t.Parallel()
-	tenants := twoTenants("fence")
-	f := newFixture(t, smallSet(tenants))
-	c, key := leaseKey(t)
-	r := retentionFor(tenants)
 	asOf := today.AddDate(6, 0, 0)
-	f.setNow(asOf)
+	f := newLeased(t, "fence", smallSet, asOf)
 	const ttl = 3 * time.Second
 	freeze := &freezing{frozen: make(chan struct{}), resume: make(chan struct{})}
-	frozen := f.replica(t, r, c, key, "frozen", ttl, func(l retention.Lease) retention.Lease { freeze.Lease = l; return freeze })
-	other, err := lease.New(lease.Config{Client: c, Key: key, TTL: time.Minute, Holder: "other"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	frozen := f.replica(t, "frozen", ttl, func(l retention.Lease) retention.Lease { freeze.Lease = l; return freeze })
+	other := f.lease(t, "other", time.Minute)
 	before := tableCounts(t, f.conn, f.cfg)
 
 	done := make(chan struct{})

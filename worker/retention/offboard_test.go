@@ -208,12 +208,7 @@ func TestOffboardStopsWhenTheKeysCannotBeDestroyed(t *testing.T) {
 // policy: it logs in, but may not read or delete transit keys.
 func weakTransitClient(t *testing.T) *transit.Client {
 	t.Helper()
-	addr, rootToken := stacktest.Vault(t)
-	root, err := vaultapi.NewClient(&vaultapi.Config{Address: addr})
-	if err != nil {
-		t.Fatal(err)
-	}
-	root.SetToken(rootToken)
+	root := stacktest.VaultClient(t)
 	secret, err := root.Auth().Token().CreateWithContext(context.Background(), &vaultapi.TokenCreateRequest{
 		Policies: []string{"default"}, TTL: "10m", NoParent: true,
 	})
@@ -221,7 +216,7 @@ func weakTransitClient(t *testing.T) *transit.Client {
 		t.Fatalf("create token: %v", err)
 	}
 	client, err := transit.New(context.Background(), transit.Config{
-		Address: addr, MaxAttempts: 1,
+		Address: root.Address(), MaxAttempts: 1,
 		Auth: transit.Auth{Token: config.Secret(secret.Auth.ClientToken)},
 	})
 	if err != nil {

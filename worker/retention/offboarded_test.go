@@ -6,9 +6,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
-	"net/http/httputil"
-	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -166,24 +163,19 @@ type holdingVault struct {
 
 func newHoldingVault(t *testing.T, hold string) *holdingVault {
 	t.Helper()
-	addr, _ := stacktest.Vault(t)
-	target, err := url.Parse(addr)
-	if err != nil {
-		t.Fatal(err)
-	}
 	released := make(chan struct{})
 	var once sync.Once
 	h := &holdingVault{hold: hold, release: func() { once.Do(func() { close(released) }) }}
-	upstream := httputil.NewSingleHostReverseProxy(target)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	h.URL = transittest.Proxy(t, func(_ http.ResponseWriter, r *http.Request) bool {
 		if strings.Contains(r.URL.Path, h.hold) {
 			h.held.Add(1)
 			<-released
 		}
-		upstream.ServeHTTP(w, r)
-	}))
-	t.Cleanup(func() { h.release(); srv.Close() })
-	h.URL = srv.URL
+		return false
+	})
+	// Cleanups run last first: the held requests return before the proxy
+	// closes, which waits for them.
+	t.Cleanup(h.release)
 	return h
 }
 

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/orderflow/orderflow/worker/clickhousedb/clickhousetest"
@@ -61,20 +62,8 @@ func TestAPassPrunesWorkersGoneForAWeek(t *testing.T) {
 	}
 	workers := func(table string) []string {
 		t.Helper()
-		rows, err := f.conn.Query(ctx, "SELECT worker_id FROM "+f.cfg.Database+"."+table+" ORDER BY worker_id")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer rows.Close()
-		var out []string
-		for rows.Next() {
-			var w string
-			if err := rows.Scan(&w); err != nil {
-				t.Fatal(err)
-			}
-			out = append(out, w)
-		}
-		return out
+		return scanRows(t, f.conn, func(rows driver.Rows, w *string) error { return rows.Scan(w) },
+			"SELECT worker_id FROM "+f.cfg.Database+"."+table+" ORDER BY worker_id")
 	}
 	p := f.purger(t, defaultRetention(), nil)
 	pruned := func(rep retention.Report) map[string]uint64 {

@@ -22,13 +22,13 @@ type pushedGroup struct {
 
 func newPushedGroup(t *testing.T, job string) *pushedGroup {
 	t.Helper()
-	g := &pushedGroup{url: stacktest.PushgatewayURL(t), job: job, database: stacktest.UniqueName("push")}
+	g := &pushedGroup{job: job}
+	g.url, g.database = stacktest.NewPushGroup(t, job, "database", "push")
 	var err error
 	g.pusher, err = telemetry.NewPusher(telemetry.PushConfig{URL: g.url, Job: job, Grouping: map[string]string{"database": g.database}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	stacktest.DeletePushGroupAtCleanup(t, g.url, job, "database", g.database)
 	return g
 }
 

@@ -100,9 +100,9 @@ const heartbeatHorizon = 24 * time.Hour
 // workers reads every worker that heartbeat within the horizon, whether it
 // acknowledged the tenant, and ClickHouse's now().
 func (p *Purger) workers(ctx context.Context, tenant string) ([]workerState, time.Time, error) {
-	var now time.Time
-	if err := p.cfg.Conn.QueryRow(ctx, "SELECT now()").Scan(&now); err != nil {
-		return nil, time.Time{}, fmt.Errorf("reading ClickHouse's clock: %w", err)
+	now, err := serverNow(ctx, p.cfg.Conn)
+	if err != nil {
+		return nil, time.Time{}, err
 	}
 	acked := map[string]bool{}
 	rows, err := p.cfg.Conn.Query(ctx, "SELECT DISTINCT worker_id FROM "+p.cfg.Database+"."+schema.TableOffboardAcks+" WHERE tenant_id = ?", tenant)

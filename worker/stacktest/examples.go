@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
-	vault "github.com/hashicorp/vault/api"
 
 	"github.com/orderflow/orderflow/worker/migrate"
 )
@@ -95,13 +94,10 @@ func deleteTransitKeys(ctx context.Context, prefix string) error {
 	if addr == "" || token == "" {
 		return nil
 	}
-	cfg := vault.DefaultConfig()
-	cfg.Address = addr
-	c, err := vault.NewClient(cfg)
+	c, err := vaultClient(addr, token)
 	if err != nil {
 		return err
 	}
-	c.SetToken(token)
 	list, err := c.Logical().ListWithContext(ctx, "transit/keys")
 	if err != nil || list == nil {
 		return err

@@ -28,6 +28,17 @@ func PushgatewayURL(t testing.TB) string {
 	return u
 }
 
+// NewPushGroup returns the stack's Pushgateway base URL and a grouping label
+// value no other run uses (prefix and a unique suffix), whose group under job
+// and label is deleted when the test ends.
+func NewPushGroup(t testing.TB, job, label, prefix string) (base, group string) {
+	t.Helper()
+	base = PushgatewayURL(t)
+	group = UniqueName(prefix)
+	DeletePushGroupAtCleanup(t, base, job, label, group)
+	return base, group
+}
+
 // PushedSeries returns the value of every sample of the metric name that the
 // Pushgateway at base holds with all the given labels ("k=v", job and
 // grouping labels included), keyed by the sample's non-empty labels

@@ -14,9 +14,7 @@ import (
 // pushed under a job and a grouping label is served on its /metrics with
 // those labels, as Prometheus scrapes it.
 func TestPushgatewayKeepsWhatIsPushed(t *testing.T) {
-	base := stacktest.PushgatewayURL(t)
-	group := stacktest.UniqueName("smoke")
-	stacktest.DeletePushGroupAtCleanup(t, base, "orderflow-smoke", "run", group)
+	base, group := stacktest.NewPushGroup(t, "orderflow-smoke", "run", "smoke")
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	body := "# TYPE orderflow_smoke_pushed gauge\norderflow_smoke_pushed 42\n"

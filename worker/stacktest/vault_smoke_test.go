@@ -17,18 +17,9 @@ import (
 // input order, batch encrypt and decrypt round-tripping, and a deleted key leaving its
 // ciphertexts unreadable (what offboarding relies on).
 func TestVaultTransitKeysBatchHMACAndEncryption(t *testing.T) {
-	addr, token := stacktest.Vault(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-
-	cfg := vault.DefaultConfig()
-	cfg.Address = addr
-	client, err := vault.NewClient(cfg)
-	if err != nil {
-		t.Fatalf("vault client: %v", err)
-	}
-	client.SetToken(token)
-	logical := client.Logical()
+	logical := stacktest.VaultClient(t).Logical()
 
 	tenantA, tenantB := stacktest.UniqueName("smoke-a"), stacktest.UniqueName("smoke-b")
 	for _, key := range []string{tenantA + "-hmac", tenantB + "-hmac", tenantA + "-enc"} {

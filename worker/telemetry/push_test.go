@@ -16,9 +16,7 @@ import (
 // a replacing push leaves the group holding exactly what it sent, an adding
 // push replaces only the names it sends.
 func TestPushSendsGaugesOnly(t *testing.T) {
-	base := stacktest.PushgatewayURL(t)
-	group := stacktest.UniqueName("push")
-	stacktest.DeletePushGroupAtCleanup(t, base, "orderflow-push-test", "database", group)
+	base, group := stacktest.NewPushGroup(t, "orderflow-push-test", "database", "push")
 	p, err := telemetry.NewPusher(telemetry.PushConfig{URL: base, Job: "orderflow-push-test", Grouping: map[string]string{"database": group}})
 	if err != nil {
 		t.Fatal(err)

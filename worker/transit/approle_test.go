@@ -1,7 +1,7 @@
 package transit_test
 
 import (
-	"errors"
+	"context"
 	"fmt"
 	"net/http"
 	"os"
@@ -10,6 +10,7 @@ import (
 	"time"
 
 	vault "github.com/hashicorp/vault/api"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/orderflow/orderflow/worker/config"
 	"github.com/orderflow/orderflow/worker/failure"
@@ -74,28 +75,45 @@ func appRole(t *testing.T, root *vault.Client, mount, policy string, ttl, maxTTL
 	return roleID, secretID
 }
 
+// hmacKeyed returns the root client and a new tenant whose HMAC key a
+// root-token client has created, with that client's HMAC of in: what a
+// least-privileged login, which may use the key but not create it, is
+// checked against.
+func hmacKeyed(t *testing.T, ctx context.Context, in []string) (root *vault.Client, id string, want []string) {
+	t.Helper()
+	root = stacktest.VaultClient(t)
+	provisioner, _ := rootClient(t)
+	id = tenant(t, provisioner)
+	want, err := provisioner.HMAC(ctx, id, in)
+	if err != nil {
+		t.Fatalf("HMAC as root: %v", err)
+	}
+	return root, id, want
+}
+
+// appRoleConfig is a client configuration that logs in with AppRole, on a
+// mount of its own, as a role that may only HMAC with tenant id's key and
+// gets tokens of ttl that live at most maxTTL; it returns the mount too.
+func appRoleConfig(t *testing.T, root *vault.Client, id string, ttl, maxTTL time.Duration) (transit.Config, *prometheus.Registry, string) {
+	t.Helper()
+	mount := enableAuth(t, root, "approle")
+	roleID, secretID := appRole(t, root, mount, hmacOnlyPolicy(t, root, "orderflow-"+id+"-hmac"), ttl, maxTTL)
+	cfg, reg := testConfig(t)
+	cfg.Auth = transit.Auth{Method: transit.AuthAppRole, AppRoleMount: mount, RoleID: config.Secret(roleID), SecretID: config.Secret(secretID)}
+	cfg.SkipKeyCreation = true // the role may use its key, not create keys
+	cfg.TokenCacheSize = -1
+	return cfg, reg, mount
+}
+
 // TestAppRoleLoginWithLeastPrivilege logs in with AppRole as a role that may
 // only HMAC with one tenant's key: HMAC works, Encrypt is refused once and not
 // retried, and a token revoked behind the client's back is replaced by a new
 // login.
 func TestAppRoleLoginWithLeastPrivilege(t *testing.T) {
 	ctx := ctxFor(t)
-	root := admin(t)
-	rootCfg, _ := testConfig(t)
-	provisioner := newClient(t, rootCfg)
-	id := tenant(t, provisioner)
 	in := []string{"ann@example.co.uk", "bob@example.co.uk"}
-	want, err := provisioner.HMAC(ctx, id, in) // creates the key the role may use
-	if err != nil {
-		t.Fatalf("HMAC as root: %v", err)
-	}
-
-	mount := enableAuth(t, root, "approle")
-	roleID, secretID := appRole(t, root, mount, hmacOnlyPolicy(t, root, "orderflow-"+id+"-hmac"), time.Hour, 2*time.Hour)
-	cfg, reg := testConfig(t)
-	cfg.Auth = transit.Auth{Method: transit.AuthAppRole, AppRoleMount: mount, RoleID: config.Secret(roleID), SecretID: config.Secret(secretID)}
-	cfg.SkipKeyCreation = true // the role may use its key, not create keys
-	cfg.TokenCacheSize = -1
+	root, id, want := hmacKeyed(t, ctx, in)
+	cfg, reg, mount := appRoleConfig(t, root, id, time.Hour, 2*time.Hour)
 	c := newClient(t, cfg)
 
 	got, err := c.HMAC(ctx, id, in)
@@ -107,13 +125,8 @@ func TestAppRoleLoginWithLeastPrivilege(t *testing.T) {
 	}
 
 	_, err = c.Encrypt(ctx, id, [][]byte{[]byte("x")})
-	var te *transit.Error
-	if !errors.As(err, &te) || te.Temporary || te.Attempts != 1 || transit.StatusCode(err) != http.StatusForbidden {
-		t.Fatalf("Encrypt: %v, want a permanent 403 after one attempt", err)
-	}
-	if c := failure.Of(err); c != failure.Worker {
-		t.Errorf("class %v: permission denied stops the worker", c)
-	}
+	// Permission denied stops the worker.
+	checkError(t, "Encrypt", err, wantError{attempts: 1, status: http.StatusForbidden, class: failure.Worker})
 	if n := telemetrytest.Sum(t, reg, "orderflow_vault_requests_total", "operation=encrypt"); n != 1 {
 		t.Errorf("%v encrypt requests, want 1: permission denied is not retried", n)
 	}
@@ -150,19 +163,8 @@ func TestAppRoleLoginWithLeastPrivilege(t *testing.T) {
 // TTL, so requests never meet an expired token.
 func TestTokenIsRenewedAndReplacedBeforeExpiry(t *testing.T) {
 	ctx := ctxFor(t)
-	root := admin(t)
-	rootCfg, _ := testConfig(t)
-	provisioner := newClient(t, rootCfg)
-	id := tenant(t, provisioner)
-	if _, err := provisioner.HMAC(ctx, id, []string{"x"}); err != nil {
-		t.Fatalf("HMAC as root: %v", err)
-	}
-	mount := enableAuth(t, root, "approle")
-	roleID, secretID := appRole(t, root, mount, hmacOnlyPolicy(t, root, "orderflow-"+id+"-hmac"), 3*time.Second, 5*time.Second)
-	cfg, reg := testConfig(t)
-	cfg.Auth = transit.Auth{Method: transit.AuthAppRole, AppRoleMount: mount, RoleID: config.Secret(roleID), SecretID: config.Secret(secretID)}
-	cfg.SkipKeyCreation = true
-	cfg.TokenCacheSize = -1
+	root, id, _ := hmacKeyed(t, ctx, []string{"x"})
+	cfg, reg, _ := appRoleConfig(t, root, id, 3*time.Second, 5*time.Second)
 	c := newClient(t, cfg)
 
 	deadline := time.Now().Add(6500 * time.Millisecond)
@@ -188,33 +190,15 @@ func TestTokenIsRenewedAndReplacedBeforeExpiry(t *testing.T) {
 // the token, the client reads the file again and carries on.
 func TestTokenFileIsReadAgainWhenVaultRefusesTheToken(t *testing.T) {
 	ctx := ctxFor(t)
-	logical := admin(t).Logical()
-	newToken := func() string {
-		s, err := logical.WriteWithContext(ctx, "auth/token/create", map[string]any{"ttl": "1h"})
-		if err != nil || s == nil || s.Auth == nil {
-			t.Fatalf("create token: %v", err)
-		}
-		return s.Auth.ClientToken
-	}
-	file := filepath.Join(t.TempDir(), "vault-token")
-	first := newToken()
-	if err := os.WriteFile(file, []byte(first+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	tokens := newTokenFile(t, ctx, "\n")
 	cfg, reg := testConfig(t)
-	cfg.Auth = transit.Auth{Method: transit.AuthToken, TokenFile: file}
+	cfg.Auth = transit.Auth{Method: transit.AuthToken, TokenFile: tokens.file}
 	c := newClient(t, cfg)
 	id := tenant(t, c)
-	if _, err := c.HMAC(ctx, id, []string{"a"}); err != nil {
-		t.Fatalf("HMAC: %v", err)
-	}
+	mustHMAC(t, ctx, c, id, []string{"a"})
 
-	if _, err := logical.WriteWithContext(ctx, "auth/token/revoke", map[string]any{"token": first}); err != nil {
-		t.Fatalf("revoke token: %v", err)
-	}
-	if err := os.WriteFile(file, []byte(newToken()+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	tokens.revoke(ctx)
+	tokens.replace(ctx)
 	if _, err := c.HMAC(ctx, id, []string{"b"}); err != nil {
 		t.Fatalf("HMAC after the token was replaced in its file: %v", err)
 	}
@@ -229,45 +213,62 @@ func TestTokenFileIsReadAgainWhenVaultRefusesTheToken(t *testing.T) {
 // reads its token file again and carries on.
 func TestRefusalMetWhileVaultIsUnavailableIsTemporary(t *testing.T) {
 	ctx := ctxFor(t)
-	logical := admin(t).Logical()
-	newToken := func() string {
-		s, err := logical.WriteWithContext(ctx, "auth/token/create", map[string]any{"ttl": "1h"})
-		if err != nil || s == nil || s.Auth == nil {
-			t.Fatalf("create token: %v", err)
-		}
-		return s.Auth.ClientToken
-	}
-	file := filepath.Join(t.TempDir(), "vault-token")
-	first := newToken()
-	if err := os.WriteFile(file, []byte(first), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	proxy := newFaultProxy(t, "503", 0, "/v1/auth/token/lookup-self")
-	cfg, _ := testConfig(t)
-	cfg.Address = proxy.URL
-	cfg.Auth = transit.Auth{Method: transit.AuthToken, TokenFile: file}
-	cfg.MaxAttempts, cfg.LoginAttempts = 1, 2
-	c := newClient(t, cfg)
-	id := tenant(t, c)
-	if _, err := c.HMAC(ctx, id, []string{"a"}); err != nil {
+	tokens := newTokenFile(t, ctx, "")
+	p := newProxied(t, "503", 0, "/v1/auth/token/lookup-self", func(cfg *transit.Config) {
+		cfg.Auth = transit.Auth{Method: transit.AuthToken, TokenFile: tokens.file}
+		cfg.MaxAttempts, cfg.LoginAttempts = 1, 2
+	})
+	if _, err := p.c.HMAC(ctx, p.id, []string{"a"}); err != nil {
 		t.Fatalf("HMAC: %v", err)
 	}
 
-	if _, err := logical.WriteWithContext(ctx, "auth/token/revoke", map[string]any{"token": first}); err != nil {
-		t.Fatalf("revoke token: %v", err)
-	}
-	proxy.set("503", 100)
-	_, err := c.HMAC(ctx, id, []string{"b"})
-	var te *transit.Error
-	if !errors.As(err, &te) || !te.Temporary || failure.Of(err) != failure.Transient {
-		t.Fatalf("HMAC with a revoked token while the lookup answers 503: %v, want a temporary error", err)
-	}
+	tokens.revoke(ctx)
+	p.proxy.set("503", 100)
+	_, err := p.c.HMAC(ctx, p.id, []string{"b"})
+	checkError(t, "HMAC with a revoked token while the lookup answers 503", err, wantError{temporary: true, status: http.StatusForbidden, class: failure.Transient})
 
-	proxy.set("503", 0)
-	if err := os.WriteFile(file, []byte(newToken()), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := c.HMAC(ctx, id, []string{"c"}); err != nil {
+	p.proxy.set("503", 0)
+	tokens.replace(ctx)
+	if _, err := p.c.HMAC(ctx, p.id, []string{"c"}); err != nil {
 		t.Errorf("HMAC once Vault answers again: %v", err)
+	}
+}
+
+// tokenFile is a token file as a Vault Agent sink keeps it: a root-created
+// token, each written with the given line ending, that the test revokes
+// behind the client's back and replaces.
+type tokenFile struct {
+	t       *testing.T
+	logical *vault.Logical
+	file    string
+	ending  string
+	current string
+}
+
+func newTokenFile(t *testing.T, ctx context.Context, ending string) *tokenFile {
+	t.Helper()
+	f := &tokenFile{t: t, logical: stacktest.VaultClient(t).Logical(), file: filepath.Join(t.TempDir(), "vault-token"), ending: ending}
+	f.replace(ctx)
+	return f
+}
+
+// replace writes a new token to the file.
+func (f *tokenFile) replace(ctx context.Context) {
+	f.t.Helper()
+	s, err := f.logical.WriteWithContext(ctx, "auth/token/create", map[string]any{"ttl": "1h"})
+	if err != nil || s == nil || s.Auth == nil {
+		f.t.Fatalf("create token: %v", err)
+	}
+	f.current = s.Auth.ClientToken
+	if err := os.WriteFile(f.file, []byte(f.current+f.ending), 0o600); err != nil {
+		f.t.Fatal(err)
+	}
+}
+
+// revoke revokes the token in the file, leaving the file as it is.
+func (f *tokenFile) revoke(ctx context.Context) {
+	f.t.Helper()
+	if _, err := f.logical.WriteWithContext(ctx, "auth/token/revoke", map[string]any{"token": f.current}); err != nil {
+		f.t.Fatalf("revoke token: %v", err)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/orderflow/orderflow/worker/stacktest"
+	"github.com/orderflow/orderflow/worker/transit"
 )
 
 // benchCall is how many values a batched call carries: the default BatchSize,
@@ -24,28 +25,15 @@ func BenchmarkHMAC(b *testing.B) {
 		b.Fatalf("HMAC: %v", err)
 	}
 	run := stacktest.UniqueName("r") // fresh values on every run
+	hmac := func(c *transit.Client) func([]string) error {
+		return func(in []string) error { _, err := c.HMAC(ctx, id, in); return err }
+	}
 
 	b.Run("batched", func(b *testing.B) {
-		in := values(b.N, "batched-"+run+"-%d@example.co.uk")
-		b.ReportAllocs()
-		b.ResetTimer()
-		for lo := 0; lo < b.N; lo += benchCall {
-			if _, err := c.HMAC(ctx, id, in[lo:min(lo+benchCall, b.N)]); err != nil {
-				b.Fatalf("HMAC: %v", err)
-			}
-		}
-		reportValues(b)
+		benchCalls(b, values(b.N, "batched-"+run+"-%d@example.co.uk"), benchCall, hmac(c))
 	})
 	b.Run("single", func(b *testing.B) {
-		in := values(b.N, "single-"+run+"-%d@example.co.uk")
-		b.ReportAllocs()
-		b.ResetTimer()
-		for i := range b.N {
-			if _, err := c.HMAC(ctx, id, in[i:i+1]); err != nil {
-				b.Fatalf("HMAC: %v", err)
-			}
-		}
-		reportValues(b)
+		benchCalls(b, values(b.N, "single-"+run+"-%d@example.co.uk"), 1, hmac(c))
 	})
 	b.Run("cache-warm", func(b *testing.B) {
 		cached := cfg
@@ -60,14 +48,7 @@ func BenchmarkHMAC(b *testing.B) {
 		for i := range in {
 			in[i] = buyers[i%len(buyers)]
 		}
-		b.ReportAllocs()
-		b.ResetTimer()
-		for lo := 0; lo < b.N; lo += benchCall {
-			if _, err := cc.HMAC(ctx, id, in[lo:min(lo+benchCall, b.N)]); err != nil {
-				b.Fatalf("HMAC: %v", err)
-			}
-		}
-		reportValues(b)
+		benchCalls(b, in, benchCall, hmac(cc))
 	})
 }
 
@@ -75,8 +56,7 @@ func BenchmarkHMAC(b *testing.B) {
 // and one call per value. One op is one value.
 func BenchmarkEncrypt(b *testing.B) {
 	ctx := context.Background()
-	cfg, _ := testConfig(b)
-	c := newClient(b, cfg)
+	c, _ := rootClient(b)
 	id := tenant(b, c)
 	if _, err := c.Encrypt(ctx, id, [][]byte{[]byte("create the key")}); err != nil {
 		b.Fatalf("Encrypt: %v", err)
@@ -88,30 +68,20 @@ func BenchmarkEncrypt(b *testing.B) {
 		}
 		return out
 	}
-	b.Run("batched", func(b *testing.B) {
-		in := plaintexts(b.N)
-		b.ReportAllocs()
-		b.ResetTimer()
-		for lo := 0; lo < b.N; lo += benchCall {
-			if _, err := c.Encrypt(ctx, id, in[lo:min(lo+benchCall, b.N)]); err != nil {
-				b.Fatalf("Encrypt: %v", err)
-			}
-		}
-		reportValues(b)
-	})
-	b.Run("single", func(b *testing.B) {
-		in := plaintexts(b.N)
-		b.ReportAllocs()
-		b.ResetTimer()
-		for i := range b.N {
-			if _, err := c.Encrypt(ctx, id, in[i:i+1]); err != nil {
-				b.Fatalf("Encrypt: %v", err)
-			}
-		}
-		reportValues(b)
-	})
+	encrypt := func(in [][]byte) error { _, err := c.Encrypt(ctx, id, in); return err }
+	b.Run("batched", func(b *testing.B) { benchCalls(b, plaintexts(b.N), benchCall, encrypt) })
+	b.Run("single", func(b *testing.B) { benchCalls(b, plaintexts(b.N), 1, encrypt) })
 }
 
-func reportValues(b *testing.B) {
+// benchCalls times call over in (one value an op), size values a call, and
+// reports values per second.
+func benchCalls[T any](b *testing.B, in []T, size int, call func([]T) error) {
+	b.ReportAllocs()
+	b.ResetTimer()
+	for lo := 0; lo < len(in); lo += size {
+		if err := call(in[lo:min(lo+size, len(in))]); err != nil {
+			b.Fatalf("a call of %d values: %v", min(size, len(in)-lo), err)
+		}
+	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "values/s")
 }

@@ -6,20 +6,18 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/http/httptest"
-	"net/http/httputil"
-	"net/url"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/orderflow/orderflow/worker/failure"
-	"github.com/orderflow/orderflow/worker/stacktest"
 	"github.com/orderflow/orderflow/worker/telemetry/telemetrytest"
 	"github.com/orderflow/orderflow/worker/transit"
+	"github.com/orderflow/orderflow/worker/transit/transittest"
 )
 
 // faultProxy is a reverse proxy in front of the real Vault that fails the
@@ -42,14 +40,8 @@ type faultProxy struct {
 
 func newFaultProxy(t testing.TB, mode string, faults int, prefix string) *faultProxy {
 	t.Helper()
-	addr, _ := stacktest.Vault(t)
-	target, err := url.Parse(addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	upstream := httputil.NewSingleHostReverseProxy(target)
 	p := &faultProxy{prefix: prefix, mode: mode, faults: faults}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	p.URL = transittest.Proxy(t, func(w http.ResponseWriter, r *http.Request) bool {
 		p.mu.Lock()
 		match := strings.HasPrefix(r.URL.Path, p.prefix)
 		inject := match && p.faults > 0
@@ -62,8 +54,7 @@ func newFaultProxy(t testing.TB, mode string, faults int, prefix string) *faultP
 		mode := p.mode
 		p.mu.Unlock()
 		if !inject {
-			upstream.ServeHTTP(w, r)
-			return
+			return false
 		}
 		answer := func(status int, body string) {
 			w.Header().Set("Content-Type", "application/json")
@@ -98,9 +89,8 @@ func newFaultProxy(t testing.TB, mode string, faults int, prefix string) *faultP
 			case <-time.After(10 * time.Second):
 			}
 		}
-	}))
-	t.Cleanup(srv.Close)
-	p.URL = srv.URL
+		return true
+	})
 	return p
 }
 
@@ -117,10 +107,54 @@ func (p *faultProxy) requests() int {
 	return p.hits
 }
 
+// proxied is a client whose requests to Vault pass through a fault proxy,
+// with a tenant of its own and its metrics.
+type proxied struct {
+	proxy *faultProxy
+	c     *transit.Client
+	id    string
+	reg   *prometheus.Registry
+}
+
+// newProxied starts a client through a new fault proxy (see newFaultProxy
+// for mode, faults and prefix), its test configuration changed by tune.
+func newProxied(t *testing.T, mode string, faults int, prefix string, tune func(*transit.Config)) proxied {
+	t.Helper()
+	proxy := newFaultProxy(t, mode, faults, prefix)
+	cfg, reg := testConfig(t)
+	cfg.Address = proxy.URL
+	tune(&cfg)
+	c := newClient(t, cfg)
+	return proxied{proxy: proxy, c: c, id: tenant(t, c), reg: reg}
+}
+
+// wantError is what a test expects of a call's *transit.Error.
+type wantError struct {
+	temporary bool
+	attempts  int // 0: not checked
+	status    int // the HTTP status Vault (or the proxy) answered; 0 for none
+	class     failure.Class
+}
+
+// checkError fails the test unless err is a *transit.Error as want says.
+func checkError(t *testing.T, what string, err error, want wantError) {
+	t.Helper()
+	var te *transit.Error
+	if !errors.As(err, &te) {
+		t.Fatalf("%s: %v, want a *transit.Error", what, err)
+	}
+	if te.Temporary != want.temporary || (want.attempts != 0 && te.Attempts != want.attempts) || transit.StatusCode(err) != want.status {
+		t.Errorf("%s: %v (temporary %v, %d attempts, status %d), want temporary %v, %d attempts, status %d",
+			what, err, te.Temporary, te.Attempts, transit.StatusCode(err), want.temporary, want.attempts, want.status)
+	}
+	if c := failure.Of(err); c != want.class {
+		t.Errorf("%s: class %v, want %v", what, c, want.class)
+	}
+}
+
 func TestVaultUnavailableIsRetried(t *testing.T) {
 	ctx := ctxFor(t)
-	reference, _ := testConfig(t)
-	direct := newClient(t, reference)
+	direct, _ := rootClient(t)
 	id := tenant(t, direct)
 	in := []string{"ann@example.co.uk", "bob@example.co.uk"}
 	want, err := direct.HMAC(ctx, id, in) // also creates the key
@@ -162,79 +196,54 @@ func TestVaultUnavailableIsRetried(t *testing.T) {
 
 func TestRetriesStopAtTheAttemptLimit(t *testing.T) {
 	ctx := ctxFor(t)
-	proxy := newFaultProxy(t, "503", 1000, "/v1/transit/encrypt/")
-	cfg, reg := testConfig(t)
-	cfg.Address = proxy.URL
-	cfg.MaxAttempts = 3
-	c := newClient(t, cfg)
-	id := tenant(t, c)
+	p := newProxied(t, "503", 1000, "/v1/transit/encrypt/", func(cfg *transit.Config) { cfg.MaxAttempts = 3 })
 
-	_, err := c.Encrypt(ctx, id, [][]byte{[]byte("x")})
-	var te *transit.Error
-	if !errors.As(err, &te) {
-		t.Fatalf("Encrypt: %v, want a *transit.Error", err)
-	}
-	if !te.Temporary || te.Attempts != 3 || transit.StatusCode(err) != http.StatusServiceUnavailable {
-		t.Errorf("error %+v: want temporary, 3 attempts, status 503", te)
-	}
-	if c := failure.Of(err); c != failure.Transient {
-		t.Errorf("class %v: Vault unavailable is transient for the pipeline", c)
-	}
-	if n := proxy.requests(); n != 3 {
+	_, err := p.c.Encrypt(ctx, p.id, [][]byte{[]byte("x")})
+	// Vault unavailable is transient for the pipeline.
+	checkError(t, "Encrypt", err, wantError{temporary: true, attempts: 3, status: http.StatusServiceUnavailable, class: failure.Transient})
+	if n := p.proxy.requests(); n != 3 {
 		t.Errorf("%d requests, want 3", n)
 	}
-	if n := telemetrytest.Sum(t, reg, "orderflow_vault_retries_total", "operation=encrypt"); n != 2 {
+	if n := telemetrytest.Sum(t, p.reg, "orderflow_vault_retries_total", "operation=encrypt"); n != 2 {
 		t.Errorf("retries_total = %v, want 2", n)
 	}
 }
 
 func TestRetriesStopWhenTheContextEnds(t *testing.T) {
-	proxy := newFaultProxy(t, "503", 1_000_000, "/v1/transit/hmac/")
-	cfg, _ := testConfig(t)
-	cfg.Address = proxy.URL
-	cfg.MaxAttempts = 100
-	cfg.RetryInitial, cfg.RetryMax = 20*time.Millisecond, 20*time.Millisecond
-	c := newClient(t, cfg)
-	id := tenant(t, c)
+	p := newProxied(t, "503", 1_000_000, "/v1/transit/hmac/", func(cfg *transit.Config) {
+		cfg.MaxAttempts = 100
+		cfg.RetryInitial, cfg.RetryMax = 20*time.Millisecond, 20*time.Millisecond
+	})
 
 	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Millisecond)
 	defer cancel()
 	start := time.Now()
-	_, err := c.HMAC(ctx, id, []string{"x"})
+	_, err := p.c.HMAC(ctx, p.id, []string{"x"})
 	if err == nil {
 		t.Fatal("HMAC succeeded against a Vault that always fails")
 	}
 	if elapsed := time.Since(start); elapsed > 2*time.Second {
 		t.Errorf("HMAC returned %s after its context ended", elapsed)
 	}
-	if n := proxy.requests(); n >= 100 {
+	if n := p.proxy.requests(); n >= 100 {
 		t.Errorf("%d attempts: retries went on past the context", n)
 	}
 }
 
 func TestClientErrorsAreNotRetried(t *testing.T) {
 	ctx := ctxFor(t)
-	proxy := newFaultProxy(t, "400", 1, "/v1/transit/hmac/")
-	cfg, reg := testConfig(t)
-	cfg.Address = proxy.URL
-	c := newClient(t, cfg)
-	id := tenant(t, c)
+	p := newProxied(t, "400", 1, "/v1/transit/hmac/", func(*transit.Config) {})
 
-	_, err := c.HMAC(ctx, id, []string{"x"})
-	var te *transit.Error
-	if !errors.As(err, &te) || te.Temporary || te.Attempts != 1 || transit.StatusCode(err) != http.StatusBadRequest {
-		t.Fatalf("HMAC: %v, want a permanent 400 after one attempt", err)
-	}
-	if c := failure.Of(err); c != failure.Worker {
-		t.Errorf("class %v: a request Vault refuses as malformed stops the worker", c)
-	}
-	if n := proxy.requests(); n != 1 {
+	_, err := p.c.HMAC(ctx, p.id, []string{"x"})
+	// A request Vault refuses as malformed stops the worker.
+	checkError(t, "HMAC", err, wantError{attempts: 1, status: http.StatusBadRequest, class: failure.Worker})
+	if n := p.proxy.requests(); n != 1 {
 		t.Errorf("%d requests for a 400, want 1", n)
 	}
-	if n := telemetrytest.Sum(t, reg, "orderflow_vault_retries_total"); n != 0 {
+	if n := telemetrytest.Sum(t, p.reg, "orderflow_vault_retries_total"); n != 0 {
 		t.Errorf("retries_total = %v, want 0", n)
 	}
-	if n := telemetrytest.Sum(t, reg, "orderflow_vault_requests_total", "operation=hmac", "outcome=rejected"); n != 1 {
+	if n := telemetrytest.Sum(t, p.reg, "orderflow_vault_requests_total", "operation=hmac", "outcome=rejected"); n != 1 {
 		t.Errorf("requests_total{outcome=rejected} = %v, want 1", n)
 	}
 }
@@ -252,10 +261,7 @@ func TestUnreachableVaultIsRetriedThenReported(t *testing.T) {
 	cfg.Address = addr
 	cfg.MaxAttempts = 4
 	_, err = transit.New(ctxFor(t), cfg) // New looks the token up
-	var te *transit.Error
-	if !errors.As(err, &te) || !te.Temporary || te.Attempts != 4 {
-		t.Fatalf("New: %v, want a temporary error after 4 attempts", err)
-	}
+	checkError(t, "New", err, wantError{temporary: true, attempts: 4, class: failure.Transient})
 	if n := telemetrytest.Sum(t, reg, "orderflow_vault_requests_total", "outcome=unavailable"); n != 4 {
 		t.Errorf("requests_total{outcome=unavailable} = %v, want 4", n)
 	}
@@ -280,13 +286,8 @@ func TestOneAttemptPerRequestWhileLoginsKeepTheirs(t *testing.T) {
 	proxy.set("503", 1)
 	before := proxy.requests()
 	_, err := c.HMAC(ctx, id, []string{"x"})
-	var te *transit.Error
-	if !errors.As(err, &te) || !te.Temporary || te.Attempts != 1 {
-		t.Fatalf("HMAC through a 503: %v, want a temporary error after one attempt", err)
-	}
-	if c := failure.Of(err); c != failure.Transient {
-		t.Errorf("class %v, want %v: the pipeline retries", c, failure.Transient)
-	}
+	// The pipeline retries.
+	checkError(t, "HMAC through a 503", err, wantError{temporary: true, attempts: 1, status: http.StatusServiceUnavailable, class: failure.Transient})
 	if n := proxy.requests() - before; n != 1 {
 		t.Errorf("%d requests, want 1", n)
 	}

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/orderflow/orderflow/worker/failure"
+	"github.com/orderflow/orderflow/worker/stacktest"
 	"github.com/orderflow/orderflow/worker/telemetry/telemetrytest"
 	"github.com/orderflow/orderflow/worker/transit"
 )
@@ -67,7 +68,7 @@ func (g *listGate) setStale(err error) {
 // keyExists reads a tenant key with the root token.
 func keyExists(t *testing.T, ctx context.Context, name string) bool {
 	t.Helper()
-	s, err := admin(t).Logical().ReadWithContext(ctx, "transit/keys/"+name)
+	s, err := stacktest.VaultClient(t).Logical().ReadWithContext(ctx, "transit/keys/"+name)
 	if err != nil {
 		t.Fatalf("read key %s: %v", name, err)
 	}
@@ -84,18 +85,13 @@ func TestGatedTenantIsRefusedAndItsKeysAreNeverRecreated(t *testing.T) {
 	gate := newListGate()
 	cfg.Gate = gate
 	worker := newClient(t, cfg)
-	shredderCfg, _ := testConfig(t)
-	shredder := newClient(t, shredderCfg)
+	shredder, _ := rootClient(t)
 	ctx := ctxFor(t)
 	gone, kept := tenant(t, shredder), tenant(t, shredder)
 
 	for _, id := range []string{gone, kept} {
-		if _, err := worker.HMAC(ctx, id, []string{"ann@example.co.uk"}); err != nil {
-			t.Fatalf("HMAC: %v", err)
-		}
-		if _, err := worker.Encrypt(ctx, id, [][]byte{[]byte("Ann Example, 1 High St")}); err != nil {
-			t.Fatalf("Encrypt: %v", err)
-		}
+		mustHMAC(t, ctx, worker, id, []string{"ann@example.co.uk"})
+		mustEncrypt(t, ctx, worker, id, [][]byte{[]byte("Ann Example, 1 High St")})
 	}
 	if n := gate.inside.Load(); n != 0 {
 		t.Errorf("%d calls still inside the gate after they returned", n)
@@ -134,8 +130,7 @@ func TestGatedTenantIsRefusedAndItsKeysAreNeverRecreated(t *testing.T) {
 // A client that destroyed a tenant's keys refuses the tenant from then on,
 // gate or none: the offboarding process's own client cannot re-create them.
 func TestClientThatDestroyedTheKeysNeverRecreatesThem(t *testing.T) {
-	cfg, _ := testConfig(t)
-	c := newClient(t, cfg)
+	c, _ := rootClient(t)
 	ctx := ctxFor(t)
 	id := tenant(t, c)
 	if _, err := c.Encrypt(ctx, id, [][]byte{[]byte("x")}); err != nil {
@@ -228,14 +223,13 @@ func TestAdmittedCallStopsWhenItsTenantIsOffboarded(t *testing.T) {
 // (ErrKeyNotFound) and forgotten, so that the next call creates it again
 // instead of failing for as long as the process runs.
 func TestKeyRemovedByHandIsCreatedAgain(t *testing.T) {
-	cfg, _ := testConfig(t)
-	c := newClient(t, cfg)
+	c, _ := rootClient(t)
 	ctx := ctxFor(t)
 	id := tenant(t, c)
 	if _, err := c.HMAC(ctx, id, []string{"first"}); err != nil {
 		t.Fatal(err)
 	}
-	logical := admin(t).Logical()
+	logical := stacktest.VaultClient(t).Logical()
 	name := "transit/keys/orderflow-" + id + "-hmac"
 	if _, err := logical.WriteWithContext(ctx, name+"/config", map[string]any{"deletion_allowed": true}); err != nil {
 		t.Fatal(err)

@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	vault "github.com/hashicorp/vault/api"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/orderflow/orderflow/worker/config"
@@ -45,6 +44,14 @@ func newClient(t testing.TB, cfg transit.Config) *transit.Client {
 	return c
 }
 
+// rootClient starts a client with the root token and testConfig's settings,
+// closed when the test ends, and returns it with its registry.
+func rootClient(t testing.TB) (*transit.Client, *prometheus.Registry) {
+	t.Helper()
+	cfg, reg := testConfig(t)
+	return newClient(t, cfg), reg
+}
+
 // tenant returns a tenant id no other test run uses, whose keys are destroyed
 // when the test ends.
 func tenant(t testing.TB, c *transit.Client) string {
@@ -60,18 +67,33 @@ func tenant(t testing.TB, c *transit.Client) string {
 	return id
 }
 
-// admin is a vault/api client with the root token, for what tests set up.
-func admin(t testing.TB) *vault.Client {
+// mustHMAC, mustEncrypt and mustDecrypt make a call that the test needs to
+// succeed, and fail the test when it does not.
+func mustHMAC(t testing.TB, ctx context.Context, c *transit.Client, id string, in []string) []string {
 	t.Helper()
-	addr, token := stacktest.Vault(t)
-	cfg := vault.DefaultConfig()
-	cfg.Address = addr
-	c, err := vault.NewClient(cfg)
+	out, err := c.HMAC(ctx, id, in)
 	if err != nil {
-		t.Fatalf("vault client: %v", err)
+		t.Fatalf("HMAC: %v", err)
 	}
-	c.SetToken(token)
-	return c
+	return out
+}
+
+func mustEncrypt(t testing.TB, ctx context.Context, c *transit.Client, id string, plain [][]byte) []string {
+	t.Helper()
+	out, err := c.Encrypt(ctx, id, plain)
+	if err != nil {
+		t.Fatalf("Encrypt: %v", err)
+	}
+	return out
+}
+
+func mustDecrypt(t testing.TB, ctx context.Context, c *transit.Client, id string, ciphertexts []string) [][]byte {
+	t.Helper()
+	out, err := c.Decrypt(ctx, id, ciphertexts)
+	if err != nil {
+		t.Fatalf("Decrypt: %v", err)
+	}
+	return out
 }
 
 func ctxFor(t testing.TB) context.Context {

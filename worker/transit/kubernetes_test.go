@@ -8,7 +8,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
-	"errors"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -16,6 +15,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/orderflow/orderflow/worker/failure"
 	"github.com/orderflow/orderflow/worker/telemetry/telemetrytest"
 	"github.com/orderflow/orderflow/worker/transit"
 )
@@ -127,14 +127,7 @@ func serviceAccountJWT(t *testing.T, namespace, name, uid string) string {
 // and logs in with a service-account token file.
 func TestKubernetesLogin(t *testing.T) {
 	ctx := ctxFor(t)
-	root := admin(t)
-	rootCfg, _ := testConfig(t)
-	provisioner := newClient(t, rootCfg)
-	id := tenant(t, provisioner)
-	want, err := provisioner.HMAC(ctx, id, []string{"ann@example.co.uk"})
-	if err != nil {
-		t.Fatalf("HMAC as root: %v", err)
-	}
+	root, id, want := hmacKeyed(t, ctx, []string{"ann@example.co.uk"})
 
 	const namespace, name, uid = "orderflow", "orderflow-worker", "5d8e3f0a-7c1b-4f3e-9a2d-1b6c0e4f8a7d"
 	jwt := serviceAccountJWT(t, namespace, name, uid)
@@ -185,10 +178,7 @@ func TestKubernetesLogin(t *testing.T) {
 	refusedCfg, refusedReg := testConfig(t)
 	refusedCfg.Auth = cfg.Auth
 	_, err = transit.New(ctx, refusedCfg)
-	var te *transit.Error
-	if !errors.As(err, &te) || te.Temporary || te.Attempts != 1 || transit.StatusCode(err) != http.StatusForbidden {
-		t.Errorf("New with a refused service account: %v, want a permanent 403", err)
-	}
+	checkError(t, "New with a refused service account", err, wantError{attempts: 1, status: http.StatusForbidden, class: failure.Worker})
 	if n := telemetrytest.Sum(t, refusedReg, "orderflow_vault_requests_total", "operation=login"); n != 1 {
 		t.Errorf("%v login attempts for a refused token, want 1", n)
 	}

@@ -57,18 +57,11 @@ func TestNoPersonalDataInLogsErrorsOrMetrics(t *testing.T) {
 
 	// Vault fails, then recovers: retries are logged, the calls succeed.
 	proxy.set("503", 2)
-	if _, err := c.HMAC(ctx, id, personalData); err != nil {
-		t.Fatalf("HMAC: %v", err)
-	}
+	mustHMAC(t, ctx, c, id, personalData)
 	proxy.set("drop", 2)
-	ciphertexts, err := c.Encrypt(ctx, id, plain)
-	if err != nil {
-		t.Fatalf("Encrypt: %v", err)
-	}
+	ciphertexts := mustEncrypt(t, ctx, c, id, plain)
 	proxy.set("500", 1)
-	if _, err := c.Decrypt(ctx, id, ciphertexts); err != nil {
-		t.Fatalf("Decrypt: %v", err)
-	}
+	mustDecrypt(t, ctx, c, id, ciphertexts)
 
 	// Vault stays down, or a proxy answers with a body that quotes the request.
 	for _, mode := range []string{"echo", "drop", "503", "400"} {
@@ -87,7 +80,7 @@ func TestNoPersonalDataInLogsErrorsOrMetrics(t *testing.T) {
 	for _, v := range personalData {
 		wrong = append(wrong, "vault:v1:"+v, "vault:v1:"+base64.StdEncoding.EncodeToString([]byte(v)))
 	}
-	_, err = c.Decrypt(ctx, id, wrong)
+	_, err := c.Decrypt(ctx, id, wrong)
 	var be *transit.BatchError
 	if !errors.As(err, &be) || len(be.Items) != len(wrong) {
 		t.Errorf("Decrypt of non-ciphertexts: %v, want every item failed", err)

@@ -11,6 +11,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/orderflow/orderflow/worker/config"
+	"github.com/orderflow/orderflow/worker/stacktest"
 	"github.com/orderflow/orderflow/worker/telemetry/telemetrytest"
 	"github.com/orderflow/orderflow/worker/transit"
 )
@@ -23,21 +24,12 @@ func TestHMACIsDeterministicPerTenantAndDiffersAcrossTenants(t *testing.T) {
 	a, b := tenant(t, c), tenant(t, c)
 	in := []string{"ann@example.co.uk", "Zoë Brontë", "+44 7700 900123"}
 
-	first, err := c.HMAC(ctx, a, in)
-	if err != nil {
-		t.Fatalf("HMAC: %v", err)
-	}
-	again, err := c.HMAC(ctx, a, in)
-	if err != nil {
-		t.Fatalf("HMAC: %v", err)
-	}
+	first := mustHMAC(t, ctx, c, a, in)
+	again := mustHMAC(t, ctx, c, a, in)
 	if diff := cmp.Diff(first, again); diff != "" {
 		t.Errorf("the same tenant's tokens changed between calls (-first +again):\n%s", diff)
 	}
-	other, err := c.HMAC(ctx, b, in)
-	if err != nil {
-		t.Fatalf("HMAC: %v", err)
-	}
+	other := mustHMAC(t, ctx, c, b, in)
 	for i := range in {
 		if first[i] == other[i] {
 			t.Errorf("value %d has the same token for two tenants", i)
@@ -60,10 +52,7 @@ func TestBatchKeepsInputOrder(t *testing.T) {
 	// Repeats within the batch are sent once and answered for every position.
 	in := []string{"a@example.com", "b@example.com", "a@example.com", "", "c@example.com", "b@example.com"}
 
-	batch, err := c.HMAC(ctx, id, in)
-	if err != nil {
-		t.Fatalf("HMAC: %v", err)
-	}
+	batch := mustHMAC(t, ctx, c, id, in)
 	if got := telemetrytest.Sum(t, reg, "orderflow_vault_batch_items_total", "operation=hmac"); got != 4 {
 		t.Errorf("%v items sent for 4 distinct values", got)
 	}
@@ -87,10 +76,7 @@ func TestLargeInputsAreSplitIntoBatches(t *testing.T) {
 	id := tenant(t, c)
 	in := values(1000, "buyer-%04d@example.com")
 
-	split, err := c.HMAC(ctx, id, in)
-	if err != nil {
-		t.Fatalf("HMAC: %v", err)
-	}
+	split := mustHMAC(t, ctx, c, id, in)
 	requests := telemetrytest.Sum(t, reg, "orderflow_vault_requests_total", "operation=hmac", "outcome=ok")
 	if requests != 16 { // ceil(1000/64)
 		t.Errorf("%v HMAC requests for 1000 values in batches of 64, want 16", requests)
@@ -116,22 +102,15 @@ func TestLargeInputsAreSplitIntoBatches(t *testing.T) {
 	for i, v := range in {
 		plain[i] = []byte(v)
 	}
-	ciphertexts, err := c.Encrypt(ctx, id, plain)
-	if err != nil {
-		t.Fatalf("Encrypt: %v", err)
-	}
-	back, err := c.Decrypt(ctx, id, ciphertexts)
-	if err != nil {
-		t.Fatalf("Decrypt: %v", err)
-	}
+	ciphertexts := mustEncrypt(t, ctx, c, id, plain)
+	back := mustDecrypt(t, ctx, c, id, ciphertexts)
 	if diff := cmp.Diff(plain, back); diff != "" {
 		t.Errorf("round trip of 1000 values in batches (-in +out):\n%s", diff)
 	}
 }
 
 func TestEncryptionRoundTrips(t *testing.T) {
-	cfg, _ := testConfig(t)
-	c := newClient(t, cfg)
+	c, _ := rootClient(t)
 	ctx := ctxFor(t)
 	a, b := tenant(t, c), tenant(t, c)
 	plain := [][]byte{
@@ -142,17 +121,11 @@ func TestEncryptionRoundTrips(t *testing.T) {
 		bytes.Repeat([]byte("x"), 64<<10),
 		[]byte("Zoë Brontë, 12 Rue de l'Église"),
 	}
-	ciphertexts, err := c.Encrypt(ctx, a, plain)
-	if err != nil {
-		t.Fatalf("Encrypt: %v", err)
-	}
+	ciphertexts := mustEncrypt(t, ctx, c, a, plain)
 	if ciphertexts[0] == ciphertexts[5] {
 		t.Errorf("encryption is not randomised: the same plaintext gave the same ciphertext")
 	}
-	back, err := c.Decrypt(ctx, a, ciphertexts)
-	if err != nil {
-		t.Fatalf("Decrypt: %v", err)
-	}
+	back := mustDecrypt(t, ctx, c, a, ciphertexts)
 	if diff := cmp.Diff(plain, back); diff != "" {
 		t.Errorf("round trip (-in +out):\n%s", diff)
 	}
@@ -177,8 +150,7 @@ func TestEncryptionRoundTrips(t *testing.T) {
 }
 
 func TestKeysAreCreatedOnFirstUseOnceAndDeletable(t *testing.T) {
-	cfg, reg := testConfig(t)
-	c := newClient(t, cfg)
+	c, reg := rootClient(t)
 	ctx := ctxFor(t)
 	id := tenant(t, c)
 
@@ -198,7 +170,7 @@ func TestKeysAreCreatedOnFirstUseOnceAndDeletable(t *testing.T) {
 	if n := telemetrytest.Sum(t, reg, "orderflow_vault_requests_total", "operation=create_key"); n != 2 {
 		t.Errorf("%v key creations for one tenant's two keys", n)
 	}
-	logical := admin(t).Logical()
+	logical := stacktest.VaultClient(t).Logical()
 	for _, suffix := range []string{"-hmac", "-enc"} {
 		s, err := logical.ReadWithContext(ctx, "transit/keys/orderflow-"+id+suffix)
 		if err != nil || s == nil {
@@ -211,28 +183,19 @@ func TestKeysAreCreatedOnFirstUseOnceAndDeletable(t *testing.T) {
 }
 
 func TestDestroyTenantKeysShredsOnlyThatTenant(t *testing.T) {
-	cfg, _ := testConfig(t)
-	c := newClient(t, cfg)
+	c, _ := rootClient(t)
 	ctx := ctxFor(t)
 	gone, kept := tenant(t, c), tenant(t, c)
 	plain := [][]byte{[]byte("ann@example.co.uk")}
 
-	goneCT, err := c.Encrypt(ctx, gone, plain)
-	if err != nil {
-		t.Fatalf("Encrypt: %v", err)
-	}
-	if _, err := c.HMAC(ctx, gone, []string{"ann@example.co.uk"}); err != nil {
-		t.Fatalf("HMAC: %v", err)
-	}
-	keptCT, err := c.Encrypt(ctx, kept, plain)
-	if err != nil {
-		t.Fatalf("Encrypt: %v", err)
-	}
+	goneCT := mustEncrypt(t, ctx, c, gone, plain)
+	mustHMAC(t, ctx, c, gone, []string{"ann@example.co.uk"})
+	keptCT := mustEncrypt(t, ctx, c, kept, plain)
 
 	if err := c.DestroyTenantKeys(ctx, gone); err != nil {
 		t.Fatalf("DestroyTenantKeys: %v", err)
 	}
-	_, err = c.Decrypt(ctx, gone, goneCT)
+	_, err := c.Decrypt(ctx, gone, goneCT)
 	var te *transit.Error
 	if !errors.As(err, &te) || te.Temporary || transit.StatusCode(err) != http.StatusBadRequest {
 		t.Errorf("Decrypt after destroy: %v, want a permanent 400 error", err)
@@ -240,7 +203,7 @@ func TestDestroyTenantKeysShredsOnlyThatTenant(t *testing.T) {
 	if back, err := c.Decrypt(ctx, kept, keptCT); err != nil || string(back[0]) != string(plain[0]) {
 		t.Errorf("the other tenant's ciphertext no longer decrypts: %v", err)
 	}
-	logical := admin(t).Logical()
+	logical := stacktest.VaultClient(t).Logical()
 	for _, suffix := range []string{"-hmac", "-enc"} {
 		if s, err := logical.ReadWithContext(ctx, "transit/keys/orderflow-"+gone+suffix); err != nil || s != nil {
 			t.Errorf("key %s still readable after destroy (%v)", suffix, err)
@@ -261,21 +224,14 @@ func TestDestroyTenantKeysShredsOnlyThatTenant(t *testing.T) {
 }
 
 func TestTokenCacheAnswersRepeatValues(t *testing.T) {
-	cfg, reg := testConfig(t)
-	c := newClient(t, cfg)
+	c, reg := rootClient(t)
 	ctx := ctxFor(t)
 	id := tenant(t, c)
 	in := values(10, "repeat-%d@example.com")
 
-	first, err := c.HMAC(ctx, id, in)
-	if err != nil {
-		t.Fatalf("HMAC: %v", err)
-	}
+	first := mustHMAC(t, ctx, c, id, in)
 	requests := telemetrytest.Sum(t, reg, "orderflow_vault_requests_total", "operation=hmac")
-	second, err := c.HMAC(ctx, id, in)
-	if err != nil {
-		t.Fatalf("HMAC: %v", err)
-	}
+	second := mustHMAC(t, ctx, c, id, in)
 	if diff := cmp.Diff(first, second); diff != "" {
 		t.Errorf("cached tokens differ (-vault +cache):\n%s", diff)
 	}
@@ -289,26 +245,19 @@ func TestTokenCacheAnswersRepeatValues(t *testing.T) {
 	}
 	// Another tenant's tokens are never answered from this tenant's entries.
 	other := tenant(t, c)
-	theirs, err := c.HMAC(ctx, other, in[:1])
-	if err != nil {
-		t.Fatalf("HMAC: %v", err)
-	}
+	theirs := mustHMAC(t, ctx, c, other, in[:1])
 	if theirs[0] == first[0] {
 		t.Errorf("the cache answered another tenant's value")
 	}
 }
 
 func TestPartialBatchFailureNamesTheIndices(t *testing.T) {
-	cfg, reg := testConfig(t)
-	c := newClient(t, cfg)
+	c, reg := rootClient(t)
 	ctx := ctxFor(t)
 	id := tenant(t, c)
-	good, err := c.Encrypt(ctx, id, [][]byte{[]byte("one"), []byte("two")})
-	if err != nil {
-		t.Fatalf("Encrypt: %v", err)
-	}
+	good := mustEncrypt(t, ctx, c, id, [][]byte{[]byte("one"), []byte("two")})
 
-	_, err = c.Decrypt(ctx, id, []string{good[0], "vault:v1:bm90LWEtY2lwaGVydGV4dA==", good[1], "not a ciphertext"})
+	_, err := c.Decrypt(ctx, id, []string{good[0], "vault:v1:bm90LWEtY2lwaGVydGV4dA==", good[1], "not a ciphertext"})
 	var be *transit.BatchError
 	if !errors.As(err, &be) {
 		t.Fatalf("Decrypt: %v, want a BatchError", err)
@@ -332,8 +281,7 @@ func TestPartialBatchFailureNamesTheIndices(t *testing.T) {
 }
 
 func TestBadTenantIDIsRefused(t *testing.T) {
-	cfg, reg := testConfig(t)
-	c := newClient(t, cfg)
+	c, reg := rootClient(t)
 	ctx := ctxFor(t)
 	// The last holds the Visa test number: tenant ids are key names, stored in
 	// the clear (order.ValidTenantID).
@@ -354,8 +302,7 @@ func TestBadTenantIDIsRefused(t *testing.T) {
 }
 
 func TestEmptyInputsNeedNoRequest(t *testing.T) {
-	cfg, reg := testConfig(t)
-	c := newClient(t, cfg)
+	c, reg := rootClient(t)
 	ctx := ctxFor(t)
 	before := telemetrytest.Sum(t, reg, "orderflow_vault_requests_total")
 	if out, err := c.HMAC(ctx, "acme", nil); err != nil || len(out) != 0 {

@@ -1,8 +1,13 @@
-// Package transittest gives tests a transit client on the local stack's Vault.
+// Package transittest gives tests a transit client on the local stack's Vault,
+// and a proxy in front of it to inject faults and delays.
 package transittest
 
 import (
 	"context"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"testing"
 	"time"
 
@@ -29,4 +34,25 @@ func NewClient(t testing.TB, cfg transit.Config) *transit.Client {
 	}
 	t.Cleanup(func() { _ = client.Close() })
 	return client
+}
+
+// Proxy starts a reverse proxy in front of the stack's Vault, closed when the
+// test ends, and returns its URL. Every request goes to intercept first, which
+// either answers it itself and returns true (a fault), or returns false to let
+// it pass on to Vault, after holding it for as long as it likes (a delay).
+func Proxy(t testing.TB, intercept func(w http.ResponseWriter, r *http.Request) bool) string {
+	t.Helper()
+	addr, _ := stacktest.Vault(t)
+	target, err := url.Parse(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	upstream := httputil.NewSingleHostReverseProxy(target)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !intercept(w, r) {
+			upstream.ServeHTTP(w, r)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL
 }
