@@ -532,29 +532,24 @@ func lineVAT(l *linePlan) int64 {
 }
 
 func breakdown(b []byte, kind, currency string, v int64) []byte {
-	b = append(sep(b), `{"type":"`...)
-	b = append(b, kind...)
-	b = append(b, '"')
-	b = money2026(b, "subtotal", currency, v)
-	return append(b, '}')
+	return append(typedMoney(b, "type", kind, "subtotal", currency, v), '}')
 }
 
 // breakdownOpen starts a breakdown with detailed breakdowns; the caller appends
 // them and `]}`.
 func breakdownOpen(b []byte, kind, currency string, v int64) []byte {
-	b = append(sep(b), `{"type":"`...)
-	b = append(b, kind...)
-	b = append(b, '"')
-	b = money2026(b, "subtotal", currency, v)
-	return append(b, `,"detailedBreakdowns":[`...)
+	return append(typedMoney(b, "type", kind, "subtotal", currency, v), `,"detailedBreakdowns":[`...)
 }
 
 func detail(b []byte, subtype, currency string, v int64) []byte {
-	b = append(sep(b), `{"subtype":"`...)
-	b = append(b, subtype...)
-	b = append(b, '"')
-	b = money2026(b, "value", currency, v)
-	return append(b, '}')
+	return append(typedMoney(b, "subtype", subtype, "value", currency, v), '}')
+}
+
+// typedMoney starts an array element {"<typeKey>":"<typ>","<moneyKey>":Money,
+// the shape of v2026's breakdowns and their details; the caller closes it.
+func typedMoney(b []byte, typeKey, typ, moneyKey, currency string, v int64) []byte {
+	b = mStr(append(sep(b), '{'), typeKey, typ)
+	return money2026(b, moneyKey, currency, v)
 }
 
 func packages2026(b []byte, s *snapshot) []byte {
