@@ -123,7 +123,28 @@ func applyEnv(cfg *Config, environ []string) error {
 	return firstErr
 }
 
+// envParsers read the config's own value types from a variable; their errors
+// already say what was expected.
+var envParsers = map[reflect.Type]func(string) (any, error){
+	periodType:     parseAny(ParsePeriod),
+	periodMapType:  parseAny(parsePeriodMap),
+	yearEndType:    parseAny(ParseYearEnd),
+	yearEndMapType: parseAny(parseYearEndMap),
+}
+
+func parseAny[T any](parse func(string) (T, error)) func(string) (any, error) {
+	return func(raw string) (any, error) { return parse(raw) }
+}
+
 func setFromString(field reflect.Value, raw string) error {
+	if parse := envParsers[field.Type()]; parse != nil {
+		v, err := parse(raw)
+		if err != nil {
+			return err
+		}
+		field.Set(reflect.ValueOf(v))
+		return nil
+	}
 	switch {
 	case field.Type() == durationType:
 		d, err := time.ParseDuration(raw)
@@ -131,30 +152,6 @@ func setFromString(field reflect.Value, raw string) error {
 			return fmt.Errorf("not a duration such as 500ms or 2m")
 		}
 		field.SetInt(int64(d))
-	case field.Type() == periodType:
-		p, err := ParsePeriod(raw)
-		if err != nil {
-			return err
-		}
-		field.Set(reflect.ValueOf(p))
-	case field.Type() == periodMapType:
-		m, err := parsePeriodMap(raw)
-		if err != nil {
-			return err
-		}
-		field.Set(reflect.ValueOf(m))
-	case field.Type() == yearEndType:
-		y, err := ParseYearEnd(raw)
-		if err != nil {
-			return err
-		}
-		field.Set(reflect.ValueOf(y))
-	case field.Type() == yearEndMapType:
-		m, err := parseYearEndMap(raw)
-		if err != nil {
-			return err
-		}
-		field.Set(reflect.ValueOf(m))
 	case field.Kind() == reflect.String:
 		field.SetString(raw)
 	case field.Kind() == reflect.Int:

@@ -202,15 +202,7 @@ func (y YearEnd) MarshalText() ([]byte, error) { return []byte(y.String()), nil 
 
 // UnmarshalYAML reads a YearEnd from a YAML scalar ("03-31"; quoted or not).
 func (y *YearEnd) UnmarshalYAML(node *yaml.Node) error {
-	if node.Kind != yaml.ScalarNode {
-		return fmt.Errorf("line %d: expected a day of the year, MM-DD, such as 03-31", node.Line)
-	}
-	v, err := ParseYearEnd(node.Value)
-	if err != nil {
-		return fmt.Errorf("line %d: %w", node.Line, err)
-	}
-	*y = v
-	return nil
+	return unmarshalScalar(node, y, "a day of the year, MM-DD, such as 03-31", ParseYearEnd)
 }
 
 // EndIn returns the first instant after the financial year that ends in the
@@ -322,14 +314,20 @@ func (p Period) AtLeast(m Period) bool {
 
 // UnmarshalYAML reads a Period from a YAML scalar.
 func (p *Period) UnmarshalYAML(node *yaml.Node) error {
+	return unmarshalScalar(node, p, "a period such as 21d or 6y", ParsePeriod)
+}
+
+// unmarshalScalar sets *dst to parse's reading of a YAML scalar; an error
+// names the line, and a node that is not a scalar is told what was expected.
+func unmarshalScalar[T any](node *yaml.Node, dst *T, expected string, parse func(string) (T, error)) error {
 	if node.Kind != yaml.ScalarNode {
-		return fmt.Errorf("line %d: expected a period such as 21d or 6y", node.Line)
+		return fmt.Errorf("line %d: expected %s", node.Line, expected)
 	}
-	v, err := ParsePeriod(node.Value)
+	v, err := parse(node.Value)
 	if err != nil {
 		return fmt.Errorf("line %d: %w", node.Line, err)
 	}
-	*p = v
+	*dst = v
 	return nil
 }
 

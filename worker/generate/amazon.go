@@ -54,9 +54,20 @@ func v0Money(b []byte, key, currency string, v int64) []byte {
 
 // money2026 appends a v2026 Money member: {"amount":"154.99","currencyCode":"GBP"}.
 func money2026(b []byte, key, currency string, v int64) []byte {
-	b = append(mKey(b, key), `{"amount":"`...)
-	b = appendMinor(b, v)
-	b = append(b, `","currencyCode":"`...)
+	return amountMember(b, key, "amount", "currencyCode", currency, v, appendMinor)
+}
+
+// amountMember appends key: {"<amountKey>":"<amount>","<currencyKey>":"<currency>"},
+// the amount in minor units written by minor: how v2026 and eBay spell money
+// (the same object under other names, and eBay drops a trailing zero).
+func amountMember(b []byte, key, amountKey, currencyKey, currency string, v int64, minor func([]byte, int64) []byte) []byte {
+	b = append(mKey(b, key), `{"`...)
+	b = append(b, amountKey...)
+	b = append(b, `":"`...)
+	b = minor(b, v)
+	b = append(b, `","`...)
+	b = append(b, currencyKey...)
+	b = append(b, `":"`...)
 	b = append(b, currency...)
 	return append(b, `"}`...)
 }
@@ -135,7 +146,7 @@ func renderAmazonV0(b []byte, s *snapshot) []byte {
 	b = mRaw(b, `"IsPremiumOrder":false,"IsGlobalExpressEnabled":false,"IsReplacementOrder":false,"IsSoldByAB":false,"IsIBA":false,"IsISPU":false,"IsAccessPointOrder":false,"HasRegulatedItems":false`)
 	if withAddress {
 		b = append(mKey(b, "ShippingAddress"), '{')
-		b = v0Address(b, s)
+		b = amazonAddress(b, s, &v0AddressKeys)
 		b = append(b, '}')
 		b = append(mKey(b, "BuyerInfo"), '{')
 		if !p.afn { // Amazon gives no buyer details of its own fulfilment's orders
@@ -160,9 +171,7 @@ func renderAmazonV0(b []byte, s *snapshot) []byte {
 		b = append(sep(b), '{')
 		b = mStr(b, "ASIN", l.p.asin)
 		b = mStr(b, "SellerSKU", l.p.sku)
-		b = append(mKey(b, "OrderItemId"), '"')
-		b = appendLineID(b, p, i)
-		b = append(b, '"')
+		b = mLineID(b, "OrderItemId", p, i)
 		b = mStr(b, "Title", l.p.title)
 		qty := l.qty
 		if cancelled {
@@ -235,34 +244,59 @@ func renderAmazonV0(b []byte, s *snapshot) []byte {
 	return append(b, `]}`...)
 }
 
-// v0Address appends the members of a v0 ShippingAddress. For Amazon's own
-// fulfilment (AFN) the seller sees only the town, region and postcode.
-func v0Address(b []byte, s *snapshot) []byte {
+// amazonAddressKeys are the member names of an Amazon address in one format
+// version: v0's ShippingAddress and v2026's deliveryAddress carry the same
+// members, in the same order, under names that differ only in spelling.
+type amazonAddressKeys struct {
+	name, company, line1, line2, city, county, region, postcode, country, phone string
+	// commercial and residential are the whole address-type members.
+	commercial, residential string
+}
+
+var (
+	v0AddressKeys = amazonAddressKeys{
+		name: "Name", company: "CompanyName", line1: "AddressLine1", line2: "AddressLine2",
+		city: "City", county: "County", region: "StateOrRegion", postcode: "PostalCode",
+		country: "CountryCode", phone: "Phone",
+		commercial: `"AddressType":"Commercial"`, residential: `"AddressType":"Residential"`,
+	}
+	address2026Keys = amazonAddressKeys{
+		name: "name", company: "companyName", line1: "addressLine1", line2: "addressLine2",
+		city: "city", county: "districtOrCounty", region: "stateOrRegion", postcode: "postalCode",
+		country: "countryCode", phone: "phone",
+		commercial: `"addressType":"COMMERCIAL"`, residential: `"addressType":"RESIDENTIAL"`,
+	}
+)
+
+// amazonAddress appends the members of an address (v0's ShippingAddress or
+// v2026's deliveryAddress, by k). For Amazon's own fulfilment (AFN) the seller
+// sees only the town, region and postcode, with the county as the region.
+func amazonAddress(b []byte, s *snapshot, k *amazonAddressKeys) []byte {
 	p := s.p
 	a := &p.b.addr
 	if p.afn {
-		b = mStr(b, "City", a.city)
-		b = mOpt(b, "StateOrRegion", a.county)
-		b = mStr(b, "PostalCode", a.postcode)
-		return mStr(b, "CountryCode", a.country)
+		b = mStr(b, k.city, a.city)
+		b = mOpt(b, k.region, a.county)
+		b = mStr(b, k.postcode, a.postcode)
+		return mStr(b, k.country, a.country)
 	}
-	b = mStr(b, "Name", p.b.name)
-	b = mOpt(b, "CompanyName", p.b.company)
-	b = mStr(b, "AddressLine1", a.line1)
-	b = mOpt(b, "AddressLine2", p.line2)
+	b = mStr(b, k.name, p.b.name)
+	b = mOpt(b, k.company, p.b.company)
+	b = mStr(b, k.line1, a.line1)
+	b = mOpt(b, k.line2, p.line2)
 	if p.l2Card {
 		s.cards[CardInAddressLine2]++
 	}
-	b = mStr(b, "City", a.city)
-	b = mOpt(b, "County", a.county)
-	b = mOpt(b, "StateOrRegion", a.region)
-	b = mStr(b, "PostalCode", a.postcode)
-	b = mStr(b, "CountryCode", a.country)
-	b = mStr(b, "Phone", p.b.intl)
+	b = mStr(b, k.city, a.city)
+	b = mOpt(b, k.county, a.county)
+	b = mOpt(b, k.region, a.region)
+	b = mStr(b, k.postcode, a.postcode)
+	b = mStr(b, k.country, a.country)
+	b = mStr(b, k.phone, p.b.intl)
 	if p.isBusiness() {
-		return mRaw(b, `"AddressType":"Commercial"`)
+		return mRaw(b, k.commercial)
 	}
-	return mRaw(b, `"AddressType":"Residential"`)
+	return mRaw(b, k.residential)
 }
 
 func renderAmazon2026(b []byte, s *snapshot) []byte {
@@ -305,7 +339,7 @@ func renderAmazon2026(b []byte, s *snapshot) []byte {
 		b = append(b, '}')
 		b = append(mKey(b, "recipient"), '{')
 		b = append(mKey(b, "deliveryAddress"), '{')
-		b = address2026(b, s)
+		b = amazonAddress(b, s, &address2026Keys)
 		b = append(b, '}')
 		if !p.afn {
 			b = mRaw(b, `"deliveryPreference":{"dropOffLocation":"Porch","deliveryCapabilities":[]}`)
@@ -381,9 +415,7 @@ func renderAmazon2026(b []byte, s *snapshot) []byte {
 	for i := range p.lines {
 		l := &p.lines[i]
 		b = append(sep(b), '{')
-		b = append(mKey(b, "orderItemId"), '"')
-		b = appendLineID(b, p, i)
-		b = append(b, '"')
+		b = mLineID(b, "orderItemId", p, i)
 		if f.quantityString && i == 0 {
 			b = append(mKey(b, "quantityOrdered"), '"')
 			b = append(appendInt(b, l.qty), '"')
@@ -403,11 +435,9 @@ func renderAmazon2026(b []byte, s *snapshot) []byte {
 			b = money2026(b, "proceedsTotal", cur, l.charged())
 			b = append(mKey(b, "breakdowns"), '[')
 			if f.commaAmount && i == 0 {
-				b = append(sep(b), `{"type":"ITEM","subtotal":{"amount":"`...)
-				b = appendCommaMinor(b, l.itemTotal())
-				b = append(b, `","currencyCode":"`...)
-				b = append(b, cur...)
-				b = append(b, `"}}`...)
+				b = append(sep(b), `{"type":"ITEM"`...)
+				b = amountMember(b, "subtotal", "amount", "currencyCode", cur, l.itemTotal(), appendCommaMinor)
+				b = append(b, '}')
 			} else {
 				b = breakdown(b, "ITEM", cur, l.itemTotal())
 			}
@@ -502,57 +532,24 @@ func lineVAT(l *linePlan) int64 {
 }
 
 func breakdown(b []byte, kind, currency string, v int64) []byte {
-	b = append(sep(b), `{"type":"`...)
-	b = append(b, kind...)
-	b = append(b, '"')
-	b = money2026(b, "subtotal", currency, v)
-	return append(b, '}')
+	return append(typedMoney(b, "type", kind, "subtotal", currency, v), '}')
 }
 
 // breakdownOpen starts a breakdown with detailed breakdowns; the caller appends
 // them and `]}`.
 func breakdownOpen(b []byte, kind, currency string, v int64) []byte {
-	b = append(sep(b), `{"type":"`...)
-	b = append(b, kind...)
-	b = append(b, '"')
-	b = money2026(b, "subtotal", currency, v)
-	return append(b, `,"detailedBreakdowns":[`...)
+	return append(typedMoney(b, "type", kind, "subtotal", currency, v), `,"detailedBreakdowns":[`...)
 }
 
 func detail(b []byte, subtype, currency string, v int64) []byte {
-	b = append(sep(b), `{"subtype":"`...)
-	b = append(b, subtype...)
-	b = append(b, '"')
-	b = money2026(b, "value", currency, v)
-	return append(b, '}')
+	return append(typedMoney(b, "subtype", subtype, "value", currency, v), '}')
 }
 
-func address2026(b []byte, s *snapshot) []byte {
-	p := s.p
-	a := &p.b.addr
-	if p.afn {
-		b = mStr(b, "city", a.city)
-		b = mOpt(b, "stateOrRegion", a.county)
-		b = mStr(b, "postalCode", a.postcode)
-		return mStr(b, "countryCode", a.country)
-	}
-	b = mStr(b, "name", p.b.name)
-	b = mOpt(b, "companyName", p.b.company)
-	b = mStr(b, "addressLine1", a.line1)
-	b = mOpt(b, "addressLine2", p.line2)
-	if p.l2Card {
-		s.cards[CardInAddressLine2]++
-	}
-	b = mStr(b, "city", a.city)
-	b = mOpt(b, "districtOrCounty", a.county)
-	b = mOpt(b, "stateOrRegion", a.region)
-	b = mStr(b, "postalCode", a.postcode)
-	b = mStr(b, "countryCode", a.country)
-	b = mStr(b, "phone", p.b.intl)
-	if p.isBusiness() {
-		return mRaw(b, `"addressType":"COMMERCIAL"`)
-	}
-	return mRaw(b, `"addressType":"RESIDENTIAL"`)
+// typedMoney starts an array element {"<typeKey>":"<typ>","<moneyKey>":Money,
+// the shape of v2026's breakdowns and their details; the caller closes it.
+func typedMoney(b []byte, typeKey, typ, moneyKey, currency string, v int64) []byte {
+	b = mStr(append(sep(b), '{'), typeKey, typ)
+	return money2026(b, moneyKey, currency, v)
 }
 
 func packages2026(b []byte, s *snapshot) []byte {
@@ -569,9 +566,8 @@ func packages2026(b []byte, s *snapshot) []byte {
 	for i := range p.lines {
 		l := &p.lines[i]
 		if n := shippedQty(s.st, i, l); n > 0 {
-			b = append(sep(b), `{"orderItemId":"`...)
-			b = appendLineID(b, p, i)
-			b = append(b, '"')
+			b = append(sep(b), '{')
+			b = mLineID(b, "orderItemId", p, i)
 			b = mInt(b, "quantity", n)
 			b = append(b, '}')
 		}

@@ -21,11 +21,7 @@ var ebayStates = [...]struct{ fulfilment, payment, cancel string }{
 
 // ebayAmount appends an Amount member: {"value":"34.99","currency":"GBP"}.
 func ebayAmount(b []byte, key, currency string, v int64) []byte {
-	b = append(mKey(b, key), `{"value":"`...)
-	b = appendEbayMinor(b, v)
-	b = append(b, `","currency":"`...)
-	b = append(b, currency...)
-	return append(b, `"}`...)
+	return amountMember(b, key, "value", "currency", currency, v, appendEbayMinor)
 }
 
 func renderEbay(b []byte, s *snapshot) []byte {
@@ -217,9 +213,7 @@ func renderEbay(b []byte, s *snapshot) []byte {
 	for i := range p.lines {
 		l := &p.lines[i]
 		b = append(sep(b), '{')
-		b = append(mKey(b, "lineItemId"), '"')
-		b = appendLineID(b, p, i)
-		b = append(b, '"')
+		b = mLineID(b, "lineItemId", p, i)
 		b = mStr(b, "legacyItemId", l.p.itemID)
 		b = mStr(b, "sku", l.p.sku)
 		b = mStr(b, "title", l.p.title)

@@ -111,15 +111,7 @@ func checkStream(t *testing.T, g *Generator, n int) {
 		tenant string
 	}
 	finals := map[string]*final{} // by key
-	want := Stats{
-		MalformedByReason:  map[string]int64{},
-		CardNumbersByField: map[string]int64{},
-		Formats:            map[string]int64{},
-		Channels:           map[string]Counts{},
-		Tenants:            map[string]map[string]Counts{},
-		Statuses:           map[string]int64{},
-		Currencies:         map[string]CurrencyTotals{},
-	}
+	want := newStats()
 	bump := func(tenant, topic string, f func(*Counts)) {
 		c := want.Channels[topic]
 		f(&c)

@@ -54,29 +54,30 @@ func appendPadded(b []byte, v int64, width int) []byte {
 // appendMinor appends an amount in minor units (pence, cents) as Amazon writes
 // it: two decimal places, "46.49", "0.00", "-16.99".
 func appendMinor(b []byte, v int64) []byte {
-	if v < 0 {
-		b = append(b, '-')
-		v = -v
-	}
-	b = appendInt(b, v/100)
-	b = append(b, '.')
-	return appendPadded(b, v%100, 2)
+	b, cents := appendMajor(b, v)
+	return appendPadded(b, cents, 2)
 }
 
 // appendEbayMinor appends an amount as eBay writes it: no trailing zero beyond the
 // first decimal place, "34.99", "32.0", "4.5", "0.0".
 func appendEbayMinor(b []byte, v int64) []byte {
+	b, cents := appendMajor(b, v)
+	if cents%10 == 0 {
+		return append(b, byte('0'+cents/10))
+	}
+	return appendPadded(b, cents, 2)
+}
+
+// appendMajor appends the sign, the major units and the decimal point of an
+// amount in minor units, and returns what is left for the decimals (0-99),
+// which each channel writes its own way.
+func appendMajor(b []byte, v int64) ([]byte, int64) {
 	if v < 0 {
 		b = append(b, '-')
 		v = -v
 	}
 	b = appendInt(b, v/100)
-	b = append(b, '.')
-	cents := v % 100
-	if cents%10 == 0 {
-		return append(b, byte('0'+cents/10))
-	}
-	return appendPadded(b, cents, 2)
+	return append(b, '.'), v % 100
 }
 
 // appendCommaMinor appends an amount with a decimal comma, "46,49": how a

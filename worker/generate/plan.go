@@ -365,6 +365,13 @@ func appendLineID(b []byte, p *orderPlan, i int) []byte {
 	return appendDigits(b, uint64(i+1), 2)
 }
 
+// mLineID appends a member whose value is line i's id (see appendLineID).
+func mLineID(b []byte, key string, p *orderPlan, i int) []byte {
+	b = append(mKey(b, key), '"')
+	b = appendLineID(b, p, i)
+	return append(b, '"')
+}
+
 func (g *Generator) pickBuyer(t *tenant, m *marketplace) *buyer {
 	pool := &t.buyers[marketIndex[m]]
 	if len(*pool) > 0 && g.chance(g.cfg.RepeatBuyerRate) {

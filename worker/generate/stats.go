@@ -86,7 +86,14 @@ func NewTally() *Tally {
 }
 
 func (t *Tally) init() {
-	t.s = Stats{
+	t.s = newStats()
+	t.open = map[uint64]latest{}
+}
+
+// newStats returns empty Stats with every map made, so that a report of
+// nothing shows {} rather than null.
+func newStats() Stats {
+	return Stats{
 		MalformedByReason:  map[string]int64{},
 		CardNumbersByField: map[string]int64{},
 		Formats:            map[string]int64{},
@@ -95,7 +102,6 @@ func (t *Tally) init() {
 		Statuses:           map[string]int64{},
 		Currencies:         map[string]CurrencyTotals{},
 	}
-	t.open = map[uint64]latest{}
 }
 
 // Add counts one message.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -163,7 +164,7 @@ func TestRunWritesEveryOrderToClickHouse(t *testing.T) {
 		end := stacktest.EndOffsets(t, e.brokers, topic, 3)
 		for {
 			committed := stacktest.CommittedOffsets(t, e.brokers, e.config(t).Kafka.GroupID, topic, 3)
-			if equalOffsets(committed, end) {
+			if maps.Equal(committed, end) {
 				break
 			}
 			if time.Now().After(deadline) {
@@ -192,18 +193,6 @@ func TestRunWritesEveryOrderToClickHouse(t *testing.T) {
 	if got := telemetrytest.Sum(t, reg, "orderflow_clickhouse_insert_rows_total", "table=order_facts"); got < float64(len(good)) {
 		t.Errorf("orderflow_clickhouse_insert_rows_total{table=order_facts} = %v, want at least %d", got, len(good))
 	}
-}
-
-func equalOffsets(a, b map[int]int64) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range b {
-		if a[k] != v {
-			return false
-		}
-	}
-	return true
 }
 
 func TestRunRefusesASchemaBehind(t *testing.T) {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/signal"
 	"slices"
@@ -240,13 +241,13 @@ func printGenerateReport(w io.Writer, r generateReport) {
 
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "tenant\ttopic\tmessages\tsnapshots\torders\tmalformed\t")
-	for _, tenant := range sortedGenerateKeys(s.Tenants) {
-		for _, ch := range sortedGenerateKeys(s.Tenants[tenant]) {
+	for _, tenant := range slices.Sorted(maps.Keys(s.Tenants)) {
+		for _, ch := range slices.Sorted(maps.Keys(s.Tenants[tenant])) {
 			c := s.Tenants[tenant][ch]
 			fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t\n", tenant, r.Topics[order.Channel(ch)], c.Messages, c.Snapshots, c.Orders, c.Malformed)
 		}
 	}
-	for _, ch := range sortedGenerateKeys(s.Channels) {
+	for _, ch := range slices.Sorted(maps.Keys(s.Channels)) {
 		c := s.Channels[ch]
 		fmt.Fprintf(tw, "all\t%s\t%d\t%d\t%d\t%d\t\n", r.Topics[order.Channel(ch)], c.Messages, c.Snapshots, c.Orders, c.Malformed)
 	}
@@ -256,7 +257,7 @@ func printGenerateReport(w io.Writer, r generateReport) {
 	fmt.Fprintln(w)
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "currency\torders\ttotal\trefunded\t")
-	for _, cur := range sortedGenerateKeys(s.Currencies) {
+	for _, cur := range slices.Sorted(maps.Keys(s.Currencies)) {
 		c := s.Currencies[cur]
 		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t\n", cur, c.Orders, c.Total, c.Refunded)
 	}
@@ -275,17 +276,8 @@ func printGenerateCounts(w io.Writer, title string, counts map[string]int64) {
 	}
 	fmt.Fprintf(w, "%s:\n", title)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	for _, k := range sortedGenerateKeys(counts) {
+	for _, k := range slices.Sorted(maps.Keys(counts)) {
 		fmt.Fprintf(tw, "  %s\t%d\n", k, counts[k])
 	}
 	_ = tw.Flush()
-}
-
-func sortedGenerateKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }

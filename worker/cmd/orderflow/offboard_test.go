@@ -5,6 +5,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"maps"
 	"strings"
 	"sync"
 	"testing"
@@ -152,7 +153,7 @@ func TestOffboardingATenantOfALiveWorker(t *testing.T) {
 		end := stacktest.EndOffsets(t, e.brokers, topic, 3)
 		for {
 			committed := stacktest.CommittedOffsets(t, e.brokers, cfg.Kafka.GroupID, topic, 3)
-			if equalOffsets(committed, end) {
+			if maps.Equal(committed, end) {
 				break
 			}
 			if time.Now().After(deadline.Add(time.Minute)) {

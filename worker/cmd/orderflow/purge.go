@@ -261,26 +261,14 @@ func offboardCommand(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "orderflow offboard: %v\n", err)
 		return 2
 	}
-	conn, err := openCurrentSchema(ctx, cfg, log)
+	// This process's Vault client only destroys keys.
+	o, err := openObserver(ctx, cfg, reg, log)
 	if err != nil {
 		fmt.Fprintf(stderr, "orderflow offboard: %v\n", err)
 		return 1
 	}
-	defer conn.Close()
-	// This process's Vault client only destroys keys: an observer's gate
-	// admits no call for any tenant's data, so it can create no key.
-	gate, err := newBlocklist(ctx, cfg, conn, "", log)
-	if err != nil {
-		fmt.Fprintf(stderr, "orderflow offboard: %v\n", err)
-		return 1
-	}
-	vault, err := newTransit(ctx, cfg, reg, log, gate)
-	if err != nil {
-		fmt.Fprintf(stderr, "orderflow offboard: %v\n", err)
-		return 1
-	}
-	defer vault.Close()
-	purger, err := newPurger(cfg, conn, vault, nil, reg, log)
+	defer o.Close()
+	purger, err := newPurger(cfg, o.conn, o.vault, nil, reg, log)
 	if err != nil {
 		fmt.Fprintf(stderr, "orderflow offboard: %v\n", err)
 		return 1

@@ -60,26 +60,15 @@ func replayDLQCommand(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "orderflow replay-dlq: %v\n", err)
 		return 2
 	}
-	conn, err := openCurrentSchema(ctx, cfg, log)
+	o, err := openObserver(ctx, cfg, telemetry.NewRegistry(), log) // it only decrypts
 	if err != nil {
 		fmt.Fprintf(stderr, "orderflow replay-dlq: %v\n", err)
 		return 1
 	}
-	defer conn.Close()
-	offboarded, err := newBlocklist(ctx, cfg, conn, "", log) // an observer: it only decrypts
-	if err != nil {
-		fmt.Fprintf(stderr, "orderflow replay-dlq: %v\n", err)
-		return 1
-	}
-	vault, err := newTransit(ctx, cfg, telemetry.NewRegistry(), log, offboarded)
-	if err != nil {
-		fmt.Fprintf(stderr, "orderflow replay-dlq: %v\n", err)
-		return 1
-	}
-	defer vault.Close()
+	defer o.Close()
 	sum, err := deadletter.Replay(ctx, deadletter.ReplayConfig{
 		Brokers: cfg.Kafka.Brokers, Transport: clients.Transport, Dialer: clients.Dialer, Topic: cfg.Kafka.Topics.DeadLetter,
-		Decrypter: vault, Blocklist: offboarded, Reasons: reasons, SourceTopics: topics, Since: sinceT, Until: untilT, Execute: *execute,
+		Decrypter: o.vault, Blocklist: o.offboarded, Reasons: reasons, SourceTopics: topics, Since: sinceT, Until: untilT, Execute: *execute,
 	})
 	printReplay(stdout, cfg.Kafka.Topics.DeadLetter, sum, *execute)
 	if err != nil {
