@@ -87,6 +87,25 @@ func canonical(fs []fixture) []order.Order {
 	return out
 }
 
+// fixtureOrders is the canonical orders of the first n fixtures that keep
+// accepts, in fixture order; the test fails when fewer fit.
+func fixtureOrders(t testing.TB, n int, keep func(order.Order) bool) []order.Order {
+	t.Helper()
+	var out []order.Order
+	for _, f := range fixtures(t) {
+		if keep(f.order) {
+			out = append(out, f.order)
+			if len(out) == n {
+				return out
+			}
+		}
+	}
+	t.Fatalf("only %d fixtures fit, want %d", len(out), n)
+	return nil
+}
+
+func hasShippingAddress(o order.Order) bool { return o.ShippingAddress != nil }
+
 // stack is a test's real servers: a migrated pair of ClickHouse databases and
 // a protect stage on Vault whose tenants' keys are destroyed at the end.
 type stack struct {
@@ -133,6 +152,14 @@ func (s *stack) own(t testing.TB, orders []order.Order) []order.Order {
 		out[i].TenantID = tenant
 	}
 	return out
+}
+
+// ownAll is every fixture's canonical order moved to this test's tenants,
+// and the same orders protected.
+func (s *stack) ownAll(t testing.TB) ([]order.Order, []protected.Order) {
+	t.Helper()
+	cs := s.own(t, canonical(fixtures(t)))
+	return cs, s.protect(t, cs)
 }
 
 // protect runs the real protect stage.

@@ -15,8 +15,7 @@ import (
 // address field but the country and address type, and the free text.
 func TestNoPlaintextPersonalData(t *testing.T) {
 	s := newStack(t)
-	cs := s.own(t, canonical(fixtures(t)))
-	ps := s.protect(t, cs)
+	cs, ps := s.ownAll(t)
 	w, _ := s.writer(t, nil)
 	write(t, w, ps)
 
