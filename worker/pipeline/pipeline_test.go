@@ -254,6 +254,19 @@ func (w *worker) stop(t *testing.T) {
 	}
 }
 
+// runToEnd runs one worker with stage into a memory sink until the group has
+// committed every message produced so far, then stops it; it returns the sink
+// and the worker's metrics.
+func (s *topicsUnderTest) runToEnd(t *testing.T, stage pipeline.Protector) (*pipelinetest.MemorySink, *prometheus.Registry) {
+	t.Helper()
+	sink := pipelinetest.NewMemorySink()
+	reg := prometheus.NewRegistry()
+	w := s.startWorkerWith(t, sink, reg, stage)
+	s.waitCommitted(t, 2*time.Minute)
+	w.stop(t)
+	return sink, reg
+}
+
 // waitCommitted waits until the group's committed offsets reach every input
 // partition's end offset.
 func (s *topicsUnderTest) waitCommitted(t *testing.T, within time.Duration) {
@@ -385,11 +398,7 @@ func headerMap(m kafka.Message) map[string]string {
 func TestPipelineOnKafka(t *testing.T) {
 	s := newStream(t)
 	s.produceFixtures(t)
-	sink := pipelinetest.NewMemorySink()
-	reg := prometheus.NewRegistry()
-	w := s.startWorker(t, sink, reg)
-	s.waitCommitted(t, 2*time.Minute)
-	w.stop(t)
+	sink, reg := s.runToEnd(t, s.stage)
 	s.checkOutcome(t, sink)
 
 	letters := 0
