@@ -24,7 +24,7 @@ import (
 func TestCardNumbersNeverLeaveTheStage(t *testing.T) {
 	ctx := ctxFor(t)
 	admin := directClient(t)
-	cfg, reg := transitConfig(t, "")
+	cfg, reg := transitConfig("")
 	s := newStage(t, newClient(t, cfg), reg, nil)
 	tenant := newTenant(t, admin)
 

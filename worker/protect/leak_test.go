@@ -26,7 +26,7 @@ func TestNoPersonalDataInLogsOrErrors(t *testing.T) {
 	proxy := newVaultProxy(t)
 	var logs privacytest.LogBuffer
 	logger := logs.Logger()
-	cfg, reg := transitConfig(t, proxy.URL)
+	cfg, reg := transitConfig(proxy.URL)
 	cfg.MaxAttempts = 3
 	cfg.BatchSize = 4 // many requests per call, several at once
 	cfg.Logger = logger
