@@ -15,7 +15,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/shopspring/decimal"
 
-	"github.com/orderflow/orderflow/schemas/policy"
 	"github.com/orderflow/orderflow/worker/channel"
 	"github.com/orderflow/orderflow/worker/clickhousedb/clickhousetest"
 	"github.com/orderflow/orderflow/worker/config"
@@ -24,6 +23,7 @@ import (
 	"github.com/orderflow/orderflow/worker/order"
 	"github.com/orderflow/orderflow/worker/pipeline"
 	"github.com/orderflow/orderflow/worker/protect"
+	"github.com/orderflow/orderflow/worker/protect/protecttest"
 	"github.com/orderflow/orderflow/worker/protected"
 	"github.com/orderflow/orderflow/worker/stacktest"
 	"github.com/orderflow/orderflow/worker/transit"
@@ -120,14 +120,7 @@ func newStack(t testing.TB) *stack {
 	t.Helper()
 	ch, conn := clickhousetest.Migrated(t)
 	vault := transittest.NewClient(t, transit.Config{RetryInitial: time.Millisecond, RetryMax: 10 * time.Millisecond})
-	pol, err := policy.Load()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stage, err := protect.New(protect.Config{Tokenizer: vault, Encrypter: vault, Policy: pol})
-	if err != nil {
-		t.Fatal(err)
-	}
+	stage := protecttest.NewStage(t, vault, protect.Config{})
 	return &stack{ch: ch, conn: conn, vault: vault, stage: stage, tenants: map[string]string{}}
 }
 

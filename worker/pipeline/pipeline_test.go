@@ -22,7 +22,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/segmentio/kafka-go"
 
-	"github.com/orderflow/orderflow/schemas/policy"
 	"github.com/orderflow/orderflow/worker/consume"
 	"github.com/orderflow/orderflow/worker/deadletter"
 	"github.com/orderflow/orderflow/worker/normalize"
@@ -30,6 +29,7 @@ import (
 	"github.com/orderflow/orderflow/worker/pipeline"
 	"github.com/orderflow/orderflow/worker/pipeline/pipelinetest"
 	"github.com/orderflow/orderflow/worker/protect"
+	"github.com/orderflow/orderflow/worker/protect/protecttest"
 	"github.com/orderflow/orderflow/worker/protected"
 	"github.com/orderflow/orderflow/worker/stacktest"
 	"github.com/orderflow/orderflow/worker/telemetry/telemetrytest"
@@ -59,15 +59,7 @@ type topicsUnderTest struct {
 // stageOn is the protect stage with the embedded policy on a Vault client.
 func stageOn(t *testing.T, vault *transit.Client) *protect.Stage {
 	t.Helper()
-	pol, err := policy.Load()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stage, err := protect.New(protect.Config{Tokenizer: vault, Encrypter: vault, Policy: pol})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return stage
+	return protecttest.NewStage(t, vault, protect.Config{})
 }
 
 func newStream(t *testing.T) *topicsUnderTest {

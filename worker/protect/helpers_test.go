@@ -18,6 +18,7 @@ import (
 	"github.com/orderflow/orderflow/schemas/policy"
 	"github.com/orderflow/orderflow/worker/order"
 	"github.com/orderflow/orderflow/worker/protect"
+	"github.com/orderflow/orderflow/worker/protect/protecttest"
 	"github.com/orderflow/orderflow/worker/protected"
 	"github.com/orderflow/orderflow/worker/stacktest"
 	"github.com/orderflow/orderflow/worker/transit"
@@ -69,14 +70,7 @@ func newTenant(t testing.TB, admin *transit.Client) string {
 
 func newStage(t testing.TB, c *transit.Client, reg prometheus.Registerer, p *policy.Policy) *protect.Stage {
 	t.Helper()
-	if p == nil {
-		p = loadPolicy(t)
-	}
-	s, err := protect.New(protect.Config{Tokenizer: c, Encrypter: c, Policy: p, Registerer: reg})
-	if err != nil {
-		t.Fatalf("protect.New: %v", err)
-	}
-	return s
+	return protecttest.NewStage(t, c, protect.Config{Policy: p, Registerer: reg})
 }
 
 func loadPolicy(t testing.TB) *policy.Policy {
