@@ -105,6 +105,19 @@ func ctxFor(t testing.TB) context.Context {
 	return ctx
 }
 
+// proxiedStage is a stage (embedded policy) whose client reaches Vault
+// through a new vaultProxy, the client's config changed by edit first when
+// edit is not nil; reg holds the stage's and the client's metrics.
+func proxiedStage(t testing.TB, edit func(*transit.Config)) (*protect.Stage, *vaultProxy, *prometheus.Registry) {
+	t.Helper()
+	proxy := newVaultProxy(t)
+	cfg, reg := transitConfig(proxy.URL)
+	if edit != nil {
+		edit(&cfg)
+	}
+	return newStage(t, newClient(t, cfg), reg, nil), proxy, reg
+}
+
 // vaultProxy is a reverse proxy in front of the real Vault that counts the
 // transit data requests by operation and can answer them 503, as a sealed or
 // overloaded Vault does.

@@ -77,10 +77,9 @@ func TestTokensAreDeterministicPerTenantAndDifferAcrossTenants(t *testing.T) {
 func TestVaultRequestsGrowWithTenantsNotOrders(t *testing.T) {
 	ctx := ctxFor(t)
 	admin := directClient(t)
-	proxy := newVaultProxy(t)
-	cfg, reg := transitConfig(proxy.URL)
-	cfg.BatchSize = 10_000 // one request per call, so the count is the calls
-	s := newStage(t, newClient(t, cfg), reg, nil)
+	s, proxy, _ := proxiedStage(t, func(cfg *transit.Config) {
+		cfg.BatchSize = 10_000 // one request per call, so the count is the calls
+	})
 	tenants := []string{newTenant(t, admin), newTenant(t, admin), newTenant(t, admin)}
 	tmpls := templates(t)
 	tag := stacktest.UniqueName("n")
@@ -106,9 +105,7 @@ func TestVaultRequestsGrowWithTenantsNotOrders(t *testing.T) {
 func TestRepeatBuyersHitTheTokenCache(t *testing.T) {
 	ctx := ctxFor(t)
 	admin := directClient(t)
-	proxy := newVaultProxy(t)
-	cfg, reg := transitConfig(proxy.URL)
-	s := newStage(t, newClient(t, cfg), reg, nil)
+	s, proxy, reg := proxiedStage(t, nil)
 	tenant := newTenant(t, admin)
 	tmpls := templates(t)
 	tag := stacktest.UniqueName("r")
@@ -197,10 +194,7 @@ func TestDeliveryLabelAndInvoicePartyDecrypt(t *testing.T) {
 func TestVaultDownFailsTheBatch(t *testing.T) {
 	ctx := ctxFor(t)
 	admin := directClient(t)
-	proxy := newVaultProxy(t)
-	cfg, reg := transitConfig(proxy.URL)
-	cfg.MaxAttempts = 2
-	s := newStage(t, newClient(t, cfg), reg, nil)
+	s, proxy, reg := proxiedStage(t, func(cfg *transit.Config) { cfg.MaxAttempts = 2 })
 	tenant := newTenant(t, admin)
 	batch := forTenant(protect.Fixtures(t), tenant)
 	if _, err := s.Protect(ctx, batch[:1]); err != nil { // creates the keys
