@@ -15,8 +15,6 @@ import (
 	"github.com/orderflow/orderflow/worker/deadletter"
 	"github.com/orderflow/orderflow/worker/stacktest"
 	"github.com/orderflow/orderflow/worker/stream"
-	"github.com/orderflow/orderflow/worker/transit"
-	"github.com/orderflow/orderflow/worker/transit/transittest"
 )
 
 // TestPublishEncryptsAndReplayRestores: letters are stored as Vault ciphertext with
@@ -24,14 +22,8 @@ import (
 // exactly the selected originals back on their source topics, keys and headers
 // intact.
 func TestPublishEncryptsAndReplayRestores(t *testing.T) {
-	brokers := stacktest.KafkaBrokers(t)
-	vault := transittest.NewClient(t, transit.Config{})
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	dlq, amazon, ebay := stacktest.UniqueName("test.dlq"), stacktest.UniqueName("test.amazon"), stacktest.UniqueName("test.ebay")
-	stacktest.CreateTopic(t, brokers, dlq, 3)
-	stacktest.CreateTopic(t, brokers, amazon, 2)
-	stacktest.CreateTopic(t, brokers, ebay, 2)
+	ctx, brokers, vault := onStack(t)
+	dlq, amazon, ebay := newTopic(t, brokers, "test.dlq", 3), newTopic(t, brokers, "test.amazon", 2), newTopic(t, brokers, "test.ebay", 2)
 
 	type src struct {
 		topic, reason, value string
@@ -160,17 +152,10 @@ func (offboarded) Reload(context.Context) error    { return nil }
 // them. A replay skips the letters of offboarded tenants, reports those whose
 // key is gone without failing, and puts the others back.
 func TestLettersAreEncryptedUnderTheirTenantsKeyAndReplaySkipsOffboardedTenants(t *testing.T) {
-	brokers := stacktest.KafkaBrokers(t)
-	vault := transittest.NewClient(t, transit.Config{})
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	dlq, source := stacktest.UniqueName("test.dlq"), stacktest.UniqueName("test.amazon")
-	stacktest.CreateTopic(t, brokers, dlq, 3)
-	stacktest.CreateTopic(t, brokers, source, 1)
-	left, shredded, kept := stacktest.UniqueName("left"), stacktest.UniqueName("shredded"), stacktest.UniqueName("kept")
-	for _, tenant := range []string{left, shredded, kept} {
-		t.Cleanup(func() { _ = vault.DestroyTenantKeys(context.Background(), tenant) })
-	}
+	ctx, brokers, vault := onStack(t)
+	dlq, source := newTopic(t, brokers, "test.dlq", 3), newTopic(t, brokers, "test.amazon", 1)
+	tenants := newTenants(t, vault, "left", "shredded", "kept")
+	left, shredded, kept := tenants[0], tenants[1], tenants[2]
 
 	payload := func(tenant string) string {
 		return `{"tenant_id":"` + tenant + `","channel":"amazon","payload":{"order":{"BuyerInfo":{"BuyerEmail":"zoe.bronte@example.co.uk"}}}}`
@@ -264,13 +249,6 @@ func TestLettersAreEncryptedUnderTheirTenantsKeyAndReplaySkipsOffboardedTenants(
 // its own and reads back everything the topic holds.
 func publishAndRead(ctx context.Context, t *testing.T, brokers []string, dlq string, vault deadletter.Encrypter, letters []deadletter.Letter) []kafka.Message {
 	t.Helper()
-	pub, err := deadletter.New(deadletter.Config{Brokers: brokers, Topic: dlq, Encrypter: vault})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := pub.Publish(ctx, letters); err != nil {
-		t.Fatalf("publish: %v", err)
-	}
-	_ = pub.Close()
+	publish(ctx, t, brokers, dlq, vault, letters)
 	return stacktest.ReadAll(t, brokers, dlq, 3)
 }

@@ -13,8 +13,6 @@ import (
 	"github.com/orderflow/orderflow/worker/retention"
 	"github.com/orderflow/orderflow/worker/stacktest"
 	"github.com/orderflow/orderflow/worker/stream"
-	"github.com/orderflow/orderflow/worker/transit"
-	"github.com/orderflow/orderflow/worker/transit/transittest"
 )
 
 // A tenant offboarded while a replay runs stops being replayed at once: the
@@ -23,18 +21,11 @@ import (
 // The offboarding is recorded while the first batch is being decrypted; of
 // the tenant's letters, only the one in that batch goes back.
 func TestATenantOffboardedDuringAReplayIsNotReplayedFromTheNextBatch(t *testing.T) {
-	brokers := stacktest.KafkaBrokers(t)
-	vault := transittest.NewClient(t, transit.Config{})
 	ch, conn := clickhousetest.Migrated(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	dlq, source := stacktest.UniqueName("test.dlq"), stacktest.UniqueName("test.amazon")
-	stacktest.CreateTopic(t, brokers, dlq, 1)
-	stacktest.CreateTopic(t, brokers, source, 1)
-	leaving, staying := stacktest.UniqueName("leaving"), stacktest.UniqueName("staying")
-	for _, tenant := range []string{leaving, staying} {
-		t.Cleanup(func() { _ = vault.DestroyTenantKeys(context.Background(), tenant) })
-	}
+	ctx, brokers, vault := onStack(t)
+	dlq, source := newTopic(t, brokers, "test.dlq", 1), newTopic(t, brokers, "test.amazon", 1)
+	tenants := newTenants(t, vault, "leaving", "staying")
+	leaving, staying := tenants[0], tenants[1]
 
 	// Three batches of two, each one letter of either tenant.
 	var letters []deadletter.Letter
@@ -46,14 +37,7 @@ func TestATenantOffboardedDuringAReplayIsNotReplayedFromTheNextBatch(t *testing.
 			Reason: "bad_amount", Stage: "normalize", TenantID: tenant, Err: errors.New("bad_amount: payload.x: rule"),
 		})
 	}
-	pub, err := deadletter.New(deadletter.Config{Brokers: brokers, Topic: dlq, Encrypter: vault})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := pub.Publish(ctx, letters); err != nil {
-		t.Fatalf("publish: %v", err)
-	}
-	_ = pub.Close()
+	publish(ctx, t, brokers, dlq, vault, letters)
 
 	list, err := retention.NewBlocklist(ctx, retention.BlocklistConfig{Conn: conn, Database: ch.Database})
 	if err != nil {

@@ -31,8 +31,7 @@ import (
 // FINAL shows each key once.
 func TestFailedTable(t *testing.T) {
 	s := newStack(t)
-	cs := s.own(t, canonical(fixtures(t)))
-	ps := s.protect(t, cs)
+	cs, ps := s.ownAll(t)
 	w, reg := s.writer(t, nil)
 	ctx := context.Background()
 	if err := s.conn.Exec(ctx, "DROP TABLE "+s.table("delivery_labels")); err != nil {
@@ -112,8 +111,7 @@ func (c *faultyConn) PrepareBatch(ctx context.Context, query string, opts ...dri
 // table again.
 func TestRetryRewritesOnlyTheFailedTables(t *testing.T) {
 	s := newStack(t)
-	cs := s.own(t, canonical(fixtures(t)))
-	ps := s.protect(t, cs)
+	cs, ps := s.ownAll(t)
 	faulty := &faultyConn{Conn: s.conn, table: "financial_records"}
 	faulty.faults.Store(1)
 	w, reg := s.writer(t, func(c *facts.Config) { c.Conn = faulty })
@@ -189,8 +187,7 @@ func recreate(t *testing.T, s *stack, table string) {
 // is transient: the pipeline retries the batch.
 func TestServerDown(t *testing.T) {
 	s := newStack(t)
-	cs := s.own(t, canonical(fixtures(t)))
-	ps := s.protect(t, cs)
+	cs, ps := s.ownAll(t)
 	w, reg := s.writer(t, func(c *facts.Config) { c.Conn = closedConn(t) })
 
 	err := w.Write(context.Background(), 1, ps)

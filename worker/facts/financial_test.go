@@ -14,13 +14,7 @@ import (
 // (TestInvalidOrder), never wrapped.
 func TestLastFinancialEvent(t *testing.T) {
 	s := newStack(t)
-	var tmpl order.Order
-	for _, f := range fixtures(t) {
-		if f.order.Channel == order.ChannelEbay {
-			tmpl = f.order
-			break
-		}
-	}
+	tmpl := fixtureOrders(t, 1, func(o order.Order) bool { return o.Channel == order.ChannelEbay })[0]
 	purchased := time.Date(2026, 3, 30, 22, 0, 0, 0, time.UTC) // two days before a 31 March year end
 	updated := purchased.Add(3 * time.Hour)
 	refundedAt := time.Date(2026, 4, 2, 9, 30, 0, 0, time.UTC) // in the next financial year

@@ -15,7 +15,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/shopspring/decimal"
 
-	"github.com/orderflow/orderflow/schemas/policy"
 	"github.com/orderflow/orderflow/worker/channel"
 	"github.com/orderflow/orderflow/worker/clickhousedb/clickhousetest"
 	"github.com/orderflow/orderflow/worker/config"
@@ -24,6 +23,7 @@ import (
 	"github.com/orderflow/orderflow/worker/order"
 	"github.com/orderflow/orderflow/worker/pipeline"
 	"github.com/orderflow/orderflow/worker/protect"
+	"github.com/orderflow/orderflow/worker/protect/protecttest"
 	"github.com/orderflow/orderflow/worker/protected"
 	"github.com/orderflow/orderflow/worker/stacktest"
 	"github.com/orderflow/orderflow/worker/transit"
@@ -87,6 +87,25 @@ func canonical(fs []fixture) []order.Order {
 	return out
 }
 
+// fixtureOrders is the canonical orders of the first n fixtures that keep
+// accepts, in fixture order; the test fails when fewer fit.
+func fixtureOrders(t testing.TB, n int, keep func(order.Order) bool) []order.Order {
+	t.Helper()
+	var out []order.Order
+	for _, f := range fixtures(t) {
+		if keep(f.order) {
+			out = append(out, f.order)
+			if len(out) == n {
+				return out
+			}
+		}
+	}
+	t.Fatalf("only %d fixtures fit, want %d", len(out), n)
+	return nil
+}
+
+func hasShippingAddress(o order.Order) bool { return o.ShippingAddress != nil }
+
 // stack is a test's real servers: a migrated pair of ClickHouse databases and
 // a protect stage on Vault whose tenants' keys are destroyed at the end.
 type stack struct {
@@ -101,14 +120,7 @@ func newStack(t testing.TB) *stack {
 	t.Helper()
 	ch, conn := clickhousetest.Migrated(t)
 	vault := transittest.NewClient(t, transit.Config{RetryInitial: time.Millisecond, RetryMax: 10 * time.Millisecond})
-	pol, err := policy.Load()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stage, err := protect.New(protect.Config{Tokenizer: vault, Encrypter: vault, Policy: pol})
-	if err != nil {
-		t.Fatal(err)
-	}
+	stage := protecttest.NewStage(t, vault, protect.Config{})
 	return &stack{ch: ch, conn: conn, vault: vault, stage: stage, tenants: map[string]string{}}
 }
 
@@ -133,6 +145,14 @@ func (s *stack) own(t testing.TB, orders []order.Order) []order.Order {
 		out[i].TenantID = tenant
 	}
 	return out
+}
+
+// ownAll is every fixture's canonical order moved to this test's tenants,
+// and the same orders protected.
+func (s *stack) ownAll(t testing.TB) ([]order.Order, []protected.Order) {
+	t.Helper()
+	cs := s.own(t, canonical(fixtures(t)))
+	return cs, s.protect(t, cs)
 }
 
 // protect runs the real protect stage.

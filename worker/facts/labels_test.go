@@ -6,7 +6,6 @@ import (
 
 	"github.com/orderflow/orderflow/worker/config"
 	"github.com/orderflow/orderflow/worker/facts"
-	"github.com/orderflow/orderflow/worker/order"
 	"github.com/orderflow/orderflow/worker/telemetry/telemetrytest"
 )
 
@@ -15,12 +14,7 @@ import (
 // and the skip is counted; a label still within retention is written.
 func TestLabelExpiry(t *testing.T) {
 	s := newStack(t)
-	var orders []order.Order
-	for _, f := range fixtures(t) {
-		if f.order.ShippingAddress != nil && len(orders) < 3 {
-			orders = append(orders, f.order)
-		}
-	}
+	orders := fixtureOrders(t, 3, hasShippingAddress)
 	day := 24 * time.Hour
 	orders[0].PurchasedAt = testNow.Add(-30 * day)              // expired
 	orders[1].PurchasedAt = testNow.Add(-21 * day)              // expires at this very instant

@@ -1,7 +1,6 @@
 package facts
 
 import (
-	"errors"
 	"fmt"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -20,34 +19,23 @@ type metrics struct {
 var durationBuckets = []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30}
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
-	rows := prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "orderflow_clickhouse_insert_rows_total",
-		Help: "Rows inserted into ClickHouse by the facts writer, by table (successful inserts only).",
-	}, []string{"table"})
-	batches := prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "orderflow_clickhouse_insert_batches_total",
-		Help: "Block inserts into ClickHouse that succeeded, by table.",
-	}, []string{"table"})
-	errs := prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "orderflow_clickhouse_insert_errors_total",
-		Help: "Failed block insert attempts into ClickHouse, by table; each attempt counts.",
-	}, []string{"table"})
-	duration := prometheus.NewHistogramVec(prometheus.HistogramOpts{
-		Name:    "orderflow_clickhouse_insert_duration_seconds",
-		Help:    "Time of a successful block insert into ClickHouse, from prepare to send, by table.",
-		Buckets: durationBuckets,
-	}, []string{"table"})
-	skipped := prometheus.NewCounter(prometheus.CounterOpts{
-		Name: "orderflow_facts_labels_expired_skipped_total",
-		Help: "Delivery labels not written because the label's retention had ended when the snapshot was written (P9).",
-	})
-	var all []error
-	rows = metricsreg.Register(reg, rows, &all)
-	batches = metricsreg.Register(reg, batches, &all)
-	errs = metricsreg.Register(reg, errs, &all)
-	duration = metricsreg.Register(reg, duration, &all)
-	skipped = metricsreg.Register(reg, skipped, &all)
-	if err := errors.Join(all...); err != nil {
+	set := metricsreg.NewSet(reg)
+	rows := set.CounterVec("orderflow_clickhouse_insert_rows_total",
+		"Rows inserted into ClickHouse by the facts writer, by table (successful inserts only).",
+		"table")
+	batches := set.CounterVec("orderflow_clickhouse_insert_batches_total",
+		"Block inserts into ClickHouse that succeeded, by table.",
+		"table")
+	errs := set.CounterVec("orderflow_clickhouse_insert_errors_total",
+		"Failed block insert attempts into ClickHouse, by table; each attempt counts.",
+		"table")
+	duration := set.HistogramVec("orderflow_clickhouse_insert_duration_seconds",
+		"Time of a successful block insert into ClickHouse, from prepare to send, by table.",
+		durationBuckets,
+		"table")
+	skipped := set.Counter("orderflow_facts_labels_expired_skipped_total",
+		"Delivery labels not written because the label's retention had ended when the snapshot was written (P9).")
+	if err := set.Err(); err != nil {
 		return nil, fmt.Errorf("facts metrics: %w", err)
 	}
 	m := &metrics{labelsSkipped: skipped}

@@ -17,13 +17,7 @@ import (
 // Every row arrives, in one Write.
 func TestManyPartitions(t *testing.T) {
 	s := newStack(t)
-	var tmpl order.Order
-	for _, f := range fixtures(t) {
-		if f.order.ShippingAddress != nil {
-			tmpl = f.order
-			break
-		}
-	}
+	tmpl := fixtureOrders(t, 1, hasShippingAddress)[0]
 	var orders []order.Order
 	add := func(purchased time.Time) {
 		o := tmpl

@@ -18,13 +18,7 @@ import (
 // order. Under FINAL each key has one row, the newest snapshot's.
 func TestRedelivery(t *testing.T) {
 	s := newStack(t)
-	var newer []order.Order
-	for _, f := range fixtures(t) {
-		if f.order.ShippingAddress != nil && len(f.order.Lines) > 0 && len(newer) < 4 {
-			newer = append(newer, f.order)
-		}
-	}
-	newer = s.own(t, newer)
+	newer := s.own(t, fixtureOrders(t, 4, func(o order.Order) bool { return o.ShippingAddress != nil && len(o.Lines) > 0 }))
 	older := make([]order.Order, len(newer))
 	for i, o := range newer {
 		o.SourceUpdatedAt = o.SourceUpdatedAt.Add(-time.Hour)

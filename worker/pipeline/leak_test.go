@@ -14,7 +14,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/segmentio/kafka-go"
 
-	"github.com/orderflow/orderflow/schemas/policy"
 	"github.com/orderflow/orderflow/worker/consume"
 	"github.com/orderflow/orderflow/worker/deadletter"
 	"github.com/orderflow/orderflow/worker/order"
@@ -22,6 +21,7 @@ import (
 	"github.com/orderflow/orderflow/worker/pipeline/pipelinetest"
 	"github.com/orderflow/orderflow/worker/privacytest"
 	"github.com/orderflow/orderflow/worker/protect"
+	"github.com/orderflow/orderflow/worker/protect/protecttest"
 	"github.com/orderflow/orderflow/worker/stacktest"
 	"github.com/orderflow/orderflow/worker/transit"
 	"github.com/orderflow/orderflow/worker/transit/transittest"
@@ -47,14 +47,7 @@ func TestNoPersonalValueLeaksFromThePipeline(t *testing.T) {
 	log := logs.Logger()
 	reg := prometheus.NewRegistry()
 	vault := transittest.NewClient(t, transit.Config{Logger: log, Registerer: reg})
-	pol, err := policy.Load()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stage, err := protect.New(protect.Config{Tokenizer: vault, Encrypter: vault, Policy: pol, Logger: log, Registerer: reg})
-	if err != nil {
-		t.Fatal(err)
-	}
+	stage := protecttest.NewStage(t, vault, protect.Config{Logger: log, Registerer: reg})
 
 	// One personal value of each kind into every field, once per field of a format.
 	first := map[string]string{}

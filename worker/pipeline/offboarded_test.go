@@ -126,11 +126,7 @@ func TestOffboardedTenantsMessagesAreRefusedNotDeadLettered(t *testing.T) {
 	s.produceFixtures(t)
 	s.produceBad(t, badOfBoth...)
 	refused := s.forget(t, leaving)
-	sink := pipelinetest.NewMemorySink()
-	reg := prometheus.NewRegistry()
-	w := s.startWorker(t, sink, reg)
-	s.waitCommitted(t, 2*time.Minute)
-	w.stop(t)
+	sink, reg := s.runToEnd(t, s.stage)
 	s.checkOutcome(t, sink)
 	if got := telemetrytest.Sum(t, reg, "orderflow_orders_refused_offboarded_total"); got != float64(refused) {
 		t.Errorf("orderflow_orders_refused_offboarded_total = %v, want %d", got, refused)
@@ -214,11 +210,7 @@ func TestVaultRefusalOfAnOffboardedTenantDropsItsOrders(t *testing.T) {
 	s.dlqEncrypter = gated
 	s.produceFixtures(t)
 	s.produceBad(t, badOfBoth...)
-	sink := pipelinetest.NewMemorySink()
-	reg := prometheus.NewRegistry()
-	w := s.startWorkerWith(t, sink, reg, stage)
-	s.waitCommitted(t, 2*time.Minute)
-	w.stop(t)
+	sink, reg := s.runToEnd(t, stage)
 
 	got := sink.Orders()
 	for k, o := range got {

@@ -22,7 +22,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/segmentio/kafka-go"
 
-	"github.com/orderflow/orderflow/schemas/policy"
 	"github.com/orderflow/orderflow/worker/consume"
 	"github.com/orderflow/orderflow/worker/deadletter"
 	"github.com/orderflow/orderflow/worker/normalize"
@@ -30,6 +29,7 @@ import (
 	"github.com/orderflow/orderflow/worker/pipeline"
 	"github.com/orderflow/orderflow/worker/pipeline/pipelinetest"
 	"github.com/orderflow/orderflow/worker/protect"
+	"github.com/orderflow/orderflow/worker/protect/protecttest"
 	"github.com/orderflow/orderflow/worker/protected"
 	"github.com/orderflow/orderflow/worker/stacktest"
 	"github.com/orderflow/orderflow/worker/telemetry/telemetrytest"
@@ -59,15 +59,7 @@ type topicsUnderTest struct {
 // stageOn is the protect stage with the embedded policy on a Vault client.
 func stageOn(t *testing.T, vault *transit.Client) *protect.Stage {
 	t.Helper()
-	pol, err := policy.Load()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stage, err := protect.New(protect.Config{Tokenizer: vault, Encrypter: vault, Policy: pol})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return stage
+	return protecttest.NewStage(t, vault, protect.Config{})
 }
 
 func newStream(t *testing.T) *topicsUnderTest {
@@ -254,6 +246,19 @@ func (w *worker) stop(t *testing.T) {
 	}
 }
 
+// runToEnd runs one worker with stage into a memory sink until the group has
+// committed every message produced so far, then stops it; it returns the sink
+// and the worker's metrics.
+func (s *topicsUnderTest) runToEnd(t *testing.T, stage pipeline.Protector) (*pipelinetest.MemorySink, *prometheus.Registry) {
+	t.Helper()
+	sink := pipelinetest.NewMemorySink()
+	reg := prometheus.NewRegistry()
+	w := s.startWorkerWith(t, sink, reg, stage)
+	s.waitCommitted(t, 2*time.Minute)
+	w.stop(t)
+	return sink, reg
+}
+
 // waitCommitted waits until the group's committed offsets reach every input
 // partition's end offset.
 func (s *topicsUnderTest) waitCommitted(t *testing.T, within time.Duration) {
@@ -385,11 +390,7 @@ func headerMap(m kafka.Message) map[string]string {
 func TestPipelineOnKafka(t *testing.T) {
 	s := newStream(t)
 	s.produceFixtures(t)
-	sink := pipelinetest.NewMemorySink()
-	reg := prometheus.NewRegistry()
-	w := s.startWorker(t, sink, reg)
-	s.waitCommitted(t, 2*time.Minute)
-	w.stop(t)
+	sink, reg := s.runToEnd(t, s.stage)
 	s.checkOutcome(t, sink)
 
 	letters := 0

@@ -4,7 +4,8 @@
 // (an error, a log line, a header, a metric label) holds none of them, not even in
 // part.
 //
-// It is for tests only; it has no dependency beyond the standard library.
+// It is for tests only; it depends on nothing beyond the standard library and
+// the canonical order type, whose personal values OrderValues lists.
 package privacytest
 
 import (
@@ -78,7 +79,7 @@ func leaks(lower string, runs []string, value string) bool {
 			return true
 		}
 	}
-	vd := onlyDigits(value)
+	vd := Digits(value)
 	for i := 0; i+fragment <= len(vd); i++ {
 		for _, run := range runs {
 			if strings.Contains(run, vd[i:i+fragment]) {
@@ -113,8 +114,9 @@ func digitRuns(text string) []string {
 	return runs
 }
 
-// onlyDigits returns s's digits, of any script, as ASCII digits.
-func onlyDigits(s string) string {
+// Digits returns s's decimal digits, of any script, as ASCII digits, dropping
+// everything else: what a card number hidden in s reads as.
+func Digits(s string) string {
 	var b strings.Builder
 	for _, r := range s {
 		if unicode.IsDigit(r) {
@@ -164,7 +166,7 @@ func Plant(msg []byte) (iter.Seq[Planted], error) {
 		for _, path := range paths {
 			for _, v := range Corpus {
 				replacements := []any{v.Text}
-				if d := onlyDigits(v.Text); len(d) >= fragment && len(d) <= 18 {
+				if d := Digits(v.Text); len(d) >= fragment && len(d) <= 18 {
 					n, _ := strconv.ParseInt(d, 10, 64)
 					replacements = append(replacements, n)
 				}

@@ -39,7 +39,7 @@ func BenchmarkProtect(b *testing.B) {
 func benchProtect(b *testing.B, warm bool) {
 	ctx := context.Background()
 	admin := directClient(b)
-	cfg, reg := transitConfig(b, "")
+	cfg, reg := transitConfig("")
 	if !warm {
 		cfg.TokenCacheSize = -1
 	}

@@ -5,10 +5,10 @@ import (
 	"fmt"
 	"strings"
 	"testing"
-	"unicode"
 
 	"github.com/orderflow/orderflow/worker/cardnumber"
 	"github.com/orderflow/orderflow/worker/order"
+	"github.com/orderflow/orderflow/worker/privacytest"
 	"github.com/orderflow/orderflow/worker/protect"
 	"github.com/orderflow/orderflow/worker/protected"
 	"github.com/orderflow/orderflow/worker/telemetry/telemetrytest"
@@ -24,7 +24,7 @@ import (
 func TestCardNumbersNeverLeaveTheStage(t *testing.T) {
 	ctx := ctxFor(t)
 	admin := directClient(t)
-	cfg, reg := transitConfig(t, "")
+	cfg, reg := transitConfig("")
 	s := newStage(t, newClient(t, cfg), reg, nil)
 	tenant := newTenant(t, admin)
 
@@ -81,9 +81,9 @@ func TestCardNumbersNeverLeaveTheStage(t *testing.T) {
 			}
 		}
 	}
-	digits := asciiDigits(everything.String())
+	digits := privacytest.Digits(everything.String())
 	for where, card := range cards {
-		d := asciiDigits(card)
+		d := privacytest.Digits(card)
 		for k := 0; k+12 <= len(d); k++ {
 			if strings.Contains(digits, d[k:k+12]) {
 				t.Errorf("12 digits of the card number hidden in %s are in the output", where)
@@ -121,26 +121,4 @@ func TestCardNumbersNeverLeaveTheStage(t *testing.T) {
 	if got := telemetrytest.Sum(t, reg, "orderflow_free_text_dropped_total", "channel=amazon", "kind=gift_message"); got != 1 {
 		t.Errorf("free text dropped = %v, want 1", got)
 	}
-}
-
-// asciiDigits returns the decimal digits of s, any script, as ASCII.
-func asciiDigits(s string) string {
-	var b strings.Builder
-	for _, r := range s {
-		if unicode.IsDigit(r) {
-			b.WriteRune('0' + digitValue(r))
-		}
-	}
-	return b.String()
-}
-
-// digitValue is the value of a decimal digit of a script whose block stands
-// alone (ASCII, full-width, Arabic-Indic): Unicode encodes each script's
-// digits as ten consecutive code points from zero.
-func digitValue(r rune) rune {
-	z := r
-	for z > 0 && unicode.IsDigit(z-1) && r-z < 9 {
-		z--
-	}
-	return (r - z) % 10
 }

@@ -46,7 +46,7 @@ func TestEveryFieldIsTreatedAsThePolicySays(t *testing.T) {
 func checkConformance(t *testing.T, p *policy.Policy) {
 	ctx := ctxFor(t)
 	admin := directClient(t)
-	cfg, reg := transitConfig(t, "")
+	cfg, reg := transitConfig("")
 	s := newStage(t, newClient(t, cfg), reg, p)
 	tenant := newTenant(t, admin)
 

@@ -16,12 +16,13 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/orderflow/orderflow/schemas/policy"
-	"github.com/orderflow/orderflow/worker/config"
 	"github.com/orderflow/orderflow/worker/order"
 	"github.com/orderflow/orderflow/worker/protect"
+	"github.com/orderflow/orderflow/worker/protect/protecttest"
 	"github.com/orderflow/orderflow/worker/protected"
 	"github.com/orderflow/orderflow/worker/stacktest"
 	"github.com/orderflow/orderflow/worker/transit"
+	"github.com/orderflow/orderflow/worker/transit/transittest"
 )
 
 // The stage's Vault is the transit client, as in production.
@@ -30,43 +31,23 @@ var (
 	_ protect.Encrypter = (*transit.Client)(nil)
 )
 
-// transitConfig is a token-authenticated transit.Config for the stack's Vault
-// (through addr when it is not ""), with fast retries and a fresh registry.
-func transitConfig(t testing.TB, addr string) (transit.Config, *prometheus.Registry) {
-	t.Helper()
-	vaultAddr, token := stacktest.Vault(t)
-	if addr == "" {
-		addr = vaultAddr
-	}
+// transitConfig is a transit.Config with fast retries and a fresh registry,
+// through addr when it is not "" (newClient fills in the stack's Vault and
+// its token).
+func transitConfig(addr string) (transit.Config, *prometheus.Registry) {
 	reg := prometheus.NewRegistry()
-	return transit.Config{
-		Address:      addr,
-		RetryInitial: time.Millisecond,
-		RetryMax:     10 * time.Millisecond,
-		Auth:         transit.Auth{Method: transit.AuthToken, Token: config.Secret(token)},
-		Registerer:   reg,
-	}, reg
+	return transit.Config{Address: addr, RetryInitial: time.Millisecond, RetryMax: 10 * time.Millisecond, Registerer: reg}, reg
 }
 
-func newClient(t testing.TB, cfg transit.Config) *transit.Client {
-	t.Helper()
-	c, err := transit.New(context.Background(), cfg) // its context bounds token renewal too
-	if err != nil {
-		t.Fatalf("transit.New: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := c.Close(); err != nil {
-			t.Errorf("transit Close: %v", err)
-		}
-	})
-	return c
-}
+// newClient is a client on the stack's Vault (or cfg's address), closed
+// when the test ends.
+var newClient = transittest.NewClient
 
 // directClient is a client straight to Vault, for what tests check behind the
 // stage's back: decrypting, computing expected tokens, destroying keys.
 func directClient(t testing.TB) *transit.Client {
 	t.Helper()
-	cfg, _ := transitConfig(t, "")
+	cfg, _ := transitConfig("")
 	cfg.Registerer = nil
 	cfg.TokenCacheSize = -1
 	return newClient(t, cfg)
@@ -89,14 +70,7 @@ func newTenant(t testing.TB, admin *transit.Client) string {
 
 func newStage(t testing.TB, c *transit.Client, reg prometheus.Registerer, p *policy.Policy) *protect.Stage {
 	t.Helper()
-	if p == nil {
-		p = loadPolicy(t)
-	}
-	s, err := protect.New(protect.Config{Tokenizer: c, Encrypter: c, Policy: p, Registerer: reg})
-	if err != nil {
-		t.Fatalf("protect.New: %v", err)
-	}
-	return s
+	return protecttest.NewStage(t, c, protect.Config{Policy: p, Registerer: reg})
 }
 
 func loadPolicy(t testing.TB) *policy.Policy {
@@ -129,6 +103,19 @@ func ctxFor(t testing.TB) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	t.Cleanup(cancel)
 	return ctx
+}
+
+// proxiedStage is a stage (embedded policy) whose client reaches Vault
+// through a new vaultProxy, the client's config changed by edit first when
+// edit is not nil; reg holds the stage's and the client's metrics.
+func proxiedStage(t testing.TB, edit func(*transit.Config)) (*protect.Stage, *vaultProxy, *prometheus.Registry) {
+	t.Helper()
+	proxy := newVaultProxy(t)
+	cfg, reg := transitConfig(proxy.URL)
+	if edit != nil {
+		edit(&cfg)
+	}
+	return newStage(t, newClient(t, cfg), reg, nil), proxy, reg
 }
 
 // vaultProxy is a reverse proxy in front of the real Vault that counts the

@@ -91,13 +91,8 @@ func (a *arena) address(src *order.Address) *protected.Address {
 }
 
 func (a *arena) copyLines(src []order.Line) []protected.Line {
-	if len(src) == 0 {
-		return nil
-	}
-	start := len(a.lines)
-	for i := range src {
-		l := &src[i]
-		a.lines = append(a.lines, protected.Line{
+	return carve(&a.lines, src, func(l *order.Line) protected.Line {
+		return protected.Line{
 			LineID:          l.LineID,
 			SKU:             l.SKU,
 			ASIN:            l.ASIN,
@@ -117,32 +112,33 @@ func (a *arena) copyLines(src []order.Line) []protected.Line {
 			PromotionIDs:    l.PromotionIDs,
 			IsGift:          l.IsGift,
 			CancelRequested: l.CancelRequested,
-		})
-	}
-	end := len(a.lines)
-	return a.lines[start:end:end]
+		}
+	})
 }
 
 func (a *arena) copyTaxes(src []order.MarketplaceTax) []protected.MarketplaceTax {
-	if len(src) == 0 {
-		return nil
-	}
-	start := len(a.taxes)
-	for _, t := range src {
-		a.taxes = append(a.taxes, protected.MarketplaceTax{LineID: t.LineID, TaxType: t.TaxType, Model: t.Model, Amount: t.Amount})
-	}
-	end := len(a.taxes)
-	return a.taxes[start:end:end]
+	return carve(&a.taxes, src, func(t *order.MarketplaceTax) protected.MarketplaceTax {
+		return protected.MarketplaceTax{LineID: t.LineID, TaxType: t.TaxType, Model: t.Model, Amount: t.Amount}
+	})
 }
 
 func (a *arena) copyRefunds(src []order.Refund) []protected.Refund {
+	return carve(&a.refunds, src, func(r *order.Refund) protected.Refund {
+		return protected.Refund{RefundID: r.RefundID, LineID: r.LineID, Amount: r.Amount, RefundedAt: r.RefundedAt, Status: r.Status}
+	})
+}
+
+// carve appends src, each element converted, to the arena's buf and returns
+// the appended part (nil for an empty src), its capacity cut at its end so
+// that an append to one order's slice cannot write over the next order's.
+func carve[S, D any](buf *[]D, src []S, convert func(*S) D) []D {
 	if len(src) == 0 {
 		return nil
 	}
-	start := len(a.refunds)
-	for _, r := range src {
-		a.refunds = append(a.refunds, protected.Refund{RefundID: r.RefundID, LineID: r.LineID, Amount: r.Amount, RefundedAt: r.RefundedAt, Status: r.Status})
+	start := len(*buf)
+	for i := range src {
+		*buf = append(*buf, convert(&src[i]))
 	}
-	end := len(a.refunds)
-	return a.refunds[start:end:end]
+	end := len(*buf)
+	return (*buf)[start:end:end]
 }

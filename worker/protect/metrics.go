@@ -1,7 +1,6 @@
 package protect
 
 import (
-	"errors"
 	"fmt"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -26,36 +25,25 @@ type metrics struct {
 // the per-field one: channel x field x scheme would be some 1,400 series kept
 // at zero for alerts, where channel x scheme is 18.
 func newMetrics(reg prometheus.Registerer, cs *cardScan, channels []order.Channel) (*metrics, error) {
+	set := metricsreg.NewSet(reg)
 	m := &metrics{
-		cards: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "orderflow_card_numbers_redacted_total",
-			Help: "Card numbers removed from orders before anything was stored (P3), by channel and the canonical order field they were in.",
-		}, []string{"channel", "field"}),
-		schemes: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "orderflow_card_numbers_redacted_by_scheme_total",
-			Help: "Card numbers removed from orders (P3), by channel and the card scheme whose issuer range they fall in (visa, mastercard, amex, diners, discover, jcb, unionpay, maestro; other for Luhn-valid numbers outside those ranges, which are removed all the same).",
-		}, []string{"channel", "scheme"}),
-		freeText: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "orderflow_free_text_dropped_total",
-			Help: "Buyer free-text entries dropped unread (P4), by channel and kind (gift_message, checkout_note, customisation).",
-		}, []string{"channel", "kind"}),
-		orders: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "orderflow_orders_protected_total",
-			Help: "Orders whose personal data was tokenised, encrypted or dropped, by channel.",
-		}, []string{"channel"}),
-		duration: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Name:    "orderflow_protect_batch_duration_seconds",
-			Help:    "Time to protect one batch of orders, Vault calls included; failed batches are not observed.",
-			Buckets: prometheus.ExponentialBuckets(0.005, 2, 12),
-		}),
+		cards: set.CounterVec("orderflow_card_numbers_redacted_total",
+			"Card numbers removed from orders before anything was stored (P3), by channel and the canonical order field they were in.",
+			"channel", "field"),
+		schemes: set.CounterVec("orderflow_card_numbers_redacted_by_scheme_total",
+			"Card numbers removed from orders (P3), by channel and the card scheme whose issuer range they fall in (visa, mastercard, amex, diners, discover, jcb, unionpay, maestro; other for Luhn-valid numbers outside those ranges, which are removed all the same).",
+			"channel", "scheme"),
+		freeText: set.CounterVec("orderflow_free_text_dropped_total",
+			"Buyer free-text entries dropped unread (P4), by channel and kind (gift_message, checkout_note, customisation).",
+			"channel", "kind"),
+		orders: set.CounterVec("orderflow_orders_protected_total",
+			"Orders whose personal data was tokenised, encrypted or dropped, by channel.",
+			"channel"),
+		duration: set.Histogram("orderflow_protect_batch_duration_seconds",
+			"Time to protect one batch of orders, Vault calls included; failed batches are not observed.",
+			prometheus.ExponentialBuckets(0.005, 2, 12)),
 	}
-	var errs []error
-	m.cards = metricsreg.Register(reg, m.cards, &errs)
-	m.schemes = metricsreg.Register(reg, m.schemes, &errs)
-	m.freeText = metricsreg.Register(reg, m.freeText, &errs)
-	m.orders = metricsreg.Register(reg, m.orders, &errs)
-	m.duration = metricsreg.Register(reg, m.duration, &errs)
-	if err := errors.Join(errs...); err != nil {
+	if err := set.Err(); err != nil {
 		return nil, fmt.Errorf("protect metrics: %w", err)
 	}
 	// Every series exists from the start at zero, so that an alert on

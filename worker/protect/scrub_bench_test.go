@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/orderflow/orderflow/worker/order"
+	"github.com/orderflow/orderflow/worker/protected"
 )
 
 // BenchmarkScrub measures the card scan of whole orders: every string field
@@ -31,3 +32,24 @@ func benchScrub(o order.Order, t *tally) scrubbed {
 }
 
 var benchCardScan *cardScan
+
+// BenchmarkKeep measures copying the kept fields of every fixture, scrubbed,
+// into protected orders through one batch's arena, as Protect does. One op
+// is the whole batch.
+func BenchmarkKeep(b *testing.B) {
+	orders := Fixtures(b)
+	benchCardScan = policyCardScan(b)
+	var tl tally
+	scrubbedOrders := make([]scrubbed, len(orders))
+	for i, o := range orders {
+		scrubbedOrders[i] = benchScrub(o, &tl)
+	}
+	out := make([]protected.Order, len(orders))
+	b.ReportAllocs()
+	for b.Loop() {
+		a := newArena(orders)
+		for i := range scrubbedOrders {
+			keep(&out[i], &scrubbedOrders[i], &a)
+		}
+	}
+}

@@ -20,7 +20,7 @@ import (
 func TestTokensAreDeterministicPerTenantAndDifferAcrossTenants(t *testing.T) {
 	ctx := ctxFor(t)
 	admin := directClient(t)
-	cfg, reg := transitConfig(t, "")
+	cfg, reg := transitConfig("")
 	c := newClient(t, cfg)
 	s := newStage(t, c, reg, nil)
 	acme, globex := newTenant(t, admin), newTenant(t, admin)
@@ -38,7 +38,7 @@ func TestTokensAreDeterministicPerTenantAndDifferAcrossTenants(t *testing.T) {
 		t.Fatalf("Protect: %v", err)
 	}
 	// And again from acme in a later batch, through another client (no shared cache).
-	other, _ := transitConfig(t, "")
+	other, _ := transitConfig("")
 	later, err := newStage(t, newClient(t, other), nil, nil).Protect(ctx, []order.Order{newOrder(tmpl, acme, 5, ann)})
 	if err != nil {
 		t.Fatalf("Protect: %v", err)
@@ -77,10 +77,9 @@ func TestTokensAreDeterministicPerTenantAndDifferAcrossTenants(t *testing.T) {
 func TestVaultRequestsGrowWithTenantsNotOrders(t *testing.T) {
 	ctx := ctxFor(t)
 	admin := directClient(t)
-	proxy := newVaultProxy(t)
-	cfg, reg := transitConfig(t, proxy.URL)
-	cfg.BatchSize = 10_000 // one request per call, so the count is the calls
-	s := newStage(t, newClient(t, cfg), reg, nil)
+	s, proxy, _ := proxiedStage(t, func(cfg *transit.Config) {
+		cfg.BatchSize = 10_000 // one request per call, so the count is the calls
+	})
 	tenants := []string{newTenant(t, admin), newTenant(t, admin), newTenant(t, admin)}
 	tmpls := templates(t)
 	tag := stacktest.UniqueName("n")
@@ -106,9 +105,7 @@ func TestVaultRequestsGrowWithTenantsNotOrders(t *testing.T) {
 func TestRepeatBuyersHitTheTokenCache(t *testing.T) {
 	ctx := ctxFor(t)
 	admin := directClient(t)
-	proxy := newVaultProxy(t)
-	cfg, reg := transitConfig(t, proxy.URL)
-	s := newStage(t, newClient(t, cfg), reg, nil)
+	s, proxy, reg := proxiedStage(t, nil)
 	tenant := newTenant(t, admin)
 	tmpls := templates(t)
 	tag := stacktest.UniqueName("r")
@@ -144,7 +141,7 @@ func TestRepeatBuyersHitTheTokenCache(t *testing.T) {
 func TestDeliveryLabelAndInvoicePartyDecrypt(t *testing.T) {
 	ctx := ctxFor(t)
 	admin := directClient(t)
-	cfg, reg := transitConfig(t, "")
+	cfg, reg := transitConfig("")
 	s := newStage(t, newClient(t, cfg), reg, nil)
 	tenant := newTenant(t, admin)
 	var business, fba order.Order
@@ -197,10 +194,7 @@ func TestDeliveryLabelAndInvoicePartyDecrypt(t *testing.T) {
 func TestVaultDownFailsTheBatch(t *testing.T) {
 	ctx := ctxFor(t)
 	admin := directClient(t)
-	proxy := newVaultProxy(t)
-	cfg, reg := transitConfig(t, proxy.URL)
-	cfg.MaxAttempts = 2
-	s := newStage(t, newClient(t, cfg), reg, nil)
+	s, proxy, reg := proxiedStage(t, func(cfg *transit.Config) { cfg.MaxAttempts = 2 })
 	tenant := newTenant(t, admin)
 	batch := forTenant(protect.Fixtures(t), tenant)
 	if _, err := s.Protect(ctx, batch[:1]); err != nil { // creates the keys
@@ -239,7 +233,7 @@ func TestVaultDownFailsTheBatch(t *testing.T) {
 // that order: the error is of class failure.Order and names its place in the
 // batch, so that the pipeline dead-letters it and protects the others.
 func TestInvalidTenantIsRefused(t *testing.T) {
-	cfg, reg := transitConfig(t, "")
+	cfg, reg := transitConfig("")
 	s := newStage(t, newClient(t, cfg), reg, nil)
 	good := protect.Fixtures(t)[0]
 	bad := good
@@ -261,7 +255,7 @@ func TestInvalidTenantIsRefused(t *testing.T) {
 func TestPolicyDrivesTheStage(t *testing.T) {
 	ctx := ctxFor(t)
 	admin := directClient(t)
-	cfg, reg := transitConfig(t, "")
+	cfg, reg := transitConfig("")
 	drop := policy.Rule{Treatment: policy.Drop, Retention: policy.None, Purpose: "test"}
 	p := withRules(loadPolicy(t), map[string]policy.Rule{"buyer.phone": drop, "shipping_address.phone": drop})
 	delete(p.Derived, "ship_postcode_area")

@@ -1,7 +1,6 @@
 package retention
 
 import (
-	"errors"
 	"fmt"
 	"time"
 
@@ -60,106 +59,63 @@ type metrics struct {
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+	set := metricsreg.NewSet(reg)
 	m := &metrics{
-		runs: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "orderflow_purge_runs_total",
-			Help: "Retention passes, by outcome (ok, failed: at least one table's purge failed, dry_run, skipped_lease_held: another pass held the purge lease and this one did nothing).",
-		}, []string{"outcome"}),
-		rows: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "orderflow_purge_rows_total",
-			Help: "Rows removed by dropped partitions and deletes, by table and reason (the retention class: label, financial, analytics; or offboarding). Dry runs are not counted.",
-		}, []string{"table", "reason"}),
-		dropped: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "orderflow_purge_partitions_dropped_total",
-			Help: "Whole partitions dropped because every row they can hold had expired, by table. Dry runs are not counted.",
-		}, []string{"table"}),
-		lastSuccess: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "orderflow_purge_last_success_timestamp_seconds",
-			Help: "When the last retention pass that purged the table without error finished (Unix seconds), by table. Absent until the first success; dry runs do not set it.",
-		}, []string{"table"}),
-		oldestAge: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "orderflow_retention_oldest_row_age_seconds",
-			Help: "Age of the oldest row still stored in the class's tables after the last pass: the pass's as-of time minus the row's purchased_at (for financial, its last_financial_event_at); 0 when empty, negative when even the oldest row is dated after the as-of time (see orderflow_retention_future_dated_rows), by retention class. Compare with orderflow_retention_limit_seconds.",
-		}, []string{"class"}),
-		limit: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "orderflow_retention_limit_seconds",
-			Help: "The longest a row of the class may be kept while purges run, in seconds (years of 365.25 days): the period; for financial, the default jurisdiction's period plus a financial year and two days (see orderflow_retention_financial_limit_seconds for each jurisdiction).",
-		}, []string{"class"}),
-		finAge: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "orderflow_retention_financial_oldest_row_age_seconds",
-			Help: "Age of the oldest last financial event of the financial records still stored after the last pass (negative when all are dated after the pass's as-of time), by jurisdiction (ISO country code; unknown for none, other for anything else). Compare with orderflow_retention_financial_limit_seconds of the same jurisdiction.",
-		}, []string{"jurisdiction"}),
-		finLimit: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "orderflow_retention_financial_limit_seconds",
-			Help: "The longest a financial record of the jurisdiction may be kept after its last financial event while purges run, in seconds (years of 365.25 days): its period (never below its statutory minimum), plus up to a financial year to the year's end, plus a calendar year where the statute counts from the calendar year's end, plus two days (the time zones' 26 hours, and leap days); for every jurisdiction stored or configured.",
-		}, []string{"jurisdiction"}),
-		futureRows: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "orderflow_retention_future_dated_rows",
-			Help: "Rows dated after the last pass's as-of time (purchased_at; for financial, last_financial_event_at), by retention class: a clock or data problem, since such rows are kept until their date plus the period.",
-		}, []string{"class"}),
-		duration: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Name:    "orderflow_purge_duration_seconds",
-			Help:    "Duration of whole retention passes, dry runs included.",
-			Buckets: []float64{0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1200, 1800, 3600},
-		}),
-		offboards: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "orderflow_offboardings_total",
-			Help: "Tenant offboardings (keys destroyed, rows deleted, deletion verified), by outcome (ok, failed).",
-		}, []string{"outcome"}),
-		lastRunRows: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "orderflow_purge_last_run_rows",
-			Help: "Rows the last retention pass that deleted (not a dry run, not skipped) removed, by table and reason.",
-		}, []string{"table", "reason"}),
-		lastRunOutcome: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "orderflow_purge_last_run_outcome",
-			Help: "1 for the outcome (ok, failed) of the last retention pass that deleted, 0 for the other.",
-		}, []string{"outcome"}),
-		lastRunTime: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "orderflow_purge_last_run_timestamp_seconds",
-			Help: "When the last retention pass that deleted (not a dry run, not skipped) finished, whatever its outcome (Unix seconds).",
-		}, nil),
-		lastSkip: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "orderflow_purge_last_skip_timestamp_seconds",
-			Help: "When a retention pass last found the purge lease held by another pass and did nothing (Unix seconds).",
-		}, nil),
-		offboardRows: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "orderflow_offboard_last_run_rows",
-			Help: "Rows the last offboarding deleted, by table.",
-		}, []string{"table"}),
-		offboardOutcome: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "orderflow_offboard_last_run_outcome",
-			Help: "1 for the outcome (ok, failed) of the last offboarding, 0 for the other.",
-		}, []string{"outcome"}),
-		offboardTime: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "orderflow_offboard_last_run_timestamp_seconds",
-			Help: "When the last offboarding finished, whatever its outcome (Unix seconds).",
-		}, nil),
-		offboardLastSuccess: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "orderflow_offboard_last_success_timestamp_seconds",
-			Help: "When the last offboarding that succeeded (keys destroyed, no row left) finished (Unix seconds).",
-		}, nil),
+		runs: set.CounterVec("orderflow_purge_runs_total",
+			"Retention passes, by outcome (ok, failed: at least one table's purge failed, dry_run, skipped_lease_held: another pass held the purge lease and this one did nothing).",
+			"outcome"),
+		rows: set.CounterVec("orderflow_purge_rows_total",
+			"Rows removed by dropped partitions and deletes, by table and reason (the retention class: label, financial, analytics; or offboarding). Dry runs are not counted.",
+			"table", "reason"),
+		dropped: set.CounterVec("orderflow_purge_partitions_dropped_total",
+			"Whole partitions dropped because every row they can hold had expired, by table. Dry runs are not counted.",
+			"table"),
+		lastSuccess: set.GaugeVec("orderflow_purge_last_success_timestamp_seconds",
+			"When the last retention pass that purged the table without error finished (Unix seconds), by table. Absent until the first success; dry runs do not set it.",
+			"table"),
+		oldestAge: set.GaugeVec("orderflow_retention_oldest_row_age_seconds",
+			"Age of the oldest row still stored in the class's tables after the last pass: the pass's as-of time minus the row's purchased_at (for financial, its last_financial_event_at); 0 when empty, negative when even the oldest row is dated after the as-of time (see orderflow_retention_future_dated_rows), by retention class. Compare with orderflow_retention_limit_seconds.",
+			"class"),
+		limit: set.GaugeVec("orderflow_retention_limit_seconds",
+			"The longest a row of the class may be kept while purges run, in seconds (years of 365.25 days): the period; for financial, the default jurisdiction's period plus a financial year and two days (see orderflow_retention_financial_limit_seconds for each jurisdiction).",
+			"class"),
+		finAge: set.GaugeVec("orderflow_retention_financial_oldest_row_age_seconds",
+			"Age of the oldest last financial event of the financial records still stored after the last pass (negative when all are dated after the pass's as-of time), by jurisdiction (ISO country code; unknown for none, other for anything else). Compare with orderflow_retention_financial_limit_seconds of the same jurisdiction.",
+			"jurisdiction"),
+		finLimit: set.GaugeVec("orderflow_retention_financial_limit_seconds",
+			"The longest a financial record of the jurisdiction may be kept after its last financial event while purges run, in seconds (years of 365.25 days): its period (never below its statutory minimum), plus up to a financial year to the year's end, plus a calendar year where the statute counts from the calendar year's end, plus two days (the time zones' 26 hours, and leap days); for every jurisdiction stored or configured.",
+			"jurisdiction"),
+		futureRows: set.GaugeVec("orderflow_retention_future_dated_rows",
+			"Rows dated after the last pass's as-of time (purchased_at; for financial, last_financial_event_at), by retention class: a clock or data problem, since such rows are kept until their date plus the period.",
+			"class"),
+		duration: set.Histogram("orderflow_purge_duration_seconds",
+			"Duration of whole retention passes, dry runs included.",
+			[]float64{0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1200, 1800, 3600}),
+		offboards: set.CounterVec("orderflow_offboardings_total",
+			"Tenant offboardings (keys destroyed, rows deleted, deletion verified), by outcome (ok, failed).",
+			"outcome"),
+		lastRunRows: set.GaugeVec("orderflow_purge_last_run_rows",
+			"Rows the last retention pass that deleted (not a dry run, not skipped) removed, by table and reason.",
+			"table", "reason"),
+		lastRunOutcome: set.GaugeVec("orderflow_purge_last_run_outcome",
+			"1 for the outcome (ok, failed) of the last retention pass that deleted, 0 for the other.",
+			"outcome"),
+		lastRunTime: set.GaugeVec("orderflow_purge_last_run_timestamp_seconds",
+			"When the last retention pass that deleted (not a dry run, not skipped) finished, whatever its outcome (Unix seconds)."),
+		lastSkip: set.GaugeVec("orderflow_purge_last_skip_timestamp_seconds",
+			"When a retention pass last found the purge lease held by another pass and did nothing (Unix seconds)."),
+		offboardRows: set.GaugeVec("orderflow_offboard_last_run_rows",
+			"Rows the last offboarding deleted, by table.",
+			"table"),
+		offboardOutcome: set.GaugeVec("orderflow_offboard_last_run_outcome",
+			"1 for the outcome (ok, failed) of the last offboarding, 0 for the other.",
+			"outcome"),
+		offboardTime: set.GaugeVec("orderflow_offboard_last_run_timestamp_seconds",
+			"When the last offboarding finished, whatever its outcome (Unix seconds)."),
+		offboardLastSuccess: set.GaugeVec("orderflow_offboard_last_success_timestamp_seconds",
+			"When the last offboarding that succeeded (keys destroyed, no row left) finished (Unix seconds)."),
 	}
-	var errs []error
-	m.runs = metricsreg.Register(reg, m.runs, &errs)
-	m.rows = metricsreg.Register(reg, m.rows, &errs)
-	m.dropped = metricsreg.Register(reg, m.dropped, &errs)
-	m.lastSuccess = metricsreg.Register(reg, m.lastSuccess, &errs)
-	m.oldestAge = metricsreg.Register(reg, m.oldestAge, &errs)
-	m.limit = metricsreg.Register(reg, m.limit, &errs)
-	m.finAge = metricsreg.Register(reg, m.finAge, &errs)
-	m.finLimit = metricsreg.Register(reg, m.finLimit, &errs)
-	m.futureRows = metricsreg.Register(reg, m.futureRows, &errs)
-	m.duration = metricsreg.Register(reg, m.duration, &errs)
-	m.offboards = metricsreg.Register(reg, m.offboards, &errs)
-	m.lastRunRows = metricsreg.Register(reg, m.lastRunRows, &errs)
-	m.lastRunOutcome = metricsreg.Register(reg, m.lastRunOutcome, &errs)
-	m.lastRunTime = metricsreg.Register(reg, m.lastRunTime, &errs)
-	m.lastSkip = metricsreg.Register(reg, m.lastSkip, &errs)
-	m.offboardRows = metricsreg.Register(reg, m.offboardRows, &errs)
-	m.offboardOutcome = metricsreg.Register(reg, m.offboardOutcome, &errs)
-	m.offboardTime = metricsreg.Register(reg, m.offboardTime, &errs)
-	m.offboardLastSuccess = metricsreg.Register(reg, m.offboardLastSuccess, &errs)
-	if err := errors.Join(errs...); err != nil {
+	if err := set.Err(); err != nil {
 		return nil, fmt.Errorf("retention metrics: %w", err)
 	}
 	return m, nil

@@ -1,7 +1,6 @@
 package transit
 
 import (
-	"errors"
 	"fmt"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -54,41 +53,29 @@ type metrics struct {
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+	set := metricsreg.NewSet(reg)
 	m := &metrics{
-		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "orderflow_vault_requests_total",
-			Help: "HTTP requests to Vault, each attempt counted, by operation and outcome (ok, item_errors, unavailable, denied, rejected, canceled, error).",
-		}, []string{"operation", "outcome"}),
-		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name:    "orderflow_vault_request_duration_seconds",
-			Help:    "Duration of one HTTP request to Vault, response read included, by operation.",
-			Buckets: prometheus.ExponentialBuckets(0.0005, 2.5, 12),
-		}, []string{"operation"}),
-		batchItems: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "orderflow_vault_batch_items_total",
-			Help: "Items sent in batch requests to Vault, each attempt counted, by operation; divided by requests it gives the mean batch size.",
-		}, []string{"operation"}),
-		retries: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "orderflow_vault_retries_total",
-			Help: "Failed Vault requests that were tried again, by operation.",
-		}, []string{"operation"}),
-		refused: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "orderflow_vault_refused_total",
-			Help: "Calls and requests for a tenant's data that the gate refused before anything was sent to Vault, by reason (offboarded, unsure: the list of offboarded tenants is stale).",
-		}, []string{"reason"}),
-		cache: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "orderflow_token_cache_requests_total",
-			Help: "Lookups in the in-memory cache of HMAC tokens, by result (hit, miss).",
-		}, []string{"result"}),
+		requests: set.CounterVec("orderflow_vault_requests_total",
+			"HTTP requests to Vault, each attempt counted, by operation and outcome (ok, item_errors, unavailable, denied, rejected, canceled, error).",
+			"operation", "outcome"),
+		duration: set.HistogramVec("orderflow_vault_request_duration_seconds",
+			"Duration of one HTTP request to Vault, response read included, by operation.",
+			prometheus.ExponentialBuckets(0.0005, 2.5, 12),
+			"operation"),
+		batchItems: set.CounterVec("orderflow_vault_batch_items_total",
+			"Items sent in batch requests to Vault, each attempt counted, by operation; divided by requests it gives the mean batch size.",
+			"operation"),
+		retries: set.CounterVec("orderflow_vault_retries_total",
+			"Failed Vault requests that were tried again, by operation.",
+			"operation"),
+		refused: set.CounterVec("orderflow_vault_refused_total",
+			"Calls and requests for a tenant's data that the gate refused before anything was sent to Vault, by reason (offboarded, unsure: the list of offboarded tenants is stale).",
+			"reason"),
+		cache: set.CounterVec("orderflow_token_cache_requests_total",
+			"Lookups in the in-memory cache of HMAC tokens, by result (hit, miss).",
+			"result"),
 	}
-	var errs []error
-	m.requests = metricsreg.Register(reg, m.requests, &errs)
-	m.duration = metricsreg.Register(reg, m.duration, &errs)
-	m.batchItems = metricsreg.Register(reg, m.batchItems, &errs)
-	m.retries = metricsreg.Register(reg, m.retries, &errs)
-	m.cache = metricsreg.Register(reg, m.cache, &errs)
-	m.refused = metricsreg.Register(reg, m.refused, &errs)
-	if err := errors.Join(errs...); err != nil {
+	if err := set.Err(); err != nil {
 		return nil, fmt.Errorf("transit metrics: %w", err)
 	}
 	m.cacheHit = m.cache.WithLabelValues("hit")
