@@ -82,3 +82,20 @@ func WaitForMutations(ctx context.Context, conn driver.Conn, database, table str
 		wait = min(2*wait, time.Second)
 	}
 }
+
+// EachRow runs query and calls scan on each row of the answer, stopping at
+// the first error; it closes the rows and returns their error too, which a
+// loop over rows.Next alone would lose.
+func EachRow(ctx context.Context, conn driver.Conn, scan func(driver.Rows) error, query string, args ...any) error {
+	rows, err := conn.Query(ctx, query, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := scan(rows); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}

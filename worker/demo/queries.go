@@ -7,6 +7,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	schema "github.com/orderflow/orderflow/schemas/clickhouse"
+	"github.com/orderflow/orderflow/worker/clickhousedb"
 	"github.com/orderflow/orderflow/worker/retention"
 )
 
@@ -36,7 +37,7 @@ type Currency struct {
 // order would count once per stored snapshot.
 func Query(ctx context.Context, conn driver.Conn, database, restricted string) (Stored, error) {
 	s := Stored{OrdersByTenant: map[string]map[string]uint64{}, Rows: map[string][2]uint64{}, Currencies: map[string]Currency{}}
-	err := each(ctx, conn, "SELECT tenant_id, toString(channel), count() FROM "+database+"."+schema.TableOrderFacts+" FINAL GROUP BY tenant_id, channel",
+	err := clickhousedb.EachRow(ctx, conn,
 		func(rows driver.Rows) error {
 			var tenant, channel string
 			var n uint64
@@ -48,7 +49,8 @@ func Query(ctx context.Context, conn driver.Conn, database, restricted string) (
 			}
 			s.OrdersByTenant[tenant][channel] = n
 			return nil
-		})
+		},
+		"SELECT tenant_id, toString(channel), count() FROM "+database+"."+schema.TableOrderFacts+" FINAL GROUP BY tenant_id, channel")
 	if err != nil {
 		return s, fmt.Errorf("orders by tenant: %w", err)
 	}
@@ -65,7 +67,7 @@ func Query(ctx context.Context, conn driver.Conn, database, restricted string) (
 		s.Rows[t] = counts
 	}
 
-	err = each(ctx, conn, "SELECT currency, count(), toString(sum(total)), toString(sum(refunded)) FROM "+database+"."+schema.TableOrderFacts+" FINAL GROUP BY currency",
+	err = clickhousedb.EachRow(ctx, conn,
 		func(rows driver.Rows) error {
 			var cur string
 			var c Currency
@@ -74,26 +76,12 @@ func Query(ctx context.Context, conn driver.Conn, database, restricted string) (
 			}
 			s.Currencies[cur] = c
 			return nil
-		})
+		},
+		"SELECT currency, count(), toString(sum(total)), toString(sum(refunded)) FROM "+database+"."+schema.TableOrderFacts+" FINAL GROUP BY currency")
 	if err != nil {
 		return s, fmt.Errorf("totals by currency: %w", err)
 	}
 	return s, nil
-}
-
-// each runs query and calls scan for each row of its result.
-func each(ctx context.Context, conn driver.Conn, query string, scan func(driver.Rows) error) error {
-	rows, err := conn.Query(ctx, query)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		if err := scan(rows); err != nil {
-			return err
-		}
-	}
-	return rows.Err()
 }
 
 // PurgeRows sums a (dry-run) purge pass's rows by table.

@@ -23,6 +23,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	schema "github.com/orderflow/orderflow/schemas/clickhouse"
+	"github.com/orderflow/orderflow/worker/clickhousedb"
 )
 
 // Config configures a Migrator.
@@ -223,21 +224,16 @@ func (m *Migrator) applied(ctx context.Context) (map[int]Applied, error) {
 	if exists == 0 {
 		return out, nil
 	}
-	rows, err := m.cfg.Conn.Query(ctx, "SELECT version, name, checksum, applied_at, applied_by FROM "+m.versionTable()+" FINAL")
-	if err != nil {
-		return nil, fmt.Errorf("migrate: reading applied versions: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
+	if err := clickhousedb.EachRow(ctx, m.cfg.Conn, func(rows driver.Rows) error {
 		var a Applied
 		var v uint32
 		if err := rows.Scan(&v, &a.Name, &a.Checksum, &a.AppliedAt, &a.AppliedBy); err != nil {
-			return nil, fmt.Errorf("migrate: reading applied versions: %w", err)
+			return err
 		}
 		a.Version = int(v)
 		out[a.Version] = a
-	}
-	if err := rows.Err(); err != nil {
+		return nil
+	}, "SELECT version, name, checksum, applied_at, applied_by FROM "+m.versionTable()+" FINAL"); err != nil {
 		return nil, fmt.Errorf("migrate: reading applied versions: %w", err)
 	}
 	return out, nil

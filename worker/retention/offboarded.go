@@ -15,6 +15,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	schema "github.com/orderflow/orderflow/schemas/clickhouse"
+	"github.com/orderflow/orderflow/worker/clickhousedb"
 	"github.com/orderflow/orderflow/worker/order"
 )
 
@@ -44,22 +45,20 @@ func (p *Purger) recordOffboarded(ctx context.Context, r *run) error {
 // offboardedTenants reads offboarded_tenants; only ids of the tenant-id form
 // are returned, since they go into SQL.
 func offboardedTenants(ctx context.Context, conn driver.Conn, database string) ([]string, error) {
-	rows, err := conn.Query(ctx, "SELECT DISTINCT tenant_id FROM "+database+"."+schema.TableOffboardedTenants)
-	if err != nil {
-		return nil, fmt.Errorf("reading offboarded tenants: %w", err)
-	}
-	defer rows.Close()
 	var out []string
-	for rows.Next() {
+	if err := clickhousedb.EachRow(ctx, conn, func(rows driver.Rows) error {
 		var t string
 		if err := rows.Scan(&t); err != nil {
-			return nil, fmt.Errorf("reading offboarded tenants: %w", err)
+			return err
 		}
 		if order.ValidTenantID(t) {
 			out = append(out, t)
 		}
+		return nil
+	}, "SELECT DISTINCT tenant_id FROM "+database+"."+schema.TableOffboardedTenants); err != nil {
+		return nil, fmt.Errorf("reading offboarded tenants: %w", err)
 	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // sweepOffboarded deletes any row of an offboarded tenant from every data

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/orderflow/orderflow/worker/clickhousedb"
 	"github.com/orderflow/orderflow/worker/order"
 )
 
@@ -32,24 +34,18 @@ var partitionID = regexp.MustCompile(`^[0-9A-Za-z_-]{1,128}$`)
 // partitions lists t's partitions that hold rows. After a mutation, parts
 // with 0 rows may linger as active: such partitions are left out.
 func (p *Purger) partitions(ctx context.Context, t table) ([]partition, error) {
-	rows, err := p.cfg.Conn.Query(ctx,
-		"SELECT partition, partition_id, sum(rows) AS n FROM system.parts"+
-			" WHERE database = ? AND table = ? AND active"+
-			" GROUP BY partition, partition_id HAVING n > 0 ORDER BY partition",
-		t.database, t.name)
-	if err != nil {
-		return nil, fmt.Errorf("listing partitions: %w", err)
-	}
-	defer rows.Close()
 	var out []partition
-	for rows.Next() {
+	if err := clickhousedb.EachRow(ctx, p.cfg.Conn, func(rows driver.Rows) error {
 		var pt partition
 		if err := rows.Scan(&pt.text, &pt.id, &pt.rows); err != nil {
-			return nil, fmt.Errorf("listing partitions: %w", err)
+			return err
 		}
 		out = append(out, pt)
-	}
-	if err := rows.Err(); err != nil {
+		return nil
+	}, "SELECT partition, partition_id, sum(rows) AS n FROM system.parts"+
+		" WHERE database = ? AND table = ? AND active"+
+		" GROUP BY partition, partition_id HAVING n > 0 ORDER BY partition",
+		t.database, t.name); err != nil {
 		return nil, fmt.Errorf("listing partitions: %w", err)
 	}
 	return out, nil

@@ -421,22 +421,16 @@ type partitionCount struct{ rows, expired uint64 }
 // financialCounts counts, per partition key, t's rows in scope and those of
 // them that expired matches.
 func (p *Purger) financialCounts(ctx context.Context, t table, scope, expired string) (map[uint32]partitionCount, error) {
-	rows, err := p.cfg.Conn.Query(ctx, "SELECT "+t.partitionKey()+" AS k, count(), countIf("+expired+") FROM "+
-		t.qualified()+" WHERE "+scope+" GROUP BY k")
-	if err != nil {
-		return nil, fmt.Errorf("counting expired rows: %w", err)
-	}
-	defer rows.Close()
 	out := map[uint32]partitionCount{}
-	for rows.Next() {
+	if err := clickhousedb.EachRow(ctx, p.cfg.Conn, func(rows driver.Rows) error {
 		var k uint32
 		var c partitionCount
 		if err := rows.Scan(&k, &c.rows, &c.expired); err != nil {
-			return nil, fmt.Errorf("counting expired rows: %w", err)
+			return err
 		}
 		out[k] = c
-	}
-	if err := rows.Err(); err != nil {
+		return nil
+	}, "SELECT "+t.partitionKey()+" AS k, count(), countIf("+expired+") FROM "+t.qualified()+" WHERE "+scope+" GROUP BY k"); err != nil {
 		return nil, fmt.Errorf("counting expired rows: %w", err)
 	}
 	return out, nil
@@ -543,31 +537,24 @@ func (p *Purger) measureAges(ctx context.Context, asOf time.Time) {
 		if t.byJurisdiction {
 			q += " GROUP BY j"
 		}
-		rows, err := p.cfg.Conn.Query(ctx, q)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", t.name, err))
-			continue
-		}
-		for rows.Next() {
+		if err := clickhousedb.EachRow(ctx, p.cfg.Conn, func(rows driver.Rows) error {
 			var j string
 			var n, future uint64
 			var oldest time.Time
 			if err := rows.Scan(&j, &n, &oldest, &future); err != nil {
-				errs = append(errs, fmt.Errorf("%s: %w", t.name, err))
-				break
+				return err
 			}
 			if n == 0 {
-				continue // min() of nothing is 1970 on 18.16
+				return nil // min() of nothing is 1970 on 18.16
 			}
 			add(byClass, t.reason(), n, future, oldest)
 			if t.class.ByJurisdiction() {
 				add(fin, jurisdictionLabel(j), n, future, oldest)
 			}
-		}
-		if err := rows.Err(); err != nil {
+			return nil
+		}, q); err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", t.name, err))
 		}
-		rows.Close()
 	}
 	if err := errors.Join(errs...); err != nil {
 		p.log.Warn("retention: measuring the oldest rows failed", "error", err)

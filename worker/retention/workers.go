@@ -8,7 +8,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	schema "github.com/orderflow/orderflow/schemas/clickhouse"
+	"github.com/orderflow/orderflow/worker/clickhousedb"
 )
 
 // The workers' side of a two-phase offboarding, in {database}:
@@ -105,41 +107,33 @@ func (p *Purger) workers(ctx context.Context, tenant string) ([]workerState, tim
 		return nil, time.Time{}, err
 	}
 	acked := map[string]bool{}
-	rows, err := p.cfg.Conn.Query(ctx, "SELECT DISTINCT worker_id FROM "+p.cfg.Database+"."+schema.TableOffboardAcks+" WHERE tenant_id = ?", tenant)
-	if err != nil {
-		return nil, time.Time{}, fmt.Errorf("reading the acknowledgements: %w", err)
-	}
-	for rows.Next() {
+	if err := clickhousedb.EachRow(ctx, p.cfg.Conn, func(rows driver.Rows) error {
 		var id string
 		if err := rows.Scan(&id); err != nil {
-			rows.Close()
-			return nil, time.Time{}, fmt.Errorf("reading the acknowledgements: %w", err)
+			return err
 		}
 		acked[id] = true
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
+		return nil
+	}, "SELECT DISTINCT worker_id FROM "+p.cfg.Database+"."+schema.TableOffboardAcks+" WHERE tenant_id = ?", tenant); err != nil {
 		return nil, time.Time{}, fmt.Errorf("reading the acknowledgements: %w", err)
 	}
 
-	rows, err = p.cfg.Conn.Query(ctx, "SELECT worker_id, max(seen_at), max(quiet_after_s), max(stopped) FROM "+p.cfg.Database+
-		"."+schema.TableOffboardHeartbeats+" WHERE seen_at >= now() - ? GROUP BY worker_id ORDER BY worker_id", uint32(heartbeatHorizon/time.Second))
-	if err != nil {
-		return nil, time.Time{}, fmt.Errorf("reading the workers' heartbeats: %w", err)
-	}
-	defer rows.Close()
 	var out []workerState
-	for rows.Next() {
+	if err := clickhousedb.EachRow(ctx, p.cfg.Conn, func(rows driver.Rows) error {
 		var w workerState
 		var quiet uint32
 		var stopped uint8
 		if err := rows.Scan(&w.id, &w.seenAt, &quiet, &stopped); err != nil {
-			return nil, time.Time{}, fmt.Errorf("reading the workers' heartbeats: %w", err)
+			return err
 		}
 		w.quietAfter, w.stopped, w.acked = time.Duration(quiet)*time.Second, stopped == 1, acked[w.id]
 		out = append(out, w)
+		return nil
+	}, "SELECT worker_id, max(seen_at), max(quiet_after_s), max(stopped) FROM "+p.cfg.Database+
+		"."+schema.TableOffboardHeartbeats+" WHERE seen_at >= now() - ? GROUP BY worker_id ORDER BY worker_id", uint32(heartbeatHorizon/time.Second)); err != nil {
+		return nil, time.Time{}, fmt.Errorf("reading the workers' heartbeats: %w", err)
 	}
-	return out, now, rows.Err()
+	return out, now, nil
 }
 
 // pruneAfter is how long after a worker's last heartbeat (by ClickHouse's
@@ -181,22 +175,16 @@ func (p *Purger) pruneWorkers(ctx context.Context, r *run) ([]Action, error) {
 	acks := table{name: schema.TableOffboardAcks, database: p.cfg.Database}
 
 	var gone []string
-	rows, err := p.cfg.Conn.Query(ctx, fmt.Sprintf("SELECT DISTINCT worker_id FROM %s WHERE worker_id NOT IN "+
-		"(SELECT worker_id FROM %s WHERE seen_at >= %s) ORDER BY worker_id LIMIT %d", acks.qualified(), heartbeats.qualified(), cutoff, prunePerPass))
-	if err != nil {
-		return nil, fmt.Errorf("pruning offboarding bookkeeping: finding workers gone for %s: %w", pruneAfter, err)
-	}
-	for rows.Next() {
+	if err := clickhousedb.EachRow(ctx, p.cfg.Conn, func(rows driver.Rows) error {
 		var id string
 		if err := rows.Scan(&id); err != nil {
-			rows.Close()
-			return nil, fmt.Errorf("pruning offboarding bookkeeping: %w", err)
+			return err
 		}
 		gone = append(gone, quote(id))
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("pruning offboarding bookkeeping: %w", err)
+		return nil
+	}, fmt.Sprintf("SELECT DISTINCT worker_id FROM %s WHERE worker_id NOT IN "+
+		"(SELECT worker_id FROM %s WHERE seen_at >= %s) ORDER BY worker_id LIMIT %d", acks.qualified(), heartbeats.qualified(), cutoff, prunePerPass)); err != nil {
+		return nil, fmt.Errorf("pruning offboarding bookkeeping: finding workers gone for %s: %w", pruneAfter, err)
 	}
 
 	var errs []error
