@@ -24,7 +24,6 @@ import (
 	"github.com/orderflow/orderflow/worker/protect"
 	"github.com/orderflow/orderflow/worker/protect/protecttest"
 	"github.com/orderflow/orderflow/worker/protected"
-	"github.com/orderflow/orderflow/worker/stacktest"
 	"github.com/orderflow/orderflow/worker/transit"
 	"github.com/orderflow/orderflow/worker/transit/transittest"
 )
@@ -103,15 +102,8 @@ func (s *stack) own(t testing.TB, orders []order.Order) []order.Order {
 	for i := range out {
 		tenant, ok := s.tenants[out[i].TenantID]
 		if !ok {
-			tenant = stacktest.UniqueName("t")
+			tenant = transittest.NewTenant(t, s.vault)
 			s.tenants[out[i].TenantID] = tenant
-			t.Cleanup(func() {
-				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-				defer cancel()
-				if err := s.vault.DestroyTenantKeys(ctx, tenant); err != nil {
-					t.Errorf("destroy keys of %s: %v", tenant, err)
-				}
-			})
 		}
 		out[i].TenantID = tenant
 	}

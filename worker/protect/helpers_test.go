@@ -53,21 +53,6 @@ func directClient(t testing.TB) *transit.Client {
 	return newClient(t, cfg)
 }
 
-// newTenant returns a tenant id no other run uses; its keys are destroyed when
-// the test ends.
-func newTenant(t testing.TB, admin *transit.Client) string {
-	t.Helper()
-	id := stacktest.UniqueName("t")
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if err := admin.DestroyTenantKeys(ctx, id); err != nil {
-			t.Errorf("cleanup: %v", err)
-		}
-	})
-	return id
-}
-
 func newStage(t testing.TB, c *transit.Client, reg prometheus.Registerer, p *policy.Policy) *protect.Stage {
 	t.Helper()
 	return protecttest.NewStage(t, c, protect.Config{Policy: p, Registerer: reg})
