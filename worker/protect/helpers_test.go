@@ -5,9 +5,6 @@ import (
 	"io"
 	"maps"
 	"net/http"
-	"net/http/httptest"
-	"net/http/httputil"
-	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -20,7 +17,6 @@ import (
 	"github.com/orderflow/orderflow/worker/protect"
 	"github.com/orderflow/orderflow/worker/protect/protecttest"
 	"github.com/orderflow/orderflow/worker/protected"
-	"github.com/orderflow/orderflow/worker/stacktest"
 	"github.com/orderflow/orderflow/worker/transit"
 	"github.com/orderflow/orderflow/worker/transit/transittest"
 )
@@ -116,14 +112,8 @@ type vaultProxy struct {
 
 func newVaultProxy(t testing.TB) *vaultProxy {
 	t.Helper()
-	addr, _ := stacktest.Vault(t)
-	target, err := url.Parse(addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	upstream := httputil.NewSingleHostReverseProxy(target)
 	p := &vaultProxy{requests: map[string]int{}}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	p.URL = transittest.Proxy(t, func(w http.ResponseWriter, r *http.Request) bool {
 		op := ""
 		if rest, ok := strings.CutPrefix(r.URL.Path, "/v1/transit/"); ok {
 			op, _, _ = strings.Cut(rest, "/")
@@ -142,12 +132,9 @@ func newVaultProxy(t testing.TB) *vaultProxy {
 			w.Header().Set("Content-Type", "application/json")
 			w.WriteHeader(http.StatusServiceUnavailable)
 			_, _ = io.WriteString(w, `{"errors":["Vault is sealed"]}`)
-			return
 		}
-		upstream.ServeHTTP(w, r)
-	}))
-	t.Cleanup(srv.Close)
-	p.URL = srv.URL
+		return fail
+	})
 	return p
 }
 
