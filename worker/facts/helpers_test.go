@@ -2,7 +2,6 @@ package facts_test
 
 import (
 	"context"
-	"os"
 	"path/filepath"
 	"reflect"
 	"slices"
@@ -19,13 +18,12 @@ import (
 	"github.com/orderflow/orderflow/worker/clickhousedb/clickhousetest"
 	"github.com/orderflow/orderflow/worker/config"
 	"github.com/orderflow/orderflow/worker/facts"
-	"github.com/orderflow/orderflow/worker/normalize"
 	"github.com/orderflow/orderflow/worker/order"
 	"github.com/orderflow/orderflow/worker/pipeline"
+	"github.com/orderflow/orderflow/worker/pipeline/pipelinetest"
 	"github.com/orderflow/orderflow/worker/protect"
 	"github.com/orderflow/orderflow/worker/protect/protecttest"
 	"github.com/orderflow/orderflow/worker/protected"
-	"github.com/orderflow/orderflow/worker/stacktest"
 	"github.com/orderflow/orderflow/worker/transit"
 	"github.com/orderflow/orderflow/worker/transit/transittest"
 )
@@ -36,53 +34,25 @@ var _ pipeline.Sink = (*facts.Writer)(nil)
 // testNow is the tests' clock: after every fixture's purchase.
 var testNow = time.Date(2026, 12, 20, 12, 0, 0, 0, time.UTC)
 
-// fixture is a good normaliser fixture and its canonical order.
-type fixture struct {
-	name  string // "amazon/uk-cancelled"
-	order order.Order
-}
-
 // fixtures normalises every good Amazon v0, Amazon 2026-01-01 and eBay
 // fixture of the normaliser.
-func fixtures(t testing.TB) []fixture {
+func fixtures(t testing.TB) []pipelinetest.Fixture {
 	t.Helper()
-	normalizer, err := channel.Default().Normalizer(normalize.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []fixture
+	var out []pipelinetest.Fixture
 	for _, dir := range []string{"amazon", "amazon2026", "ebay"} {
-		files, err := filepath.Glob(filepath.Join("..", "normalize", "testdata", dir, "*.json"))
-		if err != nil {
-			t.Fatal(err)
+		fs := pipelinetest.Orders(t, filepath.Join("..", "normalize", "testdata", dir))
+		if len(fs) < 10 {
+			t.Fatalf("only %d fixtures in %s", len(fs), dir)
 		}
-		n := 0
-		for _, f := range files {
-			if strings.HasSuffix(f, ".golden.json") {
-				continue
-			}
-			data, err := os.ReadFile(f)
-			if err != nil {
-				t.Fatal(err)
-			}
-			o, err := normalizer.Normalize(data)
-			if err != nil {
-				t.Fatalf("%s: %v", f, err)
-			}
-			out = append(out, fixture{name: dir + "/" + strings.TrimSuffix(filepath.Base(f), ".json"), order: o})
-			n++
-		}
-		if n < 10 {
-			t.Fatalf("only %d fixtures in %s", n, dir)
-		}
+		out = append(out, fs...)
 	}
 	return out
 }
 
-func canonical(fs []fixture) []order.Order {
+func canonical(fs []pipelinetest.Fixture) []order.Order {
 	out := make([]order.Order, len(fs))
 	for i, f := range fs {
-		out[i] = f.order
+		out[i] = f.Order
 	}
 	return out
 }
@@ -93,8 +63,8 @@ func fixtureOrders(t testing.TB, n int, keep func(order.Order) bool) []order.Ord
 	t.Helper()
 	var out []order.Order
 	for _, f := range fixtures(t) {
-		if keep(f.order) {
-			out = append(out, f.order)
+		if keep(f.Order) {
+			out = append(out, f.Order)
 			if len(out) == n {
 				return out
 			}
@@ -132,15 +102,8 @@ func (s *stack) own(t testing.TB, orders []order.Order) []order.Order {
 	for i := range out {
 		tenant, ok := s.tenants[out[i].TenantID]
 		if !ok {
-			tenant = stacktest.UniqueName("t")
+			tenant = transittest.NewTenant(t, s.vault)
 			s.tenants[out[i].TenantID] = tenant
-			t.Cleanup(func() {
-				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-				defer cancel()
-				if err := s.vault.DestroyTenantKeys(ctx, tenant); err != nil {
-					t.Errorf("destroy keys of %s: %v", tenant, err)
-				}
-			})
 		}
 		out[i].TenantID = tenant
 	}

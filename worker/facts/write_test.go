@@ -98,11 +98,11 @@ func TestWriteFixtures(t *testing.T) {
 func TestAmountRules(t *testing.T) {
 	s := newStack(t)
 	fs := fixtures(t)
-	base := fs[0].order
+	base := fs[0].Order
 	var tmpl order.Order
 	for _, f := range fs {
-		if f.order.Channel == order.ChannelEbay && len(f.order.Lines) >= 2 {
-			tmpl = f.order
+		if f.Order.Channel == order.ChannelEbay && len(f.Order.Lines) >= 2 {
+			tmpl = f.Order
 			break
 		}
 	}

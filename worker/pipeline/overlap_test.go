@@ -2,10 +2,8 @@ package pipeline_test
 
 import (
 	"context"
-	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -15,6 +13,7 @@ import (
 	"github.com/orderflow/orderflow/worker/deadletter"
 	"github.com/orderflow/orderflow/worker/order"
 	"github.com/orderflow/orderflow/worker/pipeline"
+	"github.com/orderflow/orderflow/worker/pipeline/pipelinetest"
 	"github.com/orderflow/orderflow/worker/protected"
 	"github.com/orderflow/orderflow/worker/stream"
 	"github.com/orderflow/orderflow/worker/telemetry/telemetrytest"
@@ -113,19 +112,7 @@ func (noLetters) Publish(context.Context, []deadletter.Letter) error { return ni
 // prepared (the stages overlap), yet no commit happens before the held write
 // ends, and commits follow fetch order.
 func TestWriteOverlapsTheNextBatchAndCommitsInOrder(t *testing.T) {
-	var value []byte
-	matches, _ := filepath.Glob(filepath.Join(fixtures, "ebay", "*.json"))
-	for _, m := range matches {
-		if v, err := os.ReadFile(m); err == nil && !strings.HasSuffix(m, ".golden.json") {
-			if _, err := normalizer.Normalize(v); err == nil {
-				value = v
-				break
-			}
-		}
-	}
-	if value == nil {
-		t.Fatal("no good eBay fixture")
-	}
+	value := goodEbay(t, 1)[0]
 	src := &scriptedSource{fetched: make(chan int, 10)}
 	for i := range 4 {
 		src.batches = append(src.batches, []stream.Message{{Topic: "orders.ebay", Offset: int64(10 * i), Value: value}, {Topic: "orders.ebay", Offset: int64(10*i + 1), Value: value}})
@@ -208,24 +195,21 @@ func (s *recordingSink) Write(_ context.Context, _ uint64, orders []protected.Or
 // The orders of an offboarded tenant are neither written nor dead-lettered,
 // yet committed: they are refused, and counted.
 func TestOffboardedTenantsOrdersAreRefused(t *testing.T) {
-	var good [][]byte
-	matches, _ := filepath.Glob(filepath.Join(fixtures, "ebay", "*.json"))
-	for _, m := range matches {
-		if v, err := os.ReadFile(m); err == nil && !strings.HasSuffix(m, ".golden.json") {
-			if _, err := normalizer.Normalize(v); err == nil {
-				good = append(good, v)
-			}
+	var good []pipelinetest.Fixture
+	for _, f := range pipelinetest.Fixtures(t, filepath.Join(fixtures, "ebay", "*.json")) {
+		if f.Err == nil {
+			good = append(good, f)
 		}
 	}
 	if len(good) < 2 {
 		t.Fatal("fewer than two good eBay fixtures")
 	}
-	first, _ := normalizer.Normalize(good[0])
+	first := good[0].Order
 	var batch []stream.Message
 	refused := 0
-	for i, v := range good {
-		batch = append(batch, stream.Message{Topic: "orders.ebay", Offset: int64(i), Value: v})
-		if o, _ := normalizer.Normalize(v); o.TenantID == first.TenantID {
+	for i, f := range good {
+		batch = append(batch, stream.Message{Topic: "orders.ebay", Offset: int64(i), Value: f.Value})
+		if f.Order.TenantID == first.TenantID {
 			refused++
 		}
 	}

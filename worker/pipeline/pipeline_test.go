@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -102,41 +103,28 @@ func (s *topicsUnderTest) produceFixtures(t *testing.T) {
 		if strings.HasPrefix(dir, "amazon") {
 			topic = s.amazon
 		}
-		for _, path := range glob(t, filepath.Join(fixtures, dir, "*.json")) {
-			value := readFile(t, path)
+		for _, f := range pipelinetest.Fixtures(t, filepath.Join(fixtures, dir, "*.json")) {
 			switch {
-			case strings.HasSuffix(path, ".golden.json"):
-				continue
-			case strings.HasSuffix(path, ".bad.json"):
-				s.expectBad(t, value)
-				add(topic, value)
+			case strings.HasSuffix(f.File, ".bad.json"):
+				s.expectBad(t, f.Value)
+				add(topic, f.Value)
+			case f.Err != nil:
+				t.Fatalf("%s: %v", f.File, f.Err)
 			default:
-				o, err := normalizer.Normalize(value)
-				if err != nil {
-					t.Fatalf("%s: %v", path, err)
-				}
-				s.expectGood(t, o)
-				add(topic, value)
-				add(topic, value)
+				s.expectGood(t, f.Order)
+				add(topic, f.Value)
+				add(topic, f.Value)
 			}
 		}
 	}
-	for _, path := range glob(t, filepath.Join(fixtures, "envelope", "*.bad.json")) {
-		value := readFile(t, path)
-		s.expectBad(t, value)
-		add(s.amazon, value)
+	for _, f := range pipelinetest.Fixtures(t, filepath.Join(fixtures, "envelope", "*.bad.json")) {
+		s.expectBad(t, f.Value)
+		add(s.amazon, f.Value)
 	}
 	// An eBay order on the Amazon topic is routed to the DLQ, not written.
-	if ebayGood := glob(t, filepath.Join(fixtures, "ebay", "*.json")); len(ebayGood) > 0 {
-		for _, path := range ebayGood {
-			if !strings.HasSuffix(path, ".golden.json") && !strings.HasSuffix(path, ".bad.json") {
-				value := append(readFile(t, path), ' ') // a distinct value for the DLQ check
-				s.badReasons[string(value)] = pipeline.ReasonWrongTopic
-				add(s.amazon, value)
-				break
-			}
-		}
-	}
+	value := append(slices.Clip(goodEbay(t, 1)[0]), ' ') // a distinct value for the DLQ check
+	s.badReasons[string(value)] = pipeline.ReasonWrongTopic
+	add(s.amazon, value)
 	if len(s.goodByKey) == 0 {
 		t.Fatal("no good fixtures found")
 	}
@@ -501,15 +489,6 @@ func (s *topicsUnderTest) protectedComparers(t *testing.T, tenant string) []cmp.
 		cmp.Comparer(func(a, b protected.Ciphertext) bool { return decrypt(a) == decrypt(b) }),
 		cmp.Comparer(func(a, b time.Time) bool { return a.Equal(b) }),
 	}
-}
-
-func glob(t *testing.T, pattern string) []string {
-	t.Helper()
-	files, err := filepath.Glob(pattern)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return files
 }
 
 func readFile(t *testing.T, path string) []byte {

@@ -9,6 +9,7 @@ import (
 	"github.com/orderflow/orderflow/worker/order"
 	"github.com/orderflow/orderflow/worker/stacktest"
 	"github.com/orderflow/orderflow/worker/telemetry/telemetrytest"
+	"github.com/orderflow/orderflow/worker/transit/transittest"
 )
 
 const (
@@ -47,7 +48,7 @@ func benchProtect(b *testing.B, warm bool) {
 	tmpls := templates(b)
 	var tenants []string
 	for range benchTenants {
-		tenants = append(tenants, newTenant(b, admin))
+		tenants = append(tenants, transittest.NewTenant(b, admin))
 	}
 	tag := stacktest.UniqueName("b")
 	rng := rand.New(rand.NewPCG(1, 2))

@@ -12,6 +12,7 @@ import (
 	"github.com/orderflow/orderflow/worker/protect"
 	"github.com/orderflow/orderflow/worker/protected"
 	"github.com/orderflow/orderflow/worker/telemetry/telemetrytest"
+	"github.com/orderflow/orderflow/worker/transit/transittest"
 )
 
 // TestCardNumbersNeverLeaveTheStage hides card numbers where buyers and
@@ -26,7 +27,7 @@ func TestCardNumbersNeverLeaveTheStage(t *testing.T) {
 	admin := directClient(t)
 	cfg, reg := transitConfig("")
 	s := newStage(t, newClient(t, cfg), reg, nil)
-	tenant := newTenant(t, admin)
+	tenant := transittest.NewTenant(t, admin)
 
 	var withShipping, withBilling order.Order
 	for _, o := range protect.Fixtures(t) {

@@ -13,6 +13,7 @@ import (
 	"github.com/orderflow/orderflow/worker/order"
 	"github.com/orderflow/orderflow/worker/protect"
 	"github.com/orderflow/orderflow/worker/protected"
+	"github.com/orderflow/orderflow/worker/transit/transittest"
 )
 
 // TestEveryFieldIsTreatedAsThePolicySays feeds the stage an order whose every
@@ -48,7 +49,7 @@ func checkConformance(t *testing.T, p *policy.Policy) {
 	admin := directClient(t)
 	cfg, reg := transitConfig("")
 	s := newStage(t, newClient(t, cfg), reg, p)
-	tenant := newTenant(t, admin)
+	tenant := transittest.NewTenant(t, admin)
 
 	var in order.Order
 	n := 0

@@ -5,9 +5,6 @@ import (
 	"io"
 	"maps"
 	"net/http"
-	"net/http/httptest"
-	"net/http/httputil"
-	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -20,7 +17,6 @@ import (
 	"github.com/orderflow/orderflow/worker/protect"
 	"github.com/orderflow/orderflow/worker/protect/protecttest"
 	"github.com/orderflow/orderflow/worker/protected"
-	"github.com/orderflow/orderflow/worker/stacktest"
 	"github.com/orderflow/orderflow/worker/transit"
 	"github.com/orderflow/orderflow/worker/transit/transittest"
 )
@@ -51,21 +47,6 @@ func directClient(t testing.TB) *transit.Client {
 	cfg.Registerer = nil
 	cfg.TokenCacheSize = -1
 	return newClient(t, cfg)
-}
-
-// newTenant returns a tenant id no other run uses; its keys are destroyed when
-// the test ends.
-func newTenant(t testing.TB, admin *transit.Client) string {
-	t.Helper()
-	id := stacktest.UniqueName("t")
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if err := admin.DestroyTenantKeys(ctx, id); err != nil {
-			t.Errorf("cleanup: %v", err)
-		}
-	})
-	return id
 }
 
 func newStage(t testing.TB, c *transit.Client, reg prometheus.Registerer, p *policy.Policy) *protect.Stage {
@@ -131,14 +112,8 @@ type vaultProxy struct {
 
 func newVaultProxy(t testing.TB) *vaultProxy {
 	t.Helper()
-	addr, _ := stacktest.Vault(t)
-	target, err := url.Parse(addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	upstream := httputil.NewSingleHostReverseProxy(target)
 	p := &vaultProxy{requests: map[string]int{}}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	p.URL = transittest.Proxy(t, func(w http.ResponseWriter, r *http.Request) bool {
 		op := ""
 		if rest, ok := strings.CutPrefix(r.URL.Path, "/v1/transit/"); ok {
 			op, _, _ = strings.Cut(rest, "/")
@@ -157,12 +132,9 @@ func newVaultProxy(t testing.TB) *vaultProxy {
 			w.Header().Set("Content-Type", "application/json")
 			w.WriteHeader(http.StatusServiceUnavailable)
 			_, _ = io.WriteString(w, `{"errors":["Vault is sealed"]}`)
-			return
 		}
-		upstream.ServeHTTP(w, r)
-	}))
-	t.Cleanup(srv.Close)
-	p.URL = srv.URL
+		return fail
+	})
 	return p
 }
 

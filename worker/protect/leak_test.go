@@ -12,6 +12,7 @@ import (
 
 	"github.com/orderflow/orderflow/worker/order"
 	"github.com/orderflow/orderflow/worker/protect"
+	"github.com/orderflow/orderflow/worker/transit/transittest"
 )
 
 // TestNoPersonalDataInLogsOrErrors runs the stage over every realistic fixture
@@ -35,7 +36,7 @@ func TestNoPersonalDataInLogsOrErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tenant := newTenant(t, admin)
+	tenant := transittest.NewTenant(t, admin)
 
 	batch := forTenant(protect.Fixtures(t), tenant)
 	cards := []string{"4111 1111 1111 1111", "5555-5555-5555-4444", "378282246310005"}

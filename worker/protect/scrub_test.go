@@ -18,6 +18,7 @@ import (
 	"github.com/orderflow/orderflow/worker/channel"
 	"github.com/orderflow/orderflow/worker/normalize"
 	"github.com/orderflow/orderflow/worker/order"
+	"github.com/orderflow/orderflow/worker/pipeline/pipelinetest"
 )
 
 // policyCardScan is the embedded policy's card_scan, as the stage uses it.
@@ -335,25 +336,8 @@ func cardDigits(s string) string {
 func Fixtures(t testing.TB) []order.Order {
 	t.Helper()
 	var out []order.Order
-	for _, dir := range []string{"amazon", "amazon2026", "ebay"} {
-		files, err := filepath.Glob(filepath.Join("..", "normalize", "testdata", dir, "*.json"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, f := range files {
-			if strings.HasSuffix(f, ".golden.json") {
-				continue
-			}
-			data, err := os.ReadFile(f)
-			if err != nil {
-				t.Fatal(err)
-			}
-			o, err := normalizer.Normalize(data)
-			if err != nil {
-				t.Fatalf("%s: %v", f, err)
-			}
-			out = append(out, o)
-		}
+	for _, f := range pipelinetest.Orders(t, "../normalize/testdata/amazon", "../normalize/testdata/amazon2026", "../normalize/testdata/ebay") {
+		out = append(out, f.Order)
 	}
 	if len(out) < 40 {
 		t.Fatalf("only %d fixtures found", len(out))

@@ -15,6 +15,7 @@ import (
 	"github.com/orderflow/orderflow/worker/stacktest"
 	"github.com/orderflow/orderflow/worker/telemetry/telemetrytest"
 	"github.com/orderflow/orderflow/worker/transit"
+	"github.com/orderflow/orderflow/worker/transit/transittest"
 )
 
 func TestTokensAreDeterministicPerTenantAndDifferAcrossTenants(t *testing.T) {
@@ -23,7 +24,7 @@ func TestTokensAreDeterministicPerTenantAndDifferAcrossTenants(t *testing.T) {
 	cfg, reg := transitConfig("")
 	c := newClient(t, cfg)
 	s := newStage(t, c, reg, nil)
-	acme, globex := newTenant(t, admin), newTenant(t, admin)
+	acme, globex := transittest.NewTenant(t, admin), transittest.NewTenant(t, admin)
 	tmpl := templates(t)[0]
 	tag := stacktest.UniqueName("d")
 	ann, bob := newBuyer(tag, 1), newBuyer(tag, 2)
@@ -80,7 +81,7 @@ func TestVaultRequestsGrowWithTenantsNotOrders(t *testing.T) {
 	s, proxy, _ := proxiedStage(t, func(cfg *transit.Config) {
 		cfg.BatchSize = 10_000 // one request per call, so the count is the calls
 	})
-	tenants := []string{newTenant(t, admin), newTenant(t, admin), newTenant(t, admin)}
+	tenants := []string{transittest.NewTenant(t, admin), transittest.NewTenant(t, admin), transittest.NewTenant(t, admin)}
 	tmpls := templates(t)
 	tag := stacktest.UniqueName("n")
 
@@ -106,7 +107,7 @@ func TestRepeatBuyersHitTheTokenCache(t *testing.T) {
 	ctx := ctxFor(t)
 	admin := directClient(t)
 	s, proxy, reg := proxiedStage(t, nil)
-	tenant := newTenant(t, admin)
+	tenant := transittest.NewTenant(t, admin)
 	tmpls := templates(t)
 	tag := stacktest.UniqueName("r")
 	batch := func(first int) []order.Order {
@@ -143,7 +144,7 @@ func TestDeliveryLabelAndInvoicePartyDecrypt(t *testing.T) {
 	admin := directClient(t)
 	cfg, reg := transitConfig("")
 	s := newStage(t, newClient(t, cfg), reg, nil)
-	tenant := newTenant(t, admin)
+	tenant := transittest.NewTenant(t, admin)
 	var business, fba order.Order
 	for _, o := range protect.Fixtures(t) {
 		switch {
@@ -195,7 +196,7 @@ func TestVaultDownFailsTheBatch(t *testing.T) {
 	ctx := ctxFor(t)
 	admin := directClient(t)
 	s, proxy, reg := proxiedStage(t, func(cfg *transit.Config) { cfg.MaxAttempts = 2 })
-	tenant := newTenant(t, admin)
+	tenant := transittest.NewTenant(t, admin)
 	batch := forTenant(protect.Fixtures(t), tenant)
 	if _, err := s.Protect(ctx, batch[:1]); err != nil { // creates the keys
 		t.Fatalf("Protect: %v", err)
@@ -260,7 +261,7 @@ func TestPolicyDrivesTheStage(t *testing.T) {
 	p := withRules(loadPolicy(t), map[string]policy.Rule{"buyer.phone": drop, "shipping_address.phone": drop})
 	delete(p.Derived, "ship_postcode_area")
 	s := newStage(t, newClient(t, cfg), reg, p)
-	tenant := newTenant(t, admin)
+	tenant := transittest.NewTenant(t, admin)
 	o := newOrder(templates(t)[0], tenant, 1, newBuyer(stacktest.UniqueName("p"), 1))
 	out, err := s.Protect(ctx, []order.Order{o})
 	if err != nil {

@@ -17,6 +17,7 @@ import (
 	"github.com/orderflow/orderflow/worker/stacktest"
 	"github.com/orderflow/orderflow/worker/telemetry/telemetrytest"
 	"github.com/orderflow/orderflow/worker/transit"
+	"github.com/orderflow/orderflow/worker/transit/transittest"
 )
 
 // enableAuth enables an auth method of type kind under a unique mount path,
@@ -83,7 +84,7 @@ func hmacKeyed(t *testing.T, ctx context.Context, in []string) (root *vault.Clie
 	t.Helper()
 	root = stacktest.VaultClient(t)
 	provisioner, _ := rootClient(t)
-	id = tenant(t, provisioner)
+	id = transittest.NewTenant(t, provisioner)
 	want, err := provisioner.HMAC(ctx, id, in)
 	if err != nil {
 		t.Fatalf("HMAC as root: %v", err)
@@ -194,7 +195,7 @@ func TestTokenFileIsReadAgainWhenVaultRefusesTheToken(t *testing.T) {
 	cfg, reg := testConfig(t)
 	cfg.Auth = transit.Auth{Method: transit.AuthToken, TokenFile: tokens.file}
 	c := newClient(t, cfg)
-	id := tenant(t, c)
+	id := transittest.NewTenant(t, c)
 	mustHMAC(t, ctx, c, id, []string{"a"})
 
 	tokens.revoke(ctx)

@@ -7,6 +7,7 @@ import (
 
 	"github.com/orderflow/orderflow/worker/stacktest"
 	"github.com/orderflow/orderflow/worker/transit"
+	"github.com/orderflow/orderflow/worker/transit/transittest"
 )
 
 // benchCall is how many values a batched call carries: the default BatchSize,
@@ -20,7 +21,7 @@ func BenchmarkHMAC(b *testing.B) {
 	cfg, _ := testConfig(b)
 	cfg.TokenCacheSize = -1 // the uncached cases measure Vault
 	c := newClient(b, cfg)
-	id := tenant(b, c)
+	id := transittest.NewTenant(b, c)
 	if _, err := c.HMAC(ctx, id, []string{"create the key"}); err != nil {
 		b.Fatalf("HMAC: %v", err)
 	}
@@ -57,7 +58,7 @@ func BenchmarkHMAC(b *testing.B) {
 func BenchmarkEncrypt(b *testing.B) {
 	ctx := context.Background()
 	c, _ := rootClient(b)
-	id := tenant(b, c)
+	id := transittest.NewTenant(b, c)
 	if _, err := c.Encrypt(ctx, id, [][]byte{[]byte("create the key")}); err != nil {
 		b.Fatalf("Encrypt: %v", err)
 	}

@@ -125,7 +125,7 @@ func newProxied(t *testing.T, mode string, faults int, prefix string, tune func(
 	cfg.Address = proxy.URL
 	tune(&cfg)
 	c := newClient(t, cfg)
-	return proxied{proxy: proxy, c: c, id: tenant(t, c), reg: reg}
+	return proxied{proxy: proxy, c: c, id: transittest.NewTenant(t, c), reg: reg}
 }
 
 // wantError is what a test expects of a call's *transit.Error.
@@ -155,7 +155,7 @@ func checkError(t *testing.T, what string, err error, want wantError) {
 func TestVaultUnavailableIsRetried(t *testing.T) {
 	ctx := ctxFor(t)
 	direct, _ := rootClient(t)
-	id := tenant(t, direct)
+	id := transittest.NewTenant(t, direct)
 	in := []string{"ann@example.co.uk", "bob@example.co.uk"}
 	want, err := direct.HMAC(ctx, id, in) // also creates the key
 	if err != nil {
@@ -281,7 +281,7 @@ func TestOneAttemptPerRequestWhileLoginsKeepTheirs(t *testing.T) {
 	if n := telemetrytest.Sum(t, reg, "orderflow_vault_requests_total", "operation=lookup_self"); n != 3 {
 		t.Errorf("%v token lookups, want 2 failed + 1", n)
 	}
-	id := tenant(t, c)
+	id := transittest.NewTenant(t, c)
 
 	proxy.set("503", 1)
 	before := proxy.requests()

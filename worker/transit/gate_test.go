@@ -12,6 +12,7 @@ import (
 	"github.com/orderflow/orderflow/worker/stacktest"
 	"github.com/orderflow/orderflow/worker/telemetry/telemetrytest"
 	"github.com/orderflow/orderflow/worker/transit"
+	"github.com/orderflow/orderflow/worker/transit/transittest"
 )
 
 // listGate is a Gate over a set of offboarded tenants and a stale flag, as
@@ -87,7 +88,7 @@ func TestGatedTenantIsRefusedAndItsKeysAreNeverRecreated(t *testing.T) {
 	worker := newClient(t, cfg)
 	shredder, _ := rootClient(t)
 	ctx := ctxFor(t)
-	gone, kept := tenant(t, shredder), tenant(t, shredder)
+	gone, kept := transittest.NewTenant(t, shredder), transittest.NewTenant(t, shredder)
 
 	for _, id := range []string{gone, kept} {
 		mustHMAC(t, ctx, worker, id, []string{"ann@example.co.uk"})
@@ -132,7 +133,7 @@ func TestGatedTenantIsRefusedAndItsKeysAreNeverRecreated(t *testing.T) {
 func TestClientThatDestroyedTheKeysNeverRecreatesThem(t *testing.T) {
 	c, _ := rootClient(t)
 	ctx := ctxFor(t)
-	id := tenant(t, c)
+	id := transittest.NewTenant(t, c)
 	if _, err := c.Encrypt(ctx, id, [][]byte{[]byte("x")}); err != nil {
 		t.Fatal(err)
 	}
@@ -160,7 +161,7 @@ func TestStaleGateRefusesEveryTenantForNow(t *testing.T) {
 	cfg.Gate = gate
 	c := newClient(t, cfg)
 	ctx := ctxFor(t)
-	id := tenant(t, c)
+	id := transittest.NewTenant(t, c)
 	if _, err := c.HMAC(ctx, id, []string{"a"}); err != nil {
 		t.Fatal(err)
 	}
@@ -199,7 +200,7 @@ func TestAdmittedCallStopsWhenItsTenantIsOffboarded(t *testing.T) {
 	cfg.Gate = gate
 	c := newClient(t, cfg)
 	ctx := ctxFor(t)
-	id := tenant(t, c)
+	id := transittest.NewTenant(t, c)
 	checks := 0
 	gate.onCheck = func() {
 		checks++
@@ -225,7 +226,7 @@ func TestAdmittedCallStopsWhenItsTenantIsOffboarded(t *testing.T) {
 func TestKeyRemovedByHandIsCreatedAgain(t *testing.T) {
 	c, _ := rootClient(t)
 	ctx := ctxFor(t)
-	id := tenant(t, c)
+	id := transittest.NewTenant(t, c)
 	if _, err := c.HMAC(ctx, id, []string{"first"}); err != nil {
 		t.Fatal(err)
 	}

@@ -52,21 +52,6 @@ func rootClient(t testing.TB) (*transit.Client, *prometheus.Registry) {
 	return newClient(t, cfg), reg
 }
 
-// tenant returns a tenant id no other test run uses, whose keys are destroyed
-// when the test ends.
-func tenant(t testing.TB, c *transit.Client) string {
-	t.Helper()
-	id := stacktest.UniqueName("t")
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if err := c.DestroyTenantKeys(ctx, id); err != nil {
-			t.Errorf("cleanup: %v", err)
-		}
-	})
-	return id
-}
-
 // mustHMAC, mustEncrypt and mustDecrypt make a call that the test needs to
 // succeed, and fail the test when it does not.
 func mustHMAC(t testing.TB, ctx context.Context, c *transit.Client, id string, in []string) []string {

@@ -10,6 +10,7 @@ import (
 	"github.com/orderflow/orderflow/worker/privacytest"
 
 	"github.com/orderflow/orderflow/worker/transit"
+	"github.com/orderflow/orderflow/worker/transit/transittest"
 )
 
 // personalData are the kinds of value the client handles: names, emails,
@@ -40,7 +41,7 @@ func TestNoPersonalDataInLogsErrorsOrMetrics(t *testing.T) {
 	cfg.BatchSize = 4 // several requests per call, some concurrent
 	cfg.Logger = logs.Logger()
 	c := newClient(t, cfg)
-	id := tenant(t, c)
+	id := transittest.NewTenant(t, c)
 	plain := make([][]byte, len(personalData))
 	for i, v := range personalData {
 		plain[i] = []byte(v)

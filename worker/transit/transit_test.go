@@ -14,6 +14,7 @@ import (
 	"github.com/orderflow/orderflow/worker/stacktest"
 	"github.com/orderflow/orderflow/worker/telemetry/telemetrytest"
 	"github.com/orderflow/orderflow/worker/transit"
+	"github.com/orderflow/orderflow/worker/transit/transittest"
 )
 
 func TestHMACIsDeterministicPerTenantAndDiffersAcrossTenants(t *testing.T) {
@@ -21,7 +22,7 @@ func TestHMACIsDeterministicPerTenantAndDiffersAcrossTenants(t *testing.T) {
 	cfg.TokenCacheSize = -1 // every token from Vault
 	c := newClient(t, cfg)
 	ctx := ctxFor(t)
-	a, b := tenant(t, c), tenant(t, c)
+	a, b := transittest.NewTenant(t, c), transittest.NewTenant(t, c)
 	in := []string{"ann@example.co.uk", "Zoë Brontë", "+44 7700 900123"}
 
 	first := mustHMAC(t, ctx, c, a, in)
@@ -48,7 +49,7 @@ func TestBatchKeepsInputOrder(t *testing.T) {
 	cfg.TokenCacheSize = -1
 	c := newClient(t, cfg)
 	ctx := ctxFor(t)
-	id := tenant(t, c)
+	id := transittest.NewTenant(t, c)
 	// Repeats within the batch are sent once and answered for every position.
 	in := []string{"a@example.com", "b@example.com", "a@example.com", "", "c@example.com", "b@example.com"}
 
@@ -73,7 +74,7 @@ func TestLargeInputsAreSplitIntoBatches(t *testing.T) {
 	cfg.BatchSize = 64
 	c := newClient(t, cfg)
 	ctx := ctxFor(t)
-	id := tenant(t, c)
+	id := transittest.NewTenant(t, c)
 	in := values(1000, "buyer-%04d@example.com")
 
 	split := mustHMAC(t, ctx, c, id, in)
@@ -112,7 +113,7 @@ func TestLargeInputsAreSplitIntoBatches(t *testing.T) {
 func TestEncryptionRoundTrips(t *testing.T) {
 	c, _ := rootClient(t)
 	ctx := ctxFor(t)
-	a, b := tenant(t, c), tenant(t, c)
+	a, b := transittest.NewTenant(t, c), transittest.NewTenant(t, c)
 	plain := [][]byte{
 		[]byte("Zoë Brontë, 12 Rue de l'Église"),
 		[]byte(""),
@@ -152,7 +153,7 @@ func TestEncryptionRoundTrips(t *testing.T) {
 func TestKeysAreCreatedOnFirstUseOnceAndDeletable(t *testing.T) {
 	c, reg := rootClient(t)
 	ctx := ctxFor(t)
-	id := tenant(t, c)
+	id := transittest.NewTenant(t, c)
 
 	// Concurrent first uses share one creation.
 	var wg sync.WaitGroup
@@ -185,7 +186,7 @@ func TestKeysAreCreatedOnFirstUseOnceAndDeletable(t *testing.T) {
 func TestDestroyTenantKeysShredsOnlyThatTenant(t *testing.T) {
 	c, _ := rootClient(t)
 	ctx := ctxFor(t)
-	gone, kept := tenant(t, c), tenant(t, c)
+	gone, kept := transittest.NewTenant(t, c), transittest.NewTenant(t, c)
 	plain := [][]byte{[]byte("ann@example.co.uk")}
 
 	goneCT := mustEncrypt(t, ctx, c, gone, plain)
@@ -226,7 +227,7 @@ func TestDestroyTenantKeysShredsOnlyThatTenant(t *testing.T) {
 func TestTokenCacheAnswersRepeatValues(t *testing.T) {
 	c, reg := rootClient(t)
 	ctx := ctxFor(t)
-	id := tenant(t, c)
+	id := transittest.NewTenant(t, c)
 	in := values(10, "repeat-%d@example.com")
 
 	first := mustHMAC(t, ctx, c, id, in)
@@ -244,7 +245,7 @@ func TestTokenCacheAnswersRepeatValues(t *testing.T) {
 		t.Errorf("cache hits %v, misses %v; want 10 and 10", hits, misses)
 	}
 	// Another tenant's tokens are never answered from this tenant's entries.
-	other := tenant(t, c)
+	other := transittest.NewTenant(t, c)
 	theirs := mustHMAC(t, ctx, c, other, in[:1])
 	if theirs[0] == first[0] {
 		t.Errorf("the cache answered another tenant's value")
@@ -254,7 +255,7 @@ func TestTokenCacheAnswersRepeatValues(t *testing.T) {
 func TestPartialBatchFailureNamesTheIndices(t *testing.T) {
 	c, reg := rootClient(t)
 	ctx := ctxFor(t)
-	id := tenant(t, c)
+	id := transittest.NewTenant(t, c)
 	good := mustEncrypt(t, ctx, c, id, [][]byte{[]byte("one"), []byte("two")})
 
 	_, err := c.Decrypt(ctx, id, []string{good[0], "vault:v1:bm90LWEtY2lwaGVydGV4dA==", good[1], "not a ciphertext"})

@@ -6,7 +6,6 @@ import (
 	"io"
 	"log/slog"
 	"maps"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -14,10 +13,8 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
-	"github.com/orderflow/orderflow/worker/channel"
 	"github.com/orderflow/orderflow/worker/clickhousedb/clickhousetest"
 	"github.com/orderflow/orderflow/worker/config"
-	"github.com/orderflow/orderflow/worker/normalize"
 	"github.com/orderflow/orderflow/worker/pipeline/pipelinetest"
 	"github.com/orderflow/orderflow/worker/stacktest"
 	"github.com/orderflow/orderflow/worker/telemetry"
@@ -88,37 +85,23 @@ func (e *stackEnv) config(t *testing.T) config.Config {
 func (e *stackEnv) produceFixtures(t *testing.T) (good map[pipelinetest.Key]bool, bad int) {
 	t.Helper()
 	good = map[pipelinetest.Key]bool{}
-	normalizer, err := channel.Default().Normalizer(normalize.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
 	msgs := map[string][]kafka.Message{}
 	for _, dir := range []string{"amazon", "amazon2026", "ebay"} {
 		topic := e.ebay
 		if strings.HasPrefix(dir, "amazon") {
 			topic = e.amazon
 		}
-		files, _ := filepath.Glob(filepath.Join("../../normalize/testdata", dir, "*.json"))
-		files2, _ := filepath.Glob(filepath.Join("../../normalize/testdata", dir, "bad", "*.json"))
-		for _, f := range append(files, files2...) {
-			if strings.HasSuffix(f, ".golden.json") {
-				continue
-			}
-			value, err := os.ReadFile(f)
-			if err != nil {
-				t.Fatal(err)
-			}
-			value = bytes.TrimRight(value, "\n")
-			o, err := normalizer.Normalize(value)
+		root := filepath.Join("../../normalize/testdata", dir)
+		for _, f := range pipelinetest.Fixtures(t, filepath.Join(root, "*.json"), filepath.Join(root, "bad", "*.json")) {
 			copies := 1
-			if err == nil {
-				good[pipelinetest.KeyOf(o)] = true
+			if f.Err == nil {
+				good[pipelinetest.KeyOf(f.Order)] = true
 				copies = 2
 			} else {
 				bad++
 			}
 			for range copies {
-				msgs[topic] = append(msgs[topic], kafka.Message{Key: []byte(filepath.Base(f)), Value: value})
+				msgs[topic] = append(msgs[topic], kafka.Message{Key: []byte(filepath.Base(f.File)), Value: f.Value})
 			}
 		}
 	}

@@ -6,8 +6,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -30,7 +28,7 @@ func TestRunWorkerServesMetricsAndStopsCleanly(t *testing.T) {
 	for _, topic := range []string{amazon, ebay, dlq} {
 		stacktest.CreateTopic(t, brokers, topic, 2)
 	}
-	value := firstGoodFixture(t, "ebay")
+	value := pipelinetest.GoodFixtures(t, "../../normalize/testdata/ebay", 1)[0]
 	writer := &kafka.Writer{Addr: kafka.TCP(brokers...), Topic: ebay, BatchTimeout: time.Millisecond}
 	if err := writer.WriteMessages(context.Background(), kafka.Message{Key: []byte("k"), Value: value}); err != nil {
 		t.Fatal(err)
@@ -93,22 +91,6 @@ func TestRunWorkerServesMetricsAndStopsCleanly(t *testing.T) {
 		conn.Close()
 		t.Errorf("metrics server still listening after stop")
 	}
-}
-
-func firstGoodFixture(t *testing.T, channel string) []byte {
-	t.Helper()
-	files, _ := filepath.Glob(filepath.Join("../../normalize/testdata", channel, "*.json"))
-	for _, f := range files {
-		if !strings.HasSuffix(f, ".golden.json") && !strings.HasSuffix(f, ".bad.json") {
-			b, err := os.ReadFile(f)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return b
-		}
-	}
-	t.Fatalf("no good %s fixture", channel)
-	return nil
 }
 
 func freeAddr(t *testing.T) string {

@@ -1,6 +1,9 @@
 // Package pipelinetest has test doubles for the pipeline's own edges. MemorySink
 // stands in for the ClickHouse writers until they exist and for fault injection
-// after; it is for tests only.
+// after. Fixtures and Orders load the normaliser's fixture messages, normalised,
+// for the tests of every stage after the normaliser (it lives here, not in
+// normalizetest, because normalising needs the channel registry, which imports
+// normalize). It is for tests only.
 package pipelinetest
 
 import (

@@ -56,3 +56,19 @@ func Proxy(t testing.TB, intercept func(w http.ResponseWriter, r *http.Request) 
 	t.Cleanup(srv.Close)
 	return srv.URL
 }
+
+// NewTenant returns a tenant id of this test's own (stacktest.UniqueName), whose
+// keys are destroyed on c's Vault when the test ends, so that parallel runs never
+// share keys and the shared Vault does not fill up with test tenants.
+func NewTenant(t testing.TB, c *transit.Client) string {
+	t.Helper()
+	id := stacktest.UniqueName("t")
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := c.DestroyTenantKeys(ctx, id); err != nil {
+			t.Errorf("destroy the keys of tenant %s: %v", id, err)
+		}
+	})
+	return id
+}
