@@ -21,7 +21,6 @@ import (
 	"github.com/orderflow/orderflow/worker/normalize"
 	"github.com/orderflow/orderflow/worker/order"
 	"github.com/orderflow/orderflow/worker/protect"
-	"github.com/orderflow/orderflow/worker/stacktest"
 	"github.com/orderflow/orderflow/worker/telemetry/telemetrytest"
 	"github.com/orderflow/orderflow/worker/transit"
 	"github.com/orderflow/orderflow/worker/transit/transittest"
@@ -141,14 +140,7 @@ func TestAThirdChannelTakesOneEntryAndOneMigration(t *testing.T) {
 	}
 	now := time.Date(2026, 11, 20, 12, 0, 0, 0, time.UTC)
 	vault := transittest.NewClient(t, transit.Config{})
-	tenant := stacktest.UniqueName("t")
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if err := vault.DestroyTenantKeys(ctx, tenant); err != nil {
-			t.Errorf("destroy keys of %s: %v", tenant, err)
-		}
-	})
+	tenant := transittest.NewTenant(t, vault)
 
 	// Normalise: the test channel's messages, whichever member comes first; its
 	// bad ones dead-lettered with the field and the rule; and refused as an
