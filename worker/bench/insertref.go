@@ -15,6 +15,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	schema "github.com/orderflow/orderflow/schemas/clickhouse"
+	"github.com/orderflow/orderflow/worker/clickhousedb"
 	"github.com/orderflow/orderflow/worker/order"
 )
 
@@ -96,20 +97,15 @@ func sendRefBlock(ctx context.Context, conn driver.Conn, insert string, b *refFa
 // checkRefColumns fails when order_facts has columns the reference does not
 // fill (or lacks ones it does): the schema moved on, and so must this file.
 func checkRefColumns(ctx context.Context, conn driver.Conn, database string) error {
-	rows, err := conn.Query(ctx, "SELECT name FROM system.columns WHERE database = ? AND table = ?", database, refTable)
-	if err != nil {
-		return fmt.Errorf("reference (b): columns of %s: %w", refTable, err)
-	}
-	defer func() { _ = rows.Close() }()
 	var have []string
-	for rows.Next() {
+	if err := clickhousedb.EachRow(ctx, conn, func(rows driver.Rows) error {
 		var name string
 		if err := rows.Scan(&name); err != nil {
-			return fmt.Errorf("reference (b): columns of %s: %w", refTable, err)
+			return err
 		}
 		have = append(have, name)
-	}
-	if err := rows.Err(); err != nil {
+		return nil
+	}, "SELECT name FROM system.columns WHERE database = ? AND table = ?", database, refTable); err != nil {
 		return fmt.Errorf("reference (b): columns of %s: %w", refTable, err)
 	}
 	want := slices.Clone(refFactColumns)

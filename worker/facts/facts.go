@@ -65,6 +65,7 @@ import (
 
 	schema "github.com/orderflow/orderflow/schemas/clickhouse"
 	"github.com/orderflow/orderflow/worker/channel"
+	"github.com/orderflow/orderflow/worker/clickhousedb"
 	"github.com/orderflow/orderflow/worker/config"
 	"github.com/orderflow/orderflow/worker/failure"
 	"github.com/orderflow/orderflow/worker/protected"
@@ -357,16 +358,11 @@ func (w *Writer) send(ctx context.Context, b *block) error {
 func (w *Writer) CheckSchema(ctx context.Context) error {
 	var errs []error
 	for t := range numTables {
-		rows, err := w.cfg.Conn.Query(ctx, "SELECT name, type FROM system.columns WHERE database = ? AND table = ?", w.dbs[t], t.String())
-		if err != nil {
-			return fmt.Errorf("facts: reading the columns of %s.%s: %s", w.dbs[t], t, describe(err))
-		}
 		have := map[string]bool{}
-		for rows.Next() {
+		if err := clickhousedb.EachRow(ctx, w.cfg.Conn, func(rows driver.Rows) error {
 			var name, typ string
 			if err := rows.Scan(&name, &typ); err != nil {
-				rows.Close()
-				return fmt.Errorf("facts: reading the columns of %s.%s: %s", w.dbs[t], t, describe(err))
+				return err
 			}
 			have[name] = true
 			if name == "channel" {
@@ -374,9 +370,8 @@ func (w *Writer) CheckSchema(ctx context.Context) error {
 					errs = append(errs, fmt.Errorf("facts: %s.%s column channel: %w", w.dbs[t], t, err))
 				}
 			}
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
+			return nil
+		}, "SELECT name, type FROM system.columns WHERE database = ? AND table = ?", w.dbs[t], t.String()); err != nil {
 			return fmt.Errorf("facts: reading the columns of %s.%s: %s", w.dbs[t], t, describe(err))
 		}
 		if len(have) == 0 {
