@@ -1,6 +1,7 @@
 package outbox
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -152,8 +153,15 @@ func (s *Sink) Write(ctx context.Context, batch uint64, orders []protected.Order
 	}
 	var tooLarge kafka.MessageTooLargeError
 	if errors.As(err, &tooLarge) {
-		k := send[len(send)-1-len(tooLarge.Remaining)]
-		return failure.InOrder(from[k], fmt.Errorf("the %s job of order %d of the batch is larger than a produce request may be: %w", jobs[k].Kind, from[k], err))
+		// The writer checks sizes before it sends anything, and says which
+		// message by value only: the first equal one is the first too large.
+		for n, m := range msgs {
+			if bytes.Equal(m.Value, tooLarge.Message.Value) && bytes.Equal(m.Key, tooLarge.Message.Key) {
+				k := send[n]
+				return failure.InOrder(from[k], fmt.Errorf("the %s job of order %d of the batch is larger than a produce request may be (%d bytes): %w",
+					jobs[k].Kind, from[k], len(m.Value), err))
+			}
+		}
 	}
 	return kafkafailure.Classify(fmt.Errorf("write %d courier jobs to %s: %w", len(msgs), s.writer.Topic, err))
 }
