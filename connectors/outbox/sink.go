@@ -55,8 +55,8 @@ type Sink struct {
 	metrics *metrics
 
 	mu sync.Mutex
-	// batch and acked remember, for the last batch ID that failed, the
-	// idempotency keys Kafka acknowledged.
+	// batch is the ID of the last batch written, and acked the idempotency
+	// keys Kafka acknowledged in its failed attempts.
 	batch uint64
 	acked map[string]bool
 }
@@ -85,8 +85,9 @@ func New(cfg Config) (*Sink, error) {
 			Balancer:     &kafka.Hash{},
 			RequiredAcks: kafka.RequireAll,
 			// Write is synchronous: flush at once, and let a batch's jobs go
-			// to each partition in as few requests as BatchBytes (kafka-go's
-			// default, 1 MiB, the broker's default message.max.bytes) allows.
+			// to each partition in as few requests as BatchBytes allows
+			// (kafka-go's default, 1 MiB, just under the broker's default
+			// message.max.bytes).
 			BatchTimeout: time.Millisecond,
 			BatchSize:    100_000,
 			// The pipeline is the one retrier of its stages.
@@ -138,7 +139,7 @@ func (s *Sink) Write(ctx context.Context, batch uint64, orders []protected.Order
 	switch {
 	case err == nil:
 		s.count(jobs, send, nil)
-		s.batch, s.acked = 0, nil
+		s.acked = nil // the pipeline does not write a batch again once it is taken
 		return nil
 	case errors.As(err, &perMessage) && len(perMessage) == len(msgs):
 		s.count(jobs, send, perMessage)
