@@ -3,6 +3,7 @@ package stacktest
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -50,16 +51,31 @@ func EndOffsets(t testing.TB, brokers []string, topic string, partitions int) ma
 	for p := range partitions {
 		req[p] = kafka.LastOffsetOf(p)
 	}
-	resp, err := KafkaClient(brokers).ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{topic: req}})
-	if err != nil {
-		t.Fatalf("list offsets of %s: %v", topic, err)
-	}
+	// A topic created a moment ago may have no leader yet for some partition
+	// (Not Leader For Partition, Leader Not Available): ask again a few times
+	// before failing the test.
 	ends := make(map[int]int64, partitions)
-	for _, po := range resp.Topics[topic] {
-		if po.Error != nil {
-			t.Fatalf("list offsets of %s/%d: %v", topic, po.Partition, po.Error)
+	for attempt := 0; ; attempt++ {
+		resp, err := KafkaClient(brokers).ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{topic: req}})
+		if err != nil {
+			t.Fatalf("list offsets of %s: %v", topic, err)
 		}
-		ends[po.Partition] = po.LastOffset
+		var retry error
+		for _, po := range resp.Topics[topic] {
+			var ke kafka.Error
+			switch {
+			case po.Error == nil:
+				ends[po.Partition] = po.LastOffset
+			case errors.As(po.Error, &ke) && ke.Temporary() && attempt < 20:
+				retry = fmt.Errorf("%s/%d: %w", topic, po.Partition, po.Error)
+			default:
+				t.Fatalf("list offsets of %s/%d: %v", topic, po.Partition, po.Error)
+			}
+		}
+		if retry == nil {
+			break
+		}
+		time.Sleep(250 * time.Millisecond)
 	}
 	return ends
 }

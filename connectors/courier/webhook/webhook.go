@@ -83,13 +83,16 @@ type Courier struct {
 	metrics *metrics
 }
 
-var namePattern = regexp.MustCompile(`^[a-z0-9_-]{1,64}$`)
+// namePattern is a connector's name as config allows it (a metric label).
+var namePattern = regexp.MustCompile(`^[a-z][a-z0-9_]{0,63}$`)
 
 // New completes and checks cfg, reads the secrets, and returns the Courier.
 // Its errors name the key at fault, never a secret.
 func New(cfg Config) (*Courier, error) {
-	if !namePattern.MatchString(cfg.Name) {
-		return nil, fmt.Errorf("webhook: name: want 1 to 64 of [a-z0-9_-], got %q", cfg.Name)
+	// The name's form is config's rule (connectors.<name>); here it only has
+	// to be a bounded metric label.
+	if cfg.Name == "" || len(cfg.Name) > 64 {
+		return nil, fmt.Errorf("webhook: name: want 1 to 64 bytes, got %d", len(cfg.Name))
 	}
 	fail := func(format string, args ...any) error {
 		return fmt.Errorf("webhook %s: "+format, append([]any{cfg.Name}, args...)...)
