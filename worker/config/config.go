@@ -43,6 +43,9 @@ type Config struct {
 	ClickHouse  ClickHouse  `yaml:"clickhouse"`
 	Retention   Retention   `yaml:"retention"`
 	Offboarding Offboarding `yaml:"offboarding"`
+	// Connectors are the courier and accounting connectors, by name
+	// (connectors.go). Default: none.
+	Connectors Connectors `yaml:"connectors"`
 }
 
 // Kafka is how the worker reaches the order streams.
@@ -293,6 +296,7 @@ func (c *Config) Validate() error {
 	errs = append(errs, c.ClickHouse.validate()...)
 	errs = append(errs, c.Retention.validate()...)
 	errs = append(errs, c.Offboarding.validate(c.Vault.RequestTimeout)...)
+	errs = append(errs, c.Connectors.validate()...)
 	return errors.Join(errs...)
 }
 

@@ -88,6 +88,15 @@ func TestFullFileSetsEveryKey(t *testing.T) {
 			Lease:     Lease{Enabled: false, KVMount: "kv-eu", Path: "eu/orderflow/leases", TTL: 30 * time.Second},
 		},
 		Offboarding: Offboarding{ReloadInterval: 5 * time.Second, StaleAfter: 30 * time.Second, LiveWithin: time.Minute, AckTimeout: 10 * time.Minute},
+		Connectors: Connectors{"royalmail": {
+			Kind:          "clickanddrop",
+			Purpose:       PurposeDelivery,
+			Endpoint:      "https://api.parcel.royalmail.com/api/v1",
+			Credentials:   SecretRef{Env: "TEST_ROYALMAIL_API_KEY", Value: "rm-api-key"},
+			Notifications: []string{"acme"},
+			Parcel:        Parcel{WeightGrams: 750, Format: "smallParcel", TariffCode: "420292"},
+			Services:      map[string]string{"Standard": "CRL1", "NextDay": "TPN24"},
+		}},
 	}
 	if diff := cmp.Diff(want, cfg); diff != "" {
 		t.Errorf("config (-want +got):\n%s", diff)
@@ -121,6 +130,7 @@ var fullFileEnv = []string{
 	"TEST_VAULT_TOKEN=hvs.test-token",
 	"TEST_VAULT_ROLE_ID=role-id-from-env",
 	"TEST_CLICKHOUSE_PASSWORD=ch-pass",
+	"TEST_ROYALMAIL_API_KEY=rm-api-key",
 }
 
 func TestMinimalFileTakesDefaults(t *testing.T) {
@@ -183,6 +193,24 @@ func TestBadFilesAreRefusedNamingTheKey(t *testing.T) {
 		"class.bad.yaml": `config testdata/class.bad.yaml: retention.archive: line 6: unknown key: "archive" is not a retention class: ` +
 			"the classes are analytics, label, financial (declared in worker/config/classes.go)\n" +
 			"retention.intervall: line 7: unknown key",
+		// P7: a connector without a purpose, with one that is not delivery
+		// or accounting (marketing), or with another than its kind's.
+		"connector-purpose.bad.yaml": "config: connectors.books.purpose: accounting, but a webhook connector's purpose is delivery " +
+			"(its allow-list, schemas/policy/connectors.yaml)\n" +
+			"connectors.courierhook.purpose: required: every connector declares its purpose, delivery or accounting (P7)\n" +
+			`connectors.royalmail.purpose: "marketing" is not delivery or accounting: order data is shared only to deliver ` +
+			"and to account for orders, never for marketing or any other purpose (P7)",
+		"connector-keys.bad.yaml": "config testdata/connector-keys.bad.yaml: connectors.royalmail.credentials: line 10: " +
+			"a secret is given by reference ({env: NAME} or {file: PATH}), never as a value\n" +
+			"connectors.royalmail.parcel.fromat: line 11: unknown key",
+		"connector-values.bad.yaml": "config: connectors.Royal-Mail: a connector's name is 1-32 of a-z, 0-9 and '_', starting with a letter\n" +
+			`connectors.parcels.kind: "dpd" is not a connector kind: the kinds are clickanddrop, webhook (declared in worker/config/connectors.go)` + "\n" +
+			`connectors.parcels.endpoint: "http://api.dpd.example/v1" is not an https URL (http only to a loopback host)` + "\n" +
+			"connectors.parcels.credentials: required: set env or file\n" +
+			"connectors.parcels.notifications: entry 1 is not a tenant id (" + order.TenantIDRule + ")\n" +
+			"connectors.parcels.parcel.weight_grams: must be between 1 and 30000, got 0\n" +
+			"connectors.parcels.parcel.tariff_code: a value of 7 characters is not an HS tariff code of 6 to 10 digits\n" +
+			"connectors.parcels.services.Standard: must not be empty",
 	}
 	files, _ := filepath.Glob("testdata/*.bad.yaml")
 	if len(files) != len(cases) {
