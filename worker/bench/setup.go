@@ -36,7 +36,7 @@ func newNames() (names, error) {
 	id := "bench_" + hex.EncodeToString(b[:])
 	n := names{
 		ID:          id,
-		Topics:      config.Topics{Channels: map[order.Channel]string{}, DeadLetter: id + ".orders.dlq"},
+		Topics:      config.Topics{Channels: map[order.Channel]string{}, DeadLetter: id + ".orders.dlq", Courier: id + ".connector.courier", Parked: id + ".connector.parked"},
 		WorkerGroup: id + ".worker", KafkaRefGroup: id + ".kafka-ref",
 		Database: id, Restricted: id + "_restricted",
 	}

@@ -35,12 +35,20 @@ func Purposes() []Purpose { return []Purpose{PurposeDelivery, PurposeAccounting}
 type ConnectorKind struct {
 	Name    string
 	Purpose Purpose
+	// RatePerSecond and Burst are the provider's documented limit: each
+	// tenant's default token bucket.
+	RatePerSecond float64
+	Burst         int
 }
 
 // connectorKinds is the table; the accounting kinds come with issue 13.
 var connectorKinds = []ConnectorKind{
-	{Name: "clickanddrop", Purpose: PurposeDelivery}, // Royal Mail Click & Drop (connectors/courier/clickanddrop)
-	{Name: "webhook", Purpose: PurposeDelivery},      // a signed JSON webhook (connectors/courier/webhook)
+	// Royal Mail Click & Drop (connectors/courier/clickanddrop): 5 calls a
+	// second per account (api-contracts.md §3.2).
+	{Name: "clickanddrop", Purpose: PurposeDelivery, RatePerSecond: 5, Burst: 1},
+	// A signed JSON webhook (connectors/courier/webhook): the receiver's
+	// limit is unknown; 429 with Retry-After slows it further.
+	{Name: "webhook", Purpose: PurposeDelivery, RatePerSecond: 10, Burst: 10},
 }
 
 // ConnectorKinds returns the declared kinds.
@@ -86,6 +94,22 @@ type Connector struct {
 	// the webhook's signing secret is: {env: NAME} or {file: PATH}, never a
 	// value. Required.
 	Credentials SecretRef `yaml:"credentials"`
+	// Tenants are the tenants whose courier jobs this connector carries;
+	// "*" takes every tenant no other connector lists. A tenant listed by two
+	// delivery connectors is refused (its labels would go to both).
+	// Required for a delivery connector.
+	Tenants []string `yaml:"tenants"`
+	// KeyID is the id of the signing key a webhook connector sends as
+	// webhook-key-id, so that a receiver holding several secrets knows which
+	// one to verify with (rotation: give the receiver the new secret and id
+	// first, then change both here). Webhook only: 1-64 of A-Z, a-z, 0-9, '_'
+	// and '-'. Default "1".
+	KeyID string `yaml:"key_id"`
+	// RatePerSecond and Burst are the token bucket of each tenant's calls at
+	// this connector. Default: the kind's documented limit (Click & Drop: 5
+	// calls a second, burst 1), or 10 a second, burst 10, for a webhook.
+	RatePerSecond float64 `yaml:"rate_per_second"`
+	Burst         int     `yaml:"burst"`
 	// Notifications lists the tenants whose delivery notifications are on:
 	// for their orders, and only theirs, the connector sends the recipient's
 	// phone and email (P5; schemas/policy/connectors.yaml, condition
@@ -131,6 +155,7 @@ func (c Connector) Service(level string) string { return c.Services[level] }
 
 var (
 	connectorName = regexp.MustCompile(`^[a-z][a-z0-9_]{0,31}$`)
+	keyID         = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
 	tariffCode    = regexp.MustCompile(`^[0-9]{6,10}$`)
 )
 
@@ -140,6 +165,45 @@ func (c *Connector) setDefaults() {
 	if c.Parcel.Format == "" {
 		c.Parcel.Format = "parcel"
 	}
+	c.KeyID = "1"
+}
+
+// AllTenants in a connector's tenants takes every tenant that no other
+// delivery connector lists.
+const AllTenants = "*"
+
+// Route returns the name of the delivery connector that carries tenant's
+// courier jobs: the one listing it, else the one listing AllTenants; false
+// when none does.
+func (cs Connectors) Route(tenant string) (string, bool) {
+	fallback := ""
+	for _, name := range slices.Sorted(maps.Keys(cs)) {
+		c := cs[name]
+		if c.Purpose != PurposeDelivery {
+			continue
+		}
+		if slices.Contains(c.Tenants, tenant) {
+			return name, true
+		}
+		if slices.Contains(c.Tenants, AllTenants) {
+			fallback = name
+		}
+	}
+	return fallback, fallback != ""
+}
+
+// Rate returns the connector's per-tenant token bucket: its own, else its
+// kind's documented limit.
+func (c Connector) Rate() (perSecond float64, burst int) {
+	kind, _ := LookupConnectorKind(c.Kind)
+	perSecond, burst = kind.RatePerSecond, kind.Burst
+	if c.RatePerSecond > 0 {
+		perSecond = c.RatePerSecond
+	}
+	if c.Burst > 0 {
+		burst = c.Burst
+	}
+	return perSecond, burst
 }
 
 // validate checks every connector; names are sorted so that errors come in a
@@ -151,6 +215,7 @@ func (cs Connectors) validate() []error {
 			errs = append(errs, err)
 		}
 	}
+	routedBy := map[string]string{} // tenant (or "*") -> the delivery connector listing it
 	for _, name := range slices.Sorted(maps.Keys(cs)) {
 		c, key := cs[name], "connectors."+name
 		if !connectorName.MatchString(name) {
@@ -177,6 +242,29 @@ func (cs Connectors) validate() []error {
 		}
 		if c.Credentials.Value == "" {
 			add(keyErr(key+".credentials", "required: set env or file"))
+		}
+		if c.Purpose == PurposeDelivery && len(c.Tenants) == 0 {
+			add(keyErr(key+".tenants", "required: the tenants whose courier jobs it carries, or \"*\" for every tenant no other connector lists"))
+		}
+		for i, tenant := range c.Tenants {
+			switch {
+			case tenant != AllTenants && !order.ValidTenantID(tenant):
+				add(keyErr(key+".tenants", "entry %d is neither \"*\" nor a tenant id (%s)", i, order.TenantIDRule))
+			case c.Purpose != PurposeDelivery:
+			case routedBy[tenant] != "":
+				add(keyErr(key+".tenants", "entry %d is connectors.%s's too: a tenant's courier jobs go to one connector", i, routedBy[tenant]))
+			default:
+				routedBy[tenant] = name
+			}
+		}
+		if c.Kind == "webhook" && !keyID.MatchString(c.KeyID) {
+			add(keyErr(key+".key_id", "must be 1-64 of A-Z, a-z, 0-9, '_' and '-' (sent as webhook-key-id)"))
+		}
+		if c.RatePerSecond < 0 || c.RatePerSecond > 1000 {
+			add(keyErr(key+".rate_per_second", "must be between 0 (the kind's documented limit) and 1000"))
+		}
+		if c.Burst < 0 || c.Burst > 1000 {
+			add(keyErr(key+".burst", "must be between 0 (the kind's default) and 1000, got %d", c.Burst))
 		}
 		for i, tenant := range c.Notifications {
 			if !order.ValidTenantID(tenant) {

@@ -18,6 +18,7 @@ func TestConnectorsFromFileAndEnvironment(t *testing.T) {
 		"ORDERFLOW_CONNECTORS_ROYALMAIL_SERVICES=Standard=CRL2, Expedited=TPN24",
 		"ORDERFLOW_CONNECTORS_ROYALMAIL_NOTIFICATIONS=acme,beta",
 		"ORDERFLOW_CONNECTORS_ROYALMAIL_PARCEL_WEIGHT_GRAMS=1200",
+		"ORDERFLOW_CONNECTORS_ROYALMAIL_RATE_PER_SECOND=2.5",
 	}, fullFileEnv...))
 	if err != nil {
 		t.Fatalf("Load: %v", err)
@@ -28,12 +29,22 @@ func TestConnectorsFromFileAndEnvironment(t *testing.T) {
 		Purpose:       PurposeDelivery,
 		Endpoint:      "http://127.0.0.1:8080/api/v1",
 		Credentials:   SecretRef{Env: "TEST_ROYALMAIL_API_KEY", Value: "rm-api-key"},
+		Tenants:       []string{"acme", "globex"},
+		KeyID:         "1",
+		RatePerSecond: 2.5,
+		Burst:         2,
 		Notifications: []string{"acme", "beta"},
 		Parcel:        Parcel{WeightGrams: 1200, Format: "smallParcel", TariffCode: "420292"},
 		Services:      map[string]string{"Standard": "CRL2", "Expedited": "TPN24"},
 	}
 	if diff := cmp.Diff(want, rm); diff != "" {
 		t.Errorf("connector (-want +got):\n%s", diff)
+	}
+	if perSecond, burst := rm.Rate(); perSecond != 2.5 || burst != 2 {
+		t.Errorf("Rate() = %v, %d; want the environment's 2.5 a second and the file's burst 2", perSecond, burst)
+	}
+	if perSecond, burst := (Connector{Kind: "clickanddrop"}).Rate(); perSecond != 5 || burst != 1 {
+		t.Errorf("Rate() = %v, %d; want Click & Drop's documented 5 a second, burst 1", perSecond, burst)
 	}
 	if !rm.NotificationsOn("beta") || rm.NotificationsOn("gamma") || rm.Service("Expedited") != "TPN24" || rm.Service("NextDay") != "" {
 		t.Errorf("NotificationsOn/Service disagree with the configuration")

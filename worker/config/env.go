@@ -166,6 +166,12 @@ func setFromString(field reflect.Value, raw string) error {
 			return fmt.Errorf("not an integer")
 		}
 		field.SetInt(int64(n))
+	case field.Kind() == reflect.Float64:
+		f, err := strconv.ParseFloat(raw, 64)
+		if err != nil {
+			return fmt.Errorf("not a number")
+		}
+		field.SetFloat(f)
 	case field.Kind() == reflect.Bool:
 		b, err := strconv.ParseBool(raw)
 		if err != nil {

@@ -143,7 +143,8 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 	}
 	app := cfg.App
 	stamp := time.Now().UTC().Format("20060102-150405")
-	app.Kafka.Topics = config.Topics{Channels: map[order.Channel]string{}, DeadLetter: cfg.TopicPrefix + stamp + ".orders.dlq"}
+	app.Kafka.Topics = config.Topics{Channels: map[order.Channel]string{}, DeadLetter: cfg.TopicPrefix + stamp + ".orders.dlq",
+		Courier: cfg.TopicPrefix + stamp + ".connector.courier", Parked: cfg.TopicPrefix + stamp + ".connector.parked"}
 	for ch, topic := range channel.Default().Topics() {
 		app.Kafka.Topics.Channels[ch] = cfg.TopicPrefix + stamp + "." + topic
 	}
