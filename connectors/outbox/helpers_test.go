@@ -1,32 +1,16 @@
 package outbox_test
 
 import (
-	"context"
-	"encoding/json"
-	"path/filepath"
-	"slices"
 	"testing"
-	"time"
 
 	"github.com/orderflow/orderflow/connectors/outbox"
-	"github.com/orderflow/orderflow/worker/order"
+	"github.com/orderflow/orderflow/connectors/outbox/outboxtest"
 	"github.com/orderflow/orderflow/worker/pipeline"
 	"github.com/orderflow/orderflow/worker/pipeline/pipelinetest"
-	"github.com/orderflow/orderflow/worker/protect"
-	"github.com/orderflow/orderflow/worker/protect/protecttest"
-	"github.com/orderflow/orderflow/worker/protected"
-	"github.com/orderflow/orderflow/worker/transit"
-	"github.com/orderflow/orderflow/worker/transit/transittest"
 )
 
 // The outbox is a sink of the pipeline.
 var _ pipeline.Sink = (*outbox.Sink)(nil)
-
-// fixtureDir is the normaliser's fixtures: realistic orders of every channel.
-const fixtureDir = "../../worker/normalize/testdata"
-
-// testNow is the tests' clock.
-var testNow = time.Date(2026, 12, 20, 12, 0, 0, 0, time.UTC)
 
 // wantKind is the job each of the normaliser's good fixtures calls for ("" for
 // none), and why. A fixture missing here fails the tests: a new one needs a
@@ -93,11 +77,7 @@ var wantKind = map[string]struct {
 // be in wantKind.
 func fixtures(t testing.TB) []pipelinetest.Fixture {
 	t.Helper()
-	var dirs []string
-	for _, d := range []string{"amazon", "amazon2026", "ebay"} {
-		dirs = append(dirs, filepath.Join(fixtureDir, d))
-	}
-	fs := pipelinetest.Orders(t, dirs...)
+	fs := pipelinetest.Orders(t, outboxtest.FixtureDirs()...)
 	for _, f := range fs {
 		if _, ok := wantKind[f.Name]; !ok {
 			t.Fatalf("fixture %s is not in wantKind: decide which job it calls for", f.Name)
@@ -107,80 +87,4 @@ func fixtures(t testing.TB) []pipelinetest.Fixture {
 		t.Fatalf("%d fixtures, %d in wantKind: one is gone", len(fs), len(wantKind))
 	}
 	return fs
-}
-
-// vaultStack is a protect stage on the stack's Vault, with the tenants of
-// this test, whose keys are destroyed when it ends.
-type vaultStack struct {
-	vault   *transit.Client
-	stage   *protect.Stage
-	tenants map[string]string // fixture tenant -> this test's tenant
-}
-
-func newVaultStack(t testing.TB) *vaultStack {
-	t.Helper()
-	vault := transittest.NewClient(t, transit.Config{})
-	return &vaultStack{vault: vault, stage: protecttest.NewStage(t, vault, protect.Config{}), tenants: map[string]string{}}
-}
-
-// tenant is this test's tenant standing for a fixture's.
-func (s *vaultStack) tenant(t testing.TB, fixtureTenant string) string {
-	t.Helper()
-	id, ok := s.tenants[fixtureTenant]
-	if !ok {
-		id = transittest.NewTenant(t, s.vault)
-		s.tenants[fixtureTenant] = id
-	}
-	return id
-}
-
-// own moves the orders to this test's tenants.
-func (s *vaultStack) own(t testing.TB, orders []order.Order) []order.Order {
-	t.Helper()
-	out := slices.Clone(orders)
-	for i := range out {
-		out[i].TenantID = s.tenant(t, out[i].TenantID)
-	}
-	return out
-}
-
-func (s *vaultStack) protect(t testing.TB, orders []order.Order) []protected.Order {
-	t.Helper()
-	out, err := s.stage.Protect(context.Background(), orders)
-	if err != nil {
-		t.Fatalf("protect %d orders: %v", len(orders), err)
-	}
-	return out
-}
-
-// recipient decrypts a job's Recipient under its tenant's key.
-func (s *vaultStack) recipient(t testing.TB, j outbox.Job) protected.Document {
-	t.Helper()
-	plain, err := s.vault.Decrypt(context.Background(), j.TenantID, []string{j.Recipient})
-	if err != nil {
-		t.Fatalf("decrypt the recipient of %s: %v", j.Key(), err)
-	}
-	doc, err := protected.ParseDocument(plain[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	return doc
-}
-
-func canonical(fs []pipelinetest.Fixture) []order.Order {
-	out := make([]order.Order, len(fs))
-	for i, f := range fs {
-		out[i] = f.Order
-	}
-	return out
-}
-
-// decodeJob reads a job as the dispatcher will.
-func decodeJob(t testing.TB, value []byte) outbox.Job {
-	t.Helper()
-	var j outbox.Job
-	if err := json.Unmarshal(value, &j); err != nil {
-		t.Fatalf("a job that does not decode: %v", err)
-	}
-	return j
 }

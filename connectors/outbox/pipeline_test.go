@@ -14,6 +14,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/orderflow/orderflow/connectors/outbox"
+	"github.com/orderflow/orderflow/connectors/outbox/outboxtest"
 	"github.com/orderflow/orderflow/worker/consume"
 	"github.com/orderflow/orderflow/worker/deadletter"
 	"github.com/orderflow/orderflow/worker/order"
@@ -96,7 +97,7 @@ func TestOffsetsCommittedOnlyAfterFactsAndOutbox(t *testing.T) {
 	for topic, parts := range map[string]int{amazon: 3, ebay: 3, dlq: 1, courier: outboxPartitions} {
 		stacktest.CreateTopic(t, brokers, topic, parts)
 	}
-	s := newVaultStack(t)
+	s := outboxtest.NewVault(t)
 
 	// Every good fixture once, under this test's tenants.
 	var msgs []kafka.Message
@@ -104,7 +105,7 @@ func TestOffsetsCommittedOnlyAfterFactsAndOutbox(t *testing.T) {
 	wantJobs := map[string]outbox.Kind{}
 	for _, f := range fixtures(t) {
 		o := f.Order
-		o.TenantID = s.tenant(t, o.TenantID)
+		o.TenantID = s.Tenant(t, o.TenantID)
 		orders = append(orders, o)
 		topic := ebay
 		if strings.HasPrefix(f.Name, "amazon") {
@@ -131,7 +132,7 @@ func TestOffsetsCommittedOnlyAfterFactsAndOutbox(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	letters, err := deadletter.New(deadletter.Config{Brokers: brokers, Topic: dlq, Encrypter: s.vault})
+	letters, err := deadletter.New(deadletter.Config{Brokers: brokers, Topic: dlq, Encrypter: s.Client})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -147,7 +148,7 @@ func TestOffsetsCommittedOnlyAfterFactsAndOutbox(t *testing.T) {
 	factsSink := &failingFirst{sink: facts, n: 2, pending: &pending}
 	outboxSink := &failingFirst{sink: out, n: 4, pending: &pending}
 	p, err := pipeline.New(pipeline.Config{
-		Source: src, Protector: s.stage, Sinks: []pipeline.Sink{factsSink, outboxSink}, DeadLetters: letters,
+		Source: src, Protector: s.Stage, Sinks: []pipeline.Sink{factsSink, outboxSink}, DeadLetters: letters,
 		TopicChannels: map[string]order.Channel{amazon: order.ChannelAmazon, ebay: order.ChannelEbay},
 		RetryInitial:  10 * time.Millisecond, RetryMax: 100 * time.Millisecond,
 		Registerer: reg,
@@ -181,7 +182,7 @@ func TestOffsetsCommittedOnlyAfterFactsAndOutbox(t *testing.T) {
 	topicMsgs := stacktest.ReadAll(t, brokers, courier, outboxPartitions)
 	got := map[string]int{}
 	for _, m := range topicMsgs {
-		j := decodeJob(t, m.Value)
+		j := outboxtest.Decode(t, m.Value)
 		if wantJobs[j.IdempotencyKey] != j.Kind {
 			t.Errorf("an unexpected %s job on the topic", j.Kind)
 		}

@@ -11,6 +11,7 @@ import (
 	gocmp "github.com/google/go-cmp/cmp"
 
 	"github.com/orderflow/orderflow/connectors/outbox"
+	"github.com/orderflow/orderflow/connectors/outbox/outboxtest"
 	"github.com/orderflow/orderflow/worker/order"
 	"github.com/orderflow/orderflow/worker/privacytest"
 	"github.com/orderflow/orderflow/worker/protected"
@@ -47,7 +48,7 @@ func readyOrder() protected.Order {
 // Job later without being filled fails here.
 func TestJobOfMapsEveryField(t *testing.T) {
 	o := readyOrder()
-	got, ok := outbox.JobOf(&o, testNow.In(time.FixedZone("BST", 3600)))
+	got, ok := outbox.JobOf(&o, outboxtest.Now.In(time.FixedZone("BST", 3600)))
 	if !ok {
 		t.Fatal("a ready order made no job")
 	}
@@ -67,7 +68,7 @@ func TestJobOfMapsEveryField(t *testing.T) {
 			{LineID: "10051234567891", SKU: "CST-SLATE-4", Title: "Slate coasters (4)", Quantity: 1, UnitPrice: gbp(85000), LineTotal: gbp(85000)},
 		},
 		Recipient: "vault:v1:c3RhbmQtaW4=",
-		CreatedAt: testNow,
+		CreatedAt: outboxtest.Now,
 	}
 	if diff := gocmp.Diff(want, got); diff != "" {
 		t.Errorf("the job (-want +got):\n%s", diff)
@@ -124,7 +125,7 @@ func TestKindOfRules(t *testing.T) {
 			if ok != (c.want != "") || kind != c.want {
 				t.Fatalf("KindOf = %q, %v; want %q", kind, ok, c.want)
 			}
-			j, ok := outbox.JobOf(&o, testNow)
+			j, ok := outbox.JobOf(&o, outboxtest.Now)
 			if ok != (c.want != "") || j.Kind != c.want {
 				t.Fatalf("JobOf made a %q job (%v), want %q", j.Kind, ok, c.want)
 			}
@@ -144,11 +145,11 @@ func TestKindOfRules(t *testing.T) {
 // decrypts, under the tenant's key, to the order's shipping address; no
 // personal value of the order is in a job in the clear.
 func TestJobsOfTheFixtures(t *testing.T) {
-	s := newVaultStack(t)
+	s := outboxtest.NewVault(t)
 	fs := fixtures(t)
-	orders := s.own(t, canonical(fs))
-	prot := s.protect(t, orders)
-	jobs := outbox.Jobs(prot, testNow)
+	orders := s.Own(t, outboxtest.Canonical(fs))
+	prot := s.Protect(t, orders)
+	jobs := outbox.Jobs(prot, outboxtest.Now)
 
 	byKey := map[string]outbox.Job{}
 	for _, j := range jobs {
@@ -184,7 +185,7 @@ func TestJobsOfTheFixtures(t *testing.T) {
 }
 
 // checkJob checks a fixture's job against its canonical order.
-func checkJob(t *testing.T, s *vaultStack, o order.Order, j outbox.Job) {
+func checkJob(t *testing.T, s *outboxtest.Vault, o order.Order, j outbox.Job) {
 	version := o.SourceUpdatedAt.UnixMilli()
 	if j.Version != outbox.JobVersion || j.TenantID != o.TenantID || j.Channel != o.Channel ||
 		j.ChannelOrderID != o.ChannelOrderID || j.SellerOrderID != o.SellerOrderID || j.Marketplace != o.Marketplace {
@@ -193,7 +194,7 @@ func checkJob(t *testing.T, s *vaultStack, o order.Order, j outbox.Job) {
 	if j.SourceVersion != version || j.IdempotencyKey != outbox.IdempotencyKey(o.TenantID, o.Channel, o.ChannelOrderID, j.Kind, version) {
 		t.Errorf("source version %d, want %d; or the idempotency key is not of it", j.SourceVersion, version)
 	}
-	if !j.PurchasedAt.Equal(o.PurchasedAt) || !j.CreatedAt.Equal(testNow) || j.ShipServiceLevel != o.ShipServiceLevel {
+	if !j.PurchasedAt.Equal(o.PurchasedAt) || !j.CreatedAt.Equal(outboxtest.Now) || j.ShipServiceLevel != o.ShipServiceLevel {
 		t.Errorf("purchased %v, created %v, service %q", j.PurchasedAt, j.CreatedAt, j.ShipServiceLevel)
 	}
 	if j.Currency != cmp.Or(o.Totals.Total.Currency, o.Totals.Subtotal.Currency) || j.Total != o.Totals.Total || j.Subtotal != o.Totals.Subtotal || j.Shipping != o.Totals.Shipping {
@@ -220,7 +221,7 @@ func checkJob(t *testing.T, s *vaultStack, o order.Order, j outbox.Job) {
 		if !strings.HasPrefix(j.Recipient, "vault:v") {
 			t.Fatalf("the recipient is not transit ciphertext")
 		}
-		doc, a := s.recipient(t, j), o.ShippingAddress
+		doc, a := s.Recipient(t, j), o.ShippingAddress
 		for path, want := range map[string]string{
 			"shipping_address.name": a.Name, "shipping_address.line1": a.Line1, "shipping_address.line2": a.Line2,
 			"shipping_address.city": a.City, "shipping_address.postal_code": a.PostalCode,

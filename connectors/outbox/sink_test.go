@@ -11,6 +11,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/orderflow/orderflow/connectors/outbox"
+	"github.com/orderflow/orderflow/connectors/outbox/outboxtest"
 	"github.com/orderflow/orderflow/worker/failure"
 	"github.com/orderflow/orderflow/worker/order"
 	"github.com/orderflow/orderflow/worker/privacytest"
@@ -28,7 +29,7 @@ func newTopic(t *testing.T, reg prometheus.Registerer) (brokers []string, topic 
 	brokers = stacktest.KafkaBrokers(t)
 	topic = stacktest.UniqueName("test.connector.courier")
 	stacktest.CreateTopic(t, brokers, topic, outboxPartitions)
-	sink, err := outbox.New(outbox.Config{Brokers: brokers, Topic: topic, Registerer: reg, Now: func() time.Time { return testNow }})
+	sink, err := outbox.New(outbox.Config{Brokers: brokers, Topic: topic, Registerer: reg, Now: func() time.Time { return outboxtest.Now }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,7 +93,7 @@ func checkTopicHoldsNoPersonalValue(t *testing.T, msgs []kafka.Message, orders [
 func TestSinkWritesTheBatchsJobs(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	brokers, topic, sink := newTopic(t, reg)
-	s := newVaultStack(t)
+	s := outboxtest.NewVault(t)
 	var ready order.Order
 	var cs []order.Order
 	for _, f := range fixtures(t) {
@@ -102,12 +103,12 @@ func TestSinkWritesTheBatchsJobs(t *testing.T) {
 		}
 	}
 	cs = append(cs, cancelledLater(ready))
-	cs = s.own(t, cs)
-	prot := s.protect(t, cs)
+	cs = s.Own(t, cs)
+	prot := s.Protect(t, cs)
 
 	want := map[string]outbox.Kind{}   // idempotency key -> kind
 	wantOrder := map[string][]string{} // order key -> its jobs' idempotency keys, in batch order
-	for _, j := range outbox.Jobs(prot, testNow) {
+	for _, j := range outbox.Jobs(prot, outboxtest.Now) {
 		want[j.IdempotencyKey] = j.Kind
 		wantOrder[j.Key()] = append(wantOrder[j.Key()], j.IdempotencyKey)
 	}
@@ -120,7 +121,7 @@ func TestSinkWritesTheBatchsJobs(t *testing.T) {
 	gotOrder := map[string][]string{}
 	kinds := map[outbox.Kind]int{}
 	for _, m := range msgs {
-		j := decodeJob(t, m.Value)
+		j := outboxtest.Decode(t, m.Value)
 		if string(m.Key) != j.Key() {
 			t.Errorf("a job keyed %q, want its order's key %q", m.Key, j.Key())
 		}
@@ -174,9 +175,9 @@ func TestSinkWritesARetriedBatchAgain(t *testing.T) {
 	}
 	seen := map[string]int{}
 	for _, m := range stacktest.ReadAll(t, brokers, topic, outboxPartitions) {
-		seen[decodeJob(t, m.Value).IdempotencyKey]++
+		seen[outboxtest.Decode(t, m.Value).IdempotencyKey]++
 	}
-	if len(seen) != 2 || seen[outbox.Jobs(orders, testNow)[0].IdempotencyKey] != 2 {
+	if len(seen) != 2 || seen[outbox.Jobs(orders, outboxtest.Now)[0].IdempotencyKey] != 2 {
 		t.Errorf("idempotency keys on the topic %v, want the two jobs' keys twice each", seen)
 	}
 }
@@ -198,7 +199,7 @@ func TestSinkWritesNothingWithoutJobs(t *testing.T) {
 		t.Fatal(err)
 	}
 	msgs := stacktest.ReadAll(t, brokers, topic, outboxPartitions)
-	if len(msgs) != 1 || decodeJob(t, msgs[0].Value).ChannelOrderID != ready.ChannelOrderID {
+	if len(msgs) != 1 || outboxtest.Decode(t, msgs[0].Value).ChannelOrderID != ready.ChannelOrderID {
 		t.Errorf("%d messages on the topic, want only the ready order's job", len(msgs))
 	}
 }

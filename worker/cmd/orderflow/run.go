@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/orderflow/orderflow/connectors/outbox"
 	"github.com/orderflow/orderflow/schemas/policy"
 	"github.com/orderflow/orderflow/worker/channel"
 	"github.com/orderflow/orderflow/worker/config"
@@ -135,12 +136,18 @@ func runWorker(ctx context.Context, cfg config.Config, sink pipeline.Sink, reg *
 	if err != nil {
 		return err
 	}
+	// The courier outbox is the batch's second sink: a batch is committed
+	// only once its facts and its courier jobs are both written.
+	courierOutbox, err := outbox.New(outbox.Config{Brokers: cfg.Kafka.Brokers, Transport: clients.Transport, Topic: topics.Courier, Registerer: reg})
+	if err != nil {
+		return err
+	}
 	normalizer, err := channel.Default().Normalizer(normalize.Config{MaxClockSkew: cfg.Pipeline.MaxClockSkew})
 	if err != nil {
 		return err
 	}
 	p, err := pipeline.New(pipeline.Config{
-		Source: consumer, Normalizer: normalizer, Protector: stage, Sinks: []pipeline.Sink{sink}, DeadLetters: dlq, Blocklist: pipelineBlocklist(blocklist),
+		Source: consumer, Normalizer: normalizer, Protector: stage, Sinks: []pipeline.Sink{sink, courierOutbox}, DeadLetters: dlq, Blocklist: pipelineBlocklist(blocklist),
 		TopicChannels: topics.ChannelsByTopic(),
 		RetryInitial:  cfg.Pipeline.RetryInitial, RetryMax: cfg.Pipeline.RetryMax,
 		Registerer: reg, Logger: log,
@@ -176,7 +183,7 @@ func runWorker(ctx context.Context, cfg config.Config, sink pipeline.Sink, reg *
 
 	// Leave the group and flush within the shutdown timeout, whatever happened.
 	closed := make(chan error, 1)
-	go func() { closed <- errors.Join(consumer.Close(), dlq.Close()) }()
+	go func() { closed <- errors.Join(consumer.Close(), dlq.Close(), courierOutbox.Close()) }()
 	select {
 	case err := <-closed:
 		runErr = errors.Join(runErr, err)
