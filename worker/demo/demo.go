@@ -287,7 +287,7 @@ func freshTopics(ctx context.Context, client *kafka.Client, prefix string, names
 			return fmt.Errorf("deleting the last demo's topics: %w", err)
 		}
 	}
-	specs := topics.Inputs(names.Orders(), names.DeadLetter)
+	specs := topics.Worker(names.Orders(), names.DeadLetter, names.Courier, names.Parked)
 	created, err := topics.Create(ctx, client, specs...)
 	if err != nil {
 		return fmt.Errorf("creating the demo's topics: %w", err)
