@@ -242,19 +242,46 @@ func NewFixtures(t testing.TB, kind string, parcel projection.Parcel) *Fixtures 
 // the destination, projected through the allow-list.
 func (f *Fixtures) Create(t testing.TB, dest string, notify bool, ref string) courier.Delivery {
 	t.Helper()
+	return f.create(t, lookup(t, dest), notify, ref)
+}
+
+// Label is a destination's delivery label: a JSON object of its fields.
+func (f *Fixtures) Label(t testing.TB, dest string) []byte {
+	t.Helper()
+	return readFile(t, lookup(t, dest).label)
+}
+
+// CreateWith is Create with label (a JSON object of fields, such as Label's
+// with values planted) in place of the destination's.
+func (f *Fixtures) CreateWith(t testing.TB, dest string, label []byte, notify bool, ref string) courier.Delivery {
+	t.Helper()
+	doc, err := protected.ParseDocument(label)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f.project(t, lookup(t, dest), doc, notify, ref)
+}
+
+func lookup(t testing.TB, dest string) destination {
+	t.Helper()
 	i := slices.IndexFunc(destinations, func(d destination) bool { return d.name == dest })
 	if i < 0 {
 		t.Fatalf("connectortest: no destination %q", dest)
 	}
-	return f.create(t, destinations[i], notify, ref)
+	return destinations[i]
 }
 
 func (f *Fixtures) create(t testing.TB, dst destination, notify bool, ref string) courier.Delivery {
 	t.Helper()
+	return f.project(t, dst, readLabel(t, dst.label), notify, ref)
+}
+
+func (f *Fixtures) project(t testing.TB, dst destination, label protected.Document, notify bool, ref string) courier.Delivery {
+	t.Helper()
 	job := readJob(t)
 	job.ChannelOrderID, job.DestinationCountry = ref, dst.country
 	job.IdempotencyKey = outbox.IdempotencyKey(job.TenantID, job.Channel, ref, outbox.KindCreate, job.SourceVersion)
-	p, err := projection.Project(f.List, projection.Input{Label: readLabel(t, dst.label), Job: job, Notifications: notify, Parcel: f.Parcel})
+	p, err := projection.Project(f.List, projection.Input{Label: label, Job: job, Notifications: notify, Parcel: f.Parcel})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -549,13 +576,18 @@ func assertClean(t *testing.T, what, text string) {
 	}
 }
 
-func readLabel(t testing.TB, name string) protected.Document {
+func readFile(t testing.TB, name string) []byte {
 	t.Helper()
 	data, err := testdata.ReadFile("testdata/" + name)
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, err := protected.ParseDocument(data)
+	return data
+}
+
+func readLabel(t testing.TB, name string) protected.Document {
+	t.Helper()
+	d, err := protected.ParseDocument(readFile(t, name))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -564,12 +596,8 @@ func readLabel(t testing.TB, name string) protected.Document {
 
 func readJob(t testing.TB) *outbox.Job {
 	t.Helper()
-	data, err := testdata.ReadFile("testdata/job.json")
-	if err != nil {
-		t.Fatal(err)
-	}
 	var j outbox.Job
-	if err := json.Unmarshal(data, &j); err != nil {
+	if err := json.Unmarshal(readFile(t, "job.json"), &j); err != nil {
 		t.Fatal(err)
 	}
 	return &j
