@@ -16,6 +16,7 @@ import (
 	"log/slog"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -89,6 +90,15 @@ type Fault struct {
 	// cancel), then answers Status: the provider has it, the connector does
 	// not know.
 	AfterApply bool
+}
+
+// RetryAfterHeader is RetryAfter as a Retry-After header's seconds, ""
+// when none.
+func (f Fault) RetryAfterHeader() string {
+	if f.RetryAfter <= 0 {
+		return ""
+	}
+	return strconv.Itoa(int(f.RetryAfter / time.Second))
 }
 
 // Entry is an order reference's state at the provider.

@@ -1,7 +1,6 @@
 package clickanddrop_test
 
 import (
-	"strconv"
 	"testing"
 
 	"github.com/orderflow/orderflow/connectors/connectortest"
@@ -38,11 +37,7 @@ type standIn struct{ *clickanddroptest.Server }
 
 func (s standIn) Fail(faults ...connectortest.Fault) {
 	for _, f := range faults {
-		cf := clickanddroptest.Fault{Status: f.Status, Delay: f.Delay, AfterApply: f.AfterApply}
-		if f.RetryAfter > 0 {
-			cf.RetryAfter = strconv.Itoa(int(f.RetryAfter.Seconds()))
-		}
-		s.Server.Fail(cf)
+		s.Server.Fail(clickanddroptest.Fault{Status: f.Status, RetryAfter: f.RetryAfterHeader(), Delay: f.Delay, AfterApply: f.AfterApply})
 	}
 }
 

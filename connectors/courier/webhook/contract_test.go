@@ -1,7 +1,6 @@
 package webhook_test
 
 import (
-	"strconv"
 	"testing"
 
 	"github.com/orderflow/orderflow/connectors/connectortest"
@@ -28,11 +27,7 @@ type standIn struct{ *webhooktest.Server }
 
 func (s standIn) Fail(faults ...connectortest.Fault) {
 	for _, f := range faults {
-		wf := webhooktest.Fault{Status: f.Status, Delay: f.Delay, AfterApply: f.AfterApply}
-		if f.RetryAfter > 0 {
-			wf.RetryAfter = strconv.Itoa(int(f.RetryAfter.Seconds()))
-		}
-		s.Inject(wf)
+		s.Inject(webhooktest.Fault{Status: f.Status, RetryAfter: f.RetryAfterHeader(), Delay: f.Delay, AfterApply: f.AfterApply})
 	}
 }
 
