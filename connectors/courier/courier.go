@@ -9,8 +9,12 @@
 package courier
 
 import (
+	"context"
 	"errors"
+	"net"
+	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -123,4 +127,66 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			"API calls that waited for the provider account's rate limit, by connector.", "connector"),
 	}
 	return m, s.Err()
+}
+
+// Record counts one API call under its outcome label and times it.
+func (m *Metrics) Record(connector, label string, took time.Duration) {
+	m.Requests.WithLabelValues(connector, label).Inc()
+	m.Duration.WithLabelValues(connector).Observe(took.Seconds())
+}
+
+// Classify is the connectors' one retry policy for an HTTP answer: 2xx is
+// Done; 429 and 5xx are worth a Retry; 401 and 403 refuse the credentials
+// (CredentialsRefused), any other status refuses the request for good. It
+// returns the outcome label too. A provider's own meanings (a 409 that says
+// "had it already") are its connector's to decide first.
+func Classify(status int) (Outcome, string) {
+	switch {
+	case status >= 200 && status < 300:
+		return Done, LabelDone
+	case status == http.StatusTooManyRequests:
+		return Retry, LabelRateLimited
+	case status >= 500:
+		return Retry, LabelServerError
+	}
+	return Failed, LabelRejected
+}
+
+// CredentialsRefused reports whether a status refuses the connector's
+// credentials rather than one request: no request can succeed until an
+// operator acts.
+func CredentialsRefused(status int) bool {
+	return status == http.StatusUnauthorized || status == http.StatusForbidden
+}
+
+// TransportLabel is the outcome label of a call that got no answer: a
+// timeout, or any other connection error. Either is worth a Retry.
+func TransportLabel(err error) string {
+	var ne net.Error
+	if errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()) {
+		return LabelTimeout
+	}
+	return LabelConnection
+}
+
+// maxRetryAfter caps a Retry-After: a provider asking for more than a day
+// is parked by the dispatcher's own limits, not slept on.
+const maxRetryAfter = 24 * time.Hour
+
+// RetryAfter reads a Retry-After header, seconds or an HTTP date (RFC 9110
+// 10.2.3); 0 when absent, unreadable or past, at most a day.
+func RetryAfter(v string, now time.Time) time.Duration {
+	if v == "" {
+		return 0
+	}
+	if s, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64); err == nil {
+		if s <= 0 {
+			return 0
+		}
+		return time.Duration(min(s, int64(maxRetryAfter/time.Second))) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil && t.After(now) {
+		return min(t.Sub(now), maxRetryAfter)
+	}
+	return 0
 }

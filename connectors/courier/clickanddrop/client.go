@@ -32,6 +32,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/time/rate"
 
+	"github.com/orderflow/orderflow/connectors/courier"
 	"github.com/orderflow/orderflow/connectors/outbox"
 	"github.com/orderflow/orderflow/worker/config"
 )
@@ -46,8 +47,9 @@ const MaxBatch = 100
 // asks for carry no labels.
 const maxAnswer = 8 << 20
 
-// connectorName is the connector label of the metrics.
-const connectorName = "clickanddrop"
+// Kind is the connector kind (worker/config/connectors.go) and its
+// allow-list's name (schemas/policy/connectors.yaml).
+const Kind = "clickanddrop"
 
 // Clock is the time the client reads and waits on: the rate limiter's, the
 // per-call timeout's and Retry-After's. Tests inject one that never sleeps.
@@ -60,11 +62,14 @@ type Clock interface {
 // Config configures a Client: one per Click & Drop account, since the rate
 // limit is the account's.
 type Config struct {
+	// Name is the connector's name (connectors.<name>): its label in metrics
+	// and logs. Default Kind.
+	Name string
 	// BaseURL is the API's root. Default DefaultBaseURL.
 	BaseURL string
 	// APIKey is the account's API key (Settings > Integrations > Click &
-	// Drop API), resolved from a config.SecretRef: the configuration holds
-	// where the key is, never the key. Required.
+	// Drop API): config.Connector's Credentials.Value, resolved from where
+	// the configuration says it is. Required.
 	APIKey config.Secret
 	// HTTPClient makes the calls. Default: a client of its own.
 	HTTPClient *http.Client
@@ -78,8 +83,8 @@ type Config struct {
 	MaxBatch int
 	// Registerer receives the metrics. Nil keeps them unregistered.
 	Registerer prometheus.Registerer
-	// Logger logs each call (operation, status, size, duration) and each
-	// refused order (its index and the refusal's codes). Default: discard.
+	// Logger logs each call (operation, status, duration) and each refused
+	// delivery (its index and the refusal's codes). Default: discard.
 	Logger *slog.Logger
 	// Clock defaults to the real one.
 	Clock Clock
@@ -91,11 +96,14 @@ type Client struct {
 	cfg     Config
 	base    string
 	limiter *rate.Limiter
-	metrics *metrics
+	metrics *courier.Metrics
 }
 
 // New completes and checks cfg.
 func New(cfg Config) (*Client, error) {
+	if cfg.Name == "" {
+		cfg.Name = Kind
+	}
 	if cfg.BaseURL == "" {
 		cfg.BaseURL = DefaultBaseURL
 	}
@@ -127,7 +135,7 @@ func New(cfg Config) (*Client, error) {
 	if cfg.Clock == nil {
 		cfg.Clock = realClock{}
 	}
-	m, err := newMetrics(cfg.Registerer)
+	m, err := courier.NewMetrics(cfg.Registerer)
 	if err != nil {
 		return nil, fmt.Errorf("clickanddrop: metrics: %w", err)
 	}
@@ -139,44 +147,53 @@ func New(cfg Config) (*Client, error) {
 	}, nil
 }
 
-// Send carries out reqs and returns one Result per request, at the same
-// index. Creates go first, then cancels; requests that share an order
+// Deliver carries out ds and returns one Result per Delivery, at the same
+// index. Creates go first, then cancels; deliveries that share an order
 // reference share one answer. Each create is looked up by its reference
 // first, so a redelivered job finds the order its first delivery created
-// instead of creating a second one.
+// instead of creating a second one. Nothing is retried here: a Retry is
+// the dispatcher's to schedule.
 //
 // The error is not nil only when no result can be trusted: ctx ended
-// (ctx.Err()), or Click & Drop refused the API key (ErrUnauthorized).
-func (c *Client) Send(ctx context.Context, reqs []Request) ([]Result, error) {
-	results := make([]Result, len(reqs))
+// (ctx.Err()), or Click & Drop refused the API key (it matches
+// courier.ErrCredentialsRefused).
+func (c *Client) Deliver(ctx context.Context, ds []courier.Delivery) ([]courier.Result, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	results := make([]courier.Result, len(ds))
 	creates := newGroups()
 	cancels := newGroups()
 	wires := map[string]createOrderRequest{}
-	for i := range reqs {
-		r := &reqs[i]
-		switch r.Kind {
+	invalid := func(i int, err error) {
+		c.metrics.Requests.WithLabelValues(c.cfg.Name, courier.LabelInvalid).Inc()
+		results[i] = courier.Result{Outcome: courier.Failed, Err: fmt.Errorf("clickanddrop: delivery %d: %w", i, err)}
+	}
+	for i := range ds {
+		d := &ds[i]
+		switch d.Kind {
 		case outbox.KindCreate:
-			if _, seen := wires[r.OrderReference]; seen {
-				creates.add(r.OrderReference, i)
+			if _, seen := wires[d.OrderReference]; seen {
+				creates.add(d.OrderReference, i)
 				continue
 			}
-			w, err := toWire(r)
+			w, err := toWire(d)
 			if err != nil {
-				results[i] = Result{Outcome: Failed, Err: fmt.Errorf("clickanddrop: request %d: %w", i, err)}
+				invalid(i, err)
 				continue
 			}
-			wires[r.OrderReference] = w
-			creates.add(r.OrderReference, i)
+			wires[d.OrderReference] = w
+			creates.add(d.OrderReference, i)
 		case outbox.KindCancel:
 			v := checker{}
-			v.text("orderReference", r.OrderReference, maxOrderReference, true)
+			v.text("orderReference", d.OrderReference, maxOrderReference, true)
 			if v.err != nil {
-				results[i] = Result{Outcome: Failed, Err: fmt.Errorf("clickanddrop: request %d: %w", i, v.err)}
+				invalid(i, v.err)
 				continue
 			}
-			cancels.add(r.OrderReference, i)
+			cancels.add(d.OrderReference, i)
 		default:
-			results[i] = Result{Outcome: Failed, Err: fmt.Errorf("clickanddrop: request %d: kind is not create or cancel", i)}
+			invalid(i, errors.New("kind is not create or cancel"))
 		}
 	}
 	for _, chunk := range creates.chunks(c.cfg.MaxBatch) {
@@ -194,17 +211,16 @@ func (c *Client) Send(ctx context.Context, reqs []Request) ([]Result, error) {
 		cancels.spread(got, results)
 	}
 	for i := range results {
-		c.metrics.requests.WithLabelValues(connectorName, results[i].Outcome.String()).Inc()
-		if results[i].Outcome == Failed {
-			c.cfg.Logger.Warn("clickanddrop: request failed for good", "request", i, "kind", string(reqs[i].Kind), "error", results[i].Err)
+		if results[i].Outcome == courier.Failed {
+			c.cfg.Logger.Warn("clickanddrop: delivery failed for good", "connector", c.cfg.Name, "delivery", i, "kind", string(ds[i].Kind), "error", results[i].Err)
 		}
 	}
 	return results, nil
 }
 
 // createChunk creates the orders of refs that Click & Drop does not have yet.
-func (c *Client) createChunk(ctx context.Context, refs []string, wires map[string]createOrderRequest) (map[string]Result, error) {
-	out := make(map[string]Result, len(refs))
+func (c *Client) createChunk(ctx context.Context, refs []string, wires map[string]createOrderRequest) (map[string]courier.Result, error) {
+	out := make(map[string]courier.Result, len(refs))
 	found, err := c.lookup(ctx, refs)
 	if err != nil {
 		return out, c.judgeAll(err, refs, out)
@@ -212,7 +228,7 @@ func (c *Client) createChunk(ctx context.Context, refs []string, wires map[strin
 	var missing []string
 	for _, ref := range refs {
 		if ids := found[ref]; len(ids) > 0 {
-			out[ref] = Result{Outcome: Done, OrderIdentifiers: ids}
+			out[ref] = courier.Result{Outcome: courier.Done}
 		} else {
 			missing = append(missing, ref)
 		}
@@ -223,7 +239,7 @@ func (c *Client) createChunk(ctx context.Context, refs []string, wires map[strin
 // create posts refs' orders in one call and reconciles the answer. A batch
 // refused whole with a 400 is sent again one order a call, so that one order
 // the contract check missed cannot fail the others.
-func (c *Client) create(ctx context.Context, refs []string, wires map[string]createOrderRequest, out map[string]Result) error {
+func (c *Client) create(ctx context.Context, refs []string, wires map[string]createOrderRequest, out map[string]courier.Result) error {
 	if len(refs) == 0 {
 		return nil
 	}
@@ -271,14 +287,11 @@ func (c *Client) create(ctx context.Context, refs []string, wires map[string]cre
 		if !pending[o.OrderReference] {
 			continue
 		}
-		r := out[o.OrderReference]
-		r.Outcome = Done
-		r.OrderIdentifiers = append(r.OrderIdentifiers, o.OrderIdentifier)
-		out[o.OrderReference] = r
+		out[o.OrderReference] = courier.Result{Outcome: courier.Done}
 	}
 	for _, f := range answer.FailedOrders {
 		ref := f.Order.OrderReference
-		if !pending[ref] || out[ref].Outcome == Done {
+		if !pending[ref] || out[ref].Outcome == courier.Done {
 			continue
 		}
 		oe := &OrderError{}
@@ -290,13 +303,13 @@ func (c *Client) create(ctx context.Context, refs []string, wires map[string]cre
 				}
 			}
 		}
-		out[ref] = Result{Outcome: Failed, Err: oe}
+		out[ref] = courier.Result{Outcome: courier.Failed, Err: oe}
 	}
 	for _, ref := range refs {
 		if out[ref].Outcome == 0 {
 			// Neither created nor refused: ask again; the lookup before the
 			// next create finds the order if it was created after all.
-			out[ref] = Result{Outcome: Retry, Err: errors.New("clickanddrop create: the answer does not mention the order")}
+			out[ref] = courier.Result{Outcome: courier.Retry, Err: errors.New("clickanddrop create: the answer does not mention the order")}
 		}
 	}
 	return nil
@@ -304,8 +317,8 @@ func (c *Client) create(ctx context.Context, refs []string, wires map[string]cre
 
 // cancelChunk deletes the orders of refs. An order Click & Drop does not
 // have is done: there is nothing to cancel.
-func (c *Client) cancelChunk(ctx context.Context, refs []string) (map[string]Result, error) {
-	out := make(map[string]Result, len(refs))
+func (c *Client) cancelChunk(ctx context.Context, refs []string) (map[string]courier.Result, error) {
+	out := make(map[string]courier.Result, len(refs))
 	found, err := c.lookup(ctx, refs)
 	if err != nil {
 		return out, c.judgeAll(err, refs, out)
@@ -314,7 +327,7 @@ func (c *Client) cancelChunk(ctx context.Context, refs []string) (map[string]Res
 	var present []string
 	for _, ref := range refs {
 		if len(found[ref]) == 0 {
-			out[ref] = Result{Outcome: Done}
+			out[ref] = courier.Result{Outcome: courier.Done}
 			continue
 		}
 		present = append(present, ref)
@@ -338,7 +351,7 @@ func (c *Client) cancelChunk(ctx context.Context, refs []string) (map[string]Res
 	var he *HTTPError
 	if errors.As(err, &he) && he.Status == http.StatusNotFound {
 		for _, ref := range present {
-			out[ref] = Result{Outcome: Done} // gone since the lookup
+			out[ref] = courier.Result{Outcome: courier.Done} // gone since the lookup
 		}
 		return out, nil
 	}
@@ -354,14 +367,14 @@ func (c *Client) cancelChunk(ctx context.Context, refs []string) (map[string]Res
 		refused[e.OrderIdentifier] = safeToken(e.Code)
 	}
 	for _, ref := range present {
-		r := Result{Outcome: Done, OrderIdentifiers: found[ref]}
+		r := courier.Result{Outcome: courier.Done}
 		for _, id := range found[ref] {
 			if code, ok := refused[id]; ok {
-				r = Result{Outcome: Failed, Err: &HTTPError{Op: "delete", Status: http.StatusOK, Code: code}}
+				r = courier.Result{Outcome: courier.Failed, Err: &HTTPError{Op: "delete", Status: http.StatusOK, Code: code}}
 				break
 			}
 			if !deleted[id] {
-				r = Result{Outcome: Retry, Err: errors.New("clickanddrop delete: the answer does not mention the order")}
+				r = courier.Result{Outcome: courier.Retry, Err: errors.New("clickanddrop delete: the answer does not mention the order")}
 			}
 		}
 		out[ref] = r
@@ -398,20 +411,22 @@ func (c *Client) lookup(ctx context.Context, refs []string) (map[string][]int64,
 // judgeAll gives every ref of a call that failed as a whole the call's
 // outcome. It returns the error Send must return instead of results: the
 // caller's context ended, or the API key was refused.
-func (c *Client) judgeAll(err error, refs []string, out map[string]Result) error {
+func (c *Client) judgeAll(err error, refs []string, out map[string]courier.Result) error {
 	var he *HTTPError
-	var r Result
+	var r courier.Result
 	switch {
-	case errors.Is(err, ErrUnauthorized):
+	case errors.Is(err, courier.ErrCredentialsRefused):
 		return err
-	case errors.As(err, &he) && !retryableStatus(he.Status):
-		r = Result{Outcome: Failed, Err: err}
 	case errors.As(err, &he):
-		r = Result{Outcome: Retry, Err: err, RetryAfter: he.RetryAfter}
+		o, _ := courier.Classify(he.Status)
+		r = courier.Result{Outcome: o, Err: err}
+		if o == courier.Retry {
+			r.RetryAfter = he.RetryAfter
+		}
 	case errors.Is(err, errCtxDone):
 		return err
 	default: // timeouts, refused connections, cut answers
-		r = Result{Outcome: Retry, Err: err}
+		r = courier.Result{Outcome: courier.Retry, Err: err}
 	}
 	for _, ref := range refs {
 		out[ref] = r
@@ -449,7 +464,7 @@ func (c *Client) call(ctx context.Context, op, method, path string, body, answer
 	start := time.Now() // wall time: the duration metric is real whatever the clock
 	resp, err := c.cfg.HTTPClient.Do(req)
 	if err != nil {
-		c.metrics.duration.WithLabelValues(connectorName).Observe(time.Since(start).Seconds())
+		c.metrics.Record(c.cfg.Name, courier.TransportLabel(err), time.Since(start))
 		if ctx.Err() != nil {
 			return fmt.Errorf("%w: %w", errCtxDone, ctx.Err())
 		}
@@ -463,8 +478,18 @@ func (c *Client) call(ctx context.Context, op, method, path string, body, answer
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer))
-	c.metrics.duration.WithLabelValues(connectorName).Observe(time.Since(start).Seconds())
-	c.cfg.Logger.Debug("clickanddrop call", "op", op, "status", resp.StatusCode, "seconds", time.Since(start).Seconds())
+	took := time.Since(start)
+	label := courier.LabelDone
+	if err != nil {
+		label = courier.TransportLabel(err)
+	} else if resp.StatusCode != http.StatusNotFound || op == "create" {
+		// A lookup's or a delete's 404 is an answer ("no such order"), not a
+		// failed call.
+		_, label = courier.Classify(resp.StatusCode)
+	}
+	c.metrics.Record(c.cfg.Name, label, took)
+	c.cfg.Logger.Debug("clickanddrop call", "connector", c.cfg.Name, "op", op, "status", resp.StatusCode, "outcome", label,
+		"duration", took.Round(time.Millisecond).String())
 	if err != nil {
 		if ctx.Err() != nil {
 			return fmt.Errorf("%w: %w", errCtxDone, ctx.Err())
@@ -472,7 +497,7 @@ func (c *Client) call(ctx context.Context, op, method, path string, body, answer
 		return fmt.Errorf("clickanddrop %s: read answer: %w", op, err)
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		he := &HTTPError{Op: op, Status: resp.StatusCode, RetryAfter: retryAfter(resp.Header.Get("Retry-After"), c.cfg.Clock.Now())}
+		he := &HTTPError{Op: op, Status: resp.StatusCode, RetryAfter: courier.RetryAfter(resp.Header.Get("Retry-After"), c.cfg.Clock.Now())}
 		var e struct {
 			Code    string `json:"code"`
 			Message string `json:"message"`
@@ -498,7 +523,7 @@ func (c *Client) wait(ctx context.Context) error {
 	if d == 0 {
 		return nil
 	}
-	c.metrics.rateLimitWaits.WithLabelValues(connectorName).Inc()
+	c.metrics.RateLimitWaits.WithLabelValues(c.cfg.Name).Inc()
 	if err := c.cfg.Clock.Sleep(ctx, d); err != nil {
 		r.CancelAt(c.cfg.Clock.Now())
 		return err
@@ -545,7 +570,7 @@ func (g *groups) chunks(n int) [][]string {
 	return out
 }
 
-func (g *groups) spread(got map[string]Result, results []Result) {
+func (g *groups) spread(got map[string]courier.Result, results []courier.Result) {
 	for ref, r := range got {
 		for _, i := range g.index[ref] {
 			results[i] = r

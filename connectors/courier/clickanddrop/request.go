@@ -7,92 +7,29 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/orderflow/orderflow/connectors/outbox"
+	"github.com/orderflow/orderflow/connectors/courier"
 	"github.com/orderflow/orderflow/worker/order"
 )
-
-// Request is one courier job as Click & Drop needs it: the job's
-// allow-listed projection, already decrypted by the dispatcher, in plain
-// field values, plus the job's idempotency key and the order reference the
-// courier knows the order by. Nothing outside the allow-list has a field
-// here, so nothing else can be sent.
-type Request struct {
-	// Kind is outbox.KindCreate or outbox.KindCancel. A cancel needs only
-	// OrderReference.
-	Kind outbox.Kind `json:"kind"`
-	// IdempotencyKey is the job's (outbox.IdempotencyKey). Click & Drop has
-	// no idempotency key; OrderReference does its work (see Client.Send).
-	IdempotencyKey string `json:"idempotency_key"`
-	// OrderReference is Click & Drop's orderReference (at most 40
-	// characters): how a redelivered job finds the order it created.
-	OrderReference string `json:"order_reference"`
-
-	Recipient   Recipient `json:"recipient"`
-	Packages    []Package `json:"packages"`
-	ServiceCode string    `json:"service_code,omitempty"`
-	OrderDate   time.Time `json:"order_date"`
-	// Subtotal, ShippingCostCharged and Total are required by the API; they
-	// are sent as JSON numbers converted exactly from the amounts, which must
-	// be whole pennies, not negative, in one currency (sent as currencyCode).
-	Subtotal            order.Money `json:"subtotal"`
-	ShippingCostCharged order.Money `json:"shipping_cost_charged"`
-	Total               order.Money `json:"total"`
-}
-
-// Recipient is the delivery address. PhoneNumber and EmailAddress are set
-// only when the tenant has delivery notifications on.
-type Recipient struct {
-	FullName     string `json:"full_name,omitempty"`
-	CompanyName  string `json:"company_name,omitempty"`
-	AddressLine1 string `json:"address_line1"`
-	AddressLine2 string `json:"address_line2,omitempty"`
-	AddressLine3 string `json:"address_line3,omitempty"`
-	City         string `json:"city"`
-	County       string `json:"county,omitempty"`
-	Postcode     string `json:"postcode,omitempty"`
-	CountryCode  string `json:"country_code"`
-	PhoneNumber  string `json:"phone_number,omitempty"`
-	EmailAddress string `json:"email_address,omitempty"`
-}
-
-// Package is one parcel. Contents is set only for a destination that needs
-// a customs declaration.
-type Package struct {
-	WeightInGrams           int    `json:"weight_in_grams"`
-	PackageFormatIdentifier string `json:"package_format_identifier"`
-	Contents                []Item `json:"contents,omitempty"`
-}
-
-// Item is a line of a customs declaration: product data, nothing of the
-// buyer's.
-type Item struct {
-	Name              string      `json:"name,omitempty"`
-	SKU               string      `json:"sku,omitempty"`
-	Quantity          int         `json:"quantity"`
-	UnitValue         order.Money `json:"unit_value"`
-	UnitWeightInGrams int         `json:"unit_weight_in_grams"`
-	CustomsCode       string      `json:"customs_code,omitempty"`
-	OriginCountryCode string      `json:"origin_country_code,omitempty"`
-}
 
 // Limits of the documented contract (Royal Mail's Swagger spec, v1), checked
 // before sending so that one bad order fails alone, with a clean error,
 // instead of turning a whole batch into a 400.
 const (
-	maxOrderReference = 40
-	maxFullName       = 210
-	maxAddressField   = 100 // companyName, addressLine1-3, city, county
-	maxPostcode       = 20
-	maxCountryCode    = 3
-	maxPhone          = 25
-	maxEmail          = 254
-	maxServiceCode    = 10
-	maxWeightInGrams  = 30000
-	maxMoneyPennies   = 999999 * 100
-	maxItemName       = 800
-	maxSKU            = 100
-	maxCustomsCode    = 10
-	maxQuantity       = 999999
+	maxOrderReference     = 40
+	maxFullName           = 210
+	maxAddressField       = 100 // companyName, addressLine1-3, city, county
+	maxPostcode           = 20
+	maxCountryCode        = 3
+	maxPhone              = 25
+	maxEmail              = 254
+	maxServiceCode        = 10
+	maxWeightInGrams      = 30000
+	maxMoneyPennies       = 999999 * 100
+	maxItemName           = 800
+	maxSKU                = 100
+	maxCustomsCode        = 10
+	maxCustomsDescription = 50
+	maxQuantity           = 999999
 )
 
 // packageFormats are the documented packageFormatIdentifier values ('custom'
@@ -117,7 +54,8 @@ func (e *FieldError) Error() string {
 	return "field " + e.Field + " " + e.Rule
 }
 
-// wire types: the JSON Click & Drop reads. Only what Request carries.
+// wire types: the JSON Click & Drop reads, only the members the
+// allow-list fills.
 type (
 	createOrdersRequest struct {
 		Items []createOrderRequest `json:"items"`
@@ -155,25 +93,48 @@ type (
 		Contents                []itemWire `json:"contents,omitempty"`
 	}
 	itemWire struct {
-		Name              string      `json:"name,omitempty"`
-		SKU               string      `json:"SKU,omitempty"`
-		Quantity          int         `json:"quantity"`
-		UnitValue         json.Number `json:"unitValue"`
-		UnitWeightInGrams int         `json:"unitWeightInGrams"`
-		CustomsCode       string      `json:"customsCode,omitempty"`
-		OriginCountryCode string      `json:"originCountryCode,omitempty"`
+		Name               string      `json:"name,omitempty"`
+		SKU                string      `json:"SKU,omitempty"`
+		Quantity           int         `json:"quantity"`
+		UnitValue          json.Number `json:"unitValue,omitempty"`
+		CustomsDescription string      `json:"customsDescription,omitempty"`
+		CustomsCode        string      `json:"customsCode,omitempty"`
 	}
 	postageDetails struct {
-		ServiceCode string `json:"serviceCode,omitempty"`
+		ServiceCode              string `json:"serviceCode,omitempty"`
+		ReceiveEmailNotification bool   `json:"receiveEmailNotification,omitempty"`
+		ReceiveSmsNotification   bool   `json:"receiveSmsNotification,omitempty"`
 	}
 )
 
-// toWire maps a create request to Click & Drop's CreateOrderRequest, or says
-// which field breaks the contract.
-func toWire(r *Request) (createOrderRequest, error) {
+// toWire maps a create's projection to Click & Drop's CreateOrderRequest,
+// following the "as" column of the clickanddrop allow-list
+// (schemas/policy/connectors.yaml), or says which field breaks the
+// contract. Nothing but d.OrderReference and d.Fields reaches the wire.
+func toWire(d *courier.Delivery) (createOrderRequest, error) {
+	p := d.Fields
 	v := checker{}
-	v.text("orderReference", r.OrderReference, maxOrderReference, true)
-	a := r.Recipient
+	v.text("orderReference", d.OrderReference, maxOrderReference, true)
+	a := addressWire{
+		FullName:     p.Text("shipping_address.name"),
+		CompanyName:  p.Text("shipping_address.company_name"),
+		AddressLine1: p.Text("shipping_address.line1"),
+		AddressLine2: p.Text("shipping_address.line2"),
+		AddressLine3: p.Text("shipping_address.line3"),
+		City:         p.Text("shipping_address.city"),
+		County:       p.Text("shipping_address.county"),
+		Postcode:     p.Text("shipping_address.postal_code"),
+		CountryCode:  p.Text("shipping_address.country_code"),
+	}
+	if a.County == "" {
+		// Click & Drop has no state: a US state or a region fills county.
+		a.County = p.Text("shipping_address.state_or_region")
+	}
+	rcp := recipientWire{
+		Address:      a,
+		PhoneNumber:  p.Text("shipping_address.phone"),
+		EmailAddress: p.Text("shipping_address.email"),
+	}
 	v.text("recipient.address.fullName", a.FullName, maxFullName, false)
 	v.text("recipient.address.companyName", a.CompanyName, maxAddressField, false)
 	v.text("recipient.address.addressLine1", a.AddressLine1, maxAddressField, true)
@@ -183,67 +144,85 @@ func toWire(r *Request) (createOrderRequest, error) {
 	v.text("recipient.address.county", a.County, maxAddressField, false)
 	v.text("recipient.address.postcode", a.Postcode, maxPostcode, false)
 	v.text("recipient.address.countryCode", a.CountryCode, maxCountryCode, true)
-	v.text("recipient.phoneNumber", a.PhoneNumber, maxPhone, false)
-	v.text("recipient.emailAddress", a.EmailAddress, maxEmail, false)
-	v.text("postageDetails.serviceCode", r.ServiceCode, maxServiceCode, false)
-	if r.OrderDate.IsZero() {
+	v.text("recipient.phoneNumber", rcp.PhoneNumber, maxPhone, false)
+	v.text("recipient.emailAddress", rcp.EmailAddress, maxEmail, false)
+	orderDate := p.Time("purchased_at")
+	if orderDate.IsZero() {
 		v.fail("orderDate", "is required")
 	}
-	currency := r.Total.Currency
+
+	// subtotal, shippingCostCharged and total are required numbers, but the
+	// allow-list lets the order's values go only with a customs
+	// declaration: without one they are sent as 0.00 GBP.
+	currency := "GBP"
+	if p.Has("totals.total") {
+		currency = p.Money("totals.total").Currency
+	}
+	amount := func(src string) order.Money {
+		if !p.Has(src) {
+			return order.Money{Currency: currency}
+		}
+		return p.Money(src)
+	}
 	w := createOrderRequest{
-		OrderReference:      r.OrderReference,
-		OrderDate:           r.OrderDate.UTC().Format(time.RFC3339),
-		Subtotal:            v.money("subtotal", r.Subtotal, currency),
-		ShippingCostCharged: v.money("shippingCostCharged", r.ShippingCostCharged, currency),
-		Total:               v.money("total", r.Total, currency),
+		OrderReference:      d.OrderReference,
+		OrderDate:           orderDate.UTC().Format(time.RFC3339),
+		Subtotal:            v.money("subtotal", amount("totals.subtotal"), currency),
+		ShippingCostCharged: v.money("shippingCostCharged", amount("totals.shipping"), currency),
+		Total:               v.money("total", amount("totals.total"), currency),
 		CurrencyCode:        currency,
-		Recipient: recipientWire{
-			Address: addressWire{
-				FullName: a.FullName, CompanyName: a.CompanyName,
-				AddressLine1: a.AddressLine1, AddressLine2: a.AddressLine2, AddressLine3: a.AddressLine3,
-				City: a.City, County: a.County, Postcode: a.Postcode, CountryCode: a.CountryCode,
-			},
-			PhoneNumber:  a.PhoneNumber,
-			EmailAddress: a.EmailAddress,
-		},
+		Recipient:           rcp,
 	}
-	if r.ServiceCode != "" {
-		w.PostageDetails = &postageDetails{ServiceCode: r.ServiceCode}
+	post := postageDetails{ServiceCode: p.Text("parcel.service_code")}
+	v.text("postageDetails.serviceCode", post.ServiceCode, maxServiceCode, false)
+	if rcp.PhoneNumber != "" {
+		post.ReceiveSmsNotification = true
 	}
-	for i, p := range r.Packages {
-		at := "packages[" + strconv.Itoa(i) + "]"
-		if p.WeightInGrams < 1 || p.WeightInGrams > maxWeightInGrams {
-			v.fail(at+".weightInGrams", "is not between 1 and 30000")
+	if rcp.EmailAddress != "" {
+		post.ReceiveEmailNotification = true
+	}
+	if post != (postageDetails{}) {
+		w.PostageDetails = &post
+	}
+
+	pw := packageWire{WeightInGrams: p.Int("parcel.weight_grams"), PackageFormatIdentifier: p.Text("parcel.format")}
+	if pw.WeightInGrams < 1 || pw.WeightInGrams > maxWeightInGrams {
+		v.fail("packages[0].weightInGrams", "is not between 1 and 30000")
+	}
+	if !packageFormats[pw.PackageFormatIdentifier] {
+		v.fail("packages[0].packageFormatIdentifier", "is not a documented package format")
+	}
+	for j, l := range p.Lines() {
+		at := "packages[0].contents[" + strconv.Itoa(j) + "]"
+		it := itemWire{
+			Name:               l.Text("lines.title"),
+			SKU:                l.Text("lines.sku"),
+			Quantity:           l.Int("lines.quantity"),
+			CustomsDescription: cut(l.Text("lines.title"), maxCustomsDescription),
+			CustomsCode:        l.Text("parcel.lines.tariff_code"),
 		}
-		if !packageFormats[p.PackageFormatIdentifier] {
-			v.fail(at+".packageFormatIdentifier", "is not a documented package format")
+		v.text(at+".name", it.Name, maxItemName, false)
+		v.text(at+".SKU", it.SKU, maxSKU, false)
+		v.text(at+".customsCode", it.CustomsCode, maxCustomsCode, false)
+		if it.Quantity < 1 || it.Quantity > maxQuantity {
+			v.fail(at+".quantity", "is not between 1 and 999999")
 		}
-		pw := packageWire{WeightInGrams: p.WeightInGrams, PackageFormatIdentifier: p.PackageFormatIdentifier}
-		for j, it := range p.Contents {
-			at := at + ".contents[" + strconv.Itoa(j) + "]"
-			v.text(at+".name", it.Name, maxItemName, false)
-			v.text(at+".SKU", it.SKU, maxSKU, false)
-			v.text(at+".customsCode", it.CustomsCode, maxCustomsCode, false)
-			v.text(at+".originCountryCode", it.OriginCountryCode, maxCountryCode, false)
-			if it.Quantity < 1 || it.Quantity > maxQuantity {
-				v.fail(at+".quantity", "is not between 1 and 999999")
-			}
-			if it.UnitWeightInGrams < 0 || it.UnitWeightInGrams > 999999 {
-				v.fail(at+".unitWeightInGrams", "is not between 0 and 999999")
-			}
-			pw.Contents = append(pw.Contents, itemWire{
-				Name: it.Name, SKU: it.SKU, Quantity: it.Quantity,
-				UnitValue:         v.money(at+".unitValue", it.UnitValue, currency),
-				UnitWeightInGrams: it.UnitWeightInGrams,
-				CustomsCode:       it.CustomsCode, OriginCountryCode: it.OriginCountryCode,
-			})
+		if l.Has("lines.unit_price") {
+			it.UnitValue = v.money(at+".unitValue", l.Money("lines.unit_price"), currency)
 		}
-		w.Packages = append(w.Packages, pw)
+		pw.Contents = append(pw.Contents, it)
 	}
-	if len(r.Packages) == 0 {
-		v.fail("packages", "is empty")
-	}
+	w.Packages = []packageWire{pw}
 	return w, v.err
+}
+
+// cut keeps the first n characters of s: a customs description is a
+// product's title, never personal, and Click & Drop takes 50 characters.
+func cut(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	return string([]rune(s)[:n])
 }
 
 // checker keeps the first contract break of a request.

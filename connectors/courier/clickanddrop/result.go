@@ -1,7 +1,6 @@
 package clickanddrop
 
 import (
-	"errors"
 	"fmt"
 	"net/http"
 	"regexp"
@@ -9,54 +8,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/orderflow/orderflow/connectors/courier"
 	"github.com/orderflow/orderflow/worker/failure"
 )
-
-// Outcome is what became of one Request.
-type Outcome uint8
-
-const (
-	// Done: the courier has the order (created now or before), or no longer
-	// has it (cancelled now, or never had it).
-	Done Outcome = iota + 1
-	// Retry: try the request again later, after RetryAfter when the courier
-	// said so, else after the dispatcher's backoff.
-	Retry
-	// Failed: the courier refused the request; sending it again cannot help.
-	// The dispatcher parks it.
-	Failed
-)
-
-func (o Outcome) String() string {
-	switch o {
-	case Done:
-		return "done"
-	case Retry:
-		return "retry"
-	case Failed:
-		return "failed"
-	}
-	return "outcome " + strconv.Itoa(int(o))
-}
-
-// Result is the answer to one Request, at the same index.
-type Result struct {
-	Outcome Outcome
-	// RetryAfter is the courier's Retry-After, when it gave one (Retry only).
-	RetryAfter time.Duration
-	// Err says why a request is not Done. It names fields, rules, HTTP
-	// statuses and the provider's error codes, never a value of the order
-	// nor any text the provider echoed back.
-	Err error
-	// OrderIdentifiers are Click & Drop's ids of the order (create, Done).
-	OrderIdentifiers []int64
-}
-
-// ErrUnauthorized is matched (errors.Is) by the error Send returns when
-// Click & Drop refuses the API key (401) or the feature (403): no job can
-// succeed until an operator acts, so the dispatcher stops instead of parking
-// every job.
-var ErrUnauthorized = errors.New("clickanddrop: API key refused")
 
 // HTTPError is a call Click & Drop answered with an error status. Code is
 // the provider's error code when it is a plain token; its message is never
@@ -84,17 +38,18 @@ func (e *HTTPError) Error() string {
 // FailureClass lets failure.Of classify an HTTPError: 401/403 stop the
 // worker; 429 and 5xx are transient; any other status is the order's fault.
 func (e *HTTPError) FailureClass() failure.Class {
-	switch {
-	case e.Status == http.StatusUnauthorized || e.Status == http.StatusForbidden:
+	if courier.CredentialsRefused(e.Status) {
 		return failure.Worker
-	case retryableStatus(e.Status):
+	}
+	if o, _ := courier.Classify(e.Status); o == courier.Retry {
 		return failure.Transient
 	}
 	return failure.Order
 }
 
+// Is makes a refused API key match courier.ErrCredentialsRefused.
 func (e *HTTPError) Is(target error) bool {
-	return target == ErrUnauthorized && e.FailureClass() == failure.Worker
+	return target == courier.ErrCredentialsRefused && courier.CredentialsRefused(e.Status)
 }
 
 // OrderError is Click & Drop's refusal of one order of a batch
@@ -130,25 +85,4 @@ func safeToken(s string) string {
 		return s
 	}
 	return ""
-}
-
-func retryableStatus(status int) bool {
-	return status == http.StatusTooManyRequests || status >= 500
-}
-
-// retryAfter reads a Retry-After header: seconds or an HTTP date.
-func retryAfter(h string, now time.Time) time.Duration {
-	if h == "" {
-		return 0
-	}
-	if s, err := strconv.Atoi(strings.TrimSpace(h)); err == nil {
-		if s < 0 {
-			return 0
-		}
-		return time.Duration(s) * time.Second
-	}
-	if t, err := http.ParseTime(h); err == nil && t.After(now) {
-		return t.Sub(now)
-	}
-	return 0
 }

@@ -4,25 +4,33 @@ import (
 	"bytes"
 	"crypto/rand"
 	"encoding/base64"
-	"encoding/json"
-	"os"
-	"path/filepath"
+	"io"
+	"net/http"
+	"sync"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/orderflow/orderflow/connectors/connectortest"
+	"github.com/orderflow/orderflow/connectors/courier"
 	"github.com/orderflow/orderflow/connectors/courier/webhook"
 	"github.com/orderflow/orderflow/connectors/courier/webhook/webhooktest"
-	"github.com/orderflow/orderflow/connectors/outbox"
+	"github.com/orderflow/orderflow/connectors/projection"
+	"github.com/orderflow/orderflow/worker/config"
 )
 
-// secret is one signing key, as text in a file (the config's reference) and
-// as the receiver's HMAC key.
+var parcel = projection.Parcel{WeightGrams: 850, Format: "smallParcel", ServiceCode: "Standard", TariffCode: "691200"}
+
+func fixtures(t *testing.T) *connectortest.Fixtures {
+	return connectortest.NewFixtures(t, webhook.Kind, parcel)
+}
+
+// secret is one signing key: its text (what the configuration resolves)
+// and the receiver's HMAC key.
 type secret struct {
 	id   string
 	text string
 	key  []byte
-	path string
 }
 
 func newSecret(t *testing.T, id string) secret {
@@ -31,16 +39,7 @@ func newSecret(t *testing.T, id string) secret {
 	if _, err := rand.Read(key); err != nil {
 		t.Fatal(err)
 	}
-	text := webhook.SecretPrefix + base64.StdEncoding.EncodeToString(key)
-	path := filepath.Join(t.TempDir(), id)
-	if err := os.WriteFile(path, []byte(text+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return secret{id: id, text: text, key: key, path: path}
-}
-
-func (s secret) configKey() webhook.Key {
-	return webhook.Key{ID: s.id, Secret: webhook.SecretRef{File: s.path}}
+	return secret{id: id, text: webhook.SecretPrefix + base64.StdEncoding.EncodeToString(key), key: key}
 }
 
 func keyring(secrets ...secret) map[string][]byte {
@@ -51,40 +50,24 @@ func keyring(secrets ...secret) map[string][]byte {
 	return m
 }
 
-// contract is testdata/allowlist.json: what the stand-in accepts.
-type contract struct {
-	Allowed  []string       `json:"allowed"`
-	Required []string       `json:"required"`
-	MaxLen   map[string]int `json:"max_len"`
-}
-
-func loadContract(t *testing.T) contract {
-	t.Helper()
-	var c contract
-	readJSON(t, filepath.Join("testdata", "allowlist.json"), &c)
-	return c
-}
-
-// receiver starts a stand-in with the test contract, accepting keys.
+// receiver starts a stand-in on the webhook allow-list, accepting keys.
 func receiver(t *testing.T, cfg webhooktest.Config, secrets ...secret) *webhooktest.Server {
 	t.Helper()
-	c := loadContract(t)
 	if cfg.Keys == nil {
 		cfg.Keys = keyring(secrets...)
 	}
-	cfg.Allowed, cfg.Required, cfg.MaxLen = c.Allowed, c.Required, c.MaxLen
 	s := webhooktest.New(cfg)
 	t.Cleanup(s.Close)
 	return s
 }
 
-// courier posts to url, signing with the last of secrets.
-func courier(t *testing.T, url string, reg prometheus.Registerer, secrets ...secret) *webhook.Courier {
+// config is a Courier's configuration posting to url, signing with s.
+func cfgFor(url string, reg prometheus.Registerer, s secret) webhook.Config {
+	return webhook.Config{Name: "acme_couriers", URL: url, KeyID: s.id, Secret: config.Secret(s.text), Registerer: reg}
+}
+
+func courierFor(t *testing.T, cfg webhook.Config) *webhook.Courier {
 	t.Helper()
-	cfg := webhook.Config{Name: "acme-couriers", URL: url, Registerer: reg}
-	for _, s := range secrets {
-		cfg.Keys = append(cfg.Keys, s.configKey())
-	}
 	c, err := webhook.New(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -92,38 +75,54 @@ func courier(t *testing.T, url string, reg prometheus.Registerer, secrets ...sec
 	return c
 }
 
-// fixture reads testdata/requests/<name>.json, numbers as json.Number so
-// that a weight stays the integer it was.
-func fixture(t *testing.T, name string) webhook.Request {
+func deliverOne(t *testing.T, c *webhook.Courier, d courier.Delivery) courier.Result {
 	t.Helper()
-	var f struct {
-		Kind           outbox.Kind    `json:"kind"`
-		IdempotencyKey string         `json:"idempotency_key"`
-		OrderReference string         `json:"order_reference"`
-		Fields         map[string]any `json:"fields"`
+	res, err := c.Deliver(t.Context(), []courier.Delivery{d})
+	if err != nil {
+		t.Fatalf("Deliver: %v", err)
 	}
-	readJSON(t, filepath.Join("testdata", "requests", name+".json"), &f)
-	return webhook.Request{Kind: f.Kind, IdempotencyKey: f.IdempotencyKey, OrderReference: f.OrderReference, Fields: f.Fields}
+	return res[0]
 }
 
-func readJSON(t *testing.T, path string, v any) {
+// capture records the raw requests a courier makes, over real HTTP.
+type capture struct {
+	mu   sync.Mutex
+	reqs []captured
+}
+
+type captured struct {
+	header http.Header
+	body   []byte
+}
+
+func (c *capture) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	b, _ := io.ReadAll(r.Body)
+	c.mu.Lock()
+	c.reqs = append(c.reqs, captured{r.Header.Clone(), b})
+	c.mu.Unlock()
+}
+
+func (c *capture) last(t *testing.T) captured {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.reqs) == 0 {
+		t.Fatal("no request captured")
+	}
+	return c.reqs[len(c.reqs)-1]
+}
+
+// post sends a captured delivery, maybe altered, to url.
+func post(t *testing.T, url string, d captured) int {
 	t.Helper()
-	b, err := os.ReadFile(path)
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, url, bytes.NewReader(d.body))
 	if err != nil {
 		t.Fatal(err)
 	}
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.UseNumber()
-	if err := dec.Decode(v); err != nil {
-		t.Fatalf("%s: %v", path, err)
-	}
-}
-
-func sendOne(t *testing.T, c *webhook.Courier, req webhook.Request) webhook.Result {
-	t.Helper()
-	res, err := c.Send(t.Context(), []webhook.Request{req})
+	req.Header = d.header.Clone()
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		t.Fatalf("Send: %v", err)
+		t.Fatal(err)
 	}
-	return res[0]
+	resp.Body.Close()
+	return resp.StatusCode
 }

@@ -3,55 +3,17 @@ package webhook
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"regexp"
 	"slices"
 	"strings"
-	"time"
 
+	"github.com/orderflow/orderflow/connectors/courier"
 	"github.com/orderflow/orderflow/connectors/outbox"
+	"github.com/orderflow/orderflow/connectors/projection"
+	"github.com/orderflow/orderflow/schemas/policy"
+	"github.com/orderflow/orderflow/worker/order"
 )
-
-// Request is one courier job as the dispatcher hands it over: its
-// allow-listed projection, already decrypted, with what identifies the work.
-type Request struct {
-	Kind outbox.Kind
-	// IdempotencyKey is the job's (outbox.IdempotencyKey): sent as webhook-id
-	// and in the body, the same on every redelivery.
-	IdempotencyKey string
-	// OrderReference is what the courier files the shipment under; a cancel
-	// names the order to cancel by it.
-	OrderReference string
-	// Fields are the allow-listed values by dotted path ("recipient.name",
-	// "package.weight_grams", "service"), sent nested under "shipment".
-	// Values are strings, booleans or numbers (int, int64, float64,
-	// json.Number). Empty on a cancel.
-	Fields map[string]any
-}
-
-// Outcome is what became of one request.
-type Outcome string
-
-const (
-	// Done: the courier has the work (2xx), or had it already (409).
-	Done Outcome = "done"
-	// Retry: try again later, after Result.RetryAfter when the courier said.
-	Retry Outcome = "retry"
-	// Failed: the courier refused the request for good (4xx other than 409
-	// and 429), or it cannot be sent; park it.
-	Failed Outcome = "failed"
-)
-
-// Result says, for the request at the same index, what became of it.
-type Result struct {
-	Outcome Outcome
-	// RetryAfter is the courier's Retry-After on a retry, 0 when it gave none.
-	RetryAfter time.Duration
-	// Status is the HTTP status, 0 when there was no answer.
-	Status int
-	// Err says why on Retry and Failed: the status or the transport error,
-	// never a field's value nor anything of the response body.
-	Err error
-}
 
 // BodyVersion is the version of the body's format, its "v" member.
 const BodyVersion = 1
@@ -61,38 +23,100 @@ var (
 	segmentPattern = regexp.MustCompile(`^[a-z0-9_]+$`)
 )
 
-// body is the JSON a request posts:
+// ItemsMarker joins a line source's path: "customs.items[].sku" is the sku
+// member of each element of the array customs.items, one per order line.
+const ItemsMarker = "[]."
+
+// paths are the shipment paths of an allow-list's sources: its "as" column.
+type paths struct {
+	of    map[string]string // source -> path; a line source's below items
+	items string            // the array of the line sources, "" when none
+}
+
+// Paths returns the shipment path of each source of list (its "as"
+// column), checked: dotted [a-z0-9_]+ segments, no path another's parent,
+// line sources all in one array ("customs.items[].sku"), others in none.
+// The receiver's stand-in reads the body back through the same map.
+func Paths(list policy.AllowList) (map[string]string, error) {
+	p, err := newPaths(list)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]string{}
+	for src, path := range p.of {
+		if policy.IsLineSource(src) {
+			path = p.items + ItemsMarker + path
+		}
+		out[src] = path
+	}
+	return out, nil
+}
+
+func newPaths(list policy.AllowList) (paths, error) {
+	p := paths{of: map[string]string{}}
+	var leaves []string
+	for _, src := range slices.Sorted(maps.Keys(list.Fields)) {
+		as := list.Fields[src].As
+		array, member, isLine := strings.Cut(as, ItemsMarker)
+		if isLine != policy.IsLineSource(src) {
+			return paths{}, fmt.Errorf("%s: as %q: a line source, and only one, goes under an array (%s)", src, as, ItemsMarker)
+		}
+		if isLine {
+			if p.items != "" && p.items != array {
+				return paths{}, fmt.Errorf("%s: as %q: every line source goes under one array, %s", src, as, p.items)
+			}
+			p.items, as = array, member
+			leaves = append(leaves, array+".[]."+member)
+		} else {
+			leaves = append(leaves, as)
+		}
+		for _, seg := range strings.Split(as, ".") {
+			if !segmentPattern.MatchString(seg) {
+				return paths{}, fmt.Errorf("%s: as %q: segments are [a-z0-9_]+", src, as)
+			}
+		}
+		p.of[src] = as
+	}
+	slices.Sort(leaves)
+	for i := 1; i < len(leaves); i++ {
+		if leaves[i] == leaves[i-1] || strings.HasPrefix(leaves[i], leaves[i-1]+".") {
+			return paths{}, fmt.Errorf("as %q: also %q", leaves[i-1], leaves[i])
+		}
+	}
+	return p, nil
+}
+
+// body is the JSON a delivery posts:
 //
 //	{"v":1,"kind":"create","idempotency_key":"…","order_reference":"…",
-//	 "shipment":{"recipient":{"name":"…",…},"package":{…},"service":"…"}}
+//	 "shipment":{"recipient":{"name":"…",…},"parcel":{…},
+//	             "customs":{"total":{"amount":"…","currency":"…"},"items":[…]}}}
 //
-// Members come out sorted (encoding/json sorts map keys), so a redelivery's
-// body is byte for byte the first one's.
-func body(req Request) ([]byte, error) {
-	switch req.Kind {
+// The shipment holds exactly the projection's sources, each at its "as"
+// path; a cancel carries none. Members come out sorted (encoding/json sorts
+// map keys), so a redelivery's body is byte for byte the first one's.
+func (c *Courier) body(d *courier.Delivery) ([]byte, error) {
+	switch d.Kind {
 	case outbox.KindCreate, outbox.KindCancel:
 	default:
-		return nil, fmt.Errorf("kind: not create or cancel (%d characters)", len(req.Kind))
+		return nil, fmt.Errorf("kind: not create or cancel (%d characters)", len(d.Kind))
 	}
-	if !idPattern.MatchString(req.IdempotencyKey) {
+	if !idPattern.MatchString(d.IdempotencyKey) {
 		// Standard Webhooks: the id must not hold a '.', which delimits the
 		// signed content.
-		return nil, fmt.Errorf("idempotency key: want 1 to 128 of [A-Za-z0-9_-], got %d characters", len(req.IdempotencyKey))
+		return nil, fmt.Errorf("idempotency key: want 1 to 128 of [A-Za-z0-9_-], got %d characters", len(d.IdempotencyKey))
 	}
-	if req.OrderReference == "" {
+	if d.OrderReference == "" {
 		return nil, fmt.Errorf("order reference: empty")
 	}
 	doc := map[string]any{
 		"v":               BodyVersion,
-		"kind":            req.Kind,
-		"idempotency_key": req.IdempotencyKey,
-		"order_reference": req.OrderReference,
+		"kind":            d.Kind,
+		"idempotency_key": d.IdempotencyKey,
+		"order_reference": d.OrderReference,
 	}
-	if req.Kind == outbox.KindCancel && len(req.Fields) > 0 {
-		return nil, fmt.Errorf("fields: a cancel sends none, got %d", len(req.Fields))
-	}
-	if req.Kind == outbox.KindCreate {
-		shipment, err := nest(req.Fields)
+	if d.Kind == outbox.KindCreate {
+		shipment, err := c.paths.shipment(d.Fields)
 		if err != nil {
 			return nil, err
 		}
@@ -100,51 +124,73 @@ func body(req Request) ([]byte, error) {
 	}
 	b, err := json.Marshal(doc)
 	if err != nil {
-		return nil, fmt.Errorf("encode: %w", err) // nest let only encodable values through
+		return nil, fmt.Errorf("encode: %w", err) // values are strings, ints and amounts
 	}
 	return b, nil
 }
 
-// nest turns dotted paths into nested objects, refusing a path that is also
-// another's parent, and a value of a type a courier cannot take. Errors name
-// the path and the type, never the value.
-func nest(fields map[string]any) (map[string]any, error) {
+// shipment nests the projection's values at their paths. Its errors name
+// sources, never values.
+func (p paths) shipment(f projection.Projection) (map[string]any, error) {
 	root := map[string]any{}
-	paths := make([]string, 0, len(fields))
-	for p := range fields {
-		paths = append(paths, p)
+	for _, src := range f.Sources() {
+		path, ok := p.of[src]
+		switch {
+		case !ok:
+			return nil, fmt.Errorf("field %s: not in the allow-list", src)
+		case policy.IsLineSource(src):
+			continue
+		}
+		put(root, path, value(f, src))
 	}
-	slices.Sort(paths) // a parent sorts before its children: found on the first clash
-	for _, path := range paths {
-		value := fields[path]
-		switch value.(type) {
-		case string, bool, int, int64, float64, json.Number:
-		default:
-			return nil, fmt.Errorf("field %s: unsupported type %T", path, value)
+	var items []any
+	for _, l := range f.Lines() {
+		item := map[string]any{}
+		for _, src := range slices.Sorted(maps.Keys(p.of)) {
+			if policy.IsLineSource(src) && l.Has(src) {
+				put(item, p.of[src], value(l, src))
+			}
 		}
-		segments := strings.Split(path, ".")
-		node := root
-		for i, seg := range segments {
-			if !segmentPattern.MatchString(seg) {
-				return nil, fmt.Errorf("field path %q: segments are [a-z0-9_]+", path)
-			}
-			if i == len(segments)-1 {
-				if _, taken := node[seg]; taken {
-					return nil, fmt.Errorf("field %s: also a parent of other fields", path)
-				}
-				node[seg] = value
-				break
-			}
-			child, ok := node[seg].(map[string]any)
-			if !ok {
-				if _, taken := node[seg]; taken {
-					return nil, fmt.Errorf("field %s: under another field's value", path)
-				}
-				child = map[string]any{}
-				node[seg] = child
-			}
-			node = child
-		}
+		items = append(items, item)
+	}
+	if len(items) > 0 {
+		put(root, p.items, items)
 	}
 	return root, nil
+}
+
+// put sets path's leaf under root, making the objects on the way; Paths
+// has made sure no leaf is another's parent.
+func put(root map[string]any, path string, v any) {
+	segs := strings.Split(path, ".")
+	node := root
+	for _, seg := range segs[:len(segs)-1] {
+		child, ok := node[seg].(map[string]any)
+		if !ok {
+			child = map[string]any{}
+			node[seg] = child
+		}
+		node = child
+	}
+	node[segs[len(segs)-1]] = v
+}
+
+// valuer is what a Projection and a Line both give.
+type valuer interface {
+	Text(src string) string
+	Int(src string) int
+	Money(src string) order.Money
+}
+
+// value is a source's JSON value: a number for a count (a weight, a
+// quantity), an amount as {"amount":"12.50","currency":"GBP"}, anything else
+// as its text.
+func value(v valuer, src string) any {
+	if n := v.Int(src); n != 0 {
+		return n
+	}
+	if m := v.Money(src); !m.IsZero() {
+		return m
+	}
+	return v.Text(src)
 }

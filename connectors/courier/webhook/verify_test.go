@@ -10,42 +10,21 @@ import (
 	"testing"
 	"time"
 
+	"github.com/orderflow/orderflow/connectors/courier"
 	"github.com/orderflow/orderflow/connectors/courier/webhook"
 	"github.com/orderflow/orderflow/connectors/courier/webhook/webhooktest"
 )
 
 // signedDelivery captures one real signed request, made at now.
-func signedDelivery(t *testing.T, now time.Time, secrets ...secret) captured {
+func signedDelivery(t *testing.T, now time.Time, s secret) captured {
 	t.Helper()
 	cap := &capture{}
 	srv := httptest.NewServer(cap)
 	t.Cleanup(srv.Close)
-	cfg := webhook.Config{Name: "acme", URL: srv.URL, Now: func() time.Time { return now }}
-	for _, s := range secrets {
-		cfg.Keys = append(cfg.Keys, s.configKey())
-	}
-	c, err := webhook.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sendOne(t, c, fixture(t, "domestic"))
+	cfg := cfgFor(srv.URL, nil, s)
+	cfg.Now = func() time.Time { return now }
+	deliverOne(t, courierFor(t, cfg), fixtures(t).Create(t, "domestic-gb", false, "206-4417720-3318731"))
 	return cap.last(t)
-}
-
-// post replays a captured delivery, altered, to url.
-func post(t *testing.T, url string, d captured) int {
-	t.Helper()
-	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, url, bytes.NewReader(d.body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header = d.header.Clone()
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	return resp.StatusCode
 }
 
 // TestVerifyRejectsTampering: every alteration of a signed delivery is
@@ -93,7 +72,7 @@ func TestVerifyRejectsTampering(t *testing.T) {
 			d.header.Set(webhook.HeaderSignature, "v1,bm90IGl0 "+d.header.Get(webhook.HeaderSignature))
 		}), nil},
 	}
-	rx := webhooktest.New(webhooktest.Config{Keys: keys, Allowed: loadContract(t).Allowed})
+	rx := webhooktest.New(webhooktest.Config{Keys: keys})
 	t.Cleanup(rx.Close)
 	for _, tc := range cases {
 		req := httptest.NewRequest(http.MethodPost, "/", bytes.NewReader(tc.d.body))
@@ -148,43 +127,42 @@ func TestVerifyRejectsReplays(t *testing.T) {
 	}
 }
 
-// TestKeyRotation: the sender signs with its newest key; a receiver that
-// holds old and new keys verifies deliveries from a sender on either, one
-// that holds only the old key refuses the new one's as unknown, and one that
-// dropped the old key refuses its deliveries.
+// TestKeyRotation: the sender signs with its one key and names it; a
+// receiver that holds old and new keys verifies deliveries from a sender on
+// either; one that does not hold the sender's key refuses it, which stops
+// the connector (its credentials are refused) instead of failing each job.
 func TestKeyRotation(t *testing.T) {
 	old, fresh := newSecret(t, "2025-q4"), newSecret(t, "2026-q1")
 	both := receiver(t, webhooktest.Config{}, old, fresh)
 	oldOnly := receiver(t, webhooktest.Config{}, old)
 	freshOnly := receiver(t, webhooktest.Config{}, fresh)
-
 	cases := []struct {
-		name    string
-		rx      *webhooktest.Server
-		signers []secret
-		ok      bool
-		keyID   string
+		name   string
+		rx     *webhooktest.Server
+		signer secret
+		ok     bool
 	}{
-		{"rotated sender, receiver holds both", both, []secret{old, fresh}, true, "2026-q1"},
-		{"sender not rotated yet, receiver holds both", both, []secret{old}, true, "2025-q4"},
-		{"rotated sender, receiver not told", oldOnly, []secret{old, fresh}, false, ""},
-		{"old key retired at the receiver", freshOnly, []secret{old}, false, ""},
+		{"rotated sender, receiver holds both", both, fresh, true},
+		{"sender not rotated yet, receiver holds both", both, old, true},
+		{"rotated sender, receiver not told", oldOnly, fresh, false},
+		{"old key retired at the receiver", freshOnly, old, false},
 	}
 	for i, tc := range cases {
-		req := fixture(t, "domestic")
-		req.IdempotencyKey = strconv.Itoa(i) + req.IdempotencyKey[1:]
-		res := sendOne(t, courier(t, tc.rx.URL, nil, tc.signers...), req)
-		if ok := res.Outcome == webhook.Done; ok != tc.ok {
-			t.Errorf("%s: %+v, want done %v", tc.name, res, tc.ok)
+		d := fixtures(t).Create(t, "domestic-gb", false, "206-4417720-331873"+strconv.Itoa(i))
+		res, err := courierFor(t, cfgFor(tc.rx.URL, nil, tc.signer)).Deliver(t.Context(), []courier.Delivery{d})
+		if !tc.ok {
+			if !errors.Is(err, courier.ErrCredentialsRefused) {
+				t.Errorf("%s: %v, want the credentials refused", tc.name, err)
+			}
 			continue
 		}
-		if tc.ok {
-			d := tc.rx.Deliveries()
-			if last := d[len(d)-1]; last.KeyID != tc.keyID {
-				t.Errorf("%s: signed by %s, want %s", tc.name, last.KeyID, tc.keyID)
-			}
-		} else if res.Status != http.StatusUnauthorized {
-			t.Errorf("%s: status %d, want 401", tc.name, res.Status)
+		if err != nil || res[0].Outcome != courier.Done {
+			t.Errorf("%s: %+v, %v, want done", tc.name, res, err)
+			continue
+		}
+		dl := tc.rx.Deliveries()
+		if last := dl[len(dl)-1]; last.KeyID != tc.signer.id {
+			t.Errorf("%s: signed by %s, want %s", tc.name, last.KeyID, tc.signer.id)
 		}
 	}
 	if r := oldOnly.Refusals(); len(r) != 1 || !strings.Contains(r[0].Reason, webhook.ErrUnknownKey.Error()) {

@@ -2,110 +2,50 @@ package webhook_test
 
 import (
 	"bytes"
-	"context"
-	"encoding/json"
-	"errors"
-	"io"
-	"maps"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/orderflow/orderflow/connectors/courier"
 	"github.com/orderflow/orderflow/connectors/courier/webhook"
 	"github.com/orderflow/orderflow/connectors/courier/webhook/webhooktest"
 	"github.com/orderflow/orderflow/connectors/outbox"
+	"github.com/orderflow/orderflow/worker/config"
 	"github.com/orderflow/orderflow/worker/telemetry/telemetrytest"
 )
 
-// TestDeliveryRoundTrip: a signed create reaches the stand-in, which
-// verifies it and files exactly the fields sent under the newest key's id.
-func TestDeliveryRoundTrip(t *testing.T) {
-	old, newest := newSecret(t, "2025-q4"), newSecret(t, "2026-q1")
-	rx := receiver(t, webhooktest.Config{}, old, newest)
-	reg := prometheus.NewRegistry()
-	c := courier(t, rx.URL, reg, old, newest)
-
-	for _, name := range []string{"domestic", "international"} {
-		req := fixture(t, name)
-		if res := sendOne(t, c, req); res.Outcome != webhook.Done || res.Err != nil {
-			t.Fatalf("%s: %+v, want done", name, res)
-		}
-	}
-	got := rx.Deliveries()
-	if len(got) != 2 {
-		t.Fatalf("ledger: %d deliveries, want 2 (refusals %v)", len(got), rx.Refusals())
-	}
-	for i, name := range []string{"domestic", "international"} {
-		req := fixture(t, name)
-		want := webhooktest.Delivery{
-			IdempotencyKey: req.IdempotencyKey, Kind: "create", OrderReference: req.OrderReference,
-			KeyID: "2026-q1", Fields: req.Fields,
-		}
-		if diff := cmp.Diff(want, got[i]); diff != "" {
-			t.Errorf("%s: ledger entry (-want +got):\n%s", name, diff)
-		}
-	}
-	if n := telemetrytest.Sum(t, reg, "orderflow_connector_requests_total", "connector=acme-couriers", "outcome=done"); n != 2 {
-		t.Errorf("requests_total{outcome=done} = %v, want 2", n)
-	}
-	if n := telemetrytest.Sum(t, reg, "orderflow_connector_request_duration_seconds", "connector=acme-couriers"); n != 2 {
-		t.Errorf("request_duration_seconds count = %v, want 2", n)
-	}
-}
-
-// capture records the raw requests a courier makes, over real HTTP.
-type capture struct {
-	mu   sync.Mutex
-	reqs []captured
-}
-
-type captured struct {
-	header http.Header
-	body   []byte
-}
-
-func (c *capture) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	b, _ := io.ReadAll(r.Body)
-	c.mu.Lock()
-	c.reqs = append(c.reqs, captured{r.Header.Clone(), b})
-	c.mu.Unlock()
-}
-
-func (c *capture) last(t *testing.T) captured {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if len(c.reqs) == 0 {
-		t.Fatal("no request captured")
-	}
-	return c.reqs[len(c.reqs)-1]
-}
-
 // TestExactBody: the body holds the version, kind, idempotency key, order
-// reference and, on a create, the shipment of exactly the request's fields;
-// the headers are the Standard Webhooks ones and the key id.
+// reference and, on a create, the shipment: each projected source at its
+// "as" path of the webhook allow-list, items per line, amounts as objects;
+// the headers are the Standard Webhooks ones and the key id. A redelivery
+// is byte for byte the same body.
 func TestExactBody(t *testing.T) {
 	s := newSecret(t, "k1")
 	cap := &capture{}
 	srv := httptest.NewServer(cap)
 	t.Cleanup(srv.Close)
-	c := courier(t, srv.URL, nil, s)
+	c := courierFor(t, cfgFor(srv.URL, nil, s))
+	f := fixtures(t)
 
-	req := fixture(t, "domestic")
-	sendOne(t, c, req)
+	d := f.Create(t, "international-de", true, "206-4417720-3318731")
+	deliverOne(t, c, d)
 	got := cap.last(t)
-	want := `{"idempotency_key":"3f1c9a0d5b7e4c21a8f60e2d9b4c7a15","kind":"create","order_reference":"206-4417720-3318731",` +
-		`"shipment":{"package":{"format":"smallParcel","weight_grams":850},` +
-		`"recipient":{"address_line1":"14 Larkspur Close","city":"Harrogate","country_code":"GB","county":"North Yorkshire","name":"Margaret Okonkwo-Hale","postcode":"HG2 7QW"},` +
-		`"service":"Standard"},"v":1}`
+	want := `{"idempotency_key":"` + d.IdempotencyKey + `","kind":"create","order_reference":"206-4417720-3318731",` +
+		`"shipment":{"channel":"amazon","channel_order_id":"206-4417720-3318731",` +
+		`"customs":{"items":[` +
+		`{"description":"Hand-thrown stoneware mug, cobalt glaze, 350 ml","hs_code":"691200","quantity":2,"sku":"MUG-BLUE-350","unit_value":{"amount":"15.00","currency":"GBP"}},` +
+		`{"description":"Serving bowl — celadon","hs_code":"691200","quantity":1,"sku":"BOWL-GRN","unit_value":{"amount":"12.50","currency":"GBP"}}],` +
+		`"total":{"amount":"46.49","currency":"GBP"}},` +
+		`"parcel":{"format":"smallParcel","service_code":"Standard","weight_grams":850},` +
+		`"purchased_at":"2026-01-01T10:00:00Z",` +
+		`"recipient":{"city":"Berlin","country_code":"DE","email":"j.weiss.9a8b7c@members.ebay.de","line1":"Friedrichstraße 123","line2":"Hinterhaus, 3. OG","name":"Jürgen Weiß","phone":"+49 30 1234567","postal_code":"10117","state_or_region":"Berlin"},` +
+		`"ship_service_level":"Standard"},"v":1}`
 	if diff := cmp.Diff(want, string(got.body)); diff != "" {
 		t.Errorf("body (-want +got):\n%s", diff)
 	}
@@ -114,7 +54,7 @@ func TestExactBody(t *testing.T) {
 		headers[h] = got.header.Get(h)
 	}
 	if diff := cmp.Diff(map[string]string{
-		"Content-Type": "application/json", webhook.HeaderID: req.IdempotencyKey, webhook.HeaderKeyID: "k1",
+		"Content-Type": "application/json", webhook.HeaderID: d.IdempotencyKey, webhook.HeaderKeyID: "k1",
 	}, headers); diff != "" {
 		t.Errorf("headers (-want +got):\n%s", diff)
 	}
@@ -122,51 +62,55 @@ func TestExactBody(t *testing.T) {
 		t.Errorf("signature %q: want v1,<base64>", sig)
 	}
 
-	cancel := fixture(t, "cancel")
-	sendOne(t, c, cancel)
-	if got, want := string(cap.last(t).body), `{"idempotency_key":"0a1b2c3d4e5f60718293a4b5c6d7e8f9","kind":"cancel","order_reference":"206-4417720-3318731","v":1}`; got != want {
+	cancel := f.Cancel(t, "206-4417720-3318731")
+	deliverOne(t, c, cancel)
+	if got, want := string(cap.last(t).body), `{"idempotency_key":"`+cancel.IdempotencyKey+`","kind":"cancel","order_reference":"206-4417720-3318731","v":1}`; got != want {
 		t.Errorf("cancel body\n got %s\nwant %s", got, want)
 	}
 
-	// A redelivery is byte for byte the same body: the signature differs
-	// only by its timestamp.
-	sendOne(t, c, req)
+	deliverOne(t, c, d)
 	if again := cap.last(t).body; !bytes.Equal(again, got.body) {
 		t.Errorf("redelivered body differs:\n%s\n%s", got.body, again)
 	}
 }
 
-// TestStandInRefusesOffContractBodies: a field off the allow-list, a
-// required field missing, a line longer than a label takes: each refused
-// for good, with the path and rule, and nothing filed.
+// TestStandInRefusesOffContractBodies: signed bodies with a field off the
+// allow-list, an array where a value belongs, a required field missing or
+// a line longer than a label takes are each refused with the path and the
+// rule, and nothing is filed.
 func TestStandInRefusesOffContractBodies(t *testing.T) {
 	s := newSecret(t, "k1")
-	rx := receiver(t, webhooktest.Config{}, s)
-	c := courier(t, rx.URL, nil, s)
-
-	notes := fixture(t, "domestic")
-	notes.IdempotencyKey = "aa" + notes.IdempotencyKey[2:]
-	notes.Fields = maps.Clone(notes.Fields)
-	notes.Fields["buyer.gift_message"] = "Happy birthday"
-	cases := []struct {
-		req    webhook.Request
-		reason string
-	}{
-		{fixture(t, "long-line"), "shipment.recipient.address_line1: 36 characters, at most 35"},
-		{fixture(t, "missing-postcode"), "shipment: required fields missing or empty: [recipient.postcode]"},
-		{notes, "shipment.buyer.gift_message: not allow-listed"},
+	rx := receiver(t, webhooktest.Config{
+		Required: []string{"recipient.name", "recipient.postal_code"},
+		MaxLen:   map[string]int{"recipient.line1": 35},
+	}, s)
+	now := time.Now()
+	sign := func(body string) captured {
+		h := http.Header{}
+		h.Set("Content-Type", "application/json")
+		h.Set(webhook.HeaderID, "0a1b2c3d")
+		h.Set(webhook.HeaderTimestamp, strconv.FormatInt(now.Unix(), 10))
+		h.Set(webhook.HeaderKeyID, s.id)
+		h.Set(webhook.HeaderSignature, webhook.Sign(s.key, "0a1b2c3d", now.Unix(), []byte(body)))
+		return captured{h, []byte(body)}
+	}
+	head := `{"v":1,"kind":"create","idempotency_key":"0a1b2c3d","order_reference":"r","shipment":`
+	cases := []struct{ shipment, reason string }{
+		{`{"recipient":{"name":"a","postal_code":"b"},"buyer":{"gift_message":"c"}}`, "shipment.buyer.gift_message: not allow-listed"},
+		{`{"recipient":{"name":["a"],"postal_code":"b"}}`, "shipment.recipient.name: an array where a value belongs"},
+		{`{"recipient":{"name":"a"}}`, "shipment: required fields missing or empty: [recipient.postal_code]"},
+		{`{"recipient":{"name":"a","postal_code":"b","line1":"` + strings.Repeat("x", 36) + `"}}`, "shipment.recipient.line1: 36 characters, at most 35"},
 	}
 	for _, tc := range cases {
-		res := sendOne(t, c, tc.req)
-		if res.Outcome != webhook.Failed || res.Status != http.StatusBadRequest {
-			t.Errorf("%s: %+v, want failed with 400", tc.reason, res)
+		if got := post(t, rx.URL, sign(head+tc.shipment+"}")); got != http.StatusBadRequest {
+			t.Errorf("%s: answered %d, want 400", tc.reason, got)
 		}
 	}
 	var reasons []string
 	for _, r := range rx.Refusals() {
 		reasons = append(reasons, r.Reason)
 	}
-	want := []string{cases[0].reason, cases[1].reason, cases[2].reason}
+	want := []string{cases[0].reason, cases[1].reason, cases[2].reason, cases[3].reason}
 	if diff := cmp.Diff(want, reasons); diff != "" {
 		t.Errorf("refusals (-want +got):\n%s", diff)
 	}
@@ -175,75 +119,29 @@ func TestStandInRefusesOffContractBodies(t *testing.T) {
 	}
 }
 
-// TestRedeliveryAndCancel: a redelivery is filed once and counted as a
-// duplicate, answered 200 or 409 and done either way; a cancel after the
-// create cancels the order; a cancel of an order never created is done.
-func TestRedeliveryAndCancel(t *testing.T) {
-	for _, dup := range []int{http.StatusOK, http.StatusConflict} {
-		t.Run(strconv.Itoa(dup), func(t *testing.T) {
-			s := newSecret(t, "k1")
-			rx := receiver(t, webhooktest.Config{DuplicateStatus: dup}, s)
-			reg := prometheus.NewRegistry()
-			c := courier(t, rx.URL, reg, s)
-			create, cancel := fixture(t, "domestic"), fixture(t, "cancel")
-			orphan := webhook.Request{Kind: outbox.KindCancel, IdempotencyKey: "ffff0000", OrderReference: "never-created"}
-			res, err := c.Send(t.Context(), []webhook.Request{create, create, cancel, orphan})
-			if err != nil {
-				t.Fatal(err)
-			}
-			for i, r := range res {
-				if r.Outcome != webhook.Done {
-					t.Errorf("request %d: %+v, want done", i, r)
-				}
-			}
-			if res[1].Status != dup {
-				t.Errorf("redelivery answered %d, want %d", res[1].Status, dup)
-			}
-			d := rx.Deliveries()
-			if len(d) != 3 || d[0].Duplicates != 1 || d[1].Kind != "cancel" {
-				t.Errorf("ledger %+v: want the create once with one duplicate, then two cancels", d)
-			}
-			if o, _ := rx.Order(create.OrderReference); o != (webhooktest.Order{Created: true, Cancelled: true}) {
-				t.Errorf("order state %+v, want created and cancelled", o)
-			}
-			if o, _ := rx.Order("never-created"); o.Created {
-				t.Errorf("a cancel created an order")
-			}
-			if dup == http.StatusConflict {
-				if n := telemetrytest.Sum(t, reg, "orderflow_connector_requests_total", "outcome=duplicate"); n != 1 {
-					t.Errorf("requests_total{outcome=duplicate} = %v, want 1", n)
-				}
-			}
-		})
-	}
-}
-
-// TestRetryClassification: what each answer, or no answer, becomes.
+// TestRetryClassification: what each answer, or no answer, becomes, and
+// its outcome label; the suite covers 401 and 403 (the credentials).
 func TestRetryClassification(t *testing.T) {
 	now := time.Date(2026, 3, 2, 9, 30, 0, 0, time.UTC)
 	cases := []struct {
 		name       string
 		fault      webhooktest.Fault
-		outcome    webhook.Outcome
-		status     int
+		outcome    courier.Outcome
 		retryAfter time.Duration
 		label      string
 	}{
-		{"429 seconds", webhooktest.Fault{Status: 429, RetryAfter: "7"}, webhook.Retry, 429, 7 * time.Second, "rate_limited"},
-		{"429 date", webhooktest.Fault{Status: 429, RetryAfter: now.Add(90 * time.Second).Format(http.TimeFormat)}, webhook.Retry, 429, 90 * time.Second, "rate_limited"},
-		{"429 bare", webhooktest.Fault{Status: 429}, webhook.Retry, 429, 0, "rate_limited"},
-		{"500", webhooktest.Fault{Status: 500}, webhook.Retry, 500, 0, "server_error"},
-		{"503 retry after", webhooktest.Fault{Status: 503, RetryAfter: "30"}, webhook.Retry, 503, 30 * time.Second, "server_error"},
-		{"502 after apply", webhooktest.Fault{Status: 502, AfterApply: true}, webhook.Retry, 502, 0, "server_error"},
-		{"400", webhooktest.Fault{Status: 400}, webhook.Failed, 400, 0, "rejected"},
-		{"401", webhooktest.Fault{Status: 401}, webhook.Failed, 401, 0, "rejected"},
-		{"404", webhooktest.Fault{Status: 404}, webhook.Failed, 404, 0, "rejected"},
-		{"410", webhooktest.Fault{Status: 410}, webhook.Failed, 410, 0, "rejected"},
-		{"422", webhooktest.Fault{Status: 422}, webhook.Failed, 422, 0, "rejected"},
-		{"301", webhooktest.Fault{Status: 301}, webhook.Failed, 301, 0, "rejected"},
-		{"409", webhooktest.Fault{Status: 409}, webhook.Done, 409, 0, "duplicate"},
-		{"202", webhooktest.Fault{Status: 202}, webhook.Done, 202, 0, "done"},
-		{"slow", webhooktest.Fault{Delay: 2 * time.Second}, webhook.Retry, 0, 0, "timeout"},
+		{"429 seconds", webhooktest.Fault{Status: 429, RetryAfter: "7"}, courier.Retry, 7 * time.Second, "rate_limited"},
+		{"429 date", webhooktest.Fault{Status: 429, RetryAfter: now.Add(90 * time.Second).Format(http.TimeFormat)}, courier.Retry, 90 * time.Second, "rate_limited"},
+		{"429 bare", webhooktest.Fault{Status: 429}, courier.Retry, 0, "rate_limited"},
+		{"500", webhooktest.Fault{Status: 500}, courier.Retry, 0, "server_error"},
+		{"503 retry after", webhooktest.Fault{Status: 503, RetryAfter: "30"}, courier.Retry, 30 * time.Second, "server_error"},
+		{"400", webhooktest.Fault{Status: 400}, courier.Failed, 0, "rejected"},
+		{"404", webhooktest.Fault{Status: 404}, courier.Failed, 0, "rejected"},
+		{"422", webhooktest.Fault{Status: 422}, courier.Failed, 0, "rejected"},
+		{"301", webhooktest.Fault{Status: 301}, courier.Failed, 0, "rejected"},
+		{"409", webhooktest.Fault{Status: 409}, courier.Done, 0, "duplicate"},
+		{"202", webhooktest.Fault{Status: 202}, courier.Done, 0, "done"},
+		{"slow", webhooktest.Fault{Delay: 2 * time.Second}, courier.Retry, 0, "timeout"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -251,47 +149,20 @@ func TestRetryClassification(t *testing.T) {
 			s := newSecret(t, "k1")
 			rx := receiver(t, webhooktest.Config{}, s)
 			reg := prometheus.NewRegistry()
-			c, err := webhook.New(webhook.Config{
-				Name: "acme-couriers", URL: rx.URL, Keys: []webhook.Key{s.configKey()}, Registerer: reg,
-				Timeout: 200 * time.Millisecond, Now: func() time.Time { return now },
-			})
-			if err != nil {
-				t.Fatal(err)
-			}
+			cfg := cfgFor(rx.URL, reg, s)
+			cfg.Timeout, cfg.Now = 200*time.Millisecond, func() time.Time { return now }
 			rx.Inject(tc.fault)
-			res := sendOne(t, c, fixture(t, "domestic"))
-			if res.Outcome != tc.outcome || res.Status != tc.status || res.RetryAfter != tc.retryAfter {
-				t.Errorf("got %s status %d retry after %s (%v), want %s status %d retry after %s",
-					res.Outcome, res.Status, res.RetryAfter, res.Err, tc.outcome, tc.status, tc.retryAfter)
+			res := deliverOne(t, courierFor(t, cfg), fixtures(t).Create(t, "domestic-gb", false, "206-1"))
+			if res.Outcome != tc.outcome || res.RetryAfter != tc.retryAfter {
+				t.Errorf("got %s retry after %s (%v), want %s retry after %s", res.Outcome, res.RetryAfter, res.Err, tc.outcome, tc.retryAfter)
 			}
-			if (res.Err == nil) != (tc.outcome == webhook.Done) {
-				t.Errorf("error %v on outcome %s", res.Err, res.Outcome)
-			}
-			if n := telemetrytest.Sum(t, reg, "orderflow_connector_requests_total", "outcome="+tc.label); n != 1 {
+			if n := telemetrytest.Sum(t, reg, "orderflow_connector_requests_total", "connector=acme_couriers", "outcome="+tc.label); n != 1 {
 				t.Errorf("requests_total{outcome=%s} = %v, want 1", tc.label, n)
 			}
+			if n := telemetrytest.Sum(t, reg, "orderflow_connector_request_duration_seconds", "connector=acme_couriers"); n != 1 {
+				t.Errorf("request_duration_seconds count = %v, want 1", n)
+			}
 		})
-	}
-}
-
-// TestRetriedUntilFiledOnce: a delivery the receiver applied but whose answer
-// was lost (502 after apply), then a 429, then a retry: the ledger holds it
-// once, with the retries as duplicates, and the last answer is done.
-func TestRetriedUntilFiledOnce(t *testing.T) {
-	s := newSecret(t, "k1")
-	rx := receiver(t, webhooktest.Config{DuplicateStatus: http.StatusConflict}, s)
-	c := courier(t, rx.URL, nil, s)
-	rx.Inject(webhooktest.Fault{Status: 502, AfterApply: true}, webhooktest.Fault{Status: 429, RetryAfter: "1"})
-	req := fixture(t, "international")
-	var outcomes []webhook.Outcome
-	for range 3 {
-		outcomes = append(outcomes, sendOne(t, c, req).Outcome)
-	}
-	if want := []webhook.Outcome{webhook.Retry, webhook.Retry, webhook.Done}; !slices.Equal(outcomes, want) {
-		t.Errorf("outcomes %v, want %v", outcomes, want)
-	}
-	if d := rx.Deliveries(); len(d) != 1 || d[0].Duplicates != 1 {
-		t.Errorf("ledger %+v: want one delivery with one duplicate", d)
 	}
 }
 
@@ -303,57 +174,36 @@ func TestConnectionRefusedIsRetried(t *testing.T) {
 	url := srv.URL
 	srv.Close()
 	reg := prometheus.NewRegistry()
-	res := sendOne(t, courier(t, url, reg, s), fixture(t, "domestic"))
-	if res.Outcome != webhook.Retry || res.Status != 0 || res.Err == nil {
-		t.Errorf("got %+v, want a retry without a status", res)
+	res := deliverOne(t, courierFor(t, cfgFor(url, reg, s)), fixtures(t).Create(t, "domestic-gb", false, "206-1"))
+	if res.Outcome != courier.Retry || res.Err == nil {
+		t.Errorf("got %+v, want a retry", res)
 	}
 	if n := telemetrytest.Sum(t, reg, "orderflow_connector_requests_total", "outcome=connection_error"); n != 1 {
 		t.Errorf("requests_total{outcome=connection_error} = %v, want 1", n)
 	}
 }
 
-// TestInvalidRequestIsNotSent: what cannot be signed as the contract says
+// TestInvalidDeliveryIsNotSent: what cannot be signed as the contract says
 // fails for good before any request goes out.
-func TestInvalidRequestIsNotSent(t *testing.T) {
+func TestInvalidDeliveryIsNotSent(t *testing.T) {
 	s := newSecret(t, "k1")
 	rx := receiver(t, webhooktest.Config{}, s)
-	c := courier(t, rx.URL, nil, s)
-	good := fixture(t, "domestic")
-	bad := map[string]func(*webhook.Request){
-		"dot in key":        func(r *webhook.Request) { r.IdempotencyKey = "a.b" },
-		"no reference":      func(r *webhook.Request) { r.OrderReference = "" },
-		"unknown kind":      func(r *webhook.Request) { r.Kind = "refund" },
-		"cancel with data":  func(r *webhook.Request) { r.Kind = outbox.KindCancel },
-		"nested value":      func(r *webhook.Request) { r.Fields = map[string]any{"recipient": map[string]any{}} },
-		"leaf and parent":   func(r *webhook.Request) { r.Fields = map[string]any{"package": "x", "package.weight_grams": 1} },
-		"uppercase segment": func(r *webhook.Request) { r.Fields = map[string]any{"Recipient.name": "x"} },
+	c := courierFor(t, cfgFor(rx.URL, nil, s))
+	good := fixtures(t).Create(t, "domestic-gb", false, "206-1")
+	bad := map[string]func(*courier.Delivery){
+		"dot in key":   func(d *courier.Delivery) { d.IdempotencyKey = "a.b" },
+		"no reference": func(d *courier.Delivery) { d.OrderReference = "" },
+		"unknown kind": func(d *courier.Delivery) { d.Kind = outbox.Kind("refund") },
 	}
 	for name, mutate := range bad {
-		req := good
-		mutate(&req)
-		if res := sendOne(t, c, req); res.Outcome != webhook.Failed || res.Status != 0 {
+		d := good
+		mutate(&d)
+		if res := deliverOne(t, c, d); res.Outcome != courier.Failed {
 			t.Errorf("%s: %+v, want failed without a request", name, res)
 		}
 	}
 	if n := rx.Requests(); n != 0 {
 		t.Errorf("the receiver saw %d requests, want 0", n)
-	}
-}
-
-// TestCancelledContextStopsTheBatch: the requests not sent come back as
-// retries, with the context's error.
-func TestCancelledContextStopsTheBatch(t *testing.T) {
-	s := newSecret(t, "k1")
-	rx := receiver(t, webhooktest.Config{}, s)
-	c := courier(t, rx.URL, nil, s)
-	ctx, cancel := context.WithCancel(t.Context())
-	cancel()
-	res, err := c.Send(ctx, []webhook.Request{fixture(t, "domestic"), fixture(t, "international")})
-	if !errors.Is(err, context.Canceled) || len(res) != 2 || res[0].Outcome != webhook.Retry || res[1].Outcome != webhook.Retry {
-		t.Errorf("got %+v, %v; want two retries and context.Canceled", res, err)
-	}
-	if rx.Requests() != 0 {
-		t.Errorf("sent after the context ended")
 	}
 }
 
@@ -364,11 +214,9 @@ func TestHTTPS(t *testing.T) {
 	rx := receiver(t, webhooktest.Config{}, s)
 	tlsSrv := httptest.NewTLSServer(rx.Config.Handler)
 	t.Cleanup(tlsSrv.Close)
-	c, err := webhook.New(webhook.Config{Name: "acme", URL: tlsSrv.URL, Keys: []webhook.Key{s.configKey()}, Transport: tlsSrv.Client().Transport})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if res := sendOne(t, c, fixture(t, "domestic")); res.Outcome != webhook.Done {
+	cfg := cfgFor(tlsSrv.URL, nil, s)
+	cfg.Transport = tlsSrv.Client().Transport
+	if res := deliverOne(t, courierFor(t, cfg), fixtures(t).Create(t, "domestic-gb", false, "206-1")); res.Outcome != courier.Done {
 		t.Errorf("over https: %+v", res)
 	}
 }
@@ -377,31 +225,23 @@ func TestHTTPS(t *testing.T) {
 // no error shows a secret.
 func TestConfigRefused(t *testing.T) {
 	good := newSecret(t, "k1")
-	short := newSecret(t, "short")
 	shortText := webhook.SecretPrefix + "c2hvcnQtc2VjcmV0LXZhbHVl" // 18 bytes
-	writeFile(t, short.path, shortText)
-	t.Setenv("WEBHOOK_TEST_RAW_SECRET", "raw-secret-without-prefix-0123456789")
-	base := func() webhook.Config {
-		return webhook.Config{Name: "acme", URL: "https://couriers.example/hooks", Keys: []webhook.Key{good.configKey()}}
-	}
+	raw := "raw-secret-without-prefix-0123456789"
 	cases := map[string]struct {
 		mutate func(*webhook.Config)
 		want   string
 	}{
-		"plain http":  {func(c *webhook.Config) { c.URL = "http://couriers.example/hooks" }, "url: http only to a loopback host"},
-		"ftp":         {func(c *webhook.Config) { c.URL = "ftp://couriers.example" }, `url: scheme "ftp"`},
-		"no keys":     {func(c *webhook.Config) { c.Keys = nil }, "keys: at least one"},
-		"bad name":    {func(c *webhook.Config) { c.Name = "" }, "name: want 1 to 64"},
-		"twice":       {func(c *webhook.Config) { c.Keys = append(c.Keys, good.configKey()) }, "keys[1].id: k1 is listed twice"},
-		"no ref":      {func(c *webhook.Config) { c.Keys[0].Secret = webhook.SecretRef{} }, "keys[0].secret: a secret is given by reference"},
-		"unset env":   {func(c *webhook.Config) { c.Keys[0].Secret = webhook.SecretRef{Env: "WEBHOOK_TEST_UNSET"} }, "keys[0].secret: environment variable WEBHOOK_TEST_UNSET is unset"},
-		"not whsec":   {func(c *webhook.Config) { c.Keys[0].Secret = webhook.SecretRef{Env: "WEBHOOK_TEST_RAW_SECRET"} }, `keys[0].secret: a secret starts with "whsec_"`},
-		"short":       {func(c *webhook.Config) { c.Keys[0] = short.configKey() }, "keys[0].secret: a secret holds at least 24 bytes, this one 18"},
-		"bad key id":  {func(c *webhook.Config) { c.Keys[0].ID = "k.1" }, "keys[0].id: want 1 to 64"},
-		"env or file": {func(c *webhook.Config) { c.Keys[0].Secret.Env = "X" }, "set env or file, not both"},
+		"plain http": {func(c *webhook.Config) { c.URL = "http://couriers.example/hooks" }, "url: http only to a loopback host"},
+		"ftp":        {func(c *webhook.Config) { c.URL = "ftp://couriers.example" }, `url: scheme "ftp"`},
+		"bad name":   {func(c *webhook.Config) { c.Name = "" }, "name: want 1 to 64"},
+		"no secret":  {func(c *webhook.Config) { c.Secret = "" }, `credentials: a secret starts with "whsec_"`},
+		"not whsec":  {func(c *webhook.Config) { c.Secret = config.Secret(raw) }, `credentials: a secret starts with "whsec_"`},
+		"short":      {func(c *webhook.Config) { c.Secret = config.Secret(shortText) }, "credentials: a secret holds at least 24 bytes, this one 18"},
+		"bad key id": {func(c *webhook.Config) { c.KeyID = "k.1" }, "key_id: want 1 to 64"},
+		"no key id":  {func(c *webhook.Config) { c.KeyID = "" }, "key_id: want 1 to 64"},
 	}
 	for name, tc := range cases {
-		cfg := base()
+		cfg := cfgFor("https://couriers.example/hooks", nil, good)
 		tc.mutate(&cfg)
 		_, err := webhook.New(cfg)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
@@ -414,30 +254,7 @@ func TestConfigRefused(t *testing.T) {
 			}
 		}
 	}
-	if _, err := webhook.New(webhook.Config{Name: "local", URL: "http://127.0.0.1:9/hooks", Keys: []webhook.Key{good.configKey()}}); err != nil {
+	if _, err := webhook.New(cfgFor("http://127.0.0.1:9/hooks", nil, good)); err != nil {
 		t.Errorf("http to loopback refused: %v", err)
-	}
-}
-
-func writeFile(t *testing.T, path, text string) {
-	t.Helper()
-	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// The body is one object; decoding it proves it is JSON for every fixture.
-func TestFixturesEncode(t *testing.T) {
-	s := newSecret(t, "k1")
-	cap := &capture{}
-	srv := httptest.NewServer(cap)
-	t.Cleanup(srv.Close)
-	c := courier(t, srv.URL, nil, s)
-	for _, name := range []string{"domestic", "international", "long-line", "missing-postcode", "cancel"} {
-		sendOne(t, c, fixture(t, name))
-		var doc map[string]any
-		if err := json.Unmarshal(cap.last(t).body, &doc); err != nil {
-			t.Errorf("%s: body is not JSON: %v", name, err)
-		}
 	}
 }

@@ -61,6 +61,11 @@ type Fault struct {
 	// Delay holds the answer back this long first (or until the client
 	// gives up); with no Status the call is then answered normally.
 	Delay time.Duration
+	// AfterApply carries out the call first, then answers Status: the work
+	// is done and the client never hears of it (a crash or a cut connection
+	// after the write). Such a fault waits for the next create or delete;
+	// lookups before it are answered normally.
+	AfterApply bool
 }
 
 // Order is an order of the ledger.
@@ -95,6 +100,7 @@ type Server struct {
 	duplicates []string
 	violations []string
 	calls      []Call
+	received   int
 	faults     []Fault
 	refuse     map[string]bool
 }
@@ -185,7 +191,18 @@ func (s *Server) Calls() []Call {
 	return append([]Call(nil), s.calls...)
 }
 
+// Requests is how many requests arrived, counted on arrival: a request
+// the client gave up on is counted before its handler returns.
+func (s *Server) Requests() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.received
+}
+
 func (s *Server) handle(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	s.received++
+	s.mu.Unlock()
 	call := Call{Method: r.Method, Path: strings.TrimPrefix(r.URL.EscapedPath(), "/api/v1")}
 	status := s.serve(w, r, &call)
 	call.Status = status
@@ -200,10 +217,10 @@ func (s *Server) violate(format string, args ...any) {
 	s.violations = append(s.violations, fmt.Sprintf(format, args...))
 }
 
-func (s *Server) nextFault() (Fault, bool) {
+func (s *Server) nextFault(write bool) (Fault, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if len(s.faults) == 0 {
+	if len(s.faults) == 0 || s.faults[0].AfterApply && !write {
 		return Fault{}, false
 	}
 	f := s.faults[0]
@@ -228,7 +245,8 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, call *Call) int {
 		w.WriteHeader(http.StatusUnauthorized)
 		return http.StatusUnauthorized
 	}
-	if f, ok := s.nextFault(); ok {
+	write := r.Method == http.MethodPost || r.Method == http.MethodDelete
+	if f, ok := s.nextFault(write); ok {
 		if f.Delay > 0 {
 			select {
 			case <-time.After(f.Delay):
@@ -236,13 +254,24 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, call *Call) int {
 				return 0
 			}
 		}
+		if f.AfterApply {
+			s.route(httptest.NewRecorder(), r, call) // applied; its answer lost
+		}
 		if f.Status != 0 {
 			if f.RetryAfter != "" {
 				w.Header().Set("Retry-After", f.RetryAfter)
 			}
 			return errorResponse(w, f.Status, "Fault", "injected fault")
 		}
+		if f.AfterApply {
+			return http.StatusOK
+		}
 	}
+	return s.route(w, r, call)
+}
+
+// route carries out one call of the documented API.
+func (s *Server) route(w http.ResponseWriter, r *http.Request, call *Call) int {
 	switch {
 	case r.Method == http.MethodPost && call.Path == "/orders":
 		return s.create(w, r, call)

@@ -1,8 +1,9 @@
 // Package webhooktest is a stand-in webhook receiver for tests and the demo:
 // a real HTTP server that verifies every delivery with webhook.Verify,
-// checks the body against the allow-list it is given, keeps a ledger by
-// idempotency key, applies cancels, and fails on demand (429 with
-// Retry-After, 5xx, slow answers).
+// checks the body against the webhook allow-list's paths (its "as"
+// column), keeps a ledger by idempotency key, applies cancels, and fails on
+// demand (429 with Retry-After, 5xx, slow answers, an answer lost after the
+// work is done).
 package webhooktest
 
 import (
@@ -21,6 +22,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/orderflow/orderflow/connectors/courier/webhook"
+	"github.com/orderflow/orderflow/schemas/policy"
 )
 
 // Config configures a Server.
@@ -31,10 +33,12 @@ type Config struct {
 	Tolerance time.Duration
 	// Now is the receiver's clock. Default time.Now.
 	Now func() time.Time
-	// Allowed are the dotted paths a create's shipment may hold; any other
-	// is refused.
-	Allowed []string
-	// Required are the paths a create's shipment must hold.
+	// Paths are the allow-list's sources and the shipment path each fills
+	// (webhook.Paths); a create's shipment may hold these paths and no
+	// other. Default: webhook.Paths of the webhook allow-list of
+	// schemas/policy/connectors.yaml.
+	Paths map[string]string
+	// Required are the paths a create's shipment must hold. Default none.
 	Required []string
 	// MaxLen bounds string fields, in characters, by path (a label's
 	// 35-character address line).
@@ -69,15 +73,20 @@ type Delivery struct {
 	OrderReference string
 	KeyID          string
 	// Fields are the shipment's leaves by dotted path; numbers as
-	// json.Number.
+	// json.Number, an amount as its object; an item member's path
+	// ("customs.items[].sku") holds a []any of every item's value.
 	Fields map[string]any
+	// Sources are the allow-list sources the fields fill, sorted.
+	Sources []string
 	// Duplicates counts redeliveries after the first.
 	Duplicates int
 }
 
 // Order is an order reference's state at the receiver.
 type Order struct {
-	Created   bool
+	// Created counts the creates filed: a redelivery (the same idempotency
+	// key) is not filed again.
+	Created   int
 	Cancelled bool
 }
 
@@ -111,6 +120,12 @@ func New(cfg Config) *Server {
 	}
 	if cfg.DuplicateStatus == 0 {
 		cfg.DuplicateStatus = http.StatusOK
+	}
+	if cfg.Paths == nil {
+		var err error
+		if cfg.Paths, err = defaultPaths(); err != nil {
+			panic("webhooktest: " + err.Error()) // the embedded allow-list is checked by its own tests
+		}
 	}
 	s := &Server{cfg: cfg, ledger: map[string]*Delivery{}, orders: map[string]*Order{}}
 	s.Server = httptest.NewServer(http.HandlerFunc(s.serve))
@@ -263,7 +278,7 @@ func (s *Server) handle(r *http.Request) (int, string, []byte) {
 			o = &Order{}
 			s.orders[d.OrderReference] = o
 		}
-		o.Created = true
+		o.Created++
 	case "cancel":
 		if o == nil { // a cancel of an order never created is done: nothing to undo
 			o = &Order{}
@@ -317,21 +332,23 @@ func (s *Server) check(body []byte) (*Delivery, error) {
 		if !ok {
 			return nil, errors.New("shipment: required on a create, an object")
 		}
-		if err := flatten(obj, "", d.Fields); err != nil {
+		if err := s.flatten(obj, "", d.Fields); err != nil {
 			return nil, err
 		}
 	default:
 		return nil, fmt.Errorf("kind: not create or cancel (%d characters)", len(d.Kind))
 	}
-	allowed := map[string]bool{}
-	for _, p := range s.cfg.Allowed {
-		allowed[p] = true
+	sourceOf := map[string]string{}
+	for src, p := range s.cfg.Paths {
+		sourceOf[p] = src
 	}
 	paths := slices.Sorted(maps.Keys(d.Fields))
 	for _, p := range paths {
-		if !allowed[p] {
+		src, ok := sourceOf[p]
+		if !ok {
 			return nil, fmt.Errorf("shipment.%s: not allow-listed", p)
 		}
+		d.Sources = append(d.Sources, src)
 		if max, ok := s.cfg.MaxLen[p]; ok {
 			if str, ok := d.Fields[p].(string); ok && utf8.RuneCountInString(str) > max {
 				return nil, fmt.Errorf("shipment.%s: %d characters, at most %d", p, utf8.RuneCountInString(str), max)
@@ -348,22 +365,94 @@ func (s *Server) check(body []byte) (*Delivery, error) {
 		sort.Strings(missing)
 		return nil, fmt.Errorf("shipment: required fields missing or empty: %v", missing)
 	}
+	slices.Sort(d.Sources)
 	return d, nil
 }
 
-func flatten(obj map[string]any, prefix string, out map[string]any) error {
-	for k, v := range obj {
-		path := prefix + k
-		switch v := v.(type) {
-		case map[string]any:
-			if err := flatten(v, path+".", out); err != nil {
-				return err
+// flatten reads obj's leaves into out by path. A path the allow-list names
+// is a leaf whatever its JSON (an amount is an object); an array is a list
+// of items, each an object whose members' paths are the array's and "[]."
+// and the member's, holding every item's value in a []any.
+func (s *Server) flatten(obj map[string]any, prefix string, out map[string]any) error {
+	allowed := map[string]bool{}
+	for _, p := range s.cfg.Paths {
+		allowed[p] = true
+	}
+	var walk func(obj map[string]any, prefix string, item bool) error
+	walk = func(obj map[string]any, prefix string, item bool) error {
+		for _, k := range slices.Sorted(maps.Keys(obj)) {
+			path, v := prefix+k, obj[k]
+			switch c := v.(type) {
+			case nil:
+				return fmt.Errorf("shipment.%s: null", path)
+			case []any:
+				if item || allowed[path] {
+					return fmt.Errorf("shipment.%s: an array where a value belongs", path)
+				}
+				for _, e := range c {
+					eo, ok := e.(map[string]any)
+					if !ok {
+						return fmt.Errorf("shipment.%s: items are objects", path)
+					}
+					if err := walk(eo, path+"[].", true); err != nil {
+						return err
+					}
+				}
+				continue
+			case map[string]any:
+				if !allowed[path] {
+					if err := walk(c, path+".", item); err != nil {
+						return err
+					}
+					continue
+				}
 			}
-		case []any, nil:
-			return fmt.Errorf("shipment.%s: a string, number or boolean", path)
+			if item {
+				list, _ := out[path].([]any)
+				out[path] = append(list, v)
+			} else {
+				out[path] = v
+			}
+		}
+		return nil
+	}
+	return walk(obj, prefix, false)
+}
+
+func defaultPaths() (map[string]string, error) {
+	lists, err := policy.LoadConnectors()
+	if err != nil {
+		return nil, err
+	}
+	list, err := lists.For(webhook.Kind)
+	if err != nil {
+		return nil, err
+	}
+	return webhook.Paths(list)
+}
+
+// Values returns the text of every leaf the delivery carried: what a test
+// searches for values that must never be sent.
+func (d Delivery) Values() []string {
+	var out []string
+	var add func(v any)
+	add = func(v any) {
+		switch v := v.(type) {
+		case []any:
+			for _, e := range v {
+				add(e)
+			}
+		case map[string]any:
+			for _, e := range v {
+				add(e)
+			}
 		default:
-			out[path] = v
+			out = append(out, fmt.Sprint(v))
 		}
 	}
-	return nil
+	for _, v := range d.Fields {
+		add(v)
+	}
+	slices.Sort(out)
+	return out
 }
