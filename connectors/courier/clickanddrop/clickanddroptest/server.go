@@ -109,12 +109,28 @@ type Server struct {
 // fails if any request broke the contract.
 func New(t testing.TB, cfg Config) *Server {
 	t.Helper()
+	s, err := Start(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		s.Close()
+		for _, v := range s.Violations() {
+			t.Errorf("clickanddroptest: contract violation: %s", v)
+		}
+	})
+	return s
+}
+
+// Start starts a server outside a test (orderflow demo); Close stops it, and
+// Violations says what broke the contract.
+func Start(cfg Config) (*Server, error) {
 	if cfg.APIKey == "" {
 		cfg.APIKey = "test-api-key"
 	}
 	schema, err := compileSchema()
 	if err != nil {
-		t.Fatalf("clickanddroptest: contract: %v", err)
+		return nil, fmt.Errorf("clickanddroptest: contract: %w", err)
 	}
 	s := &Server{cfg: cfg, schema: schema, nextID: 100000, refuse: map[string]bool{}}
 	mux := http.NewServeMux()
@@ -122,14 +138,11 @@ func New(t testing.TB, cfg Config) *Server {
 	mux.HandleFunc("/api/v1/orders/", s.handle)
 	s.srv = httptest.NewServer(mux)
 	s.URL = s.srv.URL + "/api/v1"
-	t.Cleanup(func() {
-		s.srv.Close()
-		for _, v := range s.Violations() {
-			t.Errorf("clickanddroptest: contract violation: %s", v)
-		}
-	})
-	return s
+	return s, nil
 }
+
+// Close stops the server.
+func (s *Server) Close() { s.srv.Close() }
 
 func compileSchema() (*jsonschema.Schema, error) {
 	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(createSchemaJSON))
