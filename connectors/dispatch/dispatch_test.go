@@ -307,3 +307,43 @@ func TestDispatchDiscardsOffboardedAndStopsOnRefusedCredentials(t *testing.T) {
 		}
 	}
 }
+
+// One order's jobs go one a round, and each round's call for the tenant
+// takes a token of the tenant's bucket at the connector: three jobs of one
+// order at 5 calls a second, burst 1, make three calls, two of which wait.
+func TestDispatchTakesATokenPerCallOfATenant(t *testing.T) {
+	v := outboxtest.NewVault(t)
+	var create outbox.Job
+	for _, j := range v.Jobs(t) {
+		if j.Kind == outbox.KindCreate {
+			create = j
+			break
+		}
+	}
+	cancel := create
+	cancel.Kind, cancel.Recipient, cancel.SourceVersion = outbox.KindCancel, "", create.SourceVersion+1
+	cancel.IdempotencyKey = outbox.IdempotencyKey(cancel.TenantID, cancel.Channel, cancel.ChannelOrderID, outbox.KindCancel, cancel.SourceVersion)
+	again := create // restored by the seller: ready again
+	again.SourceVersion += 2
+	again.IdempotencyKey = outbox.IdempotencyKey(again.TenantID, again.Channel, again.ChannelOrderID, outbox.KindCreate, again.SourceVersion)
+
+	r := newRig(t)
+	r.produce(t, jobMessages(t, []outbox.Job{create, cancel, again})...)
+	cs := connectors([]string{"*"})
+	rm := cs["rm"]
+	rm.RatePerSecond, rm.Burst = 5, 1
+	cs["rm"] = rm
+	conn := newScripted(nil)
+	r.runUntilCommitted(t, r.dispatcher(t, v.Client, cs, conn, 3))
+
+	ref := create.ChannelOrderID
+	if want := []string{"create:" + ref, "cancel:" + ref, "create:" + ref}; !slices.Equal(conn.order, want) {
+		t.Errorf("delivered %v, want %v", conn.order, want)
+	}
+	if conn.calls != 3 {
+		t.Errorf("%d calls, want one per job of the order", conn.calls)
+	}
+	if got := counter(t, r.reg, "orderflow_connector_rate_limit_waits_total", map[string]string{"connector": "rm"}); got != 2 {
+		t.Errorf("orderflow_connector_rate_limit_waits_total = %v, want 2", got)
+	}
+}
