@@ -90,7 +90,7 @@ type rig struct {
 	consumer *consume.Consumer
 }
 
-func newRig(t *testing.T) *rig {
+func newRig(t testing.TB) *rig {
 	t.Helper()
 	brokers := stacktest.KafkaBrokers(t)
 	r := &rig{
@@ -107,7 +107,7 @@ func newRig(t *testing.T) *rig {
 
 // produce writes values to the outbox as the pipeline's sink does: keyed,
 // acknowledged by every replica.
-func (r *rig) produce(t *testing.T, msgs ...kafka.Message) {
+func (r *rig) produce(t testing.TB, msgs ...kafka.Message) {
 	t.Helper()
 	w := &kafka.Writer{Addr: kafka.TCP(r.brokers...), Topic: r.courier, Balancer: &kafka.Hash{}, RequiredAcks: kafka.RequireAll, BatchTimeout: time.Millisecond}
 	defer w.Close()
@@ -116,7 +116,7 @@ func (r *rig) produce(t *testing.T, msgs ...kafka.Message) {
 	}
 }
 
-func jobMessages(t *testing.T, jobs []outbox.Job) []kafka.Message {
+func jobMessages(t testing.TB, jobs []outbox.Job) []kafka.Message {
 	t.Helper()
 	out := make([]kafka.Message, len(jobs))
 	for i := range jobs {
@@ -141,7 +141,7 @@ func connectors(tenants []string, notifications ...string) config.Connectors {
 }
 
 // dispatcher returns a dispatcher of the rig's topics and group.
-func (r *rig) dispatcher(t *testing.T, dec dispatch.Decrypter, cs config.Connectors, c dispatch.Connector, maxAttempts int) *dispatch.Dispatcher {
+func (r *rig) dispatcher(t testing.TB, dec dispatch.Decrypter, cs config.Connectors, c dispatch.Connector, maxAttempts int) *dispatch.Dispatcher {
 	t.Helper()
 	consumer, err := consume.New(consume.Config{
 		Brokers: r.brokers, GroupID: r.group, Topics: []string{r.courier},
@@ -172,7 +172,7 @@ func (r *rig) dispatcher(t *testing.T, dec dispatch.Decrypter, cs config.Connect
 
 // runUntilCommitted runs d until its group has committed the whole outbox,
 // and returns Run's error (nil when it was stopped).
-func (r *rig) runUntilCommitted(t *testing.T, d *dispatch.Dispatcher) {
+func (r *rig) runUntilCommitted(t testing.TB, d *dispatch.Dispatcher) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	errc := make(chan error, 1)
@@ -205,7 +205,7 @@ func (r *rig) runUntilCommitted(t *testing.T, d *dispatch.Dispatcher) {
 }
 
 // parkedJobs reads the parked topic whole.
-func (r *rig) parkedJobs(t *testing.T) []kafka.Message {
+func (r *rig) parkedJobs(t testing.TB) []kafka.Message {
 	t.Helper()
 	return stacktest.ReadAll(t, r.brokers, r.parked, parkedPartitions)
 }
@@ -220,7 +220,7 @@ func headerOf(m kafka.Message, key string) string {
 }
 
 // counter reads one series of the registry, 0 when absent.
-func counter(t *testing.T, reg *prometheus.Registry, name string, labels map[string]string) float64 {
+func counter(t testing.TB, reg *prometheus.Registry, name string, labels map[string]string) float64 {
 	t.Helper()
 	families, err := reg.Gather()
 	if err != nil {
@@ -255,7 +255,7 @@ func tenantsOf(jobs []outbox.Job) []string {
 var errRefused = errors.New("HTTP 400 Bad Request, field recipient.address.postcode is required")
 
 // outboxSize is the number of messages written to the outbox so far.
-func (r *rig) outboxSize(t *testing.T) int64 {
+func (r *rig) outboxSize(t testing.TB) int64 {
 	t.Helper()
 	var n int64
 	for _, end := range stacktest.EndOffsets(t, r.brokers, r.courier, courierPartitions) {
@@ -266,7 +266,7 @@ func (r *rig) outboxSize(t *testing.T) int64 {
 
 // committed reports whether the group has committed every partition to its
 // end (an empty partition needs no commit).
-func (r *rig) committed(t *testing.T, end map[int]int64) bool {
+func (r *rig) committed(t testing.TB, end map[int]int64) bool {
 	t.Helper()
 	got := stacktest.CommittedOffsets(t, r.brokers, r.group, r.courier, courierPartitions)
 	for p, e := range end {
