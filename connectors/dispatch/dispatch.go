@@ -198,7 +198,7 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 				return fmt.Errorf("dispatch: fetch: %w", err)
 			}
 			d.log.Warn("dispatch: fetch failed; retrying", "error", err)
-			if sleep(ctx, d.cfg.Backoff.Delay(retry)) != nil {
+			if backoff.Sleep(ctx, d.cfg.Backoff.Delay(retry)) != nil {
 				return nil
 			}
 			retry++
@@ -235,7 +235,7 @@ func (d *Dispatcher) Dispatch(ctx context.Context, batch stream.Batch) error {
 			return fmt.Errorf("dispatch: %w", err)
 		}
 		d.log.Warn("dispatch: batch failed; retrying it", "batch", batch.ID, "jobs", len(batch.Messages), "error", err)
-		if err := sleep(ctx, d.cfg.Backoff.Delay(retry)); err != nil {
+		if err := backoff.Sleep(ctx, d.cfg.Backoff.Delay(retry)); err != nil {
 			return err
 		}
 	}
@@ -454,7 +454,7 @@ func (d *Dispatcher) deliver(ctx context.Context, st *state) error {
 			return nil
 		}
 		if len(ready) == 0 {
-			if err := sleep(ctx, wake.Sub(now)); err != nil {
+			if err := backoff.Sleep(ctx, wake.Sub(now)); err != nil {
 				return err
 			}
 			continue
@@ -593,19 +593,4 @@ func kindLabel(k outbox.Kind) string {
 		return string(k)
 	}
 	return "unknown"
-}
-
-// sleep waits d or until ctx ends.
-func sleep(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
+	"github.com/orderflow/orderflow/worker/kafkaclient"
 	"github.com/orderflow/orderflow/worker/kafkafailure"
 	"github.com/orderflow/orderflow/worker/stream"
 )
@@ -95,16 +96,10 @@ func parkMessage(p parking, now time.Time) kafka.Message {
 // stay in order; acknowledged by every in-sync replica, since a parked job
 // exists nowhere else once the outbox's offset is committed.
 func newWriter(brokers []string, transport kafka.RoundTripper, topic string) *kafka.Writer {
-	return &kafka.Writer{
-		Addr:         kafka.TCP(brokers...),
-		Topic:        topic,
-		Transport:    transport,
-		Balancer:     &kafka.Hash{},
-		RequiredAcks: kafka.RequireAll,
-		BatchTimeout: time.Millisecond,
-		BatchSize:    10_000,
-		MaxAttempts:  1, // the dispatcher retries the whole batch
-	}
+	return kafkaclient.SyncWriter(kafkaclient.WriterConfig{
+		Brokers: brokers, Transport: transport, Topic: topic,
+		MaxAttempts: 1, // the dispatcher retries the whole batch
+	})
 }
 
 // write writes msgs and returns once all are acknowledged.

@@ -13,6 +13,7 @@ import (
 	"github.com/orderflow/orderflow/connectors/outbox"
 	"github.com/orderflow/orderflow/connectors/outbox/outboxtest"
 	"github.com/orderflow/orderflow/worker/order"
+	"github.com/orderflow/orderflow/worker/pipeline/pipelinetest"
 	"github.com/orderflow/orderflow/worker/privacytest"
 	"github.com/orderflow/orderflow/worker/protected"
 )
@@ -147,7 +148,7 @@ func TestKindOfRules(t *testing.T) {
 func TestJobsOfTheFixtures(t *testing.T) {
 	s := outboxtest.NewVault(t)
 	fs := fixtures(t)
-	orders := s.Own(t, outboxtest.Canonical(fs))
+	orders := s.Own(t, pipelinetest.Canonical(fs))
 	prot := s.Protect(t, orders)
 	jobs := outbox.Jobs(prot, outboxtest.Now)
 

@@ -13,6 +13,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/orderflow/orderflow/worker/failure"
+	"github.com/orderflow/orderflow/worker/kafkaclient"
 	"github.com/orderflow/orderflow/worker/kafkafailure"
 	"github.com/orderflow/orderflow/worker/protected"
 )
@@ -77,22 +78,11 @@ func New(cfg Config) (*Sink, error) {
 		return nil, fmt.Errorf("outbox metrics: %w", err)
 	}
 	return &Sink{
-		writer: &kafka.Writer{
-			Addr:      kafka.TCP(cfg.Brokers...),
-			Topic:     cfg.Topic,
-			Transport: cfg.Transport,
-			// By key: one order's jobs on one partition, in order.
-			Balancer:     &kafka.Hash{},
-			RequiredAcks: kafka.RequireAll,
-			// Write is synchronous: flush at once, and let a batch's jobs go
-			// to each partition in as few requests as BatchBytes allows
-			// (kafka-go's default, 1 MiB, just under the broker's default
-			// message.max.bytes).
-			BatchTimeout: time.Millisecond,
-			BatchSize:    100_000,
-			// The pipeline is the one retrier of its stages.
-			MaxAttempts: 1,
-		},
+		// By key, so one order's jobs stay on one partition, in order. The
+		// pipeline is the one retrier of its stages.
+		writer: kafkaclient.SyncWriter(kafkaclient.WriterConfig{
+			Brokers: cfg.Brokers, Transport: cfg.Transport, Topic: cfg.Topic, MaxAttempts: 1,
+		}),
 		now:     cfg.Now,
 		metrics: m,
 	}, nil

@@ -88,19 +88,7 @@ func TestFullFileSetsEveryKey(t *testing.T) {
 			Lease:     Lease{Enabled: false, KVMount: "kv-eu", Path: "eu/orderflow/leases", TTL: 30 * time.Second},
 		},
 		Offboarding: Offboarding{ReloadInterval: 5 * time.Second, StaleAfter: 30 * time.Second, LiveWithin: time.Minute, AckTimeout: 10 * time.Minute},
-		Connectors: Connectors{"royalmail": {
-			Kind:          "clickanddrop",
-			Purpose:       PurposeDelivery,
-			Endpoint:      "https://api.parcel.royalmail.com/api/v1",
-			Credentials:   SecretRef{Env: "TEST_ROYALMAIL_API_KEY", Value: "rm-api-key"},
-			Tenants:       []string{"acme", "globex"},
-			KeyID:         "1",
-			RatePerSecond: 4,
-			Burst:         2,
-			Notifications: []string{"acme"},
-			Parcel:        Parcel{WeightGrams: 750, Format: "smallParcel", TariffCode: "420292"},
-			Services:      map[string]string{"Standard": "CRL1", "NextDay": "TPN24"},
-		}},
+		Connectors:  Connectors{"royalmail": fullFileRoyalMail()},
 		Dispatch: Dispatch{
 			GroupID: "orderflow-eu-dispatch", BatchMaxMessages: 200, BatchMaxWait: 2 * time.Second, MaxAttempts: 12,
 			RetryInitial: time.Second, RetryMax: 2 * time.Minute, ReplayGroupID: "orderflow-eu-replay",
@@ -485,5 +473,23 @@ func TestTopicsAreAMapOfTheRegisteredChannels(t *testing.T) {
 	want = "kafka.topics.walmart: not a channel this worker reads (amazon, ebay) nor dead_letter"
 	if err := cfg.Validate(); err == nil || err.Error() != want {
 		t.Errorf("error\n got: %v\nwant: %s", err, want)
+	}
+}
+
+// fullFileRoyalMail is the connector testdata/full.good.yaml declares, as
+// Load reads it with fullFileEnv.
+func fullFileRoyalMail() Connector {
+	return Connector{
+		Kind:          "clickanddrop",
+		Purpose:       PurposeDelivery,
+		Endpoint:      "https://api.parcel.royalmail.com/api/v1",
+		Credentials:   SecretRef{Env: "TEST_ROYALMAIL_API_KEY", Value: "rm-api-key"},
+		Tenants:       []string{"acme", "globex"},
+		KeyID:         "1",
+		RatePerSecond: 4,
+		Burst:         2,
+		Notifications: []string{"acme"},
+		Parcel:        Parcel{WeightGrams: 750, Format: "smallParcel", TariffCode: "420292"},
+		Services:      map[string]string{"Standard": "CRL1", "NextDay": "TPN24"},
 	}
 }

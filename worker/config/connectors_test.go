@@ -24,19 +24,13 @@ func TestConnectorsFromFileAndEnvironment(t *testing.T) {
 		t.Fatalf("Load: %v", err)
 	}
 	rm := cfg.Connectors["royalmail"]
-	want := Connector{
-		Kind:          "clickanddrop",
-		Purpose:       PurposeDelivery,
-		Endpoint:      "http://127.0.0.1:8080/api/v1",
-		Credentials:   SecretRef{Env: "TEST_ROYALMAIL_API_KEY", Value: "rm-api-key"},
-		Tenants:       []string{"acme", "globex"},
-		KeyID:         "1",
-		RatePerSecond: 2.5,
-		Burst:         2,
-		Notifications: []string{"acme", "beta"},
-		Parcel:        Parcel{WeightGrams: 1200, Format: "smallParcel", TariffCode: "420292"},
-		Services:      map[string]string{"Standard": "CRL2", "Expedited": "TPN24"},
-	}
+	// The file's connector, but for what the environment sets.
+	want := fullFileRoyalMail()
+	want.Endpoint = "http://127.0.0.1:8080/api/v1"
+	want.RatePerSecond = 2.5
+	want.Notifications = []string{"acme", "beta"}
+	want.Parcel.WeightGrams = 1200
+	want.Services = map[string]string{"Standard": "CRL2", "Expedited": "TPN24"}
 	if diff := cmp.Diff(want, rm); diff != "" {
 		t.Errorf("connector (-want +got):\n%s", diff)
 	}

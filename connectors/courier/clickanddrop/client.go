@@ -34,6 +34,7 @@ import (
 
 	"github.com/orderflow/orderflow/connectors/courier"
 	"github.com/orderflow/orderflow/connectors/outbox"
+	"github.com/orderflow/orderflow/worker/backoff"
 	"github.com/orderflow/orderflow/worker/config"
 )
 
@@ -535,16 +536,7 @@ type realClock struct{}
 
 func (realClock) Now() time.Time { return time.Now() }
 
-func (realClock) Sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
+func (realClock) Sleep(ctx context.Context, d time.Duration) error { return backoff.Sleep(ctx, d) }
 
 // groups keeps the request indexes of each order reference, references in
 // the order they first came.

@@ -94,20 +94,11 @@ func (v *Vault) Recipient(t testing.TB, j outbox.Job) protected.Document {
 	return doc
 }
 
-// Canonical returns the fixtures' orders.
-func Canonical(fs []pipelinetest.Fixture) []order.Order {
-	out := make([]order.Order, len(fs))
-	for i, f := range fs {
-		out[i] = f.Order
-	}
-	return out
-}
-
 // Jobs returns the courier jobs of every good fixture, owned by the test's
 // tenants, as the pipeline writes them.
 func (v *Vault) Jobs(t testing.TB) []outbox.Job {
 	t.Helper()
-	return outbox.Jobs(v.Protect(t, v.Own(t, Canonical(pipelinetest.Orders(t, FixtureDirs()...)))), Now)
+	return outbox.Jobs(v.Protect(t, v.Own(t, pipelinetest.Canonical(pipelinetest.Orders(t, FixtureDirs()...)))), Now)
 }
 
 // Decode reads a job as the dispatcher does.

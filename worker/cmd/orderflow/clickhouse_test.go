@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/segmentio/kafka-go"
 
 	"github.com/orderflow/orderflow/worker/clickhousedb/clickhousetest"
@@ -65,6 +66,25 @@ func newStackEnv(t *testing.T) *stackEnv {
 		"ORDERFLOW_LOG_LEVEL=warn",
 	}
 	return e
+}
+
+// useMigrated points the commands at a fresh pair of migrated databases
+// (dropped at the test's end) instead of newStackEnv's unmigrated ones, and
+// returns them with a connection to read them back.
+func (e *stackEnv) useMigrated(t *testing.T) (config.ClickHouse, driver.Conn) {
+	t.Helper()
+	ch, conn := clickhousetest.Migrated(t)
+	e.ch = ch
+	e.vars = append(e.vars, "ORDERFLOW_CLICKHOUSE_DATABASE="+ch.Database, "ORDERFLOW_CLICKHOUSE_RESTRICTED_DATABASE="+ch.RestrictedDatabase)
+	return ch, conn
+}
+
+// ownVaultKeys gives the commands Vault keys of this test's own, under a
+// unique prefix that it returns (for a client that reads them back).
+func (e *stackEnv) ownVaultKeys(prefix string) string {
+	keyPrefix := stacktest.UniqueName(prefix) + "-"
+	e.vars = append(e.vars, "ORDERFLOW_VAULT_KEY_PREFIX="+keyPrefix)
+	return keyPrefix
 }
 
 // setenv puts the environment in place for commands that read os.Environ.
@@ -125,11 +145,7 @@ func (e *stackEnv) produceFixtures(t *testing.T) (good map[pipelinetest.Key]bool
 // are dead-lettered, and the scheduled purge has run.
 func TestRunWritesEveryOrderToClickHouse(t *testing.T) {
 	e := newStackEnv(t)
-	migratedCfg, chConn := clickhousetest.Migrated(t)
-	e.ch = migratedCfg
-	e.vars = append(e.vars,
-		"ORDERFLOW_CLICKHOUSE_DATABASE="+migratedCfg.Database,
-		"ORDERFLOW_CLICKHOUSE_RESTRICTED_DATABASE="+migratedCfg.RestrictedDatabase)
+	migratedCfg, chConn := e.useMigrated(t)
 	good, bad := e.produceFixtures(t)
 
 	reg := telemetry.NewRegistry()

@@ -6,10 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
-	"os/signal"
-	"syscall"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/errgroup"
@@ -30,12 +26,10 @@ func dispatchCommand(args []string, stderr io.Writer) int {
 	// ClickHouse holds the offboarded tenants: the dispatcher joins the
 	// offboarding handshake like a worker, so no label of a leaving tenant
 	// is sent once the tenant is blocked.
-	cfg, err := loadFor("dispatch", *configPath, stderr, needClickHouse, needVault, needDeliveryConnector)
+	ctx, cancel, cfg, log, err := startCommand("dispatch", *configPath, stderr, needClickHouse, needVault, needDeliveryConnector)
 	if err != nil {
 		return 2
 	}
-	log := newLogger(cfg.Log, stderr)
-	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer cancel()
 	if err := runDispatcher(ctx, cfg, telemetry.NewRegistry(), log); err != nil {
 		fmt.Fprintf(stderr, "orderflow dispatch: %v\n", err)
@@ -101,11 +95,7 @@ func runDispatcher(ctx context.Context, cfg config.Config, reg *prometheus.Regis
 	if err != nil {
 		return errors.Join(err, consumer.Close())
 	}
-	var serveOpts []telemetry.Option
-	if cfg.Metrics.Pprof {
-		serveOpts = append(serveOpts, telemetry.WithPprof())
-	}
-	srv, err := telemetry.Listen(cfg.Metrics.Listen, reg, log, serveOpts...)
+	srv, err := listenMetrics(cfg, reg, log)
 	if err != nil {
 		return errors.Join(err, consumer.Close(), dispatcher.Close())
 	}
@@ -125,14 +115,7 @@ func runDispatcher(ctx context.Context, cfg config.Config, reg *prometheus.Regis
 		"topic", cfg.Kafka.Topics.Courier, "parked", cfg.Kafka.Topics.Parked, "connectors", len(deliverers), "metrics", srv.Addr())
 	runErr := g.Wait()
 
-	closed := make(chan error, 1)
-	go func() { closed <- errors.Join(consumer.Close(), dispatcher.Close()) }()
-	select {
-	case err := <-closed:
-		runErr = errors.Join(runErr, err)
-	case <-time.After(cfg.Pipeline.ShutdownTimeout):
-		runErr = errors.Join(runErr, fmt.Errorf("kafka clients not closed within %s", cfg.Pipeline.ShutdownTimeout))
-	}
+	runErr = errors.Join(runErr, closeKafka(cfg.Pipeline.ShutdownTimeout, consumer.Close, dispatcher.Close))
 	log.Info("dispatcher stopped", "err", runErr)
 	return runErr
 }
@@ -147,12 +130,10 @@ func replayParkedCommand(args []string, stdout, stderr io.Writer) int {
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	cfg, err := loadFor("replay-parked", *configPath, stderr)
+	ctx, cancel, cfg, log, err := startCommand("replay-parked", *configPath, stderr)
 	if err != nil {
 		return 2
 	}
-	log := newLogger(cfg.Log, stderr)
-	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer cancel()
 	clients, err := kafkaclient.New(cfg.Kafka)
 	if err != nil {

@@ -28,7 +28,6 @@ import (
 	"github.com/orderflow/orderflow/connectors/outbox"
 	"github.com/orderflow/orderflow/connectors/projection"
 	"github.com/orderflow/orderflow/schemas/policy"
-	"github.com/orderflow/orderflow/worker/clickhousedb/clickhousetest"
 	"github.com/orderflow/orderflow/worker/config"
 	"github.com/orderflow/orderflow/worker/protected"
 	"github.com/orderflow/orderflow/worker/stacktest"
@@ -66,12 +65,9 @@ func TestDispatcherChild(t *testing.T) {
 // connector's allow-list gives the job.
 func TestCourierJobsReachTheirCouriersOnce(t *testing.T) {
 	e := newStackEnv(t)
-	migrated, _ := clickhousetest.Migrated(t)
-	e.ch = migrated
-	keyPrefix := stacktest.UniqueName("of-e2e") + "-"
-	e.vars = append(e.vars,
-		"ORDERFLOW_CLICKHOUSE_DATABASE="+migrated.Database, "ORDERFLOW_CLICKHOUSE_RESTRICTED_DATABASE="+migrated.RestrictedDatabase,
-		"ORDERFLOW_VAULT_KEY_PREFIX="+keyPrefix, "ORDERFLOW_RETENTION_INTERVAL=0")
+	e.useMigrated(t)
+	keyPrefix := e.ownVaultKeys("of-e2e")
+	e.vars = append(e.vars, "ORDERFLOW_RETENTION_INTERVAL=0")
 	vault := transittest.NewClient(t, transit.Config{KeyPrefix: keyPrefix})
 	const rmTenant, hookTenant, lateTenant = "bramble-home", "acme-uk", "lumen-imports"
 	t.Cleanup(func() {
