@@ -51,7 +51,7 @@ BENCH_FLAGS ?=
 microbench: up ## micro-benchmarks (decode + normalise, card scan, Vault batching, ClickHouse writer) on one core, against the stack
 	set -a; source "$(STACK_DIR)/env"; set +a; go test -run '^$$' -bench . -benchmem -cpu 1 $(BENCH_PKGS)
 
-BENCH_PKGS ?= ./worker/...
+BENCH_PKGS ?= ./worker/... ./connectors/...
 
 .PHONY: demo
 demo: up build ## the main job end to end: fresh topics and databases, generated orders, the worker, a summary

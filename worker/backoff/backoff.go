@@ -4,6 +4,7 @@
 package backoff
 
 import (
+	"context"
 	"math/rand/v2"
 	"time"
 )
@@ -26,4 +27,21 @@ func (b Backoff) Delay(retry int) time.Duration {
 	}
 	half := d / 2
 	return half + rand.N(half+1)
+}
+
+// Sleep waits d between two tries, or until ctx ends: then it returns
+// ctx.Err() at once, so a retry loop stops with its context. A d of zero or
+// less does not wait.
+func Sleep(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
 }

@@ -1,6 +1,8 @@
 package backoff
 
 import (
+	"context"
+	"errors"
 	"testing"
 	"time"
 )
@@ -17,5 +19,23 @@ func TestDelayGrowsWithJitterUpToTheCap(t *testing.T) {
 	}
 	if d := b.Delay(1000); d > time.Second {
 		t.Errorf("Delay(1000) = %s overflows the cap", d)
+	}
+}
+
+func TestSleepWaitsOrEndsWithTheContext(t *testing.T) {
+	if err := Sleep(context.Background(), time.Millisecond); err != nil {
+		t.Errorf("Sleep(1ms) = %v, want nil", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	// An hour: a Sleep that ignored ctx would outlast the test's timeout.
+	if err := Sleep(ctx, time.Hour); !errors.Is(err, context.Canceled) {
+		t.Errorf("Sleep(cancelled, 1h) = %v, want context.Canceled", err)
+	}
+	if err := Sleep(ctx, 0); !errors.Is(err, context.Canceled) {
+		t.Errorf("Sleep(cancelled, 0) = %v, want context.Canceled", err)
+	}
+	if err := Sleep(context.Background(), -time.Second); err != nil {
+		t.Errorf("Sleep(-1s) = %v, want nil", err)
 	}
 }

@@ -301,6 +301,8 @@ func (r *run) workerPhases(ctx context.Context, res *Result) error {
 	}
 	overrides := map[string]string{
 		"ORDERFLOW_KAFKA_TOPICS_DEAD_LETTER":       n.Topics.DeadLetter,
+		"ORDERFLOW_KAFKA_TOPICS_COURIER":           n.Topics.Courier,
+		"ORDERFLOW_KAFKA_TOPICS_PARKED":            n.Topics.Parked,
 		"ORDERFLOW_KAFKA_GROUP_ID":                 n.WorkerGroup,
 		"ORDERFLOW_CLICKHOUSE_DATABASE":            n.Database,
 		"ORDERFLOW_CLICKHOUSE_RESTRICTED_DATABASE": n.Restricted,

@@ -36,7 +36,7 @@ func newNames() (names, error) {
 	id := "bench_" + hex.EncodeToString(b[:])
 	n := names{
 		ID:          id,
-		Topics:      config.Topics{Channels: map[order.Channel]string{}, DeadLetter: id + ".orders.dlq"},
+		Topics:      config.Topics{Channels: map[order.Channel]string{}, DeadLetter: id + ".orders.dlq", Courier: id + ".connector.courier", Parked: id + ".connector.parked"},
 		WorkerGroup: id + ".worker", KafkaRefGroup: id + ".kafka-ref",
 		Database: id, Restricted: id + "_restricted",
 	}
@@ -47,17 +47,19 @@ func newNames() (names, error) {
 }
 
 // topics lists the run's topics: each channel's, then the DLQ.
-func (n names) topics() []string { return append(n.Topics.Orders(), n.Topics.DeadLetter) }
+func (n names) topics() []string {
+	return append(n.Topics.Orders(), n.Topics.DeadLetter, n.Topics.Courier, n.Topics.Parked)
+}
 
 // inputPartitions is the partitions of the run's input topics: as many as
 // the real ones (worker/topics).
 const inputPartitions = topics.InputPartitions
 
-// createTopics creates the run's three topics as worker/topics defines the
+// createTopics creates the run's topics as worker/topics defines the
 // pipeline's (a run kept with --keep holds raw synthetic orders no longer
 // than real ones are kept) and waits until every partition has a leader.
 func createTopics(ctx context.Context, client *kafka.Client, n names) error {
-	specs := topics.Inputs(n.Topics.Orders(), n.Topics.DeadLetter)
+	specs := topics.Worker(n.Topics.Orders(), n.Topics.DeadLetter, n.Topics.Courier, n.Topics.Parked)
 	created, err := topics.Create(ctx, client, specs...)
 	if err != nil {
 		return err

@@ -13,6 +13,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
+	"github.com/orderflow/orderflow/worker/backoff"
 	"github.com/orderflow/orderflow/worker/config"
 )
 
@@ -74,10 +75,8 @@ func WaitForMutations(ctx context.Context, conn driver.Conn, database, table str
 		if pending == 0 {
 			return nil
 		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("clickhouse: %d mutations of %s.%s unfinished after %s: %w", pending, database, table, timeout, ctx.Err())
-		case <-time.After(wait):
+		if err := backoff.Sleep(ctx, wait); err != nil {
+			return fmt.Errorf("clickhouse: %d mutations of %s.%s unfinished after %s: %w", pending, database, table, timeout, err)
 		}
 		wait = min(2*wait, time.Second)
 	}

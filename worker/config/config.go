@@ -43,6 +43,12 @@ type Config struct {
 	ClickHouse  ClickHouse  `yaml:"clickhouse"`
 	Retention   Retention   `yaml:"retention"`
 	Offboarding Offboarding `yaml:"offboarding"`
+	// Connectors are the courier and accounting connectors, by name
+	// (connectors.go). Default: none.
+	Connectors Connectors `yaml:"connectors"`
+	// Dispatch is the courier dispatcher's (orderflow dispatch) own
+	// consumer group and retry policy (dispatch.go).
+	Dispatch Dispatch `yaml:"dispatch"`
 }
 
 // Kafka is how the worker reaches the order streams.
@@ -80,6 +86,13 @@ type Topics struct {
 	Channels map[order.Channel]string `yaml:",inline"`
 	// DeadLetter receives what cannot be decoded or normalised. Default "orders.dlq".
 	DeadLetter string `yaml:"dead_letter"`
+	// Courier is the courier outbox: the jobs the worker writes beside each
+	// batch's facts and the dispatcher reads. Default "connector.courier".
+	Courier string `yaml:"courier"`
+	// Parked holds the connector jobs that failed for good or ran out of
+	// retries, still encrypted, until orderflow replay-parked puts them back.
+	// Default "connector.parked".
+	Parked string `yaml:"parked"`
 }
 
 // Orders returns the channels' order streams, in the registry's order: the
@@ -169,7 +182,7 @@ func Defaults() Config {
 		Kafka: Kafka{
 			ClientID:          "orderflow",
 			GroupID:           "orderflow",
-			Topics:            Topics{Channels: channel.Default().Topics(), DeadLetter: "orders.dlq"},
+			Topics:            Topics{Channels: channel.Default().Topics(), DeadLetter: "orders.dlq", Courier: "connector.courier", Parked: "connector.parked"},
 			SessionTimeout:    30 * time.Second,
 			RebalanceTimeout:  30 * time.Second,
 			HeartbeatInterval: 3 * time.Second,
@@ -188,6 +201,7 @@ func Defaults() Config {
 		ClickHouse:  defaultClickHouse(),
 		Retention:   defaultRetention(),
 		Offboarding: defaultOffboarding(),
+		Dispatch:    defaultDispatch(),
 	}
 }
 
@@ -293,6 +307,8 @@ func (c *Config) Validate() error {
 	errs = append(errs, c.ClickHouse.validate()...)
 	errs = append(errs, c.Retention.validate()...)
 	errs = append(errs, c.Offboarding.validate(c.Vault.RequestTimeout)...)
+	errs = append(errs, c.Connectors.validate()...)
+	errs = append(errs, c.Dispatch.validate()...)
 	return errors.Join(errs...)
 }
 
@@ -311,7 +327,7 @@ func (t Topics) validate() []error {
 	for _, ch := range reg.Names() {
 		all = append(all, keyTopic{string(ch), t.Channels[ch]})
 	}
-	all = append(all, keyTopic{"dead_letter", t.DeadLetter})
+	all = append(all, keyTopic{"dead_letter", t.DeadLetter}, keyTopic{"courier", t.Courier}, keyTopic{"parked", t.Parked})
 	byTopic := map[string]string{}
 	for _, kt := range all {
 		if err := nonEmpty("kafka.topics."+kt.key, kt.topic); err != nil {
@@ -323,7 +339,7 @@ func (t Topics) validate() []error {
 			continue
 		}
 		if other, ok := byTopic[kt.topic]; ok {
-			errs = append(errs, keyErr("kafka.topics."+kt.key, "is kafka.topics.%s's topic too: every channel and dead_letter need a topic of their own", other))
+			errs = append(errs, keyErr("kafka.topics."+kt.key, "is kafka.topics.%s's topic too: every channel, dead_letter, courier and parked need a topic of their own", other))
 		}
 		byTopic[kt.topic] = kt.key
 	}

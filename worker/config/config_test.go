@@ -27,7 +27,7 @@ func TestFullFileSetsEveryKey(t *testing.T) {
 			Brokers:           []string{"kafka-0.kafka:9092", "kafka-1.kafka:9092"},
 			ClientID:          "orderflow-eu",
 			GroupID:           "orderflow-eu",
-			Topics:            Topics{Channels: map[order.Channel]string{"amazon": "eu.orders.amazon", "ebay": "eu.orders.ebay"}, DeadLetter: "eu.orders.dlq"},
+			Topics:            Topics{Channels: map[order.Channel]string{"amazon": "eu.orders.amazon", "ebay": "eu.orders.ebay"}, DeadLetter: "eu.orders.dlq", Courier: "eu.connector.courier", Parked: "eu.connector.parked"},
 			SessionTimeout:    45 * time.Second,
 			RebalanceTimeout:  time.Minute,
 			HeartbeatInterval: 5 * time.Second,
@@ -88,6 +88,11 @@ func TestFullFileSetsEveryKey(t *testing.T) {
 			Lease:     Lease{Enabled: false, KVMount: "kv-eu", Path: "eu/orderflow/leases", TTL: 30 * time.Second},
 		},
 		Offboarding: Offboarding{ReloadInterval: 5 * time.Second, StaleAfter: 30 * time.Second, LiveWithin: time.Minute, AckTimeout: 10 * time.Minute},
+		Connectors:  Connectors{"royalmail": fullFileRoyalMail()},
+		Dispatch: Dispatch{
+			GroupID: "orderflow-eu-dispatch", BatchMaxMessages: 200, BatchMaxWait: 2 * time.Second, MaxAttempts: 12,
+			RetryInitial: time.Second, RetryMax: 2 * time.Minute, ReplayGroupID: "orderflow-eu-replay",
+		},
 	}
 	if diff := cmp.Diff(want, cfg); diff != "" {
 		t.Errorf("config (-want +got):\n%s", diff)
@@ -121,6 +126,7 @@ var fullFileEnv = []string{
 	"TEST_VAULT_TOKEN=hvs.test-token",
 	"TEST_VAULT_ROLE_ID=role-id-from-env",
 	"TEST_CLICKHOUSE_PASSWORD=ch-pass",
+	"TEST_ROYALMAIL_API_KEY=rm-api-key",
 }
 
 func TestMinimalFileTakesDefaults(t *testing.T) {
@@ -142,7 +148,7 @@ func TestBadFilesAreRefusedNamingTheKey(t *testing.T) {
 		"secret-value.bad.yaml": "config testdata/secret-value.bad.yaml: kafka.sasl.password: line 6: a secret is given by reference " +
 			"({env: NAME} or {file: PATH}), never as a value",
 		"out-of-range.bad.yaml": "config: kafka.brokers: entry 1 is not host:port\n" +
-			"kafka.topics.dead_letter: is kafka.topics.amazon's topic too: every channel and dead_letter need a topic of their own\n" +
+			"kafka.topics.dead_letter: is kafka.topics.amazon's topic too: every channel, dead_letter, courier and parked need a topic of their own\n" +
 			"pipeline.batch_max_messages: must be between 1 and 100000, got 0\n" +
 			"pipeline.batch_max_wait: must be between 1ms and 1m0s, got 2h0m0s\n" +
 			`log.level: "verbose" is not one of debug, info, warn, error`,
@@ -183,6 +189,34 @@ func TestBadFilesAreRefusedNamingTheKey(t *testing.T) {
 		"class.bad.yaml": `config testdata/class.bad.yaml: retention.archive: line 6: unknown key: "archive" is not a retention class: ` +
 			"the classes are analytics, label, financial (declared in worker/config/classes.go)\n" +
 			"retention.intervall: line 7: unknown key",
+		// P7: a connector without a purpose, with one that is not delivery
+		// or accounting (marketing), or with another than its kind's.
+		"connector-purpose.bad.yaml": "config: connectors.books.purpose: accounting, but a webhook connector's purpose is delivery " +
+			"(its allow-list, schemas/policy/connectors.yaml)\n" +
+			"connectors.courierhook.purpose: required: every connector declares its purpose, delivery or accounting (P7)\n" +
+			`connectors.royalmail.purpose: "marketing" is not delivery or accounting: order data is shared only to deliver ` +
+			"and to account for orders, never for marketing or any other purpose (P7)",
+		"connector-keys.bad.yaml": "config testdata/connector-keys.bad.yaml: connectors.royalmail.credentials: line 10: " +
+			"a secret is given by reference ({env: NAME} or {file: PATH}), never as a value\n" +
+			"connectors.royalmail.parcel.fromat: line 11: unknown key",
+		"connector-routing.bad.yaml": "config: kafka.topics.courier: is kafka.topics.dead_letter's topic too: every channel, dead_letter, courier and parked need a topic of their own\n" +
+			`connectors.royalmail.tenants: entry 2 is neither "*" nor a tenant id (` + order.TenantIDRule + ")\n" +
+			"connectors.royalmail.rate_per_second: must be between 0 (the kind's documented limit) and 1000\n" +
+			"connectors.zhook.tenants: entry 1 is connectors.royalmail's too: a tenant's courier jobs go to one connector\n" +
+			`connectors.zhook.tenants: entry 2 is connectors.royalmail's too: a tenant's courier jobs go to one connector` + "\n" +
+			"connectors.zhook.key_id: must be 1-64 of A-Z, a-z, 0-9, '_' and '-' (sent as webhook-key-id)\n" +
+			"connectors.zhook.burst: must be between 0 (the kind's default) and 1000, got 5000\n" +
+			"dispatch.replay_group_id: must differ from dispatch.group_id: replaying parked jobs must not move the dispatcher's offsets\n" +
+			"dispatch.max_attempts: must be between 1 and 100, got 0",
+		"connector-values.bad.yaml": "config: connectors.Royal-Mail: a connector's name is 1-32 of a-z, 0-9 and '_', starting with a letter\n" +
+			`connectors.parcels.kind: "dpd" is not a connector kind: the kinds are clickanddrop, webhook (declared in worker/config/connectors.go)` + "\n" +
+			`connectors.parcels.endpoint: "http://api.dpd.example/v1" is not an https URL (http only to a loopback host)` + "\n" +
+			"connectors.parcels.credentials: required: set env or file\n" +
+			`connectors.parcels.tenants: required: the tenants whose courier jobs it carries, or "*" for every tenant no other connector lists` + "\n" +
+			"connectors.parcels.notifications: entry 1 is not a tenant id (" + order.TenantIDRule + ")\n" +
+			"connectors.parcels.parcel.weight_grams: must be between 1 and 30000, got 0\n" +
+			"connectors.parcels.parcel.tariff_code: a value of 7 characters is not an HS tariff code of 6 to 10 digits\n" +
+			"connectors.parcels.services.Standard: must not be empty",
 	}
 	files, _ := filepath.Glob("testdata/*.bad.yaml")
 	if len(files) != len(cases) {
@@ -428,7 +462,7 @@ func TestTopicsAreAMapOfTheRegisteredChannels(t *testing.T) {
 
 	_, err := Load("testdata/minimal.good.yaml", []string{"ORDERFLOW_KAFKA_TOPICS_EBAY=", "ORDERFLOW_KAFKA_TOPICS_AMAZON=orders.dlq"})
 	want := "config: kafka.topics.ebay: must not be empty\n" +
-		"kafka.topics.dead_letter: is kafka.topics.amazon's topic too: every channel and dead_letter need a topic of their own"
+		"kafka.topics.dead_letter: is kafka.topics.amazon's topic too: every channel, dead_letter, courier and parked need a topic of their own"
 	if err == nil || err.Error() != want {
 		t.Errorf("error\n got: %v\nwant: %s", err, want)
 	}
@@ -439,5 +473,23 @@ func TestTopicsAreAMapOfTheRegisteredChannels(t *testing.T) {
 	want = "kafka.topics.walmart: not a channel this worker reads (amazon, ebay) nor dead_letter"
 	if err := cfg.Validate(); err == nil || err.Error() != want {
 		t.Errorf("error\n got: %v\nwant: %s", err, want)
+	}
+}
+
+// fullFileRoyalMail is the connector testdata/full.good.yaml declares, as
+// Load reads it with fullFileEnv.
+func fullFileRoyalMail() Connector {
+	return Connector{
+		Kind:          "clickanddrop",
+		Purpose:       PurposeDelivery,
+		Endpoint:      "https://api.parcel.royalmail.com/api/v1",
+		Credentials:   SecretRef{Env: "TEST_ROYALMAIL_API_KEY", Value: "rm-api-key"},
+		Tenants:       []string{"acme", "globex"},
+		KeyID:         "1",
+		RatePerSecond: 4,
+		Burst:         2,
+		Notifications: []string{"acme"},
+		Parcel:        Parcel{WeightGrams: 750, Format: "smallParcel", TariffCode: "420292"},
+		Services:      map[string]string{"Standard": "CRL1", "NextDay": "TPN24"},
 	}
 }

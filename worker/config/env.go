@@ -17,6 +17,7 @@ var (
 	periodMapType  = reflect.TypeFor[map[string]Period]()
 	yearEndType    = reflect.TypeFor[YearEnd]()
 	yearEndMapType = reflect.TypeFor[map[string]YearEnd]()
+	stringMapType  = reflect.TypeFor[map[string]string]()
 	// channelMapType is a map inlined in its section whose keys are the
 	// registered channels (kafka.topics.amazon): one key per channel.
 	channelMapType = reflect.TypeFor[map[order.Channel]string]()
@@ -75,6 +76,10 @@ func walk(v reflect.Value, prefix string, leaf func(path string, field reflect.V
 			walk(fv, path, leaf)
 			continue
 		}
+		if isSectionMap(fv.Type()) {
+			walkSectionMap(fv, path, leaf)
+			continue
+		}
 		leaf(path, fv)
 	}
 }
@@ -130,6 +135,7 @@ var envParsers = map[reflect.Type]func(string) (any, error){
 	periodMapType:  parseAny(parsePeriodMap),
 	yearEndType:    parseAny(ParseYearEnd),
 	yearEndMapType: parseAny(parseYearEndMap),
+	stringMapType:  parseAny(parseStringMap),
 }
 
 func parseAny[T any](parse func(string) (T, error)) func(string) (any, error) {
@@ -160,6 +166,12 @@ func setFromString(field reflect.Value, raw string) error {
 			return fmt.Errorf("not an integer")
 		}
 		field.SetInt(int64(n))
+	case field.Kind() == reflect.Float64:
+		f, err := strconv.ParseFloat(raw, 64)
+		if err != nil {
+			return fmt.Errorf("not a number")
+		}
+		field.SetFloat(f)
 	case field.Kind() == reflect.Bool:
 		b, err := strconv.ParseBool(raw)
 		if err != nil {

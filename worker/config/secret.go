@@ -51,6 +51,7 @@ func (c *Config) resolveSecrets(environ []string) error {
 			errs = append(errs, err)
 		}
 	}
+	errs = append(errs, c.Connectors.resolveSecrets(environ)...)
 	return errors.Join(errs...)
 }
 

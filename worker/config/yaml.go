@@ -41,6 +41,10 @@ func decodeNode(node *yaml.Node, v reflect.Value, path string, errs *[]error) {
 		*errs = append(*errs, keyErr(path, "line %d: a secret is given by reference ({env: NAME} or {file: PATH}), never as a value", node.Line))
 		return
 	}
+	if isSectionMap(v.Type()) {
+		decodeSectionMap(node, v, path, errs)
+		return
+	}
 	if !isSection {
 		if err := node.Decode(v.Addr().Interface()); err != nil {
 			*errs = append(*errs, keyErr(path, "%s", describeYAMLError(err)))

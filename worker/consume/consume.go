@@ -160,7 +160,7 @@ func (c *Consumer) Fetch(ctx context.Context) (stream.Batch, error) {
 	}
 	started := c.currentGeneration()
 	msgs := make([]stream.Message, 1, min(c.maxBatch, 256))
-	msgs[0] = fromKafka(first)
+	msgs[0] = FromKafka(first)
 	fillCtx, cancel := context.WithTimeout(ctx, c.maxWait)
 	defer cancel()
 	for len(msgs) < c.maxBatch {
@@ -172,7 +172,7 @@ func (c *Consumer) Fetch(ctx context.Context) (stream.Batch, error) {
 			}
 			break // the batch's time is up (or ctx ended, or the reader failed): hand out what we have
 		}
-		msgs = append(msgs, fromKafka(msg))
+		msgs = append(msgs, FromKafka(msg))
 	}
 	gen := c.currentGeneration()
 	if gen != started {
@@ -186,9 +186,9 @@ func (c *Consumer) Fetch(ctx context.Context) (stream.Batch, error) {
 	return stream.Batch{ID: id, Messages: msgs}, nil
 }
 
-// fromKafka is the pipeline's copy of a message: the slices are shared, the
-// headers converted.
-func fromKafka(m kafka.Message) stream.Message {
+// FromKafka is the pipeline's copy of a kafka-go message: the slices are
+// shared, the headers converted. The dispatcher's replay reads with it too.
+func FromKafka(m kafka.Message) stream.Message {
 	out := stream.Message{Topic: m.Topic, Partition: m.Partition, Offset: m.Offset, Key: m.Key, Value: m.Value, Time: m.Time}
 	if len(m.Headers) > 0 {
 		out.Headers = make([]stream.Header, len(m.Headers))

@@ -18,6 +18,7 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
+	"github.com/orderflow/orderflow/worker/kafkaclient"
 	"github.com/orderflow/orderflow/worker/kafkafailure"
 	"github.com/orderflow/orderflow/worker/stream"
 )
@@ -168,18 +169,10 @@ func New(cfg Config) (*Publisher, error) {
 		cfg.Now = time.Now
 	}
 	return &Publisher{
-		writer: &kafka.Writer{
-			Addr:      kafka.TCP(cfg.Brokers...),
-			Topic:     cfg.Topic,
-			Transport: cfg.Transport,
-			// Letters of one order stay together and in order.
-			Balancer:     &kafka.Hash{},
-			RequiredAcks: kafka.RequireAll,
-			// Publish is synchronous: flush at once instead of waiting for a full batch.
-			BatchTimeout: time.Millisecond,
-			BatchSize:    1000,
-			MaxAttempts:  cfg.MaxAttempts,
-		},
+		// Letters of one order stay together and in order.
+		writer: kafkaclient.SyncWriter(kafkaclient.WriterConfig{
+			Brokers: cfg.Brokers, Transport: cfg.Transport, Topic: cfg.Topic, MaxAttempts: cfg.MaxAttempts,
+		}),
 		encrypter: cfg.Encrypter,
 		now:       cfg.Now,
 	}, nil

@@ -11,6 +11,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -56,6 +58,9 @@ type Config struct {
 	// Worker runs the worker as `orderflow run` wires it, with its metrics on
 	// reg, until ctx ends. Required.
 	Worker func(ctx context.Context, cfg config.Config, reg *prometheus.Registry) error
+	// Dispatcher runs the courier dispatcher as `orderflow dispatch` wires it,
+	// with its metrics on reg, until ctx ends. Nil skips the courier step.
+	Dispatcher func(ctx context.Context, cfg config.Config, reg *prometheus.Registry) error
 	// NewPurger builds the retention engine the dry runs use. Required.
 	NewPurger func(cfg config.Config, conn driver.Conn) (Purger, error)
 	// Progress receives a line as each step starts, and every second while
@@ -97,6 +102,9 @@ type Summary struct {
 
 	// From ClickHouse, always read with FINAL where it counts orders.
 	Stored
+
+	// The courier step: the outbox against the stand-ins' ledgers.
+	Couriers CourierSummary
 
 	// Dry-run purges: rows per table that would go as of PurgeAsOf[0] (+22
 	// days: every label, nothing else) and PurgeAsOf[1] (+12 years: everything).
@@ -143,7 +151,8 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 	}
 	app := cfg.App
 	stamp := time.Now().UTC().Format("20060102-150405")
-	app.Kafka.Topics = config.Topics{Channels: map[order.Channel]string{}, DeadLetter: cfg.TopicPrefix + stamp + ".orders.dlq"}
+	app.Kafka.Topics = config.Topics{Channels: map[order.Channel]string{}, DeadLetter: cfg.TopicPrefix + stamp + ".orders.dlq",
+		Courier: cfg.TopicPrefix + stamp + ".connector.courier", Parked: cfg.TopicPrefix + stamp + ".connector.parked"}
 	for ch, topic := range channel.Default().Topics() {
 		app.Kafka.Topics.Channels[ch] = cfg.TopicPrefix + stamp + "." + topic
 	}
@@ -199,6 +208,13 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 	sum.Metrics = ReadMetrics(reg)
 	if sum.Stored, err = Query(ctx, conn, cfg.Database, cfg.RestrictedDatabase); err != nil {
 		return sum, err
+	}
+
+	if cfg.Dispatcher != nil {
+		tenants := slices.Sorted(maps.Keys(sum.Generated.Tenants))
+		if sum.Couriers, err = runCouriers(ctx, cfg, app, clients.Admin(), tenants, say); err != nil {
+			return sum, err
+		}
 	}
 
 	purger, err := cfg.NewPurger(app, conn)
@@ -286,7 +302,7 @@ func freshTopics(ctx context.Context, client *kafka.Client, prefix string, names
 			return fmt.Errorf("deleting the last demo's topics: %w", err)
 		}
 	}
-	specs := topics.Inputs(names.Orders(), names.DeadLetter)
+	specs := topics.Worker(names.Orders(), names.DeadLetter, names.Courier, names.Parked)
 	created, err := topics.Create(ctx, client, specs...)
 	if err != nil {
 		return fmt.Errorf("creating the demo's topics: %w", err)

@@ -9,6 +9,7 @@ import (
 	"github.com/orderflow/orderflow/worker/config"
 	"github.com/orderflow/orderflow/worker/facts"
 	"github.com/orderflow/orderflow/worker/order"
+	"github.com/orderflow/orderflow/worker/pipeline/pipelinetest"
 	"github.com/orderflow/orderflow/worker/protected"
 )
 
@@ -23,7 +24,7 @@ const (
 // real stage on Vault.
 func benchOrders(b *testing.B, s *stack, n int) []protected.Order {
 	b.Helper()
-	tmpls := canonical(fixtures(b))
+	tmpls := pipelinetest.Canonical(fixtures(b))
 	orders := make([]order.Order, n)
 	for i := range orders {
 		o := tmpls[i%len(tmpls)]

@@ -49,14 +49,6 @@ func fixtures(t testing.TB) []pipelinetest.Fixture {
 	return out
 }
 
-func canonical(fs []pipelinetest.Fixture) []order.Order {
-	out := make([]order.Order, len(fs))
-	for i, f := range fs {
-		out[i] = f.Order
-	}
-	return out
-}
-
 // fixtureOrders is the canonical orders of the first n fixtures that keep
 // accepts, in fixture order; the test fails when fewer fit.
 func fixtureOrders(t testing.TB, n int, keep func(order.Order) bool) []order.Order {
@@ -114,7 +106,7 @@ func (s *stack) own(t testing.TB, orders []order.Order) []order.Order {
 // and the same orders protected.
 func (s *stack) ownAll(t testing.TB) ([]order.Order, []protected.Order) {
 	t.Helper()
-	cs := s.own(t, canonical(fixtures(t)))
+	cs := s.own(t, pipelinetest.Canonical(fixtures(t)))
 	return cs, s.protect(t, cs)
 }
 

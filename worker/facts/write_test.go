@@ -13,6 +13,7 @@ import (
 	"github.com/orderflow/orderflow/worker/facts"
 	"github.com/orderflow/orderflow/worker/normalize"
 	"github.com/orderflow/orderflow/worker/order"
+	"github.com/orderflow/orderflow/worker/pipeline/pipelinetest"
 	"github.com/orderflow/orderflow/worker/telemetry/telemetrytest"
 )
 
@@ -25,7 +26,7 @@ import (
 func TestWriteFixtures(t *testing.T) {
 	s := newStack(t)
 	fs := fixtures(t)
-	cs := s.own(t, canonical(fs))
+	cs := s.own(t, pipelinetest.Canonical(fs))
 	ps := s.protect(t, cs)
 	w, reg := s.writer(t, nil)
 	write(t, w, ps)

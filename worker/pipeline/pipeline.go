@@ -699,10 +699,8 @@ func (p *Pipeline) retry(ctx context.Context, stage string, fn func() error) err
 		wait := p.backoff.Delay(attempt)
 		p.metrics.retries.WithLabelValues(stage).Inc()
 		p.log.Warn("stage failed; retrying", "stage", stage, "attempt", attempt+1, "wait", wait, "err", err)
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("%s: %w", stage, ctx.Err())
-		case <-time.After(wait):
+		if err := backoff.Sleep(ctx, wait); err != nil {
+			return fmt.Errorf("%s: %w", stage, err)
 		}
 	}
 }

@@ -335,10 +335,7 @@ func cardDigits(s string) string {
 // Fixtures are the normalize package's realistic orders, normalised.
 func Fixtures(t testing.TB) []order.Order {
 	t.Helper()
-	var out []order.Order
-	for _, f := range pipelinetest.Orders(t, "../normalize/testdata/amazon", "../normalize/testdata/amazon2026", "../normalize/testdata/ebay") {
-		out = append(out, f.Order)
-	}
+	out := pipelinetest.Canonical(pipelinetest.Orders(t, "../normalize/testdata/amazon", "../normalize/testdata/amazon2026", "../normalize/testdata/ebay"))
 	if len(out) < 40 {
 		t.Fatalf("only %d fixtures found", len(out))
 	}

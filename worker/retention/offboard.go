@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/orderflow/orderflow/worker/backoff"
 	"github.com/orderflow/orderflow/worker/order"
 )
 
@@ -276,10 +277,8 @@ func (p *Purger) awaitAcks(ctx context.Context, tenant string) (int, error) {
 			return acked, fmt.Errorf("%w within %s: %d live workers did not: %s (each acknowledges within a reload once nothing it admitted before is in flight; look at their logs)",
 				ErrNotAcknowledged, cfg.AckTimeout, len(pending), strings.Join(pending, ", "))
 		}
-		select {
-		case <-ctx.Done():
-			return acked, ctx.Err()
-		case <-time.After(min(cfg.Poll, time.Until(deadline))):
+		if err := backoff.Sleep(ctx, min(cfg.Poll, time.Until(deadline))); err != nil {
+			return acked, err
 		}
 	}
 }

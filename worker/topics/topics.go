@@ -142,13 +142,21 @@ func Inputs(orders []string, deadLetter string) []Spec {
 	return append(specs, PersonalData(deadLetter, DeadLetterPartitions))
 }
 
+// Worker are the specs of the topics `orderflow run` and `orderflow
+// dispatch` read and write: the inputs and DLQ, the courier outbox and the
+// parked jobs (what the demo, the bench and the tests create).
+func Worker(orders []string, deadLetter, courier, parked string) []Spec {
+	return append(Inputs(orders, deadLetter),
+		PersonalData(courier, OutboxPartitions),
+		PersonalData(parked, ParkedPartitions),
+	)
+}
+
 // Pipeline are the specs of every topic of the pipeline: its inputs and DLQ,
 // and the connector outboxes.
 func Pipeline(n Names) []Spec {
-	return append(Inputs(n.Orders, n.DeadLetter),
-		PersonalData(n.Courier, OutboxPartitions),
+	return append(Worker(n.Orders, n.DeadLetter, n.Courier, n.Parked),
 		PersonalData(n.Accounting, OutboxPartitions),
-		PersonalData(n.Parked, ParkedPartitions),
 	)
 }
 

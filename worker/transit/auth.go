@@ -15,6 +15,8 @@ import (
 
 	"github.com/hashicorp/vault/api"
 	"golang.org/x/sync/singleflight"
+
+	"github.com/orderflow/orderflow/worker/backoff"
 )
 
 // authState is what the client knows of its current token's lifetime.
@@ -218,7 +220,7 @@ func (c *Client) maintainToken(ctx context.Context) {
 			<-ctx.Done()
 			return
 		}
-		if !sleep(ctx, wait) {
+		if backoff.Sleep(ctx, wait) != nil {
 			return
 		}
 		if err := c.refreshToken(ctx); err != nil {

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/vault/api"
+
+	"github.com/orderflow/orderflow/worker/backoff"
 )
 
 // class is what a failed request calls for.
@@ -103,7 +105,7 @@ func (c *Client) call(ctx context.Context, r request, decode decoder) error {
 				c.log.Warn("vault request failed; retrying", "operation", r.op, "key", r.key,
 					"attempt", attempt, "wait", wait, "error", oneLine(sanitize(err)))
 				c.m.retries.WithLabelValues(r.op).Inc()
-				if sleep(ctx, wait) {
+				if backoff.Sleep(ctx, wait) == nil {
 					continue
 				}
 			}
@@ -217,16 +219,4 @@ func retryAfterHeader(h http.Header) time.Duration {
 		return 0
 	}
 	return time.Duration(s) * time.Second
-}
-
-// sleep waits d and reports true, or reports false as soon as ctx ends.
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
 }

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/segmentio/kafka-go"
 
 	"github.com/orderflow/orderflow/worker/clickhousedb/clickhousetest"
@@ -26,6 +27,7 @@ import (
 type stackEnv struct {
 	brokers           []string
 	amazon, ebay, dlq string
+	courier, parked   string
 	ch                config.ClickHouse
 	vars              []string
 }
@@ -37,9 +39,10 @@ func newStackEnv(t *testing.T) *stackEnv {
 	e := &stackEnv{
 		brokers: brokers,
 		amazon:  stacktest.UniqueName("cmd.amazon"), ebay: stacktest.UniqueName("cmd.ebay"), dlq: stacktest.UniqueName("cmd.dlq"),
+		courier: stacktest.UniqueName("cmd.courier"), parked: stacktest.UniqueName("cmd.parked"),
 		ch: clickhousetest.Config(t),
 	}
-	for _, topic := range []string{e.amazon, e.ebay, e.dlq} {
+	for _, topic := range []string{e.amazon, e.ebay, e.dlq, e.courier, e.parked} {
 		stacktest.CreateTopic(t, brokers, topic, 3)
 	}
 	e.vars = []string{
@@ -48,6 +51,8 @@ func newStackEnv(t *testing.T) *stackEnv {
 		"ORDERFLOW_KAFKA_TOPICS_AMAZON=" + e.amazon,
 		"ORDERFLOW_KAFKA_TOPICS_EBAY=" + e.ebay,
 		"ORDERFLOW_KAFKA_TOPICS_DEAD_LETTER=" + e.dlq,
+		"ORDERFLOW_KAFKA_TOPICS_COURIER=" + e.courier,
+		"ORDERFLOW_KAFKA_TOPICS_PARKED=" + e.parked,
 		"ORDERFLOW_KAFKA_SESSION_TIMEOUT=6s",
 		"ORDERFLOW_KAFKA_HEARTBEAT_INTERVAL=500ms",
 		"ORDERFLOW_PIPELINE_BATCH_MAX_WAIT=100ms",
@@ -61,6 +66,25 @@ func newStackEnv(t *testing.T) *stackEnv {
 		"ORDERFLOW_LOG_LEVEL=warn",
 	}
 	return e
+}
+
+// useMigrated points the commands at a fresh pair of migrated databases
+// (dropped at the test's end) instead of newStackEnv's unmigrated ones, and
+// returns them with a connection to read them back.
+func (e *stackEnv) useMigrated(t *testing.T) (config.ClickHouse, driver.Conn) {
+	t.Helper()
+	ch, conn := clickhousetest.Migrated(t)
+	e.ch = ch
+	e.vars = append(e.vars, "ORDERFLOW_CLICKHOUSE_DATABASE="+ch.Database, "ORDERFLOW_CLICKHOUSE_RESTRICTED_DATABASE="+ch.RestrictedDatabase)
+	return ch, conn
+}
+
+// ownVaultKeys gives the commands Vault keys of this test's own, under a
+// unique prefix that it returns (for a client that reads them back).
+func (e *stackEnv) ownVaultKeys(prefix string) string {
+	keyPrefix := stacktest.UniqueName(prefix) + "-"
+	e.vars = append(e.vars, "ORDERFLOW_VAULT_KEY_PREFIX="+keyPrefix)
+	return keyPrefix
 }
 
 // setenv puts the environment in place for commands that read os.Environ.
@@ -121,11 +145,7 @@ func (e *stackEnv) produceFixtures(t *testing.T) (good map[pipelinetest.Key]bool
 // are dead-lettered, and the scheduled purge has run.
 func TestRunWritesEveryOrderToClickHouse(t *testing.T) {
 	e := newStackEnv(t)
-	migratedCfg, chConn := clickhousetest.Migrated(t)
-	e.ch = migratedCfg
-	e.vars = append(e.vars,
-		"ORDERFLOW_CLICKHOUSE_DATABASE="+migratedCfg.Database,
-		"ORDERFLOW_CLICKHOUSE_RESTRICTED_DATABASE="+migratedCfg.RestrictedDatabase)
+	migratedCfg, chConn := e.useMigrated(t)
 	good, bad := e.produceFixtures(t)
 
 	reg := telemetry.NewRegistry()

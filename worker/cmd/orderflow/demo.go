@@ -6,10 +6,8 @@ import (
 	"io"
 	"maps"
 	"os"
-	"os/signal"
 	"slices"
 	"strings"
-	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -40,7 +38,7 @@ func demoCommand(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return 2
 	}
-	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, cancel := signalContext()
 	defer cancel()
 	sum, err := demo.Run(ctx, demoConfig(cfg, o, stderr))
 	if err != nil {
@@ -59,6 +57,9 @@ func demoConfig(cfg config.Config, o demo.Config, progress io.Writer) demo.Confi
 	o.App, o.Progress, o.Logger = cfg, progress, quiet
 	o.Worker = func(ctx context.Context, cfg config.Config, reg *prometheus.Registry) error {
 		return runWorker(ctx, cfg, nil, reg, quiet)
+	}
+	o.Dispatcher = func(ctx context.Context, cfg config.Config, reg *prometheus.Registry) error {
+		return runDispatcher(ctx, cfg, reg, quiet)
 	}
 	o.NewPurger = func(cfg config.Config, conn driver.Conn) (demo.Purger, error) {
 		return newPurger(cfg, conn, nil, nil, prometheus.NewRegistry(), quiet)
@@ -130,6 +131,19 @@ func printDemo(w io.Writer, cfg config.Config, s demo.Summary) {
 			check(sameAmount(c.Total, g.Total) && sameAmount(c.Refunded, g.Refunded) && c.Orders == uint64(g.Orders)))
 	}
 	_ = tw.Flush()
+
+	if c := s.Couriers; len(c.Couriers) > 0 {
+		fmt.Fprintf(w, "\nCouriers (orderflow dispatch against the stand-ins, in %s; every %dth call failed with 5xx or 429): what the outbox asked beside each courier's ledger\n",
+			c.Elapsed.Round(100*time.Millisecond), demo.FaultEvery)
+		line("connector", "sellers", "ready orders", "created", "created twice", "updated", "cancel after ready", "cancelled", "calls", "failed on purpose", "")
+		for _, k := range c.Couriers {
+			line(k.Name+" ("+k.Kind+")", strings.Join(k.Tenants, ","), k.ReadyOrders, k.Created, k.CreatedTwice, k.Updates,
+				k.CancelledAfterReady, k.Cancelled, k.Calls, k.Faults,
+				check(k.Created == k.ReadyOrders && k.Cancelled == k.CancelledAfterReady && (k.Kind != "clickanddrop" || k.CreatedTwice == 0)))
+		}
+		_ = tw.Flush()
+		fmt.Fprintf(w, "Dispatcher: %.0f jobs delivered, %.0f retries, %.0f parked\n", c.Delivered, c.Retries, c.Parked)
+	}
 
 	fmt.Fprintf(w, "\nVault: %.0f requests for %d snapshots (%.3f per order); token cache hit rate %.0f%%\n",
 		s.VaultRequests, s.Generated.Snapshots, s.VaultRequests/max(1, float64(s.Generated.Snapshots)), 100*s.TokenCacheHits/max(1, s.TokenCacheAll))

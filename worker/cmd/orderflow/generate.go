@@ -7,11 +7,9 @@ import (
 	"io"
 	"maps"
 	"os"
-	"os/signal"
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -28,7 +26,7 @@ import (
 // with --json, a file for tools. SIGINT or SIGTERM stops it cleanly: what was
 // produced is flushed, and the tally counts only what was acknowledged.
 func generateCommand(args []string, stdout, stderr io.Writer) int {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := signalContext()
 	defer stop()
 	return runGenerate(ctx, args, stdout, stderr)
 }

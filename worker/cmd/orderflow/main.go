@@ -45,6 +45,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return purgeCommand(args[1:], stdout, stderr)
 	case "offboard":
 		return offboardCommand(args[1:], stdout, stderr)
+	case "dispatch":
+		return dispatchCommand(args[1:], stderr)
+	case "replay-parked":
+		return replayParkedCommand(args[1:], stdout, stderr)
 	case "replay-dlq":
 		return replayDLQCommand(args[1:], stdout, stderr)
 	case "help", "-h", "--help":
@@ -83,6 +87,11 @@ commands:
   replay-dlq  put dead-lettered messages back on their source topics after a fix, except
               offboarded tenants' (a dry run unless --execute; select with --reason, --topic,
               --since, --until)
+  dispatch    run the courier dispatcher: deliver the courier outbox's jobs to the configured
+              connectors (Click & Drop, signed webhooks), park what fails for good
+  replay-parked
+              put parked courier jobs back on the outbox after a fix (a dry run unless
+              --execute; select with --connector, --reason, --tenant)
   demo        the main job end to end on the local stack: generate orders, run the worker until
               all are written, print what happened (make demo)
   version     print the version and exit

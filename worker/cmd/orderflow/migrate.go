@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
@@ -21,12 +22,10 @@ func migrateCommand(args []string, stdout, stderr io.Writer) int {
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	cfg, err := loadFor("migrate", *configPath, stderr, needClickHouse)
+	ctx, cancel, cfg, log, err := startCommand("migrate", *configPath, stderr, needClickHouse)
 	if err != nil {
 		return 2
 	}
-	log := newLogger(cfg.Log, stderr)
-	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer cancel()
 	conn, err := clickhousedb.Open(ctx, cfg.ClickHouse)
 	if err != nil {
@@ -77,6 +76,24 @@ var (
 	needClickHouse requirement = func(c config.Config) error { return c.ClickHouse.Require() }
 	needVault      requirement = func(c config.Config) error { return c.Vault.Require() }
 )
+
+// startCommand is the start of a command that runs once its flags are
+// parsed: its configuration (loadFor), its logger, and a context that ends
+// at SIGINT or SIGTERM, which cancel releases. With an error (printed
+// already) the command exits 2, and there is nothing to cancel.
+func startCommand(command, path string, stderr io.Writer, needs ...requirement) (ctx context.Context, cancel context.CancelFunc, cfg config.Config, log *slog.Logger, err error) {
+	if cfg, err = loadFor(command, path, stderr, needs...); err != nil {
+		return nil, nil, cfg, nil, err
+	}
+	ctx, cancel = signalContext()
+	return ctx, cancel, cfg, newLogger(cfg.Log, stderr), nil
+}
+
+// signalContext ends at SIGINT or SIGTERM (Kubernetes' stop), so that a
+// command stops cleanly: it flushes and closes what it holds.
+func signalContext() (context.Context, context.CancelFunc) {
+	return signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+}
 
 // loadFor loads the configuration for a command and checks the sections it
 // needs, printing any problem (which names its key) as "orderflow CMD: ...".

@@ -80,14 +80,10 @@ func (g *generatedStream) stats() generate.Stats {
 // orders are all written.
 func TestOffboardingATenantOfALiveWorker(t *testing.T) {
 	e := newStackEnv(t)
-	migrated, chConn := clickhousetest.Migrated(t)
-	e.ch = migrated
-	keyPrefix := stacktest.UniqueName("of") + "-"
+	migrated, chConn := e.useMigrated(t)
+	keyPrefix := e.ownVaultKeys("of") // the generator's tenant names, keys of this test's own
 	e.vars = append(e.vars,
-		"ORDERFLOW_CLICKHOUSE_DATABASE="+migrated.Database,
-		"ORDERFLOW_CLICKHOUSE_RESTRICTED_DATABASE="+migrated.RestrictedDatabase,
-		"ORDERFLOW_VAULT_KEY_PREFIX="+keyPrefix, // the generator's tenant names, keys of this test's own
-		"ORDERFLOW_RETENTION_INTERVAL=0",        // no purge pass: the offboarding alone must leave nothing
+		"ORDERFLOW_RETENTION_INTERVAL=0", // no purge pass: the offboarding alone must leave nothing
 		"ORDERFLOW_PIPELINE_RETRY_MAX=1s",
 		"ORDERFLOW_OFFBOARDING_RELOAD_INTERVAL=200ms",
 		"ORDERFLOW_OFFBOARDING_STALE_AFTER=5s",

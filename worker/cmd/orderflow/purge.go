@@ -6,9 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
-	"os/signal"
-	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -52,18 +49,16 @@ func purgeCommand(args []string, stdout, stderr io.Writer) int {
 			"before its retention ends; add --dry-run to see what it would remove\n", asOf.Format(time.RFC3339))
 		return 2
 	}
-	cfg, err := loadFor("purge", *configPath, stderr, needClickHouse)
+	ctx, cancel, cfg, log, err := startCommand("purge", *configPath, stderr, needClickHouse)
 	if err != nil {
 		return 2
 	}
+	defer cancel()
 	useLease := cfg.Retention.Lease.Enabled && !*dryRun
 	if err := cfg.Vault.Require(); useLease && err != nil {
 		fmt.Fprintf(stderr, "orderflow purge: config: %v (the purge lease, retention.lease, is kept in Vault)\n", err)
 		return 2
 	}
-	log := newLogger(cfg.Log, stderr)
-	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer cancel()
 	reg := telemetry.NewRegistry()
 	defer serveWhileRunning(ctx, cfg, reg, log)()
 	pusher, err := newPusher(cfg, purgeJob)
@@ -244,16 +239,14 @@ func offboardCommand(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "orderflow offboard: --ack-timeout must be positive")
 		return 2
 	}
-	cfg, err := loadFor("offboard", *configPath, stderr, needClickHouse, needVault)
+	ctx, cancel, cfg, log, err := startCommand("offboard", *configPath, stderr, needClickHouse, needVault)
 	if err != nil {
 		return 2
 	}
+	defer cancel()
 	if *ackTimeout > 0 {
 		cfg.Offboarding.AckTimeout = *ackTimeout
 	}
-	log := newLogger(cfg.Log, stderr)
-	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer cancel()
 	reg := telemetry.NewRegistry()
 	defer serveWhileRunning(ctx, cfg, reg, log)()
 	pusher, err := newPusher(cfg, offboardJob)

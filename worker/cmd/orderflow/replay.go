@@ -1,14 +1,10 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"io"
-	"os"
-	"os/signal"
 	"sort"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/orderflow/orderflow/worker/deadletter"
@@ -47,12 +43,10 @@ func replayDLQCommand(args []string, stdout, stderr io.Writer) int {
 	// ClickHouse tells which tenants are offboarded: their letters stay put.
 	// Replay reads the list again before each batch it republishes, so a
 	// tenant offboarded during a long replay stops being replayed at once.
-	cfg, err := loadFor("replay-dlq", *configPath, stderr, needClickHouse, needVault)
+	ctx, cancel, cfg, log, err := startCommand("replay-dlq", *configPath, stderr, needClickHouse, needVault)
 	if err != nil {
 		return 2
 	}
-	log := newLogger(cfg.Log, stderr)
-	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer cancel()
 
 	clients, err := kafkaclient.New(cfg.Kafka)

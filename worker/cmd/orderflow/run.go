@@ -9,14 +9,13 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"os/signal"
-	"syscall"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/orderflow/orderflow/connectors/outbox"
 	"github.com/orderflow/orderflow/schemas/policy"
 	"github.com/orderflow/orderflow/worker/channel"
 	"github.com/orderflow/orderflow/worker/config"
@@ -37,12 +36,10 @@ func runCommand(args []string, stderr io.Writer) int {
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	cfg, err := loadFor("run", *configPath, stderr, needClickHouse, needVault)
+	ctx, cancel, cfg, log, err := startCommand("run", *configPath, stderr, needClickHouse, needVault)
 	if err != nil {
 		return 2
 	}
-	log := newLogger(cfg.Log, stderr)
-	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer cancel()
 	if err := runWorker(ctx, cfg, nil, telemetry.NewRegistry(), log); err != nil {
 		fmt.Fprintf(stderr, "orderflow run: %v\n", err)
@@ -135,12 +132,18 @@ func runWorker(ctx context.Context, cfg config.Config, sink pipeline.Sink, reg *
 	if err != nil {
 		return err
 	}
+	// The courier outbox is the batch's second sink: a batch is committed
+	// only once its facts and its courier jobs are both written.
+	courierOutbox, err := outbox.New(outbox.Config{Brokers: cfg.Kafka.Brokers, Transport: clients.Transport, Topic: topics.Courier, Registerer: reg})
+	if err != nil {
+		return err
+	}
 	normalizer, err := channel.Default().Normalizer(normalize.Config{MaxClockSkew: cfg.Pipeline.MaxClockSkew})
 	if err != nil {
 		return err
 	}
 	p, err := pipeline.New(pipeline.Config{
-		Source: consumer, Normalizer: normalizer, Protector: stage, Sinks: []pipeline.Sink{sink}, DeadLetters: dlq, Blocklist: pipelineBlocklist(blocklist),
+		Source: consumer, Normalizer: normalizer, Protector: stage, Sinks: []pipeline.Sink{sink, courierOutbox}, DeadLetters: dlq, Blocklist: pipelineBlocklist(blocklist),
 		TopicChannels: topics.ChannelsByTopic(),
 		RetryInitial:  cfg.Pipeline.RetryInitial, RetryMax: cfg.Pipeline.RetryMax,
 		Registerer: reg, Logger: log,
@@ -148,11 +151,7 @@ func runWorker(ctx context.Context, cfg config.Config, sink pipeline.Sink, reg *
 	if err != nil {
 		return err
 	}
-	var serveOpts []telemetry.Option
-	if cfg.Metrics.Pprof {
-		serveOpts = append(serveOpts, telemetry.WithPprof())
-	}
-	srv, err := telemetry.Listen(cfg.Metrics.Listen, reg, log, serveOpts...)
+	srv, err := listenMetrics(cfg, reg, log)
 	if err != nil {
 		return err
 	}
@@ -174,17 +173,41 @@ func runWorker(ctx context.Context, cfg config.Config, sink pipeline.Sink, reg *
 		"topics", topics.Orders(), "metrics", srv.Addr())
 	runErr := g.Wait()
 
-	// Leave the group and flush within the shutdown timeout, whatever happened.
-	closed := make(chan error, 1)
-	go func() { closed <- errors.Join(consumer.Close(), dlq.Close()) }()
-	select {
-	case err := <-closed:
-		runErr = errors.Join(runErr, err)
-	case <-time.After(cfg.Pipeline.ShutdownTimeout):
-		runErr = errors.Join(runErr, fmt.Errorf("kafka clients not closed within %s", cfg.Pipeline.ShutdownTimeout))
-	}
+	runErr = errors.Join(runErr, closeKafka(cfg.Pipeline.ShutdownTimeout, consumer.Close, dlq.Close, courierOutbox.Close))
 	log.Info("worker stopped", "err", runErr)
 	return runErr
+}
+
+// listenMetrics opens the metrics server of a long-running command as the
+// metrics section says, with pprof's handlers when metrics.pprof is on.
+func listenMetrics(cfg config.Config, reg *prometheus.Registry, log *slog.Logger) (*telemetry.Server, error) {
+	var opts []telemetry.Option
+	if cfg.Metrics.Pprof {
+		opts = append(opts, telemetry.WithPprof())
+	}
+	return telemetry.Listen(cfg.Metrics.Listen, reg, log, opts...)
+}
+
+// closeKafka closes a stopped command's Kafka clients, in order (the
+// consumer first, so it leaves its group; then the writers flush), within
+// timeout, whatever happened before: a broker that does not answer must not
+// keep the process past its shutdown grace period. The closes left running
+// then end with the process.
+func closeKafka(timeout time.Duration, closers ...func() error) error {
+	closed := make(chan error, 1)
+	go func() {
+		var errs []error
+		for _, c := range closers {
+			errs = append(errs, c())
+		}
+		closed <- errors.Join(errs...)
+	}()
+	select {
+	case err := <-closed:
+		return err
+	case <-time.After(timeout):
+		return fmt.Errorf("kafka clients not closed within %s", timeout)
+	}
 }
 
 // newBlocklist loads the offboarded tenants as the offboarding section says.

@@ -25,7 +25,8 @@ func TestRunWorkerServesMetricsAndStopsCleanly(t *testing.T) {
 	brokers := stacktest.KafkaBrokers(t)
 	vaultAddr, vaultToken := stacktest.Vault(t)
 	amazon, ebay, dlq := stacktest.UniqueName("run.amazon"), stacktest.UniqueName("run.ebay"), stacktest.UniqueName("run.dlq")
-	for _, topic := range []string{amazon, ebay, dlq} {
+	courier := stacktest.UniqueName("run.courier")
+	for _, topic := range []string{amazon, ebay, dlq, courier} {
 		stacktest.CreateTopic(t, brokers, topic, 2)
 	}
 	value := pipelinetest.GoodFixtures(t, "../../normalize/testdata/ebay", 1)[0]
@@ -42,6 +43,7 @@ func TestRunWorkerServesMetricsAndStopsCleanly(t *testing.T) {
 		"ORDERFLOW_KAFKA_TOPICS_AMAZON=" + amazon,
 		"ORDERFLOW_KAFKA_TOPICS_EBAY=" + ebay,
 		"ORDERFLOW_KAFKA_TOPICS_DEAD_LETTER=" + dlq,
+		"ORDERFLOW_KAFKA_TOPICS_COURIER=" + courier,
 		"ORDERFLOW_KAFKA_SESSION_TIMEOUT=6s",
 		"ORDERFLOW_KAFKA_HEARTBEAT_INTERVAL=500ms",
 		"ORDERFLOW_METRICS_LISTEN=" + metricsAddr,

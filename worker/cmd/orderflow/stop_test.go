@@ -21,10 +21,8 @@ import (
 // not write stays uncommitted.
 func TestRunStopsWhenATableItWritesIsDropped(t *testing.T) {
 	e := newStackEnv(t)
-	ch, conn := clickhousetest.Migrated(t)
-	e.ch = ch
-	e.vars = append(e.vars, "ORDERFLOW_CLICKHOUSE_DATABASE="+ch.Database, "ORDERFLOW_CLICKHOUSE_RESTRICTED_DATABASE="+ch.RestrictedDatabase,
-		"ORDERFLOW_RETENTION_INTERVAL=0") // the purge schedule would meet the dropped table too
+	ch, conn := e.useMigrated(t)
+	e.vars = append(e.vars, "ORDERFLOW_RETENTION_INTERVAL=0") // the purge schedule would meet the dropped table too
 	e.setenv(t)
 	produce := func(value []byte) {
 		t.Helper()

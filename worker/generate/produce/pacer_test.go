@@ -4,6 +4,8 @@ import (
 	"context"
 	"testing"
 	"time"
+
+	"github.com/orderflow/orderflow/worker/backoff"
 )
 
 // TestPacer runs the pacer on a fake clock: over a simulated minute it lets
@@ -33,7 +35,7 @@ func TestPacer(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	slow := newPacer(0.001, now, sleep)
+	slow := newPacer(0.001, now, backoff.Sleep)
 	slow.tokens = 0
 	if _, err := slow.take(ctx, 1); err == nil {
 		t.Error("take did not return when its context ended")

@@ -18,6 +18,7 @@ import (
 	"github.com/segmentio/kafka-go"
 	"golang.org/x/sync/semaphore"
 
+	"github.com/orderflow/orderflow/worker/backoff"
 	"github.com/orderflow/orderflow/worker/generate"
 	"github.com/orderflow/orderflow/worker/order"
 )
@@ -228,7 +229,7 @@ func (p *Producer) Run(ctx context.Context) (Result, error) {
 func (p *Producer) produce(ctx context.Context) error {
 	var bucket *pacer
 	if p.cfg.Rate > 0 {
-		bucket = newPacer(p.cfg.Rate, time.Now, sleep)
+		bucket = newPacer(p.cfg.Rate, time.Now, backoff.Sleep)
 	}
 	batch := make([]kafka.Message, 0, chunk)
 	for ctx.Err() == nil {

@@ -61,6 +61,15 @@ func Orders(t testing.TB, dirs ...string) []Fixture {
 	return out
 }
 
+// Canonical returns the fixtures' canonical orders, in the same order.
+func Canonical(fs []Fixture) []order.Order {
+	out := make([]order.Order, len(fs))
+	for i, f := range fs {
+		out[i] = f.Order
+	}
+	return out
+}
+
 // GoodFixtures returns the first n messages of dir (one of the normaliser's
 // testdata folders, such as ../normalize/testdata/ebay) that normalise
 // without error, in file name order, or fails the test.
