@@ -97,7 +97,10 @@ type Posting struct {
 	IdempotencyKey string `json:"idempotency_key"`
 	TenantID       string `json:"tenant_id"`
 	Marketplace    string `json:"marketplace"`
-	Currency       string `json:"currency"`
+	// Jurisdiction is the marketplace's country, whose record-keeping rules
+	// keep the posting (the ledger's partition).
+	Jurisdiction string `json:"jurisdiction"`
+	Currency     string `json:"currency"`
 	// VATRate is the rate in percent as a decimal ("20", "5", "0"): the
 	// connector maps it to the organisation's tax type.
 	VATRate string `json:"vat_rate"`
@@ -111,8 +114,8 @@ type Posting struct {
 	// ChannelOrderID and InvoiceParty are an invoice's: the order, and its
 	// invoice party (billing name and address, company, VAT number) as
 	// transit ciphertext under the tenant's key.
-	ChannelOrderID string `json:"channel_order_id,omitempty"`
-	InvoiceParty   string `json:"invoice_party,omitempty"`
+	ChannelOrderID string    `json:"channel_order_id,omitempty"`
+	InvoiceParty   string    `json:"invoice_party,omitempty"`
 	CreatedAt      time.Time `json:"created_at"`
 }
 

@@ -1,0 +1,212 @@
+// Package postings turns financial records into accounting postings: each
+// order's amounts split into net and VAT by line kind (the VAT model below),
+// summed per tenant, marketplace, currency, VAT rate and period, a period
+// posted once it has closed, and a later change to a posted period posted
+// as an adjustment, never as an edit.
+//
+// The VAT model, per order (amounts exact, in the order's currency):
+//
+//   - An order counts once it is paid (paid, partially refunded, refunded);
+//     a cancelled order that was never paid counts nothing.
+//   - Whether the channel's prices include VAT is read from the order's own
+//     totals: VAT-inclusive when total = subtotal + shipping - discount (UK
+//     and EU marketplaces), VAT-exclusive when total = subtotal + shipping -
+//     discount + tax.
+//   - VAT the marketplace collected and remits (marketplace_tax) is never the
+//     seller's output VAT. When it is inside the order's total (Amazon as
+//     marketplace facilitator or deemed reseller: the buyer paid it to the
+//     seller's account and the marketplace withholds it) it is carved out of
+//     the sales into its own line, marketplace_vat, with no VAT on it; when
+//     the marketplace added it on top (eBay collect and remit: the seller
+//     never held it) it is not posted at all.
+//   - The seller's own VAT (tax minus the marketplace's share inside it) is
+//     split over sales, shipping and discount in proportion to their gross
+//     amounts; the remainder of the division goes to the largest line, so
+//     the lines sum exactly to the order.
+//   - A refund is a negative line of its gross amount, split into VAT and
+//     net in the order's proportions, the marketplace's share of it on a
+//     negative marketplace_vat line.
+//   - The VAT rate is the seller's VAT over the net it is charged on, in
+//     percent to one decimal ("20", "5", "0", "13.5"); an order without
+//     seller VAT is at "0".
+package postings
+
+import (
+	"math/big"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/orderflow/orderflow/connectors/accounting"
+	"github.com/orderflow/orderflow/worker/order"
+)
+
+// Record is one order's financial record, as financial_records holds its
+// latest snapshot (FINAL): what the model reads, and nothing personal.
+type Record struct {
+	TenantID       string
+	Channel        string
+	ChannelOrderID string
+	Jurisdiction   string
+	Marketplace    string
+	PurchasedAt    time.Time
+	Status         order.Status
+	PaymentStatus  order.PaymentStatus
+	IsBusiness     bool
+	Currency       string
+	Subtotal       order.Amount
+	Tax            order.Amount
+	Shipping       order.Amount
+	Discount       order.Amount
+	Total          order.Amount
+	MarketplaceTax order.Amount
+	Refunded       order.Amount
+}
+
+// Counts reports whether the record is a sale: paid, whatever became of it
+// later (a refund is posted as one).
+func (r *Record) Counts() bool {
+	switch r.PaymentStatus {
+	case order.PaymentPaid, order.PaymentPartiallyRefunded, order.PaymentRefunded:
+		return true
+	}
+	return false
+}
+
+// OrderAmounts are one order's lines and VAT rate under the model.
+type OrderAmounts struct {
+	VATRate string
+	Lines   []accounting.Line // by kind, in accounting.LineKinds() order, zero lines left out
+}
+
+// Amounts applies the model to one record; ok is false when it counts
+// nothing (not paid).
+func Amounts(r Record) (OrderAmounts, bool) {
+	if !r.Counts() {
+		return OrderAmounts{}, false
+	}
+	base := r.Subtotal + r.Shipping - r.Discount
+	inclusive := abs(r.Total-base) <= abs(r.Total-(base+r.Tax))
+	var mpInside order.Amount
+	if inclusive && r.MarketplaceTax > 0 {
+		mpInside = min(r.MarketplaceTax, r.Tax)
+	}
+	sellerTax := r.Tax - mpInside
+	kinds := []accounting.LineKind{accounting.LineSales, accounting.LineShipping, accounting.LineDiscount}
+	// parts are each kind's amount as the channel states it: VAT included
+	// (inclusive) or not (exclusive).
+	parts := []order.Amount{r.Subtotal, r.Shipping, -r.Discount}
+	taxShares := split(sellerTax, parts)
+	mpShares := split(mpInside, parts)
+	gross := base // what the buyer paid the seller, VAT included
+	if !inclusive {
+		gross = base + sellerTax
+	}
+	lines := map[accounting.LineKind]accounting.Line{}
+	for i, k := range kinds {
+		net := parts[i]
+		if inclusive {
+			net -= taxShares[i] + mpShares[i]
+		}
+		lines[k] = accounting.Line{Kind: k, Net: net, Tax: taxShares[i]}
+	}
+	mp := mpInside
+	if r.Refunded > 0 && gross != 0 {
+		refundTax := penny(scale(sellerTax, r.Refunded, gross))
+		refundMP := penny(scale(mpInside, r.Refunded, gross))
+		lines[accounting.LineRefund] = accounting.Line{Kind: accounting.LineRefund, Tax: -refundTax, Net: -(r.Refunded - refundTax - refundMP)}
+		mp -= refundMP
+	}
+	if mp != 0 {
+		lines[accounting.LineMarketplaceVAT] = accounting.Line{Kind: accounting.LineMarketplaceVAT, Net: mp}
+	}
+	out := OrderAmounts{VATRate: rate(sellerTax, gross-sellerTax-mpInside)}
+	for _, k := range accounting.LineKinds() {
+		if l, ok := lines[k]; ok && (l.Net != 0 || l.Tax != 0) {
+			out.Lines = append(out.Lines, l)
+		}
+	}
+	return out, true
+}
+
+// pennyUnits is a penny (a cent) in order.Amount's units.
+const pennyUnits = 100
+
+// penny rounds a to whole pennies, half away from zero.
+func penny(a order.Amount) order.Amount { return scale(a, 1, pennyUnits) * pennyUnits }
+
+// split divides total over parts in proportion to them, in whole pennies,
+// exactly: the shares sum to total, the remainder on the largest part (so
+// every line is whole pennies when the order's amounts are).
+func split(total order.Amount, parts []order.Amount) []order.Amount {
+	shares := make([]order.Amount, len(parts))
+	var sum order.Amount
+	largest := 0
+	for i, p := range parts {
+		sum += p
+		if abs(p) > abs(parts[largest]) {
+			largest = i
+		}
+	}
+	if sum == 0 || total == 0 {
+		if len(parts) > 0 {
+			shares[largest] = total
+		}
+		return shares
+	}
+	var given order.Amount
+	for i, p := range parts {
+		shares[i] = penny(scale(total, p, sum))
+		given += shares[i]
+	}
+	shares[largest] += total - given
+	return shares
+}
+
+// scale is a * b / c, rounded half away from zero, without overflow.
+func scale(a, b, c order.Amount) order.Amount {
+	if c == 0 {
+		return 0
+	}
+	n := new(big.Int).Mul(big.NewInt(int64(a)), big.NewInt(int64(b)))
+	d := big.NewInt(int64(c))
+	q, m := new(big.Int).QuoRem(n, d, new(big.Int))
+	// Round half away from zero: compare 2|m| with |d|.
+	m2 := new(big.Int).Abs(m)
+	m2.Lsh(m2, 1)
+	if m2.Cmp(new(big.Int).Abs(d)) >= 0 {
+		if (n.Sign() < 0) != (d.Sign() < 0) {
+			q.Sub(q, big.NewInt(1))
+		} else {
+			q.Add(q, big.NewInt(1))
+		}
+	}
+	return order.Amount(q.Int64())
+}
+
+// rate is tax / net in percent to one decimal, trimmed: "20", "13.5", "0".
+func rate(tax, net order.Amount) string {
+	if tax == 0 || net == 0 {
+		return "0"
+	}
+	tenths := scale(tax, 1000, net) // percent x 10
+	s := strconv.FormatInt(int64(tenths)/10, 10)
+	if f := int64(tenths) % 10; f != 0 {
+		s += "." + strconv.FormatInt(absInt(f), 10)
+	}
+	return strings.TrimPrefix(s, "+")
+}
+
+func abs(a order.Amount) order.Amount {
+	if a < 0 {
+		return -a
+	}
+	return a
+}
+
+func absInt(a int64) int64 {
+	if a < 0 {
+		return -a
+	}
+	return a
+}

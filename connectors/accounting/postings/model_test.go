@@ -1,0 +1,172 @@
+package postings_test
+
+import (
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/orderflow/orderflow/connectors/accounting"
+	"github.com/orderflow/orderflow/connectors/accounting/postings"
+	"github.com/orderflow/orderflow/worker/order"
+)
+
+func amt(t testing.TB, s string) order.Amount {
+	t.Helper()
+	a, err := order.ParseAmount(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+func line(t testing.TB, k accounting.LineKind, net, tax string) accounting.Line {
+	return accounting.Line{Kind: k, Net: amt(t, net), Tax: amt(t, tax)}
+}
+
+// The model on the normaliser's fixtures' amounts (their golden files),
+// worked by hand: VAT-inclusive UK prices, Amazon as marketplace facilitator
+// (the VAT inside the total is Amazon's), eBay collecting import VAT on top
+// (never the seller's), a VAT-exclusive US order, a refund, a discount.
+func TestAmounts(t *testing.T) {
+	paid := order.PaymentPaid
+	for _, c := range []struct {
+		name string
+		r    postings.Record
+		want postings.OrderAmounts
+	}{{
+		// amazon/uk-two-lines-typical: 43.50 + 2.99 = 46.49, 7.75 VAT inside.
+		name: "uk-two-lines-typical",
+		r:    postings.Record{PaymentStatus: paid, Subtotal: amt(t, "43.50"), Shipping: amt(t, "2.99"), Tax: amt(t, "7.75"), Total: amt(t, "46.49")},
+		want: postings.OrderAmounts{VATRate: "20", Lines: []accounting.Line{
+			// 7.75 x 43.50 / 46.49 = 7.2516 -> 7.25; the rest, 0.50, on shipping.
+			line(t, accounting.LineSales, "36.25", "7.25"),
+			line(t, accounting.LineShipping, "2.49", "0.50"),
+		}},
+	}, {
+		// amazon/uk-lvi-marketplace-facilitator: 28.80 + 6.00 = 34.80, the
+		// 5.80 VAT inside is Amazon's (low-value import): none is the seller's.
+		name: "uk-lvi-marketplace-facilitator",
+		r: postings.Record{PaymentStatus: paid, Subtotal: amt(t, "28.80"), Shipping: amt(t, "6.00"), Tax: amt(t, "5.80"),
+			Total: amt(t, "34.80"), MarketplaceTax: amt(t, "5.80")},
+		want: postings.OrderAmounts{VATRate: "0", Lines: []accounting.Line{
+			line(t, accounting.LineSales, "24.00", "0"),
+			line(t, accounting.LineShipping, "5.00", "0"),
+			line(t, accounting.LineMarketplaceVAT, "5.80", "0"),
+		}},
+	}, {
+		// ebay/import-vat-collected: 24.99 + 2.99 = 27.98 to the seller; eBay
+		// added 5.60 import VAT on top and remits it: not posted at all.
+		name: "ebay-import-vat-collected",
+		r: postings.Record{PaymentStatus: paid, Subtotal: amt(t, "24.99"), Shipping: amt(t, "2.99"), Total: amt(t, "27.98"),
+			MarketplaceTax: amt(t, "5.60")},
+		want: postings.OrderAmounts{VATRate: "0", Lines: []accounting.Line{
+			line(t, accounting.LineSales, "24.99", "0"),
+			line(t, accounting.LineShipping, "2.99", "0"),
+		}},
+	}, {
+		// VAT-exclusive (a US order with the seller's own sales tax): 50 +
+		// 5 - 5 discount + 4.00 tax = 54.00.
+		name: "exclusive-with-discount",
+		r: postings.Record{PaymentStatus: paid, Subtotal: amt(t, "50.00"), Shipping: amt(t, "5.00"), Discount: amt(t, "5.00"),
+			Tax: amt(t, "4.00"), Total: amt(t, "54.00")},
+		want: postings.OrderAmounts{VATRate: "8", Lines: []accounting.Line{
+			line(t, accounting.LineSales, "50.00", "4.00"),
+			line(t, accounting.LineShipping, "5.00", "0.40"),
+			line(t, accounting.LineDiscount, "-5.00", "-0.40"),
+		}},
+	}, {
+		// Refunded 12.00 of a VAT-inclusive 24.00 (4.00 VAT): half the VAT back.
+		name: "partial-refund",
+		r: postings.Record{PaymentStatus: order.PaymentPartiallyRefunded, Subtotal: amt(t, "24.00"), Tax: amt(t, "4.00"),
+			Total: amt(t, "24.00"), Refunded: amt(t, "12.00")},
+		want: postings.OrderAmounts{VATRate: "20", Lines: []accounting.Line{
+			line(t, accounting.LineSales, "20.00", "4.00"),
+			line(t, accounting.LineRefund, "-10.00", "-2.00"),
+		}},
+	}} {
+		t.Run(c.name, func(t *testing.T) {
+			got, ok := postings.Amounts(c.r)
+			if !ok {
+				t.Fatal("a paid order counts nothing")
+			}
+			if diff := cmp.Diff(c.want, got); diff != "" {
+				t.Errorf("(-want +got):\n%s", diff)
+			}
+		})
+	}
+	for _, ps := range []order.PaymentStatus{order.PaymentPending, order.PaymentFailed, order.PaymentVoided} {
+		if _, ok := postings.Amounts(postings.Record{PaymentStatus: ps, Total: amt(t, "10.00"), Subtotal: amt(t, "10.00")}); ok {
+			t.Errorf("an order with payment %s counts", ps)
+		}
+	}
+}
+
+// For any order, the lines are whole pennies and sum, to the penny, to what
+// the seller keeps: the total less refunds, less the marketplace's VAT when
+// it lies outside the total; and the seller's VAT on them is the order's tax
+// less the marketplace's share inside it (less the refunded part).
+func TestAmountsAddUpToThePenny(t *testing.T) {
+	rng := rand.New(rand.NewPCG(2026, 12))
+	pennies := func(max int) order.Amount { return order.Amount(rng.IntN(max)) * 100 }
+	for i := range 20_000 {
+		r := postings.Record{PaymentStatus: order.PaymentPaid, Subtotal: pennies(100_000), Shipping: pennies(2_000)}
+		r.Discount = min(pennies(3_000), r.Subtotal)
+		base := r.Subtotal + r.Shipping - r.Discount
+		r.Tax = base * order.Amount(rng.IntN(25)) / 100 / 100 * 100 // up to 24%, whole pennies
+		inclusive := rng.IntN(2) == 0
+		if inclusive {
+			r.Total = base
+			if rng.IntN(4) == 0 {
+				r.MarketplaceTax = r.Tax // Amazon's VAT inside
+			}
+		} else {
+			r.Total = base + r.Tax
+		}
+		if rng.IntN(3) == 0 && r.Total > 0 {
+			r.Refunded = order.Amount(rng.Int64N(int64(r.Total)/100+1)) * 100
+			r.PaymentStatus = order.PaymentPartiallyRefunded
+		}
+		a, ok := postings.Amounts(r)
+		if !ok {
+			t.Fatal("a paid order counts nothing")
+		}
+		var net, tax, gross order.Amount
+		for _, l := range a.Lines {
+			if l.Net%100 != 0 || l.Tax%100 != 0 {
+				t.Fatalf("order %d: line %+v is not whole pennies", i, l)
+			}
+			net, tax, gross = net+l.Net, tax+l.Tax, gross+l.Net+l.Tax
+		}
+		if want := r.Total - r.Refunded; gross != want {
+			t.Fatalf("order %d %+v: lines sum to %s, want %s", i, r, gross, want)
+		}
+		if inclusive && r.MarketplaceTax > 0 && tax > 0 {
+			t.Fatalf("order %d: the marketplace's VAT posted as the seller's (%s)", i, tax)
+		}
+		_ = net
+	}
+}
+
+// The period of a day: daily, weekly (Monday to Sunday, cut at the month
+// end), monthly.
+func TestPeriodOf(t *testing.T) {
+	d := func(s string) time.Time { x, _ := time.Parse(time.DateOnly, s); return x }
+	for _, c := range []struct {
+		at       string
+		p        postings.Periodicity
+		from, to string
+	}{
+		{"2026-10-14", postings.Daily, "2026-10-14", "2026-10-14"},
+		{"2026-10-14", postings.Weekly, "2026-10-12", "2026-10-18"},
+		{"2026-09-30", postings.Weekly, "2026-09-28", "2026-09-30"}, // Wednesday: the week is cut at the month end
+		{"2026-10-01", postings.Weekly, "2026-10-01", "2026-10-04"},
+		{"2026-02-11", postings.Monthly, "2026-02-01", "2026-02-28"},
+	} {
+		p, err := postings.PeriodOf(d(c.at).Add(23*time.Hour+59*time.Minute), c.p)
+		if err != nil || !p.From.Equal(d(c.from)) || !p.To.Equal(d(c.to)) {
+			t.Errorf("PeriodOf(%s, %s) = %s (%v), want %s..%s", c.at, c.p, p, err, c.from, c.to)
+		}
+	}
+}
