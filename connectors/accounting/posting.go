@@ -52,6 +52,7 @@ const (
 	LineShipping LineKind = "shipping" // shipping charged, net of VAT
 	LineDiscount LineKind = "discount" // promotions: negative
 	LineRefund   LineKind = "refund"   // refunds: negative
+	LineOther    LineKind = "other"    // gift wrap and charges the totals do not name
 	// LineMarketplaceVAT is VAT the marketplace collected and remitted as
 	// deemed supplier: never the seller's output VAT. Posted on its own line
 	// (no tax) or not at all, per tenant setting.
@@ -60,7 +61,7 @@ const (
 
 // LineKinds are the line kinds in the order a posting lists them.
 func LineKinds() []LineKind {
-	return []LineKind{LineSales, LineShipping, LineDiscount, LineRefund, LineMarketplaceVAT}
+	return []LineKind{LineSales, LineShipping, LineDiscount, LineOther, LineRefund, LineMarketplaceVAT}
 }
 
 // Line is one line of a posting: an exact net amount and the VAT on it, in

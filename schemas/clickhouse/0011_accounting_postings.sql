@@ -4,7 +4,9 @@
 -- row per posting and provider: a period's summary (sequence 0) and its
 -- adjustments (1, 2, ...), or a business order's VAT invoice. No personal
 -- data: amounts by period, marketplace, currency and VAT rate, the
--- provider's document id and status.
+-- provider's document id and status. The lines by kind (sales, shipping,
+-- discount, refund, marketplace_vat) are what a later adjustment is the
+-- difference from.
 --
 -- A posting is a financial record (retention class financial, P8): it is kept
 -- to the end of the seller's financial year holding the period, plus the
@@ -30,6 +32,9 @@ CREATE TABLE IF NOT EXISTS {restricted_database}.accounting_postings
     net                     Decimal(18, 4),
     tax                     Decimal(18, 4),
     gross                   Decimal(18, 4),
+    line_kinds              Array(String),
+    line_nets               Array(Decimal(18, 4)),
+    line_taxes              Array(Decimal(18, 4)),
     provider_id             String,
     provider_status         String,
     posted_at               DateTime

@@ -8,17 +8,19 @@
 //
 //   - An order counts once it is paid (paid, partially refunded, refunded);
 //     a cancelled order that was never paid counts nothing.
-//   - Whether the channel's prices include VAT is read from the order's own
-//     totals: VAT-inclusive when total = subtotal + shipping - discount (UK
-//     and EU marketplaces), VAT-exclusive when total = subtotal + shipping -
-//     discount + tax.
+//   - Prices include VAT (UK and EU marketplaces) except in the US and
+//     Canada, where the tax is added at checkout (and the total says so).
+//   - What the total holds beyond items, shipping and discount (and, where
+//     prices exclude tax, the tax) is gift wrap or another charge the totals
+//     do not name: an "other" line, so that the lines always sum to the
+//     total the seller received.
 //   - VAT the marketplace collected and remits (marketplace_tax) is never the
 //     seller's output VAT. When it is inside the order's total (Amazon as
 //     marketplace facilitator or deemed reseller: the buyer paid it to the
 //     seller's account and the marketplace withholds it) it is carved out of
 //     the sales into its own line, marketplace_vat, with no VAT on it; when
 //     the marketplace added it on top (eBay collect and remit: the seller
-//     never held it) it is not posted at all.
+//     never held it, whether or not the total shows it) it is not posted.
 //   - The seller's own VAT (tax minus the marketplace's share inside it) is
 //     split over sales, shipping and discount in proportion to their gross
 //     amounts; the remainder of the division goes to the largest line, so
@@ -82,51 +84,83 @@ type OrderAmounts struct {
 // Amounts applies the model to one record; ok is false when it counts
 // nothing (not paid).
 func Amounts(r Record) (OrderAmounts, bool) {
-	if !r.Counts() {
+	if !r.Counts() || r.Currency == "" && r.Total == 0 {
 		return OrderAmounts{}, false
 	}
 	base := r.Subtotal + r.Shipping - r.Discount
-	inclusive := abs(r.Total-base) <= abs(r.Total-(base+r.Tax))
+	// Marketplace tax added on top of the seller's prices and inside the
+	// total (eBay's US sales tax): the buyer paid it, the marketplace keeps
+	// it, the seller never held it.
+	var onTop order.Amount
+	if extra := r.Total - base; r.MarketplaceTax > 0 && (extra == r.MarketplaceTax || extra == r.Tax+r.MarketplaceTax) {
+		onTop = r.MarketplaceTax
+	}
+	kept := r.Total - onTop // what the buyer paid the seller
+	exclusive := r.Tax > 0 && exclusiveJurisdictions[r.Jurisdiction] && kept-base >= r.Tax
 	var mpInside order.Amount
-	if inclusive && r.MarketplaceTax > 0 {
+	if onTop == 0 && !exclusive && r.MarketplaceTax > 0 {
+		// Inside the stated tax (Amazon as marketplace facilitator), or, when
+		// the order states none, never in the seller's hands at all.
 		mpInside = min(r.MarketplaceTax, r.Tax)
 	}
 	sellerTax := r.Tax - mpInside
-	kinds := []accounting.LineKind{accounting.LineSales, accounting.LineShipping, accounting.LineDiscount}
-	// parts are each kind's amount as the channel states it: VAT included
-	// (inclusive) or not (exclusive).
-	parts := []order.Amount{r.Subtotal, r.Shipping, -r.Discount}
+	other := kept - base // gift wrap and charges the totals do not name
+	if exclusive {
+		other -= r.Tax
+	}
+	kinds := []accounting.LineKind{accounting.LineSales, accounting.LineShipping, accounting.LineDiscount, accounting.LineOther}
+	// parts are each kind's amount as the channel states it: VAT included,
+	// or (exclusive) not.
+	parts := []order.Amount{r.Subtotal, r.Shipping, -r.Discount, other}
 	taxShares := split(sellerTax, parts)
 	mpShares := split(mpInside, parts)
-	gross := base // what the buyer paid the seller, VAT included
-	if !inclusive {
-		gross = base + sellerTax
-	}
 	lines := map[accounting.LineKind]accounting.Line{}
 	for i, k := range kinds {
 		net := parts[i]
-		if inclusive {
+		if !exclusive {
 			net -= taxShares[i] + mpShares[i]
 		}
 		lines[k] = accounting.Line{Kind: k, Net: net, Tax: taxShares[i]}
 	}
 	mp := mpInside
-	if r.Refunded > 0 && gross != 0 {
-		refundTax := penny(scale(sellerTax, r.Refunded, gross))
-		refundMP := penny(scale(mpInside, r.Refunded, gross))
+	if r.Refunded > 0 && kept != 0 {
+		refundTax := penny(scale(sellerTax, r.Refunded, kept))
+		refundMP := penny(scale(mpInside, r.Refunded, kept))
 		lines[accounting.LineRefund] = accounting.Line{Kind: accounting.LineRefund, Tax: -refundTax, Net: -(r.Refunded - refundTax - refundMP)}
 		mp -= refundMP
 	}
 	if mp != 0 {
 		lines[accounting.LineMarketplaceVAT] = accounting.Line{Kind: accounting.LineMarketplaceVAT, Net: mp}
 	}
-	out := OrderAmounts{VATRate: rate(sellerTax, gross-sellerTax-mpInside)}
+	out := OrderAmounts{VATRate: rate(sellerTax, kept-sellerTax-mpInside)}
 	for _, k := range accounting.LineKinds() {
 		if l, ok := lines[k]; ok && (l.Net != 0 || l.Tax != 0) {
 			out.Lines = append(out.Lines, l)
 		}
 	}
+	if len(out.Lines) == 0 {
+		return OrderAmounts{}, false
+	}
 	return out, true
+}
+
+// exclusiveJurisdictions are where marketplaces state prices before tax
+// (sales tax added at checkout); everywhere else prices include VAT.
+var exclusiveJurisdictions = map[string]bool{"US": true, "CA": true}
+
+// Kept is what the seller keeps of an order under the model: the total the
+// buyer paid, less marketplace tax added on top of it, less refunds. The
+// postings of an order sum to exactly this.
+func Kept(r Record) order.Amount {
+	a, ok := Amounts(r)
+	if !ok {
+		return 0
+	}
+	var g order.Amount
+	for _, l := range a.Lines {
+		g += l.Net + l.Tax
+	}
+	return g
 }
 
 // pennyUnits is a penny (a cent) in order.Amount's units.

@@ -69,12 +69,35 @@ func TestAmounts(t *testing.T) {
 		// VAT-exclusive (a US order with the seller's own sales tax): 50 +
 		// 5 - 5 discount + 4.00 tax = 54.00.
 		name: "exclusive-with-discount",
-		r: postings.Record{PaymentStatus: paid, Subtotal: amt(t, "50.00"), Shipping: amt(t, "5.00"), Discount: amt(t, "5.00"),
+		r: postings.Record{PaymentStatus: paid, Jurisdiction: "US", Subtotal: amt(t, "50.00"), Shipping: amt(t, "5.00"), Discount: amt(t, "5.00"),
 			Tax: amt(t, "4.00"), Total: amt(t, "54.00")},
 		want: postings.OrderAmounts{VATRate: "8", Lines: []accounting.Line{
 			line(t, accounting.LineSales, "50.00", "4.00"),
 			line(t, accounting.LineShipping, "5.00", "0.40"),
 			line(t, accounting.LineDiscount, "-5.00", "-0.40"),
+		}},
+	}, {
+		// eBay US: 54.00 + 5.95 = 59.95 to the seller; the 4.95 sales tax eBay
+		// collected is in the total but never the seller's.
+		name: "ebay-us-sales-tax-in-total",
+		r: postings.Record{PaymentStatus: paid, Jurisdiction: "US", Subtotal: amt(t, "54.00"), Shipping: amt(t, "5.95"),
+			Total: amt(t, "64.90"), MarketplaceTax: amt(t, "4.95")},
+		want: postings.OrderAmounts{VATRate: "0", Lines: []accounting.Line{
+			line(t, accounting.LineSales, "54.00", "0"),
+			line(t, accounting.LineShipping, "5.95", "0"),
+		}},
+	}, {
+		// Amazon UK with gift wrap: 45.00 + 3.49 = 48.49, total 52.48: 3.99
+		// the totals do not name, with its share of the 8.75 VAT.
+		name: "uk-gift-wrap",
+		r: postings.Record{PaymentStatus: paid, Jurisdiction: "GB", Subtotal: amt(t, "45.00"), Shipping: amt(t, "3.49"),
+			Tax: amt(t, "8.75"), Total: amt(t, "52.48")},
+		want: postings.OrderAmounts{VATRate: "20", Lines: []accounting.Line{
+			// 8.75 x 45.00 / 52.48 = 7.5029 -> 7.50; x 3.49 = 0.5819 -> 0.58;
+			// x 3.99 = 0.6652 -> 0.67: 8.75, no remainder.
+			line(t, accounting.LineSales, "37.50", "7.50"),
+			line(t, accounting.LineShipping, "2.91", "0.58"),
+			line(t, accounting.LineOther, "3.32", "0.67"),
 		}},
 	}, {
 		// Refunded 12.00 of a VAT-inclusive 24.00 (4.00 VAT): half the VAT back.
@@ -128,9 +151,15 @@ func TestAmountsAddUpToThePenny(t *testing.T) {
 			r.Refunded = order.Amount(rng.Int64N(int64(r.Total)/100+1)) * 100
 			r.PaymentStatus = order.PaymentPartiallyRefunded
 		}
+		if !inclusive {
+			r.Jurisdiction = "US"
+		}
 		a, ok := postings.Amounts(r)
 		if !ok {
-			t.Fatal("a paid order counts nothing")
+			if r.Total == 0 {
+				continue // nothing to post
+			}
+			t.Fatalf("order %d %+v: a paid order counts nothing", i, r)
 		}
 		var net, tax, gross order.Amount
 		for _, l := range a.Lines {
