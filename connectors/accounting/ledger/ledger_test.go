@@ -145,4 +145,38 @@ func TestRecordsPostingsAndTheLedgerAgree(t *testing.T) {
 	if _, _, gross := adj[0].Totals(); gross != -refunded.Totals.Total.Amount {
 		t.Errorf("the adjustment's gross is %s, want the refund, -%s", gross, refunded.Totals.Total.Amount)
 	}
+
+	// Reconciliation: before the adjustment is posted, its period is off by
+	// the refund and every other is even; once posted, all are even.
+	diffs, err := postings.Reconcile(records, posted, pcfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	off := 0
+	for _, d := range diffs {
+		if u := d.Unreconciled(); u != 0 {
+			off++
+			if u != -refunded.Totals.Total.Amount || !d.Key.From.Equal(adj[0].Period.From) {
+				t.Errorf("period %s %s %s%%: unreconciled %s, want only the refund's period off by -%s", d.Period, d.Key.Currency, d.Key.VATRate, u, refunded.Totals.Total.Amount)
+			}
+		}
+	}
+	if off != 1 {
+		t.Errorf("%d periods unreconciled before the adjustment, want 1", off)
+	}
+	done := []accounting.Result{{Result: courier.Result{Outcome: courier.Done}, ProviderID: "adj-1", ProviderStatus: "AUTHORISED"}}
+	if err := l.Record(ctx, provider, adj, done, outboxtest.Now); err != nil {
+		t.Fatal(err)
+	}
+	if posted, err = l.Posted(ctx, provider, refunded.TenantID, from, to); err != nil {
+		t.Fatal(err)
+	}
+	if diffs, err = postings.Reconcile(records, posted, pcfg); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range diffs {
+		if d.Unreconciled() != 0 {
+			t.Errorf("period %s %s %s%%: unreconciled %s after the adjustment", d.Period, d.Key.Currency, d.Key.VATRate, d.Unreconciled())
+		}
+	}
 }

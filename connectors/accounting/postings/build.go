@@ -215,3 +215,65 @@ func Gross(lines []accounting.Line) order.Amount {
 	}
 	return g
 }
+
+// Difference is one period's reconciliation: what the records sum to
+// beside what was posted (summary and adjustments), by gross, net and tax.
+type Difference struct {
+	Key                                  Key
+	Period                               accounting.Period
+	RecordsNet, RecordsTax, RecordsGross order.Amount
+	PostedNet, PostedTax, PostedGross    order.Amount
+	Postings                             int // summary and adjustments posted
+	Closed                               bool
+}
+
+// Unreconciled is the gross not yet posted (negative: posted beyond the
+// records).
+func (d Difference) Unreconciled() order.Amount { return d.RecordsGross - d.PostedGross }
+
+// Reconcile compares, period by period, what the records sum to with what
+// the ledger holds: every period either has, in order of keys.
+func Reconcile(records []Record, posted []accounting.Posting, cfg Config) ([]Difference, error) {
+	if cfg.Periodicity == "" {
+		cfg.Periodicity = Daily
+	}
+	totals, err := Sum(records, cfg.Periodicity)
+	if err != nil {
+		return nil, err
+	}
+	byKey := map[Key]*Difference{}
+	get := func(k Key, p accounting.Period) *Difference {
+		d := byKey[k]
+		if d == nil {
+			d = &Difference{Key: k, Period: p, Closed: cfg.Closed(p)}
+			byKey[k] = d
+		}
+		return d
+	}
+	for k, t := range totals {
+		d := get(k, t.Period)
+		for _, l := range t.Lines() {
+			d.RecordsNet += l.Net
+			d.RecordsTax += l.Tax
+		}
+		d.RecordsGross = d.RecordsNet + d.RecordsTax
+	}
+	for i := range posted {
+		p := &posted[i]
+		d := get(KeyOf(p), p.Period)
+		net, tax, gross := p.Totals()
+		d.PostedNet += net
+		d.PostedTax += tax
+		d.PostedGross += gross
+		d.Postings++
+	}
+	out := make([]Difference, 0, len(byKey))
+	for _, d := range byKey {
+		out = append(out, *d)
+	}
+	slices.SortFunc(out, func(a, b Difference) int {
+		return cmp.Or(cmp.Compare(a.Key.TenantID, b.Key.TenantID), a.Key.From.Compare(b.Key.From), cmp.Compare(a.Key.Marketplace, b.Key.Marketplace),
+			cmp.Compare(a.Key.Currency, b.Key.Currency), cmp.Compare(a.Key.VATRate, b.Key.VATRate))
+	})
+	return out, nil
+}
