@@ -209,7 +209,7 @@ func TestBadFilesAreRefusedNamingTheKey(t *testing.T) {
 			"dispatch.replay_group_id: must differ from dispatch.group_id: replaying parked jobs must not move the dispatcher's offsets\n" +
 			"dispatch.max_attempts: must be between 1 and 100, got 0",
 		"connector-values.bad.yaml": "config: connectors.Royal-Mail: a connector's name is 1-32 of a-z, 0-9 and '_', starting with a letter\n" +
-			`connectors.parcels.kind: "dpd" is not a connector kind: the kinds are clickanddrop, webhook (declared in worker/config/connectors.go)` + "\n" +
+			`connectors.parcels.kind: "dpd" is not a connector kind: the kinds are clickanddrop, webhook, xero, quickbooks (declared in worker/config/connectors.go)` + "\n" +
 			`connectors.parcels.endpoint: "http://api.dpd.example/v1" is not an https URL (http only to a loopback host)` + "\n" +
 			"connectors.parcels.credentials: required: set env or file\n" +
 			`connectors.parcels.tenants: required: the tenants whose courier jobs it carries, or "*" for every tenant no other connector lists` + "\n" +

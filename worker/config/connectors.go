@@ -41,7 +41,7 @@ type ConnectorKind struct {
 	Burst         int
 }
 
-// connectorKinds is the table; the accounting kinds come with issue 13.
+// connectorKinds is the table.
 var connectorKinds = []ConnectorKind{
 	// Royal Mail Click & Drop (connectors/courier/clickanddrop): 5 calls a
 	// second per account (api-contracts.md §3.2).
@@ -49,6 +49,12 @@ var connectorKinds = []ConnectorKind{
 	// A signed JSON webhook (connectors/courier/webhook): the receiver's
 	// limit is unknown; 429 with Retry-After slows it further.
 	{Name: "webhook", Purpose: PurposeDelivery, RatePerSecond: 10, Burst: 10},
+	// Xero (connectors/accounting/xero): 60 calls a minute, 5 at once,
+	// 5,000 a day per organisation (api-contracts.md §4.3).
+	{Name: "xero", Purpose: PurposeAccounting, RatePerSecond: 1, Burst: 5},
+	// QuickBooks Online (connectors/accounting/quickbooks): 10 requests a
+	// second per company and app (api-contracts.md §4.4).
+	{Name: "quickbooks", Purpose: PurposeAccounting, RatePerSecond: 10, Burst: 10},
 }
 
 // ConnectorKinds returns the declared kinds.
@@ -271,15 +277,28 @@ func (cs Connectors) validate() []error {
 				add(keyErr(key+".notifications", "entry %d is not a tenant id (%s)", i, order.TenantIDRule))
 			}
 		}
-		if w := c.Parcel.WeightGrams; w < 1 || w > 30_000 {
-			add(keyErr(key+".parcel.weight_grams", "must be between 1 and 30000, got %d", w))
+		if c.Purpose != PurposeAccounting { // a parcel is a courier's
+			errs = append(errs, c.validateParcel(key)...)
 		}
-		add(nonEmpty(key+".parcel.format", c.Parcel.Format))
-		if t := c.Parcel.TariffCode; t != "" && !tariffCode.MatchString(t) {
-			add(keyErr(key+".parcel.tariff_code", "a value of %d characters is not an HS tariff code of 6 to 10 digits", len(t)))
-		}
-		for _, level := range slices.Sorted(maps.Keys(c.Services)) {
-			add(nonEmpty(key+".services."+level, c.Services[level]))
+	}
+	return errs
+}
+
+// validateParcel checks a courier's parcel and services.
+func (c Connector) validateParcel(key string) []error {
+	var errs []error
+	if w := c.Parcel.WeightGrams; w < 1 || w > 30_000 {
+		errs = append(errs, keyErr(key+".parcel.weight_grams", "must be between 1 and 30000, got %d", w))
+	}
+	if err := nonEmpty(key+".parcel.format", c.Parcel.Format); err != nil {
+		errs = append(errs, err)
+	}
+	if t := c.Parcel.TariffCode; t != "" && !tariffCode.MatchString(t) {
+		errs = append(errs, keyErr(key+".parcel.tariff_code", "a value of %d characters is not an HS tariff code of 6 to 10 digits", len(t)))
+	}
+	for _, level := range slices.Sorted(maps.Keys(c.Services)) {
+		if err := nonEmpty(key+".services."+level, c.Services[level]); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	return errs
