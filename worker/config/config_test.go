@@ -88,7 +88,19 @@ func TestFullFileSetsEveryKey(t *testing.T) {
 			Lease:     Lease{Enabled: false, KVMount: "kv-eu", Path: "eu/orderflow/leases", TTL: 30 * time.Second},
 		},
 		Offboarding: Offboarding{ReloadInterval: 5 * time.Second, StaleAfter: 30 * time.Second, LiveWithin: time.Minute, AckTimeout: 10 * time.Minute},
-		Connectors:  Connectors{"royalmail": fullFileRoyalMail()},
+		Connectors: Connectors{"royalmail": fullFileRoyalMail(), "books": {
+			Kind: "xero", Purpose: PurposeAccounting, Endpoint: "https://api.xero.com/api.xro/2.0",
+			Credentials: SecretRef{Env: "TEST_XERO_CLIENT_SECRET", Value: "xero-secret"}, Tenants: []string{"acme"}, KeyID: "1",
+			Parcel: Parcel{Format: "parcel"},
+			Accounting: Accounting{
+				Organisation: "2f7b3c1e-6a0d-4a8b-9f0e-1c2d3e4f5a6b", ClientID: "B3A1C2D4E5F60718",
+				RefreshToken: SecretRef{File: "testdata/xero-refresh-token", Value: "xero-refresh"},
+				TokenURL:     "https://identity.xero.com/connect/token",
+				Accounts:     map[string]string{"sales": "200", "shipping": "205", "discount": "210", "other": "220", "refund": "215", "marketplace_vat": "825"},
+				TaxTypes:     map[string]string{"20": "OUTPUT2", "5": "RROUTPUT", "0": "ZERORATEDOUTPUT"},
+				Status:       "authorised", Refunds: "credit_note", MarketplaceVAT: "omit", Period: "weekly", Grace: 72 * time.Hour, Invoices: true,
+			},
+		}},
 		Dispatch: Dispatch{
 			GroupID: "orderflow-eu-dispatch", BatchMaxMessages: 200, BatchMaxWait: 2 * time.Second, MaxAttempts: 12,
 			RetryInitial: time.Second, RetryMax: 2 * time.Minute, ReplayGroupID: "orderflow-eu-replay",
@@ -127,6 +139,7 @@ var fullFileEnv = []string{
 	"TEST_VAULT_ROLE_ID=role-id-from-env",
 	"TEST_CLICKHOUSE_PASSWORD=ch-pass",
 	"TEST_ROYALMAIL_API_KEY=rm-api-key",
+	"TEST_XERO_CLIENT_SECRET=xero-secret",
 }
 
 func TestMinimalFileTakesDefaults(t *testing.T) {
@@ -199,6 +212,15 @@ func TestBadFilesAreRefusedNamingTheKey(t *testing.T) {
 		"connector-keys.bad.yaml": "config testdata/connector-keys.bad.yaml: connectors.royalmail.credentials: line 10: " +
 			"a secret is given by reference ({env: NAME} or {file: PATH}), never as a value\n" +
 			"connectors.royalmail.parcel.fromat: line 11: unknown key",
+		"connector-accounting.bad.yaml": "config: connectors.books.tenants: an accounting connector posts one seller's books: name exactly one tenant\n" +
+			"connectors.books.accounting.organisation: must not be empty\n" +
+			"connectors.books.accounting.client_id: must not be empty\n" +
+			"connectors.books.accounting.refresh_token: required: set env or file\n" +
+			"connectors.books.accounting.accounts.sales: required: the account of the sales lines\n" +
+			"connectors.books.accounting.accounts.postage: not a line kind: the kinds are sales, shipping, discount, other, refund, marketplace_vat\n" +
+			`connectors.books.accounting.tax_types.twenty: not a VAT rate as postings write it ("20", "5", "0", "13.5")` + "\n" +
+			`connectors.books.accounting.status: "paid" is not one of [draft authorised]` + "\n" +
+			`connectors.books.accounting.period: "yearly" is not one of [daily weekly monthly]`,
 		"connector-routing.bad.yaml": "config: kafka.topics.courier: is kafka.topics.dead_letter's topic too: every channel, dead_letter, courier and parked need a topic of their own\n" +
 			`connectors.royalmail.tenants: entry 2 is neither "*" nor a tenant id (` + order.TenantIDRule + ")\n" +
 			"connectors.royalmail.rate_per_second: must be between 0 (the kind's documented limit) and 1000\n" +
@@ -479,7 +501,10 @@ func TestTopicsAreAMapOfTheRegisteredChannels(t *testing.T) {
 // fullFileRoyalMail is the connector testdata/full.good.yaml declares, as
 // Load reads it with fullFileEnv.
 func fullFileRoyalMail() Connector {
+	var books Accounting
+	books.setDefaults()
 	return Connector{
+		Accounting:    books,
 		Kind:          "clickanddrop",
 		Purpose:       PurposeDelivery,
 		Endpoint:      "https://api.parcel.royalmail.com/api/v1",

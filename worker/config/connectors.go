@@ -131,6 +131,8 @@ type Connector struct {
 	// courier applies the account's default. In the environment:
 	// "Standard=CRL1,NextDay=TPN24". Default: none.
 	Services map[string]string `yaml:"services"`
+	// Accounting is an accounting connector's settings (accounting.go).
+	Accounting Accounting `yaml:"accounting"`
 }
 
 // Parcel is a connector's default parcel.
@@ -172,6 +174,7 @@ func (c *Connector) setDefaults() {
 		c.Parcel.Format = "parcel"
 	}
 	c.KeyID = "1"
+	c.Accounting.setDefaults()
 }
 
 // AllTenants in a connector's tenants takes every tenant that no other
@@ -277,7 +280,10 @@ func (cs Connectors) validate() []error {
 				add(keyErr(key+".notifications", "entry %d is not a tenant id (%s)", i, order.TenantIDRule))
 			}
 		}
-		if c.Purpose != PurposeAccounting { // a parcel is a courier's
+		switch {
+		case kindErr == nil && kind.Purpose == PurposeAccounting:
+			errs = append(errs, c.validateAccounting(key)...)
+		default: // a parcel is a courier's
 			errs = append(errs, c.validateParcel(key)...)
 		}
 	}
@@ -325,6 +331,11 @@ func (cs Connectors) resolveSecrets(environ []string) []error {
 		c := cs[name]
 		if err := c.Credentials.resolve("connectors."+name+".credentials", environ); err != nil {
 			errs = append(errs, err)
+		}
+		if kind, err := LookupConnectorKind(c.Kind); err == nil && kind.Purpose == PurposeAccounting {
+			if err := c.Accounting.RefreshToken.resolve("connectors."+name+".accounting.refresh_token", environ); err != nil {
+				errs = append(errs, err)
+			}
 		}
 		cs[name] = c
 	}
