@@ -184,11 +184,15 @@ const AllTenants = "*"
 // Route returns the name of the delivery connector that carries tenant's
 // courier jobs: the one listing it, else the one listing AllTenants; false
 // when none does.
-func (cs Connectors) Route(tenant string) (string, bool) {
+func (cs Connectors) Route(tenant string) (string, bool) { return cs.RouteFor(PurposeDelivery, tenant) }
+
+// RouteFor returns the name of the connector of the purpose that carries
+// tenant's jobs: the one listing it, else the one listing AllTenants.
+func (cs Connectors) RouteFor(purpose Purpose, tenant string) (string, bool) {
 	fallback := ""
 	for _, name := range slices.Sorted(maps.Keys(cs)) {
 		c := cs[name]
-		if c.Purpose != PurposeDelivery {
+		if c.Purpose != purpose {
 			continue
 		}
 		if slices.Contains(c.Tenants, tenant) {
