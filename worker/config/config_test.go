@@ -27,7 +27,7 @@ func TestFullFileSetsEveryKey(t *testing.T) {
 			Brokers:           []string{"kafka-0.kafka:9092", "kafka-1.kafka:9092"},
 			ClientID:          "orderflow-eu",
 			GroupID:           "orderflow-eu",
-			Topics:            Topics{Channels: map[order.Channel]string{"amazon": "eu.orders.amazon", "ebay": "eu.orders.ebay"}, DeadLetter: "eu.orders.dlq", Courier: "eu.connector.courier", Parked: "eu.connector.parked"},
+			Topics:            Topics{Channels: map[order.Channel]string{"amazon": "eu.orders.amazon", "ebay": "eu.orders.ebay"}, DeadLetter: "eu.orders.dlq", Courier: "eu.connector.courier", Accounting: "eu.connector.accounting", Parked: "eu.connector.parked"},
 			SessionTimeout:    45 * time.Second,
 			RebalanceTimeout:  time.Minute,
 			HeartbeatInterval: 5 * time.Second,
@@ -104,6 +104,7 @@ func TestFullFileSetsEveryKey(t *testing.T) {
 		Dispatch: Dispatch{
 			GroupID: "orderflow-eu-dispatch", BatchMaxMessages: 200, BatchMaxWait: 2 * time.Second, MaxAttempts: 12,
 			RetryInitial: time.Second, RetryMax: 2 * time.Minute, ReplayGroupID: "orderflow-eu-replay",
+			AccountingGroupID: "orderflow-eu-accounting", AccountingInterval: 30 * time.Minute,
 		},
 	}
 	if diff := cmp.Diff(want, cfg); diff != "" {
@@ -161,7 +162,7 @@ func TestBadFilesAreRefusedNamingTheKey(t *testing.T) {
 		"secret-value.bad.yaml": "config testdata/secret-value.bad.yaml: kafka.sasl.password: line 6: a secret is given by reference " +
 			"({env: NAME} or {file: PATH}), never as a value",
 		"out-of-range.bad.yaml": "config: kafka.brokers: entry 1 is not host:port\n" +
-			"kafka.topics.dead_letter: is kafka.topics.amazon's topic too: every channel, dead_letter, courier and parked need a topic of their own\n" +
+			"kafka.topics.dead_letter: is kafka.topics.amazon's topic too: every channel, dead_letter, courier, accounting and parked need a topic of their own\n" +
 			"pipeline.batch_max_messages: must be between 1 and 100000, got 0\n" +
 			"pipeline.batch_max_wait: must be between 1ms and 1m0s, got 2h0m0s\n" +
 			`log.level: "verbose" is not one of debug, info, warn, error`,
@@ -221,7 +222,7 @@ func TestBadFilesAreRefusedNamingTheKey(t *testing.T) {
 			`connectors.books.accounting.tax_types.twenty: not a VAT rate as postings write it ("20", "5", "0", "13.5")` + "\n" +
 			`connectors.books.accounting.status: "paid" is not one of [draft authorised]` + "\n" +
 			`connectors.books.accounting.period: "yearly" is not one of [daily weekly monthly]`,
-		"connector-routing.bad.yaml": "config: kafka.topics.courier: is kafka.topics.dead_letter's topic too: every channel, dead_letter, courier and parked need a topic of their own\n" +
+		"connector-routing.bad.yaml": "config: kafka.topics.courier: is kafka.topics.dead_letter's topic too: every channel, dead_letter, courier, accounting and parked need a topic of their own\n" +
 			`connectors.royalmail.tenants: entry 2 is neither "*" nor a tenant id (` + order.TenantIDRule + ")\n" +
 			"connectors.royalmail.rate_per_second: must be between 0 (the kind's documented limit) and 1000\n" +
 			"connectors.zhook.tenants: entry 1 is connectors.royalmail's too: a tenant's courier jobs go to one connector\n" +
@@ -484,7 +485,7 @@ func TestTopicsAreAMapOfTheRegisteredChannels(t *testing.T) {
 
 	_, err := Load("testdata/minimal.good.yaml", []string{"ORDERFLOW_KAFKA_TOPICS_EBAY=", "ORDERFLOW_KAFKA_TOPICS_AMAZON=orders.dlq"})
 	want := "config: kafka.topics.ebay: must not be empty\n" +
-		"kafka.topics.dead_letter: is kafka.topics.amazon's topic too: every channel, dead_letter, courier and parked need a topic of their own"
+		"kafka.topics.dead_letter: is kafka.topics.amazon's topic too: every channel, dead_letter, courier, accounting and parked need a topic of their own"
 	if err == nil || err.Error() != want {
 		t.Errorf("error\n got: %v\nwant: %s", err, want)
 	}

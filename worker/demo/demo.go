@@ -152,7 +152,8 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 	app := cfg.App
 	stamp := time.Now().UTC().Format("20060102-150405")
 	app.Kafka.Topics = config.Topics{Channels: map[order.Channel]string{}, DeadLetter: cfg.TopicPrefix + stamp + ".orders.dlq",
-		Courier: cfg.TopicPrefix + stamp + ".connector.courier", Parked: cfg.TopicPrefix + stamp + ".connector.parked"}
+		Courier: cfg.TopicPrefix + stamp + ".connector.courier", Accounting: cfg.TopicPrefix + stamp + ".connector.accounting",
+		Parked: cfg.TopicPrefix + stamp + ".connector.parked"}
 	for ch, topic := range channel.Default().Topics() {
 		app.Kafka.Topics.Channels[ch] = cfg.TopicPrefix + stamp + "." + topic
 	}
@@ -302,7 +303,7 @@ func freshTopics(ctx context.Context, client *kafka.Client, prefix string, names
 			return fmt.Errorf("deleting the last demo's topics: %w", err)
 		}
 	}
-	specs := topics.Worker(names.Orders(), names.DeadLetter, names.Courier, names.Parked)
+	specs := topics.Worker(names.Orders(), names.DeadLetter, names.Courier, names.Accounting, names.Parked)
 	created, err := topics.Create(ctx, client, specs...)
 	if err != nil {
 		return fmt.Errorf("creating the demo's topics: %w", err)

@@ -225,10 +225,11 @@ func insertOrders(t testing.TB, conn driver.Conn, cfg config.ClickHouse, orders 
 		})
 	insert(cfg.RestrictedDatabase+".accounting_postings",
 		"tenant_id, provider, kind, jurisdiction, marketplace, currency, vat_rate, purchased_at, last_financial_event_at, sequence, "+
-			"channel_order_id, idempotency_key, orders, net, tax, gross, provider_id, provider_status, posted_at",
+			"channel_order_id, idempotency_key, orders, net, tax, gross, line_kinds, line_nets, line_taxes, provider_id, provider_status, posted_at",
 		func(o order) string { return o.jurisdiction + month(o) }, func(b driver.Batch, o order) error {
 			return b.Append(o.tenant, "xero", "summary", o.jurisdiction, "amazon.co.uk", "GBP", "20", o.purchasedAt, o.event(), uint32(0),
-				o.id, "key-"+o.id, uint32(1), dec("22.08"), dec("4.42"), dec("26.50"), "inv-"+o.id, "AUTHORISED", written)
+				o.id, "key-"+o.id, uint32(1), dec("22.08"), dec("4.42"), dec("26.50"), []string{"sales"},
+				[]decimal.Decimal{dec("22.08")}, []decimal.Decimal{dec("4.42")}, "inv-"+o.id, "AUTHORISED", written)
 		})
 }
 

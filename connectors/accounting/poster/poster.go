@@ -13,13 +13,17 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/segmentio/kafka-go"
 
 	"github.com/orderflow/orderflow/connectors/accounting"
 	"github.com/orderflow/orderflow/connectors/accounting/postings"
 	"github.com/orderflow/orderflow/worker/kafkafailure"
+	"github.com/orderflow/orderflow/worker/order"
+	"github.com/orderflow/orderflow/worker/telemetry/metricsreg"
 )
 
 // Ledger is what a pass reads (connectors/accounting/ledger.Ledger).
@@ -46,10 +50,18 @@ type Config struct {
 	Window time.Duration
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
+	// Registerer receives orderflow_accounting_unposted_amount and
+	// orderflow_accounting_unposted_periods. Nil keeps them unregistered.
+	Registerer prometheus.Registerer
 }
 
 // Poster makes accounting passes.
-type Poster struct{ cfg Config }
+type Poster struct {
+	cfg      Config
+	amount   *prometheus.GaugeVec
+	periods  *prometheus.GaugeVec
+	lastPass prometheus.Gauge
+}
 
 // New checks cfg.
 func New(cfg Config) (*Poster, error) {
@@ -65,7 +77,22 @@ func New(cfg Config) (*Poster, error) {
 	if cfg.Postings.Grace == 0 {
 		cfg.Postings.Grace = 48 * time.Hour
 	}
-	return &Poster{cfg: cfg}, nil
+	m := metricsreg.NewSet(cfg.Registerer)
+	p := &Poster{
+		cfg: cfg,
+		// Tenant ids are the platform's sellers, not personal data, and
+		// bounded by them.
+		amount: m.GaugeVec("orderflow_accounting_unposted_amount",
+			"Gross of the closed periods not yet reconciled with the accounting provider at the last pass (summaries and adjustments due), by tenant and currency.",
+			"tenant", "currency"),
+		periods: m.GaugeVec("orderflow_accounting_unposted_periods",
+			"Postings due (closed periods not posted, and adjustments) at the last pass, by tenant.", "tenant"),
+		lastPass: m.Gauge("orderflow_accounting_last_pass_timestamp_seconds", "When the last accounting pass finished."),
+	}
+	if err := m.Err(); err != nil {
+		return nil, fmt.Errorf("poster metrics: %w", err)
+	}
+	return p, nil
 }
 
 // Tenant is one tenant's accounting: the connector (provider) that posts
@@ -101,6 +128,19 @@ func (p *Poster) Pass(ctx context.Context, tenants []Tenant) (Report, error) {
 		if err != nil {
 			return rep, fmt.Errorf("accounting pass of tenant %s: %w", t.ID, err)
 		}
+		p.periods.WithLabelValues(t.ID).Set(float64(len(due)))
+		unposted := map[string]order.Amount{}
+		for _, ps := range posted {
+			unposted[ps.Currency] += 0 // a currency seen before reads 0 once it is even
+		}
+		for i := range due {
+			_, _, gross := due[i].Totals()
+			unposted[due[i].Currency] += gross
+		}
+		for cur, a := range unposted {
+			f, _ := strconv.ParseFloat(a.String(), 64) // a gauge is a float; the ledger holds the exact amount
+			p.amount.WithLabelValues(t.ID, cur).Set(f)
+		}
 		if len(due) == 0 {
 			continue
 		}
@@ -121,5 +161,6 @@ func (p *Poster) Pass(ctx context.Context, tenants []Tenant) (Report, error) {
 			return rep, kafkafailure.Classify(fmt.Errorf("write %d postings of tenant %s: %w", len(msgs), t.ID, err))
 		}
 	}
+	p.lastPass.SetToCurrentTime()
 	return rep, nil
 }

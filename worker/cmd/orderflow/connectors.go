@@ -2,12 +2,16 @@ package main
 
 import (
 	"fmt"
+	"strings"
 	"log/slog"
 	"maps"
 	"slices"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/orderflow/orderflow/connectors/accounting"
+	"github.com/orderflow/orderflow/connectors/accounting/booking"
+	"github.com/orderflow/orderflow/connectors/accounting/xero"
 	"github.com/orderflow/orderflow/connectors/courier/clickanddrop"
 	"github.com/orderflow/orderflow/connectors/courier/webhook"
 	"github.com/orderflow/orderflow/connectors/dispatch"
@@ -48,6 +52,52 @@ func buildConnectors(cfg config.Config, reg prometheus.Registerer, log *slog.Log
 			return nil, fmt.Errorf("connectors.%s: %w", name, err)
 		}
 		out[name] = conn
+	}
+	return out, nil
+}
+
+// buildPosters builds a connector for every accounting connector of the
+// configuration, by name; as buildConnectors, a kind without a case is
+// refused.
+func buildPosters(cfg config.Config, reg prometheus.Registerer, log *slog.Logger) (map[string]booking.Poster, error) {
+	out := map[string]booking.Poster{}
+	for _, name := range slices.Sorted(maps.Keys(cfg.Connectors)) {
+		c := cfg.Connectors[name]
+		if c.Purpose != config.PurposeAccounting {
+			continue
+		}
+		a := c.Accounting
+		accounts := map[accounting.LineKind]string{}
+		for kind, code := range a.Accounts {
+			accounts[accounting.LineKind(kind)] = code
+		}
+		// The provider rotates the refresh token at every refresh; until it
+		// is kept in Vault, the operator must store the new one where
+		// refresh_token points before the next start.
+		rotated := func(config.Secret) {
+			log.Warn("accounting: the provider rotated the connector's refresh token; store the new one where connectors.<name>.accounting.refresh_token points before the next start",
+				"connector", name)
+		}
+		var p booking.Poster
+		var err error
+		switch c.Kind {
+		case xero.Kind:
+			p, err = xero.New(xero.Config{
+				Name: name, TenantID: c.Tenants[0], XeroTenantID: a.Organisation, BaseURL: c.Endpoint, TokenURL: a.TokenURL,
+				ClientID: a.ClientID, ClientSecret: c.Credentials.Value, RefreshToken: a.RefreshToken.Value, OnRefreshToken: rotated,
+				Mapping: xero.Mapping{
+					Accounts: accounts, TaxTypes: a.TaxTypes, Status: strings.ToUpper(a.Status),
+					Refunds: a.Refunds, MarketplaceVAT: a.MarketplaceVAT,
+				},
+				Registerer: reg, Logger: log,
+			})
+		default:
+			err = fmt.Errorf("kind %q has no accounting connector in this binary", c.Kind)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("connectors.%s: %w", name, err)
+		}
+		out[name] = p
 	}
 	return out, nil
 }
