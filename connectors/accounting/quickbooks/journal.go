@@ -1,0 +1,279 @@
+package quickbooks
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+
+	"github.com/orderflow/orderflow/connectors/accounting"
+	"github.com/orderflow/orderflow/worker/order"
+)
+
+// Wire types of the documented JournalEntry create body (Intuit's
+// JournalEntry entity): only the members this connector fills.
+type journalEntry struct {
+	DocNumber    string        `json:"DocNumber"`
+	TxnDate      string        `json:"TxnDate"`
+	PrivateNote  string        `json:"PrivateNote"`
+	CurrencyRef  ref           `json:"CurrencyRef"`
+	Line         []journalLine `json:"Line"`
+	TxnTaxDetail *txnTaxDetail `json:"TxnTaxDetail,omitempty"`
+}
+
+type ref struct {
+	Value string `json:"value"`
+}
+
+type journalLine struct {
+	Description            string     `json:"Description"`
+	Amount                 money      `json:"Amount"`
+	DetailType             string     `json:"DetailType"`
+	JournalEntryLineDetail lineDetail `json:"JournalEntryLineDetail"`
+}
+
+type lineDetail struct {
+	PostingType     string `json:"PostingType"`
+	AccountRef      ref    `json:"AccountRef"`
+	TaxCodeRef      *ref   `json:"TaxCodeRef,omitempty"`
+	TaxApplicableOn string `json:"TaxApplicableOn,omitempty"`
+	TaxAmount       *money `json:"TaxAmount,omitempty"`
+}
+
+type txnTaxDetail struct {
+	TotalTax money     `json:"TotalTax"`
+	TaxLine  []taxLine `json:"TaxLine"`
+}
+
+type taxLine struct {
+	Amount        money         `json:"Amount"`
+	DetailType    string        `json:"DetailType"`
+	TaxLineDetail taxLineDetail `json:"TaxLineDetail"`
+}
+
+type taxLineDetail struct {
+	TaxRateRef       ref             `json:"TaxRateRef"`
+	PercentBased     bool            `json:"PercentBased"`
+	TaxPercent       json.RawMessage `json:"TaxPercent"`
+	NetAmountTaxable money           `json:"NetAmountTaxable"`
+}
+
+// money is an amount in pennies written as decimal text with two places:
+// the JSON number is spelt from integers, never through a float64.
+type money int64
+
+func (m money) MarshalJSON() ([]byte, error) {
+	v := int64(m)
+	sign := ""
+	if v < 0 {
+		sign, v = "-", -v
+	}
+	return fmt.Appendf(nil, "%s%d.%02d", sign, v/100, v%100), nil
+}
+
+func (m money) String() string { b, _ := m.MarshalJSON(); return string(b) }
+
+// pennies rounds an exact Amount (scale 4) to hundredths, half away from
+// zero: QuickBooks keeps two decimal places on every amount.
+func pennies(a order.Amount) money {
+	const perPenny = 100 // 10^(AmountScale-2)
+	v := int64(a)
+	neg := v < 0
+	if neg {
+		v = -v
+	}
+	p := v / perPenny
+	if v%perPenny >= perPenny/2 {
+		p++
+	}
+	if neg {
+		p = -p
+	}
+	return money(p)
+}
+
+// Posting sides of a journal line.
+const (
+	debit  = "Debit"
+	credit = "Credit"
+)
+
+// lineLabels name each line kind in the journal line's description.
+var lineLabels = map[accounting.LineKind]string{
+	accounting.LineSales:          "Sales",
+	accounting.LineShipping:       "Shipping charged",
+	accounting.LineDiscount:       "Discounts",
+	accounting.LineRefund:         "Refunds",
+	accounting.LineMarketplaceVAT: "VAT collected by the marketplace (deemed supplier)",
+}
+
+// ErrInvoiceUnsupported is the Failed result of a per-order invoice
+// posting: this connector posts summaries and adjustments only.
+var ErrInvoiceUnsupported = errors.New("quickbooks: per-order invoices are not supported by this connector")
+
+// docNumberPrefix heads every DocNumber: with 18 characters of the
+// idempotency key it fills QuickBooks' 21.
+const docNumberPrefix = "of-"
+
+// maxDocNumber is DocNumber's documented maximum length.
+const maxDocNumber = 21
+
+// built is a posting as a journal entry, with the totals it carries.
+type built struct {
+	entry journalEntry
+	// net and tax are the document's totals in pennies (signed: sales
+	// positive), for the ledger and the to-the-penny test.
+	net, tax money
+}
+
+// journal maps a posting onto a journal entry under the mapping. Each line
+// of the posting becomes one journal line on its kind's account, on the
+// credit side when it adds to sales and the debit side when it takes away
+// (QuickBooks takes no negative amounts); one balancing line on the
+// clearing account takes the gross on the other side. Amounts are rounded
+// per line to pennies, half away from zero; the penny differences between
+// the rounded lines and the rounded totals of the posting go onto the line
+// with the largest amount, so the document's totals are the posting's
+// to the penny.
+func (m *resolved) journal(p *accounting.Posting) (built, error) {
+	var b built
+	type line struct {
+		kind     accounting.LineKind
+		net, tax money
+	}
+	var lines []line
+	var exactNet, exactTax order.Amount
+	for _, l := range p.Lines {
+		if l.Kind == accounting.LineMarketplaceVAT && m.cfg.MarketplaceVAT == MarketplaceVATOmit {
+			continue
+		}
+		if _, ok := m.cfg.Accounts[l.Kind]; !ok {
+			return b, fmt.Errorf("lines: kind %q has no account in the mapping", safeKind(l.Kind))
+		}
+		if l.Kind == accounting.LineMarketplaceVAT && l.Tax != 0 {
+			return b, errors.New("lines: a marketplace_vat line carries tax; it is never the seller's output VAT")
+		}
+		if l.Net != 0 && l.Tax != 0 && (l.Net < 0) != (l.Tax < 0) {
+			return b, fmt.Errorf("lines: the %s line's net and tax have opposite signs", safeKind(l.Kind))
+		}
+		exactNet += l.Net
+		exactTax += l.Tax
+		lines = append(lines, line{kind: l.Kind, net: pennies(l.Net), tax: pennies(l.Tax)})
+	}
+	// The rounding differences go onto the largest line: the net's onto
+	// the line with the largest net, the tax's onto the taxed line with the
+	// largest tax (never a marketplace_vat line, which carries none).
+	var sumNet, sumTax money
+	bigNet, bigTax := -1, -1
+	for i, l := range lines {
+		sumNet += l.net
+		sumTax += l.tax
+		if bigNet < 0 || abs(l.net) > abs(lines[bigNet].net) {
+			bigNet = i
+		}
+		if l.kind != accounting.LineMarketplaceVAT && (bigTax < 0 || abs(l.tax) > abs(lines[bigTax].tax)) {
+			bigTax = i
+		}
+	}
+	if bigNet >= 0 {
+		lines[bigNet].net += pennies(exactNet) - sumNet
+	}
+	if bigTax >= 0 {
+		lines[bigTax].tax += pennies(exactTax) - sumTax
+	}
+	taxCode, ok := m.cfg.TaxCodes[p.VATRate]
+	if !ok {
+		return b, errors.New("vat_rate: the rate has no tax code in the mapping")
+	}
+	rate := m.rates[p.VATRate]
+	percent, err := order.ParseAmount(p.VATRate)
+	if err != nil || percent < 0 {
+		return b, errors.New("vat_rate: not a plain non-negative decimal percentage")
+	}
+	for _, l := range lines {
+		if l.net == 0 && l.tax == 0 {
+			continue
+		}
+		side := credit
+		if l.net < 0 || l.net == 0 && l.tax < 0 {
+			side = debit
+		}
+		d := lineDetail{PostingType: side, AccountRef: ref{m.cfg.Accounts[l.kind]}, TaxApplicableOn: "Sales"}
+		if l.kind == accounting.LineMarketplaceVAT {
+			// Not the seller's supply: the no-VAT code, no tax amount.
+			d.TaxCodeRef = &ref{m.cfg.NoVATTaxCode}
+			zero := money(0)
+			d.TaxAmount = &zero
+		} else {
+			d.TaxCodeRef = &ref{taxCode}
+			t := abs(l.tax)
+			d.TaxAmount = &t
+		}
+		b.entry.Line = append(b.entry.Line, journalLine{
+			Description:            lineLabels[l.kind] + ", " + p.Marketplace + " " + p.Period.String(),
+			Amount:                 abs(l.net),
+			DetailType:             "JournalEntryLineDetail",
+			JournalEntryLineDetail: d,
+		})
+		b.net += l.net
+		b.tax += l.tax
+	}
+	if len(b.entry.Line) == 0 {
+		return b, errors.New("lines: nothing to post (every line is zero or omitted)")
+	}
+	gross := b.net + b.tax
+	side := debit
+	if gross < 0 {
+		side = credit
+	}
+	b.entry.Line = append(b.entry.Line, journalLine{
+		Description:            "Due from " + p.Marketplace + " " + p.Period.String(),
+		Amount:                 abs(gross),
+		DetailType:             "JournalEntryLineDetail",
+		JournalEntryLineDetail: lineDetail{PostingType: side, AccountRef: ref{m.cfg.ClearingAccount}},
+	})
+	var taxable money
+	for _, l := range lines {
+		if l.kind != accounting.LineMarketplaceVAT {
+			taxable += l.net
+		}
+	}
+	b.entry.TxnTaxDetail = &txnTaxDetail{
+		TotalTax: abs(b.tax),
+		TaxLine: []taxLine{{
+			Amount:     abs(b.tax),
+			DetailType: "TaxLineDetail",
+			TaxLineDetail: taxLineDetail{
+				TaxRateRef: ref{rate}, PercentBased: true,
+				TaxPercent: json.RawMessage(percent.String()), NetAmountTaxable: abs(taxable),
+			},
+		}},
+	}
+	key := p.IdempotencyKey
+	if len(key) > maxDocNumber-len(docNumberPrefix) {
+		key = key[:maxDocNumber-len(docNumberPrefix)]
+	}
+	b.entry.DocNumber = docNumberPrefix + key
+	b.entry.TxnDate = p.Period.To.Format("2006-01-02")
+	b.entry.PrivateNote = p.Reference()
+	b.entry.CurrencyRef = ref{p.Currency}
+	return b, nil
+}
+
+func abs(m money) money {
+	if m < 0 {
+		return -m
+	}
+	return m
+}
+
+// safeKind is a line kind fit for an error: a documented one, or its
+// length.
+func safeKind(k accounting.LineKind) string {
+	for _, known := range accounting.LineKinds() {
+		if k == known {
+			return string(k)
+		}
+	}
+	return "of " + strconv.Itoa(len(k)) + " characters"
+}
