@@ -193,4 +193,3 @@ func sortedStrings(s []string) []string {
 	slices.Sort(s)
 	return s
 }
-
