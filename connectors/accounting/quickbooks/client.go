@@ -92,6 +92,11 @@ type Mapping struct {
 	NoVATTaxCode string
 	// MarketplaceVAT is MarketplaceVATLine (default) or MarketplaceVATOmit.
 	MarketplaceVAT string
+	// Items maps the line kinds of a per-order invoice (sales, shipping,
+	// discount) to the products/services its lines are on (an Item's
+	// income account is where QuickBooks posts the line). Needed only when
+	// the tenant sends VAT invoices.
+	Items map[accounting.LineKind]string
 }
 
 // Clock is the time the client reads and waits on.
@@ -158,11 +163,15 @@ type Client struct {
 	slots   chan struct{}
 	metrics *courier.Metrics
 
-	mu      sync.Mutex // guards the tokens and the resolved mapping
+	// tokenMu guards the tokens; it is held across a refresh, so that
+	// concurrent calls refresh once and all use its token.
+	tokenMu sync.Mutex
 	refresh config.Secret
 	access  config.Secret
 	expires time.Time
-	mapping *resolved
+
+	mappingMu sync.Mutex // guards mapping
+	mapping   *resolved
 }
 
 // resolved is a checked mapping and what checking it learnt: the tax rate
@@ -262,19 +271,22 @@ func New(cfg Config) (*Client, error) {
 	}, nil
 }
 
-// Post posts each posting as one journal entry and returns one Result per
-// posting, at the same index: Done with the journal entry's Id; Retry
-// (with QuickBooks' wait after a 429) on 429, 5xx, timeouts and refused
-// connections; Failed when QuickBooks or the mapping refuses it. Nothing is
-// retried here but an expired access token (once): a Retry is the
-// dispatcher's to schedule, and the requestid (the posting's idempotency
-// key) makes QuickBooks answer a redelivered posting with the journal
-// entry it made the first time.
+// Post posts each summary and adjustment as one journal entry, and each
+// per-order invoice as an Invoice of the party's Customer (found by name,
+// or created), and returns one Result per posting, at the same index: Done
+// with the document's Id; Retry (with QuickBooks' wait after a 429) on
+// 429, 5xx, timeouts and refused connections; Failed when QuickBooks or the
+// mapping refuses it. parties holds the decrypted invoice party of each
+// invoice posting, by its IdempotencyKey (nil when there are none); a
+// summary never reads it. Nothing is retried here but an expired access
+// token (once): a Retry is the dispatcher's to schedule, and the requestid
+// (the posting's idempotency key) makes QuickBooks answer a redelivered
+// posting with the document it made the first time.
 //
 // The error is not nil only when no result can be trusted: ctx ended
 // (ctx.Err()), or QuickBooks refused the credentials (it matches
 // courier.ErrCredentialsRefused).
-func (c *Client) Post(ctx context.Context, ps []accounting.Posting) ([]accounting.Result, error) {
+func (c *Client) Post(ctx context.Context, ps []accounting.Posting, parties map[string]InvoiceParty) ([]accounting.Result, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -298,8 +310,11 @@ func (c *Client) Post(ctx context.Context, ps []accounting.Posting) ([]accountin
 		return results, nil
 	}
 	for i := range ps {
-		r, err := c.post(ctx, m, &ps[i])
+		r, err := c.post(ctx, m, &ps[i], parties)
 		if err != nil {
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
 			return nil, err
 		}
 		if r.Outcome == courier.Failed {
@@ -311,48 +326,59 @@ func (c *Client) Post(ctx context.Context, ps []accounting.Posting) ([]accountin
 	return results, nil
 }
 
+// invalid is the Failed result of a posting refused before any call.
+func (c *Client) invalid(err error) accounting.Result {
+	c.metrics.Requests.WithLabelValues(c.cfg.Name, courier.LabelInvalid).Inc()
+	return accounting.Result{Result: courier.Result{Outcome: courier.Failed, Err: err}}
+}
+
 // post posts one posting.
-func (c *Client) post(ctx context.Context, m *resolved, p *accounting.Posting) (accounting.Result, error) {
-	invalid := func(err error) (accounting.Result, error) {
-		c.metrics.Requests.WithLabelValues(c.cfg.Name, courier.LabelInvalid).Inc()
-		return accounting.Result{Result: courier.Result{Outcome: courier.Failed, Err: err}}, nil
-	}
+func (c *Client) post(ctx context.Context, m *resolved, p *accounting.Posting, parties map[string]InvoiceParty) (accounting.Result, error) {
 	if err := p.Check(); err != nil {
-		return invalid(err)
+		return c.invalid(err), nil
 	}
 	if p.TenantID != c.cfg.TenantID {
-		return invalid(errors.New("tenant_id: not this connector's tenant"))
+		return c.invalid(errors.New("tenant_id: not this connector's tenant")), nil
+	}
+	if len(p.IdempotencyKey) > maxRequestID-len("-customer") {
+		return c.invalid(fmt.Errorf("idempotency_key: longer than %d characters (%d)", maxRequestID-len("-customer"), len(p.IdempotencyKey))), nil
 	}
 	if p.Kind == accounting.KindInvoice {
-		return invalid(ErrInvoiceUnsupported)
-	}
-	if len(p.IdempotencyKey) > maxRequestID {
-		return invalid(fmt.Errorf("idempotency_key: longer than %d characters (%d)", maxRequestID, len(p.IdempotencyKey)))
+		party, ok := parties[p.IdempotencyKey]
+		if !ok {
+			return c.invalid(errors.New("invoice_party: Post was given none for this invoice")), nil
+		}
+		return c.postInvoice(ctx, m, p, party)
 	}
 	b, err := m.journal(p)
 	if err != nil {
-		return invalid(err)
+		return c.invalid(err), nil
 	}
 	var answer struct {
 		JournalEntry struct {
 			ID string `json:"Id"`
 		} `json:"JournalEntry"`
 	}
-	q := url.Values{"requestid": {p.IdempotencyKey}}
-	err = c.call(ctx, "create", http.MethodPost, "/journalentry", q, b.entry, &answer)
+	return c.create(ctx, "create", "/journalentry", p.IdempotencyKey, b.entry, &answer, func() string { return answer.JournalEntry.ID })
+}
+
+// create posts one document with its requestid and judges the answer; id
+// reads the document's Id from answer.
+func (c *Client) create(ctx context.Context, op, path, requestID string, body, answer any, id func() string) (accounting.Result, error) {
+	err := c.call(ctx, op, http.MethodPost, path, url.Values{"requestid": {requestID}}, body, answer)
 	if err != nil {
 		if stop := c.fatal(err); stop != nil {
 			return accounting.Result{}, stop
 		}
 		return accounting.Result{Result: judge(err)}, nil
 	}
-	if answer.JournalEntry.ID == "" {
-		return accounting.Result{Result: courier.Result{Outcome: courier.Retry, Err: errors.New("quickbooks create: the answer holds no journal entry id")}}, nil
+	if id() == "" {
+		return accounting.Result{Result: courier.Result{Outcome: courier.Retry, Err: fmt.Errorf("quickbooks %s: the answer holds no document id", op)}}, nil
 	}
 	return accounting.Result{
 		Result:         courier.Result{Outcome: courier.Done},
-		ProviderID:     answer.JournalEntry.ID,
-		ProviderStatus: "posted", // journal entries have no draft state
+		ProviderID:     id(),
+		ProviderStatus: "posted", // QuickBooks has no draft state for either
 	}, nil
 }
 

@@ -290,7 +290,7 @@ func TestTokenRefresh(t *testing.T) {
 	}
 	var creates401 int
 	for _, c := range e.srv.Calls() {
-		if c.Op == "create" && c.Status == 401 {
+		if c.Op == "journalentry" && c.Status == 401 {
 			creates401++
 		}
 	}
@@ -305,7 +305,7 @@ func TestTokenRefresh(t *testing.T) {
 	}
 	e.srv.RevokeRefreshToken()
 	e.srv.ExpireAccessTokens()
-	res, err := e.cl.Post(t.Context(), []accounting.Posting{p(4)})
+	res, err := e.cl.Post(t.Context(), []accounting.Posting{p(4)}, nil)
 	if !errors.Is(err, courier.ErrCredentialsRefused) || res != nil {
 		t.Fatalf("revoked: results %v, error %v; want none and ErrCredentialsRefused", res, err)
 	}
@@ -371,7 +371,7 @@ func TestRefusedBeforeSending(t *testing.T) {
 	good := posting(t, accounting.KindSummary, 0, "20", 8, 8, "sales", "10.00", "2.00")
 	res := e.post(t, other, noCode, taxedVAT, inv, good)
 	want := []string{"tenant_id: not this connector's tenant", "vat_rate: the rate has no tax code in the mapping",
-		"lines: a marketplace_vat line carries tax; it is never the seller's output VAT", quickbooks.ErrInvoiceUnsupported.Error(), ""}
+		"lines: a marketplace_vat line carries tax; it is never the seller's output VAT", "invoice_party: Post was given none for this invoice", ""}
 	for i, w := range want {
 		if w == "" {
 			if res[i].Outcome != courier.Done {

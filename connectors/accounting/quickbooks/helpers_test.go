@@ -102,7 +102,7 @@ func newEnv(t *testing.T, mod func(*quickbooks.Config)) *env {
 
 func (e *env) post(t *testing.T, ps ...accounting.Posting) []accounting.Result {
 	t.Helper()
-	res, err := e.cl.Post(t.Context(), ps)
+	res, err := e.cl.Post(t.Context(), ps, nil)
 	if err != nil {
 		t.Fatalf("Post: %v", err)
 	}

@@ -107,10 +107,6 @@ var lineLabels = map[accounting.LineKind]string{
 	accounting.LineMarketplaceVAT: "VAT collected by the marketplace (deemed supplier)",
 }
 
-// ErrInvoiceUnsupported is the Failed result of a per-order invoice
-// posting: this connector posts summaries and adjustments only.
-var ErrInvoiceUnsupported = errors.New("quickbooks: per-order invoices are not supported by this connector")
-
 // docNumberPrefix heads every DocNumber: with 18 characters of the
 // idempotency key it fills QuickBooks' 21.
 const docNumberPrefix = "of-"
@@ -135,34 +131,32 @@ type built struct {
 // the rounded lines and the rounded totals of the posting go onto the line
 // with the largest amount, so the document's totals are the posting's
 // to the penny.
-func (m *resolved) journal(p *accounting.Posting) (built, error) {
-	var b built
-	type line struct {
-		kind     accounting.LineKind
-		net, tax money
-	}
-	var lines []line
+// rounded is a posting's lines to post, in pennies: each line rounded half
+// away from zero, then the differences to the posting's totals rounded once
+// put onto the largest line (the net's onto the line with the largest net,
+// the tax's onto the taxed line with the largest tax: never a
+// marketplace_vat line, which carries none). Marketplace VAT is left out
+// when the mapping says so.
+func (m *resolved) rounded(p *accounting.Posting) ([]roundedLine, error) {
+	var lines []roundedLine
 	var exactNet, exactTax order.Amount
 	for _, l := range p.Lines {
 		if l.Kind == accounting.LineMarketplaceVAT && m.cfg.MarketplaceVAT == MarketplaceVATOmit {
 			continue
 		}
 		if _, ok := m.cfg.Accounts[l.Kind]; !ok {
-			return b, fmt.Errorf("lines: kind %q has no account in the mapping", safeKind(l.Kind))
+			return nil, fmt.Errorf("lines: kind %s has no account in the mapping", safeKind(l.Kind))
 		}
 		if l.Kind == accounting.LineMarketplaceVAT && l.Tax != 0 {
-			return b, errors.New("lines: a marketplace_vat line carries tax; it is never the seller's output VAT")
+			return nil, errors.New("lines: a marketplace_vat line carries tax; it is never the seller's output VAT")
 		}
 		if l.Net != 0 && l.Tax != 0 && (l.Net < 0) != (l.Tax < 0) {
-			return b, fmt.Errorf("lines: the %s line's net and tax have opposite signs", safeKind(l.Kind))
+			return nil, fmt.Errorf("lines: the %s line's net and tax have opposite signs", safeKind(l.Kind))
 		}
 		exactNet += l.Net
 		exactTax += l.Tax
-		lines = append(lines, line{kind: l.Kind, net: pennies(l.Net), tax: pennies(l.Tax)})
+		lines = append(lines, roundedLine{kind: l.Kind, net: pennies(l.Net), tax: pennies(l.Tax)})
 	}
-	// The rounding differences go onto the largest line: the net's onto
-	// the line with the largest net, the tax's onto the taxed line with the
-	// largest tax (never a marketplace_vat line, which carries none).
 	var sumNet, sumTax money
 	bigNet, bigTax := -1, -1
 	for i, l := range lines {
@@ -181,14 +175,38 @@ func (m *resolved) journal(p *accounting.Posting) (built, error) {
 	if bigTax >= 0 {
 		lines[bigTax].tax += pennies(exactTax) - sumTax
 	}
-	taxCode, ok := m.cfg.TaxCodes[p.VATRate]
+	return lines, nil
+}
+
+// tax is the posting's VAT rate as the tax code mapped from it, the id of
+// that code's sales rate, and the percentage.
+func (m *resolved) tax(p *accounting.Posting) (code, rate string, percent order.Amount, err error) {
+	code, ok := m.cfg.TaxCodes[p.VATRate]
 	if !ok {
-		return b, errors.New("vat_rate: the rate has no tax code in the mapping")
+		return "", "", 0, errors.New("vat_rate: the rate has no tax code in the mapping")
 	}
-	rate := m.rates[p.VATRate]
-	percent, err := order.ParseAmount(p.VATRate)
+	percent, err = order.ParseAmount(p.VATRate)
 	if err != nil || percent < 0 {
-		return b, errors.New("vat_rate: not a plain non-negative decimal percentage")
+		return "", "", 0, errors.New("vat_rate: not a plain non-negative decimal percentage")
+	}
+	return code, m.rates[p.VATRate], percent, nil
+}
+
+// roundedLine is a posting line in pennies.
+type roundedLine struct {
+	kind     accounting.LineKind
+	net, tax money
+}
+
+func (m *resolved) journal(p *accounting.Posting) (built, error) {
+	var b built
+	lines, err := m.rounded(p)
+	if err != nil {
+		return b, err
+	}
+	taxCode, rate, percent, err := m.tax(p)
+	if err != nil {
+		return b, err
 	}
 	for _, l := range lines {
 		if l.net == 0 && l.tax == 0 {
@@ -249,15 +267,21 @@ func (m *resolved) journal(p *accounting.Posting) (built, error) {
 			},
 		}},
 	}
-	key := p.IdempotencyKey
-	if len(key) > maxDocNumber-len(docNumberPrefix) {
-		key = key[:maxDocNumber-len(docNumberPrefix)]
-	}
-	b.entry.DocNumber = docNumberPrefix + key
+	b.entry.DocNumber = docNumber(p)
 	b.entry.TxnDate = p.Period.To.Format("2006-01-02")
 	b.entry.PrivateNote = p.Reference()
 	b.entry.CurrencyRef = ref{p.Currency}
 	return b, nil
+}
+
+// docNumber is the posting's document number: docNumberPrefix and the head
+// of its idempotency key, unique per posting and readable in a list.
+func docNumber(p *accounting.Posting) string {
+	key := p.IdempotencyKey
+	if len(key) > maxDocNumber-len(docNumberPrefix) {
+		key = key[:maxDocNumber-len(docNumberPrefix)]
+	}
+	return docNumberPrefix + key
 }
 
 func abs(m money) money {

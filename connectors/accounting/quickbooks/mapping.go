@@ -30,8 +30,9 @@ func (e *MappingError) Error() string {
 	return s[:len(s)-1]
 }
 
-// CheckMapping reads the company's accounts, tax codes and tax rates and
-// checks that every account of the mapping exists and is active, and that
+// CheckMapping reads the company's accounts, tax codes and tax rates (and
+// items, when the mapping has invoice items) and checks that every account
+// and item of the mapping exists and is active, and that
 // every tax code exists, is active and has a sales rate of the VAT rate it
 // is mapped from (the no-VAT code: a rate of 0). It returns a
 // *MappingError naming every mismatch, or the error of a call. Post checks
@@ -44,9 +45,9 @@ func (c *Client) CheckMapping(ctx context.Context) error {
 
 // resolvedMapping is the checked mapping, checking it on first use.
 func (c *Client) resolvedMapping(ctx context.Context) (*resolved, error) {
-	c.mu.Lock()
+	c.mappingMu.Lock()
 	m := c.mapping
-	c.mu.Unlock()
+	c.mappingMu.Unlock()
 	if m != nil {
 		return m, nil
 	}
@@ -87,6 +88,12 @@ func (c *Client) check(ctx context.Context) (*resolved, error) {
 	if err := query(ctx, c, "TaxRate", &rates); err != nil {
 		return nil, err
 	}
+	var items []account // an Item's Id and Active are all CheckMapping reads
+	if len(c.cfg.Mapping.Items) > 0 {
+		if err := query(ctx, c, "Item", &items); err != nil {
+			return nil, err
+		}
+	}
 	activeAccount := map[string]bool{}
 	for _, a := range accounts {
 		activeAccount[a.ID] = a.Active
@@ -118,6 +125,25 @@ func (c *Client) check(ctx context.Context) (*resolved, error) {
 		}
 	}
 	checkAccount("mapping.clearing_account", mp.ClearingAccount)
+	activeItem := map[string]bool{}
+	for _, it := range items {
+		activeItem[it.ID] = it.Active
+	}
+	for _, k := range accounting.LineKinds() {
+		id, ok := mp.Items[k]
+		if !ok {
+			continue
+		}
+		active, known := activeItem[id]
+		switch {
+		case !invoiceKinds[k]:
+			problems = append(problems, fmt.Sprintf("mapping.items.%s: an invoice has no %s line", k, k))
+		case !known:
+			problems = append(problems, fmt.Sprintf("mapping.items.%s: item %s is not in the company", k, id))
+		case !active:
+			problems = append(problems, fmt.Sprintf("mapping.items.%s: item %s is inactive", k, id))
+		}
+	}
 	res := &resolved{cfg: mp, rates: map[string]string{}}
 	// checkCode finds the code's sales rate of the percentage want.
 	checkCode := func(key, id string, want order.Amount) string {
@@ -152,9 +178,9 @@ func (c *Client) check(ctx context.Context) (*resolved, error) {
 	if len(problems) > 0 {
 		return nil, &MappingError{Problems: problems}
 	}
-	c.mu.Lock()
+	c.mappingMu.Lock()
 	c.mapping = res
-	c.mu.Unlock()
+	c.mappingMu.Unlock()
 	return res, nil
 }
 

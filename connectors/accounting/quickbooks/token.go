@@ -20,8 +20,8 @@ const expirySlack = time.Minute
 // token returns a current access token, refreshing it when it has expired,
 // when there is none yet, or when force (the API answered 401).
 func (c *Client) token(ctx context.Context, force bool) (config.Secret, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
+	c.tokenMu.Lock()
+	defer c.tokenMu.Unlock()
 	if !force && c.access != "" && c.cfg.Clock.Now().Before(c.expires.Add(-expirySlack)) {
 		return c.access, nil
 	}
@@ -65,7 +65,7 @@ func (c *Client) token(ctx context.Context, force bool) (config.Secret, error) {
 // RefreshToken is the refresh token the client holds now: the last one
 // Intuit issued.
 func (c *Client) RefreshToken() config.Secret {
-	c.mu.Lock()
-	defer c.mu.Unlock()
+	c.tokenMu.Lock()
+	defer c.tokenMu.Unlock()
 	return c.refresh
 }

@@ -16,7 +16,7 @@ package quickbookstest
 
 import (
 	"bytes"
-	_ "embed"
+	"embed"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -34,8 +34,12 @@ import (
 	"github.com/orderflow/orderflow/worker/order"
 )
 
-//go:embed contract/journalentry.schema.json
-var journalSchemaJSON []byte
+//go:embed contract/*.schema.json
+var contracts embed.FS
+
+// entities are the documents the stand-in creates, each checked against
+// contract/<entity>.schema.json.
+var entities = []string{"journalentry", "customer", "invoice"}
 
 // TokenPath is the token endpoint's path below URL.
 const TokenPath = "/oauth2/v1/tokens/bearer"
@@ -84,6 +88,8 @@ type Config struct {
 	Accounts []Account
 	TaxCodes []TaxCode
 	TaxRates []TaxRate
+	// Items default to UKItems.
+	Items []Item
 }
 
 // UKCompany is a UK company's chart: sales, shipping, discounts, refunds,
@@ -111,6 +117,46 @@ func UKCompany() ([]Account, []TaxCode, []TaxRate) {
 			{ID: "14", Name: "No VAT (sales)", Active: true, Rate: "0"},
 			{ID: "15", Name: "17.5% S (sales)", Active: false, Rate: "17.5"},
 		}
+}
+
+// Item is a product or service of the company, as the Item query returns
+// it.
+type Item struct {
+	ID, Name string
+	Active   bool
+}
+
+// UKItems are the products a VAT invoice's lines are on: sales, shipping,
+// discount, and an inactive one.
+func UKItems() []Item {
+	return []Item{
+		{ID: "21", Name: "Marketplace sales", Active: true},
+		{ID: "22", Name: "Shipping", Active: true},
+		{ID: "23", Name: "Discount", Active: true},
+		{ID: "29", Name: "Old product", Active: false},
+	}
+}
+
+// Customer is a customer of the ledger.
+type Customer struct {
+	ID, DisplayName, RequestID string
+	Body                       json.RawMessage
+}
+
+// Invoice is an invoice of the ledger, amounts in pennies.
+type Invoice struct {
+	ID, RequestID, DocNumber, CustomerID string
+	// Lines are the lines' items and amounts (net of VAT).
+	Lines []InvoiceLine
+	// Net is the lines' sum; TotalTax TxnTaxDetail.TotalTax.
+	Net, TotalTax int64
+	Body          json.RawMessage
+}
+
+// InvoiceLine is a sales item line.
+type InvoiceLine struct {
+	Item, TaxCode string
+	Amount        int64
 }
 
 // Fault is how the server answers one API call (not a token call) instead
@@ -158,7 +204,7 @@ type JournalEntry struct {
 
 // Call is a request the server received.
 type Call struct {
-	Method, Op string // Op: "token", "create", "query", "?"
+	Method, Op string // Op: "token", "query", an entity created ("journalentry", "customer", "invoice") or "?"
 	Status     int
 }
 
@@ -168,9 +214,9 @@ type Server struct {
 	// token endpoint's (quickbooks.Config.TokenURL).
 	URL, TokenURL string
 
-	cfg    Config
-	srv    *httptest.Server
-	schema *jsonschema.Schema
+	cfg     Config
+	srv     *httptest.Server
+	schemas map[string]*jsonschema.Schema
 
 	mu           sync.Mutex
 	refresh      string // the refresh token now valid
@@ -178,6 +224,8 @@ type Server struct {
 	issued       int
 	revoked      bool
 	entries      []*JournalEntry
+	customers    []*Customer
+	invoices     []*Invoice
 	byRequest    map[string][]byte // requestid -> the first (2xx) answer
 	duplicates   []string
 	violations   []string
@@ -225,11 +273,14 @@ func Start(cfg Config) (*Server, error) {
 	if cfg.Accounts == nil && cfg.TaxCodes == nil && cfg.TaxRates == nil {
 		cfg.Accounts, cfg.TaxCodes, cfg.TaxRates = UKCompany()
 	}
-	schema, err := compileSchema()
+	if cfg.Items == nil {
+		cfg.Items = UKItems()
+	}
+	schemas, err := compileSchemas()
 	if err != nil {
 		return nil, fmt.Errorf("quickbookstest: contract: %w", err)
 	}
-	s := &Server{cfg: cfg, schema: schema, refresh: cfg.RefreshToken, tokens: map[string]time.Time{}, byRequest: map[string][]byte{}}
+	s := &Server{cfg: cfg, schemas: schemas, refresh: cfg.RefreshToken, tokens: map[string]time.Time{}, byRequest: map[string][]byte{}}
 	mux := http.NewServeMux()
 	mux.HandleFunc(TokenPath, s.handleToken)
 	mux.HandleFunc("/v3/company/", s.handleAPI)
@@ -247,16 +298,30 @@ func Start(cfg Config) (*Server, error) {
 // Close stops the server.
 func (s *Server) Close() { s.srv.Close() }
 
-func compileSchema() (*jsonschema.Schema, error) {
-	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(journalSchemaJSON))
-	if err != nil {
-		return nil, err
-	}
+func compileSchemas() (map[string]*jsonschema.Schema, error) {
 	c := jsonschema.NewCompiler()
-	if err := c.AddResource("journalentry.schema.json", doc); err != nil {
-		return nil, err
+	for _, e := range entities {
+		raw, err := contracts.ReadFile("contract/" + e + ".schema.json")
+		if err != nil {
+			return nil, err
+		}
+		doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(raw))
+		if err != nil {
+			return nil, err
+		}
+		if err := c.AddResource(e+".schema.json", doc); err != nil {
+			return nil, err
+		}
 	}
-	return c.Compile("journalentry.schema.json")
+	out := map[string]*jsonschema.Schema{}
+	for _, e := range entities {
+		sch, err := c.Compile(e + ".schema.json")
+		if err != nil {
+			return nil, err
+		}
+		out[e] = sch
+	}
+	return out, nil
 }
 
 // Fail queues faults: each of the next API calls is answered with the next.
@@ -308,7 +373,31 @@ func (s *Server) Entries() []JournalEntry {
 	return out
 }
 
-// Duplicates lists the DocNumbers created more than once.
+// Customers are the customers created, in order.
+func (s *Server) Customers() []Customer {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]Customer, len(s.customers))
+	for i, c := range s.customers {
+		out[i] = *c
+	}
+	return out
+}
+
+// Invoices are the invoices created, in order.
+func (s *Server) Invoices() []Invoice {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]Invoice, len(s.invoices))
+	for i, inv := range s.invoices {
+		out[i] = *inv
+		out[i].Lines = append([]InvoiceLine(nil), inv.Lines...)
+	}
+	return out
+}
+
+// Duplicates lists the DocNumbers (and customer names' lengths) created
+// more than once.
 func (s *Server) Duplicates() []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -415,10 +504,11 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) int {
 func (s *Server) handleAPI(w http.ResponseWriter, r *http.Request) {
 	op := "?"
 	prefix := "/v3/company/" + s.cfg.RealmID + "/"
+	entity, _ := strings.CutPrefix(r.URL.Path, prefix)
 	switch {
-	case r.Method == http.MethodPost && r.URL.Path == prefix+"journalentry":
-		op = "create"
-	case r.Method == http.MethodGet && r.URL.Path == prefix+"query":
+	case r.Method == http.MethodPost && s.schemas[entity] != nil:
+		op = entity
+	case r.Method == http.MethodGet && entity == "query":
 		op = "query"
 	}
 	status := s.api(w, r, op)
@@ -447,7 +537,7 @@ func (s *Server) api(w http.ResponseWriter, r *http.Request, op string) int {
 	if mv, err := strconv.Atoi(q.Get("minorversion")); err != nil || mv < MinMinorVersion {
 		s.violate("%s: minorversion is absent or below %d", op, MinMinorVersion)
 	}
-	if f, ok := s.nextFault(op == "create"); ok {
+	if f, ok := s.nextFault(op != "query"); ok {
 		if f.Delay > 0 {
 			select {
 			case <-time.After(f.Delay):
@@ -494,10 +584,10 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request, op string) int {
 	if op == "query" {
 		return s.query(w, r.URL.Query().Get("query"))
 	}
-	return s.create(w, r)
+	return s.create(w, r, op)
 }
 
-var selectPattern = regexp.MustCompile(`(?i)^select \* from (Account|TaxCode|TaxRate)(?: startposition ([0-9]+))?(?: maxresults ([0-9]+))?$`)
+var selectPattern = regexp.MustCompile(`(?i)^select \* from (Account|TaxCode|TaxRate|Item|Customer)(?: where DisplayName = '((?:[^'\\]|\\.)*)')?(?: startposition ([0-9]+))?(?: maxresults ([0-9]+))?$`)
 
 func (s *Server) query(w http.ResponseWriter, stmt string) int {
 	m := selectPattern.FindStringSubmatch(stmt)
@@ -506,11 +596,16 @@ func (s *Server) query(w http.ResponseWriter, stmt string) int {
 		return fault(w, http.StatusBadRequest, "ValidationFault", "4000", "Error parsing query", "")
 	}
 	start, max := 1, 100 // QuickBooks' defaults
-	if m[2] != "" {
-		start, _ = strconv.Atoi(m[2])
-	}
 	if m[3] != "" {
-		max, _ = strconv.Atoi(m[3])
+		start, _ = strconv.Atoi(m[3])
+	}
+	if m[4] != "" {
+		max, _ = strconv.Atoi(m[4])
+	}
+	hasWhere := strings.Contains(strings.ToLower(stmt), " where ")
+	if hasWhere != strings.EqualFold(m[1], "customer") {
+		s.violate("query: a where clause is served on Customer only, and Customer only with one")
+		return fault(w, http.StatusBadRequest, "ValidationFault", "4000", "Error parsing query", "")
 	}
 	if start < 1 || max < 1 || max > 1000 {
 		s.violate("query: startposition below 1 or maxresults not in 1..1000")
@@ -531,13 +626,26 @@ func (s *Server) query(w http.ResponseWriter, stmt string) int {
 			rows = append(rows, map[string]any{"Id": tc.ID, "Name": tc.Name, "Active": tc.Active, "Taxable": true,
 				"SalesTaxRateList": map[string]any{"TaxRateDetail": details}, "PurchaseTaxRateList": map[string]any{"TaxRateDetail": []any{}}})
 		}
+	case "item":
+		for _, it := range s.cfg.Items {
+			rows = append(rows, map[string]any{"Id": it.ID, "Name": it.Name, "Active": it.Active, "Type": "Service"})
+		}
+	case "customer":
+		name := strings.NewReplacer(`\'`, `'`, `\\`, `\`).Replace(m[2])
+		s.mu.Lock()
+		for _, c := range s.customers {
+			if c.DisplayName == name {
+				rows = append(rows, map[string]any{"Id": c.ID, "DisplayName": c.DisplayName, "Active": true})
+			}
+		}
+		s.mu.Unlock()
 	default:
 		for _, tr := range s.cfg.TaxRates {
 			rows = append(rows, map[string]any{"Id": tr.ID, "Name": tr.Name, "Active": tr.Active, "RateValue": json.Number(tr.Rate),
 				"AgencyRef": map[string]string{"value": "1"}})
 		}
 	}
-	entity := map[string]string{"account": "Account", "taxcode": "TaxCode", "taxrate": "TaxRate"}[strings.ToLower(m[1])]
+	entity := map[string]string{"account": "Account", "taxcode": "TaxCode", "taxrate": "TaxRate", "item": "Item", "customer": "Customer"}[strings.ToLower(m[1])]
 	resp := map[string]any{}
 	if start-1 < len(rows) {
 		page := rows[start-1 : min(start-1+max, len(rows))]
@@ -548,14 +656,14 @@ func (s *Server) query(w http.ResponseWriter, stmt string) int {
 	return answer(w, http.StatusOK, map[string]any{"QueryResponse": resp, "time": time.Now().UTC().Format(time.RFC3339)})
 }
 
-func (s *Server) create(w http.ResponseWriter, r *http.Request) int {
+func (s *Server) create(w http.ResponseWriter, r *http.Request, entity string) int {
 	if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
-		s.violate("create: Content-Type is not application/json")
+		s.violate("%s: Content-Type is not application/json", entity)
 		return fault(w, http.StatusBadRequest, "ValidationFault", "2010", "Unsupported content type", "")
 	}
 	reqID := r.URL.Query().Get("requestid")
 	if reqID == "" || len(reqID) > maxRequestID {
-		s.violate("create: requestid is absent or longer than %d characters", maxRequestID)
+		s.violate("%s: requestid is absent or longer than %d characters", entity, maxRequestID)
 	}
 	var raw bytes.Buffer
 	if _, err := raw.ReadFrom(r.Body); err != nil {
@@ -573,36 +681,77 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request) int {
 	s.mu.Unlock()
 	inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(raw.Bytes()))
 	if err != nil {
-		s.violate("create: body is not JSON")
+		s.violate("%s: body is not JSON", entity)
 		return fault(w, http.StatusBadRequest, "ValidationFault", "2020", "Request has invalid or unsupported property", "")
 	}
-	if err := s.schema.Validate(inst); err != nil {
-		s.violate("create: %v", err)
+	if err := s.schemas[entity].Validate(inst); err != nil {
+		s.violate("%s: %v", entity, err)
 		return fault(w, http.StatusBadRequest, "ValidationFault", "2020", "Request has invalid or unsupported property", "")
-	}
-	je, problem := s.read(raw.Bytes())
-	if problem != "" {
-		s.violate("create: %s", problem)
-		return fault(w, http.StatusBadRequest, "ValidationFault", "6000", "A business validation error has occurred while processing your request", "")
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for _, prev := range s.entries {
-		if je.DocNumber != "" && prev.DocNumber == je.DocNumber {
-			s.duplicates = append(s.duplicates, je.DocNumber)
-			break
+	var name, id string
+	var total int64
+	switch entity {
+	case "journalentry":
+		je, problem := s.read(raw.Bytes())
+		if problem != "" {
+			s.violations = append(s.violations, "journalentry: "+problem)
+			return fault(w, http.StatusBadRequest, "ValidationFault", "6000", "A business validation error has occurred while processing your request", "")
 		}
+		for _, prev := range s.entries {
+			if je.DocNumber != "" && prev.DocNumber == je.DocNumber {
+				s.duplicates = append(s.duplicates, je.DocNumber)
+				break
+			}
+		}
+		je.ID = strconv.Itoa(1000 + len(s.entries))
+		je.RequestID = reqID
+		s.entries = append(s.entries, je)
+		name, id, total = "JournalEntry", je.ID, je.Debits
+	case "customer":
+		var c struct {
+			DisplayName string `json:"DisplayName"`
+		}
+		_ = json.Unmarshal(raw.Bytes(), &c)
+		for _, prev := range s.customers {
+			if prev.DisplayName == c.DisplayName {
+				// Like QuickBooks, the refusal quotes the name: a client
+				// must keep none of it.
+				s.duplicates = append(s.duplicates, fmt.Sprintf("customer name of %d characters", len(c.DisplayName)))
+				return fault(w, http.StatusBadRequest, "ValidationFault", "6240",
+					"Duplicate Name Exists Error: The name supplied already exists. : "+c.DisplayName, "")
+			}
+		}
+		cu := &Customer{ID: strconv.Itoa(500 + len(s.customers)), DisplayName: c.DisplayName, RequestID: reqID, Body: append(json.RawMessage(nil), raw.Bytes()...)}
+		s.customers = append(s.customers, cu)
+		name, id = "Customer", cu.ID
+	default:
+		inv, problem := s.readInvoice(raw.Bytes())
+		if problem != "" {
+			s.violations = append(s.violations, "invoice: "+problem)
+			return fault(w, http.StatusBadRequest, "ValidationFault", "6000", "A business validation error has occurred while processing your request", "")
+		}
+		for _, prev := range s.invoices {
+			if inv.DocNumber != "" && prev.DocNumber == inv.DocNumber {
+				s.duplicates = append(s.duplicates, inv.DocNumber)
+				break
+			}
+		}
+		inv.ID = strconv.Itoa(3000 + len(s.invoices))
+		inv.RequestID = reqID
+		s.invoices = append(s.invoices, inv)
+		name, id, total = "Invoice", inv.ID, inv.Net+inv.TotalTax
 	}
-	je.ID = strconv.Itoa(1000 + len(s.entries))
-	je.RequestID = reqID
-	s.entries = append(s.entries, je)
 	var echo map[string]any
 	d := json.NewDecoder(bytes.NewReader(raw.Bytes()))
 	d.UseNumber()
 	_ = d.Decode(&echo)
-	echo["Id"], echo["SyncToken"], echo["domain"] = je.ID, "0", "QBO"
-	echo["TotalAmt"] = json.Number(penniesText(je.Debits))
-	body, _ := json.Marshal(map[string]any{"JournalEntry": echo, "time": time.Now().UTC().Format(time.RFC3339)})
+	echo["Id"], echo["SyncToken"], echo["domain"] = id, "0", "QBO"
+	if name != "Customer" {
+		echo["TotalAmt"] = json.Number(penniesText(total))
+	}
+	body, _ := json.Marshal(map[string]any{name: echo, "time": time.Now().UTC().Format(time.RFC3339)})
 	if reqID != "" {
 		s.byRequest[reqID] = body
 	}
@@ -610,6 +759,69 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request) int {
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(body)
 	return http.StatusOK
+}
+
+// readInvoice checks a schema-valid invoice against the business rules
+// (an existing customer, active items and tax codes, a total of zero or
+// more) and returns it as a ledger invoice, or the rule it breaks. The
+// caller holds s.mu.
+func (s *Server) readInvoice(body []byte) (*Invoice, string) {
+	var in struct {
+		DocNumber   string `json:"DocNumber"`
+		CustomerRef struct {
+			Value string `json:"value"`
+		} `json:"CustomerRef"`
+		Line []struct {
+			Amount json.Number `json:"Amount"`
+			Detail struct {
+				ItemRef struct {
+					Value string `json:"value"`
+				} `json:"ItemRef"`
+				TaxCodeRef struct {
+					Value string `json:"value"`
+				} `json:"TaxCodeRef"`
+			} `json:"SalesItemLineDetail"`
+		} `json:"Line"`
+		TxnTaxDetail struct {
+			TotalTax json.Number `json:"TotalTax"`
+		} `json:"TxnTaxDetail"`
+	}
+	d := json.NewDecoder(bytes.NewReader(body))
+	d.UseNumber()
+	if err := d.Decode(&in); err != nil {
+		return nil, "body does not decode"
+	}
+	known := false
+	for _, c := range s.customers {
+		known = known || c.ID == in.CustomerRef.Value
+	}
+	if !known {
+		return nil, "CustomerRef names no customer"
+	}
+	items := map[string]bool{}
+	for _, it := range s.cfg.Items {
+		items[it.ID] = it.Active
+	}
+	codes := map[string]bool{}
+	for _, c := range s.cfg.TaxCodes {
+		codes[c.ID] = c.Active
+	}
+	inv := &Invoice{DocNumber: in.DocNumber, CustomerID: in.CustomerRef.Value, TotalTax: pennies(in.TxnTaxDetail.TotalTax), Body: append(json.RawMessage(nil), body...)}
+	for i, l := range in.Line {
+		if !items[l.Detail.ItemRef.Value] {
+			return nil, fmt.Sprintf("Line[%d].SalesItemLineDetail.ItemRef names no active item", i)
+		}
+		if l.Detail.TaxCodeRef.Value != "" && !codes[l.Detail.TaxCodeRef.Value] {
+			return nil, fmt.Sprintf("Line[%d].SalesItemLineDetail.TaxCodeRef names no active tax code", i)
+		}
+		a := pennies(l.Amount)
+		inv.Net += a
+		inv.Lines = append(inv.Lines, InvoiceLine{Item: l.Detail.ItemRef.Value, TaxCode: l.Detail.TaxCodeRef.Value, Amount: a})
+	}
+	if inv.Net+inv.TotalTax < 0 {
+		return nil, "the invoice's total is negative"
+	}
+	return inv, ""
 }
 
 // read checks a schema-valid body against the business rules and returns
