@@ -294,6 +294,9 @@ func (c *Client) Post(ctx context.Context, ps []accounting.Posting, parties map[
 	m, err := c.resolvedMapping(ctx)
 	if err != nil {
 		if stop := c.fatal(err); stop != nil {
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
 			return nil, stop
 		}
 		// The mapping could not be checked now: every posting waits (or

@@ -2,6 +2,7 @@ package quickbooks_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -19,12 +20,19 @@ import (
 	"github.com/orderflow/orderflow/connectors/accounting/quickbooks"
 	"github.com/orderflow/orderflow/connectors/accounting/quickbooks/quickbookstest"
 	"github.com/orderflow/orderflow/connectors/courier"
+	"github.com/orderflow/orderflow/worker/config"
 	"github.com/orderflow/orderflow/worker/order"
 	"github.com/orderflow/orderflow/worker/privacytest"
 	"github.com/orderflow/orderflow/worker/telemetry/telemetrytest"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files")
+
+func indent(b []byte) []byte {
+	var pretty bytes.Buffer
+	_ = json.Indent(&pretty, b, "", "  ")
+	return pretty.Bytes()
+}
 
 func decode(t *testing.T, b []byte) any {
 	t.Helper()
@@ -315,7 +323,8 @@ func TestTokenRefresh(t *testing.T) {
 }
 
 // TestCheckMappingNamesWhatIsMissing: every mismatch is named by its
-// mapping key and Id: an account the company lacks, an inactive one, a tax
+// mapping key and Id: an account the company lacks, an inactive one, an
+// invoice item inactive, missing or for a kind an invoice has not, a tax
 // code whose sales rate is not the mapped VAT rate, an inactive code, and
 // a no-VAT code that is not zero-rated.
 func TestCheckMappingNamesWhatIsMissing(t *testing.T) {
@@ -325,6 +334,8 @@ func TestCheckMappingNamesWhatIsMissing(t *testing.T) {
 		c.Mapping.TaxCodes["5"] = "2"
 		c.Mapping.TaxCodes["17.5"] = "8"
 		c.Mapping.NoVATTaxCode = "3"
+		c.Mapping.Items = map[accounting.LineKind]string{accounting.LineSales: "21", accounting.LineShipping: "29",
+			accounting.LineDiscount: "404", accounting.LineRefund: "23"}
 	})
 	err := e.cl.CheckMapping(t.Context())
 	var me *quickbooks.MappingError
@@ -334,6 +345,9 @@ func TestCheckMappingNamesWhatIsMissing(t *testing.T) {
 	want := []string{
 		"mapping.accounts.refund: account 77 is not in the company",
 		"mapping.clearing_account: account 99 is inactive",
+		"mapping.items.shipping: item 29 is inactive",
+		"mapping.items.discount: item 404 is not in the company",
+		"mapping.items.refund: an invoice has no refund line",
 		"mapping.tax_codes.17.5: tax code 8 is inactive",
 		"mapping.tax_codes.5: tax code 2 has no active sales rate of 5.00%",
 		"mapping.no_vat_tax_code: tax code 3 has no active sales rate of 0.00%",
@@ -413,5 +427,21 @@ func TestRateLimitIsRespected(t *testing.T) {
 	}
 	if e.clock.slept != 14*125*time.Millisecond {
 		t.Errorf("waited %v in all, want 14 x 125ms", e.clock.slept)
+	}
+}
+
+// TestEndedContextReturnsNoResults: a context that ends in the middle of
+// Post (here as the token arrives, before the mapping's first query) gives
+// no results and the context's error, and nothing is created.
+func TestEndedContextReturnsNoResults(t *testing.T) {
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	e := newEnv(t, func(c *quickbooks.Config) { c.OnRefreshToken = func(config.Secret) { cancel() } })
+	res, err := e.cl.Post(ctx, []accounting.Posting{posting(t, accounting.KindSummary, 0, "20", 5, 5, "sales", "10.00", "2.00")}, nil)
+	if !errors.Is(err, context.Canceled) || res != nil {
+		t.Fatalf("results %v, error %v; want none and context.Canceled", res, err)
+	}
+	if len(e.srv.Entries()) != 0 || e.srv.Refreshes() != 1 {
+		t.Errorf("ledger holds %d entries after %d refreshes; want none after 1", len(e.srv.Entries()), e.srv.Refreshes())
 	}
 }
