@@ -1,7 +1,8 @@
 // Package quickbooks is the QuickBooks Online accounting connector: it
 // posts each accounting.Posting (a period's summary, or an adjustment to
 // one) as one journal entry in the tenant's QuickBooks company, on the
-// accounts and tax codes the tenant mapped, and answers one
+// accounts and tax codes the tenant mapped, and a business order's VAT
+// invoice as an Invoice of the party's Customer; it answers one
 // accounting.Result per posting. README.md says what is posted on which
 // accounts, and why journal entries.
 //
@@ -353,7 +354,7 @@ func (c *Client) post(ctx context.Context, m *resolved, p *accounting.Posting, p
 		}
 		return c.postInvoice(ctx, m, p, party)
 	}
-	b, err := m.journal(p)
+	entry, err := m.journal(p)
 	if err != nil {
 		return c.invalid(err), nil
 	}
@@ -362,7 +363,7 @@ func (c *Client) post(ctx context.Context, m *resolved, p *accounting.Posting, p
 			ID string `json:"Id"`
 		} `json:"JournalEntry"`
 	}
-	return c.create(ctx, "create", "/journalentry", p.IdempotencyKey, b.entry, &answer, func() string { return answer.JournalEntry.ID })
+	return c.create(ctx, "create", "/journalentry", p.IdempotencyKey, entry, &answer, func() string { return answer.JournalEntry.ID })
 }
 
 // create posts one document with its requestid and judges the answer; id

@@ -114,23 +114,6 @@ const docNumberPrefix = "of-"
 // maxDocNumber is DocNumber's documented maximum length.
 const maxDocNumber = 21
 
-// built is a posting as a journal entry, with the totals it carries.
-type built struct {
-	entry journalEntry
-	// net and tax are the document's totals in pennies (signed: sales
-	// positive), for the ledger and the to-the-penny test.
-	net, tax money
-}
-
-// journal maps a posting onto a journal entry under the mapping. Each line
-// of the posting becomes one journal line on its kind's account, on the
-// credit side when it adds to sales and the debit side when it takes away
-// (QuickBooks takes no negative amounts); one balancing line on the
-// clearing account takes the gross on the other side. Amounts are rounded
-// per line to pennies, half away from zero; the penny differences between
-// the rounded lines and the rounded totals of the posting go onto the line
-// with the largest amount, so the document's totals are the posting's
-// to the penny.
 // rounded is a posting's lines to post, in pennies: each line rounded half
 // away from zero, then the differences to the posting's totals rounded once
 // put onto the largest line (the net's onto the line with the largest net,
@@ -198,15 +181,25 @@ type roundedLine struct {
 	net, tax money
 }
 
-func (m *resolved) journal(p *accounting.Posting) (built, error) {
-	var b built
+// journal maps a posting onto a journal entry under the mapping. Each line
+// of the posting becomes one journal line on its kind's account, on the
+// credit side when it adds to sales and the debit side when it takes away
+// (QuickBooks takes no negative amounts); one balancing line on the
+// clearing account takes the gross on the other side. Amounts are rounded
+// per line to pennies, half away from zero; the penny differences between
+// the rounded lines and the rounded totals of the posting go onto the line
+// with the largest amount, so the document's totals are the posting's
+// to the penny.
+func (m *resolved) journal(p *accounting.Posting) (journalEntry, error) {
+	var e journalEntry
+	var net, tax money
 	lines, err := m.rounded(p)
 	if err != nil {
-		return b, err
+		return e, err
 	}
 	taxCode, rate, percent, err := m.tax(p)
 	if err != nil {
-		return b, err
+		return e, err
 	}
 	for _, l := range lines {
 		if l.net == 0 && l.tax == 0 {
@@ -227,24 +220,24 @@ func (m *resolved) journal(p *accounting.Posting) (built, error) {
 			t := abs(l.tax)
 			d.TaxAmount = &t
 		}
-		b.entry.Line = append(b.entry.Line, journalLine{
+		e.Line = append(e.Line, journalLine{
 			Description:            lineLabels[l.kind] + ", " + p.Marketplace + " " + p.Period.String(),
 			Amount:                 abs(l.net),
 			DetailType:             "JournalEntryLineDetail",
 			JournalEntryLineDetail: d,
 		})
-		b.net += l.net
-		b.tax += l.tax
+		net += l.net
+		tax += l.tax
 	}
-	if len(b.entry.Line) == 0 {
-		return b, errors.New("lines: nothing to post (every line is zero or omitted)")
+	if len(e.Line) == 0 {
+		return e, errors.New("lines: nothing to post (every line is zero or omitted)")
 	}
-	gross := b.net + b.tax
+	gross := net + tax
 	side := debit
 	if gross < 0 {
 		side = credit
 	}
-	b.entry.Line = append(b.entry.Line, journalLine{
+	e.Line = append(e.Line, journalLine{
 		Description:            "Due from " + p.Marketplace + " " + p.Period.String(),
 		Amount:                 abs(gross),
 		DetailType:             "JournalEntryLineDetail",
@@ -256,10 +249,10 @@ func (m *resolved) journal(p *accounting.Posting) (built, error) {
 			taxable += l.net
 		}
 	}
-	b.entry.TxnTaxDetail = &txnTaxDetail{
-		TotalTax: abs(b.tax),
+	e.TxnTaxDetail = &txnTaxDetail{
+		TotalTax: abs(tax),
 		TaxLine: []taxLine{{
-			Amount:     abs(b.tax),
+			Amount:     abs(tax),
 			DetailType: "TaxLineDetail",
 			TaxLineDetail: taxLineDetail{
 				TaxRateRef: ref{rate}, PercentBased: true,
@@ -267,11 +260,11 @@ func (m *resolved) journal(p *accounting.Posting) (built, error) {
 			},
 		}},
 	}
-	b.entry.DocNumber = docNumber(p)
-	b.entry.TxnDate = p.Period.To.Format("2006-01-02")
-	b.entry.PrivateNote = p.Reference()
-	b.entry.CurrencyRef = ref{p.Currency}
-	return b, nil
+	e.DocNumber = docNumber(p)
+	e.TxnDate = p.Period.To.Format("2006-01-02")
+	e.PrivateNote = p.Reference()
+	e.CurrencyRef = ref{p.Currency}
+	return e, nil
 }
 
 // docNumber is the posting's document number: docNumberPrefix and the head
