@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -443,5 +444,31 @@ func TestEndedContextReturnsNoResults(t *testing.T) {
 	}
 	if len(e.srv.Entries()) != 0 || e.srv.Refreshes() != 1 {
 		t.Errorf("ledger holds %d entries after %d refreshes; want none after 1", len(e.srv.Entries()), e.srv.Refreshes())
+	}
+}
+
+// TestConcurrentPostsShareOneToken: posts from several goroutines at once
+// (the dispatcher's workers) refresh the access token once between them
+// and make one journal entry per posting.
+func TestConcurrentPostsShareOneToken(t *testing.T) {
+	e := newEnv(t, func(c *quickbooks.Config) { c.RatePerSecond, c.Burst = 1000, 1000 })
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			p := posting(t, accounting.KindSummary, 0, "20", g+1, g+1, "sales", "10.00", "2.00")
+			res, err := e.cl.Post(t.Context(), []accounting.Posting{p}, nil)
+			if err != nil || res[0].Outcome != courier.Done {
+				t.Errorf("goroutine %d: %v %v", g, res, err)
+			}
+		}()
+	}
+	wg.Wait()
+	if n := e.srv.Refreshes(); n != 1 {
+		t.Errorf("%d refreshes, want 1", n)
+	}
+	if n := len(e.srv.Entries()); n != 8 {
+		t.Errorf("%d entries, want 8", n)
 	}
 }

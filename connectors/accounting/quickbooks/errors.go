@@ -28,6 +28,13 @@ type HTTPError struct {
 	// RetryAfter is the wait the answer asks for: its Retry-After, or
 	// Throttled for a 429 without one.
 	RetryAfter time.Duration
+	// GrantRefused is a token call's invalid_grant or invalid_client: the
+	// credentials are refused though the status is a 400.
+	GrantRefused bool
+}
+
+func (e *HTTPError) credentialsRefused() bool {
+	return e.GrantRefused || courier.CredentialsRefused(e.Status)
 }
 
 func (e *HTTPError) Error() string {
@@ -53,7 +60,7 @@ func (e *HTTPError) Error() string {
 // stop the worker; 429 and 5xx are transient; any other status is the
 // posting's fault.
 func (e *HTTPError) FailureClass() failure.Class {
-	if courier.CredentialsRefused(e.Status) {
+	if e.credentialsRefused() {
 		return failure.Worker
 	}
 	if o, _ := courier.Classify(e.Status); o == courier.Retry {
@@ -64,7 +71,7 @@ func (e *HTTPError) FailureClass() failure.Class {
 
 // Is makes refused credentials match courier.ErrCredentialsRefused.
 func (e *HTTPError) Is(target error) bool {
-	return target == courier.ErrCredentialsRefused && courier.CredentialsRefused(e.Status)
+	return target == courier.ErrCredentialsRefused && e.credentialsRefused()
 }
 
 // newHTTPError reads QuickBooks' fault ({"Fault":{"Error":[{"Message",

@@ -37,9 +37,7 @@ func (c *Client) token(ctx context.Context, force bool) (config.Secret, error) {
 		// invalid_grant (a refresh token revoked, expired or already
 		// rotated away) and invalid_client refuse the credentials as a 401
 		// does: no posting can succeed until an operator reconnects.
-		if status == http.StatusBadRequest && (he.Code == "invalid_grant" || he.Code == "invalid_client") {
-			he.Status = http.StatusUnauthorized
-		}
+		he.GrantRefused = he.Code == "invalid_grant" || he.Code == "invalid_client"
 		return "", he
 	}
 	var t struct {
