@@ -93,11 +93,13 @@ type Mapping struct {
 	NoVATTaxCode string
 	// MarketplaceVAT is MarketplaceVATLine (default) or MarketplaceVATOmit.
 	MarketplaceVAT string
-	// Items maps the line kinds of a per-order invoice (sales, shipping,
-	// discount) to the products/services its lines are on (an Item's
-	// income account is where QuickBooks posts the line). Needed only when
-	// the tenant sends VAT invoices.
+	// Items maps line kinds to the products/services an invoice's or a
+	// receipt's lines are on (an Item's income account is where QuickBooks
+	// posts the line): sales, shipping and discount for per-order VAT
+	// invoices; every kind posted when Document is DocumentSalesReceipt.
 	Items map[accounting.LineKind]string
+	// Document is DocumentJournalEntry (default) or DocumentSalesReceipt.
+	Document string
 }
 
 // Clock is the time the client reads and waits on.
@@ -234,6 +236,22 @@ func New(cfg Config) (*Client, error) {
 	default:
 		return nil, errors.New("quickbooks: mapping.marketplace_vat is not line or omit")
 	}
+	switch cfg.Mapping.Document {
+	case "":
+		cfg.Mapping.Document = DocumentJournalEntry
+	case DocumentJournalEntry:
+	case DocumentSalesReceipt:
+		for _, k := range accounting.LineKinds() {
+			if k == accounting.LineMarketplaceVAT && cfg.Mapping.MarketplaceVAT == MarketplaceVATOmit {
+				continue
+			}
+			if cfg.Mapping.Items[k] == "" {
+				return nil, fmt.Errorf("quickbooks: mapping.items.%s is required for sales receipts", k)
+			}
+		}
+	default:
+		return nil, errors.New("quickbooks: mapping.document is not journal_entry or sales_receipt")
+	}
 	if cfg.MinorVersion <= 0 {
 		cfg.MinorVersion = DefaultMinorVersion
 	}
@@ -354,35 +372,47 @@ func (c *Client) post(ctx context.Context, m *resolved, p *accounting.Posting, p
 		}
 		return c.postInvoice(ctx, m, p, party)
 	}
+	if m.cfg.Document == DocumentSalesReceipt {
+		entity, body, err := m.receipt(p)
+		if err != nil {
+			return c.invalid(err), nil
+		}
+		return c.create(ctx, entity, p.IdempotencyKey, body)
+	}
 	entry, err := m.journal(p)
 	if err != nil {
 		return c.invalid(err), nil
 	}
-	var answer struct {
-		JournalEntry struct {
-			ID string `json:"Id"`
-		} `json:"JournalEntry"`
-	}
-	return c.create(ctx, "create", "/journalentry", p.IdempotencyKey, entry, &answer, func() string { return answer.JournalEntry.ID })
+	return c.create(ctx, "journalentry", p.IdempotencyKey, entry)
 }
 
-// create posts one document with its requestid and judges the answer; id
-// reads the document's Id from answer.
-func (c *Client) create(ctx context.Context, op, path, requestID string, body, answer any, id func() string) (accounting.Result, error) {
-	err := c.call(ctx, op, http.MethodPost, path, url.Values{"requestid": {requestID}}, body, answer)
+// entityNames are the answer members of the entities created.
+var entityNames = map[string]string{
+	"journalentry": "JournalEntry", "salesreceipt": "SalesReceipt", "refundreceipt": "RefundReceipt",
+	"invoice": "Invoice", "customer": "Customer",
+}
+
+// create posts one document of entity with its requestid and judges the
+// answer: Done with the document's Id.
+func (c *Client) create(ctx context.Context, entity, requestID string, body any) (accounting.Result, error) {
+	var answer map[string]json.RawMessage
+	err := c.call(ctx, entity, http.MethodPost, "/"+entity, url.Values{"requestid": {requestID}}, body, &answer)
 	if err != nil {
 		if stop := c.fatal(err); stop != nil {
 			return accounting.Result{}, stop
 		}
 		return accounting.Result{Result: judge(err)}, nil
 	}
-	if id() == "" {
-		return accounting.Result{Result: courier.Result{Outcome: courier.Retry, Err: fmt.Errorf("quickbooks %s: the answer holds no document id", op)}}, nil
+	var doc struct {
+		ID string `json:"Id"`
+	}
+	if json.Unmarshal(answer[entityNames[entity]], &doc) != nil || doc.ID == "" {
+		return accounting.Result{Result: courier.Result{Outcome: courier.Retry, Err: fmt.Errorf("quickbooks %s: the answer holds no document id", entity)}}, nil
 	}
 	return accounting.Result{
 		Result:         courier.Result{Outcome: courier.Done},
-		ProviderID:     id(),
-		ProviderStatus: "posted", // QuickBooks has no draft state for either
+		ProviderID:     doc.ID,
+		ProviderStatus: "posted", // QuickBooks has no draft state for any of them
 	}, nil
 }
 

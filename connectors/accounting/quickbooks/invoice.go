@@ -69,10 +69,7 @@ type address struct {
 }
 
 type invoiceBody struct {
-	DocNumber            string        `json:"DocNumber"`
-	TxnDate              string        `json:"TxnDate"`
-	PrivateNote          string        `json:"PrivateNote"`
-	CurrencyRef          ref           `json:"CurrencyRef"`
+	header
 	CustomerRef          ref           `json:"CustomerRef"`
 	BillAddr             *address      `json:"BillAddr,omitempty"`
 	GlobalTaxCalculation string        `json:"GlobalTaxCalculation"`
@@ -175,10 +172,7 @@ func (m *resolved) invoice(p *accounting.Posting, customerID string, bill *addre
 		Amount: tax, DetailType: "TaxLineDetail",
 		TaxLineDetail: taxLineDetail{TaxRateRef: ref{rate}, PercentBased: true, TaxPercent: []byte(percent.String()), NetAmountTaxable: net},
 	}}}
-	inv.DocNumber = docNumber(p)
-	inv.TxnDate = p.Period.To.Format("2006-01-02")
-	inv.PrivateNote = p.Reference()
-	inv.CurrencyRef = ref{p.Currency}
+	inv.header = headerOf(p)
 	inv.CustomerRef = ref{customerID}
 	inv.BillAddr = bill
 	inv.GlobalTaxCalculation = "TaxExcluded"
@@ -197,15 +191,6 @@ func (c *Client) postInvoice(ctx context.Context, m *resolved, p *accounting.Pos
 		return c.invalid(err), nil
 	}
 	id, err := c.findCustomer(ctx, cust.DisplayName)
-	if err == nil && id == "" {
-		var answer struct {
-			Customer struct {
-				ID string `json:"Id"`
-			} `json:"Customer"`
-		}
-		err = c.call(ctx, "customer", http.MethodPost, "/customer", url.Values{"requestid": {p.IdempotencyKey + "-customer"}}, cust, &answer)
-		id = answer.Customer.ID
-	}
 	if err != nil {
 		if stop := c.fatal(err); stop != nil {
 			return accounting.Result{}, stop
@@ -213,18 +198,17 @@ func (c *Client) postInvoice(ctx context.Context, m *resolved, p *accounting.Pos
 		return accounting.Result{Result: judge(err)}, nil
 	}
 	if id == "" {
-		return accounting.Result{Result: courier.Result{Outcome: courier.Retry, Err: errors.New("quickbooks customer: the answer holds no customer id")}}, nil
+		r, err := c.create(ctx, "customer", p.IdempotencyKey+"-customer", cust)
+		if err != nil || r.Outcome != courier.Done {
+			return r, err
+		}
+		id = r.ProviderID
 	}
 	inv, err := m.invoice(p, id, bill)
 	if err != nil {
 		return c.invalid(err), nil
 	}
-	var answer struct {
-		Invoice struct {
-			ID string `json:"Id"`
-		} `json:"Invoice"`
-	}
-	return c.create(ctx, "invoice", "/invoice", p.IdempotencyKey, inv, &answer, func() string { return answer.Invoice.ID })
+	return c.create(ctx, "invoice", p.IdempotencyKey, inv)
 }
 
 // findCustomer returns the Id of the customer named displayName, "" when

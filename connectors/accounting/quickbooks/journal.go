@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/orderflow/orderflow/connectors/accounting"
 	"github.com/orderflow/orderflow/worker/order"
@@ -13,12 +14,23 @@ import (
 // Wire types of the documented JournalEntry create body (Intuit's
 // JournalEntry entity): only the members this connector fills.
 type journalEntry struct {
-	DocNumber    string        `json:"DocNumber"`
-	TxnDate      string        `json:"TxnDate"`
-	PrivateNote  string        `json:"PrivateNote"`
-	CurrencyRef  ref           `json:"CurrencyRef"`
+	header
 	Line         []journalLine `json:"Line"`
 	TxnTaxDetail *txnTaxDetail `json:"TxnTaxDetail,omitempty"`
+}
+
+// header is what every document this connector creates starts with: its
+// number, date (the period's last day), private note (the posting's
+// reference) and currency.
+type header struct {
+	DocNumber   string `json:"DocNumber"`
+	TxnDate     string `json:"TxnDate"`
+	PrivateNote string `json:"PrivateNote"`
+	CurrencyRef ref    `json:"CurrencyRef"`
+}
+
+func headerOf(p *accounting.Posting) header {
+	return header{DocNumber: docNumber(p), TxnDate: p.Period.To.Format(time.DateOnly), PrivateNote: p.Reference(), CurrencyRef: ref{p.Currency}}
 }
 
 type ref struct {
@@ -260,10 +272,7 @@ func (m *resolved) journal(p *accounting.Posting) (journalEntry, error) {
 			},
 		}},
 	}
-	e.DocNumber = docNumber(p)
-	e.TxnDate = p.Period.To.Format("2006-01-02")
-	e.PrivateNote = p.Reference()
-	e.CurrencyRef = ref{p.Currency}
+	e.header = headerOf(p)
 	return e, nil
 }
 

@@ -136,7 +136,7 @@ func (c *Client) check(ctx context.Context) (*resolved, error) {
 		}
 		active, known := activeItem[id]
 		switch {
-		case !invoiceKinds[k]:
+		case !invoiceKinds[k] && mp.Document != DocumentSalesReceipt:
 			problems = append(problems, fmt.Sprintf("mapping.items.%s: an invoice has no %s line", k, k))
 		case !known:
 			problems = append(problems, fmt.Sprintf("mapping.items.%s: item %s is not in the company", k, id))

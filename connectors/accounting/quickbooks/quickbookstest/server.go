@@ -39,7 +39,7 @@ var contracts embed.FS
 
 // entities are the documents the stand-in creates, each checked against
 // contract/<entity>.schema.json.
-var entities = []string{"journalentry", "customer", "invoice"}
+var entities = []string{"journalentry", "customer", "invoice", "salesreceipt", "refundreceipt"}
 
 // TokenPath is the token endpoint's path below URL.
 const TokenPath = "/oauth2/v1/tokens/bearer"
@@ -126,13 +126,15 @@ type Item struct {
 	Active   bool
 }
 
-// UKItems are the products a VAT invoice's lines are on: sales, shipping,
-// discount, and an inactive one.
+// UKItems are the products an invoice's or a receipt's lines are on:
+// sales, shipping, discount, refunds, marketplace VAT, and an inactive one.
 func UKItems() []Item {
 	return []Item{
 		{ID: "21", Name: "Marketplace sales", Active: true},
 		{ID: "22", Name: "Shipping", Active: true},
 		{ID: "23", Name: "Discount", Active: true},
+		{ID: "24", Name: "Refunds", Active: true},
+		{ID: "25", Name: "Marketplace-collected VAT", Active: true},
 		{ID: "29", Name: "Old product", Active: false},
 	}
 }
@@ -151,6 +153,15 @@ type Invoice struct {
 	// Net is the lines' sum; TotalTax TxnTaxDetail.TotalTax.
 	Net, TotalTax int64
 	Body          json.RawMessage
+}
+
+// Receipt is a sales or refund receipt of the ledger.
+type Receipt struct {
+	// Entity is "salesreceipt" or "refundreceipt".
+	Entity string
+	// DepositTo is DepositToAccountRef.
+	DepositTo string
+	Invoice
 }
 
 // InvoiceLine is a sales item line.
@@ -226,6 +237,8 @@ type Server struct {
 	entries      []*JournalEntry
 	customers    []*Customer
 	invoices     []*Invoice
+	receipts     []*Receipt
+	docNumbers   map[string]bool   // entity/DocNumber created
 	byRequest    map[string][]byte // requestid -> the first (2xx) answer
 	duplicates   []string
 	violations   []string
@@ -280,7 +293,7 @@ func Start(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("quickbookstest: contract: %w", err)
 	}
-	s := &Server{cfg: cfg, schemas: schemas, refresh: cfg.RefreshToken, tokens: map[string]time.Time{}, byRequest: map[string][]byte{}}
+	s := &Server{cfg: cfg, schemas: schemas, refresh: cfg.RefreshToken, tokens: map[string]time.Time{}, byRequest: map[string][]byte{}, docNumbers: map[string]bool{}}
 	mux := http.NewServeMux()
 	mux.HandleFunc(TokenPath, s.handleToken)
 	mux.HandleFunc("/v3/company/", s.handleAPI)
@@ -361,39 +374,45 @@ func (s *Server) Refreshes() int {
 	return s.issued
 }
 
-// Entries is the ledger, in creation order.
-func (s *Server) Entries() []JournalEntry {
+// snapshot copies a ledger under s.mu, each element deep enough (clone)
+// that the caller's copy does not change with the ledger.
+func snapshot[T any](s *Server, ledger *[]*T, clone func(T) T) []T {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := make([]JournalEntry, len(s.entries))
-	for i, e := range s.entries {
-		out[i] = *e
-		out[i].Lines = append([]Line(nil), e.Lines...)
+	out := make([]T, len(*ledger))
+	for i, it := range *ledger {
+		out[i] = clone(*it)
 	}
 	return out
+}
+
+// Entries is the ledger, in creation order.
+func (s *Server) Entries() []JournalEntry {
+	return snapshot(s, &s.entries, func(e JournalEntry) JournalEntry {
+		e.Lines = append([]Line(nil), e.Lines...)
+		return e
+	})
 }
 
 // Customers are the customers created, in order.
 func (s *Server) Customers() []Customer {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := make([]Customer, len(s.customers))
-	for i, c := range s.customers {
-		out[i] = *c
-	}
-	return out
+	return snapshot(s, &s.customers, func(c Customer) Customer { return c })
 }
 
 // Invoices are the invoices created, in order.
 func (s *Server) Invoices() []Invoice {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := make([]Invoice, len(s.invoices))
-	for i, inv := range s.invoices {
-		out[i] = *inv
-		out[i].Lines = append([]InvoiceLine(nil), inv.Lines...)
-	}
-	return out
+	return snapshot(s, &s.invoices, func(inv Invoice) Invoice {
+		inv.Lines = append([]InvoiceLine(nil), inv.Lines...)
+		return inv
+	})
+}
+
+// Receipts are the sales and refund receipts created, in order.
+func (s *Server) Receipts() []Receipt {
+	return snapshot(s, &s.receipts, func(r Receipt) Receipt {
+		r.Lines = append([]InvoiceLine(nil), r.Lines...)
+		return r
+	})
 }
 
 // Duplicates lists the DocNumbers (and customer names' lengths) created
@@ -696,15 +715,9 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request, entity string) i
 	case "journalentry":
 		je, problem := s.read(raw.Bytes())
 		if problem != "" {
-			s.violations = append(s.violations, "journalentry: "+problem)
-			return fault(w, http.StatusBadRequest, "ValidationFault", "6000", "A business validation error has occurred while processing your request", "")
+			return s.refuse(w, entity, problem)
 		}
-		for _, prev := range s.entries {
-			if je.DocNumber != "" && prev.DocNumber == je.DocNumber {
-				s.duplicates = append(s.duplicates, je.DocNumber)
-				break
-			}
-		}
+		s.noteDocNumber(entity, je.DocNumber)
 		je.ID = strconv.Itoa(1000 + len(s.entries))
 		je.RequestID = reqID
 		s.entries = append(s.entries, je)
@@ -726,18 +739,31 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request, entity string) i
 		cu := &Customer{ID: strconv.Itoa(500 + len(s.customers)), DisplayName: c.DisplayName, RequestID: reqID, Body: append(json.RawMessage(nil), raw.Bytes()...)}
 		s.customers = append(s.customers, cu)
 		name, id = "Customer", cu.ID
-	default:
-		inv, problem := s.readInvoice(raw.Bytes())
+	case "salesreceipt", "refundreceipt":
+		inv, problem := s.readSales(raw.Bytes(), false)
+		var dep struct {
+			DepositToAccountRef struct {
+				Value string `json:"value"`
+			} `json:"DepositToAccountRef"`
+		}
+		_ = json.Unmarshal(raw.Bytes(), &dep)
+		if problem == "" && !s.activeAccount(dep.DepositToAccountRef.Value) {
+			problem = "DepositToAccountRef names no active account"
+		}
 		if problem != "" {
-			s.violations = append(s.violations, "invoice: "+problem)
-			return fault(w, http.StatusBadRequest, "ValidationFault", "6000", "A business validation error has occurred while processing your request", "")
+			return s.refuse(w, entity, problem)
 		}
-		for _, prev := range s.invoices {
-			if inv.DocNumber != "" && prev.DocNumber == inv.DocNumber {
-				s.duplicates = append(s.duplicates, inv.DocNumber)
-				break
-			}
+		s.noteDocNumber(entity, inv.DocNumber)
+		inv.ID = strconv.Itoa(5000 + len(s.receipts))
+		inv.RequestID = reqID
+		s.receipts = append(s.receipts, &Receipt{Entity: entity, DepositTo: dep.DepositToAccountRef.Value, Invoice: *inv})
+		name, id, total = map[string]string{"salesreceipt": "SalesReceipt", "refundreceipt": "RefundReceipt"}[entity], inv.ID, inv.Net+inv.TotalTax
+	default:
+		inv, problem := s.readSales(raw.Bytes(), true)
+		if problem != "" {
+			return s.refuse(w, entity, problem)
 		}
+		s.noteDocNumber(entity, inv.DocNumber)
 		inv.ID = strconv.Itoa(3000 + len(s.invoices))
 		inv.RequestID = reqID
 		s.invoices = append(s.invoices, inv)
@@ -761,11 +787,39 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request, entity string) i
 	return http.StatusOK
 }
 
-// readInvoice checks a schema-valid invoice against the business rules
-// (an existing customer, active items and tax codes, a total of zero or
-// more) and returns it as a ledger invoice, or the rule it breaks. The
-// caller holds s.mu.
-func (s *Server) readInvoice(body []byte) (*Invoice, string) {
+// refuse answers a create that breaks a business rule, a contract
+// violation. The caller holds s.mu.
+func (s *Server) refuse(w http.ResponseWriter, entity, problem string) int {
+	s.violations = append(s.violations, entity+": "+problem)
+	return fault(w, http.StatusBadRequest, "ValidationFault", "6000", "A business validation error has occurred while processing your request", "")
+}
+
+// noteDocNumber lists a DocNumber an entity of the kind already had as a
+// duplicate. The caller holds s.mu.
+func (s *Server) noteDocNumber(entity, doc string) {
+	if doc == "" {
+		return
+	}
+	if s.docNumbers[entity+"/"+doc] {
+		s.duplicates = append(s.duplicates, doc)
+	}
+	s.docNumbers[entity+"/"+doc] = true
+}
+
+func (s *Server) activeAccount(id string) bool {
+	for _, a := range s.cfg.Accounts {
+		if a.ID == id {
+			return a.Active
+		}
+	}
+	return false
+}
+
+// readSales checks a schema-valid invoice or receipt against the business
+// rules (an existing customer when needCustomer, active items and tax
+// codes, a total of zero or more) and returns it as a ledger invoice, or
+// the rule it breaks. The caller holds s.mu.
+func (s *Server) readSales(body []byte, needCustomer bool) (*Invoice, string) {
 	var in struct {
 		DocNumber   string `json:"DocNumber"`
 		CustomerRef struct {
@@ -795,7 +849,7 @@ func (s *Server) readInvoice(body []byte) (*Invoice, string) {
 	for _, c := range s.customers {
 		known = known || c.ID == in.CustomerRef.Value
 	}
-	if !known {
+	if needCustomer && !known {
 		return nil, "CustomerRef names no customer"
 	}
 	items := map[string]bool{}
@@ -819,7 +873,7 @@ func (s *Server) readInvoice(body []byte) (*Invoice, string) {
 		inv.Lines = append(inv.Lines, InvoiceLine{Item: l.Detail.ItemRef.Value, TaxCode: l.Detail.TaxCodeRef.Value, Amount: a})
 	}
 	if inv.Net+inv.TotalTax < 0 {
-		return nil, "the invoice's total is negative"
+		return nil, "the total is negative"
 	}
 	return inv, ""
 }
