@@ -290,7 +290,8 @@ func New(cfg Config) (*Client, error) {
 	}, nil
 }
 
-// Post posts each summary and adjustment as one journal entry, and each
+// Post posts each summary and adjustment as one journal entry (or, with
+// DocumentSalesReceipt, a sales or refund receipt), and each
 // per-order invoice as an Invoice of the party's Customer (found by name,
 // or created), and returns one Result per posting, at the same index: Done
 // with the document's Id; Retry (with QuickBooks' wait after a 429) on
