@@ -1,5 +1,11 @@
 package accounting
 
+import (
+	"fmt"
+	"io"
+	"log/slog"
+)
+
 // InvoiceParty is a per-order VAT invoice's party, decrypted just in time by
 // the dispatcher from Posting.InvoiceParty and handed to a connector's Post
 // beside the posting (keyed by the posting's IdempotencyKey). It holds what
@@ -7,7 +13,10 @@ package accounting
 //
 // It formats as "<redacted>" so that no log, error or %v shows it.
 type InvoiceParty struct {
-	Name string
+	// Name is the buyer's name; Company the business's, when it has one
+	// (a provider's contact or customer is named after the company then).
+	Name    string
+	Company string
 	// AddressLines are the billing address's street lines, at most four.
 	AddressLines []string
 	City         string
@@ -19,5 +28,10 @@ type InvoiceParty struct {
 	VATNumber string
 }
 
-func (InvoiceParty) String() string   { return "<redacted>" }
-func (InvoiceParty) GoString() string { return "<redacted>" }
+const redactedParty = "accounting.InvoiceParty{redacted}"
+
+func (InvoiceParty) String() string                { return redactedParty }
+func (InvoiceParty) GoString() string              { return redactedParty }
+func (InvoiceParty) LogValue() slog.Value          { return slog.StringValue(redactedParty) }
+func (InvoiceParty) MarshalText() ([]byte, error)  { return []byte(redactedParty), nil }
+func (InvoiceParty) Format(f fmt.State, verb rune) { _, _ = io.WriteString(f, redactedParty) }

@@ -26,6 +26,14 @@ type Accounting struct {
 	// refund, marketplace_vat) to the account code it posts to. sales is
 	// required; a posting with a line of an unmapped kind is refused.
 	Accounts map[string]string `yaml:"accounts"`
+	// ClearingAccount is QuickBooks' balancing account of a journal entry:
+	// what the marketplace owes the seller for the period (cleared by the
+	// payout). Required for quickbooks.
+	ClearingAccount string `yaml:"clearing_account"`
+	// NoVATTaxType is the tax type (Xero, default NONE) or tax code
+	// (QuickBooks, required there) of the lines that carry no VAT of the
+	// seller's: marketplace-collected VAT.
+	NoVATTaxType string `yaml:"no_vat_tax_type"`
 	// TaxTypes maps a VAT rate as postings write it ("20", "5", "0") to the
 	// organisation's tax type or tax code (Xero: OUTPUT2; QuickBooks: a
 	// TaxCode id). Required: at least one.
@@ -87,6 +95,10 @@ func (c Connector) validateAccounting(key string) []error {
 		if !slices.Contains(lineKinds, kind) {
 			add(keyErr(key+".accounts."+kind, "not a line kind: the kinds are sales, shipping, discount, other, refund, marketplace_vat"))
 		}
+	}
+	if c.Kind == "quickbooks" {
+		add(nonEmpty(key+".clearing_account", a.ClearingAccount))
+		add(nonEmpty(key+".no_vat_tax_type", a.NoVATTaxType))
 	}
 	if len(a.TaxTypes) == 0 {
 		add(keyErr(key+".tax_types", "required: the organisation's tax type of each VAT rate, such as {\"20\": OUTPUT2}"))

@@ -94,11 +94,12 @@ func TestFullFileSetsEveryKey(t *testing.T) {
 			Parcel: Parcel{Format: "parcel"},
 			Accounting: Accounting{
 				Organisation: "2f7b3c1e-6a0d-4a8b-9f0e-1c2d3e4f5a6b", ClientID: "B3A1C2D4E5F60718",
-				RefreshToken: SecretRef{File: "testdata/xero-refresh-token", Value: "xero-refresh"},
-				TokenURL:     "https://identity.xero.com/connect/token",
-				Accounts:     map[string]string{"sales": "200", "shipping": "205", "discount": "210", "other": "220", "refund": "215", "marketplace_vat": "825"},
-				TaxTypes:     map[string]string{"20": "OUTPUT2", "5": "RROUTPUT", "0": "ZERORATEDOUTPUT"},
-				Status:       "authorised", Refunds: "credit_note", MarketplaceVAT: "omit", Period: "weekly", Grace: 72 * time.Hour, Invoices: true,
+				RefreshToken:    SecretRef{File: "testdata/xero-refresh-token", Value: "xero-refresh"},
+				TokenURL:        "https://identity.xero.com/connect/token",
+				Accounts:        map[string]string{"sales": "200", "shipping": "205", "discount": "210", "other": "220", "refund": "215", "marketplace_vat": "825"},
+				TaxTypes:        map[string]string{"20": "OUTPUT2", "5": "RROUTPUT", "0": "ZERORATEDOUTPUT"},
+				ClearingAccount: "610", NoVATTaxType: "NONE",
+				Status: "authorised", Refunds: "credit_note", MarketplaceVAT: "omit", Period: "weekly", Grace: 72 * time.Hour, Invoices: true,
 			},
 		}},
 		Dispatch: Dispatch{
@@ -219,6 +220,8 @@ func TestBadFilesAreRefusedNamingTheKey(t *testing.T) {
 			"connectors.books.accounting.refresh_token: required: set env or file\n" +
 			"connectors.books.accounting.accounts.sales: required: the account of the sales lines\n" +
 			"connectors.books.accounting.accounts.postage: not a line kind: the kinds are sales, shipping, discount, other, refund, marketplace_vat\n" +
+			"connectors.books.accounting.clearing_account: must not be empty\n" +
+			"connectors.books.accounting.no_vat_tax_type: must not be empty\n" +
 			`connectors.books.accounting.tax_types.twenty: not a VAT rate as postings write it ("20", "5", "0", "13.5")` + "\n" +
 			`connectors.books.accounting.status: "paid" is not one of [draft authorised]` + "\n" +
 			`connectors.books.accounting.period: "yearly" is not one of [daily weekly monthly]`,

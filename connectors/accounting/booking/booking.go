@@ -153,10 +153,9 @@ func partyOf(d protected.Document) accounting.InvoiceParty {
 		CountryCode: d.Get("billing_address.country_code"),
 		VATNumber:   d.Get("buyer.tax_id"),
 	}
-	if company := d.Get("billing_address.company_name"); company != "" {
-		p.Name = company
-	} else if company := d.Get("buyer.company_name"); company != "" {
-		p.Name = company
+	p.Company = d.Get("billing_address.company_name")
+	if p.Company == "" {
+		p.Company = d.Get("buyer.company_name")
 	}
 	if p.Region == "" {
 		p.Region = d.Get("billing_address.state_or_region")

@@ -60,7 +60,7 @@ func ukMapping() quickbooks.Mapping {
 	return quickbooks.Mapping{
 		Accounts: map[accounting.LineKind]string{
 			accounting.LineSales: "41", accounting.LineShipping: "42", accounting.LineDiscount: "43",
-			accounting.LineRefund: "44", accounting.LineMarketplaceVAT: "81",
+			accounting.LineRefund: "44", accounting.LineMarketplaceVAT: "81", accounting.LineOther: "41",
 		},
 		ClearingAccount: "91",
 		TaxCodes:        map[string]string{"20": "2", "5": "3", "0": "4"},

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
@@ -14,29 +13,9 @@ import (
 	"github.com/orderflow/orderflow/connectors/courier"
 )
 
-// InvoiceParty is a business buyer's invoice party, decrypted by the
-// dispatcher just before Post: the name, the billing address and the VAT
-// number, nothing else (P6). It never prints: a stray log or error shows
-// it redacted.
-type InvoiceParty struct {
-	// Name is the buyer's name; Company the business's, when it has one.
-	Name    string
-	Company string
-	// AddressLines are the street lines, at most 5.
-	AddressLines []string
-	City         string
-	Postcode     string
-	CountryCode  string
-	// VATNumber is the business's VAT registration number, when given.
-	VATNumber string
-}
-
-const redactedParty = "quickbooks.InvoiceParty{redacted}"
-
-func (InvoiceParty) String() string               { return redactedParty }
-func (InvoiceParty) GoString() string             { return redactedParty }
-func (InvoiceParty) LogValue() slog.Value         { return slog.StringValue(redactedParty) }
-func (InvoiceParty) MarshalText() ([]byte, error) { return []byte(redactedParty), nil }
+// InvoiceParty is a business buyer's invoice party (accounting's one type),
+// decrypted by the dispatcher just before Post.
+type InvoiceParty = accounting.InvoiceParty
 
 // Documented maximum lengths of the Customer members this connector fills.
 const (
@@ -118,7 +97,7 @@ func customer(p *accounting.Posting, party InvoiceParty) (customerBody, *address
 	if len(party.AddressLines) > maxAddrLines {
 		v.fail(fmt.Sprintf("invoice_party.address_lines: more than %d lines", maxAddrLines))
 	}
-	a := &address{City: party.City, PostalCode: party.Postcode, Country: party.CountryCode}
+	a := &address{City: party.City, PostalCode: party.PostalCode, Country: party.CountryCode}
 	lines := []*string{&a.Line1, &a.Line2, &a.Line3, &a.Line4, &a.Line5}
 	for i, l := range party.AddressLines {
 		if i < maxAddrLines {

@@ -23,7 +23,7 @@ import (
 // metric label is found.
 var party = quickbooks.InvoiceParty{
 	Name: "Siobhán Przybylski", Company: "Quarrendon Road Traders Ltd",
-	AddressLines: []string{"Flat 9, 27 Quarrendon Road"}, City: "Aylesbury", Postcode: "HP19 9XX",
+	AddressLines: []string{"Flat 9, 27 Quarrendon Road"}, City: "Aylesbury", PostalCode: "HP19 9XX",
 	CountryCode: "GB", VATNumber: "GB123456789",
 }
 
@@ -154,7 +154,7 @@ func TestInvoicePartyNeverLeaks(t *testing.T) {
 	long := invoicePosting(t, "203-11", "sales", "10.00", "2.00")
 	orphan := invoicePosting(t, "203-12", "sales", "10.00", "2.00")
 	longParty := party
-	longParty.Postcode = strings.Repeat("HP19 9XX ", 5)
+	longParty.PostalCode = strings.Repeat("HP19 9XX ", 5)
 	if err := e.cl.CheckMapping(t.Context()); err != nil {
 		t.Fatal(err)
 	}

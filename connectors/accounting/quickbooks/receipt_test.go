@@ -12,7 +12,7 @@ func salesReceipts(c *quickbooks.Config) {
 	c.Mapping.Document = quickbooks.DocumentSalesReceipt
 	c.Mapping.Items = map[accounting.LineKind]string{
 		accounting.LineSales: "21", accounting.LineShipping: "22", accounting.LineDiscount: "23",
-		accounting.LineRefund: "24", accounting.LineMarketplaceVAT: "25",
+		accounting.LineRefund: "24", accounting.LineMarketplaceVAT: "25", accounting.LineOther: "21",
 	}
 }
 

@@ -310,7 +310,11 @@ func partyContact(p *accounting.InvoiceParty) (contact, error) {
 			errs = append(errs, fmt.Errorf("invoice_party.%s: %d characters, more than %d", field, n, max))
 		}
 	}
-	check("name", p.Name, maxName, true)
+	name := p.Name
+	if p.Company != "" {
+		name = p.Company // a business's invoice goes to the business
+	}
+	check("name", name, maxName, true)
 	if len(p.AddressLines) > 4 {
 		errs = append(errs, fmt.Errorf("invoice_party.address_lines: %d lines, more than 4", len(p.AddressLines)))
 	}
@@ -330,7 +334,7 @@ func partyContact(p *accounting.InvoiceParty) (contact, error) {
 	for i, l := range p.AddressLines {
 		*lines[i] = l
 	}
-	return contact{Name: p.Name, TaxNumber: p.VATNumber, Addresses: []address{a}}, nil
+	return contact{Name: name, TaxNumber: p.VATNumber, Addresses: []address{a}}, nil
 }
 
 // lineLabel is a line's description for a finance reader.

@@ -11,6 +11,7 @@ import (
 
 	"github.com/orderflow/orderflow/connectors/accounting"
 	"github.com/orderflow/orderflow/connectors/accounting/booking"
+	"github.com/orderflow/orderflow/connectors/accounting/quickbooks"
 	"github.com/orderflow/orderflow/connectors/accounting/xero"
 	"github.com/orderflow/orderflow/connectors/courier/clickanddrop"
 	"github.com/orderflow/orderflow/connectors/courier/webhook"
@@ -86,8 +87,18 @@ func buildPosters(cfg config.Config, reg prometheus.Registerer, log *slog.Logger
 				Name: name, TenantID: c.Tenants[0], XeroTenantID: a.Organisation, BaseURL: c.Endpoint, TokenURL: a.TokenURL,
 				ClientID: a.ClientID, ClientSecret: c.Credentials.Value, RefreshToken: a.RefreshToken.Value, OnRefreshToken: rotated,
 				Mapping: xero.Mapping{
-					Accounts: accounts, TaxTypes: a.TaxTypes, Status: strings.ToUpper(a.Status),
+					Accounts: accounts, TaxTypes: a.TaxTypes, NoTaxType: a.NoVATTaxType, Status: strings.ToUpper(a.Status),
 					Refunds: a.Refunds, MarketplaceVAT: a.MarketplaceVAT,
+				},
+				Registerer: reg, Logger: log,
+			})
+		case quickbooks.Kind:
+			p, err = quickbooks.New(quickbooks.Config{
+				Name: name, TenantID: c.Tenants[0], RealmID: a.Organisation, BaseURL: c.Endpoint, TokenURL: a.TokenURL,
+				ClientID: a.ClientID, ClientSecret: c.Credentials.Value, RefreshToken: a.RefreshToken.Value, OnRefreshToken: rotated,
+				Mapping: quickbooks.Mapping{
+					Accounts: accounts, ClearingAccount: a.ClearingAccount, TaxCodes: a.TaxTypes, NoVATTaxCode: a.NoVATTaxType,
+					MarketplaceVAT: a.MarketplaceVAT,
 				},
 				Registerer: reg, Logger: log,
 			})
