@@ -177,8 +177,8 @@ func (p *Posting) Check() error {
 		p.Period.From.Year() != p.Period.To.Year() || p.Period.From.Month() != p.Period.To.Month() {
 		errs = append(errs, errors.New("period: from after to, or across a month end"))
 	}
-	if (p.Kind == KindSummary) != (p.Sequence == 0) {
-		errs = append(errs, errors.New("sequence: 0 for a summary and only for one"))
+	if (p.Kind == KindAdjustment) != (p.Sequence > 0) {
+		errs = append(errs, errors.New("sequence: 0 for a summary or an invoice, from 1 for an adjustment"))
 	}
 	if p.Kind == KindInvoice && (p.ChannelOrderID == "" || p.InvoiceParty == "") {
 		errs = append(errs, errors.New("an invoice needs channel_order_id and invoice_party"))

@@ -58,7 +58,7 @@ func (l *Ledger) Records(ctx context.Context, tenant string, from, to time.Time)
 		var isBusiness uint8
 		var subtotal, tax, shipping, discount, total, mpTax, refunded decimal.Decimal
 		if err := rows.Scan(&r.TenantID, &r.Channel, &r.ChannelOrderID, &r.Jurisdiction, &r.Marketplace, &r.PurchasedAt,
-			&status, &payment, &isBusiness, &r.Currency, &subtotal, &tax, &shipping, &discount, &total, &mpTax, &refunded); err != nil {
+			&status, &payment, &isBusiness, &r.Currency, &subtotal, &tax, &shipping, &discount, &total, &mpTax, &refunded, &r.InvoiceParty); err != nil {
 			return err
 		}
 		r.Status, r.PaymentStatus, r.IsBusiness = order.Status(status), order.PaymentStatus(payment), isBusiness == 1
@@ -72,7 +72,7 @@ func (l *Ledger) Records(ctx context.Context, tenant string, from, to time.Time)
 		out = append(out, r)
 		return nil
 	}, "SELECT tenant_id, toString(channel), channel_order_id, jurisdiction, marketplace, purchased_at, toString(status), toString(payment_status), "+
-		"is_business, currency, subtotal, tax, shipping, discount, total, marketplace_tax, refunded FROM "+l.records+" FINAL "+
+		"is_business, currency, subtotal, tax, shipping, discount, total, marketplace_tax, refunded, invoice_party_ciphertext FROM "+l.records+" FINAL "+
 		"WHERE tenant_id = ? AND purchased_at >= ? AND purchased_at < ? ORDER BY purchased_at, channel, channel_order_id",
 		tenant, from.UTC(), to.UTC())
 	if err != nil {

@@ -61,6 +61,10 @@ type Config struct {
 	Grace time.Duration
 	// Now is the instant the periods' closing is judged at.
 	Now time.Time
+	// Invoices gives each business order with an invoice party a VAT
+	// invoice of its own (KindInvoice), which its period's summary then
+	// leaves out. Default false: every order is in its summary.
+	Invoices bool
 }
 
 // Closed reports whether p has closed at c.Now: its last day and the grace
@@ -73,16 +77,22 @@ func (c Config) Closed(p accounting.Period) bool {
 type Key struct {
 	TenantID, Marketplace, Currency, VATRate string
 	From                                     time.Time
+	// OrderID is a per-order invoice's order; "" for a period's summary.
+	OrderID string
 }
 
 // KeyOf is a posting's Key.
 func KeyOf(p *accounting.Posting) Key {
-	return Key{TenantID: p.TenantID, Marketplace: p.Marketplace, Currency: p.Currency, VATRate: p.VATRate, From: p.Period.From}
+	return Key{TenantID: p.TenantID, Marketplace: p.Marketplace, Currency: p.Currency, VATRate: p.VATRate, From: p.Period.From, OrderID: p.ChannelOrderID}
 }
 
 // Sum sums the records' amounts per tenant, marketplace, currency, VAT
 // rate and period: what ClickHouse says each posting should hold.
 func Sum(records []Record, periodicity Periodicity) (map[Key]*Totals, error) {
+	return sum(records, periodicity, false)
+}
+
+func sum(records []Record, periodicity Periodicity, invoices bool) (map[Key]*Totals, error) {
 	out := map[Key]*Totals{}
 	for i := range records {
 		r := &records[i]
@@ -95,9 +105,18 @@ func Sum(records []Record, periodicity Periodicity) (map[Key]*Totals, error) {
 			return nil, err
 		}
 		k := Key{TenantID: r.TenantID, Marketplace: r.Marketplace, Currency: r.Currency, VATRate: a.VATRate, From: p.From}
+		if invoices && r.IsBusiness && r.InvoiceParty != "" {
+			// Its own VAT invoice, dated on its day.
+			k.OrderID = r.ChannelOrderID
+			p, _ = PeriodOf(r.PurchasedAt, Daily) // Daily never fails
+			k.From = p.From
+		}
 		t := out[k]
 		if t == nil {
 			t = &Totals{Period: p, Jurisdiction: r.Jurisdiction, lines: map[accounting.LineKind]accounting.Line{}}
+			if k.OrderID != "" {
+				t.party = r.InvoiceParty
+			}
 			out[k] = t
 		}
 		t.Orders++
@@ -114,6 +133,7 @@ type Totals struct {
 	Jurisdiction string
 	Orders       int
 	lines        map[accounting.LineKind]accounting.Line
+	party        string // a per-order invoice's invoice party ciphertext
 }
 
 func (t *Totals) add(l accounting.Line) {
@@ -143,7 +163,7 @@ func Build(records []Record, posted []accounting.Posting, cfg Config) ([]account
 	if cfg.Periodicity == "" {
 		cfg.Periodicity = Daily
 	}
-	totals, err := Sum(records, cfg.Periodicity)
+	totals, err := sum(records, cfg.Periodicity, cfg.Invoices)
 	if err != nil {
 		return nil, err
 	}
@@ -171,6 +191,9 @@ func Build(records []Record, posted []accounting.Posting, cfg Config) ([]account
 			Version: accounting.PostingVersion, Kind: accounting.KindSummary, TenantID: k.TenantID, Marketplace: k.Marketplace,
 			Jurisdiction: t.Jurisdiction, Currency: k.Currency, VATRate: k.VATRate, Period: t.Period, Orders: t.Orders, CreatedAt: cfg.Now,
 		}
+		if k.OrderID != "" {
+			p.Kind, p.ChannelOrderID, p.InvoiceParty = accounting.KindInvoice, k.OrderID, t.party
+		}
 		if prev := done[k]; prev == nil {
 			p.Lines = t.Lines()
 		} else {
@@ -180,7 +203,7 @@ func Build(records []Record, posted []accounting.Posting, cfg Config) ([]account
 				continue
 			}
 		}
-		p.IdempotencyKey = accounting.IdempotencyKey(p.TenantID, p.Marketplace, p.Currency, p.VATRate, p.Period, p.Kind, p.Sequence, "")
+		p.IdempotencyKey = accounting.IdempotencyKey(p.TenantID, p.Marketplace, p.Currency, p.VATRate, p.Period, p.Kind, p.Sequence, p.ChannelOrderID)
 		out = append(out, p)
 	}
 	return out, nil
@@ -202,7 +225,7 @@ func sortedKeys(m map[Key]*Totals) []Key {
 	keys := slices.Collect(maps.Keys(m))
 	slices.SortFunc(keys, func(a, b Key) int {
 		return cmp.Or(cmp.Compare(a.TenantID, b.TenantID), cmp.Compare(a.Marketplace, b.Marketplace), cmp.Compare(a.Currency, b.Currency),
-			cmp.Compare(a.VATRate, b.VATRate), a.From.Compare(b.From))
+			cmp.Compare(a.VATRate, b.VATRate), a.From.Compare(b.From), cmp.Compare(a.OrderID, b.OrderID))
 	})
 	return keys
 }
@@ -237,7 +260,7 @@ func Reconcile(records []Record, posted []accounting.Posting, cfg Config) ([]Dif
 	if cfg.Periodicity == "" {
 		cfg.Periodicity = Daily
 	}
-	totals, err := Sum(records, cfg.Periodicity)
+	totals, err := sum(records, cfg.Periodicity, cfg.Invoices)
 	if err != nil {
 		return nil, err
 	}

@@ -91,3 +91,52 @@ func TestBuildPostsAClosedPeriodOnceAndAdjustsIt(t *testing.T) {
 		}
 	}
 }
+
+// With invoices on, a business order with an invoice party gets a VAT
+// invoice of its own, on its day, which its period's summary leaves out;
+// a later refund of it is an adjustment of that invoice.
+func TestBuildGivesABusinessOrderItsOwnInvoice(t *testing.T) {
+	day := time.Date(2026, 10, 14, 9, 30, 0, 0, time.UTC)
+	records := []postings.Record{
+		{TenantID: "acme-home", ChannelOrderID: "b2b-1", Marketplace: "amazon.co.uk", Jurisdiction: "GB", Currency: "GBP", PurchasedAt: day,
+			PaymentStatus: order.PaymentPaid, IsBusiness: true, InvoiceParty: "vault:v1:party", Subtotal: amt(t, "120.00"), Tax: amt(t, "20.00"), Total: amt(t, "120.00")},
+		{TenantID: "acme-home", ChannelOrderID: "c-1", Marketplace: "amazon.co.uk", Jurisdiction: "GB", Currency: "GBP", PurchasedAt: day,
+			PaymentStatus: order.PaymentPaid, Subtotal: amt(t, "24.00"), Tax: amt(t, "4.00"), Total: amt(t, "24.00")},
+	}
+	cfg := postings.Config{Periodicity: postings.Weekly, Grace: 48 * time.Hour, Now: time.Date(2026, 10, 21, 0, 0, 0, 0, time.UTC), Invoices: true}
+	got, err := postings.Build(records, nil, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 {
+		t.Fatalf("%d postings, want the invoice and the summary: %+v", len(got), got)
+	}
+	var inv, sum accounting.Posting
+	for _, p := range got {
+		if err := p.Check(); err != nil {
+			t.Errorf("%s: %v", p.Reference(), err)
+		}
+		if p.Kind == accounting.KindInvoice {
+			inv = p
+		} else {
+			sum = p
+		}
+	}
+	if inv.ChannelOrderID != "b2b-1" || inv.InvoiceParty != "vault:v1:party" || inv.Period.String() != "2026-10-14" {
+		t.Errorf("the invoice: %+v", inv)
+	}
+	if _, _, g := inv.Totals(); g != amt(t, "120.00") {
+		t.Errorf("the invoice's gross %s, want 120.00", g)
+	}
+	if _, _, g := sum.Totals(); g != amt(t, "24.00") || sum.Orders != 1 || sum.Period.String() != "2026-10-12..2026-10-18" {
+		t.Errorf("the summary: gross %s of %d orders over %s; want 24.00 of the other order, the week", g, sum.Orders, sum.Period)
+	}
+	records[0].Refunded, records[0].PaymentStatus = amt(t, "120.00"), order.PaymentRefunded
+	adj, err := postings.Build(records, got, cfg)
+	if err != nil || len(adj) != 1 || adj[0].Kind != accounting.KindAdjustment || adj[0].ChannelOrderID != "b2b-1" {
+		t.Fatalf("after the refund: %+v (%v); want one adjustment of the invoice", adj, err)
+	}
+	if _, _, g := adj[0].Totals(); g != amt(t, "-120.00") {
+		t.Errorf("the adjustment's gross %s, want -120.00", g)
+	}
+}

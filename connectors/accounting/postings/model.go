@@ -63,6 +63,9 @@ type Record struct {
 	Total          order.Amount
 	MarketplaceTax order.Amount
 	Refunded       order.Amount
+	// InvoiceParty is the order's invoice party, transit ciphertext under
+	// the tenant's key; set for a business order.
+	InvoiceParty string
 }
 
 // Counts reports whether the record is a sale: paid, whatever became of it

@@ -380,7 +380,7 @@ func TestRefusedBeforeSending(t *testing.T) {
 	other.TenantID = "globex"
 	noCode := posting(t, accounting.KindSummary, 0, "12.5", 5, 5, "sales", "10.00", "1.25")
 	taxedVAT := posting(t, accounting.KindSummary, 0, "20", 6, 6, "marketplace_vat", "10.00", "2.00")
-	inv := posting(t, accounting.KindInvoice, 1, "20", 7, 7, "sales", "10.00", "2.00")
+	inv := posting(t, accounting.KindInvoice, 0, "20", 7, 7, "sales", "10.00", "2.00")
 	inv.ChannelOrderID = "203-1234567-7654321"
 	inv.InvoiceParty = "vault:v1:Siobhán Przybylski, Flat 9, 27 Quarrendon Road"
 	good := posting(t, accounting.KindSummary, 0, "20", 8, 8, "sales", "10.00", "2.00")

@@ -34,7 +34,7 @@ func withItems(c *quickbooks.Config) {
 // invoicePosting is a business order's invoice at 20%.
 func invoicePosting(t *testing.T, orderID string, lines ...string) accounting.Posting {
 	t.Helper()
-	p := posting(t, accounting.KindInvoice, 1, "20", 9, 9, lines...)
+	p := posting(t, accounting.KindInvoice, 0, "20", 9, 9, lines...)
 	p.ChannelOrderID = orderID
 	p.InvoiceParty = "vault:v1:ciphertext"
 	p.IdempotencyKey = accounting.IdempotencyKey(p.TenantID, p.Marketplace, p.Currency, p.VATRate, p.Period, p.Kind, p.Sequence, orderID)

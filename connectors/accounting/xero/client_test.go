@@ -195,7 +195,7 @@ func TestDocuments(t *testing.T) {
 			return posting(t, accounting.KindAdjustment, 2, "20", 3, 3, "refund -41.6667 -8.3333")
 		}},
 		{"invoice_business_buyer", nil, func(t *testing.T) accounting.Posting {
-			return posting(t, accounting.KindInvoice, 1, "20", 4, 4, "sales 250.0000 50.0000", "shipping 4.1667 0.8333")
+			return posting(t, accounting.KindInvoice, 0, "20", 4, 4, "sales 250.0000 50.0000", "shipping 4.1667 0.8333")
 		}},
 	}
 	for _, c := range cases {
@@ -398,7 +398,7 @@ func TestOutcomes(t *testing.T) {
 		other := p1
 		other.TenantID = "globex"
 		unmapped := posting(t, accounting.KindSummary, 0, "12.5", 1, 1, "sales 100 12.5")
-		noParty := posting(t, accounting.KindInvoice, 1, "20", 1, 1, "sales 100 20")
+		noParty := posting(t, accounting.KindInvoice, 0, "20", 1, 1, "sales 100 20")
 		rs, err := e.cl.Post(context.Background(), []accounting.Posting{other, unmapped, noParty}, nil)
 		if err != nil {
 			t.Fatal(err)
@@ -604,21 +604,21 @@ func TestConcurrentLimit(t *testing.T) {
 // not the metric labels.
 func TestNoPersonalData(t *testing.T) {
 	e := newEnv(t, xerotest.Config{}, nil)
-	p := posting(t, accounting.KindInvoice, 1, "20", 5, 5, "sales 250 50")
+	p := posting(t, accounting.KindInvoice, 0, "20", 5, 5, "sales 250 50")
 	e.srv.Fail(xerotest.Fault{Status: 400})
 	r := e.post(t, p)[0]
 	if r.Outcome != courier.Failed {
 		t.Fatalf("%v %v", r.Outcome, r.Err)
 	}
 	e.srv.Fail(xerotest.Fault{Status: 500})
-	good := posting(t, accounting.KindInvoice, 1, "20", 6, 6, "sales 250 50")
+	good := posting(t, accounting.KindInvoice, 0, "20", 6, 6, "sales 250 50")
 	if r := e.post(t, good)[0]; r.Outcome != courier.Retry {
 		t.Fatalf("500: %v", r.Outcome)
 	}
 	if r := e.post(t, good)[0]; r.Outcome != courier.Done {
 		t.Fatalf("after the 500: %v %v", r.Outcome, r.Err)
 	}
-	bad := posting(t, accounting.KindInvoice, 1, "20", 7, 7, "sales 250 50")
+	bad := posting(t, accounting.KindInvoice, 0, "20", 7, 7, "sales 250 50")
 	long := party
 	long.Name = strings.Repeat(party.Name, 20)
 	rs, err := e.cl.Post(context.Background(), []accounting.Posting{bad}, map[string]accounting.InvoiceParty{bad.IdempotencyKey: long})

@@ -236,7 +236,7 @@ func printParkedReplay(w io.Writer, topic string, sum dispatch.ReplaySummary, ex
 func accountingPass(cfg config.Config, l *ledger.Ledger, clients *kafkaclient.Clients, reg prometheus.Registerer, log *slog.Logger) (func(context.Context) error, error) {
 	writer := kafkaclient.SyncWriter(kafkaclient.WriterConfig{Brokers: cfg.Kafka.Brokers, Transport: clients.Transport, Topic: cfg.Kafka.Topics.Accounting})
 	var tenants []poster.Tenant
-	periodicity, grace := postings.Daily, 48*time.Hour
+	periodicity, grace, invoices := postings.Daily, 48*time.Hour, false
 	for _, name := range slices.Sorted(maps.Keys(cfg.Connectors)) {
 		c := cfg.Connectors[name]
 		if c.Purpose == config.PurposeAccounting {
@@ -244,11 +244,11 @@ func accountingPass(cfg config.Config, l *ledger.Ledger, clients *kafkaclient.Cl
 			// One periodicity per process: the first connector's (a
 			// connector per seller; sellers who differ run apart).
 			if len(tenants) == 1 {
-				periodicity, grace = postings.Periodicity(c.Accounting.Period), c.Accounting.Grace
+				periodicity, grace, invoices = postings.Periodicity(c.Accounting.Period), c.Accounting.Grace, c.Accounting.Invoices
 			}
 		}
 	}
-	p, err := poster.New(poster.Config{Ledger: l, Writer: writer, Postings: postings.Config{Periodicity: periodicity, Grace: grace}, Registerer: reg})
+	p, err := poster.New(poster.Config{Ledger: l, Writer: writer, Postings: postings.Config{Periodicity: periodicity, Grace: grace, Invoices: invoices}, Registerer: reg})
 	if err != nil {
 		return nil, err
 	}

@@ -77,7 +77,7 @@ func reconcileCommand(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	a := cfg.Connectors[provider].Accounting
-	diffs, err := postings.Reconcile(records, posted, postings.Config{Periodicity: postings.Periodicity(a.Period), Grace: a.Grace, Now: now})
+	diffs, err := postings.Reconcile(records, posted, postings.Config{Periodicity: postings.Periodicity(a.Period), Grace: a.Grace, Now: now, Invoices: a.Invoices})
 	if err != nil {
 		fmt.Fprintf(stderr, "orderflow reconcile: %v\n", err)
 		return 1
