@@ -105,6 +105,8 @@ type Summary struct {
 
 	// The courier step: the outbox against the stand-ins' ledgers.
 	Couriers CourierSummary
+	// The accounting step: each seller's books against ClickHouse.
+	Books []Books
 
 	// Dry-run purges: rows per table that would go as of PurgeAsOf[0] (+22
 	// days: every label, nothing else) and PurgeAsOf[1] (+12 years: everything).
@@ -214,6 +216,9 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 	if cfg.Dispatcher != nil {
 		tenants := slices.Sorted(maps.Keys(sum.Generated.Tenants))
 		if sum.Couriers, err = runCouriers(ctx, cfg, app, clients.Admin(), tenants, say); err != nil {
+			return sum, err
+		}
+		if sum.Books, err = runAccounting(ctx, cfg, app, clients.Admin(), conn, tenants, say); err != nil {
 			return sum, err
 		}
 	}

@@ -96,32 +96,34 @@ func sum(records []Record, periodicity Periodicity, invoices bool) (map[Key]*Tot
 	out := map[Key]*Totals{}
 	for i := range records {
 		r := &records[i]
-		a, ok := Amounts(*r)
+		parts, ok := Split(*r)
 		if !ok {
 			continue
 		}
-		p, err := PeriodOf(r.PurchasedAt, periodicity)
-		if err != nil {
-			return nil, err
-		}
-		k := Key{TenantID: r.TenantID, Marketplace: r.Marketplace, Currency: r.Currency, VATRate: a.VATRate, From: p.From}
-		if invoices && r.IsBusiness && r.InvoiceParty != "" {
-			// Its own VAT invoice, dated on its day.
-			k.OrderID = r.ChannelOrderID
-			p, _ = PeriodOf(r.PurchasedAt, Daily) // Daily never fails
-			k.From = p.From
-		}
-		t := out[k]
-		if t == nil {
-			t = &Totals{Period: p, Jurisdiction: r.Jurisdiction, lines: map[accounting.LineKind]accounting.Line{}}
-			if k.OrderID != "" {
-				t.party = r.InvoiceParty
+		for _, a := range parts {
+			p, err := PeriodOf(r.PurchasedAt, periodicity)
+			if err != nil {
+				return nil, err
 			}
-			out[k] = t
-		}
-		t.Orders++
-		for _, l := range a.Lines {
-			t.add(l)
+			k := Key{TenantID: r.TenantID, Marketplace: r.Marketplace, Currency: r.Currency, VATRate: a.VATRate, From: p.From}
+			if invoices && r.IsBusiness && r.InvoiceParty != "" {
+				// Its own VAT invoice, dated on its day.
+				k.OrderID = r.ChannelOrderID
+				p, _ = PeriodOf(r.PurchasedAt, Daily) // Daily never fails
+				k.From = p.From
+			}
+			t := out[k]
+			if t == nil {
+				t = &Totals{Period: p, Jurisdiction: r.Jurisdiction, lines: map[accounting.LineKind]accounting.Line{}}
+				if k.OrderID != "" {
+					t.party = r.InvoiceParty
+				}
+				out[k] = t
+			}
+			t.Orders++
+			for _, l := range a.Lines {
+				t.add(l)
+			}
 		}
 	}
 	return out, nil

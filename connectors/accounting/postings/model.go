@@ -66,6 +66,10 @@ type Record struct {
 	// InvoiceParty is the order's invoice party, transit ciphertext under
 	// the tenant's key; set for a business order.
 	InvoiceParty string
+	// LineTotals and LineTaxes are the order lines' amounts and VAT, at the
+	// same index: what tells the rates of an order that mixes them (a book
+	// at 0% beside a mug at 20%).
+	LineTotals, LineTaxes []order.Amount
 }
 
 // Counts reports whether the record is a sale: paid, whatever became of it
@@ -221,12 +225,29 @@ func scale(a, b, c order.Amount) order.Amount {
 	return order.Amount(q.Int64())
 }
 
-// rate is tax / net in percent to one decimal, trimmed: "20", "13.5", "0".
+// vatRates are the UK's and the EU's standard and reduced VAT rates (and
+// US-style whole percents), in tenths of a percent: a rate read off an
+// order's amounts within half a point of one of them is that rate, since
+// marketplaces round each line's VAT to the penny (0.50 on 2.49 reads as
+// 20.1%).
+var vatRates = []int64{0, 50, 55, 60, 70, 80, 90, 95, 100, 120, 130, 135, 140, 150, 170, 190, 200, 210, 220, 230, 240, 250, 255, 270}
+
+// rate is tax / net in percent to one decimal, trimmed ("20", "13.5",
+// "0"), snapped to a VAT rate within half a point.
 func rate(tax, net order.Amount) string {
 	if tax == 0 || net == 0 {
 		return "0"
 	}
 	tenths := scale(tax, 1000, net) // percent x 10
+	best, dist := int64(-1), int64(6)
+	for _, r := range vatRates {
+		if d := absInt(int64(tenths) - r); d < dist {
+			best, dist = r, d
+		}
+	}
+	if best >= 0 {
+		tenths = order.Amount(best)
+	}
 	s := strconv.FormatInt(int64(tenths)/10, 10)
 	if f := int64(tenths) % 10; f != 0 {
 		s += "." + strconv.FormatInt(absInt(f), 10)
@@ -246,4 +267,104 @@ func absInt(a int64) int64 {
 		return -a
 	}
 	return a
+}
+
+// Split applies the model to one record, rate by rate: an order whose lines
+// are at different VAT rates (a zero-rated book beside a standard-rated mug)
+// is split into one OrderAmounts per rate. Its lines' amounts and VAT go to
+// their rates; shipping, discounts, other charges, their VAT, refunds and
+// marketplace VAT are apportioned by the goods of each rate (shipping's VAT
+// to the rated goods only). The parts sum exactly to Amounts' whole.
+func Split(r Record) ([]OrderAmounts, bool) {
+	whole, ok := Amounts(r)
+	if !ok {
+		return nil, false
+	}
+	base := r.Subtotal + r.Shipping - r.Discount
+	inclusive := !(r.Tax > 0 && exclusiveJurisdictions[r.Jurisdiction] && r.Total-base >= r.Tax)
+	type group struct {
+		goods, goodsTax order.Amount
+	}
+	groups := map[string]*group{}
+	var order_ []string
+	var lineTax order.Amount
+	for i, total := range r.LineTotals {
+		if i >= len(r.LineTaxes) || total == 0 {
+			continue
+		}
+		tax := r.LineTaxes[i]
+		net := total
+		if inclusive {
+			net -= tax
+		}
+		rt := rate(tax, net)
+		if groups[rt] == nil {
+			groups[rt] = &group{}
+			order_ = append(order_, rt)
+		}
+		groups[rt].goods += total
+		groups[rt].goodsTax += tax
+		lineTax += tax
+	}
+	if len(groups) < 2 {
+		return []OrderAmounts{whole}, true
+	}
+	goods := make([]order.Amount, len(order_))
+	taxedGoods := make([]order.Amount, len(order_))
+	for i, rt := range order_ {
+		goods[i] = groups[rt].goods
+		if rt != "0" {
+			taxedGoods[i] = groups[rt].goods
+		}
+	}
+	// What is not the lines' own goes by the goods of each rate; the VAT
+	// beyond the lines' (shipping's) by the rated goods.
+	shares := func(a order.Amount, by []order.Amount) []order.Amount { return split(a, by) }
+	subtotal := shares(r.Subtotal-sumOf(goods), goods)
+	// Shipping whose VAT the channel charged goes with the rated goods
+	// that carry that VAT; untaxed shipping by all the goods.
+	shippingBy := goods
+	if r.Tax-lineTax != 0 {
+		shippingBy = taxedGoods
+	}
+	shipping := shares(r.Shipping, shippingBy)
+	discount := shares(r.Discount, goods)
+	// The total beyond the items (shipping, less discounts, other charges,
+	// exclusive VAT) follows those parts, so that each part's own total
+	// holds its shipping and VAT.
+	total := make([]order.Amount, len(order_))
+	rest := shares(r.Total-r.Subtotal-r.Shipping+r.Discount, goods)
+	for i := range total {
+		total[i] = shipping[i] - discount[i] + rest[i]
+	}
+	extraTax := shares(r.Tax-lineTax, taxedGoods)
+	mp := shares(r.MarketplaceTax, goods)
+	var out []OrderAmounts
+	refunds := make([]order.Amount, len(order_))
+	grossOf := make([]order.Amount, len(order_))
+	for i, rt := range order_ {
+		grossOf[i] = groups[rt].goods + total[i]
+	}
+	refunds = shares(r.Refunded, grossOf)
+	for i, rt := range order_ {
+		g := r
+		g.Subtotal = groups[rt].goods + subtotal[i]
+		g.Shipping, g.Discount = shipping[i], discount[i]
+		g.Tax = groups[rt].goodsTax + extraTax[i]
+		g.Total = groups[rt].goods + subtotal[i] + total[i]
+		g.MarketplaceTax, g.Refunded = mp[i], refunds[i]
+		g.LineTotals, g.LineTaxes = nil, nil
+		if a, ok := Amounts(g); ok {
+			out = append(out, a)
+		}
+	}
+	return out, true
+}
+
+func sumOf(as []order.Amount) order.Amount {
+	var s order.Amount
+	for _, a := range as {
+		s += a
+	}
+	return s
 }

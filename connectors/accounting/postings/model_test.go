@@ -100,6 +100,21 @@ func TestAmounts(t *testing.T) {
 			line(t, accounting.LineOther, "3.32", "0.67"),
 		}},
 	}, {
+		// A small order whose VAT the marketplace rounded to the penny:
+		// 0.50 on 2.49 net reads as 20.08%, and is 20%.
+		name: "rounded-vat-snaps-to-the-rate",
+		r:    postings.Record{PaymentStatus: paid, Jurisdiction: "GB", Subtotal: amt(t, "2.99"), Tax: amt(t, "0.50"), Total: amt(t, "2.99")},
+		want: postings.OrderAmounts{VATRate: "20", Lines: []accounting.Line{
+			line(t, accounting.LineSales, "2.49", "0.50"),
+		}},
+	}, {
+		// Ireland's reduced 13.5% stays 13.5%.
+		name: "ie-reduced-rate",
+		r:    postings.Record{PaymentStatus: paid, Jurisdiction: "IE", Subtotal: amt(t, "11.35"), Tax: amt(t, "1.35"), Total: amt(t, "11.35")},
+		want: postings.OrderAmounts{VATRate: "13.5", Lines: []accounting.Line{
+			line(t, accounting.LineSales, "10.00", "1.35"),
+		}},
+	}, {
 		// Refunded 12.00 of a VAT-inclusive 24.00 (4.00 VAT): half the VAT back.
 		name: "partial-refund",
 		r: postings.Record{PaymentStatus: order.PaymentPartiallyRefunded, Subtotal: amt(t, "24.00"), Tax: amt(t, "4.00"),
@@ -197,5 +212,40 @@ func TestPeriodOf(t *testing.T) {
 		if err != nil || !p.From.Equal(d(c.from)) || !p.To.Equal(d(c.to)) {
 			t.Errorf("PeriodOf(%s, %s) = %s (%v), want %s..%s", c.at, c.p, p, err, c.from, c.to)
 		}
+	}
+}
+
+// An order mixing rates is split by them: a zero-rated book (10.00) beside
+// a standard-rated mug (24.00, 4.00 VAT), shipping 2.99 whose 0.50 VAT goes
+// with the mug; the parts sum exactly to the order, and the book's carries
+// no VAT.
+func TestSplitByRate(t *testing.T) {
+	r := postings.Record{PaymentStatus: order.PaymentPaid, Jurisdiction: "GB",
+		Subtotal: amt(t, "34.00"), Shipping: amt(t, "2.99"), Tax: amt(t, "4.50"), Total: amt(t, "36.99"),
+		LineTotals: []order.Amount{amt(t, "10.00"), amt(t, "24.00")}, LineTaxes: []order.Amount{0, amt(t, "4.00")}}
+	parts, ok := postings.Split(r)
+	if !ok || len(parts) != 2 {
+		t.Fatalf("Split: %+v, %v; want two rates", parts, ok)
+	}
+	var gross, tax order.Amount
+	rates := map[string]order.Amount{}
+	for _, p := range parts {
+		for _, l := range p.Lines {
+			gross += l.Net + l.Tax
+			tax += l.Tax
+			rates[p.VATRate] += l.Tax
+		}
+	}
+	if gross != r.Total || tax != r.Tax {
+		t.Errorf("the parts sum to %s gross, %s VAT; want the order's %s and %s", gross, tax, r.Total, r.Tax)
+	}
+	if rates["0"] != 0 || rates["20"] != amt(t, "4.50") {
+		t.Errorf("VAT by rate %v: want 0 at 0%% and all 4.50 at 20%%", rates)
+	}
+	// A single-rate order is one part, the whole.
+	one := postings.Record{PaymentStatus: order.PaymentPaid, Subtotal: amt(t, "24.00"), Tax: amt(t, "4.00"), Total: amt(t, "24.00"),
+		LineTotals: []order.Amount{amt(t, "24.00")}, LineTaxes: []order.Amount{amt(t, "4.00")}}
+	if parts, _ := postings.Split(one); len(parts) != 1 || parts[0].VATRate != "20" {
+		t.Errorf("a single-rate order split into %+v", parts)
 	}
 }
