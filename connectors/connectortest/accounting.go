@@ -24,8 +24,11 @@ type Poster interface {
 }
 
 // AccountingStandIn is the suite's hold on an accounting provider's
-// stand-in: Ledger is by the posting's idempotency key, and counts the
-// documents that post it (not the customer an invoice is filed under).
+// stand-in: Ledger is by the reference the provider files a posting under
+// (accounting.Posting.Reference: never the idempotency key the connector
+// sends, so that a redelivery under another key is seen made twice), and
+// counts the documents that post it (not the customer an invoice is filed
+// under).
 type AccountingStandIn interface {
 	StandIn
 	// Documents are the documents the provider received and made
@@ -42,8 +45,8 @@ type AccountingStandIn interface {
 
 // Document is one document as an accounting provider received it.
 type Document struct {
-	// Ref is the idempotency key of the posting it was made for (a
-	// customer's: of the invoice that made it).
+	// Ref is the reference of the posting it was made for
+	// (accounting.Posting.Reference), "" for a customer.
 	Ref string
 	// Fields are the values of its body by path (Flatten).
 	Fields map[string]string
@@ -88,7 +91,7 @@ func RunAccounting(t *testing.T, h AccountingHarness) {
 			}
 			return Summary(t, n)
 		},
-		Ref: func(j AccountingJob) string { return j.Posting.IdempotencyKey },
+		Ref: func(j AccountingJob) string { return j.Posting.Reference() },
 		New: func(t *testing.T, env Env) (Connector[AccountingJob], AccountingStandIn) {
 			p, s := h.New(t, env)
 			return poster{p}, oauthStandIn{s}
@@ -359,7 +362,7 @@ func (c *accountingChecks) summaryClean(t *testing.T, s *accountingSuite) {
 	}
 	n := 0
 	for _, d := range in.StandIn.Documents() {
-		if d.Ref != summary.Posting.IdempotencyKey {
+		if d.Ref != summary.Posting.Reference() {
 			continue
 		}
 		n++

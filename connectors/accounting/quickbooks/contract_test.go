@@ -1,7 +1,6 @@
 package quickbooks_test
 
 import (
-	"strings"
 	"testing"
 
 	"github.com/orderflow/orderflow/connectors/accounting"
@@ -45,8 +44,8 @@ func TestContract(t *testing.T) {
 }
 
 // standIn is the suite's hold on the QuickBooks stand-in: a posting's
-// document is filed under its requestid, the idempotency key (its invoice's
-// customer under the key and "-customer").
+// document is filed under its reference, in PrivateNote; a customer under
+// none.
 type standIn struct{ *quickbookstest.Server }
 
 func (s standIn) Fail(faults ...connectortest.Fault) {
@@ -57,53 +56,38 @@ func (s standIn) Fail(faults ...connectortest.Fault) {
 
 func (s standIn) Calls() int { return s.Requests() }
 
-func (s standIn) Ledger(key string) connectortest.Entry {
+func (s standIn) Ledger(reference string) connectortest.Entry {
 	var e connectortest.Entry
-	for _, d := range s.documents() {
-		if d.Ref == key && !d.customer {
+	for _, d := range s.Documents() {
+		if d.Ref == reference {
 			e.Created++
 		}
 	}
 	return e
 }
 
+// Documents are the ledger's journal entries, receipts, invoices and
+// customers.
 func (s standIn) Documents() []connectortest.Document {
 	var out []connectortest.Document
-	for _, d := range s.documents() {
-		out = append(out, d.Document)
-	}
-	return out
-}
-
-// document is a document of the ledger, and whether it is a customer (an
-// invoice's party, not a posting's document).
-type document struct {
-	connectortest.Document
-	customer bool
-}
-
-// documents are the ledger's journal entries, receipts, invoices and
-// customers.
-func (s standIn) documents() []document {
-	var out []document
-	add := func(requestID string, body []byte, customer bool) {
+	add := func(body []byte) {
 		fields, err := connectortest.Flatten(body)
 		if err != nil {
 			panic(err) // the stand-in validated the body against its schema
 		}
-		out = append(out, document{connectortest.Document{Ref: strings.TrimSuffix(requestID, "-customer"), Fields: fields}, customer})
+		out = append(out, connectortest.Document{Ref: fields["PrivateNote"], Fields: fields})
 	}
 	for _, e := range s.Entries() {
-		add(e.RequestID, e.Body, false)
+		add(e.Body)
 	}
 	for _, r := range s.Receipts() {
-		add(r.RequestID, r.Body, false)
+		add(r.Body)
 	}
 	for _, inv := range s.Invoices() {
-		add(inv.RequestID, inv.Body, false)
+		add(inv.Body)
 	}
 	for _, c := range s.Customers() {
-		add(c.RequestID, c.Body, true)
+		add(c.Body)
 	}
 	return out
 }

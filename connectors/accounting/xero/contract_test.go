@@ -1,7 +1,6 @@
 package xero_test
 
 import (
-	"strings"
 	"testing"
 
 	"github.com/orderflow/orderflow/connectors/accounting/xero"
@@ -29,8 +28,8 @@ func TestContract(t *testing.T) {
 }
 
 // standIn is the suite's hold on the Xero stand-in: a posting's documents
-// are filed under its idempotency key (its refunds' credit note under the
-// key and "-refunds").
+// are filed under its Reference (a bill's under InvoiceNumber). With the
+// mapping's refunds on lines, a posting is one document.
 type standIn struct{ *xerotest.Server }
 
 func (s standIn) Fail(faults ...connectortest.Fault) {
@@ -41,10 +40,10 @@ func (s standIn) Fail(faults ...connectortest.Fault) {
 
 func (s standIn) Calls() int { return s.Requests() }
 
-func (s standIn) Ledger(key string) connectortest.Entry {
+func (s standIn) Ledger(reference string) connectortest.Entry {
 	var e connectortest.Entry
 	for _, d := range s.Server.Documents() {
-		if d.IdempotencyKey == key {
+		if ref(d) == reference {
 			e.Created++
 		}
 	}
@@ -58,7 +57,16 @@ func (s standIn) Documents() []connectortest.Document {
 		if err != nil {
 			panic(err) // the stand-in validated the body as JSON
 		}
-		out = append(out, connectortest.Document{Ref: strings.TrimSuffix(d.IdempotencyKey, "-refunds"), Fields: fields})
+		out = append(out, connectortest.Document{Ref: ref(d), Fields: fields})
 	}
 	return out
+}
+
+// ref is what a document is filed under: a bill takes the reference in
+// InvoiceNumber.
+func ref(d xerotest.Document) string {
+	if d.Type == xero.TypeBill {
+		return d.InvoiceNumber
+	}
+	return d.Reference
 }
