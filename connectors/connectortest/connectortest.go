@@ -107,11 +107,16 @@ type Env struct {
 	Clock *Clock
 }
 
-// Clock is a clock that never sleeps: Sleep moves it on by the wait.
+// Clock is a clock that never sleeps: Sleep moves it on by the wait (and
+// counts it), for the suite and a connector's own tests.
 type Clock struct {
-	mu  sync.Mutex
-	now time.Time
+	mu    sync.Mutex
+	now   time.Time
+	slept time.Duration
 }
+
+// NewClock is a clock at now.
+func NewClock(now time.Time) *Clock { return &Clock{now: now} }
 
 // Now is the clock's time.
 func (c *Clock) Now() time.Time {
@@ -122,8 +127,18 @@ func (c *Clock) Now() time.Time {
 
 // Sleep moves the clock on by d at once; it returns ctx.Err().
 func (c *Clock) Sleep(ctx context.Context, d time.Duration) error {
-	c.Advance(d)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+	c.slept += d
 	return ctx.Err()
+}
+
+// Slept is the sum of the waits Sleep was asked for.
+func (c *Clock) Slept() time.Duration {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.slept
 }
 
 // Advance moves the clock on by d.
@@ -213,7 +228,7 @@ func (s *Suite[J, S]) Start(t *testing.T) *Instance[J, S] {
 	in := &Instance[J, S]{ref: s.h.Ref, logs: &privacytest.LogBuffer{}, reg: prometheus.NewRegistry()}
 	in.env = Env{
 		Logger: in.logs.Logger(), Registerer: in.reg, Timeout: timeout,
-		Clock: &Clock{now: time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)},
+		Clock: NewClock(time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)),
 	}
 	in.conn, in.StandIn = s.h.New(t, in.env)
 	in.base = in.StandIn.Calls()
