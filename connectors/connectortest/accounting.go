@@ -306,9 +306,11 @@ func sent(doc protected.Document, docs []Document) []string {
 }
 
 // partyFields: a business's invoice and a sole trader's (no company, a VAT
-// number: an eBay buyer's) each
-// reach the provider with allow-listed party fields only, the ones a VAT
-// invoice needs among them, and never the party's ciphertext.
+// number: an eBay buyer's) each reach the provider with allow-listed party
+// fields only, the ones a VAT invoice needs among them, and never the
+// party's ciphertext. The party reaches a connector as an InvoiceParty,
+// which has no email, phone, buyer id or note: the check keeps it so, and
+// finds a connector that drops what the invoice needs.
 func (c *accountingChecks) partyFields(t *testing.T, s *accountingSuite) {
 	for _, v := range []struct {
 		name     string
