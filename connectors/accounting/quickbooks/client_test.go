@@ -290,7 +290,7 @@ func TestTokenRefresh(t *testing.T) {
 	if r := e.post(t, p(2))[0]; r.Outcome != courier.Done {
 		t.Fatalf("after a 401: %v (%v)", r.Outcome, r.Err)
 	}
-	e.clock.advance(time.Hour)
+	e.clock.Advance(time.Hour)
 	if r := e.post(t, p(3))[0]; r.Outcome != courier.Done {
 		t.Fatalf("after the expiry: %v (%v)", r.Outcome, r.Err)
 	}
@@ -426,8 +426,8 @@ func TestRateLimitIsRespected(t *testing.T) {
 	if got := telemetrytest.Sum(t, e.reg, "orderflow_connector_rate_limit_waits_total", "connector=quickbooks"); got != 14 {
 		t.Errorf("rate-limit waits %v, want 14 (every call after the burst of 2)", got)
 	}
-	if e.clock.slept != 14*125*time.Millisecond {
-		t.Errorf("waited %v in all, want 14 x 125ms", e.clock.slept)
+	if e.clock.Slept() != 14*125*time.Millisecond {
+		t.Errorf("waited %v in all, want 14 x 125ms", e.clock.Slept())
 	}
 }
 

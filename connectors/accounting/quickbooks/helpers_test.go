@@ -1,7 +1,6 @@
 package quickbooks_test
 
 import (
-	"context"
 	"sync"
 	"testing"
 	"time"
@@ -11,6 +10,7 @@ import (
 	"github.com/orderflow/orderflow/connectors/accounting"
 	"github.com/orderflow/orderflow/connectors/accounting/quickbooks"
 	"github.com/orderflow/orderflow/connectors/accounting/quickbooks/quickbookstest"
+	"github.com/orderflow/orderflow/connectors/connectortest"
 	"github.com/orderflow/orderflow/worker/config"
 	"github.com/orderflow/orderflow/worker/order"
 	"github.com/orderflow/orderflow/worker/privacytest"
@@ -18,39 +18,12 @@ import (
 
 const tenant = "acme"
 
-// fakeClock never sleeps: it moves its time on by the wait and counts it.
-type fakeClock struct {
-	mu    sync.Mutex
-	now   time.Time
-	slept time.Duration
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Sleep(ctx context.Context, d time.Duration) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-	c.slept += d
-	return ctx.Err()
-}
-
-func (c *fakeClock) advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 type env struct {
 	srv     *quickbookstest.Server
 	cl      *quickbooks.Client
 	reg     *prometheus.Registry
 	logs    *privacytest.LogBuffer
-	clock   *fakeClock
+	clock   *connectortest.Clock
 	mu      sync.Mutex
 	rotated []string
 }
@@ -74,7 +47,7 @@ func newEnv(t *testing.T, mod func(*quickbooks.Config)) *env {
 		srv:   quickbookstest.New(t, quickbookstest.Config{}),
 		reg:   prometheus.NewRegistry(),
 		logs:  &privacytest.LogBuffer{},
-		clock: &fakeClock{now: time.Date(2026, 11, 2, 6, 0, 0, 0, time.UTC)},
+		clock: connectortest.NewClock(time.Date(2026, 11, 2, 6, 0, 0, 0, time.UTC)),
 	}
 	cfg := quickbooks.Config{
 		TenantID: tenant, RealmID: "9341453172581902",

@@ -19,6 +19,7 @@ import (
 	"github.com/orderflow/orderflow/connectors/accounting"
 	"github.com/orderflow/orderflow/connectors/accounting/xero"
 	"github.com/orderflow/orderflow/connectors/accounting/xero/xerotest"
+	"github.com/orderflow/orderflow/connectors/connectortest"
 	"github.com/orderflow/orderflow/connectors/courier"
 	"github.com/orderflow/orderflow/worker/config"
 	"github.com/orderflow/orderflow/worker/order"
@@ -28,41 +29,14 @@ import (
 
 var update = flag.Bool("update", false, "rewrite the golden files")
 
-const tenant = "acme"
-
-// fakeClock never sleeps: it moves its time on by the wait and counts it.
-type fakeClock struct {
-	mu    sync.Mutex
-	now   time.Time
-	slept time.Duration
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Sleep(ctx context.Context, d time.Duration) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-	c.slept += d
-	return ctx.Err()
-}
-
-func (c *fakeClock) advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
+const tenant = connectortest.Tenant
 
 type env struct {
 	srv     *xerotest.Server
 	cl      *xero.Client
 	reg     *prometheus.Registry
 	logs    *privacytest.LogBuffer
-	clock   *fakeClock
+	clock   *connectortest.Clock
 	rotated []string
 }
 
@@ -84,7 +58,7 @@ func newEnv(t *testing.T, srvCfg xerotest.Config, mod func(*xero.Config)) *env {
 		srv:   xerotest.New(t, srvCfg),
 		reg:   prometheus.NewRegistry(),
 		logs:  &privacytest.LogBuffer{},
-		clock: &fakeClock{now: time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)},
+		clock: connectortest.NewClock(time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)),
 	}
 	cfg := xero.Config{
 		TenantID: tenant, XeroTenantID: e.srv.XeroTenantID(), BaseURL: e.srv.URL, TokenURL: e.srv.TokenURL,
@@ -103,35 +77,9 @@ func newEnv(t *testing.T, srvCfg xerotest.Config, mod func(*xero.Config)) *env {
 	return e
 }
 
-func amt(t testing.TB, s string) order.Amount {
-	t.Helper()
-	a, err := order.ParseAmount(s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return a
-}
-
-func day(d int) time.Time { return time.Date(2026, 10, d, 0, 0, 0, 0, time.UTC) }
-
-// posting makes a posting of lines "kind net tax".
-func posting(t testing.TB, kind accounting.Kind, seq int, rate string, from, to int, lines ...string) accounting.Posting {
-	t.Helper()
-	p := accounting.Posting{
-		Version: accounting.PostingVersion, Kind: kind, TenantID: tenant, Marketplace: "amazon.co.uk", Currency: "GBP",
-		VATRate: rate, Period: accounting.Period{From: day(from), To: day(to)}, Sequence: seq, Orders: 3,
-		CreatedAt: day(to).Add(36 * time.Hour),
-	}
-	if kind == accounting.KindInvoice {
-		p.ChannelOrderID, p.InvoiceParty = "205-1234567-7654321", "vault:v1:cipher"
-	}
-	for _, l := range lines {
-		f := strings.Fields(l)
-		p.Lines = append(p.Lines, accounting.Line{Kind: accounting.LineKind(f[0]), Net: amt(t, f[1]), Tax: amt(t, f[2])})
-	}
-	p.IdempotencyKey = accounting.IdempotencyKey(tenant, p.Marketplace, p.Currency, rate, p.Period, kind, seq, p.ChannelOrderID)
-	return p
-}
+// posting makes a posting of lines "kind net tax" (tenant acme, amazon.co.uk,
+// GBP, October 2026).
+var posting = connectortest.Posting
 
 // party is a business buyer, its values from the privacy corpus so that a
 // leak anywhere is found.
@@ -366,7 +314,7 @@ func TestOutcomes(t *testing.T) {
 		if n := len(e.srv.Calls()); n != 1 {
 			t.Errorf("%d calls; the second posting must wait for Retry-After without calling", n)
 		}
-		e.clock.advance(37 * time.Second)
+		e.clock.Advance(37 * time.Second)
 		if r := e.post(t, p1)[0]; r.Outcome != courier.Done {
 			t.Errorf("after Retry-After: %v %v", r.Outcome, r.Err)
 		}
@@ -482,7 +430,7 @@ func TestTokenRefresh(t *testing.T) {
 	if e.srv.Refreshes() != 1 || len(e.rotated) != 1 || e.rotated[0] != e.srv.RefreshToken() {
 		t.Fatalf("first call: %d refreshes, rotated %v", e.srv.Refreshes(), e.rotated)
 	}
-	e.clock.advance(30 * time.Minute) // the access token's life
+	e.clock.Advance(30 * time.Minute) // the access token's life
 	e.post(t, p(2))
 	if e.srv.Refreshes() != 2 {
 		t.Errorf("an expired access token was not refreshed before the call")
@@ -568,8 +516,8 @@ func TestPacing(t *testing.T) {
 	if n := len(e.srv.Calls()); n != 4 {
 		t.Errorf("%d calls, want 4 (the day's budget)", n)
 	}
-	if e.clock.slept != 3*time.Second {
-		t.Errorf("slept %s between 4 calls at 60 a minute, want 3s", e.clock.slept)
+	if e.clock.Slept() != 3*time.Second {
+		t.Errorf("slept %s between 4 calls at 60 a minute, want 3s", e.clock.Slept())
 	}
 	if got := telemetrytest.Sum(t, e.reg, "orderflow_connector_rate_limit_waits_total", "connector=xero"); got != 3 {
 		t.Errorf("rate limit waits %v, want 3", got)

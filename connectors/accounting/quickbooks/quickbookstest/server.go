@@ -243,6 +243,7 @@ type Server struct {
 	duplicates   []string
 	violations   []string
 	calls        []Call
+	arrived      int
 	faults       []Fault
 	requestIDs   []string
 	lastTokenReq string
@@ -430,6 +431,15 @@ func (s *Server) Violations() []string {
 	return append([]string(nil), s.violations...)
 }
 
+// Requests counts the API calls that arrived (not the token endpoint's),
+// answered or not yet: Calls lists a call once answered, which a call the
+// client gave up on (a slow answer) may be only after the client returned.
+func (s *Server) Requests() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.arrived
+}
+
 // Calls lists the requests received, in order.
 func (s *Server) Calls() []Call {
 	s.mu.Lock()
@@ -521,6 +531,9 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) int {
 }
 
 func (s *Server) handleAPI(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	s.arrived++
+	s.mu.Unlock()
 	op := "?"
 	prefix := "/v3/company/" + s.cfg.RealmID + "/"
 	entity, _ := strings.CutPrefix(r.URL.Path, prefix)

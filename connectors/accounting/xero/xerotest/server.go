@@ -163,6 +163,7 @@ type Server struct {
 	keys        map[string]stored
 	violations  []string
 	calls       []Call
+	arrived     int
 	faults      []Fault
 	access      map[string]bool
 	refresh     string
@@ -303,6 +304,15 @@ func (s *Server) Violations() []string {
 	return append([]string(nil), s.violations...)
 }
 
+// Requests counts the API calls that arrived (not the token endpoint's),
+// answered or not yet: Calls lists a call once answered, which a call the
+// client gave up on (a slow answer) may be only after the client returned.
+func (s *Server) Requests() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.arrived
+}
+
 // Calls lists the API calls received (not the token endpoint's).
 func (s *Server) Calls() []Call {
 	s.mu.Lock()
@@ -367,6 +377,9 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handle(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	s.arrived++
+	s.mu.Unlock()
 	call := Call{Method: r.Method, Path: strings.TrimPrefix(r.URL.Path, "/api.xro/2.0")}
 	call.Status = s.serve(w, r, &call)
 	s.mu.Lock()
