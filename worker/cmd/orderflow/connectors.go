@@ -2,10 +2,10 @@ package main
 
 import (
 	"fmt"
-	"strings"
 	"log/slog"
 	"maps"
 	"slices"
+	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
 
