@@ -206,7 +206,7 @@ func Invoice(t testing.TB, n int) AccountingJob {
 func InvoiceFor(t testing.TB, n int, party accounting.InvoiceParty) AccountingJob {
 	t.Helper()
 	d := fixtureDay(n)
-	p := Posting(t, accounting.KindInvoice, 1, "20", d, d, "sales 250.0000 50.0000", "shipping 4.1667 0.8333", "discount -5.0000 -1.0000")
+	p := Posting(t, accounting.KindInvoice, 0, "20", d, d, "sales 250.0000 50.0000", "shipping 4.1667 0.8333", "discount -5.0000 -1.0000")
 	p.ChannelOrderID = orderRef(n)
 	p.IdempotencyKey = accounting.IdempotencyKey(Tenant, p.Marketplace, p.Currency, p.VATRate, p.Period, p.Kind, p.Sequence, p.ChannelOrderID)
 	if err := p.Check(); err != nil {
