@@ -2,6 +2,7 @@ package demo
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"time"
@@ -10,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/segmentio/kafka-go"
 
+	"github.com/orderflow/orderflow/connectors/accounting"
 	"github.com/orderflow/orderflow/connectors/accounting/ledger"
 	"github.com/orderflow/orderflow/connectors/accounting/postings"
 	"github.com/orderflow/orderflow/connectors/accounting/quickbooks/quickbookstest"
@@ -27,8 +29,10 @@ type Books struct {
 	// Records and Posted are the gross per currency of the closed periods.
 	Records, Posted map[string]order.Amount
 	// Open counts the periods still within the grace; Parked the postings
-	// the provider refused (a VAT rate the mapping lacks).
+	// the provider refused (a VAT rate the mapping lacks), ParkedGross their
+	// gross per currency: the records are the posted plus the parked.
 	Open, Parked int
+	ParkedGross  map[string]order.Amount
 }
 
 // runAccounting posts the first seller's books to Xero and the second's to
@@ -117,6 +121,22 @@ func runAccounting(ctx context.Context, cfg Config, app config.Config, admin *ka
 	if err := <-done; err != nil {
 		return nil, fmt.Errorf("dispatcher: %w", err)
 	}
+	parkedMsgs, err := readTopic(ctx, app, admin, app.Kafka.Topics.Parked)
+	if err != nil {
+		return nil, err
+	}
+	parkedGross := map[string]map[string]order.Amount{} // tenant, currency
+	for _, m := range parkedMsgs {
+		var p accounting.Posting
+		if json.Unmarshal(m.Value, &p) != nil || p.Check() != nil {
+			continue // a courier job
+		}
+		if parkedGross[p.TenantID] == nil {
+			parkedGross[p.TenantID] = map[string]order.Amount{}
+		}
+		_, _, g := p.Totals()
+		parkedGross[p.TenantID][p.Currency] += g
+	}
 
 	l, err := ledger.New(ledger.Config{Conn: conn, RestrictedDatabase: app.ClickHouse.RestrictedDatabase})
 	if err != nil {
@@ -160,7 +180,7 @@ func runAccounting(ctx context.Context, cfg Config, app config.Config, admin *ka
 			b.Records[d.Key.Currency] += d.RecordsGross
 			b.Posted[d.Key.Currency] += d.PostedGross
 		}
-		b.Parked = int(parked[b.Connector])
+		b.Parked, b.ParkedGross = int(parked[b.Connector]), parkedGross[b.Tenant]
 		out = append(out, b)
 	}
 	return out, nil

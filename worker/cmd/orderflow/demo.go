@@ -147,15 +147,15 @@ func printDemo(w io.Writer, cfg config.Config, s demo.Summary) {
 
 	if len(s.Books) > 0 {
 		fmt.Fprintf(w, "\nBooks (orderflow dispatch's accounting pass and dispatcher; Xero and QuickBooks standing in): closed days' financial records beside what was posted\n")
-		line("seller", "provider", "summaries", "adjustments", "invoices", "documents", "currency", "records", "posted", "open days", "parked", "")
+		line("seller", "provider", "summaries", "adjustments", "invoices", "documents", "currency", "records", "posted", "parked", "open days", "")
 		for _, b := range s.Books {
 			for _, cur := range slices.Sorted(maps.Keys(b.Records)) {
-				line(b.Tenant, b.Kind, b.Summaries, b.Adjustments, b.Invoices, b.Documents, cur, b.Records[cur].String(), b.Posted[cur].String(), b.Open, b.Parked,
-					check(b.Records[cur] == b.Posted[cur]))
+				line(b.Tenant, b.Kind, b.Summaries, b.Adjustments, b.Invoices, b.Documents, cur, b.Records[cur].String(), b.Posted[cur].String(),
+					fmt.Sprintf("%s (%d)", b.ParkedGross[cur], b.Parked), b.Open, check(b.Records[cur] == b.Posted[cur]+b.ParkedGross[cur]))
 			}
 		}
 		_ = tw.Flush()
-		fmt.Fprintf(w, "A difference is a posting the provider refused (parked: a VAT rate the seller's mapping lacks); orderflow reconcile --tenant T names it.\n")
+		fmt.Fprintf(w, "Records = posted + parked, to the penny; a parked posting is one the provider refused (a VAT rate the seller's mapping lacks): orderflow reconcile --tenant T names it, orderflow replay-parked puts it back after the mapping is fixed.\n")
 	}
 
 	fmt.Fprintf(w, "\nVault: %.0f requests for %d snapshots (%.3f per order); token cache hit rate %.0f%%\n",
