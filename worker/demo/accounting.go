@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
@@ -75,10 +76,14 @@ func runAccounting(ctx context.Context, cfg Config, app config.Config, admin *ka
 	qa.Accounts = map[string]string{"sales": "41", "shipping": "42", "discount": "43", "other": "41", "refund": "44", "marketplace_vat": "81"}
 	qa.TaxTypes = map[string]string{"20": "2", "5": "3", "0": "4", "19": "31", "23": "32"}
 	qa.ClearingAccount, qa.NoVATTaxType = "91", "6"
+	// Names of this run: the providers' refresh tokens rotate and are kept
+	// in Vault by connector, and each run's stand-ins start afresh.
+	run := strconv.FormatInt(time.Now().Unix(), 36)
+	xeroName, qboName := "books_xero_"+run, "books_quickbooks_"+run
 	app.Connectors = config.Connectors{
-		"books_xero": {Kind: "xero", Purpose: config.PurposeAccounting, Endpoint: xs.URL, Credentials: config.SecretRef{Value: "test-secret"},
+		xeroName: {Kind: "xero", Purpose: config.PurposeAccounting, Endpoint: xs.URL, Credentials: config.SecretRef{Value: "test-secret"},
 			Tenants: []string{tenants[0]}, Accounting: xa},
-		"books_quickbooks": {Kind: "quickbooks", Purpose: config.PurposeAccounting, Endpoint: qs.URL, Credentials: config.SecretRef{Value: "test-client-secret"},
+		qboName: {Kind: "quickbooks", Purpose: config.PurposeAccounting, Endpoint: qs.URL, Credentials: config.SecretRef{Value: "test-client-secret"},
 			Tenants: []string{tenants[1]}, Accounting: qa},
 	}
 	app.Dispatch.AccountingGroupID = app.Kafka.GroupID + "-accounting"
@@ -146,8 +151,8 @@ func runAccounting(ctx context.Context, cfg Config, app config.Config, admin *ka
 	from, to := now.AddDate(-2, 0, 0), now
 	var out []Books
 	for _, b := range []Books{
-		{Tenant: tenants[0], Connector: "books_xero", Kind: "xero", Documents: len(xs.Documents())},
-		{Tenant: tenants[1], Connector: "books_quickbooks", Kind: "quickbooks", Documents: len(qs.Entries())},
+		{Tenant: tenants[0], Connector: xeroName, Kind: "xero", Documents: len(xs.Documents())},
+		{Tenant: tenants[1], Connector: qboName, Kind: "quickbooks", Documents: len(qs.Entries())},
 	} {
 		records, err := l.Records(ctx, b.Tenant, from, to)
 		if err != nil {

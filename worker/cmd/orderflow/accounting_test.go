@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/orderflow/orderflow/connectors/accounting/ledger"
+	"github.com/orderflow/orderflow/connectors/accounting/tokenstore"
 	"github.com/orderflow/orderflow/connectors/accounting/xero/xerotest"
 	"github.com/orderflow/orderflow/connectors/outbox/outboxtest"
 	"github.com/orderflow/orderflow/worker/config"
@@ -102,6 +103,15 @@ func TestDispatchPostsTheBooks(t *testing.T) {
 	}
 	if v := srv.Violations(); len(v) > 0 {
 		t.Errorf("requests broke Xero's contract: %v", v)
+	}
+	// Xero rotated the refresh token; the latest is kept in Vault for the
+	// next start.
+	tokens, err := tokenstore.New(tokenstore.Config{Client: stacktest.VaultClient(t), Path: "orderflow/connectors/" + cfg.ClickHouse.Database})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if kept, ok, err := tokens.Load(ctx, "books"); err != nil || !ok || kept.Reveal() != srv.RefreshToken() || srv.Refreshes() == 0 {
+		t.Errorf("kept refresh token ok=%v (%v); want Xero's latest after %d refreshes", ok, err, srv.Refreshes())
 	}
 	// Every posting the pass found due is recorded, each one Xero document
 	// (a posting whose lines round to nothing makes none).

@@ -1,17 +1,20 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"maps"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/orderflow/orderflow/connectors/accounting"
 	"github.com/orderflow/orderflow/connectors/accounting/booking"
 	"github.com/orderflow/orderflow/connectors/accounting/quickbooks"
+	"github.com/orderflow/orderflow/connectors/accounting/tokenstore"
 	"github.com/orderflow/orderflow/connectors/accounting/xero"
 	"github.com/orderflow/orderflow/connectors/courier/clickanddrop"
 	"github.com/orderflow/orderflow/connectors/courier/webhook"
@@ -60,7 +63,7 @@ func buildConnectors(cfg config.Config, reg prometheus.Registerer, log *slog.Log
 // buildPosters builds a connector for every accounting connector of the
 // configuration, by name; as buildConnectors, a kind without a case is
 // refused.
-func buildPosters(cfg config.Config, reg prometheus.Registerer, log *slog.Logger) (map[string]booking.Poster, error) {
+func buildPosters(ctx context.Context, cfg config.Config, tokens *tokenstore.Store, reg prometheus.Registerer, log *slog.Logger) (map[string]booking.Poster, error) {
 	out := map[string]booking.Poster{}
 	for _, name := range slices.Sorted(maps.Keys(cfg.Connectors)) {
 		c := cfg.Connectors[name]
@@ -72,12 +75,22 @@ func buildPosters(cfg config.Config, reg prometheus.Registerer, log *slog.Logger
 		for kind, code := range a.Accounts {
 			accounts[accounting.LineKind(kind)] = code
 		}
-		// The provider rotates the refresh token at every refresh; until it
-		// is kept in Vault, the operator must store the new one where
-		// refresh_token points before the next start.
-		rotated := func(config.Secret) {
-			log.Warn("accounting: the provider rotated the connector's refresh token; store the new one where connectors.<name>.accounting.refresh_token points before the next start",
-				"connector", name)
+		// The provider rotates the refresh token at every refresh, and the
+		// old one soon stops working: the latest is kept in Vault and used in
+		// place of the configured one from then on.
+		refresh := a.RefreshToken.Value
+		if stored, ok, err := tokens.Load(ctx, name); err != nil {
+			return nil, fmt.Errorf("connectors.%s: %w", name, err)
+		} else if ok {
+			refresh = stored
+		}
+		rotated := func(tok config.Secret) {
+			saveCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			if err := tokens.Save(saveCtx, name, tok); err != nil {
+				log.Error("accounting: the rotated refresh token could not be kept in Vault; the connector will need a new one at its next start",
+					"connector", name, "error", err)
+			}
 		}
 		var p booking.Poster
 		var err error
@@ -85,7 +98,7 @@ func buildPosters(cfg config.Config, reg prometheus.Registerer, log *slog.Logger
 		case xero.Kind:
 			p, err = xero.New(xero.Config{
 				Name: name, TenantID: c.Tenants[0], XeroTenantID: a.Organisation, BaseURL: c.Endpoint, TokenURL: a.TokenURL,
-				ClientID: a.ClientID, ClientSecret: c.Credentials.Value, RefreshToken: a.RefreshToken.Value, OnRefreshToken: rotated,
+				ClientID: a.ClientID, ClientSecret: c.Credentials.Value, RefreshToken: refresh, OnRefreshToken: rotated,
 				Mapping: xero.Mapping{
 					Accounts: accounts, TaxTypes: a.TaxTypes, NoTaxType: a.NoVATTaxType, Status: strings.ToUpper(a.Status),
 					Refunds: a.Refunds, MarketplaceVAT: a.MarketplaceVAT,
@@ -95,7 +108,7 @@ func buildPosters(cfg config.Config, reg prometheus.Registerer, log *slog.Logger
 		case quickbooks.Kind:
 			p, err = quickbooks.New(quickbooks.Config{
 				Name: name, TenantID: c.Tenants[0], RealmID: a.Organisation, BaseURL: c.Endpoint, TokenURL: a.TokenURL,
-				ClientID: a.ClientID, ClientSecret: c.Credentials.Value, RefreshToken: a.RefreshToken.Value, OnRefreshToken: rotated,
+				ClientID: a.ClientID, ClientSecret: c.Credentials.Value, RefreshToken: refresh, OnRefreshToken: rotated,
 				Mapping: quickbooks.Mapping{
 					Accounts: accounts, ClearingAccount: a.ClearingAccount, TaxCodes: a.TaxTypes, NoVATTaxCode: a.NoVATTaxType,
 					MarketplaceVAT: a.MarketplaceVAT,

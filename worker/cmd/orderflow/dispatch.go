@@ -17,6 +17,7 @@ import (
 	"github.com/orderflow/orderflow/connectors/accounting/ledger"
 	"github.com/orderflow/orderflow/connectors/accounting/poster"
 	"github.com/orderflow/orderflow/connectors/accounting/postings"
+	"github.com/orderflow/orderflow/connectors/accounting/tokenstore"
 	"github.com/orderflow/orderflow/connectors/dispatch"
 	"github.com/orderflow/orderflow/worker/backoff"
 	"github.com/orderflow/orderflow/worker/config"
@@ -129,7 +130,14 @@ func runDispatcher(ctx context.Context, cfg config.Config, reg *prometheus.Regis
 	}
 	var pass func(context.Context) error
 	if hasPurpose(cfg, config.PurposeAccounting) {
-		posters, err := buildPosters(cfg, reg, log)
+		// One data set's connectors apart from another's: the path names the
+		// database, as the purge lease's does.
+		tokens, err := tokenstore.New(tokenstore.Config{Client: vault.VaultAPI(), Mount: cfg.Retention.Lease.KVMount,
+			Path: "orderflow/connectors/" + cfg.ClickHouse.Database})
+		if err != nil {
+			return err
+		}
+		posters, err := buildPosters(ctx, cfg, tokens, reg, log)
 		if err != nil {
 			return err
 		}
