@@ -13,6 +13,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/orderflow/orderflow/worker/consume"
+	"github.com/orderflow/orderflow/worker/kafkaclient"
 	"github.com/orderflow/orderflow/worker/kafkafailure"
 	"github.com/orderflow/orderflow/worker/stream"
 )
@@ -144,34 +145,11 @@ func Replay(ctx context.Context, cfg ReplayConfig) (ReplaySummary, error) {
 // replayRange returns, per partition of the parked topic, the offset the
 // replay group is at (the partition's first when it has none) and the end.
 func replayRange(ctx context.Context, cfg ReplayConfig) (from, end map[int]int64, err error) {
-	meta, err := cfg.Admin.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{cfg.ParkedTopic}})
+	from, end, err = kafkaclient.OffsetRange(ctx, cfg.Admin, cfg.ParkedTopic)
 	if err != nil {
-		return nil, nil, kafkafailure.Classify(fmt.Errorf("replay: metadata of %s: %w", cfg.ParkedTopic, err))
+		return nil, nil, kafkafailure.Classify(fmt.Errorf("replay: %w", err))
 	}
-	var partitions []int
-	for _, t := range meta.Topics {
-		if t.Error != nil {
-			return nil, nil, kafkafailure.Classify(fmt.Errorf("replay: metadata of %s: %w", cfg.ParkedTopic, t.Error))
-		}
-		for _, p := range t.Partitions {
-			partitions = append(partitions, p.ID)
-		}
-	}
-	reqs := make([]kafka.OffsetRequest, 0, 2*len(partitions))
-	for _, p := range partitions {
-		reqs = append(reqs, kafka.FirstOffsetOf(p), kafka.LastOffsetOf(p))
-	}
-	offs, err := cfg.Admin.ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{cfg.ParkedTopic: reqs}})
-	if err != nil {
-		return nil, nil, kafkafailure.Classify(fmt.Errorf("replay: offsets of %s: %w", cfg.ParkedTopic, err))
-	}
-	from, end = map[int]int64{}, map[int]int64{}
-	for _, po := range offs.Topics[cfg.ParkedTopic] {
-		if po.Error != nil {
-			return nil, nil, kafkafailure.Classify(fmt.Errorf("replay: offsets of %s/%d: %w", cfg.ParkedTopic, po.Partition, po.Error))
-		}
-		from[po.Partition], end[po.Partition] = po.FirstOffset, po.LastOffset
-	}
+	partitions := slices.Sorted(maps.Keys(end))
 	committed, err := cfg.Admin.OffsetFetch(ctx, &kafka.OffsetFetchRequest{GroupID: cfg.GroupID, Topics: map[string][]int{cfg.ParkedTopic: partitions}})
 	if err == nil {
 		err = committed.Error

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/orderflow/orderflow/worker/kafkaclient"
 	"github.com/segmentio/kafka-go"
 )
 
@@ -98,9 +99,9 @@ func Replay(ctx context.Context, cfg ReplayConfig) (ReplaySummary, error) {
 		cfg.BatchSize = defaultBatchSize
 	}
 	client := &kafka.Client{Addr: kafka.TCP(cfg.Brokers...), Transport: cfg.Transport, Timeout: 30 * time.Second}
-	firsts, ends, err := offsetRange(ctx, client, cfg.Topic)
+	firsts, ends, err := kafkaclient.OffsetRange(ctx, client, cfg.Topic)
 	if err != nil {
-		return sum, err
+		return sum, fmt.Errorf("replay: %w", err)
 	}
 	writer := &kafka.Writer{
 		Addr: kafka.TCP(cfg.Brokers...), Transport: cfg.Transport, Balancer: &kafka.Hash{},
@@ -319,31 +320,4 @@ func headerValues(headers []kafka.Header) map[string]string {
 		}
 	}
 	return h
-}
-
-// offsetRange returns each partition's first and end offsets.
-func offsetRange(ctx context.Context, client *kafka.Client, topic string) (firsts, ends map[int]int64, err error) {
-	meta, err := client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{topic}})
-	if err != nil {
-		return nil, nil, fmt.Errorf("replay: metadata of %s: %w", topic, err)
-	}
-	if len(meta.Topics) != 1 || meta.Topics[0].Error != nil {
-		return nil, nil, fmt.Errorf("replay: topic %s not found", topic)
-	}
-	var req []kafka.OffsetRequest
-	for _, p := range meta.Topics[0].Partitions {
-		req = append(req, kafka.FirstOffsetOf(p.ID), kafka.LastOffsetOf(p.ID))
-	}
-	resp, err := client.ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{topic: req}})
-	if err != nil {
-		return nil, nil, fmt.Errorf("replay: offsets of %s: %w", topic, err)
-	}
-	firsts, ends = map[int]int64{}, map[int]int64{}
-	for _, po := range resp.Topics[topic] {
-		if po.Error != nil {
-			return nil, nil, fmt.Errorf("replay: offsets of %s/%d: %w", topic, po.Partition, po.Error)
-		}
-		firsts[po.Partition], ends[po.Partition] = po.FirstOffset, po.LastOffset
-	}
-	return firsts, ends, nil
 }

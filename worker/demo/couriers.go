@@ -23,6 +23,7 @@ import (
 	"github.com/orderflow/orderflow/connectors/outbox"
 	"github.com/orderflow/orderflow/worker/config"
 	"github.com/orderflow/orderflow/worker/consume"
+	"github.com/orderflow/orderflow/worker/kafkaclient"
 	"github.com/orderflow/orderflow/worker/stream"
 )
 
@@ -266,26 +267,13 @@ func readTopic(ctx context.Context, app config.Config, admin *kafka.Client, topi
 // endOffsets sums a topic's end offsets: the messages written to it (the
 // demo's topics are fresh, so none has been deleted).
 func endOffsets(ctx context.Context, admin *kafka.Client, topic string) (int64, error) {
-	meta, err := admin.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{topic}})
+	_, ends, err := kafkaclient.OffsetRange(ctx, admin, topic)
 	if err != nil {
-		return 0, fmt.Errorf("metadata of %s: %w", topic, err)
-	}
-	var reqs []kafka.OffsetRequest
-	for _, t := range meta.Topics {
-		for _, p := range t.Partitions {
-			reqs = append(reqs, kafka.LastOffsetOf(p.ID))
-		}
-	}
-	resp, err := admin.ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{topic: reqs}})
-	if err != nil {
-		return 0, fmt.Errorf("end offsets of %s: %w", topic, err)
+		return 0, err
 	}
 	var n int64
-	for _, p := range resp.Topics[topic] {
-		if p.Error != nil {
-			return 0, fmt.Errorf("end offset of %s/%d: %w", topic, p.Partition, p.Error)
-		}
-		n += p.LastOffset
+	for _, e := range ends {
+		n += e
 	}
 	return n, nil
 }
