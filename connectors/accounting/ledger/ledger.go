@@ -57,9 +57,12 @@ func (l *Ledger) Records(ctx context.Context, tenant string, from, to time.Time)
 		var status, payment string
 		var isBusiness uint8
 		var subtotal, tax, shipping, discount, total, mpTax, refunded decimal.Decimal
-		var lineTotals, lineTaxes []decimal.Decimal
+		// The lines' amounts, one array per field, at the same index (older
+		// rows' shipping, discount and gift wrap arrays are empty).
+		var lineAmounts [8][]decimal.Decimal
 		if err := rows.Scan(&r.TenantID, &r.Channel, &r.ChannelOrderID, &r.Jurisdiction, &r.Marketplace, &r.PurchasedAt,
-			&status, &payment, &isBusiness, &r.Currency, &subtotal, &tax, &shipping, &discount, &total, &mpTax, &refunded, &r.InvoiceParty, &lineTotals, &lineTaxes); err != nil {
+			&status, &payment, &isBusiness, &r.Currency, &subtotal, &tax, &shipping, &discount, &total, &mpTax, &refunded, &r.InvoiceParty,
+			&lineAmounts[0], &lineAmounts[1], &lineAmounts[2], &lineAmounts[3], &lineAmounts[4], &lineAmounts[5], &lineAmounts[6], &lineAmounts[7]); err != nil {
 			return err
 		}
 		r.Status, r.PaymentStatus, r.IsBusiness = order.Status(status), order.PaymentStatus(payment), isBusiness == 1
@@ -69,17 +72,21 @@ func (l *Ledger) Records(ctx context.Context, tenant string, from, to time.Time)
 		}{{&r.Subtotal, subtotal}, {&r.Tax, tax}, {&r.Shipping, shipping}, {&r.Discount, discount}, {&r.Total, total}, {&r.MarketplaceTax, mpTax}, {&r.Refunded, refunded}} {
 			*m.to = amount(m.from)
 		}
-		for i := range lineTotals {
-			r.LineTotals = append(r.LineTotals, amount(lineTotals[i]))
-		}
-		for i := range lineTaxes {
-			r.LineTaxes = append(r.LineTaxes, amount(lineTaxes[i]))
+		r.Lines = make([]postings.RecordLine, len(lineAmounts[0]))
+		for i := range r.Lines {
+			l := &r.Lines[i]
+			for f, to := range []*order.Amount{&l.Total, &l.Tax, &l.Shipping, &l.ShippingTax, &l.Discount, &l.DiscountTax, &l.GiftWrap, &l.GiftWrapTax} {
+				if i < len(lineAmounts[f]) {
+					*to = amount(lineAmounts[f][i])
+				}
+			}
 		}
 		r.PurchasedAt = r.PurchasedAt.UTC()
 		out = append(out, r)
 		return nil
 	}, "SELECT tenant_id, toString(channel), channel_order_id, jurisdiction, marketplace, purchased_at, toString(status), toString(payment_status), "+
-		"is_business, currency, subtotal, tax, shipping, discount, total, marketplace_tax, refunded, invoice_party_ciphertext, line_totals, line_taxes FROM "+l.records+" FINAL "+
+		"is_business, currency, subtotal, tax, shipping, discount, total, marketplace_tax, refunded, invoice_party_ciphertext, "+
+		"line_totals, line_taxes, line_shipping, line_shipping_taxes, line_discounts, line_discount_taxes, line_gift_wraps, line_gift_wrap_taxes FROM "+l.records+" FINAL "+
 		"WHERE tenant_id = ? AND purchased_at >= ? AND purchased_at < ? ORDER BY purchased_at, channel, channel_order_id",
 		tenant, from.UTC(), to.UTC())
 	if err != nil {

@@ -50,7 +50,7 @@ type Config struct {
 	Window time.Duration
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
-	// Registerer receives orderflow_accounting_unposted_amount and
+	// Registerer receives orderflow_accounting_unreconciled_amount and
 	// orderflow_accounting_unposted_periods. Nil keeps them unregistered.
 	Registerer prometheus.Registerer
 }
@@ -82,8 +82,8 @@ func New(cfg Config) (*Poster, error) {
 		cfg: cfg,
 		// Tenant ids are the platform's sellers, not personal data, and
 		// bounded by them.
-		amount: m.GaugeVec("orderflow_accounting_unposted_amount",
-			"Gross of the closed periods not yet reconciled with the accounting provider at the last pass (summaries and adjustments due), by tenant and currency.",
+		amount: m.GaugeVec("orderflow_accounting_unreconciled_amount",
+			"How far the closed periods' financial records are from what the accounting provider confirmed, at the last pass: the gross of each posting due (a summary not posted, an adjustment), summed as absolute amounts so that a refund never hides a sale, by tenant and currency.",
 			"tenant", "currency"),
 		periods: m.GaugeVec("orderflow_accounting_unposted_periods",
 			"Postings due (closed periods not posted, and adjustments) at the last pass, by tenant.", "tenant"),
@@ -135,7 +135,7 @@ func (p *Poster) Pass(ctx context.Context, tenants []Tenant) (Report, error) {
 		}
 		for i := range due {
 			_, _, gross := due[i].Totals()
-			unposted[due[i].Currency] += gross
+			unposted[due[i].Currency] += max(gross, -gross)
 		}
 		for cur, a := range unposted {
 			f, _ := strconv.ParseFloat(a.String(), 64) // a gauge is a float; the ledger holds the exact amount

@@ -3,6 +3,9 @@ package poster_test
 import (
 	"context"
 	"encoding/json"
+	"math"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -18,6 +21,8 @@ import (
 	"github.com/orderflow/orderflow/worker/kafkaclient"
 	"github.com/orderflow/orderflow/worker/pipeline/pipelinetest"
 	"github.com/orderflow/orderflow/worker/stacktest"
+	"github.com/orderflow/orderflow/worker/telemetry/telemetrytest"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // A pass on the real ClickHouse and Kafka writes each tenant's due postings
@@ -47,8 +52,9 @@ func TestAPassWritesWhatIsDueOnce(t *testing.T) {
 	stacktest.CreateTopic(t, brokers, topic, 3)
 	writer := kafkaclient.SyncWriter(kafkaclient.WriterConfig{Brokers: brokers, Topic: topic})
 	defer writer.Close()
+	reg := prometheus.NewRegistry()
 	p, err := poster.New(poster.Config{Ledger: l, Writer: writer, Postings: postings.Config{Periodicity: postings.Weekly},
-		Now: func() time.Time { return outboxtest.Now }})
+		Now: func() time.Time { return outboxtest.Now }, Registerer: reg})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,6 +78,9 @@ func TestAPassWritesWhatIsDueOnce(t *testing.T) {
 	if err != nil || again != rep {
 		t.Fatalf("a repeated pass before the ledger has them: %+v (%v), want the same %+v", again, err, rep)
 	}
+	if n := telemetrytest.Sum(t, reg, "orderflow_accounting_unposted_periods"); int(n) != rep.Summaries {
+		t.Errorf("orderflow_accounting_unposted_periods = %v, want the %d summaries due", n, rep.Summaries)
+	}
 	msgs := stacktest.ReadAll(t, brokers, topic, 3)
 	if len(msgs) != 2*rep.Summaries {
 		t.Fatalf("%d jobs on the topic, want %d (two passes)", len(msgs), 2*rep.Summaries)
@@ -91,6 +100,20 @@ func TestAPassWritesWhatIsDueOnce(t *testing.T) {
 		}
 		if keys[ps.IdempotencyKey]++; keys[ps.IdempotencyKey] == 1 {
 			due = append(due, ps)
+		}
+	}
+	// The unreconciled amount is each currency's postings due, gross; a
+	// refund in a period counts for its size, never against a sale.
+	wantUnreconciled := map[string]float64{}
+	for _, ps := range due {
+		_, _, gross := ps.Totals()
+		f, _ := strconv.ParseFloat(gross.String(), 64)
+		wantUnreconciled[ps.TenantID+"/"+ps.Currency] += math.Abs(f)
+	}
+	for k, want := range wantUnreconciled {
+		tenant, cur, _ := strings.Cut(k, "/")
+		if got := telemetrytest.Sum(t, reg, "orderflow_accounting_unreconciled_amount", "tenant="+tenant, "currency="+cur); math.Abs(got-want) > 0.005 {
+			t.Errorf("orderflow_accounting_unreconciled_amount{tenant=%s,currency=%s} = %.2f, want %.2f", tenant, cur, got, want)
 		}
 	}
 	for k, n := range keys {
@@ -115,5 +138,11 @@ func TestAPassWritesWhatIsDueOnce(t *testing.T) {
 	}
 	if rep, err := p.Pass(ctx, tenants); err != nil || rep != (poster.Report{}) {
 		t.Errorf("after the ledger has them: %+v (%v), want nothing", rep, err)
+	}
+	if got := telemetrytest.Sum(t, reg, "orderflow_accounting_unreconciled_amount"); got != 0 {
+		t.Errorf("orderflow_accounting_unreconciled_amount sums to %v once everything is posted, want 0", got)
+	}
+	if got := telemetrytest.Sum(t, reg, "orderflow_accounting_unposted_periods"); got != 0 {
+		t.Errorf("orderflow_accounting_unposted_periods sums to %v once everything is posted, want 0", got)
 	}
 }

@@ -35,6 +35,7 @@ package postings
 
 import (
 	"math/big"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -66,10 +67,20 @@ type Record struct {
 	// InvoiceParty is the order's invoice party, transit ciphertext under
 	// the tenant's key; set for a business order.
 	InvoiceParty string
-	// LineTotals and LineTaxes are the order lines' amounts and VAT, at the
-	// same index: what tells the rates of an order that mixes them (a book
-	// at 0% beside a mug at 20%).
-	LineTotals, LineTaxes []order.Amount
+	// Lines are the order lines' amounts and VAT: what tells the rates of an
+	// order that mixes them (a book at 0% beside a mug at 20%).
+	Lines []RecordLine
+}
+
+// RecordLine is one order line's amounts as financial_records holds them:
+// the items' price, shipping, discount and gift wrap, each with the VAT in
+// it (or, where prices exclude tax, on it). A record written before lines
+// kept their shipping, discount and gift wrap has those zero.
+type RecordLine struct {
+	Total, Tax            order.Amount
+	Shipping, ShippingTax order.Amount
+	Discount, DiscountTax order.Amount
+	GiftWrap, GiftWrapTax order.Amount
 }
 
 // Counts reports whether the record is a sale: paid, whatever became of it
@@ -271,100 +282,111 @@ func absInt(a int64) int64 {
 
 // Split applies the model to one record, rate by rate: an order whose lines
 // are at different VAT rates (a zero-rated book beside a standard-rated mug)
-// is split into one OrderAmounts per rate. Its lines' amounts and VAT go to
-// their rates; shipping, discounts, other charges, their VAT, refunds and
-// marketplace VAT are apportioned by the goods of each rate (shipping's VAT
-// to the rated goods only). The parts sum exactly to Amounts' whole.
+// is split into one OrderAmounts per rate. Each line goes to the rate of
+// its own amounts (item, shipping, gift wrap, less discount, with the VAT on
+// each). What the lines do not hold (an order-level charge, or all of the
+// shipping and discounts of a record written before lines kept them) is
+// apportioned: when it carries no VAT, to the zero-rated goods if the order
+// has any; when it does, over the rated goods; otherwise by goods.
+// Refunds and marketplace VAT go by each rate's share of the order. The
+// parts sum exactly to Amounts' whole.
 func Split(r Record) ([]OrderAmounts, bool) {
 	whole, ok := Amounts(r)
 	if !ok {
 		return nil, false
 	}
 	base := r.Subtotal + r.Shipping - r.Discount
-	inclusive := !(r.Tax > 0 && exclusiveJurisdictions[r.Jurisdiction] && r.Total-base >= r.Tax)
+	exclusive := r.Tax > 0 && exclusiveJurisdictions[r.Jurisdiction] && r.Total-base >= r.Tax
 	type group struct {
-		goods, goodsTax order.Amount
+		rate                                    string
+		subtotal, shipping, discount, tax, rest order.Amount
 	}
-	groups := map[string]*group{}
-	var order_ []string
-	var lineTax order.Amount
-	for i, total := range r.LineTotals {
-		if i >= len(r.LineTaxes) || total == 0 {
+	var groups []*group
+	var lines group // what the lines hold, summed
+	for _, l := range r.Lines {
+		gross, tax := l.Total+l.Shipping+l.GiftWrap-l.Discount, l.Tax+l.ShippingTax+l.GiftWrapTax-l.DiscountTax
+		if gross == 0 && tax == 0 {
 			continue
 		}
-		tax := r.LineTaxes[i]
-		net := total
-		if inclusive {
+		net := gross
+		if !exclusive {
 			net -= tax
 		}
 		rt := rate(tax, net)
-		if groups[rt] == nil {
-			groups[rt] = &group{}
-			order_ = append(order_, rt)
+		i := slices.IndexFunc(groups, func(g *group) bool { return g.rate == rt })
+		if i < 0 {
+			i = len(groups)
+			groups = append(groups, &group{rate: rt})
 		}
-		groups[rt].goods += total
-		groups[rt].goodsTax += tax
-		lineTax += tax
+		g := groups[i]
+		g.subtotal += l.Total
+		g.shipping += l.Shipping
+		g.discount += l.Discount
+		g.rest += l.GiftWrap
+		g.tax += tax
+		lines.subtotal += l.Total
+		lines.shipping += l.Shipping
+		lines.discount += l.Discount
+		lines.tax += tax
 	}
 	if len(groups) < 2 {
 		return []OrderAmounts{whole}, true
 	}
-	goods := make([]order.Amount, len(order_))
-	taxedGoods := make([]order.Amount, len(order_))
-	for i, rt := range order_ {
-		goods[i] = groups[rt].goods
-		if rt != "0" {
-			taxedGoods[i] = groups[rt].goods
+	goods := make([]order.Amount, len(groups))
+	for i, g := range groups {
+		goods[i] = g.subtotal
+	}
+	weights := goods
+	remTax := r.Tax - lines.tax
+	if zero := slices.IndexFunc(groups, func(g *group) bool { return g.rate == "0" }); remTax == 0 && zero >= 0 {
+		weights = make([]order.Amount, len(groups))
+		weights[zero] = 1
+	} else if remTax != 0 {
+		weights = make([]order.Amount, len(groups))
+		for i, g := range groups {
+			if g.rate != "0" {
+				weights[i] = g.subtotal
+			}
 		}
 	}
-	// What is not the lines' own goes by the goods of each rate; the VAT
-	// beyond the lines' (shipping's) by the rated goods.
-	shares := func(a order.Amount, by []order.Amount) []order.Amount { return split(a, by) }
-	subtotal := shares(r.Subtotal-sumOf(goods), goods)
-	// Shipping whose VAT the channel charged goes with the rated goods
-	// that carry that VAT; untaxed shipping by all the goods.
-	shippingBy := goods
-	if r.Tax-lineTax != 0 {
-		shippingBy = taxedGoods
+	for i, share := range split(r.Subtotal-lines.subtotal, weights) {
+		groups[i].subtotal += share
 	}
-	shipping := shares(r.Shipping, shippingBy)
-	discount := shares(r.Discount, goods)
-	// The total beyond the items (shipping, less discounts, other charges,
-	// exclusive VAT) follows those parts, so that each part's own total
-	// holds its shipping and VAT.
-	total := make([]order.Amount, len(order_))
-	rest := shares(r.Total-r.Subtotal-r.Shipping+r.Discount, goods)
-	for i := range total {
-		total[i] = shipping[i] - discount[i] + rest[i]
+	for i, share := range split(r.Shipping-lines.shipping, weights) {
+		groups[i].shipping += share
 	}
-	extraTax := shares(r.Tax-lineTax, taxedGoods)
-	mp := shares(r.MarketplaceTax, goods)
+	for i, share := range split(r.Discount-lines.discount, weights) {
+		groups[i].discount += share
+	}
+	for i, share := range split(remTax, weights) {
+		groups[i].tax += share
+	}
+	// Each rate's total: its goods, shipping, less discounts, gift wrap
+	// (and, where prices exclude tax, its tax); what the order's total holds
+	// beyond them (charges the record does not name) by the same weights.
+	totals := make([]order.Amount, len(groups))
+	var sum order.Amount
+	for i, g := range groups {
+		totals[i] = g.subtotal + g.shipping - g.discount + g.rest
+		if exclusive {
+			totals[i] += g.tax
+		}
+		sum += totals[i]
+	}
+	for i, share := range split(r.Total-sum, weights) {
+		totals[i] += share
+	}
+	mp := split(r.MarketplaceTax, goods)
+	refunds := split(r.Refunded, totals)
 	var out []OrderAmounts
-	refunds := make([]order.Amount, len(order_))
-	grossOf := make([]order.Amount, len(order_))
-	for i, rt := range order_ {
-		grossOf[i] = groups[rt].goods + total[i]
-	}
-	refunds = shares(r.Refunded, grossOf)
-	for i, rt := range order_ {
-		g := r
-		g.Subtotal = groups[rt].goods + subtotal[i]
-		g.Shipping, g.Discount = shipping[i], discount[i]
-		g.Tax = groups[rt].goodsTax + extraTax[i]
-		g.Total = groups[rt].goods + subtotal[i] + total[i]
-		g.MarketplaceTax, g.Refunded = mp[i], refunds[i]
-		g.LineTotals, g.LineTaxes = nil, nil
-		if a, ok := Amounts(g); ok {
+	for i, g := range groups {
+		part := r
+		part.Subtotal, part.Shipping, part.Discount, part.Tax, part.Total = g.subtotal, g.shipping, g.discount, g.tax, totals[i]
+		part.MarketplaceTax, part.Refunded = mp[i], refunds[i]
+		part.Lines = nil
+		if a, ok := Amounts(part); ok {
 			out = append(out, a)
 		}
 	}
 	return out, true
-}
-
-func sumOf(as []order.Amount) order.Amount {
-	var s order.Amount
-	for _, a := range as {
-		s += a
-	}
-	return s
 }

@@ -215,37 +215,84 @@ func TestPeriodOf(t *testing.T) {
 	}
 }
 
-// An order mixing rates is split by them: a zero-rated book (10.00) beside
-// a standard-rated mug (24.00, 4.00 VAT), shipping 2.99 whose 0.50 VAT goes
-// with the mug; the parts sum exactly to the order, and the book's carries
-// no VAT.
-func TestSplitByRate(t *testing.T) {
-	r := postings.Record{PaymentStatus: order.PaymentPaid, Jurisdiction: "GB",
-		Subtotal: amt(t, "34.00"), Shipping: amt(t, "2.99"), Tax: amt(t, "4.50"), Total: amt(t, "36.99"),
-		LineTotals: []order.Amount{amt(t, "10.00"), amt(t, "24.00")}, LineTaxes: []order.Amount{0, amt(t, "4.00")}}
-	parts, ok := postings.Split(r)
-	if !ok || len(parts) != 2 {
-		t.Fatalf("Split: %+v, %v; want two rates", parts, ok)
-	}
-	var gross, tax order.Amount
-	rates := map[string]order.Amount{}
+// sumParts is what Split's parts add up to: gross and VAT overall, and VAT
+// and gross by rate.
+func sumParts(parts []postings.OrderAmounts) (gross, tax order.Amount, taxByRate, grossByRate map[string]order.Amount) {
+	taxByRate, grossByRate = map[string]order.Amount{}, map[string]order.Amount{}
 	for _, p := range parts {
 		for _, l := range p.Lines {
 			gross += l.Net + l.Tax
 			tax += l.Tax
-			rates[p.VATRate] += l.Tax
+			taxByRate[p.VATRate] += l.Tax
+			grossByRate[p.VATRate] += l.Net + l.Tax
 		}
 	}
+	return gross, tax, taxByRate, grossByRate
+}
+
+// An order mixing rates is split by them, each line with its own shipping,
+// discount and gift wrap: a zero-rated book (10.00, shipping 2.99 without
+// VAT, a 1.00 promotion) beside a standard-rated mug (24.00 with 4.00 VAT,
+// shipping 3.49 with 0.58, a 6.00 promotion taking 1.00 VAT off, gift wrap
+// 1.20 with 0.20). Each rate holds exactly its lines' amounts and VAT, and
+// the parts sum to the order.
+func TestSplitByRate(t *testing.T) {
+	book := postings.RecordLine{Total: amt(t, "10.00"), Shipping: amt(t, "2.99"), Discount: amt(t, "1.00")}
+	mug := postings.RecordLine{Total: amt(t, "24.00"), Tax: amt(t, "4.00"), Shipping: amt(t, "3.49"), ShippingTax: amt(t, "0.58"),
+		Discount: amt(t, "6.00"), DiscountTax: amt(t, "1.00"), GiftWrap: amt(t, "1.20"), GiftWrapTax: amt(t, "0.20")}
+	r := postings.Record{PaymentStatus: order.PaymentPaid, Jurisdiction: "GB",
+		Subtotal: amt(t, "34.00"), Shipping: amt(t, "6.48"), Discount: amt(t, "7.00"), Tax: amt(t, "3.78"), Total: amt(t, "34.68"),
+		Lines: []postings.RecordLine{book, mug}}
+	parts, ok := postings.Split(r)
+	if !ok || len(parts) != 2 {
+		t.Fatalf("Split: %+v, %v; want two rates", parts, ok)
+	}
+	gross, tax, taxBy, grossBy := sumParts(parts)
 	if gross != r.Total || tax != r.Tax {
 		t.Errorf("the parts sum to %s gross, %s VAT; want the order's %s and %s", gross, tax, r.Total, r.Tax)
 	}
-	if rates["0"] != 0 || rates["20"] != amt(t, "4.50") {
-		t.Errorf("VAT by rate %v: want 0 at 0%% and all 4.50 at 20%%", rates)
+	if taxBy["0"] != 0 || grossBy["0"] != amt(t, "11.99") || taxBy["20"] != amt(t, "3.78") || grossBy["20"] != amt(t, "22.69") {
+		t.Errorf("by rate: VAT %v, gross %v; want 0 VAT on 11.99 at 0%% and 3.78 on 22.69 at 20%%", taxBy, grossBy)
 	}
 	// A single-rate order is one part, the whole.
 	one := postings.Record{PaymentStatus: order.PaymentPaid, Subtotal: amt(t, "24.00"), Tax: amt(t, "4.00"), Total: amt(t, "24.00"),
-		LineTotals: []order.Amount{amt(t, "24.00")}, LineTaxes: []order.Amount{amt(t, "4.00")}}
+		Lines: []postings.RecordLine{{Total: amt(t, "24.00"), Tax: amt(t, "4.00")}}}
 	if parts, _ := postings.Split(one); len(parts) != 1 || parts[0].VATRate != "20" {
 		t.Errorf("a single-rate order split into %+v", parts)
+	}
+}
+
+// A record written before lines kept their shipping and discounts: what the
+// lines do not hold is apportioned, untaxed shipping with the zero-rated
+// goods and taxed shipping with the rated ones, so that no part reads at a
+// rate no line has (the 16.8% an even spread of the book's free-of-VAT
+// shipping over both lines would make).
+func TestSplitApportionsWhatTheLinesDoNotHold(t *testing.T) {
+	for _, c := range []struct {
+		name                   string
+		shippingVAT, zeroGross string
+	}{
+		{"untaxed shipping", "0.00", "26.99"},
+		{"taxed shipping", "0.83", "22.00"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			shippingVAT := amt(t, c.shippingVAT)
+			r := postings.Record{PaymentStatus: order.PaymentPaid, Jurisdiction: "GB",
+				Subtotal: amt(t, "30.99"), Shipping: amt(t, "4.99"), Tax: amt(t, "1.50") + shippingVAT, Total: amt(t, "35.98"),
+				Lines: []postings.RecordLine{{Total: amt(t, "22.00")}, {Total: amt(t, "8.99"), Tax: amt(t, "1.50")}}}
+			parts, _ := postings.Split(r)
+			gross, tax, taxBy, grossBy := sumParts(parts)
+			if gross != r.Total || tax != r.Tax {
+				t.Errorf("the parts sum to %s gross, %s VAT; want %s and %s", gross, tax, r.Total, r.Tax)
+			}
+			for _, p := range parts {
+				if p.VATRate != "0" && p.VATRate != "20" {
+					t.Errorf("a part at %s%%: %+v", p.VATRate, p)
+				}
+			}
+			if grossBy["0"] != amt(t, c.zeroGross) || taxBy["0"] != 0 {
+				t.Errorf("zero-rated part: gross %s, VAT %s; want %s, no VAT", grossBy["0"], taxBy["0"], c.zeroGross)
+			}
+		})
 	}
 }

@@ -94,6 +94,13 @@ func buildPosters(ctx context.Context, cfg config.Config, tokens *tokenstore.Sto
 		}
 		var p booking.Poster
 		var err error
+		// The provider's own limits pace the client unless the connector
+		// sets a rate of its own (rate_per_second, burst).
+		var perSecond float64
+		var burst int
+		if c.RatePerSecond > 0 {
+			perSecond, burst = c.Rate()
+		}
 		switch c.Kind {
 		case xero.Kind:
 			p, err = xero.New(xero.Config{
@@ -103,6 +110,7 @@ func buildPosters(ctx context.Context, cfg config.Config, tokens *tokenstore.Sto
 					Accounts: accounts, TaxTypes: a.TaxTypes, NoTaxType: a.NoVATTaxType, Status: strings.ToUpper(a.Status),
 					Refunds: a.Refunds, MarketplaceVAT: a.MarketplaceVAT,
 				},
+				PerMinute:  int(perSecond * 60),
 				Registerer: reg, Logger: log,
 			})
 		case quickbooks.Kind:
@@ -113,6 +121,7 @@ func buildPosters(ctx context.Context, cfg config.Config, tokens *tokenstore.Sto
 					Accounts: accounts, ClearingAccount: a.ClearingAccount, TaxCodes: a.TaxTypes, NoVATTaxCode: a.NoVATTaxType,
 					MarketplaceVAT: a.MarketplaceVAT,
 				},
+				RatePerSecond: perSecond, Burst: burst,
 				Registerer: reg, Logger: log,
 			})
 		default:
