@@ -57,6 +57,20 @@ type Accounting struct {
 	// for one (Amazon IsBusinessOrder, an eBay buyer with a VAT number).
 	// Default false.
 	Invoices bool `yaml:"invoices"`
+	// Items maps line kinds to QuickBooks items (products/services: an
+	// Item id), which an invoice's and a sales receipt's lines name:
+	// required for sales when invoices are on or the document is a sales
+	// receipt (quickbooks only).
+	Items map[string]string `yaml:"items"`
+	// Document is what a QuickBooks posting becomes: journal_entry
+	// (default) or sales_receipt (quickbooks only).
+	Document string `yaml:"document"`
+	// Negative is what a Xero posting that sums below zero becomes: a
+	// credit note (credit_note, default) or a bill (bill; xero only).
+	Negative string `yaml:"negative"`
+	// DueDays puts a Xero invoice's due date this many days after its
+	// date (the period's last day). Default 0 (xero only).
+	DueDays int `yaml:"due_days"`
 }
 
 var (
@@ -66,6 +80,7 @@ var (
 
 func (a *Accounting) setDefaults() {
 	a.Status, a.Refunds, a.MarketplaceVAT, a.Period, a.Grace = "draft", "lines", "line", "daily", 48*time.Hour
+	a.Document, a.Negative = "journal_entry", "credit_note"
 }
 
 // validate checks an accounting connector's settings and tenants.
@@ -96,9 +111,30 @@ func (c Connector) validateAccounting(key string) []error {
 			add(keyErr(key+".accounts."+kind, "not a line kind: the kinds are sales, shipping, discount, other, refund, marketplace_vat"))
 		}
 	}
+	for _, kind := range slices.Sorted(maps.Keys(a.Items)) {
+		if !slices.Contains(lineKinds, kind) {
+			add(keyErr(key+".items."+kind, "not a line kind: the kinds are sales, shipping, discount, other, refund, marketplace_vat"))
+		}
+	}
 	if c.Kind == "quickbooks" {
 		add(nonEmpty(key+".clearing_account", a.ClearingAccount))
 		add(nonEmpty(key+".no_vat_tax_type", a.NoVATTaxType))
+		if (a.Invoices || a.Document == "sales_receipt") && a.Items["sales"] == "" {
+			add(keyErr(key+".items.sales", "required with invoices or sales receipts: the QuickBooks item of the sales lines"))
+		}
+	} else {
+		if len(a.Items) > 0 {
+			add(keyErr(key+".items", "only a quickbooks connector names items"))
+		}
+		if a.Document != "journal_entry" {
+			add(keyErr(key+".document", "only a quickbooks connector posts sales receipts"))
+		}
+	}
+	if c.Kind != "xero" && (a.Negative != "credit_note" || a.DueDays != 0) {
+		add(keyErr(key+".negative", "negative and due_days are xero's settings"))
+	}
+	if a.DueDays < 0 || a.DueDays > 365 {
+		add(keyErr(key+".due_days", "%d is not between 0 and 365", a.DueDays))
 	}
 	if len(a.TaxTypes) == 0 {
 		add(keyErr(key+".tax_types", "required: the organisation's tax type of each VAT rate, such as {\"20\": OUTPUT2}"))
@@ -117,6 +153,8 @@ func (c Connector) validateAccounting(key string) []error {
 	oneOf("refunds", a.Refunds, "lines", "credit_note")
 	oneOf("marketplace_vat", a.MarketplaceVAT, "line", "omit")
 	oneOf("period", a.Period, "daily", "weekly", "monthly")
+	oneOf("document", a.Document, "journal_entry", "sales_receipt")
+	oneOf("negative", a.Negative, "credit_note", "bill")
 	add(between(key+".grace", a.Grace, 0, 31*24*time.Hour))
 	return errs
 }

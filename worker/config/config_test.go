@@ -100,6 +100,7 @@ func TestFullFileSetsEveryKey(t *testing.T) {
 				TaxTypes:        map[string]string{"20": "OUTPUT2", "5": "RROUTPUT", "0": "ZERORATEDOUTPUT"},
 				ClearingAccount: "610", NoVATTaxType: "NONE",
 				Status: "authorised", Refunds: "credit_note", MarketplaceVAT: "omit", Period: "weekly", Grace: 72 * time.Hour, Invoices: true,
+				Document: "journal_entry", Negative: "bill", DueDays: 14,
 			},
 		}},
 		Dispatch: Dispatch{
@@ -220,11 +221,15 @@ func TestBadFilesAreRefusedNamingTheKey(t *testing.T) {
 			"connectors.books.accounting.refresh_token: required: set env or file\n" +
 			"connectors.books.accounting.accounts.sales: required: the account of the sales lines\n" +
 			"connectors.books.accounting.accounts.postage: not a line kind: the kinds are sales, shipping, discount, other, refund, marketplace_vat\n" +
+			"connectors.books.accounting.items.gift: not a line kind: the kinds are sales, shipping, discount, other, refund, marketplace_vat\n" +
 			"connectors.books.accounting.clearing_account: must not be empty\n" +
 			"connectors.books.accounting.no_vat_tax_type: must not be empty\n" +
+			"connectors.books.accounting.items.sales: required with invoices or sales receipts: the QuickBooks item of the sales lines\n" +
+			"connectors.books.accounting.negative: negative and due_days are xero's settings\n" +
 			`connectors.books.accounting.tax_types.twenty: not a VAT rate as postings write it ("20", "5", "0", "13.5")` + "\n" +
 			`connectors.books.accounting.status: "paid" is not one of [draft authorised]` + "\n" +
-			`connectors.books.accounting.period: "yearly" is not one of [daily weekly monthly]`,
+			`connectors.books.accounting.period: "yearly" is not one of [daily weekly monthly]` + "\n" +
+			`connectors.books.accounting.document: "invoice" is not one of [journal_entry sales_receipt]`,
 		"connector-routing.bad.yaml": "config: kafka.topics.courier: is kafka.topics.dead_letter's topic too: every channel, dead_letter, courier, accounting and parked need a topic of their own\n" +
 			`connectors.royalmail.tenants: entry 2 is neither "*" nor a tenant id (` + order.TenantIDRule + ")\n" +
 			"connectors.royalmail.rate_per_second: must be between 0 (the kind's documented limit) and 1000\n" +

@@ -25,6 +25,8 @@ import (
 // provider beside what its financial records sum to.
 type Books struct {
 	Tenant, Connector, Kind string
+	// Period is the seller's: daily, weekly or monthly.
+	Period string
 	// Postings are the ledger's, by kind; Documents what the stand-in holds.
 	Summaries, Adjustments, Invoices, Documents int
 	// Records and Posted are the gross per currency of the closed periods.
@@ -158,8 +160,8 @@ func runAccounting(ctx context.Context, cfg Config, app config.Config, admin *ka
 	from, to := now.AddDate(-2, 0, 0), now
 	var out []Books
 	for _, b := range []Books{
-		{Tenant: tenants[0], Connector: xeroName, Kind: "xero", Documents: len(xs.Documents())},
-		{Tenant: tenants[1], Connector: qboName, Kind: "quickbooks", Documents: len(qs.Entries())},
+		{Tenant: tenants[0], Connector: xeroName, Kind: "xero", Period: xa.Period, Documents: len(xs.Documents())},
+		{Tenant: tenants[1], Connector: qboName, Kind: "quickbooks", Period: qa.Period, Documents: len(qs.Entries())},
 	} {
 		records, err := l.Records(ctx, b.Tenant, from, to)
 		if err != nil {
@@ -179,7 +181,8 @@ func runAccounting(ctx context.Context, cfg Config, app config.Config, admin *ka
 				b.Invoices++
 			}
 		}
-		diffs, err := postings.Reconcile(records, posted, postings.Config{Grace: 48 * time.Hour, Now: now})
+		a := app.Connectors[b.Connector].Accounting
+		diffs, err := postings.Reconcile(records, posted, postings.Config{Periodicity: postings.Periodicity(a.Period), Grace: a.Grace, Invoices: a.Invoices, Now: now})
 		if err != nil {
 			return nil, err
 		}

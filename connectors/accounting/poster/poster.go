@@ -96,9 +96,11 @@ func New(cfg Config) (*Poster, error) {
 }
 
 // Tenant is one tenant's accounting: the connector (provider) that posts
-// its books.
+// its books, and its own periods, grace and invoices setting when
+// Postings.Periodicity is set (else Config.Postings').
 type Tenant struct {
 	ID, Provider string
+	Postings     postings.Config
 }
 
 // Report says what a pass wrote.
@@ -113,9 +115,12 @@ func (p *Poster) Pass(ctx context.Context, tenants []Tenant) (Report, error) {
 	from := now.Add(-p.cfg.Window)
 	// Whole months: a period is never cut by the window.
 	from = time.Date(from.Year(), from.Month(), 1, 0, 0, 0, 0, time.UTC)
-	pc := p.cfg.Postings
-	pc.Now = now
 	for _, t := range tenants {
+		pc := p.cfg.Postings
+		if t.Postings.Periodicity != "" {
+			pc = t.Postings
+		}
+		pc.Now = now
 		records, err := p.cfg.Ledger.Records(ctx, t.ID, from, now)
 		if err != nil {
 			return rep, fmt.Errorf("accounting pass of tenant %s: %w", t.ID, err)

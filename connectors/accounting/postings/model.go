@@ -288,8 +288,8 @@ func absInt(a int64) int64 {
 // shipping and discounts of a record written before lines kept them) is
 // apportioned: when it carries no VAT, to the zero-rated goods if the order
 // has any; when it does, over the rated goods; otherwise by goods.
-// Refunds and marketplace VAT go by each rate's share of the order. The
-// parts sum exactly to Amounts' whole.
+// Refunds go by each rate's share of the order, marketplace VAT by its
+// share of the VAT. The parts sum exactly to Amounts' whole.
 func Split(r Record) ([]OrderAmounts, bool) {
 	whole, ok := Amounts(r)
 	if !ok {
@@ -376,7 +376,14 @@ func Split(r Record) ([]OrderAmounts, bool) {
 	for i, share := range split(r.Total-sum, weights) {
 		totals[i] += share
 	}
-	mp := split(r.MarketplaceTax, goods)
+	// Marketplace VAT is the VAT of the lines the marketplace collects on
+	// (all of each such line's): it goes with each rate's VAT, never with
+	// zero-rated goods.
+	taxes := make([]order.Amount, len(groups))
+	for i, g := range groups {
+		taxes[i] = g.tax
+	}
+	mp := split(r.MarketplaceTax, taxes)
 	refunds := split(r.Refunded, totals)
 	var out []OrderAmounts
 	for i, g := range groups {

@@ -296,3 +296,29 @@ func TestSplitApportionsWhatTheLinesDoNotHold(t *testing.T) {
 		})
 	}
 }
+
+// An order mixing rates on which the marketplace collected the VAT (Amazon
+// under IOSS: all of each line's VAT): the seller posts no VAT at any rate,
+// the marketplace's 4.00 is its own line, and no part reads at a rate made
+// of a share of the marketplace's VAT (the 3.4% spreading it by goods made).
+func TestSplitMarketplaceVATGoesWithTheVAT(t *testing.T) {
+	r := postings.Record{PaymentStatus: order.PaymentPaid, Jurisdiction: "DE",
+		Subtotal: amt(t, "34.00"), Tax: amt(t, "4.00"), Total: amt(t, "34.00"), MarketplaceTax: amt(t, "4.00"),
+		Lines: []postings.RecordLine{{Total: amt(t, "10.00")}, {Total: amt(t, "24.00"), Tax: amt(t, "4.00")}}}
+	parts, _ := postings.Split(r)
+	gross, tax, _, _ := sumParts(parts)
+	var mp order.Amount
+	for _, p := range parts {
+		if p.VATRate != "0" {
+			t.Errorf("a part at %s%%: %+v", p.VATRate, p.Lines)
+		}
+		for _, l := range p.Lines {
+			if l.Kind == accounting.LineMarketplaceVAT {
+				mp += l.Net
+			}
+		}
+	}
+	if gross != r.Total || tax != 0 || mp != r.MarketplaceTax {
+		t.Errorf("parts: gross %s, seller VAT %s, marketplace VAT %s; want %s, none, %s", gross, tax, mp, r.Total, r.MarketplaceTax)
+	}
+}

@@ -71,9 +71,12 @@ func buildPosters(ctx context.Context, cfg config.Config, tokens *tokenstore.Sto
 			continue
 		}
 		a := c.Accounting
-		accounts := map[accounting.LineKind]string{}
+		accounts, items := map[accounting.LineKind]string{}, map[accounting.LineKind]string{}
 		for kind, code := range a.Accounts {
 			accounts[accounting.LineKind(kind)] = code
+		}
+		for kind, id := range a.Items {
+			items[accounting.LineKind(kind)] = id
 		}
 		// The provider rotates the refresh token at every refresh, and the
 		// old one soon stops working: the latest is kept in Vault and used in
@@ -108,7 +111,7 @@ func buildPosters(ctx context.Context, cfg config.Config, tokens *tokenstore.Sto
 				ClientID: a.ClientID, ClientSecret: c.Credentials.Value, RefreshToken: refresh, OnRefreshToken: rotated,
 				Mapping: xero.Mapping{
 					Accounts: accounts, TaxTypes: a.TaxTypes, NoTaxType: a.NoVATTaxType, Status: strings.ToUpper(a.Status),
-					Refunds: a.Refunds, MarketplaceVAT: a.MarketplaceVAT,
+					Refunds: a.Refunds, MarketplaceVAT: a.MarketplaceVAT, Negative: a.Negative, DueDays: a.DueDays,
 				},
 				PerMinute:  int(perSecond * 60),
 				Registerer: reg, Logger: log,
@@ -119,7 +122,7 @@ func buildPosters(ctx context.Context, cfg config.Config, tokens *tokenstore.Sto
 				ClientID: a.ClientID, ClientSecret: c.Credentials.Value, RefreshToken: refresh, OnRefreshToken: rotated,
 				Mapping: quickbooks.Mapping{
 					Accounts: accounts, ClearingAccount: a.ClearingAccount, TaxCodes: a.TaxTypes, NoVATTaxCode: a.NoVATTaxType,
-					MarketplaceVAT: a.MarketplaceVAT,
+					MarketplaceVAT: a.MarketplaceVAT, Items: items, Document: a.Document,
 				},
 				RatePerSecond: perSecond, Burst: burst,
 				Registerer: reg, Logger: log,

@@ -146,11 +146,11 @@ func printDemo(w io.Writer, cfg config.Config, s demo.Summary) {
 	}
 
 	if len(s.Books) > 0 {
-		fmt.Fprintf(w, "\nBooks (orderflow dispatch's accounting pass and dispatcher; Xero and QuickBooks standing in): closed days' financial records beside what was posted\n")
-		line("seller", "provider", "summaries", "adjustments", "invoices", "documents", "currency", "records", "posted", "parked", "open days", "")
+		fmt.Fprintf(w, "\nBooks (orderflow dispatch's accounting pass and dispatcher; Xero and QuickBooks standing in): closed periods' financial records beside what was posted\n")
+		line("seller", "provider", "periods", "summaries", "adjustments", "invoices", "documents", "currency", "records", "posted", "parked", "open periods", "")
 		for _, b := range s.Books {
 			for _, cur := range slices.Sorted(maps.Keys(b.Records)) {
-				line(b.Tenant, b.Kind, b.Summaries, b.Adjustments, b.Invoices, b.Documents, cur, b.Records[cur].String(), b.Posted[cur].String(),
+				line(b.Tenant, b.Kind, b.Period, b.Summaries, b.Adjustments, b.Invoices, b.Documents, cur, b.Records[cur].String(), b.Posted[cur].String(),
 					fmt.Sprintf("%s (%d)", b.ParkedGross[cur], b.Parked), b.Open, check(b.Records[cur] == b.Posted[cur]+b.ParkedGross[cur]))
 			}
 		}

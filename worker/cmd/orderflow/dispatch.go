@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"maps"
 	"slices"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/errgroup"
@@ -236,6 +235,11 @@ func printParkedReplay(w io.Writer, topic string, sum dispatch.ReplaySummary, ex
 	}
 }
 
+// postingsConfig is how a seller's settings cut and post its periods.
+func postingsConfig(a config.Accounting) postings.Config {
+	return postings.Config{Periodicity: postings.Periodicity(a.Period), Grace: a.Grace, Invoices: a.Invoices}
+}
+
 // accountingPass returns the dispatcher's scheduled accounting pass: every
 // dispatch.accounting_interval (and once at start), the postings due of
 // every tenant with an accounting connector, written to the accounting
@@ -244,19 +248,14 @@ func printParkedReplay(w io.Writer, topic string, sum dispatch.ReplaySummary, ex
 func accountingPass(cfg config.Config, l *ledger.Ledger, clients *kafkaclient.Clients, reg prometheus.Registerer, log *slog.Logger) (func(context.Context) error, error) {
 	writer := kafkaclient.SyncWriter(kafkaclient.WriterConfig{Brokers: cfg.Kafka.Brokers, Transport: clients.Transport, Topic: cfg.Kafka.Topics.Accounting})
 	var tenants []poster.Tenant
-	periodicity, grace, invoices := postings.Daily, 48*time.Hour, false
 	for _, name := range slices.Sorted(maps.Keys(cfg.Connectors)) {
 		c := cfg.Connectors[name]
 		if c.Purpose == config.PurposeAccounting {
-			tenants = append(tenants, poster.Tenant{ID: c.Tenants[0], Provider: name})
-			// One periodicity per process: the first connector's (a
-			// connector per seller; sellers who differ run apart).
-			if len(tenants) == 1 {
-				periodicity, grace, invoices = postings.Periodicity(c.Accounting.Period), c.Accounting.Grace, c.Accounting.Invoices
-			}
+			// Each seller's own periods, grace and invoices.
+			tenants = append(tenants, poster.Tenant{ID: c.Tenants[0], Provider: name, Postings: postingsConfig(c.Accounting)})
 		}
 	}
-	p, err := poster.New(poster.Config{Ledger: l, Writer: writer, Postings: postings.Config{Periodicity: periodicity, Grace: grace, Invoices: invoices}, Registerer: reg})
+	p, err := poster.New(poster.Config{Ledger: l, Writer: writer, Registerer: reg})
 	if err != nil {
 		return nil, err
 	}

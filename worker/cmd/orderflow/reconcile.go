@@ -76,8 +76,9 @@ func reconcileCommand(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "orderflow reconcile: %v\n", err)
 		return 1
 	}
-	a := cfg.Connectors[provider].Accounting
-	diffs, err := postings.Reconcile(records, posted, postings.Config{Periodicity: postings.Periodicity(a.Period), Grace: a.Grace, Now: now, Invoices: a.Invoices})
+	pc := postingsConfig(cfg.Connectors[provider].Accounting)
+	pc.Now = now
+	diffs, err := postings.Reconcile(records, posted, pc)
 	if err != nil {
 		fmt.Fprintf(stderr, "orderflow reconcile: %v\n", err)
 		return 1
