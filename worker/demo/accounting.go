@@ -69,7 +69,8 @@ func runAccounting(ctx context.Context, cfg Config, app config.Config, admin *ka
 	defer qs.Close()
 	settings := func(org, client, refresh string) config.Accounting {
 		a := config.Accounting{Organisation: org, ClientID: client, RefreshToken: config.SecretRef{Value: config.Secret(refresh)},
-			Status: "authorised", Refunds: "lines", MarketplaceVAT: "line", Period: "daily", Grace: 48 * time.Hour}
+			Status: "authorised", Refunds: "lines", MarketplaceVAT: "line", Period: "daily", Grace: 48 * time.Hour,
+			Document: "journal_entry", Negative: "credit_note"}
 		return a
 	}
 	xa := settings(xs.XeroTenantID(), "test-client", "refresh-0")
