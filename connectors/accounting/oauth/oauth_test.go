@@ -64,6 +64,7 @@ func newEnv(t *testing.T, tokenURL, refresh string) *env {
 			}
 			req.SetBasicAuth("test-client", "test-secret")
 			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			req.Header.Set("Accept", "application/json")
 			resp, err := http.DefaultClient.Do(req)
 			if err != nil {
 				return 0, nil, nil, err
