@@ -472,3 +472,31 @@ func TestConcurrentPostsShareOneToken(t *testing.T) {
 		t.Errorf("%d entries, want 8", n)
 	}
 }
+
+// TestConcurrent401sShareOneRefresh: posts that all carried an access
+// token the API then refused (401) refresh it once between them, not once
+// each (each refresh rotates the refresh token: a refresh per call would
+// spend the grant's rate for nothing).
+func TestConcurrent401sShareOneRefresh(t *testing.T) {
+	e := newEnv(t, func(c *quickbooks.Config) { c.RatePerSecond, c.Burst = 1000, 1000 })
+	if r := e.post(t, posting(t, accounting.KindSummary, 0, "20", 1, 1, "sales", "10.00", "2.00"))[0]; r.Outcome != courier.Done {
+		t.Fatalf("first post: %v (%v)", r.Outcome, r.Err)
+	}
+	e.srv.ExpireAccessTokens()
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			p := posting(t, accounting.KindSummary, 0, "20", g+2, g+2, "sales", "10.00", "2.00")
+			res, err := e.cl.Post(t.Context(), []accounting.Posting{p}, nil)
+			if err != nil || res[0].Outcome != courier.Done {
+				t.Errorf("goroutine %d: %v %v", g, res, err)
+			}
+		}()
+	}
+	wg.Wait()
+	if n := e.srv.Refreshes(); n != 2 {
+		t.Errorf("%d refreshes, want 2 (the first, one after the 401s)", n)
+	}
+}
