@@ -13,8 +13,33 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"testing"
 	"time"
 )
+
+// StandIn is what New needs of a stand-in.
+type StandIn interface {
+	Close()
+	Violations() []string
+}
+
+// New starts a stand-in (name, Start, cfg) for the test; it stops at the
+// test's end, and the test fails with each request that broke the
+// contract.
+func New[C any, S StandIn](t testing.TB, name string, start func(C) (S, error), cfg C) S {
+	t.Helper()
+	s, err := start(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		s.Close()
+		for _, v := range s.Violations() {
+			t.Errorf("%s: contract violation: %s", name, v)
+		}
+	})
+	return s
+}
 
 // Answer writes v as a JSON answer with status and returns status.
 func Answer(w http.ResponseWriter, status int, v any) int {

@@ -2,6 +2,7 @@ package accountingtest_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/orderflow/orderflow/connectors/accounting/accountingtest"
+	"github.com/orderflow/orderflow/connectors/accounting/xero/xerotest"
 )
 
 type call struct{ status int }
@@ -133,5 +135,40 @@ func TestRecord(t *testing.T) {
 	r.Violate("%s broke %d rules", "PUT /x", 2)
 	if r.Requests() != 2 || len(r.Calls()) != 1 || r.Violations()[0] != "PUT /x broke 2 rules" {
 		t.Errorf("requests %d, calls %v, violations %v", r.Requests(), r.Calls(), r.Violations())
+	}
+}
+
+// tb records what New asks of a test, so that a failure can be seen.
+type tb struct {
+	testing.TB
+	cleanups []func()
+	errs     []string
+}
+
+func (t *tb) Helper()          {}
+func (t *tb) Cleanup(f func()) { t.cleanups = append(t.cleanups, f) }
+func (t *tb) Errorf(format string, args ...any) {
+	t.errs = append(t.errs, fmt.Sprintf(format, args...))
+}
+
+// TestNewFailsOnViolations: at the test's end the stand-in is stopped and
+// each request that broke the contract fails the test, named.
+func TestNewFailsOnViolations(t *testing.T) {
+	rt := &tb{TB: t}
+	srv := accountingtest.New(rt, "xerotest", xerotest.Start, xerotest.Config{})
+	resp, err := http.Get(srv.URL + "/Invoices") // no bearer token: a violation
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if len(rt.cleanups) != 1 {
+		t.Fatalf("%d cleanups registered, want 1", len(rt.cleanups))
+	}
+	rt.cleanups[0]()
+	if len(rt.errs) != 1 || !strings.HasPrefix(rt.errs[0], "xerotest: contract violation: ") {
+		t.Errorf("errors %q; want one naming the violation", rt.errs)
+	}
+	if _, err := http.Get(srv.URL + "/Invoices"); err == nil {
+		t.Errorf("the stand-in still answers after the test's end")
 	}
 }

@@ -247,18 +247,7 @@ type Server struct {
 // New starts a server for the test; it stops at the test's end, and the
 // test fails if any request broke the contract.
 func New(t testing.TB, cfg Config) *Server {
-	t.Helper()
-	s, err := Start(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		s.Close()
-		for _, v := range s.Violations() {
-			t.Errorf("quickbookstest: contract violation: %s", v)
-		}
-	})
-	return s
+	return accountingtest.New(t, "quickbookstest", Start, cfg)
 }
 
 // Start starts a server outside a test (orderflow demo); Close stops it,

@@ -173,18 +173,7 @@ type Server struct {
 // New starts a server for the test; it stops at the test's end, and the test
 // fails if any request broke the contract.
 func New(t testing.TB, cfg Config) *Server {
-	t.Helper()
-	s, err := Start(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		s.Close()
-		for _, v := range s.Violations() {
-			t.Errorf("xerotest: contract violation: %s", v)
-		}
-	})
-	return s
+	return accountingtest.New(t, "xerotest", Start, cfg)
 }
 
 // Start starts a server outside a test (orderflow demo); Close stops it, and
