@@ -39,6 +39,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/orderflow/orderflow/connectors/accounting"
+	"github.com/orderflow/orderflow/connectors/accounting/oauth"
 	"github.com/orderflow/orderflow/connectors/courier"
 	"github.com/orderflow/orderflow/worker/backoff"
 	"github.com/orderflow/orderflow/worker/config"
@@ -166,12 +167,7 @@ type Client struct {
 	slots   chan struct{}
 	metrics *courier.Metrics
 
-	// tokenMu guards the tokens; it is held across a refresh, so that
-	// concurrent calls refresh once and all use its token.
-	tokenMu sync.Mutex
-	refresh config.Secret
-	access  config.Secret
-	expires time.Time
+	tokens *oauth.Tokens
 
 	mappingMu sync.Mutex // guards mapping
 	mapping   *resolved
@@ -280,14 +276,17 @@ func New(cfg Config) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("quickbooks: metrics: %w", err)
 	}
-	return &Client{
+	c := &Client{
 		cfg:     cfg,
 		base:    strings.TrimRight(cfg.BaseURL, "/") + "/v3/company/" + url.PathEscape(cfg.RealmID),
 		limiter: rate.NewLimiter(rate.Limit(cfg.RatePerSecond), cfg.Burst),
 		slots:   make(chan struct{}, cfg.MaxConcurrent),
 		metrics: m,
-		refresh: cfg.RefreshToken,
-	}, nil
+	}
+	if c.tokens, err = newTokens(c); err != nil {
+		return nil, fmt.Errorf("quickbooks: %w", err)
+	}
+	return c, nil
 }
 
 // Post posts each summary and adjustment as one journal entry (or, with
@@ -464,16 +463,19 @@ func (c *Client) call(ctx context.Context, op, method, path string, q url.Values
 	q.Set("minorversion", strconv.Itoa(c.cfg.MinorVersion))
 	target := c.base + path + "?" + q.Encode()
 	for attempt := 0; ; attempt++ {
-		token, err := c.token(ctx, attempt > 0)
+		access, err := c.tokens.Access(ctx)
 		if err != nil {
 			return err
 		}
-		status, data, hdr, err := c.do(ctx, op, method, target, "Bearer "+token.Reveal(), "application/json", payload)
+		status, data, hdr, err := c.do(ctx, op, method, target, "Bearer "+access, "application/json", payload)
 		if err != nil {
 			return err
 		}
 		if status == http.StatusUnauthorized && attempt == 0 {
-			continue // the token expired early or was revoked: refresh once
+			// The token expired early or was revoked: refresh once (once
+			// between the calls that carried it).
+			c.tokens.Refused(access)
+			continue
 		}
 		if status < 200 || status > 299 {
 			return newHTTPError(op, status, data, hdr, c.cfg.Clock.Now())

@@ -452,12 +452,41 @@ func TestEndedContextReturnsNoResults(t *testing.T) {
 // and make one journal entry per posting.
 func TestConcurrentPostsShareOneToken(t *testing.T) {
 	e := newEnv(t, func(c *quickbooks.Config) { c.RatePerSecond, c.Burst = 1000, 1000 })
+	postConcurrently(t, e, 1)
+	if n := e.srv.Refreshes(); n != 1 {
+		t.Errorf("%d refreshes, want 1", n)
+	}
+	if n := len(e.srv.Entries()); n != 8 {
+		t.Errorf("%d entries, want 8", n)
+	}
+}
+
+// TestConcurrent401sShareOneRefresh: posts that all carried an access
+// token the API then refused (401) refresh it once between them, not once
+// each (each refresh rotates the refresh token: a refresh per call would
+// spend the grant's rate for nothing).
+func TestConcurrent401sShareOneRefresh(t *testing.T) {
+	e := newEnv(t, func(c *quickbooks.Config) { c.RatePerSecond, c.Burst = 1000, 1000 })
+	if r := e.post(t, posting(t, accounting.KindSummary, 0, "20", 1, 1, "sales", "10.00", "2.00"))[0]; r.Outcome != courier.Done {
+		t.Fatalf("first post: %v (%v)", r.Outcome, r.Err)
+	}
+	e.srv.ExpireAccessTokens()
+	postConcurrently(t, e, 2)
+	if n := e.srv.Refreshes(); n != 2 {
+		t.Errorf("%d refreshes, want 2 (the first, one after the 401s)", n)
+	}
+}
+
+// postConcurrently posts eight summaries from eight goroutines at once (the
+// dispatcher's workers), on the days from firstDay, each expected Done.
+func postConcurrently(t *testing.T, e *env, firstDay int) {
+	t.Helper()
 	var wg sync.WaitGroup
 	for g := range 8 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			p := posting(t, accounting.KindSummary, 0, "20", g+1, g+1, "sales", "10.00", "2.00")
+			p := posting(t, accounting.KindSummary, 0, "20", firstDay+g, firstDay+g, "sales", "10.00", "2.00")
 			res, err := e.cl.Post(t.Context(), []accounting.Posting{p}, nil)
 			if err != nil || res[0].Outcome != courier.Done {
 				t.Errorf("goroutine %d: %v %v", g, res, err)
@@ -465,10 +494,4 @@ func TestConcurrentPostsShareOneToken(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	if n := e.srv.Refreshes(); n != 1 {
-		t.Errorf("%d refreshes, want 1", n)
-	}
-	if n := len(e.srv.Entries()); n != 8 {
-		t.Errorf("%d entries, want 8", n)
-	}
 }

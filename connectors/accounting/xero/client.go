@@ -35,6 +35,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/orderflow/orderflow/connectors/accounting"
+	"github.com/orderflow/orderflow/connectors/accounting/oauth"
 	"github.com/orderflow/orderflow/connectors/courier"
 	"github.com/orderflow/orderflow/worker/backoff"
 	"github.com/orderflow/orderflow/worker/config"
@@ -169,7 +170,7 @@ type Client struct {
 	day     *rate.Limiter
 	slots   chan struct{}
 	metrics *courier.Metrics
-	tokens  *tokens
+	tokens  *oauth.Tokens
 
 	mu          sync.Mutex
 	pausedUntil time.Time // after a 429: no call before
@@ -280,7 +281,9 @@ func New(cfg Config) (*Client, error) {
 		slots:   make(chan struct{}, cfg.Concurrent),
 		metrics: metrics,
 	}
-	c.tokens = &tokens{c: c, refresh: cfg.RefreshToken}
+	if c.tokens, err = newTokens(c); err != nil {
+		return nil, fmt.Errorf("xero: %w", err)
+	}
 	return c, nil
 }
 
@@ -520,14 +523,14 @@ func (c *Client) call(ctx context.Context, op, method, path, key string, body, a
 		}
 	}
 	for attempt := 0; ; attempt++ {
-		access, err := c.tokens.get(ctx)
+		access, err := c.tokens.Access(ctx)
 		if err != nil {
 			return err
 		}
 		err = c.once(ctx, op, method, path, key, access, payload, answer)
 		var he *HTTPError
 		if attempt == 0 && errors.As(err, &he) && he.Status == http.StatusUnauthorized {
-			c.tokens.refused(access)
+			c.tokens.Refused(access)
 			continue
 		}
 		return err

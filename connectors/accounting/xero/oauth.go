@@ -2,18 +2,16 @@ package xero
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"time"
 
+	"github.com/orderflow/orderflow/connectors/accounting/oauth"
 	"github.com/orderflow/orderflow/connectors/courier"
-	"github.com/orderflow/orderflow/worker/config"
 )
 
 // TokenError is the token endpoint's refusal or failure. Status 400 or 401
@@ -39,54 +37,35 @@ func (e *TokenError) Is(target error) bool {
 	return target == courier.ErrCredentialsRefused && (e.Status == http.StatusBadRequest || courier.CredentialsRefused(e.Status))
 }
 
-// tokens keeps the access token and the refresh token, and refreshes the one
-// with the other (RFC 6749 6) when the access token expires or the API
-// refuses it. Xero rotates the refresh token on every refresh; the new one
-// is kept here and handed to Config.OnRefreshToken.
-type tokens struct {
-	c *Client
-
-	mu      sync.Mutex
-	access  string
-	expiry  time.Time
-	refresh config.Secret
+// newTokens keeps the organisation connection's tokens. Xero rotates the
+// refresh token on every refresh; the new one is handed to
+// Config.OnRefreshToken.
+func newTokens(c *Client) (*oauth.Tokens, error) {
+	return oauth.New(oauth.Config{
+		Provider:       "xero",
+		Name:           c.cfg.Name,
+		RefreshToken:   c.cfg.RefreshToken,
+		OnRefreshToken: c.cfg.OnRefreshToken,
+		Exchange:       c.exchange,
+		Refusal: func(status int, code string, _ []byte, _ http.Header) error {
+			return &TokenError{Status: status, Code: safeToken(code)}
+		},
+		Now:      c.cfg.Clock.Now,
+		Lifetime: 30 * time.Minute, // Xero's documented life, when expires_in is missing
+		Logger:   c.cfg.Logger,
+	})
 }
 
-// expirySkew refreshes a little before the access token's end, so that a
-// call does not carry a token that expires on the way.
-const expirySkew = time.Minute
-
-// get returns a valid access token, refreshing it if need be.
-func (t *tokens) get(ctx context.Context) (string, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.access != "" && t.c.cfg.Clock.Now().Before(t.expiry.Add(-expirySkew)) {
-		return t.access, nil
-	}
-	if err := t.refreshLocked(ctx); err != nil {
-		return "", err
-	}
-	return t.access, nil
-}
-
-// refused drops an access token the API refused (401), unless another call
-// has replaced it already.
-func (t *tokens) refused(access string) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.access == access {
-		t.access = ""
-	}
-}
-
-func (t *tokens) refreshLocked(ctx context.Context) error {
-	cfg := &t.c.cfg
-	form := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {t.refresh.Reveal()}}
+// exchange posts the refresh grant with the app's credentials in Basic auth
+// (RFC 6749 2.3.1: each form-encoded). The token endpoint is outside the
+// organisation's API limits.
+func (c *Client) exchange(ctx context.Context, form url.Values) (int, []byte, http.Header, error) {
+	cfg := &c.cfg
 	callCtx, cancel := context.WithTimeout(ctx, cfg.Timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(callCtx, http.MethodPost, cfg.TokenURL, strings.NewReader(form.Encode()))
 	if err != nil {
-		return fmt.Errorf("xero token refresh: build request: %w", err)
+		return 0, nil, nil, fmt.Errorf("xero token refresh: build request: %w", err)
 	}
 	req.SetBasicAuth(url.QueryEscape(cfg.ClientID), url.QueryEscape(cfg.ClientSecret.Reveal()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
@@ -94,50 +73,23 @@ func (t *tokens) refreshLocked(ctx context.Context) error {
 	start := time.Now()
 	resp, err := cfg.HTTPClient.Do(req)
 	if err != nil {
-		t.c.metrics.Record(cfg.Name, courier.TransportLabel(err), time.Since(start))
+		c.metrics.Record(cfg.Name, courier.TransportLabel(err), time.Since(start))
 		if ctx.Err() != nil {
-			return fmt.Errorf("%w: %w", errCtxDone, ctx.Err())
+			return 0, nil, nil, fmt.Errorf("%w: %w", errCtxDone, ctx.Err())
 		}
+		// The url.Error names the URL: keep only its cause.
 		var ue *url.Error
 		if errors.As(err, &ue) {
 			err = ue.Err
 		}
-		return fmt.Errorf("xero token refresh: %w", err)
+		return 0, nil, nil, fmt.Errorf("xero token refresh: %w", err)
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	_, label := courier.Classify(resp.StatusCode)
-	t.c.metrics.Record(cfg.Name, label, time.Since(start))
+	c.metrics.Record(cfg.Name, label, time.Since(start))
 	if err != nil {
-		return fmt.Errorf("xero token refresh: read answer: %w", err)
+		return 0, nil, nil, fmt.Errorf("xero token refresh: read answer: %w", err)
 	}
-	if resp.StatusCode != http.StatusOK {
-		var e struct {
-			Error string `json:"error"`
-		}
-		_ = json.Unmarshal(data, &e)
-		return &TokenError{Status: resp.StatusCode, Code: safeToken(e.Error)}
-	}
-	var tok struct {
-		AccessToken  string `json:"access_token"`
-		ExpiresIn    int64  `json:"expires_in"`
-		TokenType    string `json:"token_type"`
-		RefreshToken string `json:"refresh_token"`
-	}
-	if err := json.Unmarshal(data, &tok); err != nil || tok.AccessToken == "" || !strings.EqualFold(tok.TokenType, "Bearer") {
-		return errors.New("xero token refresh: the answer is not a bearer token")
-	}
-	if tok.ExpiresIn <= 0 {
-		tok.ExpiresIn = 1800 // Xero's documented 30 minutes
-	}
-	t.access = tok.AccessToken
-	t.expiry = cfg.Clock.Now().Add(time.Duration(tok.ExpiresIn) * time.Second)
-	if tok.RefreshToken != "" && tok.RefreshToken != t.refresh.Reveal() {
-		t.refresh = config.Secret(tok.RefreshToken)
-		if cfg.OnRefreshToken != nil {
-			cfg.OnRefreshToken(t.refresh)
-		}
-	}
-	cfg.Logger.Debug("xero token refreshed", "connector", cfg.Name)
-	return nil
+	return resp.StatusCode, data, resp.Header, nil
 }

@@ -17,7 +17,6 @@ package quickbookstest
 import (
 	"bytes"
 	"embed"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -31,6 +30,7 @@ import (
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
+	"github.com/orderflow/orderflow/connectors/accounting/accountingtest"
 	"github.com/orderflow/orderflow/worker/order"
 )
 
@@ -229,41 +229,25 @@ type Server struct {
 	srv     *httptest.Server
 	schemas map[string]*jsonschema.Schema
 
-	mu           sync.Mutex
-	refresh      string // the refresh token now valid
-	tokens       map[string]time.Time
-	issued       int
-	revoked      bool
-	entries      []*JournalEntry
-	customers    []*Customer
-	invoices     []*Invoice
-	receipts     []*Receipt
-	docNumbers   map[string]bool   // entity/DocNumber created
-	byRequest    map[string][]byte // requestid -> the first (2xx) answer
-	duplicates   []string
-	violations   []string
-	calls        []Call
-	arrived      int
-	faults       []Fault
-	requestIDs   []string
-	lastTokenReq string
+	rec    accountingtest.Record[Call]
+	faults accountingtest.Faults[Fault]
+	issuer *accountingtest.Issuer
+
+	mu         sync.Mutex
+	entries    []*JournalEntry
+	customers  []*Customer
+	invoices   []*Invoice
+	receipts   []*Receipt
+	docNumbers map[string]bool   // entity/DocNumber created
+	byRequest  map[string][]byte // requestid -> the first (2xx) answer
+	duplicates []string
+	requestIDs []string
 }
 
 // New starts a server for the test; it stops at the test's end, and the
 // test fails if any request broke the contract.
 func New(t testing.TB, cfg Config) *Server {
-	t.Helper()
-	s, err := Start(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		s.Close()
-		for _, v := range s.Violations() {
-			t.Errorf("quickbookstest: contract violation: %s", v)
-		}
-	})
-	return s
+	return accountingtest.New(t, "quickbookstest", Start, cfg)
 }
 
 // Start starts a server outside a test (orderflow demo); Close stops it,
@@ -294,13 +278,23 @@ func Start(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("quickbookstest: contract: %w", err)
 	}
-	s := &Server{cfg: cfg, schemas: schemas, refresh: cfg.RefreshToken, tokens: map[string]time.Time{}, byRequest: map[string][]byte{}, docNumbers: map[string]bool{}}
+	s := &Server{cfg: cfg, schemas: schemas, byRequest: map[string][]byte{}, docNumbers: map[string]bool{}}
+	s.faults.AfterApply = func(f Fault) bool { return f.AfterApply }
+	s.issuer = accountingtest.NewIssuer(accountingtest.IssuerConfig{
+		ClientID: cfg.ClientID, ClientSecret: cfg.ClientSecret, RefreshToken: cfg.RefreshToken,
+		Tokens: func(n int) (string, string) {
+			return "test-access-token-" + strconv.Itoa(n), cfg.RefreshToken + "-r" + strconv.Itoa(n)
+		},
+		TTL:     cfg.AccessTokenTTL,
+		Extra:   map[string]any{"x_refresh_token_expires_in": 8726400},
+		Violate: s.rec.Violate,
+	})
 	mux := http.NewServeMux()
 	mux.HandleFunc(TokenPath, s.handleToken)
 	mux.HandleFunc("/v3/company/", s.handleAPI)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		s.record(Call{Method: r.Method, Op: "?", Status: http.StatusNotFound})
-		s.violate("%s %s: no such operation", r.Method, r.URL.Path)
+		s.rec.Answered(Call{Method: r.Method, Op: "?", Status: http.StatusNotFound})
+		s.rec.Violate("%s %s: no such operation", r.Method, r.URL.Path)
 		http.NotFound(w, r)
 	})
 	s.srv = httptest.NewServer(mux)
@@ -339,41 +333,21 @@ func compileSchemas() (map[string]*jsonschema.Schema, error) {
 }
 
 // Fail queues faults: each of the next API calls is answered with the next.
-func (s *Server) Fail(faults ...Fault) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.faults = append(s.faults, faults...)
-}
+func (s *Server) Fail(faults ...Fault) { s.faults.Add(faults...) }
 
 // ExpireAccessTokens makes every access token issued so far invalid (a
 // 401 on its next use), as an expiry or a revocation does.
-func (s *Server) ExpireAccessTokens() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.tokens = map[string]time.Time{}
-}
+func (s *Server) ExpireAccessTokens() { s.issuer.ExpireAccessTokens() }
 
 // RevokeRefreshToken makes the refresh grant fail with invalid_grant, as
 // when the company disconnects the app.
-func (s *Server) RevokeRefreshToken() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.revoked = true
-}
+func (s *Server) RevokeRefreshToken() { s.issuer.RevokeRefreshToken() }
 
 // RefreshToken is the refresh token valid now (the last one issued).
-func (s *Server) RefreshToken() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.refresh
-}
+func (s *Server) RefreshToken() string { return s.issuer.RefreshToken() }
 
 // Refreshes counts the access tokens issued.
-func (s *Server) Refreshes() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.issued
-}
+func (s *Server) Refreshes() int { return s.issuer.Refreshes() }
 
 // snapshot copies a ledger under s.mu, each element deep enough (clone)
 // that the caller's copy does not change with the ledger.
@@ -425,27 +399,15 @@ func (s *Server) Duplicates() []string {
 }
 
 // Violations lists the requests that broke the contract.
-func (s *Server) Violations() []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]string(nil), s.violations...)
-}
+func (s *Server) Violations() []string { return s.rec.Violations() }
 
 // Requests counts the API calls that arrived (not the token endpoint's),
 // answered or not yet: Calls lists a call once answered, which a call the
 // client gave up on (a slow answer) may be only after the client returned.
-func (s *Server) Requests() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.arrived
-}
+func (s *Server) Requests() int { return s.rec.Requests() }
 
 // Calls lists the requests received, in order.
-func (s *Server) Calls() []Call {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]Call(nil), s.calls...)
-}
+func (s *Server) Calls() []Call { return s.rec.Calls() }
 
 // RequestIDs lists the requestid of every create received.
 func (s *Server) RequestIDs() []string {
@@ -454,24 +416,7 @@ func (s *Server) RequestIDs() []string {
 	return append([]string(nil), s.requestIDs...)
 }
 
-func (s *Server) record(c Call) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.calls = append(s.calls, c)
-}
-
-func (s *Server) violate(format string, args ...any) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.violations = append(s.violations, fmt.Sprintf(format, args...))
-}
-
-func answer(w http.ResponseWriter, status int, v any) int {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
-	return status
-}
+var answer = accountingtest.Answer
 
 // fault answers Intuit's error shape.
 func fault(w http.ResponseWriter, status int, typ, code, message, element string) int {
@@ -488,52 +433,12 @@ func fault(w http.ResponseWriter, status int, typ, code, message, element string
 // with grant_type=refresh_token and the refresh token valid now. Each grant
 // issues a new access token and rotates the refresh token.
 func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
-	status := s.token(w, r)
-	s.record(Call{Method: r.Method, Op: "token", Status: status})
-}
-
-func (s *Server) token(w http.ResponseWriter, r *http.Request) int {
-	if r.Method != http.MethodPost {
-		s.violate("token: method %s, want POST", r.Method)
-		return answer(w, http.StatusMethodNotAllowed, map[string]string{"error": "invalid_request"})
-	}
-	want := "Basic " + base64.StdEncoding.EncodeToString([]byte(s.cfg.ClientID+":"+s.cfg.ClientSecret))
-	if r.Header.Get("Authorization") != want {
-		s.violate("token: Authorization is not the client's Basic credentials")
-		return answer(w, http.StatusUnauthorized, map[string]string{"error": "invalid_client"})
-	}
-	if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/x-www-form-urlencoded") {
-		s.violate("token: Content-Type is not application/x-www-form-urlencoded")
-		return answer(w, http.StatusBadRequest, map[string]string{"error": "invalid_request"})
-	}
-	if !strings.Contains(r.Header.Get("Accept"), "application/json") {
-		s.violate("token: Accept is not application/json")
-	}
-	if err := r.ParseForm(); err != nil || r.PostForm.Get("grant_type") != "refresh_token" {
-		s.violate("token: grant_type is not refresh_token")
-		return answer(w, http.StatusBadRequest, map[string]string{"error": "unsupported_grant_type"})
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.revoked || r.PostForm.Get("refresh_token") != s.refresh {
-		// Not a violation: a client holding a revoked or stale token must
-		// be told so, and say so.
-		return answer(w, http.StatusBadRequest, map[string]string{"error": "invalid_grant", "error_description": "Incorrect or invalid refresh token"})
-	}
-	s.issued++
-	access := "test-access-token-" + strconv.Itoa(s.issued)
-	s.refresh = s.cfg.RefreshToken + "-r" + strconv.Itoa(s.issued)
-	s.tokens[access] = time.Now().Add(s.cfg.AccessTokenTTL)
-	return answer(w, http.StatusOK, map[string]any{
-		"token_type": "bearer", "access_token": access, "refresh_token": s.refresh,
-		"expires_in": int(s.cfg.AccessTokenTTL / time.Second), "x_refresh_token_expires_in": 8726400,
-	})
+	status := s.issuer.Serve(w, r)
+	s.rec.Answered(Call{Method: r.Method, Op: "token", Status: status})
 }
 
 func (s *Server) handleAPI(w http.ResponseWriter, r *http.Request) {
-	s.mu.Lock()
-	s.arrived++
-	s.mu.Unlock()
+	s.rec.Arrived()
 	op := "?"
 	prefix := "/v3/company/" + s.cfg.RealmID + "/"
 	entity, _ := strings.CutPrefix(r.URL.Path, prefix)
@@ -544,32 +449,28 @@ func (s *Server) handleAPI(w http.ResponseWriter, r *http.Request) {
 		op = "query"
 	}
 	status := s.api(w, r, op)
-	s.record(Call{Method: r.Method, Op: op, Status: status})
+	s.rec.Answered(Call{Method: r.Method, Op: op, Status: status})
 }
 
 func (s *Server) api(w http.ResponseWriter, r *http.Request, op string) int {
 	if op == "?" {
-		s.violate("%s %s: no such operation of the company %s", r.Method, r.URL.Path, s.cfg.RealmID)
+		s.rec.Violate("%s %s: no such operation of the company %s", r.Method, r.URL.Path, s.cfg.RealmID)
 		return fault(w, http.StatusNotFound, "ValidationFault", "610", "Object Not Found", "")
 	}
-	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	s.mu.Lock()
-	exp, known := s.tokens[tok]
-	s.mu.Unlock()
-	if !ok || !known || time.Now().After(exp) {
-		if !ok {
-			s.violate("%s: Authorization is not a bearer token", op)
+	if valid, bearer := s.issuer.Valid(r.Header.Get("Authorization")); !valid {
+		if !bearer {
+			s.rec.Violate("%s: Authorization is not a bearer token", op)
 		}
 		return fault(w, http.StatusUnauthorized, "AuthenticationFault", "3200", "message=AuthenticationFailed", "")
 	}
 	if !strings.Contains(r.Header.Get("Accept"), "application/json") {
-		s.violate("%s: Accept is not application/json", op)
+		s.rec.Violate("%s: Accept is not application/json", op)
 	}
 	q := r.URL.Query()
 	if mv, err := strconv.Atoi(q.Get("minorversion")); err != nil || mv < MinMinorVersion {
-		s.violate("%s: minorversion is absent or below %d", op, MinMinorVersion)
+		s.rec.Violate("%s: minorversion is absent or below %d", op, MinMinorVersion)
 	}
-	if f, ok := s.nextFault(op != "query"); ok {
+	if f, ok := s.faults.Next(op != "query"); ok {
 		if f.Delay > 0 {
 			select {
 			case <-time.After(f.Delay):
@@ -601,17 +502,6 @@ func (s *Server) api(w http.ResponseWriter, r *http.Request, op string) int {
 	return s.route(w, r, op)
 }
 
-func (s *Server) nextFault(create bool) (Fault, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if len(s.faults) == 0 || s.faults[0].AfterApply && !create {
-		return Fault{}, false
-	}
-	f := s.faults[0]
-	s.faults = s.faults[1:]
-	return f, true
-}
-
 func (s *Server) route(w http.ResponseWriter, r *http.Request, op string) int {
 	if op == "query" {
 		return s.query(w, r.URL.Query().Get("query"))
@@ -624,7 +514,7 @@ var selectPattern = regexp.MustCompile(`(?i)^select \* from (Account|TaxCode|Tax
 func (s *Server) query(w http.ResponseWriter, stmt string) int {
 	m := selectPattern.FindStringSubmatch(stmt)
 	if m == nil {
-		s.violate("query: not a select this stand-in serves (of %d characters)", len(stmt))
+		s.rec.Violate("query: not a select this stand-in serves (of %d characters)", len(stmt))
 		return fault(w, http.StatusBadRequest, "ValidationFault", "4000", "Error parsing query", "")
 	}
 	start, max := 1, 100 // QuickBooks' defaults
@@ -636,11 +526,11 @@ func (s *Server) query(w http.ResponseWriter, stmt string) int {
 	}
 	hasWhere := strings.Contains(strings.ToLower(stmt), " where ")
 	if hasWhere != strings.EqualFold(m[1], "customer") {
-		s.violate("query: a where clause is served on Customer only, and Customer only with one")
+		s.rec.Violate("query: a where clause is served on Customer only, and Customer only with one")
 		return fault(w, http.StatusBadRequest, "ValidationFault", "4000", "Error parsing query", "")
 	}
 	if start < 1 || max < 1 || max > 1000 {
-		s.violate("query: startposition below 1 or maxresults not in 1..1000")
+		s.rec.Violate("query: startposition below 1 or maxresults not in 1..1000")
 		return fault(w, http.StatusBadRequest, "ValidationFault", "4001", "Invalid query", "")
 	}
 	var rows []any
@@ -690,12 +580,12 @@ func (s *Server) query(w http.ResponseWriter, stmt string) int {
 
 func (s *Server) create(w http.ResponseWriter, r *http.Request, entity string) int {
 	if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
-		s.violate("%s: Content-Type is not application/json", entity)
+		s.rec.Violate("%s: Content-Type is not application/json", entity)
 		return fault(w, http.StatusBadRequest, "ValidationFault", "2010", "Unsupported content type", "")
 	}
 	reqID := r.URL.Query().Get("requestid")
 	if reqID == "" || len(reqID) > maxRequestID {
-		s.violate("%s: requestid is absent or longer than %d characters", entity, maxRequestID)
+		s.rec.Violate("%s: requestid is absent or longer than %d characters", entity, maxRequestID)
 	}
 	var raw bytes.Buffer
 	if _, err := raw.ReadFrom(r.Body); err != nil {
@@ -713,11 +603,11 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request, entity string) i
 	s.mu.Unlock()
 	inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(raw.Bytes()))
 	if err != nil {
-		s.violate("%s: body is not JSON", entity)
+		s.rec.Violate("%s: body is not JSON", entity)
 		return fault(w, http.StatusBadRequest, "ValidationFault", "2020", "Request has invalid or unsupported property", "")
 	}
 	if err := s.schemas[entity].Validate(inst); err != nil {
-		s.violate("%s: %v", entity, err)
+		s.rec.Violate("%s: %v", entity, err)
 		return fault(w, http.StatusBadRequest, "ValidationFault", "2020", "Request has invalid or unsupported property", "")
 	}
 	s.mu.Lock()
@@ -803,7 +693,7 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request, entity string) i
 // refuse answers a create that breaks a business rule, a contract
 // violation. The caller holds s.mu.
 func (s *Server) refuse(w http.ResponseWriter, entity, problem string) int {
-	s.violations = append(s.violations, entity+": "+problem)
+	s.rec.Violate("%s: %s", entity, problem)
 	return fault(w, http.StatusBadRequest, "ValidationFault", "6000", "A business validation error has occurred while processing your request", "")
 }
 

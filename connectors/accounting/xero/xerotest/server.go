@@ -20,8 +20,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -29,6 +27,7 @@ import (
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
+	"github.com/orderflow/orderflow/connectors/accounting/accountingtest"
 	"github.com/orderflow/orderflow/worker/order"
 )
 
@@ -158,17 +157,13 @@ type Server struct {
 	srv    *httptest.Server
 	schema *jsonschema.Schema
 
+	rec    accountingtest.Record[Call]
+	faults accountingtest.Faults[Fault]
+	issuer *accountingtest.Issuer
+
 	mu          sync.Mutex
 	docs        []*Document
 	keys        map[string]stored
-	violations  []string
-	calls       []Call
-	arrived     int
-	faults      []Fault
-	access      map[string]bool
-	refresh     string
-	refreshes   int
-	revoked     bool
 	nextID      int
 	inFlight    int
 	minuteStart time.Time
@@ -178,18 +173,7 @@ type Server struct {
 // New starts a server for the test; it stops at the test's end, and the test
 // fails if any request broke the contract.
 func New(t testing.TB, cfg Config) *Server {
-	t.Helper()
-	s, err := Start(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		s.Close()
-		for _, v := range s.Violations() {
-			t.Errorf("xerotest: contract violation: %s", v)
-		}
-	})
-	return s
+	return accountingtest.New(t, "xerotest", Start, cfg)
 }
 
 // Start starts a server outside a test (orderflow demo); Close stops it, and
@@ -220,9 +204,17 @@ func Start(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("xerotest: contract: %w", err)
 	}
-	s := &Server{cfg: cfg, schema: schema, keys: map[string]stored{}, access: map[string]bool{}, refresh: cfg.RefreshToken}
+	s := &Server{cfg: cfg, schema: schema, keys: map[string]stored{}}
+	s.faults.AfterApply = func(f Fault) bool { return f.AfterApply }
+	s.issuer = accountingtest.NewIssuer(accountingtest.IssuerConfig{
+		ClientID: cfg.ClientID, ClientSecret: cfg.ClientSecret, RefreshToken: cfg.RefreshToken,
+		Tokens:  accountingtest.Numbered("access-", "refresh-"),
+		TTL:     30 * time.Minute,
+		Extra:   map[string]any{"scope": "offline_access accounting.transactions accounting.settings"},
+		Violate: s.rec.Violate,
+	})
 	mux := http.NewServeMux()
-	mux.HandleFunc("/connect/token", s.token)
+	mux.HandleFunc("/connect/token", func(w http.ResponseWriter, r *http.Request) { s.issuer.Serve(w, r) })
 	mux.HandleFunc("/api.xro/2.0/", s.handle)
 	s.srv = httptest.NewServer(mux)
 	s.URL = s.srv.URL + "/api.xro/2.0"
@@ -249,41 +241,21 @@ func compileSchema() (*jsonschema.Schema, error) {
 }
 
 // Fail queues faults: each of the next API calls is answered with the next.
-func (s *Server) Fail(faults ...Fault) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.faults = append(s.faults, faults...)
-}
+func (s *Server) Fail(faults ...Fault) { s.faults.Add(faults...) }
 
 // ExpireAccessTokens makes every access token issued so far expired: the
 // next call with one is answered 401, as Xero answers after 30 minutes.
-func (s *Server) ExpireAccessTokens() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.access = map[string]bool{}
-}
+func (s *Server) ExpireAccessTokens() { s.issuer.ExpireAccessTokens() }
 
 // RevokeRefreshToken makes the next refresh fail with invalid_grant, as
 // when the organisation disconnects the app.
-func (s *Server) RevokeRefreshToken() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.revoked = true
-}
+func (s *Server) RevokeRefreshToken() { s.issuer.RevokeRefreshToken() }
 
 // RefreshToken is the refresh token the server accepts now.
-func (s *Server) RefreshToken() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.refresh
-}
+func (s *Server) RefreshToken() string { return s.issuer.RefreshToken() }
 
 // Refreshes counts the successful token refreshes.
-func (s *Server) Refreshes() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.refreshes
-}
+func (s *Server) Refreshes() int { return s.issuer.Refreshes() }
 
 // Documents is the ledger, in creation order.
 func (s *Server) Documents() []Document {
@@ -298,108 +270,35 @@ func (s *Server) Documents() []Document {
 }
 
 // Violations lists the requests that broke the contract.
-func (s *Server) Violations() []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]string(nil), s.violations...)
-}
+func (s *Server) Violations() []string { return s.rec.Violations() }
 
 // Requests counts the API calls that arrived (not the token endpoint's),
 // answered or not yet: Calls lists a call once answered, which a call the
 // client gave up on (a slow answer) may be only after the client returned.
-func (s *Server) Requests() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.arrived
-}
+func (s *Server) Requests() int { return s.rec.Requests() }
 
 // Calls lists the API calls received (not the token endpoint's).
-func (s *Server) Calls() []Call {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]Call(nil), s.calls...)
-}
+func (s *Server) Calls() []Call { return s.rec.Calls() }
 
-func (s *Server) violate(format string, args ...any) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.violations = append(s.violations, fmt.Sprintf(format, args...))
-}
-
-func answer(w http.ResponseWriter, status int, v any) int {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
-	return status
-}
-
-// token is the OAuth2 token endpoint: grant_type=refresh_token with the
-// app's client credentials in Basic auth (RFC 6749 2.3.1, 6).
-func (s *Server) token(w http.ResponseWriter, r *http.Request) {
-	oauthErr := func(status int, code string) {
-		answer(w, status, map[string]string{"error": code})
-	}
-	if r.Method != http.MethodPost {
-		s.violate("%s /connect/token: not POST", r.Method)
-		oauthErr(http.StatusMethodNotAllowed, "invalid_request")
-		return
-	}
-	if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/x-www-form-urlencoded") {
-		s.violate("POST /connect/token: Content-Type is not application/x-www-form-urlencoded")
-	}
-	id, secret, ok := r.BasicAuth()
-	id, _ = url.QueryUnescape(id)
-	secret, _ = url.QueryUnescape(secret)
-	if !ok || id != s.cfg.ClientID || secret != s.cfg.ClientSecret {
-		s.violate("POST /connect/token: Basic auth is not the app's client id and secret")
-		oauthErr(http.StatusUnauthorized, "invalid_client")
-		return
-	}
-	if err := r.ParseForm(); err != nil || r.PostForm.Get("grant_type") != "refresh_token" {
-		s.violate("POST /connect/token: grant_type is not refresh_token")
-		oauthErr(http.StatusBadRequest, "unsupported_grant_type")
-		return
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.revoked || r.PostForm.Get("refresh_token") != s.refresh {
-		answer(w, http.StatusBadRequest, map[string]string{"error": "invalid_grant"})
-		return
-	}
-	s.refreshes++
-	s.refresh = "refresh-" + strconv.Itoa(s.refreshes)
-	access := "access-" + strconv.Itoa(s.refreshes)
-	s.access[access] = true
-	answer(w, http.StatusOK, map[string]any{
-		"access_token": access, "expires_in": 1800, "token_type": "Bearer",
-		"refresh_token": s.refresh, "scope": "offline_access accounting.transactions accounting.settings",
-	})
-}
+var answer = accountingtest.Answer
 
 func (s *Server) handle(w http.ResponseWriter, r *http.Request) {
-	s.mu.Lock()
-	s.arrived++
-	s.mu.Unlock()
+	s.rec.Arrived()
 	call := Call{Method: r.Method, Path: strings.TrimPrefix(r.URL.Path, "/api.xro/2.0")}
 	call.Status = s.serve(w, r, &call)
-	s.mu.Lock()
-	s.calls = append(s.calls, call)
-	s.mu.Unlock()
+	s.rec.Answered(call)
 }
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request, call *Call) int {
-	auth := r.Header.Get("Authorization")
-	s.mu.Lock()
-	valid := strings.HasPrefix(auth, "Bearer ") && s.access[strings.TrimPrefix(auth, "Bearer ")]
-	s.mu.Unlock()
-	if !strings.HasPrefix(auth, "Bearer ") {
-		s.violate("%s %s: Authorization is not a bearer token", r.Method, call.Path)
+	valid, bearer := s.issuer.Valid(r.Header.Get("Authorization"))
+	if !bearer {
+		s.rec.Violate("%s %s: Authorization is not a bearer token", r.Method, call.Path)
 	}
 	if !valid {
 		return answer(w, http.StatusUnauthorized, map[string]any{"Type": nil, "Title": "Unauthorized", "Status": 401, "Detail": "TokenExpired: token expired"})
 	}
 	if got := r.Header.Get("xero-tenant-id"); got != s.cfg.XeroTenantID {
-		s.violate("%s %s: xero-tenant-id is not the organisation's", r.Method, call.Path)
+		s.rec.Violate("%s %s: xero-tenant-id is not the organisation's", r.Method, call.Path)
 		return answer(w, http.StatusForbidden, map[string]any{"Type": nil, "Title": "Forbidden", "Status": 403, "Detail": "AuthenticationUnsuccessful"})
 	}
 	if status := s.limits(w, r, call); status != 0 {
@@ -411,7 +310,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, call *Call) int {
 		s.mu.Unlock()
 	}()
 	write := r.Method == http.MethodPut || r.Method == http.MethodPost
-	if f, ok := s.nextFault(write); ok {
+	if f, ok := s.faults.Next(write); ok {
 		if f.Delay > 0 {
 			select {
 			case <-time.After(f.Delay):
@@ -454,23 +353,12 @@ func (s *Server) limits(w http.ResponseWriter, r *http.Request, call *Call) int 
 	if !over {
 		return 0
 	}
-	s.violate("%s %s: over the %s limit", r.Method, call.Path, problem)
+	s.rec.Violate("%s %s: over the %s limit", r.Method, call.Path, problem)
 	w.Header().Set("X-Rate-Limit-Problem", problem)
 	if problem == "minute" {
 		w.Header().Set("Retry-After", "60")
 	}
 	return answer(w, http.StatusTooManyRequests, map[string]any{"Title": "Too Many Requests", "Status": 429})
-}
-
-func (s *Server) nextFault(write bool) (Fault, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if len(s.faults) == 0 || s.faults[0].AfterApply && !write {
-		return Fault{}, false
-	}
-	f := s.faults[0]
-	s.faults = s.faults[1:]
-	return f, true
 }
 
 // fault answers a fault's status in Xero's shapes.
@@ -527,20 +415,20 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request, call *Call) int {
 	case r.Method == http.MethodPut && (call.Path == "/Invoices" || call.Path == "/CreditNotes"):
 		return s.create(w, r, call, strings.TrimPrefix(call.Path, "/"))
 	}
-	s.violate("%s %s: no such operation (this connector creates with PUT)", r.Method, call.Path)
+	s.rec.Violate("%s %s: no such operation (this connector creates with PUT)", r.Method, call.Path)
 	return answer(w, http.StatusNotFound, map[string]any{"Title": "Not Found", "Status": 404})
 }
 
 func (s *Server) create(w http.ResponseWriter, r *http.Request, call *Call, endpoint string) int {
 	if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
-		s.violate("PUT /%s: Content-Type is not application/json", endpoint)
+		s.rec.Violate("PUT /%s: Content-Type is not application/json", endpoint)
 	}
 	key := r.Header.Get("Idempotency-Key")
 	switch {
 	case key == "":
-		s.violate("PUT /%s: no Idempotency-Key", endpoint)
+		s.rec.Violate("PUT /%s: no Idempotency-Key", endpoint)
 	case len(key) > 128:
-		s.violate("PUT /%s: Idempotency-Key of %d characters, more than 128", endpoint, len(key))
+		s.rec.Violate("PUT /%s: Idempotency-Key of %d characters, more than 128", endpoint, len(key))
 		return validation(w, "Idempotency-Key is too long")
 	}
 	var raw bytes.Buffer
@@ -553,7 +441,7 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request, call *Call, endp
 		s.mu.Unlock()
 		if ok {
 			if !bytes.Equal(prev.req, raw.Bytes()) {
-				s.violate("PUT /%s: Idempotency-Key reused for another body", endpoint)
+				s.rec.Violate("PUT /%s: Idempotency-Key reused for another body", endpoint)
 			}
 			call.Replayed = true
 			w.Header().Set("Content-Type", "application/json")
@@ -606,11 +494,11 @@ type wireDoc struct {
 func (s *Server) apply(w http.ResponseWriter, body []byte, endpoint, key string) int {
 	inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(body))
 	if err != nil {
-		s.violate("PUT /%s: body is not JSON", endpoint)
+		s.rec.Violate("PUT /%s: body is not JSON", endpoint)
 		return validation(w, "body is not JSON")
 	}
 	if err := s.schema.Validate(inst); err != nil {
-		s.violate("PUT /%s: %v", endpoint, err)
+		s.rec.Violate("PUT /%s: %v", endpoint, err)
 		return validation(w, err.Error())
 	}
 	var req map[string][]json.RawMessage
@@ -619,7 +507,7 @@ func (s *Server) apply(w http.ResponseWriter, body []byte, endpoint, key string)
 	_ = dec.Decode(&req)
 	items, ok := req[endpoint]
 	if !ok {
-		s.violate("PUT /%s: the body's array is not %s", endpoint, endpoint)
+		s.rec.Violate("PUT /%s: the body's array is not %s", endpoint, endpoint)
 		return validation(w, "wrong document array")
 	}
 	accounts := map[string]bool{}
@@ -650,10 +538,10 @@ func (s *Server) apply(w http.ResponseWriter, body []byte, endpoint, key string)
 			msgs = append(msgs, "Due Date is required.")
 		}
 		if d.Reference != "" && d.Type != "ACCREC" && d.Type != "ACCRECCREDIT" {
-			s.violate("PUT /%s: Reference on a %s (ACCREC and ACCRECCREDIT only)", endpoint, d.Type)
+			s.rec.Violate("PUT /%s: Reference on a %s (ACCREC and ACCRECCREDIT only)", endpoint, d.Type)
 		}
 		if d.LineAmountTypes != "Exclusive" {
-			s.violate("PUT /%s: LineAmountTypes is not Exclusive (this connector posts net amounts)", endpoint)
+			s.rec.Violate("PUT /%s: LineAmountTypes is not Exclusive (this connector posts net amounts)", endpoint)
 		}
 		doc := &Document{
 			Endpoint: endpoint, Type: d.Type, Status: d.Status, Reference: d.Reference, InvoiceNumber: d.InvoiceNumber,
@@ -667,10 +555,10 @@ func (s *Server) apply(w http.ResponseWriter, body []byte, endpoint, key string)
 			ta, okT := pennies(l.TaxAmount)
 			ua, okU := pennies(l.UnitAmount)
 			if !okA || !okT || !okU {
-				s.violate("PUT /%s: LineItems[%d]: an amount is missing or not two places", endpoint, i)
+				s.rec.Violate("PUT /%s: LineItems[%d]: an amount is missing or not two places", endpoint, i)
 			}
 			if l.Quantity.String() != "1" || ua != la {
-				s.violate("PUT /%s: LineItems[%d]: Quantity x UnitAmount is not LineAmount", endpoint, i)
+				s.rec.Violate("PUT /%s: LineItems[%d]: Quantity x UnitAmount is not LineAmount", endpoint, i)
 			}
 			if ok, known := accounts[l.AccountCode]; !known || !ok {
 				msgs = append(msgs, "Account code '"+l.AccountCode+"' is not a valid code for this document.")
