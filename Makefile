@@ -10,6 +10,10 @@ LDFLAGS := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 # Tests against the one long-lived stack; -p 1 keeps packages from racing for the
 # fixed scrape address and from starving the servers on a 2-core machine.
 TEST_FLAGS ?= -race -count=1 -p 1 -timeout 20m
+# The end-to-end tests of whole paths under faults (stand-ins failing a third of their
+# calls, the dispatcher SIGKILLed and started again): their own target, which .ci/run
+# runs after `make test`, so that `make test` stays under ten minutes.
+E2E_TESTS := ^(TestCourierJobsReachTheirCouriersOnce|TestBooksArePostedOnceAndReconcile)$$
 
 .PHONY: help
 help: ## list the targets
@@ -32,8 +36,12 @@ stack-status: ## say which of the stack's servers run
 	@deploy/local/stack.sh status || true
 
 .PHONY: test
-test: up ## start the stack if needed, then run every test against it
-	set -a; source "$(STACK_DIR)/env"; set +a; go test $(TEST_FLAGS) ./...
+test: up ## start the stack if needed, then run every test against it (but test-e2e's)
+	set -a; source "$(STACK_DIR)/env"; set +a; go test $(TEST_FLAGS) -skip '$(E2E_TESTS)' ./...
+
+.PHONY: test-e2e
+test-e2e: up ## the end-to-end tests under faults: couriers and books (.ci/run runs them too)
+	set -a; source "$(STACK_DIR)/env"; set +a; go test $(TEST_FLAGS) -run '$(E2E_TESTS)' ./worker/cmd/orderflow/
 
 .PHONY: test-short
 test-short: ## unit tests only: integration tests skip without the stack (CI never skips)

@@ -1,10 +1,22 @@
-// Package connectortest is the one contract suite every connector passes
-// (watermill's universal pubsub tests are the model): Run drives a
-// connector against its stand-in through the dispatcher's one call,
-// Deliver, and checks what the dispatcher and P5 rely on. A connector's
-// package provides a Harness in its contract_test.go; what is particular to
-// a provider (its faults, its ledger, reading its requests back to
-// allow-list sources) stays in the Harness, never here.
+// Package connectortest is the one contract suite every connector passes,
+// courier and accounting alike (watermill's universal pubsub tests are the
+// model). Run drives a connector against its stand-in through the one call
+// the dispatcher makes with a batch of jobs, and checks what the dispatcher
+// and P5/P6 rely on, once for every kind: 5xx, a slow answer and 429 are
+// Retry (429 with its Retry-After), 400 is Failed and never sent again by the
+// connector, a redelivery (after Done, and after a fault that applied the
+// work but lost the answer) is one document in the provider's ledger,
+// refused credentials stop the batch with courier.ErrCredentialsRefused, an
+// ended context makes no call, and no personal value of the fixtures shows in
+// an error, a log line or a metric label.
+//
+// What is particular to a kind of connector is its Harness: its jobs and
+// fixtures, how a batch is sent, how the stand-in's ledger is keyed, and the
+// kind's own checks (a courier's exact allow-listed fields and cancels:
+// courier.go; an accounting invoice's party fields and summaries free of
+// personal data: accounting.go). What is particular to a provider (its
+// faults, its ledger, reading its requests back) stays in the provider's
+// contract_test.go, never here.
 package connectortest
 
 import (
@@ -13,8 +25,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
-	"maps"
+	"path"
 	"slices"
 	"strconv"
 	"strings"
@@ -25,33 +38,57 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/orderflow/orderflow/connectors/courier"
-	"github.com/orderflow/orderflow/connectors/outbox"
-	"github.com/orderflow/orderflow/connectors/projection"
-	"github.com/orderflow/orderflow/schemas/policy"
 	"github.com/orderflow/orderflow/worker/privacytest"
-	"github.com/orderflow/orderflow/worker/protected"
 )
 
-// Deliverer is what the suite drives: the call the dispatcher makes.
-type Deliverer interface {
-	Deliver(ctx context.Context, ds []courier.Delivery) ([]courier.Result, error)
+// Connector is what the suite drives: the dispatcher's one call with a batch
+// of a kind's jobs J, answered with one courier.Result per job, at the same
+// index. The error is not nil only when no result can be trusted (ctx ended,
+// the credentials refused).
+type Connector[J any] interface {
+	Send(ctx context.Context, jobs []J) ([]courier.Result, error)
 }
 
-// Harness is one connector kind's part of the suite.
-type Harness struct {
-	// Kind is the connector kind: its allow-list in
-	// schemas/policy/connectors.yaml projects the fixtures.
-	Kind string
-	// Parcel is the connector's settings the fixtures are projected with.
-	Parcel projection.Parcel
-	// Alternates are sources a connector sends only in another's place,
-	// when that one has no value: alternate -> primary (Click & Drop's
-	// county takes a state). The stand-in reports such a value as the
-	// primary's.
-	Alternates map[string]string
+// StandIn is the suite's hold on a connector's stand-in provider.
+type StandIn interface {
+	// Fail queues faults: each of the next calls (as the Fault says) is
+	// answered with the next one.
+	Fail(faults ...Fault)
+	// Calls is how many calls reached the stand-in's API (a token
+	// endpoint's are not counted).
+	Calls() int
+	// Ledger is what the provider holds of the work filed under ref
+	// (Harness.Ref of a job).
+	Ledger(ref string) Entry
+}
+
+// Harness is one kind of connector's part of the suite: J is its job, S its
+// stand-in (StandIn and what the kind's own checks read of it).
+type Harness[J any, S StandIn] struct {
+	// Shapes name the kind's jobs that make a document at the provider (a
+	// courier's create; an accounting summary and invoice). Each universal
+	// property is checked on each, in a subtest of its name.
+	Shapes []string
+	// Job is the n-th job of a shape: another n is other work (another
+	// order, another period).
+	Job func(t testing.TB, shape string, n int) J
+	// Others, if set, are jobs that make no document of their own (a
+	// courier's cancel of order n), sent beside the shapes' where no answer
+	// is awaited (an ended context).
+	Others func(t testing.TB, n int) []J
+	// Ref is what the provider files a job under: the key of Ledger.
+	Ref func(J) string
 	// New starts a fresh stand-in and a connector against it, built with
-	// env (its logger, registry and per-call timeout).
-	New func(t *testing.T, env Env) (Deliverer, StandIn)
+	// env. Calls made in New (a mapping checked at start) are not counted.
+	New func(t *testing.T, env Env) (Connector[J], S)
+	// Checks are the kind's own properties, run after the universal ones.
+	Checks []Check[J, S]
+}
+
+// Check is a property of one kind of connector.
+type Check[J any, S StandIn] struct {
+	Name string
+	Run  func(t *testing.T, s *Suite[J, S])
 }
 
 // Env is what the suite gives a connector.
@@ -63,24 +100,60 @@ type Env struct {
 	// Timeout is the connector's per-call timeout: a slow answer (Fault
 	// Delay) outlasts it.
 	Timeout time.Duration
+	// Clock is the time a connector that keeps time (rate limits, token
+	// expiry, a pause after 429) reads and waits on: it never sleeps, and
+	// the suite moves it on by a Retry's RetryAfter before the redelivery,
+	// as the dispatcher waits. A connector without a clock ignores it.
+	Clock *Clock
 }
 
-// StandIn is the suite's hold on a connector's stand-in provider.
-type StandIn interface {
-	// Fail queues faults: each of the next calls (as the Fault says) is
-	// answered with the next one.
-	Fail(faults ...Fault)
-	// Calls is how many calls reached the stand-in.
-	Calls() int
-	// Ledger is what the provider holds of an order reference.
-	Ledger(orderReference string) Entry
-	// Creates are the creates the provider received and applied, in order.
-	Creates() []Create
+// Clock is a clock that never sleeps: Sleep moves it on by the wait (and
+// counts it), for the suite and a connector's own tests.
+type Clock struct {
+	mu    sync.Mutex
+	now   time.Time
+	slept time.Duration
+}
+
+// NewClock is a clock at now.
+func NewClock(now time.Time) *Clock { return &Clock{now: now} }
+
+// Now is the clock's time.
+func (c *Clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+// Sleep moves the clock on by d at once; it returns ctx.Err().
+func (c *Clock) Sleep(ctx context.Context, d time.Duration) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+	c.slept += d
+	return ctx.Err()
+}
+
+// Slept is the sum of the waits Sleep was asked for.
+func (c *Clock) Slept() time.Duration {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.slept
+}
+
+// Advance moves the clock on by d.
+func (c *Clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
 }
 
 // Fault is how the stand-in answers a call instead of normally.
 type Fault struct {
-	// Status is answered (500, 429, 400, 401).
+	// Status is answered (500, 429, 400, 401, 403). A 401 or 403 refuses
+	// the connector's credentials: for a connector that refreshes its
+	// access token, the refresh is refused too (the kind's harness revokes
+	// it), since a 401 a fresh token cures is no refusal.
 	Status int
 	// RetryAfter is sent with Status, in whole seconds.
 	RetryAfter time.Duration
@@ -101,86 +174,66 @@ func (f Fault) RetryAfterHeader() string {
 	return strconv.Itoa(int(f.RetryAfter / time.Second))
 }
 
-// Entry is an order reference's state at the provider.
+// Entry is the state at the provider of the work filed under one ref.
 type Entry struct {
-	// Created counts the orders (shipments) made for the reference.
+	// Created counts the documents made for it (a courier's orders or
+	// shipments; an accounting provider's invoices, credit notes, journal
+	// entries, receipts: not the customer an invoice is filed under).
 	Created int
-	// Cancelled: the provider no longer has the order.
+	// Cancelled: the provider no longer has the order (couriers).
 	Cancelled bool
 }
 
-// Create is one create as the provider received it.
-type Create struct {
-	OrderReference string
-	// Sources are the allow-list sources its fields carry (the provider's
-	// fields read back through the "as" column); a field no source fills is
-	// given as "?" and its path.
-	Sources []string
-	// Values are the texts of all its fields.
-	Values []string
-}
-
-//go:embed testdata
-var testdata embed.FS
-
-// destination is a fixture: a delivery label and the job's country.
-type destination struct {
-	name, label, country string
-	customs              bool
-}
-
-// destinations are what the suite sends: domestic GB, Northern Ireland (in
-// the UK customs territory), and international to the EU and the US (no
-// postcode).
-var destinations = []destination{
-	{"domestic-gb", "label-gb.json", "GB", false},
-	{"northern-ireland", "label-northern-ireland.json", "GB", false},
-	{"international-de", "label-de.json", "DE", true},
-	{"international-us", "label-us-no-postcode.json", "US", true},
-}
-
-// Run runs the suite against h's connector.
-func Run(t *testing.T, h Harness) {
+// Run runs the suite against h's connector: the universal properties on
+// every shape of job, then the kind's checks.
+func Run[J any, S StandIn](t *testing.T, h Harness[J, S]) {
 	t.Helper()
-	f := NewFixtures(t, h.Kind, h.Parcel)
-	s := &suite{h: h, Fixtures: f, list: f.List}
-	t.Run("ExactAllowListedFields", s.exactFields)
-	t.Run("ServerErrorIsRetry", s.serverError)
-	t.Run("RateLimitIsRetryAfter", s.rateLimit)
-	t.Run("SlowAnswerIsRetry", s.slowAnswer)
-	t.Run("BadRequestFailsAndIsNotRetried", s.badRequest)
-	t.Run("RefusedCredentialsStop", s.refusedCredentials)
-	t.Run("RedeliveryAfterDoneCreatesOnce", s.redeliveryAfterDone)
-	t.Run("RedeliveryAfterLostAnswerCreatesOnce", s.redeliveryAfterLostAnswer)
-	t.Run("CancelAfterCreate", s.cancelAfterCreate)
-	t.Run("CancelOfUnknownOrderIsDone", s.cancelUnknown)
+	s := &Suite[J, S]{h: h}
+	t.Run("ServerErrorIsRetry", s.each(s.serverError))
+	t.Run("RateLimitIsRetryAfter", s.each(s.rateLimit))
+	t.Run("SlowAnswerIsRetry", s.each(s.slowAnswer))
+	t.Run("BadRequestFailsAndIsNotRetried", s.each(s.badRequest))
+	t.Run("RefusedCredentialsStop", s.each(s.refusedCredentials))
+	t.Run("RedeliveryAfterDoneCreatesOnce", s.each(s.redeliveryAfterDone))
+	t.Run("RedeliveryAfterLostAnswerCreatesOnce", s.each(s.redeliveryAfterLostAnswer))
 	t.Run("EndedContextSendsNothing", s.endedContext)
+	for _, c := range h.Checks {
+		t.Run(c.Name, func(t *testing.T) { c.Run(t, s) })
+	}
 }
 
-type suite struct {
-	h Harness
-	*Fixtures
-	list policy.AllowList
+// Suite is a run of the suite, for a kind's checks.
+type Suite[J any, S StandIn] struct {
+	h Harness[J, S]
 }
 
-// instance is one fresh connector and stand-in, checked at the test's end
+// Instance is one fresh connector and stand-in, checked at the test's end
 // for personal data in its logs and metric labels.
-type instance struct {
-	Deliverer
-	StandIn
-	s    *suite
-	logs *privacytest.LogBuffer
-	reg  *prometheus.Registry
+type Instance[J any, S StandIn] struct {
+	// StandIn is the connector's stand-in.
+	StandIn S
+	conn    Connector[J]
+	ref     func(J) string
+	env     Env
+	base    int
+	logs    *privacytest.LogBuffer
+	reg     *prometheus.Registry
 }
 
 const timeout = 300 * time.Millisecond
 
-func (s *suite) start(t *testing.T) *instance {
+// Start is a fresh connector and stand-in.
+func (s *Suite[J, S]) Start(t *testing.T) *Instance[J, S] {
 	t.Helper()
-	in := &instance{s: s, logs: &privacytest.LogBuffer{}, reg: prometheus.NewRegistry()}
-	in.Deliverer, in.StandIn = s.h.New(t, Env{Logger: in.logs.Logger(), Registerer: in.reg, Timeout: timeout})
+	in := &Instance[J, S]{ref: s.h.Ref, logs: &privacytest.LogBuffer{}, reg: prometheus.NewRegistry()}
+	in.env = Env{
+		Logger: in.logs.Logger(), Registerer: in.reg, Timeout: timeout,
+		Clock: NewClock(time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)),
+	}
+	in.conn, in.StandIn = s.h.New(t, in.env)
+	in.base = in.StandIn.Calls()
 	t.Cleanup(func() {
-		assertClean(t, "the log", in.logs.String())
+		AssertClean(t, "the log", in.logs.String())
 		families, err := in.reg.Gather()
 		if err != nil {
 			t.Errorf("gather: %v", err)
@@ -189,7 +242,7 @@ func (s *suite) start(t *testing.T) *instance {
 		for _, f := range families {
 			for _, m := range f.GetMetric() {
 				for _, l := range m.GetLabel() {
-					assertClean(t, fmt.Sprintf("metric %s label %s", f.GetName(), l.GetName()), l.GetValue())
+					AssertClean(t, fmt.Sprintf("metric %s label %s", f.GetName(), l.GetName()), l.GetValue())
 				}
 			}
 		}
@@ -197,355 +250,186 @@ func (s *suite) start(t *testing.T) *instance {
 	return in
 }
 
-// deliver calls Deliver and checks the answer's shape and errors.
-func (in *instance) deliver(t *testing.T, ds ...courier.Delivery) []courier.Result {
+// Job is the n-th job of a shape.
+func (s *Suite[J, S]) Job(t testing.TB, shape string, n int) J {
 	t.Helper()
-	res, err := in.Deliver(t.Context(), ds)
-	if err != nil {
-		assertClean(t, "Deliver's error", err.Error())
-		t.Fatalf("Deliver: %v", err)
+	return s.h.Job(t, shape, n)
+}
+
+// each runs a property once per shape, each in a subtest of its name.
+func (s *Suite[J, S]) each(property func(t *testing.T, shape string)) func(t *testing.T) {
+	return func(t *testing.T) {
+		for _, shape := range s.h.Shapes {
+			t.Run(shape, func(t *testing.T) { property(t, shape) })
+		}
 	}
-	if len(res) != len(ds) {
-		t.Fatalf("Deliver: %d results for %d deliveries", len(res), len(ds))
+}
+
+// Send sends jobs and checks the answer's shape and errors: one result per
+// job, an error on each result that is not Done and only on those, no
+// personal value in any error.
+func (in *Instance[J, S]) Send(t *testing.T, jobs ...J) []courier.Result {
+	t.Helper()
+	res, err := in.conn.Send(t.Context(), jobs)
+	if err != nil {
+		AssertClean(t, "Send's error", err.Error())
+		t.Fatalf("Send: %v", err)
+	}
+	if len(res) != len(jobs) {
+		t.Fatalf("Send: %d results for %d jobs", len(res), len(jobs))
 	}
 	for i, r := range res {
 		if r.Err != nil {
-			assertClean(t, fmt.Sprintf("result %d's error", i), r.Err.Error())
+			AssertClean(t, fmt.Sprintf("result %d's error", i), r.Err.Error())
 		}
 		if (r.Err == nil) != (r.Outcome == courier.Done) {
-			t.Errorf("result %d: outcome %v with error %v: an error says why a delivery is not done, and only then", i, r.Outcome, r.Err)
+			t.Errorf("result %d: outcome %v with error %v: an error says why a job is not done, and only then", i, r.Outcome, r.Err)
 		}
 	}
 	return res
 }
 
-func (in *instance) one(t *testing.T, d courier.Delivery) courier.Result {
+// One sends one job.
+func (in *Instance[J, S]) One(t *testing.T, j J) courier.Result {
 	t.Helper()
-	return in.deliver(t, d)[0]
+	return in.Send(t, j)[0]
 }
 
-// Fixtures makes the suite's deliveries, for a connector package's own
-// tests too: a create per destination ("domestic-gb", "northern-ireland",
-// "international-de", "international-us"), a cancel.
-type Fixtures struct {
-	// List is the connector kind's allow-list; Parcel its settings.
-	List   policy.AllowList
-	Parcel projection.Parcel
-}
+// Calls is how many calls reached the stand-in since Start.
+func (in *Instance[J, S]) Calls() int { return in.StandIn.Calls() - in.base }
 
-// NewFixtures are the fixtures of a connector kind.
-func NewFixtures(t testing.TB, kind string, parcel projection.Parcel) *Fixtures {
-	t.Helper()
-	lists, err := policy.LoadConnectors()
-	if err != nil {
-		t.Fatal(err)
-	}
-	list, err := lists.For(kind)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &Fixtures{List: list, Parcel: parcel}
-}
+// Ledger is what the provider holds of j's work.
+func (in *Instance[J, S]) Ledger(j J) Entry { return in.StandIn.Ledger(in.ref(j)) }
 
-// Create is the create of order ref to a destination, with the tenant's
-// notifications on or off: the job of testdata/job.json with the label of
-// the destination, projected through the allow-list.
-func (f *Fixtures) Create(t testing.TB, dest string, notify bool, ref string) courier.Delivery {
-	t.Helper()
-	return f.create(t, lookup(t, dest), notify, ref)
-}
-
-// Label is a destination's delivery label: a JSON object of its fields.
-func (f *Fixtures) Label(t testing.TB, dest string) []byte {
-	t.Helper()
-	return readFile(t, lookup(t, dest).label)
-}
-
-// CreateWith is Create with label (a JSON object of fields, such as Label's
-// with values planted) in place of the destination's.
-func (f *Fixtures) CreateWith(t testing.TB, dest string, label []byte, notify bool, ref string) courier.Delivery {
-	t.Helper()
-	doc, err := protected.ParseDocument(label)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return f.project(t, lookup(t, dest), doc, notify, ref)
-}
-
-func lookup(t testing.TB, dest string) destination {
-	t.Helper()
-	i := slices.IndexFunc(destinations, func(d destination) bool { return d.name == dest })
-	if i < 0 {
-		t.Fatalf("connectortest: no destination %q", dest)
-	}
-	return destinations[i]
-}
-
-func (f *Fixtures) create(t testing.TB, dst destination, notify bool, ref string) courier.Delivery {
-	t.Helper()
-	return f.project(t, dst, readLabel(t, dst.label), notify, ref)
-}
-
-func (f *Fixtures) project(t testing.TB, dst destination, label protected.Document, notify bool, ref string) courier.Delivery {
-	t.Helper()
-	job := readJob(t)
-	job.ChannelOrderID, job.DestinationCountry = ref, dst.country
-	job.IdempotencyKey = outbox.IdempotencyKey(job.TenantID, job.Channel, ref, outbox.KindCreate, job.SourceVersion)
-	p, err := projection.Project(f.List, projection.Input{Label: label, Job: job, Notifications: notify, Parcel: f.Parcel})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if p.Customs() != dst.customs {
-		t.Fatalf("%s: customs %v, want %v", dst.name, p.Customs(), dst.customs)
-	}
-	return courier.Delivery{Kind: outbox.KindCreate, IdempotencyKey: job.IdempotencyKey, OrderReference: ref, Fields: p}
-}
-
-// Cancel is the cancel of order ref: the job's clear fields only.
-func (f *Fixtures) Cancel(t testing.TB, ref string) courier.Delivery {
-	t.Helper()
-	job := readJob(t)
-	job.Kind, job.ChannelOrderID, job.Recipient, job.Lines = outbox.KindCancel, ref, "", nil
-	job.IdempotencyKey = outbox.IdempotencyKey(job.TenantID, job.Channel, ref, outbox.KindCancel, job.SourceVersion+1)
-	p, err := projection.Project(f.List, projection.Input{Job: job, Parcel: f.Parcel})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return courier.Delivery{Kind: outbox.KindCancel, IdempotencyKey: job.IdempotencyKey, OrderReference: ref, Fields: p}
-}
-
-func (s *suite) gb(t *testing.T, ref string) courier.Delivery {
-	return s.create(t, destinations[0], false, ref)
-}
-
-// exactFields: every destination, notifications off and on, in one batch:
-// each create carries exactly its projection's sources (the allow-list's,
-// under its conditions), phone and email only with notifications, item
-// data and values only under customs, and no value of the label outside
-// the allow-list (buyer ids, usernames, notes, gift messages).
-func (s *suite) exactFields(t *testing.T) {
-	in := s.start(t)
-	var ds []courier.Delivery
-	type want struct {
-		name            string
-		notify, customs bool
-		label           protected.Document
-	}
-	wants := map[string]want{}
-	for i, dst := range destinations {
-		for j, notify := range []bool{false, true} {
-			ref := fmt.Sprintf("203-1234567-76543%d%d", i, j)
-			ds = append(ds, s.create(t, dst, notify, ref))
-			wants[ref] = want{fmt.Sprintf("%s/notifications-%v", dst.name, notify), notify, dst.customs, readLabel(t, dst.label)}
-		}
-	}
-	for i, r := range in.deliver(t, ds...) {
-		if r.Outcome != courier.Done {
-			t.Fatalf("%s: %v (%v), want done", wants[ds[i].OrderReference].name, r.Outcome, r.Err)
-		}
-	}
-	got := map[string]Create{}
-	for _, c := range in.Creates() {
-		got[c.OrderReference] = c
-	}
-	for _, d := range ds {
-		w := wants[d.OrderReference]
-		c, ok := got[d.OrderReference]
-		if !ok {
-			t.Errorf("%s: the provider received no create", w.name)
-			continue
-		}
-		if diff := diffSets(s.expected(d.Fields), c.Sources); diff != "" {
-			t.Errorf("%s: sources sent %s", w.name, diff)
-		}
-		allowed := s.list.Sources(policy.Switches{Notifications: w.notify, Customs: w.customs})
-		for _, src := range c.Sources {
-			contact := src == "shipping_address.phone" || src == "shipping_address.email"
-			item := policy.IsLineSource(src) || strings.HasPrefix(src, "totals.")
-			switch {
-			case !slices.Contains(allowed, src):
-				t.Errorf("%s: %s is sent, and not allowed", w.name, src)
-			case contact && !w.notify:
-				t.Errorf("%s: %s is sent with notifications off", w.name, src)
-			case item && !w.customs:
-				t.Errorf("%s: %s is sent without a customs declaration", w.name, src)
-			}
-		}
-		if w.notify && w.label.Get("shipping_address.phone") != "" && !slices.Contains(c.Sources, "shipping_address.phone") {
-			t.Errorf("%s: notifications are on, the phone is not sent", w.name)
-		}
-		if w.customs && !slices.ContainsFunc(c.Sources, policy.IsLineSource) {
-			t.Errorf("%s: a customs declaration without its items", w.name)
-		}
-		for _, path := range w.label.Paths() {
-			if s.list.Fields[path].When != "" {
-				continue
-			}
-			for _, v := range c.Values {
-				if strings.Contains(strings.ToLower(v), strings.ToLower(w.label.Get(path))) {
-					t.Errorf("%s: the value of %s, outside the allow-list, was sent", w.name, path)
-				}
-			}
-		}
-	}
-}
-
-// expected is what a create must carry: its projection's sources, each
-// alternate in its primary's place when that has none, dropped when it has.
-func (s *suite) expected(p projection.Projection) []string {
-	set := map[string]bool{}
-	for _, src := range p.Sources() {
-		set[src] = true
-	}
-	for alt, primary := range s.h.Alternates {
-		if set[alt] {
-			delete(set, alt)
-			set[primary] = true
-		}
-	}
-	return slices.Sorted(maps.Keys(set))
-}
+// wait is the dispatcher's wait before a redelivery: Retry-After on the
+// connector's clock.
+func (in *Instance[J, S]) wait(r courier.Result) { in.env.Clock.Advance(r.RetryAfter) }
 
 // retried checks a fault's Retry, and that the connector did not retry
-// inside: one call, nothing made; then a redelivery is done, made once.
-func (s *suite) retried(t *testing.T, f Fault) courier.Result {
+// inside: one call, nothing made; then a redelivery (after the Retry-After)
+// is done, made once.
+func (s *Suite[J, S]) retried(t *testing.T, shape string, f Fault) courier.Result {
 	t.Helper()
-	in := s.start(t)
-	d := s.gb(t, "203-0000000-0000001")
-	in.Fail(f)
-	r := in.one(t, d)
+	in := s.Start(t)
+	j := s.Job(t, shape, 1)
+	in.StandIn.Fail(f)
+	r := in.One(t, j)
 	if r.Outcome != courier.Retry {
 		t.Fatalf("%+v: %v (%v), want retry", f, r.Outcome, r.Err)
 	}
 	if n := in.Calls(); n != 1 {
 		t.Errorf("%+v: %d calls, want 1: the dispatcher retries, not the connector", f, n)
 	}
-	if e := in.Ledger(d.OrderReference); e.Created != 0 {
-		t.Errorf("%+v: %d orders made", f, e.Created)
+	if e := in.Ledger(j); e.Created != 0 {
+		t.Errorf("%+v: %d documents made", f, e.Created)
 	}
-	if r := in.one(t, d); r.Outcome != courier.Done {
+	in.wait(r)
+	if r := in.One(t, j); r.Outcome != courier.Done {
 		t.Errorf("redelivery after %+v: %v (%v), want done", f, r.Outcome, r.Err)
 	}
-	if e := in.Ledger(d.OrderReference); e.Created != 1 {
-		t.Errorf("after the redelivery: %d orders made, want 1", e.Created)
+	if e := in.Ledger(j); e.Created != 1 {
+		t.Errorf("after the redelivery: %d documents made, want 1", e.Created)
 	}
 	return r
 }
 
-func (s *suite) serverError(t *testing.T) {
+func (s *Suite[J, S]) serverError(t *testing.T, shape string) {
 	for _, status := range []int{500, 502, 503} {
-		r := s.retried(t, Fault{Status: status})
+		r := s.retried(t, shape, Fault{Status: status})
 		if r.RetryAfter != 0 {
 			t.Errorf("%d without Retry-After: retry after %v", status, r.RetryAfter)
 		}
 	}
 }
 
-func (s *suite) rateLimit(t *testing.T) {
-	r := s.retried(t, Fault{Status: 429, RetryAfter: 7 * time.Second})
+func (s *Suite[J, S]) rateLimit(t *testing.T, shape string) {
+	r := s.retried(t, shape, Fault{Status: 429, RetryAfter: 7 * time.Second})
 	if r.RetryAfter != 7*time.Second {
 		t.Errorf("429 with Retry-After 7: retry after %v", r.RetryAfter)
 	}
 }
 
-func (s *suite) slowAnswer(t *testing.T) {
-	s.retried(t, Fault{Delay: 10 * timeout})
+func (s *Suite[J, S]) slowAnswer(t *testing.T, shape string) {
+	s.retried(t, shape, Fault{Delay: 10 * timeout})
 }
 
-func (s *suite) badRequest(t *testing.T) {
-	in := s.start(t)
-	d := s.gb(t, "203-0000000-0000002")
-	in.Fail(Fault{Status: 400})
-	r := in.one(t, d)
+func (s *Suite[J, S]) badRequest(t *testing.T, shape string) {
+	in := s.Start(t)
+	j := s.Job(t, shape, 2)
+	in.StandIn.Fail(Fault{Status: 400})
+	r := in.One(t, j)
 	if r.Outcome != courier.Failed || r.RetryAfter != 0 {
 		t.Fatalf("400: %v after %v (%v), want failed", r.Outcome, r.RetryAfter, r.Err)
 	}
 	if n := in.Calls(); n != 1 {
 		t.Errorf("400: %d calls, want 1: a refusal is never sent again", n)
 	}
-	if e := in.Ledger(d.OrderReference); e.Created != 0 {
-		t.Errorf("400: %d orders made", e.Created)
+	if e := in.Ledger(j); e.Created != 0 {
+		t.Errorf("400: %d documents made", e.Created)
 	}
 }
 
-func (s *suite) refusedCredentials(t *testing.T) {
+func (s *Suite[J, S]) refusedCredentials(t *testing.T, shape string) {
 	for _, status := range []int{401, 403} {
-		in := s.start(t)
-		in.Fail(Fault{Status: status})
-		_, err := in.Deliver(t.Context(), []courier.Delivery{s.gb(t, "203-0000000-0000003")})
+		in := s.Start(t)
+		in.StandIn.Fail(Fault{Status: status})
+		_, err := in.conn.Send(t.Context(), []J{s.Job(t, shape, 3)})
 		if !errors.Is(err, courier.ErrCredentialsRefused) {
 			t.Errorf("%d: error %v, want one matching courier.ErrCredentialsRefused", status, err)
 		}
 		if err != nil {
-			assertClean(t, "Deliver's error", err.Error())
+			AssertClean(t, "Send's error", err.Error())
 		}
 	}
 }
 
-func (s *suite) redeliveryAfterDone(t *testing.T) {
-	in := s.start(t)
-	d := s.gb(t, "203-0000000-0000004")
-	for i, r := range append(in.deliver(t, d, d), in.one(t, d)) {
+func (s *Suite[J, S]) redeliveryAfterDone(t *testing.T, shape string) {
+	in := s.Start(t)
+	j := s.Job(t, shape, 4)
+	for i, r := range append(in.Send(t, j, j), in.One(t, j)) {
 		if r.Outcome != courier.Done {
 			t.Errorf("delivery %d: %v (%v), want done", i, r.Outcome, r.Err)
 		}
 	}
-	if e := in.Ledger(d.OrderReference); e.Created != 1 {
-		t.Errorf("delivered three times: %d orders made, want 1", e.Created)
+	if e := in.Ledger(j); e.Created != 1 {
+		t.Errorf("delivered three times: %d documents made, want 1", e.Created)
 	}
 }
 
-func (s *suite) redeliveryAfterLostAnswer(t *testing.T) {
-	in := s.start(t)
-	d := s.gb(t, "203-0000000-0000005")
-	in.Fail(Fault{Status: 502, AfterApply: true})
-	if r := in.one(t, d); r.Outcome != courier.Retry {
+func (s *Suite[J, S]) redeliveryAfterLostAnswer(t *testing.T, shape string) {
+	in := s.Start(t)
+	j := s.Job(t, shape, 5)
+	in.StandIn.Fail(Fault{Status: 502, AfterApply: true})
+	r := in.One(t, j)
+	if r.Outcome != courier.Retry {
 		t.Fatalf("the answer lost: %v (%v), want retry", r.Outcome, r.Err)
 	}
-	if e := in.Ledger(d.OrderReference); e.Created != 1 {
-		t.Fatalf("the fault did not apply the work: %d orders", e.Created)
+	if e := in.Ledger(j); e.Created != 1 {
+		t.Fatalf("the fault did not apply the work: %d documents", e.Created)
 	}
-	if r := in.one(t, d); r.Outcome != courier.Done {
+	in.wait(r)
+	if r := in.One(t, j); r.Outcome != courier.Done {
 		t.Errorf("redelivery: %v (%v), want done", r.Outcome, r.Err)
 	}
-	if e := in.Ledger(d.OrderReference); e.Created != 1 {
-		t.Errorf("after the redelivery: %d orders made, want 1", e.Created)
+	if e := in.Ledger(j); e.Created != 1 {
+		t.Errorf("after the redelivery: %d documents made, want 1", e.Created)
 	}
 }
 
-func (s *suite) cancelAfterCreate(t *testing.T) {
-	in := s.start(t)
-	const ref = "203-0000000-0000006"
-	if r := in.one(t, s.create(t, destinations[2], true, ref)); r.Outcome != courier.Done {
-		t.Fatalf("create: %v (%v)", r.Outcome, r.Err)
-	}
-	c := s.Cancel(t, ref)
-	for i := range 2 { // and its redelivery
-		if r := in.one(t, c); r.Outcome != courier.Done {
-			t.Errorf("cancel %d: %v (%v), want done", i, r.Outcome, r.Err)
-		}
-	}
-	if e := in.Ledger(ref); e != (Entry{Created: 1, Cancelled: true}) {
-		t.Errorf("ledger %+v, want the one order cancelled", e)
-	}
-}
-
-func (s *suite) cancelUnknown(t *testing.T) {
-	in := s.start(t)
-	const ref = "203-9999999-0000007"
-	if r := in.one(t, s.Cancel(t, ref)); r.Outcome != courier.Done {
-		t.Errorf("cancel of an order never made: %v (%v), want done", r.Outcome, r.Err)
-	}
-	if e := in.Ledger(ref); e.Created != 0 {
-		t.Errorf("a cancel made %d orders", e.Created)
-	}
-}
-
-func (s *suite) endedContext(t *testing.T) {
-	in := s.start(t)
+// endedContext sends one job of every shape, and the others, on an ended
+// context.
+func (s *Suite[J, S]) endedContext(t *testing.T) {
+	in := s.Start(t)
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
-	_, err := in.Deliver(ctx, []courier.Delivery{s.gb(t, "203-0000000-0000008"), s.Cancel(t, "203-0000000-0000009")})
+	var jobs []J
+	for i, shape := range s.h.Shapes {
+		jobs = append(jobs, s.Job(t, shape, 8+i*2))
+	}
+	if s.h.Others != nil {
+		jobs = append(jobs, s.h.Others(t, 9)...)
+	}
+	_, err := in.conn.Send(ctx, jobs)
 	if !errors.Is(err, context.Canceled) {
 		t.Errorf("error %v, want context.Canceled", err)
 	}
@@ -554,29 +438,39 @@ func (s *suite) endedContext(t *testing.T) {
 	}
 }
 
-// personal are the fixtures' personal values and order references: none
-// may appear in an error, a log line or a metric label.
+//go:embed testdata
+var testdata embed.FS
+
+// personal are the fixtures' personal values (every value of three
+// characters or more of a courier's delivery labels, testdata/label-*.json,
+// and of an accounting invoice's party, testdata/party-*.json) and order
+// references: none may appear in an error, a log line or a metric label.
 var personal = sync.OnceValue(func() []string {
 	var out []string
-	for _, dst := range destinations {
-		data, err := testdata.ReadFile("testdata/" + dst.label)
-		if err != nil {
-			panic(err)
+	for _, pattern := range []string{"testdata/label-*.json", "testdata/party-*.json"} {
+		names, err := fs.Glob(testdata, pattern)
+		if err != nil || len(names) == 0 {
+			panic(fmt.Sprintf("connectortest: no fixtures %s: %v", pattern, err))
 		}
-		var fields map[string]string
-		if err := json.Unmarshal(data, &fields); err != nil {
-			panic(err)
-		}
-		for _, v := range fields {
-			if len([]rune(v)) >= 3 {
-				out = append(out, strings.ToLower(v))
+		for _, name := range names {
+			var fields map[string]string
+			if err := json.Unmarshal(readFile(nil, path.Base(name)), &fields); err != nil {
+				panic(err)
+			}
+			for _, v := range fields {
+				if len([]rune(v)) >= 3 {
+					out = append(out, strings.ToLower(v))
+				}
 			}
 		}
 	}
-	return append(out, "203-", "76543")
+	slices.Sort(out)
+	return append(slices.Compact(out), "203-", "76543")
 })
 
-func assertClean(t *testing.T, what, text string) {
+// AssertClean fails t when text holds a personal value of the fixtures or
+// an order reference; what names the text.
+func AssertClean(t testing.TB, what, text string) {
 	t.Helper()
 	lower := strings.ToLower(text)
 	for _, v := range personal() {
@@ -586,31 +480,17 @@ func assertClean(t *testing.T, what, text string) {
 	}
 }
 
+// readFile reads a fixture; t nil panics on a missing one.
 func readFile(t testing.TB, name string) []byte {
-	t.Helper()
 	data, err := testdata.ReadFile("testdata/" + name)
 	if err != nil {
+		if t == nil {
+			panic(err)
+		}
+		t.Helper()
 		t.Fatal(err)
 	}
 	return data
-}
-
-func readLabel(t testing.TB, name string) protected.Document {
-	t.Helper()
-	d, err := protected.ParseDocument(readFile(t, name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return d
-}
-
-func readJob(t testing.TB) *outbox.Job {
-	t.Helper()
-	var j outbox.Job
-	if err := json.Unmarshal(readFile(t, "job.json"), &j); err != nil {
-		t.Fatal(err)
-	}
-	return &j
 }
 
 // diffSets says what got lacks of want and has beyond it, "" when equal.

@@ -1,21 +1,24 @@
-// Package dispatch is the courier dispatcher (orderflow dispatch): it reads
-// the courier outbox as a consumer group of its own, decrypts each batch's
-// delivery labels at once (one transit batch_input per tenant), projects
-// every job through its connector's allow-list, hands the jobs to the
-// connectors under a token bucket per connector and tenant, retries what
-// failed transiently with backoff (a provider's Retry-After honoured), parks
-// what failed for good or ran out of attempts on the parked topic, still
-// encrypted, and commits the batch only then.
+// Package dispatch is the connectors' dispatcher: it reads an outbox as a
+// consumer group of its own and takes each batch's jobs to their providers
+// through a Work (the couriers' here, Couriers; the accounting postings' in
+// connectors/accounting/booking): jobs read and routed, made ready per
+// tenant in one Vault call, sent one call per connector and tenant under a
+// token bucket each, one order's jobs in order, retried with backoff (a
+// provider's Retry-After honoured), parked on the parked topic (still
+// encrypted) when they fail for good or run out of attempts, and the batch
+// committed only then. `orderflow dispatch` runs one for the courier outbox
+// (delivery labels decrypted at once, projected through each connector's
+// allow-list).
 //
 // Delivery is at least once: a crash between a provider's answer and the
 // commit delivers the batch again, and the provider's own de-duplication
 // makes it effectively once (Click & Drop: a lookup by order reference
-// before a create; a webhook: its idempotency key).
+// before a create; a webhook, Xero, QuickBooks: the idempotency key).
 package dispatch
 
 import (
+	"cmp"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -29,29 +32,12 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/orderflow/orderflow/connectors/courier"
-	"github.com/orderflow/orderflow/connectors/outbox"
-	"github.com/orderflow/orderflow/connectors/projection"
 	"github.com/orderflow/orderflow/schemas/policy"
 	"github.com/orderflow/orderflow/worker/backoff"
 	"github.com/orderflow/orderflow/worker/config"
 	"github.com/orderflow/orderflow/worker/failure"
-	"github.com/orderflow/orderflow/worker/protected"
 	"github.com/orderflow/orderflow/worker/stream"
-	"github.com/orderflow/orderflow/worker/transit"
 )
-
-// Connector is what the dispatcher needs of a courier connector
-// (connectors/courier/clickanddrop, connectors/courier/webhook): one Result
-// per Delivery, at the same index. Its error means no Result can be trusted;
-// one matching courier.ErrCredentialsRefused stops the dispatcher.
-type Connector interface {
-	Deliver(ctx context.Context, ds []courier.Delivery) ([]courier.Result, error)
-}
-
-// Decrypter decrypts a tenant's ciphertexts in one call (transit.Client).
-type Decrypter interface {
-	Decrypt(ctx context.Context, tenant string, ciphertexts []string) ([][]byte, error)
-}
 
 // Source is the outbox's consumer (worker/consume.Consumer): batches of
 // jobs, committed once each is delivered or parked.
@@ -62,7 +48,11 @@ type Source interface {
 
 // Config configures a Dispatcher.
 type Config struct {
-	Source    Source
+	Source Source
+	// Work is the kind of work the outbox holds: how its jobs are read, made
+	// ready and sent. Default: the couriers' (Couriers), from Decrypter,
+	// Connectors, Deliverers and AllowLists.
+	Work      Work
 	Decrypter Decrypter
 	// Connectors are the configured connectors (config's connectors
 	// section): routing by tenant, and each one's settings.
@@ -93,7 +83,7 @@ type Config struct {
 // Dispatcher delivers the outbox's jobs. Run it in one goroutine.
 type Dispatcher struct {
 	cfg     Config
-	routes  map[string]route
+	work    Work
 	parked  *kafka.Writer
 	metrics *metrics
 	log     *slog.Logger
@@ -102,33 +92,16 @@ type Dispatcher struct {
 	limiters map[limiterKey]*rate.Limiter
 }
 
-// route is one delivery connector as the dispatcher uses it.
-type route struct {
-	name      string
-	connector Connector
-	allow     policy.AllowList
-	settings  config.Connector
-}
-
 type limiterKey struct{ connector, tenant string }
 
-// New checks cfg and returns a Dispatcher; it refuses a delivery connector
-// without a Deliverer or an allow-list.
+// New checks cfg and returns a Dispatcher; the couriers' work refuses a
+// delivery connector without a Deliverer or an allow-list.
 func New(cfg Config) (*Dispatcher, error) {
 	switch {
 	case cfg.Source == nil:
 		return nil, errors.New("dispatch config Source: required")
-	case cfg.Decrypter == nil:
-		return nil, errors.New("dispatch config Decrypter: required")
 	case len(cfg.Brokers) == 0 || cfg.ParkedTopic == "":
 		return nil, errors.New("dispatch config Brokers and ParkedTopic: required, for parked jobs")
-	}
-	if cfg.AllowLists == nil {
-		lists, err := policy.LoadConnectors()
-		if err != nil {
-			return nil, fmt.Errorf("dispatch: %w", err)
-		}
-		cfg.AllowLists = lists
 	}
 	if cfg.MaxAttempts <= 0 {
 		cfg.MaxAttempts = 8
@@ -145,29 +118,22 @@ func New(cfg Config) (*Dispatcher, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	routes := map[string]route{}
-	for _, name := range slices.Sorted(maps.Keys(cfg.Connectors)) {
-		c := cfg.Connectors[name]
-		if c.Purpose != config.PurposeDelivery {
-			continue
-		}
-		d := cfg.Deliverers[name]
-		if d == nil {
-			return nil, fmt.Errorf("dispatch: connectors.%s has no connector built", name)
-		}
-		allow, err := cfg.AllowLists.For(c.Kind)
-		if err != nil {
-			return nil, fmt.Errorf("dispatch: connectors.%s: %w", name, err)
-		}
-		routes[name] = route{name: name, connector: d, allow: allow, settings: c}
-	}
 	m, err := newMetrics(cfg.Registerer)
 	if err != nil {
 		return nil, fmt.Errorf("dispatch metrics: %w", err)
 	}
+	work := cfg.Work
+	if work == nil {
+		if work, err = Couriers(CouriersConfig{
+			Decrypter: cfg.Decrypter, Connectors: cfg.Connectors, Deliverers: cfg.Deliverers, AllowLists: cfg.AllowLists,
+			Logger: cfg.Logger,
+		}); err != nil {
+			return nil, err
+		}
+	}
 	return &Dispatcher{
 		cfg:      cfg,
-		routes:   routes,
+		work:     work,
 		parked:   newWriter(cfg.Brokers, cfg.Transport, cfg.ParkedTopic),
 		metrics:  m,
 		log:      cfg.Logger,
@@ -252,68 +218,46 @@ const (
 	discarded
 )
 
-// item is one job of a batch.
-type item struct {
-	msg       stream.Message
-	job       outbox.Job
-	key       string // the order's: its jobs go in order
-	connector string
-	status    status
-	// delivery is set once the job's label is decrypted and projected.
-	delivery  *courier.Delivery
-	attempts  int
-	notBefore time.Time
-	lastErr   error
-	// park is set when the job is to be parked; written says it is on the
-	// parked topic.
-	park    *parking
-	written bool
-}
-
 // state is a batch in progress, kept across the attempts of Dispatch.
 type state struct {
 	batch stream.Batch
-	items []*item
+	items []*Job
 }
 
-// newState decodes and routes the batch's jobs. What cannot be decoded or
-// routed is parked; a job a batch holds twice (the outbox writes at least
-// once) is delivered once.
+// newState reads and routes the batch's jobs. What cannot be read or
+// routed is parked; a job a batch holds twice (the outboxes write at least
+// once) is sent once.
 func (d *Dispatcher) newState(batch stream.Batch) *state {
 	st := &state{batch: batch}
 	seen := map[string]bool{}
 	for _, m := range batch.Messages {
-		it := &item{msg: m, key: string(m.Key)}
+		it, err := d.work.Read(m)
+		if it == nil {
+			it = &Job{}
+		}
+		it.msg = m
+		if it.OrderKey == "" {
+			it.OrderKey = string(m.Key)
+		}
 		st.items = append(st.items, it)
-		if err := json.Unmarshal(m.Value, &it.job); err != nil || it.job.Version < 1 || it.job.Version > outbox.JobVersion ||
-			(it.job.Kind != outbox.KindCreate && it.job.Kind != outbox.KindCancel) || it.job.TenantID == "" {
-			d.toPark(it, ReasonMalformed, errors.New("not a courier job of a version this dispatcher reads"))
+		if err != nil {
+			it.Connector, it.Kind = "", "unknown"
+			it.Refuse(ReasonMalformed, err)
 			continue
 		}
-		name, ok := d.cfg.Connectors.Route(it.job.TenantID)
-		if _, built := d.routes[name]; !ok || !built {
-			d.toPark(it, ReasonNoConnector, errors.New("no delivery connector lists the tenant (connectors.<name>.tenants)"))
+		if _, _, ok := d.work.Rate(it.Connector); !ok {
+			it.Connector = ""
+			it.Refuse(ReasonNoConnector, errors.New("no connector of this work lists the tenant (connectors.<name>.tenants)"))
 			continue
 		}
-		it.connector = name
-		if seen[it.job.IdempotencyKey] {
+		if seen[it.IdempotencyKey] {
 			it.status = duplicate
-			d.metrics.jobs.WithLabelValues(name, string(it.job.Kind), jobDuplicate).Inc()
+			d.metrics.jobs.WithLabelValues(it.Connector, it.Kind, jobDuplicate).Inc()
 			continue
 		}
-		seen[it.job.IdempotencyKey] = true
+		seen[it.IdempotencyKey] = true
 	}
 	return st
-}
-
-// toPark marks it to be parked for reason.
-func (d *Dispatcher) toPark(it *item, reason string, err error) {
-	connector := it.connector
-	if connector == "" {
-		connector = noConnector
-	}
-	it.status = parked
-	it.park = &parking{msg: it.msg, reason: reason, err: err, connector: connector, tenant: it.job.TenantID, attempts: it.attempts}
 }
 
 // finish takes the batch's pending jobs to delivered or parked, and writes
@@ -328,103 +272,27 @@ func (d *Dispatcher) finish(ctx context.Context, st *state) error {
 	return d.writeParked(ctx, st)
 }
 
-// prepare decrypts the labels of the pending jobs that have none yet, one
-// Vault call per tenant, and projects each job through its connector's
-// allow-list.
+// prepare has the work ready the pending jobs not ready yet, tenant by
+// tenant (one Vault call per tenant).
 func (d *Dispatcher) prepare(ctx context.Context, st *state) error {
-	byTenant := map[string][]*item{}
+	byTenant := map[string][]*Job{}
 	for _, it := range st.items {
-		if it.status == pending && it.delivery == nil {
-			byTenant[it.job.TenantID] = append(byTenant[it.job.TenantID], it)
+		if it.status == pending && !it.prepared {
+			byTenant[it.Tenant] = append(byTenant[it.Tenant], it)
 		}
 	}
 	for _, tenant := range slices.Sorted(maps.Keys(byTenant)) {
-		items := byTenant[tenant]
-		labels, err := d.decrypt(ctx, tenant, items)
-		if err != nil {
+		if err := d.work.Prepare(ctx, tenant, byTenant[tenant]); err != nil {
 			return err
 		}
-		for i, it := range items {
-			if it.status != pending {
-				continue
-			}
-			r := d.routes[it.connector]
-			p, err := projection.Project(r.allow, projection.Input{
-				Label:         labels[i],
-				Job:           &it.job,
-				Notifications: r.settings.NotificationsOn(tenant),
-				Parcel: projection.Parcel{
-					WeightGrams: r.settings.Parcel.WeightGrams,
-					Format:      r.settings.Parcel.Format,
-					ServiceCode: r.settings.Service(it.job.ShipServiceLevel),
-					TariffCode:  r.settings.Parcel.TariffCode,
-				},
-			})
-			if err != nil {
-				d.toPark(it, ReasonProjection, err)
-				continue
-			}
-			it.delivery = &courier.Delivery{
-				Kind:           it.job.Kind,
-				IdempotencyKey: it.job.IdempotencyKey,
-				OrderReference: it.job.ChannelOrderID,
-				Fields:         p,
+		for _, it := range byTenant[tenant] {
+			it.prepared = true
+			if it.status == discarded {
+				d.metrics.jobs.WithLabelValues(it.Connector, it.Kind, jobDiscarded).Inc()
 			}
 		}
 	}
 	return nil
-}
-
-// decrypt returns the label of each of a tenant's items, at the same index
-// (an empty Document for a cancel, which carries none). Items Vault refuses
-// alone are parked; a tenant whose keys are gone (offboarded) has its jobs
-// discarded, since nothing of the tenant may leave the platform any more.
-func (d *Dispatcher) decrypt(ctx context.Context, tenant string, items []*item) ([]protected.Document, error) {
-	labels := make([]protected.Document, len(items))
-	for {
-		var at []int
-		var cts []string
-		for i, it := range items {
-			if it.status == pending && it.job.Recipient != "" {
-				at = append(at, i)
-				cts = append(cts, it.job.Recipient)
-			}
-		}
-		if len(cts) == 0 {
-			return labels, nil
-		}
-		plain, err := d.cfg.Decrypter.Decrypt(ctx, tenant, cts)
-		var be *transit.BatchError
-		switch {
-		case errors.Is(err, transit.ErrTenantOffboarded) || errors.Is(err, transit.ErrKeyNotFound):
-			for _, it := range items {
-				if it.status == pending {
-					it.status = discarded
-					d.metrics.jobs.WithLabelValues(it.connector, string(it.job.Kind), jobDiscarded).Inc()
-				}
-			}
-			d.log.Info("dispatch: the tenant's keys are gone; its courier jobs are discarded", "tenant", tenant, "jobs", len(items))
-			return labels, nil
-		case errors.As(err, &be) && len(be.Items) > 0:
-			for _, ie := range be.Items {
-				if ie.Index >= 0 && ie.Index < len(at) {
-					d.toPark(items[at[ie.Index]], ReasonUndecryptable, fmt.Errorf("transit decrypt: %s", ie.Reason))
-				}
-			}
-			continue // the rest again, without the refused ones
-		case err != nil:
-			return nil, fmt.Errorf("decrypt %d labels of tenant %s: %w", len(cts), tenant, err)
-		}
-		for n, i := range at {
-			doc, err := protected.ParseDocument(plain[n])
-			if err != nil {
-				d.toPark(items[i], ReasonUndecryptable, fmt.Errorf("the decrypted label: %w", err))
-				continue
-			}
-			labels[i] = doc
-		}
-		return labels, nil
-	}
 }
 
 // deliver sends the pending jobs in rounds: each round sends, for every
@@ -435,13 +303,13 @@ func (d *Dispatcher) deliver(ctx context.Context, st *state) error {
 	for {
 		now := d.cfg.Now()
 		heads := map[string]bool{}
-		var ready []*item
+		var ready []*Job
 		var wake time.Time
 		for _, it := range st.items {
-			if it.status != pending || heads[it.key] {
+			if it.status != pending || heads[it.OrderKey] {
 				continue
 			}
-			heads[it.key] = true
+			heads[it.OrderKey] = true
 			if it.notBefore.After(now) {
 				if wake.IsZero() || it.notBefore.Before(wake) {
 					wake = it.notBefore
@@ -467,10 +335,10 @@ func (d *Dispatcher) deliver(ctx context.Context, st *state) error {
 
 // round delivers ready, one call per connector and tenant, the calls in
 // parallel.
-func (d *Dispatcher) round(ctx context.Context, ready []*item) error {
-	groups := map[limiterKey][]*item{}
+func (d *Dispatcher) round(ctx context.Context, ready []*Job) error {
+	groups := map[limiterKey][]*Job{}
 	for _, it := range ready {
-		k := limiterKey{it.connector, it.job.TenantID}
+		k := limiterKey{it.Connector, it.Tenant}
 		groups[k] = append(groups[k], it)
 	}
 	var wg sync.WaitGroup
@@ -496,7 +364,7 @@ func (d *Dispatcher) round(ctx context.Context, ready []*item) error {
 
 // call makes one connector call for one tenant's items, under the tenant's
 // token bucket at the connector, and applies the results.
-func (d *Dispatcher) call(ctx context.Context, k limiterKey, items []*item) error {
+func (d *Dispatcher) call(ctx context.Context, k limiterKey, items []*Job) error {
 	lim := d.limiter(k)
 	if lim.Tokens() < 1 {
 		d.metrics.waits.WithLabelValues(k.connector).Inc()
@@ -504,13 +372,9 @@ func (d *Dispatcher) call(ctx context.Context, k limiterKey, items []*item) erro
 	if err := lim.Wait(ctx); err != nil {
 		return err
 	}
-	ds := make([]courier.Delivery, len(items))
-	for i, it := range items {
-		ds[i] = *it.delivery
-	}
-	results, err := d.routes[k.connector].connector.Deliver(ctx, ds)
-	if err == nil && len(results) != len(ds) {
-		err = fmt.Errorf("connector %s answered %d results for %d deliveries", k.connector, len(results), len(ds))
+	results, err := d.work.Send(ctx, k.connector, items)
+	if err == nil && len(results) != len(items) {
+		err = fmt.Errorf("connector %s answered %d results for %d jobs", k.connector, len(results), len(items))
 	}
 	if err != nil {
 		return fmt.Errorf("connector %s: %w", k.connector, err)
@@ -522,14 +386,14 @@ func (d *Dispatcher) call(ctx context.Context, k limiterKey, items []*item) erro
 		switch r.Outcome {
 		case courier.Done:
 			it.status = delivered
-			d.metrics.jobs.WithLabelValues(k.connector, string(it.job.Kind), jobDelivered).Inc()
+			d.metrics.jobs.WithLabelValues(k.connector, it.Kind, jobDelivered).Inc()
 			if header(it.msg, HeaderReplayedFrom) != "" {
 				d.metrics.replayed.WithLabelValues(k.connector, jobDelivered).Inc()
 			}
 		case courier.Retry:
 			it.lastErr = r.Err
 			if it.attempts >= d.cfg.MaxAttempts {
-				d.toPark(it, ReasonRetriesExhausted, r.Err)
+				it.Refuse(ReasonRetriesExhausted, r.Err)
 				continue
 			}
 			wait := d.cfg.Backoff.Delay(it.attempts - 1)
@@ -539,7 +403,7 @@ func (d *Dispatcher) call(ctx context.Context, k limiterKey, items []*item) erro
 			it.notBefore = now.Add(wait)
 			d.metrics.retries.WithLabelValues(k.connector).Inc()
 		default:
-			d.toPark(it, ReasonRefused, r.Err)
+			it.Refuse(ReasonRefused, r.Err)
 		}
 	}
 	return nil
@@ -551,7 +415,7 @@ func (d *Dispatcher) limiter(k limiterKey) *rate.Limiter {
 	defer d.mu.Unlock()
 	lim := d.limiters[k]
 	if lim == nil {
-		perSecond, burst := d.routes[k.connector].settings.Rate()
+		perSecond, burst, _ := d.work.Rate(k.connector)
 		lim = rate.NewLimiter(rate.Limit(perSecond), burst)
 		d.limiters[k] = lim
 	}
@@ -562,11 +426,11 @@ func (d *Dispatcher) limiter(k limiterKey) *rate.Limiter {
 // topic yet, and counts them once they are.
 func (d *Dispatcher) writeParked(ctx context.Context, st *state) error {
 	var msgs []kafka.Message
-	var todo []*item
+	var todo []*Job
 	now := d.cfg.Now()
 	for _, it := range st.items {
 		if it.park != nil && !it.written {
-			msgs = append(msgs, parkMessage(*it.park, now))
+			msgs = append(msgs, parkMessage(it, now))
 			todo = append(todo, it)
 		}
 	}
@@ -575,22 +439,14 @@ func (d *Dispatcher) writeParked(ctx context.Context, st *state) error {
 	}
 	for _, it := range todo {
 		it.written = true
-		p := it.park
-		d.metrics.parked.WithLabelValues(p.connector, p.reason).Inc()
-		d.metrics.jobs.WithLabelValues(p.connector, kindLabel(it.job.Kind), jobParked).Inc()
+		connector := cmp.Or(it.Connector, noConnector)
+		d.metrics.parked.WithLabelValues(connector, it.reason).Inc()
+		d.metrics.jobs.WithLabelValues(connector, it.Kind, jobParked).Inc()
 		if header(it.msg, HeaderReplayedFrom) != "" {
-			d.metrics.replayed.WithLabelValues(p.connector, jobParked).Inc()
+			d.metrics.replayed.WithLabelValues(connector, jobParked).Inc()
 		}
-		d.log.Warn("dispatch: job parked", "connector", p.connector, "reason", p.reason, "tenant", p.tenant,
-			"attempts", p.attempts, "topic", it.msg.Topic, "partition", it.msg.Partition, "offset", it.msg.Offset, "error", p.err)
+		d.log.Warn("dispatch: job parked", "connector", connector, "reason", it.reason, "tenant", it.Tenant,
+			"attempts", it.attempts, "topic", it.msg.Topic, "partition", it.msg.Partition, "offset", it.msg.Offset, "error", it.err)
 	}
 	return nil
-}
-
-// kindLabel bounds the kind label: a malformed job's kind is anything.
-func kindLabel(k outbox.Kind) string {
-	if k == outbox.KindCreate || k == outbox.KindCancel {
-		return string(k)
-	}
-	return "unknown"
 }

@@ -58,37 +58,31 @@ const (
 // errors name fields and codes, and a long one is cut rather than let grow.
 const maxErrorText = 512
 
-// parking is one job to park.
-type parking struct {
-	msg       stream.Message
-	reason    string
-	err       error
-	connector string
-	tenant    string
-	attempts  int
-}
-
-// parkMessage is the parked topic's record of p.
-func parkMessage(p parking, now time.Time) kafka.Message {
+// parkMessage is the parked topic's record of j.
+func parkMessage(j *Job, now time.Time) kafka.Message {
 	text := ""
-	if p.err != nil {
-		text = p.err.Error()
+	if j.err != nil {
+		text = j.err.Error()
 		if len(text) > maxErrorText {
 			text = text[:maxErrorText] + "…"
 		}
 	}
-	h := []kafka.Header{
-		{Key: HeaderReason, Value: []byte(p.reason)},
-		{Key: HeaderError, Value: []byte(text)},
-		{Key: HeaderConnector, Value: []byte(p.connector)},
-		{Key: HeaderAttempts, Value: []byte(strconv.Itoa(p.attempts))},
-		{Key: HeaderParkedAt, Value: []byte(now.UTC().Format(time.RFC3339Nano))},
-		{Key: HeaderTenant, Value: []byte(p.tenant)},
-		{Key: HeaderFromTopic, Value: []byte(p.msg.Topic)},
-		{Key: HeaderFromPart, Value: []byte(strconv.Itoa(p.msg.Partition))},
-		{Key: HeaderFromOffset, Value: []byte(strconv.FormatInt(p.msg.Offset, 10))},
+	connector := j.Connector
+	if connector == "" {
+		connector = noConnector
 	}
-	return kafka.Message{Key: p.msg.Key, Value: p.msg.Value, Headers: h}
+	h := []kafka.Header{
+		{Key: HeaderReason, Value: []byte(j.reason)},
+		{Key: HeaderError, Value: []byte(text)},
+		{Key: HeaderConnector, Value: []byte(connector)},
+		{Key: HeaderAttempts, Value: []byte(strconv.Itoa(j.attempts))},
+		{Key: HeaderParkedAt, Value: []byte(now.UTC().Format(time.RFC3339Nano))},
+		{Key: HeaderTenant, Value: []byte(j.Tenant)},
+		{Key: HeaderFromTopic, Value: []byte(j.msg.Topic)},
+		{Key: HeaderFromPart, Value: []byte(strconv.Itoa(j.msg.Partition))},
+		{Key: HeaderFromOffset, Value: []byte(strconv.FormatInt(j.msg.Offset, 10))},
+	}
+	return kafka.Message{Key: j.msg.Key, Value: j.msg.Value, Headers: h}
 }
 
 // newWriter is a synchronous writer for the dispatcher's own topics (the

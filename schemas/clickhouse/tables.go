@@ -18,6 +18,9 @@ const (
 	// (clickhouse.restricted_database), granted apart.
 	TableDeliveryLabels   = "delivery_labels"
 	TableFinancialRecords = "financial_records"
+	// TableAccountingPostings is the accounting ledger: what each provider
+	// confirmed of each posting (connectors/accounting).
+	TableAccountingPostings = "accounting_postings"
 )
 
 // Database is one of orderflow's two databases, named by its placeholder in
@@ -52,6 +55,7 @@ var tables = map[string]Database{
 	TableSchemaMigrations:   Analytics,
 	TableDeliveryLabels:     Restricted,
 	TableFinancialRecords:   Restricted,
+	TableAccountingPostings: Restricted,
 }
 
 // Tables returns every table of the schema with the database it lives in.

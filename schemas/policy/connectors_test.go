@@ -22,6 +22,16 @@ func TestTheAllowListsLoadForEveryDeclaredKind(t *testing.T) {
 		if l.Purpose != k.Purpose {
 			t.Errorf("%s: purpose %s, declared %s", k.Name, l.Purpose, k.Purpose)
 		}
+		if k.Purpose == config.PurposeAccounting {
+			// P6: an accounting package gets the invoice party and amounts,
+			// never the delivery address, a phone or an email.
+			for src := range l.Fields {
+				if strings.HasPrefix(src, "shipping_address.") || strings.HasSuffix(src, ".phone") || strings.HasSuffix(src, ".email") {
+					t.Errorf("%s: %s goes to an accounting package", k.Name, src)
+				}
+			}
+			continue
+		}
 		// P5's minimum: what a label cannot do without is always sent.
 		for _, src := range []string{"channel_order_id", "shipping_address.name", "shipping_address.line1", "shipping_address.postal_code", "shipping_address.country_code", "parcel.weight_grams"} {
 			if l.Fields[src].When != Always {
@@ -49,12 +59,20 @@ func TestTheLoaderRefusesWhatMustNeverLeave(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// minimal are the lists of the kinds a case does not test.
+	minimal := "  webhook:\n    purpose: delivery\n    fields:\n      channel_order_id: {when: always}\n" +
+		"  quickbooks:\n    purpose: accounting\n    fields:\n      totals.total: {when: always}\n"
 	// list returns a file whose clickanddrop list is a valid one plus extra
-	// lines, and whose webhook list is minimal.
+	// lines, and whose other lists are minimal.
 	list := func(purpose string, extra ...string) string {
 		return "version: 1\nconnectors:\n  clickanddrop:\n    purpose: " + purpose + "\n    fields:\n" +
-			"      channel_order_id: {when: always}\n" + strings.Join(extra, "") +
-			"  webhook:\n    purpose: delivery\n    fields:\n      channel_order_id: {when: always}\n"
+			"      channel_order_id: {when: always}\n" + strings.Join(extra, "") + minimal +
+			"  xero:\n    purpose: accounting\n    fields:\n      totals.total: {when: always}\n"
+	}
+	// accountingList is the same with the extra lines in xero's list.
+	accountingList := func(extra ...string) string {
+		return "version: 1\nconnectors:\n  clickanddrop:\n    purpose: delivery\n    fields:\n      channel_order_id: {when: always}\n" + minimal +
+			"  xero:\n    purpose: accounting\n    fields:\n      totals.total: {when: always}\n" + strings.Join(extra, "")
 	}
 	field := func(src, when string) string { return "      " + src + ": {when: " + when + "}\n" }
 	prefix := "policy: connectors.yaml: clickanddrop: "
@@ -78,9 +96,19 @@ func TestTheLoaderRefusesWhatMustNeverLeave(t *testing.T) {
 		{"marketing", list("marketing"), prefix + `purpose "marketing", but worker/config/connectors.go declares delivery`},
 		{"no purpose", list(""), prefix + `purpose "", but worker/config/connectors.go declares delivery`},
 		{"undeclared kind", list("delivery") + "  mailchimp:\n    purpose: delivery\n    fields: {}\n", "policy: connectors.yaml: mailchimp is not a connector kind"},
-		{"missing kind", "version: 1\nconnectors:\n  webhook:\n    purpose: delivery\n    fields:\n      channel_order_id: {when: always}\n",
+		{"missing kind", "version: 1\nconnectors:\n" + minimal,
 			"policy: connectors.yaml: connector kind clickanddrop (worker/config/connectors.go) has no allow-list"},
 		{"misspelt key", list("delivery", "      shipping_address.line1: {wehn: always}\n"), "field wehn not found"},
+		// P6: an accounting package gets the invoice party, never the
+		// delivery address, a phone or an email, nor a buyer's tokens.
+		{"delivery address to accounting", accountingList(field("shipping_address.line1", "always")),
+			"policy: connectors.yaml: xero: shipping_address.line1: encrypted with retention label: an accounting package gets only the invoice party's fields"},
+		{"phone to accounting", accountingList(field("billing_address.phone", "always")),
+			"policy: connectors.yaml: xero: billing_address.phone: the field policy's treatment is drop"},
+		{"buyer email token to accounting", accountingList(field("buyer.email", "always")),
+			"policy: connectors.yaml: xero: buyer.email: the field policy's treatment is token"},
+		{"accounting as marketing", strings.Replace(accountingList(), "xero:\n    purpose: accounting", "xero:\n    purpose: marketing", 1),
+			`policy: connectors.yaml: xero: purpose "marketing", but worker/config/connectors.go declares accounting`},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			_, err := parseConnectors([]byte(c.file), p)

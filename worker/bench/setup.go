@@ -35,8 +35,9 @@ func newNames() (names, error) {
 	}
 	id := "bench_" + hex.EncodeToString(b[:])
 	n := names{
-		ID:          id,
-		Topics:      config.Topics{Channels: map[order.Channel]string{}, DeadLetter: id + ".orders.dlq", Courier: id + ".connector.courier", Parked: id + ".connector.parked"},
+		ID: id,
+		Topics: config.Topics{Channels: map[order.Channel]string{}, DeadLetter: id + ".orders.dlq", Courier: id + ".connector.courier",
+			Accounting: id + ".connector.accounting", Parked: id + ".connector.parked"},
 		WorkerGroup: id + ".worker", KafkaRefGroup: id + ".kafka-ref",
 		Database: id, Restricted: id + "_restricted",
 	}
@@ -48,7 +49,7 @@ func newNames() (names, error) {
 
 // topics lists the run's topics: each channel's, then the DLQ.
 func (n names) topics() []string {
-	return append(n.Topics.Orders(), n.Topics.DeadLetter, n.Topics.Courier, n.Topics.Parked)
+	return append(n.Topics.Orders(), n.Topics.DeadLetter, n.Topics.Courier, n.Topics.Accounting, n.Topics.Parked)
 }
 
 // inputPartitions is the partitions of the run's input topics: as many as
@@ -59,7 +60,7 @@ const inputPartitions = topics.InputPartitions
 // pipeline's (a run kept with --keep holds raw synthetic orders no longer
 // than real ones are kept) and waits until every partition has a leader.
 func createTopics(ctx context.Context, client *kafka.Client, n names) error {
-	specs := topics.Worker(n.Topics.Orders(), n.Topics.DeadLetter, n.Topics.Courier, n.Topics.Parked)
+	specs := topics.Worker(n.Topics.Orders(), n.Topics.DeadLetter, n.Topics.Courier, n.Topics.Accounting, n.Topics.Parked)
 	created, err := topics.Create(ctx, client, specs...)
 	if err != nil {
 		return err

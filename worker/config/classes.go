@@ -139,14 +139,19 @@ var classes = []RetentionClass{
 		// holding the order's last financial event, plus 6 years (HMRC), or
 		// the jurisdiction's period, never below its statutory minimum.
 		// Partitioned by jurisdiction, since the period is per jurisdiction.
-		Name:           ClassFinancial,
-		Default:        Period{Years: 6},
-		Min:            Period{Days: 1},
-		Max:            Period{Years: 30},
-		Statutory:      MinimumFor,
-		TimeColumn:     "last_financial_event_at",
-		FinancialYear:  true,
-		Tables:         []ClassTable{byJurisdiction(byMonth(schema.TableFinancialRecords))},
+		Name:          ClassFinancial,
+		Default:       Period{Years: 6},
+		Min:           Period{Days: 1},
+		Max:           Period{Years: 30},
+		Statutory:     MinimumFor,
+		TimeColumn:    "last_financial_event_at",
+		FinancialYear: true,
+		Tables: []ClassTable{
+			byJurisdiction(byMonth(schema.TableFinancialRecords)),
+			// The accounting ledger: each posting kept as long as the
+			// records it sums (its purchased_at is its period's first day).
+			byJurisdiction(byMonth(schema.TableAccountingPostings)),
+		},
 		period:         func(r *Retention) *Period { return &r.Financial },
 		byJurisdiction: func(r *Retention) *map[string]Period { return &r.FinancialByJurisdiction },
 	},

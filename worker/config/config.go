@@ -89,6 +89,9 @@ type Topics struct {
 	// Courier is the courier outbox: the jobs the worker writes beside each
 	// batch's facts and the dispatcher reads. Default "connector.courier".
 	Courier string `yaml:"courier"`
+	// Accounting is the accounting outbox: the postings the accounting pass
+	// writes and the dispatcher posts. Default "connector.accounting".
+	Accounting string `yaml:"accounting"`
 	// Parked holds the connector jobs that failed for good or ran out of
 	// retries, still encrypted, until orderflow replay-parked puts them back.
 	// Default "connector.parked".
@@ -182,7 +185,7 @@ func Defaults() Config {
 		Kafka: Kafka{
 			ClientID:          "orderflow",
 			GroupID:           "orderflow",
-			Topics:            Topics{Channels: channel.Default().Topics(), DeadLetter: "orders.dlq", Courier: "connector.courier", Parked: "connector.parked"},
+			Topics:            Topics{Channels: channel.Default().Topics(), DeadLetter: "orders.dlq", Courier: "connector.courier", Accounting: "connector.accounting", Parked: "connector.parked"},
 			SessionTimeout:    30 * time.Second,
 			RebalanceTimeout:  30 * time.Second,
 			HeartbeatInterval: 3 * time.Second,
@@ -327,7 +330,7 @@ func (t Topics) validate() []error {
 	for _, ch := range reg.Names() {
 		all = append(all, keyTopic{string(ch), t.Channels[ch]})
 	}
-	all = append(all, keyTopic{"dead_letter", t.DeadLetter}, keyTopic{"courier", t.Courier}, keyTopic{"parked", t.Parked})
+	all = append(all, keyTopic{"dead_letter", t.DeadLetter}, keyTopic{"courier", t.Courier}, keyTopic{"accounting", t.Accounting}, keyTopic{"parked", t.Parked})
 	byTopic := map[string]string{}
 	for _, kt := range all {
 		if err := nonEmpty("kafka.topics."+kt.key, kt.topic); err != nil {
@@ -339,7 +342,7 @@ func (t Topics) validate() []error {
 			continue
 		}
 		if other, ok := byTopic[kt.topic]; ok {
-			errs = append(errs, keyErr("kafka.topics."+kt.key, "is kafka.topics.%s's topic too: every channel, dead_letter, courier and parked need a topic of their own", other))
+			errs = append(errs, keyErr("kafka.topics."+kt.key, "is kafka.topics.%s's topic too: every channel, dead_letter, courier, accounting and parked need a topic of their own", other))
 		}
 		byTopic[kt.topic] = kt.key
 	}

@@ -27,7 +27,7 @@ func TestFullFileSetsEveryKey(t *testing.T) {
 			Brokers:           []string{"kafka-0.kafka:9092", "kafka-1.kafka:9092"},
 			ClientID:          "orderflow-eu",
 			GroupID:           "orderflow-eu",
-			Topics:            Topics{Channels: map[order.Channel]string{"amazon": "eu.orders.amazon", "ebay": "eu.orders.ebay"}, DeadLetter: "eu.orders.dlq", Courier: "eu.connector.courier", Parked: "eu.connector.parked"},
+			Topics:            Topics{Channels: map[order.Channel]string{"amazon": "eu.orders.amazon", "ebay": "eu.orders.ebay"}, DeadLetter: "eu.orders.dlq", Courier: "eu.connector.courier", Accounting: "eu.connector.accounting", Parked: "eu.connector.parked"},
 			SessionTimeout:    45 * time.Second,
 			RebalanceTimeout:  time.Minute,
 			HeartbeatInterval: 5 * time.Second,
@@ -88,10 +88,25 @@ func TestFullFileSetsEveryKey(t *testing.T) {
 			Lease:     Lease{Enabled: false, KVMount: "kv-eu", Path: "eu/orderflow/leases", TTL: 30 * time.Second},
 		},
 		Offboarding: Offboarding{ReloadInterval: 5 * time.Second, StaleAfter: 30 * time.Second, LiveWithin: time.Minute, AckTimeout: 10 * time.Minute},
-		Connectors:  Connectors{"royalmail": fullFileRoyalMail()},
+		Connectors: Connectors{"royalmail": fullFileRoyalMail(), "books": {
+			Kind: "xero", Purpose: PurposeAccounting, Endpoint: "https://api.xero.com/api.xro/2.0",
+			Credentials: SecretRef{Env: "TEST_XERO_CLIENT_SECRET", Value: "xero-secret"}, Tenants: []string{"acme"}, KeyID: "1",
+			Parcel: Parcel{Format: "parcel"},
+			Accounting: Accounting{
+				Organisation: "2f7b3c1e-6a0d-4a8b-9f0e-1c2d3e4f5a6b", ClientID: "B3A1C2D4E5F60718",
+				RefreshToken:    SecretRef{File: "testdata/xero-refresh-token", Value: "xero-refresh"},
+				TokenURL:        "https://identity.xero.com/connect/token",
+				Accounts:        map[string]string{"sales": "200", "shipping": "205", "discount": "210", "other": "220", "refund": "215", "marketplace_vat": "825"},
+				TaxTypes:        map[string]string{"20": "OUTPUT2", "5": "RROUTPUT", "0": "ZERORATEDOUTPUT"},
+				ClearingAccount: "610", NoVATTaxType: "NONE",
+				Status: "authorised", Refunds: "credit_note", MarketplaceVAT: "omit", Period: "weekly", Grace: 72 * time.Hour, Invoices: true,
+				Document: "journal_entry", Negative: "bill", DueDays: 14,
+			},
+		}},
 		Dispatch: Dispatch{
 			GroupID: "orderflow-eu-dispatch", BatchMaxMessages: 200, BatchMaxWait: 2 * time.Second, MaxAttempts: 12,
 			RetryInitial: time.Second, RetryMax: 2 * time.Minute, ReplayGroupID: "orderflow-eu-replay",
+			AccountingGroupID: "orderflow-eu-accounting", AccountingInterval: 30 * time.Minute,
 		},
 	}
 	if diff := cmp.Diff(want, cfg); diff != "" {
@@ -127,6 +142,7 @@ var fullFileEnv = []string{
 	"TEST_VAULT_ROLE_ID=role-id-from-env",
 	"TEST_CLICKHOUSE_PASSWORD=ch-pass",
 	"TEST_ROYALMAIL_API_KEY=rm-api-key",
+	"TEST_XERO_CLIENT_SECRET=xero-secret",
 }
 
 func TestMinimalFileTakesDefaults(t *testing.T) {
@@ -148,7 +164,7 @@ func TestBadFilesAreRefusedNamingTheKey(t *testing.T) {
 		"secret-value.bad.yaml": "config testdata/secret-value.bad.yaml: kafka.sasl.password: line 6: a secret is given by reference " +
 			"({env: NAME} or {file: PATH}), never as a value",
 		"out-of-range.bad.yaml": "config: kafka.brokers: entry 1 is not host:port\n" +
-			"kafka.topics.dead_letter: is kafka.topics.amazon's topic too: every channel, dead_letter, courier and parked need a topic of their own\n" +
+			"kafka.topics.dead_letter: is kafka.topics.amazon's topic too: every channel, dead_letter, courier, accounting and parked need a topic of their own\n" +
 			"pipeline.batch_max_messages: must be between 1 and 100000, got 0\n" +
 			"pipeline.batch_max_wait: must be between 1ms and 1m0s, got 2h0m0s\n" +
 			`log.level: "verbose" is not one of debug, info, warn, error`,
@@ -199,7 +215,22 @@ func TestBadFilesAreRefusedNamingTheKey(t *testing.T) {
 		"connector-keys.bad.yaml": "config testdata/connector-keys.bad.yaml: connectors.royalmail.credentials: line 10: " +
 			"a secret is given by reference ({env: NAME} or {file: PATH}), never as a value\n" +
 			"connectors.royalmail.parcel.fromat: line 11: unknown key",
-		"connector-routing.bad.yaml": "config: kafka.topics.courier: is kafka.topics.dead_letter's topic too: every channel, dead_letter, courier and parked need a topic of their own\n" +
+		"connector-accounting.bad.yaml": "config: connectors.books.tenants: an accounting connector posts one seller's books: name exactly one tenant\n" +
+			"connectors.books.accounting.organisation: must not be empty\n" +
+			"connectors.books.accounting.client_id: must not be empty\n" +
+			"connectors.books.accounting.refresh_token: required: set env or file\n" +
+			"connectors.books.accounting.accounts.sales: required: the account of the sales lines\n" +
+			"connectors.books.accounting.accounts.postage: not a line kind: the kinds are sales, shipping, discount, other, refund, marketplace_vat\n" +
+			"connectors.books.accounting.items.gift: not a line kind: the kinds are sales, shipping, discount, other, refund, marketplace_vat\n" +
+			"connectors.books.accounting.clearing_account: must not be empty\n" +
+			"connectors.books.accounting.no_vat_tax_type: must not be empty\n" +
+			"connectors.books.accounting.items.sales: required with invoices or sales receipts: the QuickBooks item of the sales lines\n" +
+			"connectors.books.accounting.negative: negative and due_days are xero's settings\n" +
+			`connectors.books.accounting.tax_types.twenty: not a VAT rate as postings write it ("20", "5", "0", "13.5")` + "\n" +
+			`connectors.books.accounting.status: "paid" is not one of [draft authorised]` + "\n" +
+			`connectors.books.accounting.period: "yearly" is not one of [daily weekly monthly]` + "\n" +
+			`connectors.books.accounting.document: "invoice" is not one of [journal_entry sales_receipt]`,
+		"connector-routing.bad.yaml": "config: kafka.topics.courier: is kafka.topics.dead_letter's topic too: every channel, dead_letter, courier, accounting and parked need a topic of their own\n" +
 			`connectors.royalmail.tenants: entry 2 is neither "*" nor a tenant id (` + order.TenantIDRule + ")\n" +
 			"connectors.royalmail.rate_per_second: must be between 0 (the kind's documented limit) and 1000\n" +
 			"connectors.zhook.tenants: entry 1 is connectors.royalmail's too: a tenant's courier jobs go to one connector\n" +
@@ -209,7 +240,7 @@ func TestBadFilesAreRefusedNamingTheKey(t *testing.T) {
 			"dispatch.replay_group_id: must differ from dispatch.group_id: replaying parked jobs must not move the dispatcher's offsets\n" +
 			"dispatch.max_attempts: must be between 1 and 100, got 0",
 		"connector-values.bad.yaml": "config: connectors.Royal-Mail: a connector's name is 1-32 of a-z, 0-9 and '_', starting with a letter\n" +
-			`connectors.parcels.kind: "dpd" is not a connector kind: the kinds are clickanddrop, webhook (declared in worker/config/connectors.go)` + "\n" +
+			`connectors.parcels.kind: "dpd" is not a connector kind: the kinds are clickanddrop, webhook, xero, quickbooks (declared in worker/config/connectors.go)` + "\n" +
 			`connectors.parcels.endpoint: "http://api.dpd.example/v1" is not an https URL (http only to a loopback host)` + "\n" +
 			"connectors.parcels.credentials: required: set env or file\n" +
 			`connectors.parcels.tenants: required: the tenants whose courier jobs it carries, or "*" for every tenant no other connector lists` + "\n" +
@@ -462,7 +493,7 @@ func TestTopicsAreAMapOfTheRegisteredChannels(t *testing.T) {
 
 	_, err := Load("testdata/minimal.good.yaml", []string{"ORDERFLOW_KAFKA_TOPICS_EBAY=", "ORDERFLOW_KAFKA_TOPICS_AMAZON=orders.dlq"})
 	want := "config: kafka.topics.ebay: must not be empty\n" +
-		"kafka.topics.dead_letter: is kafka.topics.amazon's topic too: every channel, dead_letter, courier and parked need a topic of their own"
+		"kafka.topics.dead_letter: is kafka.topics.amazon's topic too: every channel, dead_letter, courier, accounting and parked need a topic of their own"
 	if err == nil || err.Error() != want {
 		t.Errorf("error\n got: %v\nwant: %s", err, want)
 	}
@@ -479,7 +510,10 @@ func TestTopicsAreAMapOfTheRegisteredChannels(t *testing.T) {
 // fullFileRoyalMail is the connector testdata/full.good.yaml declares, as
 // Load reads it with fullFileEnv.
 func fullFileRoyalMail() Connector {
+	var books Accounting
+	books.setDefaults()
 	return Connector{
+		Accounting:    books,
 		Kind:          "clickanddrop",
 		Purpose:       PurposeDelivery,
 		Endpoint:      "https://api.parcel.royalmail.com/api/v1",

@@ -41,7 +41,7 @@ type ConnectorKind struct {
 	Burst         int
 }
 
-// connectorKinds is the table; the accounting kinds come with issue 13.
+// connectorKinds is the table.
 var connectorKinds = []ConnectorKind{
 	// Royal Mail Click & Drop (connectors/courier/clickanddrop): 5 calls a
 	// second per account (api-contracts.md §3.2).
@@ -49,6 +49,12 @@ var connectorKinds = []ConnectorKind{
 	// A signed JSON webhook (connectors/courier/webhook): the receiver's
 	// limit is unknown; 429 with Retry-After slows it further.
 	{Name: "webhook", Purpose: PurposeDelivery, RatePerSecond: 10, Burst: 10},
+	// Xero (connectors/accounting/xero): 60 calls a minute, 5 at once,
+	// 5,000 a day per organisation (api-contracts.md §4.3).
+	{Name: "xero", Purpose: PurposeAccounting, RatePerSecond: 1, Burst: 5},
+	// QuickBooks Online (connectors/accounting/quickbooks): 10 requests a
+	// second per company and app (api-contracts.md §4.4).
+	{Name: "quickbooks", Purpose: PurposeAccounting, RatePerSecond: 10, Burst: 10},
 }
 
 // ConnectorKinds returns the declared kinds.
@@ -125,6 +131,8 @@ type Connector struct {
 	// courier applies the account's default. In the environment:
 	// "Standard=CRL1,NextDay=TPN24". Default: none.
 	Services map[string]string `yaml:"services"`
+	// Accounting is an accounting connector's settings (accounting.go).
+	Accounting Accounting `yaml:"accounting"`
 }
 
 // Parcel is a connector's default parcel.
@@ -166,6 +174,7 @@ func (c *Connector) setDefaults() {
 		c.Parcel.Format = "parcel"
 	}
 	c.KeyID = "1"
+	c.Accounting.setDefaults()
 }
 
 // AllTenants in a connector's tenants takes every tenant that no other
@@ -175,11 +184,15 @@ const AllTenants = "*"
 // Route returns the name of the delivery connector that carries tenant's
 // courier jobs: the one listing it, else the one listing AllTenants; false
 // when none does.
-func (cs Connectors) Route(tenant string) (string, bool) {
+func (cs Connectors) Route(tenant string) (string, bool) { return cs.RouteFor(PurposeDelivery, tenant) }
+
+// RouteFor returns the name of the connector of the purpose that carries
+// tenant's jobs: the one listing it, else the one listing AllTenants.
+func (cs Connectors) RouteFor(purpose Purpose, tenant string) (string, bool) {
 	fallback := ""
 	for _, name := range slices.Sorted(maps.Keys(cs)) {
 		c := cs[name]
-		if c.Purpose != PurposeDelivery {
+		if c.Purpose != purpose {
 			continue
 		}
 		if slices.Contains(c.Tenants, tenant) {
@@ -271,15 +284,31 @@ func (cs Connectors) validate() []error {
 				add(keyErr(key+".notifications", "entry %d is not a tenant id (%s)", i, order.TenantIDRule))
 			}
 		}
-		if w := c.Parcel.WeightGrams; w < 1 || w > 30_000 {
-			add(keyErr(key+".parcel.weight_grams", "must be between 1 and 30000, got %d", w))
+		switch {
+		case kindErr == nil && kind.Purpose == PurposeAccounting:
+			errs = append(errs, c.validateAccounting(key)...)
+		default: // a parcel is a courier's
+			errs = append(errs, c.validateParcel(key)...)
 		}
-		add(nonEmpty(key+".parcel.format", c.Parcel.Format))
-		if t := c.Parcel.TariffCode; t != "" && !tariffCode.MatchString(t) {
-			add(keyErr(key+".parcel.tariff_code", "a value of %d characters is not an HS tariff code of 6 to 10 digits", len(t)))
-		}
-		for _, level := range slices.Sorted(maps.Keys(c.Services)) {
-			add(nonEmpty(key+".services."+level, c.Services[level]))
+	}
+	return errs
+}
+
+// validateParcel checks a courier's parcel and services.
+func (c Connector) validateParcel(key string) []error {
+	var errs []error
+	if w := c.Parcel.WeightGrams; w < 1 || w > 30_000 {
+		errs = append(errs, keyErr(key+".parcel.weight_grams", "must be between 1 and 30000, got %d", w))
+	}
+	if err := nonEmpty(key+".parcel.format", c.Parcel.Format); err != nil {
+		errs = append(errs, err)
+	}
+	if t := c.Parcel.TariffCode; t != "" && !tariffCode.MatchString(t) {
+		errs = append(errs, keyErr(key+".parcel.tariff_code", "a value of %d characters is not an HS tariff code of 6 to 10 digits", len(t)))
+	}
+	for _, level := range slices.Sorted(maps.Keys(c.Services)) {
+		if err := nonEmpty(key+".services."+level, c.Services[level]); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	return errs
@@ -306,6 +335,11 @@ func (cs Connectors) resolveSecrets(environ []string) []error {
 		c := cs[name]
 		if err := c.Credentials.resolve("connectors."+name+".credentials", environ); err != nil {
 			errs = append(errs, err)
+		}
+		if kind, err := LookupConnectorKind(c.Kind); err == nil && kind.Purpose == PurposeAccounting {
+			if err := c.Accounting.RefreshToken.resolve("connectors."+name+".accounting.refresh_token", environ); err != nil {
+				errs = append(errs, err)
+			}
 		}
 		cs[name] = c
 	}

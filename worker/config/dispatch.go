@@ -28,17 +28,26 @@ type Dispatch struct {
 	// ReplayGroupID is the consumer group of orderflow replay-parked: a
 	// parked job is put back once. Default "orderflow-replay-parked".
 	ReplayGroupID string `yaml:"replay_group_id"`
+	// AccountingGroupID is the consumer group of the accounting outbox.
+	// Default "orderflow-accounting".
+	AccountingGroupID string `yaml:"accounting_group_id"`
+	// AccountingInterval is how often the dispatcher's accounting pass
+	// writes the postings due (closed periods, adjustments); 0 turns it off
+	// (a CronJob runs it instead). Default 1h.
+	AccountingInterval time.Duration `yaml:"accounting_interval"`
 }
 
 func defaultDispatch() Dispatch {
 	return Dispatch{
-		GroupID:          "orderflow-dispatch",
-		BatchMaxMessages: 500,
-		BatchMaxWait:     500 * time.Millisecond,
-		MaxAttempts:      8,
-		RetryInitial:     500 * time.Millisecond,
-		RetryMax:         30 * time.Second,
-		ReplayGroupID:    "orderflow-replay-parked",
+		GroupID:            "orderflow-dispatch",
+		BatchMaxMessages:   500,
+		BatchMaxWait:       500 * time.Millisecond,
+		MaxAttempts:        8,
+		RetryInitial:       500 * time.Millisecond,
+		RetryMax:           30 * time.Second,
+		ReplayGroupID:      "orderflow-replay-parked",
+		AccountingGroupID:  "orderflow-accounting",
+		AccountingInterval: time.Hour,
 	}
 }
 
@@ -51,6 +60,13 @@ func (d Dispatch) validate() []error {
 	}
 	add(nonEmpty("dispatch.group_id", d.GroupID))
 	add(nonEmpty("dispatch.replay_group_id", d.ReplayGroupID))
+	add(nonEmpty("dispatch.accounting_group_id", d.AccountingGroupID))
+	if d.AccountingGroupID != "" && (d.AccountingGroupID == d.GroupID || d.AccountingGroupID == d.ReplayGroupID) {
+		add(keyErr("dispatch.accounting_group_id", "must differ from dispatch.group_id and dispatch.replay_group_id: each outbox has a group of its own"))
+	}
+	if d.AccountingInterval != 0 {
+		add(between("dispatch.accounting_interval", d.AccountingInterval, time.Minute, 24*time.Hour))
+	}
 	if d.GroupID != "" && d.GroupID == d.ReplayGroupID {
 		add(keyErr("dispatch.replay_group_id", "must differ from dispatch.group_id: replaying parked jobs must not move the dispatcher's offsets"))
 	}

@@ -24,6 +24,7 @@ import (
 	"github.com/orderflow/orderflow/worker/config"
 	"github.com/orderflow/orderflow/worker/consume"
 	"github.com/orderflow/orderflow/worker/kafkaclient"
+	"github.com/orderflow/orderflow/worker/stream"
 )
 
 // The demo's two connectors, each against its stand-in: the first seller's
@@ -225,34 +226,42 @@ func expect(c *Courier, jobs []outbox.Job, mine func(tenant string) bool) {
 
 // readOutbox reads every job the worker wrote to the courier outbox.
 func readOutbox(ctx context.Context, app config.Config, admin *kafka.Client) ([]outbox.Job, error) {
-	topic := app.Kafka.Topics.Courier
+	msgs, err := readTopic(ctx, app, admin, app.Kafka.Topics.Courier)
+	if err != nil {
+		return nil, err
+	}
+	jobs := make([]outbox.Job, len(msgs))
+	for i, m := range msgs {
+		if err := json.Unmarshal(m.Value, &jobs[i]); err != nil {
+			return nil, fmt.Errorf("a job on the courier outbox that does not decode: %w", err)
+		}
+	}
+	return jobs, nil
+}
+
+// readTopic reads a topic of the run whole, as it is now.
+func readTopic(ctx context.Context, app config.Config, admin *kafka.Client, topic string) ([]stream.Message, error) {
+	total, err := endOffsets(ctx, admin, topic)
+	if err != nil || total == 0 {
+		return nil, err
+	}
 	c, err := consume.New(consume.Config{
-		Brokers: app.Kafka.Brokers, GroupID: app.Kafka.GroupID + "-outbox-reader", Topics: []string{topic},
+		Brokers: app.Kafka.Brokers, GroupID: app.Kafka.GroupID + "-reader-" + topic, Topics: []string{topic},
 		BatchMaxMessages: 10_000, BatchMaxWait: 500 * time.Millisecond,
 	})
 	if err != nil {
 		return nil, err
 	}
 	defer c.Close()
-	total, err := endOffsets(ctx, admin, topic)
-	if err != nil {
-		return nil, err
-	}
-	var jobs []outbox.Job
-	for int64(len(jobs)) < total {
+	var out []stream.Message
+	for int64(len(out)) < total {
 		batch, err := c.Fetch(ctx)
 		if err != nil {
-			return nil, fmt.Errorf("read the courier outbox: %w", err)
+			return nil, fmt.Errorf("read %s: %w", topic, err)
 		}
-		for _, m := range batch.Messages {
-			var j outbox.Job
-			if err := json.Unmarshal(m.Value, &j); err != nil {
-				return nil, fmt.Errorf("a job on the courier outbox that does not decode: %w", err)
-			}
-			jobs = append(jobs, j)
-		}
+		out = append(out, batch.Messages...)
 	}
-	return jobs, nil
+	return out, nil
 }
 
 // endOffsets sums a topic's end offsets: the messages written to it (the

@@ -105,6 +105,8 @@ type Summary struct {
 
 	// The courier step: the outbox against the stand-ins' ledgers.
 	Couriers CourierSummary
+	// The accounting step: each seller's books against ClickHouse.
+	Books []Books
 
 	// Dry-run purges: rows per table that would go as of PurgeAsOf[0] (+22
 	// days: every label, nothing else) and PurgeAsOf[1] (+12 years: everything).
@@ -152,7 +154,8 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 	app := cfg.App
 	stamp := time.Now().UTC().Format("20060102-150405")
 	app.Kafka.Topics = config.Topics{Channels: map[order.Channel]string{}, DeadLetter: cfg.TopicPrefix + stamp + ".orders.dlq",
-		Courier: cfg.TopicPrefix + stamp + ".connector.courier", Parked: cfg.TopicPrefix + stamp + ".connector.parked"}
+		Courier: cfg.TopicPrefix + stamp + ".connector.courier", Accounting: cfg.TopicPrefix + stamp + ".connector.accounting",
+		Parked: cfg.TopicPrefix + stamp + ".connector.parked"}
 	for ch, topic := range channel.Default().Topics() {
 		app.Kafka.Topics.Channels[ch] = cfg.TopicPrefix + stamp + "." + topic
 	}
@@ -213,6 +216,9 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 	if cfg.Dispatcher != nil {
 		tenants := slices.Sorted(maps.Keys(sum.Generated.Tenants))
 		if sum.Couriers, err = runCouriers(ctx, cfg, app, clients.Admin(), tenants, say); err != nil {
+			return sum, err
+		}
+		if sum.Books, err = runAccounting(ctx, cfg, app, clients.Admin(), conn, tenants, say); err != nil {
 			return sum, err
 		}
 	}
@@ -302,7 +308,7 @@ func freshTopics(ctx context.Context, client *kafka.Client, prefix string, names
 			return fmt.Errorf("deleting the last demo's topics: %w", err)
 		}
 	}
-	specs := topics.Worker(names.Orders(), names.DeadLetter, names.Courier, names.Parked)
+	specs := topics.Worker(names.Orders(), names.DeadLetter, names.Courier, names.Accounting, names.Parked)
 	created, err := topics.Create(ctx, client, specs...)
 	if err != nil {
 		return fmt.Errorf("creating the demo's topics: %w", err)

@@ -188,6 +188,8 @@ type financialCols struct {
 	lineIDs, lineSKUs, lineTitles                                      [][]string
 	lineQuantities                                                     [][]uint32
 	lineUnitPrices, lineTotals, lineTaxes                              [][]decimal.Decimal
+	lineShipping, lineShippingTaxes, lineDiscounts, lineDiscountTaxes  [][]decimal.Decimal
+	lineGiftWraps, lineGiftWrapTaxes                                   [][]decimal.Decimal
 	invoiceParty                                                       []string
 	writtenAt                                                          []int64
 }
@@ -204,6 +206,9 @@ func (c *financialCols) columns() []column {
 		{"line_ids", &c.lineIDs}, {"line_skus", &c.lineSKUs}, {"line_titles", &c.lineTitles},
 		{"line_quantities", &c.lineQuantities}, {"line_unit_prices", &c.lineUnitPrices},
 		{"line_totals", &c.lineTotals}, {"line_taxes", &c.lineTaxes},
+		{"line_shipping", &c.lineShipping}, {"line_shipping_taxes", &c.lineShippingTaxes},
+		{"line_discounts", &c.lineDiscounts}, {"line_discount_taxes", &c.lineDiscountTaxes},
+		{"line_gift_wraps", &c.lineGiftWraps}, {"line_gift_wrap_taxes", &c.lineGiftWrapTaxes},
 		{"invoice_party_ciphertext", &c.invoiceParty}, {"written_at", &c.writtenAt},
 	}
 }
@@ -429,6 +434,12 @@ func build(orders []protected.Order, channels *channel.Registry, now, labelCutof
 		fin.lineUnitPrices = append(fin.lineUnitPrices, l.unitPrice[first:last:last])
 		fin.lineTotals = append(fin.lineTotals, l.lineTotal[first:last:last])
 		fin.lineTaxes = append(fin.lineTaxes, l.tax[first:last:last])
+		fin.lineShipping = append(fin.lineShipping, l.shipping[first:last:last])
+		fin.lineShippingTaxes = append(fin.lineShippingTaxes, l.shippingTax[first:last:last])
+		fin.lineDiscounts = append(fin.lineDiscounts, l.discount[first:last:last])
+		fin.lineDiscountTaxes = append(fin.lineDiscountTaxes, l.discountTax[first:last:last])
+		fin.lineGiftWraps = append(fin.lineGiftWraps, l.giftWrap[first:last:last])
+		fin.lineGiftWrapTaxes = append(fin.lineGiftWrapTaxes, l.giftWrapTax[first:last:last])
 		fin.invoiceParty = append(fin.invoiceParty, o.InvoiceParty.Value())
 		fin.writtenAt = append(fin.writtenAt, written)
 		rb.parts = append(rb.parts, jurisdictionKey(jurisdiction)<<32|month)

@@ -414,11 +414,15 @@ func wantLabel(c order.Order, p protected.Order, now time.Time) row {
 
 func wantFinancial(c order.Order, p protected.Order, now time.Time) row {
 	var ids, skus, titles, qty, prices, totals, taxes []string
+	var shipping, shippingTaxes, discounts, discountTaxes, giftWraps, giftWrapTaxes []string
 	for _, l := range c.Lines {
 		ids, skus, titles = append(ids, l.LineID), append(skus, l.SKU), append(titles, l.Title)
 		qty = append(qty, strconv.Itoa(l.Quantity))
 		prices, totals = append(prices, l.UnitPrice.Amount.String()), append(totals, l.LineTotal.Amount.String())
 		taxes = append(taxes, l.Tax.Amount.String())
+		shipping, shippingTaxes = append(shipping, l.Shipping.Amount.String()), append(shippingTaxes, l.ShippingTax.Amount.String())
+		discounts, discountTaxes = append(discounts, l.Discount.Amount.String()), append(discountTaxes, l.DiscountTax.Amount.String())
+		giftWraps, giftWrapTaxes = append(giftWraps, l.GiftWrap.Amount.String()), append(giftWrapTaxes, l.GiftWrapTax.Amount.String())
 	}
 	j := strings.Join
 	return row{
@@ -433,6 +437,9 @@ func wantFinancial(c order.Order, p protected.Order, now time.Time) row {
 		"refunded": refunded(c).String(),
 		"line_ids": j(ids, "|"), "line_skus": j(skus, "|"), "line_titles": j(titles, "|"), "line_quantities": j(qty, "|"),
 		"line_unit_prices": j(prices, "|"), "line_totals": j(totals, "|"), "line_taxes": j(taxes, "|"),
+		"line_shipping": j(shipping, "|"), "line_shipping_taxes": j(shippingTaxes, "|"),
+		"line_discounts": j(discounts, "|"), "line_discount_taxes": j(discountTaxes, "|"),
+		"line_gift_wraps": j(giftWraps, "|"), "line_gift_wrap_taxes": j(giftWrapTaxes, "|"),
 		"invoice_party_ciphertext": p.InvoiceParty.Value(), "written_at": ts(now),
 	}
 }

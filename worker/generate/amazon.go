@@ -72,6 +72,21 @@ func amountMember(b []byte, key, amountKey, currencyKey, currency string, v int6
 	return append(b, `"}`...)
 }
 
+// v0IOSS are the members of a v0 OrderItem whose VAT Amazon collects under IOSS
+// (ordersV0.json: TaxCollection's only Model and ResponsibleParty values,
+// DeemedResellerCategory, and the IOSS number the seller gives its carrier),
+// in the shape of worker/normalize/testdata/amazon's fixtures. The IOSS number is
+// invented, in the scheme's format: IM, the numeric code of the member state of
+// identification (442, Luxembourg, where Amazon EU is established) and 7 digits.
+const v0IOSS = `"TaxCollection":{"Model":"MarketplaceFacilitator","ResponsibleParty":"Amazon Services, Inc."},` +
+	`"DeemedResellerCategory":"IOSS","IossNumber":"IM4420007391"`
+
+// v2026IOSS is the v2026 OrderItem's tax member for the same: the reporting
+// scheme names the model, beside MARKETPLACE_FACILITATOR (as in the fixture
+// worker/normalize/testdata/amazon2026/de-uoss-aeroeskobing.json).
+const v2026IOSS = `"tax":{"taxCalculationBreakdowns":[{"reportingScheme":"IOSS"}],` +
+	`"taxCollections":[{"model":"MARKETPLACE_FACILITATOR","responsibleParty":"Amazon EU S.à r.l."}]}`
+
 func renderAmazonV0(b []byte, s *snapshot) []byte {
 	p, st, f := s.p, s.st, s.fault
 	m, cur := p.m, p.m.currency
@@ -106,6 +121,7 @@ func renderAmazonV0(b []byte, s *snapshot) []byte {
 		level, category = "NextDay UK Dom", "NextDay"
 	}
 	b = mStr(b, "ShipServiceLevel", level)
+	s.marketplaceTax = p.marketplaceTax(st)
 	if !cancelled { // Amazon states no total for a cancelled order
 		s.total = p.total()
 		if f.commaAmount {
@@ -215,6 +231,9 @@ func renderAmazonV0(b []byte, s *snapshot) []byte {
 		b = mRaw(b, `"ConditionId":"New","ConditionSubtypeId":"New","IsTransparency":false,"SerialNumberRequired":false`)
 		if p.isBusiness() {
 			b = mRaw(b, `"PriceDesignation":"BusinessPrice"`)
+		}
+		if p.ioss {
+			b = mRaw(b, v0IOSS)
 		}
 		if !cancelled {
 			b = append(mKey(b, "BuyerInfo"), '{')
@@ -346,6 +365,7 @@ func renderAmazon2026(b []byte, s *snapshot) []byte {
 		}
 		b = append(b, '}')
 	}
+	s.marketplaceTax = p.marketplaceTax(st)
 	if !cancelled {
 		s.total = p.total()
 		var item, ship, wrap, disc, tax int64
@@ -516,7 +536,11 @@ func renderAmazon2026(b []byte, s *snapshot) []byte {
 			}
 			b = append(b, `}}`...)
 		}
-		b = append(b, `}}`...)
+		b = append(b, '}')
+		if p.ioss {
+			b = mRaw(b, v2026IOSS)
+		}
+		b = append(b, '}')
 	}
 	b = append(b, ']')
 	if st == stShipped || st == stPartiallyShipped {

@@ -9,10 +9,13 @@
 // some of those orders (shipped, cancelled, refunded) that supersede the earlier
 // ones; a few malformed messages, each of which the worker must refuse with a known
 // reason; and a few card numbers typed into gift messages, checkout notes and
-// address lines, which the protect stage must remove. Every other message
+// address lines, which the protect stage must remove. Amazon orders of EU
+// consumers worth at most 150 euros carry the VAT that Amazon, as deemed supplier
+// under IOSS, collects and remits itself. Every other message
 // normalises without error, and the tally (Stats) says what the worker should make
-// of the stream: orders per tenant and channel, final totals per currency to the
-// penny, dead letters per reason, card numbers removed.
+// of the stream: orders per tenant and channel, final totals and marketplace-
+// collected tax per currency to the penny, dead letters per reason, card numbers
+// removed.
 //
 // Pure: no I/O. The `orderflow generate` command produces its messages to Kafka.
 package generate
@@ -186,6 +189,9 @@ type Meta struct {
 	Currency string
 	Total    order.Amount
 	Refunded order.Amount
+	// MarketplaceTax is the tax the marketplace collected and remits on the
+	// snapshot: the sum of the canonical order's marketplace_taxes.
+	MarketplaceTax order.Amount
 	// Cards counts the card numbers planted in the snapshot, indexed by CardField:
 	// each is in a field that the canonical order keeps, where the protect stage
 	// finds it.
@@ -312,6 +318,7 @@ func (g *Generator) emit(p *orderPlan, f fault) Message {
 	m.Currency = p.m.currency
 	m.Total = order.Amount(s.total * 100)
 	m.Refunded = order.Amount(s.refunded * 100)
+	m.MarketplaceTax = order.Amount(s.marketplaceTax * 100)
 	m.Cards = s.cards
 	return m
 }
@@ -326,8 +333,8 @@ type snapshot struct {
 	fault fault
 
 	// Set by the renderer.
-	total, refunded int64
-	cards           [NumCardFields]uint8
+	total, refunded, marketplaceTax int64
+	cards                           [NumCardFields]uint8
 }
 
 func (g *Generator) renderEnvelope(b []byte, s *snapshot) []byte {

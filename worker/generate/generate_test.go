@@ -202,6 +202,10 @@ func checkStream(t *testing.T, g *Generator, n int) {
 		for _, r := range f.o.Refunds {
 			ct.Refunded += r.Amount.Amount
 		}
+		if mt := marketplaceTax(f.o); mt != 0 {
+			ct.MarketplaceTax += mt
+			ct.MarketplaceTaxOrders++
+		}
 		want.Currencies[cur] = ct
 	}
 	if diff := cmp.Diff(want, g.Stats()); diff != "" {
@@ -241,7 +245,109 @@ func checkOrder(t *testing.T, fail func(string, ...any), i int, m Message, o ord
 	if refunded != m.Refunded {
 		fail("message %d: refunds %s, tallied as %s", i, refunded, m.Refunded)
 	}
+	if mt := marketplaceTax(o); mt != m.MarketplaceTax {
+		fail("message %d: marketplace-collected tax %s, tallied as %s", i, mt, m.MarketplaceTax)
+	}
 	checkAmounts(fail, i, o)
+	checkMarketplaceTax(fail, i, o)
+}
+
+// marketplaceTax sums the tax the marketplace collected on o, in o's currency.
+func marketplaceTax(o order.Order) order.Amount {
+	var sum order.Amount
+	for _, mt := range o.MarketplaceTaxes {
+		sum += mt.Amount.Amount
+	}
+	return sum
+}
+
+// iossLimitEUR is the EU's limit on an imported consignment's intrinsic value (the
+// goods, without VAT or delivery) for the IOSS scheme, under which Amazon, as
+// deemed supplier, collects the import VAT of a UK seller's sale to an EU
+// consumer: 150 euros.
+const iossLimitEUR = 150 * order.Amount(10000)
+
+// checkMarketplaceTax holds for every generated order: Amazon collects the VAT
+// of exactly the orders sent from the UK seller to EU consumers whose goods are
+// worth at most 150 euros without VAT (IOSS), and of none other: none on
+// amazon.co.uk (the seller is established in the UK), none above the limit (the
+// buyer pays import VAT at the border), none for a business buyer (who accounts
+// for it), none on eBay here.
+func checkMarketplaceTax(fail func(string, ...any), i int, o order.Order) {
+	var goods, tax order.Amount
+	for _, l := range o.Lines {
+		goods += l.LineTotal.Amount - l.Tax.Amount
+		tax += l.Tax.Amount + l.ShippingTax.Amount + l.GiftWrapTax.Amount - l.DiscountTax.Amount
+	}
+	eu := o.Marketplace == "A1PA6795UKMFR9" || o.Marketplace == "A13V1IB3VIYZZH" || o.Marketplace == "A28R8C7NBKEWEA"
+	ioss := o.Channel == order.ChannelAmazon && eu && !o.IsBusiness && goods <= iossLimitEUR
+	switch got := marketplaceTax(o); {
+	case ioss && got != tax:
+		fail("message %d: a %s IOSS order (goods %s EUR) with %s marketplace-collected tax, want all its tax, %s", i, o.Marketplace, goods, got, tax)
+	case !ioss && len(o.MarketplaceTaxes) > 0:
+		fail("message %d: a %s %s order (business %t, goods %s) with marketplace-collected tax", i, o.Channel, o.Marketplace, o.IsBusiness, goods)
+	}
+	// A zero-rated line (a book) and a cancelled v0 order's lines state a tax of
+	// 0.00, which the normaliser records as such.
+	for _, mt := range o.MarketplaceTaxes {
+		if mt.TaxType != "VAT" || mt.Model != "IOSS" || mt.Amount.Currency != "EUR" || mt.Amount.Amount < 0 {
+			fail("message %d: marketplace tax %+v, want EUR VAT under IOSS", i, mt)
+		}
+	}
+}
+
+// TestMarketplaceCollectedVAT: the demo's stream (seed 2026, 3 tenants) holds
+// orders on which Amazon collected the VAT, in both Amazon formats, and the
+// tally's figure is what their normalised marketplace taxes add up to.
+func TestMarketplaceCollectedVAT(t *testing.T) {
+	g := newGenerator(t, Config{Seed: 2026, Tenants: 3})
+	const n = 20000
+	latest := map[string]order.Order{}
+	formats := map[string]int{}
+	for i := range n {
+		m := g.Next()
+		if m.Kind == KindMalformed {
+			continue
+		}
+		o, err := normalizer.Normalize(m.Value)
+		if err != nil {
+			t.Fatalf("message %d: %v", i, err)
+		}
+		if len(o.MarketplaceTaxes) > 0 {
+			formats[o.SourceFormat]++
+		}
+		if prev, ok := latest[string(m.Key)]; !ok || o.SourceUpdatedAt.After(prev.SourceUpdatedAt) {
+			latest[string(m.Key)] = o
+		}
+	}
+	want := map[string]CurrencyTotals{}
+	for _, o := range latest {
+		if mt := marketplaceTax(o); mt != 0 {
+			c := want[orderCurrency(o)]
+			c.MarketplaceTax += mt
+			c.MarketplaceTaxOrders++
+			want[orderCurrency(o)] = c
+		}
+	}
+	s := g.Stats()
+	for _, f := range []string{order.SourceAmazonOrdersV0, order.SourceAmazonOrders202601} {
+		if formats[f] == 0 {
+			t.Errorf("no %s snapshot carries marketplace-collected tax", f)
+		}
+	}
+	if want["EUR"].MarketplaceTaxOrders == 0 {
+		t.Fatalf("no order carries marketplace-collected VAT")
+	}
+	for cur, c := range s.Currencies {
+		w := want[cur]
+		if c.MarketplaceTax != w.MarketplaceTax || c.MarketplaceTaxOrders != w.MarketplaceTaxOrders {
+			t.Errorf("%s: tallied %s marketplace-collected tax on %d orders; the normalised orders carry %s on %d",
+				cur, c.MarketplaceTax, c.MarketplaceTaxOrders, w.MarketplaceTax, w.MarketplaceTaxOrders)
+		}
+	}
+	t.Logf("%d of %d orders (%.2f%%; %d EUR orders) carry marketplace-collected VAT: %s EUR",
+		want["EUR"].MarketplaceTaxOrders, s.Orders, 100*float64(want["EUR"].MarketplaceTaxOrders)/float64(s.Orders),
+		s.Currencies["EUR"].Orders, want["EUR"].MarketplaceTax)
 }
 
 // checkAmounts holds for every generated order: lines add up to the totals, and

@@ -219,6 +219,9 @@ type orderPlan struct {
 	line2    string // the delivery address's second line for this order
 	l2Card   bool
 	cancel   string // the cancel reason, when a state needs one
+	// ioss: Amazon collects and remits the order's VAT itself, as deemed
+	// supplier under the EU's Import One-Stop Shop (see iossApplies).
+	ioss bool
 	// buyerCancel: the buyer asked to cancel (a stCancelRequested state), rather
 	// than the seller or Amazon cancelling.
 	buyerCancel bool
@@ -251,6 +254,49 @@ func (p *orderPlan) refundLine() (int, int64) {
 }
 
 func (p *orderPlan) isBusiness() bool { return p.b.company != "" }
+
+// iossLimit is the EU's limit, in euro cents, on the intrinsic value of an
+// imported consignment (its goods without VAT, delivery or gift wrap) for the
+// Import One-Stop Shop (Directive 2006/112/EC, art. 14a(1)).
+const iossLimit = 150_00
+
+// goodsValue is the order's goods without their VAT, before promotions: the
+// consignment's intrinsic value, in the order's minor units.
+func (p *orderPlan) goodsValue() int64 {
+	var v int64
+	for i := range p.lines {
+		l := &p.lines[i]
+		v += l.itemTotal() - vatOf(l.itemTotal(), l.vat)
+	}
+	return v
+}
+
+// iossApplies says whether Amazon is the deemed supplier of the order and
+// collects its VAT: every seller here is established in the UK and ships from
+// there, so an EU order is an import, and for a consumer's consignment worth at
+// most 150 euros the marketplace that facilitated the sale collects the VAT
+// under IOSS (art. 14a(1)). Not on amazon.co.uk (a UK seller's domestic sale),
+// not for a business buyer (who accounts for the VAT itself), not above the
+// limit (the buyer pays import VAT at the border). Decided from what the plan
+// already holds, without drawing from the random stream, so that a seed's
+// messages are what they were before the generator knew of IOSS, plus the
+// fields that say it.
+func (p *orderPlan) iossApplies() bool {
+	return p.f != fmtEbay && p.m != mktUK && p.m.currency == "EUR" && !p.isBusiness() && p.goodsValue() <= iossLimit
+}
+
+// marketplaceTax is the VAT Amazon collects in state st: all of each line's
+// (the normaliser records all of it), none once cancelled (nothing is charged).
+func (p *orderPlan) marketplaceTax(st state) int64 {
+	if !p.ioss || st == stCancelled {
+		return 0
+	}
+	var t int64
+	for i := range p.lines {
+		t += lineVAT(&p.lines[i])
+	}
+	return t
+}
 
 // hasAddress says whether an Amazon snapshot in state st carries the delivery
 // address: Amazon releases it from Unshipped on and withholds it for Pending and

@@ -239,6 +239,9 @@ func (g *Generator) newOrder(malformed bool) *orderPlan {
 		p.note = oneOf(g, checkoutNotes)
 	}
 	p.line2 = p.b.addr.line2
+	// Not on a malformed message: a truncated one is cut at a length drawn from
+	// its own, and the fields would change where a seed's message is cut.
+	p.ioss = !malformed && p.iossApplies()
 
 	// A card number typed where it does not belong.
 	if !malformed && g.chance(g.cfg.CardInTextRate) {

@@ -57,6 +57,11 @@ type CurrencyTotals struct {
 	Total order.Amount `json:"total"`
 	// Refunded is the sum of their canonical refunds.
 	Refunded order.Amount `json:"refunded"`
+	// MarketplaceTax is the tax the marketplace collected and remits itself
+	// (Amazon's IOSS VAT: the canonical marketplace_taxes), never the seller's
+	// output tax; MarketplaceTaxOrders counts the orders carrying any.
+	MarketplaceTax       order.Amount `json:"marketplace_tax"`
+	MarketplaceTaxOrders int64        `json:"marketplace_tax_orders"`
 }
 
 // Tally accumulates Stats from messages' Meta, in any order: an order's latest
@@ -71,11 +76,11 @@ type Tally struct {
 }
 
 type latest struct {
-	version         int64
-	status          order.Status
-	currency        string
-	total, refunded order.Amount
-	seen            int // snapshots added
+	version                         int64
+	status                          order.Status
+	currency                        string
+	total, refunded, marketplaceTax order.Amount
+	seen                            int // snapshots added
 }
 
 // NewTally returns an empty Tally.
@@ -140,7 +145,8 @@ func (t *Tally) Add(m Meta) {
 			s.CardNumbersByField[cardFieldNames[f]] += int64(n)
 		}
 	}
-	l := latest{version: m.Version, status: m.Status, currency: m.Currency, total: m.Total, refunded: m.Refunded, seen: 1}
+	l := latest{version: m.Version, status: m.Status, currency: m.Currency, total: m.Total, refunded: m.Refunded,
+		marketplaceTax: m.MarketplaceTax, seen: 1}
 	prev, seen := t.open[m.OrderSeq]
 	if !seen {
 		s.Orders++
@@ -149,7 +155,8 @@ func (t *Tally) Add(m Meta) {
 	} else {
 		l.seen += prev.seen
 		if l.version < prev.version {
-			l.version, l.status, l.currency, l.total, l.refunded = prev.version, prev.status, prev.currency, prev.total, prev.refunded
+			l.version, l.status, l.currency, l.total, l.refunded, l.marketplaceTax =
+				prev.version, prev.status, prev.currency, prev.total, prev.refunded, prev.marketplaceTax
 		}
 	}
 	if l.seen >= m.Snapshots {
@@ -167,6 +174,10 @@ func count(s *Stats, l latest) {
 	ct.Orders++
 	ct.Total += l.total
 	ct.Refunded += l.refunded
+	if l.marketplaceTax != 0 {
+		ct.MarketplaceTax += l.marketplaceTax
+		ct.MarketplaceTaxOrders++
+	}
 	s.Currencies[l.currency] = ct
 }
 

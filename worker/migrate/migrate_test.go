@@ -55,7 +55,7 @@ func TestUpAppliesEverythingOnceAndRerunsAreNoOps(t *testing.T) {
 	}
 	wantTables := map[string][]string{
 		cfg.Database:           {"offboard_acks", "offboard_heartbeats", "offboarded_tenants", "order_facts", "order_line_facts", "purge_log", "schema_migrations"},
-		cfg.RestrictedDatabase: {"delivery_labels", "financial_records"},
+		cfg.RestrictedDatabase: {"accounting_postings", "delivery_labels", "financial_records"},
 	}
 	for db, want := range wantTables {
 		var got []string

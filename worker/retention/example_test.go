@@ -97,10 +97,12 @@ func Example() {
 	// offboard_delete order_line_facts 0 ok
 	// offboard_delete delivery_labels 0 ok
 	// offboard_delete financial_records 0 ok
+	// offboard_delete accounting_postings 0 ok
 	// verify order_facts 0 ok
 	// verify order_line_facts 0 ok
 	// verify delivery_labels 0 ok
 	// verify financial_records 0 ok
+	// verify accounting_postings 0 ok
 	// verify vault 0 ok
 	// 0 rows deleted, 0 rows and 0 keys left
 }

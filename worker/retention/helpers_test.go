@@ -52,7 +52,7 @@ func (o order) event() time.Time {
 	return o.lastEvent
 }
 
-var tables = []string{schema.TableOrderFacts, schema.TableOrderLineFacts, schema.TableDeliveryLabels, schema.TableFinancialRecords}
+var tables = []string{schema.TableOrderFacts, schema.TableOrderLineFacts, schema.TableDeliveryLabels, schema.TableFinancialRecords, schema.TableAccountingPostings}
 
 // rowsPerOrder is how many rows insertOrders writes per order in each table.
 var rowsPerOrder = map[string]int{
@@ -60,13 +60,15 @@ var rowsPerOrder = map[string]int{
 	schema.TableOrderLineFacts:   2,
 	schema.TableDeliveryLabels:   1,
 	schema.TableFinancialRecords: 1,
+	// One ledger row per order stands for the postings of its period.
+	schema.TableAccountingPostings: 1,
 }
 
 func classOf(table string) config.Class {
 	switch table {
 	case schema.TableDeliveryLabels:
 		return config.ClassLabel
-	case schema.TableFinancialRecords:
+	case schema.TableFinancialRecords, schema.TableAccountingPostings:
 		return config.ClassFinancial
 	}
 	return config.ClassAnalytics
@@ -221,6 +223,14 @@ func insertOrders(t testing.TB, conn driver.Conn, cfg config.ClickHouse, orders 
 				[]decimal.Decimal{dec("10.00"), dec("10.00")}, []decimal.Decimal{dec("10.00"), dec("20.00")},
 				[]decimal.Decimal{dec("2.00"), dec("4.00")}, ciphertext(o), written)
 		})
+	insert(cfg.RestrictedDatabase+".accounting_postings",
+		"tenant_id, provider, kind, jurisdiction, marketplace, currency, vat_rate, purchased_at, last_financial_event_at, sequence, "+
+			"channel_order_id, idempotency_key, orders, net, tax, gross, line_kinds, line_nets, line_taxes, provider_id, provider_status, posted_at",
+		func(o order) string { return o.jurisdiction + month(o) }, func(b driver.Batch, o order) error {
+			return b.Append(o.tenant, "xero", "summary", o.jurisdiction, "amazon.co.uk", "GBP", "20", o.purchasedAt, o.event(), uint32(0),
+				o.id, "key-"+o.id, uint32(1), dec("22.08"), dec("4.42"), dec("26.50"), []string{"sales"},
+				[]decimal.Decimal{dec("22.08")}, []decimal.Decimal{dec("4.42")}, "inv-"+o.id, "AUTHORISED", written)
+		})
 }
 
 // chunks splits orders (sorted by partition) into runs of at most max
@@ -304,7 +314,7 @@ func (m *model) partitionText(table string, o order) string {
 	switch table {
 	case schema.TableDeliveryLabels:
 		return local.Format("20060102")
-	case schema.TableFinancialRecords:
+	case schema.TableFinancialRecords, schema.TableAccountingPostings:
 		return fmt.Sprintf("('%s',%s)", o.jurisdiction, local.Format("200601"))
 	}
 	return local.Format("200601")
@@ -340,7 +350,7 @@ func (m *model) purge(r config.Retention, asOf time.Time) (drops, deletes []step
 			n := uint64(parts[pt].expired * rowsPerOrder[table])
 			switch {
 			case parts[pt].expired == 0:
-			case parts[pt].kept == 0 && table == schema.TableFinancialRecords:
+			case parts[pt].kept == 0 && classOf(table) == config.ClassFinancial:
 				// Financial partitions are dropped when every row in them
 				// has expired, whatever their bounds.
 				drops = append(drops, step{table, pt, n})

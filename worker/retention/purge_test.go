@@ -290,12 +290,14 @@ func TestSevenYearsOfOrders(t *testing.T) {
 		for _, table := range []string{schema.TableOrderFacts, schema.TableOrderLineFacts} {
 			want[table+" "+analyticsAt22d.Format("200601")] = true
 		}
-		checkStraddlers(t, withoutTable(deletes, schema.TableFinancialRecords), want)
+		checkStraddlers(t, withoutClass(deletes, config.ClassFinancial), want)
 		// Financial records: whole months of expired years dropped, and
 		// months that hold records of both kinds (a refund in the next
 		// financial year, the other tenant's year end) purged by a delete.
-		if len(only(drops, schema.TableFinancialRecords)) == 0 || len(only(deletes, schema.TableFinancialRecords)) == 0 {
-			t.Errorf("financial drops %v and deletes %v: want both", only(drops, schema.TableFinancialRecords), only(deletes, schema.TableFinancialRecords))
+		for _, table := range []string{schema.TableFinancialRecords, schema.TableAccountingPostings} {
+			if len(only(drops, table)) == 0 || len(only(deletes, table)) == 0 {
+				t.Errorf("%s drops %v and deletes %v: want both", table, only(drops, table), only(deletes, table))
+			}
 		}
 		checkNoOp(t, f, p, asOf)
 	})
@@ -327,7 +329,7 @@ func TestSevenYearsOfOrders(t *testing.T) {
 		// DE from 2022-01-01, at UTC+14; the oldest exactly at those
 		// instants (the first second of a year there).
 		for k, n := range tableCounts(t, f.conn, f.cfg) {
-			if !strings.HasPrefix(k, schema.TableFinancialRecords+"/") && n != 0 {
+			if classOf(strings.Split(k, "/")[0]) != config.ClassFinancial && n != 0 {
 				t.Errorf("%s holds %d rows, want none six years on", k, n)
 			}
 		}
@@ -384,11 +386,11 @@ func only(steps []step, table string) []step {
 	return out
 }
 
-// withoutTable is the steps of the other tables.
-func withoutTable(steps []step, table string) []step {
+// withoutClass is the steps of the other classes' tables.
+func withoutClass(steps []step, class config.Class) []step {
 	var out []step
 	for _, s := range steps {
-		if s.table != table {
+		if classOf(s.table) != class {
 			out = append(out, s)
 		}
 	}
@@ -489,8 +491,10 @@ func TestTheCutoffIsExactToTheSecond(t *testing.T) {
 			check(schema.TableDeliveryLabels, "label")
 			check(schema.TableOrderFacts, "analytics")
 			check(schema.TableOrderLineFacts, "analytics")
-			check(schema.TableFinancialRecords, "financial")
-			check(schema.TableFinancialRecords, "de")
+			for _, table := range []string{schema.TableFinancialRecords, schema.TableAccountingPostings} {
+				check(table, "financial")
+				check(table, "de")
+			}
 			// The model agrees with the tables (checkPass); here the ids come
 			// from ClickHouse itself for the labels.
 			var n uint64
@@ -552,7 +556,7 @@ func TestAFailedTableDoesNotStopTheOthers(t *testing.T) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("other tables after the failed pass (-want +got):\n%s", diff)
 	}
-	for _, table := range []string{schema.TableOrderFacts, schema.TableOrderLineFacts, schema.TableFinancialRecords} {
+	for _, table := range []string{schema.TableOrderFacts, schema.TableOrderLineFacts, schema.TableFinancialRecords, schema.TableAccountingPostings} {
 		if telemetrytest.Sum(t, f.reg, "orderflow_purge_last_success_timestamp_seconds", "table="+table) != float64(asOf.Unix()) {
 			t.Errorf("last success of %s not set", table)
 		}
@@ -684,7 +688,7 @@ func TestFutureDatedRowsAreReported(t *testing.T) {
 	for class, want := range map[string]struct{ age, future float64 }{
 		"label":     {day.Seconds(), 2},        // the oldest purchase is a day ago; two labels are ahead
 		"analytics": {day.Seconds(), 6},        // two facts and their four lines
-		"financial": {-(3 * day).Seconds(), 3}, // every last event is ahead
+		"financial": {-(3 * day).Seconds(), 6}, // every last event is ahead: 3 records and their 3 ledger rows
 	} {
 		age := telemetrytest.Sum(t, f.reg, "orderflow_retention_oldest_row_age_seconds", "class="+class)
 		future := telemetrytest.Sum(t, f.reg, "orderflow_retention_future_dated_rows", "class="+class)

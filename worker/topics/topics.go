@@ -143,11 +143,13 @@ func Inputs(orders []string, deadLetter string) []Spec {
 }
 
 // Worker are the specs of the topics `orderflow run` and `orderflow
-// dispatch` read and write: the inputs and DLQ, the courier outbox and the
-// parked jobs (what the demo, the bench and the tests create).
-func Worker(orders []string, deadLetter, courier, parked string) []Spec {
+// dispatch` read and write: the inputs and DLQ, the courier and accounting
+// outboxes and the parked jobs (what the demo, the bench and the tests
+// create).
+func Worker(orders []string, deadLetter, courier, accounting, parked string) []Spec {
 	return append(Inputs(orders, deadLetter),
 		PersonalData(courier, OutboxPartitions),
+		PersonalData(accounting, OutboxPartitions),
 		PersonalData(parked, ParkedPartitions),
 	)
 }
@@ -155,9 +157,7 @@ func Worker(orders []string, deadLetter, courier, parked string) []Spec {
 // Pipeline are the specs of every topic of the pipeline: its inputs and DLQ,
 // and the connector outboxes.
 func Pipeline(n Names) []Spec {
-	return append(Worker(n.Orders, n.DeadLetter, n.Courier, n.Parked),
-		PersonalData(n.Accounting, OutboxPartitions),
-	)
+	return Worker(n.Orders, n.DeadLetter, n.Courier, n.Accounting, n.Parked)
 }
 
 // replicationFactor is the brokers' default: the local stack has one broker,

@@ -2,14 +2,12 @@ package clickanddrop_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
@@ -30,34 +28,13 @@ var update = flag.Bool("update", false, "rewrite the golden files")
 
 var parcel = projection.Parcel{WeightGrams: 750, Format: "smallParcel", ServiceCode: "CRL1", TariffCode: "691200"}
 
-// fakeClock never sleeps: it moves its time on by the wait and counts it.
-type fakeClock struct {
-	mu    sync.Mutex
-	now   time.Time
-	slept time.Duration
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Sleep(ctx context.Context, d time.Duration) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-	c.slept += d
-	return ctx.Err()
-}
-
 type env struct {
 	*connectortest.Fixtures
 	srv   *clickanddroptest.Server
 	cl    *clickanddrop.Client
 	reg   *prometheus.Registry
 	logs  *privacytest.LogBuffer
-	clock *fakeClock
+	clock *connectortest.Clock
 }
 
 func newEnv(t *testing.T, mod func(*clickanddrop.Config)) *env {
@@ -67,7 +44,7 @@ func newEnv(t *testing.T, mod func(*clickanddrop.Config)) *env {
 		srv:      clickanddroptest.New(t, clickanddroptest.Config{APIKey: "cnd-key-1"}),
 		reg:      prometheus.NewRegistry(),
 		logs:     &privacytest.LogBuffer{},
-		clock:    &fakeClock{now: time.Date(2026, 3, 16, 12, 0, 0, 0, time.UTC)},
+		clock:    connectortest.NewClock(time.Date(2026, 3, 16, 12, 0, 0, 0, time.UTC)),
 	}
 	cfg := clickanddrop.Config{
 		BaseURL: e.srv.URL, APIKey: config.Secret("cnd-key-1"), Registerer: e.reg,
@@ -195,8 +172,8 @@ func TestRateLimitIsRespected(t *testing.T) {
 	if got := telemetrytest.Sum(t, e.reg, "orderflow_connector_rate_limit_waits_total", "connector=clickanddrop"); got != 11 {
 		t.Errorf("rate-limit waits %v, want 11 (every call after the first)", got)
 	}
-	if e.clock.slept != 11*200*time.Millisecond {
-		t.Errorf("waited %v in all, want 11 x 200ms", e.clock.slept)
+	if e.clock.Slept() != 11*200*time.Millisecond {
+		t.Errorf("waited %v in all, want 11 x 200ms", e.clock.Slept())
 	}
 	if got := telemetrytest.Sum(t, e.reg, "orderflow_connector_requests_total", "connector=clickanddrop", "outcome=done"); got != 12 {
 		t.Errorf("requests_total{outcome=done} = %v, want 12 (a lookup's 404 is an answer)", got)

@@ -11,13 +11,13 @@ import (
 )
 
 func TestContract(t *testing.T) {
-	connectortest.Run(t, connectortest.Harness{
+	connectortest.RunCourier(t, connectortest.CourierHarness{
 		Kind:   clickanddrop.Kind,
 		Parcel: projection.Parcel{WeightGrams: 750, Format: "smallParcel", ServiceCode: "CRL1", TariffCode: "691200"},
 		// Click & Drop has no state: a state fills county when the label
 		// has none.
 		Alternates: map[string]string{"shipping_address.state_or_region": "shipping_address.county"},
-		New: func(t *testing.T, env connectortest.Env) (connectortest.Deliverer, connectortest.StandIn) {
+		New: func(t *testing.T, env connectortest.Env) (connectortest.Deliverer, connectortest.CourierStandIn) {
 			srv := clickanddroptest.New(t, clickanddroptest.Config{APIKey: "contract-key"})
 			cl, err := clickanddrop.New(clickanddrop.Config{
 				Name: "royalmail", BaseURL: srv.URL, APIKey: config.Secret("contract-key"),

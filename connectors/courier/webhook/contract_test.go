@@ -9,10 +9,10 @@ import (
 )
 
 func TestContract(t *testing.T) {
-	connectortest.Run(t, connectortest.Harness{
+	connectortest.RunCourier(t, connectortest.CourierHarness{
 		Kind:   webhook.Kind,
 		Parcel: parcel,
-		New: func(t *testing.T, env connectortest.Env) (connectortest.Deliverer, connectortest.StandIn) {
+		New: func(t *testing.T, env connectortest.Env) (connectortest.Deliverer, connectortest.CourierStandIn) {
 			s := newSecret(t, "k1")
 			rx := receiver(t, webhooktest.Config{}, s)
 			cfg := cfgFor(rx.URL, env.Registerer, s)

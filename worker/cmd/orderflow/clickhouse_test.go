@@ -28,6 +28,7 @@ type stackEnv struct {
 	brokers           []string
 	amazon, ebay, dlq string
 	courier, parked   string
+	accounting        string
 	ch                config.ClickHouse
 	vars              []string
 }
@@ -39,10 +40,10 @@ func newStackEnv(t *testing.T) *stackEnv {
 	e := &stackEnv{
 		brokers: brokers,
 		amazon:  stacktest.UniqueName("cmd.amazon"), ebay: stacktest.UniqueName("cmd.ebay"), dlq: stacktest.UniqueName("cmd.dlq"),
-		courier: stacktest.UniqueName("cmd.courier"), parked: stacktest.UniqueName("cmd.parked"),
+		courier: stacktest.UniqueName("cmd.courier"), parked: stacktest.UniqueName("cmd.parked"), accounting: stacktest.UniqueName("cmd.accounting"),
 		ch: clickhousetest.Config(t),
 	}
-	for _, topic := range []string{e.amazon, e.ebay, e.dlq, e.courier, e.parked} {
+	for _, topic := range []string{e.amazon, e.ebay, e.dlq, e.courier, e.parked, e.accounting} {
 		stacktest.CreateTopic(t, brokers, topic, 3)
 	}
 	e.vars = []string{
@@ -53,6 +54,7 @@ func newStackEnv(t *testing.T) *stackEnv {
 		"ORDERFLOW_KAFKA_TOPICS_DEAD_LETTER=" + e.dlq,
 		"ORDERFLOW_KAFKA_TOPICS_COURIER=" + e.courier,
 		"ORDERFLOW_KAFKA_TOPICS_PARKED=" + e.parked,
+		"ORDERFLOW_KAFKA_TOPICS_ACCOUNTING=" + e.accounting,
 		"ORDERFLOW_KAFKA_SESSION_TIMEOUT=6s",
 		"ORDERFLOW_KAFKA_HEARTBEAT_INTERVAL=500ms",
 		"ORDERFLOW_PIPELINE_BATCH_MAX_WAIT=100ms",

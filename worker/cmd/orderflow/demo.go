@@ -145,6 +145,19 @@ func printDemo(w io.Writer, cfg config.Config, s demo.Summary) {
 		fmt.Fprintf(w, "Dispatcher: %.0f jobs delivered, %.0f retries, %.0f parked\n", c.Delivered, c.Retries, c.Parked)
 	}
 
+	if len(s.Books) > 0 {
+		fmt.Fprintf(w, "\nBooks (orderflow dispatch's accounting pass and dispatcher; Xero and QuickBooks standing in): closed periods' financial records beside what was posted\n")
+		line("seller", "provider", "periods", "summaries", "adjustments", "invoices", "documents", "currency", "records", "posted", "parked", "open periods", "")
+		for _, b := range s.Books {
+			for _, cur := range slices.Sorted(maps.Keys(b.Records)) {
+				line(b.Tenant, b.Kind, b.Period, b.Summaries, b.Adjustments, b.Invoices, b.Documents, cur, b.Records[cur].String(), b.Posted[cur].String(),
+					fmt.Sprintf("%s (%d)", b.ParkedGross[cur], b.Parked), b.Open, check(b.Records[cur] == b.Posted[cur]+b.ParkedGross[cur]))
+			}
+		}
+		_ = tw.Flush()
+		fmt.Fprintf(w, "Records = posted + parked, to the penny; a parked posting is one the provider refused (a VAT rate the seller's mapping lacks): orderflow reconcile --tenant T names it, orderflow replay-parked puts it back after the mapping is fixed.\n")
+	}
+
 	fmt.Fprintf(w, "\nVault: %.0f requests for %d snapshots (%.3f per order); token cache hit rate %.0f%%\n",
 		s.VaultRequests, s.Generated.Snapshots, s.VaultRequests/max(1, float64(s.Generated.Snapshots)), 100*s.TokenCacheHits/max(1, s.TokenCacheAll))
 

@@ -6,10 +6,17 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
+	"slices"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/orderflow/orderflow/connectors/accounting/booking"
+	"github.com/orderflow/orderflow/connectors/accounting/ledger"
+	"github.com/orderflow/orderflow/connectors/accounting/poster"
+	"github.com/orderflow/orderflow/connectors/accounting/postings"
+	"github.com/orderflow/orderflow/connectors/accounting/tokenstore"
 	"github.com/orderflow/orderflow/connectors/dispatch"
 	"github.com/orderflow/orderflow/worker/backoff"
 	"github.com/orderflow/orderflow/worker/config"
@@ -26,7 +33,7 @@ func dispatchCommand(args []string, stderr io.Writer) int {
 	// ClickHouse holds the offboarded tenants: the dispatcher joins the
 	// offboarding handshake like a worker, so no label of a leaving tenant
 	// is sent once the tenant is blocked.
-	ctx, cancel, cfg, log, err := startCommand("dispatch", *configPath, stderr, needClickHouse, needVault, needDeliveryConnector)
+	ctx, cancel, cfg, log, err := startCommand("dispatch", *configPath, stderr, needClickHouse, needVault, needConnector)
 	if err != nil {
 		return 2
 	}
@@ -38,14 +45,21 @@ func dispatchCommand(args []string, stderr io.Writer) int {
 	return 0
 }
 
-// needDeliveryConnector refuses a dispatcher with nothing to dispatch to.
-var needDeliveryConnector requirement = func(c config.Config) error {
+// needConnector refuses a dispatcher with nothing to dispatch to.
+var needConnector requirement = func(c config.Config) error {
+	if hasPurpose(c, config.PurposeDelivery) || hasPurpose(c, config.PurposeAccounting) {
+		return nil
+	}
+	return errors.New("connectors: no connector is configured; the dispatcher would park every job")
+}
+
+func hasPurpose(c config.Config, p config.Purpose) bool {
 	for _, conn := range c.Connectors {
-		if conn.Purpose == config.PurposeDelivery {
-			return nil
+		if conn.Purpose == p {
+			return true
 		}
 	}
-	return errors.New("connectors: no delivery connector is configured; the dispatcher would park every courier job")
+	return false
 }
 
 // runDispatcher runs the courier dispatcher and its metrics server until ctx
@@ -72,50 +86,104 @@ func runDispatcher(ctx context.Context, cfg config.Config, reg *prometheus.Regis
 	}
 	defer vault.Close()
 	blocklist.Subscribe(vault)
-	deliverers, err := buildConnectors(cfg, reg, log)
-	if err != nil {
-		return err
-	}
+	var dispatchers []*dispatch.Dispatcher
+	var closers []func() error
+	defer func() {
+		for _, c := range closers {
+			_ = c() // after an early error; a normal stop closes them below
+		}
+	}()
 	d := cfg.Dispatch
-	consumer, err := consume.New(consume.Config{
-		Brokers: cfg.Kafka.Brokers, GroupID: d.GroupID, Topics: []string{cfg.Kafka.Topics.Courier},
-		Dialer: clients.Dialer, SessionTimeout: cfg.Kafka.SessionTimeout, RebalanceTimeout: cfg.Kafka.RebalanceTimeout,
-		HeartbeatInterval: cfg.Kafka.HeartbeatInterval,
-		BatchMaxMessages:  d.BatchMaxMessages, BatchMaxWait: d.BatchMaxWait, Logger: log,
-	})
-	if err != nil {
-		return err
+	newDispatcher := func(group, topic string, work dispatch.Work, deliverers map[string]dispatch.Connector) error {
+		consumer, err := consume.New(consume.Config{
+			Brokers: cfg.Kafka.Brokers, GroupID: group, Topics: []string{topic},
+			Dialer: clients.Dialer, SessionTimeout: cfg.Kafka.SessionTimeout, RebalanceTimeout: cfg.Kafka.RebalanceTimeout,
+			HeartbeatInterval: cfg.Kafka.HeartbeatInterval,
+			BatchMaxMessages:  d.BatchMaxMessages, BatchMaxWait: d.BatchMaxWait, Logger: log,
+		})
+		if err != nil {
+			return err
+		}
+		closers = append(closers, consumer.Close)
+		dispatcher, err := dispatch.New(dispatch.Config{
+			Source: consumer, Work: work, Decrypter: vault, Connectors: cfg.Connectors, Deliverers: deliverers,
+			Brokers: cfg.Kafka.Brokers, Transport: clients.Transport, ParkedTopic: cfg.Kafka.Topics.Parked,
+			MaxAttempts: d.MaxAttempts, Backoff: backoff.Backoff{Initial: d.RetryInitial, Max: d.RetryMax},
+			Registerer: reg, Logger: log,
+		})
+		if err != nil {
+			return err
+		}
+		closers = append(closers, dispatcher.Close)
+		dispatchers = append(dispatchers, dispatcher)
+		return nil
 	}
-	dispatcher, err := dispatch.New(dispatch.Config{
-		Source: consumer, Decrypter: vault, Connectors: cfg.Connectors, Deliverers: deliverers,
-		Brokers: cfg.Kafka.Brokers, Transport: clients.Transport, ParkedTopic: cfg.Kafka.Topics.Parked,
-		MaxAttempts: d.MaxAttempts, Backoff: backoff.Backoff{Initial: d.RetryInitial, Max: d.RetryMax},
-		Registerer: reg, Logger: log,
-	})
-	if err != nil {
-		return errors.Join(err, consumer.Close())
+	if hasPurpose(cfg, config.PurposeDelivery) {
+		deliverers, err := buildConnectors(cfg, reg, log)
+		if err != nil {
+			return err
+		}
+		if err := newDispatcher(d.GroupID, cfg.Kafka.Topics.Courier, nil, deliverers); err != nil {
+			return err
+		}
+	}
+	var pass func(context.Context) error
+	if hasPurpose(cfg, config.PurposeAccounting) {
+		// One data set's connectors apart from another's: the path names the
+		// database, as the purge lease's does.
+		tokens, err := tokenstore.New(tokenstore.Config{Client: vault.VaultAPI(), Mount: cfg.Retention.Lease.KVMount,
+			Path: "orderflow/connectors/" + cfg.ClickHouse.Database})
+		if err != nil {
+			return err
+		}
+		posters, err := buildPosters(ctx, cfg, tokens, reg, log)
+		if err != nil {
+			return err
+		}
+		l, err := ledger.New(ledger.Config{Conn: conn, RestrictedDatabase: cfg.ClickHouse.RestrictedDatabase})
+		if err != nil {
+			return err
+		}
+		work, err := booking.New(booking.Config{Connectors: cfg.Connectors, Posters: posters, Ledger: l, Decrypter: vault, Logger: log})
+		if err != nil {
+			return err
+		}
+		if err := newDispatcher(d.AccountingGroupID, cfg.Kafka.Topics.Accounting, work, nil); err != nil {
+			return err
+		}
+		if d.AccountingInterval > 0 {
+			if pass, err = accountingPass(cfg, l, clients, reg, log); err != nil {
+				return err
+			}
+		}
 	}
 	srv, err := listenMetrics(cfg, reg, log)
 	if err != nil {
-		return errors.Join(err, consumer.Close(), dispatcher.Close())
+		return err
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return srv.Serve(gctx, cfg.Pipeline.ShutdownTimeout) })
 	g.Go(func() error { return blocklist.Run(gctx) })
-	g.Go(func() error {
-		srv.SetReady(true)
-		defer srv.SetReady(false)
-		err := dispatcher.Run(gctx)
-		if err == nil && ctx.Err() == nil {
-			err = gctx.Err() // another part of the group failed
-		}
-		return err
-	})
-	log.Info("dispatcher started", "brokers", cfg.Kafka.Brokers, "group", d.GroupID,
-		"topic", cfg.Kafka.Topics.Courier, "parked", cfg.Kafka.Topics.Parked, "connectors", len(deliverers), "metrics", srv.Addr())
+	for _, dispatcher := range dispatchers {
+		g.Go(func() error {
+			err := dispatcher.Run(gctx)
+			if err == nil && ctx.Err() == nil {
+				err = gctx.Err() // another part of the group failed
+			}
+			return err
+		})
+	}
+	if pass != nil {
+		g.Go(func() error { return pass(gctx) })
+	}
+	srv.SetReady(true)
+	log.Info("dispatcher started", "brokers", cfg.Kafka.Brokers, "courier", cfg.Kafka.Topics.Courier, "accounting", cfg.Kafka.Topics.Accounting,
+		"parked", cfg.Kafka.Topics.Parked, "dispatchers", len(dispatchers), "metrics", srv.Addr())
 	runErr := g.Wait()
+	srv.SetReady(false)
 
-	runErr = errors.Join(runErr, closeKafka(cfg.Pipeline.ShutdownTimeout, consumer.Close, dispatcher.Close))
+	runErr = errors.Join(runErr, closeKafka(cfg.Pipeline.ShutdownTimeout, closers...))
+	closers = nil
 	log.Info("dispatcher stopped", "err", runErr)
 	return runErr
 }
@@ -165,4 +233,47 @@ func printParkedReplay(w io.Writer, topic string, sum dispatch.ReplaySummary, ex
 	if len(sum.ByConnector) > 0 {
 		fmt.Fprintf(w, "  by connector: %s\n", counts(sum.ByConnector))
 	}
+}
+
+// postingsConfig is how a seller's settings cut and post its periods.
+func postingsConfig(a config.Accounting) postings.Config {
+	return postings.Config{Periodicity: postings.Periodicity(a.Period), Grace: a.Grace, Invoices: a.Invoices}
+}
+
+// accountingPass returns the dispatcher's scheduled accounting pass: every
+// dispatch.accounting_interval (and once at start), the postings due of
+// every tenant with an accounting connector, written to the accounting
+// outbox. A pass that fails is logged and tried at the next tick: the
+// postings stay due.
+func accountingPass(cfg config.Config, l *ledger.Ledger, clients *kafkaclient.Clients, reg prometheus.Registerer, log *slog.Logger) (func(context.Context) error, error) {
+	writer := kafkaclient.SyncWriter(kafkaclient.WriterConfig{Brokers: cfg.Kafka.Brokers, Transport: clients.Transport, Topic: cfg.Kafka.Topics.Accounting})
+	var tenants []poster.Tenant
+	for _, name := range slices.Sorted(maps.Keys(cfg.Connectors)) {
+		c := cfg.Connectors[name]
+		if c.Purpose == config.PurposeAccounting {
+			// Each seller's own periods, grace and invoices.
+			tenants = append(tenants, poster.Tenant{ID: c.Tenants[0], Provider: name, Postings: postingsConfig(c.Accounting)})
+		}
+	}
+	p, err := poster.New(poster.Config{Ledger: l, Writer: writer, Registerer: reg})
+	if err != nil {
+		return nil, err
+	}
+	return func(ctx context.Context) error {
+		defer writer.Close()
+		for {
+			rep, err := p.Pass(ctx, tenants)
+			switch {
+			case ctx.Err() != nil:
+				return nil
+			case err != nil:
+				log.Error("accounting pass failed; the postings stay due", "error", err)
+			default:
+				log.Info("accounting pass", "summaries", rep.Summaries, "adjustments", rep.Adjustments, "tenants", len(tenants))
+			}
+			if backoff.Sleep(ctx, cfg.Dispatch.AccountingInterval) != nil {
+				return nil
+			}
+		}
+	}, nil
 }

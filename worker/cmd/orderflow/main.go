@@ -49,6 +49,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return dispatchCommand(args[1:], stderr)
 	case "replay-parked":
 		return replayParkedCommand(args[1:], stdout, stderr)
+	case "reconcile":
+		return reconcileCommand(args[1:], stdout, stderr)
 	case "replay-dlq":
 		return replayDLQCommand(args[1:], stdout, stderr)
 	case "help", "-h", "--help":
@@ -92,6 +94,8 @@ commands:
   replay-parked
               put parked courier jobs back on the outbox after a fix (a dry run unless
               --execute; select with --connector, --reason, --tenant)
+  reconcile   a seller's books period by period: ClickHouse's financial records beside what
+              the accounting connector posted, and every difference (--tenant T --from D --to D)
   demo        the main job end to end on the local stack: generate orders, run the worker until
               all are written, print what happened (make demo)
   version     print the version and exit
