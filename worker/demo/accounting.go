@@ -76,6 +76,7 @@ func runAccounting(ctx context.Context, cfg Config, app config.Config, admin *ka
 	xa := settings(xs.XeroTenantID(), "test-client", "refresh-0")
 	xa.TokenURL = xs.TokenURL
 	xa.Period = "weekly" // one seller's setting: weeks, cut at month ends
+	xa.Invoices = true   // and its business buyers' VAT invoices
 	xa.Accounts = map[string]string{"sales": "200", "shipping": "205", "discount": "210", "other": "200", "refund": "215", "marketplace_vat": "825"}
 	xa.TaxTypes = map[string]string{"20": "OUTPUT2", "5": "RROUTPUT", "0": "ZERORATEDOUTPUT", "19": "OSSDE19", "23": "OSSIE23"}
 	qa := settings("9341453172581902", "test-client-id", "test-refresh-token-0")
@@ -101,7 +102,7 @@ func runAccounting(ctx context.Context, cfg Config, app config.Config, admin *ka
 	if err := app.Validate(); err != nil {
 		return nil, fmt.Errorf("accounting: %w", err)
 	}
-	say("posting the books: %s to Xero (weekly summaries), %s to QuickBooks Online (daily), both standing in and taking %d calls a second, of closed periods ...", tenants[0], tenants[1], standInRate)
+	say("posting the books: %s to Xero (weekly summaries and business buyers' VAT invoices), %s to QuickBooks Online (daily), both standing in and taking %d calls a second, of closed periods ...", tenants[0], tenants[1], standInRate)
 	reg := prometheus.NewRegistry()
 	dctx, stop := context.WithCancel(ctx)
 	defer stop()

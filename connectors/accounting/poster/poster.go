@@ -3,9 +3,11 @@
 // what the ledger says was posted, builds the postings due (closed periods
 // not posted yet, adjustments of posted ones that changed) and writes them
 // as jobs to connector.accounting, keyed by period, for the dispatcher to
-// post. A pass repeated before the dispatcher has recorded its postings
-// writes the same postings again, under the same idempotency keys: the
-// providers create nothing twice.
+// post. A posting stays due until the ledger has it; a pass does not write
+// again what this process wrote within Config.Resend (the dispatcher is
+// posting it, or parked it: a rate the seller's mapping lacks), and after
+// that, or after a restart, writes the same posting under the same
+// idempotency key: the providers create nothing twice.
 package poster
 
 import (
@@ -14,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -50,6 +53,12 @@ type Config struct {
 	Window time.Duration
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
+	// Resend is how long a posting this process wrote is not written again
+	// while it stays due. Default 24h: a posting the provider refused is
+	// parked once a day, not at every pass, and one whose dispatch failed
+	// is tried again the next day (or at the next start, as after a fix of
+	// the mapping).
+	Resend time.Duration
 	// Registerer receives orderflow_accounting_unreconciled_amount and
 	// orderflow_accounting_unposted_periods. Nil keeps them unregistered.
 	Registerer prometheus.Registerer
@@ -57,7 +66,11 @@ type Config struct {
 
 // Poster makes accounting passes.
 type Poster struct {
-	cfg      Config
+	cfg Config
+	// written is when this process last wrote each posting still due, by
+	// idempotency key. Passes run one at a time.
+	mu       sync.Mutex
+	written  map[string]time.Time
 	amount   *prometheus.GaugeVec
 	periods  *prometheus.GaugeVec
 	lastPass prometheus.Gauge
@@ -74,12 +87,16 @@ func New(cfg Config) (*Poster, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.Resend <= 0 {
+		cfg.Resend = 24 * time.Hour
+	}
 	if cfg.Postings.Grace == 0 {
 		cfg.Postings.Grace = 48 * time.Hour
 	}
 	m := metricsreg.NewSet(cfg.Registerer)
 	p := &Poster{
-		cfg: cfg,
+		cfg:     cfg,
+		written: map[string]time.Time{},
 		// Tenant ids are the platform's sellers, not personal data, and
 		// bounded by them.
 		amount: m.GaugeVec("orderflow_accounting_unreconciled_amount",
@@ -103,15 +120,23 @@ type Tenant struct {
 	Postings     postings.Config
 }
 
-// Report says what a pass wrote.
+// Report says what a pass wrote, and how many postings still due it did
+// not write again (written within Config.Resend).
 type Report struct {
-	Summaries, Adjustments int
+	Summaries, Adjustments, Resent int
 }
 
 // Pass writes the postings due now for each tenant.
 func (p *Poster) Pass(ctx context.Context, tenants []Tenant) (Report, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	var rep Report
 	now := p.cfg.Now().UTC()
+	for key, at := range p.written {
+		if now.Sub(at) >= p.cfg.Resend {
+			delete(p.written, key)
+		}
+	}
 	from := now.Add(-p.cfg.Window)
 	// Whole months: a period is never cut by the window.
 	from = time.Date(from.Year(), from.Month(), 1, 0, 0, 0, 0, time.UTC)
@@ -146,24 +171,33 @@ func (p *Poster) Pass(ctx context.Context, tenants []Tenant) (Report, error) {
 			f, _ := strconv.ParseFloat(a.String(), 64) // a gauge is a float; the ledger holds the exact amount
 			p.amount.WithLabelValues(t.ID, cur).Set(f)
 		}
-		if len(due) == 0 {
-			continue
-		}
-		msgs := make([]kafka.Message, len(due))
+		var msgs []kafka.Message
+		var keys []string
 		for i := range due {
+			if _, ok := p.written[due[i].IdempotencyKey]; ok {
+				rep.Resent++
+				continue
+			}
 			v, err := json.Marshal(&due[i])
 			if err != nil {
 				return rep, fmt.Errorf("encode a posting: %w", err)
 			}
-			msgs[i] = kafka.Message{Key: []byte(due[i].Key()), Value: v}
+			msgs = append(msgs, kafka.Message{Key: []byte(due[i].Key()), Value: v})
+			keys = append(keys, due[i].IdempotencyKey)
 			if due[i].Kind == accounting.KindSummary {
 				rep.Summaries++
 			} else {
 				rep.Adjustments++
 			}
 		}
+		if len(msgs) == 0 {
+			continue
+		}
 		if err := p.cfg.Writer.WriteMessages(ctx, msgs...); err != nil {
 			return rep, kafkafailure.Classify(fmt.Errorf("write %d postings of tenant %s: %w", len(msgs), t.ID, err))
+		}
+		for _, key := range keys {
+			p.written[key] = now
 		}
 	}
 	p.lastPass.SetToCurrentTime()

@@ -27,9 +27,10 @@ import (
 
 // A pass on the real ClickHouse and Kafka writes each tenant's due postings
 // to the accounting topic, keyed by period, each a posting the connectors
-// can take; once the ledger has them, the next pass writes nothing; a
-// repeated pass before that writes the same postings (same idempotency
-// keys).
+// can take; a repeated pass before the ledger has them does not write them
+// again (the dispatcher is posting them, or parked them), until Resend has
+// passed, when it writes the same postings (same idempotency keys); once
+// the ledger has them, a pass writes nothing.
 func TestAPassWritesWhatIsDueOnce(t *testing.T) {
 	ctx := context.Background()
 	cfg, conn := clickhousetest.Migrated(t)
@@ -53,8 +54,9 @@ func TestAPassWritesWhatIsDueOnce(t *testing.T) {
 	writer := kafkaclient.SyncWriter(kafkaclient.WriterConfig{Brokers: brokers, Topic: topic})
 	defer writer.Close()
 	reg := prometheus.NewRegistry()
+	now := outboxtest.Now
 	p, err := poster.New(poster.Config{Ledger: l, Writer: writer, Postings: postings.Config{Periodicity: postings.Weekly},
-		Now: func() time.Time { return outboxtest.Now }, Registerer: reg})
+		Now: func() time.Time { return now }, Resend: 6 * time.Hour, Registerer: reg})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,8 +77,12 @@ func TestAPassWritesWhatIsDueOnce(t *testing.T) {
 		t.Fatalf("first pass: %+v; want summaries only", rep)
 	}
 	again, err := p.Pass(ctx, tenants)
-	if err != nil || again != rep {
-		t.Fatalf("a repeated pass before the ledger has them: %+v (%v), want the same %+v", again, err, rep)
+	if err != nil || again != (poster.Report{Resent: rep.Summaries}) {
+		t.Fatalf("a repeated pass before the ledger has them: %+v (%v), want none written again, %d still due", again, err, rep.Summaries)
+	}
+	now = now.Add(6 * time.Hour)
+	if again, err = p.Pass(ctx, tenants); err != nil || again != rep {
+		t.Fatalf("a pass once Resend has passed: %+v (%v), want the same %+v again", again, err, rep)
 	}
 	if n := telemetrytest.Sum(t, reg, "orderflow_accounting_unposted_periods"); int(n) != rep.Summaries {
 		t.Errorf("orderflow_accounting_unposted_periods = %v, want the %d summaries due", n, rep.Summaries)

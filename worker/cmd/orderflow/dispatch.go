@@ -269,7 +269,7 @@ func accountingPass(cfg config.Config, l *ledger.Ledger, clients *kafkaclient.Cl
 			case err != nil:
 				log.Error("accounting pass failed; the postings stay due", "error", err)
 			default:
-				log.Info("accounting pass", "summaries", rep.Summaries, "adjustments", rep.Adjustments, "tenants", len(tenants))
+				log.Info("accounting pass", "summaries", rep.Summaries, "adjustments", rep.Adjustments, "still_due_written_before", rep.Resent, "tenants", len(tenants))
 			}
 			if backoff.Sleep(ctx, cfg.Dispatch.AccountingInterval) != nil {
 				return nil
