@@ -1,8 +1,16 @@
 package accounting
 
 import (
+	"errors"
+
 	"github.com/orderflow/orderflow/connectors/courier"
 )
+
+// ErrMapping is what a connector's CheckMapping error matches when the
+// provider's organisation lacks what the seller's mapping names (an
+// account, a tax type or rate, an item): a configuration to fix, as
+// against a provider that could not be asked.
+var ErrMapping = errors.New("the mapping does not match the provider's organisation")
 
 // Result is the answer to the Posting at the same index: the outcome and
 // retry advice every connector gives (courier.Result: Done, Retry with an

@@ -22,6 +22,9 @@ type MappingError struct {
 	Problems []string
 }
 
+// Unwrap makes a MappingError match accounting.ErrMapping.
+func (e *MappingError) Unwrap() error { return accounting.ErrMapping }
+
 func (e *MappingError) Error() string {
 	s := "quickbooks: the mapping does not match the company:"
 	for _, p := range e.Problems {

@@ -506,7 +506,7 @@ func (c *Client) CheckMapping(ctx context.Context) error {
 		errs = append(errs, fmt.Errorf("mapping.no_tax_type: tax type %q is not an active tax rate of 0%% of the organisation", m.NoTaxType))
 	}
 	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("xero check mapping: %w", err)
+		return fmt.Errorf("xero check mapping: %w: %w", accounting.ErrMapping, err)
 	}
 	return nil
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -11,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/orderflow/orderflow/connectors/accounting"
 	"github.com/orderflow/orderflow/connectors/accounting/ledger"
 	"github.com/orderflow/orderflow/connectors/accounting/tokenstore"
 	"github.com/orderflow/orderflow/connectors/accounting/xero/xerotest"
@@ -136,5 +138,52 @@ func TestDispatchPostsTheBooks(t *testing.T) {
 		if byKey[p.IdempotencyKey] > 1 {
 			t.Errorf("posting %s is %d Xero documents", p.Reference(), byKey[p.IdempotencyKey])
 		}
+	}
+}
+
+// `orderflow dispatch` checks each accounting connector's mapping against
+// the provider's organisation before anything is posted: an account code
+// the organisation does not have, or a tax type at another rate, refuses
+// the start, naming the connector and the keys.
+func TestDispatchRefusesAMappingTheOrganisationLacks(t *testing.T) {
+	e := newStackEnv(t)
+	e.useMigrated(t)
+	srv := xerotest.New(t, xerotest.Config{})
+	path := filepath.Join(t.TempDir(), "orderflow.yaml")
+	if err := os.WriteFile(path, []byte(fmt.Sprintf(`connectors:
+  books:
+    kind: xero
+    purpose: accounting
+    endpoint: %s
+    credentials: {env: TEST_XERO_SECRET}
+    tenants: [acme-home]
+    accounting:
+      organisation: %s
+      client_id: test-client
+      refresh_token: {env: TEST_XERO_REFRESH}
+      token_url: %s
+      accounts: {sales: "999", shipping: "205"}
+      tax_types: {"20": OUTPUT2, "5": OUTPUT2}
+`, srv.URL, srv.XeroTenantID(), srv.TokenURL)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(path, append(e.vars, "TEST_XERO_SECRET=test-secret", "TEST_XERO_REFRESH=refresh-0",
+		"ORDERFLOW_DISPATCH_ACCOUNTING_GROUP_ID="+stacktest.UniqueName("accounting")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	err = runDispatcher(ctx, cfg, telemetry.NewRegistry(), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if !errors.Is(err, accounting.ErrMapping) {
+		t.Fatalf("the dispatcher started with a mapping Xero lacks: %v", err)
+	}
+	for _, want := range []string{"connectors.books.accounting", `mapping.accounts.sales: account code "999"`, `mapping.tax_types.5: tax type "OUTPUT2" has another effective rate`} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("the refusal does not say %q:\n%v", want, err)
+		}
+	}
+	if n := len(srv.Documents()); n != 0 {
+		t.Errorf("%d documents posted before the mapping was checked", n)
 	}
 }

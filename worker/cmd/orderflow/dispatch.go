@@ -8,10 +8,12 @@ import (
 	"log/slog"
 	"maps"
 	"slices"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/orderflow/orderflow/connectors/accounting"
 	"github.com/orderflow/orderflow/connectors/accounting/booking"
 	"github.com/orderflow/orderflow/connectors/accounting/ledger"
 	"github.com/orderflow/orderflow/connectors/accounting/poster"
@@ -140,6 +142,9 @@ func runDispatcher(ctx context.Context, cfg config.Config, reg *prometheus.Regis
 		if err != nil {
 			return err
 		}
+		if err := checkMappings(ctx, posters, log); err != nil {
+			return err
+		}
 		l, err := ledger.New(ledger.Config{Conn: conn, RestrictedDatabase: cfg.ClickHouse.RestrictedDatabase})
 		if err != nil {
 			return err
@@ -233,6 +238,33 @@ func printParkedReplay(w io.Writer, topic string, sum dispatch.ReplaySummary, ex
 	if len(sum.ByConnector) > 0 {
 		fmt.Fprintf(w, "  by connector: %s\n", counts(sum.ByConnector))
 	}
+}
+
+// checkMappings checks each accounting connector's mapping against its
+// provider's organisation (accounts, tax rates, items) before anything is
+// posted: a mapping the organisation does not match is a configuration to
+// fix and refuses the start, naming the connector and keys. A provider that
+// cannot be asked now is logged; each connector checks again before it
+// posts.
+func checkMappings(ctx context.Context, posters map[string]booking.Poster, log *slog.Logger) error {
+	var refused []error
+	for _, name := range slices.Sorted(maps.Keys(posters)) {
+		checker, ok := posters[name].(interface{ CheckMapping(context.Context) error })
+		if !ok {
+			continue
+		}
+		checkCtx, cancel := context.WithTimeout(ctx, time.Minute)
+		err := checker.CheckMapping(checkCtx)
+		cancel()
+		switch {
+		case errors.Is(err, accounting.ErrMapping):
+			refused = append(refused, fmt.Errorf("connectors.%s.accounting: %w", name, err))
+		case err != nil:
+			log.Warn("accounting: the mapping could not be checked against the provider now; it is checked again before posting",
+				"connector", name, "error", err)
+		}
+	}
+	return errors.Join(refused...)
 }
 
 // postingsConfig is how a seller's settings cut and post its periods.
