@@ -232,6 +232,7 @@ func TestBooksArePostedOnceAndReconcile(t *testing.T) {
 		checkPostedOnce(t, b, postedOf(b), b.want)
 	}
 	checkProviders(t, xs, qs, books)
+	checkXeroTotals(t, xs, postedOf(books[0]))
 	if parked := stacktest.ReadAll(t, e.brokers, e.parked, 3); len(parked) != 0 {
 		t.Fatalf("%d postings parked, want none", len(parked))
 	}
@@ -423,6 +424,34 @@ func checkProviders(t *testing.T, xs *xerotest.Server, qs *quickbookstest.Server
 	}
 	if d := qs.Duplicates(); len(d) > 0 {
 		t.Errorf("QuickBooks made entries twice: %v", d)
+	}
+}
+
+// checkXeroTotals checks that what Xero holds (its documents' totals, which
+// it sums from the lines it was sent, credit notes negative) is, per
+// currency, what the ledger says was posted, to the penny.
+func checkXeroTotals(t *testing.T, xs *xerotest.Server, posted []accounting.Posting) {
+	t.Helper()
+	want := map[string]order.Amount{}
+	for _, p := range posted {
+		_, _, gross := p.Totals()
+		want[p.Currency] += gross
+	}
+	got := map[string]order.Amount{}
+	for _, d := range xs.Documents() {
+		total := order.Amount(d.Total) * 100 // pennies in units of 1/10,000
+		if d.Endpoint == "CreditNotes" || d.Type == "ACCPAY" {
+			total = -total
+		}
+		got[d.Currency] += total
+	}
+	for cur, w := range want {
+		if got[cur] != w {
+			t.Errorf("Xero's documents total %s %s; the postings, %s", cur, got[cur], w)
+		}
+	}
+	if len(got) != len(want) {
+		t.Errorf("Xero holds documents in %d currencies, the postings are in %d", len(got), len(want))
 	}
 }
 
