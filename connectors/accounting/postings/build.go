@@ -159,8 +159,9 @@ func (t *Totals) Lines() []accounting.Line {
 // Build returns the postings due at cfg.Now: a summary of every closed
 // period not posted yet, and an adjustment of every posted period whose
 // records have changed since (by line kind: what the records now sum, less
-// what the period's postings hold). posted are the postings made before
-// (the ledger's), of every period the records touch.
+// what the period's postings hold; all of it when they sum to nothing now).
+// records and posted must cover the same periods: the records purchased
+// in them and the ledger's postings of them.
 func Build(records []Record, posted []accounting.Posting, cfg Config) ([]accounting.Posting, error) {
 	if cfg.Periodicity == "" {
 		cfg.Periodicity = Daily
@@ -175,13 +176,22 @@ func Build(records []Record, posted []accounting.Posting, cfg Config) ([]account
 		p := &posted[i]
 		k := KeyOf(p)
 		if done[k] == nil {
-			done[k] = &Totals{Period: p.Period, lines: map[accounting.LineKind]accounting.Line{}}
+			done[k] = &Totals{Period: p.Period, Jurisdiction: p.Jurisdiction, lines: map[accounting.LineKind]accounting.Line{}}
 			lastSeq[k] = -1
 		}
 		for _, l := range p.Lines {
 			done[k].add(l)
 		}
 		lastSeq[k] = max(lastSeq[k], p.Sequence)
+	}
+	// A posted period whose records no longer count anything (its only
+	// order cancelled before payment, a business order's invoice whose
+	// order was voided, a rate corrected to another) sums to nothing now:
+	// its adjustment reverses what was posted.
+	for k, prev := range done {
+		if totals[k] == nil {
+			totals[k] = &Totals{Period: prev.Period, Jurisdiction: prev.Jurisdiction, lines: map[accounting.LineKind]accounting.Line{}}
+		}
 	}
 	var out []accounting.Posting
 	for _, k := range sortedKeys(totals) {

@@ -140,3 +140,67 @@ func TestBuildGivesABusinessOrderItsOwnInvoice(t *testing.T) {
 		t.Errorf("the adjustment's gross %s, want -120.00", g)
 	}
 }
+
+// A posted period whose records no longer count anything is reversed: the
+// day's only 5% order voided after its summary was posted, and a business
+// order's invoice whose order was voided, each become one adjustment of
+// minus what was posted, and then the books reconcile to nothing; a rate
+// corrected from 20% to 5% reverses the 20% posting and posts the 5% one.
+func TestBuildReversesAPeriodThatNoLongerCounts(t *testing.T) {
+	day := time.Date(2026, 10, 14, 9, 30, 0, 0, time.UTC)
+	rec := func(id, total, tax string) postings.Record {
+		return postings.Record{TenantID: "acme-home", ChannelOrderID: id, Marketplace: "amazon.co.uk", Jurisdiction: "GB", Currency: "GBP",
+			PurchasedAt: day, PaymentStatus: order.PaymentPaid, Subtotal: amt(t, total), Tax: amt(t, tax), Total: amt(t, total)}
+	}
+	business := rec("biz", "120.00", "20.00")
+	business.IsBusiness, business.InvoiceParty = true, "vault:v1:party"
+	records := []postings.Record{rec("a", "24.00", "4.00"), rec("c", "10.50", "0.50"), business}
+	cfg := postings.Config{Periodicity: postings.Daily, Grace: 48 * time.Hour, Now: day.AddDate(0, 0, 5), Invoices: true}
+	posted, err := postings.Build(records, nil, cfg)
+	if err != nil || len(posted) != 3 {
+		t.Fatalf("first: %d postings (%v), want the 20%% and 5%% summaries and the invoice", len(posted), err)
+	}
+	records[1].PaymentStatus = order.PaymentVoided // the 5% order: the day's only one at that rate
+	records[2].PaymentStatus = order.PaymentVoided // the business order
+	adj, err := postings.Build(records, posted, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(adj) != 2 {
+		t.Fatalf("after voiding: %+v; want two reversals", adj)
+	}
+	for _, a := range adj {
+		_, _, gross := a.Totals()
+		if a.Kind != accounting.KindAdjustment || a.Sequence != 1 || (gross != -amt(t, "10.50") && gross != -amt(t, "120.00")) {
+			t.Errorf("reversal %s: %s %s gross %s; want adjustment 1 of minus the posting", a.Reference(), a.Kind, a.VATRate, gross)
+		}
+		if err := a.Check(); err != nil {
+			t.Errorf("reversal %s: %v", a.Reference(), err)
+		}
+	}
+	all := append(posted, adj...)
+	if again, _ := postings.Build(records, all, cfg); len(again) != 0 {
+		t.Errorf("after the reversals are posted: %+v due", again)
+	}
+	diffs, _ := postings.Reconcile(records, all, cfg)
+	for _, d := range diffs {
+		if d.Unreconciled() != 0 {
+			t.Errorf("%s %s%%: unreconciled %s", d.Period, d.Key.VATRate, d.Unreconciled())
+		}
+	}
+
+	// A rate corrected: order a's VAT read again as 5% (1.14 on 24.00).
+	records[0].Tax = amt(t, "1.14")
+	fix, err := postings.Build(records, all, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	byRate := map[string]order.Amount{}
+	for _, p := range fix {
+		_, _, gross := p.Totals()
+		byRate[p.VATRate+" "+string(p.Kind)] += gross
+	}
+	if len(fix) != 2 || byRate["20 adjustment"] != -amt(t, "24.00") || byRate["5 adjustment"] != amt(t, "24.00") {
+		t.Errorf("after the rate correction: %v; want the 20%% posting reversed and 24.00 more at 5%%", byRate)
+	}
+}

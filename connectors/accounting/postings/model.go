@@ -122,6 +122,11 @@ func Amounts(r Record) (OrderAmounts, bool) {
 		mpInside = min(r.MarketplaceTax, r.Tax)
 	}
 	sellerTax := r.Tax - mpInside
+	if onTop > 0 && r.Total-base == r.MarketplaceTax {
+		// The stated tax is the marketplace's own, added on top (Amazon US
+		// as marketplace facilitator): none of it is the seller's.
+		sellerTax = max(0, r.Tax-onTop)
+	}
 	other := kept - base // gift wrap and charges the totals do not name
 	if exclusive {
 		other -= r.Tax
@@ -329,7 +334,9 @@ func Split(r Record) ([]OrderAmounts, bool) {
 		lines.discount += l.Discount
 		lines.tax += tax
 	}
-	if len(groups) < 2 {
+	if len(groups) < 2 || whole.VATRate == "0" {
+		// One rate, or no VAT of the seller's at all (what the lines carry
+		// is the marketplace's): the whole order is one part.
 		return []OrderAmounts{whole}, true
 	}
 	goods := make([]order.Amount, len(groups))

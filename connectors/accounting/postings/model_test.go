@@ -322,3 +322,27 @@ func TestSplitMarketplaceVATGoesWithTheVAT(t *testing.T) {
 		t.Errorf("parts: gross %s, seller VAT %s, marketplace VAT %s; want %s, none, %s", gross, tax, mp, r.Total, r.MarketplaceTax)
 	}
 }
+
+// Amazon US as marketplace facilitator (the normaliser's
+// us-usd-marketplace-facilitator order): the 8.81 sales tax is added on
+// top and is all Amazon's. The seller posts its 85.97 at no tax of its
+// own, in one part whatever its lines' tax rates, and the sales tax nowhere.
+func TestMarketplaceSalesTaxOnTopIsNeverTheSellers(t *testing.T) {
+	r := postings.Record{PaymentStatus: order.PaymentPaid, Jurisdiction: "US", Currency: "USD",
+		Subtotal: amt(t, "79.98"), Shipping: amt(t, "5.99"), Tax: amt(t, "8.81"), Total: amt(t, "94.78"), MarketplaceTax: amt(t, "8.81"),
+		Lines: []postings.RecordLine{{Total: amt(t, "49.99"), Tax: amt(t, "4.44"), Shipping: amt(t, "5.99"), ShippingTax: amt(t, "0.53")},
+			{Total: amt(t, "29.99"), Tax: amt(t, "3.84")}}}
+	parts, ok := postings.Split(r)
+	if !ok || len(parts) != 1 {
+		t.Fatalf("Split: %+v, want one part", parts)
+	}
+	gross, tax, _, _ := sumParts(parts)
+	if parts[0].VATRate != "0" || tax != 0 || gross != amt(t, "85.97") {
+		t.Errorf("the order posts %s gross, %s tax at %s%%: %+v; want 85.97 with no tax of the seller's", gross, tax, parts[0].VATRate, parts[0].Lines)
+	}
+	for _, l := range parts[0].Lines {
+		if l.Kind == accounting.LineMarketplaceVAT {
+			t.Errorf("sales tax added on top posted as a line: %+v", l)
+		}
+	}
+}
