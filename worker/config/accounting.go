@@ -23,8 +23,8 @@ type Accounting struct {
 	// TokenURL is the OAuth2 token endpoint. Default: the provider's.
 	TokenURL string `yaml:"token_url"`
 	// Accounts maps each line kind (sales, shipping, discount, other,
-	// refund, marketplace_vat) to the account code it posts to. sales is
-	// required; a posting with a line of an unmapped kind is refused.
+	// refund, marketplace_vat) to the account code it posts to. Every kind
+	// is required (marketplace_vat not when marketplace_vat is omit).
 	Accounts map[string]string `yaml:"accounts"`
 	// ClearingAccount is QuickBooks' balancing account of a journal entry:
 	// what the marketplace owes the seller for the period (cleared by the
@@ -75,7 +75,9 @@ type Accounting struct {
 
 var (
 	lineKinds     = []string{"sales", "shipping", "discount", "other", "refund", "marketplace_vat"}
-	vatRateFormat = regexp.MustCompile(`^(0|[1-9][0-9]?)(\.[0-9])?$`)
+	// A VAT rate as postings write it: no trailing ".0" ("20", never "20.0"),
+	// or no posting would find its tax type.
+	vatRateFormat = regexp.MustCompile(`^(0|[1-9][0-9]?)(\.[1-9])?$`)
 )
 
 func (a *Accounting) setDefaults() {
@@ -103,8 +105,12 @@ func (c Connector) validateAccounting(key string) []error {
 	if a.TokenURL != "" && !httpsEndpoint(a.TokenURL) {
 		add(keyErr(key+".token_url", "%q is not an https URL (http only to a loopback host)", a.TokenURL))
 	}
-	if a.Accounts["sales"] == "" {
-		add(keyErr(key+".accounts.sales", "required: the account of the sales lines"))
+	// Every kind of line a posting can carry needs its account: a kind
+	// left unmapped would refuse (and park) every posting that has one.
+	for _, kind := range lineKinds {
+		if a.Accounts[kind] == "" && (kind != "marketplace_vat" || a.MarketplaceVAT != "omit") {
+			add(keyErr(key+".accounts."+kind, "required: the account of the %s lines", kind))
+		}
 	}
 	for _, kind := range slices.Sorted(maps.Keys(a.Accounts)) {
 		if !slices.Contains(lineKinds, kind) {

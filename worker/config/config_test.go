@@ -215,17 +215,20 @@ func TestBadFilesAreRefusedNamingTheKey(t *testing.T) {
 		"connector-keys.bad.yaml": "config testdata/connector-keys.bad.yaml: connectors.royalmail.credentials: line 10: " +
 			"a secret is given by reference ({env: NAME} or {file: PATH}), never as a value\n" +
 			"connectors.royalmail.parcel.fromat: line 11: unknown key",
+		"connector-accounting-twice.bad.yaml": "config: connectors.newbooks.tenants: entry 0 is connectors.books's too: a tenant's books are posted by one accounting connector",
 		"connector-accounting.bad.yaml": "config: connectors.books.tenants: an accounting connector posts one seller's books: name exactly one tenant\n" +
 			"connectors.books.accounting.organisation: must not be empty\n" +
 			"connectors.books.accounting.client_id: must not be empty\n" +
 			"connectors.books.accounting.refresh_token: required: set env or file\n" +
 			"connectors.books.accounting.accounts.sales: required: the account of the sales lines\n" +
+			"connectors.books.accounting.accounts.marketplace_vat: required: the account of the marketplace_vat lines\n" +
 			"connectors.books.accounting.accounts.postage: not a line kind: the kinds are sales, shipping, discount, other, refund, marketplace_vat\n" +
 			"connectors.books.accounting.items.gift: not a line kind: the kinds are sales, shipping, discount, other, refund, marketplace_vat\n" +
 			"connectors.books.accounting.clearing_account: must not be empty\n" +
 			"connectors.books.accounting.no_vat_tax_type: must not be empty\n" +
 			"connectors.books.accounting.items.sales: required with invoices or sales receipts: the QuickBooks item of the sales lines\n" +
 			"connectors.books.accounting.negative: negative and due_days are xero's settings\n" +
+			`connectors.books.accounting.tax_types.20.0: not a VAT rate as postings write it ("20", "5", "0", "13.5")` + "\n" +
 			`connectors.books.accounting.tax_types.twenty: not a VAT rate as postings write it ("20", "5", "0", "13.5")` + "\n" +
 			`connectors.books.accounting.status: "paid" is not one of [draft authorised]` + "\n" +
 			`connectors.books.accounting.period: "yearly" is not one of [daily weekly monthly]` + "\n" +

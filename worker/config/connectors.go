@@ -229,6 +229,7 @@ func (cs Connectors) validate() []error {
 		}
 	}
 	routedBy := map[string]string{} // tenant (or "*") -> the delivery connector listing it
+	booksBy := map[string]string{}  // tenant -> the accounting connector listing it
 	for _, name := range slices.Sorted(maps.Keys(cs)) {
 		c, key := cs[name], "connectors."+name
 		if !connectorName.MatchString(name) {
@@ -264,6 +265,12 @@ func (cs Connectors) validate() []error {
 			case tenant != AllTenants && !order.ValidTenantID(tenant):
 				add(keyErr(key+".tenants", "entry %d is neither \"*\" nor a tenant id (%s)", i, order.TenantIDRule))
 			case c.Purpose != PurposeDelivery:
+				// One seller's books in one place: two accounting connectors
+				// of a tenant would post its periods twice.
+				if booksBy[tenant] != "" {
+					add(keyErr(key+".tenants", "entry %d is connectors.%s's too: a tenant's books are posted by one accounting connector", i, booksBy[tenant]))
+				}
+				booksBy[tenant] = name
 			case routedBy[tenant] != "":
 				add(keyErr(key+".tenants", "entry %d is connectors.%s's too: a tenant's courier jobs go to one connector", i, routedBy[tenant]))
 			default:

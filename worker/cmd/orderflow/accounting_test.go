@@ -162,7 +162,7 @@ func TestDispatchRefusesAMappingTheOrganisationLacks(t *testing.T) {
       client_id: test-client
       refresh_token: {env: TEST_XERO_REFRESH}
       token_url: %s
-      accounts: {sales: "999", shipping: "205"}
+      accounts: {sales: "999", shipping: "205", discount: "210", other: "200", refund: "215", marketplace_vat: "825"}
       tax_types: {"20": OUTPUT2, "5": OUTPUT2}
 `, srv.URL, srv.XeroTenantID(), srv.TokenURL)), 0o600); err != nil {
 		t.Fatal(err)

@@ -73,7 +73,7 @@ func TestReconcileNamesTheDifference(t *testing.T) {
       organisation: 2f7b3c1e-6a0d-4a8b-9f0e-1c2d3e4f5a6b
       client_id: app
       refresh_token: {env: TEST_XERO_REFRESH}
-      accounts: {sales: "200"}
+      accounts: {sales: "200", shipping: "205", discount: "210", other: "200", refund: "215", marketplace_vat: "825"}
       tax_types: {"20": OUTPUT2}
 `, tenant)), 0o600); err != nil {
 		t.Fatal(err)
