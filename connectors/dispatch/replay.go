@@ -28,6 +28,11 @@ type ReplayConfig struct {
 	Transport kafka.RoundTripper
 	// ParkedTopic is read; CourierTopic gets the replayed jobs back.
 	ParkedTopic, CourierTopic string
+	// AccountingTopic, when set, is the accounting outbox: a posting parked
+	// from it is never put back (its content may be stale by now; the
+	// accounting pass posts it again from the current records), only
+	// counted in ReplaySummary.Accounting and parked again.
+	AccountingTopic string
 	// GroupID keeps the replay's place in the parked topic, so that a job
 	// is put back once (config's dispatch.replay_group_id).
 	GroupID string
@@ -60,6 +65,8 @@ type ReplaySummary struct {
 	Read, Matched, Replayed, Kept int
 	// ByReason and ByConnector count the matched jobs.
 	ByReason, ByConnector map[string]int
+	// Accounting counts the accounting postings read, never put back.
+	Accounting int
 }
 
 // Replay reads the parked topic from the replay group's offsets to its end
@@ -91,6 +98,11 @@ func Replay(ctx context.Context, cfg ReplayConfig) (ReplaySummary, error) {
 		}
 		for _, msg := range msgs {
 			sum.Read++
+			if cfg.AccountingTopic != "" && header(msg, HeaderFromTopic) == cfg.AccountingTopic {
+				sum.Accounting++
+				again = append(again, kafka.Message{Key: msg.Key, Value: msg.Value, Headers: kafkaHeaders(msg.Headers)})
+				continue
+			}
 			if !cfg.Filter.match(msg) {
 				again = append(again, kafka.Message{Key: msg.Key, Value: msg.Value, Headers: kafkaHeaders(msg.Headers)})
 				continue

@@ -74,7 +74,7 @@ type Accounting struct {
 }
 
 var (
-	lineKinds     = []string{"sales", "shipping", "discount", "other", "refund", "marketplace_vat"}
+	lineKinds = []string{"sales", "shipping", "discount", "other", "refund", "marketplace_vat"}
 	// A VAT rate as postings write it: no trailing ".0" ("20", never "20.0"),
 	// or no posting would find its tax type.
 	vatRateFormat = regexp.MustCompile(`^(0|[1-9][0-9]?)(\.[1-9])?$`)

@@ -155,7 +155,7 @@ func printDemo(w io.Writer, cfg config.Config, s demo.Summary) {
 			}
 		}
 		_ = tw.Flush()
-		fmt.Fprintf(w, "Records = posted + parked, to the penny; a parked posting is one the provider refused (a VAT rate the seller's mapping lacks): orderflow reconcile --tenant T names it, orderflow replay-parked puts it back after the mapping is fixed.\n")
+		fmt.Fprintf(w, "Records = posted + parked, to the penny; a parked posting is one the provider refused (a VAT rate the seller's mapping lacks): orderflow reconcile --tenant T names it, and orderflow dispatch posts it when it starts with the mapping fixed.\n")
 	}
 
 	fmt.Fprintf(w, "\nVault: %.0f requests for %d snapshots (%.3f per order); token cache hit rate %.0f%%\n",

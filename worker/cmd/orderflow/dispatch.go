@@ -215,8 +215,9 @@ func replayParkedCommand(args []string, stdout, stderr io.Writer) int {
 	}
 	sum, err := dispatch.Replay(ctx, dispatch.ReplayConfig{
 		Brokers: cfg.Kafka.Brokers, Dialer: clients.Dialer, Admin: clients.Admin(), Transport: clients.Transport,
-		ParkedTopic: cfg.Kafka.Topics.Parked, CourierTopic: cfg.Kafka.Topics.Courier, GroupID: cfg.Dispatch.ReplayGroupID,
-		Apply: *execute, Filter: filter, Logger: log,
+		ParkedTopic: cfg.Kafka.Topics.Parked, CourierTopic: cfg.Kafka.Topics.Courier, AccountingTopic: cfg.Kafka.Topics.Accounting,
+		GroupID: cfg.Dispatch.ReplayGroupID,
+		Apply:   *execute, Filter: filter, Logger: log,
 	})
 	printParkedReplay(stdout, cfg.Kafka.Topics.Parked, sum, *execute)
 	if err != nil {
@@ -237,6 +238,9 @@ func printParkedReplay(w io.Writer, topic string, sum dispatch.ReplaySummary, ex
 	}
 	if len(sum.ByConnector) > 0 {
 		fmt.Fprintf(w, "  by connector: %s\n", counts(sum.ByConnector))
+	}
+	if sum.Accounting > 0 {
+		fmt.Fprintf(w, "  %d accounting postings left parked: the accounting pass posts them again from the current records when orderflow dispatch starts (after the mapping is fixed), or a day after it last tried\n", sum.Accounting)
 	}
 }
 

@@ -3,6 +3,8 @@ package main
 import (
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"text/tabwriter"
 	"time"
 
@@ -65,6 +67,15 @@ func reconcileCommand(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "orderflow reconcile: %v\n", err)
 		return 1
 	}
+	// Whole periods: a week or month cut by --from or --to would compare
+	// part of its records with all of its postings.
+	pc := postingsConfig(cfg.Connectors[provider].Accounting)
+	if p, err := postings.PeriodOf(from, pc.Periodicity); err == nil {
+		from = p.From
+	}
+	if p, err := postings.PeriodOf(to, pc.Periodicity); err == nil {
+		to = p.To
+	}
 	end := to.AddDate(0, 0, 1)
 	records, err := l.Records(ctx, *tenant, from, end)
 	if err != nil {
@@ -76,7 +87,6 @@ func reconcileCommand(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "orderflow reconcile: %v\n", err)
 		return 1
 	}
-	pc := postingsConfig(cfg.Connectors[provider].Accounting)
 	pc.Now = now
 	diffs, err := postings.Reconcile(records, posted, pc)
 	if err != nil {
@@ -91,27 +101,30 @@ func printReconcile(w io.Writer, tenant, provider string, from, to time.Time, di
 	fmt.Fprintf(w, "Books of %s at %s, %s to %s: financial records (ClickHouse) beside what was posted\n",
 		tenant, provider, from.Format(time.DateOnly), to.Format(time.DateOnly))
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "period\tmarketplace\tcurrency\tVAT %\trecords gross\tposted gross\tpostings\tdifference\t")
-	off := map[string]order.Amount{}
+	fmt.Fprintln(tw, "period\tmarketplace\tcurrency\tVAT %\trecords gross\tposted gross\trecords VAT\tposted VAT\tpostings\tdifference\t")
+	off := map[string]order.Amount{} // by currency, each period's difference by its size
 	open := 0
 	for _, d := range diffs {
 		state := "ok"
 		switch {
 		case !d.Closed:
 			state, open = "open", open+1
-		case d.Unreconciled() != 0:
+		case d.Unreconciled() != 0 || d.RecordsTax != d.PostedTax:
+			// The VAT too: the same gross split otherwise between net and
+			// VAT is not the same books.
 			state = "DIFFERENCE"
-			off[d.Key.Currency] += d.Unreconciled()
+			off[d.Key.Currency] += max(d.Unreconciled(), -d.Unreconciled(), d.RecordsTax-d.PostedTax, d.PostedTax-d.RecordsTax)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s %s\t\n", d.Period, d.Key.Marketplace, d.Key.Currency, d.Key.VATRate,
-			d.RecordsGross, d.PostedGross, d.Postings, d.Unreconciled(), state)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s %s\t\n", d.Period, d.Key.Marketplace, d.Key.Currency, d.Key.VATRate,
+			d.RecordsGross, d.PostedGross, d.RecordsTax, d.PostedTax, d.Postings, d.Unreconciled(), state)
 	}
 	_ = tw.Flush()
 	if len(off) == 0 {
 		fmt.Fprintf(w, "Every closed period reconciles to the penny; %d still open (within the grace for late updates).\n", open)
 		return
 	}
-	for cur, a := range off {
-		fmt.Fprintf(w, "Not yet posted: %s %s (the next accounting pass posts it, or a failed posting is parked: orderflow replay-parked)\n", cur, a)
+	for _, cur := range slices.Sorted(maps.Keys(off)) {
+		a := off[cur]
+		fmt.Fprintf(w, "Not yet reconciled: %s %s (the next accounting pass posts what is due; a posting the provider refused is parked with its reason, and posted again from the current records when orderflow dispatch starts)\n", cur, a)
 	}
 }

@@ -99,7 +99,7 @@ func TestReconcileNamesTheDifference(t *testing.T) {
 			ok++
 		}
 	}
-	if diff != 1 || ok != len(due)-1 || !strings.Contains(out, "Not yet posted: "+missing.Currency) {
+	if diff != 1 || ok != len(due)-1 || !strings.Contains(out, "Not yet reconciled: "+missing.Currency) {
 		t.Errorf("%d differences and %d periods ok, want 1 and %d:\n%s", diff, ok, len(due)-1, out)
 	}
 }
