@@ -75,10 +75,10 @@ func (e *HTTPError) Is(target error) bool {
 // newHTTPError reads an error answer: Xero's Error ({ErrorNumber, Type,
 // Message, Elements[].ValidationErrors[].Message}) or its auth problem
 // ({Title, Status, Detail}).
-func newHTTPError(op string, resp *http.Response, data []byte, now time.Time) *HTTPError {
-	he := &HTTPError{Op: op, Status: resp.StatusCode, RetryAfter: courier.RetryAfter(resp.Header.Get("Retry-After"), now)}
-	if resp.StatusCode == http.StatusTooManyRequests {
-		he.Problem = safeToken(strings.ToLower(resp.Header.Get("X-Rate-Limit-Problem")))
+func newHTTPError(op string, status int, hdr http.Header, data []byte, now time.Time) *HTTPError {
+	he := &HTTPError{Op: op, Status: status, RetryAfter: courier.RetryAfter(hdr.Get("Retry-After"), now)}
+	if status == http.StatusTooManyRequests {
+		he.Problem = safeToken(strings.ToLower(hdr.Get("X-Rate-Limit-Problem")))
 	}
 	var e struct {
 		ErrorNumber int    `json:"ErrorNumber"`
