@@ -200,6 +200,18 @@ func (c *Caller) Do(ctx context.Context, r Request) (Answer, error) {
 	return Answer{Status: resp.StatusCode, Header: resp.Header, Body: data}, nil
 }
 
+// Encode is a request's JSON body; nil when body is nil (no body).
+func (c *Caller) Encode(op string, body any) ([]byte, error) {
+	if body == nil {
+		return nil, nil
+	}
+	b, err := json.Marshal(body)
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: encode: %w", c.Provider, op, err)
+	}
+	return b, nil
+}
+
 // Decode decodes a 2xx answer's JSON into v. The error keeps only the
 // answer's size: a json error may quote the answer, which can quote the
 // order.
@@ -226,6 +238,21 @@ func (c *Caller) Wait(ctx context.Context, l *rate.Limiter) error {
 		return fmt.Errorf("%w: %w", c.CtxDone, err)
 	}
 	return nil
+}
+
+// Stops reports an error after which no result of the batch can be
+// trusted, which the connector returns instead of results: the caller's
+// context ended, or the provider refused the credentials (the dispatcher
+// stops rather than park every job).
+func (c *Caller) Stops(err error) bool {
+	return errors.Is(err, c.CtxDone) || errors.Is(err, courier.ErrCredentialsRefused)
+}
+
+// HTTPURL reports whether raw is an absolute http(s) URL: what a
+// connector's base and token URLs must be.
+func HTTPURL(raw string) bool {
+	u, err := url.Parse(raw)
+	return err == nil && (u.Scheme == "https" || u.Scheme == "http") && u.Host != ""
 }
 
 // Judge is the Result of a call the provider answered with status: the

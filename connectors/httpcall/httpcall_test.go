@@ -7,6 +7,7 @@ package httpcall_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -309,6 +310,52 @@ func TestJudge(t *testing.T) {
 	} {
 		if got := httpcall.Judge(c.status, 7*time.Second, err); got != c.want {
 			t.Errorf("Judge(%d) = %+v, want %+v", c.status, got, c.want)
+		}
+	}
+}
+
+func TestEncode(t *testing.T) {
+	e := newEnv(t, 0)
+	if b, err := e.caller.Encode("create", nil); b != nil || err != nil {
+		t.Errorf("Encode(nil) = %q, %v; want no body", b, err)
+	}
+	if b, err := e.caller.Encode("create", map[string]int{"a": 1}); string(b) != `{"a":1}` || err != nil {
+		t.Errorf("Encode = %q, %v", b, err)
+	}
+	if _, err := e.caller.Encode("create", make(chan int)); err == nil || !strings.HasPrefix(err.Error(), "acme create: encode: ") {
+		t.Errorf("Encode of a channel = %v", err)
+	}
+}
+
+// What stops a batch: the caller's context, refused credentials; nothing
+// else, not even an HTTP error or a timeout.
+func TestStops(t *testing.T) {
+	e := newEnv(t, 0)
+	for err, want := range map[error]bool{
+		fmt.Errorf("%w: %w", errDone, context.Canceled):             true,
+		fmt.Errorf("acme token: %w", courier.ErrCredentialsRefused): true,
+		context.DeadlineExceeded:                                    false,
+		errors.New("acme create: HTTP 500"):                         false,
+		fmt.Errorf("other: %w", errors.New("ended")):                false,
+	} {
+		if got := e.caller.Stops(err); got != want {
+			t.Errorf("Stops(%v) = %v, want %v", err, got, want)
+		}
+	}
+}
+
+func TestHTTPURL(t *testing.T) {
+	for raw, want := range map[string]bool{
+		"https://api.xero.com/api.xro/2.0": true,
+		"http://127.0.0.1:8080":            true,
+		"ftp://example.com":                false,
+		"api.xero.com/api.xro/2.0":         false,
+		"https://":                         false,
+		"":                                 false,
+		"https://exa mple.com":             false,
+	} {
+		if got := httpcall.HTTPURL(raw); got != want {
+			t.Errorf("HTTPURL(%q) = %v, want %v", raw, got, want)
 		}
 	}
 }

@@ -185,8 +185,7 @@ func New(cfg Config) (*Client, error) {
 		cfg.TokenURL = DefaultTokenURL
 	}
 	for name, raw := range map[string]string{"base_url": cfg.BaseURL, "token_url": cfg.TokenURL} {
-		u, err := url.Parse(raw)
-		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		if !httpcall.HTTPURL(raw) {
 			return nil, fmt.Errorf("quickbooks: %s is not an http(s) URL", name)
 		}
 	}
@@ -404,10 +403,7 @@ func (c *Client) create(ctx context.Context, entity, requestID string, body any)
 // fatal returns the error Post must return instead of results: the
 // caller's context ended, or the credentials were refused.
 func (c *Client) fatal(err error) error {
-	switch {
-	case errors.Is(err, courier.ErrCredentialsRefused):
-		return err
-	case errors.Is(err, errCtxDone):
+	if c.http.Stops(err) {
 		return err
 	}
 	return nil
@@ -429,39 +425,27 @@ var errCtxDone = errors.New("quickbooks: context ended")
 // decodes a 2xx answer into answer. A 401 refreshes the token and tries
 // once more.
 func (c *Client) call(ctx context.Context, op, method, path string, q url.Values, body, answer any) error {
-	var payload []byte
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			return fmt.Errorf("quickbooks %s: encode: %w", op, err)
-		}
-		payload = b
+	payload, err := c.http.Encode(op, body)
+	if err != nil {
+		return err
 	}
 	if q == nil {
 		q = url.Values{}
 	}
 	q.Set("minorversion", strconv.Itoa(c.cfg.MinorVersion))
 	target := c.base + path + "?" + q.Encode()
-	for attempt := 0; ; attempt++ {
-		access, err := c.tokens.Access(ctx)
-		if err != nil {
-			return err
-		}
+	// A 401: the token expired early or was revoked; Call refreshes it once
+	// (once between the calls that carried it).
+	return c.tokens.Call(ctx, func(access string) (bool, error) {
 		status, data, hdr, err := c.do(ctx, op, method, target, "Bearer "+access, "application/json", payload)
 		if err != nil {
-			return err
-		}
-		if status == http.StatusUnauthorized && attempt == 0 {
-			// The token expired early or was revoked: refresh once (once
-			// between the calls that carried it).
-			c.tokens.Refused(access)
-			continue
+			return false, err
 		}
 		if status < 200 || status > 299 {
-			return newHTTPError(op, status, data, hdr, c.cfg.Clock.Now())
+			return status == http.StatusUnauthorized, newHTTPError(op, status, data, hdr, c.cfg.Clock.Now())
 		}
-		return c.http.Decode(op, data, answer)
-	}
+		return false, c.http.Decode(op, data, answer)
+	})
 }
 
 // do sends one request, rate-limited, and reads its answer.

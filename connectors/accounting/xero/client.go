@@ -24,7 +24,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -181,8 +180,7 @@ func New(cfg Config) (*Client, error) {
 	}
 	var errs []error
 	for key, v := range map[string]string{"base_url": cfg.BaseURL, "token_url": cfg.TokenURL} {
-		u, err := url.Parse(v)
-		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		if !httpcall.HTTPURL(v) {
 			errs = append(errs, fmt.Errorf("xero: %s is not an http(s) URL", key))
 		}
 	}
@@ -385,7 +383,7 @@ func (c *Client) judge(err error) (accounting.Result, error) {
 	var he *HTTPError
 	var le *limitError
 	switch {
-	case errors.Is(err, courier.ErrCredentialsRefused), errors.Is(err, errCtxDone):
+	case c.http.Stops(err):
 		return accounting.Result{}, err
 	case errors.As(err, &he):
 		return accounting.Result{Result: httpcall.Judge(he.Status, he.RetryAfter, err)}, nil
@@ -495,26 +493,15 @@ func (c *Client) CheckMapping(ctx context.Context) error {
 // 2xx answer into answer. A 401 refreshes the access token and tries once
 // more.
 func (c *Client) call(ctx context.Context, op, method, path, key string, body, answer any) error {
-	var payload []byte
-	if body != nil {
-		var err error
-		if payload, err = json.Marshal(body); err != nil {
-			return fmt.Errorf("xero %s: encode: %w", op, err)
-		}
-	}
-	for attempt := 0; ; attempt++ {
-		access, err := c.tokens.Access(ctx)
-		if err != nil {
-			return err
-		}
-		err = c.once(ctx, op, method, path, key, access, payload, answer)
-		var he *HTTPError
-		if attempt == 0 && errors.As(err, &he) && he.Status == http.StatusUnauthorized {
-			c.tokens.Refused(access)
-			continue
-		}
+	payload, err := c.http.Encode(op, body)
+	if err != nil {
 		return err
 	}
+	return c.tokens.Call(ctx, func(access string) (bool, error) {
+		err := c.once(ctx, op, method, path, key, access, payload, answer)
+		var he *HTTPError
+		return errors.As(err, &he) && he.Status == http.StatusUnauthorized, err
+	})
 }
 
 // once makes one HTTP request.

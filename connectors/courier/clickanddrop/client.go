@@ -99,8 +99,7 @@ func New(cfg Config) (*Client, error) {
 	if cfg.BaseURL == "" {
 		cfg.BaseURL = DefaultBaseURL
 	}
-	u, err := url.Parse(cfg.BaseURL)
-	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+	if !httpcall.HTTPURL(cfg.BaseURL) {
 		return nil, errors.New("clickanddrop: base_url is not an http(s) URL")
 	}
 	if cfg.APIKey.Reveal() == "" {
@@ -400,12 +399,10 @@ func (c *Client) judgeAll(err error, refs []string, out map[string]courier.Resul
 	var he *HTTPError
 	var r courier.Result
 	switch {
-	case errors.Is(err, courier.ErrCredentialsRefused):
+	case c.http.Stops(err):
 		return err
 	case errors.As(err, &he):
 		r = httpcall.Judge(he.Status, he.RetryAfter, err)
-	case errors.Is(err, errCtxDone):
-		return err
 	default: // timeouts, refused connections, cut answers
 		r = courier.Result{Outcome: courier.Retry, Err: err}
 	}
@@ -423,12 +420,9 @@ func (c *Client) call(ctx context.Context, op, method, path string, body, answer
 	if err := c.http.Wait(ctx, c.limiter); err != nil {
 		return err
 	}
-	var payload []byte
-	if body != nil {
-		var err error
-		if payload, err = json.Marshal(body); err != nil {
-			return fmt.Errorf("clickanddrop %s: encode: %w", op, err)
-		}
+	payload, err := c.http.Encode(op, body)
+	if err != nil {
+		return err
 	}
 	var answers []int
 	if op != "create" {
