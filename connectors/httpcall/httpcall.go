@@ -25,6 +25,7 @@ import (
 
 	"github.com/orderflow/orderflow/connectors/courier"
 	"github.com/orderflow/orderflow/worker/backoff"
+	"github.com/orderflow/orderflow/worker/failure"
 )
 
 // DefaultTimeout bounds each call when the connector's Config sets none.
@@ -265,4 +266,17 @@ func Judge(status int, retryAfter time.Duration, err error) courier.Result {
 		r.RetryAfter = retryAfter
 	}
 	return r
+}
+
+// FailureClass is how failure.Of classifies a provider's HTTP error (a
+// connector's HTTPError.FailureClass): refused credentials stop the
+// worker; 429 and 5xx are transient; any other status is the job's fault.
+func FailureClass(status int, credentialsRefused bool) failure.Class {
+	if credentialsRefused {
+		return failure.Worker
+	}
+	if o, _ := courier.Classify(status); o == courier.Retry {
+		return failure.Transient
+	}
+	return failure.Order
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/orderflow/orderflow/connectors/connectortest"
 	"github.com/orderflow/orderflow/connectors/courier"
 	"github.com/orderflow/orderflow/connectors/httpcall"
+	"github.com/orderflow/orderflow/worker/failure"
 )
 
 var errDone = errors.New("test: context ended")
@@ -356,6 +357,25 @@ func TestHTTPURL(t *testing.T) {
 	} {
 		if got := httpcall.HTTPURL(raw); got != want {
 			t.Errorf("HTTPURL(%q) = %v, want %v", raw, got, want)
+		}
+	}
+}
+
+func TestFailureClass(t *testing.T) {
+	for _, c := range []struct {
+		status  int
+		refused bool
+		want    failure.Class
+	}{
+		{401, true, failure.Worker},
+		{400, true, failure.Worker}, // a refused grant (invalid_grant) is a 400
+		{429, false, failure.Transient},
+		{503, false, failure.Transient},
+		{400, false, failure.Order},
+		{404, false, failure.Order},
+	} {
+		if got := httpcall.FailureClass(c.status, c.refused); got != c.want {
+			t.Errorf("FailureClass(%d, %v) = %v, want %v", c.status, c.refused, got, c.want)
 		}
 	}
 }

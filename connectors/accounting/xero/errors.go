@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/orderflow/orderflow/connectors/courier"
+	"github.com/orderflow/orderflow/connectors/httpcall"
 	"github.com/orderflow/orderflow/worker/failure"
 )
 
@@ -56,13 +57,7 @@ func (e *HTTPError) Error() string {
 // worker; 429 and 5xx are transient; any other status is the posting's
 // fault.
 func (e *HTTPError) FailureClass() failure.Class {
-	if courier.CredentialsRefused(e.Status) {
-		return failure.Worker
-	}
-	if o, _ := courier.Classify(e.Status); o == courier.Retry {
-		return failure.Transient
-	}
-	return failure.Order
+	return httpcall.FailureClass(e.Status, courier.CredentialsRefused(e.Status))
 }
 
 // Is makes refused credentials match courier.ErrCredentialsRefused: a 401
