@@ -115,6 +115,25 @@ func (t *Tokens) Refused(access string) {
 	}
 }
 
+// Call calls f with a current access token. When f reports that the API
+// refused the token (a 401: it expired early or was revoked), the token is
+// dropped (Refused), refreshed and f called once more; what f returns then
+// is final, a second refusal included.
+func (t *Tokens) Call(ctx context.Context, f func(access string) (refused bool, err error)) error {
+	for attempt := 0; ; attempt++ {
+		access, err := t.Access(ctx)
+		if err != nil {
+			return err
+		}
+		refused, err := f(access)
+		if refused && attempt == 0 {
+			t.Refused(access)
+			continue
+		}
+		return err
+	}
+}
+
 // RefreshToken is the refresh token held now: the last one issued.
 func (t *Tokens) RefreshToken() config.Secret {
 	t.mu.Lock()

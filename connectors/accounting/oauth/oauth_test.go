@@ -154,6 +154,37 @@ func TestRefusedAccessTokenRefreshesOnce(t *testing.T) {
 	}
 }
 
+// TestCallRetriesARefusedTokenOnce: a call the API refused the token of is
+// made once more with a fresh token; a second refusal is the call's answer,
+// and an answer that is no refusal is never retried.
+func TestCallRetriesARefusedTokenOnce(t *testing.T) {
+	srv := xerotest.New(t, xerotest.Config{})
+	e := newEnv(t, srv.TokenURL, srv.RefreshToken())
+	errRefused := errors.New("HTTP 401")
+	var seen []string
+	refuseAll := func(access string) (bool, error) {
+		seen = append(seen, access)
+		return true, errRefused
+	}
+	if err := e.tokens.Call(t.Context(), refuseAll); !errors.Is(err, errRefused) {
+		t.Errorf("Call = %v, want the second refusal", err)
+	}
+	if len(seen) != 2 || seen[0] == seen[1] || srv.Refreshes() != 2 {
+		t.Errorf("%d calls (tokens differ: %v), %d refreshes; want 2 calls with 2 tokens, 2 refreshes",
+			len(seen), len(seen) == 2 && seen[0] != seen[1], srv.Refreshes())
+	}
+
+	seen = nil
+	errDown := errors.New("HTTP 503")
+	err := e.tokens.Call(t.Context(), func(access string) (bool, error) {
+		seen = append(seen, access)
+		return false, errDown
+	})
+	if !errors.Is(err, errDown) || len(seen) != 1 || srv.Refreshes() != 2 {
+		t.Errorf("Call = %v after %d calls, %d refreshes; want the error after 1 call, no refresh", err, len(seen), srv.Refreshes())
+	}
+}
+
 // TestConcurrentAccessSharesOneRefresh: calls arriving together with no
 // token refresh once and all use the one token.
 func TestConcurrentAccessSharesOneRefresh(t *testing.T) {

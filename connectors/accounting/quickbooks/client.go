@@ -21,12 +21,10 @@
 package quickbooks
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -41,7 +39,7 @@ import (
 	"github.com/orderflow/orderflow/connectors/accounting"
 	"github.com/orderflow/orderflow/connectors/accounting/oauth"
 	"github.com/orderflow/orderflow/connectors/courier"
-	"github.com/orderflow/orderflow/worker/backoff"
+	"github.com/orderflow/orderflow/connectors/httpcall"
 	"github.com/orderflow/orderflow/worker/config"
 )
 
@@ -58,9 +56,6 @@ const (
 // Throttled is how long to wait after a 429 that names no Retry-After:
 // Intuit's documented advice.
 const Throttled = 60 * time.Second
-
-// maxAnswer bounds how much of an answer is read.
-const maxAnswer = 8 << 20
 
 // maxRequestID is the longest requestid this client sends.
 const maxRequestID = 50
@@ -104,11 +99,7 @@ type Mapping struct {
 }
 
 // Clock is the time the client reads and waits on.
-type Clock interface {
-	Now() time.Time
-	// Sleep waits d or until ctx ends, and returns ctx.Err() if it ended.
-	Sleep(ctx context.Context, d time.Duration) error
-}
+type Clock = httpcall.Clock
 
 // Config configures a Client: one per tenant's QuickBooks company, since
 // the rate limits and the tokens are the company's.
@@ -165,6 +156,7 @@ type Client struct {
 	base    string
 	limiter *rate.Limiter
 	slots   chan struct{}
+	http    *httpcall.Caller
 	metrics *courier.Metrics
 
 	tokens *oauth.Tokens
@@ -193,8 +185,7 @@ func New(cfg Config) (*Client, error) {
 		cfg.TokenURL = DefaultTokenURL
 	}
 	for name, raw := range map[string]string{"base_url": cfg.BaseURL, "token_url": cfg.TokenURL} {
-		u, err := url.Parse(raw)
-		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		if !httpcall.HTTPURL(raw) {
 			return nil, fmt.Errorf("quickbooks: %s is not an http(s) URL", name)
 		}
 	}
@@ -251,12 +242,6 @@ func New(cfg Config) (*Client, error) {
 	if cfg.MinorVersion <= 0 {
 		cfg.MinorVersion = DefaultMinorVersion
 	}
-	if cfg.HTTPClient == nil {
-		cfg.HTTPClient = &http.Client{}
-	}
-	if cfg.Timeout <= 0 {
-		cfg.Timeout = 30 * time.Second
-	}
 	if cfg.RatePerSecond <= 0 {
 		cfg.RatePerSecond = 8
 	}
@@ -266,22 +251,21 @@ func New(cfg Config) (*Client, error) {
 	if cfg.MaxConcurrent <= 0 || cfg.MaxConcurrent > 10 {
 		cfg.MaxConcurrent = 10
 	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.New(slog.DiscardHandler)
-	}
-	if cfg.Clock == nil {
-		cfg.Clock = realClock{}
-	}
-	m, err := courier.NewMetrics(cfg.Registerer)
+	hc, err := httpcall.New(httpcall.Config{
+		Provider: Kind, Name: cfg.Name, HTTPClient: cfg.HTTPClient, Timeout: cfg.Timeout,
+		Logger: cfg.Logger, Clock: cfg.Clock, Registerer: cfg.Registerer, CtxDone: errCtxDone,
+	})
 	if err != nil {
-		return nil, fmt.Errorf("quickbooks: metrics: %w", err)
+		return nil, fmt.Errorf("quickbooks: %w", err)
 	}
+	cfg.HTTPClient, cfg.Timeout, cfg.Logger, cfg.Clock = hc.HTTPClient, hc.Timeout, hc.Logger, hc.Clock
 	c := &Client{
 		cfg:     cfg,
 		base:    strings.TrimRight(cfg.BaseURL, "/") + "/v3/company/" + url.PathEscape(cfg.RealmID),
 		limiter: rate.NewLimiter(rate.Limit(cfg.RatePerSecond), cfg.Burst),
 		slots:   make(chan struct{}, cfg.MaxConcurrent),
-		metrics: m,
+		http:    hc,
+		metrics: hc.Metrics,
 	}
 	if c.tokens, err = newTokens(c); err != nil {
 		return nil, fmt.Errorf("quickbooks: %w", err)
@@ -419,10 +403,7 @@ func (c *Client) create(ctx context.Context, entity, requestID string, body any)
 // fatal returns the error Post must return instead of results: the
 // caller's context ended, or the credentials were refused.
 func (c *Client) fatal(err error) error {
-	switch {
-	case errors.Is(err, courier.ErrCredentialsRefused):
-		return err
-	case errors.Is(err, errCtxDone):
+	if c.http.Stops(err) {
 		return err
 	}
 	return nil
@@ -432,12 +413,7 @@ func (c *Client) fatal(err error) error {
 func judge(err error) courier.Result {
 	var he *HTTPError
 	if errors.As(err, &he) {
-		o, _ := courier.Classify(he.Status)
-		r := courier.Result{Outcome: o, Err: err}
-		if o == courier.Retry {
-			r.RetryAfter = he.RetryAfter
-		}
-		return r
+		return httpcall.Judge(he.Status, he.RetryAfter, err)
 	}
 	return courier.Result{Outcome: courier.Retry, Err: err} // timeouts, refused connections, cut answers
 }
@@ -449,48 +425,32 @@ var errCtxDone = errors.New("quickbooks: context ended")
 // decodes a 2xx answer into answer. A 401 refreshes the token and tries
 // once more.
 func (c *Client) call(ctx context.Context, op, method, path string, q url.Values, body, answer any) error {
-	var payload []byte
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			return fmt.Errorf("quickbooks %s: encode: %w", op, err)
-		}
-		payload = b
+	payload, err := c.http.Encode(op, body)
+	if err != nil {
+		return err
 	}
 	if q == nil {
 		q = url.Values{}
 	}
 	q.Set("minorversion", strconv.Itoa(c.cfg.MinorVersion))
 	target := c.base + path + "?" + q.Encode()
-	for attempt := 0; ; attempt++ {
-		access, err := c.tokens.Access(ctx)
-		if err != nil {
-			return err
-		}
+	// A 401: the token expired early or was revoked; Call refreshes it once
+	// (once between the calls that carried it).
+	return c.tokens.Call(ctx, func(access string) (bool, error) {
 		status, data, hdr, err := c.do(ctx, op, method, target, "Bearer "+access, "application/json", payload)
 		if err != nil {
-			return err
-		}
-		if status == http.StatusUnauthorized && attempt == 0 {
-			// The token expired early or was revoked: refresh once (once
-			// between the calls that carried it).
-			c.tokens.Refused(access)
-			continue
+			return false, err
 		}
 		if status < 200 || status > 299 {
-			return newHTTPError(op, status, data, hdr, c.cfg.Clock.Now())
+			return status == http.StatusUnauthorized, newHTTPError(op, status, data, hdr, c.cfg.Clock.Now())
 		}
-		if err := json.Unmarshal(data, answer); err != nil {
-			// A json error may quote the answer: keep only its kind.
-			return fmt.Errorf("quickbooks %s: the answer is not the documented JSON (%d bytes)", op, len(data))
-		}
-		return nil
-	}
+		return false, c.http.Decode(op, data, answer)
+	})
 }
 
 // do sends one request, rate-limited, and reads its answer.
 func (c *Client) do(ctx context.Context, op, method, target, auth, contentType string, payload []byte) (int, []byte, http.Header, error) {
-	if err := c.wait(ctx); err != nil {
+	if err := c.http.Wait(ctx, c.limiter); err != nil {
 		return 0, nil, nil, err
 	}
 	select {
@@ -499,75 +459,13 @@ func (c *Client) do(ctx context.Context, op, method, target, auth, contentType s
 	case <-ctx.Done():
 		return 0, nil, nil, fmt.Errorf("%w: %w", errCtxDone, ctx.Err())
 	}
-	callCtx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
-	defer cancel()
-	var rd io.Reader
-	if payload != nil {
-		rd = bytes.NewReader(payload)
-	}
-	req, err := http.NewRequestWithContext(callCtx, method, target, rd)
+	// The URL holds the requestid, or is the refresh grant's endpoint: Do's
+	// errors never name it.
+	a, err := c.http.Do(ctx, httpcall.Request{
+		Op: op, Method: method, URL: target, Authorization: auth, ContentType: contentType, Body: payload,
+	})
 	if err != nil {
-		return 0, nil, nil, fmt.Errorf("quickbooks %s: build request: %w", op, err)
+		return 0, nil, nil, err
 	}
-	req.Header.Set("Authorization", auth)
-	req.Header.Set("Accept", "application/json")
-	if payload != nil {
-		req.Header.Set("Content-Type", contentType)
-	}
-	start := time.Now() // wall time: the duration metric is real whatever the clock
-	resp, err := c.cfg.HTTPClient.Do(req)
-	if err != nil {
-		c.metrics.Record(c.cfg.Name, courier.TransportLabel(err), time.Since(start))
-		if ctx.Err() != nil {
-			return 0, nil, nil, fmt.Errorf("%w: %w", errCtxDone, ctx.Err())
-		}
-		// The url.Error names the URL (with the requestid, or the refresh
-		// grant's endpoint): keep only its cause.
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			err = ue.Err
-		}
-		return 0, nil, nil, fmt.Errorf("quickbooks %s: %w", op, err)
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer))
-	took := time.Since(start)
-	label := courier.LabelDone
-	if err != nil {
-		label = courier.TransportLabel(err)
-	} else {
-		_, label = courier.Classify(resp.StatusCode)
-	}
-	c.metrics.Record(c.cfg.Name, label, took)
-	c.cfg.Logger.Debug("quickbooks call", "connector", c.cfg.Name, "op", op, "status", resp.StatusCode, "outcome", label,
-		"duration", took.Round(time.Millisecond).String())
-	if err != nil {
-		if ctx.Err() != nil {
-			return 0, nil, nil, fmt.Errorf("%w: %w", errCtxDone, ctx.Err())
-		}
-		return 0, nil, nil, fmt.Errorf("quickbooks %s: read answer: %w", op, err)
-	}
-	return resp.StatusCode, data, resp.Header, nil
+	return a.Status, a.Body, a.Header, nil
 }
-
-// wait takes a token of the company's bucket, waiting for one if need be.
-func (c *Client) wait(ctx context.Context) error {
-	now := c.cfg.Clock.Now()
-	r := c.limiter.ReserveN(now, 1)
-	d := r.DelayFrom(now)
-	if d == 0 {
-		return nil
-	}
-	c.metrics.RateLimitWaits.WithLabelValues(c.cfg.Name).Inc()
-	if err := c.cfg.Clock.Sleep(ctx, d); err != nil {
-		r.CancelAt(c.cfg.Clock.Now())
-		return fmt.Errorf("%w: %w", errCtxDone, err)
-	}
-	return nil
-}
-
-type realClock struct{}
-
-func (realClock) Now() time.Time { return time.Now() }
-
-func (realClock) Sleep(ctx context.Context, d time.Duration) error { return backoff.Sleep(ctx, d) }

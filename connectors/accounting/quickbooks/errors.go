@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/orderflow/orderflow/connectors/courier"
+	"github.com/orderflow/orderflow/connectors/httpcall"
 	"github.com/orderflow/orderflow/worker/failure"
 )
 
@@ -60,13 +61,7 @@ func (e *HTTPError) Error() string {
 // stop the worker; 429 and 5xx are transient; any other status is the
 // posting's fault.
 func (e *HTTPError) FailureClass() failure.Class {
-	if e.credentialsRefused() {
-		return failure.Worker
-	}
-	if o, _ := courier.Classify(e.Status); o == courier.Retry {
-		return failure.Transient
-	}
-	return failure.Order
+	return httpcall.FailureClass(e.Status, e.credentialsRefused())
 }
 
 // Is makes refused credentials match courier.ErrCredentialsRefused.

@@ -18,15 +18,12 @@
 package xero
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -37,7 +34,7 @@ import (
 	"github.com/orderflow/orderflow/connectors/accounting"
 	"github.com/orderflow/orderflow/connectors/accounting/oauth"
 	"github.com/orderflow/orderflow/connectors/courier"
-	"github.com/orderflow/orderflow/worker/backoff"
+	"github.com/orderflow/orderflow/connectors/httpcall"
 	"github.com/orderflow/orderflow/worker/config"
 	"github.com/orderflow/orderflow/worker/order"
 )
@@ -50,9 +47,6 @@ const (
 	DefaultBaseURL  = "https://api.xero.com/api.xro/2.0"
 	DefaultTokenURL = "https://identity.xero.com/connect/token"
 )
-
-// maxAnswer bounds how much of an answer is read.
-const maxAnswer = 8 << 20
 
 // maxIdempotencyKey is Xero's bound on the Idempotency-Key header.
 const maxIdempotencyKey = 128
@@ -108,11 +102,7 @@ type Mapping struct {
 
 // Clock is the time the client reads and waits on: the rate limiter's, the
 // token expiry's and Retry-After's. Tests inject one that never sleeps.
-type Clock interface {
-	Now() time.Time
-	// Sleep waits d or until ctx ends, and returns ctx.Err() if it ended.
-	Sleep(ctx context.Context, d time.Duration) error
-}
+type Clock = httpcall.Clock
 
 // Config configures a Client: one per Xero organisation (one tenant's), since
 // the rate limits and the tokens are the organisation connection's.
@@ -169,6 +159,7 @@ type Client struct {
 	minute  *rate.Limiter
 	day     *rate.Limiter
 	slots   chan struct{}
+	http    *httpcall.Caller
 	metrics *courier.Metrics
 	tokens  *oauth.Tokens
 
@@ -189,8 +180,7 @@ func New(cfg Config) (*Client, error) {
 	}
 	var errs []error
 	for key, v := range map[string]string{"base_url": cfg.BaseURL, "token_url": cfg.TokenURL} {
-		u, err := url.Parse(v)
-		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		if !httpcall.HTTPURL(v) {
 			errs = append(errs, fmt.Errorf("xero: %s is not an http(s) URL", key))
 		}
 	}
@@ -246,12 +236,6 @@ func New(cfg Config) (*Client, error) {
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	if cfg.HTTPClient == nil {
-		cfg.HTTPClient = &http.Client{}
-	}
-	if cfg.Timeout <= 0 {
-		cfg.Timeout = 30 * time.Second
-	}
 	if cfg.PerMinute <= 0 {
 		cfg.PerMinute = 60
 	}
@@ -261,16 +245,14 @@ func New(cfg Config) (*Client, error) {
 	if cfg.PerDay <= 0 {
 		cfg.PerDay = 5000
 	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.New(slog.DiscardHandler)
-	}
-	if cfg.Clock == nil {
-		cfg.Clock = realClock{}
-	}
-	metrics, err := courier.NewMetrics(cfg.Registerer)
+	hc, err := httpcall.New(httpcall.Config{
+		Provider: Kind, Name: cfg.Name, HTTPClient: cfg.HTTPClient, Timeout: cfg.Timeout,
+		Logger: cfg.Logger, Clock: cfg.Clock, Registerer: cfg.Registerer, CtxDone: errCtxDone,
+	})
 	if err != nil {
-		return nil, fmt.Errorf("xero: metrics: %w", err)
+		return nil, fmt.Errorf("xero: %w", err)
 	}
+	cfg.HTTPClient, cfg.Timeout, cfg.Logger, cfg.Clock = hc.HTTPClient, hc.Timeout, hc.Logger, hc.Clock
 	c := &Client{
 		cfg:  cfg,
 		base: strings.TrimRight(cfg.BaseURL, "/"),
@@ -279,7 +261,8 @@ func New(cfg Config) (*Client, error) {
 		minute:  rate.NewLimiter(rate.Every(time.Minute/time.Duration(cfg.PerMinute)), 1),
 		day:     rate.NewLimiter(rate.Every(24*time.Hour/time.Duration(cfg.PerDay)), cfg.PerDay),
 		slots:   make(chan struct{}, cfg.Concurrent),
-		metrics: metrics,
+		http:    hc,
+		metrics: hc.Metrics,
 	}
 	if c.tokens, err = newTokens(c); err != nil {
 		return nil, fmt.Errorf("xero: %w", err)
@@ -400,15 +383,10 @@ func (c *Client) judge(err error) (accounting.Result, error) {
 	var he *HTTPError
 	var le *limitError
 	switch {
-	case errors.Is(err, courier.ErrCredentialsRefused), errors.Is(err, errCtxDone):
+	case c.http.Stops(err):
 		return accounting.Result{}, err
 	case errors.As(err, &he):
-		o, _ := courier.Classify(he.Status)
-		r := courier.Result{Outcome: o, Err: err}
-		if o == courier.Retry {
-			r.RetryAfter = he.RetryAfter
-		}
-		return accounting.Result{Result: r}, nil
+		return accounting.Result{Result: httpcall.Judge(he.Status, he.RetryAfter, err)}, nil
 	case errors.As(err, &le):
 		return accounting.Result{Result: courier.Result{Outcome: courier.Retry, RetryAfter: le.wait, Err: err}}, nil
 	}
@@ -515,26 +493,15 @@ func (c *Client) CheckMapping(ctx context.Context) error {
 // 2xx answer into answer. A 401 refreshes the access token and tries once
 // more.
 func (c *Client) call(ctx context.Context, op, method, path, key string, body, answer any) error {
-	var payload []byte
-	if body != nil {
-		var err error
-		if payload, err = json.Marshal(body); err != nil {
-			return fmt.Errorf("xero %s: encode: %w", op, err)
-		}
-	}
-	for attempt := 0; ; attempt++ {
-		access, err := c.tokens.Access(ctx)
-		if err != nil {
-			return err
-		}
-		err = c.once(ctx, op, method, path, key, access, payload, answer)
-		var he *HTTPError
-		if attempt == 0 && errors.As(err, &he) && he.Status == http.StatusUnauthorized {
-			c.tokens.Refused(access)
-			continue
-		}
+	payload, err := c.http.Encode(op, body)
+	if err != nil {
 		return err
 	}
+	return c.tokens.Call(ctx, func(access string) (bool, error) {
+		err := c.once(ctx, op, method, path, key, access, payload, answer)
+		var he *HTTPError
+		return errors.As(err, &he) && he.Status == http.StatusUnauthorized, err
+	})
 }
 
 // once makes one HTTP request.
@@ -544,68 +511,24 @@ func (c *Client) once(ctx context.Context, op, method, path, key, access string,
 		return err
 	}
 	defer release()
-	var rd io.Reader
-	if payload != nil {
-		rd = bytes.NewReader(payload)
-	}
-	callCtx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(callCtx, method, c.base+path, rd)
-	if err != nil {
-		return fmt.Errorf("xero %s: build request: %w", op, err)
-	}
-	req.Header.Set("Authorization", "Bearer "+access)
-	req.Header.Set("xero-tenant-id", c.cfg.XeroTenantID)
-	req.Header.Set("Accept", "application/json")
-	if payload != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
+	header := map[string]string{"xero-tenant-id": c.cfg.XeroTenantID}
 	if key != "" {
-		req.Header.Set("Idempotency-Key", key)
+		header["Idempotency-Key"] = key
 	}
-	start := time.Now() // wall time: the duration metric is real whatever the clock
-	resp, err := c.cfg.HTTPClient.Do(req)
+	a, err := c.http.Do(ctx, httpcall.Request{
+		Op: op, Method: method, URL: c.base + path, Authorization: "Bearer " + access, Body: payload, Header: header,
+	})
 	if err != nil {
-		c.metrics.Record(c.cfg.Name, courier.TransportLabel(err), time.Since(start))
-		if ctx.Err() != nil {
-			return fmt.Errorf("%w: %w", errCtxDone, ctx.Err())
-		}
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			err = ue.Err
-		}
-		return fmt.Errorf("xero %s: %w", op, err)
+		return err
 	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer))
-	took := time.Since(start)
-	label := courier.LabelDone
-	if err != nil {
-		label = courier.TransportLabel(err)
-	} else {
-		_, label = courier.Classify(resp.StatusCode)
-	}
-	c.metrics.Record(c.cfg.Name, label, took)
-	c.cfg.Logger.Debug("xero call", "connector", c.cfg.Name, "op", op, "status", resp.StatusCode, "outcome", label,
-		"duration", took.Round(time.Millisecond).String())
-	if err != nil {
-		if ctx.Err() != nil {
-			return fmt.Errorf("%w: %w", errCtxDone, ctx.Err())
-		}
-		return fmt.Errorf("xero %s: read answer: %w", op, err)
-	}
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		he := newHTTPError(op, resp, data, c.cfg.Clock.Now())
+	if !a.OK() {
+		he := newHTTPError(op, a.Status, a.Header, a.Body, c.cfg.Clock.Now())
 		if he.Status == http.StatusTooManyRequests {
 			c.pause(he.RetryAfter)
 		}
 		return he
 	}
-	if err := json.Unmarshal(data, answer); err != nil {
-		// A json error may quote the answer: keep only its size.
-		return fmt.Errorf("xero %s: the answer is not the documented JSON (%d bytes)", op, len(data))
-	}
-	return nil
+	return c.http.Decode(op, a.Body, answer)
 }
 
 // admit waits for the organisation's minute bucket and a free slot of the
@@ -655,9 +578,3 @@ func (c *Client) pause(d time.Duration) {
 		c.pausedUntil = until
 	}
 }
-
-type realClock struct{}
-
-func (realClock) Now() time.Time { return time.Now() }
-
-func (realClock) Sleep(ctx context.Context, d time.Duration) error { return backoff.Sleep(ctx, d) }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/orderflow/orderflow/connectors/courier"
+	"github.com/orderflow/orderflow/connectors/httpcall"
 	"github.com/orderflow/orderflow/worker/failure"
 )
 
@@ -56,13 +57,7 @@ func (e *HTTPError) Error() string {
 // worker; 429 and 5xx are transient; any other status is the posting's
 // fault.
 func (e *HTTPError) FailureClass() failure.Class {
-	if courier.CredentialsRefused(e.Status) {
-		return failure.Worker
-	}
-	if o, _ := courier.Classify(e.Status); o == courier.Retry {
-		return failure.Transient
-	}
-	return failure.Order
+	return httpcall.FailureClass(e.Status, courier.CredentialsRefused(e.Status))
 }
 
 // Is makes refused credentials match courier.ErrCredentialsRefused: a 401
@@ -75,10 +70,10 @@ func (e *HTTPError) Is(target error) bool {
 // newHTTPError reads an error answer: Xero's Error ({ErrorNumber, Type,
 // Message, Elements[].ValidationErrors[].Message}) or its auth problem
 // ({Title, Status, Detail}).
-func newHTTPError(op string, resp *http.Response, data []byte, now time.Time) *HTTPError {
-	he := &HTTPError{Op: op, Status: resp.StatusCode, RetryAfter: courier.RetryAfter(resp.Header.Get("Retry-After"), now)}
-	if resp.StatusCode == http.StatusTooManyRequests {
-		he.Problem = safeToken(strings.ToLower(resp.Header.Get("X-Rate-Limit-Problem")))
+func newHTTPError(op string, status int, hdr http.Header, data []byte, now time.Time) *HTTPError {
+	he := &HTTPError{Op: op, Status: status, RetryAfter: courier.RetryAfter(hdr.Get("Retry-After"), now)}
+	if status == http.StatusTooManyRequests {
+		he.Problem = safeToken(strings.ToLower(hdr.Get("X-Rate-Limit-Problem")))
 	}
 	var e struct {
 		ErrorNumber int    `json:"ErrorNumber"`

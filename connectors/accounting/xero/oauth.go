@@ -2,16 +2,15 @@ package xero
 
 import (
 	"context"
-	"errors"
+	"encoding/base64"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
-	"strings"
 	"time"
 
 	"github.com/orderflow/orderflow/connectors/accounting/oauth"
 	"github.com/orderflow/orderflow/connectors/courier"
+	"github.com/orderflow/orderflow/connectors/httpcall"
 )
 
 // TokenError is the token endpoint's refusal or failure. Status 400 or 401
@@ -61,35 +60,14 @@ func newTokens(c *Client) (*oauth.Tokens, error) {
 // organisation's API limits.
 func (c *Client) exchange(ctx context.Context, form url.Values) (int, []byte, http.Header, error) {
 	cfg := &c.cfg
-	callCtx, cancel := context.WithTimeout(ctx, cfg.Timeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(callCtx, http.MethodPost, cfg.TokenURL, strings.NewReader(form.Encode()))
+	auth := url.QueryEscape(cfg.ClientID) + ":" + url.QueryEscape(cfg.ClientSecret.Reveal())
+	a, err := c.http.Do(ctx, httpcall.Request{
+		Op: "token refresh", Method: http.MethodPost, URL: cfg.TokenURL,
+		Authorization: "Basic " + base64.StdEncoding.EncodeToString([]byte(auth)),
+		Body:          []byte(form.Encode()), ContentType: "application/x-www-form-urlencoded",
+	})
 	if err != nil {
-		return 0, nil, nil, fmt.Errorf("xero token refresh: build request: %w", err)
+		return 0, nil, nil, err
 	}
-	req.SetBasicAuth(url.QueryEscape(cfg.ClientID), url.QueryEscape(cfg.ClientSecret.Reveal()))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("Accept", "application/json")
-	start := time.Now()
-	resp, err := cfg.HTTPClient.Do(req)
-	if err != nil {
-		c.metrics.Record(cfg.Name, courier.TransportLabel(err), time.Since(start))
-		if ctx.Err() != nil {
-			return 0, nil, nil, fmt.Errorf("%w: %w", errCtxDone, ctx.Err())
-		}
-		// The url.Error names the URL: keep only its cause.
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			err = ue.Err
-		}
-		return 0, nil, nil, fmt.Errorf("xero token refresh: %w", err)
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	_, label := courier.Classify(resp.StatusCode)
-	c.metrics.Record(cfg.Name, label, time.Since(start))
-	if err != nil {
-		return 0, nil, nil, fmt.Errorf("xero token refresh: read answer: %w", err)
-	}
-	return resp.StatusCode, data, resp.Header, nil
+	return a.Status, a.Body, a.Header, nil
 }

@@ -16,12 +16,10 @@
 package clickanddrop
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -33,8 +31,8 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/orderflow/orderflow/connectors/courier"
+	"github.com/orderflow/orderflow/connectors/httpcall"
 	"github.com/orderflow/orderflow/connectors/outbox"
-	"github.com/orderflow/orderflow/worker/backoff"
 	"github.com/orderflow/orderflow/worker/config"
 )
 
@@ -44,21 +42,13 @@ const DefaultBaseURL = "https://api.parcel.royalmail.com/api/v1"
 // MaxBatch is the most orders one call carries (see the package comment).
 const MaxBatch = 100
 
-// maxAnswer bounds how much of an answer is read: the answers this client
-// asks for carry no labels.
-const maxAnswer = 8 << 20
-
 // Kind is the connector kind (worker/config/connectors.go) and its
 // allow-list's name (schemas/policy/connectors.yaml).
 const Kind = "clickanddrop"
 
 // Clock is the time the client reads and waits on: the rate limiter's, the
 // per-call timeout's and Retry-After's. Tests inject one that never sleeps.
-type Clock interface {
-	Now() time.Time
-	// Sleep waits d or until ctx ends, and returns ctx.Err() if it ended.
-	Sleep(ctx context.Context, d time.Duration) error
-}
+type Clock = httpcall.Clock
 
 // Config configures a Client: one per Click & Drop account, since the rate
 // limit is the account's.
@@ -97,6 +87,7 @@ type Client struct {
 	cfg     Config
 	base    string
 	limiter *rate.Limiter
+	http    *httpcall.Caller
 	metrics *courier.Metrics
 }
 
@@ -108,18 +99,11 @@ func New(cfg Config) (*Client, error) {
 	if cfg.BaseURL == "" {
 		cfg.BaseURL = DefaultBaseURL
 	}
-	u, err := url.Parse(cfg.BaseURL)
-	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+	if !httpcall.HTTPURL(cfg.BaseURL) {
 		return nil, errors.New("clickanddrop: base_url is not an http(s) URL")
 	}
 	if cfg.APIKey.Reveal() == "" {
 		return nil, errors.New("clickanddrop: api_key is required (a secret reference: env or file)")
-	}
-	if cfg.HTTPClient == nil {
-		cfg.HTTPClient = &http.Client{}
-	}
-	if cfg.Timeout <= 0 {
-		cfg.Timeout = 30 * time.Second
 	}
 	if cfg.RatePerSecond <= 0 {
 		cfg.RatePerSecond = 5
@@ -130,21 +114,20 @@ func New(cfg Config) (*Client, error) {
 	if cfg.MaxBatch <= 0 || cfg.MaxBatch > MaxBatch {
 		cfg.MaxBatch = MaxBatch
 	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.New(slog.DiscardHandler)
-	}
-	if cfg.Clock == nil {
-		cfg.Clock = realClock{}
-	}
-	m, err := courier.NewMetrics(cfg.Registerer)
+	hc, err := httpcall.New(httpcall.Config{
+		Provider: Kind, Name: cfg.Name, HTTPClient: cfg.HTTPClient, Timeout: cfg.Timeout,
+		Logger: cfg.Logger, Clock: cfg.Clock, Registerer: cfg.Registerer, CtxDone: errCtxDone,
+	})
 	if err != nil {
-		return nil, fmt.Errorf("clickanddrop: metrics: %w", err)
+		return nil, fmt.Errorf("clickanddrop: %w", err)
 	}
+	cfg.HTTPClient, cfg.Timeout, cfg.Logger, cfg.Clock = hc.HTTPClient, hc.Timeout, hc.Logger, hc.Clock
 	return &Client{
 		cfg:     cfg,
 		base:    strings.TrimRight(cfg.BaseURL, "/"),
 		limiter: rate.NewLimiter(rate.Limit(cfg.RatePerSecond), cfg.Burst),
-		metrics: m,
+		http:    hc,
+		metrics: hc.Metrics,
 	}, nil
 }
 
@@ -416,16 +399,10 @@ func (c *Client) judgeAll(err error, refs []string, out map[string]courier.Resul
 	var he *HTTPError
 	var r courier.Result
 	switch {
-	case errors.Is(err, courier.ErrCredentialsRefused):
+	case c.http.Stops(err):
 		return err
 	case errors.As(err, &he):
-		o, _ := courier.Classify(he.Status)
-		r = courier.Result{Outcome: o, Err: err}
-		if o == courier.Retry {
-			r.RetryAfter = he.RetryAfter
-		}
-	case errors.Is(err, errCtxDone):
-		return err
+		r = httpcall.Judge(he.Status, he.RetryAfter, err)
 	default: // timeouts, refused connections, cut answers
 		r = courier.Result{Outcome: courier.Retry, Err: err}
 	}
@@ -440,103 +417,41 @@ var errCtxDone = errors.New("clickanddrop: context ended")
 
 // call makes one rate-limited API call and decodes a 2xx answer into answer.
 func (c *Client) call(ctx context.Context, op, method, path string, body, answer any) error {
-	if err := c.wait(ctx); err != nil {
-		return fmt.Errorf("%w: %w", errCtxDone, err)
+	if err := c.http.Wait(ctx, c.limiter); err != nil {
+		return err
 	}
-	var payload io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			return fmt.Errorf("clickanddrop %s: encode: %w", op, err)
-		}
-		payload = bytes.NewReader(b)
-	}
-	callCtx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(callCtx, method, c.base+path, payload)
+	payload, err := c.http.Encode(op, body)
 	if err != nil {
-		return fmt.Errorf("clickanddrop %s: build request: %w", op, err)
+		return err
 	}
-	req.Header.Set("Authorization", "Bearer "+c.cfg.APIKey.Reveal())
-	req.Header.Set("Accept", "application/json")
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	start := time.Now() // wall time: the duration metric is real whatever the clock
-	resp, err := c.cfg.HTTPClient.Do(req)
-	if err != nil {
-		c.metrics.Record(c.cfg.Name, courier.TransportLabel(err), time.Since(start))
-		if ctx.Err() != nil {
-			return fmt.Errorf("%w: %w", errCtxDone, ctx.Err())
-		}
-		// The url.Error names the URL, which holds order references: keep
-		// only its cause.
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			err = ue.Err
-		}
-		return fmt.Errorf("clickanddrop %s: %w", op, err)
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer))
-	took := time.Since(start)
-	label := courier.LabelDone
-	if err != nil {
-		label = courier.TransportLabel(err)
-	} else if resp.StatusCode != http.StatusNotFound || op == "create" {
+	var answers []int
+	if op != "create" {
 		// A lookup's or a delete's 404 is an answer ("no such order"), not a
 		// failed call.
-		_, label = courier.Classify(resp.StatusCode)
+		answers = []int{http.StatusNotFound}
 	}
-	c.metrics.Record(c.cfg.Name, label, took)
-	c.cfg.Logger.Debug("clickanddrop call", "connector", c.cfg.Name, "op", op, "status", resp.StatusCode, "outcome", label,
-		"duration", took.Round(time.Millisecond).String())
+	// The URL holds order references: Do's errors never name it.
+	a, err := c.http.Do(ctx, httpcall.Request{
+		Op: op, Method: method, URL: c.base + path, Authorization: "Bearer " + c.cfg.APIKey.Reveal(),
+		Body: payload, Answers: answers,
+	})
 	if err != nil {
-		if ctx.Err() != nil {
-			return fmt.Errorf("%w: %w", errCtxDone, ctx.Err())
-		}
-		return fmt.Errorf("clickanddrop %s: read answer: %w", op, err)
+		return err
 	}
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		he := &HTTPError{Op: op, Status: resp.StatusCode, RetryAfter: courier.RetryAfter(resp.Header.Get("Retry-After"), c.cfg.Clock.Now())}
+	if !a.OK() {
+		he := &HTTPError{Op: op, Status: a.Status, RetryAfter: courier.RetryAfter(a.Header.Get("Retry-After"), c.cfg.Clock.Now())}
 		var e struct {
 			Code    string `json:"code"`
 			Message string `json:"message"`
 		}
-		if json.Unmarshal(data, &e) == nil {
+		if json.Unmarshal(a.Body, &e) == nil {
 			he.Code = safeToken(e.Code)
 			he.MessageLen = len([]rune(e.Message))
 		}
 		return he
 	}
-	if err := json.Unmarshal(data, answer); err != nil {
-		// A json error may quote the answer: keep only its kind.
-		return fmt.Errorf("clickanddrop %s: the answer is not the documented JSON (%d bytes)", op, len(data))
-	}
-	return nil
+	return c.http.Decode(op, a.Body, answer)
 }
-
-// wait takes a token of the account's bucket, waiting for one if need be.
-func (c *Client) wait(ctx context.Context) error {
-	now := c.cfg.Clock.Now()
-	r := c.limiter.ReserveN(now, 1)
-	d := r.DelayFrom(now)
-	if d == 0 {
-		return nil
-	}
-	c.metrics.RateLimitWaits.WithLabelValues(c.cfg.Name).Inc()
-	if err := c.cfg.Clock.Sleep(ctx, d); err != nil {
-		r.CancelAt(c.cfg.Clock.Now())
-		return err
-	}
-	return nil
-}
-
-type realClock struct{}
-
-func (realClock) Now() time.Time { return time.Now() }
-
-func (realClock) Sleep(ctx context.Context, d time.Duration) error { return backoff.Sleep(ctx, d) }
 
 // groups keeps the request indexes of each order reference, references in
 // the order they first came.

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/orderflow/orderflow/connectors/courier"
+	"github.com/orderflow/orderflow/connectors/httpcall"
 	"github.com/orderflow/orderflow/worker/failure"
 )
 
@@ -38,13 +39,7 @@ func (e *HTTPError) Error() string {
 // FailureClass lets failure.Of classify an HTTPError: 401/403 stop the
 // worker; 429 and 5xx are transient; any other status is the order's fault.
 func (e *HTTPError) FailureClass() failure.Class {
-	if courier.CredentialsRefused(e.Status) {
-		return failure.Worker
-	}
-	if o, _ := courier.Classify(e.Status); o == courier.Retry {
-		return failure.Transient
-	}
-	return failure.Order
+	return httpcall.FailureClass(e.Status, courier.CredentialsRefused(e.Status))
 }
 
 // Is makes a refused API key match courier.ErrCredentialsRefused.
