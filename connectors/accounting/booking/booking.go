@@ -180,6 +180,20 @@ func (w *work) Send(ctx context.Context, connector string, jobs []*dispatch.Job)
 		}
 	}
 	results, err := w.cfg.Posters[connector].Post(ctx, ps, parties)
+	if errors.Is(err, courier.ErrCredentialsRefused) && ctx.Err() == nil {
+		// One seller's connection refused (an administrator disconnected
+		// the app, a refresh token unused for 60 days): its postings are
+		// parked as refused, and the other sellers' books and the couriers
+		// go on. The pass posts them again when the dispatcher starts with
+		// the connection authorised again (a new refresh_token).
+		w.cfg.Logger.Error("accounting: the provider refused the connection's credentials; the seller's postings are parked until the connection is authorised again",
+			"connector", connector, "postings", len(ps), "error", err)
+		out := make([]courier.Result, len(ps))
+		for i := range out {
+			out[i] = courier.Result{Outcome: courier.Failed, Err: fmt.Errorf("connector %s: %w", connector, err)}
+		}
+		return out, nil
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -216,4 +216,40 @@ func TestPostingsReachXeroOnceAndReconcile(t *testing.T) {
 	if credit != 1 {
 		t.Errorf("%d credit notes, want the adjustment's one", credit)
 	}
+
+	// The seller's administrator disconnects the app: Xero refuses the
+	// connection. A further refund's adjustment is parked as refused, and
+	// the dispatcher goes on (run fails the test if it stops with an
+	// error): one seller's revoked connection never stops the others'.
+	srv.RevokeRefreshToken()
+	srv.ExpireAccessTokens()
+	for _, o := range orders {
+		if o.TenantID == tenant && o.PaymentStatus == order.PaymentPaid && o.Totals.Total.Amount > 0 && o.ChannelOrderID != refunded.ChannelOrderID {
+			refunded = o
+			break
+		}
+	}
+	refunded.Refunds = []order.Refund{{RefundID: "R-10", Amount: refunded.Totals.Total, RefundedAt: &at, Status: "refunded"}}
+	refunded.PaymentStatus = order.PaymentRefunded
+	refunded.SourceUpdatedAt = refunded.SourceUpdatedAt.Add(72 * time.Hour)
+	if err := w.Write(ctx, 0, v.Protect(t, []order.Order{refunded})); err != nil {
+		t.Fatal(err)
+	}
+	now = now.Add(time.Hour)
+	if rep, err := pass.Pass(ctx, books); err != nil || rep.Adjustments == 0 {
+		t.Fatalf("after the second refund: %+v, %v; want an adjustment", rep, err)
+	}
+	documents := len(srv.Documents())
+	run()
+	refused := 0
+	for _, m := range stacktest.ReadAll(t, brokers, parked, 3) {
+		for _, h := range m.Headers {
+			if h.Key == dispatch.HeaderReason && string(h.Value) == dispatch.ReasonRefused {
+				refused++
+			}
+		}
+	}
+	if refused == 0 || len(srv.Documents()) != documents {
+		t.Errorf("with the connection revoked: %d postings parked as refused, %d documents made; want the adjustment parked, none made", refused, len(srv.Documents())-documents)
+	}
 }

@@ -112,7 +112,7 @@ func TestDispatchPostsTheBooks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if kept, ok, err := tokens.Load(ctx, "books"); err != nil || !ok || kept.Reveal() != srv.RefreshToken() || srv.Refreshes() == 0 {
+	if kept, ok, err := tokens.Load(ctx, "books", "refresh-0"); err != nil || !ok || kept.Reveal() != srv.RefreshToken() || srv.Refreshes() == 0 {
 		t.Errorf("kept refresh token ok=%v (%v); want Xero's latest after %d refreshes", ok, err, srv.Refreshes())
 	}
 	// Every posting the pass found due is recorded, each one Xero document

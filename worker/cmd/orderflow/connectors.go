@@ -80,9 +80,10 @@ func buildPosters(ctx context.Context, cfg config.Config, tokens *tokenstore.Sto
 		}
 		// The provider rotates the refresh token at every refresh, and the
 		// old one soon stops working: the latest is kept in Vault and used in
-		// place of the configured one from then on.
+		// place of the configured one from then on, until the configuration
+		// names another (the seller authorised the connection again).
 		refresh := a.RefreshToken.Value
-		if stored, ok, err := tokens.Load(ctx, name); err != nil {
+		if stored, ok, err := tokens.Load(ctx, name, a.RefreshToken.Value); err != nil {
 			return nil, fmt.Errorf("connectors.%s: %w", name, err)
 		} else if ok {
 			refresh = stored
@@ -90,7 +91,7 @@ func buildPosters(ctx context.Context, cfg config.Config, tokens *tokenstore.Sto
 		rotated := func(tok config.Secret) {
 			saveCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
-			if err := tokens.Save(saveCtx, name, tok); err != nil {
+			if err := tokens.Save(saveCtx, name, tok, a.RefreshToken.Value); err != nil {
 				log.Error("accounting: the rotated refresh token could not be kept in Vault; the connector will need a new one at its next start",
 					"connector", name, "error", err)
 			}
