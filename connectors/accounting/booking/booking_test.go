@@ -10,7 +10,7 @@ import (
 
 	"github.com/orderflow/orderflow/connectors/accounting"
 	"github.com/orderflow/orderflow/connectors/accounting/booking"
-	"github.com/orderflow/orderflow/connectors/accounting/ledger"
+	"github.com/orderflow/orderflow/connectors/accounting/ledger/ledgertest"
 	"github.com/orderflow/orderflow/connectors/accounting/poster"
 	"github.com/orderflow/orderflow/connectors/accounting/postings"
 	"github.com/orderflow/orderflow/connectors/accounting/xero"
@@ -18,13 +18,10 @@ import (
 	"github.com/orderflow/orderflow/connectors/dispatch"
 	"github.com/orderflow/orderflow/connectors/outbox/outboxtest"
 	"github.com/orderflow/orderflow/worker/backoff"
-	"github.com/orderflow/orderflow/worker/clickhousedb/clickhousetest"
 	"github.com/orderflow/orderflow/worker/config"
 	"github.com/orderflow/orderflow/worker/consume"
-	"github.com/orderflow/orderflow/worker/facts"
 	"github.com/orderflow/orderflow/worker/kafkaclient"
 	"github.com/orderflow/orderflow/worker/order"
-	"github.com/orderflow/orderflow/worker/pipeline/pipelinetest"
 	"github.com/orderflow/orderflow/worker/stacktest"
 )
 
@@ -38,17 +35,8 @@ import (
 // and everything reconciles again.
 func TestPostingsReachXeroOnceAndReconcile(t *testing.T) {
 	ctx := context.Background()
-	cfg, conn := clickhousetest.Migrated(t)
-	v := outboxtest.NewVault(t)
-	orders := v.Own(t, pipelinetest.Canonical(pipelinetest.Orders(t, outboxtest.FixtureDirs()...)))
-	w, err := facts.New(facts.Config{Conn: conn, Database: cfg.Database, RestrictedDatabase: cfg.RestrictedDatabase,
-		LabelRetention: config.Period{Years: 1}, Now: func() time.Time { return outboxtest.Now }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Write(ctx, 0, v.Protect(t, orders)); err != nil {
-		t.Fatal(err)
-	}
+	b := ledgertest.Fixtures(t)
+	orders, v := b.Orders, b.Vault
 	// The tenant with the most orders keeps its books in Xero.
 	count := map[string]int{}
 	tenant := ""
@@ -57,10 +45,7 @@ func TestPostingsReachXeroOnceAndReconcile(t *testing.T) {
 			tenant = o.TenantID
 		}
 	}
-	l, err := ledger.New(ledger.Config{Conn: conn, RestrictedDatabase: cfg.RestrictedDatabase})
-	if err != nil {
-		t.Fatal(err)
-	}
+	l := b.Ledger
 
 	srv := xerotest.New(t, xerotest.Config{})
 	srv.Fail(xerotest.Fault{Status: http.StatusTooManyRequests, RetryAfter: "1", RateLimitProblem: "minute"},
@@ -195,9 +180,7 @@ func TestPostingsReachXeroOnceAndReconcile(t *testing.T) {
 	refunded.Refunds = []order.Refund{{RefundID: "R-9", Amount: refunded.Totals.Total, RefundedAt: &at, Status: "refunded"}}
 	refunded.PaymentStatus = order.PaymentRefunded
 	refunded.SourceUpdatedAt = refunded.SourceUpdatedAt.Add(48 * time.Hour)
-	if err := w.Write(ctx, 0, v.Protect(t, []order.Order{refunded})); err != nil {
-		t.Fatal(err)
-	}
+	b.Write(t, refunded)
 	now = now.Add(time.Hour)
 	if rep, err := pass.Pass(ctx, books); err != nil || rep != (poster.Report{Adjustments: 1}) {
 		t.Fatalf("after the refund: %+v, %v; want one adjustment", rep, err)
@@ -232,9 +215,7 @@ func TestPostingsReachXeroOnceAndReconcile(t *testing.T) {
 	refunded.Refunds = []order.Refund{{RefundID: "R-10", Amount: refunded.Totals.Total, RefundedAt: &at, Status: "refunded"}}
 	refunded.PaymentStatus = order.PaymentRefunded
 	refunded.SourceUpdatedAt = refunded.SourceUpdatedAt.Add(72 * time.Hour)
-	if err := w.Write(ctx, 0, v.Protect(t, []order.Order{refunded})); err != nil {
-		t.Fatal(err)
-	}
+	b.Write(t, refunded)
 	now = now.Add(time.Hour)
 	if rep, err := pass.Pass(ctx, books); err != nil || rep.Adjustments == 0 {
 		t.Fatalf("after the second refund: %+v, %v; want an adjustment", rep, err)

@@ -7,18 +7,12 @@ import (
 	"time"
 
 	"github.com/orderflow/orderflow/connectors/accounting"
-	"github.com/orderflow/orderflow/connectors/accounting/ledger"
+	"github.com/orderflow/orderflow/connectors/accounting/ledger/ledgertest"
 	"github.com/orderflow/orderflow/connectors/accounting/postings"
 	"github.com/orderflow/orderflow/connectors/courier"
 	"github.com/orderflow/orderflow/connectors/outbox/outboxtest"
-	"github.com/orderflow/orderflow/worker/channel"
-	"github.com/orderflow/orderflow/worker/clickhousedb/clickhousetest"
-	"github.com/orderflow/orderflow/worker/config"
-	"github.com/orderflow/orderflow/worker/facts"
 	"github.com/orderflow/orderflow/worker/generate"
-	"github.com/orderflow/orderflow/worker/normalize"
 	"github.com/orderflow/orderflow/worker/order"
-	"github.com/orderflow/orderflow/worker/pipeline/pipelinetest"
 )
 
 // The accounting loop on the real ClickHouse: the normaliser's fixtures,
@@ -29,21 +23,8 @@ import (
 // adjustment of exactly its amount.
 func TestRecordsPostingsAndTheLedgerAgree(t *testing.T) {
 	ctx := context.Background()
-	cfg, conn := clickhousetest.Migrated(t)
-	v := outboxtest.NewVault(t)
-	orders := v.Own(t, pipelinetest.Canonical(pipelinetest.Orders(t, outboxtest.FixtureDirs()...)))
-	w, err := facts.New(facts.Config{Conn: conn, Database: cfg.Database, RestrictedDatabase: cfg.RestrictedDatabase,
-		LabelRetention: config.Period{Years: 1}, Now: func() time.Time { return outboxtest.Now }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Write(ctx, 0, v.Protect(t, orders)); err != nil {
-		t.Fatal(err)
-	}
-	l, err := ledger.New(ledger.Config{Conn: conn, RestrictedDatabase: cfg.RestrictedDatabase})
-	if err != nil {
-		t.Fatal(err)
-	}
+	b := ledgertest.Fixtures(t)
+	orders, l := b.Orders, b.Ledger
 	from, to := time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC), outboxtest.Now
 	pcfg := postings.Config{Periodicity: postings.Daily, Grace: 48 * time.Hour, Now: outboxtest.Now}
 
@@ -128,9 +109,7 @@ func TestRecordsPostingsAndTheLedgerAgree(t *testing.T) {
 	refunded.Refunds = []order.Refund{{RefundID: "R-1", Amount: refunded.Totals.Total, RefundedAt: &refundedAt, Status: "refunded"}}
 	refunded.PaymentStatus = order.PaymentRefunded
 	refunded.SourceUpdatedAt = refunded.SourceUpdatedAt.Add(48 * time.Hour)
-	if err := w.Write(ctx, 0, v.Protect(t, []order.Order{refunded})); err != nil {
-		t.Fatal(err)
-	}
+	b.Write(t, refunded)
 	records, err := l.Records(ctx, refunded.TenantID, from, to)
 	if err != nil {
 		t.Fatal(err)
@@ -194,38 +173,9 @@ func TestRecordsPostingsAndTheLedgerAgree(t *testing.T) {
 // order to the penny.
 func TestGeneratedOrdersPostAtTheirJurisdictionsRates(t *testing.T) {
 	ctx := context.Background()
-	cfg, conn := clickhousetest.Migrated(t)
-	v := outboxtest.NewVault(t)
 	now := time.Date(2026, 11, 20, 12, 0, 0, 0, time.UTC)
-	gen, err := generate.New(generate.Config{Seed: 13, Tenants: 2, Now: now, MalformedRate: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	normalizer, err := channel.Default().Normalizer(normalize.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var batch []order.Order
-	for range 3000 {
-		o, err := normalizer.Normalize(gen.Next().Value)
-		if err != nil {
-			t.Fatal(err)
-		}
-		batch = append(batch, o)
-	}
-	batch = v.Own(t, batch)
-	w, err := facts.New(facts.Config{Conn: conn, Database: cfg.Database, RestrictedDatabase: cfg.RestrictedDatabase,
-		LabelRetention: config.Period{Years: 1}, Now: func() time.Time { return now }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Write(ctx, 0, v.Protect(t, batch)); err != nil {
-		t.Fatal(err)
-	}
-	l, err := ledger.New(ledger.Config{Conn: conn, RestrictedDatabase: cfg.RestrictedDatabase})
-	if err != nil {
-		t.Fatal(err)
-	}
+	b := ledgertest.New(t, ledgertest.Generated(t, generate.Config{Seed: 13, Tenants: 2, Now: now, MalformedRate: -1}, 3000), now)
+	batch, l := b.Orders, b.Ledger
 	// The generator's rates: each country's standard rate, and zero-rated
 	// books and children's clothes.
 	rates := map[string][]string{"GB": {"0", "20"}, "DE": {"0", "19"}, "FR": {"0", "20"}, "IE": {"0", "23"}}

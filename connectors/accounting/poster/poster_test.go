@@ -9,20 +9,17 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/orderflow/orderflow/connectors/accounting"
-	"github.com/orderflow/orderflow/connectors/accounting/ledger"
+	"github.com/orderflow/orderflow/connectors/accounting/ledger/ledgertest"
 	"github.com/orderflow/orderflow/connectors/accounting/poster"
 	"github.com/orderflow/orderflow/connectors/accounting/postings"
 	"github.com/orderflow/orderflow/connectors/courier"
 	"github.com/orderflow/orderflow/connectors/outbox/outboxtest"
-	"github.com/orderflow/orderflow/worker/clickhousedb/clickhousetest"
-	"github.com/orderflow/orderflow/worker/config"
-	"github.com/orderflow/orderflow/worker/facts"
 	"github.com/orderflow/orderflow/worker/kafkaclient"
-	"github.com/orderflow/orderflow/worker/pipeline/pipelinetest"
 	"github.com/orderflow/orderflow/worker/stacktest"
 	"github.com/orderflow/orderflow/worker/telemetry/telemetrytest"
-	"github.com/prometheus/client_golang/prometheus"
 )
 
 // A pass on the real ClickHouse and Kafka writes each tenant's due postings
@@ -33,21 +30,8 @@ import (
 // the ledger has them, a pass writes nothing.
 func TestAPassWritesWhatIsDueOnce(t *testing.T) {
 	ctx := context.Background()
-	cfg, conn := clickhousetest.Migrated(t)
-	v := outboxtest.NewVault(t)
-	orders := v.Own(t, pipelinetest.Canonical(pipelinetest.Orders(t, outboxtest.FixtureDirs()...)))
-	w, err := facts.New(facts.Config{Conn: conn, Database: cfg.Database, RestrictedDatabase: cfg.RestrictedDatabase,
-		LabelRetention: config.Period{Years: 1}, Now: func() time.Time { return outboxtest.Now }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Write(ctx, 0, v.Protect(t, orders)); err != nil {
-		t.Fatal(err)
-	}
-	l, err := ledger.New(ledger.Config{Conn: conn, RestrictedDatabase: cfg.RestrictedDatabase})
-	if err != nil {
-		t.Fatal(err)
-	}
+	b := ledgertest.Fixtures(t)
+	orders, l := b.Orders, b.Ledger
 	brokers := stacktest.KafkaBrokers(t)
 	topic := stacktest.UniqueName("accounting")
 	stacktest.CreateTopic(t, brokers, topic, 3)

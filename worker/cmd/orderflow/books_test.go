@@ -15,14 +15,13 @@ import (
 
 	"github.com/orderflow/orderflow/connectors/accounting"
 	"github.com/orderflow/orderflow/connectors/accounting/ledger"
+	"github.com/orderflow/orderflow/connectors/accounting/ledger/ledgertest"
 	"github.com/orderflow/orderflow/connectors/accounting/postings"
 	"github.com/orderflow/orderflow/connectors/accounting/quickbooks/quickbookstest"
 	"github.com/orderflow/orderflow/connectors/accounting/xero/xerotest"
-	"github.com/orderflow/orderflow/worker/channel"
 	"github.com/orderflow/orderflow/worker/config"
 	"github.com/orderflow/orderflow/worker/facts"
 	"github.com/orderflow/orderflow/worker/generate"
-	"github.com/orderflow/orderflow/worker/normalize"
 	"github.com/orderflow/orderflow/worker/order"
 	"github.com/orderflow/orderflow/worker/protect"
 	"github.com/orderflow/orderflow/worker/protect/protecttest"
@@ -54,7 +53,7 @@ func TestBooksArePostedOnceAndReconcile(t *testing.T) {
 	// A month of orders ending four days ago: every day has closed and is
 	// past the two days' grace.
 	genNow := time.Now().UTC().AddDate(0, 0, -4)
-	orders := generatedOrders(t, generate.Config{Seed: 2027, Tenants: 2, Now: genNow, Days: 30, MalformedRate: -1}, 1000)
+	orders := ledgertest.Generated(t, generate.Config{Seed: 2027, Tenants: 2, Now: genNow, Days: 30, MalformedRate: -1}, 1000)
 	var tenants []string
 	for _, o := range orders {
 		if !slices.Contains(tenants, o.TenantID) {
@@ -310,28 +309,6 @@ type booksOf struct {
 	tenant, provider string
 	cfg              postings.Config
 	want             []accounting.Posting
-}
-
-// generatedOrders normalises n generated messages.
-func generatedOrders(t *testing.T, cfg generate.Config, n int) []order.Order {
-	t.Helper()
-	gen, err := generate.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	normalizer, err := channel.Default().Normalizer(normalize.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := make([]order.Order, 0, n)
-	for range n {
-		o, err := normalizer.Normalize(gen.Next().Value)
-		if err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, o)
-	}
-	return out
 }
 
 // quickbooksStandIn is a UK company selling across Europe under the One
