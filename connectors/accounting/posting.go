@@ -120,6 +120,19 @@ type Posting struct {
 	CreatedAt      time.Time `json:"created_at"`
 }
 
+// Date is the day a provider files the posting under: a summary's or an
+// invoice's period's last day; an adjustment's, the day it was made. A
+// late refund belongs to the VAT period it happens in, and a period
+// already filed is locked (Xero's lock date refuses a document dated in
+// it): an adjustment is never dated back into history.
+func (p *Posting) Date() time.Time {
+	if p.Kind == KindAdjustment && p.CreatedAt.After(p.Period.To) {
+		c := p.CreatedAt.UTC()
+		return time.Date(c.Year(), c.Month(), c.Day(), 0, 0, 0, 0, time.UTC)
+	}
+	return p.Period.To.UTC()
+}
+
 // Key is the posting's Kafka key: a period's postings share it.
 func (p *Posting) Key() string {
 	k := p.TenantID + "/" + p.Marketplace + "/" + p.Currency + "/" + p.VATRate + "/" + p.Period.String()

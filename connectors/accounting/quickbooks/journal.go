@@ -30,7 +30,7 @@ type header struct {
 }
 
 func headerOf(p *accounting.Posting) header {
-	return header{DocNumber: docNumber(p), TxnDate: p.Period.To.Format(time.DateOnly), PrivateNote: p.Reference(), CurrencyRef: ref{p.Currency}}
+	return header{DocNumber: docNumber(p), TxnDate: p.Date().Format(time.DateOnly), PrivateNote: p.Reference(), CurrencyRef: ref{p.Currency}}
 }
 
 type ref struct {

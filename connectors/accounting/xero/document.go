@@ -228,7 +228,7 @@ func (c *Client) build(p *accounting.Posting, party *accounting.InvoiceParty) ([
 			return nil, errors.New("mapping.contacts: the marketplace's contact name is longer than 255")
 		}
 	}
-	date := p.Period.To.UTC()
+	date := p.Date()
 	main := document{
 		Contact: ct, Date: date.Format(time.DateOnly), LineAmountTypes: lineAmountTypeEx,
 		Reference: p.Reference(), CurrencyCode: p.Currency, Status: m.Status,
