@@ -248,8 +248,8 @@ func printParkedReplay(w io.Writer, topic string, sum dispatch.ReplaySummary, ex
 // provider's organisation (accounts, tax rates, items) before anything is
 // posted: a mapping the organisation does not match is a configuration to
 // fix and refuses the start, naming the connector and keys. A provider that
-// cannot be asked now is logged; each connector checks again before it
-// posts.
+// cannot be asked now is logged, and the dispatcher starts: what the
+// provider then refuses is parked with its reason.
 func checkMappings(ctx context.Context, posters map[string]booking.Poster, log *slog.Logger) error {
 	var refused []error
 	for _, name := range slices.Sorted(maps.Keys(posters)) {
@@ -264,7 +264,7 @@ func checkMappings(ctx context.Context, posters map[string]booking.Poster, log *
 		case errors.Is(err, accounting.ErrMapping):
 			refused = append(refused, fmt.Errorf("connectors.%s.accounting: %w", name, err))
 		case err != nil:
-			log.Warn("accounting: the mapping could not be checked against the provider now; it is checked again before posting",
+			log.Warn("accounting: the mapping could not be checked against the provider now; postings it refuses will be parked with the reason",
 				"connector", name, "error", err)
 		}
 	}
