@@ -24,7 +24,7 @@ import (
 	"github.com/orderflow/orderflow/worker/config"
 	"github.com/orderflow/orderflow/worker/consume"
 	"github.com/orderflow/orderflow/worker/kafkaclient"
-	"github.com/orderflow/orderflow/worker/telemetry"
+	"github.com/orderflow/orderflow/worker/kafkalag"
 )
 
 func dispatchCommand(args []string, stderr io.Writer) int {
@@ -40,7 +40,7 @@ func dispatchCommand(args []string, stderr io.Writer) int {
 		return 2
 	}
 	defer cancel()
-	if err := runDispatcher(ctx, cfg, telemetry.NewRegistry(), log); err != nil {
+	if err := runDispatcher(ctx, cfg, newRegistry(), log); err != nil {
 		fmt.Fprintf(stderr, "orderflow dispatch: %v\n", err)
 		return 1
 	}
@@ -89,6 +89,7 @@ func runDispatcher(ctx context.Context, cfg config.Config, reg *prometheus.Regis
 	defer vault.Close()
 	blocklist.Subscribe(vault)
 	var dispatchers []*dispatch.Dispatcher
+	var lags []*kafkalag.Monitor
 	var closers []func() error
 	defer func() {
 		for _, c := range closers {
@@ -118,6 +119,12 @@ func runDispatcher(ctx context.Context, cfg config.Config, reg *prometheus.Regis
 		}
 		closers = append(closers, dispatcher.Close)
 		dispatchers = append(dispatchers, dispatcher)
+		lag, err := kafkalag.New(kafkalag.Config{Client: clients.Admin(), Group: group, Topics: []string{topic},
+			Registerer: reg, Logger: log.With("component", "kafka-lag")})
+		if err != nil {
+			return err
+		}
+		lags = append(lags, lag)
 		return nil
 	}
 	if hasPurpose(cfg, config.PurposeDelivery) {
@@ -180,6 +187,9 @@ func runDispatcher(ctx context.Context, cfg config.Config, reg *prometheus.Regis
 	}
 	if pass != nil {
 		g.Go(func() error { return pass(gctx) })
+	}
+	for _, lag := range lags {
+		g.Go(func() error { return lag.Run(gctx) })
 	}
 	srv.SetReady(true)
 	log.Info("dispatcher started", "brokers", cfg.Kafka.Brokers, "courier", cfg.Kafka.Topics.Courier, "accounting", cfg.Kafka.Topics.Accounting,

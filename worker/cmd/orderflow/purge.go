@@ -59,7 +59,7 @@ func purgeCommand(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "orderflow purge: config: %v (the purge lease, retention.lease, is kept in Vault)\n", err)
 		return 2
 	}
-	reg := telemetry.NewRegistry()
+	reg := newRegistry()
 	defer serveWhileRunning(ctx, cfg, reg, log)()
 	pusher, err := newPusher(cfg, purgeJob)
 	if err != nil {
@@ -247,7 +247,7 @@ func offboardCommand(args []string, stdout, stderr io.Writer) int {
 	if *ackTimeout > 0 {
 		cfg.Offboarding.AckTimeout = *ackTimeout
 	}
-	reg := telemetry.NewRegistry()
+	reg := newRegistry()
 	defer serveWhileRunning(ctx, cfg, reg, log)()
 	pusher, err := newPusher(cfg, offboardJob)
 	if err != nil {

@@ -23,6 +23,7 @@ import (
 	"github.com/orderflow/orderflow/worker/deadletter"
 	"github.com/orderflow/orderflow/worker/facts"
 	"github.com/orderflow/orderflow/worker/kafkaclient"
+	"github.com/orderflow/orderflow/worker/kafkalag"
 	"github.com/orderflow/orderflow/worker/normalize"
 	"github.com/orderflow/orderflow/worker/pipeline"
 	"github.com/orderflow/orderflow/worker/protect"
@@ -41,7 +42,7 @@ func runCommand(args []string, stderr io.Writer) int {
 		return 2
 	}
 	defer cancel()
-	if err := runWorker(ctx, cfg, nil, telemetry.NewRegistry(), log); err != nil {
+	if err := runWorker(ctx, cfg, nil, newRegistry(), log); err != nil {
 		fmt.Fprintf(stderr, "orderflow run: %v\n", err)
 		return 1
 	}
@@ -155,6 +156,11 @@ func runWorker(ctx context.Context, cfg config.Config, sink pipeline.Sink, reg *
 	if err != nil {
 		return err
 	}
+	lag, err := kafkalag.New(kafkalag.Config{Client: clients.Admin(), Group: cfg.Kafka.GroupID, Topics: topics.Orders(),
+		Registerer: reg, Logger: log.With("component", "kafka-lag")})
+	if err != nil {
+		return err
+	}
 
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return srv.Serve(gctx, cfg.Pipeline.ShutdownTimeout) })
@@ -163,6 +169,7 @@ func runWorker(ctx context.Context, cfg config.Config, sink pipeline.Sink, reg *
 		defer srv.SetReady(false)
 		return p.Run(gctx)
 	})
+	g.Go(func() error { return lag.Run(gctx) })
 	if blocklist != nil {
 		g.Go(func() error { return blocklist.Run(gctx) })
 	}
