@@ -92,19 +92,25 @@ type Partition struct {
 
 // Measure measures every partition of the topics once and sets the gauges.
 func (m *Monitor) Measure(ctx context.Context) ([]Partition, error) {
-	committed, err := m.committed(ctx)
+	// One look at each topic's offsets serves both the partitions to ask
+	// the group about and the lag.
+	firsts, ends := map[string]map[int]int64{}, map[string]map[int]int64{}
+	for _, topic := range m.cfg.Topics {
+		f, e, err := kafkaclient.OffsetRange(ctx, m.cfg.Client, topic)
+		if err != nil {
+			return nil, fmt.Errorf("kafkalag: %w", err)
+		}
+		firsts[topic], ends[topic] = f, e
+	}
+	committed, err := m.committed(ctx, ends)
 	if err != nil {
 		return nil, err
 	}
 	now := m.cfg.Now()
 	var out []Partition
 	for _, topic := range m.cfg.Topics {
-		firsts, ends, err := kafkaclient.OffsetRange(ctx, m.cfg.Client, topic)
-		if err != nil {
-			return nil, fmt.Errorf("kafkalag: %w", err)
-		}
-		for part, end := range ends {
-			p := Partition{Topic: topic, Partition: part, First: firsts[part], End: end, Committed: -1}
+		for part, end := range ends[topic] {
+			p := Partition{Topic: topic, Partition: part, First: firsts[topic][part], End: end, Committed: -1}
 			if c, ok := committed[topic][part]; ok {
 				p.Committed = c
 			}
@@ -130,15 +136,12 @@ func (m *Monitor) Measure(ctx context.Context) ([]Partition, error) {
 	return out, nil
 }
 
-// committed is the group's committed offsets by topic and partition.
-func (m *Monitor) committed(ctx context.Context) (map[string]map[int]int64, error) {
+// committed is the group's committed offsets of the partitions of ends, by
+// topic and partition.
+func (m *Monitor) committed(ctx context.Context, ends map[string]map[int]int64) (map[string]map[int]int64, error) {
 	req := &kafka.OffsetFetchRequest{GroupID: m.cfg.Group, Topics: map[string][]int{}}
-	for _, topic := range m.cfg.Topics {
-		_, ends, err := kafkaclient.OffsetRange(ctx, m.cfg.Client, topic)
-		if err != nil {
-			return nil, fmt.Errorf("kafkalag: %w", err)
-		}
-		for p := range ends {
+	for topic, parts := range ends {
+		for p := range parts {
 			req.Topics[topic] = append(req.Topics[topic], p)
 		}
 	}
