@@ -98,12 +98,11 @@ func Replay(ctx context.Context, cfg ReplayConfig) (ReplaySummary, error) {
 		}
 		for _, msg := range msgs {
 			sum.Read++
-			if cfg.AccountingTopic != "" && header(msg, HeaderFromTopic) == cfg.AccountingTopic {
+			posting := cfg.AccountingTopic != "" && header(msg, HeaderFromTopic) == cfg.AccountingTopic
+			if posting {
 				sum.Accounting++
-				again = append(again, kafka.Message{Key: msg.Key, Value: msg.Value, Headers: kafkaHeaders(msg.Headers)})
-				continue
 			}
-			if !cfg.Filter.match(msg) {
+			if posting || !cfg.Filter.match(msg) {
 				again = append(again, kafka.Message{Key: msg.Key, Value: msg.Value, Headers: kafkaHeaders(msg.Headers)})
 				continue
 			}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"slices"
 	"strconv"
 	"time"
 
@@ -50,18 +49,12 @@ func runAccounting(ctx context.Context, cfg Config, app config.Config, admin *ka
 	}
 	// The sellers sell across Europe under the One Stop Shop: their
 	// organisations have tax rates for DE's 19% and IE's 23% too.
-	xs, err := xerotest.Start(xerotest.Config{TaxRates: append(slices.Clone(xerotest.DefaultTaxRates),
-		xerotest.TaxRate{TaxType: "OSSDE19", Name: "19% OSS (DE)", Status: "ACTIVE", EffectiveRate: "19"},
-		xerotest.TaxRate{TaxType: "OSSIE23", Name: "23% OSS (IE)", Status: "ACTIVE", EffectiveRate: "23"})})
+	xs, err := xerotest.Start(xerotest.Config{TaxRates: xerotest.OSSTaxRates})
 	if err != nil {
 		return nil, err
 	}
 	defer xs.Close()
-	accounts, codes, rates := quickbookstest.UKCompany()
-	codes = append(codes, quickbookstest.TaxCode{ID: "31", Name: "19% OSS DE", Active: true, SalesRates: []string{"41"}},
-		quickbookstest.TaxCode{ID: "32", Name: "23% OSS IE", Active: true, SalesRates: []string{"42"}})
-	rates = append(rates, quickbookstest.TaxRate{ID: "41", Name: "19% OSS DE (sales)", Active: true, Rate: "19"},
-		quickbookstest.TaxRate{ID: "42", Name: "23% OSS IE (sales)", Active: true, Rate: "23"})
+	accounts, codes, rates := quickbookstest.OSSCompany()
 	qs, err := quickbookstest.Start(quickbookstest.Config{Accounts: accounts, TaxCodes: codes, TaxRates: rates})
 	if err != nil {
 		return nil, err

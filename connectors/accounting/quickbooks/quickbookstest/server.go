@@ -119,6 +119,17 @@ func UKCompany() ([]Account, []TaxCode, []TaxRate) {
 		}
 }
 
+// OSSCompany is UKCompany selling across Europe under the One Stop Shop:
+// with tax codes 31 (DE's 19%) and 32 (IE's 23%) too.
+func OSSCompany() ([]Account, []TaxCode, []TaxRate) {
+	accounts, codes, rates := UKCompany()
+	codes = append(codes, TaxCode{ID: "31", Name: "19% OSS DE", Active: true, SalesRates: []string{"41"}},
+		TaxCode{ID: "32", Name: "23% OSS IE", Active: true, SalesRates: []string{"42"}})
+	rates = append(rates, TaxRate{ID: "41", Name: "19% OSS DE (sales)", Active: true, Rate: "19"},
+		TaxRate{ID: "42", Name: "23% OSS IE (sales)", Active: true, Rate: "23"})
+	return accounts, codes, rates
+}
+
 // Item is a product or service of the company, as the Item query returns
 // it.
 type Item struct {

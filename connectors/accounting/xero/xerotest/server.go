@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -62,6 +63,10 @@ var (
 		{"RRINPUT", "5% (VAT on Expenses)", "ACTIVE", "5"}, {"ZERORATEDINPUT", "Zero Rated Expenses", "ACTIVE", "0"},
 		{"NONE", "No VAT", "ACTIVE", "0"}, {"EXEMPTOUTPUT", "Exempt Income", "ACTIVE", "0"},
 	}
+	// OSSTaxRates are DefaultTaxRates and an organisation's One Stop Shop
+	// rates for selling across Europe: OSSDE19 (19%) and OSSIE23 (23%).
+	OSSTaxRates = append(slices.Clone(DefaultTaxRates),
+		TaxRate{"OSSDE19", "19% OSS (DE)", "ACTIVE", "19"}, TaxRate{"OSSIE23", "23% OSS (IE)", "ACTIVE", "23"})
 )
 
 // Config configures a Server.
