@@ -122,6 +122,7 @@ func New(cfg Config) (*Dispatcher, error) {
 	if err != nil {
 		return nil, fmt.Errorf("dispatch metrics: %w", err)
 	}
+	m.start(slices.Sorted(maps.Keys(cfg.Connectors)))
 	work := cfg.Work
 	if work == nil {
 		if work, err = Couriers(CouriersConfig{

@@ -100,6 +100,24 @@ func (s *Server) Addr() string { return s.listener.Addr().String() }
 // SetReady sets what /readyz answers.
 func (s *Server) SetReady(ready bool) { s.ready.Store(ready) }
 
+// Readiness is orderflow_ready: 1 while /readyz answers ready, else 0. The
+// kubelet acts on /readyz; this is for the alert and the dashboard, which
+// see a process that runs but does no work (up, yet not ready) for long.
+func (s *Server) Readiness() prometheus.Collector {
+	return prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "orderflow_ready",
+		Help: "1 while the process answers ready on /readyz (consuming and committing), else 0.",
+	}, func() float64 {
+		if s.ready.Load() {
+			return 1
+		}
+		return 0
+	})
+}
+
+// Close releases the listener of a Server that will not Serve.
+func (s *Server) Close() error { return s.listener.Close() }
+
 // Serve serves until ctx ends, then shuts down within timeout.
 func (s *Server) Serve(ctx context.Context, timeout time.Duration) error {
 	errc := make(chan error, 1)

@@ -109,7 +109,11 @@ commands:
 // newRegistry is a command's registry: Go and process metrics, and this
 // build's orderflow_build_info.
 func newRegistry() *prometheus.Registry {
-	reg := telemetry.NewRegistry()
+	return withBuildInfo(telemetry.NewRegistry())
+}
+
+// withBuildInfo adds this build's orderflow_build_info to reg.
+func withBuildInfo(reg *prometheus.Registry) *prometheus.Registry {
 	reg.MustRegister(telemetry.BuildInfo(version, commit))
 	return reg
 }

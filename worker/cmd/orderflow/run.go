@@ -192,7 +192,14 @@ func listenMetrics(cfg config.Config, reg *prometheus.Registry, log *slog.Logger
 	if cfg.Metrics.Pprof {
 		opts = append(opts, telemetry.WithPprof())
 	}
-	return telemetry.Listen(cfg.Metrics.Listen, reg, log, opts...)
+	srv, err := telemetry.Listen(cfg.Metrics.Listen, reg, log, opts...)
+	if err != nil {
+		return nil, err
+	}
+	if err := reg.Register(srv.Readiness()); err != nil {
+		return nil, errors.Join(fmt.Errorf("readiness metric: %w", err), srv.Close())
+	}
+	return srv, nil
 }
 
 // closeKafka closes a stopped command's Kafka clients, in order (the
