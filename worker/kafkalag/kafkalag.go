@@ -61,6 +61,7 @@ func New(cfg Config) (*Monitor, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	cfg.Logger = cfg.Logger.With("component", "kafka-lag")
 	m := metricsreg.NewSet(cfg.Registerer)
 	mon := &Monitor{
 		cfg: cfg,
@@ -195,7 +196,7 @@ func (m *Monitor) timestampAt(ctx context.Context, topic string, partition int, 
 func (m *Monitor) Run(ctx context.Context) error {
 	for {
 		if _, err := m.Measure(ctx); err != nil && ctx.Err() == nil {
-			m.cfg.Logger.Warn("consumer lag not measured", "group", m.cfg.Group, "error", err)
+			m.cfg.Logger.Warn("consumer lag not measured", "group", m.cfg.Group, "err", err)
 		}
 		if backoff.Sleep(ctx, m.cfg.Interval) != nil {
 			return nil

@@ -157,7 +157,7 @@ func runWorker(ctx context.Context, cfg config.Config, sink pipeline.Sink, reg *
 		return err
 	}
 	lag, err := kafkalag.New(kafkalag.Config{Client: clients.Admin(), Group: cfg.Kafka.GroupID, Topics: topics.Orders(),
-		Registerer: reg, Logger: log.With("component", "kafka-lag")})
+		Registerer: reg, Logger: log})
 	if err != nil {
 		return err
 	}
@@ -176,12 +176,13 @@ func runWorker(ctx context.Context, cfg config.Config, sink pipeline.Sink, reg *
 	if purger != nil {
 		g.Go(func() error { return purger.Run(gctx, cfg.Retention.Interval) })
 	}
-	log.Info("worker started", "brokers", cfg.Kafka.Brokers, "group", cfg.Kafka.GroupID,
+	own := log.With("component", "worker") // the packages above tag their own
+	own.Info("worker started", "brokers", cfg.Kafka.Brokers, "group", cfg.Kafka.GroupID,
 		"topics", topics.Orders(), "metrics", srv.Addr())
 	runErr := g.Wait()
 
 	runErr = errors.Join(runErr, closeKafka(cfg.Pipeline.ShutdownTimeout, consumer.Close, dlq.Close, courierOutbox.Close))
-	log.Info("worker stopped", "err", runErr)
+	own.Info("worker stopped", "err", runErr)
 	return runErr
 }
 
@@ -192,7 +193,7 @@ func listenMetrics(cfg config.Config, reg *prometheus.Registry, log *slog.Logger
 	if cfg.Metrics.Pprof {
 		opts = append(opts, telemetry.WithPprof())
 	}
-	srv, err := telemetry.Listen(cfg.Metrics.Listen, reg, log, opts...)
+	srv, err := telemetry.Listen(cfg.Metrics.Listen, reg, log.With("component", "metrics"), opts...)
 	if err != nil {
 		return nil, err
 	}
