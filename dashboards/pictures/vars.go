@@ -39,7 +39,7 @@ type window struct {
 // A variable's value, in order: set[name] (inserted as given, so it may be
 // a regex such as "acme|globex"); for a variable with includeAll, its
 // allValue or ".*"; its current value from the JSON (several values as
-// "(a|b)"). Built-ins: $__interval is the step, $__interval_ms the same in
+// "(a|b)"); else ".*". Built-ins: $__interval is the step, $__interval_ms the same in
 // milliseconds, $__range and $__range_s (_ms) the window, and
 // $__rate_interval Grafana's max($__interval + scrape, 4 × scrape).
 func variables(d *Dashboard, set map[string]string, w window) map[string]string {
@@ -54,9 +54,13 @@ func variables(d *Dashboard, set map[string]string, w window) map[string]string 
 		case v.IncludeAll:
 			vals[v.Name] = allValue
 		default:
-			if cur, ok := currentValue(v.Current.Value); ok {
-				vals[v.Name] = cur
+			cur, ok := currentValue(v.Current.Value)
+			if !ok {
+				// Grafana would pick the first value a query returns; every
+				// value shows more, with no query to run.
+				cur = allValue
 			}
+			vals[v.Name] = cur
 		}
 	}
 	maps.Copy(vals, set)

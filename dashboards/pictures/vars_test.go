@@ -39,7 +39,7 @@ func TestMainPanelsAreTheTimeSeriesOnScreenInReadingOrder(t *testing.T) {
 
 // Variables are substituted as Grafana does with every variable on "All":
 // includeAll without allValue is .*, allValue as given, a custom variable its
-// current value, the built-in intervals from the window; a value set by the
+// current value, a variable with neither .*, the built-in intervals from the window; a value set by the
 // caller wins; an unknown variable stays for Prometheus to reject.
 func TestVariablesAreSubstitutedAsGrafanaDoesForAll(t *testing.T) {
 	d := exampleDashboard(t)
@@ -62,6 +62,8 @@ func TestVariablesAreSubstitutedAsGrafanaDoesForAll(t *testing.T) {
 			`sum(rate(orderflow_orders_normalized_total[10s]))`},
 		{"a custom variable's current value", d.Panels[4].Panels[0].Targets[0].Expr, all,
 			`histogram_quantile(0.99, sum by (le) (rate(orderflow_batch_duration_seconds_bucket[60s])))`},
+		{"a variable without includeAll or a current value is all", `x{topic=~"$topic"}`, all,
+			`x{topic=~".*"}`},
 		{"$__range is the window", d.Panels[1].Targets[0].Expr, all,
 			`sum(increase(orderflow_orders_normalized_total[900s]))`},
 		{"a value set by the caller", d.Panels[2].Targets[0].Expr, acme,
