@@ -69,6 +69,17 @@ demo: up build ## the main job end to end: fresh topics and databases, generated
 # DEMO_FLAGS: e.g. --count 100000 --seed 7 --tenants 5
 DEMO_FLAGS ?=
 
+.PHONY: dashboards
+dashboards: ## write dashboards/*.json from their builders (dashboards/generate); a test fails when they differ
+	go run ./dashboards/generate
+
+.PHONY: pictures
+pictures: up ## draw each dashboard's main panels from the stack's Prometheus (run after make demo) to dashboards/pictures/<uid>.png
+	set -a; source "$(STACK_DIR)/env"; set +a; go run ./worker/cmd/orderflow-pictures $(PICTURES_FLAGS)
+
+# PICTURES_FLAGS: e.g. --since 1h (the window ends now; default 15m)
+PICTURES_FLAGS ?=
+
 .PHONY: migrate
 migrate: up build ## apply the ClickHouse schema to the local stack's databases
 	set -a; source "$(STACK_DIR)/env"; set +a; bin/orderflow migrate --config deploy/local/orderflow.yaml
