@@ -724,9 +724,13 @@ func (p *Pipeline) retry(ctx context.Context, stage string, batch uint64, fn fun
 		}
 		wait := p.backoff.Delay(attempt)
 		p.metrics.retries.WithLabelValues(stage).Inc()
-		level := slog.LevelInfo
-		if attempt > 0 {
-			level = slog.LevelDebug
+		// A failing server is worth one WARN per batch (the on-call engineer
+		// reads it beside the alert), and one every tenth attempt while it
+		// lasts, so that a long outage stays in the log without one line per
+		// retry; the attempts between are debug.
+		level := slog.LevelDebug
+		if attempt%10 == 0 {
+			level = slog.LevelWarn
 		}
 		p.log.Log(ctx, level, "stage failed; retrying", "stage", stage, "batch", batch, "attempt", attempt+1, "wait", wait, "err", err)
 		if err := backoff.Sleep(ctx, wait); err != nil {
