@@ -19,8 +19,10 @@
 //     either (DESIGN.md does not class them as non-personal); a message is
 //     named by topic, partition and offset, an order in a batch by its place.
 //   - Expected events (card numbers removed, free text dropped, messages
-//     dead-lettered, labels skipped as expired, retries) give at most one
-//     WARN line per batch, a summary with counts; the metrics count them.
+//     dead-lettered, labels skipped as expired) give at most one WARN line
+//     per batch, a summary with counts; the metrics count them. A failing
+//     server is not expected: the pipeline's retries of a batch are a WARN
+//     on the first attempt and every tenth, debug between.
 //
 // It depends only on the standard library, so every package (worker and connectors) and every
 // test can read it.

@@ -146,7 +146,7 @@ func checkObserved(t *testing.T, obs demo.Observed, personal []string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(obs.Queries) != len(panels)+len(rules) || len(rules) < 15 {
+	if len(obs.Queries) != len(panels)+len(rules) || len(rules) < 16 {
 		t.Fatalf("%d queries evaluated, want %d panels' and %d rules'", len(obs.Queries), len(panels), len(rules))
 	}
 	for _, q := range obs.Queries {
