@@ -11,9 +11,11 @@ LDFLAGS := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 # fixed scrape address and from starving the servers on a 2-core machine.
 TEST_FLAGS ?= -race -count=1 -p 1 -timeout 20m
 # The end-to-end tests of whole paths under faults (stand-ins failing a third of their
-# calls, the dispatcher SIGKILLed and started again): their own target, which .ci/run
-# runs after `make test`, so that `make test` stays under ten minutes.
-E2E_TESTS := ^(TestCourierJobsReachTheirCouriersOnce|TestBooksArePostedOnceAndReconcile)$$
+# calls, the dispatcher SIGKILLed and started again) and through time (seven years of
+# orders purged, offboarded and purged again): their own target, which .ci/run runs
+# after `make test`, so that `make test` stays under ten minutes.
+E2E_TESTS := ^(TestCourierJobsReachTheirCouriersOnce|TestBooksArePostedOnceAndReconcile|TestSevenYearsOfOrders)$$
+E2E_PKGS := ./worker/cmd/orderflow/ ./worker/retention/
 
 .PHONY: help
 help: ## list the targets
@@ -40,8 +42,8 @@ test: up ## start the stack if needed, then run every test against it (but test-
 	set -a; source "$(STACK_DIR)/env"; set +a; go test $(TEST_FLAGS) -skip '$(E2E_TESTS)' ./...
 
 .PHONY: test-e2e
-test-e2e: up ## the end-to-end tests under faults: couriers and books (.ci/run runs them too)
-	set -a; source "$(STACK_DIR)/env"; set +a; go test $(TEST_FLAGS) -run '$(E2E_TESTS)' ./worker/cmd/orderflow/
+test-e2e: up ## the end-to-end tests: couriers and books under faults, seven years of retention (.ci/run runs them too)
+	set -a; source "$(STACK_DIR)/env"; set +a; go test $(TEST_FLAGS) -run '$(E2E_TESTS)' $(E2E_PKGS)
 
 .PHONY: test-short
 test-short: ## unit tests only: integration tests skip without the stack (CI never skips)
@@ -68,6 +70,17 @@ demo: up build ## the main job end to end: fresh topics and databases, generated
 
 # DEMO_FLAGS: e.g. --count 100000 --seed 7 --tenants 5
 DEMO_FLAGS ?=
+
+.PHONY: dashboards
+dashboards: ## write dashboards/*.json from their builders (dashboards/generate); a test fails when they differ
+	go run ./dashboards/generate
+
+.PHONY: pictures
+pictures: up ## draw each dashboard's main panels from the stack's Prometheus (run after make demo) to dashboards/pictures/<uid>.png
+	set -a; source "$(STACK_DIR)/env"; set +a; go run ./worker/cmd/orderflow-pictures $(PICTURES_FLAGS)
+
+# PICTURES_FLAGS: e.g. --since 1h (the window ends now; default 15m)
+PICTURES_FLAGS ?=
 
 .PHONY: migrate
 migrate: up build ## apply the ClickHouse schema to the local stack's databases

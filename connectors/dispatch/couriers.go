@@ -77,6 +77,7 @@ func Couriers(cfg CouriersConfig) (Work, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	cfg.Logger = cfg.Logger.With("component", "dispatch")
 	routes := map[string]route{}
 	for _, name := range slices.Sorted(maps.Keys(cfg.Connectors)) {
 		c := cfg.Connectors[name]

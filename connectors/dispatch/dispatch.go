@@ -122,6 +122,7 @@ func New(cfg Config) (*Dispatcher, error) {
 	if err != nil {
 		return nil, fmt.Errorf("dispatch metrics: %w", err)
 	}
+	m.start(slices.Sorted(maps.Keys(cfg.Connectors)))
 	work := cfg.Work
 	if work == nil {
 		if work, err = Couriers(CouriersConfig{
@@ -136,7 +137,7 @@ func New(cfg Config) (*Dispatcher, error) {
 		work:     work,
 		parked:   newWriter(cfg.Brokers, cfg.Transport, cfg.ParkedTopic),
 		metrics:  m,
-		log:      cfg.Logger,
+		log:      cfg.Logger.With("component", "dispatch"), // cfg.Logger goes on to Couriers, which tags its own
 		limiters: map[limiterKey]*rate.Limiter{},
 	}, nil
 }
@@ -163,7 +164,7 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 			if failure.Of(err) == failure.Worker {
 				return fmt.Errorf("dispatch: fetch: %w", err)
 			}
-			d.log.Warn("dispatch: fetch failed; retrying", "error", err)
+			d.log.Log(ctx, retryLevel(retry), "dispatch: fetch failed; retrying", "attempt", retry+1, "err", err)
 			if backoff.Sleep(ctx, d.cfg.Backoff.Delay(retry)) != nil {
 				return nil
 			}
@@ -200,11 +201,21 @@ func (d *Dispatcher) Dispatch(ctx context.Context, batch stream.Batch) error {
 		case failure.Of(err) == failure.Worker:
 			return fmt.Errorf("dispatch: %w", err)
 		}
-		d.log.Warn("dispatch: batch failed; retrying it", "batch", batch.ID, "jobs", len(batch.Messages), "error", err)
+		d.log.Log(ctx, retryLevel(retry), "dispatch: batch failed; retrying it", "batch", batch.ID, "jobs", len(batch.Messages), "attempt", retry+1, "err", err)
 		if err := backoff.Sleep(ctx, d.cfg.Backoff.Delay(retry)); err != nil {
 			return err
 		}
 	}
+}
+
+// retryLevel is the level of a retry's line: info for the first failure,
+// debug for the next ones (a retry is expected, and counted in the metrics;
+// an outage would otherwise give a line per attempt).
+func retryLevel(retry int) slog.Level {
+	if retry == 0 {
+		return slog.LevelInfo
+	}
+	return slog.LevelDebug
 }
 
 // status is where a job stands.
@@ -437,6 +448,11 @@ func (d *Dispatcher) writeParked(ctx context.Context, st *state) error {
 	if err := write(ctx, d.parked, msgs); err != nil {
 		return err
 	}
+	if len(todo) > 0 {
+		// One WARN per write: parked jobs need an operator (replay-parked
+		// after a fix), and each is logged below at info with its reason.
+		d.log.Warn("dispatch: jobs parked", "batch", st.batch.ID, "jobs", len(todo))
+	}
 	for _, it := range todo {
 		it.written = true
 		connector := cmp.Or(it.Connector, noConnector)
@@ -445,8 +461,8 @@ func (d *Dispatcher) writeParked(ctx context.Context, st *state) error {
 		if header(it.msg, HeaderReplayedFrom) != "" {
 			d.metrics.replayed.WithLabelValues(connector, jobParked).Inc()
 		}
-		d.log.Warn("dispatch: job parked", "connector", connector, "reason", it.reason, "tenant", it.Tenant,
-			"attempts", it.attempts, "topic", it.msg.Topic, "partition", it.msg.Partition, "offset", it.msg.Offset, "error", it.err)
+		d.log.Info("dispatch: job parked", "batch", st.batch.ID, "connector", connector, "reason", it.reason, "tenant", it.Tenant,
+			"attempts", it.attempts, "topic", it.msg.Topic, "partition", it.msg.Partition, "offset", it.msg.Offset, "err", it.err)
 	}
 	return nil
 }

@@ -50,3 +50,25 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	}
 	return m, s.Err()
 }
+
+// parkReasons are every reason a job is parked for.
+var parkReasons = []string{ReasonRefused, ReasonRetriesExhausted, ReasonNoConnector, ReasonMalformed, ReasonUndecryptable, ReasonProjection}
+
+// start makes the series of parks, replays and retries exist at zero for
+// every connector before the first of them happens, so that a dashboard
+// shows 0 rather than "no data", and an alert on their increase sees the
+// first one (increase() needs a sample before it).
+func (m *metrics) start(connectors []string) {
+	for _, c := range append(connectors, noConnector) {
+		for _, reason := range parkReasons {
+			m.parked.WithLabelValues(c, reason)
+		}
+		if c == noConnector {
+			continue
+		}
+		m.retries.WithLabelValues(c)
+		for _, outcome := range []string{jobDelivered, jobParked} {
+			m.replayed.WithLabelValues(c, outcome)
+		}
+	}
+}

@@ -83,6 +83,7 @@ func Replay(ctx context.Context, cfg ReplayConfig) (ReplaySummary, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	cfg.Logger = cfg.Logger.With("component", "dispatch")
 	from, end, err := replayRange(ctx, cfg)
 	if err != nil {
 		return sum, err

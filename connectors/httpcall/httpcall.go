@@ -97,6 +97,9 @@ func New(cfg Config) (*Caller, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	// The connector's lines (this Caller's and, through Caller.Logger, the
+	// connector's own) are its provider's component; httpcall has none.
+	cfg.Logger = cfg.Logger.With("component", cfg.Provider)
 	if cfg.Clock == nil {
 		cfg.Clock = RealClock{}
 	}

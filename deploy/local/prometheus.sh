@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Prometheus from Debian's package, with its own config and TSDB under the stack
 # folder. It scrapes the worker's metrics address, the smoke test's endpoint and the
-# Pushgateway.
+# Pushgateway, and evaluates orderflow's alert rules (dashboards/alerts/orderflow.yaml).
 # Usage: prometheus.sh start|stop|status
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -20,8 +20,14 @@ write_config() {
 global:
   scrape_interval: 5s
   evaluation_interval: 5s
+# The alert rules production uses; \`make demo\` prints which fire. (No
+# Alertmanager here: Prometheus' Alerts page and API show them.)
+rule_files:
+  - $repo_root/dashboards/alerts/orderflow.yaml
 scrape_configs:
+  # Every 2 s: a demo step lasts seconds, and rate() needs two samples.
   - job_name: orderflow
+    scrape_interval: 2s
     static_configs:
       - targets: ["127.0.0.1:$WORKER_METRICS_PORT"]
   # Served only while the Prometheus smoke test runs.

@@ -138,7 +138,10 @@ func New(cfg Config) (*Consumer, error) {
 		QueueCapacity:         cfg.BatchMaxMessages,
 		WatchPartitionChanges: true,
 		ErrorLogger: kafka.LoggerFunc(func(msg string, args ...any) {
-			logger.Warn("kafka reader", "detail", fmt.Sprintf(msg, args...))
+			// Info: the reader retries these itself (joining the group, a
+			// broker that moved), and what it cannot get past reaches Fetch
+			// as an error, which the pipeline retries and logs.
+			logger.Info("kafka reader", "detail", fmt.Sprintf(msg, args...))
 		}),
 	})
 	return &Consumer{reader: reader, maxBatch: cfg.BatchMaxMessages, maxWait: cfg.BatchMaxWait,
@@ -167,7 +170,7 @@ func (c *Consumer) Fetch(ctx context.Context) (stream.Batch, error) {
 		msg, err := c.reader.FetchMessage(fillCtx)
 		if err != nil {
 			if fillCtx.Err() == nil {
-				c.log.Warn("fetch failed while a batch filled; handing out what it holds",
+				c.log.Info("fetch failed while a batch filled; handing out what it holds",
 					"messages", len(msgs), "err", err)
 			}
 			break // the batch's time is up (or ctx ended, or the reader failed): hand out what we have
@@ -225,7 +228,7 @@ func (c *Consumer) Commit(ctx context.Context, batch stream.Batch) error {
 	if known && gen != c.currentGeneration() {
 		c.forget(batch.ID)
 		c.log.Info("the group rebalanced since this batch was fetched: not committing it; its partitions' owners read it again",
-			"messages", len(batch.Messages))
+			"batch", batch.ID, "messages", len(batch.Messages))
 		return nil
 	}
 	if err := c.reader.CommitMessages(ctx, lastPerPartition(batch.Messages)...); err != nil {

@@ -126,6 +126,9 @@ func runAccounting(ctx context.Context, cfg Config, app config.Config, admin *ka
 		}
 	}
 	parked := gather(reg).sumBy("orderflow_connector_parked_total", "connector")
+	if err := cfg.observer.settle(ctx); err != nil {
+		return nil, err
+	}
 	stop()
 	if err := <-done; err != nil {
 		return nil, fmt.Errorf("dispatcher: %w", err)

@@ -309,6 +309,11 @@ func runDispatcherUntilDone(ctx context.Context, cfg Config, app config.Config, 
 			}
 			say("  %6.0f of %d courier jobs finished (%v)", finished, want, fmtCounts(byOutcome))
 			if finished >= float64(want) {
+				if err := cfg.observer.settle(ctx); err != nil {
+					stop()
+					<-done
+					return err
+				}
 				stop()
 				if err := <-done; err != nil {
 					return fmt.Errorf("dispatcher: %w", err)

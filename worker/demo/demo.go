@@ -14,6 +14,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
@@ -61,13 +62,22 @@ type Config struct {
 	// Dispatcher runs the courier dispatcher as `orderflow dispatch` wires it,
 	// with its metrics on reg, until ctx ends. Nil skips the courier step.
 	Dispatcher func(ctx context.Context, cfg config.Config, reg *prometheus.Registry) error
-	// NewPurger builds the retention engine the dry runs use. Required.
-	NewPurger func(cfg config.Config, conn driver.Conn) (Purger, error)
+	// NewPurger builds the retention engine the dry runs use, with its
+	// metrics on reg. Required.
+	NewPurger func(cfg config.Config, conn driver.Conn, reg *prometheus.Registry) (Purger, error)
+	// Prometheus is the base URL of the Prometheus that scrapes
+	// metrics.listen. With it, each step waits before it stops until
+	// Prometheus has its final values, and the run ends by evaluating every
+	// dashboard and alert query over the run (Summary.Observed). Empty
+	// skips that.
+	Prometheus string
 	// Progress receives a line as each step starts, and every second while
 	// the worker runs. Default: discards.
 	Progress io.Writer
 	// Logger is the log of the migration and the producer. Default: discards.
 	Logger *slog.Logger
+
+	observer *observer
 }
 
 // Defaults of Config.
@@ -107,6 +117,11 @@ type Summary struct {
 	Couriers CourierSummary
 	// The accounting step: each seller's books against ClickHouse.
 	Books []Books
+
+	// Started and Ended bound the run, for queries over it.
+	Started, Ended time.Time
+	// Observed is what Prometheus saw of the run and what /metrics exposed.
+	Observed Observed
 
 	// Dry-run purges: rows per table that would go as of PurgeAsOf[0] (+22
 	// days: every label, nothing else) and PurgeAsOf[1] (+12 years: everything).
@@ -162,7 +177,8 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 	app.Kafka.GroupID = "orderflow-demo-" + stamp
 	app.ClickHouse.Database, app.ClickHouse.RestrictedDatabase = cfg.Database, cfg.RestrictedDatabase
 	say := func(format string, args ...any) { fmt.Fprintf(cfg.Progress, "demo: "+format+"\n", args...) }
-	sum := Summary{Seed: cfg.Seed, Topics: app.Kafka.Topics, Databases: [2]string{cfg.Database, cfg.RestrictedDatabase}}
+	sum := Summary{Seed: cfg.Seed, Topics: app.Kafka.Topics, Databases: [2]string{cfg.Database, cfg.RestrictedDatabase}, Started: time.Now()}
+	cfg.observer = newObserver(cfg.Prometheus, app.Metrics.Listen)
 
 	clients, err := kafkaclient.New(app.Kafka)
 	if err != nil {
@@ -223,9 +239,38 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 		}
 	}
 
-	purger, err := cfg.NewPurger(app, conn)
+	// The dry runs serve their metrics as the purge CronJob does while it
+	// runs: the retention dashboard's oldest rows and limits are theirs.
+	purgeReg := telemetry.NewRegistry()
+	purger, err := cfg.NewPurger(app, conn, purgeReg)
 	if err != nil {
 		return sum, err
+	}
+	srv, err := telemetry.Listen(app.Metrics.Listen, purgeReg, cfg.Logger)
+	if err != nil {
+		return sum, fmt.Errorf("serving the purge's metrics: %w", err)
+	}
+	srvCtx, stopServing := context.WithCancel(ctx)
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(srvCtx, time.Second) }()
+	stopPurgeMetrics := sync.OnceFunc(func() {
+		stopServing()
+		<-served
+	})
+	defer stopPurgeMetrics()
+	// A real pass as of the run's start, as the CronJob makes: it measures
+	// the oldest rows of each class and jurisdiction (the retention
+	// dashboard's figures), and removes nothing, since every row was
+	// written after it, within its limit (the writer skips labels already
+	// expired).
+	report, err := purger.Purge(ctx, sum.Started, false)
+	if err != nil {
+		return sum, fmt.Errorf("purge as of the run's start: %w", err)
+	}
+	for table, n := range PurgeRows(report) {
+		if n > 0 {
+			return sum, fmt.Errorf("purge as of the run's start removed %d rows of %s: written past their limit", n, table)
+		}
 	}
 	now := time.Now().UTC()
 	// +12 years: financial records are kept to the end of their financial
@@ -242,6 +287,17 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 		} else {
 			sum.Purge12y = PurgeRows(report)
 		}
+	}
+	if err := cfg.observer.settle(ctx); err != nil {
+		return sum, err
+	}
+	stopPurgeMetrics()
+	sum.Ended = time.Now()
+	if cfg.Prometheus != "" {
+		say("asking Prometheus what it saw: every dashboard panel's and alert rule's query over the run ...")
+	}
+	if sum.Observed, err = cfg.observer.observe(ctx, sum.Started, sum.Ended); err != nil {
+		return sum, err
 	}
 	return sum, nil
 }
@@ -279,6 +335,9 @@ func runUntilCommitted(ctx context.Context, cfg Config, app config.Config, reg *
 			last = committed
 			if committed >= float64(want) {
 				elapsed := time.Since(start)
+				if err := cfg.observer.settle(ctx); err != nil {
+					return stop(err)
+				}
 				stopWorker()
 				if err := <-workerDone; err != nil {
 					return elapsed, fmt.Errorf("worker: %w", err)

@@ -286,7 +286,7 @@ func (w *Writer) Write(ctx context.Context, batch uint64, orders []protected.Ord
 	// Counted once the batch is written, so that the retries of a failing
 	// batch do not count its labels again.
 	w.m.labelsSkipped.Add(float64(bs.labelsSkipped))
-	w.log.Debug("batch written", "orders", len(orders), "lines", bs.blocks[orderLineFacts].rows,
+	w.log.Debug("batch written", "batch", batch, "orders", len(orders), "lines", bs.blocks[orderLineFacts].rows,
 		"labels", bs.blocks[deliveryLabels].rows, "labels_expired", bs.labelsSkipped, "duration", time.Since(start))
 	return nil
 }
@@ -324,7 +324,8 @@ func (w *Writer) insert(ctx context.Context, b *block) error {
 	start := time.Now()
 	if err := w.send(ctx, b); err != nil {
 		w.m.errors[t].Inc()
-		w.log.Warn("insert failed", "table", t.String(), "rows", b.rows, "error", describe(err))
+		// Debug: the pipeline retries the batch and logs its error once.
+		w.log.Debug("insert failed", "table", t.String(), "rows", b.rows, "err", describe(err))
 		return &InsertError{Database: w.dbs[t], Table: t.String(), Err: err}
 	}
 	w.m.duration[t].Observe(time.Since(start).Seconds())

@@ -91,7 +91,7 @@ func TestEveryMessageNormalises(t *testing.T) {
 		t.Run("seed"+itoa(cfg.Seed), func(t *testing.T) {
 			t.Parallel()
 			g := newGenerator(t, cfg)
-			checkStream(t, g, 20000)
+			checkStream(t, g, 8000)
 		})
 	}
 }

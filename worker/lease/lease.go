@@ -295,7 +295,7 @@ func (l *Lease) renewEvery(ctx context.Context, done chan struct{}) {
 		held := l.held
 		l.mu.Unlock()
 		if err != nil && ctx.Err() == nil {
-			l.log.Warn("lease renewal failed; retrying", "error", err)
+			l.log.Warn("lease renewal failed; retrying", "err", err)
 		}
 		if !held {
 			return

@@ -139,6 +139,12 @@ func TestNoPersonalValueLeaksFromThePipeline(t *testing.T) {
 				}
 				continue
 			}
+			// A timestamp header is checked for its form, not searched: its
+			// digits ("19:00:05.559") hold six of a card number's in a row
+			// at some instants of every day.
+			if _, err := time.Parse(time.RFC3339Nano, string(h.Value)); err == nil {
+				continue
+			}
 			if leaks := privacytest.Leaks(string(h.Value)); len(leaks) > 0 {
 				t.Errorf("DLQ header %s = %q holds %v", h.Key, h.Value, leaks)
 			}

@@ -30,7 +30,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			"Messages published to the dead-letter topic, by stage and reason.",
 			"stage", "reason"),
 		retries: set.CounterVec("orderflow_pipeline_retries_total",
-			"Failed attempts that were retried, by stage (dead_letter, sink, commit).",
+			"Failed attempts that were retried, by stage (fetch, protect, dead_letter, write, commit).",
 			"stage"),
 		batches: set.Counter("orderflow_batches_committed_total",
 			"Batches fully written and committed."),
@@ -54,6 +54,11 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	}
 	if err := set.Err(); err != nil {
 		return nil, fmt.Errorf("pipeline metrics: %w", err)
+	}
+	// At zero from the start: a dashboard shows 0, not "no data", and the
+	// first retry is an increase.
+	for _, stage := range []string{StageFetch, StageProtect, StageDeadLetter, StageWrite, StageCommit} {
+		m.retries.WithLabelValues(stage)
 	}
 	return m, nil
 }

@@ -42,6 +42,7 @@ import (
 	"log/slog"
 	"maps"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -284,7 +285,7 @@ type prepared struct {
 func (p *Pipeline) prepareLoop(ctx context.Context, ready chan<- prepared) error {
 	for {
 		var batch stream.Batch
-		err := p.retry(ctx, StageFetch, func() (err error) {
+		err := p.retry(ctx, StageFetch, 0, func() (err error) {
 			batch, err = p.cfg.Source.Fetch(ctx)
 			return err
 		})
@@ -297,7 +298,7 @@ func (p *Pipeline) prepareLoop(ctx context.Context, ready chan<- prepared) error
 		b, err := p.prepare(ctx, batch)
 		if ctx.Err() != nil {
 			if context.Cause(ctx) == ctx.Err() { // stopped, not failed: say what is dropped
-				p.log.Info("stopping: batch in flight abandoned uncommitted", "messages", len(batch.Messages))
+				p.log.Info("stopping: batch in flight abandoned uncommitted", "batch", batch.ID, "messages", len(batch.Messages))
 			}
 			return nil
 		}
@@ -319,7 +320,7 @@ func (p *Pipeline) writeLoop(ctx context.Context, ready <-chan prepared) error {
 		err := p.writeAndCommit(ctx, b)
 		if ctx.Err() != nil {
 			if context.Cause(ctx) == ctx.Err() { // stopped, not failed: say what is dropped
-				p.log.Info("stopping: batch in flight abandoned uncommitted", "messages", len(b.batch.Messages))
+				p.log.Info("stopping: batch in flight abandoned uncommitted", "batch", b.batch.ID, "messages", len(b.batch.Messages))
 			}
 			return nil
 		}
@@ -342,7 +343,7 @@ func (p *Pipeline) prepare(ctx context.Context, batch stream.Batch) (prepared, e
 	orders, letters, refused := p.normalize(msgs)
 	var out []protected.Order
 	if len(orders) > 0 {
-		err := p.retry(ctx, StageProtect, func() error {
+		err := p.retry(ctx, StageProtect, batch.ID, func() error {
 			for {
 				var n int
 				orders, n = dropRefused(orders, p.refuses(""), func(o normalized) string { return o.order.TenantID })
@@ -388,7 +389,7 @@ func (p *Pipeline) prepare(ctx context.Context, batch stream.Batch) (prepared, e
 		}
 	}
 	// Letters first: once they are durable, the batch may be committed past them.
-	letters, n, err := p.publish(ctx, letters)
+	letters, n, err := p.publish(ctx, batch.ID, letters)
 	if err != nil {
 		return prepared{}, err
 	}
@@ -403,9 +404,9 @@ func (p *Pipeline) prepare(ctx context.Context, batch stream.Batch) (prepared, e
 // succeeds, and returns the letters written and how many it dropped because
 // their tenant has been offboarded (checked before each attempt, and when the
 // publisher's encryption refuses a tenant).
-func (p *Pipeline) publish(ctx context.Context, letters []deadletter.Letter) ([]deadletter.Letter, int, error) {
+func (p *Pipeline) publish(ctx context.Context, batch uint64, letters []deadletter.Letter) ([]deadletter.Letter, int, error) {
 	refused := 0
-	err := p.retry(ctx, StageDeadLetter, func() error {
+	err := p.retry(ctx, StageDeadLetter, batch, func() error {
 		for {
 			var n int
 			letters, n = dropRefused(letters, p.refuses(""), func(l deadletter.Letter) string { return l.TenantID })
@@ -497,7 +498,7 @@ func (p *Pipeline) writeAndCommit(ctx context.Context, b prepared) error {
 			return err
 		}
 		if len(letters) > 0 {
-			letters, n, err := p.publish(ctx, letters)
+			letters, n, err := p.publish(ctx, b.batch.ID, letters)
 			if err != nil {
 				return err
 			}
@@ -505,7 +506,7 @@ func (p *Pipeline) writeAndCommit(ctx context.Context, b prepared) error {
 			b.letters = append(slices.Clip(b.letters), letters...)
 		}
 	}
-	if err := p.retry(ctx, StageCommit, func() error { return p.cfg.Source.Commit(ctx, b.batch) }); err != nil {
+	if err := p.retry(ctx, StageCommit, b.batch.ID, func() error { return p.cfg.Source.Commit(ctx, b.batch) }); err != nil {
 		return err
 	}
 
@@ -526,9 +527,27 @@ func (p *Pipeline) writeAndCommit(ctx context.Context, b prepared) error {
 	p.metrics.batchMessages.Observe(float64(len(b.batch.Messages)))
 	p.metrics.batchSeconds.Observe(time.Since(b.start).Seconds())
 	p.metrics.lastCommit.SetToCurrentTime()
-	p.log.Debug("batch committed", "messages", len(b.batch.Messages), "orders", b.orders, "dead_letters", len(b.letters),
-		"duration", time.Since(b.start))
+	p.logCommitted(b)
 	return nil
+}
+
+// logCommitted writes the one line of a committed batch. Dead letters are
+// expected (a malformed message is the sender's to fix, and the DLQ keeps
+// it), so they give one WARN line per batch, with counts, not one per
+// message; a batch without any is logged at debug.
+func (p *Pipeline) logCommitted(b prepared) {
+	attrs := []any{"batch", b.batch.ID, "messages", len(b.batch.Messages), "orders", b.orders,
+		"dead_letters", len(b.letters), "duration", time.Since(b.start)}
+	if len(b.letters) == 0 {
+		p.log.Debug("batch committed", attrs...)
+		return
+	}
+	reasons := map[string]bool{}
+	for _, l := range b.letters {
+		reasons[l.Reason] = true
+	}
+	attrs = append(attrs, "reasons", strings.Join(slices.Sorted(maps.Keys(reasons)), ","))
+	p.log.Warn("batch committed; messages dead-lettered", attrs...)
 }
 
 // write writes b's protected orders to every sink until all have them, and
@@ -539,7 +558,7 @@ func (p *Pipeline) writeAndCommit(ctx context.Context, b prepared) error {
 func (p *Pipeline) write(ctx context.Context, b *prepared) ([]deadletter.Letter, error) {
 	var letters []deadletter.Letter
 	done := make([]bool, len(p.cfg.Sinks))
-	err := p.retry(ctx, StageWrite, func() error {
+	err := p.retry(ctx, StageWrite, b.batch.ID, func() error {
 		for {
 			err := p.writeHeld(ctx, b, done)
 			if bad := refusedOrders(err, len(b.protected)); bad != nil {
@@ -596,8 +615,9 @@ func (p *Pipeline) unwritable(b *prepared, bad map[int]error) []deadletter.Lette
 	letters := make([]deadletter.Letter, 0, len(bad))
 	for _, i := range slices.Sorted(maps.Keys(bad)) {
 		o := b.protected[i]
-		p.log.Warn("a sink refuses an order for good: dead-lettered", "tenant", o.TenantID, "channel", o.Channel,
-			"order", i, "err", bad[i])
+		// Debug: the batch's committed line counts its dead letters.
+		p.log.Debug("a sink refuses an order for good: dead-lettered", "batch", b.batch.ID, "tenant", o.TenantID,
+			"channel", o.Channel, "index", i, "err", bad[i])
 		letters = append(letters, deadletter.Letter{Source: b.batch.Messages[b.sources[i]], Reason: ReasonUnwritable,
 			Stage: StageWrite, TenantID: o.TenantID, Err: bad[i]})
 	}
@@ -673,13 +693,19 @@ func safeNormalize(n Normalizer, value []byte) (o order.Order, err error) {
 	return n.Normalize(value)
 }
 
-// retry calls fn until it succeeds, ctx ends, or it fails for good: a
+// retry calls fn for the batch numbered batch (0 for none) until it
+// succeeds, ctx ends, or it fails for good: a
 // transient error (failure.Transient, and any error that declares no class)
 // is retried after capped exponential backoff with jitter; any other is
 // returned, marked as permanent for the worker and naming the stage (fn acts
 // itself on the orders an error names, and returns only what it cannot act
 // on).
-func (p *Pipeline) retry(ctx context.Context, stage string, fn func() error) error {
+//
+// A retry is expected (a server restarts, a leader moves) and counted in
+// orderflow_pipeline_retries_total: the first failure of a call is logged at
+// info, the next ones at debug, so an outage does not give a WARN line per
+// attempt; one that lasts shows in the metric and its alerts.
+func (p *Pipeline) retry(ctx context.Context, stage string, batch uint64, fn func() error) error {
 	for attempt := 0; ; attempt++ {
 		err := fn()
 		if err == nil {
@@ -690,15 +716,23 @@ func (p *Pipeline) retry(ctx context.Context, stage string, fn func() error) err
 		}
 		switch failure.Of(err) {
 		case failure.Worker:
-			p.log.Error("stopping: the error is permanent for the worker", "stage", stage, "err", err)
+			p.log.Error("stopping: the error is permanent for the worker", "stage", stage, "batch", batch, "err", err)
 			return &StopError{Stage: stage, Err: err}
 		case failure.Order: // that names no order it can act on
-			p.log.Error("stopping: an order can never pass and the error does not say which", "stage", stage, "err", err)
+			p.log.Error("stopping: an order can never pass and the error does not say which", "stage", stage, "batch", batch, "err", err)
 			return &StopError{Stage: stage, Err: err}
 		}
 		wait := p.backoff.Delay(attempt)
 		p.metrics.retries.WithLabelValues(stage).Inc()
-		p.log.Warn("stage failed; retrying", "stage", stage, "attempt", attempt+1, "wait", wait, "err", err)
+		// A failing server is worth one WARN per batch (the on-call engineer
+		// reads it beside the alert), and one every tenth attempt while it
+		// lasts, so that a long outage stays in the log without one line per
+		// retry; the attempts between are debug.
+		level := slog.LevelDebug
+		if attempt%10 == 0 {
+			level = slog.LevelWarn
+		}
+		p.log.Log(ctx, level, "stage failed; retrying", "stage", stage, "batch", batch, "attempt", attempt+1, "wait", wait, "err", err)
 		if err := backoff.Sleep(ctx, wait); err != nil {
 			return fmt.Errorf("%s: %w", stage, err)
 		}

@@ -199,7 +199,7 @@ func (p *Purger) finish(r *run, a *Action, started time.Time, err error) {
 	attrs := []any{"run_id", r.id, "action", a.Kind, "table", a.Table, "reason", a.Reason,
 		"rows", a.Rows, "outcome", a.Outcome, "duration", a.Duration}
 	if a.Partition != "" {
-		attrs = append(attrs, "partition", a.Partition)
+		attrs = append(attrs, "table_partition", a.Partition) // "partition" is a Kafka partition's
 	}
 	if a.Predicate != "" {
 		attrs = append(attrs, "predicate", a.Predicate)
@@ -215,7 +215,7 @@ func (p *Purger) finish(r *run, a *Action, started time.Time, err error) {
 		level = slog.LevelError
 	}
 	if err != nil {
-		attrs = append(attrs, "error", err)
+		attrs = append(attrs, "err", err)
 	}
 	p.log.Log(context.Background(), level, "retention action", attrs...)
 	r.pending = append(r.pending, *a)
@@ -230,7 +230,7 @@ func (p *Purger) flush(ctx context.Context, r *run) error {
 	defer cancel()
 	err := p.insertLog(ctx, r)
 	if err != nil {
-		p.log.Error("retention: writing purge_log failed", "run_id", r.id, "actions", len(r.pending), "error", err)
+		p.log.Error("retention: writing purge_log failed", "run_id", r.id, "actions", len(r.pending), "err", err)
 		err = fmt.Errorf("recording %d actions in %s.%s: %w", len(r.pending), p.cfg.Database, schema.TablePurgeLog, err)
 	}
 	r.pending = r.pending[:0]

@@ -113,7 +113,7 @@ func (p *Purger) Offboard(ctx context.Context, tenant string, asOf time.Time) (O
 		outcome = runFailed
 		err = fmt.Errorf("retention: offboarding tenant %s: %w", tenant, err)
 		p.log.Error("offboarding failed", "run_id", r.id, "tenant", tenant, "deleted", report.Deleted(),
-			"remaining", report.Remaining(), "duration", report.Duration, "error", err)
+			"remaining", report.Remaining(), "duration", report.Duration, "err", err)
 	} else {
 		p.log.Info("offboarded", "run_id", r.id, "tenant", tenant, "deleted", report.Deleted(),
 			"remaining", report.Remaining(), "duration", report.Duration)
@@ -265,7 +265,7 @@ func (p *Purger) awaitAcks(ctx context.Context, tenant string) (int, error) {
 			attrs := []any{"tenant", tenant, "acknowledged", acked, "pending", pending, "waited", time.Since(start).Round(time.Second),
 				"timeout", cfg.AckTimeout}
 			if err != nil {
-				attrs = append(attrs, "error", err)
+				attrs = append(attrs, "err", err)
 			}
 			p.log.Info("waiting for workers to acknowledge the offboarding", attrs...)
 		}

@@ -394,10 +394,10 @@ func (b *Blocklist) logFailure(err error) {
 	if stale && !b.warnedStale {
 		b.warnedStale = true
 		b.log.Error("offboarded tenants not reloaded within the stale limit: refusing every tenant's Vault calls until a reload succeeds",
-			"stale_after", b.cfg.StaleAfter, "error", err)
+			"stale_after", b.cfg.StaleAfter, "err", err)
 		return
 	}
-	b.log.Warn("offboarded tenants not reloaded; keeping the last list", "error", err)
+	b.log.Warn("offboarded tenants not reloaded; keeping the last list", "err", err)
 }
 
 // stopTimeout bounds the wait for admitted calls when the worker stops.
@@ -412,12 +412,12 @@ func (b *Blocklist) stop() {
 	defer cancel()
 	if err := b.drain(ctx); err != nil {
 		// Its heartbeats stay: offboardings wait until it is certainly quiet.
-		b.log.Warn("stopping with Vault calls still in flight; not signing off", "error", err)
+		b.log.Warn("stopping with Vault calls still in flight; not signing off", "err", err)
 		return
 	}
 	if b.cfg.WorkerID != "" {
 		if _, err := b.writeHeartbeat(ctx, true); err != nil {
-			b.log.Warn("could not record that the worker stopped", "error", err)
+			b.log.Warn("could not record that the worker stopped", "err", err)
 		}
 	}
 }

@@ -126,7 +126,7 @@ func (p *Purger) endPass(report *Report, start time.Time, err error) error {
 		"rows", report.Rows(), "partitions_dropped", report.PartitionsDropped(), "outcome", outcome,
 		"duration", report.Duration}
 	if err != nil {
-		p.log.Error("retention pass failed", append(attrs, "error", err)...)
+		p.log.Error("retention pass failed", append(attrs, "err", err)...)
 	} else {
 		p.log.Info("retention pass", attrs...)
 	}
@@ -195,7 +195,7 @@ func (p *Purger) releaseLease(ctx context.Context) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), auditTimeout)
 	defer cancel()
 	if err := p.cfg.Lease.Release(ctx); err != nil {
-		p.log.Warn("retention: releasing the purge lease failed; it expires by itself", "error", err)
+		p.log.Warn("retention: releasing the purge lease failed; it expires by itself", "err", err)
 	}
 }
 
@@ -557,7 +557,7 @@ func (p *Purger) measureAges(ctx context.Context, asOf time.Time) {
 		}
 	}
 	if err := errors.Join(errs...); err != nil {
-		p.log.Warn("retention: measuring the oldest rows failed", "error", err)
+		p.log.Warn("retention: measuring the oldest rows failed", "err", err)
 		return
 	}
 	age := func(s *stats) float64 {

@@ -25,6 +25,7 @@ const (
 	EnvVaultToken     = "ORDERFLOW_VAULT_TOKEN"
 	EnvPrometheusURL  = "ORDERFLOW_PROMETHEUS_URL"
 	EnvTestScrapeAddr = "ORDERFLOW_TEST_SCRAPE_ADDR"
+	EnvMetricsAddr    = "ORDERFLOW_METRICS_ADDR"
 )
 
 const howToStart = "start the local stack with `make up` and export its addresses " +
@@ -68,6 +69,14 @@ func PrometheusURL(t testing.TB) string {
 func ScrapeAddr(t testing.TB) string {
 	t.Helper()
 	return require(t, EnvTestScrapeAddr, "Prometheus")
+}
+
+// MetricsAddr returns the address that the stack's Prometheus scrapes as the
+// worker (job "orderflow", every 2 s): for a test whose dashboards and alerts
+// must see what it ran. One test at a time may serve there.
+func MetricsAddr(t testing.TB) string {
+	t.Helper()
+	return require(t, EnvMetricsAddr, "Prometheus")
 }
 
 // InCI reports whether the tests run under CI, where nothing may be skipped for want

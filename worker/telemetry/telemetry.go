@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"runtime"
 	"sync/atomic"
 	"time"
 
@@ -27,6 +28,18 @@ func NewRegistry() *prometheus.Registry {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return reg
+}
+
+// BuildInfo is orderflow_build_info{version,commit,goversion} 1: which
+// build a process runs, for dashboards to show and to join on.
+func BuildInfo(version, commit string) prometheus.Collector {
+	g := prometheus.NewGauge(prometheus.GaugeOpts{
+		Name:        "orderflow_build_info",
+		Help:        "The running build: its version, commit and Go version as labels; always 1.",
+		ConstLabels: prometheus.Labels{"version": version, "commit": commit, "goversion": runtime.Version()},
+	})
+	g.Set(1)
+	return g
 }
 
 // Server serves /metrics, /healthz and /readyz.
@@ -86,6 +99,24 @@ func (s *Server) Addr() string { return s.listener.Addr().String() }
 
 // SetReady sets what /readyz answers.
 func (s *Server) SetReady(ready bool) { s.ready.Store(ready) }
+
+// Readiness is orderflow_ready: 1 while /readyz answers ready, else 0. The
+// kubelet acts on /readyz; this is for the alert and the dashboard, which
+// see a process that runs but does no work (up, yet not ready) for long.
+func (s *Server) Readiness() prometheus.Collector {
+	return prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "orderflow_ready",
+		Help: "1 while the process answers ready on /readyz (consuming and committing), else 0.",
+	}, func() float64 {
+		if s.ready.Load() {
+			return 1
+		}
+		return 0
+	})
+}
+
+// Close releases the listener of a Server that will not Serve.
+func (s *Server) Close() error { return s.listener.Close() }
 
 // Serve serves until ctx ends, then shuts down within timeout.
 func (s *Server) Serve(ctx context.Context, timeout time.Duration) error {

@@ -196,7 +196,7 @@ func (c *Client) refreshToken(ctx context.Context) error {
 			c.log.Debug("renewed the vault token", "ttl", ttl)
 			return nil
 		case err != nil:
-			c.log.Warn("renewing the vault token failed; logging in again", "error", oneLine(err))
+			c.log.Warn("renewing the vault token failed; logging in again", "err", oneLine(err))
 		}
 	}
 	return c.login(ctx)
@@ -228,7 +228,7 @@ func (c *Client) maintainToken(ctx context.Context) {
 				return
 			}
 			failures++
-			c.log.Error("keeping the vault token valid failed", "attempt", failures, "error", oneLine(err))
+			c.log.Error("keeping the vault token valid failed", "attempt", failures, "err", oneLine(err))
 			continue
 		}
 		failures = 0

@@ -71,7 +71,7 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 		cfg:     cfg,
 		vc:      vc,
 		anon:    anon,
-		log:     cfg.Logger,
+		log:     cfg.Logger.With("component", "transit"),
 		m:       m,
 		backoff: backoff.Backoff{Initial: cfg.RetryInitial, Max: cfg.RetryMax},
 		known:   newLRU[string, struct{}](cfg.KnownKeys),

@@ -102,8 +102,8 @@ func (c *Client) call(ctx context.Context, r request, decode decoder) error {
 		case retryable:
 			if attempt < maxAttempts && ctx.Err() == nil {
 				wait := min(max(c.backoff.Delay(attempt-1), retryAfter), c.cfg.RetryMax)
-				c.log.Warn("vault request failed; retrying", "operation", r.op, "key", r.key,
-					"attempt", attempt, "wait", wait, "error", oneLine(sanitize(err)))
+				c.log.Info("vault request failed; retrying", "operation", r.op, "key", r.key,
+					"attempt", attempt, "wait", wait, "err", oneLine(sanitize(err)))
 				c.m.retries.WithLabelValues(r.op).Inc()
 				if backoff.Sleep(ctx, wait) == nil {
 					continue
@@ -114,7 +114,7 @@ func (c *Client) call(ctx context.Context, r request, decode decoder) error {
 				renewed, aerr := c.reauthenticate(ctx, token)
 				if aerr != nil {
 					c.log.Warn("vault refused the request, and checking the token or logging in again failed",
-						"operation", r.op, "error", oneLine(aerr))
+						"operation", r.op, "err", oneLine(aerr))
 					if temporary(aerr) {
 						// Vault was unavailable for the lookup or the login,
 						// not refusing them: the request may pass later.

@@ -77,6 +77,7 @@ func New(cfg Config) (dispatch.Work, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	cfg.Logger = cfg.Logger.With("component", "booking")
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -187,7 +188,7 @@ func (w *work) Send(ctx context.Context, connector string, jobs []*dispatch.Job)
 		// go on. The pass posts them again when the dispatcher starts with
 		// the connection authorised again (a new refresh_token).
 		w.cfg.Logger.Error("accounting: the provider refused the connection's credentials; the seller's postings are parked until the connection is authorised again",
-			"connector", connector, "postings", len(ps), "error", err)
+			"connector", connector, "postings", len(ps), "err", err)
 		out := make([]courier.Result, len(ps))
 		for i := range out {
 			out[i] = courier.Result{Outcome: courier.Failed, Err: fmt.Errorf("connector %s: %w", connector, err)}

@@ -325,7 +325,8 @@ func (c *Client) Post(ctx context.Context, ps []accounting.Posting, parties map[
 		}
 		if r.Outcome == courier.Failed {
 			r.Err = fmt.Errorf("quickbooks: posting %d: %w", i, r.Err)
-			c.cfg.Logger.Warn("quickbooks: posting failed for good", "connector", c.cfg.Name, "posting", i, "kind", string(ps[i].Kind), "error", r.Err)
+			// Debug: the dispatcher parks the job and logs it.
+			c.cfg.Logger.Debug("quickbooks: posting failed for good", "connector", c.cfg.Name, "posting", i, "kind", string(ps[i].Kind), "err", r.Err)
 		}
 		results[i] = r
 	}

@@ -295,7 +295,8 @@ func (c *Client) Post(ctx context.Context, ps []accounting.Posting, parties map[
 		if err != nil {
 			c.metrics.Requests.WithLabelValues(c.cfg.Name, courier.LabelInvalid).Inc()
 			results[i] = accounting.Result{Result: courier.Result{Outcome: courier.Failed, Err: fmt.Errorf("xero: posting %d: %w", i, err)}}
-			c.cfg.Logger.Warn("xero: posting refused before sending", "connector", c.cfg.Name, "posting", i, "error", results[i].Err)
+			// Debug: the dispatcher parks the job and logs it.
+			c.cfg.Logger.Debug("xero: posting refused before sending", "connector", c.cfg.Name, "posting", i, "err", results[i].Err)
 			continue
 		}
 		r, err := c.post(ctx, works)
@@ -305,7 +306,7 @@ func (c *Client) Post(ctx context.Context, ps []accounting.Posting, parties map[
 		if r.Err != nil {
 			r.Err = fmt.Errorf("xero: posting %d: %w", i, r.Err)
 			if r.Outcome == courier.Failed {
-				c.cfg.Logger.Warn("xero: posting failed for good", "connector", c.cfg.Name, "posting", i, "error", r.Err)
+				c.cfg.Logger.Debug("xero: posting failed for good", "connector", c.cfg.Name, "posting", i, "err", r.Err)
 			}
 		}
 		results[i] = r

@@ -196,7 +196,8 @@ func (c *Client) Deliver(ctx context.Context, ds []courier.Delivery) ([]courier.
 	}
 	for i := range results {
 		if results[i].Outcome == courier.Failed {
-			c.cfg.Logger.Warn("clickanddrop: delivery failed for good", "connector", c.cfg.Name, "delivery", i, "kind", string(ds[i].Kind), "error", results[i].Err)
+			// Debug: the dispatcher parks the job and logs it.
+			c.cfg.Logger.Debug("clickanddrop: delivery failed for good", "connector", c.cfg.Name, "delivery", i, "kind", string(ds[i].Kind), "err", results[i].Err)
 		}
 	}
 	return results, nil

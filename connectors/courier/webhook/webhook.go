@@ -149,7 +149,7 @@ func New(cfg Config) (*Courier, error) {
 		},
 		timeout: cfg.Timeout,
 		now:     cfg.Now,
-		log:     cfg.Logger.With("connector", cfg.Name),
+		log:     cfg.Logger.With("component", "webhook", "connector", cfg.Name),
 		metrics: m,
 	}, nil
 }

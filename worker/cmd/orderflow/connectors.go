@@ -92,8 +92,8 @@ func buildPosters(ctx context.Context, cfg config.Config, tokens *tokenstore.Sto
 			saveCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
 			if err := tokens.Save(saveCtx, name, tok, a.RefreshToken.Value); err != nil {
-				log.Error("accounting: the rotated refresh token could not be kept in Vault; the connector will need a new one at its next start",
-					"connector", name, "error", err)
+				log.With("component", "dispatcher").Error("accounting: the rotated refresh token could not be kept in Vault; the connector will need a new one at its next start",
+					"connector", name, "err", err)
 			}
 		}
 		var p booking.Poster

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	"github.com/orderflow/orderflow/dashboards"
 	"github.com/prometheus/client_golang/prometheus"
 
 	schema "github.com/orderflow/orderflow/schemas/clickhouse"
@@ -38,6 +40,8 @@ func demoCommand(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return 2
 	}
+	// The stack's Prometheus (deploy/local/stack.sh writes its address).
+	o.Prometheus = os.Getenv("ORDERFLOW_PROMETHEUS_URL")
 	ctx, cancel := signalContext()
 	defer cancel()
 	sum, err := demo.Run(ctx, demoConfig(cfg, o, stderr))
@@ -55,14 +59,15 @@ func demoCommand(args []string, stdout, stderr io.Writer) int {
 func demoConfig(cfg config.Config, o demo.Config, progress io.Writer) demo.Config {
 	quiet := newLogger(config.Log{Level: "error", Format: "text"}, progress)
 	o.App, o.Progress, o.Logger = cfg, progress, quiet
+	// Each step serves its metrics as its command does, build info too.
 	o.Worker = func(ctx context.Context, cfg config.Config, reg *prometheus.Registry) error {
-		return runWorker(ctx, cfg, nil, reg, quiet)
+		return runWorker(ctx, cfg, nil, withBuildInfo(reg), quiet)
 	}
 	o.Dispatcher = func(ctx context.Context, cfg config.Config, reg *prometheus.Registry) error {
-		return runDispatcher(ctx, cfg, reg, quiet)
+		return runDispatcher(ctx, cfg, withBuildInfo(reg), quiet)
 	}
-	o.NewPurger = func(cfg config.Config, conn driver.Conn) (demo.Purger, error) {
-		return newPurger(cfg, conn, nil, nil, prometheus.NewRegistry(), quiet)
+	o.NewPurger = func(cfg config.Config, conn driver.Conn, reg *prometheus.Registry) (demo.Purger, error) {
+		return newPurger(cfg, conn, nil, nil, withBuildInfo(reg), quiet)
 	}
 	return o
 }
@@ -171,9 +176,12 @@ func printDemo(w io.Writer, cfg config.Config, s demo.Summary) {
 		_ = tw.Flush()
 	}
 
+	printObserved(w, s.Observed)
+
 	fmt.Fprintf(w, `
 Where to look next:
-  Prometheus       %s  (the worker's metrics were scraped while it ran: try orderflow_orders_normalized_total)
+  Prometheus       %s  (every step's metrics were scraped while it ran: try orderflow_orders_normalized_total, or Alerts)
+  dashboards       dashboards/*.json for Grafana's file provisioning (README: dashboards); make pictures draws them from this run
   ClickHouse       clickhouse-client --port 19000, databases %s and %s
   sample queries   schemas/clickhouse/queries/*.sql, e.g.
                    sed 's/{database}/%s/g; s/{restricted_database}/%s/g' schemas/clickhouse/queries/orders_by_tenant_and_channel.sql | clickhouse-client --port 19000
@@ -183,6 +191,52 @@ Where to look next:
   stop the stack   make down
 `, os.Getenv("ORDERFLOW_PROMETHEUS_URL"), s.Databases[0], s.Databases[1], s.Databases[0], s.Databases[1], s.Databases[0], s.Databases[1])
 	fmt.Fprintf(w, "  the %d sample queries: %s\n", len(schema.Queries()), strings.Join(queryNames(), ", "))
+}
+
+// printObserved says what Prometheus saw of the run: whether every dashboard
+// panel's and alert rule's query found series, and which alerts fire.
+func printObserved(w io.Writer, o demo.Observed) {
+	if o.Prometheus == "" {
+		fmt.Fprintf(w, "\nPrometheus: none given (ORDERFLOW_PROMETHEUS_URL), so the dashboards' and alerts' queries were not tried\n")
+		return
+	}
+	fmt.Fprintf(w, "\nPrometheus (%s), over the run:\n", o.Prometheus)
+	var panels, panelsOK, rules, rulesOK int
+	var empty []string
+	for _, q := range o.Queries {
+		isRule := strings.HasPrefix(q.Source, "alert ")
+		ok := q.Series > 0 && q.Err == ""
+		if isRule {
+			rules++
+		} else {
+			panels++
+		}
+		switch {
+		case ok && isRule:
+			rulesOK++
+		case ok:
+			panelsOK++
+		default:
+			empty = append(empty, q.Source+" "+q.Err)
+		}
+	}
+	if !o.Scraped {
+		fmt.Fprintf(w, "  Prometheus does not scrape this run's metrics address: queries over it find nothing  MISMATCH\n")
+	}
+	fmt.Fprintf(w, "  dashboards   %d panel queries of dashboards/*.json returned data: %d  %s\n", panels, panelsOK, check(panels > 0 && panels == panelsOK))
+	fmt.Fprintf(w, "  alert rules  %d loaded from %s; their expressions matched series: %d of %d  %s\n",
+		o.RulesLoaded, dashboards.RulesFile, rulesOK, rules, check(o.RulesLoaded == rules && rules == rulesOK))
+	for _, e := range empty {
+		fmt.Fprintf(w, "    no data: %s\n", e)
+	}
+	firing := "none"
+	if len(o.Firing) > 0 {
+		firing = strings.Join(o.Firing, ", ")
+	}
+	fmt.Fprintf(w, "  firing       %s  %s\n", firing, check(len(o.Firing) == 0))
+	if len(o.Pending) > 0 {
+		fmt.Fprintf(w, "  pending      %s (each fires only if its condition lasts its rule's 'for')\n", strings.Join(o.Pending, ", "))
+	}
 }
 
 func queryNames() []string {

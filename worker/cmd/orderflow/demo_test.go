@@ -9,8 +9,14 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
+	"github.com/orderflow/orderflow/dashboards"
+	"github.com/orderflow/orderflow/worker/channel"
 	"github.com/orderflow/orderflow/worker/clickhousedb/clickhousetest"
 	"github.com/orderflow/orderflow/worker/demo"
+	"github.com/orderflow/orderflow/worker/generate"
+	"github.com/orderflow/orderflow/worker/normalize"
+	"github.com/orderflow/orderflow/worker/order"
+	"github.com/orderflow/orderflow/worker/privacytest"
 	"github.com/orderflow/orderflow/worker/stacktest"
 	"github.com/orderflow/orderflow/worker/topics"
 )
@@ -23,11 +29,14 @@ import (
 func TestDemoSummaryMatchesTheTally(t *testing.T) {
 	e := newStackEnv(t)
 	cfg := e.config(t)
-	cfg.Metrics.Listen = freeAddr(t)
+	// The address the stack's Prometheus scrapes, and that Prometheus: the
+	// dashboards' and alerts' queries are evaluated over the run.
+	cfg.Metrics.Listen = stacktest.MetricsAddr(t)
 	o := demo.Config{
 		Count: 3000, Seed: 42, Tenants: 3, Timeout: 3 * time.Minute,
 		TopicPrefix: stacktest.UniqueName("demotest") + ".",
 		Database:    e.ch.Database, RestrictedDatabase: e.ch.RestrictedDatabase,
+		Prometheus: stacktest.PrometheusURL(t),
 	}
 	conn := clickhousetest.Open(t, e.ch)
 	clickhousetest.DropAtCleanup(t, conn, e.ch)
@@ -111,11 +120,97 @@ func TestDemoSummaryMatchesTheTally(t *testing.T) {
 		t.Errorf("labels written %d, skipped as expired %v: both should occur with 30 days of orders", s.Rows["delivery_labels"][0], s.LabelsExpired)
 	}
 
+	checkObserved(t, s.Observed, personalValues(t, o))
+
 	var out bytes.Buffer
 	printDemo(&out, cfg, s)
 	if strings.Contains(out.String(), "MISMATCH") || !strings.Contains(out.String(), "Where to look next") {
 		t.Errorf("summary:\n%s", out.String())
 	}
+}
+
+// checkObserved: every dashboard panel's query and every alert rule's
+// expression returned series from the run's metrics in Prometheus; every
+// metric they name was served on /metrics; Prometheus has loaded every rule
+// and none fires; and no label value of any metric holds a personal value.
+func checkObserved(t *testing.T, obs demo.Observed, personal []string) {
+	t.Helper()
+	if !obs.Scraped {
+		t.Fatalf("Prometheus at %s did not scrape the demo's metrics address", obs.Prometheus)
+	}
+	panels, err := dashboards.PanelQueries("1m")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rules, err := dashboards.RuleQueries()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(obs.Queries) != len(panels)+len(rules) || len(rules) < 16 {
+		t.Fatalf("%d queries evaluated, want %d panels' and %d rules'", len(obs.Queries), len(panels), len(rules))
+	}
+	for _, q := range obs.Queries {
+		if q.Series == 0 || q.Err != "" {
+			t.Errorf("%s returned no series over the run: %s %s", q.Source, q.Expr, q.Err)
+		}
+		for _, name := range dashboards.MetricNames(q.Expr) {
+			if _, ok := obs.Exposed[name]; !ok && name != "up" { // up is Prometheus' own
+				t.Errorf("%s reads %s, which no step served on /metrics", q.Source, name)
+			}
+		}
+	}
+	if obs.RulesLoaded != len(rules) {
+		t.Errorf("Prometheus has %d of the %d alert rules loaded", obs.RulesLoaded, len(rules))
+	}
+	if len(obs.Firing) > 0 {
+		t.Errorf("alerts firing after a healthy run: %v", obs.Firing)
+	}
+	if len(obs.Exposed) < 60 {
+		t.Fatalf("%d metric families served: too few to have read /metrics", len(obs.Exposed))
+	}
+	labelValues := 0
+	for family, labels := range obs.Exposed {
+		for label, values := range labels {
+			for _, v := range values {
+				labelValues++
+				lower := strings.ToLower(v)
+				for _, p := range personal {
+					if strings.Contains(lower, strings.ToLower(p)) {
+						t.Errorf("%s{%s} holds a personal value of the orders (%d bytes)", family, label, len(p))
+					}
+				}
+				if leaks := privacytest.Leaks(v); len(leaks) > 0 {
+					t.Errorf("%s{%s} holds a value of the privacy corpus", family, label)
+				}
+			}
+		}
+	}
+	t.Logf("%d queries returned data; %d metric families, %d label values checked against %d personal values",
+		len(obs.Queries), len(obs.Exposed), labelValues, len(personal))
+}
+
+// personalValues are the personal values of the orders the demo generated:
+// the same seed makes the same messages, normalised as the worker does.
+func personalValues(t *testing.T, o demo.Config) []string {
+	t.Helper()
+	gen, err := generate.New(generate.Config{Seed: o.Seed, Tenants: o.Tenants})
+	if err != nil {
+		t.Fatal(err)
+	}
+	normalizer, err := channel.Default().Normalizer(normalize.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var orders []order.Order
+	for range o.Count {
+		if ord, err := normalizer.Normalize(gen.Next().Value); err == nil {
+			orders = append(orders, ord)
+		}
+	}
+	if len(orders) < int(o.Count)/2 {
+		t.Fatalf("%d of %d generated messages normalised", len(orders), o.Count)
+	}
+	return privacytest.OrderValues{MinLen: 4, Places: true}.Of(orders)
 }
 
 func deleteTopics(t *testing.T, brokers []string, prefix string) {

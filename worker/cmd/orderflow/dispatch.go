@@ -24,7 +24,7 @@ import (
 	"github.com/orderflow/orderflow/worker/config"
 	"github.com/orderflow/orderflow/worker/consume"
 	"github.com/orderflow/orderflow/worker/kafkaclient"
-	"github.com/orderflow/orderflow/worker/telemetry"
+	"github.com/orderflow/orderflow/worker/kafkalag"
 )
 
 func dispatchCommand(args []string, stderr io.Writer) int {
@@ -40,7 +40,7 @@ func dispatchCommand(args []string, stderr io.Writer) int {
 		return 2
 	}
 	defer cancel()
-	if err := runDispatcher(ctx, cfg, telemetry.NewRegistry(), log); err != nil {
+	if err := runDispatcher(ctx, cfg, newRegistry(), log); err != nil {
 		fmt.Fprintf(stderr, "orderflow dispatch: %v\n", err)
 		return 1
 	}
@@ -89,6 +89,7 @@ func runDispatcher(ctx context.Context, cfg config.Config, reg *prometheus.Regis
 	defer vault.Close()
 	blocklist.Subscribe(vault)
 	var dispatchers []*dispatch.Dispatcher
+	var lags []*kafkalag.Monitor
 	var closers []func() error
 	defer func() {
 		for _, c := range closers {
@@ -118,6 +119,12 @@ func runDispatcher(ctx context.Context, cfg config.Config, reg *prometheus.Regis
 		}
 		closers = append(closers, dispatcher.Close)
 		dispatchers = append(dispatchers, dispatcher)
+		lag, err := kafkalag.New(kafkalag.Config{Client: clients.Admin(), Group: group, Topics: []string{topic},
+			Registerer: reg, Logger: log})
+		if err != nil {
+			return err
+		}
+		lags = append(lags, lag)
 		return nil
 	}
 	if hasPurpose(cfg, config.PurposeDelivery) {
@@ -142,7 +149,7 @@ func runDispatcher(ctx context.Context, cfg config.Config, reg *prometheus.Regis
 		if err != nil {
 			return err
 		}
-		if err := checkMappings(ctx, posters, log); err != nil {
+		if err := checkMappings(ctx, posters, log.With("component", "dispatcher")); err != nil {
 			return err
 		}
 		l, err := ledger.New(ledger.Config{Conn: conn, RestrictedDatabase: cfg.ClickHouse.RestrictedDatabase})
@@ -157,7 +164,7 @@ func runDispatcher(ctx context.Context, cfg config.Config, reg *prometheus.Regis
 			return err
 		}
 		if d.AccountingInterval > 0 {
-			if pass, err = accountingPass(cfg, l, clients, reg, log); err != nil {
+			if pass, err = accountingPass(cfg, l, clients, reg, log.With("component", "dispatcher")); err != nil {
 				return err
 			}
 		}
@@ -181,15 +188,19 @@ func runDispatcher(ctx context.Context, cfg config.Config, reg *prometheus.Regis
 	if pass != nil {
 		g.Go(func() error { return pass(gctx) })
 	}
+	for _, lag := range lags {
+		g.Go(func() error { return lag.Run(gctx) })
+	}
 	srv.SetReady(true)
-	log.Info("dispatcher started", "brokers", cfg.Kafka.Brokers, "courier", cfg.Kafka.Topics.Courier, "accounting", cfg.Kafka.Topics.Accounting,
+	own := log.With("component", "dispatcher") // the packages above tag their own
+	own.Info("dispatcher started", "brokers", cfg.Kafka.Brokers, "courier", cfg.Kafka.Topics.Courier, "accounting", cfg.Kafka.Topics.Accounting,
 		"parked", cfg.Kafka.Topics.Parked, "dispatchers", len(dispatchers), "metrics", srv.Addr())
 	runErr := g.Wait()
 	srv.SetReady(false)
 
 	runErr = errors.Join(runErr, closeKafka(cfg.Pipeline.ShutdownTimeout, closers...))
 	closers = nil
-	log.Info("dispatcher stopped", "err", runErr)
+	own.Info("dispatcher stopped", "err", runErr)
 	return runErr
 }
 
@@ -265,7 +276,7 @@ func checkMappings(ctx context.Context, posters map[string]booking.Poster, log *
 			refused = append(refused, fmt.Errorf("connectors.%s.accounting: %w", name, err))
 		case err != nil:
 			log.Warn("accounting: the mapping could not be checked against the provider now; postings it refuses will be parked with the reason",
-				"connector", name, "error", err)
+				"connector", name, "err", err)
 		}
 	}
 	return errors.Join(refused...)
@@ -303,7 +314,7 @@ func accountingPass(cfg config.Config, l *ledger.Ledger, clients *kafkaclient.Cl
 			case ctx.Err() != nil:
 				return nil
 			case err != nil:
-				log.Error("accounting pass failed; the postings stay due", "error", err)
+				log.Error("accounting pass failed; the postings stay due", "err", err)
 			default:
 				log.Info("accounting pass", "summaries", rep.Summaries, "adjustments", rep.Adjustments, "still_due_written_before", rep.Resent, "tenants", len(tenants))
 			}

@@ -166,7 +166,7 @@ func runGenerate(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		Topics: cfg.Kafka.Topics.Channels,
 		Count:  o.count, Rate: o.rate, Duration: o.duration, CloseTimeout: cfg.Pipeline.ShutdownTimeout, Logger: log,
 		Progress: func(s produce.Status) {
-			log.Info("progress", "produced", s.Produced, "acknowledged", s.Acknowledged, "failed", s.Failed,
+			log.Info("progress", "component", "generate", "produced", s.Produced, "acknowledged", s.Acknowledged, "failed", s.Failed,
 				"messages_per_s", int64(s.PerSecond))
 		},
 	})

@@ -9,6 +9,9 @@ import (
 	"io"
 	"os"
 	"runtime"
+
+	"github.com/orderflow/orderflow/worker/telemetry"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // version and commit are set at build time by the Makefile
@@ -101,4 +104,16 @@ commands:
   version     print the version and exit
   help        print this help
 `)
+}
+
+// newRegistry is a command's registry: Go and process metrics, and this
+// build's orderflow_build_info.
+func newRegistry() *prometheus.Registry {
+	return withBuildInfo(telemetry.NewRegistry())
+}
+
+// withBuildInfo adds this build's orderflow_build_info to reg.
+func withBuildInfo(reg *prometheus.Registry) *prometheus.Registry {
+	reg.MustRegister(telemetry.BuildInfo(version, commit))
+	return reg
 }

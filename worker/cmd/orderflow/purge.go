@@ -59,7 +59,7 @@ func purgeCommand(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "orderflow purge: config: %v (the purge lease, retention.lease, is kept in Vault)\n", err)
 		return 2
 	}
-	reg := telemetry.NewRegistry()
+	reg := newRegistry()
 	defer serveWhileRunning(ctx, cfg, reg, log)()
 	pusher, err := newPusher(cfg, purgeJob)
 	if err != nil {
@@ -155,9 +155,10 @@ func newPurgeLease(cfg config.Config, vault *transit.Client, log *slog.Logger) (
 // watched while it runs. An address already taken (`orderflow run` on the
 // same host) is logged, not fatal: the push at the end still reports.
 func serveWhileRunning(ctx context.Context, cfg config.Config, reg *prometheus.Registry, log *slog.Logger) (stop func()) {
+	log = log.With("component", "metrics")
 	srv, err := telemetry.Listen(cfg.Metrics.Listen, reg, log)
 	if err != nil {
-		log.Warn("not serving metrics while running", "error", err)
+		log.Warn("not serving metrics while running", "err", err)
 		return func() {}
 	}
 	srv.SetReady(true)
@@ -166,7 +167,7 @@ func serveWhileRunning(ctx context.Context, cfg config.Config, reg *prometheus.R
 	go func() {
 		defer close(done)
 		if err := srv.Serve(ctx, cfg.Pipeline.ShutdownTimeout); err != nil {
-			log.Warn("metrics server", "error", err)
+			log.Warn("metrics server", "err", err)
 		}
 	}()
 	return func() {
@@ -247,7 +248,7 @@ func offboardCommand(args []string, stdout, stderr io.Writer) int {
 	if *ackTimeout > 0 {
 		cfg.Offboarding.AckTimeout = *ackTimeout
 	}
-	reg := telemetry.NewRegistry()
+	reg := newRegistry()
 	defer serveWhileRunning(ctx, cfg, reg, log)()
 	pusher, err := newPusher(cfg, offboardJob)
 	if err != nil {

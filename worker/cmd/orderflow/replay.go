@@ -9,7 +9,6 @@ import (
 
 	"github.com/orderflow/orderflow/worker/deadletter"
 	"github.com/orderflow/orderflow/worker/kafkaclient"
-	"github.com/orderflow/orderflow/worker/telemetry"
 )
 
 // listFlag collects a repeatable flag.
@@ -54,7 +53,7 @@ func replayDLQCommand(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "orderflow replay-dlq: %v\n", err)
 		return 2
 	}
-	o, err := openObserver(ctx, cfg, telemetry.NewRegistry(), log) // it only decrypts
+	o, err := openObserver(ctx, cfg, newRegistry(), log) // it only decrypts
 	if err != nil {
 		fmt.Fprintf(stderr, "orderflow replay-dlq: %v\n", err)
 		return 1

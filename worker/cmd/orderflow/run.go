@@ -23,6 +23,7 @@ import (
 	"github.com/orderflow/orderflow/worker/deadletter"
 	"github.com/orderflow/orderflow/worker/facts"
 	"github.com/orderflow/orderflow/worker/kafkaclient"
+	"github.com/orderflow/orderflow/worker/kafkalag"
 	"github.com/orderflow/orderflow/worker/normalize"
 	"github.com/orderflow/orderflow/worker/pipeline"
 	"github.com/orderflow/orderflow/worker/protect"
@@ -41,7 +42,7 @@ func runCommand(args []string, stderr io.Writer) int {
 		return 2
 	}
 	defer cancel()
-	if err := runWorker(ctx, cfg, nil, telemetry.NewRegistry(), log); err != nil {
+	if err := runWorker(ctx, cfg, nil, newRegistry(), log); err != nil {
 		fmt.Fprintf(stderr, "orderflow run: %v\n", err)
 		return 1
 	}
@@ -155,6 +156,11 @@ func runWorker(ctx context.Context, cfg config.Config, sink pipeline.Sink, reg *
 	if err != nil {
 		return err
 	}
+	lag, err := kafkalag.New(kafkalag.Config{Client: clients.Admin(), Group: cfg.Kafka.GroupID, Topics: topics.Orders(),
+		Registerer: reg, Logger: log})
+	if err != nil {
+		return err
+	}
 
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return srv.Serve(gctx, cfg.Pipeline.ShutdownTimeout) })
@@ -163,18 +169,20 @@ func runWorker(ctx context.Context, cfg config.Config, sink pipeline.Sink, reg *
 		defer srv.SetReady(false)
 		return p.Run(gctx)
 	})
+	g.Go(func() error { return lag.Run(gctx) })
 	if blocklist != nil {
 		g.Go(func() error { return blocklist.Run(gctx) })
 	}
 	if purger != nil {
 		g.Go(func() error { return purger.Run(gctx, cfg.Retention.Interval) })
 	}
-	log.Info("worker started", "brokers", cfg.Kafka.Brokers, "group", cfg.Kafka.GroupID,
+	own := log.With("component", "worker") // the packages above tag their own
+	own.Info("worker started", "brokers", cfg.Kafka.Brokers, "group", cfg.Kafka.GroupID,
 		"topics", topics.Orders(), "metrics", srv.Addr())
 	runErr := g.Wait()
 
 	runErr = errors.Join(runErr, closeKafka(cfg.Pipeline.ShutdownTimeout, consumer.Close, dlq.Close, courierOutbox.Close))
-	log.Info("worker stopped", "err", runErr)
+	own.Info("worker stopped", "err", runErr)
 	return runErr
 }
 
@@ -185,7 +193,14 @@ func listenMetrics(cfg config.Config, reg *prometheus.Registry, log *slog.Logger
 	if cfg.Metrics.Pprof {
 		opts = append(opts, telemetry.WithPprof())
 	}
-	return telemetry.Listen(cfg.Metrics.Listen, reg, log, opts...)
+	srv, err := telemetry.Listen(cfg.Metrics.Listen, reg, log.With("component", "metrics"), opts...)
+	if err != nil {
+		return nil, err
+	}
+	if err := reg.Register(srv.Readiness()); err != nil {
+		return nil, errors.Join(fmt.Errorf("readiness metric: %w", err), srv.Close())
+	}
+	return srv, nil
 }
 
 // closeKafka closes a stopped command's Kafka clients, in order (the

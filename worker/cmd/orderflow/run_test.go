@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -15,7 +16,6 @@ import (
 	"github.com/orderflow/orderflow/worker/config"
 	"github.com/orderflow/orderflow/worker/pipeline/pipelinetest"
 	"github.com/orderflow/orderflow/worker/stacktest"
-	"github.com/orderflow/orderflow/worker/telemetry"
 )
 
 // TestRunWorkerServesMetricsAndStopsCleanly runs the worker as `orderflow run`
@@ -37,9 +37,10 @@ func TestRunWorkerServesMetricsAndStopsCleanly(t *testing.T) {
 	_ = writer.Close()
 
 	metricsAddr := freeAddr(t)
+	group := stacktest.UniqueName("run-group")
 	cfg, err := config.Load("", []string{
 		"ORDERFLOW_KAFKA_BROKERS=" + strings.Join(brokers, ","),
-		"ORDERFLOW_KAFKA_GROUP_ID=" + stacktest.UniqueName("run-group"),
+		"ORDERFLOW_KAFKA_GROUP_ID=" + group,
 		"ORDERFLOW_KAFKA_TOPICS_AMAZON=" + amazon,
 		"ORDERFLOW_KAFKA_TOPICS_EBAY=" + ebay,
 		"ORDERFLOW_KAFKA_TOPICS_DEAD_LETTER=" + dlq,
@@ -58,7 +59,7 @@ func TestRunWorkerServesMetricsAndStopsCleanly(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- runWorker(ctx, cfg, sink, telemetry.NewRegistry(), slog.New(slog.NewTextHandler(io.Discard, nil)))
+		done <- runWorker(ctx, cfg, sink, newRegistry(), slog.New(slog.NewTextHandler(io.Discard, nil)))
 	}()
 
 	deadline := time.Now().Add(time.Minute)
@@ -68,7 +69,11 @@ func TestRunWorkerServesMetricsAndStopsCleanly(t *testing.T) {
 	if len(sink.Orders()) != 1 {
 		t.Fatalf("the worker wrote %d orders, want 1", len(sink.Orders()))
 	}
-	for path, want := range map[string]string{"/healthz": "ok", "/readyz": "ready", "/metrics": `orderflow_orders_normalized_total{channel="ebay"} 1`} {
+	for path, want := range map[string]string{"/healthz": "ok", "/readyz": "ready", "/metrics": `orderflow_orders_normalized_total{channel="ebay"} 1`,
+		// The build, and the group's lag on each partition of its topics.
+		"/metrics?build": `orderflow_build_info{commit="unknown",goversion="` + runtime.Version() + `",version="dev"} 1`,
+		"/metrics?lag":   `orderflow_kafka_consumer_lag_messages{group="` + group + `",partition="1",topic="` + amazon + `"} 0`,
+	} {
 		// The counter moves after the commit, a moment after the sink saw the order.
 		body := get(t, "http://"+metricsAddr+path)
 		for i := 0; !strings.Contains(body, want) && i < 100; i++ {

@@ -150,6 +150,7 @@ func New(cfg Config) (*Producer, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	cfg.Logger = cfg.Logger.With("component", "generate")
 	p := &Producer{cfg: cfg, acked: generate.NewTally(), inFlight: semaphore.NewWeighted(cfg.MaxInFlight)}
 	p.writer = &kafka.Writer{
 		Addr:         kafka.TCP(cfg.Brokers...),
