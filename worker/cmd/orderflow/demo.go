@@ -229,6 +229,9 @@ func printObserved(w io.Writer, o demo.Observed) {
 	for _, e := range empty {
 		fmt.Fprintf(w, "    no data: %s\n", e)
 	}
+	if o.Unanswered != "" {
+		fmt.Fprintf(w, "  Prometheus did not answer: %s  MISMATCH\n", o.Unanswered)
+	}
 	firing := "none"
 	if len(o.Firing) > 0 {
 		firing = strings.Join(o.Firing, ", ")

@@ -159,6 +159,9 @@ func checkObserved(t *testing.T, obs demo.Observed, personal []string) {
 			}
 		}
 	}
+	if obs.Unanswered != "" {
+		t.Errorf("Prometheus did not answer: %s", obs.Unanswered)
+	}
 	if obs.RulesLoaded != len(rules) {
 		t.Errorf("Prometheus has %d of the %d alert rules loaded", obs.RulesLoaded, len(rules))
 	}
