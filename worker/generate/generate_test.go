@@ -496,7 +496,7 @@ func TestStatsIsACopy(t *testing.T) {
 // proportions asked for.
 func TestMix(t *testing.T) {
 	g := newGenerator(t, Config{Seed: 11})
-	const n = 50000
+	const n = 20000
 	type buyerKey struct{ tenant, name, email string }
 	seenBuyers := map[buyerKey]int{}
 	var (
