@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Applies orderflow's Vault policies (policies/*.hcl, as orderflow-<role>) and, with
+# --approle, an AppRole role per command (orderflow-<role>, holding only its policy),
+# printing each role_id. Idempotent: run it again after editing a policy.
+#
+# Usage: VAULT_ADDR=... VAULT_TOKEN=... deploy/vault/apply.sh [--approle]
+# (the local stack: set -a; . .stack/env; set +a, then VAULT_ADDR=$ORDERFLOW_VAULT_ADDRESS
+# VAULT_TOKEN=$ORDERFLOW_VAULT_TOKEN). In Kubernetes, the Kubernetes auth method binds
+# each ServiceAccount to its policy instead (deploy/kubernetes).
+set -euo pipefail
+dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+: "${VAULT_ADDR:?set VAULT_ADDR}" "${VAULT_TOKEN:?set VAULT_TOKEN}"
+approle=false
+[[ "${1:-}" == "--approle" ]] && approle=true
+
+api() { # method path [json]
+  curl -fsS -X "$1" -H "X-Vault-Token: $VAULT_TOKEN" ${3:+-d "$3"} "$VAULT_ADDR/v1/$2"
+}
+
+for file in "$dir"/policies/*.hcl; do
+  role="$(basename "$file" .hcl)"
+  api PUT "sys/policies/acl/orderflow-$role" "$(jq -n --rawfile p "$file" '{policy: $p}')" >/dev/null
+  echo "policy orderflow-$role"
+done
+
+if $approle; then
+  if ! api GET sys/auth | jq -e '."approle/"' >/dev/null; then
+    api POST sys/auth/approle '{"type":"approle"}' >/dev/null
+  fi
+  for file in "$dir"/policies/*.hcl; do
+    role="$(basename "$file" .hcl)"
+    [[ "$role" == analyst ]] && continue # analysts get no Vault login at all
+    api POST "auth/approle/role/orderflow-$role" \
+      "$(jq -n --arg p "orderflow-$role" '{token_policies: [$p], token_ttl: "1h", token_max_ttl: "24h", secret_id_ttl: "0"}')" >/dev/null
+    echo "approle orderflow-$role role_id $(api GET "auth/approle/role/orderflow-$role/role-id" | jq -r .data.role_id)"
+  done
+fi
