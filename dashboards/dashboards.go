@@ -6,7 +6,6 @@ package dashboards
 
 import (
 	"embed"
-	"encoding/json"
 	"fmt"
 	"io/fs"
 	"regexp"
@@ -31,30 +30,19 @@ type Query struct {
 	Expr   string
 }
 
-// dashboardFile is the part of Grafana's dashboard model that holds queries.
-type dashboardFile struct {
-	Title  string `json:"title"`
-	Panels []struct {
-		Title   string `json:"title"`
-		Targets []struct {
-			RefID string `json:"refId"`
-			Expr  string `json:"expr"`
-		} `json:"targets"`
-	} `json:"panels"`
-}
-
 // DashboardFiles lists the dashboards' file names.
 func DashboardFiles() ([]string, error) {
 	return fs.Glob(files, "*.json")
 }
 
-// Dashboard returns one dashboard file's bytes.
-func Dashboard(name string) ([]byte, error) {
+// DashboardFile returns one dashboard file's bytes.
+func DashboardFile(name string) ([]byte, error) {
 	return files.ReadFile(name)
 }
 
 // PanelQueries returns every target expression of every dashboard panel, as
-// Grafana would send it with every variable at "All" (see Expand).
+// Grafana would send it with every variable at "All" and rateInterval for
+// each built-in interval variable.
 func PanelQueries(rateInterval string) ([]Query, error) {
 	names, err := DashboardFiles()
 	if err != nil {
@@ -66,13 +54,17 @@ func PanelQueries(rateInterval string) ([]Query, error) {
 		if err != nil {
 			return nil, err
 		}
-		var d dashboardFile
-		if err := json.Unmarshal(data, &d); err != nil {
+		d, err := ParseDashboard(data)
+		if err != nil {
 			return nil, fmt.Errorf("dashboard %s: %w", name, err)
+		}
+		vals := Variables(d, nil, Interval{})
+		for _, v := range []string{"__rate_interval", "__interval", "__range"} {
+			vals[v] = rateInterval
 		}
 		for _, p := range d.Panels {
 			for _, t := range p.Targets {
-				out = append(out, Query{Source: fmt.Sprintf("%s: %s (%s)", name, p.Title, t.RefID), Expr: Expand(t.Expr, rateInterval)})
+				out = append(out, Query{Source: fmt.Sprintf("%s: %s (%s)", name, p.Title, t.RefID), Expr: Interpolate(t.Expr, vals)})
 			}
 		}
 	}
@@ -123,22 +115,6 @@ func RuleQueries() ([]Query, error) {
 		out = append(out, Query{Source: "alert " + r.Alert, Expr: WithBool(r.Expr)})
 	}
 	return out, nil
-}
-
-// variable is a Grafana variable reference: $name or ${name}.
-var variable = regexp.MustCompile(`\$\{?(\w+)\}?`)
-
-// Expand substitutes Grafana's variables as Grafana does with every filter at
-// "All" (allValue ".*", inside =~ matchers) and $__rate_interval as given.
-func Expand(expr, rateInterval string) string {
-	return variable.ReplaceAllStringFunc(expr, func(v string) string {
-		switch name := variable.FindStringSubmatch(v)[1]; name {
-		case "__rate_interval", "__interval", "__range":
-			return rateInterval
-		default:
-			return ".*"
-		}
-	})
 }
 
 // WithBool adds PromQL's bool modifier to every comparison outside label

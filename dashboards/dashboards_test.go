@@ -22,7 +22,13 @@ func TestWithBoolMakesEveryComparisonReturnZeroOrOne(t *testing.T) {
 }
 
 func TestExpandSetsEveryVariableToAll(t *testing.T) {
-	got := Expand(`sum by (channel) (rate(x{channel=~"$channel",tenant=~"${tenant}"}[$__rate_interval]))`, "1m")
+	var d Dashboard
+	for _, name := range []string{"channel", "tenant"} {
+		d.Templating.List = append(d.Templating.List, Variable{Name: name, Type: "query", IncludeAll: true, AllValue: ".*"})
+	}
+	vals := Variables(&d, nil, Interval{})
+	vals["__rate_interval"] = "1m" // as PanelQueries("1m") sets it
+	got := Interpolate(`sum by (channel) (rate(x{channel=~"$channel",tenant=~"${tenant}"}[$__rate_interval]))`, vals)
 	if want := `sum by (channel) (rate(x{channel=~".*",tenant=~".*"}[1m]))`; got != want {
 		t.Errorf("got %q, want %q", got, want)
 	}

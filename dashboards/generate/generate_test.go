@@ -60,7 +60,7 @@ func TestDashboardsDecodeStrictlyWithGrafanasSchema(t *testing.T) {
 	}
 	uids := map[string]bool{}
 	for _, name := range names {
-		data, err := dashboards.Dashboard(name)
+		data, err := dashboards.DashboardFile(name)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -198,7 +198,7 @@ func checkConventions(t *testing.T, name string, d dashboard.Dashboard) {
 		t.Errorf("%s: %d panels", name, panels)
 	}
 	// A variable the queries use exists, and one that exists is used.
-	text, _ := dashboards.Dashboard(name)
+	text, _ := dashboards.DashboardFile(name)
 	for _, v := range vars[1:] {
 		if !strings.Contains(string(text), "$"+v) {
 			t.Errorf("%s: variable %s is used by no query", name, v)

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/orderflow/orderflow/dashboards"
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/font"
 	"gonum.org/v1/plot/plotter"
@@ -134,11 +135,11 @@ func (p *Picture) Empty() []string {
 	return out
 }
 
-// Render queries and draws the main panels (see Dashboard.MainPanels) of the
+// Render queries and draws the main panels (see dashboards.Dashboard.MainPanels) of the
 // dashboard whose JSON is data. A query that fails fails the picture; one
 // that returns nothing draws "no data" in its panel.
 func (r *Renderer) Render(ctx context.Context, data []byte) (*Picture, error) {
-	d, err := ParseDashboard(data)
+	d, err := dashboards.ParseDashboard(data)
 	if err != nil {
 		return nil, err
 	}
@@ -147,7 +148,7 @@ func (r *Renderer) Render(ctx context.Context, data []byte) (*Picture, error) {
 		return nil, fmt.Errorf("dashboard %s: %w", d.UID, ErrNoPanels)
 	}
 	w := window{start: r.cfg.Start, end: r.cfg.End, step: r.cfg.Step, scrape: r.cfg.ScrapeInterval}
-	vals := variables(d, r.cfg.Vars, w)
+	vals := dashboards.Variables(d, r.cfg.Vars, dashboards.Interval{Range: w.end.Sub(w.start), Step: w.step, Scrape: w.scrape})
 
 	cols := min(r.cfg.Columns, len(panels))
 	rows := (len(panels) + cols - 1) / cols
@@ -190,13 +191,13 @@ type line struct {
 }
 
 // query runs the panel's visible targets and names each series.
-func (r *Renderer) query(ctx context.Context, p Panel, vals map[string]string, w window) ([]line, error) {
+func (r *Renderer) query(ctx context.Context, p dashboards.Panel, vals map[string]string, w window) ([]line, error) {
 	var out []line
 	for _, t := range p.Targets {
 		if t.Hide || t.Expr == "" {
 			continue
 		}
-		expr := interpolate(t.Expr, vals)
+		expr := dashboards.Interpolate(t.Expr, vals)
 		res, err := queryRange(ctx, r.cfg.Client, r.cfg.Prometheus, expr, w)
 		if err != nil {
 			return nil, fmt.Errorf("query %s: %w", t.RefID, err)
@@ -225,7 +226,7 @@ func drawHeader(dc draw.Canvas, title string, w window) {
 }
 
 // drawPanel draws one panel in its tile and returns its data area.
-func drawPanel(tile draw.Canvas, p Panel, lines []line, w window) (vg.Rectangle, error) {
+func drawPanel(tile draw.Canvas, p dashboards.Panel, lines []line, w window) (vg.Rectangle, error) {
 	if len(lines) == 0 {
 		drawNoData(tile, p.Title)
 		return tile.Rectangle, nil
@@ -343,7 +344,7 @@ func (s legendThumb) Thumbnail(c *draw.Canvas) {
 // when no value is negative, with a little headroom above, widened to the
 // panel's soft limits and fixed by its hard ones (values in the panel's
 // unit, scaled to the axis').
-func yAxis(pl *plot.Plot, p Panel, scale float64, nonNegative bool) {
+func yAxis(pl *plot.Plot, p dashboards.Panel, scale float64, nonNegative bool) {
 	d := p.FieldConfig.Defaults
 	if nonNegative {
 		pl.Y.Min = 0
@@ -372,7 +373,7 @@ type threshold struct {
 
 // thresholds returns the panel's absolute threshold steps that have a value
 // (the base step has none), unless its thresholdsStyle is "off".
-func thresholds(p Panel) []threshold {
+func thresholds(p dashboards.Panel) []threshold {
 	d := p.FieldConfig.Defaults
 	if d.Custom.ThresholdsStyle.Mode == "off" || d.Thresholds.Mode == "percentage" {
 		return nil

@@ -14,7 +14,6 @@ import (
 	"maps"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
@@ -246,17 +245,10 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 	if err != nil {
 		return sum, err
 	}
-	srv, err := telemetry.Listen(app.Metrics.Listen, purgeReg, cfg.Logger)
+	stopPurgeMetrics, err := telemetry.ServeWhileRunning(ctx, app.Metrics.Listen, purgeReg, cfg.Logger, time.Second)
 	if err != nil {
 		return sum, fmt.Errorf("serving the purge's metrics: %w", err)
 	}
-	srvCtx, stopServing := context.WithCancel(ctx)
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(srvCtx, time.Second) }()
-	stopPurgeMetrics := sync.OnceFunc(func() {
-		stopServing()
-		<-served
-	})
 	defer stopPurgeMetrics()
 	// A real pass as of the run's start, as the CronJob makes: it measures
 	// the oldest rows of each class and jurisdiction (the retention

@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"runtime"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -113,6 +114,30 @@ func (s *Server) Readiness() prometheus.Collector {
 		}
 		return 0
 	})
+}
+
+// ServeWhileRunning listens on addr and serves gatherer, ready, in the
+// background until the returned stop is called (stop waits for the server to
+// end, within timeout; it may be called more than once): for a one-shot
+// command or a step of the demo to be scraped while it runs.
+func ServeWhileRunning(ctx context.Context, addr string, gatherer prometheus.Gatherer, log *slog.Logger, timeout time.Duration) (stop func(), err error) {
+	srv, err := Listen(addr, gatherer, log)
+	if err != nil {
+		return nil, err
+	}
+	srv.SetReady(true)
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := srv.Serve(ctx, timeout); err != nil {
+			log.Warn("metrics server", "err", err)
+		}
+	}()
+	return sync.OnceFunc(func() {
+		cancel()
+		<-done
+	}), nil
 }
 
 // Close releases the listener of a Server that will not Serve.

@@ -156,24 +156,12 @@ func newPurgeLease(cfg config.Config, vault *transit.Client, log *slog.Logger) (
 // same host) is logged, not fatal: the push at the end still reports.
 func serveWhileRunning(ctx context.Context, cfg config.Config, reg *prometheus.Registry, log *slog.Logger) (stop func()) {
 	log = log.With("component", "metrics")
-	srv, err := telemetry.Listen(cfg.Metrics.Listen, reg, log)
+	stop, err := telemetry.ServeWhileRunning(ctx, cfg.Metrics.Listen, reg, log, cfg.Pipeline.ShutdownTimeout)
 	if err != nil {
 		log.Warn("not serving metrics while running", "err", err)
 		return func() {}
 	}
-	srv.SetReady(true)
-	ctx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		if err := srv.Serve(ctx, cfg.Pipeline.ShutdownTimeout); err != nil {
-			log.Warn("metrics server", "err", err)
-		}
-	}()
-	return func() {
-		cancel()
-		<-done
-	}
+	return stop
 }
 
 func printPurge(w io.Writer, r retention.Report) {

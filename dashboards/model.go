@@ -1,7 +1,4 @@
-// Package pictures renders a Grafana dashboard's main panels to a PNG from a
-// real Prometheus (query_range), so that a reader without Grafana sees what an
-// SRE would see.
-package pictures
+package dashboards
 
 import (
 	"encoding/json"
@@ -9,8 +6,9 @@ import (
 	"slices"
 )
 
-// Dashboard is the part of Grafana's dashboard model that a picture needs;
-// unknown fields are ignored.
+// Dashboard is the part of Grafana's dashboard model that orderflow reads
+// (its queries, for the proof on the real Prometheus; its panels' layout,
+// units and thresholds, for the pictures); unknown fields are ignored.
 type Dashboard struct {
 	UID        string  `json:"uid"`
 	Title      string  `json:"title"`
