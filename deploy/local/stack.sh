@@ -29,6 +29,9 @@ ORDERFLOW_PROMETHEUS_URL=http://127.0.0.1:$PROMETHEUS_PORT
 ORDERFLOW_PUSHGATEWAY_URL=http://127.0.0.1:$PUSHGATEWAY_PORT
 ORDERFLOW_METRICS_ADDR=127.0.0.1:$WORKER_METRICS_PORT
 ORDERFLOW_TEST_SCRAPE_ADDR=127.0.0.1:$TEST_SCRAPE_PORT
+# <role>.env per command role (worker, dispatcher, purger, offboarding, dlq-replay): the
+# overrides that log it in as its own Vault role (deploy/local/as-role, orderflow demo).
+ORDERFLOW_STACK_ROLES_DIR=$STACK_DIR/roles
 ENV
 }
 
@@ -45,6 +48,10 @@ up() {
   for pid in "${pids[@]}"; do wait "$pid" || failed=1; done
   ((failed == 0)) || die "a server did not start (see above); 'make down' stops the others"
   (cd "$repo_root" && go run ./deploy/local/topics -brokers "127.0.0.1:$KAFKA_PORT")
+  # One Vault policy and AppRole login per command (deploy/vault): deploy/local/as-role
+  # and orderflow demo run each command with its own role's credentials.
+  VAULT_ADDR="http://127.0.0.1:$VAULT_PORT" VAULT_TOKEN="$VAULT_DEV_ROOT_TOKEN" \
+    "$repo_root/deploy/vault/apply.sh" --approle --credentials "$STACK_DIR/roles" >/dev/null
   write_env
   status
   log "stack up in $((SECONDS - began))s; addresses in $STACK_DIR/env; stop it with 'make down'"
