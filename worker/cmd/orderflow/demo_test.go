@@ -2,8 +2,8 @@ package main
 
 import (
 	"bytes"
-	"os"
 	"context"
+	"os"
 	"strings"
 	"testing"
 	"time"
