@@ -39,6 +39,7 @@ up() {
   local began=$SECONDS
   mkdir -p "$STACK_DIR"
   "$local_dir/install.sh"
+  "$local_dir/tls.sh"
   # The servers start independently; starting them side by side saves most of the wait.
   local pids=() failed=0 s
   for s in "${services[@]}"; do

@@ -6,7 +6,6 @@ package clickhousedb
 
 import (
 	"context"
-	"crypto/tls"
 	"fmt"
 	"time"
 
@@ -15,6 +14,7 @@ import (
 
 	"github.com/orderflow/orderflow/worker/backoff"
 	"github.com/orderflow/orderflow/worker/config"
+	"github.com/orderflow/orderflow/worker/tlsconfig"
 )
 
 // Open connects to ClickHouse with cfg and checks the connection with a ping.
@@ -40,9 +40,11 @@ func Open(ctx context.Context, cfg config.ClickHouse) (driver.Conn, error) {
 		MaxIdleConns:    cfg.MaxOpenConns,
 		ConnMaxLifetime: time.Hour,
 	}
-	if cfg.TLS {
-		opts.TLS = &tls.Config{MinVersion: tls.VersionTLS12}
+	tlsCfg, err := tlsconfig.Client("clickhouse.tls", cfg.TLS)
+	if err != nil {
+		return nil, err
 	}
+	opts.TLS = tlsCfg
 	conn, err := clickhouse.Open(opts)
 	if err != nil {
 		return nil, fmt.Errorf("clickhouse: open: %w", err)

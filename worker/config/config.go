@@ -72,8 +72,9 @@ type Kafka struct {
 	HeartbeatInterval time.Duration `yaml:"heartbeat_interval"`
 	// SASL authenticates to the brokers; empty mechanism means none.
 	SASL SASL `yaml:"sasl"`
-	// TLS turns on TLS to the brokers with the system's roots. Default false.
-	TLS bool `yaml:"tls"`
+	// TLS to the brokers: a CA file, and a client certificate for brokers that
+	// require mutual TLS. Default off.
+	TLS TLS `yaml:"tls"`
 }
 
 // Topics names the topics the worker reads and writes.
@@ -279,6 +280,10 @@ func (c *Config) Validate() error {
 	default:
 		add(keyErr("kafka.sasl.mechanism", "%q is not one of plain, scram-sha-256, scram-sha-512", k.SASL.Mechanism))
 	}
+	if k.SASL.Mechanism == "plain" && !k.TLS.Enabled {
+		add(keyErr("kafka.sasl.mechanism", "plain sends the password as it is: it needs kafka.tls.enabled"))
+	}
+	errs = append(errs, k.TLS.validate("kafka.tls")...)
 
 	p := c.Pipeline
 	if p.BatchMaxMessages < 1 || p.BatchMaxMessages > 100_000 {

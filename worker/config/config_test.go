@@ -32,7 +32,7 @@ func TestFullFileSetsEveryKey(t *testing.T) {
 			RebalanceTimeout:  time.Minute,
 			HeartbeatInterval: 5 * time.Second,
 			SASL:              SASL{Mechanism: "scram-sha-512", Username: "orderflow", Password: SecretRef{Env: "TEST_KAFKA_PASSWORD", Value: "s3cr3t-pass"}},
-			TLS:               true,
+			TLS:               TLS{Enabled: true, CAFile: "testdata/tls/ca.pem", CertFile: "testdata/tls/client.pem", KeyFile: "testdata/tls/client-key.pem", ServerName: "kafka.orderflow.internal"},
 		},
 		Pipeline: Pipeline{BatchMaxMessages: 5000, BatchMaxWait: 500 * time.Millisecond, RetryInitial: 200 * time.Millisecond, RetryMax: time.Minute, ShutdownTimeout: 20 * time.Second, MaxClockSkew: 2 * time.Hour},
 		Metrics:  Metrics{Listen: "127.0.0.1:9464", Pprof: true, Pushgateway: "http://pushgateway.monitoring:9091"},
@@ -68,7 +68,7 @@ func TestFullFileSetsEveryKey(t *testing.T) {
 			RestrictedDatabase: "orderflow_eu_restricted",
 			Username:           "orderflow_writer",
 			Password:           SecretRef{Env: "TEST_CLICKHOUSE_PASSWORD", Value: "ch-pass"},
-			TLS:                true,
+			TLS:                TLS{Enabled: true, CAFile: "testdata/tls/ca.pem", CertFile: "testdata/tls/client.pem", KeyFile: "testdata/tls/client-key.pem", ServerName: "clickhouse.orderflow.internal"},
 			DialTimeout:        2 * time.Second,
 			QueryTimeout:       2 * time.Minute,
 			MaxOpenConns:       16,
@@ -193,6 +193,10 @@ func TestBadFilesAreRefusedNamingTheKey(t *testing.T) {
 		"topic-name.bad.yaml": "config: kafka.topics.amazon: is not " + channel.TopicNameRule + "\n" +
 			"kafka.topics.ebay: is not " + channel.TopicNameRule + "\n" +
 			"kafka.topics.dead_letter: is not " + channel.TopicNameRule,
+		"tls.bad.yaml": "config: kafka.sasl.mechanism: plain sends the password as it is: it needs kafka.tls.enabled\n" +
+			"kafka.tls.ca_file: is set but kafka.tls.enabled is false: the connection would not use it\n" +
+			"kafka.tls.ca_file: cannot read testdata/no-such-ca.pem: no such file or directory\n" +
+			"clickhouse.tls: cert_file and key_file go together (mutual TLS): set both or neither",
 		"not-yaml.bad.yaml": "config testdata/not-yaml.bad.yaml: not valid YAML: yaml: line 1: did not find expected ',' or ']'",
 		"vault.bad.yaml": `config: vault.address: "vault:8200" is not an http(s) URL such as https://vault:8200` + "\n" +
 			`vault.key_prefix: "-orderflow" is not 1-64 letters, digits, '_', '-' or '.', starting with a letter, digit or '_'` + "\n" +
@@ -272,6 +276,21 @@ func TestBadFilesAreRefusedNamingTheKey(t *testing.T) {
 	}
 }
 
+// tls: true, the form from before TLS was a section, still turns TLS on.
+func TestTLSTrueIsTheOlderFormOfEnabled(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "c.yaml")
+	if err := os.WriteFile(path, []byte("kafka:\n  brokers: [\"k:9093\"]\n  tls: true\nclickhouse:\n  tls: false\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := Load(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !cfg.Kafka.TLS.Enabled || cfg.ClickHouse.TLS.Enabled {
+		t.Errorf("kafka.tls %+v, clickhouse.tls %+v: want on and off", cfg.Kafka.TLS, cfg.ClickHouse.TLS)
+	}
+}
+
 func TestMissingFileIsRefused(t *testing.T) {
 	if _, err := Load("testdata/does-not-exist.yaml", nil); err == nil || !strings.Contains(err.Error(), "does-not-exist.yaml") {
 		t.Errorf("error %v does not name the missing file", err)
@@ -329,6 +348,7 @@ func TestSecretFromFileAndRedaction(t *testing.T) {
 	cfg, err := Load("testdata/minimal.good.yaml", []string{
 		"ORDERFLOW_KAFKA_SASL_MECHANISM=plain",
 		"ORDERFLOW_KAFKA_SASL_USERNAME=orderflow",
+		"ORDERFLOW_KAFKA_TLS_ENABLED=true",
 		"ORDERFLOW_KAFKA_SASL_PASSWORD_FILE=" + path,
 	})
 	if err != nil {
@@ -348,6 +368,7 @@ func TestSecretReferenceToNothingIsRefused(t *testing.T) {
 	_, err := Load("testdata/minimal.good.yaml", []string{
 		"ORDERFLOW_KAFKA_SASL_MECHANISM=plain",
 		"ORDERFLOW_KAFKA_SASL_USERNAME=orderflow",
+		"ORDERFLOW_KAFKA_TLS_ENABLED=true",
 		"ORDERFLOW_KAFKA_SASL_PASSWORD_ENV=NOT_SET_ANYWHERE",
 	})
 	want := "config: kafka.sasl.password: environment variable NOT_SET_ANYWHERE is unset or empty"
