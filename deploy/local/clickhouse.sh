@@ -26,6 +26,21 @@ write_config() {
     <listen_host>127.0.0.1</listen_host>
     <http_port>$CLICKHOUSE_HTTP_PORT</http_port>
     <tcp_port>$CLICKHOUSE_TCP_PORT</tcp_port>
+    <!-- TLS as in production: the stack's server certificate, and a client certificate
+         signed by its CA required (tls.sh). -->
+    <tcp_port_secure>$CLICKHOUSE_TLS_PORT</tcp_port_secure>
+    <openSSL>
+        <server>
+            <certificateFile>$TLS_DIR/server.pem</certificateFile>
+            <privateKeyFile>$TLS_DIR/server-key.pem</privateKeyFile>
+            <caConfig>$TLS_DIR/ca.pem</caConfig>
+            <loadDefaultCAFile>false</loadDefaultCAFile>
+            <verificationMode>strict</verificationMode>
+            <disableProtocols>sslv2,sslv3,tlsv1,tlsv1_1</disableProtocols>
+            <preferServerCiphers>true</preferServerCiphers>
+            <cacheSessions>true</cacheSessions>
+        </server>
+    </openSSL>
     <max_connections>256</max_connections>
     <keep_alive_timeout>3</keep_alive_timeout>
     <max_concurrent_queries>100</max_concurrent_queries>
@@ -92,8 +107,10 @@ start() {
     log "already running (pid $(<"$pidfile"))"
     return 0
   fi
+  [[ -s "$TLS_DIR/server.pem" ]] || die "no certificates in $TLS_DIR: run deploy/local/tls.sh"
   require_free_port clickhouse "$CLICKHOUSE_TCP_PORT"
   require_free_port clickhouse-http "$CLICKHOUSE_HTTP_PORT"
+  require_free_port clickhouse-tls "$CLICKHOUSE_TLS_PORT"
   write_config
   start_bg "$pidfile" "$dir/log/stdout.log" clickhouse-server "$marker"
   wait_until 60 "ClickHouse on 127.0.0.1:$CLICKHOUSE_TCP_PORT" healthy || die "ClickHouse did not start; see $dir/log"

@@ -33,7 +33,8 @@ ssl.keystore.type=PEM
 ssl.keystore.location=$TLS_DIR/kafka-server.pem
 ssl.truststore.type=PEM
 ssl.truststore.location=$TLS_DIR/ca.pem
-ssl.client.auth=required
+# Kafka applies ssl.client.auth to SASL_SSL listeners only when named per listener (KIP-684).
+listener.name.sasl_ssl.ssl.client.auth=required
 ssl.enabled.protocols=TLSv1.3,TLSv1.2
 authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer
 # The plaintext listener and the controller are ANONYMOUS; admin is the SCRAM user the
@@ -49,7 +50,7 @@ transaction.state.log.replication.factor=1
 transaction.state.log.min.isr=1
 share.coordinator.state.topic.replication.factor=1
 share.coordinator.state.topic.min.isr=1
-# Topics are created by deploy/local/topics, never by a client's typo.
+# Topics are created by orderflow kafka-apply (deploy/kafka/topics.yaml), never by a typo.
 auto.create.topics.enable=false
 # Consumer groups form at once in tests instead of after the default 3 s.
 group.initial.rebalance.delay.ms=0
