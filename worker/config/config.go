@@ -170,7 +170,23 @@ type Metrics struct {
 	// their metrics there when they end, since nothing scrapes them once they
 	// have exited. Default "" (no push).
 	Pushgateway string `yaml:"pushgateway"`
+	// TLS serves /metrics, /healthz and /readyz over HTTPS, so the scrape is
+	// encrypted too (Prometheus's tls_config.ca_file names the CA). Default
+	// off.
+	TLS ServerTLS `yaml:"tls"`
 }
+
+// ServerTLS is a listener's certificate. The files are read again when they
+// change (a cert-manager renewal), without a restart.
+type ServerTLS struct {
+	// CertFile and KeyFile are the certificate chain and its key, in PEM.
+	// Both or neither.
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
+}
+
+// Enabled reports whether the listener serves TLS.
+func (t ServerTLS) Enabled() bool { return t.CertFile != "" }
 
 // Log configures the structured log on stderr.
 type Log struct {
@@ -298,6 +314,7 @@ func (c *Config) Validate() error {
 	if c.Metrics.Listen != "" && !validHostPort(c.Metrics.Listen) {
 		add(keyErr("metrics.listen", "%q is not host:port (\":9464\" listens on every interface)", c.Metrics.Listen))
 	}
+	errs = append(errs, TLS{Enabled: true, CertFile: c.Metrics.TLS.CertFile, KeyFile: c.Metrics.TLS.KeyFile}.validate("metrics.tls")...)
 	if c.Metrics.Pushgateway != "" && !httpURL(c.Metrics.Pushgateway) {
 		add(keyErr("metrics.pushgateway", "%q is not an http(s) URL such as http://pushgateway:9091", c.Metrics.Pushgateway))
 	}

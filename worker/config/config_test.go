@@ -35,7 +35,7 @@ func TestFullFileSetsEveryKey(t *testing.T) {
 			TLS:               TLS{Enabled: true, CAFile: "testdata/tls/ca.pem", CertFile: "testdata/tls/client.pem", KeyFile: "testdata/tls/client-key.pem", ServerName: "kafka.orderflow.internal"},
 		},
 		Pipeline: Pipeline{BatchMaxMessages: 5000, BatchMaxWait: 500 * time.Millisecond, RetryInitial: 200 * time.Millisecond, RetryMax: time.Minute, ShutdownTimeout: 20 * time.Second, MaxClockSkew: 2 * time.Hour},
-		Metrics:  Metrics{Listen: "127.0.0.1:9464", Pprof: true, Pushgateway: "http://pushgateway.monitoring:9091"},
+		Metrics:  Metrics{Listen: "127.0.0.1:9464", Pprof: true, Pushgateway: "http://pushgateway.monitoring:9091", TLS: ServerTLS{CertFile: "testdata/tls/client.pem", KeyFile: "testdata/tls/client-key.pem"}},
 		Log:      Log{Level: "debug", Format: "text"},
 		Vault: Vault{
 			Address:        "https://vault.vault.svc:8200",
@@ -540,6 +540,7 @@ func fullFileRoyalMail() Connector {
 		Accounting:    books,
 		Kind:          "clickanddrop",
 		Purpose:       PurposeDelivery,
+		CAFile:        "testdata/tls/ca.pem",
 		Endpoint:      "https://api.parcel.royalmail.com/api/v1",
 		Credentials:   SecretRef{Env: "TEST_ROYALMAIL_API_KEY", Value: "rm-api-key"},
 		Tenants:       []string{"acme", "globex"},

@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"os"
 	"maps"
 	"regexp"
 	"slices"
@@ -96,6 +97,10 @@ type Connector struct {
 	// https://api.parcel.royalmail.com/api/v1, or the webhook's URL. https
 	// only, except for a loopback host (the tests' stand-ins). Required.
 	Endpoint string `yaml:"endpoint"`
+	// CAFile is a PEM file of the CAs that sign the API's certificate (a
+	// provider behind a private CA, a stand-in on a staging network).
+	// Default "" (the system's roots).
+	CAFile string `yaml:"ca_file"`
 	// Credentials says where the API key (Click & Drop's bearer token) or
 	// the webhook's signing secret is: {env: NAME} or {file: PATH}, never a
 	// value. Required.
@@ -250,6 +255,11 @@ func (cs Connectors) validate() []error {
 			add(keyErr(key+".purpose", "%q is not delivery or accounting: order data is shared only to deliver and to account for orders, never for marketing or any other purpose (P7)", c.Purpose))
 		case kindErr == nil && c.Purpose != kind.Purpose:
 			add(keyErr(key+".purpose", "%s, but a %s connector's purpose is %s (its allow-list, schemas/policy/connectors.yaml)", c.Purpose, kind.Name, kind.Purpose))
+		}
+		if c.CAFile != "" {
+			if _, err := os.Stat(c.CAFile); err != nil {
+				add(keyErr(key+".ca_file", "cannot read %s: %v", c.CAFile, unwrapPath(err)))
+			}
 		}
 		if !httpsEndpoint(c.Endpoint) {
 			add(keyErr(key+".endpoint", "%q is not an https URL (http only to a loopback host)", c.Endpoint))

@@ -11,6 +11,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"sync"
+	"time"
 
 	"github.com/orderflow/orderflow/worker/config"
 )
@@ -57,4 +59,48 @@ func CAPool(path string) (*x509.CertPool, error) {
 		return nil, errors.New("no PEM certificate in the CA file " + path)
 	}
 	return pool, nil
+}
+
+// Server returns the TLS configuration of a listener whose certificate is in
+// certFile and keyFile. The pair is read at once (a bad pair is an error at
+// start) and again at a handshake after either file's modification time has
+// changed, so a renewed certificate is served without a restart.
+func Server(certFile, keyFile string) (*tls.Config, error) {
+	r := &reloader{certFile: certFile, keyFile: keyFile}
+	if _, err := r.certificate(nil); err != nil {
+		return nil, err
+	}
+	return &tls.Config{MinVersion: MinVersion, GetCertificate: r.certificate}, nil
+}
+
+type reloader struct {
+	certFile, keyFile string
+	mu                sync.Mutex
+	stamp             [2]time.Time
+	pair              *tls.Certificate
+}
+
+func (r *reloader) certificate(*tls.ClientHelloInfo) (*tls.Certificate, error) {
+	var stamp [2]time.Time
+	for i, path := range []string{r.certFile, r.keyFile} {
+		info, err := os.Stat(path)
+		if err != nil {
+			return nil, fmt.Errorf("server certificate: %w", err)
+		}
+		stamp[i] = info.ModTime()
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.pair != nil && stamp == r.stamp {
+		return r.pair, nil
+	}
+	pair, err := tls.LoadX509KeyPair(r.certFile, r.keyFile)
+	if err != nil {
+		if r.pair != nil {
+			return r.pair, nil // half-written during a renewal: keep serving the old one
+		}
+		return nil, fmt.Errorf("server certificate: %w", err)
+	}
+	r.pair, r.stamp = &pair, stamp
+	return r.pair, nil
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
@@ -12,6 +13,9 @@ import (
 	"log/slog"
 	"maps"
 	"math/big"
+	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -201,4 +205,131 @@ func rogueClientCertificate(t *testing.T) certPair {
 		t.Fatal(err)
 	}
 	return p
+}
+
+// A connector with ca_file trusts the API's private CA, and only its
+// connections do: one without it refuses the same server.
+func TestConnectorCAFileIsTrustedForItsConnectorOnly(t *testing.T) {
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok")) }))
+	defer srv.Close()
+	caFile := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	client, err := connectorHTTPClient(config.Connector{CAFile: caFile})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := client.Get(srv.URL)
+	if err != nil {
+		t.Fatalf("the connector with the CA file: %v", err)
+	}
+	resp.Body.Close()
+	if c, _ := connectorHTTPClient(config.Connector{}); c != nil {
+		t.Fatal("a connector without ca_file got a client of its own")
+	}
+	if resp, err := (&http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}).Get(srv.URL); err == nil {
+		resp.Body.Close()
+		t.Error("a client with the system's roots trusted the private CA")
+	}
+	notPEM := filepath.Join(t.TempDir(), "empty.pem")
+	if err := os.WriteFile(notPEM, []byte("not a certificate"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := connectorHTTPClient(config.Connector{CAFile: notPEM}); err == nil {
+		t.Error("a CA file without a certificate was accepted")
+	}
+}
+
+// The metrics listener with metrics.tls serves the scrape and the probes over
+// HTTPS only, and serves a renewed certificate without a restart.
+func TestMetricsOverTLSFollowRenewal(t *testing.T) {
+	dir := t.TempDir()
+	certFile, keyFile := filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key")
+	first := serverCertificate(t, "first")
+	writePair(t, certFile, keyFile, first)
+	cfg := config.Defaults()
+	cfg.Metrics.Listen = "127.0.0.1:0"
+	cfg.Metrics.TLS = config.ServerTLS{CertFile: certFile, KeyFile: keyFile}
+	reg := telemetry.NewRegistry()
+	srv, err := listenMetrics(cfg, reg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.SetReady(true)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ctx, 5*time.Second) }()
+	defer func() { cancel(); <-done }()
+
+	served := func() (string, string) {
+		t.Helper()
+		conn, err := tls.Dial("tcp", srv.Addr(), &tls.Config{InsecureSkipVerify: true}) //nolint:gosec // reads which certificate is served
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		name := conn.ConnectionState().PeerCertificates[0].Subject.CommonName
+		pool := x509.NewCertPool()
+		pool.AddCert(conn.ConnectionState().PeerCertificates[0])
+		client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, ServerName: "127.0.0.1"}}}
+		resp, err := client.Get("https://" + srv.Addr() + "/metrics")
+		if err != nil {
+			t.Fatalf("scrape over TLS: %v", err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return name, string(body)
+	}
+	name, body := served()
+	if name != "first" || !strings.Contains(body, "orderflow_ready 1") {
+		t.Fatalf("served %q, body without orderflow_ready 1:\n%.300s", name, body)
+	}
+	if resp, err := http.Get("http://" + srv.Addr() + "/metrics"); err == nil {
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusOK || strings.Contains(string(b), "orderflow_ready") {
+			t.Error("the TLS metrics listener served a plaintext scrape")
+		}
+	}
+	// A renewal rewrites both files; the next handshake presents the new one.
+	second := serverCertificate(t, "second")
+	future := time.Now().Add(2 * time.Second)
+	writePair(t, certFile, keyFile, second)
+	for _, f := range []string{certFile, keyFile} {
+		if err := os.Chtimes(f, future, future); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if name, _ := served(); name != "second" {
+		t.Errorf("after the renewal the listener serves %q, want second", name)
+	}
+}
+
+type pemPair struct{ cert, key []byte }
+
+// serverCertificate is a self-signed certificate for 127.0.0.1 named cn.
+func serverCertificate(t *testing.T, cn string) pemPair {
+	t.Helper()
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: cn},
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}, IsCA: true, BasicConstraintsValid: true,
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, _ := x509.MarshalPKCS8PrivateKey(key)
+	return pemPair{pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER})}
+}
+
+func writePair(t *testing.T, certFile, keyFile string, p pemPair) {
+	t.Helper()
+	if err := os.WriteFile(certFile, p.cert, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, p.key, 0o600); err != nil {
+		t.Fatal(err)
+	}
 }
