@@ -91,6 +91,7 @@ func printDemo(w io.Writer, cfg config.Config, s demo.Summary) {
 		fmt.Fprintln(tw, "\t")
 	}
 	fmt.Fprintf(w, "\n== orderflow demo: seed %d, %d messages, processed in %s ==\n", s.Seed, s.Produced, s.Elapsed.Round(100*time.Millisecond))
+	fmt.Fprintf(w, "Connections: %s\n", describeConnections(cfg))
 
 	fmt.Fprintf(w, "\nOrders read (generated) and written (order_facts FINAL), by seller and channel:\n")
 	line("seller", "channel", "messages", "snapshots", "orders", "written", "")
@@ -279,4 +280,31 @@ func sortedUnion(a map[string]int64, b map[string]float64) []string {
 		keys[k] = true
 	}
 	return slices.Sorted(maps.Keys(keys))
+}
+
+// describeConnections says how the run reached its servers: over TLS or not
+// (make demo TLS=1), and how it logged in to Vault.
+func describeConnections(cfg config.Config) string {
+	kafka := "Kafka plaintext"
+	if cfg.Kafka.TLS.Enabled {
+		kafka = "Kafka TLS"
+		if cfg.Kafka.TLS.CertFile != "" {
+			kafka += " with a client certificate"
+		}
+	}
+	if cfg.Kafka.SASL.Mechanism != "" {
+		kafka += " and " + strings.ToUpper(cfg.Kafka.SASL.Mechanism)
+	}
+	clickhouse := "ClickHouse plaintext"
+	if cfg.ClickHouse.TLS.Enabled {
+		clickhouse = "ClickHouse TLS"
+		if cfg.ClickHouse.TLS.CertFile != "" {
+			clickhouse += " with a client certificate"
+		}
+	}
+	vault := "Vault plaintext"
+	if strings.HasPrefix(cfg.Vault.Address, "https://") {
+		vault = "Vault HTTPS"
+	}
+	return kafka + "; " + clickhouse + "; " + vault + "; each step logs in to Vault as its command's role when the stack has them (deploy/vault)"
 }
