@@ -144,40 +144,21 @@ func entry(a topics.ACL) (kafka.ACLEntry, error) {
 
 // key is an entry in words, unique per entry.
 func key(e kafka.ACLEntry) string {
-	return fmt.Sprintf("%s %s %s on %s %s (%s) from %s", e.Principal, permission(e.PermissionType), e.Operation,
-		resourceType(e.ResourceType), e.ResourceName, pattern(e.ResourcePatternType), e.Host)
+	return fmt.Sprintf("%s %s %s on %s %s (%s) from %s", e.Principal, name(permissions, e.PermissionType), e.Operation,
+		name(resourceTypes, e.ResourceType), e.ResourceName, name(patterns, e.ResourcePatternType), e.Host)
 }
 
-func permission(p kafka.ACLPermissionType) string {
-	switch p {
-	case kafka.ACLPermissionTypeAllow:
-		return "Allow"
-	case kafka.ACLPermissionTypeDeny:
-		return "Deny"
-	}
-	return fmt.Sprintf("permission(%d)", p)
-}
+var (
+	permissions   = map[kafka.ACLPermissionType]string{kafka.ACLPermissionTypeAllow: "Allow", kafka.ACLPermissionTypeDeny: "Deny"}
+	resourceTypes = map[kafka.ResourceType]string{kafka.ResourceTypeTopic: "topic", kafka.ResourceTypeGroup: "group",
+		kafka.ResourceTypeCluster: "cluster", kafka.ResourceTypeTransactionalID: "transactional-id"}
+	patterns = map[kafka.PatternType]string{kafka.PatternTypeLiteral: "literal", kafka.PatternTypePrefixed: "prefixed"}
+)
 
-func resourceType(t kafka.ResourceType) string {
-	switch t {
-	case kafka.ResourceTypeTopic:
-		return "topic"
-	case kafka.ResourceTypeGroup:
-		return "group"
-	case kafka.ResourceTypeCluster:
-		return "cluster"
-	case kafka.ResourceTypeTransactionalID:
-		return "transactional-id"
+// name is v's word, or its number for one this package does not name.
+func name[T ~int8](words map[T]string, v T) string {
+	if w, ok := words[v]; ok {
+		return w
 	}
-	return fmt.Sprintf("resource(%d)", t)
-}
-
-func pattern(p kafka.PatternType) string {
-	switch p {
-	case kafka.PatternTypeLiteral:
-		return "literal"
-	case kafka.PatternTypePrefixed:
-		return "prefixed"
-	}
-	return fmt.Sprintf("pattern(%d)", p)
+	return fmt.Sprintf("(%d)", v)
 }
