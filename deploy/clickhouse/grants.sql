@@ -77,6 +77,15 @@ ALTER ROLE orderflow_offboarding_role SETTINGS NONE;
 CREATE USER OR REPLACE orderflow_offboarding IDENTIFIED WITH sha256_hash BY '${ORDERFLOW_CLICKHOUSE_OFFBOARDING_PASSWORD_SHA256}' HOST IP '${ORDERFLOW_CLICKHOUSE_WORKLOAD_NETWORK}';
 GRANT orderflow_offboarding_role TO orderflow_offboarding;
 
+-- dlq_replay: orderflow replay-dlq.
+CREATE ROLE IF NOT EXISTS orderflow_dlq_replay_role;
+REVOKE ALL ON *.* FROM orderflow_dlq_replay_role;
+GRANT SELECT ON orderflow.schema_migrations TO orderflow_dlq_replay_role;
+GRANT SELECT ON orderflow.offboarded_tenants TO orderflow_dlq_replay_role;
+ALTER ROLE orderflow_dlq_replay_role SETTINGS readonly = 1;
+CREATE USER OR REPLACE orderflow_dlq_replay IDENTIFIED WITH sha256_hash BY '${ORDERFLOW_CLICKHOUSE_DLQ_REPLAY_PASSWORD_SHA256}' HOST IP '${ORDERFLOW_CLICKHOUSE_WORKLOAD_NETWORK}';
+GRANT orderflow_dlq_replay_role TO orderflow_dlq_replay;
+
 -- finance: finance staff (financial records only).
 CREATE ROLE IF NOT EXISTS orderflow_finance_role;
 REVOKE ALL ON *.* FROM orderflow_finance_role;

@@ -123,6 +123,14 @@ var roles = []Role{
 		},
 	},
 	{
+		// The observer's reads: the schema version and the offboarded
+		// tenants, whose dead letters it must not decrypt.
+		Name: "dlq_replay", Uses: "orderflow replay-dlq", Audience: Workload,
+		Grants: []Grant{
+			{Privileges: []Privilege{Select}, Database: schema.Analytics, Tables: []string{schema.TableSchemaMigrations, schema.TableOffboardedTenants}},
+		},
+	},
+	{
 		Name: "finance", Uses: "finance staff (financial records only)", Audience: People,
 		Grants: []Grant{{Privileges: []Privilege{Select}, Database: schema.Restricted, Tables: []string{schema.TableFinancialRecords}}},
 	},

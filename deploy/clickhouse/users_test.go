@@ -81,8 +81,13 @@ func TestEachUserReachesWhatItsRoleNeedsAndNoMore(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Written whole or not at all: the server may read the folder at any
+	// moment, and it merges *.xml files only.
 	file := filepath.Join(dir, prefix+"orderflow.xml")
-	if err := os.WriteFile(file, users, 0o644); err != nil {
+	if err := os.WriteFile(file+".tmp", users, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(file+".tmp", file); err != nil {
 		t.Fatal(err)
 	}
 	// Removed before the databases are dropped (cleanups run last first).
@@ -109,7 +114,7 @@ func TestEachUserReachesWhatItsRoleNeedsAndNoMore(t *testing.T) {
 
 	// The writer's start: the schema version, then the writer's own check
 	// of its tables' columns (system.columns shows it only what it may see).
-	for _, role := range []string{"writer", "dispatcher", "purger", "offboarding"} {
+	for _, role := range []string{"writer", "dispatcher", "purger", "offboarding", "dlq_replay"} {
 		m, err := migrate.New(migrate.Config{Conn: conns[role], Database: db, RestrictedDatabase: rdb, Logger: quiet})
 		if err == nil {
 			err = m.Check(ctx)
@@ -206,6 +211,7 @@ func TestEachUserReachesWhatItsRoleNeedsAndNoMore(t *testing.T) {
 			expect{p.createTable(schema.Analytics), is(ddlProhibited)},
 			expect{p.dropTable(schema.Analytics, schema.TableOrderFacts), is(ddlProhibited)},
 			expect{p.set("allow_ddl", "1"), is(ddlProhibited)},
+			expect{p.exec("SYSTEM", "SYSTEM DROP DNS CACHE"), is(ddlProhibited)},
 		),
 		"dispatcher": append(everyWorkload(),
 			expect{p.read(schema.Restricted, schema.TableFinancialRecords), is(allowed)},
@@ -223,6 +229,11 @@ func TestEachUserReachesWhatItsRoleNeedsAndNoMore(t *testing.T) {
 			expect{p.read(schema.Restricted, schema.TableFinancialRecords), is(allowed)},
 		),
 		"analyst": readers(),
+		"dlq_replay": append(readers(),
+			expect{p.read(schema.Analytics, schema.TableSchemaMigrations), is(allowed)},
+			expect{p.read(schema.Analytics, schema.TableOffboardedTenants), is(allowed)},
+			expect{p.read(schema.Restricted, schema.TableFinancialRecords), is(accessDenied)},
+		),
 	}
 	for _, table := range analytics {
 		expectations["finance"] = append(expectations["finance"], expect{p.read(schema.Analytics, table), is(accessDenied)})
@@ -248,7 +259,12 @@ func TestEachUserReachesWhatItsRoleNeedsAndNoMore(t *testing.T) {
 		expectations["finance"] = append(expectations["finance"],
 			expect{p.gap(p.read(schema.Restricted, schema.TableDeliveryLabels)), is(allowed)})
 		expectations["writer"] = append(expectations["writer"],
-			expect{p.gap(p.withSettings(p.alterDelete(schema.Analytics, schema.TableOrderFacts), chgo.Settings{"allow_ddl": 1})), is(allowed)})
+			expect{p.gap(p.withSettings(p.alterDelete(schema.Analytics, schema.TableOrderFacts), chgo.Settings{"allow_ddl": 1})), is(allowed)},
+			expect{p.gap(p.read(schema.Analytics, schema.TablePurgeLog)), is(allowed)},
+			expect{p.gap(p.tableFunction()), is(allowed)})
+		// Harmless: it only empties the server's DNS cache.
+		expectations["purger"] = append(expectations["purger"],
+			expect{p.gap(p.exec("SYSTEM", "SYSTEM DROP DNS CACHE")), is(allowed)})
 	}
 
 	for _, r := range Roles() {
@@ -339,7 +355,9 @@ type probes struct {
 	httpURL string
 }
 
-func (p probes) table(d schema.Database, table string) string { return d.Name(p.db, p.rdb) + "." + table }
+func (p probes) table(d schema.Database, table string) string {
+	return d.Name(p.db, p.rdb) + "." + table
+}
 
 func (p probes) exec(name, stmt string) probe {
 	return probe{name, func(ctx context.Context, conn driver.Conn, _ config.ClickHouse) error { return conn.Exec(ctx, stmt) }}

@@ -98,11 +98,11 @@ func (r Role) Gaps(o Options) []string {
 		return out
 	}
 	if r.ddl() {
-		out = append(out, "it may create, alter and drop any table of its databases (allow_ddl = 1 is all or nothing)")
+		out = append(out, "it may create, alter and drop any table of its databases, and run SYSTEM statements (allow_ddl = 1 is all or nothing)")
 	} else {
-		out = append(out, "allow_ddl = 0 refuses ALTER, CREATE and DROP, but a client lifts it by sending allow_ddl = 1 with a query: a guard against mistakes, not a boundary")
+		out = append(out, "allow_ddl = 0 refuses ALTER, CREATE, DROP and SYSTEM, but a client lifts it by sending allow_ddl = 1 with a query: a guard against mistakes, not a boundary")
 	}
-	out = append(out, "as any user with readonly = 0, table functions (url, file) and SYSTEM statements")
+	out = append(out, "table functions such as url(), open to every user with readonly = 0")
 	return out
 }
 

@@ -18,6 +18,8 @@ write_env() {
 ORDERFLOW_KAFKA_BROKERS=127.0.0.1:$KAFKA_PORT
 ORDERFLOW_CLICKHOUSE_ADDR=127.0.0.1:$CLICKHOUSE_TCP_PORT
 ORDERFLOW_CLICKHOUSE_HTTP=http://127.0.0.1:$CLICKHOUSE_HTTP_PORT
+# The users.d folder beside ClickHouse's users.xml: the role tests add users there.
+ORDERFLOW_CLICKHOUSE_USERS_DIR=$STACK_DIR/clickhouse/users.d
 ORDERFLOW_VAULT_ADDRESS=http://127.0.0.1:$VAULT_PORT
 ORDERFLOW_VAULT_TOKEN=$VAULT_DEV_ROOT_TOKEN
 # orderflow reads its Vault token by reference: vault.auth.token.env names this variable.
@@ -30,6 +32,7 @@ ORDERFLOW_PUSHGATEWAY_URL=http://127.0.0.1:$PUSHGATEWAY_PORT
 ORDERFLOW_METRICS_ADDR=127.0.0.1:$WORKER_METRICS_PORT
 ORDERFLOW_TEST_SCRAPE_ADDR=127.0.0.1:$TEST_SCRAPE_PORT
 ENV
+  (cd "$repo_root" && go run ./deploy/clickhouse/render -format env -dev-passwords) >>"$STACK_DIR/env"
 }
 
 up() {
