@@ -18,6 +18,8 @@ write_env() {
 ORDERFLOW_KAFKA_BROKERS=127.0.0.1:$KAFKA_PORT
 ORDERFLOW_CLICKHOUSE_ADDR=127.0.0.1:$CLICKHOUSE_TCP_PORT
 ORDERFLOW_CLICKHOUSE_HTTP=http://127.0.0.1:$CLICKHOUSE_HTTP_PORT
+# The users.d folder beside ClickHouse's users.xml: the role tests add users there.
+ORDERFLOW_CLICKHOUSE_USERS_DIR=$STACK_DIR/clickhouse/users.d
 ORDERFLOW_VAULT_ADDRESS=http://127.0.0.1:$VAULT_PORT
 ORDERFLOW_VAULT_TOKEN=$VAULT_DEV_ROOT_TOKEN
 # orderflow reads its Vault token by reference: vault.auth.token.env names this variable.
@@ -61,6 +63,7 @@ ORDERFLOW_CLICKHOUSE_TLS_KEY_FILE=$TLS_DIR/client-key.pem
 ORDERFLOW_VAULT_ADDRESS=https://127.0.0.1:$VAULT_TLS_PORT
 ORDERFLOW_VAULT_CA_CERT_FILE=$TLS_DIR/ca.pem
 ENV
+  (cd "$repo_root" && go run ./deploy/clickhouse/render -format env -dev-passwords) >>"$STACK_DIR/env"
 }
 
 up() {

@@ -27,9 +27,12 @@ func Open(ctx context.Context, cfg config.ClickHouse) (driver.Conn, error) {
 	opts := &clickhouse.Options{
 		Addr: cfg.Addr,
 		Auth: clickhouse.Auth{
-			// The database may not exist yet (migrate creates it): connect to
-			// default, and name the database in every statement.
-			Database: "default",
+			// No database: the server's default, which a login does not
+			// check. Naming one would need it to exist (migrate creates
+			// orderflow's) and, on 18.16, to be in the user's allow_databases,
+			// which for orderflow's users it is not. Every statement names
+			// its database.
+			Database: "",
 			Username: cfg.Username,
 			Password: cfg.Password.Value.Reveal(),
 		},
