@@ -66,6 +66,44 @@ ENV
   (cd "$repo_root" && go run ./deploy/clickhouse/render -format env -dev-passwords) >>"$STACK_DIR/env"
 }
 
+# write_role_env adds to each command role's file (.stack/roles/<role>.env, whose Vault
+# login deploy/vault/apply.sh wrote) its ClickHouse user (deploy/clickhouse) and, for the
+# roles that use Kafka, its principal on the SASL_SSL listener (deploy/kafka/topics.yaml):
+# deploy/local/as-role then runs a command with nothing but its own identities.
+write_role_env() {
+  local roles="$STACK_DIR/roles" role ch principal
+  for role in worker dispatcher purger offboarding dlq-replay migrator; do
+    case $role in
+      worker) ch=writer principal=orderflow-worker ;;
+      dispatcher) ch=dispatcher principal=orderflow-dispatcher ;;
+      dlq-replay) ch=dlq_replay principal=orderflow-dlq-replay ;;
+      *) ch=$role principal="" ;;
+    esac
+    # apply.sh rewrote the others; the migrator has no Vault login, so its file starts here.
+    [[ $role == migrator ]] && echo "# orderflow migrate: ClickHouse DDL only." >"$roles/$role.env"
+    {
+      echo "ORDERFLOW_CLICKHOUSE_USERNAME=orderflow_$ch"
+      echo "ORDERFLOW_CLICKHOUSE_PASSWORD_ENV=ORDERFLOW_CLICKHOUSE_${ch^^}_PASSWORD"
+      # The worker's user may not delete: purges run as the purger (orderflow purge).
+      [[ $role == worker ]] && echo "ORDERFLOW_RETENTION_INTERVAL=0"
+      if [[ -n $principal ]]; then
+        cat <<ENV
+ORDERFLOW_KAFKA_BROKERS=127.0.0.1:$KAFKA_TLS_PORT
+ORDERFLOW_KAFKA_TLS_ENABLED=true
+ORDERFLOW_KAFKA_TLS_CA_FILE=$TLS_DIR/ca.pem
+ORDERFLOW_KAFKA_TLS_CERT_FILE=$TLS_DIR/client.pem
+ORDERFLOW_KAFKA_TLS_KEY_FILE=$TLS_DIR/client-key.pem
+ORDERFLOW_KAFKA_SASL_MECHANISM=scram-sha-512
+ORDERFLOW_KAFKA_SASL_USERNAME=$principal
+ORDERFLOW_KAFKA_SASL_PASSWORD_FILE=$STACK_DIR/kafka/scram/$principal
+ENV
+      fi
+      # The file's groups are the ones its ACLs name.
+      [[ $role == worker ]] && echo "ORDERFLOW_KAFKA_GROUP_ID=orderflow"
+    } >>"$roles/$role.env"
+  done
+}
+
 up() {
   local began=$SECONDS
   mkdir -p "$STACK_DIR"
@@ -87,6 +125,7 @@ up() {
   VAULT_ADDR="http://127.0.0.1:$VAULT_PORT" VAULT_TOKEN="$VAULT_DEV_ROOT_TOKEN" \
     "$repo_root/deploy/vault/apply.sh" --approle --credentials "$STACK_DIR/roles" >/dev/null
   write_env
+  write_role_env
   status
   log "stack up in $((SECONDS - began))s; addresses in $STACK_DIR/env; stop it with 'make down'"
 }
