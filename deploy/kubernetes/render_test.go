@@ -33,16 +33,16 @@ var targets = []string{"base", "overlays/staging", "overlays/production"}
 // kinds are the only kinds the manifests may hold, each with the type its
 // objects decode into. A kind not here is refused: a Secret above all.
 var kinds = map[schema.GroupVersionKind]func() any{
-	{Version: "v1", Kind: "Namespace"}:                                          func() any { return &corev1.Namespace{} },
-	{Version: "v1", Kind: "ServiceAccount"}:                                     func() any { return &corev1.ServiceAccount{} },
-	{Version: "v1", Kind: "ConfigMap"}:                                          func() any { return &corev1.ConfigMap{} },
-	{Version: "v1", Kind: "Service"}:                                            func() any { return &corev1.Service{} },
-	{Group: "apps", Version: "v1", Kind: "Deployment"}:                          func() any { return &appsv1.Deployment{} },
-	{Group: "batch", Version: "v1", Kind: "CronJob"}:                            func() any { return &batchv1.CronJob{} },
-	{Group: "policy", Version: "v1", Kind: "PodDisruptionBudget"}:               func() any { return &policyv1.PodDisruptionBudget{} },
-	{Group: "networking.k8s.io", Version: "v1", Kind: "NetworkPolicy"}:          func() any { return &networkingv1.NetworkPolicy{} },
-	{Group: "monitoring.coreos.com", Version: "v1", Kind: "ServiceMonitor"}:     func() any { return &monitoringv1.ServiceMonitor{} },
-	{Group: "monitoring.coreos.com", Version: "v1", Kind: "PrometheusRule"}:     func() any { return &monitoringv1.PrometheusRule{} },
+	{Version: "v1", Kind: "Namespace"}:                                      func() any { return &corev1.Namespace{} },
+	{Version: "v1", Kind: "ServiceAccount"}:                                 func() any { return &corev1.ServiceAccount{} },
+	{Version: "v1", Kind: "ConfigMap"}:                                      func() any { return &corev1.ConfigMap{} },
+	{Version: "v1", Kind: "Service"}:                                        func() any { return &corev1.Service{} },
+	{Group: "apps", Version: "v1", Kind: "Deployment"}:                      func() any { return &appsv1.Deployment{} },
+	{Group: "batch", Version: "v1", Kind: "CronJob"}:                        func() any { return &batchv1.CronJob{} },
+	{Group: "policy", Version: "v1", Kind: "PodDisruptionBudget"}:           func() any { return &policyv1.PodDisruptionBudget{} },
+	{Group: "networking.k8s.io", Version: "v1", Kind: "NetworkPolicy"}:      func() any { return &networkingv1.NetworkPolicy{} },
+	{Group: "monitoring.coreos.com", Version: "v1", Kind: "ServiceMonitor"}: func() any { return &monitoringv1.ServiceMonitor{} },
+	{Group: "monitoring.coreos.com", Version: "v1", Kind: "PrometheusRule"}: func() any { return &monitoringv1.PrometheusRule{} },
 }
 
 // manifests are one kustomization's rendered objects, decoded.
