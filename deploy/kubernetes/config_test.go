@@ -156,9 +156,12 @@ func checkReplicas(t *testing.T, where string, m *manifests, p podTemplate, c co
 		t.Errorf("%s: %s reads %v, whose partitions are unknown", where, c.Args[0], read)
 		return
 	}
-	replicas := m.deployment(t, p.name).Spec.Replicas
-	if replicas == nil || *replicas < 1 || int(*replicas) > bound {
-		t.Errorf("%s: %v replicas, want 1 to %d, the fewest partitions of %v", where, replicas, bound, read)
+	replicas := int32(1) // the API server's default
+	if r := m.deployment(t, p.name).Spec.Replicas; r != nil {
+		replicas = *r
+	}
+	if replicas < 1 || int(replicas) > bound {
+		t.Errorf("%s: %d replicas, want 1 to %d, the fewest partitions of %v", where, replicas, bound, read)
 	}
 }
 
