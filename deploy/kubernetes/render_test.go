@@ -130,14 +130,22 @@ func decodeStrict(data []byte, obj any) error {
 	return nil
 }
 
-// renderAll renders every target once for the tests of this package.
+// rendered holds each target's manifests once rendered: the tests read them,
+// never change them, and do not run in parallel.
+var rendered = map[string]*manifests{}
+
+// renderAll renders every target, once for all the tests of this package.
 func renderAll(t *testing.T) []*manifests {
 	t.Helper()
 	var out []*manifests
 	for _, target := range targets {
-		m, err := render(target)
-		if err != nil {
-			t.Fatal(err)
+		m, ok := rendered[target]
+		if !ok {
+			var err error
+			if m, err = render(target); err != nil {
+				t.Fatal(err)
+			}
+			rendered[target] = m
 		}
 		out = append(out, m)
 	}
