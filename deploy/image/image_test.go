@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"maps"
 	"os"
@@ -97,7 +98,7 @@ func TestImageRunsOrderflowAsNonRootAndHoldsNothingElse(t *testing.T) {
 
 	// What a process of the image is, seen from inside: the probe runs
 	// with the image's user (no --user), once on a read-only root and
-	// once on a writable one.
+	// once on a writable one, and says what it finds wrong.
 	probe := filepath.Join(t.TempDir(), "probe")
 	goBuild := exec.Command("go", "build", "-o", probe, "./testdata/probe")
 	goBuild.Env = append(os.Environ(), "CGO_ENABLED=0")
@@ -109,25 +110,8 @@ func TestImageRunsOrderflowAsNonRootAndHoldsNothingElse(t *testing.T) {
 		if readOnly {
 			args = append(args, "--read-only")
 		}
-		var r struct {
-			UID, GID, EUID int
-			Groups         []int
-			Writable       []string
-			CACerts        int
-			SystemTrusted  int
-			Errors         []string
-		}
-		mustJSON(t, mustPodman(t, append(args, tag)...), &r)
-		if r.UID != nonRoot || r.EUID != nonRoot || r.GID != nonRoot || slices.ContainsFunc(r.Groups, func(g int) bool { return g != nonRoot }) {
-			t.Errorf("read-only %v: the process runs as uid %d (euid %d), gid %d, groups %v; want %d and no other group",
-				readOnly, r.UID, r.EUID, r.GID, r.Groups, nonRoot)
-		}
-		if len(r.Writable) != 0 {
-			t.Errorf("read-only %v: the process could write %v", readOnly, r.Writable)
-		}
-		if r.CACerts < 100 || r.SystemTrusted != r.CACerts {
-			t.Errorf("read-only %v: %d CA certificates in the bundle, %d of them trusted by Go's system pool (%v); want the host's bundle, all trusted",
-				readOnly, r.CACerts, r.SystemTrusted, r.Errors)
+		if out, err := podman(append(args, tag, fmt.Sprintf("%d:%d", nonRoot, nonRoot))...); err != nil {
+			t.Errorf("read-only %v: the probe found (%v):\n%s", readOnly, err, out)
 		}
 	}
 
