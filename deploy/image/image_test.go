@@ -90,7 +90,7 @@ func TestImageRunsOrderflowAsNonRootAndHoldsNothingElse(t *testing.T) {
 	}
 
 	// orderflow version, as the image runs it: its user, read-only.
-	got := mustPodman(t, append(slices.Clone(runFlags), "--read-only", tag, "version")...)
+	got := mustPodman(t, append(slices.Clone(runFlags), "--read-only", "--read-only-tmpfs=false", tag, "version")...)
 	want := regexp.MustCompile(`^orderflow ` + regexp.QuoteMeta(version) + ` \(commit ` + commit + `, go1\.[0-9.]+ linux/[a-z0-9]+\)\n$`)
 	if !want.Match(got) {
 		t.Errorf("orderflow version printed %q, want %s", got, want)
@@ -108,7 +108,8 @@ func TestImageRunsOrderflowAsNonRootAndHoldsNothingElse(t *testing.T) {
 	for _, readOnly := range []bool{true, false} {
 		args := append(slices.Clone(runFlags), "--volume", probe+":/probe:ro", "--entrypoint", "/probe")
 		if readOnly {
-			args = append(args, "--read-only")
+			// No tmpfs on /tmp either: as Kubernetes runs it, without an emptyDir.
+			args = append(args, "--read-only", "--read-only-tmpfs=false")
 		}
 		if out, err := podman(append(args, tag, fmt.Sprintf("%d:%d", nonRoot, nonRoot))...); err != nil {
 			t.Errorf("read-only %v: the probe found (%v):\n%s", readOnly, err, out)
