@@ -31,6 +31,10 @@ help: ## list the targets
 build: ## build bin/orderflow
 	go build -ldflags "$(LDFLAGS)" -o bin/orderflow ./worker/cmd/orderflow
 
+.PHONY: image
+image: ## build the container image localhost/orderflow:<version> and :latest (FROM scratch, non-root, no shell) with podman: deploy/image
+	VERSION=$(VERSION) COMMIT=$(COMMIT) deploy/image/build.sh
+
 .PHONY: up
 up: ## install what is missing and start Kafka, ClickHouse, Vault and Prometheus
 	deploy/local/stack.sh up

@@ -14,6 +14,10 @@
 // statutory minimums kept in one table with their sources (statutory.go): a
 // configured period below its jurisdiction's minimum is refused, and a jurisdiction
 // without a period of its own is never kept for less than its minimum.
+//
+// A connector's endpoint is refused unless its host is in the allow-list of
+// every tenant whose data it carries (egress.go): exact hosts, https only
+// outside loopback.
 package config
 
 import (
@@ -46,6 +50,9 @@ type Config struct {
 	// Connectors are the courier and accounting connectors, by name
 	// (connectors.go). Default: none.
 	Connectors Connectors `yaml:"connectors"`
+	// Egress is the allow-list of the hosts each tenant's connectors may
+	// call (egress.go). Default: the loopback hosts only.
+	Egress Egress `yaml:"egress"`
 	// Dispatch is the courier dispatcher's (orderflow dispatch) own
 	// consumer group and retry policy (dispatch.go).
 	Dispatch Dispatch `yaml:"dispatch"`
@@ -221,6 +228,7 @@ func Defaults() Config {
 		ClickHouse:  defaultClickHouse(),
 		Retention:   defaultRetention(),
 		Offboarding: defaultOffboarding(),
+		Egress:      defaultEgress(),
 		Dispatch:    defaultDispatch(),
 	}
 }
@@ -332,7 +340,8 @@ func (c *Config) Validate() error {
 	errs = append(errs, c.ClickHouse.validate()...)
 	errs = append(errs, c.Retention.validate()...)
 	errs = append(errs, c.Offboarding.validate(c.Vault.RequestTimeout)...)
-	errs = append(errs, c.Connectors.validate()...)
+	errs = append(errs, c.Egress.validate()...)
+	errs = append(errs, c.Connectors.validate(c.Egress)...)
 	errs = append(errs, c.Dispatch.validate()...)
 	return errors.Join(errs...)
 }

@@ -103,6 +103,10 @@ func TestFullFileSetsEveryKey(t *testing.T) {
 				Document: "journal_entry", Negative: "bill", DueDays: 14,
 			},
 		}},
+		Egress: Egress{
+			AllowedHosts: []string{"api.parcel.royalmail.com", "api.xero.com", "identity.xero.com"},
+			Tenants:      map[string][]string{"globex": {"hooks.globex.example"}},
+		},
 		Dispatch: Dispatch{
 			GroupID: "orderflow-eu-dispatch", BatchMaxMessages: 200, BatchMaxWait: 2 * time.Second, MaxAttempts: 12,
 			RetryInitial: time.Second, RetryMax: 2 * time.Minute, ReplayGroupID: "orderflow-eu-replay",
@@ -248,7 +252,7 @@ func TestBadFilesAreRefusedNamingTheKey(t *testing.T) {
 			"dispatch.max_attempts: must be between 1 and 100, got 0",
 		"connector-values.bad.yaml": "config: connectors.Royal-Mail: a connector's name is 1-32 of a-z, 0-9 and '_', starting with a letter\n" +
 			`connectors.parcels.kind: "dpd" is not a connector kind: the kinds are clickanddrop, webhook, xero, quickbooks (declared in worker/config/connectors.go)` + "\n" +
-			`connectors.parcels.endpoint: "http://api.dpd.example/v1" is not an https URL (http only to a loopback host)` + "\n" +
+			`connectors.parcels.endpoint: is plain http to "api.dpd.example": https only, except to a loopback host (127.0.0.1, ::1, localhost)` + "\n" +
 			"connectors.parcels.credentials: required: set env or file\n" +
 			`connectors.parcels.tenants: required: the tenants whose courier jobs it carries, or "*" for every tenant no other connector lists` + "\n" +
 			"connectors.parcels.notifications: entry 1 is not a tenant id (" + order.TenantIDRule + ")\n" +
@@ -407,6 +411,8 @@ func sampleValue(t *testing.T, field reflect.Value) (string, any) {
 		return "02-29", YearEnd{Month: time.February, Day: 29}
 	case field.Type() == yearEndMapType:
 		return "acme=12-31, beta=06-30", map[string]YearEnd{"acme": {Month: time.December, Day: 31}, "beta": {Month: time.June, Day: 30}}
+	case field.Type() == listMapType:
+		return "acme=a.example b.example, beta=c.example", map[string][]string{"acme": {"a.example", "b.example"}, "beta": {"c.example"}}
 	case field.Kind() == reflect.String:
 		return "value-from-env", "value-from-env"
 	case field.Kind() == reflect.Int:
