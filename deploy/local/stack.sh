@@ -80,12 +80,12 @@ write_role_env() {
       *) ch=$role principal="" ;;
     esac
     # apply.sh rewrote the others; the migrator has no Vault login, so its file starts here.
-    [[ $role == migrator ]] && echo "# orderflow migrate: ClickHouse DDL only." >"$roles/$role.env"
+    if [[ $role == migrator ]]; then echo "# orderflow migrate: ClickHouse DDL only." >"$roles/$role.env"; fi
     {
       echo "ORDERFLOW_CLICKHOUSE_USERNAME=orderflow_$ch"
       echo "ORDERFLOW_CLICKHOUSE_PASSWORD_ENV=ORDERFLOW_CLICKHOUSE_${ch^^}_PASSWORD"
       # The worker's user may not delete: purges run as the purger (orderflow purge).
-      [[ $role == worker ]] && echo "ORDERFLOW_RETENTION_INTERVAL=0"
+      if [[ $role == worker ]]; then echo "ORDERFLOW_RETENTION_INTERVAL=0"; fi
       if [[ -n $principal ]]; then
         cat <<ENV
 ORDERFLOW_KAFKA_BROKERS=127.0.0.1:$KAFKA_TLS_PORT
@@ -99,7 +99,7 @@ ORDERFLOW_KAFKA_SASL_PASSWORD_FILE=$STACK_DIR/kafka/scram/$principal
 ENV
       fi
       # The file's groups are the ones its ACLs name.
-      [[ $role == worker ]] && echo "ORDERFLOW_KAFKA_GROUP_ID=orderflow"
+      if [[ $role == worker ]]; then echo "ORDERFLOW_KAFKA_GROUP_ID=orderflow"; fi
     } >>"$roles/$role.env"
   done
 }
