@@ -274,3 +274,44 @@ func envEntry(c corev1.Container, name string) *corev1.EnvVar {
 }
 
 func hasEnv(c corev1.Container, name string) bool { return envEntry(c, name) != nil }
+
+// TestMetricsSchemeIsTheListeners: the probes and the scrape speak what the
+// metrics listener serves, HTTPS with a CA to verify it if metrics.tls is set
+// (README.md says why production leaves it off), plain HTTP otherwise: turning
+// it on in the configuration alone would fail every probe and scrape.
+func TestMetricsSchemeIsTheListeners(t *testing.T) {
+	for _, lp := range loadAllPods(t) {
+		tls := lp.cfg.Metrics.TLS.Enabled()
+		want := corev1.URISchemeHTTP
+		if tls {
+			want = corev1.URISchemeHTTPS
+		}
+		for _, probe := range []*corev1.Probe{lp.c.LivenessProbe, lp.c.ReadinessProbe} {
+			if probe == nil || probe.HTTPGet == nil {
+				continue
+			}
+			if got := cmpOr(probe.HTTPGet.Scheme, corev1.URISchemeHTTP); got != want {
+				t.Errorf("%s: probes %s with scheme %s, but the listener serves %s", lp.where, probe.HTTPGet.Path, got, want)
+			}
+		}
+		if lp.pod.labels["orderflow.io/scraped"] != "true" {
+			continue
+		}
+		for _, sm := range lp.m.monitors {
+			for _, ep := range sm.Spec.Endpoints {
+				https := ep.Scheme != nil && strings.EqualFold(string(*ep.Scheme), "https")
+				if https != tls || tls && ep.TLSConfig == nil {
+					t.Errorf("%s: ServiceMonitor %s scrapes port %s with scheme %v (tlsConfig %v); the listener serves %s", lp.where, sm.Name, ep.Port, ep.Scheme, ep.TLSConfig != nil, want)
+				}
+			}
+		}
+	}
+}
+
+func cmpOr[T comparable](v, fallback T) T {
+	var zero T
+	if v == zero {
+		return fallback
+	}
+	return v
+}
