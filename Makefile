@@ -36,8 +36,9 @@ image: ## build the container image localhost/orderflow:<version> and :latest (F
 	VERSION=$(VERSION) COMMIT=$(COMMIT) deploy/image/build.sh
 
 .PHONY: up
-up: ## install what is missing and start Kafka, ClickHouse, Vault and Prometheus
+up: ## install what is missing and start Kafka, ClickHouse, Vault and Prometheus (their TLS listeners too; TLS=1 says how to use them)
 	deploy/local/stack.sh up
+	$(if $(filter 1,$(TLS)),@echo "TLS=1: orderflow's own connections go over TLS with: set -a; . $(STACK_DIR)/env; . $(STACK_DIR)/tls.env; set +a (make demo TLS=1 does it)")
 
 .PHONY: down
 down: ## stop the local stack

@@ -49,7 +49,8 @@ func TestDemoSummaryMatchesTheTally(t *testing.T) {
 	if rolesDir == "" {
 		t.Fatal("ORDERFLOW_STACK_ROLES_DIR is unset: source the env that make up writes (.stack/env)")
 	}
-	logins, err := loadRoleLogins("", e.vars, rolesDir, roleWorker, roleDispatcher, rolePurger)
+	// The roles' files refer to the stack's environment (.stack/env), which the test has.
+	logins, err := loadRoleLogins("", append(os.Environ(), e.vars...), rolesDir, roleWorker, roleDispatcher, rolePurger)
 	if err != nil {
 		t.Fatal(err)
 	}
