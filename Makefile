@@ -17,6 +17,12 @@ TEST_FLAGS ?= -race -count=1 -p 1 -timeout 20m
 E2E_TESTS := ^(TestCourierJobsReachTheirCouriersOnce|TestBooksArePostedOnceAndReconcile|TestSevenYearsOfOrders)$$
 E2E_PKGS := ./worker/cmd/orderflow/ ./worker/retention/
 
+# TLS=1 (make demo TLS=1): orderflow's own connections go to the stack's TLS listeners
+# (Kafka SASL_SSL with a client certificate, ClickHouse's secure port, Vault HTTPS), which
+# always run beside the plaintext ones: .stack/tls.env overrides .stack/env.
+TLS ?= 0
+STACK_ENV = set -a; source "$(STACK_DIR)/env"; $(if $(filter 1,$(TLS)),source "$(STACK_DIR)/tls.env";) set +a
+
 .PHONY: help
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -25,9 +31,14 @@ help: ## list the targets
 build: ## build bin/orderflow
 	go build -ldflags "$(LDFLAGS)" -o bin/orderflow ./worker/cmd/orderflow
 
+.PHONY: image
+image: ## build the container image localhost/orderflow:<version> and :latest (FROM scratch, non-root, no shell) with podman: deploy/image
+	VERSION=$(VERSION) COMMIT=$(COMMIT) deploy/image/build.sh
+
 .PHONY: up
-up: ## install what is missing and start Kafka, ClickHouse, Vault and Prometheus
+up: ## install what is missing and start Kafka, ClickHouse, Vault and Prometheus (their TLS listeners too; TLS=1 says how to use them)
 	deploy/local/stack.sh up
+	$(if $(filter 1,$(TLS)),@echo "TLS=1: orderflow's own connections go over TLS with: set -a; . $(STACK_DIR)/env; . $(STACK_DIR)/tls.env; set +a (make demo TLS=1 does it)")
 
 .PHONY: down
 down: ## stop the local stack
@@ -65,7 +76,7 @@ BENCH_PKGS ?= ./worker/... ./connectors/...
 
 .PHONY: demo
 demo: up build ## the main job end to end: fresh topics and databases, generated orders, the worker, a summary
-	set -a; source "$(STACK_DIR)/env"; set +a; bin/orderflow demo --config deploy/local/orderflow.yaml $(DEMO_FLAGS)
+	$(STACK_ENV); bin/orderflow demo --config deploy/local/orderflow.yaml $(DEMO_FLAGS)
 	@echo "The stack is still running for exploring; 'make down' stops it."
 
 # DEMO_FLAGS: e.g. --count 100000 --seed 7 --tenants 5

@@ -14,7 +14,9 @@ done
 declare -A package_of=(
   [clickhouse-server]=clickhouse-server [clickhouse-client]=clickhouse-client
   [prometheus]=prometheus [promtool]=prometheus [prometheus-pushgateway]=prometheus-pushgateway
-  [kcat]=kcat [curl]=curl [jq]=jq
+  [kcat]=kcat [curl]=curl [jq]=jq [openssl]=openssl
+  # The image test (deploy/image) builds and runs the container image without a registry.
+  [podman]=podman [runc]=runc
 )
 missing=()
 for cmd in "${!package_of[@]}"; do

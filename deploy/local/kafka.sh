@@ -19,11 +19,28 @@ process.roles=broker,controller
 node.id=1
 # Static quorum: formatted without --standalone (never mix with controller.quorum.bootstrap.servers).
 controller.quorum.voters=1@127.0.0.1:$KAFKA_CONTROLLER_PORT
-listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,CONTROLLER://127.0.0.1:$KAFKA_CONTROLLER_PORT
-advertised.listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT
+# PLAINTEXT for the tests (its ANONYMOUS principal is a super user); SASL_SSL as in
+# production: TLS with a client certificate signed by the stack's CA, then SCRAM-SHA-512,
+# and every request authorised by the ACLs that orderflow kafka-apply writes.
+listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,SASL_SSL://127.0.0.1:$KAFKA_TLS_PORT,CONTROLLER://127.0.0.1:$KAFKA_CONTROLLER_PORT
+advertised.listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,SASL_SSL://127.0.0.1:$KAFKA_TLS_PORT
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,SASL_SSL:SASL_SSL,CONTROLLER:PLAINTEXT
+sasl.enabled.mechanisms=SCRAM-SHA-512
+listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+ssl.keystore.type=PEM
+ssl.keystore.location=$TLS_DIR/kafka-server.pem
+ssl.truststore.type=PEM
+ssl.truststore.location=$TLS_DIR/ca.pem
+# Kafka applies ssl.client.auth to SASL_SSL listeners only when named per listener (KIP-684).
+listener.name.sasl_ssl.ssl.client.auth=required
+ssl.enabled.protocols=TLSv1.3,TLSv1.2
+authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer
+# The plaintext listener and the controller are ANONYMOUS; admin is the SCRAM user the
+# stack's kafka-apply logs in as over TLS.
+super.users=User:ANONYMOUS;User:admin
+allow.everyone.if.no.acl.found=false
 log.dirs=$dir/data
 num.partitions=1
 default.replication.factor=1
@@ -33,7 +50,7 @@ transaction.state.log.replication.factor=1
 transaction.state.log.min.isr=1
 share.coordinator.state.topic.replication.factor=1
 share.coordinator.state.topic.min.isr=1
-# Topics are created by deploy/local/topics, never by a client's typo.
+# Topics are created by orderflow kafka-apply (deploy/kafka/topics.yaml), never by a typo.
 auto.create.topics.enable=false
 # Consumer groups form at once in tests instead of after the default 3 s.
 group.initial.rebalance.delay.ms=0
@@ -72,6 +89,8 @@ start() {
   fi
   require_free_port kafka "$KAFKA_PORT"
   require_free_port kafka-controller "$KAFKA_CONTROLLER_PORT"
+  require_free_port kafka-tls "$KAFKA_TLS_PORT"
+  [[ -s "$TLS_DIR/kafka-server.pem" ]] || die "no certificates in $TLS_DIR: run deploy/local/tls.sh"
   write_config
   if [[ ! -f "$dir/data/meta.properties" ]]; then
     local cluster_id

@@ -18,6 +18,8 @@ write_env() {
 ORDERFLOW_KAFKA_BROKERS=127.0.0.1:$KAFKA_PORT
 ORDERFLOW_CLICKHOUSE_ADDR=127.0.0.1:$CLICKHOUSE_TCP_PORT
 ORDERFLOW_CLICKHOUSE_HTTP=http://127.0.0.1:$CLICKHOUSE_HTTP_PORT
+# The users.d folder beside ClickHouse's users.xml: the role tests add users there.
+ORDERFLOW_CLICKHOUSE_USERS_DIR=$STACK_DIR/clickhouse/users.d
 ORDERFLOW_VAULT_ADDRESS=http://127.0.0.1:$VAULT_PORT
 ORDERFLOW_VAULT_TOKEN=$VAULT_DEV_ROOT_TOKEN
 # orderflow reads its Vault token by reference: vault.auth.token.env names this variable.
@@ -29,13 +31,84 @@ ORDERFLOW_PROMETHEUS_URL=http://127.0.0.1:$PROMETHEUS_PORT
 ORDERFLOW_PUSHGATEWAY_URL=http://127.0.0.1:$PUSHGATEWAY_PORT
 ORDERFLOW_METRICS_ADDR=127.0.0.1:$WORKER_METRICS_PORT
 ORDERFLOW_TEST_SCRAPE_ADDR=127.0.0.1:$TEST_SCRAPE_PORT
+# TLS listeners beside the plaintext ones (deploy/local/tls.sh's CA signs every certificate):
+# Kafka SASL_SSL (client certificate + SCRAM-SHA-512; passwords in the SCRAM folder),
+# ClickHouse's secure native port (client certificate), Vault over HTTPS.
+ORDERFLOW_STACK_TLS_DIR=$TLS_DIR
+ORDERFLOW_STACK_KAFKA_TLS_BROKERS=127.0.0.1:$KAFKA_TLS_PORT
+ORDERFLOW_STACK_KAFKA_SCRAM_DIR=$STACK_DIR/kafka/scram
+ORDERFLOW_STACK_CLICKHOUSE_TLS_ADDR=127.0.0.1:$CLICKHOUSE_TLS_PORT
+ORDERFLOW_STACK_VAULT_TLS_ADDRESS=https://127.0.0.1:$VAULT_TLS_PORT
+# <role>.env per command role (worker, dispatcher, purger, offboarding, dlq-replay): the
+# overrides that log it in as its own Vault role (deploy/local/as-role, orderflow demo).
+ORDERFLOW_STACK_ROLES_DIR=$STACK_DIR/roles
 ENV
+  cat >"$STACK_DIR/tls.env" <<ENV
+# Written by deploy/local/stack.sh up. Sourced after env, it points orderflow's own
+# connections at the TLS listeners: make demo TLS=1. (Tests keep env alone: their own
+# clients use the plaintext listeners, and the TLS tests read ORDERFLOW_STACK_*.)
+ORDERFLOW_KAFKA_BROKERS=127.0.0.1:$KAFKA_TLS_PORT
+ORDERFLOW_KAFKA_TLS_ENABLED=true
+ORDERFLOW_KAFKA_TLS_CA_FILE=$TLS_DIR/ca.pem
+ORDERFLOW_KAFKA_TLS_CERT_FILE=$TLS_DIR/client.pem
+ORDERFLOW_KAFKA_TLS_KEY_FILE=$TLS_DIR/client-key.pem
+ORDERFLOW_KAFKA_SASL_MECHANISM=scram-sha-512
+ORDERFLOW_KAFKA_SASL_USERNAME=admin
+ORDERFLOW_KAFKA_SASL_PASSWORD_FILE=$STACK_DIR/kafka/scram/admin
+ORDERFLOW_CLICKHOUSE_ADDR=127.0.0.1:$CLICKHOUSE_TLS_PORT
+ORDERFLOW_CLICKHOUSE_TLS_ENABLED=true
+ORDERFLOW_CLICKHOUSE_TLS_CA_FILE=$TLS_DIR/ca.pem
+ORDERFLOW_CLICKHOUSE_TLS_CERT_FILE=$TLS_DIR/client.pem
+ORDERFLOW_CLICKHOUSE_TLS_KEY_FILE=$TLS_DIR/client-key.pem
+ORDERFLOW_VAULT_ADDRESS=https://127.0.0.1:$VAULT_TLS_PORT
+ORDERFLOW_VAULT_CA_CERT_FILE=$TLS_DIR/ca.pem
+ENV
+  (cd "$repo_root" && go run ./deploy/clickhouse/render -format env -dev-passwords) >>"$STACK_DIR/env"
+}
+
+# write_role_env adds to each command role's file (.stack/roles/<role>.env, whose Vault
+# login deploy/vault/apply.sh wrote) its ClickHouse user (deploy/clickhouse) and, for the
+# roles that use Kafka, its principal on the SASL_SSL listener (deploy/kafka/topics.yaml):
+# deploy/local/as-role then runs a command with nothing but its own identities.
+write_role_env() {
+  local roles="$STACK_DIR/roles" role ch principal
+  for role in worker dispatcher purger offboarding dlq-replay migrator; do
+    case $role in
+      worker) ch=writer principal=orderflow-worker ;;
+      dispatcher) ch=dispatcher principal=orderflow-dispatcher ;;
+      dlq-replay) ch=dlq_replay principal=orderflow-dlq-replay ;;
+      *) ch=$role principal="" ;;
+    esac
+    # apply.sh rewrote the others; the migrator has no Vault login, so its file starts here.
+    if [[ $role == migrator ]]; then echo "# orderflow migrate: ClickHouse DDL only." >"$roles/$role.env"; fi
+    {
+      echo "ORDERFLOW_CLICKHOUSE_USERNAME=orderflow_$ch"
+      echo "ORDERFLOW_CLICKHOUSE_PASSWORD_ENV=ORDERFLOW_CLICKHOUSE_${ch^^}_PASSWORD"
+      # The worker's user may not delete: purges run as the purger (orderflow purge).
+      if [[ $role == worker ]]; then echo "ORDERFLOW_RETENTION_INTERVAL=0"; fi
+      if [[ -n $principal ]]; then
+        cat <<ENV
+ORDERFLOW_KAFKA_BROKERS=127.0.0.1:$KAFKA_TLS_PORT
+ORDERFLOW_KAFKA_TLS_ENABLED=true
+ORDERFLOW_KAFKA_TLS_CA_FILE=$TLS_DIR/ca.pem
+ORDERFLOW_KAFKA_TLS_CERT_FILE=$TLS_DIR/client.pem
+ORDERFLOW_KAFKA_TLS_KEY_FILE=$TLS_DIR/client-key.pem
+ORDERFLOW_KAFKA_SASL_MECHANISM=scram-sha-512
+ORDERFLOW_KAFKA_SASL_USERNAME=$principal
+ORDERFLOW_KAFKA_SASL_PASSWORD_FILE=$STACK_DIR/kafka/scram/$principal
+ENV
+      fi
+      # The file's groups are the ones its ACLs name.
+      if [[ $role == worker ]]; then echo "ORDERFLOW_KAFKA_GROUP_ID=orderflow"; fi
+    } >>"$roles/$role.env"
+  done
 }
 
 up() {
   local began=$SECONDS
   mkdir -p "$STACK_DIR"
   "$local_dir/install.sh"
+  "$local_dir/tls.sh"
   # The servers start independently; starting them side by side saves most of the wait.
   local pids=() failed=0 s
   for s in "${services[@]}"; do
@@ -44,8 +117,15 @@ up() {
   done
   for pid in "${pids[@]}"; do wait "$pid" || failed=1; done
   ((failed == 0)) || die "a server did not start (see above); 'make down' stops the others"
-  (cd "$repo_root" && go run ./deploy/local/topics -brokers "127.0.0.1:$KAFKA_PORT")
+  # Topics and ACLs as code (deploy/kafka/topics.yaml), with a SCRAM login per principal.
+  (cd "$repo_root" && ORDERFLOW_KAFKA_BROKERS="127.0.0.1:$KAFKA_PORT" go run ./worker/cmd/orderflow kafka-apply \
+    --environment local --scram-dir "$STACK_DIR/kafka/scram" | tail -n 1)
+  # One Vault policy and AppRole login per command (deploy/vault): deploy/local/as-role
+  # and orderflow demo run each command with its own role's credentials.
+  VAULT_ADDR="http://127.0.0.1:$VAULT_PORT" VAULT_TOKEN="$VAULT_DEV_ROOT_TOKEN" \
+    "$repo_root/deploy/vault/apply.sh" --approle --credentials "$STACK_DIR/roles" >/dev/null
   write_env
+  write_role_env
   status
   log "stack up in $((SECONDS - began))s; addresses in $STACK_DIR/env; stop it with 'make down'"
 }

@@ -36,8 +36,19 @@ start() {
     return 0
   fi
   require_free_port vault "$VAULT_PORT"
+  require_free_port vault-tls "$VAULT_TLS_PORT"
+  [[ -s "$TLS_DIR/server.pem" ]] || die "no certificates in $TLS_DIR: run deploy/local/tls.sh"
+  # A second listener with TLS, as in production (the dev server's own is plaintext).
+  cat >"$dir/tls.hcl" <<HCL
+listener "tcp" {
+  address         = "127.0.0.1:$VAULT_TLS_PORT"
+  tls_cert_file   = "$TLS_DIR/server.pem"
+  tls_key_file    = "$TLS_DIR/server-key.pem"
+  tls_min_version = "tls12"
+}
+HCL
   start_bg "$pidfile" "$dir/vault.log" "$bin" server -dev \
-    "-dev-root-token-id=$VAULT_DEV_ROOT_TOKEN" "$marker" -log-level=warn
+    "-dev-root-token-id=$VAULT_DEV_ROOT_TOKEN" "$marker" "-config=$dir/tls.hcl" -log-level=warn
   wait_until 60 "Vault at $addr" healthy || die "Vault did not start; see $dir/vault.log"
   configure
   log "started (pid $(<"$pidfile"))"

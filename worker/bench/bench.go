@@ -179,7 +179,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if err != nil {
 		return nil, fmt.Errorf("bench: the worker's %w", err)
 	}
-	if r.app.Kafka.TLS || r.app.Kafka.SASL.Mechanism != "" {
+	if r.app.Kafka.TLS.Enabled || r.app.Kafka.SASL.Mechanism != "" {
 		return nil, errors.New("bench: Kafka with TLS or SASL is not supported: the bench runs against the local stack")
 	}
 	if err := r.app.ClickHouse.Require(); err != nil {

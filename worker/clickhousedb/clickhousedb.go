@@ -6,7 +6,6 @@ package clickhousedb
 
 import (
 	"context"
-	"crypto/tls"
 	"fmt"
 	"time"
 
@@ -15,6 +14,7 @@ import (
 
 	"github.com/orderflow/orderflow/worker/backoff"
 	"github.com/orderflow/orderflow/worker/config"
+	"github.com/orderflow/orderflow/worker/tlsconfig"
 )
 
 // Open connects to ClickHouse with cfg and checks the connection with a ping.
@@ -27,9 +27,12 @@ func Open(ctx context.Context, cfg config.ClickHouse) (driver.Conn, error) {
 	opts := &clickhouse.Options{
 		Addr: cfg.Addr,
 		Auth: clickhouse.Auth{
-			// The database may not exist yet (migrate creates it): connect to
-			// default, and name the database in every statement.
-			Database: "default",
+			// No database: the server's default, which a login does not
+			// check. Naming one would need it to exist (migrate creates
+			// orderflow's) and, on 18.16, to be in the user's allow_databases,
+			// which for orderflow's users it is not. Every statement names
+			// its database.
+			Database: "",
 			Username: cfg.Username,
 			Password: cfg.Password.Value.Reveal(),
 		},
@@ -40,9 +43,11 @@ func Open(ctx context.Context, cfg config.ClickHouse) (driver.Conn, error) {
 		MaxIdleConns:    cfg.MaxOpenConns,
 		ConnMaxLifetime: time.Hour,
 	}
-	if cfg.TLS {
-		opts.TLS = &tls.Config{MinVersion: tls.VersionTLS12}
+	tlsCfg, err := tlsconfig.Client("clickhouse.tls", cfg.TLS)
+	if err != nil {
+		return nil, err
 	}
+	opts.TLS = tlsCfg
 	conn, err := clickhouse.Open(opts)
 	if err != nil {
 		return nil, fmt.Errorf("clickhouse: open: %w", err)

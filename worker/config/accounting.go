@@ -20,7 +20,8 @@ type Accounting struct {
 	// RefreshToken says where the connection's OAuth2 refresh token is
 	// ({env: NAME} or {file: PATH}) when the connector starts. Required.
 	RefreshToken SecretRef `yaml:"refresh_token"`
-	// TokenURL is the OAuth2 token endpoint. Default: the provider's.
+	// TokenURL is the OAuth2 token endpoint, held to the same rules as the
+	// endpoint (egress.go). Default: the provider's.
 	TokenURL string `yaml:"token_url"`
 	// Accounts maps each line kind (sales, shipping, discount, other,
 	// refund, marketplace_vat) to the account code it posts to. Every kind
@@ -86,7 +87,7 @@ func (a *Accounting) setDefaults() {
 }
 
 // validate checks an accounting connector's settings and tenants.
-func (c Connector) validateAccounting(key string) []error {
+func (c Connector) validateAccounting(key string, egress Egress) []error {
 	var errs []error
 	add := func(err error) {
 		if err != nil {
@@ -102,8 +103,9 @@ func (c Connector) validateAccounting(key string) []error {
 	if a.RefreshToken.Value == "" {
 		add(keyErr(key+".refresh_token", "required: set env or file"))
 	}
-	if a.TokenURL != "" && !httpsEndpoint(a.TokenURL) {
-		add(keyErr(key+".token_url", "%q is not an https URL (http only to a loopback host)", a.TokenURL))
+	if a.TokenURL != "" {
+		// It receives the app's client secret and the refresh token.
+		errs = append(errs, egress.checkURL(key+".token_url", a.TokenURL, c.Tenants)...)
 	}
 	// Every kind of line a posting can carry needs its account: a kind
 	// left unmapped would refuse (and park) every posting that has one.

@@ -26,8 +26,9 @@ type ClickHouse struct {
 	Username string `yaml:"username"`
 	// Password says where the password is; unset means none.
 	Password SecretRef `yaml:"password"`
-	// TLS turns on TLS with the system's roots. Default false.
-	TLS bool `yaml:"tls"`
+	// TLS to the servers (their secure native port, 9440): a CA file, and a
+	// client certificate for servers that require mutual TLS. Default off.
+	TLS TLS `yaml:"tls"`
 	// DialTimeout bounds a connection attempt. Default 5s.
 	DialTimeout time.Duration `yaml:"dial_timeout"`
 	// QueryTimeout bounds one statement: an insert, a purge's ALTER. Default 1m.
@@ -75,6 +76,7 @@ func (c ClickHouse) validate() []error {
 	}
 	errs = append(errs, databases(c.Database, c.RestrictedDatabase)...)
 	add(nonEmpty("clickhouse.username", c.Username))
+	errs = append(errs, c.TLS.validate("clickhouse.tls")...)
 	add(between("clickhouse.dial_timeout", c.DialTimeout, 100*time.Millisecond, time.Minute))
 	add(between("clickhouse.query_timeout", c.QueryTimeout, time.Second, time.Hour))
 	add(intBetween("clickhouse.max_open_conns", c.MaxOpenConns, 1, 256))

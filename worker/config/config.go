@@ -14,6 +14,10 @@
 // statutory minimums kept in one table with their sources (statutory.go): a
 // configured period below its jurisdiction's minimum is refused, and a jurisdiction
 // without a period of its own is never kept for less than its minimum.
+//
+// A connector's endpoint is refused unless its host is in the allow-list of
+// every tenant whose data it carries (egress.go): exact hosts, https only
+// outside loopback.
 package config
 
 import (
@@ -46,6 +50,9 @@ type Config struct {
 	// Connectors are the courier and accounting connectors, by name
 	// (connectors.go). Default: none.
 	Connectors Connectors `yaml:"connectors"`
+	// Egress is the allow-list of the hosts each tenant's connectors may
+	// call (egress.go). Default: the loopback hosts only.
+	Egress Egress `yaml:"egress"`
 	// Dispatch is the courier dispatcher's (orderflow dispatch) own
 	// consumer group and retry policy (dispatch.go).
 	Dispatch Dispatch `yaml:"dispatch"`
@@ -72,8 +79,9 @@ type Kafka struct {
 	HeartbeatInterval time.Duration `yaml:"heartbeat_interval"`
 	// SASL authenticates to the brokers; empty mechanism means none.
 	SASL SASL `yaml:"sasl"`
-	// TLS turns on TLS to the brokers with the system's roots. Default false.
-	TLS bool `yaml:"tls"`
+	// TLS to the brokers: a CA file, and a client certificate for brokers that
+	// require mutual TLS. Default off.
+	TLS TLS `yaml:"tls"`
 }
 
 // Topics names the topics the worker reads and writes.
@@ -169,7 +177,23 @@ type Metrics struct {
 	// their metrics there when they end, since nothing scrapes them once they
 	// have exited. Default "" (no push).
 	Pushgateway string `yaml:"pushgateway"`
+	// TLS serves /metrics, /healthz and /readyz over HTTPS, so the scrape is
+	// encrypted too (Prometheus's tls_config.ca_file names the CA). Default
+	// off.
+	TLS ServerTLS `yaml:"tls"`
 }
+
+// ServerTLS is a listener's certificate. The files are read again when they
+// change (a cert-manager renewal), without a restart.
+type ServerTLS struct {
+	// CertFile and KeyFile are the certificate chain and its key, in PEM.
+	// Both or neither.
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
+}
+
+// Enabled reports whether the listener serves TLS.
+func (t ServerTLS) Enabled() bool { return t.CertFile != "" }
 
 // Log configures the structured log on stderr.
 type Log struct {
@@ -204,6 +228,7 @@ func Defaults() Config {
 		ClickHouse:  defaultClickHouse(),
 		Retention:   defaultRetention(),
 		Offboarding: defaultOffboarding(),
+		Egress:      defaultEgress(),
 		Dispatch:    defaultDispatch(),
 	}
 }
@@ -279,6 +304,10 @@ func (c *Config) Validate() error {
 	default:
 		add(keyErr("kafka.sasl.mechanism", "%q is not one of plain, scram-sha-256, scram-sha-512", k.SASL.Mechanism))
 	}
+	if k.SASL.Mechanism == "plain" && !k.TLS.Enabled {
+		add(keyErr("kafka.sasl.mechanism", "plain sends the password as it is: it needs kafka.tls.enabled"))
+	}
+	errs = append(errs, k.TLS.validate("kafka.tls")...)
 
 	p := c.Pipeline
 	if p.BatchMaxMessages < 1 || p.BatchMaxMessages > 100_000 {
@@ -293,6 +322,7 @@ func (c *Config) Validate() error {
 	if c.Metrics.Listen != "" && !validHostPort(c.Metrics.Listen) {
 		add(keyErr("metrics.listen", "%q is not host:port (\":9464\" listens on every interface)", c.Metrics.Listen))
 	}
+	errs = append(errs, TLS{Enabled: true, CertFile: c.Metrics.TLS.CertFile, KeyFile: c.Metrics.TLS.KeyFile}.validate("metrics.tls")...)
 	if c.Metrics.Pushgateway != "" && !httpURL(c.Metrics.Pushgateway) {
 		add(keyErr("metrics.pushgateway", "%q is not an http(s) URL such as http://pushgateway:9091", c.Metrics.Pushgateway))
 	}
@@ -310,7 +340,8 @@ func (c *Config) Validate() error {
 	errs = append(errs, c.ClickHouse.validate()...)
 	errs = append(errs, c.Retention.validate()...)
 	errs = append(errs, c.Offboarding.validate(c.Vault.RequestTimeout)...)
-	errs = append(errs, c.Connectors.validate()...)
+	errs = append(errs, c.Egress.validate()...)
+	errs = append(errs, c.Connectors.validate(c.Egress)...)
 	errs = append(errs, c.Dispatch.validate()...)
 	return errors.Join(errs...)
 }

@@ -32,10 +32,10 @@ func TestFullFileSetsEveryKey(t *testing.T) {
 			RebalanceTimeout:  time.Minute,
 			HeartbeatInterval: 5 * time.Second,
 			SASL:              SASL{Mechanism: "scram-sha-512", Username: "orderflow", Password: SecretRef{Env: "TEST_KAFKA_PASSWORD", Value: "s3cr3t-pass"}},
-			TLS:               true,
+			TLS:               TLS{Enabled: true, CAFile: "testdata/tls/ca.pem", CertFile: "testdata/tls/client.pem", KeyFile: "testdata/tls/client-key.pem", ServerName: "kafka.orderflow.internal"},
 		},
 		Pipeline: Pipeline{BatchMaxMessages: 5000, BatchMaxWait: 500 * time.Millisecond, RetryInitial: 200 * time.Millisecond, RetryMax: time.Minute, ShutdownTimeout: 20 * time.Second, MaxClockSkew: 2 * time.Hour},
-		Metrics:  Metrics{Listen: "127.0.0.1:9464", Pprof: true, Pushgateway: "http://pushgateway.monitoring:9091"},
+		Metrics:  Metrics{Listen: "127.0.0.1:9464", Pprof: true, Pushgateway: "http://pushgateway.monitoring:9091", TLS: ServerTLS{CertFile: "testdata/tls/client.pem", KeyFile: "testdata/tls/client-key.pem"}},
 		Log:      Log{Level: "debug", Format: "text"},
 		Vault: Vault{
 			Address:        "https://vault.vault.svc:8200",
@@ -68,7 +68,7 @@ func TestFullFileSetsEveryKey(t *testing.T) {
 			RestrictedDatabase: "orderflow_eu_restricted",
 			Username:           "orderflow_writer",
 			Password:           SecretRef{Env: "TEST_CLICKHOUSE_PASSWORD", Value: "ch-pass"},
-			TLS:                true,
+			TLS:                TLS{Enabled: true, CAFile: "testdata/tls/ca.pem", CertFile: "testdata/tls/client.pem", KeyFile: "testdata/tls/client-key.pem", ServerName: "clickhouse.orderflow.internal"},
 			DialTimeout:        2 * time.Second,
 			QueryTimeout:       2 * time.Minute,
 			MaxOpenConns:       16,
@@ -103,6 +103,10 @@ func TestFullFileSetsEveryKey(t *testing.T) {
 				Document: "journal_entry", Negative: "bill", DueDays: 14,
 			},
 		}},
+		Egress: Egress{
+			AllowedHosts: []string{"api.parcel.royalmail.com", "api.xero.com", "identity.xero.com"},
+			Tenants:      map[string][]string{"globex": {"hooks.globex.example"}},
+		},
 		Dispatch: Dispatch{
 			GroupID: "orderflow-eu-dispatch", BatchMaxMessages: 200, BatchMaxWait: 2 * time.Second, MaxAttempts: 12,
 			RetryInitial: time.Second, RetryMax: 2 * time.Minute, ReplayGroupID: "orderflow-eu-replay",
@@ -193,6 +197,10 @@ func TestBadFilesAreRefusedNamingTheKey(t *testing.T) {
 		"topic-name.bad.yaml": "config: kafka.topics.amazon: is not " + channel.TopicNameRule + "\n" +
 			"kafka.topics.ebay: is not " + channel.TopicNameRule + "\n" +
 			"kafka.topics.dead_letter: is not " + channel.TopicNameRule,
+		"tls.bad.yaml": "config: kafka.sasl.mechanism: plain sends the password as it is: it needs kafka.tls.enabled\n" +
+			"kafka.tls.ca_file: is set but kafka.tls.enabled is false: the connection would not use it\n" +
+			"kafka.tls.ca_file: cannot read testdata/no-such-ca.pem: no such file or directory\n" +
+			"clickhouse.tls: cert_file and key_file go together (mutual TLS): set both or neither",
 		"not-yaml.bad.yaml": "config testdata/not-yaml.bad.yaml: not valid YAML: yaml: line 1: did not find expected ',' or ']'",
 		"vault.bad.yaml": `config: vault.address: "vault:8200" is not an http(s) URL such as https://vault:8200` + "\n" +
 			`vault.key_prefix: "-orderflow" is not 1-64 letters, digits, '_', '-' or '.', starting with a letter, digit or '_'` + "\n" +
@@ -244,7 +252,7 @@ func TestBadFilesAreRefusedNamingTheKey(t *testing.T) {
 			"dispatch.max_attempts: must be between 1 and 100, got 0",
 		"connector-values.bad.yaml": "config: connectors.Royal-Mail: a connector's name is 1-32 of a-z, 0-9 and '_', starting with a letter\n" +
 			`connectors.parcels.kind: "dpd" is not a connector kind: the kinds are clickanddrop, webhook, xero, quickbooks (declared in worker/config/connectors.go)` + "\n" +
-			`connectors.parcels.endpoint: "http://api.dpd.example/v1" is not an https URL (http only to a loopback host)` + "\n" +
+			`connectors.parcels.endpoint: is plain http to "api.dpd.example": https only, except to a loopback host (127.0.0.1, ::1, localhost)` + "\n" +
 			"connectors.parcels.credentials: required: set env or file\n" +
 			`connectors.parcels.tenants: required: the tenants whose courier jobs it carries, or "*" for every tenant no other connector lists` + "\n" +
 			"connectors.parcels.notifications: entry 1 is not a tenant id (" + order.TenantIDRule + ")\n" +
@@ -269,6 +277,21 @@ func TestBadFilesAreRefusedNamingTheKey(t *testing.T) {
 				t.Errorf("error quotes the secret")
 			}
 		})
+	}
+}
+
+// tls: true, the form from before TLS was a section, still turns TLS on.
+func TestTLSTrueIsTheOlderFormOfEnabled(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "c.yaml")
+	if err := os.WriteFile(path, []byte("kafka:\n  brokers: [\"k:9093\"]\n  tls: true\nclickhouse:\n  tls: false\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := Load(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !cfg.Kafka.TLS.Enabled || cfg.ClickHouse.TLS.Enabled {
+		t.Errorf("kafka.tls %+v, clickhouse.tls %+v: want on and off", cfg.Kafka.TLS, cfg.ClickHouse.TLS)
 	}
 }
 
@@ -329,6 +352,7 @@ func TestSecretFromFileAndRedaction(t *testing.T) {
 	cfg, err := Load("testdata/minimal.good.yaml", []string{
 		"ORDERFLOW_KAFKA_SASL_MECHANISM=plain",
 		"ORDERFLOW_KAFKA_SASL_USERNAME=orderflow",
+		"ORDERFLOW_KAFKA_TLS_ENABLED=true",
 		"ORDERFLOW_KAFKA_SASL_PASSWORD_FILE=" + path,
 	})
 	if err != nil {
@@ -348,6 +372,7 @@ func TestSecretReferenceToNothingIsRefused(t *testing.T) {
 	_, err := Load("testdata/minimal.good.yaml", []string{
 		"ORDERFLOW_KAFKA_SASL_MECHANISM=plain",
 		"ORDERFLOW_KAFKA_SASL_USERNAME=orderflow",
+		"ORDERFLOW_KAFKA_TLS_ENABLED=true",
 		"ORDERFLOW_KAFKA_SASL_PASSWORD_ENV=NOT_SET_ANYWHERE",
 	})
 	want := "config: kafka.sasl.password: environment variable NOT_SET_ANYWHERE is unset or empty"
@@ -386,6 +411,8 @@ func sampleValue(t *testing.T, field reflect.Value) (string, any) {
 		return "02-29", YearEnd{Month: time.February, Day: 29}
 	case field.Type() == yearEndMapType:
 		return "acme=12-31, beta=06-30", map[string]YearEnd{"acme": {Month: time.December, Day: 31}, "beta": {Month: time.June, Day: 30}}
+	case field.Type() == listMapType:
+		return "acme=a.example b.example, beta=c.example", map[string][]string{"acme": {"a.example", "b.example"}, "beta": {"c.example"}}
 	case field.Kind() == reflect.String:
 		return "value-from-env", "value-from-env"
 	case field.Kind() == reflect.Int:
@@ -519,6 +546,7 @@ func fullFileRoyalMail() Connector {
 		Accounting:    books,
 		Kind:          "clickanddrop",
 		Purpose:       PurposeDelivery,
+		CAFile:        "testdata/tls/ca.pem",
 		Endpoint:      "https://api.parcel.royalmail.com/api/v1",
 		Credentials:   SecretRef{Env: "TEST_ROYALMAIL_API_KEY", Value: "rm-api-key"},
 		Tenants:       []string{"acme", "globex"},

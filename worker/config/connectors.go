@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"maps"
+	"os"
 	"regexp"
 	"slices"
 	"strings"
@@ -94,8 +95,14 @@ type Connector struct {
 	Purpose Purpose `yaml:"purpose"`
 	// Endpoint is the API's base URL, such as
 	// https://api.parcel.royalmail.com/api/v1, or the webhook's URL. https
-	// only, except for a loopback host (the tests' stand-ins). Required.
+	// only, except for a loopback host (the tests' stand-ins); no
+	// credentials in it; its host must be allowed for each of the
+	// connector's tenants (egress.go). Required.
 	Endpoint string `yaml:"endpoint"`
+	// CAFile is a PEM file of the CAs that sign the API's certificate (a
+	// provider behind a private CA, a stand-in on a staging network).
+	// Default "" (the system's roots).
+	CAFile string `yaml:"ca_file"`
 	// Credentials says where the API key (Click & Drop's bearer token) or
 	// the webhook's signing secret is: {env: NAME} or {file: PATH}, never a
 	// value. Required.
@@ -219,9 +226,9 @@ func (c Connector) Rate() (perSecond float64, burst int) {
 	return perSecond, burst
 }
 
-// validate checks every connector; names are sorted so that errors come in a
-// stable order.
-func (cs Connectors) validate() []error {
+// validate checks every connector, its URLs against egress; names are
+// sorted so that errors come in a stable order.
+func (cs Connectors) validate(egress Egress) []error {
 	var errs []error
 	add := func(err error) {
 		if err != nil {
@@ -251,9 +258,12 @@ func (cs Connectors) validate() []error {
 		case kindErr == nil && c.Purpose != kind.Purpose:
 			add(keyErr(key+".purpose", "%s, but a %s connector's purpose is %s (its allow-list, schemas/policy/connectors.yaml)", c.Purpose, kind.Name, kind.Purpose))
 		}
-		if !httpsEndpoint(c.Endpoint) {
-			add(keyErr(key+".endpoint", "%q is not an https URL (http only to a loopback host)", c.Endpoint))
+		if c.CAFile != "" {
+			if _, err := os.Stat(c.CAFile); err != nil {
+				add(keyErr(key+".ca_file", "cannot read %s: %v", c.CAFile, unwrapPath(err)))
+			}
 		}
+		errs = append(errs, egress.checkURL(key+".endpoint", c.Endpoint, c.Tenants)...)
 		if c.Credentials.Value == "" {
 			add(keyErr(key+".credentials", "required: set env or file"))
 		}
@@ -293,7 +303,7 @@ func (cs Connectors) validate() []error {
 		}
 		switch {
 		case kindErr == nil && kind.Purpose == PurposeAccounting:
-			errs = append(errs, c.validateAccounting(key)...)
+			errs = append(errs, c.validateAccounting(key, egress)...)
 		default: // a parcel is a courier's
 			errs = append(errs, c.validateParcel(key)...)
 		}
@@ -319,19 +329,6 @@ func (c Connector) validateParcel(key string) []error {
 		}
 	}
 	return errs
-}
-
-// httpsEndpoint reports whether s is an https URL, or an http one to a
-// loopback host.
-func httpsEndpoint(s string) bool {
-	if !httpURL(s) {
-		return false
-	}
-	if strings.HasPrefix(s, "https://") {
-		return true
-	}
-	host := strings.TrimPrefix(s, "http://")
-	return strings.HasPrefix(host, "127.0.0.1") || strings.HasPrefix(host, "localhost") || strings.HasPrefix(host, "[::1]")
 }
 
 // resolveSecrets reads every connector's credentials. A map's values cannot

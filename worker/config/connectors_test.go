@@ -15,6 +15,8 @@ import (
 func TestConnectorsFromFileAndEnvironment(t *testing.T) {
 	cfg, err := Load("testdata/full.good.yaml", append([]string{
 		"ORDERFLOW_CONNECTORS_ROYALMAIL_ENDPOINT=http://127.0.0.1:8080/api/v1",
+		// The file's list names no loopback host.
+		"ORDERFLOW_EGRESS_ALLOWED_HOSTS=127.0.0.1, api.xero.com, identity.xero.com",
 		"ORDERFLOW_CONNECTORS_ROYALMAIL_SERVICES=Standard=CRL2, Expedited=TPN24",
 		"ORDERFLOW_CONNECTORS_ROYALMAIL_NOTIFICATIONS=acme,beta",
 		"ORDERFLOW_CONNECTORS_ROYALMAIL_PARCEL_WEIGHT_GRAMS=1200",

@@ -18,6 +18,7 @@ var (
 	yearEndType    = reflect.TypeFor[YearEnd]()
 	yearEndMapType = reflect.TypeFor[map[string]YearEnd]()
 	stringMapType  = reflect.TypeFor[map[string]string]()
+	listMapType    = reflect.TypeFor[map[string][]string]()
 	// channelMapType is a map inlined in its section whose keys are the
 	// registered channels (kafka.topics.amazon): one key per channel.
 	channelMapType = reflect.TypeFor[map[order.Channel]string]()
@@ -136,6 +137,7 @@ var envParsers = map[reflect.Type]func(string) (any, error){
 	yearEndType:    parseAny(ParseYearEnd),
 	yearEndMapType: parseAny(parseYearEndMap),
 	stringMapType:  parseAny(parseStringMap),
+	listMapType:    parseAny(parseListMap),
 }
 
 func parseAny[T any](parse func(string) (T, error)) func(string) (any, error) {

@@ -45,6 +45,11 @@ func decodeNode(node *yaml.Node, v reflect.Value, path string, errs *[]error) {
 		decodeSectionMap(node, v, path, errs)
 		return
 	}
+	if v.Type() == tlsType && node.Kind == yaml.ScalarNode && node.Tag == "!!bool" {
+		// The older form, tls: true, is tls.enabled.
+		decodeNode(node, v.FieldByName("Enabled"), path+".enabled", errs)
+		return
+	}
 	if !isSection {
 		if err := node.Decode(v.Addr().Interface()); err != nil {
 			*errs = append(*errs, keyErr(path, "%s", describeYAMLError(err)))

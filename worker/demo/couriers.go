@@ -245,9 +245,13 @@ func readTopic(ctx context.Context, app config.Config, admin *kafka.Client, topi
 	if err != nil || total == 0 {
 		return nil, err
 	}
+	clients, err := kafkaclient.New(app.Kafka) // TLS and SASL as the run's (make demo TLS=1)
+	if err != nil {
+		return nil, err
+	}
 	c, err := consume.New(consume.Config{
 		Brokers: app.Kafka.Brokers, GroupID: app.Kafka.GroupID + "-reader-" + topic, Topics: []string{topic},
-		BatchMaxMessages: 10_000, BatchMaxWait: 500 * time.Millisecond,
+		Dialer: clients.Dialer, BatchMaxMessages: 10_000, BatchMaxWait: 500 * time.Millisecond,
 	})
 	if err != nil {
 		return nil, err

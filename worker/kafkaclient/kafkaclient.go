@@ -5,7 +5,6 @@
 package kafkaclient
 
 import (
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"time"
@@ -16,6 +15,7 @@ import (
 	"github.com/segmentio/kafka-go/sasl/scram"
 
 	"github.com/orderflow/orderflow/worker/config"
+	"github.com/orderflow/orderflow/worker/tlsconfig"
 )
 
 // Timeouts of the connections and requests these clients make.
@@ -50,10 +50,9 @@ func New(cfg config.Kafka) (*Clients, error) {
 	if err != nil {
 		return nil, err
 	}
-	var tlsCfg *tls.Config
-	if cfg.TLS {
-		// The system's roots; TLS 1.2 is the oldest Kafka's documented ciphers need.
-		tlsCfg = &tls.Config{MinVersion: tls.VersionTLS12}
+	tlsCfg, err := tlsconfig.Client("kafka.tls", cfg.TLS)
+	if err != nil {
+		return nil, err
 	}
 	return &Clients{
 		Brokers: cfg.Brokers,

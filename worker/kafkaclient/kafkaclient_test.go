@@ -144,7 +144,7 @@ func TestNoMechanismMeansNoSASL(t *testing.T) {
 func TestTLSAndClientIDOnEveryClient(t *testing.T) {
 	for _, on := range []bool{false, true} {
 		cfg := kafkaConfig("", "", "")
-		cfg.TLS = on
+		cfg.TLS = config.TLS{Enabled: on}
 		c, err := kafkaclient.New(cfg)
 		if err != nil {
 			t.Fatal(err)
@@ -244,7 +244,7 @@ func TestTheBrokerSeesTheClients(t *testing.T) {
 	_ = r.Close()
 	<-fetched
 
-	tlsClients, err := kafkaclient.New(config.Kafka{Brokers: brokers, ClientID: clientID, TLS: true})
+	tlsClients, err := kafkaclient.New(config.Kafka{Brokers: brokers, ClientID: clientID, TLS: config.TLS{Enabled: true}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -28,6 +28,13 @@ const (
 	EnvMetricsAddr    = "ORDERFLOW_METRICS_ADDR"
 )
 
+// Also written to .stack/env: the ClickHouse HTTP interface, and the users.d
+// folder beside the server's users.xml, where a file adds users within seconds.
+const (
+	EnvClickHouseHTTP     = "ORDERFLOW_CLICKHOUSE_HTTP"
+	EnvClickHouseUsersDir = "ORDERFLOW_CLICKHOUSE_USERS_DIR"
+)
+
 const howToStart = "start the local stack with `make up` and export its addresses " +
 	"(set -a; . .stack/env), or run `make test`"
 
@@ -45,6 +52,26 @@ func ClickHouseAddr(t testing.TB) string {
 	addr := require(t, EnvClickHouseAddr, "ClickHouse")
 	reachable(t, "ClickHouse", addr)
 	return addr
+}
+
+// ClickHouseHTTP returns the base URL of the stack's ClickHouse HTTP interface.
+func ClickHouseHTTP(t testing.TB) string {
+	t.Helper()
+	u := require(t, EnvClickHouseHTTP, "ClickHouse")
+	reachable(t, "ClickHouse", hostPort(t, u))
+	return u
+}
+
+// ClickHouseUsersDir returns the stack's ClickHouse users.d folder. The server
+// merges every *.xml file there into its users and reloads them by itself, so
+// a test adds users of its own with a file of its own, removed when it ends.
+func ClickHouseUsersDir(t testing.TB) string {
+	t.Helper()
+	dir := require(t, EnvClickHouseUsersDir, "ClickHouse")
+	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+		t.Fatalf("%s=%s is not a folder (%v): deploy/local/clickhouse.sh creates it", EnvClickHouseUsersDir, dir, err)
+	}
+	return dir
 }
 
 // Vault returns the address and a token of the stack's Vault dev server.

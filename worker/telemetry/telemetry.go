@@ -7,6 +7,7 @@ package telemetry
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -94,6 +95,10 @@ func Listen(addr string, gatherer prometheus.Gatherer, log *slog.Logger, opts ..
 	s.server = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	return s, nil
 }
+
+// UseTLS serves over TLS with cfg (tlsconfig.Server) instead of plaintext.
+// Call it before Serve.
+func (s *Server) UseTLS(cfg *tls.Config) { s.listener = tls.NewListener(s.listener, cfg) }
 
 // Addr is the bound address (useful with ":0").
 func (s *Server) Addr() string { return s.listener.Addr().String() }

@@ -1,7 +1,7 @@
 // Package topics is the one definition of orderflow's Kafka topics and their
-// configuration: the topic tool (deploy/local/topics), the demo, the bench and
-// the tests create their topics from it, and the topic tool reconciles existing
-// topics with it.
+// configuration: the demo, the bench and the tests create their topics from
+// it; deploy/kafka/topics.yaml, which orderflow kafka-apply applies to a
+// cluster with its ACLs (ParseFile, Plan), is held to it by a test.
 //
 // Every topic orderflow uses carries personal data (raw orders, dead letters,
 // connector jobs), so each keeps a message no longer than the label promise
@@ -94,6 +94,8 @@ func ms(d time.Duration) string { return strconv.FormatInt(d.Milliseconds(), 10)
 type Spec struct {
 	Name       string
 	Partitions int
+	// ReplicationFactor of a new topic; 0 is the brokers' default.
+	ReplicationFactor int
 	// Configs are the topic configs that must hold (others are left alone).
 	Configs map[string]string
 }
@@ -170,7 +172,11 @@ const replicationFactor = -1
 func Create(ctx context.Context, client *kafka.Client, specs ...Spec) ([]string, error) {
 	req := &kafka.CreateTopicsRequest{}
 	for _, s := range specs {
-		tc := kafka.TopicConfig{Topic: s.Name, NumPartitions: s.Partitions, ReplicationFactor: replicationFactor}
+		rf := replicationFactor
+		if s.ReplicationFactor > 0 {
+			rf = s.ReplicationFactor
+		}
+		tc := kafka.TopicConfig{Topic: s.Name, NumPartitions: s.Partitions, ReplicationFactor: rf}
 		for _, k := range slices.Sorted(maps.Keys(s.Configs)) {
 			tc.ConfigEntries = append(tc.ConfigEntries, kafka.ConfigEntry{ConfigName: k, ConfigValue: s.Configs[k]})
 		}

@@ -350,11 +350,10 @@ func TestBadConfigIsRefusedNamingTheField(t *testing.T) {
 }
 
 func TestConfigFromTheWorkerConfiguration(t *testing.T) {
-	cfg, err := config.Load("../config/testdata/full.good.yaml", []string{
+	// The file names its secret and certificate files relative to its own package.
+	t.Chdir("../config")
+	cfg, err := config.Load("testdata/full.good.yaml", []string{
 		"TEST_KAFKA_PASSWORD=x", "TEST_VAULT_TOKEN=hvs.from-env", "TEST_VAULT_ROLE_ID=role-from-env", "TEST_CLICKHOUSE_PASSWORD=x", "TEST_ROYALMAIL_API_KEY=x", "TEST_XERO_CLIENT_SECRET=x",
-		// The file names its secret file relative to its own package.
-		"ORDERFLOW_VAULT_AUTH_APPROLE_SECRET_ID_FILE=../config/testdata/vault-secret-id",
-		"ORDERFLOW_CONNECTORS_BOOKS_ACCOUNTING_REFRESH_TOKEN_FILE=../config/testdata/xero-refresh-token",
 	})
 	if err != nil {
 		t.Fatalf("config.Load: %v", err)

@@ -2,9 +2,11 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"maps"
+	"net/http"
 	"slices"
 	"strings"
 	"time"
@@ -20,6 +22,7 @@ import (
 	"github.com/orderflow/orderflow/connectors/courier/webhook"
 	"github.com/orderflow/orderflow/connectors/dispatch"
 	"github.com/orderflow/orderflow/worker/config"
+	"github.com/orderflow/orderflow/worker/tlsconfig"
 )
 
 // buildConnectors builds a connector for every delivery connector of the
@@ -34,19 +37,26 @@ func buildConnectors(cfg config.Config, reg prometheus.Registerer, log *slog.Log
 			continue
 		}
 		perSecond, burst := c.Rate()
+		httpClient, err := connectorHTTPClient(c)
+		if err != nil {
+			return nil, fmt.Errorf("connectors.%s: %w", name, err)
+		}
 		var conn dispatch.Connector
-		var err error
 		switch c.Kind {
 		case clickanddrop.Kind:
 			conn, err = clickanddrop.New(clickanddrop.Config{
-				Name: name, BaseURL: c.Endpoint, APIKey: c.Credentials.Value,
+				Name: name, BaseURL: c.Endpoint, APIKey: c.Credentials.Value, HTTPClient: httpClient,
 				// The account's bucket; the dispatcher keeps one per tenant too.
 				RatePerSecond: perSecond, Burst: burst,
 				Registerer: reg, Logger: log,
 			})
 		case webhook.Kind:
+			var transport http.RoundTripper
+			if httpClient != nil {
+				transport = httpClient.Transport
+			}
 			conn, err = webhook.New(webhook.Config{
-				Name: name, URL: c.Endpoint, KeyID: c.KeyID, Secret: c.Credentials.Value,
+				Name: name, URL: c.Endpoint, KeyID: c.KeyID, Secret: c.Credentials.Value, Transport: transport,
 				Registerer: reg, Logger: log,
 			})
 		default:
@@ -96,8 +106,11 @@ func buildPosters(ctx context.Context, cfg config.Config, tokens *tokenstore.Sto
 					"connector", name, "err", err)
 			}
 		}
+		httpClient, err := connectorHTTPClient(c)
+		if err != nil {
+			return nil, fmt.Errorf("connectors.%s: %w", name, err)
+		}
 		var p booking.Poster
-		var err error
 		// The provider's own limits pace the client unless the connector
 		// sets a rate of its own (rate_per_second, burst).
 		var perSecond float64
@@ -115,7 +128,7 @@ func buildPosters(ctx context.Context, cfg config.Config, tokens *tokenstore.Sto
 					Refunds: a.Refunds, MarketplaceVAT: a.MarketplaceVAT, Negative: a.Negative, DueDays: a.DueDays,
 				},
 				PerMinute:  int(perSecond * 60),
-				Registerer: reg, Logger: log,
+				HTTPClient: httpClient, Registerer: reg, Logger: log,
 			})
 		case quickbooks.Kind:
 			p, err = quickbooks.New(quickbooks.Config{
@@ -126,7 +139,7 @@ func buildPosters(ctx context.Context, cfg config.Config, tokens *tokenstore.Sto
 					MarketplaceVAT: a.MarketplaceVAT, Items: items, Document: a.Document,
 				},
 				RatePerSecond: perSecond, Burst: burst,
-				Registerer: reg, Logger: log,
+				HTTPClient: httpClient, Registerer: reg, Logger: log,
 			})
 		default:
 			err = fmt.Errorf("kind %q has no accounting connector in this binary", c.Kind)
@@ -137,4 +150,20 @@ func buildPosters(ctx context.Context, cfg config.Config, tokens *tokenstore.Sto
 		out[name] = p
 	}
 	return out, nil
+}
+
+// connectorHTTPClient is the HTTP client of a connector with a CA file of its
+// own (connectors.<name>.ca_file), or nil for the connector's default, which
+// trusts the system's roots.
+func connectorHTTPClient(c config.Connector) (*http.Client, error) {
+	if c.CAFile == "" {
+		return nil, nil
+	}
+	pool, err := tlsconfig.CAPool(c.CAFile)
+	if err != nil {
+		return nil, fmt.Errorf("ca_file: %w", err)
+	}
+	transport := http.DefaultTransport.(*http.Transport).Clone()
+	transport.TLSClientConfig = &tls.Config{MinVersion: tlsconfig.MinVersion, RootCAs: pool}
+	return &http.Client{Transport: transport}, nil
 }

@@ -42,9 +42,15 @@ func demoCommand(args []string, stdout, stderr io.Writer) int {
 	}
 	// The stack's Prometheus (deploy/local/stack.sh writes its address).
 	o.Prometheus = os.Getenv("ORDERFLOW_PROMETHEUS_URL")
+	// Each step logs in to Vault as its command's role (deploy/vault), as in production.
+	logins, err := loadRoleLogins(*configPath, os.Environ(), os.Getenv("ORDERFLOW_STACK_ROLES_DIR"), roleWorker, roleDispatcher, rolePurger)
+	if err != nil {
+		fmt.Fprintf(stderr, "orderflow demo: %v\n", err)
+		return 2
+	}
 	ctx, cancel := signalContext()
 	defer cancel()
-	sum, err := demo.Run(ctx, demoConfig(cfg, o, stderr))
+	sum, err := demo.Run(ctx, demoConfig(cfg, o, logins, stderr))
 	if err != nil {
 		fmt.Fprintf(stderr, "orderflow demo: %v\n", err)
 		return 1
@@ -55,19 +61,20 @@ func demoCommand(args []string, stdout, stderr io.Writer) int {
 
 // demoConfig wires the demo to cfg and to the worker and purger as `orderflow
 // run` and `orderflow purge` build them. Progress lines go to progress, and
-// the worker logs only errors, which would otherwise bury them.
-func demoConfig(cfg config.Config, o demo.Config, progress io.Writer) demo.Config {
+// the worker logs only errors, which would otherwise bury them. Each step runs
+// under its command's Vault role when logins has it.
+func demoConfig(cfg config.Config, o demo.Config, logins roleLogins, progress io.Writer) demo.Config {
 	quiet := newLogger(config.Log{Level: "error", Format: "text"}, progress)
 	o.App, o.Progress, o.Logger = cfg, progress, quiet
 	// Each step serves its metrics as its command does, build info too.
 	o.Worker = func(ctx context.Context, cfg config.Config, reg *prometheus.Registry) error {
-		return runWorker(ctx, cfg, nil, withBuildInfo(reg), quiet)
+		return runWorker(ctx, logins.as(roleWorker, cfg), nil, withBuildInfo(reg), quiet)
 	}
 	o.Dispatcher = func(ctx context.Context, cfg config.Config, reg *prometheus.Registry) error {
-		return runDispatcher(ctx, cfg, withBuildInfo(reg), quiet)
+		return runDispatcher(ctx, logins.as(roleDispatcher, cfg), withBuildInfo(reg), quiet)
 	}
 	o.NewPurger = func(cfg config.Config, conn driver.Conn, reg *prometheus.Registry) (demo.Purger, error) {
-		return newPurger(cfg, conn, nil, nil, withBuildInfo(reg), quiet)
+		return newPurger(logins.as(rolePurger, cfg), conn, nil, nil, withBuildInfo(reg), quiet)
 	}
 	return o
 }
@@ -84,6 +91,7 @@ func printDemo(w io.Writer, cfg config.Config, s demo.Summary) {
 		fmt.Fprintln(tw, "\t")
 	}
 	fmt.Fprintf(w, "\n== orderflow demo: seed %d, %d messages, processed in %s ==\n", s.Seed, s.Produced, s.Elapsed.Round(100*time.Millisecond))
+	fmt.Fprintf(w, "Connections: %s\n", describeConnections(cfg))
 
 	fmt.Fprintf(w, "\nOrders read (generated) and written (order_facts FINAL), by seller and channel:\n")
 	line("seller", "channel", "messages", "snapshots", "orders", "written", "")
@@ -272,4 +280,31 @@ func sortedUnion(a map[string]int64, b map[string]float64) []string {
 		keys[k] = true
 	}
 	return slices.Sorted(maps.Keys(keys))
+}
+
+// describeConnections says how the run reached its servers: over TLS or not
+// (make demo TLS=1), and how it logged in to Vault.
+func describeConnections(cfg config.Config) string {
+	kafka := "Kafka plaintext"
+	if cfg.Kafka.TLS.Enabled {
+		kafka = "Kafka TLS"
+		if cfg.Kafka.TLS.CertFile != "" {
+			kafka += " with a client certificate"
+		}
+	}
+	if cfg.Kafka.SASL.Mechanism != "" {
+		kafka += " and " + strings.ToUpper(cfg.Kafka.SASL.Mechanism)
+	}
+	clickhouse := "ClickHouse plaintext"
+	if cfg.ClickHouse.TLS.Enabled {
+		clickhouse = "ClickHouse TLS"
+		if cfg.ClickHouse.TLS.CertFile != "" {
+			clickhouse += " with a client certificate"
+		}
+	}
+	vault := "Vault plaintext"
+	if strings.HasPrefix(cfg.Vault.Address, "https://") {
+		vault = "Vault HTTPS"
+	}
+	return kafka + "; " + clickhouse + "; " + vault + "; each step logs in to Vault as its command's role when the stack has them (deploy/vault)"
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -42,8 +43,24 @@ func TestDemoSummaryMatchesTheTally(t *testing.T) {
 	clickhousetest.DropAtCleanup(t, conn, e.ch)
 	t.Cleanup(func() { deleteTopics(t, e.brokers, o.TopicPrefix) })
 
+	// Each step logs in as its command's Vault role, as make demo's do: a
+	// policy that lacks what a command needs fails the run.
+	rolesDir := os.Getenv("ORDERFLOW_STACK_ROLES_DIR")
+	if rolesDir == "" {
+		t.Fatal("ORDERFLOW_STACK_ROLES_DIR is unset: source the env that make up writes (.stack/env)")
+	}
+	// The roles' files refer to the stack's environment (.stack/env), which the test has.
+	logins, err := loadRoleLogins("", append(os.Environ(), e.vars...), rolesDir, roleWorker, roleDispatcher, rolePurger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, role := range []string{roleWorker, roleDispatcher, rolePurger} {
+		if logins[role].Method != "approle" {
+			t.Fatalf("role %s logs in with %q, want approle", role, logins[role].Method)
+		}
+	}
 	var progress bytes.Buffer
-	s, err := demo.Run(context.Background(), demoConfig(cfg, o, &progress))
+	s, err := demo.Run(context.Background(), demoConfig(cfg, o, logins, &progress))
 	if err != nil {
 		t.Fatalf("demo: %v\n%s", err, progress.String())
 	}

@@ -56,6 +56,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return reconcileCommand(args[1:], stdout, stderr)
 	case "replay-dlq":
 		return replayDLQCommand(args[1:], stdout, stderr)
+	case "kafka-apply":
+		return kafkaApplyCommand(args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		usage(stdout)
 		return 0
@@ -99,6 +101,8 @@ commands:
               --execute; select with --connector, --reason, --tenant)
   reconcile   a seller's books period by period: ClickHouse's financial records beside what
               the accounting connector posted, and every difference (--tenant T --from D --to D)
+  kafka-apply create the topics of deploy/kafka/topics.yaml, fix drifted configs and make each
+              principal's ACLs exactly the file's (--environment E; --check only reports)
   demo        the main job end to end on the local stack: generate orders, run the worker until
               all are written, print what happened (make demo)
   version     print the version and exit

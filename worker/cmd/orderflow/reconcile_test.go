@@ -62,7 +62,9 @@ func TestReconcileNamesTheDifference(t *testing.T) {
 	}
 
 	path := filepath.Join(t.TempDir(), "orderflow.yaml")
-	if err := os.WriteFile(path, []byte(fmt.Sprintf(`connectors:
+	if err := os.WriteFile(path, []byte(fmt.Sprintf(`egress:
+  allowed_hosts: [api.xero.com]
+connectors:
   books:
     kind: xero
     purpose: accounting

@@ -29,6 +29,7 @@ import (
 	"github.com/orderflow/orderflow/worker/protect"
 	"github.com/orderflow/orderflow/worker/retention"
 	"github.com/orderflow/orderflow/worker/telemetry"
+	"github.com/orderflow/orderflow/worker/tlsconfig"
 	"github.com/orderflow/orderflow/worker/transit"
 )
 
@@ -196,6 +197,13 @@ func listenMetrics(cfg config.Config, reg *prometheus.Registry, log *slog.Logger
 	srv, err := telemetry.Listen(cfg.Metrics.Listen, reg, log.With("component", "metrics"), opts...)
 	if err != nil {
 		return nil, err
+	}
+	if t := cfg.Metrics.TLS; t.Enabled() {
+		tlsCfg, err := tlsconfig.Server(t.CertFile, t.KeyFile)
+		if err != nil {
+			return nil, errors.Join(fmt.Errorf("metrics.tls: %w", err), srv.Close())
+		}
+		srv.UseTLS(tlsCfg)
 	}
 	if err := reg.Register(srv.Readiness()); err != nil {
 		return nil, errors.Join(fmt.Errorf("readiness metric: %w", err), srv.Close())
