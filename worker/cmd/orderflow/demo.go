@@ -55,7 +55,7 @@ func demoCommand(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "orderflow demo: %v\n", err)
 		return 1
 	}
-	printDemo(stdout, cfg, sum)
+	printDemo(stdout, cfg, sum, logins)
 	return 0
 }
 
@@ -79,7 +79,7 @@ func demoConfig(cfg config.Config, o demo.Config, logins roleLogins, progress io
 	return o
 }
 
-func printDemo(w io.Writer, cfg config.Config, s demo.Summary) {
+func printDemo(w io.Writer, cfg config.Config, s demo.Summary, logins roleLogins) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	line := func(cells ...any) {
 		for i, c := range cells {
@@ -91,7 +91,7 @@ func printDemo(w io.Writer, cfg config.Config, s demo.Summary) {
 		fmt.Fprintln(tw, "\t")
 	}
 	fmt.Fprintf(w, "\n== orderflow demo: seed %d, %d messages, processed in %s ==\n", s.Seed, s.Produced, s.Elapsed.Round(100*time.Millisecond))
-	fmt.Fprintf(w, "Connections: %s\n", describeConnections(cfg))
+	fmt.Fprintf(w, "Connections: %s\n", describeConnections(cfg, logins))
 
 	fmt.Fprintf(w, "\nOrders read (generated) and written (order_facts FINAL), by seller and channel:\n")
 	line("seller", "channel", "messages", "snapshots", "orders", "written", "")
@@ -283,8 +283,8 @@ func sortedUnion(a map[string]int64, b map[string]float64) []string {
 }
 
 // describeConnections says how the run reached its servers: over TLS or not
-// (make demo TLS=1), and how it logged in to Vault.
-func describeConnections(cfg config.Config) string {
+// (make demo TLS=1), and how its steps logged in to Vault.
+func describeConnections(cfg config.Config, logins roleLogins) string {
 	kafka := "Kafka plaintext"
 	if cfg.Kafka.TLS.Enabled {
 		kafka = "Kafka TLS"
@@ -306,5 +306,10 @@ func describeConnections(cfg config.Config) string {
 	if strings.HasPrefix(cfg.Vault.Address, "https://") {
 		vault = "Vault HTTPS"
 	}
-	return kafka + "; " + clickhouse + "; " + vault + "; each step logs in to Vault as its command's role when the stack has them (deploy/vault)"
+	if len(logins) == 0 {
+		vault += ", every step with the configured login"
+	} else {
+		vault += ", each step as its command's role (orderflow-" + strings.Join(slices.Sorted(maps.Keys(logins)), ", orderflow-") + "; deploy/vault)"
+	}
+	return kafka + "; " + clickhouse + "; " + vault
 }

@@ -140,7 +140,7 @@ func TestDemoSummaryMatchesTheTally(t *testing.T) {
 	checkObserved(t, s.Observed, personalValues(t, o))
 
 	var out bytes.Buffer
-	printDemo(&out, cfg, s)
+	printDemo(&out, cfg, s, logins)
 	if strings.Contains(out.String(), "MISMATCH") || !strings.Contains(out.String(), "Where to look next") {
 		t.Errorf("summary:\n%s", out.String())
 	}
