@@ -147,6 +147,12 @@ type Pipeline struct {
 	// BatchMaxWait caps how long a batch waits to fill once its first message has
 	// arrived: under light load, the time between inserts. Default 1s.
 	BatchMaxWait time.Duration `yaml:"batch_max_wait"`
+	// BatchIdle hands a batch out once no message has come for this long: the
+	// worker has caught up with the stream, and waiting for BatchMaxWait would
+	// only add latency. A backlog still comes in full batches; on a live stream
+	// a batch is what arrived while the last one was written. 0 waits the full
+	// BatchMaxWait. Default 25ms; 0 to BatchMaxWait.
+	BatchIdle time.Duration `yaml:"batch_idle"`
 	// RetryInitial is the first wait after a stage failed transiently (fetch,
 	// protect, dead-letter, write, commit); it doubles (with jitter) up to
 	// RetryMax, and retries go on until the stage succeeds or the worker stops:
@@ -217,6 +223,7 @@ func Defaults() Config {
 		Pipeline: Pipeline{
 			BatchMaxMessages: 10_000,
 			BatchMaxWait:     time.Second,
+			BatchIdle:        25 * time.Millisecond,
 			MaxClockSkew:     24 * time.Hour,
 			RetryInitial:     100 * time.Millisecond,
 			RetryMax:         30 * time.Second,
@@ -314,6 +321,9 @@ func (c *Config) Validate() error {
 		add(keyErr("pipeline.batch_max_messages", "must be between 1 and 100000, got %d", p.BatchMaxMessages))
 	}
 	add(between("pipeline.batch_max_wait", p.BatchMaxWait, time.Millisecond, time.Minute))
+	if p.BatchIdle != 0 {
+		add(between("pipeline.batch_idle", p.BatchIdle, time.Millisecond, p.BatchMaxWait))
+	}
 	add(between("pipeline.max_clock_skew", p.MaxClockSkew, time.Minute, 30*24*time.Hour))
 	add(between("pipeline.retry_initial", p.RetryInitial, time.Millisecond, time.Minute))
 	add(between("pipeline.retry_max", p.RetryMax, p.RetryInitial, time.Hour))

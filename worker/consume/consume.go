@@ -47,6 +47,13 @@ type Config struct {
 	// BatchMaxWait caps how long a batch keeps filling after its first message.
 	// Default 250ms.
 	BatchMaxWait time.Duration
+	// BatchIdle hands a filling batch out once no message has come for this
+	// long: the member has caught up with its partitions, and waiting for
+	// BatchMaxWait would only add latency. Under a backlog the reader's queue
+	// hands messages over without a pause, so batches still fill to
+	// BatchMaxMessages; on a live stream a batch is what arrived while the
+	// previous one was written. 0 waits the full BatchMaxWait. Default 0.
+	BatchIdle time.Duration
 	// Logger receives kafka-go's errors. Default slog.Default().
 	Logger *slog.Logger
 }
@@ -94,6 +101,7 @@ type Consumer struct {
 	reader   *kafka.Reader
 	maxBatch int
 	maxWait  time.Duration
+	idle     time.Duration
 	log      *slog.Logger
 
 	mu sync.Mutex
@@ -144,13 +152,14 @@ func New(cfg Config) (*Consumer, error) {
 			logger.Info("kafka reader", "detail", fmt.Sprintf(msg, args...))
 		}),
 	})
-	return &Consumer{reader: reader, maxBatch: cfg.BatchMaxMessages, maxWait: cfg.BatchMaxWait,
+	return &Consumer{reader: reader, maxBatch: cfg.BatchMaxMessages, maxWait: cfg.BatchMaxWait, idle: cfg.BatchIdle,
 		log: cfg.Logger.With("component", "consume"), fetchedIn: map[uint64]int64{},
 		rebalances: func() int64 { return reader.Stats().Rebalances }}, nil
 }
 
 // Fetch waits for the next message, then gathers more until the batch holds
-// BatchMaxMessages or BatchMaxWait has passed since the first. Messages of one
+// BatchMaxMessages, BatchMaxWait has passed since the first, or (with
+// BatchIdle) no message has come for BatchIdle. Messages of one
 // partition keep their order. It returns ctx's error when ctx ends before the
 // first message; a partly filled batch is returned as it is, also when the
 // reader fails while it fills (its position has moved past what the batch
@@ -166,6 +175,15 @@ func (c *Consumer) Fetch(ctx context.Context) (stream.Batch, error) {
 	msgs[0] = FromKafka(first)
 	fillCtx, cancel := context.WithTimeout(ctx, c.maxWait)
 	defer cancel()
+	var idle *time.Timer
+	if c.idle > 0 {
+		// One timer per batch, pushed back at every message (no allocation
+		// per message): when it fires, the batch is handed out.
+		fillCtx, cancel = context.WithCancel(fillCtx)
+		defer cancel()
+		idle = time.AfterFunc(c.idle, cancel)
+		defer idle.Stop()
+	}
 	for len(msgs) < c.maxBatch {
 		msg, err := c.reader.FetchMessage(fillCtx)
 		if err != nil {
@@ -176,6 +194,9 @@ func (c *Consumer) Fetch(ctx context.Context) (stream.Batch, error) {
 			break // the batch's time is up (or ctx ended, or the reader failed): hand out what we have
 		}
 		msgs = append(msgs, FromKafka(msg))
+		if idle != nil {
+			idle.Reset(c.idle)
+		}
 	}
 	gen := c.currentGeneration()
 	if gen != started {

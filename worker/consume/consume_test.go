@@ -152,3 +152,64 @@ func TestFetchHandsOutIdentifiedBatchesAndCommitsThem(t *testing.T) {
 		t.Errorf("committed offset %d, want %d", committed[0], len(produced))
 	}
 }
+
+// On the real Kafka, with BatchIdle: a backlog still comes in full batches,
+// and the batch that catches up with the partition is handed out once
+// nothing more comes, not after BatchMaxWait (an hour here: a Fetch that
+// waited for it would end only with the test's context).
+func TestBatchIdleHandsOutTheBatchThatCatchesUp(t *testing.T) {
+	brokers := stacktest.KafkaBrokers(t)
+	topic, group := stacktest.UniqueName("test.consume.idle"), stacktest.UniqueName("test-consume-idle")
+	stacktest.CreateTopic(t, brokers, topic, 1)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	const total, batchMax = 5000, 2000
+	w := &kafka.Writer{Addr: kafka.TCP(brokers...), Topic: topic, BatchSize: 1000, BatchTimeout: time.Millisecond, RequiredAcks: kafka.RequireAll}
+	msgs := make([]kafka.Message, total)
+	for i := range msgs {
+		msgs[i] = kafka.Message{Value: fmt.Appendf(nil, "%d", i)}
+	}
+	if err := w.WriteMessages(ctx, msgs...); err != nil {
+		t.Fatal(err)
+	}
+	_ = w.Close()
+
+	c, err := New(Config{Brokers: brokers, GroupID: group, Topics: []string{topic}, BatchMaxMessages: batchMax,
+		BatchMaxWait: time.Hour, BatchIdle: 200 * time.Millisecond,
+		SessionTimeout: 6 * time.Second, HeartbeatInterval: 200 * time.Millisecond,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	var sizes []int
+	next := int64(0)
+	for next < total {
+		b, err := c.Fetch(ctx)
+		if err != nil {
+			t.Fatalf("Fetch after %v: %v", sizes, err)
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("batches %v: the last one waited for BatchMaxWait instead of handing out what had come", sizes)
+		}
+		for _, m := range b.Messages {
+			if m.Offset != next {
+				t.Fatalf("offset %d, want %d: a message lost or repeated", m.Offset, next)
+			}
+			next++
+		}
+		sizes = append(sizes, len(b.Messages))
+	}
+	full := 0
+	for _, n := range sizes {
+		if n > batchMax {
+			t.Errorf("a batch of %d, above BatchMaxMessages %d", n, batchMax)
+		}
+		if n == batchMax {
+			full++
+		}
+	}
+	if full == 0 {
+		t.Errorf("batches %v: the backlog came in no full batch", sizes)
+	}
+}
