@@ -10,6 +10,21 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 services=(clickhouse vault prometheus pushgateway kafka)
 
+# kafka_tls_env USER: the overrides that take orderflow to the SASL_SSL listener as the
+# SCRAM user USER, with the stack's client certificate.
+kafka_tls_env() {
+  cat <<ENV
+ORDERFLOW_KAFKA_BROKERS=127.0.0.1:$KAFKA_TLS_PORT
+ORDERFLOW_KAFKA_TLS_ENABLED=true
+ORDERFLOW_KAFKA_TLS_CA_FILE=$TLS_DIR/ca.pem
+ORDERFLOW_KAFKA_TLS_CERT_FILE=$TLS_DIR/client.pem
+ORDERFLOW_KAFKA_TLS_KEY_FILE=$TLS_DIR/client-key.pem
+ORDERFLOW_KAFKA_SASL_MECHANISM=scram-sha-512
+ORDERFLOW_KAFKA_SASL_USERNAME=$1
+ORDERFLOW_KAFKA_SASL_PASSWORD_FILE=$STACK_DIR/kafka/scram/$1
+ENV
+}
+
 write_env() {
   cat >"$STACK_DIR/env" <<ENV
 # Written by deploy/local/stack.sh up: the local stack's addresses. Source it (set -a)
@@ -47,14 +62,9 @@ ENV
 # Written by deploy/local/stack.sh up. Sourced after env, it points orderflow's own
 # connections at the TLS listeners: make demo TLS=1. (Tests keep env alone: their own
 # clients use the plaintext listeners, and the TLS tests read ORDERFLOW_STACK_*.)
-ORDERFLOW_KAFKA_BROKERS=127.0.0.1:$KAFKA_TLS_PORT
-ORDERFLOW_KAFKA_TLS_ENABLED=true
-ORDERFLOW_KAFKA_TLS_CA_FILE=$TLS_DIR/ca.pem
-ORDERFLOW_KAFKA_TLS_CERT_FILE=$TLS_DIR/client.pem
-ORDERFLOW_KAFKA_TLS_KEY_FILE=$TLS_DIR/client-key.pem
-ORDERFLOW_KAFKA_SASL_MECHANISM=scram-sha-512
-ORDERFLOW_KAFKA_SASL_USERNAME=admin
-ORDERFLOW_KAFKA_SASL_PASSWORD_FILE=$STACK_DIR/kafka/scram/admin
+ENV
+  kafka_tls_env admin >>"$STACK_DIR/tls.env"
+  cat >>"$STACK_DIR/tls.env" <<ENV
 ORDERFLOW_CLICKHOUSE_ADDR=127.0.0.1:$CLICKHOUSE_TLS_PORT
 ORDERFLOW_CLICKHOUSE_TLS_ENABLED=true
 ORDERFLOW_CLICKHOUSE_TLS_CA_FILE=$TLS_DIR/ca.pem
@@ -87,16 +97,7 @@ write_role_env() {
       # The worker's user may not delete: purges run as the purger (orderflow purge).
       if [[ $role == worker ]]; then echo "ORDERFLOW_RETENTION_INTERVAL=0"; fi
       if [[ -n $principal ]]; then
-        cat <<ENV
-ORDERFLOW_KAFKA_BROKERS=127.0.0.1:$KAFKA_TLS_PORT
-ORDERFLOW_KAFKA_TLS_ENABLED=true
-ORDERFLOW_KAFKA_TLS_CA_FILE=$TLS_DIR/ca.pem
-ORDERFLOW_KAFKA_TLS_CERT_FILE=$TLS_DIR/client.pem
-ORDERFLOW_KAFKA_TLS_KEY_FILE=$TLS_DIR/client-key.pem
-ORDERFLOW_KAFKA_SASL_MECHANISM=scram-sha-512
-ORDERFLOW_KAFKA_SASL_USERNAME=$principal
-ORDERFLOW_KAFKA_SASL_PASSWORD_FILE=$STACK_DIR/kafka/scram/$principal
-ENV
+        kafka_tls_env "$principal"
       fi
       # The file's groups are the ones its ACLs name.
       if [[ $role == worker ]]; then echo "ORDERFLOW_KAFKA_GROUP_ID=orderflow"; fi

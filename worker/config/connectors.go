@@ -3,7 +3,6 @@ package config
 import (
 	"fmt"
 	"maps"
-	"os"
 	"regexp"
 	"slices"
 	"strings"
@@ -258,11 +257,7 @@ func (cs Connectors) validate(egress Egress) []error {
 		case kindErr == nil && c.Purpose != kind.Purpose:
 			add(keyErr(key+".purpose", "%s, but a %s connector's purpose is %s (its allow-list, schemas/policy/connectors.yaml)", c.Purpose, kind.Name, kind.Purpose))
 		}
-		if c.CAFile != "" {
-			if _, err := os.Stat(c.CAFile); err != nil {
-				add(keyErr(key+".ca_file", "cannot read %s: %v", c.CAFile, unwrapPath(err)))
-			}
-		}
+		errs = append(errs, TLS{Enabled: true, CAFile: c.CAFile}.validate(key)...)
 		errs = append(errs, egress.checkURL(key+".endpoint", c.Endpoint, c.Tenants)...)
 		if c.Credentials.Value == "" {
 			add(keyErr(key+".credentials", "required: set env or file"))

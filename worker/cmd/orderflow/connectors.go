@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"maps"
@@ -37,9 +36,9 @@ func buildConnectors(cfg config.Config, reg prometheus.Registerer, log *slog.Log
 			continue
 		}
 		perSecond, burst := c.Rate()
-		httpClient, err := connectorHTTPClient(c)
+		httpClient, err := connectorHTTPClient(name, c)
 		if err != nil {
-			return nil, fmt.Errorf("connectors.%s: %w", name, err)
+			return nil, err
 		}
 		var conn dispatch.Connector
 		switch c.Kind {
@@ -106,9 +105,9 @@ func buildPosters(ctx context.Context, cfg config.Config, tokens *tokenstore.Sto
 					"connector", name, "err", err)
 			}
 		}
-		httpClient, err := connectorHTTPClient(c)
+		httpClient, err := connectorHTTPClient(name, c)
 		if err != nil {
-			return nil, fmt.Errorf("connectors.%s: %w", name, err)
+			return nil, err
 		}
 		var p booking.Poster
 		// The provider's own limits pace the client unless the connector
@@ -154,16 +153,16 @@ func buildPosters(ctx context.Context, cfg config.Config, tokens *tokenstore.Sto
 
 // connectorHTTPClient is the HTTP client of a connector with a CA file of its
 // own (connectors.<name>.ca_file), or nil for the connector's default, which
-// trusts the system's roots.
-func connectorHTTPClient(c config.Connector) (*http.Client, error) {
+// trusts the system's roots. Its errors name the key.
+func connectorHTTPClient(name string, c config.Connector) (*http.Client, error) {
 	if c.CAFile == "" {
 		return nil, nil
 	}
-	pool, err := tlsconfig.CAPool(c.CAFile)
+	tlsCfg, err := tlsconfig.Client("connectors."+name, config.TLS{Enabled: true, CAFile: c.CAFile})
 	if err != nil {
-		return nil, fmt.Errorf("ca_file: %w", err)
+		return nil, err
 	}
 	transport := http.DefaultTransport.(*http.Transport).Clone()
-	transport.TLSClientConfig = &tls.Config{MinVersion: tlsconfig.MinVersion, RootCAs: pool}
+	transport.TLSClientConfig = tlsCfg
 	return &http.Client{Transport: transport}, nil
 }

@@ -18,6 +18,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -32,17 +33,7 @@ import (
 
 // set replaces the environment's value of key.
 func (e *stackEnv) set(key, value string) {
-	e.vars = append(slicesDeleteKey(e.vars, key), key+"="+value)
-}
-
-func slicesDeleteKey(vars []string, key string) []string {
-	out := vars[:0:0]
-	for _, kv := range vars {
-		if !strings.HasPrefix(kv, key+"=") {
-			out = append(out, kv)
-		}
-	}
-	return out
+	e.vars = append(slices.DeleteFunc(e.vars, func(kv string) bool { return strings.HasPrefix(kv, key+"=") }), key+"="+value)
 }
 
 // useTLS points the worker's own connections at the stack's TLS listeners:
@@ -180,30 +171,13 @@ type certPair struct{ cert, key string }
 // certificate it signs: what an attacker without the stack's CA could present.
 func rogueClientCertificate(t *testing.T) certPair {
 	t.Helper()
-	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	ca := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "rogue CA"}, IsCA: true, BasicConstraintsValid: true,
-		KeyUsage: x509.KeyUsageCertSign, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
-	caDER, err := x509.CreateCertificate(rand.Reader, ca, ca, &caKey.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	caCert, _ := x509.ParseCertificate(caDER)
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	leaf := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "orderflow"}, KeyUsage: x509.KeyUsageDigitalSignature,
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
-	der, err := x509.CreateCertificate(rand.Reader, leaf, caCert, &key.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDER, _ := x509.MarshalPKCS8PrivateKey(key)
+	_, ca, caKey := newCertificate(t, &x509.Certificate{Subject: pkix.Name{CommonName: "rogue CA"}, IsCA: true,
+		BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}, nil, nil)
+	leaf, _, _ := newCertificate(t, &x509.Certificate{Subject: pkix.Name{CommonName: "orderflow"}, KeyUsage: x509.KeyUsageDigitalSignature,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}, ca, caKey)
 	dir := t.TempDir()
 	p := certPair{cert: filepath.Join(dir, "rogue.pem"), key: filepath.Join(dir, "rogue-key.pem")}
-	if err := os.WriteFile(p.cert, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(p.key, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	writePair(t, p.cert, p.key, leaf)
 	return p
 }
 
@@ -216,7 +190,7 @@ func TestConnectorCAFileIsTrustedForItsConnectorOnly(t *testing.T) {
 	if err := os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	client, err := connectorHTTPClient(config.Connector{CAFile: caFile})
+	client, err := connectorHTTPClient("books", config.Connector{CAFile: caFile})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -225,7 +199,7 @@ func TestConnectorCAFileIsTrustedForItsConnectorOnly(t *testing.T) {
 		t.Fatalf("the connector with the CA file: %v", err)
 	}
 	resp.Body.Close()
-	if c, _ := connectorHTTPClient(config.Connector{}); c != nil {
+	if c, _ := connectorHTTPClient("books", config.Connector{}); c != nil {
 		t.Fatal("a connector without ca_file got a client of its own")
 	}
 	if resp, err := (&http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}).Get(srv.URL); err == nil {
@@ -236,7 +210,7 @@ func TestConnectorCAFileIsTrustedForItsConnectorOnly(t *testing.T) {
 	if err := os.WriteFile(notPEM, []byte("not a certificate"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := connectorHTTPClient(config.Connector{CAFile: notPEM}); err == nil {
+	if _, err := connectorHTTPClient("books", config.Connector{CAFile: notPEM}); err == nil {
 		t.Error("a CA file without a certificate was accepted")
 	}
 }
@@ -311,17 +285,38 @@ type pemPair struct{ cert, key []byte }
 // serverCertificate is a self-signed certificate for 127.0.0.1 named cn.
 func serverCertificate(t *testing.T, cn string) pemPair {
 	t.Helper()
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: cn},
-		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}, IsCA: true, BasicConstraintsValid: true,
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	p, _, _ := newCertificate(t, &x509.Certificate{Subject: pkix.Name{CommonName: cn}, IPAddresses: []net.IP{net.ParseIP("127.0.0.1")},
+		KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		IsCA: true, BasicConstraintsValid: true}, nil, nil)
+	return p
+}
+
+// newCertificate issues tmpl, valid for the hour around now, for a new P-256
+// key: signed by parent and parentKey, or by itself when parent is nil.
+func newCertificate(t *testing.T, tmpl, parent *x509.Certificate, parentKey *ecdsa.PrivateKey) (pemPair, *x509.Certificate, *ecdsa.PrivateKey) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}
-	keyDER, _ := x509.MarshalPKCS8PrivateKey(key)
-	return pemPair{pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER})}
+	tmpl.SerialNumber = big.NewInt(time.Now().UnixNano())
+	tmpl.NotBefore, tmpl.NotAfter = time.Now().Add(-time.Hour), time.Now().Add(time.Hour)
+	if parent == nil {
+		parent, parentKey = tmpl, key
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, &key.PublicKey, parentKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pemPair{pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER})}, cert, key
 }
 
 func writePair(t *testing.T, certFile, keyFile string, p pemPair) {
