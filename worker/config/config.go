@@ -145,13 +145,17 @@ type Pipeline struct {
 	// 10000; 1 to 100000.
 	BatchMaxMessages int `yaml:"batch_max_messages"`
 	// BatchMaxWait caps how long a batch waits to fill once its first message has
-	// arrived: under light load, the time between inserts. Default 1s.
+	// arrived. A batch is handed out sooner, as soon as the worker has caught up
+	// with its partitions (their high watermarks reached and nothing more
+	// fetched): under a backlog batches fill to BatchMaxMessages, and on a live
+	// stream a batch is what came while the last one was written, so latency is
+	// the pipeline's own. This bounds only a batch whose partitions' ends its
+	// messages cannot show. Default 1s.
 	BatchMaxWait time.Duration `yaml:"batch_max_wait"`
-	// BatchIdle hands a batch out once no message has come for this long: the
-	// worker has caught up with the stream, and waiting for BatchMaxWait would
-	// only add latency. A backlog still comes in full batches; on a live stream
-	// a batch is what arrived while the last one was written. 0 waits the full
-	// BatchMaxWait. Default 25ms; 0 to BatchMaxWait.
+	// BatchIdle hands a batch out once no message has come for this long, for
+	// partitions whose ends cannot be seen (a transaction's marker takes the
+	// last offset). 0 waits the full BatchMaxWait there. Default 25ms; 0 to
+	// BatchMaxWait.
 	BatchIdle time.Duration `yaml:"batch_idle"`
 	// RetryInitial is the first wait after a stage failed transiently (fetch,
 	// protect, dead-letter, write, commit); it doubles (with jitter) up to
