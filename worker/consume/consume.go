@@ -176,6 +176,11 @@ func New(cfg Config) (*Consumer, error) {
 		SessionTimeout:    cfg.SessionTimeout,
 		RebalanceTimeout:  cfg.RebalanceTimeout,
 		HeartbeatInterval: cfg.HeartbeatInterval,
+		// A failed join (the group's coordinator not elected yet, as on a
+		// fresh broker, or moving) is retried after this, not kafka-go's 5s:
+		// the Java consumer retries within 100ms to 1s. It bounds how late the
+		// first batch comes after a start.
+		JoinGroupBackoff: 500 * time.Millisecond,
 		// A new group starts at the beginning: an order must never be skipped.
 		StartOffset: kafka.FirstOffset,
 		// Commits are synchronous and only ever explicit (CommitInterval 0).
