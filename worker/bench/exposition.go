@@ -24,6 +24,7 @@ const (
 	metricEndToEnd      = "orderflow_end_to_end_seconds"
 	metricBatches       = "orderflow_batches_committed_total"
 	metricInsertRows    = "orderflow_clickhouse_insert_rows_total"
+	metricInsertBatches = "orderflow_clickhouse_insert_batches_total"
 	metricVaultRequests = "orderflow_vault_requests_total"
 	metricVaultItems    = "orderflow_vault_batch_items_total"
 	metricTokenCache    = "orderflow_token_cache_requests_total"
