@@ -513,8 +513,9 @@ func (r *run) live(ctx context.Context, w *workerProc, rate float64) (Latency, p
 	l := Latency{
 		Rate: rate, Seconds: cfg.LatencyDuration.Seconds(), Messages: produced,
 		Observations: delta.Count, P50: finite(delta.Quantile(0.5)), P99: finite(delta.Quantile(0.99)),
-		Histogram: delta,
-		Batches:   int64(after.Sum(metricBatches) - before.Sum(metricBatches)),
+		Histogram:    delta,
+		Batches:      int64(after.Sum(metricBatches) - before.Sum(metricBatches)),
+		StageSeconds: meanBetween(before, after, metricStageSeconds, "stage"),
 	}
 	if delta.Count > 0 {
 		l.Mean = delta.Sum / delta.Count

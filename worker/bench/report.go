@@ -177,9 +177,13 @@ func (x RunResult) workerLines() [][2]string {
 		{"committed", fmt.Sprintf("%d orders + %d dead letters in %d batches (generated: %d malformed)", w.Orders, w.DeadLetters, w.Batches, x.Generated.Malformed)},
 	}
 	for _, l := range x.Latency {
+		var stages []string
+		for _, st := range slices.Sorted(maps.Keys(l.StageSeconds)) {
+			stages = append(stages, fmt.Sprintf("%s %.0f ms", st, 1000*l.StageSeconds[st]))
+		}
 		lines = append(lines, [2]string{fmt.Sprintf("live %.0f/s", l.Rate), fmt.Sprintf(
-			"%.0fs, %d messages in %d batches (%.0f a batch): p50 %.3f s, p99 %.3f s, mean %.3f s (produce to commit); %.2f CPU-s per 100k messages",
-			l.Seconds, l.Messages, l.Batches, l.MessagesPerBatch, l.P50, l.P99, l.Mean, l.CPUSecondsPer100k)})
+			"%.0fs, %d messages in %d batches (%.0f a batch): p50 %.3f s, p99 %.3f s, mean %.3f s (produce to commit); %.2f CPU-s per 100k messages; a batch's mean time by stage: %s",
+			l.Seconds, l.Messages, l.Batches, l.MessagesPerBatch, l.P50, l.P99, l.Mean, l.CPUSecondsPer100k, strings.Join(stages, ", "))})
 	}
 	for _, p := range x.Parts {
 		var tables []string

@@ -124,6 +124,9 @@ type Latency struct {
 	CPUSecondsPer100k float64 `json:"cpu_seconds_per_100k_messages"`
 	// Histogram is the phase's observations: the difference of two scrapes.
 	Histogram Histogram `json:"histogram"`
+	// StageSeconds is the mean time a batch of the phase spent in each
+	// pipeline stage (orderflow_pipeline_stage_seconds): where latency goes.
+	StageSeconds map[string]float64 `json:"stage_mean_seconds,omitempty"`
 }
 
 // InsertResult is reference (b): its Throughput counts rows; the orders
