@@ -3,10 +3,11 @@ package clickhousedb
 import (
 	"context"
 	"fmt"
-	"regexp"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	schema "github.com/orderflow/orderflow/schemas/clickhouse"
 )
 
 // NewParts counts the parts that inserts created in the given databases at or
@@ -55,14 +56,11 @@ func NewParts(ctx context.Context, conn driver.Conn, since time.Time, databases 
 	return out, nil
 }
 
-// rebuilt is the name a migration gives a table it rebuilds before it swaps
-// it in (schemas/clickhouse's 0013).
-var rebuilt = regexp.MustCompile(`^(\w+)_\d{4}_new$`)
-
-// rebuiltAs is the name of the table a part_log name stands for.
-func rebuiltAs(table string) string {
-	if m := rebuilt.FindStringSubmatch(table); m != nil {
-		return m[1]
+// rebuiltAs is the name of the table a part_log name stands for: a
+// rebuild's new table is the table.
+func rebuiltAs(name string) string {
+	if table, isNew, ok := schema.RebuildOf(name); ok && isNew {
+		return table
 	}
-	return table
+	return name
 }

@@ -45,13 +45,15 @@ type tableName struct{ db, name string }
 func (t tableName) String() string { return t.db + "." + t.name }
 
 // swapTables runs "RENAME TABLE t TO old, new TO t" unless it is done: when
-// new is gone, or t is already defined as new is (new is then a copy left
-// by a migrator that came after the swap: the statements after the copy drop
-// it). When t itself is missing (a crash between the two renames of a
-// server that does them one by one), it completes the swap with the second.
+// new is gone, or t already has new's engine and keys (new is then a copy
+// left by a migrator that came after the swap: the statements after the copy
+// drop it). A rebuild is for a new partition or sort key, which engine_full
+// shows; a column's type changes with ALTER. When t itself is missing (a
+// crash between the two renames of a server that does them one by one), it
+// completes the swap with the second.
 func (m *Migrator) swapTables(ctx context.Context, stmt string, t, old, renamed, into tableName) error {
 	if into != t {
-		return fmt.Errorf("RENAME TABLE must be a swap (%s TO %s, %s TO %s)", t, old, renamed, t)
+		return fmt.Errorf("RENAME TABLE %s TO %s, %s TO %s is not a swap: the second rename must be to %s", t, old, renamed, into, t)
 	}
 	newEngine, newExists, err := m.engine(ctx, renamed)
 	if err != nil || !newExists {
@@ -134,7 +136,7 @@ func (m *Migrator) copyRows(ctx context.Context, t, from tableName) error {
 			return fmt.Errorf("dropping partition %s of %s once copied: %w", id, from, err)
 		}
 	}
-	m.log.Info("table rebuilt", "table", t.String(), "partitions_copied", len(partitions))
+	m.log.Info("table rebuilt: the old table's partitions copied", "table", t.String(), "count", len(partitions))
 	return nil
 }
 
