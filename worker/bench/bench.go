@@ -373,7 +373,7 @@ func (r *run) workerPhases(ctx context.Context, res *RunResult) error {
 	env := withOverrides(cfg.Environ, overrides)
 
 	// The migrations wrote parts of their own: the worker's start after them.
-	baseline, err := partCounts(ctx, r.conn, n)
+	baseline, err := partCounts(ctx, r.conn, n, r.started)
 	if err != nil {
 		return err
 	}
@@ -532,7 +532,7 @@ func (r *run) live(ctx context.Context, w *workerProc, rate float64) (Latency, p
 // partsMark reads the parts so far and the worker's batches and inserts in
 // its scrape s.
 func (r *run) partsMark(ctx context.Context, s Snapshot) (partsMark, error) {
-	parts, err := partCounts(ctx, r.conn, r.names)
+	parts, err := partCounts(ctx, r.conn, r.names, r.started)
 	if err != nil {
 		return partsMark{}, err
 	}

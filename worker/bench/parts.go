@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
+	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
@@ -83,34 +85,21 @@ func newParts(phase string, from, to partsMark) Parts {
 	return p
 }
 
-// partLogNewPart is event_type's value for a part an insert wrote: the Enum8
-// is 'NEW_PART' = 1 on 18.16 and 'NewPart' = 1 on current releases, so the
-// query compares the number.
-const partLogNewPart = 1
-
-// partCounts flushes ClickHouse's logs and counts the parts inserts have
-// written so far in the run's two databases, by table, leaving out
-// reference (b)'s scratch table. The counts are cumulative: a phase is the
-// difference of two.
-func partCounts(ctx context.Context, conn driver.Conn, n names) (map[string]int64, error) {
-	// part_log is written every flush interval; without the flush the last
-	// second's parts would be missing.
-	if err := conn.Exec(ctx, "SYSTEM FLUSH LOGS"); err != nil {
-		return nil, fmt.Errorf("parts: SYSTEM FLUSH LOGS: %w", err)
+// partCounts counts the parts inserts have written since the given time in
+// the run's two databases, by table (clickhousedb.NewParts: a migration's
+// rebuilt tables under their own names), leaving out reference (b)'s scratch
+// table. The counts are cumulative: a phase is the difference of two.
+func partCounts(ctx context.Context, conn driver.Conn, n names, since time.Time) (map[string]int64, error) {
+	byTable, err := clickhousedb.NewParts(ctx, conn, since, n.Database, n.Restricted)
+	if err != nil {
+		return nil, fmt.Errorf("parts: %w", err)
 	}
 	counts := map[string]int64{}
-	err := clickhousedb.EachRow(ctx, conn, func(rows driver.Rows) error {
-		var table string
-		var c uint64
-		if err := rows.Scan(&table, &c); err != nil {
-			return err
+	for qualified, c := range byTable {
+		_, table, _ := strings.Cut(qualified, ".")
+		if table != refTable {
+			counts[table] += int64(c)
 		}
-		counts[table] += int64(c)
-		return nil
-	}, "SELECT table, count() FROM system.part_log WHERE toInt8(event_type) = ? AND database IN (?, ?) AND table != ? GROUP BY table",
-		int8(partLogNewPart), n.Database, n.Restricted, refTable)
-	if err != nil {
-		return nil, fmt.Errorf("parts: reading system.part_log (is <part_log> in the server's configuration?): %w", err)
 	}
 	return counts, nil
 }
