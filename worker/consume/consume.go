@@ -100,9 +100,12 @@ func (c *Config) validate() error {
 type Consumer struct {
 	reader   *kafka.Reader
 	maxBatch int
-	maxWait  time.Duration
-	idle     time.Duration
-	log      *slog.Logger
+	// limit caps the next batch: it starts at a sixteenth of maxBatch and
+	// doubles with every batch handed out (see Fetch).
+	limit   int
+	maxWait time.Duration
+	idle    time.Duration
+	log     *slog.Logger
 
 	mu sync.Mutex
 	// generation counts the group's rebalances so far (kafka-go's counter is
@@ -200,7 +203,8 @@ func New(cfg Config) (*Consumer, error) {
 			logger.Info("kafka reader", "detail", fmt.Sprintf(msg, args...))
 		}),
 	})
-	return &Consumer{reader: reader, maxBatch: cfg.BatchMaxMessages, maxWait: cfg.BatchMaxWait, idle: cfg.BatchIdle,
+	return &Consumer{reader: reader, maxBatch: cfg.BatchMaxMessages, limit: max(1, cfg.BatchMaxMessages/16),
+		maxWait: cfg.BatchMaxWait, idle: cfg.BatchIdle,
 		log: cfg.Logger.With("component", "consume"), fetchedIn: map[uint64]int64{},
 		ends: endTracker{behind: map[topicPartition]int64{}},
 		readerStats: func() (int64, int64) {
@@ -221,7 +225,12 @@ func New(cfg Config) (*Consumer, error) {
 // BatchMaxMessages, while on a live stream a batch is what came since the
 // last one, handed out at once: its latency is the pipeline's own, not
 // BatchMaxWait. (The pipeline's back-pressure groups a live stream: while a
-// batch is written, the next ones queue up here.) It returns ctx's error when ctx ends before the
+// batch is written, the next ones queue up here.)
+//
+// After a start, batches grow to BatchMaxMessages from a sixteenth of it,
+// doubling: a backlog's first batch is committed within a moment of the
+// start rather than after a full batch's write, and the few smaller batches
+// cost a handful of inserts. It returns ctx's error when ctx ends before the
 // first message; a partly filled batch is returned as it is, also when the
 // reader fails while it fills (its position has moved past what the batch
 // holds: dropping them would let a later commit skip them). Errors are
@@ -235,7 +244,9 @@ func (c *Consumer) Fetch(ctx context.Context) (stream.Batch, error) {
 	if started != c.ends.generation {
 		c.ends.reset(started)
 	}
-	msgs := make([]stream.Message, 1, min(c.maxBatch, 256))
+	limit := c.limit
+	c.limit = min(c.maxBatch, 2*c.limit)
+	msgs := make([]stream.Message, 1, min(limit, 256))
 	msgs[0] = FromKafka(first)
 	if c.ends.observe(&first) && c.queued() == 0 {
 		return c.handOut(msgs, started), nil
@@ -251,7 +262,7 @@ func (c *Consumer) Fetch(ctx context.Context) (stream.Batch, error) {
 		idle = time.AfterFunc(c.idle, cancel)
 		defer idle.Stop()
 	}
-	for len(msgs) < c.maxBatch {
+	for len(msgs) < limit {
 		msg, err := c.reader.FetchMessage(fillCtx)
 		if err != nil {
 			if fillCtx.Err() == nil {
