@@ -230,8 +230,9 @@ func New(cfg Config) (*Consumer, error) {
 // After a start, batches grow to BatchMaxMessages from a sixteenth of it,
 // doubling: a backlog's first batch is committed within a moment of the
 // start rather than after a full batch's write, and the few smaller batches
-// cost a handful of inserts. It returns ctx's error when ctx ends before the
-// first message; a partly filled batch is returned as it is, also when the
+// cost a handful of inserts.
+//
+// It returns ctx's error when ctx ends before the first message; a partly filled batch is returned as it is, also when the
 // reader fails while it fills (its position has moved past what the batch
 // holds: dropping them would let a later commit skip them). Errors are
 // classified (kafkafailure).
