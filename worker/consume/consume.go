@@ -54,6 +54,11 @@ type Config struct {
 	// transaction's marker takes the last offset). 0 waits the full
 	// BatchMaxWait. Default 0.
 	BatchIdle time.Duration
+	// StartSmall makes the batches after a start grow to BatchMaxMessages
+	// from a sixteenth of it, doubling: a backlog's first batch is then
+	// committed within a moment of the start rather than after a full
+	// batch's write (the worker's choice). Off, every batch may fill.
+	StartSmall bool
 	// Logger receives kafka-go's errors. Default slog.Default().
 	Logger *slog.Logger
 }
@@ -100,8 +105,8 @@ func (c *Config) validate() error {
 type Consumer struct {
 	reader   *kafka.Reader
 	maxBatch int
-	// limit caps the next batch: it starts at a sixteenth of maxBatch and
-	// doubles with every batch handed out (see Fetch).
+	// limit caps the next batch: with StartSmall it starts at a sixteenth
+	// of maxBatch and doubles with every batch handed out.
 	limit   int
 	maxWait time.Duration
 	idle    time.Duration
@@ -203,7 +208,11 @@ func New(cfg Config) (*Consumer, error) {
 			logger.Info("kafka reader", "detail", fmt.Sprintf(msg, args...))
 		}),
 	})
-	return &Consumer{reader: reader, maxBatch: cfg.BatchMaxMessages, limit: max(1, cfg.BatchMaxMessages/16),
+	limit := cfg.BatchMaxMessages
+	if cfg.StartSmall {
+		limit = max(1, limit/16)
+	}
+	return &Consumer{reader: reader, maxBatch: cfg.BatchMaxMessages, limit: limit,
 		maxWait: cfg.BatchMaxWait, idle: cfg.BatchIdle,
 		log: cfg.Logger.With("component", "consume"), fetchedIn: map[uint64]int64{},
 		ends: endTracker{behind: map[topicPartition]int64{}},
@@ -227,10 +236,8 @@ func New(cfg Config) (*Consumer, error) {
 // BatchMaxWait. (The pipeline's back-pressure groups a live stream: while a
 // batch is written, the next ones queue up here.)
 //
-// After a start, batches grow to BatchMaxMessages from a sixteenth of it,
-// doubling: a backlog's first batch is committed within a moment of the
-// start rather than after a full batch's write, and the few smaller batches
-// cost a handful of inserts.
+// With StartSmall, batches grow to BatchMaxMessages from a sixteenth of it
+// after a start, doubling: the few smaller batches cost a handful of inserts.
 //
 // It returns ctx's error when ctx ends before the first message; a partly filled batch is returned as it is, also when the
 // reader fails while it fills (its position has moved past what the batch

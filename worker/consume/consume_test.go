@@ -153,8 +153,8 @@ func TestFetchHandsOutIdentifiedBatchesAndCommitsThem(t *testing.T) {
 	}
 }
 
-// On the real Kafka: a backlog comes in full batches (after the first few,
-// growing from a sixteenth), the batch that catches
+// On the real Kafka: a backlog comes in full batches (with StartSmall, after
+// the first few, growing from a sixteenth), the batch that catches
 // up with the partitions' ends is handed out at once rather than after
 // BatchMaxWait (an hour here: a Fetch that waited for it would end only with
 // the test's context), and so is a message produced after that.
@@ -177,7 +177,7 @@ func TestABacklogComesInFullBatchesAndTheBatchThatCatchesUpAtOnce(t *testing.T) 
 	}
 
 	c := newTestConsumer(t, Config{Brokers: brokers, GroupID: group, Topics: []string{topic}, BatchMaxMessages: batchMax,
-		BatchMaxWait: time.Hour})
+		BatchMaxWait: time.Hour, StartSmall: true})
 	var sizes []int
 	next := map[int]int64{}
 	read := 0
@@ -199,7 +199,7 @@ func TestABacklogComesInFullBatchesAndTheBatchThatCatchesUpAtOnce(t *testing.T) 
 	for read < total {
 		fetch()
 	}
-	// After the start, batches grow from a sixteenth of the most, doubling:
+	// With StartSmall, batches grow from a sixteenth of the most, doubling:
 	// the backlog's first batch is small, and later ones are full.
 	limit, full := batchMax/16, 0
 	for i, n := range sizes {
