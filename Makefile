@@ -65,7 +65,7 @@ bench: up build ## end-to-end benchmark: bin/orderflow beside bare kafka-go and 
 	go build -o bin/orderflow-bench ./worker/cmd/orderflow-bench
 	set -a; source "$(STACK_DIR)/env"; set +a; bin/orderflow-bench $(BENCH_FLAGS)
 
-# BENCH_FLAGS: e.g. --orders 50000 --latency-rate 1000 --keep
+# BENCH_FLAGS: e.g. --runs 1 --orders 50000 --latency-rates 1000,2000 --latency-duration 10s --keep
 BENCH_FLAGS ?=
 
 .PHONY: microbench

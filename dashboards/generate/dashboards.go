@@ -74,11 +74,11 @@ func pipeline() *dashboard.DashboardBuilder {
 			"From a message's Kafka timestamp to the commit of its batch, per message. High while lag is high is the backlog draining; high with no lag is a slow batch (see batch duration, Vault and ClickHouse below).",
 			unitSeconds,
 			query(e2e[0], e2e[1]), query(e2e[2], e2e[3]), query(e2e[4], e2e[5])), amber(60), red(900))).
-		WithPanel(graph("Batch duration (fetch to commit)",
-			"One batch's whole path: normalise, Vault, ClickHouse, outbox, commit. Compare with the Vault and ClickHouse latencies to see which one is slow.",
+		WithPanel(graph("Batch duration (fetch to commit), and p99 by stage",
+			"One batch's whole path, and the slowest 1% of each stage: normalize (decoding, card scans), protect (Vault), dead_letter, write (ClickHouse and the outbox, together), commit. On a live stream a message waits about two batch durations, so the stage that grows is the one to look at.",
 			unitSeconds,
 			query(batch[0], batch[1]), query(batch[2], batch[3]), query(batch[4], batch[5]),
-			query(`histogram_quantile(0.99, sum by (le) (rate(orderflow_protect_batch_duration_seconds_bucket[$__rate_interval])))`, "p99 protect (Vault)"))).
+			query(`histogram_quantile(0.99, sum by (stage, le) (rate(orderflow_pipeline_stage_seconds_bucket[$__rate_interval])))`, "p99 {{stage}}"))).
 		WithRow(dashboard.NewRowBuilder("Dead letters and retries")).
 		WithPanel(withLimits(graph("Dead letters per second, by stage and reason",
 			"Messages the worker could not turn into an order, published (encrypted) to the dead-letter topic. A new reason, or a rate above 0.1/s (OrderflowDeadLettersRising), usually means a channel changed its payload: read the runbook, then replay with orderflow replay once fixed.",

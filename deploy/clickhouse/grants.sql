@@ -11,6 +11,7 @@ REVOKE ALL ON *.* FROM orderflow_migrator_role;
 GRANT CREATE DATABASE, CREATE TABLE, ALTER ADD COLUMN, ALTER MODIFY COLUMN ON orderflow.* TO orderflow_migrator_role;
 GRANT CREATE DATABASE, CREATE TABLE, ALTER ADD COLUMN, ALTER MODIFY COLUMN ON orderflow_restricted.* TO orderflow_migrator_role;
 GRANT SELECT, INSERT ON orderflow.schema_migrations TO orderflow_migrator_role;
+GRANT SELECT, INSERT, DROP TABLE, ALTER DELETE ON orderflow_restricted.* TO orderflow_migrator_role;
 ALTER ROLE orderflow_migrator_role SETTINGS NONE;
 CREATE USER OR REPLACE orderflow_migrator IDENTIFIED WITH sha256_hash BY '${ORDERFLOW_CLICKHOUSE_MIGRATOR_PASSWORD_SHA256}' HOST IP '${ORDERFLOW_CLICKHOUSE_WORKLOAD_NETWORK}';
 GRANT orderflow_migrator_role TO orderflow_migrator;

@@ -26,6 +26,7 @@ const (
 	AlterDelete       Privilege = "ALTER DELETE"
 	CreateDatabase    Privilege = "CREATE DATABASE"
 	CreateTable       Privilege = "CREATE TABLE"
+	DropTable         Privilege = "DROP TABLE"
 	AlterAddColumn    Privilege = "ALTER ADD COLUMN"
 	AlterModifyColumn Privilege = "ALTER MODIFY COLUMN"
 )
@@ -77,6 +78,11 @@ var roles = []Role{
 			{Privileges: []Privilege{CreateDatabase, CreateTable, AlterAddColumn, AlterModifyColumn}, Database: schema.Analytics},
 			{Privileges: []Privilege{CreateDatabase, CreateTable, AlterAddColumn, AlterModifyColumn}, Database: schema.Restricted},
 			{Privileges: []Privilege{Select, Insert}, Database: schema.Analytics, Tables: []string{schema.TableSchemaMigrations}},
+			// Rebuilding a table with a new partition key (0013): RENAME
+			// (SELECT and DROP TABLE on the source, CREATE TABLE and INSERT
+			// on the target), the copy (SELECT, INSERT), dropping each
+			// partition copied (ALTER DELETE) and the spare tables.
+			{Privileges: []Privilege{Select, Insert, DropTable, AlterDelete}, Database: schema.Restricted},
 		},
 	},
 	{

@@ -57,6 +57,13 @@ write_config() {
     <timezone>UTC</timezone>
     <mlock_executable>false</mlock_executable>
     <builtin_dictionaries_reload_interval>3600</builtin_dictionaries_reload_interval>
+    <!-- Every part written, merged or removed, with its table, partition and rows: the
+         bench counts the parts each batch insert creates from it (issue 16). -->
+    <part_log>
+        <database>system</database>
+        <table>part_log</table>
+        <flush_interval_milliseconds>1000</flush_interval_milliseconds>
+    </part_log>
     <max_session_timeout>3600</max_session_timeout>
     <default_session_timeout>60</default_session_timeout>
 </yandex>

@@ -1,6 +1,9 @@
 package clickhouse
 
-import "maps"
+import (
+	"maps"
+	"regexp"
+)
 
 // The tables the migrations create: the one list of their names, which the
 // writer (worker/facts), the purger (worker/retention), the migrator, the
@@ -66,6 +69,23 @@ func Tables() map[string]Database { return maps.Clone(tables) }
 func DatabaseOf(table string) (Database, bool) {
 	d, ok := tables[table]
 	return d, ok
+}
+
+// A migration that changes a table's partition key rebuilds the table
+// (worker/migrate): it creates <table>_NNNN_new, NNNN its version, swaps it
+// in by name (the old table becoming <table>_NNNN_old) and drops both
+// spares.
+var rebuildSpare = regexp.MustCompile(`^(\w+)_\d{4}_(new|old)$`)
+
+// RebuildOf returns the table whose rebuild name is a spare of, and whether
+// it is the new table (which becomes the table) or the old one (which is
+// dropped); ok is false for any other name.
+func RebuildOf(name string) (table string, isNew, ok bool) {
+	m := rebuildSpare.FindStringSubmatch(name)
+	if m == nil {
+		return "", false, false
+	}
+	return m[1], m[2] == "new", true
 }
 
 // DatabaseNameRule says in words what ValidDatabaseName accepts, for errors.

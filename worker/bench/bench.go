@@ -12,9 +12,14 @@
 // A run prefills fresh topics with N generated messages, drains them with
 // reference (a), then with `orderflow run` as a subprocess (watched through
 // its /metrics and /proc), then measures the worker's end-to-end latency
-// under a steady produce rate, stops it with SIGTERM, and runs reference (b).
-// Every topic, consumer group and database is the run's own and is deleted at
-// the end unless Config.Keep.
+// under a live stream at each of a few steady rates, stops it with SIGTERM,
+// and runs reference (b). Throughout, it counts the parts the worker's
+// inserts create (ClickHouse's system.part_log). Every topic, consumer group
+// and database is the run's own and is deleted at the end of the run unless
+// Config.Keep.
+//
+// The benchmark makes several such runs, one after the other, and judges the
+// goals on their medians: on a shared machine one run can be off by half.
 //
 // In rates, an "order" is one input message committed: an order snapshot or
 // one of the few malformed messages the worker dead-letters.
@@ -25,8 +30,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -40,7 +47,8 @@ import (
 	"github.com/orderflow/orderflow/worker/kafkaclient"
 )
 
-// Config configures a run. The zero value of each field means its default.
+// Config configures a benchmark. The zero value of each field means its
+// default.
 type Config struct {
 	// ConfigPath is the worker's configuration file, passed to `orderflow run
 	// --config`; the bench reads it too (with Environ's overrides) for the
@@ -48,20 +56,23 @@ type Config struct {
 	ConfigPath string
 	// Binary is the orderflow binary to measure. Default "bin/orderflow".
 	Binary string
-	// Orders is how many messages are prefilled and drained. Default 200000.
+	// Runs is how many independent runs to make. Default 3.
+	Runs int
+	// Orders is how many messages each run prefills and drains. Default
+	// 200000.
 	Orders int64
 	// Seed seeds the generator and reference (b)'s rows; used as given (the
-	// command's default is 1).
+	// command's default is 1). Every run generates the same messages.
 	Seed uint64
-	// Now is the instant the orders are generated as of. Default: the run's
-	// start, to the second.
+	// Now is the instant the orders are generated as of. Default: the
+	// benchmark's start, to the second.
 	Now time.Time
-	// LatencyRate is the produce rate of the latency phase, messages per
-	// second. Default 2000.
-	LatencyRate float64
-	// LatencyDuration is how long the latency phase produces. Default 20s.
+	// LatencyRates are the produce rates of the live phases, messages per
+	// second, one phase each in this order. Default GoalLatencyRates().
+	LatencyRates []float64
+	// LatencyDuration is how long each live phase produces. Default 15s.
 	LatencyDuration time.Duration
-	// Keep keeps the run's topics, consumer groups and databases.
+	// Keep keeps the runs' topics, consumer groups and databases.
 	Keep bool
 	// OutDir is where the results go; the bench reads it only to tell its own
 	// earlier results from uncommitted changes. Default "worker/bench/results".
@@ -81,12 +92,16 @@ type Config struct {
 	Stall time.Duration
 }
 
-// DefaultOrders, DefaultLatencyRate and DefaultLatencyDuration are Config's
-// defaults.
+// Config's defaults. One run of 200,000 orders (the size of every earlier
+// result, so that they compare) takes about a minute and a half on the
+// project's 2-core machine: set-up 1 s, prefill 5 s, reference (a) 2 s, the
+// worker's start and drain 20-25 s, two live phases of 15 s and their tails
+// 35-45 s, reference (b) 9 s, clean-up 4 s. The three runs of `make bench`
+// take about five minutes, up to eight when other work shares the cores.
 const (
+	DefaultRuns            = 3
 	DefaultOrders          = 200_000
-	DefaultLatencyRate     = 2000
-	DefaultLatencyDuration = 20 * time.Second
+	DefaultLatencyDuration = 15 * time.Second
 	DefaultOutDir          = "worker/bench/results"
 )
 
@@ -94,15 +109,19 @@ func (c Config) withDefaults() (Config, error) {
 	if c.Binary == "" {
 		c.Binary = "bin/orderflow"
 	}
+	if c.Runs == 0 {
+		c.Runs = DefaultRuns
+	}
 	if c.Orders == 0 {
 		c.Orders = DefaultOrders
 	}
 	if c.Now.IsZero() {
 		c.Now = time.Now().UTC().Truncate(time.Second)
 	}
-	if c.LatencyRate == 0 {
-		c.LatencyRate = DefaultLatencyRate
+	if c.LatencyRates == nil {
+		c.LatencyRates = GoalLatencyRates()
 	}
+	c.LatencyRates = slices.Clone(c.LatencyRates)
 	if c.LatencyDuration == 0 {
 		c.LatencyDuration = DefaultLatencyDuration
 	}
@@ -127,11 +146,16 @@ func (c Config) withDefaults() (Config, error) {
 	if c.ConfigPath == "" {
 		errs = append(errs, errors.New("config: the worker's configuration file is required"))
 	}
+	if c.Runs < 1 || c.Runs > 20 {
+		errs = append(errs, fmt.Errorf("runs: %d is not between 1 and 20", c.Runs))
+	}
 	if c.Orders < 1 || c.Orders > 100_000_000 {
 		errs = append(errs, fmt.Errorf("orders: %d is not between 1 and 100000000", c.Orders))
 	}
-	if c.LatencyRate < 1 || c.LatencyRate > 1e6 || math.IsNaN(c.LatencyRate) {
-		errs = append(errs, fmt.Errorf("latency rate: %v is not between 1 and 1000000 messages/s", c.LatencyRate))
+	for _, rate := range c.LatencyRates {
+		if rate < 1 || rate > 1e6 || math.IsNaN(rate) {
+			errs = append(errs, fmt.Errorf("latency rate: %v is not between 1 and 1000000 messages/s", rate))
+		}
 	}
 	if c.LatencyDuration < time.Second || c.LatencyDuration > time.Hour {
 		errs = append(errs, fmt.Errorf("latency duration: %s is not between 1s and 1h", c.LatencyDuration))
@@ -145,82 +169,111 @@ func (c Config) withDefaults() (Config, error) {
 	return c, nil
 }
 
-// run is one run's state.
-type run struct {
+// bench is what the runs share: the configuration and the clients.
+type bench struct {
 	cfg     Config
 	app     config.Config
-	names   names
 	started time.Time
 	clients *kafkaclient.Clients
 	kafka   *kafka.Client
 	conn    driver.Conn
-	gen     *generate.Generator
+}
+
+// run is one run's state.
+type run struct {
+	*bench
+	index int // from 1
+	names names
+	gen   *generate.Generator
+}
+
+func (b *bench) progress(format string, args ...any) {
+	fmt.Fprintf(b.cfg.Progress, "orderflow-bench %6.1fs  %s\n", time.Since(b.started).Seconds(), fmt.Sprintf(format, args...))
 }
 
 func (r *run) progress(format string, args ...any) {
-	fmt.Fprintf(r.cfg.Progress, "orderflow-bench %6.1fs  %s\n", time.Since(r.started).Seconds(), fmt.Sprintf(format, args...))
+	r.bench.progress("run %d/%d: %s", r.index, r.cfg.Runs, fmt.Sprintf(format, args...))
 }
 
-// Run runs the whole benchmark. It returns an error when a phase could not
-// complete; a complete run whose checks failed (the worker did not exit 0 on
-// SIGTERM, committed a different count) returns its Result with those checks
-// marked, and no error. The worker subprocess never outlives Run, and the
-// run's topics and databases are deleted on every way out unless cfg.Keep.
+// Run runs the whole benchmark: cfg.Runs runs one after the other. It returns
+// an error when a phase of any run could not complete; complete runs whose
+// checks failed (the worker did not exit 0 on SIGTERM, committed a different
+// count) return the Result with those checks marked, and no error. No worker
+// subprocess outlives Run, and each run's topics and databases are deleted at
+// its end on every way out unless cfg.Keep.
 func Run(ctx context.Context, cfg Config) (*Result, error) {
 	cfg, err := cfg.withDefaults()
 	if err != nil {
 		return nil, err
 	}
-	r := &run{cfg: cfg, started: time.Now()}
-	res := &Result{Started: r.started.UTC(), Machine: readMachine()}
+	b := &bench{cfg: cfg, started: time.Now()}
+	res := &Result{Started: b.started.UTC(), Machine: readMachine()}
 	res.Source = readSource(ctx, cfg.OutDir)
 
-	r.app, err = config.Load(cfg.ConfigPath, cfg.Environ)
+	b.app, err = config.Load(cfg.ConfigPath, cfg.Environ)
 	if err != nil {
 		return nil, fmt.Errorf("bench: the worker's %w", err)
 	}
-	if r.app.Kafka.TLS.Enabled || r.app.Kafka.SASL.Mechanism != "" {
+	if b.app.Kafka.TLS.Enabled || b.app.Kafka.SASL.Mechanism != "" {
 		return nil, errors.New("bench: Kafka with TLS or SASL is not supported: the bench runs against the local stack")
 	}
-	if err := r.app.ClickHouse.Require(); err != nil {
+	if err := b.app.ClickHouse.Require(); err != nil {
 		return nil, fmt.Errorf("bench: %w", err)
 	}
 	if res.Machine.WorkerBuild, err = binaryVersion(ctx, cfg.Binary); err != nil {
 		return nil, fmt.Errorf("bench: the worker binary (build it with `make build`): %w", err)
 	}
-	if r.names, err = newNames(); err != nil {
-		return nil, fmt.Errorf("bench: %w", err)
-	}
 	res.Params = Params{
-		Orders: cfg.Orders, Seed: cfg.Seed, Now: cfg.Now,
-		LatencyRate: cfg.LatencyRate, LatencyDuration: cfg.LatencyDuration.String(),
+		Runs: cfg.Runs, Orders: cfg.Orders, Seed: cfg.Seed, Now: cfg.Now,
+		LatencyRates: cfg.LatencyRates, LatencyDuration: cfg.LatencyDuration.String(),
 		Config: cfg.ConfigPath, Binary: cfg.Binary, SampleInterval: cfg.SampleInterval.String(),
-		BatchMaxMessages: r.app.Pipeline.BatchMaxMessages, BatchMaxWait: r.app.Pipeline.BatchMaxWait.String(),
-		Partitions: inputPartitions, RunID: r.names.ID,
+		BatchMaxMessages: b.app.Pipeline.BatchMaxMessages, BatchMaxWait: b.app.Pipeline.BatchMaxWait.String(),
+		Partitions: inputPartitions,
 	}
-	r.progress("run %s: %d orders, seed %d, commit %s%s, load %s", r.names.ID, cfg.Orders, cfg.Seed,
-		res.Commit, dirtyMark(res.Dirty), res.Machine.LoadBefore)
+	b.progress("%d runs of %d orders, seed %d, live phases %s for %s each; commit %s%s, load %s", cfg.Runs, cfg.Orders, cfg.Seed,
+		rateList(cfg.LatencyRates), cfg.LatencyDuration, res.Commit, dirtyMark(res.Dirty), res.Machine.LoadBefore)
 
-	if r.clients, err = kafkaclient.New(r.app.Kafka); err != nil {
+	if b.clients, err = kafkaclient.New(b.app.Kafka); err != nil {
 		return nil, fmt.Errorf("bench: %w", err)
 	}
-	r.kafka = r.clients.Admin()
-	chCfg := r.app.ClickHouse
-	chCfg.Database, chCfg.RestrictedDatabase = r.names.Database, r.names.Restricted
-	r.conn, err = clickhousedb.Open(ctx, chCfg)
+	b.kafka = b.clients.Admin()
+	// The connection names no database (clickhousedb.Open): every statement
+	// names the run's.
+	b.conn, err = clickhousedb.Open(ctx, b.app.ClickHouse)
 	if err != nil {
 		return nil, fmt.Errorf("bench: %w", err)
 	}
-	defer func() { _ = r.conn.Close() }()
-	defer r.cleanup()
+	defer func() { _ = b.conn.Close() }()
 
-	if err := r.phases(ctx, res); err != nil {
-		return nil, fmt.Errorf("bench: %w", err)
+	for i := 1; i <= cfg.Runs; i++ {
+		rr, err := b.runOnce(ctx, i)
+		if err != nil {
+			return nil, fmt.Errorf("bench: run %d of %d: %w", i, cfg.Runs, err)
+		}
+		res.Runs = append(res.Runs, rr)
 	}
+	res.Params.Tenants = res.Runs[0].tenants
 	res.Machine.LoadAfter = loadAverage()
 	res.evaluate()
-	r.progress("done: load %s", res.Machine.LoadAfter)
+	b.progress("done: worker ÷ slower reference %s; load %s", spreadText(res.Summary.Share, "%.2f"), res.Machine.LoadAfter)
 	return res, nil
+}
+
+// runOnce makes run i on topics, groups and databases of its own, and deletes
+// them at the end.
+func (b *bench) runOnce(ctx context.Context, i int) (RunResult, error) {
+	n, err := newNames()
+	if err != nil {
+		return RunResult{}, err
+	}
+	r := &run{bench: b, index: i, names: n}
+	rr := RunResult{Run: i, ID: n.ID, LoadBefore: loadAverage()}
+	defer r.cleanup()
+	if err := r.phases(ctx, &rr); err != nil {
+		return RunResult{}, err
+	}
+	rr.LoadAfter = loadAverage()
+	return rr, nil
 }
 
 // cleanup deletes the run's topics, groups and databases, whatever happened,
@@ -241,9 +294,9 @@ func (r *run) cleanup() {
 	r.progress("cleanup: topics, groups and databases of %s deleted", n.ID)
 }
 
-func (r *run) phases(ctx context.Context, res *Result) error {
+func (r *run) phases(ctx context.Context, res *RunResult) error {
 	n, cfg := r.names, r.cfg
-	r.progress("setup: topics %s, databases %s{,_restricted}", strings.Join(n.topics(), ", "), n.Database)
+	r.progress("setup %s: topics %s, databases %s{,_restricted}; load %s", n.ID, strings.Join(n.topics(), ", "), n.Database, res.LoadBefore)
 	if err := createTopics(ctx, r.kafka, n); err != nil {
 		return err
 	}
@@ -255,7 +308,7 @@ func (r *run) phases(ctx context.Context, res *Result) error {
 		return err
 	}
 	r.gen = gen
-	res.Params.Tenants = gen.Config().Tenants
+	res.tenants = gen.Config().Tenants
 
 	r.progress("prefill: %d messages", cfg.Orders)
 	stats, err := r.prefill(ctx, cfg.Orders)
@@ -292,8 +345,10 @@ func (r *run) phases(ctx context.Context, res *Result) error {
 	return nil
 }
 
-// workerPhases runs the worker: the drain, the latency phase, the stop.
-func (r *run) workerPhases(ctx context.Context, res *Result) error {
+// workerPhases runs the worker: the drain, the live phases, the stop. Parts
+// are counted at each phase's end, when the worker has committed everything
+// it was given and so written every part of it.
+func (r *run) workerPhases(ctx context.Context, res *RunResult) error {
 	n, cfg := r.names, r.cfg
 	addr, err := freeAddr()
 	if err != nil {
@@ -316,6 +371,12 @@ func (r *run) workerPhases(ctx context.Context, res *Result) error {
 		overrides[config.EnvName("kafka.topics."+string(ch))] = topic
 	}
 	env := withOverrides(cfg.Environ, overrides)
+
+	// The migrations wrote parts of their own: the worker's start after them.
+	baseline, err := partCounts(ctx, r.conn, n, r.started)
+	if err != nil {
+		return err
+	}
 	r.progress("worker: %s run --config %s (metrics on %s) drains %d messages", cfg.Binary, cfg.ConfigPath, addr, cfg.Orders)
 	w, err := startWorker(cfg.Binary, cfg.ConfigPath, env, addr, cfg.Progress)
 	if err != nil {
@@ -327,7 +388,43 @@ func (r *run) workerPhases(ctx context.Context, res *Result) error {
 	stopTimeout := r.app.Pipeline.ShutdownTimeout + 10*time.Second
 	defer func() { _, _ = w.stop(stopTimeout) }()
 
-	// The drain: scrape until everything is committed.
+	drained, err := r.drain(ctx, w, res)
+	if err != nil {
+		return err
+	}
+	mark, err := r.partsMark(ctx, drained)
+	if err != nil {
+		return err
+	}
+	res.Parts = append(res.Parts, newParts("drain", partsMark{Parts: baseline}, mark))
+	r.progress("parts: %s", partsText(res.Parts[len(res.Parts)-1]))
+
+	for _, rate := range cfg.LatencyRates {
+		l, next, err := r.live(ctx, w, rate)
+		if err != nil {
+			return fmt.Errorf("live phase at %.0f/s: %w", rate, err)
+		}
+		res.Latency = append(res.Latency, l)
+		res.Parts = append(res.Parts, newParts(fmt.Sprintf("live %.0f/s", rate), mark, next))
+		mark = next
+		r.progress("live %.0f/s: p50 %.3fs, p99 %.3fs, mean %.3fs over %.0f messages in %d batches; parts: %s",
+			rate, l.P50, l.P99, l.Mean, l.Observations, l.Batches, partsText(res.Parts[len(res.Parts)-1]))
+	}
+
+	// The stop: SIGTERM, and the worker must exit 0 within its shutdown timeout.
+	r.progress("worker: SIGTERM")
+	code, err := w.stop(stopTimeout)
+	res.Worker.ExitCode = code
+	if err != nil {
+		r.progress("worker: %v", err)
+	}
+	return nil
+}
+
+// drain waits for the worker to commit the prefilled backlog, measuring its
+// throughput from its process start, and returns the scrape at the end.
+func (r *run) drain(ctx context.Context, w *workerProc, res *RunResult) (Snapshot, error) {
+	cfg := r.cfg
 	target := float64(cfg.Orders)
 	var samples, points []Sample
 	lastReport := time.Now()
@@ -349,20 +446,21 @@ func (r *run) workerPhases(ctx context.Context, res *Result) error {
 	}
 	drained, err := w.waitCommitted(ctx, target, cfg.SampleInterval, cfg.Stall, each)
 	if err != nil {
-		return fmt.Errorf("worker drain: %w", err)
+		return Snapshot{}, fmt.Errorf("worker drain: %w", err)
 	}
 	cpu, err := ReadProcCPU(w.pid())
 	if err != nil {
-		return err
+		return Snapshot{}, err
 	}
 	// The counters move just before the gauge: a scrape between them sees the
 	// last batch counted but not yet timed. One more scrape reads its time.
 	time.Sleep(100 * time.Millisecond)
 	if s, err := w.scrape(ctx); err == nil {
 		each(time.Now(), s)
+		drained = s
 	}
 	if len(points) == 0 {
-		return errors.New("worker drain: orderflow_last_commit_timestamp_seconds never moved")
+		return Snapshot{}, errors.New("worker drain: orderflow_last_commit_timestamp_seconds never moved")
 	}
 	end := points[len(points)-1].At
 	total := int64(committed(drained))
@@ -370,48 +468,88 @@ func (r *run) workerPhases(ctx context.Context, res *Result) error {
 	wk := &res.Worker
 	r.progress("worker: %.0f orders/s steady, %.0f/s overall (%.1fs, first commit after %.1fs); %.2f CPU-s per 100k orders",
 		wk.Steady, wk.Overall, wk.Seconds, wk.First, wk.CPUSecondsPer100k)
+	return drained, nil
+}
 
-	// The latency phase: a steady rate on top of an idle, caught-up worker.
+// live produces rate messages a second for the configured duration on top of
+// the idle, caught-up worker, waits until all are committed, and returns the
+// phase's latency and the parts mark at its end.
+func (r *run) live(ctx context.Context, w *workerProc, rate float64) (Latency, partsMark, error) {
+	cfg := r.cfg
 	before, err := w.waitCommitted(ctx, 0, cfg.SampleInterval, cfg.Stall, nil)
 	if err != nil {
-		return fmt.Errorf("latency phase: %w", err)
+		return Latency{}, partsMark{}, err
 	}
 	h0, ok := before.Histogram(metricEndToEnd)
 	if !ok {
-		return fmt.Errorf("latency phase: the worker exposes no %s histogram", metricEndToEnd)
+		return Latency{}, partsMark{}, fmt.Errorf("the worker exposes no %s histogram", metricEndToEnd)
 	}
-	r.progress("latency: producing %.0f messages/s for %s", cfg.LatencyRate, cfg.LatencyDuration)
-	produced, err := r.produceAtRate(ctx, cfg.LatencyRate, cfg.LatencyDuration)
+	cpu0, err := ReadProcCPU(w.pid())
 	if err != nil {
-		return err
+		return Latency{}, partsMark{}, err
+	}
+	r.progress("live: producing %.0f messages/s for %s", rate, cfg.LatencyDuration)
+	produced, err := r.produceAtRate(ctx, rate, cfg.LatencyDuration)
+	if err != nil {
+		return Latency{}, partsMark{}, err
 	}
 	after, err := w.waitCommitted(ctx, committed(before)+float64(produced), cfg.SampleInterval, cfg.Stall, nil)
 	if err != nil {
-		return fmt.Errorf("latency phase: waiting for %d messages to be committed: %w", produced, err)
+		return Latency{}, partsMark{}, fmt.Errorf("waiting for %d messages to be committed: %w", produced, err)
+	}
+	cpu1, err := ReadProcCPU(w.pid())
+	if err != nil {
+		return Latency{}, partsMark{}, err
 	}
 	h1, _ := after.Histogram(metricEndToEnd)
 	delta, err := h1.Sub(h0)
 	if err != nil {
-		return fmt.Errorf("latency phase: %w", err)
+		return Latency{}, partsMark{}, err
 	}
-	res.Latency = Latency{
-		Rate: cfg.LatencyRate, Seconds: cfg.LatencyDuration.Seconds(), Messages: produced,
+	mark, err := r.partsMark(ctx, after)
+	if err != nil {
+		return Latency{}, partsMark{}, err
+	}
+	l := Latency{
+		Rate: rate, Seconds: cfg.LatencyDuration.Seconds(), Messages: produced,
 		Observations: delta.Count, P50: finite(delta.Quantile(0.5)), P99: finite(delta.Quantile(0.99)),
-		Histogram: delta,
+		Histogram:    delta,
+		Batches:      int64(after.Sum(metricBatches) - before.Sum(metricBatches)),
+		StageSeconds: meanBetween(before, after, metricStageSeconds, "stage"),
 	}
 	if delta.Count > 0 {
-		res.Latency.Mean = delta.Sum / delta.Count
+		l.Mean = delta.Sum / delta.Count
 	}
-	r.progress("latency: p50 %.3fs, p99 %.3fs over %.0f messages", res.Latency.P50, res.Latency.P99, delta.Count)
+	if l.Batches > 0 {
+		l.MessagesPerBatch = float64(produced) / float64(l.Batches)
+	}
+	if produced > 0 {
+		l.CPUSecondsPer100k = (cpu1.Seconds() - cpu0.Seconds()) * 100_000 / float64(produced)
+	}
+	return l, mark, nil
+}
 
-	// The stop: SIGTERM, and the worker must exit 0 within its shutdown timeout.
-	r.progress("worker: SIGTERM")
-	code, err := w.stop(stopTimeout)
-	res.Worker.ExitCode = code
+// partsMark reads the parts so far and the worker's batches and inserts in
+// its scrape s.
+func (r *run) partsMark(ctx context.Context, s Snapshot) (partsMark, error) {
+	parts, err := partCounts(ctx, r.conn, r.names, r.started)
 	if err != nil {
-		r.progress("worker: %v", err)
+		return partsMark{}, err
 	}
-	return nil
+	m := partsMark{Parts: parts, Inserts: map[string]int64{}, Batches: int64(s.Sum(metricBatches))}
+	for table, v := range s.SumBy(metricInsertBatches, "table") {
+		m.Inserts[table] = int64(v)
+	}
+	return m, nil
+}
+
+// partsText is a phase's parts on one line.
+func partsText(p Parts) string {
+	var tables []string
+	for _, t := range slices.Sorted(maps.Keys(p.Tables)) {
+		tables = append(tables, fmt.Sprintf("%s %.1f", t, p.Tables[t].PerBatch))
+	}
+	return fmt.Sprintf("%d in %d batches = %.1f a batch (%s)", p.Total, p.Batches, p.PerBatch, strings.Join(tables, ", "))
 }
 
 // workerFigures reads the worker's figures from its scrape at the end of the

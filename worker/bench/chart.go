@@ -18,12 +18,18 @@ import (
 // slowly, so a shorter window would show the batches, not the rate.
 const chartWindow = 2 * time.Second
 
-// WriteChart draws the three pipelines' throughput over time to a PNG at
-// path: orders per second over a trailing second against seconds since each
-// phase started, reference (b) as orders equivalent.
+// WriteChart draws the three pipelines' throughput over time in the median
+// run (Summary.MedianRun) to a PNG at path: orders per second over a trailing
+// window against seconds since each phase started, reference (b) as orders
+// equivalent.
 func (r *Result) WriteChart(path string) error {
+	if r.Summary.MedianRun < 1 || r.Summary.MedianRun > len(r.Runs) {
+		return fmt.Errorf("chart: no run %d of %d to draw", r.Summary.MedianRun, len(r.Runs))
+	}
+	shown := r.Runs[r.Summary.MedianRun-1]
 	p := plot.New()
-	p.Title.Text = fmt.Sprintf("orderflow-bench %s: throughput (%d orders)", r.heading(), r.Params.Orders)
+	p.Title.Text = fmt.Sprintf("orderflow-bench %s: throughput, run %d of %d (the median worker ÷ slower reference), %d orders",
+		r.heading(), shown.Run, len(r.Runs), r.Params.Orders)
 	p.X.Label.Text = "seconds since the phase started (the worker: its process start)"
 	p.Y.Label.Text = fmt.Sprintf("orders/s (trailing %s)", chartWindow)
 	p.Y.Min = 0
@@ -33,15 +39,15 @@ func (r *Result) WriteChart(path string) error {
 	p.Legend.Top = true
 	p.Legend.Left = false
 
-	perOrder := r.InsertRef.RowsPerOrder
+	perOrder := shown.InsertRef.RowsPerOrder
 	if perOrder <= 0 {
 		perOrder = 1
 	}
 	// Reference (a) is often ten times the others: past ymax it is clipped
 	// (its legend says so), so that the worker and (b) stay readable.
-	ymax := 3 * max(peak(Rates(r.Worker.Samples, chartWindow, 1)), peak(Rates(r.InsertRef.Samples, chartWindow, perOrder)))
-	kafkaName := fmt.Sprintf("(a) kafka-go consume: %.0f/s steady", r.KafkaRef.Steady)
-	clip := ymax > 0 && peak(Rates(r.KafkaRef.Samples, chartWindow, 1)) > ymax
+	ymax := 3 * max(peak(Rates(shown.Worker.Samples, chartWindow, 1)), peak(Rates(shown.InsertRef.Samples, chartWindow, perOrder)))
+	kafkaName := fmt.Sprintf("(a) kafka-go consume: %.0f/s steady", shown.KafkaRef.Steady)
+	clip := ymax > 0 && peak(Rates(shown.KafkaRef.Samples, chartWindow, 1)) > ymax
 	if clip {
 		kafkaName += " (clipped)"
 	}
@@ -52,9 +58,9 @@ func (r *Result) WriteChart(path string) error {
 		color   color.RGBA
 		dashes  []vg.Length
 	}{
-		{fmt.Sprintf("worker (orderflow run): %.0f/s steady", r.Worker.Steady), r.Worker.Samples, 1, color.RGBA{R: 0xd6, G: 0x27, B: 0x28, A: 0xff}, nil},
-		{kafkaName, r.KafkaRef.Samples, 1, color.RGBA{R: 0x1f, G: 0x77, B: 0xb4, A: 0xff}, []vg.Length{vg.Points(6), vg.Points(3)}},
-		{fmt.Sprintf("(b) clickhouse-go insert as orders (rows ÷ %.2f): %.0f/s steady", perOrder, r.InsertRef.OrdersSteady), r.InsertRef.Samples, perOrder, color.RGBA{R: 0x2c, G: 0xa0, B: 0x2c, A: 0xff}, []vg.Length{vg.Points(2), vg.Points(2)}},
+		{fmt.Sprintf("worker (orderflow run): %.0f/s steady", shown.Worker.Steady), shown.Worker.Samples, 1, color.RGBA{R: 0xd6, G: 0x27, B: 0x28, A: 0xff}, nil},
+		{kafkaName, shown.KafkaRef.Samples, 1, color.RGBA{R: 0x1f, G: 0x77, B: 0xb4, A: 0xff}, []vg.Length{vg.Points(6), vg.Points(3)}},
+		{fmt.Sprintf("(b) clickhouse-go insert as orders (rows ÷ %.2f): %.0f/s steady", perOrder, shown.InsertRef.OrdersSteady), shown.InsertRef.Samples, perOrder, color.RGBA{R: 0x2c, G: 0xa0, B: 0x2c, A: 0xff}, []vg.Length{vg.Points(2), vg.Points(2)}},
 	}
 	for _, l := range lines {
 		rates := Rates(l.samples, chartWindow, l.per)

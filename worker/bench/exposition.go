@@ -23,7 +23,9 @@ const (
 	metricLastCommit    = "orderflow_last_commit_timestamp_seconds"
 	metricEndToEnd      = "orderflow_end_to_end_seconds"
 	metricBatches       = "orderflow_batches_committed_total"
+	metricStageSeconds  = "orderflow_pipeline_stage_seconds"
 	metricInsertRows    = "orderflow_clickhouse_insert_rows_total"
+	metricInsertBatches = "orderflow_clickhouse_insert_batches_total"
 	metricVaultRequests = "orderflow_vault_requests_total"
 	metricVaultItems    = "orderflow_vault_batch_items_total"
 	metricTokenCache    = "orderflow_token_cache_requests_total"
@@ -134,6 +136,41 @@ func (s Snapshot) Histogram(name string) (Histogram, bool) {
 		}
 	}
 	return h, h.Buckets != nil
+}
+
+// HistogramTotalsBy returns a histogram's sums and counts by the value of one
+// label (its series of one value added up).
+func (s Snapshot) HistogramTotalsBy(name, label string) (sums, counts map[string]float64) {
+	sums, counts = map[string]float64{}, map[string]float64{}
+	for _, m := range s.metrics(name) {
+		h := m.GetHistogram()
+		if h == nil {
+			continue
+		}
+		key := ""
+		for _, lp := range m.GetLabel() {
+			if lp.GetName() == label {
+				key = lp.GetValue()
+			}
+		}
+		sums[key] += h.GetSampleSum()
+		counts[key] += count(h.GetSampleCount(), h.GetSampleCountFloat())
+	}
+	return sums, counts
+}
+
+// meanBetween is the mean observation of each label value's series between
+// two scrapes, for the values observed in between.
+func meanBetween(before, after Snapshot, name, label string) map[string]float64 {
+	s0, c0 := before.HistogramTotalsBy(name, label)
+	s1, c1 := after.HistogramTotalsBy(name, label)
+	out := map[string]float64{}
+	for k, c := range c1 {
+		if n := c - c0[k]; n > 0 {
+			out[k] = (s1[k] - s0[k]) / n
+		}
+	}
+	return out
 }
 
 func (s Snapshot) metrics(name string) []*dto.Metric {

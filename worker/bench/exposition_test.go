@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"fmt"
 	"math"
 	"os"
 	"strings"
@@ -106,5 +107,35 @@ func TestExpositionRejectsGarbage(t *testing.T) {
 	h, ok := s.Histogram("h")
 	if !ok || len(h.Buckets) != 2 || h.Buckets[1].Count != 3 {
 		t.Errorf("a histogram without +Inf: %+v; want +Inf added with the count", h)
+	}
+}
+
+// The mean time per batch in each stage between two scrapes: only the
+// batches observed in between count, and a stage with none is left out.
+func TestMeanBetweenTakesEachStagesBatchesBetweenTwoScrapes(t *testing.T) {
+	scrape := func(text string) Snapshot {
+		t.Helper()
+		s, err := ParseExposition(strings.NewReader(text))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	const head = "# HELP orderflow_pipeline_stage_seconds x\n# TYPE orderflow_pipeline_stage_seconds histogram\n"
+	series := func(stage string, sum float64, n int) string {
+		return fmt.Sprintf("orderflow_pipeline_stage_seconds_bucket{stage=%q,le=\"+Inf\"} %d\norderflow_pipeline_stage_seconds_sum{stage=%q} %g\norderflow_pipeline_stage_seconds_count{stage=%q} %d\n",
+			stage, n, stage, sum, stage, n)
+	}
+	before := scrape(head + series("write", 10, 4) + series("commit", 0.5, 4) + series("protect", 2, 4))
+	after := scrape(head + series("write", 10.9, 7) + series("commit", 0.53, 7) + series("protect", 2, 4))
+	got := meanBetween(before, after, metricStageSeconds, "stage")
+	want := map[string]float64{"write": 0.3, "commit": 0.01}
+	if len(got) != len(want) {
+		t.Fatalf("stages %v, want %v", got, want)
+	}
+	for k, w := range want {
+		if math.Abs(got[k]-w) > 1e-9 {
+			t.Errorf("%s: %v s a batch, want %v", k, got[k], w)
+		}
 	}
 }

@@ -71,41 +71,58 @@ type RetentionClass struct {
 }
 
 // ClassTable is a table a class governs and how it is partitioned: by
-// PartitionFn of PartitionColumn, after the jurisdiction when ByJurisdiction
-// (the migrations' PARTITION BY, which a test holds to it).
+// Partition of PartitionColumn (the migrations' PARTITION BY, which a test
+// holds to it).
 type ClassTable struct {
 	Name            string // in schemas/clickhouse (tables.go), which says its database
-	PartitionFn     string // toYYYYMMDD, toYYYYMM
+	Partition       TimeKey
 	PartitionColumn string
-	ByJurisdiction  bool
 }
 
 // PartitionBy is the table's partition key, as its migration writes it.
-func (t ClassTable) PartitionBy() string {
-	by := t.PartitionKey()
-	if t.ByJurisdiction {
-		by = "(jurisdiction, " + by + ")"
-	}
-	return by
+func (t ClassTable) PartitionBy() string { return t.Partition.Of(t.PartitionColumn) }
+
+// TimeKey is how a table's partitions divide time: a ClickHouse expression of
+// a DateTime column whose values are whole numbers that never decrease as time
+// goes on, computed in the server's time zone. A partition whose value is
+// below that of an instant therefore holds only earlier instants, which is
+// what lets the purger drop it whole.
+//
+// Partitions are coarse, as ClickHouse advises: every insert block writes a
+// part per partition it touches, and a live stream's batch carries orders of
+// the last month (issue 16 measured 34 parts a batch with labels by day and
+// financial records by jurisdiction and month, 7 with these keys).
+type TimeKey struct {
+	Name string // for messages: "month"
+	sql  string // the expression, %[1]s standing for the column
 }
 
-// PartitionKey is the time part of the partition key: toYYYYMM(purchased_at).
-func (t ClassTable) PartitionKey() string { return t.PartitionFn + "(" + t.PartitionColumn + ")" }
+var (
+	// Month is toYYYYMM: 202611 for November 2026.
+	Month = TimeKey{Name: "month", sql: "toYYYYMM(%[1]s)"}
+	// UKFinancialYear is the UK's financial year, 1 April to 31 March (the
+	// default retention.financial_year_end), as the year it ends in: 2027
+	// for April 2026 to March 2027. Records of a financial year mostly
+	// expire together, and a year holds a year of records, whatever the
+	// marketplace.
+	UKFinancialYear = TimeKey{Name: "UK financial year", sql: "toYear(%[1]s) + (toMonth(%[1]s) >= 4)"}
+)
 
-// byMonth and byDay partition a table by its orders' purchase, which every
-// table has from an order's first snapshot on and which never changes.
+// TimeKeys are the time keys tables are partitioned by.
+func TimeKeys() []TimeKey { return []TimeKey{Month, UKFinancialYear} }
+
+// Of is the key of column (or of any DateTime expression), as SQL.
+func (k TimeKey) Of(column string) string { return fmt.Sprintf(k.sql, column) }
+
+// byMonth and byFinancialYear partition a table by its orders' purchase,
+// which every table has from an order's first snapshot on and which never
+// changes.
 func byMonth(table string) ClassTable {
-	return ClassTable{Name: table, PartitionFn: "toYYYYMM", PartitionColumn: "purchased_at"}
+	return ClassTable{Name: table, Partition: Month, PartitionColumn: "purchased_at"}
 }
 
-func byDay(table string) ClassTable {
-	return ClassTable{Name: table, PartitionFn: "toYYYYMMDD", PartitionColumn: "purchased_at"}
-}
-
-// byJurisdiction partitions a table by jurisdiction first.
-func byJurisdiction(t ClassTable) ClassTable {
-	t.ByJurisdiction = true
-	return t
+func byFinancialYear(table string) ClassTable {
+	return ClassTable{Name: table, Partition: UKFinancialYear, PartitionColumn: "purchased_at"}
 }
 
 // classes is the table, in the order the purger purges: facts, labels,
@@ -124,13 +141,16 @@ var classes = []RetentionClass{
 	},
 	{
 		// Delivery label data, 21 days from the purchase (P9). Partitioned by
-		// day, so that most of a pass is dropping whole days.
+		// month: a live stream's batch writes two label parts, not a part per
+		// day of the last three weeks; a pass drops the months whose every
+		// label has expired and deletes the expired labels of the one month
+		// that straddles the cutoff.
 		Name:        ClassLabel,
 		Default:     Period{Days: 21},
 		Min:         Period{Days: 1},
 		Max:         Period{Days: 366},
 		TimeColumn:  "purchased_at",
-		Tables:      []ClassTable{byDay(schema.TableDeliveryLabels)},
+		Tables:      []ClassTable{byMonth(schema.TableDeliveryLabels)},
 		KafkaTopics: true,
 		period:      func(r *Retention) *Period { return &r.Label },
 	},
@@ -138,7 +158,11 @@ var classes = []RetentionClass{
 		// Financial records (P8): to the end of the seller's financial year
 		// holding the order's last financial event, plus 6 years (HMRC), or
 		// the jurisdiction's period, never below its statutory minimum.
-		// Partitioned by jurisdiction, since the period is per jurisdiction.
+		// Partitioned by UK financial year, across jurisdictions: a batch
+		// writes one financial part, not one per marketplace and month, and a
+		// pass deletes a jurisdiction's expired records from the years that
+		// hold records of longer-kept jurisdictions too, then drops each year
+		// once every record in it has expired.
 		Name:          ClassFinancial,
 		Default:       Period{Years: 6},
 		Min:           Period{Days: 1},
@@ -147,10 +171,10 @@ var classes = []RetentionClass{
 		TimeColumn:    "last_financial_event_at",
 		FinancialYear: true,
 		Tables: []ClassTable{
-			byJurisdiction(byMonth(schema.TableFinancialRecords)),
+			byFinancialYear(schema.TableFinancialRecords),
 			// The accounting ledger: each posting kept as long as the
 			// records it sums (its purchased_at is its period's first day).
-			byJurisdiction(byMonth(schema.TableAccountingPostings)),
+			byFinancialYear(schema.TableAccountingPostings),
 		},
 		period:         func(r *Retention) *Period { return &r.Financial },
 		byJurisdiction: func(r *Retention) *map[string]Period { return &r.FinancialByJurisdiction },
@@ -204,7 +228,7 @@ func (c RetentionClass) JurisdictionKey() string {
 
 // ByJurisdiction reports whether the class's period can differ by
 // jurisdiction, by its periods per jurisdiction or by statutory minimums
-// (its tables are then partitioned by jurisdiction).
+// (its tables then have a jurisdiction column).
 func (c RetentionClass) ByJurisdiction() bool { return c.byJurisdiction != nil || c.Statutory != nil }
 
 // Jurisdictions returns r's per-jurisdiction periods of the class (nil for a

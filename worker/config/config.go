@@ -141,12 +141,23 @@ type SASL struct {
 type Pipeline struct {
 	// BatchMaxMessages caps a batch's size, and so the rows of one ClickHouse
 	// insert (an order is about 3.5 rows over the four tables): ClickHouse wants
-	// blocks of 10k-100k rows, about one insert per second per table. Default
-	// 10000; 1 to 100000.
+	// blocks of 10k-100k rows, about one insert per second per table. After a
+	// start, batches grow to it from a sixteenth of it, doubling, so that the
+	// first commit comes soon. Default 10000; 1 to 100000.
 	BatchMaxMessages int `yaml:"batch_max_messages"`
 	// BatchMaxWait caps how long a batch waits to fill once its first message has
-	// arrived: under light load, the time between inserts. Default 1s.
+	// arrived. A batch is handed out sooner, as soon as the worker has caught up
+	// with its partitions (their high watermarks reached and nothing more
+	// fetched): under a backlog batches fill to BatchMaxMessages, and on a live
+	// stream a batch is what came while the last one was written, so latency is
+	// the pipeline's own. This bounds only a batch whose partitions' ends its
+	// messages cannot show. Default 1s.
 	BatchMaxWait time.Duration `yaml:"batch_max_wait"`
+	// BatchIdle hands a batch out once no message has come for this long, for
+	// partitions whose ends cannot be seen (a transaction's marker takes the
+	// last offset). 0 waits the full BatchMaxWait there. Default 25ms; 0 to
+	// BatchMaxWait.
+	BatchIdle time.Duration `yaml:"batch_idle"`
 	// RetryInitial is the first wait after a stage failed transiently (fetch,
 	// protect, dead-letter, write, commit); it doubles (with jitter) up to
 	// RetryMax, and retries go on until the stage succeeds or the worker stops:
@@ -217,6 +228,7 @@ func Defaults() Config {
 		Pipeline: Pipeline{
 			BatchMaxMessages: 10_000,
 			BatchMaxWait:     time.Second,
+			BatchIdle:        25 * time.Millisecond,
 			MaxClockSkew:     24 * time.Hour,
 			RetryInitial:     100 * time.Millisecond,
 			RetryMax:         30 * time.Second,
@@ -314,6 +326,9 @@ func (c *Config) Validate() error {
 		add(keyErr("pipeline.batch_max_messages", "must be between 1 and 100000, got %d", p.BatchMaxMessages))
 	}
 	add(between("pipeline.batch_max_wait", p.BatchMaxWait, time.Millisecond, time.Minute))
+	if p.BatchIdle != 0 {
+		add(between("pipeline.batch_idle", p.BatchIdle, time.Millisecond, p.BatchMaxWait))
+	}
 	add(between("pipeline.max_clock_skew", p.MaxClockSkew, time.Minute, 30*24*time.Hour))
 	add(between("pipeline.retry_initial", p.RetryInitial, time.Millisecond, time.Minute))
 	add(between("pipeline.retry_max", p.RetryMax, p.RetryInitial, time.Hour))

@@ -45,8 +45,20 @@ type Config struct {
 	// BatchMaxMessages caps a batch. Default 2000.
 	BatchMaxMessages int
 	// BatchMaxWait caps how long a batch keeps filling after its first message.
-	// Default 250ms.
+	// A batch is handed out before that as soon as the member has caught up
+	// (see Fetch), so this bounds only a batch whose partitions' ends cannot be
+	// seen. Default 250ms.
 	BatchMaxWait time.Duration
+	// BatchIdle hands a filling batch out once no message has come for this
+	// long, for partitions whose end a member cannot see from its messages (a
+	// transaction's marker takes the last offset). 0 waits the full
+	// BatchMaxWait. Default 0.
+	BatchIdle time.Duration
+	// StartSmall makes the batches after a start grow to BatchMaxMessages
+	// from a sixteenth of it, doubling: a backlog's first batch is then
+	// committed within a moment of the start rather than after a full
+	// batch's write (the worker's choice). Off, every batch may fill.
+	StartSmall bool
 	// Logger receives kafka-go's errors. Default slog.Default().
 	Logger *slog.Logger
 }
@@ -93,8 +105,12 @@ func (c *Config) validate() error {
 type Consumer struct {
 	reader   *kafka.Reader
 	maxBatch int
-	maxWait  time.Duration
-	log      *slog.Logger
+	// limit caps the next batch: with StartSmall it starts at a sixteenth
+	// of maxBatch and doubles with every batch handed out.
+	limit   int
+	maxWait time.Duration
+	idle    time.Duration
+	log     *slog.Logger
 
 	mu sync.Mutex
 	// generation counts the group's rebalances so far (kafka-go's counter is
@@ -105,9 +121,52 @@ type Consumer struct {
 	// fetchedIn maps each batch's ID to the generation it was fetched in, or
 	// -1 when a rebalance happened while it was fetched.
 	fetchedIn map[uint64]int64
-	// rebalances returns the rebalances since its last call: the reader's
-	// read-and-reset counter (a test replaces it).
-	rebalances func() int64
+	// readerStats returns the rebalances since its last call (the reader's
+	// counters are read-and-reset) and the messages waiting in the reader's
+	// queue. A test replaces it.
+	readerStats func() (rebalances, queued int64)
+
+	// Owned by Fetch's goroutine: how far behind its partition's end each
+	// partition's last message was when fetched, as of a generation.
+	ends endTracker
+}
+
+// endTracker knows, from the high watermarks the messages carry, whether the
+// last message handed over from every partition read so far was its
+// partition's last when it was fetched.
+type endTracker struct {
+	generation int64
+	behind     map[topicPartition]int64
+	lagging    int // partitions whose behind is above 0
+}
+
+// observe records m as its partition's latest message and says whether every
+// partition is now at its end.
+func (e *endTracker) observe(m *kafka.Message) bool {
+	key := topicPartition{m.Topic, m.Partition}
+	// HighWaterMark is the offset the next message will take; 0 when the
+	// broker sent none (then the partition's end is unknown: not at it).
+	behind := int64(1)
+	if m.HighWaterMark > 0 {
+		behind = m.HighWaterMark - m.Offset - 1
+	}
+	before, seen := e.behind[key]
+	e.behind[key] = behind
+	switch {
+	case behind > 0 && (!seen || before <= 0):
+		e.lagging++
+	case behind <= 0 && seen && before > 0:
+		e.lagging--
+	}
+	return e.lagging == 0
+}
+
+// reset forgets every partition: after a rebalance, some may be another
+// member's, and would hold the tracker behind for good.
+func (e *endTracker) reset(generation int64) {
+	clear(e.behind)
+	e.lagging = 0
+	e.generation = generation
 }
 
 // New joins nothing yet: the group is joined on the first Fetch.
@@ -125,6 +184,11 @@ func New(cfg Config) (*Consumer, error) {
 		SessionTimeout:    cfg.SessionTimeout,
 		RebalanceTimeout:  cfg.RebalanceTimeout,
 		HeartbeatInterval: cfg.HeartbeatInterval,
+		// A failed join (the group's coordinator not elected yet, as on a
+		// fresh broker, or moving) is retried after this, not kafka-go's 5s:
+		// the Java consumer retries within 100ms to 1s. It bounds how late the
+		// first batch comes after a start.
+		JoinGroupBackoff: 500 * time.Millisecond,
 		// A new group starts at the beginning: an order must never be skipped.
 		StartOffset: kafka.FirstOffset,
 		// Commits are synchronous and only ever explicit (CommitInterval 0).
@@ -144,15 +208,38 @@ func New(cfg Config) (*Consumer, error) {
 			logger.Info("kafka reader", "detail", fmt.Sprintf(msg, args...))
 		}),
 	})
-	return &Consumer{reader: reader, maxBatch: cfg.BatchMaxMessages, maxWait: cfg.BatchMaxWait,
+	limit := cfg.BatchMaxMessages
+	if cfg.StartSmall {
+		limit = max(1, limit/16)
+	}
+	return &Consumer{reader: reader, maxBatch: cfg.BatchMaxMessages, limit: limit,
+		maxWait: cfg.BatchMaxWait, idle: cfg.BatchIdle,
 		log: cfg.Logger.With("component", "consume"), fetchedIn: map[uint64]int64{},
-		rebalances: func() int64 { return reader.Stats().Rebalances }}, nil
+		ends: endTracker{behind: map[topicPartition]int64{}},
+		readerStats: func() (int64, int64) {
+			s := reader.Stats()
+			return s.Rebalances, s.QueueLength
+		}}, nil
 }
 
 // Fetch waits for the next message, then gathers more until the batch holds
-// BatchMaxMessages or BatchMaxWait has passed since the first. Messages of one
-// partition keep their order. It returns ctx's error when ctx ends before the
-// first message; a partly filled batch is returned as it is, also when the
+// BatchMaxMessages, or the member has caught up, or BatchMaxWait has passed
+// since the first, or (with BatchIdle) no message has come for BatchIdle.
+// Messages of one partition keep their order.
+//
+// Caught up means nothing more can be had without waiting for producers:
+// every partition's last message was the last one its partition held when the
+// broker sent it (its high watermark says so), and no fetched message waits
+// in the reader's queue. So under a backlog batches fill to
+// BatchMaxMessages, while on a live stream a batch is what came since the
+// last one, handed out at once: its latency is the pipeline's own, not
+// BatchMaxWait. (The pipeline's back-pressure groups a live stream: while a
+// batch is written, the next ones queue up here.)
+//
+// With StartSmall, batches grow to BatchMaxMessages from a sixteenth of it
+// after a start, doubling: the few smaller batches cost a handful of inserts.
+//
+// It returns ctx's error when ctx ends before the first message; a partly filled batch is returned as it is, also when the
 // reader fails while it fills (its position has moved past what the batch
 // holds: dropping them would let a later commit skip them). Errors are
 // classified (kafkafailure).
@@ -162,11 +249,28 @@ func (c *Consumer) Fetch(ctx context.Context) (stream.Batch, error) {
 		return stream.Batch{}, kafkafailure.Classify(fmt.Errorf("fetch: %w", err))
 	}
 	started := c.currentGeneration()
-	msgs := make([]stream.Message, 1, min(c.maxBatch, 256))
+	if started != c.ends.generation {
+		c.ends.reset(started)
+	}
+	limit := c.limit
+	c.limit = min(c.maxBatch, 2*c.limit)
+	msgs := make([]stream.Message, 1, min(limit, 256))
 	msgs[0] = FromKafka(first)
+	if c.ends.observe(&first) && c.queued() == 0 {
+		return c.handOut(msgs, started), nil
+	}
 	fillCtx, cancel := context.WithTimeout(ctx, c.maxWait)
 	defer cancel()
-	for len(msgs) < c.maxBatch {
+	var idle *time.Timer
+	if c.idle > 0 {
+		// One timer per batch, pushed back at every message (no allocation
+		// per message): when it fires, the batch is handed out.
+		fillCtx, cancel = context.WithCancel(fillCtx)
+		defer cancel()
+		idle = time.AfterFunc(c.idle, cancel)
+		defer idle.Stop()
+	}
+	for len(msgs) < limit {
 		msg, err := c.reader.FetchMessage(fillCtx)
 		if err != nil {
 			if fillCtx.Err() == nil {
@@ -176,7 +280,20 @@ func (c *Consumer) Fetch(ctx context.Context) (stream.Batch, error) {
 			break // the batch's time is up (or ctx ended, or the reader failed): hand out what we have
 		}
 		msgs = append(msgs, FromKafka(msg))
+		if idle != nil {
+			idle.Reset(c.idle)
+		}
+		// The queue is looked at only when the high watermarks say the
+		// member is at the end: at most once per fetch response.
+		if c.ends.observe(&msg) && c.queued() == 0 {
+			break
+		}
 	}
+	return c.handOut(msgs, started), nil
+}
+
+// handOut identifies a batch and records the generation it was fetched in.
+func (c *Consumer) handOut(msgs []stream.Message, started int64) stream.Batch {
 	gen := c.currentGeneration()
 	if gen != started {
 		gen = -1 // fetched across a rebalance: some of it may belong to another member now
@@ -186,7 +303,7 @@ func (c *Consumer) Fetch(ctx context.Context) (stream.Batch, error) {
 	id := c.lastID
 	c.fetchedIn[id] = gen
 	c.mu.Unlock()
-	return stream.Batch{ID: id, Messages: msgs}, nil
+	return stream.Batch{ID: id, Messages: msgs}
 }
 
 // FromKafka is the pipeline's copy of a kafka-go message: the slices are
@@ -207,8 +324,18 @@ func FromKafka(m kafka.Message) stream.Message {
 func (c *Consumer) currentGeneration() int64 {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.generation += c.rebalances()
+	rebalances, _ := c.readerStats()
+	c.generation += rebalances
 	return c.generation
+}
+
+// queued returns how many fetched messages wait in the reader's queue.
+func (c *Consumer) queued() int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	rebalances, queued := c.readerStats()
+	c.generation += rebalances // read-and-reset: never dropped
+	return queued
 }
 
 // Commit commits the batch's offsets: for each partition, past the last message of
@@ -246,17 +373,18 @@ func (c *Consumer) forget(id uint64) {
 	c.mu.Unlock()
 }
 
+type topicPartition struct {
+	topic     string
+	partition int
+}
+
 // lastPerPartition keeps the highest-offset message of each topic partition: a
 // commit of it covers everything before it.
 func lastPerPartition(batch []stream.Message) []kafka.Message {
-	type tp struct {
-		topic     string
-		partition int
-	}
-	last := make(map[tp]int, 16)
+	last := make(map[topicPartition]int, 16)
 	out := make([]kafka.Message, 0, 16)
 	for _, m := range batch {
-		key := tp{m.Topic, m.Partition}
+		key := topicPartition{m.Topic, m.Partition}
 		if i, ok := last[key]; ok {
 			if m.Offset > out[i].Offset {
 				out[i].Offset = m.Offset

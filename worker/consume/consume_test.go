@@ -57,7 +57,7 @@ func TestABatchFetchedBeforeARebalanceIsNotCommitted(t *testing.T) {
 	}
 	defer c.Close()
 	var pending atomic.Int64
-	c.rebalances = func() int64 { return pending.Swap(0) }
+	c.readerStats = func() (int64, int64) { return pending.Swap(0), 0 }
 	fetched := func(gen int64) stream.Batch {
 		c.mu.Lock()
 		defer c.mu.Unlock()
@@ -151,4 +151,119 @@ func TestFetchHandsOutIdentifiedBatchesAndCommitsThem(t *testing.T) {
 	if committed := stacktest.CommittedOffsets(t, brokers, group, topic, 1); committed[0] != int64(len(produced)) {
 		t.Errorf("committed offset %d, want %d", committed[0], len(produced))
 	}
+}
+
+// On the real Kafka: a backlog comes in full batches (with StartSmall, after
+// the first few, growing from a sixteenth), the batch that catches
+// up with the partitions' ends is handed out at once rather than after
+// BatchMaxWait (an hour here: a Fetch that waited for it would end only with
+// the test's context), and so is a message produced after that.
+func TestABacklogComesInFullBatchesAndTheBatchThatCatchesUpAtOnce(t *testing.T) {
+	brokers := stacktest.KafkaBrokers(t)
+	topic, group := stacktest.UniqueName("test.consume.caughtup"), stacktest.UniqueName("test-consume-caughtup")
+	const partitions, total, batchMax = 3, 5000, 2000
+	stacktest.CreateTopic(t, brokers, topic, partitions)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	w := &kafka.Writer{Addr: kafka.TCP(brokers...), Topic: topic, BatchSize: 1000, BatchTimeout: time.Millisecond,
+		RequiredAcks: kafka.RequireAll, Balancer: &kafka.RoundRobin{}}
+	defer w.Close()
+	msgs := make([]kafka.Message, total)
+	for i := range msgs {
+		msgs[i] = kafka.Message{Value: fmt.Appendf(nil, "%d", i)}
+	}
+	if err := w.WriteMessages(ctx, msgs...); err != nil {
+		t.Fatal(err)
+	}
+
+	c := newTestConsumer(t, Config{Brokers: brokers, GroupID: group, Topics: []string{topic}, BatchMaxMessages: batchMax,
+		BatchMaxWait: time.Hour, StartSmall: true})
+	var sizes []int
+	next := map[int]int64{}
+	read := 0
+	fetch := func() {
+		t.Helper()
+		b, err := c.Fetch(ctx)
+		if err != nil || ctx.Err() != nil {
+			t.Fatalf("batches %v, then Fetch = %v (context %v): the last one waited for BatchMaxWait instead of handing out what had come", sizes, err, ctx.Err())
+		}
+		for _, m := range b.Messages {
+			if m.Offset != next[m.Partition] {
+				t.Fatalf("partition %d: offset %d, want %d: a message lost or repeated", m.Partition, m.Offset, next[m.Partition])
+			}
+			next[m.Partition]++
+		}
+		read += len(b.Messages)
+		sizes = append(sizes, len(b.Messages))
+	}
+	for read < total {
+		fetch()
+	}
+	// With StartSmall, batches grow from a sixteenth of the most, doubling:
+	// the backlog's first batch is small, and later ones are full.
+	limit, full := batchMax/16, 0
+	for i, n := range sizes {
+		if n > limit {
+			t.Errorf("batch %d of %v: %d messages, above its limit %d (a sixteenth of %d, doubling)", i, sizes, n, limit, batchMax)
+		}
+		if n == batchMax {
+			full++
+		}
+		limit = min(batchMax, 2*limit)
+	}
+	if sizes[0] != batchMax/16 {
+		t.Errorf("batches %v: the backlog's first batch holds %d messages, want %d", sizes, sizes[0], batchMax/16)
+	}
+	if full == 0 {
+		t.Errorf("batches %v: the backlog came in no full batch", sizes)
+	}
+	if err := w.WriteMessages(ctx, kafka.Message{Value: []byte("live")}); err != nil {
+		t.Fatal(err)
+	}
+	fetch()
+	if last := sizes[len(sizes)-1]; last != 1 {
+		t.Errorf("after the backlog, one message produced: a batch of %d, want 1", last)
+	}
+}
+
+// A partition whose end its messages cannot show (a transaction's marker
+// takes its last offset; here the reader's queue is made to look never
+// empty) is handed out after BatchIdle without a message, not BatchMaxWait.
+func TestBatchIdleHandsOutABatchWhoseEndCannotBeSeen(t *testing.T) {
+	brokers := stacktest.KafkaBrokers(t)
+	topic, group := stacktest.UniqueName("test.consume.idle"), stacktest.UniqueName("test-consume-idle")
+	stacktest.CreateTopic(t, brokers, topic, 1)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	w := &kafka.Writer{Addr: kafka.TCP(brokers...), Topic: topic, BatchTimeout: time.Millisecond, RequiredAcks: kafka.RequireAll}
+	if err := w.WriteMessages(ctx, kafka.Message{Value: []byte("a")}, kafka.Message{Value: []byte("b")}); err != nil {
+		t.Fatal(err)
+	}
+	_ = w.Close()
+	c := newTestConsumer(t, Config{Brokers: brokers, GroupID: group, Topics: []string{topic}, BatchMaxMessages: 100,
+		BatchMaxWait: time.Hour, BatchIdle: 200 * time.Millisecond})
+	real := c.readerStats
+	c.readerStats = func() (int64, int64) {
+		rebalances, _ := real()
+		return rebalances, 1
+	}
+	b, err := c.Fetch(ctx)
+	if err != nil || ctx.Err() != nil {
+		t.Fatalf("Fetch = %v (context %v): the batch waited for BatchMaxWait", err, ctx.Err())
+	}
+	if len(b.Messages) != 2 {
+		t.Errorf("a batch of %d messages, want both", len(b.Messages))
+	}
+}
+
+func newTestConsumer(t *testing.T, cfg Config) *Consumer {
+	t.Helper()
+	cfg.SessionTimeout, cfg.HeartbeatInterval = 6*time.Second, 200*time.Millisecond
+	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	c, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	return c
 }

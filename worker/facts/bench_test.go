@@ -77,9 +77,10 @@ func benchOrders(b *testing.B, s *stack, n int) []protected.Order {
 // later merges).
 //
 // On ClickHouse 18.16 the time goes to the server: it writes a part per
-// partition an insert touches, two files per column each, so labels (daily
-// partitions) and financial records (jurisdiction x month) cost most, and
-// larger batches amortise it. client-cpu-us/order is the writer's own cost.
+// partition an insert touches, two files per column each (two months of
+// facts, lines and labels, one financial year of financial records: seven
+// parts), and larger batches amortise it. client-cpu-us/order is the
+// writer's own cost.
 func BenchmarkWrite(b *testing.B) {
 	s := newStack(b)
 	batch := benchOrders(b, s, benchBatch)

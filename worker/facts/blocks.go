@@ -400,7 +400,7 @@ func build(orders []protected.Order, channels *channel.Registry, now, labelCutof
 				lab.shipServiceLevel = append(lab.shipServiceLevel, o.ShipServiceLevel)
 				lab.labelCiphertext = append(lab.labelCiphertext, o.DeliveryLabel.Value())
 				lab.writtenAt = append(lab.writtenAt, written)
-				bb.parts = append(bb.parts, yearMonthDay(o.PurchasedAt))
+				bb.parts = append(bb.parts, month)
 			} else {
 				bs.labelsSkipped++
 			}
@@ -442,7 +442,7 @@ func build(orders []protected.Order, channels *channel.Registry, now, labelCutof
 		fin.lineGiftWrapTaxes = append(fin.lineGiftWrapTaxes, l.giftWrapTax[first:last:last])
 		fin.invoiceParty = append(fin.invoiceParty, o.InvoiceParty.Value())
 		fin.writtenAt = append(fin.writtenAt, written)
-		rb.parts = append(rb.parts, jurisdictionKey(jurisdiction)<<32|month)
+		rb.parts = append(rb.parts, financialYear(o.PurchasedAt))
 	}
 	for _, b := range bs.blocks {
 		b.rows = len(b.parts)
@@ -551,32 +551,29 @@ func b2u(b bool) uint8 {
 
 func clampU32(n int) uint32 { return uint32(min(max(n, 0), 1<<32-1)) }
 
-// yearMonth and yearMonthDay are toYYYYMM and toYYYYMMDD in UTC.
+// yearMonth and financialYear are the tables' partition keys (worker/config's
+// TimeKeys: a month, the UK financial year to 31 March) in UTC.
 func yearMonth(t time.Time) int64 {
 	y, m, _ := t.UTC().Date()
 	return int64(y)*100 + int64(m)
 }
 
-func yearMonthDay(t time.Time) int64 {
-	y, m, d := t.UTC().Date()
-	return int64(y)*10000 + int64(m)*100 + int64(d)
-}
-
-func jurisdictionKey(j string) int64 {
-	if len(j) != 2 {
-		return 0
+func financialYear(t time.Time) int64 {
+	y, m, _ := t.UTC().Date()
+	if m >= time.April {
+		y++
 	}
-	return int64(j[0])<<8 | int64(j[1])
+	return int64(y)
 }
 
 // maxPartitionsPerInsert caps the partitions one block insert touches.
 // Current ClickHouse refuses an INSERT block that spans more than
 // max_partitions_per_insert_block (default 100) partitions, and a batch that
 // is refused every time would stop the pipeline for good: a batch of updates to
-// old orders across many months and marketplaces, or of labels over many days,
-// can exceed it. The rows' partitions are computed in UTC while the server
-// computes toYYYYMM in its own time zone, where one UTC month or day can
-// straddle two; 50 UTC partitions are at most 100 server partitions.
+// old orders across many years of months can exceed it. The rows' partitions
+// are computed in UTC while the server computes them in its own time zone,
+// where one UTC month or year can straddle two; 50 UTC partitions are at most
+// 100 server partitions.
 const maxPartitionsPerInsert = 50
 
 // split returns b itself when its rows span at most limit partitions, else

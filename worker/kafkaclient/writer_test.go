@@ -2,6 +2,7 @@ package kafkaclient_test
 
 import (
 	"context"
+	"encoding/binary"
 	"testing"
 	"time"
 
@@ -12,9 +13,10 @@ import (
 )
 
 // TestSyncWriterKeepsAKeyOnOnePartition writes messages of three keys to a
-// topic of several partitions in one call and reads them back: each key's
-// messages are on one partition, in the order written, and all of them are
-// there as soon as WriteMessages returns.
+// topic of several partitions in one call, more per key than one request
+// carries, and reads them back: each key's messages are on one partition, in
+// the order written, and all of them are there as soon as WriteMessages
+// returns.
 func TestSyncWriterKeepsAKeyOnOnePartition(t *testing.T) {
 	brokers := stacktest.KafkaBrokers(t)
 	topic := stacktest.UniqueName("syncwriter")
@@ -22,8 +24,8 @@ func TestSyncWriterKeepsAKeyOnOnePartition(t *testing.T) {
 	w := kafkaclient.SyncWriter(kafkaclient.WriterConfig{Brokers: brokers, Topic: topic})
 	defer w.Close()
 	var msgs []kafka.Message
-	for i := range 30 {
-		msgs = append(msgs, kafka.Message{Key: []byte{byte('a' + i%3)}, Value: []byte{byte(i)}})
+	for i := range 3*kafkaclient.WriterBatchSize + 30 {
+		msgs = append(msgs, kafka.Message{Key: []byte{byte('a' + i%3)}, Value: binary.BigEndian.AppendUint32(nil, uint32(i))})
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -34,7 +36,7 @@ func TestSyncWriterKeepsAKeyOnOnePartition(t *testing.T) {
 	partitionOf := map[string]int{}
 	last := map[string]int{}
 	for _, m := range got {
-		key, v := string(m.Key), int(m.Value[0])
+		key, v := string(m.Key), int(binary.BigEndian.Uint32(m.Value))
 		if p, seen := partitionOf[key]; seen && p != m.Partition {
 			t.Errorf("key %s on partitions %d and %d", key, p, m.Partition)
 		} else if seen && v <= last[key] {
@@ -44,5 +46,27 @@ func TestSyncWriterKeepsAKeyOnOnePartition(t *testing.T) {
 	}
 	if len(got) != len(msgs) {
 		t.Errorf("read %d messages back, wrote %d", len(got), len(msgs))
+	}
+}
+
+// BenchmarkSyncWriterSmallCall writes 10 messages a call, as the dead-letter
+// publisher does for a batch: the bytes allocated per call are what kafka-go
+// preallocates per partition for BatchSize messages.
+func BenchmarkSyncWriterSmallCall(b *testing.B) {
+	brokers := stacktest.KafkaBrokers(b)
+	topic := stacktest.UniqueName("syncwriter-bench")
+	stacktest.CreateTopic(b, brokers, topic, 6)
+	w := kafkaclient.SyncWriter(kafkaclient.WriterConfig{Brokers: brokers, Topic: topic})
+	defer w.Close()
+	msgs := make([]kafka.Message, 10)
+	for i := range msgs {
+		msgs[i] = kafka.Message{Key: []byte{byte(i)}, Value: make([]byte, 300)}
+	}
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := w.WriteMessages(ctx, msgs...); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

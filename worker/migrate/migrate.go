@@ -154,7 +154,17 @@ var addColumnIfNotExists = regexp.MustCompile(`(?is)^\s*ALTER\s+TABLE\s+([A-Za-z
 // EXISTS (later releases can), so such a statement runs as a plain ADD COLUMN
 // when system.columns lacks the column, and a failure is forgiven when the
 // column is there afterwards: another migrator added it at the same moment.
+// A table rebuild's RENAME and INSERT run only while pending (rebuild.go).
 func (m *Migrator) exec(ctx context.Context, stmt string) error {
+	if s := swapStatement.FindStringSubmatch(stmt); s != nil {
+		return m.swapTables(ctx, stmt, tableName{s[1], s[2]}, tableName{s[3], s[4]}, tableName{s[5], s[6]}, tableName{s[7], s[8]})
+	}
+	if s := copyStatement.FindStringSubmatch(stmt); s != nil {
+		return m.copyRows(ctx, tableName{s[1], s[2]}, tableName{s[3], s[4]})
+	}
+	if renameOrInsert.MatchString(stmt) {
+		return errNotIdempotent
+	}
 	loc := addColumnIfNotExists.FindStringSubmatchIndex(stmt)
 	if loc == nil {
 		return m.cfg.Conn.Exec(ctx, stmt)

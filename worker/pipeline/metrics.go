@@ -18,6 +18,9 @@ type metrics struct {
 	lastCommit    prometheus.Gauge
 	endToEnd      prometheus.Histogram
 	refused       prometheus.Counter
+	// stageSeconds is where a batch's time goes, one observation per batch
+	// and stage (retries included): what to look at when latency grows.
+	stageSeconds *prometheus.HistogramVec
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -51,6 +54,9 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			prometheus.ExponentialBucketsRange(0.005, 600, 40)),
 		refused: set.Counter("orderflow_orders_refused_offboarded_total",
 			"Orders of offboarded tenants, committed without being written anywhere."),
+		stageSeconds: set.HistogramVec("orderflow_pipeline_stage_seconds",
+			"Time a batch spent in each stage after its fetch (normalize, protect, dead_letter, write: all sinks, commit), retries included.",
+			prometheus.ExponentialBuckets(0.0005, 2.5, 12), "stage"),
 	}
 	if err := set.Err(); err != nil {
 		return nil, fmt.Errorf("pipeline metrics: %w", err)
@@ -59,6 +65,9 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	// first retry is an increase.
 	for _, stage := range []string{StageFetch, StageProtect, StageDeadLetter, StageWrite, StageCommit} {
 		m.retries.WithLabelValues(stage)
+	}
+	for _, stage := range []string{StageNormalize, StageProtect, StageDeadLetter, StageWrite, StageCommit} {
+		m.stageSeconds.WithLabelValues(stage)
 	}
 	return m, nil
 }

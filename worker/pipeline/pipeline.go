@@ -236,16 +236,20 @@ func New(cfg Config) (*Pipeline, error) {
 // when ctx ends are abandoned uncommitted. An error that is permanent for the
 // worker (failure.Worker) is returned, naming the stage.
 //
-// Two stages overlap, joined by a channel of one: while a batch is written and
-// committed, the next is fetched, normalised and protected. The worker's own
-// CPU work (decoding, card scans) thus runs while ClickHouse ingests, and a slow
-// write holds up the fetching (back-pressure) once one prepared batch waits.
-// Batches are written and committed strictly in fetch order, so a commit never
-// passes an unwritten message.
+// Two stages overlap: while a batch is written and committed, the next is
+// fetched, normalised and protected. The worker's own CPU work (decoding, card
+// scans, Vault) thus runs while ClickHouse ingests. They are joined by an
+// unbuffered channel: a prepared batch is handed over when the writer is free,
+// and only then is the next one fetched. So a slow write holds up the fetching
+// (back-pressure), and on a live stream (where a fetch ends as soon as the
+// consumer has caught up) the next batch is everything that came while the
+// last one was written: at most one batch waits between a message and its
+// write, whatever the rate. Batches are written and committed strictly in
+// fetch order, so a commit never passes an unwritten message.
 func (p *Pipeline) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	ready := make(chan prepared, 1)
+	ready := make(chan prepared)
 	writerDone := make(chan error, 1)
 	go func() { // owned by Run: it waits for writerDone below
 		err := p.writeLoop(ctx, ready)
@@ -341,8 +345,10 @@ func (p *Pipeline) prepare(ctx context.Context, batch stream.Batch) (prepared, e
 	start := time.Now()
 	msgs := batch.Messages
 	orders, letters, refused := p.normalize(msgs)
+	p.observeStage(StageNormalize, start)
 	var out []protected.Order
 	if len(orders) > 0 {
+		protectStart := time.Now()
 		err := p.retry(ctx, StageProtect, batch.ID, func() error {
 			for {
 				var n int
@@ -384,6 +390,7 @@ func (p *Pipeline) prepare(ctx context.Context, batch stream.Batch) (prepared, e
 				return err
 			}
 		})
+		p.observeStage(StageProtect, protectStart)
 		if err != nil {
 			return prepared{}, err
 		}
@@ -406,6 +413,9 @@ func (p *Pipeline) prepare(ctx context.Context, batch stream.Batch) (prepared, e
 // publisher's encryption refuses a tenant).
 func (p *Pipeline) publish(ctx context.Context, batch uint64, letters []deadletter.Letter) ([]deadletter.Letter, int, error) {
 	refused := 0
+	if len(letters) > 0 {
+		defer p.observeStage(StageDeadLetter, time.Now())
+	}
 	err := p.retry(ctx, StageDeadLetter, batch, func() error {
 		for {
 			var n int
@@ -506,9 +516,11 @@ func (p *Pipeline) writeAndCommit(ctx context.Context, b prepared) error {
 			b.letters = append(slices.Clip(b.letters), letters...)
 		}
 	}
+	commitStart := time.Now()
 	if err := p.retry(ctx, StageCommit, b.batch.ID, func() error { return p.cfg.Source.Commit(ctx, b.batch) }); err != nil {
 		return err
 	}
+	p.observeStage(StageCommit, commitStart)
 
 	for _, l := range b.letters {
 		p.metrics.deadLetters.WithLabelValues(l.Stage, l.Reason).Inc()
@@ -529,6 +541,11 @@ func (p *Pipeline) writeAndCommit(ctx context.Context, b prepared) error {
 	p.metrics.lastCommit.SetToCurrentTime()
 	p.logCommitted(b)
 	return nil
+}
+
+// observeStage records the time a batch spent in stage since start.
+func (p *Pipeline) observeStage(stage string, start time.Time) {
+	p.metrics.stageSeconds.WithLabelValues(stage).Observe(time.Since(start).Seconds())
 }
 
 // logCommitted writes the one line of a committed batch. Dead letters are
@@ -558,6 +575,7 @@ func (p *Pipeline) logCommitted(b prepared) {
 func (p *Pipeline) write(ctx context.Context, b *prepared) ([]deadletter.Letter, error) {
 	var letters []deadletter.Letter
 	done := make([]bool, len(p.cfg.Sinks))
+	defer p.observeStage(StageWrite, time.Now())
 	err := p.retry(ctx, StageWrite, b.batch.ID, func() error {
 		for {
 			err := p.writeHeld(ctx, b, done)

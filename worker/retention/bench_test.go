@@ -16,11 +16,11 @@ var benchStep = flag.Duration("retention.bench-step", 9*day+7*time.Hour+13*time.
 // tenants, an order every -retention.bench-step, 5 rows per order):
 //
 //   - first-pass: the first pass ever, 22 days after the data set's today,
-//     with the default periods: seven years of daily label partitions, five
-//     years of analytics months and the months of financial years that
-//     expired dropped (by a count of each month's expired records), and
-//     the straddling partitions' expired rows deleted (mutations that rewrite
-//     their whole table on ClickHouse 18.16).
+//     with the default periods: seven years of monthly label partitions and
+//     five years of analytics months dropped, the straddling months' expired
+//     rows deleted, and the expired GB records and those of no jurisdiction
+//     deleted from the oldest financial year, which keeps its DE records
+//     (mutations that rewrite the parts holding a deleted row).
 //   - six-years-on: then a pass six years later (DE kept 10 years).
 //   - no-op: a pass right after a pass, what every hourly run costs when
 //     nothing has expired since.

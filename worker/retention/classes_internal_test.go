@@ -25,7 +25,7 @@ func TestThePurgersTablesAreTheClasses(t *testing.T) {
 	for _, c := range config.RetentionClasses() {
 		for _, ct := range c.Tables {
 			db, _ := schema.DatabaseOf(ct.Name)
-			want = append(want, string(c.Name)+" "+db.Name("an", "re")+"."+ct.Name+" "+ct.PartitionKey())
+			want = append(want, string(c.Name)+" "+db.Name("an", "re")+"."+ct.Name+" "+ct.PartitionBy())
 		}
 	}
 	if !slices.Equal(got, want) || len(got) < 4 {
@@ -55,12 +55,10 @@ func TestAClassThePurgerCannotPurgeIsRefusedAtStart(t *testing.T) {
 			`retention class: "archive" is not a retention class: the classes are analytics, label, financial (declared in worker/config/classes.go)`},
 		{"no such table", class(config.ClassLabel, func(c *config.RetentionClass) { c.Tables[0].Name = "labels" }),
 			"retention class label: table labels is not a table of the schema"},
-		{"partition function", class(config.ClassLabel, func(c *config.RetentionClass) { c.Tables[0].PartitionFn = "toMonday" }),
-			"retention class label: table delivery_labels is partitioned by toMonday, which the purger cannot drop by (toYYYYMM, toYYYYMMDD)"},
+		{"partition key", class(config.ClassLabel, func(c *config.RetentionClass) { c.Tables[0].Partition = config.TimeKey{Name: "week"} }),
+			"retention class label: table delivery_labels is partitioned by week, which the purger cannot drop by (month, UK financial year)"},
 		{"partition column", class(config.ClassAnalytics, func(c *config.RetentionClass) { c.Tables[1].PartitionColumn = "written_at" }),
 			"retention class analytics: table order_line_facts is partitioned by written_at, but the period counts from purchased_at"},
-		{"jurisdiction", class(config.ClassFinancial, func(c *config.RetentionClass) { c.Tables[0].ByJurisdiction = false }),
-			"retention class financial: table financial_records is not partitioned by jurisdiction, which a class purged by jurisdiction or financial year needs"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if _, err := classTables(tc.classes, "an", "re"); err == nil || err.Error() != tc.want {

@@ -287,3 +287,35 @@ func TestFinancialPredicate(t *testing.T) {
 		t.Error("a predicate as of 1976: nothing from after 1970 can have expired")
 	}
 }
+
+// Financial records of every jurisdiction share their partitions, so the
+// expired ones are found by one predicate: a term per retention rule, its
+// jurisdictions named. GB, IE, the US (no statute: the platform's) and
+// records of no jurisdiction keep 6 years from the end of the financial
+// year; FR 10; DE 10 from the end of the calendar year the financial year
+// ends in. A jurisdiction that is not a country code goes in hex.
+func TestExpiredPredicate(t *testing.T) {
+	r := config.Defaults().Retention
+	p := &Purger{cfg: Config{Retention: r}, fy: fyGroups(r)}
+	tables, err := classTables(config.RetentionClasses(), "orderflow", "orderflow_restricted")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fin := tables[slices.IndexFunc(tables, func(t table) bool { return t.class.FinancialYear })]
+	got, ok := p.expiredPredicate(fin, []string{"", "DE", "FR", "GB", "IE", "US", "x'"}, utc(2032, 11, 28, 12, 0, 0))
+	want := "((jurisdiction IN ('', 'GB', 'IE', 'US', unhex('7827')) AND last_financial_event_at <= toDateTime('2026-03-31 09:59:59', 'UTC'))" +
+		" OR (jurisdiction = 'DE' AND last_financial_event_at <= toDateTime('2021-03-31 09:59:59', 'UTC'))" +
+		" OR (jurisdiction = 'FR' AND last_financial_event_at <= toDateTime('2022-03-31 09:59:59', 'UTC')))"
+	if !ok || got != want {
+		t.Errorf("predicate\n got: %s\nwant: %s", got, want)
+	}
+	got, ok = p.expiredPredicate(fin, []string{"GB"}, utc(2032, 11, 28, 12, 0, 0))
+	if want := "jurisdiction = 'GB' AND last_financial_event_at <= toDateTime('2026-03-31 09:59:59', 'UTC')"; !ok || got != want {
+		t.Errorf("predicate of GB alone\n got: %s\nwant: %s", got, want)
+	}
+	for _, js := range [][]string{nil, {"GB", "DE"}} {
+		if got, ok := p.expiredPredicate(fin, js, utc(1976, 1, 1, 0, 0, 0)); ok {
+			t.Errorf("a predicate for %v as of 1976 (nothing from after 1970 can have expired): %s", js, got)
+		}
+	}
+}

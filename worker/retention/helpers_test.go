@@ -173,6 +173,7 @@ func insertOrders(t testing.TB, conn driver.Conn, cfg config.ClickHouse, orders 
 		}
 	}
 	month := func(o order) string { return o.purchasedAt.Format("200601") }
+	year := func(o order) string { return fmt.Sprint(financialYear(o.purchasedAt)) }
 	written := today.Add(30 * day)
 	insert(cfg.Database+".order_facts",
 		"tenant_id, channel, channel_order_id, version, schema_version, source_format, marketplace, seller_order_id, "+
@@ -207,7 +208,7 @@ func insertOrders(t testing.TB, conn driver.Conn, cfg config.ClickHouse, orders 
 		})
 	insert(cfg.RestrictedDatabase+".delivery_labels",
 		"tenant_id, channel, channel_order_id, version, purchased_at, ship_country, ship_service_level, label_ciphertext, written_at",
-		func(o order) string { return o.purchasedAt.Format("20060102") }, func(b driver.Batch, o order) error {
+		month, func(b driver.Batch, o order) error {
 			return b.Append(o.tenant, o.channel, o.id, uint64(o.purchasedAt.UnixMilli()), o.purchasedAt, "GB", "Standard", ciphertext(o), written)
 		})
 	insert(cfg.RestrictedDatabase+".financial_records",
@@ -215,7 +216,7 @@ func insertOrders(t testing.TB, conn driver.Conn, cfg config.ClickHouse, orders 
 			"payment_status, is_business, currency, subtotal, tax, shipping, discount, total, marketplace_tax, refunded, "+
 			"line_ids, line_skus, line_titles, line_quantities, line_unit_prices, line_totals, line_taxes, "+
 			"invoice_party_ciphertext, written_at",
-		func(o order) string { return o.jurisdiction + month(o) }, func(b driver.Batch, o order) error {
+		year, func(b driver.Batch, o order) error {
 			return b.Append(o.tenant, o.channel, o.id, uint64(o.purchasedAt.UnixMilli()), o.jurisdiction, "amazon.co.uk", "S-"+o.id,
 				o.purchasedAt, o.event(), "shipped", "paid", uint8(0), "GBP",
 				dec("20.00"), dec("4.00"), dec("2.50"), dec("0"), dec("26.50"), dec("0"), dec("0"),
@@ -226,7 +227,7 @@ func insertOrders(t testing.TB, conn driver.Conn, cfg config.ClickHouse, orders 
 	insert(cfg.RestrictedDatabase+".accounting_postings",
 		"tenant_id, provider, kind, jurisdiction, marketplace, currency, vat_rate, purchased_at, last_financial_event_at, sequence, "+
 			"channel_order_id, idempotency_key, orders, net, tax, gross, line_kinds, line_nets, line_taxes, provider_id, provider_status, posted_at",
-		func(o order) string { return o.jurisdiction + month(o) }, func(b driver.Batch, o order) error {
+		year, func(b driver.Batch, o order) error {
 			return b.Append(o.tenant, "xero", "summary", o.jurisdiction, "amazon.co.uk", "GBP", "20", o.purchasedAt, o.event(), uint32(0),
 				o.id, "key-"+o.id, uint32(1), dec("22.08"), dec("4.42"), dec("26.50"), []string{"sales"},
 				[]decimal.Decimal{dec("22.08")}, []decimal.Decimal{dec("4.42")}, "inv-"+o.id, "AUTHORISED", written)
@@ -308,16 +309,23 @@ func expiryOf(r config.Retention, table string, o order) time.Time {
 // before the year's end at midnight UTC minus zoneAhead.
 const zoneAhead = 14 * time.Hour
 
-// partitionText is a row's partition as system.parts writes it.
+// partitionText is a row's partition as system.parts writes it: its
+// purchase's month, or for financial records the UK financial year (to 31
+// March) it falls in, in the server's time zone.
 func (m *model) partitionText(table string, o order) string {
 	local := o.purchasedAt.In(m.loc)
-	switch table {
-	case schema.TableDeliveryLabels:
-		return local.Format("20060102")
-	case schema.TableFinancialRecords, schema.TableAccountingPostings:
-		return fmt.Sprintf("('%s',%s)", o.jurisdiction, local.Format("200601"))
+	if classOf(table) == config.ClassFinancial {
+		return fmt.Sprint(financialYear(local))
 	}
 	return local.Format("200601")
+}
+
+// financialYear is the UK financial year t falls in, by the year it ends in.
+func financialYear(t time.Time) int {
+	if t.Month() >= time.April {
+		return t.Year() + 1
+	}
+	return t.Year()
 }
 
 // step is an expected drop or delete: "table partition rows".
@@ -367,17 +375,10 @@ func (m *model) purge(r config.Retention, asOf time.Time) (drops, deletes []step
 }
 
 // wholePartitionExpired says whether the partition's last possible second
-// has expired (labels and facts: by purchase).
+// has expired (labels and facts: by purchase, partitioned by month).
 func (m *model) wholePartitionExpired(r config.Retention, table, pt string, asOf time.Time) bool {
-	var end time.Time
-	if len(pt) == 8 {
-		start, _ := time.ParseInLocation("20060102", pt, m.loc)
-		end = start.AddDate(0, 0, 1)
-	} else {
-		start, _ := time.ParseInLocation("200601", pt, m.loc)
-		end = start.AddDate(0, 1, 0)
-	}
-	return expired(r, table, order{purchasedAt: end.Add(-time.Second)}, asOf)
+	start, _ := time.ParseInLocation("200601", pt, m.loc)
+	return expired(r, table, order{purchasedAt: start.AddDate(0, 1, 0).Add(-time.Second)}, asOf)
 }
 
 // offboard removes a tenant from the model and returns its rows per table.

@@ -7,24 +7,23 @@ import (
 	"math"
 	"regexp"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
 	"github.com/orderflow/orderflow/worker/clickhousedb"
+	"github.com/orderflow/orderflow/worker/config"
 	"github.com/orderflow/orderflow/worker/order"
 )
 
 // partition is one partition of a table, from its active parts.
 type partition struct {
-	text string // system.parts.partition: "20261128", "('GB',202611)"
+	text string // system.parts.partition: "202611", "2027"
 	id   string // system.parts.partition_id: the name DROP PARTITION ID takes
 	rows uint64 // physical rows of its active parts
-	// key is the partition's value of the time part of the partition key
-	// (toYYYYMMDD or toYYYYMM of purchased_at); jurisdiction is the other
-	// part, for financial_records.
-	key          uint32
-	jurisdiction string
+	// key is the partition's value of the table's time key
+	// (config.TimeKey: a YYYYMM month, a financial year's YYYY).
+	key uint32
 }
 
 // partitionID is what a partition_id looks like (a number, "all", or a hash of
@@ -51,102 +50,29 @@ func (p *Purger) partitions(ctx context.Context, t table) ([]partition, error) {
 	return out, nil
 }
 
-// parse fills the partition's key (and jurisdiction) from its text.
-func (pt *partition) parse(byJurisdiction bool) error {
+// parse fills the partition's key from its text: a whole number, as every
+// time key's values are.
+func (pt *partition) parse() error {
 	if !partitionID.MatchString(pt.id) {
 		return fmt.Errorf("partition %s has an unexpected id %q", pt.text, pt.id)
 	}
-	var err error
-	if byJurisdiction {
-		pt.jurisdiction, pt.key, err = parseJurisdictionMonth(pt.text)
-	} else {
-		pt.key, err = parseKey(pt.text)
-	}
+	k, err := strconv.ParseUint(pt.text, 10, 32)
 	if err != nil {
-		return fmt.Errorf("partition %s: %w", pt.text, err)
+		return fmt.Errorf("partition %s: not a whole number, as a month (YYYYMM) or a financial year (YYYY) is", pt.text)
 	}
+	pt.key = uint32(k)
 	return nil
 }
 
-func parseKey(s string) (uint32, error) {
-	k, err := strconv.ParseUint(s, 10, 32)
-	if err != nil {
-		return 0, fmt.Errorf("not a YYYYMM or YYYYMMDD partition value")
-	}
-	return uint32(k), nil
-}
-
-// parseJurisdictionMonth reads a (jurisdiction, toYYYYMM) partition as
-// system.parts writes it, such as ('GB',202611), the jurisdiction quoted and
-// backslash-escaped (and empty when the record has none).
-func parseJurisdictionMonth(s string) (string, uint32, error) {
-	bad := fmt.Errorf("not a (jurisdiction, YYYYMM) partition value")
-	rest, ok := strings.CutPrefix(s, "('")
-	if !ok {
-		return "", 0, bad
-	}
-	var j strings.Builder
-	for {
-		if rest == "" {
-			return "", 0, bad
-		}
-		c := rest[0]
-		rest = rest[1:]
-		if c == '\'' {
-			break
-		}
-		if c == '\\' {
-			if rest == "" {
-				return "", 0, bad
-			}
-			c, rest = unescape(rest[0]), rest[1:]
-		}
-		j.WriteByte(c)
-	}
-	rest, ok = strings.CutPrefix(rest, ",")
-	if !ok {
-		return "", 0, bad
-	}
-	num, ok := strings.CutSuffix(strings.TrimSpace(rest), ")")
-	if !ok {
-		return "", 0, bad
-	}
-	k, err := parseKey(num)
-	if err != nil {
-		return "", 0, bad
-	}
-	return j.String(), k, nil
-}
-
-// unescape is the byte a backslash escape in a ClickHouse string literal
-// stands for.
-func unescape(c byte) byte {
-	switch c {
-	case 'n':
-		return '\n'
-	case 't':
-		return '\t'
-	case 'r':
-		return '\r'
-	case '0':
-		return 0
-	case 'b':
-		return '\b'
-	case 'f':
-		return '\f'
-	}
-	return c
-}
-
-// keyAt returns fn(t) as ClickHouse computes it for a DateTime, in the
-// server's time zone as the table's partitioning does: the partition that
-// holds instant t.
-func (p *Purger) keyAt(ctx context.Context, fn string, t time.Time) (uint32, error) {
+// keyAt returns the time key of instant t as ClickHouse computes it for a
+// DateTime, in the server's time zone as the table's partitioning does: the
+// partition that holds t.
+func (p *Purger) keyAt(ctx context.Context, key config.TimeKey, t time.Time) (uint32, error) {
 	if t.Unix() < 0 || t.Unix() > math.MaxUint32 {
 		return 0, fmt.Errorf("%s is outside ClickHouse's DateTime range", t.Format(time.RFC3339))
 	}
 	var k uint32
-	if err := p.cfg.Conn.QueryRow(ctx, fmt.Sprintf("SELECT %s(toDateTime(%d))", fn, t.Unix())).Scan(&k); err != nil {
+	if err := p.cfg.Conn.QueryRow(ctx, "SELECT toUInt32("+key.Of(fmt.Sprintf("toDateTime(%d)", t.Unix()))+")").Scan(&k); err != nil {
 		return 0, fmt.Errorf("computing the partition of %s: %w", t.Format(time.RFC3339), err)
 	}
 	return k, nil

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
@@ -211,13 +212,6 @@ func (p *Purger) fence(ctx context.Context) error {
 	return nil
 }
 
-// group is the partitions of a table that share a retention period: all of
-// them, or for financial records those of one jurisdiction.
-type group struct {
-	jurisdiction string
-	partitions   []partition
-}
-
 // purgeTable purges one table and returns its actions.
 func (p *Purger) purgeTable(ctx context.Context, r *run, t table) ([]Action, error) {
 	first := len(r.pending)
@@ -234,49 +228,54 @@ func (p *Purger) purgeTable(ctx context.Context, r *run, t table) ([]Action, err
 		return actions(), err
 	}
 	var errs []error
-	var groups []group
+	valid := parts[:0]
 	for _, pt := range parts {
-		if err := pt.parse(t.byJurisdiction); err != nil {
+		if err := pt.parse(); err != nil {
 			a, t0 := p.begin(r, ActionDropPartition, t.name, t.reason())
 			a.Partition = pt.text
 			p.finish(r, &a, t0, err)
 			errs = append(errs, err)
 			continue
 		}
-		i := slices.IndexFunc(groups, func(g group) bool { return g.jurisdiction == pt.jurisdiction })
-		if i < 0 {
-			groups = append(groups, group{jurisdiction: pt.jurisdiction})
-			i = len(groups) - 1
-		}
-		groups[i].partitions = append(groups[i].partitions, pt)
+		valid = append(valid, pt)
 	}
-	slices.SortFunc(groups, func(a, b group) int { return cmp.Compare(a.jurisdiction, b.jurisdiction) })
-	for _, g := range groups {
-		purge := p.purgeGroup
-		if t.class.FinancialYear {
-			purge = p.purgeFinancial
-		}
-		if err := purge(ctx, r, t, g); err != nil {
-			errs = append(errs, err)
-		}
+	slices.SortFunc(valid, func(a, b partition) int { return cmp.Compare(a.key, b.key) })
+	purge := p.purgeByTime
+	if t.class.FinancialYear {
+		purge = p.purgeFinancial
+	}
+	if err := purge(ctx, r, t, valid); err != nil {
+		errs = append(errs, err)
 	}
 	return actions(), errors.Join(errs...)
 }
 
 // tablePartitions lists the table's partitions, after checking that the table
-// exists: system.parts shows a missing table as an empty one, and a purger
-// pointed at the wrong database must not pass for one with nothing to do.
+// exists and is partitioned as the purger expects: system.parts shows a
+// missing table as an empty one, and a purger pointed at the wrong database
+// must not pass for one with nothing to do; a table of another partitioning
+// (a schema older or newer than this binary) would have its partitions
+// misread, and a month read as a day can be dropped early.
 func (p *Purger) tablePartitions(ctx context.Context, t table) ([]partition, error) {
 	var n uint64
-	if err := p.cfg.Conn.QueryRow(ctx, "SELECT count() FROM system.tables WHERE database = ? AND name = ?",
-		t.database, t.name).Scan(&n); err != nil {
+	var key string
+	if err := p.cfg.Conn.QueryRow(ctx, "SELECT count(), any(partition_key) FROM system.tables WHERE database = ? AND name = ?",
+		t.database, t.name).Scan(&n, &key); err != nil {
 		return nil, fmt.Errorf("looking the table up: %w", err)
 	}
 	if n == 0 {
 		return nil, fmt.Errorf("table %s does not exist", t.qualified())
 	}
+	if spaceless(key) != spaceless(t.partitionKey()) {
+		return nil, fmt.Errorf("table %s is partitioned by %s, not by %s (%s) as this purger expects: the schema and this binary are of different versions (run orderflow migrate, or a purger of the schema's version)",
+			t.qualified(), key, t.partitionKey(), t.key.Name)
+	}
 	return p.partitions(ctx, t)
 }
+
+// spaceless is s without spaces, which servers of different versions print
+// differently in an expression.
+func spaceless(s string) string { return strings.ReplaceAll(s, " ", "") }
 
 // period is the retention of t's rows of jurisdiction j, as its class
 // declares it: counted from their time column (for FinancialYear classes,
@@ -286,43 +285,39 @@ func (p *Purger) period(t table, j string) config.Period {
 	return t.class.PeriodIn(p.cfg.Retention, j)
 }
 
-// purgeGroup drops the group's partitions that end at or before the cutoff
+// purgeByTime drops the partitions that end at or before the cutoff
 // (purchaseCutoff) and deletes the expired rows of the one that straddles
-// it. The table is partitioned by the time its period counts from
-// (classTables checks it).
+// it; parts are t's partitions, in key order. The table is partitioned by the
+// time its period counts from (classTables checks it).
 //
 // With k the partition of the first instant after the cutoff, a partition
 // whose key is below k holds only instants before that one, all expired;
 // partition k is the only one that may hold both; later ones hold none
-// expired. Partition functions are monotonic in time, so this is exact
-// whatever the server's time zone.
-func (p *Purger) purgeGroup(ctx context.Context, r *run, t table, g group) error {
-	c := purchaseCutoff(p.period(t, g.jurisdiction), r.asOf)
-	scope := ""
-	if t.byJurisdiction {
-		scope = "jurisdiction = " + stringLiteral(g.jurisdiction) + " AND "
-	}
-	predicate := scope + t.class.TimeColumn + " <= " + dateTime(c)
+// expired. Time keys are monotonic in time, so this is exact whatever the
+// server's time zone. The straddling partition's delete rewrites its parts
+// that hold an expired row (ClickHouse, 18.16 included, hard-links the parts
+// a mutation does not touch): a month of labels at most.
+func (p *Purger) purgeByTime(ctx context.Context, r *run, t table, parts []partition) error {
+	c := purchaseCutoff(p.period(t, ""), r.asOf)
 	if c.Unix() < 0 {
 		return nil // before any DateTime: nothing can have expired
 	}
-	k, err := p.keyAt(ctx, t.partitionFn, c.Add(time.Second))
+	k, err := p.keyAt(ctx, t.key, c.Add(time.Second))
 	if err != nil {
 		a, t0 := p.begin(r, ActionDelete, t.name, t.reason())
-		a.Predicate = predicate
+		a.Predicate = t.class.TimeColumn + " <= " + dateTime(c)
 		p.finish(r, &a, t0, err)
 		return err
 	}
-	slices.SortFunc(g.partitions, func(a, b partition) int { return cmp.Compare(a.key, b.key) })
 	var errs []error
-	for _, pt := range g.partitions {
+	for _, pt := range parts {
 		switch {
 		case pt.key < k:
 			if err := p.drop(ctx, r, t, pt, ""); err != nil {
 				errs = append(errs, err)
 			}
 		case pt.key == k:
-			scoped := fmt.Sprintf("%s%s = %d AND %s <= %s", scope, t.partitionKey(), k, t.class.TimeColumn, dateTime(c))
+			scoped := fmt.Sprintf("%s = %d AND %s <= %s", t.partitionKey(), k, t.class.TimeColumn, dateTime(c))
 			if err := p.deleteExpired(ctx, r, t, pt, scoped); err != nil {
 				errs = append(errs, err)
 			}
@@ -373,36 +368,47 @@ func (p *Purger) deleteExpired(ctx context.Context, r *run, t table, pt partitio
 	return err
 }
 
-// purgeFinancial purges one jurisdiction's financial records. They are
-// partitioned by purchase month but expire by their last financial event and
-// their tenant's financial year (financialPredicate), so ClickHouse counts
-// each partition's rows and expired rows: a partition whose rows have all
-// expired is dropped, after a second count just before the drop (a record
-// written into it since, a late snapshot with a new refund, turns the drop
-// into a delete); one that holds both loses its expired rows through a
-// delete scoped to it. What window remains between that count and the drop
-// is said at dropExpired.
-func (p *Purger) purgeFinancial(ctx context.Context, r *run, t table, g group) error {
-	expired, ok := p.financialPredicate(t, g.jurisdiction, r.asOf)
-	if !ok {
-		return nil // no financial year of this jurisdiction has expired yet
-	}
-	scope := "jurisdiction = " + stringLiteral(g.jurisdiction)
-	counts, err := p.financialCounts(ctx, t, scope, expired)
+// purgeFinancial purges a table of financial records; parts are its
+// partitions, in key order. They are partitioned by financial year of the
+// purchase, across jurisdictions, but expire by their last financial event,
+// their jurisdiction's period and their tenant's financial year
+// (expiredPredicate), so ClickHouse counts each partition's rows and expired
+// rows: a partition whose rows have all expired is dropped, after a second
+// count just before the drop (a record written into it since, a late
+// snapshot with a new refund, turns the drop into a delete); one that holds
+// both loses its expired rows through one delete scoped to it. What window
+// remains between that count and the drop is said at dropExpired.
+//
+// A year is therefore deleted from once for each jurisdiction's period that
+// ends before the year's last (GB's 6 years before DE's 10), each delete
+// rewriting the year's parts, and then dropped: a few rewrites of a year of
+// records a year, for one financial part per batch instead of one per
+// marketplace and month.
+func (p *Purger) purgeFinancial(ctx context.Context, r *run, t table, parts []partition) error {
+	jurisdictions, err := p.jurisdictions(ctx, t)
 	if err != nil {
 		a, t0 := p.begin(r, ActionDelete, t.name, t.reason())
-		a.Predicate = scope + " AND " + expired
 		p.finish(r, &a, t0, err)
 		return err
 	}
-	slices.SortFunc(g.partitions, func(a, b partition) int { return cmp.Compare(a.key, b.key) })
+	expired, ok := p.expiredPredicate(t, jurisdictions, r.asOf)
+	if !ok {
+		return nil // no financial year of any jurisdiction stored has expired yet
+	}
+	counts, err := p.financialCounts(ctx, t, expired)
+	if err != nil {
+		a, t0 := p.begin(r, ActionDelete, t.name, t.reason())
+		a.Predicate = expired
+		p.finish(r, &a, t0, err)
+		return err
+	}
 	var errs []error
-	for _, pt := range g.partitions {
+	for _, pt := range parts {
 		c := counts[pt.key]
 		if c.expired == 0 {
 			continue
 		}
-		inPartition := fmt.Sprintf("%s AND %s = %d", scope, t.partitionKey(), pt.key)
+		inPartition := fmt.Sprintf("%s = %d", t.partitionKey(), pt.key)
 		if c.expired == c.rows {
 			err = p.dropExpired(ctx, r, t, pt, inPartition, expired)
 		} else {
@@ -415,12 +421,73 @@ func (p *Purger) purgeFinancial(ctx context.Context, r *run, t table, g group) e
 	return errors.Join(errs...)
 }
 
+// jurisdictions lists the jurisdictions of t's rows. A row of another
+// jurisdiction written after the list is read matches no term of
+// expiredPredicate, so it is kept: never purged early.
+func (p *Purger) jurisdictions(ctx context.Context, t table) ([]string, error) {
+	var out []string
+	if err := clickhousedb.EachRow(ctx, p.cfg.Conn, func(rows driver.Rows) error {
+		var j string
+		err := rows.Scan(&j)
+		out = append(out, j)
+		return err
+	}, "SELECT DISTINCT jurisdiction FROM "+t.qualified()+" ORDER BY jurisdiction"); err != nil {
+		return nil, fmt.Errorf("listing the jurisdictions: %w", err)
+	}
+	return out, nil
+}
+
+// expiredPredicate is the SQL condition that a row of t (a table of a
+// FinancialYear class) of one of the given jurisdictions has expired at
+// asOf: one term per retention rule (a period, and where it counts from)
+// that some of them share, scoped to those jurisdictions, each the rule's
+// financialPredicate; false when no rule has a cutoff yet.
+func (p *Purger) expiredPredicate(t table, jurisdictions []string, asOf time.Time) (string, bool) {
+	type rule struct {
+		period   config.Period
+		calendar bool
+	}
+	var rules []rule
+	byRule := map[rule][]string{}
+	for _, j := range jurisdictions {
+		ru := rule{p.period(t, j), t.class.FromCalendarYearEnd(j)}
+		if _, ok := byRule[ru]; !ok {
+			rules = append(rules, ru)
+		}
+		byRule[ru] = append(byRule[ru], j)
+	}
+	var terms []string
+	for _, ru := range rules {
+		js := byRule[ru]
+		pred, ok := p.financialPredicate(t, js[0], asOf)
+		if !ok {
+			continue
+		}
+		quoted := make([]string, len(js))
+		for i, j := range js {
+			quoted[i] = stringLiteral(j)
+		}
+		scope := "jurisdiction = " + quoted[0]
+		if len(js) > 1 {
+			scope = "jurisdiction IN (" + strings.Join(quoted, ", ") + ")"
+		}
+		terms = append(terms, scope+" AND "+pred)
+	}
+	switch len(terms) {
+	case 0:
+		return "", false
+	case 1:
+		return terms[0], true
+	}
+	return "((" + strings.Join(terms, ") OR (") + "))", true
+}
+
 // partitionCount is a partition's physical rows and those expired.
 type partitionCount struct{ rows, expired uint64 }
 
-// financialCounts counts, per partition key, t's rows in scope and those of
-// them that expired matches.
-func (p *Purger) financialCounts(ctx context.Context, t table, scope, expired string) (map[uint32]partitionCount, error) {
+// financialCounts counts, per partition key, t's rows and those of them
+// that expired matches.
+func (p *Purger) financialCounts(ctx context.Context, t table, expired string) (map[uint32]partitionCount, error) {
 	out := map[uint32]partitionCount{}
 	if err := clickhousedb.EachRow(ctx, p.cfg.Conn, func(rows driver.Rows) error {
 		var k uint32
@@ -430,7 +497,7 @@ func (p *Purger) financialCounts(ctx context.Context, t table, scope, expired st
 		}
 		out[k] = c
 		return nil
-	}, "SELECT "+t.partitionKey()+" AS k, count(), countIf("+expired+") FROM "+t.qualified()+" WHERE "+scope+" GROUP BY k"); err != nil {
+	}, "SELECT toUInt32("+t.partitionKey()+") AS k, count(), countIf("+expired+") FROM "+t.qualified()+" GROUP BY k"); err != nil {
 		return nil, fmt.Errorf("counting expired rows: %w", err)
 	}
 	return out, nil
@@ -447,14 +514,14 @@ func (p *Purger) financialCounts(ctx context.Context, t table, scope, expired st
 // partition, whatever its last financial event. No check can see a row that
 // is written after it (a max(written_at) bound on the recount sees only what
 // the recount sees), and ClickHouse has no conditional drop; an ALTER DELETE
-// would be exact, but on 18.16 it rewrites every part of the table. Such a
-// record would be a new snapshot of an order bought in a purchase month
-// whose records have all expired: at least the period plus most of a year
-// ago (six years and more). That is practically impossible: the
-// marketplaces serve recent orders (Amazon's Orders API none more than two
-// years old, but for JP, SG and AU back to 2016; eBay's getOrders the last
-// 90 days unless filtered), and a refund years after the sale would have to
-// be written in exactly that window.
+// would be exact, but it rewrites the partition: a year of records. Such a
+// record would be a new snapshot of an order bought in a financial year
+// whose records, of every jurisdiction stored, have all expired: at least
+// the period plus a year ago (seven years and more). That is practically
+// impossible: the marketplaces serve recent orders (Amazon's Orders API none
+// more than two years old, but for JP, SG and AU back to 2016; eBay's
+// getOrders the last 90 days unless filtered), and a refund years after the
+// sale would have to be written in exactly that window.
 func (p *Purger) dropExpired(ctx context.Context, r *run, t table, pt partition, inPartition, expired string) error {
 	var n, e uint64
 	err := p.cfg.Conn.QueryRow(ctx, "SELECT count(), countIf("+expired+") FROM "+t.qualified()+" WHERE "+inPartition).Scan(&n, &e)
@@ -534,7 +601,7 @@ func (p *Purger) measureAges(ctx context.Context, asOf time.Time) {
 	for _, t := range p.tables {
 		col := t.class.TimeColumn
 		q := "SELECT " + selectJurisdiction(t) + " AS j, count(), min(" + col + "), countIf(" + col + " > " + at + ") FROM " + t.qualified()
-		if t.byJurisdiction {
+		if t.class.ByJurisdiction() {
 			q += " GROUP BY j"
 		}
 		if err := clickhousedb.EachRow(ctx, p.cfg.Conn, func(rows driver.Rows) error {
@@ -588,7 +655,7 @@ func (p *Purger) measureAges(ctx context.Context, asOf time.Time) {
 // selectJurisdiction is the jurisdiction column of t, or ” for tables
 // without one.
 func selectJurisdiction(t table) string {
-	if t.byJurisdiction {
+	if t.class.ByJurisdiction() {
 		return "jurisdiction"
 	}
 	return "''"

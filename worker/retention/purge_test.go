@@ -3,6 +3,7 @@ package retention_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -253,12 +254,12 @@ func TestSevenYearsOfOrders(t *testing.T) {
 				t.Errorf("%s: %d rows before, %d after: only labels may go", k, n, after[k])
 			}
 		}
-		if rep.PartitionsDropped() < 200 {
-			t.Errorf("dropped %d partitions, want the seven years of daily label partitions", rep.PartitionsDropped())
+		if rep.PartitionsDropped() < 80 {
+			t.Errorf("dropped %d partitions, want the seven years of monthly label partitions", rep.PartitionsDropped())
 		}
 		_, deletes := reportSteps(rep)
-		if len(deletes) != 1 || deletes[0].partition != labelAt22d.Format("20060102") {
-			t.Errorf("deletes = %+v, want one of the straddling day %s", deletes, labelAt22d.Format("20060102"))
+		if len(deletes) != 1 || deletes[0].partition != labelAt22d.Format("200601") {
+			t.Errorf("deletes = %+v, want one of the straddling month %s", deletes, labelAt22d.Format("200601"))
 		}
 		for name, want := range map[string]float64{
 			"orderflow_purge_runs_total":       2, // dry_run and ok
@@ -291,12 +292,12 @@ func TestSevenYearsOfOrders(t *testing.T) {
 			want[table+" "+analyticsAt22d.Format("200601")] = true
 		}
 		checkStraddlers(t, withoutClass(deletes, config.ClassFinancial), want)
-		// Financial records: whole months of expired years dropped, and
-		// months that hold records of both kinds (a refund in the next
-		// financial year, the other tenant's year end) purged by a delete.
+		// Financial records: the oldest financial year (to March 2020)
+		// holds GB records and records of no jurisdiction whose year has
+		// expired, and DE records, kept 10 years: one delete, no drop.
 		for _, table := range []string{schema.TableFinancialRecords, schema.TableAccountingPostings} {
-			if len(only(drops, table)) == 0 || len(only(deletes, table)) == 0 {
-				t.Errorf("%s drops %v and deletes %v: want both", table, only(drops, table), only(deletes, table))
+			if len(only(drops, table)) != 0 || len(only(deletes, table)) != 1 || only(deletes, table)[0].partition != "2020" {
+				t.Errorf("%s drops %v and deletes %v: want one delete, of the year to March 2020", table, only(drops, table), only(deletes, table))
 			}
 		}
 		checkNoOp(t, f, p, asOf)
@@ -424,13 +425,25 @@ func smallSet(tenants [2]string) []order {
 }
 
 // The cutoff is exact to the second: a row purchased exactly the period before
-// asOf, or a second earlier, has expired; one a second later has not. At noon
-// the boundary falls inside a partition (a delete); at midnight on a
-// partition's edge (the day before is dropped whole).
+// asOf, or a second earlier, has expired; one a second later has not. As of
+// noon on 28 November the labels' boundary (7 November, noon) falls inside a
+// month's partition: a delete. As of midnight on 22 November it is the
+// month's first second: October's labels are dropped whole, and the first
+// second of November deleted. As of a second earlier it is October's last
+// second: October is dropped, and November has nothing to delete.
 func TestTheCutoffIsExactToTheSecond(t *testing.T) {
 	t.Parallel()
-	for _, asOf := range []time.Time{today, time.Date(2026, 11, 29, 0, 0, 0, 0, time.UTC)} {
-		t.Run(asOf.Format("15h04"), func(t *testing.T) {
+	for _, c := range []struct {
+		asOf           time.Time
+		labelDrops     []string // label partitions from October 2026 on dropped whole
+		labelStraddler []string // and deleted from
+	}{
+		{today, nil, []string{"202611"}},
+		{time.Date(2026, 11, 22, 0, 0, 0, 0, time.UTC), []string{"202610"}, []string{"202611"}},
+		{time.Date(2026, 11, 21, 23, 59, 59, 0, time.UTC), []string{"202610"}, nil},
+	} {
+		asOf := c.asOf
+		t.Run(asOf.Format("01-02T15h04m05"), func(t *testing.T) {
 			t.Parallel()
 			r := defaultRetention()
 			tenants := twoTenants("edge")
@@ -474,6 +487,24 @@ func TestTheCutoffIsExactToTheSecond(t *testing.T) {
 				t.Fatal(err)
 			}
 			checkPass(t, f, rep, r, asOf, map[string]float64{})
+			drops, deletes := reportSteps(rep)
+			// The label partitions around the cutoff (the other names' rows
+			// have labels in older months, all dropped).
+			partitions := func(steps []step) []string {
+				var out []string
+				for _, s := range only(steps, schema.TableDeliveryLabels) {
+					if s.partition >= "202610" {
+						out = append(out, s.partition)
+					}
+				}
+				return out
+			}
+			if got := partitions(drops); !slices.Equal(got, c.labelDrops) {
+				t.Errorf("label partitions dropped: %v, want %v", got, c.labelDrops)
+			}
+			if got := partitions(deletes); !slices.Equal(got, c.labelStraddler) {
+				t.Errorf("label partitions deleted from: %v, want %v", got, c.labelStraddler)
+			}
 			ids := func(table string) map[string]bool {
 				out := map[string]bool{}
 				for _, o := range f.model.tables[table] {
@@ -511,55 +542,101 @@ func TestTheCutoffIsExactToTheSecond(t *testing.T) {
 	}
 }
 
+// A table the pass cannot purge fails alone: the pass goes on with the
+// others. A table that does not exist cannot be purged; nor can one
+// partitioned otherwise than the purger expects (labels by day, as before
+// 0013), whose partitions it would misread: a month read as a day is
+// dropped whole before its time. Its rows stay.
 func TestAFailedTableDoesNotStopTheOthers(t *testing.T) {
 	t.Parallel()
-	f := newFixture(t, smallSet(twoTenants("fail")))
-	r := defaultRetention()
-	p := f.purger(t, r, nil)
-	if err := f.conn.Exec(context.Background(), "DROP TABLE "+f.cfg.RestrictedDatabase+".delivery_labels"); err != nil {
-		t.Fatal(err)
-	}
-	asOf := today.AddDate(6, 0, 0)
-	f.setNow(asOf)
-	rep, err := p.Purge(context.Background(), asOf, false)
-	if err == nil || !strings.Contains(err.Error(), "delivery_labels") {
-		t.Fatalf("Purge = %v, want an error naming delivery_labels", err)
-	}
-	log := purgeLog(t, f.conn, f.cfg, rep.RunID)
-	failed := 0
-	for _, l := range log {
-		if l.Outcome == "failed" {
-			failed++
-			if l.Table != schema.TableDeliveryLabels || l.Error == "" || l.Action != "delete" {
-				t.Errorf("failed purge_log row %+v: want the delivery_labels delete, with its error", l)
+	for _, c := range []struct {
+		name string
+		// spoil breaks the label table; it returns the labels then left.
+		spoil func(t *testing.T, f *fixture) uint64
+		err   string
+	}{
+		{"missing", func(t *testing.T, f *fixture) uint64 {
+			execSQL(t, f, "DROP TABLE "+f.cfg.RestrictedDatabase+".delivery_labels")
+			return 0
+		}, "does not exist"},
+		{"partitioned by day", func(t *testing.T, f *fixture) uint64 {
+			execSQL(t, f, "DROP TABLE "+f.cfg.RestrictedDatabase+".delivery_labels")
+			execSQL(t, f, "CREATE TABLE "+f.cfg.RestrictedDatabase+".delivery_labels (tenant_id String, channel Enum8('amazon' = 1, 'ebay' = 2), "+
+				"channel_order_id String, version UInt64, purchased_at DateTime) ENGINE = ReplacingMergeTree(version) "+
+				"PARTITION BY toYYYYMMDD(purchased_at) ORDER BY (tenant_id, channel, channel_order_id)")
+			b, err := f.conn.PrepareBatch(context.Background(), "INSERT INTO "+f.cfg.RestrictedDatabase+".delivery_labels (tenant_id, channel, channel_order_id, version, purchased_at)")
+			if err == nil {
+				err = b.Append("t", "ebay", "old", uint64(1), today.AddDate(-1, 0, 0))
 			}
-		}
+			if err == nil {
+				err = b.Send()
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			return 1
+		}, "is partitioned by toYYYYMMDD(purchased_at), not by toYYYYMM(purchased_at) (month)"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			f := newFixture(t, smallSet(twoTenants("fail")))
+			r := defaultRetention()
+			p := f.purger(t, r, nil)
+			labels := c.spoil(t, f)
+			asOf := today.AddDate(6, 0, 0)
+			f.setNow(asOf)
+			rep, err := p.Purge(context.Background(), asOf, false)
+			if err == nil || !strings.Contains(err.Error(), "delivery_labels") || !strings.Contains(err.Error(), c.err) {
+				t.Fatalf("Purge = %v, want an error naming delivery_labels: %s", err, c.err)
+			}
+			log := purgeLog(t, f.conn, f.cfg, rep.RunID)
+			failed := 0
+			for _, l := range log {
+				if l.Outcome == "failed" {
+					failed++
+					if l.Table != schema.TableDeliveryLabels || l.Error == "" || l.Action != "delete" {
+						t.Errorf("failed purge_log row %+v: want the delivery_labels delete, with its error", l)
+					}
+				}
+			}
+			if failed != 1 || len(log) != len(rep.Actions) {
+				t.Errorf("purge_log: %d failed of %d rows (report: %d actions); want 1 failed, one row per action", failed, len(log), len(rep.Actions))
+			}
+			if got := telemetrytest.Sum(t, f.reg, "orderflow_purge_runs_total", "outcome=failed"); got != 1 {
+				t.Errorf("runs{failed} = %v, want 1", got)
+			}
+			if got := telemetrytest.Sum(t, f.reg, "orderflow_purge_last_success_timestamp_seconds", "table=delivery_labels"); got != 0 {
+				t.Errorf("last success of the spoilt table = %v, want none", got)
+			}
+			// The other tables were purged as the model says; the labels left
+			// are left.
+			f.model.purge(r, asOf)
+			want := f.model.counts()
+			got := tableCounts(t, f.conn, f.cfg)
+			for k := range want {
+				if strings.HasPrefix(k, schema.TableDeliveryLabels+"/") {
+					delete(want, k)
+				}
+			}
+			if labels > 0 {
+				want[schema.TableDeliveryLabels+"/t"] = labels
+			}
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("the tables after the failed pass (-want +got):\n%s", diff)
+			}
+			for _, table := range []string{schema.TableOrderFacts, schema.TableOrderLineFacts, schema.TableFinancialRecords, schema.TableAccountingPostings} {
+				if telemetrytest.Sum(t, f.reg, "orderflow_purge_last_success_timestamp_seconds", "table="+table) != float64(asOf.Unix()) {
+					t.Errorf("last success of %s not set", table)
+				}
+			}
+		})
 	}
-	if failed != 1 || len(log) != len(rep.Actions) {
-		t.Errorf("purge_log: %d failed of %d rows (report: %d actions); want 1 failed, one row per action", failed, len(log), len(rep.Actions))
-	}
-	if got := telemetrytest.Sum(t, f.reg, "orderflow_purge_runs_total", "outcome=failed"); got != 1 {
-		t.Errorf("runs{failed} = %v, want 1", got)
-	}
-	if got := telemetrytest.Sum(t, f.reg, "orderflow_purge_last_success_timestamp_seconds", "table=delivery_labels"); got != 0 {
-		t.Errorf("last success of the dropped table = %v, want none", got)
-	}
-	// The other tables were purged as the model says.
-	f.model.purge(r, asOf)
-	want := f.model.counts()
-	got := tableCounts(t, f.conn, f.cfg)
-	for k := range want {
-		if strings.HasPrefix(k, schema.TableDeliveryLabels+"/") {
-			delete(want, k)
-		}
-	}
-	if diff := cmp.Diff(want, got); diff != "" {
-		t.Errorf("other tables after the failed pass (-want +got):\n%s", diff)
-	}
-	for _, table := range []string{schema.TableOrderFacts, schema.TableOrderLineFacts, schema.TableFinancialRecords, schema.TableAccountingPostings} {
-		if telemetrytest.Sum(t, f.reg, "orderflow_purge_last_success_timestamp_seconds", "table="+table) != float64(asOf.Unix()) {
-			t.Errorf("last success of %s not set", table)
-		}
+}
+
+func execSQL(t *testing.T, f *fixture, stmt string) {
+	t.Helper()
+	if err := f.conn.Exec(context.Background(), stmt); err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -699,4 +776,45 @@ func TestFutureDatedRowsAreReported(t *testing.T) {
 	if got := telemetrytest.Sum(t, f.reg, "orderflow_retention_financial_oldest_row_age_seconds", "jurisdiction=DE"); got != -(3*day + time.Hour).Seconds() {
 		t.Errorf("DE oldest age %v, want %v (negative: dated ahead)", got, -(3*day + time.Hour).Seconds())
 	}
+}
+
+// Financial records of every jurisdiction share a partition per financial
+// year. As of today, the year to March 2010 has expired for GB (6 years) and
+// DE (10 years from the end of 2010): dropped whole. The year to March 2016
+// has expired for GB but not for DE (until 2027): its GB records deleted,
+// its DE records kept. The year to March 2026 has expired for none.
+func TestAFinancialYearIsDroppedOnceEveryRecordInItHasExpired(t *testing.T) {
+	t.Parallel()
+	tenants := twoTenants("fy")
+	var orders []order
+	for _, bought := range []time.Time{utc(2009, 6, 1), utc(2015, 6, 1), utc(2025, 6, 1)} {
+		for _, j := range []string{"GB", "DE"} {
+			orders = append(orders, order{tenant: tenants[0], channel: "amazon", id: j + bought.Format("2006"), purchasedAt: bought, jurisdiction: j})
+		}
+	}
+	f := newFixture(t, orders)
+	r := defaultRetention()
+	p := f.purger(t, r, nil)
+	rep, err := p.Purge(context.Background(), today, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkPass(t, f, rep, r, today, map[string]float64{})
+	drops, deletes := reportSteps(rep)
+	for _, table := range []string{schema.TableFinancialRecords, schema.TableAccountingPostings} {
+		want := []step{{table, "2010", 2}}
+		if diff := cmp.Diff(want, only(drops, table), cmp.AllowUnexported(step{})); diff != "" {
+			t.Errorf("%s drops (-want +got):\n%s", table, diff)
+		}
+		want = []step{{table, "2016", 1}}
+		if diff := cmp.Diff(want, only(deletes, table), cmp.AllowUnexported(step{})); diff != "" {
+			t.Errorf("%s deletes (-want +got):\n%s", table, diff)
+		}
+	}
+	for _, l := range purgeLog(t, f.conn, f.cfg, rep.RunID) {
+		if l.Table == schema.TableFinancialRecords && l.Action == "delete" && !strings.Contains(l.Predicate, "(jurisdiction = 'GB' AND ") {
+			t.Errorf("the delete's predicate %q does not scope GB's period to GB", l.Predicate)
+		}
+	}
+	checkNoOp(t, f, p, today)
 }

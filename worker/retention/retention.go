@@ -18,14 +18,17 @@
 // leap day makes it early. Financial years are taken in the time zones that
 // make them latest (the seller's is not known), so that no seller's zone
 // makes a financial record's expiry early either (financial.go). Labels and
-// facts partitions that can hold only expired rows are dropped whole (DROP
-// PARTITION ID), and the one that straddles the cutoff loses its expired
-// rows through ALTER TABLE ... DELETE, a mutation the purger waits for. Financial records are
-// partitioned by purchase month while they expire by last event and by
-// tenant: a financial partition is dropped only when a count just before the
-// drop finds every row in it expired under its tenant's year end, and
+// facts are partitioned by purchase month: partitions that can hold only
+// expired rows are dropped whole (DROP PARTITION ID), and the one that
+// straddles the cutoff loses its expired rows through ALTER TABLE ... DELETE,
+// a mutation the purger waits for. Financial records are partitioned by the
+// UK financial year of the purchase, across jurisdictions, while they expire
+// by last event, jurisdiction and tenant: a financial partition is dropped
+// only when a count just before the drop finds every row in it expired, and
 // partitions that hold both lose their expired rows through a delete whose
-// predicate has one term per financial-year-end group.
+// predicate has one term per jurisdiction's rule and financial-year-end
+// group. Before it purges a table, a pass checks that the server partitions
+// it as the pass expects (a partition misread is a partition dropped early).
 //
 // A pass that deletes never runs as of a future instant, by this process's
 // clock (ErrFutureAsOf) or more than a minute ahead of ClickHouse's
@@ -35,8 +38,10 @@
 // skipped_lease_held.
 //
 // The statements stay within what ClickHouse 18.16 and current releases both
-// accept. On 18.16 a mutation rewrites every part of its table, so a straddle
-// delete costs a rewrite of the table; drops come first to keep it small.
+// accept. A mutation visits every part of its table but rewrites only those
+// that hold a row it deletes (18.16 included: the others are hard-linked), so
+// a straddle delete costs a rewrite of the straddling partition's parts: up
+// to a month of labels, two years' edge month of facts.
 package retention
 
 import (
@@ -156,11 +161,10 @@ type table struct {
 	name     string
 	database string
 	class    *config.RetentionClass
-	// partitionFn of partitionColumn is the time part of the partition key
-	// (toYYYYMMDD or toYYYYMM of purchased_at); the jurisdiction is its other
-	// part when byJurisdiction.
-	partitionFn, partitionColumn string
-	byJurisdiction               bool
+	// key of partitionColumn is the partition key: one partition per month or
+	// financial year.
+	key             config.TimeKey
+	partitionColumn string
 }
 
 func (t table) qualified() string { return t.database + "." + t.name }
@@ -169,12 +173,8 @@ func (t table) qualified() string { return t.database + "." + t.name }
 // orderflow_purge_rows_total.
 func (t table) reason() string { return string(t.class.Name) }
 
-// partitionKey is the time part of the partition key: toYYYYMM(purchased_at).
-func (t table) partitionKey() string { return t.partitionFn + "(" + t.partitionColumn + ")" }
-
-// partitionFns are the partition functions the purger can drop by: their
-// values are YYYYMM or YYYYMMDD numbers (parseKey), increasing with time.
-var partitionFns = []string{"toYYYYMM", "toYYYYMMDD"}
+// partitionKey is the partition key as SQL: toYYYYMM(purchased_at).
+func (t table) partitionKey() string { return t.key.Of(t.partitionColumn) }
 
 // classTables returns the tables of the declared classes, in purge order,
 // after checking that the purger can purge each: a class or a partition
@@ -182,6 +182,10 @@ var partitionFns = []string{"toYYYYMM", "toYYYYMMDD"}
 func classTables(classes []config.RetentionClass, database, restricted string) ([]table, error) {
 	var tables []table
 	var errs []error
+	var keys []string
+	for _, k := range config.TimeKeys() {
+		keys = append(keys, k.Name)
+	}
 	for i := range classes {
 		c := &classes[i]
 		bad := func(format string, args ...any) {
@@ -197,19 +201,18 @@ func classTables(classes []config.RetentionClass, database, restricted string) (
 			switch {
 			case !ok:
 				bad("table %s is not a table of the schema", ct.Name)
-			case !slices.Contains(partitionFns, ct.PartitionFn):
-				bad("table %s is partitioned by %s, which the purger cannot drop by (%s)", ct.Name, ct.PartitionFn, strings.Join(partitionFns, ", "))
-			case (c.ByJurisdiction() || c.FinancialYear) && !ct.ByJurisdiction:
-				// Partitions are grouped by jurisdiction to give each its
-				// period, and financial purges scope every statement to one.
-				bad("table %s is not partitioned by jurisdiction, which a class purged by jurisdiction or financial year needs", ct.Name)
+			case !slices.Contains(config.TimeKeys(), ct.Partition):
+				// Partitions are dropped by comparing their keys with the
+				// key of an instant: the key's values must be whole numbers
+				// that grow with time.
+				bad("table %s is partitioned by %s, which the purger cannot drop by (%s)", ct.Name, ct.Partition.Name, strings.Join(keys, ", "))
 			case !c.FinancialYear && ct.PartitionColumn != c.TimeColumn:
 				// Whole partitions expire together only when they are
 				// partitioned by the instant the period counts from.
 				bad("table %s is partitioned by %s, but the period counts from %s", ct.Name, ct.PartitionColumn, c.TimeColumn)
 			default:
 				tables = append(tables, table{name: ct.Name, database: db.Name(database, restricted), class: c,
-					partitionFn: ct.PartitionFn, partitionColumn: ct.PartitionColumn, byJurisdiction: ct.ByJurisdiction})
+					key: ct.Partition, partitionColumn: ct.PartitionColumn})
 			}
 		}
 	}

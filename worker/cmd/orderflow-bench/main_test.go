@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -16,8 +17,9 @@ func TestFlagsDefaults(t *testing.T) {
 	if !ok {
 		t.Fatalf("defaults refused: %s", stderr.String())
 	}
-	if cfg.ConfigPath != "deploy/local/orderflow.yaml" || cfg.Binary != "bin/orderflow" || cfg.Orders != bench.DefaultOrders ||
-		cfg.Seed != 1 || cfg.LatencyRate != 2000 || cfg.LatencyDuration != 20*time.Second || cfg.Keep || out != "worker/bench/results" {
+	if cfg.ConfigPath != "deploy/local/orderflow.yaml" || cfg.Binary != "bin/orderflow" || cfg.Orders != bench.DefaultOrders || cfg.Runs != 3 ||
+		cfg.Seed != 1 || !slices.Equal(cfg.LatencyRates, []float64{2000, 5000}) || cfg.LatencyDuration != bench.DefaultLatencyDuration ||
+		cfg.Keep || out != "worker/bench/results" {
 		t.Errorf("defaults: %+v, out %q", cfg, out)
 	}
 }
@@ -25,12 +27,12 @@ func TestFlagsDefaults(t *testing.T) {
 func TestFlagsSet(t *testing.T) {
 	var stderr bytes.Buffer
 	cfg, out, ok := parseFlags([]string{"--config", "c.yaml", "--orders", "3000", "--seed", "7", "--binary", "/x/orderflow",
-		"--out", "/tmp/r", "--keep", "--latency-rate", "500", "--latency-duration", "2s"}, &stderr)
+		"--out", "/tmp/r", "--keep", "--latency-rates", "500, 1500.5", "--latency-duration", "2s", "--runs", "1"}, &stderr)
 	if !ok {
 		t.Fatalf("refused: %s", stderr.String())
 	}
 	if cfg.ConfigPath != "c.yaml" || cfg.Orders != 3000 || cfg.Seed != 7 || cfg.Binary != "/x/orderflow" || out != "/tmp/r" ||
-		cfg.OutDir != "/tmp/r" || !cfg.Keep || cfg.LatencyRate != 500 || cfg.LatencyDuration != 2*time.Second {
+		cfg.OutDir != "/tmp/r" || !cfg.Keep || !slices.Equal(cfg.LatencyRates, []float64{500, 1500.5}) || cfg.LatencyDuration != 2*time.Second || cfg.Runs != 1 {
 		t.Errorf("flags: %+v, out %q", cfg, out)
 	}
 }
@@ -38,7 +40,11 @@ func TestFlagsSet(t *testing.T) {
 func TestBadFlagsExit2(t *testing.T) {
 	for _, args := range [][]string{
 		{"--orders", "0"},
-		{"--latency-rate", "-1"},
+		{"--latency-rates", "-1"},
+		{"--latency-rates", "2000,"},
+		{"--latency-rates", "2000,x"},
+		{"--latency-rates", "+Inf"},
+		{"--runs", "0"},
 		{"--latency-duration", "10ms"},
 		{"--out", ""},
 		{"--nope"},

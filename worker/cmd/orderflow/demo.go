@@ -90,7 +90,8 @@ func printDemo(w io.Writer, cfg config.Config, s demo.Summary, logins roleLogins
 		}
 		fmt.Fprintln(tw, "\t")
 	}
-	fmt.Fprintf(w, "\n== orderflow demo: seed %d, %d messages, processed in %s ==\n", s.Seed, s.Produced, s.Elapsed.Round(100*time.Millisecond))
+	fmt.Fprintf(w, "\n== orderflow demo: seed %d, %d messages, processed in %s (first batch committed %s after the start) ==\n",
+		s.Seed, s.Produced, s.Elapsed.Round(100*time.Millisecond), s.FirstCommit.Round(10*time.Millisecond))
 	fmt.Fprintf(w, "Connections: %s\n", describeConnections(cfg, logins))
 
 	fmt.Fprintf(w, "\nOrders read (generated) and written (order_facts FINAL), by seller and channel:\n")

@@ -69,6 +69,9 @@ func TestDemoSummaryMatchesTheTally(t *testing.T) {
 		topics.Inputs(s.Topics.Orders(), s.Topics.DeadLetter)...); err != nil || len(drifts) != 0 {
 		t.Errorf("the demo's topics differ from worker/topics: %v %v", drifts, err)
 	}
+	if s.FirstCommit <= 0 || s.FirstCommit > s.Elapsed {
+		t.Errorf("first batch committed %s after the start, all of them %s: want 0 < first <= all", s.FirstCommit, s.Elapsed)
+	}
 	g := s.Generated
 	if s.Produced != o.Count || g.Messages != o.Count {
 		t.Fatalf("produced %d, tally %d messages, want %d", s.Produced, g.Messages, o.Count)

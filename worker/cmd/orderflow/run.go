@@ -124,7 +124,9 @@ func runWorker(ctx context.Context, cfg config.Config, sink pipeline.Sink, reg *
 		Brokers: cfg.Kafka.Brokers, GroupID: cfg.Kafka.GroupID, Topics: topics.Orders(),
 		Dialer: clients.Dialer, SessionTimeout: cfg.Kafka.SessionTimeout, RebalanceTimeout: cfg.Kafka.RebalanceTimeout,
 		HeartbeatInterval: cfg.Kafka.HeartbeatInterval,
-		BatchMaxMessages:  cfg.Pipeline.BatchMaxMessages, BatchMaxWait: cfg.Pipeline.BatchMaxWait, Logger: log,
+		BatchMaxMessages:  cfg.Pipeline.BatchMaxMessages, BatchMaxWait: cfg.Pipeline.BatchMaxWait, BatchIdle: cfg.Pipeline.BatchIdle,
+		// The first commit after a start comes soon (issue 16's start goal).
+		StartSmall: true, Logger: log,
 	})
 	if err != nil {
 		return err
