@@ -158,6 +158,12 @@ type Pipeline struct {
 	// last offset). 0 waits the full BatchMaxWait there. Default 25ms; 0 to
 	// BatchMaxWait.
 	BatchIdle time.Duration `yaml:"batch_idle"`
+	// MinWriteInterval is the least time between the starts of two batch
+	// writes: on a live stream, the most inserts a second each table takes
+	// (about 7 parts each batch), traded for up to this much latency. Under a
+	// backlog a write takes longer than this anyway. 0 writes a batch as soon
+	// as the last one is committed (latency first). Default 0; 0 to 1m.
+	MinWriteInterval time.Duration `yaml:"min_write_interval"`
 	// RetryInitial is the first wait after a stage failed transiently (fetch,
 	// protect, dead-letter, write, commit); it doubles (with jitter) up to
 	// RetryMax, and retries go on until the stage succeeds or the worker stops:
@@ -328,6 +334,9 @@ func (c *Config) Validate() error {
 	add(between("pipeline.batch_max_wait", p.BatchMaxWait, time.Millisecond, time.Minute))
 	if p.BatchIdle != 0 {
 		add(between("pipeline.batch_idle", p.BatchIdle, time.Millisecond, p.BatchMaxWait))
+	}
+	if p.MinWriteInterval != 0 {
+		add(between("pipeline.min_write_interval", p.MinWriteInterval, time.Millisecond, time.Minute))
 	}
 	add(between("pipeline.max_clock_skew", p.MaxClockSkew, time.Minute, 30*24*time.Hour))
 	add(between("pipeline.retry_initial", p.RetryInitial, time.Millisecond, time.Minute))

@@ -34,7 +34,7 @@ func TestFullFileSetsEveryKey(t *testing.T) {
 			SASL:              SASL{Mechanism: "scram-sha-512", Username: "orderflow", Password: SecretRef{Env: "TEST_KAFKA_PASSWORD", Value: "s3cr3t-pass"}},
 			TLS:               TLS{Enabled: true, CAFile: "testdata/tls/ca.pem", CertFile: "testdata/tls/client.pem", KeyFile: "testdata/tls/client-key.pem", ServerName: "kafka.orderflow.internal"},
 		},
-		Pipeline: Pipeline{BatchMaxMessages: 5000, BatchMaxWait: 500 * time.Millisecond, BatchIdle: 10 * time.Millisecond, RetryInitial: 200 * time.Millisecond, RetryMax: time.Minute, ShutdownTimeout: 20 * time.Second, MaxClockSkew: 2 * time.Hour},
+		Pipeline: Pipeline{BatchMaxMessages: 5000, BatchMaxWait: 500 * time.Millisecond, BatchIdle: 10 * time.Millisecond, MinWriteInterval: 250 * time.Millisecond, RetryInitial: 200 * time.Millisecond, RetryMax: time.Minute, ShutdownTimeout: 20 * time.Second, MaxClockSkew: 2 * time.Hour},
 		Metrics:  Metrics{Listen: "127.0.0.1:9464", Pprof: true, Pushgateway: "http://pushgateway.monitoring:9091", TLS: ServerTLS{CertFile: "testdata/tls/client.pem", KeyFile: "testdata/tls/client-key.pem"}},
 		Log:      Log{Level: "debug", Format: "text"},
 		Vault: Vault{

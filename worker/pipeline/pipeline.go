@@ -173,6 +173,10 @@ type Config struct {
 	Blocklist Blocklist
 	// TopicChannels maps each input topic to the channel its messages must carry.
 	TopicChannels map[string]order.Channel
+	// MinWriteInterval is the least time between the starts of two batch
+	// writes (0: none). While it holds the writer back, messages gather in the
+	// next batches, so it caps inserts a second at the cost of latency.
+	MinWriteInterval time.Duration
 	// RetryInitial and RetryMax bound the backoff between failed attempts.
 	// Defaults 100ms and 30s.
 	RetryInitial time.Duration
@@ -320,8 +324,13 @@ func (p *Pipeline) prepareLoop(ctx context.Context, ready chan<- prepared) error
 // writeLoop writes and commits the prepared batches in order until ready is
 // closed or ctx ends (nil), or a write fails for good.
 func (p *Pipeline) writeLoop(ctx context.Context, ready <-chan prepared) error {
+	var lastWrite time.Time
 	for b := range ready {
-		err := p.writeAndCommit(ctx, b)
+		err := backoff.Sleep(ctx, time.Until(lastWrite.Add(p.cfg.MinWriteInterval)))
+		if err == nil {
+			lastWrite = time.Now()
+			err = p.writeAndCommit(ctx, b)
+		}
 		if ctx.Err() != nil {
 			if context.Cause(ctx) == ctx.Err() { // stopped, not failed: say what is dropped
 				p.log.Info("stopping: batch in flight abandoned uncommitted", "batch", b.batch.ID, "messages", len(b.batch.Messages))

@@ -150,7 +150,8 @@ func runWorker(ctx context.Context, cfg config.Config, sink pipeline.Sink, reg *
 		Source: consumer, Normalizer: normalizer, Protector: stage, Sinks: []pipeline.Sink{sink, courierOutbox}, DeadLetters: dlq, Blocklist: pipelineBlocklist(blocklist),
 		TopicChannels: topics.ChannelsByTopic(),
 		RetryInitial:  cfg.Pipeline.RetryInitial, RetryMax: cfg.Pipeline.RetryMax,
-		Registerer: reg, Logger: log,
+		MinWriteInterval: cfg.Pipeline.MinWriteInterval,
+		Registerer:       reg, Logger: log,
 	})
 	if err != nil {
 		return err
