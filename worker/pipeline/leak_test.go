@@ -31,6 +31,9 @@ import (
 // clear can be beside it.
 var transitCiphertext = regexp.MustCompile(`^vault:v[0-9]+:[A-Za-z0-9+/]+={0,2}$`)
 
+// logTime is the JSON handler's time attribute.
+var logTime = regexp.MustCompile(`"time":"[^"]*"`)
+
 // sealedHeaders are the dead letter's headers that hold ciphertext.
 var sealedHeaders = map[string]bool{deadletter.HeaderSourceKey: true, deadletter.HeaderSourceHeaders: true}
 
@@ -162,6 +165,9 @@ func TestNoPersonalValueLeaksFromThePipeline(t *testing.T) {
 	// Log lines.
 	lines := bytes.Split([]byte(logs.String()), []byte("\n"))
 	for _, line := range lines {
+		// The logger's own timestamp is left out, as a header's is above:
+		// "01:50:55.555053479" holds six of a card number's digits in a row.
+		line = logTime.ReplaceAll(line, []byte(`"time":""`))
 		if leaks := privacytest.Leaks(string(line)); len(leaks) > 0 {
 			t.Errorf("log line holds %v: %s", leaks, line)
 		}
