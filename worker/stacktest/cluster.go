@@ -46,7 +46,7 @@ type Cluster struct {
 func ClickHouseCluster(t testing.TB) Cluster {
 	t.Helper()
 	c := Cluster{
-		Name:    requireOr(t, EnvClickHouseCluster, "ClickHouse cluster", howToStartCluster),
+		Name:    requireOr(t, EnvClickHouseCluster, "ClickHouse (cluster)", howToStartCluster),
 		control: os.Getenv(EnvClickHouseClusterControl),
 	}
 	for i := 1; ; i++ {
