@@ -201,10 +201,13 @@ start() {
   command -v clickhouse-server >/dev/null || die "clickhouse-server missing: run deploy/local/install.sh"
   mkdir -p "$cluster_dir"
   "$local_dir/zookeeper.sh" start
-  # The users file once for all three (go run takes seconds).
+  # The users file once for all three (go run takes seconds); a server started again
+  # alone (a test's restarted replica) keeps the one the cluster started with.
   users_xml="$cluster_dir/orderflow-users.xml"
-  (cd "$repo_root" && go run ./deploy/clickhouse/render -format users.xml -dev-passwords -network 127.0.0.1 -network ::1) >"$users_xml.tmp"
-  mv "$users_xml.tmp" "$users_xml"
+  if (($# == 0)) || [[ ! -s "$users_xml" ]]; then
+    (cd "$repo_root" && go run ./deploy/clickhouse/render -format users.xml -dev-passwords -network 127.0.0.1 -network ::1) >"$users_xml.tmp"
+    mv "$users_xml.tmp" "$users_xml"
+  fi
   if (($# == 1)); then
     start_server "$1"
     return 0
