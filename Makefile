@@ -16,11 +16,16 @@ TEST_FLAGS ?= -race -count=1 -p 1 -timeout 20m
 # after `make test`, so that `make test` stays under ten minutes.
 E2E_TESTS := ^(TestCourierJobsReachTheirCouriersOnce|TestBooksArePostedOnceAndReconcile|TestSevenYearsOfOrders)$$
 E2E_PKGS := ./worker/cmd/orderflow/ ./worker/retention/
+# The tests against the local ClickHouse cluster (make cluster-up) are named TestCluster*:
+# make test-cluster runs them, with the cluster's addresses from .stack/cluster.env.
+CLUSTER_TESTS := ^TestCluster
 
 # TLS=1 (make demo TLS=1): orderflow's own connections go to the stack's TLS listeners
 # (Kafka SASL_SSL with a client certificate, ClickHouse's secure port, Vault HTTPS), which
 # always run beside the plaintext ones: .stack/tls.env overrides .stack/env.
 TLS ?= 0
+# CLUSTER=1 (make up CLUSTER=1): the local ClickHouse cluster too (make cluster-up).
+CLUSTER ?= 0
 STACK_ENV = set -a; source "$(STACK_DIR)/env"; $(if $(filter 1,$(TLS)),source "$(STACK_DIR)/tls.env";) set +a
 
 .PHONY: help
@@ -38,11 +43,25 @@ image: ## build the container image localhost/orderflow:<version> and :latest (F
 .PHONY: up
 up: ## install what is missing and start Kafka, ClickHouse, Vault and Prometheus (their TLS listeners too; TLS=1 says how to use them)
 	deploy/local/stack.sh up
+	$(if $(filter 1,$(CLUSTER)),deploy/local/clickhouse-cluster.sh start)
 	$(if $(filter 1,$(TLS)),@echo "TLS=1: orderflow's own connections go over TLS with: set -a; . $(STACK_DIR)/env; . $(STACK_DIR)/tls.env; set +a (make demo TLS=1 does it)")
 
 .PHONY: down
-down: ## stop the local stack
+down: ## stop the local stack (and the local cluster, if it runs)
 	deploy/local/stack.sh down
+
+.PHONY: cluster-up
+cluster-up: ## start the local ClickHouse cluster: ZooKeeper and three more ClickHouse 18.16 servers, 2 shards (addresses in .stack/cluster.env)
+	deploy/local/install.sh
+	deploy/local/clickhouse-cluster.sh start
+
+.PHONY: cluster-down
+cluster-down: ## stop the local ClickHouse cluster (the stack keeps running)
+	deploy/local/clickhouse-cluster.sh stop
+
+.PHONY: cluster-status
+cluster-status: ## say which of the local cluster's servers run
+	@deploy/local/clickhouse-cluster.sh status || true
 
 .PHONY: stack-status
 stack-status: ## say which of the stack's servers run
@@ -50,11 +69,15 @@ stack-status: ## say which of the stack's servers run
 
 .PHONY: test
 test: up ## start the stack if needed, then run every test against it (but test-e2e's)
-	set -a; source "$(STACK_DIR)/env"; set +a; go test $(TEST_FLAGS) -skip '$(E2E_TESTS)' ./...
+	set -a; source "$(STACK_DIR)/env"; set +a; go test $(TEST_FLAGS) -skip '$(E2E_TESTS)|$(CLUSTER_TESTS)' ./...
 
 .PHONY: test-e2e
 test-e2e: up ## the end-to-end tests: couriers and books under faults, seven years of retention (.ci/run runs them too)
 	set -a; source "$(STACK_DIR)/env"; set +a; go test $(TEST_FLAGS) -run '$(E2E_TESTS)' $(E2E_PKGS)
+
+.PHONY: test-cluster
+test-cluster: up cluster-up ## the tests against the local ClickHouse cluster (TestCluster*), with the stack and the cluster started
+	set -a; source "$(STACK_DIR)/env"; source "$(STACK_DIR)/cluster.env"; set +a; go test $(TEST_FLAGS) -run '$(CLUSTER_TESTS)' ./...
 
 .PHONY: test-short
 test-short: ## unit tests only: integration tests skip without the stack (CI never skips)

@@ -23,6 +23,13 @@ CLICKHOUSE_HTTP_PORT="${ORDERFLOW_CLICKHOUSE_HTTP_PORT:-18123}"
 VAULT_PORT="${ORDERFLOW_VAULT_PORT:-18200}"
 PROMETHEUS_PORT="${ORDERFLOW_PROMETHEUS_PORT:-19090}"
 PUSHGATEWAY_PORT="${ORDERFLOW_PUSHGATEWAY_PORT:-19091}"
+# The local ClickHouse cluster (make cluster-up; clickhouse-cluster.sh): ZooKeeper, and
+# three more ClickHouse servers beside the stack's own, server N (1-3) on the first
+# port + N - 1 of each kind (native 19001-19003, HTTP 18124-18126, interserver 19011-19013).
+ZOOKEEPER_PORT="${ORDERFLOW_ZOOKEEPER_PORT:-19181}"
+CLUSTER_TCP_PORT="${ORDERFLOW_CLUSTER_TCP_PORT:-19001}"
+CLUSTER_HTTP_PORT="${ORDERFLOW_CLUSTER_HTTP_PORT:-18124}"
+CLUSTER_INTERSERVER_PORT="${ORDERFLOW_CLUSTER_INTERSERVER_PORT:-19011}"
 # Scraped by the stack's Prometheus: the worker's metrics address, and one that the
 # Prometheus smoke test serves while it runs.
 WORKER_METRICS_PORT="${ORDERFLOW_WORKER_METRICS_PORT:-19100}"
