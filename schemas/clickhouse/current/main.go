@@ -1,6 +1,6 @@
 // Command current prints, as JSON, the SQL that orderflow runs on ClickHouse
-// for the given database names: every migration's statements in order, and
-// every sample query. The current-ClickHouse test (test_current_clickhouse.py
+// for the given database names: every migration's statements in order,
+// every sample query, and the database of every table. The current-ClickHouse test (test_current_clickhouse.py
 // beside this file) runs them on PyPI's chdb, an in-process build of a
 // current ClickHouse, where no Go driver can reach: the stack's server is
 // ClickHouse 18.16. A test tool, not part of the orderflow binary:
@@ -28,6 +28,8 @@ type Printed struct {
 	RestrictedDatabase string      `json:"restricted_database"`
 	Migrations         []Migration `json:"migrations"`
 	Queries            []Query     `json:"queries"`
+	// Tables names the database of every table of the schema.
+	Tables map[string]string `json:"tables"`
 }
 
 // Migration is one numbered migration's statements, placeholders filled.
@@ -74,7 +76,10 @@ func collect(database, restricted string) (Printed, error) {
 	if err != nil {
 		return Printed{}, fmt.Errorf("reading the migrations: %w", err)
 	}
-	p := Printed{Database: database, RestrictedDatabase: restricted}
+	p := Printed{Database: database, RestrictedDatabase: restricted, Tables: map[string]string{}}
+	for table, in := range schema.Tables() {
+		p.Tables[table] = in.Name(database, restricted)
+	}
 	for _, m := range all {
 		p.Migrations = append(p.Migrations, Migration{Version: m.Version, Name: m.Name, Statements: m.Statements(database, restricted)})
 	}

@@ -24,6 +24,9 @@ func TestPrintsEveryMigrationAndQueryWithTheNamesFilled(t *testing.T) {
 	if len(p.Migrations) != len(all) || len(p.Queries) != len(schema.Queries()) {
 		t.Fatalf("printed %d migrations and %d queries; want %d and %d", len(p.Migrations), len(p.Queries), len(all), len(schema.Queries()))
 	}
+	if p.Tables["delivery_labels"] != "re_db" || p.Tables["order_facts"] != "an_db" {
+		t.Errorf("tables = %v; want labels in the restricted database, facts in the other", p.Tables)
+	}
 	var sql []string
 	for i, m := range p.Migrations {
 		if m.Version != i+1 || len(m.Statements) == 0 {
