@@ -21,6 +21,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+import time
 import unittest
 
 from chdb import session as chdb_session
@@ -28,6 +29,9 @@ from chdb import session as chdb_session
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", "..", ".."))
 QUERIES_TESTDATA = os.path.join(HERE, "..", "testdata", "queries")
+# A retention pass's SQL as the purger ran it on 18.16, with its orders and
+# the rows it kept (worker/retention's TestThePurgersSQLIsRecordedForCurrentClickHouse).
+PURGE_SQL = os.path.join(ROOT, "worker", "retention", "testdata", "current", "purge.json")
 
 # worker/migrate's patterns (rebuild.go, migrate.go), verbatim: the statements
 # the migrator does not run as written.
@@ -338,6 +342,104 @@ class InsertBlockTest(unittest.TestCase):
         self.assertEqual(final, {"one-block": "2", "two-blocks": "2"})
         s.exec("OPTIMIZE TABLE %s FINAL" % table)
         self.assertEqual(s.one("SELECT count() AS n FROM %s" % table)["n"], 2, "a merge keeps the newest of each")
+
+
+def render(sql, p):
+    """schemas/clickhouse's Query.Render: the database names for the placeholders."""
+    return sql.replace("{database}", p["database"]).replace("{restricted_database}", p["restricted_database"])
+
+
+def chunks(rows, partition, most=45):
+    """Rows (sorted by partition) in inserts of at most `most` partitions: a
+    current ClickHouse refuses an insert block of more than 100."""
+    rows = sorted(rows, key=partition)
+    out, seen = [], set()
+    for r in rows:
+        k = partition(r)
+        if k not in seen and len(seen) == most:
+            yield out
+            out, seen = [], set()
+        seen.add(k)
+        out.append(r)
+    if out:
+        yield out
+
+
+class RetentionTest(unittest.TestCase):
+    """The purger's SQL, captured on 18.16, on a current ClickHouse: the same
+    rows remain, and labels and facts exactly as their periods say, to the
+    second."""
+
+    def test_a_purge_pass_keeps_the_same_rows(self):
+        with open(PURGE_SQL) as f:
+            golden = json.load(f)
+        s = Server()
+        self.addCleanup(s.close)
+        p = printed("of_purge", "of_purge_restricted")
+        Migrator(s).up(p["migrations"])
+        orders = golden["orders"]
+        month = lambda r: r["purchased_at"][:7]
+        year = lambda r: financial_year(datetime.datetime.fromisoformat(r["purchased_at"]))
+        table = lambda name: p["tables"][name] + "." + name
+        for o in orders:
+            o["version"] = int(datetime.datetime.fromisoformat(o["purchased_at"]).replace(tzinfo=datetime.timezone.utc).timestamp() * 1000)
+        for chunk in chunks(orders, month):
+            insert(s, table("order_facts"), [{k: o[k] for k in ("tenant_id", "channel", "channel_order_id", "version", "purchased_at")}
+                                             for o in chunk])
+            insert(s, table("order_line_facts"), [dict({k: o[k] for k in ("tenant_id", "channel", "channel_order_id", "version",
+                                                                            "purchased_at")}, line_id="L%d" % n)
+                                                  for o in chunk for n in (1, 2)])
+            insert(s, table("delivery_labels"), [{k: o[k] for k in ("tenant_id", "channel", "channel_order_id", "version", "purchased_at")}
+                                                 for o in chunk])
+        for chunk in chunks(orders, year):
+            insert(s, table("financial_records"), [o for o in chunk])
+            insert(s, table("accounting_postings"), [{"tenant_id": o["tenant_id"], "provider": "xero", "kind": "summary",
+                                                      "jurisdiction": o["jurisdiction"], "purchased_at": o["purchased_at"],
+                                                      "last_financial_event_at": o["last_financial_event_at"],
+                                                      "channel_order_id": o["channel_order_id"]} for o in chunk])
+
+        for stmt in golden["statements"]:
+            sql = render(stmt, p)
+            try:
+                if re.match(r"(?i)^\s*SELECT\b", sql):
+                    s.rows(sql)
+                    continue
+                s.exec(sql)
+                # The purger waits for its mutation (clickhousedb.WaitForMutations).
+                for _ in range(600):
+                    if s.one("SELECT count() AS n FROM system.mutations WHERE NOT is_done")["n"] == 0:
+                        break
+                    time.sleep(0.05)
+                else:
+                    self.fail("a mutation did not finish: %s" % s.rows("SELECT * FROM system.mutations WHERE NOT is_done"))
+            except AssertionError:
+                raise
+            except Exception as e:
+                raise AssertionError("%s\n%s" % (e, sql)) from e
+
+        as_of = datetime.datetime.fromisoformat(golden["as_of"])
+        label_cutoff = as_of - datetime.timedelta(days=21)
+        analytics_cutoff = as_of.replace(year=as_of.year - 2)
+        key = lambda o: "%s/%s/%s" % (o["tenant_id"], o["channel"], o["channel_order_id"])
+        computed = {
+            "delivery_labels": sorted(key(o) for o in orders if datetime.datetime.fromisoformat(o["purchased_at"]) > label_cutoff),
+            "order_facts": sorted(key(o) for o in orders if datetime.datetime.fromisoformat(o["purchased_at"]) > analytics_cutoff),
+        }
+        computed["order_line_facts"] = computed["order_facts"]
+        for name, want in computed.items():
+            self.assertEqual(golden["remaining"][name], want, "18.16's kept %s, and the period's" % name)
+        self.assertTrue(any(o["purchased_at"] == label_cutoff.strftime("%Y-%m-%d %H:%M:%S") for o in orders),
+                        "the fixture has a label at the cutoff's second")
+        for name, want in golden["remaining"].items():
+            with self.subTest(table=name):
+                if name == "accounting_postings":
+                    got = [r["k"] for r in s.rows("SELECT tenant_id || '/' || channel_order_id AS k FROM %s" % table(name))]
+                    want = [k.split("/")[0] + "/" + k.split("/")[2] for k in want]
+                else:
+                    got = [r["k"] for r in s.rows("SELECT DISTINCT tenant_id || '/' || toString(channel) || '/' || channel_order_id AS k FROM %s"
+                                                  % table(name))]
+                self.assertEqual(sorted(got), sorted(want))
+        self.assertEqual(s.one("SELECT count() AS n FROM %s" % table("order_line_facts"))["n"], 2 * len(computed["order_facts"]))
 
 
 def sorted_rows(s):
