@@ -366,11 +366,11 @@ def chunks(rows, partition, most=45):
 
 
 class RetentionTest(unittest.TestCase):
-    """The purger's SQL, captured on 18.16, on a current ClickHouse: the same
-    rows remain, and labels and facts exactly as their periods say, to the
-    second."""
+    """The purger's and offboarding's SQL, captured on 18.16, on a current
+    ClickHouse: the same rows remain, labels and facts exactly as their
+    periods say, to the second, and none of an offboarded tenant's."""
 
-    def test_a_purge_pass_keeps_the_same_rows(self):
+    def test_a_purge_pass_then_an_offboarding_keep_the_same_rows(self):
         with open(PURGE_SQL) as f:
             golden = json.load(f)
         s = Server()
@@ -398,25 +398,7 @@ class RetentionTest(unittest.TestCase):
                                                       "last_financial_event_at": o["last_financial_event_at"],
                                                       "channel_order_id": o["channel_order_id"]} for o in chunk])
 
-        for stmt in golden["statements"]:
-            sql = render(stmt, p)
-            try:
-                if re.match(r"(?i)^\s*SELECT\b", sql):
-                    s.rows(sql)
-                    continue
-                s.exec(sql)
-                # The purger waits for its mutation (clickhousedb.WaitForMutations).
-                for _ in range(600):
-                    if s.one("SELECT count() AS n FROM system.mutations WHERE NOT is_done")["n"] == 0:
-                        break
-                    time.sleep(0.05)
-                else:
-                    self.fail("a mutation did not finish: %s" % s.rows("SELECT * FROM system.mutations WHERE NOT is_done"))
-            except AssertionError:
-                raise
-            except Exception as e:
-                raise AssertionError("%s\n%s" % (e, sql)) from e
-
+        run_statements(self, s, p, golden["statements"])
         as_of = datetime.datetime.fromisoformat(golden["as_of"])
         label_cutoff = as_of - datetime.timedelta(days=21)
         analytics_cutoff = as_of.replace(year=as_of.year - 2)
@@ -430,17 +412,50 @@ class RetentionTest(unittest.TestCase):
             self.assertEqual(golden["remaining"][name], want, "18.16's kept %s, and the period's" % name)
         self.assertTrue(any(o["purchased_at"] == label_cutoff.strftime("%Y-%m-%d %H:%M:%S") for o in orders),
                         "the fixture has a label at the cutoff's second")
-        for name, want in golden["remaining"].items():
+        self.assertRemain(s, table, golden["remaining"])
+        self.assertEqual(s.one("SELECT count() AS n FROM %s" % table("order_line_facts"))["n"], 2 * len(computed["order_facts"]))
+
+        # Offboarding one of the two tenants, after the pass: none of its
+        # rows remain, every row of the other does.
+        run_statements(self, s, p, golden["offboard_statements"])
+        gone = golden["offboarded"]
+        for name, want in golden["remaining_after_offboard"].items():
+            self.assertEqual(want, [k for k in golden["remaining"][name] if not k.startswith(gone + "/")],
+                             "18.16 kept %s after offboarding" % name)
+        self.assertRemain(s, table, golden["remaining_after_offboard"])
+
+    def assertRemain(self, s, table, remaining):
+        for name, want in remaining.items():
             with self.subTest(table=name):
-                if name == "accounting_postings":
+                if name == "accounting_postings":  # no channel column
                     got = [r["k"] for r in s.rows("SELECT tenant_id || '/' || channel_order_id AS k FROM %s" % table(name))]
                     want = [k.split("/")[0] + "/" + k.split("/")[2] for k in want]
                 else:
-                    got = [r["k"] for r in s.rows("SELECT DISTINCT tenant_id || '/' || toString(channel) || '/' || channel_order_id AS k FROM %s"
-                                                  % table(name))]
+                    got = [r["k"] for r in s.rows(
+                        "SELECT DISTINCT tenant_id || '/' || toString(channel) || '/' || channel_order_id AS k FROM %s" % table(name))]
                 self.assertEqual(sorted(got), sorted(want))
-        self.assertEqual(s.one("SELECT count() AS n FROM %s" % table("order_line_facts"))["n"], 2 * len(computed["order_facts"]))
 
+
+def run_statements(test, s, p, statements):
+    """Each statement as the purger runs it: reads read, and each ALTER waited
+    for until its mutation is done (clickhousedb.WaitForMutations)."""
+    for stmt in statements:
+        sql = render(stmt, p)
+        try:
+            if re.match(r"(?i)^\s*SELECT\b", sql):
+                s.rows(sql)
+                continue
+            s.exec(sql)
+            for _ in range(600):
+                if s.one("SELECT count() AS n FROM system.mutations WHERE NOT is_done")["n"] == 0:
+                    break
+                time.sleep(0.05)
+            else:
+                test.fail("a mutation did not finish: %s" % s.rows("SELECT * FROM system.mutations WHERE NOT is_done"))
+        except AssertionError:
+            raise
+        except Exception as e:
+            raise AssertionError("%s\n%s" % (e, sql)) from e
 
 def sorted_rows(s):
     lines = s.rstrip("\n").split("\n")
