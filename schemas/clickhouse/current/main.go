@@ -1,9 +1,10 @@
 // Command current prints, as JSON, the SQL that orderflow runs on ClickHouse
 // for the given database names: every migration's statements in order,
-// every sample query, and the database of every table. The current-ClickHouse test (test_current_clickhouse.py
-// beside this file) runs them on PyPI's chdb, an in-process build of a
-// current ClickHouse, where no Go driver can reach: the stack's server is
-// ClickHouse 18.16. A test tool, not part of the orderflow binary:
+// every sample query, and the database of every table. The current-ClickHouse
+// test (test_current_clickhouse.py beside this file) runs them on PyPI's
+// chdb, an in-process build of a current ClickHouse, where no Go driver can
+// reach: the stack's server is ClickHouse 18.16. A test tool, not part of the
+// orderflow binary:
 //
 //	go run ./schemas/clickhouse/current --database db --restricted-database rdb
 //

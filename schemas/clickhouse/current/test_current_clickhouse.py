@@ -7,7 +7,10 @@ prints (go run ./schemas/clickhouse/current): every migration in order, as
 worker/migrate runs it (a table rebuild's RENAME and INSERT, and ADD COLUMN
 IF NOT EXISTS, its own way), then every sample query on the fixture the Go
 test TestShippedQueriesRun uses, whose results must be the ones expected on
-18.16. It proves SQL and semantics, not the Go driver (chdb has no server).
+18.16, and the SQL of a retention pass and an offboarding as the purger ran
+them on 18.16 (worker/retention/testdata/current/purge.json), which must keep
+the same rows. It proves SQL and semantics, not the Go driver (chdb has no
+server).
 
 Run by `make test-current` (part of `make test`) with the virtualenv
 deploy/local/chdb.sh makes:
