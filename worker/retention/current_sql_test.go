@@ -56,8 +56,8 @@ func (c *sqlRecorder) QueryRow(ctx context.Context, query string, args ...any) d
 	return c.Conn.QueryRow(ctx, query, args...)
 }
 
-// currentSQL is testdata/current/purge.json: a retention pass's SQL as the
-// purger ran it on ClickHouse 18.16, which
+// currentSQL is testdata/current/purge.json: a retention pass's SQL and an
+// offboarding's as the purger ran them on ClickHouse 18.16, which
 // schemas/clickhouse/current/test_current_clickhouse.py runs on a current
 // ClickHouse on the same orders and checks the same rows remain.
 type currentSQL struct {
@@ -106,6 +106,7 @@ func TestThePurgersSQLIsRecordedForCurrentClickHouse(t *testing.T) {
 	if _, err := f.purger(t, r, nil).Purge(context.Background(), today, false); err != nil {
 		t.Fatal(err)
 	}
+	f.conn = rec.Conn
 	f.model.purge(r, today)
 	if diff := cmp.Diff(f.model.counts(), tableCounts(t, f.conn, f.cfg)); diff != "" {
 		t.Fatalf("rows per table/tenant after the pass (-model +server):\n%s", diff)
