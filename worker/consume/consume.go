@@ -322,20 +322,24 @@ func FromKafka(m kafka.Message) stream.Message {
 // currentGeneration returns the number of rebalances the reader has been
 // through.
 func (c *Consumer) currentGeneration() int64 {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	rebalances, _ := c.readerStats()
-	c.generation += rebalances
-	return c.generation
+	generation, _ := c.readReader()
+	return generation
 }
 
 // queued returns how many fetched messages wait in the reader's queue.
 func (c *Consumer) queued() int64 {
+	_, queued := c.readReader()
+	return queued
+}
+
+// readReader reads the reader's counters once: the rebalances are added to
+// the generation (they are read-and-reset, so never dropped).
+func (c *Consumer) readReader() (generation, queued int64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	rebalances, queued := c.readerStats()
-	c.generation += rebalances // read-and-reset: never dropped
-	return queued
+	c.generation += rebalances
+	return c.generation, queued
 }
 
 // Commit commits the batch's offsets: for each partition, past the last message of

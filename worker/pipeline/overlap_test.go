@@ -54,6 +54,21 @@ func (s *scriptedSource) Fetch(ctx context.Context) (stream.Batch, error) {
 	return stream.Batch{ID: id, Messages: b}, nil
 }
 
+// waitCommits waits until n batches are committed or the timeout passes; the
+// test then checks what was committed.
+func (s *scriptedSource) waitCommits(n int, timeout time.Duration) {
+	deadline := time.Now().Add(timeout)
+	for {
+		s.mu.Lock()
+		got := len(s.committed)
+		s.mu.Unlock()
+		if got >= n || time.Now().After(deadline) {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 func (s *scriptedSource) Commit(_ context.Context, batch stream.Batch) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -154,16 +169,7 @@ func TestWriteOverlapsTheNextBatchAndCommitsInOrder(t *testing.T) {
 		t.Fatalf("%d commits before the first write finished", early)
 	}
 	close(sink.release)
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		src.mu.Lock()
-		n := len(src.committed)
-		src.mu.Unlock()
-		if n == 4 || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	src.waitCommits(4, 10*time.Second)
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatalf("Run: %v", err)
@@ -302,16 +308,7 @@ func TestMinWriteIntervalSpacesTheWrites(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- p.Run(ctx) }()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		src.mu.Lock()
-		n := len(src.committed)
-		src.mu.Unlock()
-		if n == 4 || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	src.waitCommits(4, 10*time.Second)
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatalf("Run: %v", err)
