@@ -59,7 +59,9 @@ func TestClusterThreeWorkersAndARestartedReplicaLoseNothing(t *testing.T) {
 	for range 3 {
 		cfg := e.config(t)
 		cfg.Metrics.Listen = freeAddr(t)
-		go func() { done <- runWorker(ctx, cfg, nil, telemetry.NewRegistry(), slog.New(slog.NewTextHandler(io.Discard, nil))) }()
+		go func() {
+			done <- runWorker(ctx, cfg, nil, telemetry.NewRegistry(), slog.New(slog.NewTextHandler(io.Discard, nil)))
+		}()
 	}
 	// The stream: a first part while the workers join, the rest paced, the
 	// replica stopped as it starts. The same configuration made again gives
