@@ -157,6 +157,32 @@ func (c *Cluster) Replicas() []Replica {
 	return out
 }
 
+// SyncReplicas waits until every replica has fetched what the others were
+// written (SYSTEM SYNC REPLICA on each replicated table of the databases, on
+// every server): a read through a Distributed table may go to any replica of
+// a shard, and a count taken on one replica to check a purge or a total must
+// see what was written to the other.
+func (c *Cluster) SyncReplicas(ctx context.Context, databases ...string) error {
+	for _, r := range c.Replicas() {
+		var tables []string
+		err := EachRow(ctx, r.Conn, func(rows driver.Rows) error {
+			var name string
+			err := rows.Scan(&name)
+			tables = append(tables, name)
+			return err
+		}, "SELECT concat(database, '.', name) FROM system.tables WHERE has(?, database) AND engine LIKE 'Replicated%'", databases)
+		if err != nil {
+			return fmt.Errorf("clickhouse: listing the replicated tables on %s: %w", r.Addr, err)
+		}
+		for _, table := range tables {
+			if err := r.Conn.Exec(ctx, "SYSTEM SYNC REPLICA "+table); err != nil {
+				return fmt.Errorf("clickhouse: SYSTEM SYNC REPLICA %s on %s: %w", table, r.Addr, err)
+			}
+		}
+	}
+	return nil
+}
+
 // Close closes every connection.
 func (c *Cluster) Close() error {
 	var errs []error

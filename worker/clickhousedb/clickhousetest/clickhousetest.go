@@ -138,29 +138,13 @@ func ClusterMigrated(t testing.TB) (config.ClickHouse, driver.Conn, *clickhoused
 	return cfg, conn, cluster
 }
 
-// SyncReplicas waits until every replica of cfg's cluster has fetched what
-// the others were written (SYSTEM SYNC REPLICA on each replicated table of
-// the two databases, on every server): a read through a Distributed table may
-// go to any replica of a shard.
+// SyncReplicas waits until every replica of the cluster has what the others
+// were written to cfg's two databases (clickhousedb.Cluster.SyncReplicas).
 func SyncReplicas(t testing.TB, cfg config.ClickHouse, cluster *clickhousedb.Cluster) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	for _, r := range cluster.Replicas() {
-		var tables []string
-		err := clickhousedb.EachRow(ctx, r.Conn, func(rows driver.Rows) error {
-			var name string
-			err := rows.Scan(&name)
-			tables = append(tables, name)
-			return err
-		}, "SELECT concat(database, '.', name) FROM system.tables WHERE database IN (?, ?) AND engine LIKE 'Replicated%'", cfg.Database, cfg.RestrictedDatabase)
-		if err != nil {
-			t.Fatalf("%s: listing the replicated tables: %v", r.Addr, err)
-		}
-		for _, table := range tables {
-			if err := r.Conn.Exec(ctx, "SYSTEM SYNC REPLICA "+table); err != nil {
-				t.Fatalf("%s: SYSTEM SYNC REPLICA %s: %v", r.Addr, table, err)
-			}
-		}
+	if err := cluster.SyncReplicas(ctx, cfg.Database, cfg.RestrictedDatabase); err != nil {
+		t.Fatal(err)
 	}
 }
