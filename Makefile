@@ -26,7 +26,12 @@ CLUSTER_TESTS := ^TestCluster
 TLS ?= 0
 # CLUSTER=1 (make up CLUSTER=1): the local ClickHouse cluster too (make cluster-up).
 CLUSTER ?= 0
-STACK_ENV = set -a; source "$(STACK_DIR)/env"; $(if $(filter 1,$(TLS)),source "$(STACK_DIR)/tls.env";) set +a
+STACK_ENV = set -a; source "$(STACK_DIR)/env"; $(if $(filter 1,$(TLS)),source "$(STACK_DIR)/tls.env";) $(if $(filter 1,$(CLUSTER)),$(CLUSTER_ENV);) set +a
+# With CLUSTER=1 orderflow's commands (make demo CLUSTER=1) run in cluster mode on the
+# local cluster, reached through its servers' addresses.
+CLUSTER_ENV = source "$(STACK_DIR)/cluster.env"; \
+	ORDERFLOW_CLICKHOUSE_ADDR="$$ORDERFLOW_TEST_CLICKHOUSE_CLUSTER_SHARD_1,$$ORDERFLOW_TEST_CLICKHOUSE_CLUSTER_SHARD_2"; \
+	ORDERFLOW_CLICKHOUSE_CLUSTER="$$ORDERFLOW_TEST_CLICKHOUSE_CLUSTER"
 
 .PHONY: help
 help: ## list the targets

@@ -79,7 +79,7 @@ func openCurrentSchema(ctx context.Context, cfg config.Config, log *slog.Logger)
 
 // newPurger builds the retention engine; shredder is nil except for
 // offboarding, lease nil for dry runs and offboarding (newPurgeLease).
-func newPurger(cfg config.Config, conn driver.Conn, shredder retention.KeyShredder, lease retention.Lease, reg prometheus.Registerer, log *slog.Logger) (*retention.Purger, error) {
+func newPurger(cfg config.Config, conn *clickHouse, shredder retention.KeyShredder, lease retention.Lease, reg prometheus.Registerer, log *slog.Logger) (*retention.Purger, error) {
 	return retention.New(retention.Config{
 		Conn: conn, Database: cfg.ClickHouse.Database, RestrictedDatabase: cfg.ClickHouse.RestrictedDatabase,
 		Retention: cfg.Retention, MutationTimeout: cfg.ClickHouse.MutationTimeout,

@@ -18,6 +18,7 @@ import (
 
 	schema "github.com/orderflow/orderflow/schemas/clickhouse"
 	"github.com/orderflow/orderflow/worker/channel"
+	"github.com/orderflow/orderflow/worker/clickhousedb"
 	"github.com/orderflow/orderflow/worker/config"
 	"github.com/orderflow/orderflow/worker/demo"
 	"github.com/orderflow/orderflow/worker/order"
@@ -73,8 +74,8 @@ func demoConfig(cfg config.Config, o demo.Config, logins roleLogins, progress io
 	o.Dispatcher = func(ctx context.Context, cfg config.Config, reg *prometheus.Registry) error {
 		return runDispatcher(ctx, logins.as(roleDispatcher, cfg), withBuildInfo(reg), quiet)
 	}
-	o.NewPurger = func(cfg config.Config, conn driver.Conn, reg *prometheus.Registry) (demo.Purger, error) {
-		return newPurger(logins.as(rolePurger, cfg), conn, nil, nil, withBuildInfo(reg), quiet)
+	o.NewPurger = func(cfg config.Config, conn driver.Conn, cluster *clickhousedb.Cluster, reg *prometheus.Registry) (demo.Purger, error) {
+		return newPurger(logins.as(rolePurger, cfg), &clickHouse{Conn: conn, cluster: cluster}, nil, nil, withBuildInfo(reg), quiet)
 	}
 	return o
 }
