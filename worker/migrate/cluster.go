@@ -75,7 +75,20 @@ func (m *Migrator) execOnCluster(ctx context.Context, stmt string) error {
 		if local != t {
 			shard = "{shard}"
 		}
-		args := []string{"'" + ZooKeeperRoot + shard + "/" + local.String() + "'", "'{replica}'"}
+		path := ZooKeeperRoot + shard + "/" + local.String()
+		if base, isNew, spare := schema.RebuildOf(t.name); spare && isNew {
+			// A replicated table keeps its ZooKeeper path when renamed: once
+			// another migrator has swapped this spare in, the table holds
+			// the path, and creating the spare again would claim it twice.
+			engine, _, err := m.engine(ctx, m.local(tableName{t.db, base}))
+			if err != nil {
+				return err
+			}
+			if strings.Contains(engine, "'"+path+"'") {
+				return nil
+			}
+		}
+		args := []string{"'" + path + "'", "'{replica}'"}
 		if s[5] != "" {
 			args = append(args, s[5])
 		}

@@ -1,6 +1,9 @@
 package migrate_test
 
 import (
+	"fmt"
+	"sync"
+
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"context"
@@ -81,5 +84,47 @@ func TestClusterMigrationsMakeReplicatedShardsAndDistributedTables(t *testing.T)
 	}
 	if err := single.CheckTables(ctx); err == nil || !strings.Contains(err.Error(), "set clickhouse.cluster") {
 		t.Fatalf("a single-server migrator's CheckTables on the clustered schema = %v, want a refusal naming clickhouse.cluster", err)
+	}
+}
+
+// Two migrators started at once on the cluster (a deploy Job run twice) both
+// finish, each version is recorded once, and every server has the schema.
+func TestClusterTwoMigratorsAtOnce(t *testing.T) {
+	cfg, _ := clickhousetest.ClusterConfig(t)
+	conn := clickhousetest.Open(t, cfg)
+	cluster := clickhousetest.OpenCluster(t, cfg, conn)
+	clickhousetest.DropAtCleanup(t, conn, cfg)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+
+	var wg sync.WaitGroup
+	errs := make([]error, 2)
+	for i := range errs {
+		c := clickhousetest.Open(t, cfg) // as two processes would
+		m, err := migrate.New(migrate.Config{Conn: c, Cluster: cluster, Database: cfg.Database, RestrictedDatabase: cfg.RestrictedDatabase,
+			AppliedBy: fmt.Sprintf("migrator-%d", i)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		wg.Go(func() { _, errs[i] = m.Up(ctx) })
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("migrator %d: %v", i, err)
+		}
+	}
+	all, _ := schema.All()
+	for _, r := range cluster.Replicas() {
+		if got := clickhousetest.Count(t, r.Conn, "SELECT count() FROM "+cfg.Database+".schema_migrations FINAL"); got != uint64(len(all)) {
+			t.Errorf("%s: the version table shows %d rows under FINAL, want %d", r.Addr, got, len(all))
+		}
+	}
+	m, err := migrate.New(migrate.Config{Conn: conn, Cluster: cluster, Database: cfg.Database, RestrictedDatabase: cfg.RestrictedDatabase})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.CheckTables(ctx); err != nil {
+		t.Error(err)
 	}
 }

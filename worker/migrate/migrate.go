@@ -112,6 +112,16 @@ func (m *Migrator) Up(ctx context.Context) ([]schema.Migration, error) {
 		m.log.Info("migration applied", "version", mig.Version, "name", mig.Name, "duration", time.Since(start))
 		done = append(done, mig)
 	}
+	if m.cfg.Cluster != nil && len(done) > 0 {
+		// Every server's replica of the version table has the versions
+		// before Up returns: a worker started next checks them wherever it
+		// connects.
+		for _, r := range m.cfg.Cluster.Replicas() {
+			if err := r.Conn.Exec(ctx, "SYSTEM SYNC REPLICA "+m.versionTable()); err != nil {
+				return done, fmt.Errorf("migrate: waiting for %s to replicate the versions: %w", r.Addr, err)
+			}
+		}
+	}
 	return done, nil
 }
 
