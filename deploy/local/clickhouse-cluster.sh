@@ -121,43 +121,7 @@ $(replica_xml 3)
     </distributed_ddl>
 </yandex>
 XML
-  cat >"$dir/users.xml" <<'XML'
-<?xml version="1.0"?>
-<!-- Written by deploy/local/clickhouse-cluster.sh. Local stack only: the default user has
-     no password and is reachable from loopback alone (the servers query each other as it). -->
-<yandex>
-    <profiles>
-        <default>
-            <max_memory_usage>2000000000</max_memory_usage>
-            <use_uncompressed_cache>0</use_uncompressed_cache>
-            <load_balancing>random</load_balancing>
-        </default>
-    </profiles>
-    <users>
-        <default>
-            <password></password>
-            <networks>
-                <ip>127.0.0.1</ip>
-                <ip>::1</ip>
-            </networks>
-            <profile>default</profile>
-            <quota>default</quota>
-        </default>
-    </users>
-    <quotas>
-        <default>
-            <interval>
-                <duration>3600</duration>
-                <queries>0</queries>
-                <errors>0</errors>
-                <result_rows>0</result_rows>
-                <read_rows>0</read_rows>
-                <execution_time>0</execution_time>
-            </interval>
-        </default>
-    </quotas>
-</yandex>
-XML
+  write_default_users "$dir/users.xml" deploy/local/clickhouse-cluster.sh
   # orderflow's users, one per role, as on the stack's server (clickhouse.sh).
   cp "$users_xml" "$dir/users.d/orderflow.xml.tmp"
   mv "$dir/users.d/orderflow.xml.tmp" "$dir/users.d/orderflow.xml"

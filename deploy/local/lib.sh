@@ -139,3 +139,46 @@ service_main() {
     *) echo "usage: $0 start|stop|status" >&2; exit 2 ;;
   esac
 }
+
+# write_default_users FILE WRITER writes a ClickHouse server's users.xml for the local
+# stack: the default user, no password, reachable from loopback alone (the cluster's
+# servers query each other as it). WRITER names the script, for the file's comment.
+write_default_users() {
+  cat >"$1" <<XML
+<?xml version="1.0"?>
+<!-- Written by $2. Local stack only: the default user has no password and is
+     reachable from loopback alone. -->
+<yandex>
+    <profiles>
+        <default>
+            <max_memory_usage>2000000000</max_memory_usage>
+            <use_uncompressed_cache>0</use_uncompressed_cache>
+            <load_balancing>random</load_balancing>
+        </default>
+    </profiles>
+    <users>
+        <default>
+            <password></password>
+            <networks>
+                <ip>127.0.0.1</ip>
+                <ip>::1</ip>
+            </networks>
+            <profile>default</profile>
+            <quota>default</quota>
+        </default>
+    </users>
+    <quotas>
+        <default>
+            <interval>
+                <duration>3600</duration>
+                <queries>0</queries>
+                <errors>0</errors>
+                <result_rows>0</result_rows>
+                <read_rows>0</read_rows>
+                <execution_time>0</execution_time>
+            </interval>
+        </default>
+    </quotas>
+</yandex>
+XML
+}

@@ -2,7 +2,6 @@ package migrate_test
 
 import (
 	"fmt"
-	"sync"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
@@ -97,23 +96,14 @@ func TestClusterTwoMigratorsAtOnce(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 
-	var wg sync.WaitGroup
-	errs := make([]error, 2)
-	for i := range errs {
-		c := clickhousetest.Open(t, cfg) // as two processes would
-		m, err := migrate.New(migrate.Config{Conn: c, Cluster: cluster, Database: cfg.Database, RestrictedDatabase: cfg.RestrictedDatabase,
-			AppliedBy: fmt.Sprintf("migrator-%d", i)})
+	upAtOnce(t, ctx, 2, func(i int) *migrate.Migrator {
+		m, err := migrate.New(migrate.Config{Conn: clickhousetest.Open(t, cfg), Cluster: cluster, // as two processes would
+			Database: cfg.Database, RestrictedDatabase: cfg.RestrictedDatabase, AppliedBy: fmt.Sprintf("migrator-%d", i)})
 		if err != nil {
 			t.Fatal(err)
 		}
-		wg.Go(func() { _, errs[i] = m.Up(ctx) })
-	}
-	wg.Wait()
-	for i, err := range errs {
-		if err != nil {
-			t.Errorf("migrator %d: %v", i, err)
-		}
-	}
+		return m
+	})
 	all, _ := schema.All()
 	for _, r := range cluster.Replicas() {
 		if got := clickhousetest.Count(t, r.Conn, "SELECT count() FROM "+cfg.Database+".schema_migrations FINAL"); got != uint64(len(all)) {
