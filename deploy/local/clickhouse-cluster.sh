@@ -116,8 +116,14 @@ $(replica_xml 3)
         <replica>ch$n</replica>
     </macros>
     <!-- CREATE/ALTER/DROP ... ON CLUSTER: queued in ZooKeeper, run by every server. -->
+    <!-- ON CLUSTER tasks. Tests run hundreds an hour: keep the queue short (the default
+         keeps a week and 1,000 of them), so that ZooKeeper's snapshot stays small and
+         it starts in a second. -->
     <distributed_ddl>
         <path>/clickhouse/task_queue/ddl</path>
+        <cleanup_delay_period>60</cleanup_delay_period>
+        <task_max_lifetime>3600</task_max_lifetime>
+        <max_tasks_in_queue>300</max_tasks_in_queue>
     </distributed_ddl>
 </yandex>
 XML

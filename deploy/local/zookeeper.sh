@@ -10,9 +10,11 @@ pidfile="$dir/zookeeper.pid"
 marker="$dir/zoo.cfg"
 java_dir=/usr/share/java
 
-# healthy: ZooKeeper answers its four-letter "ruok" with "imok" (zoo.cfg allows it).
+# healthy: ZooKeeper serves: its four-letter "srvr" names its mode (zoo.cfg allows it).
+# "ruok" answers "imok" as soon as the process listens, before the data tree is loaded,
+# and a ClickHouse server started then fails to load its replicated tables.
 healthy() {
-  [[ $( (exec 3<>"/dev/tcp/127.0.0.1/$ZOOKEEPER_PORT" && printf ruok >&3 && timeout 2 cat <&3) 2>/dev/null) == imok ]]
+  [[ $( (exec 3<>"/dev/tcp/127.0.0.1/$ZOOKEEPER_PORT" && printf srvr >&3 && timeout 2 cat <&3) 2>/dev/null) == *"Mode: "* ]]
 }
 
 write_config() {
