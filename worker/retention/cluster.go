@@ -28,7 +28,8 @@ import (
 // written to one copy after the statement, would otherwise be reported gone.
 // So before each statement the purger reads every server's newest mutation
 // (a server it cannot reach fails the action there, before anything is
-// deleted), and after it waits on each server (the mutation listed there and
+// deleted: an ON CLUSTER statement would wait distributed_ddl_task_timeout,
+// 180 s, for a server that is down, and fail all the same), and after it waits on each server (the mutation listed there and
 // finished, or for a drop the replication log pulled past the drop and no
 // drop left in its queue), then counts what the statement was to remove on
 // each server's own table (verifyDeleted): a server holding some, or one
