@@ -81,7 +81,7 @@ func openCurrentSchema(ctx context.Context, cfg config.Config, log *slog.Logger)
 // offboarding, lease nil for dry runs and offboarding (newPurgeLease).
 func newPurger(cfg config.Config, conn *clickHouse, shredder retention.KeyShredder, lease retention.Lease, reg prometheus.Registerer, log *slog.Logger) (*retention.Purger, error) {
 	return retention.New(retention.Config{
-		Conn: conn, Database: cfg.ClickHouse.Database, RestrictedDatabase: cfg.ClickHouse.RestrictedDatabase,
+		Conn: conn, Cluster: conn.cluster, Database: cfg.ClickHouse.Database, RestrictedDatabase: cfg.ClickHouse.RestrictedDatabase,
 		Retention: cfg.Retention, MutationTimeout: cfg.ClickHouse.MutationTimeout,
 		Shredder: shredder, Lease: lease, Registerer: reg, Logger: log,
 		Offboarding: retention.OffboardConfig{AckTimeout: cfg.Offboarding.AckTimeout, LiveWithin: cfg.Offboarding.LiveWithin},
