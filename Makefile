@@ -19,6 +19,8 @@ E2E_PKGS := ./worker/cmd/orderflow/ ./worker/retention/
 # The tests against the local ClickHouse cluster (make cluster-up) are named TestCluster*:
 # make test-cluster runs them, with the cluster's addresses from .stack/cluster.env.
 CLUSTER_TESTS := ^TestCluster
+# The packages that have some: the others need not be built for them.
+CLUSTER_PKGS = $(sort $(dir $(shell grep -rl --include='*_test.go' '^func TestCluster' .)))
 
 # TLS=1 (make demo TLS=1): orderflow's own connections go to the stack's TLS listeners
 # (Kafka SASL_SSL with a client certificate, ClickHouse's secure port, Vault HTTPS), which
@@ -91,7 +93,7 @@ test-e2e: up ## the end-to-end tests: couriers and books under faults, seven yea
 # One package at a time (-p 1): some stop and start the cluster's servers, and every ON
 # CLUSTER statement of another package would wait for the stopped one.
 test-cluster: up cluster-up ## the tests against the local ClickHouse cluster (TestCluster*), with the stack and the cluster started
-	set -a; source "$(STACK_DIR)/env"; source "$(STACK_DIR)/cluster.env"; set +a; go test $(TEST_FLAGS) -p 1 -run '$(CLUSTER_TESTS)' ./...
+	set -a; source "$(STACK_DIR)/env"; source "$(STACK_DIR)/cluster.env"; set +a; go test $(TEST_FLAGS) -p 1 -run '$(CLUSTER_TESTS)' $(CLUSTER_PKGS)
 
 .PHONY: test-short
 test-short: ## unit tests only: integration tests skip without the stack (CI never skips)

@@ -182,7 +182,6 @@ type Writer struct {
 type target struct {
 	conn    driver.Conn
 	queries [numTables]string // INSERT INTO db.table (columns...)
-	tables  [numTables]string // db.table, for errors
 	shard   int               // shard_num; 0 outside cluster mode
 }
 
@@ -228,8 +227,7 @@ func New(cfg Config) (*Writer, error) {
 func (w *Writer) target(conn driver.Conn, shard int, suffix string) target {
 	tg := target{conn: conn, shard: shard}
 	for t := range numTables {
-		tg.tables[t] = w.dbs[t] + "." + t.String() + suffix
-		tg.queries[t] = "INSERT INTO " + tg.tables[t] + " (" + strings.Join(columnNames[t], ", ") + ")"
+		tg.queries[t] = "INSERT INTO " + w.dbs[t] + "." + t.String() + suffix + " (" + strings.Join(columnNames[t], ", ") + ")"
 	}
 	return tg
 }

@@ -64,7 +64,7 @@ func (m *Migrator) swapTables(ctx context.Context, stmt string, t, old, renamed,
 	case err != nil:
 		return err
 	case !exists:
-		return m.cfg.Conn.Exec(ctx, "RENAME TABLE "+renamed.String()+" TO "+t.String())
+		return m.cfg.Conn.Exec(ctx, "RENAME TABLE "+renamed.String()+" TO "+t.String()+m.onCluster())
 	case engine == newEngine:
 		return nil
 	}
