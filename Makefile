@@ -90,10 +90,10 @@ test-e2e: up ## the end-to-end tests: couriers and books under faults, seven yea
 	set -a; source "$(STACK_DIR)/env"; set +a; go test $(TEST_FLAGS) -run '$(E2E_TESTS)' $(E2E_PKGS)
 
 .PHONY: test-cluster
-# One package at a time (-p 1): some stop and start the cluster's servers, and every ON
-# CLUSTER statement of another package would wait for the stopped one.
+# TEST_FLAGS' -p 1 matters here: some tests stop and start the cluster's servers, and
+# every ON CLUSTER statement of a package run beside them would wait for the stopped one.
 test-cluster: up cluster-up ## the tests against the local ClickHouse cluster (TestCluster*), with the stack and the cluster started
-	set -a; source "$(STACK_DIR)/env"; source "$(STACK_DIR)/cluster.env"; set +a; go test $(TEST_FLAGS) -p 1 -run '$(CLUSTER_TESTS)' $(CLUSTER_PKGS)
+	set -a; source "$(STACK_DIR)/env"; source "$(STACK_DIR)/cluster.env"; set +a; go test $(TEST_FLAGS) -run '$(CLUSTER_TESTS)' $(CLUSTER_PKGS)
 
 .PHONY: test-short
 test-short: ## unit tests only: integration tests skip without the stack (CI never skips)
