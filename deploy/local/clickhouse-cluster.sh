@@ -69,22 +69,7 @@ write_config() {
     <!-- Replicas fetch parts from each other here; they announce this host. -->
     <interserver_http_port>$(interserver_port "$n")</interserver_http_port>
     <interserver_http_host>127.0.0.1</interserver_http_host>
-    <max_connections>256</max_connections>
-    <keep_alive_timeout>3</keep_alive_timeout>
-    <max_concurrent_queries>100</max_concurrent_queries>
-    <!-- Modest caches: three servers more on a 2-core machine shared with the tests. -->
-    <uncompressed_cache_size>268435456</uncompressed_cache_size>
-    <mark_cache_size>268435456</mark_cache_size>
-    <path>$dir/data/</path>
-    <tmp_path>$dir/tmp/</tmp_path>
-    <user_files_path>$dir/user_files/</user_files_path>
-    <format_schema_path>$dir/format_schemas/</format_schema_path>
-    <users_config>$dir/users.xml</users_config>
-    <default_profile>default</default_profile>
-    <default_database>default</default_database>
-    <timezone>UTC</timezone>
-    <mlock_executable>false</mlock_executable>
-    <builtin_dictionaries_reload_interval>3600</builtin_dictionaries_reload_interval>
+$(server_basics "$dir")
     <max_session_timeout>3600</max_session_timeout>
     <default_session_timeout>60</default_session_timeout>
     <zookeeper>

@@ -182,3 +182,27 @@ write_default_users() {
 </yandex>
 XML
 }
+
+# server_basics DIR prints the elements of a local ClickHouse server's config.xml that
+# every local server shares: limits, modest caches (the servers share a 2-core machine
+# with the tests), and its directories under DIR.
+server_basics() {
+  local dir=$1
+  cat <<XML
+    <max_connections>256</max_connections>
+    <keep_alive_timeout>3</keep_alive_timeout>
+    <max_concurrent_queries>100</max_concurrent_queries>
+    <uncompressed_cache_size>268435456</uncompressed_cache_size>
+    <mark_cache_size>268435456</mark_cache_size>
+    <path>$dir/data/</path>
+    <tmp_path>$dir/tmp/</tmp_path>
+    <user_files_path>$dir/user_files/</user_files_path>
+    <format_schema_path>$dir/format_schemas/</format_schema_path>
+    <users_config>$dir/users.xml</users_config>
+    <default_profile>default</default_profile>
+    <default_database>default</default_database>
+    <timezone>UTC</timezone>
+    <mlock_executable>false</mlock_executable>
+    <builtin_dictionaries_reload_interval>3600</builtin_dictionaries_reload_interval>
+XML
+}

@@ -19,8 +19,6 @@ import (
 	"github.com/orderflow/orderflow/worker/clickhousedb/clickhousetest"
 	"github.com/orderflow/orderflow/worker/retention"
 	"github.com/orderflow/orderflow/worker/telemetry/telemetrytest"
-	"github.com/orderflow/orderflow/worker/transit"
-	"github.com/orderflow/orderflow/worker/transit/transittest"
 )
 
 // The cluster tests run the single server's scenarios on the local cluster
@@ -118,21 +116,7 @@ func checkEveryReplica(t *testing.T, f *fixture) {
 func TestClusterPurgeAndOffboardActOnEveryReplica(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	vault := transittest.NewClient(t, transit.Config{})
-	tenants := twoTenants("clu")
-	t.Cleanup(func() {
-		for _, tenant := range tenants {
-			_ = vault.DestroyTenantKeys(context.Background(), tenant)
-		}
-	})
-	secrets := map[string]string{}
-	for _, tenant := range tenants {
-		ct, err := vault.Encrypt(ctx, tenant, [][]byte{[]byte("Ann Example, 1 High Street, Leeds LS1 1AA")})
-		if err != nil {
-			t.Fatal(err)
-		}
-		secrets[tenant] = ct[0]
-	}
+	vault, tenants, secrets := tenantsWithLabels(t, "clu")
 	r := defaultRetention()
 	orders := cutoffSet(tenants[0], r, today)
 	for _, o := range cutoffSet(tenants[1], r, today) {

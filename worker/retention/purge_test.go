@@ -175,15 +175,13 @@ func checkDryRun(t *testing.T, f *fixture, dry retention.Report, before map[stri
 	}
 }
 
-// TestSevenYearsOfOrders follows one data set through time: seven years of
-// orders of two tenants, purged 22 days on (labels only, after a dry run;
-// then with the default periods), one tenant offboarded, and purged again six
-// years on. Every step is checked against the model, and re-run as a no-op.
-func TestSevenYearsOfOrders(t *testing.T) {
-	t.Parallel()
+// tenantsWithLabels returns a Vault client, two tenants named after prefix
+// (their keys destroyed when the test ends) and a label ciphertext of each.
+func tenantsWithLabels(t *testing.T, prefix string) (*transit.Client, [2]string, map[string]string) {
+	t.Helper()
 	ctx := context.Background()
 	vault := transittest.NewClient(t, transit.Config{})
-	tenants := twoTenants("seven")
+	tenants := twoTenants(prefix)
 	t.Cleanup(func() {
 		for _, tenant := range tenants {
 			_ = vault.DestroyTenantKeys(context.Background(), tenant)
@@ -197,6 +195,17 @@ func TestSevenYearsOfOrders(t *testing.T) {
 		}
 		secrets[tenant] = ct[0]
 	}
+	return vault, tenants, secrets
+}
+
+// TestSevenYearsOfOrders follows one data set through time: seven years of
+// orders of two tenants, purged 22 days on (labels only, after a dry run;
+// then with the default periods), one tenant offboarded, and purged again six
+// years on. Every step is checked against the model, and re-run as a no-op.
+func TestSevenYearsOfOrders(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	vault, tenants, secrets := tenantsWithLabels(t, "seven")
 	orders := sevenYearSet(tenants)
 	cfg, conn := clickhousetest.Migrated(t)
 	insertOrders(t, conn, cfg, orders, func(o order) string { return secrets[o.tenant] })
