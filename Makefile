@@ -16,12 +16,24 @@ TEST_FLAGS ?= -race -count=1 -p 1 -timeout 20m
 # after `make test`, so that `make test` stays under ten minutes.
 E2E_TESTS := ^(TestCourierJobsReachTheirCouriersOnce|TestBooksArePostedOnceAndReconcile|TestSevenYearsOfOrders)$$
 E2E_PKGS := ./worker/cmd/orderflow/ ./worker/retention/
+# The tests against the local ClickHouse cluster (make cluster-up) are named TestCluster*:
+# make test-cluster runs them, with the cluster's addresses from .stack/cluster.env.
+CLUSTER_TESTS := ^TestCluster
+# The packages that have some: the others need not be built for them.
+CLUSTER_PKGS = $(sort $(dir $(shell grep -rl --include='*_test.go' '^func TestCluster' .)))
 
 # TLS=1 (make demo TLS=1): orderflow's own connections go to the stack's TLS listeners
 # (Kafka SASL_SSL with a client certificate, ClickHouse's secure port, Vault HTTPS), which
 # always run beside the plaintext ones: .stack/tls.env overrides .stack/env.
 TLS ?= 0
-STACK_ENV = set -a; source "$(STACK_DIR)/env"; $(if $(filter 1,$(TLS)),source "$(STACK_DIR)/tls.env";) set +a
+# CLUSTER=1 (make up CLUSTER=1): the local ClickHouse cluster too (make cluster-up).
+CLUSTER ?= 0
+STACK_ENV = set -a; source "$(STACK_DIR)/env"; $(if $(filter 1,$(TLS)),source "$(STACK_DIR)/tls.env";) $(if $(filter 1,$(CLUSTER)),$(CLUSTER_ENV);) set +a
+# With CLUSTER=1 orderflow's commands (make demo CLUSTER=1) run in cluster mode on the
+# local cluster, reached through its servers' addresses.
+CLUSTER_ENV = source "$(STACK_DIR)/cluster.env"; \
+	ORDERFLOW_CLICKHOUSE_ADDR="$$ORDERFLOW_TEST_CLICKHOUSE_CLUSTER_SHARD_1,$$ORDERFLOW_TEST_CLICKHOUSE_CLUSTER_SHARD_2"; \
+	ORDERFLOW_CLICKHOUSE_CLUSTER="$$ORDERFLOW_TEST_CLICKHOUSE_CLUSTER"
 
 .PHONY: help
 help: ## list the targets
@@ -38,23 +50,50 @@ image: ## build the container image localhost/orderflow:<version> and :latest (F
 .PHONY: up
 up: ## install what is missing and start Kafka, ClickHouse, Vault and Prometheus (their TLS listeners too; TLS=1 says how to use them)
 	deploy/local/stack.sh up
+	$(if $(filter 1,$(CLUSTER)),deploy/local/clickhouse-cluster.sh start)
 	$(if $(filter 1,$(TLS)),@echo "TLS=1: orderflow's own connections go over TLS with: set -a; . $(STACK_DIR)/env; . $(STACK_DIR)/tls.env; set +a (make demo TLS=1 does it)")
 
 .PHONY: down
-down: ## stop the local stack
+down: ## stop the local stack (and the local cluster, if it runs)
 	deploy/local/stack.sh down
+
+.PHONY: cluster-up
+cluster-up: ## start the local ClickHouse cluster: ZooKeeper and three more ClickHouse 18.16 servers, 2 shards (addresses in .stack/cluster.env)
+	deploy/local/install.sh
+	deploy/local/clickhouse-cluster.sh start
+
+.PHONY: cluster-down
+cluster-down: ## stop the local ClickHouse cluster (the stack keeps running)
+	deploy/local/clickhouse-cluster.sh stop
+
+.PHONY: cluster-status
+cluster-status: ## say which of the local cluster's servers run
+	@deploy/local/clickhouse-cluster.sh status || true
 
 .PHONY: stack-status
 stack-status: ## say which of the stack's servers run
 	@deploy/local/stack.sh status || true
 
 .PHONY: test
-test: up ## start the stack if needed, then run every test against it (but test-e2e's)
-	set -a; source "$(STACK_DIR)/env"; set +a; go test $(TEST_FLAGS) -skip '$(E2E_TESTS)' ./...
+test: up ## start the stack if needed, then run every test against it (but test-e2e's and the cluster's), and test-current
+	status=0; set -a; source "$(STACK_DIR)/env"; set +a; go test $(TEST_FLAGS) -skip '$(E2E_TESTS)|$(CLUSTER_TESTS)' ./... || status=$$?; \
+	$(MAKE) --no-print-directory test-current || status=$$?; exit $$status
+
+# The stack's ClickHouse is 18.16 (Debian's); users run current releases. chdb-core embeds
+# a current ClickHouse in Python: deploy/local/chdb.sh makes its virtualenv once per machine.
+.PHONY: test-current
+test-current: ## the migrations and sample queries on a current ClickHouse (chdb-core 26.9, in-process; needs no stack)
+	"$$(deploy/local/chdb.sh)" -m unittest discover -s schemas/clickhouse/current -v
 
 .PHONY: test-e2e
 test-e2e: up ## the end-to-end tests: couriers and books under faults, seven years of retention (.ci/run runs them too)
 	set -a; source "$(STACK_DIR)/env"; set +a; go test $(TEST_FLAGS) -run '$(E2E_TESTS)' $(E2E_PKGS)
+
+.PHONY: test-cluster
+# TEST_FLAGS' -p 1 matters here: some tests stop and start the cluster's servers, and
+# every ON CLUSTER statement of a package run beside them would wait for the stopped one.
+test-cluster: up cluster-up ## the tests against the local ClickHouse cluster (TestCluster*), with the stack and the cluster started
+	set -a; source "$(STACK_DIR)/env"; source "$(STACK_DIR)/cluster.env"; set +a; go test $(TEST_FLAGS) -run '$(CLUSTER_TESTS)' $(CLUSTER_PKGS)
 
 .PHONY: test-short
 test-short: ## unit tests only: integration tests skip without the stack (CI never skips)

@@ -35,6 +35,10 @@ func GrantsSQL(o Options) ([]byte, error) {
 		for _, g := range r.grantLines(o) {
 			fmt.Fprintf(&b, "GRANT %s TO %s;\n", g, role)
 		}
+		if r.ddl() {
+			// Cluster mode (clickhouse.cluster) runs its DDL and deletes ON CLUSTER.
+			fmt.Fprintf(&b, "GRANT CLUSTER ON *.* TO %s;\n", role)
+		}
 		if r.readOnly() {
 			// As in users.xml: no writes, no settings changed, no table
 			// functions, even if a grant is widened by mistake.

@@ -147,15 +147,20 @@ func (r Role) grantLines(o Options) []string {
 	return out
 }
 
-// targets are the GRANT targets of g: db.table for each table, or db.*.
+// targets are the GRANT targets of g: db.table for each table, or db.*. A
+// table sharded in cluster mode (schema.Sharded) is granted with its shards'
+// <table>_local, which the cluster's writer and purger reach directly.
 func (g Grant) targets(o Options) []string {
 	db := o.name(g.Database)
 	if g.Tables == nil {
 		return []string{db + ".*"}
 	}
-	out := make([]string, len(g.Tables))
-	for i, t := range g.Tables {
-		out[i] = db + "." + t
+	out := make([]string, 0, len(g.Tables))
+	for _, t := range g.Tables {
+		out = append(out, db+"."+t)
+		if schema.Sharded(t) {
+			out = append(out, db+"."+schema.Local(t))
+		}
 	}
 	return out
 }

@@ -41,22 +41,7 @@ write_config() {
             <cacheSessions>true</cacheSessions>
         </server>
     </openSSL>
-    <max_connections>256</max_connections>
-    <keep_alive_timeout>3</keep_alive_timeout>
-    <max_concurrent_queries>100</max_concurrent_queries>
-    <!-- Modest caches: the stack shares a 2-core machine with the tests. -->
-    <uncompressed_cache_size>268435456</uncompressed_cache_size>
-    <mark_cache_size>268435456</mark_cache_size>
-    <path>$dir/data/</path>
-    <tmp_path>$dir/tmp/</tmp_path>
-    <user_files_path>$dir/user_files/</user_files_path>
-    <format_schema_path>$dir/format_schemas/</format_schema_path>
-    <users_config>$dir/users.xml</users_config>
-    <default_profile>default</default_profile>
-    <default_database>default</default_database>
-    <timezone>UTC</timezone>
-    <mlock_executable>false</mlock_executable>
-    <builtin_dictionaries_reload_interval>3600</builtin_dictionaries_reload_interval>
+$(server_basics "$dir")
     <!-- Every part written, merged or removed, with its table, partition and rows: the
          bench counts the parts each batch insert creates from it (issue 16). -->
     <part_log>
@@ -68,43 +53,7 @@ write_config() {
     <default_session_timeout>60</default_session_timeout>
 </yandex>
 XML
-  cat >"$dir/users.xml" <<'XML'
-<?xml version="1.0"?>
-<!-- Written by deploy/local/clickhouse.sh. Local stack only: the default user has no
-     password and is reachable from loopback alone. -->
-<yandex>
-    <profiles>
-        <default>
-            <max_memory_usage>2000000000</max_memory_usage>
-            <use_uncompressed_cache>0</use_uncompressed_cache>
-            <load_balancing>random</load_balancing>
-        </default>
-    </profiles>
-    <users>
-        <default>
-            <password></password>
-            <networks>
-                <ip>127.0.0.1</ip>
-                <ip>::1</ip>
-            </networks>
-            <profile>default</profile>
-            <quota>default</quota>
-        </default>
-    </users>
-    <quotas>
-        <default>
-            <interval>
-                <duration>3600</duration>
-                <queries>0</queries>
-                <errors>0</errors>
-                <result_rows>0</result_rows>
-                <read_rows>0</read_rows>
-                <execution_time>0</execution_time>
-            </interval>
-        </default>
-    </quotas>
-</yandex>
-XML
+  write_default_users "$dir/users.xml" deploy/local/clickhouse.sh
 }
 
 # write_users installs orderflow's users, one per role (deploy/clickhouse), with

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the local stack needs and a fresh machine lacks: Debian packages
-# (ClickHouse, Prometheus and its Pushgateway, kcat, curl, jq), the Kafka broker's jars from Maven Central
+# (ClickHouse, Prometheus and its Pushgateway, kcat, curl, jq, and ZooKeeper for the
+# local cluster), the Kafka broker's jars from Maven Central
 # and the Vault dev server built from MPL-2.0 source. Reuses whatever an earlier run on
 # the same machine left, so a second run takes a second.
 set -euo pipefail
@@ -22,6 +23,9 @@ missing=()
 for cmd in "${!package_of[@]}"; do
   command -v "$cmd" >/dev/null || missing+=("${package_of[$cmd]}")
 done
+# ZooKeeper (the local ClickHouse cluster's coordinator, clickhouse-cluster.sh) puts no
+# command on PATH: zookeeper.sh runs its jar.
+[[ -f /usr/share/java/zookeeper.jar ]] || missing+=(zookeeper)
 if ((${#missing[@]})); then
   mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u)
   sudo=()

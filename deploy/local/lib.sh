@@ -23,6 +23,13 @@ CLICKHOUSE_HTTP_PORT="${ORDERFLOW_CLICKHOUSE_HTTP_PORT:-18123}"
 VAULT_PORT="${ORDERFLOW_VAULT_PORT:-18200}"
 PROMETHEUS_PORT="${ORDERFLOW_PROMETHEUS_PORT:-19090}"
 PUSHGATEWAY_PORT="${ORDERFLOW_PUSHGATEWAY_PORT:-19091}"
+# The local ClickHouse cluster (make cluster-up; clickhouse-cluster.sh): ZooKeeper, and
+# three more ClickHouse servers beside the stack's own, server N (1-3) on the first
+# port + N - 1 of each kind (native 19001-19003, HTTP 18124-18126, interserver 19011-19013).
+ZOOKEEPER_PORT="${ORDERFLOW_ZOOKEEPER_PORT:-19181}"
+CLUSTER_TCP_PORT="${ORDERFLOW_CLUSTER_TCP_PORT:-19001}"
+CLUSTER_HTTP_PORT="${ORDERFLOW_CLUSTER_HTTP_PORT:-18124}"
+CLUSTER_INTERSERVER_PORT="${ORDERFLOW_CLUSTER_INTERSERVER_PORT:-19011}"
 # Scraped by the stack's Prometheus: the worker's metrics address, and one that the
 # Prometheus smoke test serves while it runs.
 WORKER_METRICS_PORT="${ORDERFLOW_WORKER_METRICS_PORT:-19100}"
@@ -131,4 +138,71 @@ service_main() {
     status) status ;;
     *) echo "usage: $0 start|stop|status" >&2; exit 2 ;;
   esac
+}
+
+# write_default_users FILE WRITER writes a ClickHouse server's users.xml for the local
+# stack: the default user, no password, reachable from loopback alone (the cluster's
+# servers query each other as it). WRITER names the script, for the file's comment.
+write_default_users() {
+  cat >"$1" <<XML
+<?xml version="1.0"?>
+<!-- Written by $2. Local stack only: the default user has no password and is
+     reachable from loopback alone. -->
+<yandex>
+    <profiles>
+        <default>
+            <max_memory_usage>2000000000</max_memory_usage>
+            <use_uncompressed_cache>0</use_uncompressed_cache>
+            <load_balancing>random</load_balancing>
+        </default>
+    </profiles>
+    <users>
+        <default>
+            <password></password>
+            <networks>
+                <ip>127.0.0.1</ip>
+                <ip>::1</ip>
+            </networks>
+            <profile>default</profile>
+            <quota>default</quota>
+        </default>
+    </users>
+    <quotas>
+        <default>
+            <interval>
+                <duration>3600</duration>
+                <queries>0</queries>
+                <errors>0</errors>
+                <result_rows>0</result_rows>
+                <read_rows>0</read_rows>
+                <execution_time>0</execution_time>
+            </interval>
+        </default>
+    </quotas>
+</yandex>
+XML
+}
+
+# server_basics DIR prints the elements of a local ClickHouse server's config.xml that
+# every local server shares: limits, modest caches (the servers share a 2-core machine
+# with the tests), and its directories under DIR.
+server_basics() {
+  local dir=$1
+  cat <<XML
+    <max_connections>256</max_connections>
+    <keep_alive_timeout>3</keep_alive_timeout>
+    <max_concurrent_queries>100</max_concurrent_queries>
+    <uncompressed_cache_size>268435456</uncompressed_cache_size>
+    <mark_cache_size>268435456</mark_cache_size>
+    <path>$dir/data/</path>
+    <tmp_path>$dir/tmp/</tmp_path>
+    <user_files_path>$dir/user_files/</user_files_path>
+    <format_schema_path>$dir/format_schemas/</format_schema_path>
+    <users_config>$dir/users.xml</users_config>
+    <default_profile>default</default_profile>
+    <default_database>default</default_database>
+    <timezone>UTC</timezone>
+    <mlock_executable>false</mlock_executable>
+    <builtin_dictionaries_reload_interval>3600</builtin_dictionaries_reload_interval>
+XML
 }

@@ -3,7 +3,7 @@
 # with data, logs and PID files under .stack/. Usage: stack.sh up|down|status
 #   up      installs what is missing, starts what is not running, creates the topics,
 #           writes .stack/env (the addresses, for tests and tools) and prints them
-#   down    stops every server by its PID file
+#   down    stops every server by its PID file (the local cluster's too)
 #   status  says what runs; exits non-zero unless all five do
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -133,6 +133,8 @@ up() {
 
 down() {
   local s
+  # The local ClickHouse cluster too, when make cluster-up started it.
+  if [[ -d "$STACK_DIR/cluster" ]]; then "$local_dir/clickhouse-cluster.sh" stop; fi
   for s in "${services[@]}"; do "$local_dir/$s.sh" stop; done
 }
 

@@ -15,12 +15,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/google/uuid"
 	"github.com/shopspring/decimal"
 
 	schema "github.com/orderflow/orderflow/schemas/clickhouse"
 	"github.com/orderflow/orderflow/worker/clickhousedb/clickhousetest"
+	"github.com/orderflow/orderflow/worker/config"
 )
 
 var tableRead = regexp.MustCompile(`(?i)FROM\s+\{(?:restricted_)?database\}\.(\w+)(\s+FINAL\b)?`)
@@ -78,6 +80,26 @@ func TestShippedQueriesReadWithFinal(t *testing.T) {
 // are written {day-N}: N days before the server's today. A query without
 // ORDER BY is compared as a set of rows.
 func TestShippedQueriesRun(t *testing.T) {
+	testShippedQueriesRun(t, func(t *testing.T) (config.ClickHouse, driver.Conn, func()) {
+		cfg, conn := clickhousetest.Migrated(t)
+		return cfg, conn, func() {}
+	})
+}
+
+// On the cluster the queries read the Distributed tables and give the same
+// answers: the fixture goes in through them (insert_distributed_sync, so
+// that each row is on its shard when the insert returns, where the sharding
+// key puts it as the writer would) and every replica has it before the reads.
+func TestClusterShippedQueriesRun(t *testing.T) {
+	testShippedQueriesRun(t, func(t *testing.T) (config.ClickHouse, driver.Conn, func()) {
+		cfg, conn, cluster := clickhousetest.ClusterMigrated(t)
+		return cfg, conn, func() { clickhousetest.SyncReplicas(t, cfg, cluster) }
+	})
+}
+
+// testShippedQueriesRun is TestShippedQueriesRun on the databases migrated
+// makes; its third result is called once the fixture is in.
+func testShippedQueriesRun(t *testing.T, migrated func(*testing.T) (config.ClickHouse, driver.Conn, func())) {
 	queries := schema.Queries()
 	expected, _ := filepath.Glob(filepath.Join("testdata", "queries", "*.tsv"))
 	if len(expected) != len(queries) {
@@ -86,9 +108,10 @@ func TestShippedQueriesRun(t *testing.T) {
 	// A run that straddles the server's midnight would see two todays: once
 	// more, on a fresh fixture, and it cannot straddle again.
 	for attempt := 0; ; attempt++ {
-		cfg, conn := clickhousetest.Migrated(t)
+		cfg, conn, loaded := migrated(t)
 		today, loc := serverToday(t, conn)
 		loadFixture(t, conn, cfg.Database, cfg.RestrictedDatabase, today, loc)
+		loaded()
 		got := map[string]string{}
 		for _, q := range queries {
 			got[q.Name] = runQuery(t, conn, q, cfg.Database, cfg.RestrictedDatabase, loc)
@@ -156,7 +179,9 @@ func loadFixture(t *testing.T, conn driver.Conn, database, restricted string, to
 		t.Fatal(err)
 	}
 	delete(fixture, "_comment")
-	ctx := context.Background()
+	// Through a Distributed table (cluster mode) the insert returns once
+	// every shard has its rows.
+	ctx := clickhouse.Context(context.Background(), clickhouse.WithSettings(clickhouse.Settings{"insert_distributed_sync": 1}))
 	for table, raw := range fixture {
 		in, ok := schema.DatabaseOf(table)
 		if !ok {

@@ -108,3 +108,37 @@ func ValidDatabaseName(s string) bool {
 	}
 	return true
 }
+
+// In cluster mode (clickhouse.cluster) the tables of orders are sharded: each
+// shard holds the rows of the orders whose ShardingKey falls to it in
+// <table>_local (Local), a Replicated*MergeTree whose replicas are the shard's
+// servers, and a Distributed table of the table's own name reads every shard,
+// so that queries name the tables as on a single server. The other tables are
+// small and have one replica on every server of the cluster.
+var sharded = map[string]bool{
+	TableOrderFacts:       true,
+	TableOrderLineFacts:   true,
+	TableDeliveryLabels:   true,
+	TableFinancialRecords: true,
+}
+
+// Sharded reports whether table (or a rebuild's spare of it) is sharded by
+// order in cluster mode.
+func Sharded(table string) bool {
+	if base, _, ok := RebuildOf(table); ok {
+		table = base
+	}
+	return sharded[table]
+}
+
+// LocalSuffix ends the name of a sharded table's shard-local table.
+const LocalSuffix = "_local"
+
+// Local returns the name of a sharded table's shard-local table.
+func Local(table string) string { return table + LocalSuffix }
+
+// ShardingKey is the sharded tables' sharding key: every snapshot of an order
+// (tenant_id, channel_order_id) lands on one shard, so FINAL through the
+// Distributed table still sees them together. The writer computes the same
+// hash to insert into the owning shard (worker/clickhousedb.Cluster.ShardOf).
+const ShardingKey = "cityHash64(tenant_id, channel_order_id)"

@@ -24,8 +24,34 @@ func Open(ctx context.Context, cfg config.ClickHouse) (driver.Conn, error) {
 	if err := cfg.Require(); err != nil {
 		return nil, err
 	}
+	return open(ctx, cfg, cfg.Addr)
+}
+
+// open connects to the servers at addrs (the first that answers, in order)
+// with cfg's user, TLS and pool, and pings.
+func open(ctx context.Context, cfg config.ClickHouse, addrs []string) (driver.Conn, error) {
+	opts, err := options(cfg, addrs)
+	if err != nil {
+		return nil, err
+	}
+	conn, err := clickhouse.Open(opts)
+	if err != nil {
+		return nil, fmt.Errorf("clickhouse: open: %w", err)
+	}
+	pingCtx, cancel := context.WithTimeout(ctx, cfg.DialTimeout+cfg.QueryTimeout)
+	defer cancel()
+	if err := conn.Ping(pingCtx); err != nil {
+		_ = conn.Close()
+		return nil, fmt.Errorf("clickhouse: ping %v: %w", addrs, err)
+	}
+	return conn, nil
+}
+
+// options are the driver's options for the servers at addrs: cfg's user,
+// TLS and pool, the first server that answers in addrs' order.
+func options(cfg config.ClickHouse, addrs []string) (*clickhouse.Options, error) {
 	opts := &clickhouse.Options{
-		Addr: cfg.Addr,
+		Addr: addrs,
 		Auth: clickhouse.Auth{
 			// No database: the server's default, which a login does not
 			// check. Naming one would need it to exist (migrate creates
@@ -36,29 +62,20 @@ func Open(ctx context.Context, cfg config.ClickHouse) (driver.Conn, error) {
 			Username: cfg.Username,
 			Password: cfg.Password.Value.Reveal(),
 		},
-		Compression:     &clickhouse.Compression{Method: clickhouse.CompressionLZ4},
-		DialTimeout:     cfg.DialTimeout,
-		ReadTimeout:     cfg.QueryTimeout,
-		MaxOpenConns:    cfg.MaxOpenConns,
-		MaxIdleConns:    cfg.MaxOpenConns,
-		ConnMaxLifetime: time.Hour,
+		Compression:      &clickhouse.Compression{Method: clickhouse.CompressionLZ4},
+		DialTimeout:      cfg.DialTimeout,
+		ReadTimeout:      cfg.QueryTimeout,
+		MaxOpenConns:     cfg.MaxOpenConns,
+		MaxIdleConns:     cfg.MaxOpenConns,
+		ConnMaxLifetime:  time.Hour,
+		ConnOpenStrategy: clickhouse.ConnOpenInOrder,
 	}
 	tlsCfg, err := tlsconfig.Client("clickhouse.tls", cfg.TLS)
 	if err != nil {
 		return nil, err
 	}
 	opts.TLS = tlsCfg
-	conn, err := clickhouse.Open(opts)
-	if err != nil {
-		return nil, fmt.Errorf("clickhouse: open: %w", err)
-	}
-	pingCtx, cancel := context.WithTimeout(ctx, cfg.DialTimeout+cfg.QueryTimeout)
-	defer cancel()
-	if err := conn.Ping(pingCtx); err != nil {
-		_ = conn.Close()
-		return nil, fmt.Errorf("clickhouse: ping %v: %w", cfg.Addr, err)
-	}
-	return conn, nil
+	return opts, nil
 }
 
 // WaitForMutations waits until table has no unfinished mutation (ALTER TABLE

@@ -39,6 +39,14 @@ type ClickHouse struct {
 	// MutationTimeout bounds the wait for an ALTER TABLE ... DELETE to finish.
 	// Default 30m.
 	MutationTimeout time.Duration `yaml:"mutation_timeout"`
+	// Cluster names a cluster of the servers' <remote_servers> to run on:
+	// migrations run ON CLUSTER with Replicated*MergeTree tables, the order
+	// tables are sharded by tenant and order (each shard's rows in
+	// <table>_local, read through a Distributed table of the table's own
+	// name), and purges act on every shard and replica. The servers are
+	// found in system.clusters of Addr and reached with this section's
+	// user, password and TLS. Default none: a single server.
+	Cluster string `yaml:"cluster"`
 }
 
 func defaultClickHouse() ClickHouse {
@@ -81,6 +89,10 @@ func (c ClickHouse) validate() []error {
 	add(between("clickhouse.query_timeout", c.QueryTimeout, time.Second, time.Hour))
 	add(intBetween("clickhouse.max_open_conns", c.MaxOpenConns, 1, 256))
 	add(between("clickhouse.mutation_timeout", c.MutationTimeout, time.Second, 24*time.Hour))
+	if c.Cluster != "" && !schema.ValidDatabaseName(c.Cluster) {
+		// The name goes into ON CLUSTER and Distributed(...) unquoted.
+		add(keyErr("clickhouse.cluster", "%q is not a cluster name of letters, digits and '_'", c.Cluster))
+	}
 	return errs
 }
 

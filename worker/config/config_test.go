@@ -73,6 +73,7 @@ func TestFullFileSetsEveryKey(t *testing.T) {
 			QueryTimeout:       2 * time.Minute,
 			MaxOpenConns:       16,
 			MutationTimeout:    time.Hour,
+			Cluster:            "orderflow_prod",
 		},
 		Retention: Retention{
 			Label:                   Period{Days: 21},
@@ -174,6 +175,7 @@ func TestBadFilesAreRefusedNamingTheKey(t *testing.T) {
 			`log.level: "verbose" is not one of debug, info, warn, error`,
 		"retention.bad.yaml": "config: clickhouse.addr: entry 0 is not host:port\n" +
 			"clickhouse.restricted_database: must differ from clickhouse.database: access is granted per database\n" +
+			`clickhouse.cluster: "prod-eu" is not a cluster name of letters, digits and '_'` + "\n" +
 			"retention.label: must be between 1d and 366d, got 0d\n" +
 			`retention.financial_by_jurisdiction.DE: must be between 1d and 30y, got 0d` + "\n" +
 			`retention.financial_by_jurisdiction.uk: "uk" is not an ISO 3166-1 alpha-2 country code such as GB` + "\n" +

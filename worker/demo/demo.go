@@ -63,7 +63,8 @@ type Config struct {
 	Dispatcher func(ctx context.Context, cfg config.Config, reg *prometheus.Registry) error
 	// NewPurger builds the retention engine the dry runs use, with its
 	// metrics on reg. Required.
-	NewPurger func(cfg config.Config, conn driver.Conn, reg *prometheus.Registry) (Purger, error)
+	// cluster is nil but in cluster mode (clickhouse.cluster).
+	NewPurger func(cfg config.Config, conn driver.Conn, cluster *clickhousedb.Cluster, reg *prometheus.Registry) (Purger, error)
 	// Prometheus is the base URL of the Prometheus that scrapes
 	// metrics.listen. With it, each step waits before it stops until
 	// Prometheus has its final values, and the run ends by evaluating every
@@ -196,8 +197,16 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 		return sum, err
 	}
 	defer conn.Close()
+	var cluster *clickhousedb.Cluster
+	if app.ClickHouse.Cluster != "" {
+		if cluster, err = clickhousedb.OpenCluster(ctx, app.ClickHouse, conn); err != nil {
+			return sum, err
+		}
+		defer cluster.Close()
+		say("on ClickHouse cluster %s: %d shards, %d servers", cluster.Name, len(cluster.Shards), len(cluster.Replicas()))
+	}
 	say("fresh databases %s and %s, migrated", cfg.Database, cfg.RestrictedDatabase)
-	if err := freshDatabases(ctx, conn, cfg.Database, cfg.RestrictedDatabase, cfg.Logger); err != nil {
+	if err := freshDatabases(ctx, conn, cluster, cfg.Database, cfg.RestrictedDatabase, cfg.Logger); err != nil {
 		return sum, err
 	}
 
@@ -228,6 +237,12 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 		return sum, err
 	}
 	sum.Metrics = ReadMetrics(reg)
+	if cluster != nil {
+		// The Distributed tables read any replica of a shard.
+		if err := cluster.SyncReplicas(ctx, cfg.Database, cfg.RestrictedDatabase); err != nil {
+			return sum, err
+		}
+	}
 	if sum.Stored, err = Query(ctx, conn, cfg.Database, cfg.RestrictedDatabase); err != nil {
 		return sum, err
 	}
@@ -245,7 +260,7 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 	// The dry runs serve their metrics as the purge CronJob does while it
 	// runs: the retention dashboard's oldest rows and limits are theirs.
 	purgeReg := telemetry.NewRegistry()
-	purger, err := cfg.NewPurger(app, conn, purgeReg)
+	purger, err := cfg.NewPurger(app, conn, cluster, purgeReg)
 	if err != nil {
 		return sum, err
 	}
@@ -388,14 +403,19 @@ func freshTopics(ctx context.Context, client *kafka.Client, prefix string, names
 	return nil
 }
 
-// freshDatabases drops the two databases and applies every migration.
-func freshDatabases(ctx context.Context, conn driver.Conn, database, restricted string, log *slog.Logger) error {
+// freshDatabases drops the two databases and applies every migration, on
+// every server of the cluster when there is one.
+func freshDatabases(ctx context.Context, conn driver.Conn, cluster *clickhousedb.Cluster, database, restricted string, log *slog.Logger) error {
+	onCluster := ""
+	if cluster != nil {
+		onCluster = " ON CLUSTER " + cluster.Name
+	}
 	for _, db := range []string{database, restricted} {
-		if err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+db); err != nil {
+		if err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+db+onCluster); err != nil {
 			return fmt.Errorf("dropping %s: %w", db, err)
 		}
 	}
-	m, err := migrate.New(migrate.Config{Conn: conn, Database: database, RestrictedDatabase: restricted, Logger: log})
+	m, err := migrate.New(migrate.Config{Conn: conn, Cluster: cluster, Database: database, RestrictedDatabase: restricted, Logger: log})
 	if err != nil {
 		return err
 	}

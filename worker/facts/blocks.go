@@ -620,15 +620,50 @@ func (b *block) chunks(limit int) []*block {
 	}
 	out := make([]*block, len(rows))
 	for c, idx := range rows {
-		nb, _ := newBlock(b.table, len(idx))
-		for k, col := range b.cols {
-			gatherColumn(nb.cols[k].data, col.data, idx)
+		out[c] = b.pick(idx)
+	}
+	return out
+}
+
+// pick returns a block of b's rows at idx, in that order.
+func (b *block) pick(idx []int) *block {
+	nb, _ := newBlock(b.table, len(idx))
+	for k, col := range b.cols {
+		gatherColumn(nb.cols[k].data, col.data, idx)
+	}
+	for _, i := range idx {
+		nb.parts = append(nb.parts, b.parts[i])
+	}
+	nb.rows = len(idx)
+	return nb
+}
+
+// byShard returns b's rows by the shard that owns each row's order (shardOf
+// of its tenant_id and channel_order_id, 0 to n-1): nil for a shard that owns
+// none, b itself when n is 1. Rows keep their batch order.
+func (b *block) byShard(n int, shardOf func(tenantID, channelOrderID string) int) []*block {
+	if n == 1 {
+		return []*block{b}
+	}
+	var tenants, orders []string
+	for _, c := range b.cols {
+		switch c.name {
+		case "tenant_id":
+			tenants = *c.data.(*[]string)
+		case "channel_order_id":
+			orders = *c.data.(*[]string)
 		}
-		for _, i := range idx {
-			nb.parts = append(nb.parts, b.parts[i])
+	}
+	idx := make([][]int, n)
+	for i := range b.rows {
+		s := shardOf(tenants[i], orders[i])
+		idx[s] = append(idx[s], i)
+	}
+	out := make([]*block, n)
+	for s := range idx {
+		if len(idx[s]) > 0 {
+			out[s] = b.pick(idx[s])
 		}
-		nb.rows = len(idx)
-		out[c] = nb
 	}
 	return out
 }

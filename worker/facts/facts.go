@@ -75,6 +75,11 @@ import (
 type Config struct {
 	// Conn is the ClickHouse connection (clickhousedb.Open). Required.
 	Conn driver.Conn
+	// Cluster, when set, is the ClickHouse cluster (clickhouse.cluster): each
+	// order's rows go into the <table>_local tables of the shard that owns it
+	// (Cluster.ShardOf), through that shard's connection. Default nil: the
+	// tables on Conn.
+	Cluster *clickhousedb.Cluster
 	// Concurrency is how many tables are inserted at once, each insert
 	// holding one of Conn's connections for its duration: keep it within the
 	// pool (clickhouse.max_open_conns), or inserts wait for a connection and
@@ -161,15 +166,23 @@ func (c *Config) validate() error {
 // goroutine.
 type Writer struct {
 	cfg     Config
-	queries [numTables]string // INSERT INTO db.table (columns...)
+	targets []target // one per shard; the one server's tables outside cluster mode
 	dbs     [numTables]string
 	m       *metrics
 	log     *slog.Logger
 
 	mu sync.Mutex
-	// written holds, for the batches whose last Write failed, the tables that
-	// have them (by batch ID); a batch is forgotten once written in full.
-	written map[uint64][numTables]bool
+	// written holds, for the batches whose last Write failed, the shards'
+	// tables that have them (by batch ID); a batch is forgotten once written
+	// in full.
+	written map[uint64][]bool
+}
+
+// target is where a shard's rows go: its connection and each table's insert.
+type target struct {
+	conn    driver.Conn
+	queries [numTables]string // INSERT INTO db.table (columns...)
+	shard   int               // shard_num; 0 outside cluster mode
 }
 
 // maxRemembered bounds written: the pipeline retries one batch until it is
@@ -192,16 +205,31 @@ func New(cfg Config) (*Writer, error) {
 		cfg:     cfg,
 		m:       m,
 		log:     cfg.Logger.With("component", "facts"),
-		written: map[uint64][numTables]bool{},
+		written: map[uint64][]bool{},
 	}
 	for t := range numTables {
 		w.dbs[t] = cfg.Database
 		if t.restricted() {
 			w.dbs[t] = cfg.RestrictedDatabase
 		}
-		w.queries[t] = "INSERT INTO " + w.dbs[t] + "." + t.String() + " (" + strings.Join(columnNames[t], ", ") + ")"
+	}
+	if cfg.Cluster == nil {
+		w.targets = []target{w.target(cfg.Conn, 0, "")}
+		return w, nil
+	}
+	for _, sh := range cfg.Cluster.Shards {
+		w.targets = append(w.targets, w.target(sh.Conn, sh.Num, schema.LocalSuffix))
 	}
 	return w, nil
+}
+
+// target returns the inserts into the tables named with suffix on conn.
+func (w *Writer) target(conn driver.Conn, shard int, suffix string) target {
+	tg := target{conn: conn, shard: shard}
+	for t := range numTables {
+		tg.queries[t] = "INSERT INTO " + w.dbs[t] + "." + t.String() + suffix + " (" + strings.Join(columnNames[t], ", ") + ")"
+	}
+	return tg
 }
 
 // ErrInvalidOrder is matched (errors.Is) by the error of a batch holding an
@@ -218,10 +246,15 @@ var ErrInvalidOrder = errors.New("facts: invalid order")
 // driver's error: see classify.
 type InsertError struct {
 	Database, Table string
-	Err             error
+	// Shard is the shard's shard_num in cluster mode, else 0.
+	Shard int
+	Err   error
 }
 
 func (e *InsertError) Error() string {
+	if e.Shard > 0 {
+		return fmt.Sprintf("facts: insert into %s.%s on shard %d failed: %s", e.Database, e.Table, e.Shard, describe(e.Err))
+	}
 	return fmt.Sprintf("facts: insert into %s.%s failed: %s", e.Database, e.Table, describe(e.Err))
 }
 
@@ -256,33 +289,35 @@ func (w *Writer) Write(ctx context.Context, batch uint64, orders []protected.Ord
 	done := w.tablesWritten(batch)
 	var (
 		g    errgroup.Group
-		errs [numTables]error
+		errs = make([]error, len(done))
 	)
-	g.SetLimit(w.cfg.Concurrency)
+	g.SetLimit(w.cfg.Concurrency * len(w.targets))
 	for t := range numTables {
-		b := bs.blocks[t]
-		if b.rows == 0 || done[t] {
-			continue
-		}
-		g.Go(func() error {
-			for _, part := range b.split(maxPartitionsPerInsert) {
-				if err := w.insert(ctx, part); err != nil {
-					errs[t] = err
-					return nil
-				}
+		for s, b := range bs.blocks[t].byShard(len(w.targets), w.shardOf) {
+			i := s*int(numTables) + int(t)
+			if b == nil || b.rows == 0 || done[i] {
+				continue
 			}
-			return nil
-		})
+			g.Go(func() error {
+				for _, part := range b.split(maxPartitionsPerInsert) {
+					if err := w.insert(ctx, &w.targets[s], part); err != nil {
+						errs[i] = err
+						return nil
+					}
+				}
+				return nil
+			})
+		}
 	}
 	_ = g.Wait() // the goroutines report through errs
-	if err := errors.Join(errs[:]...); err != nil {
-		for t := range numTables {
-			done[t] = done[t] || errs[t] == nil
+	if err := errors.Join(errs...); err != nil {
+		for i := range done {
+			done[i] = done[i] || errs[i] == nil
 		}
 		w.remember(batch, done)
 		return fmt.Errorf("facts: batch of %d orders not written: %w", len(orders), err)
 	}
-	w.remember(batch, [numTables]bool{})
+	w.remember(batch, nil)
 	// Counted once the batch is written, so that the retries of a failing
 	// batch do not count its labels again.
 	w.m.labelsSkipped.Add(float64(bs.labelsSkipped))
@@ -291,24 +326,35 @@ func (w *Writer) Write(ctx context.Context, batch uint64, orders []protected.Ord
 	return nil
 }
 
-// tablesWritten returns the tables that have the batch already.
-func (w *Writer) tablesWritten(batch uint64) [numTables]bool {
+// shardOf returns the index in targets of the shard that owns an order.
+func (w *Writer) shardOf(tenantID, channelOrderID string) int {
+	if w.cfg.Cluster == nil {
+		return 0
+	}
+	return w.cfg.Cluster.ShardOf(tenantID, channelOrderID)
+}
+
+// tablesWritten returns, by shard and table (shard*numTables + table), those
+// that have the batch already.
+func (w *Writer) tablesWritten(batch uint64) []bool {
+	done := make([]bool, len(w.targets)*int(numTables))
 	if batch == 0 {
-		return [numTables]bool{}
+		return done
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return w.written[batch]
+	copy(done, w.written[batch])
+	return done
 }
 
-// remember records the tables that have the batch; none forgets it.
-func (w *Writer) remember(batch uint64, done [numTables]bool) {
+// remember records the shards' tables that have the batch; none forgets it.
+func (w *Writer) remember(batch uint64, done []bool) {
 	if batch == 0 {
 		return
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if done == ([numTables]bool{}) {
+	if !slices.Contains(done, true) {
 		delete(w.written, batch)
 		return
 	}
@@ -318,15 +364,15 @@ func (w *Writer) remember(batch uint64, done [numTables]bool) {
 	w.written[batch] = done
 }
 
-// insert sends one block: one attempt, counted.
-func (w *Writer) insert(ctx context.Context, b *block) error {
+// insert sends one block to a target: one attempt, counted.
+func (w *Writer) insert(ctx context.Context, tg *target, b *block) error {
 	t := b.table
 	start := time.Now()
-	if err := w.send(ctx, b); err != nil {
+	if err := w.send(ctx, tg, b); err != nil {
 		w.m.errors[t].Inc()
 		// Debug: the pipeline retries the batch and logs its error once.
-		w.log.Debug("insert failed", "table", t.String(), "rows", b.rows, "err", describe(err))
-		return &InsertError{Database: w.dbs[t], Table: t.String(), Err: err}
+		w.log.Debug("insert failed", "table", t.String(), "shard", tg.shard, "rows", b.rows, "err", describe(err))
+		return &InsertError{Database: w.dbs[t], Table: t.String(), Shard: tg.shard, Err: err}
 	}
 	w.m.duration[t].Observe(time.Since(start).Seconds())
 	w.m.rows[t].Add(float64(b.rows))
@@ -336,8 +382,8 @@ func (w *Writer) insert(ctx context.Context, b *block) error {
 
 // send is one attempt: a block insert with the columns named (without the
 // list ClickHouse 18.16 answers an empty header; INSERT ... VALUES hangs it).
-func (w *Writer) send(ctx context.Context, b *block) error {
-	batch, err := w.cfg.Conn.PrepareBatch(ctx, w.queries[b.table])
+func (w *Writer) send(ctx context.Context, tg *target, b *block) error {
+	batch, err := tg.conn.PrepareBatch(ctx, tg.queries[b.table])
 	if err != nil {
 		return err
 	}
@@ -359,34 +405,38 @@ func (w *Writer) send(ctx context.Context, b *block) error {
 func (w *Writer) CheckSchema(ctx context.Context) error {
 	var errs []error
 	for t := range numTables {
+		name := t.String()
+		if w.cfg.Cluster != nil {
+			name = schema.Local(name) // the table inserted into
+		}
 		have := map[string]bool{}
 		if err := clickhousedb.EachRow(ctx, w.cfg.Conn, func(rows driver.Rows) error {
-			var name, typ string
-			if err := rows.Scan(&name, &typ); err != nil {
+			var column, typ string
+			if err := rows.Scan(&column, &typ); err != nil {
 				return err
 			}
-			have[name] = true
-			if name == "channel" {
+			have[column] = true
+			if column == "channel" {
 				if err := w.cfg.Channels.CheckEnum8(typ); err != nil {
-					errs = append(errs, fmt.Errorf("facts: %s.%s column channel: %w", w.dbs[t], t, err))
+					errs = append(errs, fmt.Errorf("facts: %s.%s column channel: %w", w.dbs[t], name, err))
 				}
 			}
 			return nil
-		}, "SELECT name, type FROM system.columns WHERE database = ? AND table = ?", w.dbs[t], t.String()); err != nil {
-			return fmt.Errorf("facts: reading the columns of %s.%s: %s", w.dbs[t], t, describe(err))
+		}, "SELECT name, type FROM system.columns WHERE database = ? AND table = ?", w.dbs[t], name); err != nil {
+			return fmt.Errorf("facts: reading the columns of %s.%s: %s", w.dbs[t], name, describe(err))
 		}
 		if len(have) == 0 {
-			errs = append(errs, fmt.Errorf("facts: table %s.%s does not exist: run orderflow migrate", w.dbs[t], t))
+			errs = append(errs, fmt.Errorf("facts: table %s.%s does not exist: run orderflow migrate", w.dbs[t], name))
 			continue
 		}
-		for _, name := range columnNames[t] {
-			if !have[name] {
-				errs = append(errs, fmt.Errorf("facts: %s.%s has no column %s: run orderflow migrate", w.dbs[t], t, name))
+		for _, column := range columnNames[t] {
+			if !have[column] {
+				errs = append(errs, fmt.Errorf("facts: %s.%s has no column %s: run orderflow migrate", w.dbs[t], name, column))
 			}
-			delete(have, name)
+			delete(have, column)
 		}
-		for _, name := range slices.Sorted(maps.Keys(have)) {
-			errs = append(errs, fmt.Errorf("facts: %s.%s has a column %s that this writer does not fill", w.dbs[t], t, name))
+		for _, column := range slices.Sorted(maps.Keys(have)) {
+			errs = append(errs, fmt.Errorf("facts: %s.%s has a column %s that this writer does not fill", w.dbs[t], name, column))
 		}
 	}
 	return errors.Join(errs...)

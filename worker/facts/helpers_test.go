@@ -15,6 +15,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/orderflow/orderflow/worker/channel"
+	"github.com/orderflow/orderflow/worker/clickhousedb"
 	"github.com/orderflow/orderflow/worker/clickhousedb/clickhousetest"
 	"github.com/orderflow/orderflow/worker/config"
 	"github.com/orderflow/orderflow/worker/facts"
@@ -73,6 +74,7 @@ func hasShippingAddress(o order.Order) bool { return o.ShippingAddress != nil }
 type stack struct {
 	ch      config.ClickHouse
 	conn    driver.Conn
+	cluster *clickhousedb.Cluster // nil on the single server
 	vault   *transit.Client
 	stage   *protect.Stage
 	tenants map[string]string // fixture tenant -> this test's tenant
@@ -84,6 +86,16 @@ func newStack(t testing.TB) *stack {
 	vault := transittest.NewClient(t, transit.Config{RetryInitial: time.Millisecond, RetryMax: 10 * time.Millisecond})
 	stage := protecttest.NewStage(t, vault, protect.Config{})
 	return &stack{ch: ch, conn: conn, vault: vault, stage: stage, tenants: map[string]string{}}
+}
+
+// newClusterStack is newStack on the local ClickHouse cluster: the writers
+// it makes insert into each order's shard.
+func newClusterStack(t testing.TB) *stack {
+	t.Helper()
+	ch, conn, cluster := clickhousetest.ClusterMigrated(t)
+	vault := transittest.NewClient(t, transit.Config{RetryInitial: time.Millisecond, RetryMax: 10 * time.Millisecond})
+	stage := protecttest.NewStage(t, vault, protect.Config{})
+	return &stack{ch: ch, conn: conn, cluster: cluster, vault: vault, stage: stage, tenants: map[string]string{}}
 }
 
 // own moves the orders to this test's tenants (one per fixture tenant), whose
@@ -127,7 +139,7 @@ func (s *stack) writer(t testing.TB, edit func(*facts.Config)) (*facts.Writer, *
 	t.Helper()
 	reg := prometheus.NewRegistry()
 	cfg := facts.Config{
-		Conn: s.conn, Database: s.ch.Database, RestrictedDatabase: s.ch.RestrictedDatabase,
+		Conn: s.conn, Cluster: s.cluster, Database: s.ch.Database, RestrictedDatabase: s.ch.RestrictedDatabase,
 		LabelRetention: config.Period{Days: 366},
 		Now:            func() time.Time { return testNow },
 		Registerer:     reg,
@@ -148,6 +160,15 @@ func write(t testing.TB, w *facts.Writer, orders []protected.Order) {
 	defer cancel()
 	if err := w.Write(ctx, 0, orders); err != nil {
 		t.Fatalf("Write: %v", err)
+	}
+}
+
+// sync waits, on a cluster, until every replica has what was written to its
+// shard, so that a read through a Distributed table sees it on any replica.
+func (s *stack) sync(t testing.TB) {
+	t.Helper()
+	if s.cluster != nil {
+		clickhousetest.SyncReplicas(t, s.ch, s.cluster)
 	}
 }
 

@@ -13,11 +13,18 @@ import (
 // system.columns so that a column added later is searched too, for every
 // personal value of the canonical orders: the buyer's identifiers, every
 // address field but the country and address type, and the free text.
-func TestNoPlaintextPersonalData(t *testing.T) {
-	s := newStack(t)
+func TestNoPlaintextPersonalData(t *testing.T) { testNoPlaintextPersonalData(t, newStack(t)) }
+
+// The same on the cluster, read through the Distributed tables.
+func TestClusterNoPlaintextPersonalData(t *testing.T) {
+	testNoPlaintextPersonalData(t, newClusterStack(t))
+}
+
+func testNoPlaintextPersonalData(t *testing.T, s *stack) {
 	cs, ps := s.ownAll(t)
 	w, _ := s.writer(t, nil)
 	write(t, w, ps)
+	s.sync(t)
 
 	secrets := personalData(cs)
 	if len(secrets) < 200 {

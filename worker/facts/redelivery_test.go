@@ -16,8 +16,13 @@ import (
 // TestRedelivery writes what at-least-once delivery brings: the same batch
 // twice, an older snapshot after a newer one, and both in one batch in either
 // order. Under FINAL each key has one row, the newest snapshot's.
-func TestRedelivery(t *testing.T) {
-	s := newStack(t)
+func TestRedelivery(t *testing.T) { testRedelivery(t, newStack(t)) }
+
+// On the cluster, every snapshot of an order goes to one shard, where FINAL
+// collapses them.
+func TestClusterRedelivery(t *testing.T) { testRedelivery(t, newClusterStack(t)) }
+
+func testRedelivery(t *testing.T, s *stack) {
 	newer := s.own(t, fixtureOrders(t, 4, func(o order.Order) bool { return o.ShippingAddress != nil && len(o.Lines) > 0 }))
 	older := make([]order.Order, len(newer))
 	for i, o := range newer {
@@ -35,6 +40,7 @@ func TestRedelivery(t *testing.T) {
 
 	check := func(step string) {
 		t.Helper()
+		s.sync(t)
 		for _, name := range tables {
 			if n := s.count(t, name); n != uint64(len(want[name])) {
 				t.Errorf("%s: %s has %d rows under FINAL, want %d", step, name, n, len(want[name]))

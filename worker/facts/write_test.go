@@ -9,6 +9,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/orderflow/orderflow/worker/channel"
+	"github.com/orderflow/orderflow/worker/clickhousedb/clickhousetest"
 	"github.com/orderflow/orderflow/worker/config"
 	"github.com/orderflow/orderflow/worker/facts"
 	"github.com/orderflow/orderflow/worker/normalize"
@@ -23,13 +24,50 @@ import (
 // one per line in order_line_facts, one per labelled order in delivery_labels;
 // amounts to the penny (and beyond: to the fourth place), tokens and
 // ciphertexts as the protect stage made them.
-func TestWriteFixtures(t *testing.T) {
-	s := newStack(t)
+func TestWriteFixtures(t *testing.T) { testWriteFixtures(t, newStack(t)) }
+
+// On the cluster, each order's rows are on the shard that owns it: on each of
+// its replicas, on no other shard.
+func TestClusterWriteFixtures(t *testing.T) {
+	s := newClusterStack(t)
+	testWriteFixtures(t, s)
+	ctx := context.Background()
+	for _, name := range tables {
+		total := uint64(0)
+		for i, sh := range s.cluster.Shards {
+			for _, r := range sh.Replicas {
+				var n, misplaced uint64
+				local := s.table(name) + "_local"
+				if err := r.Conn.QueryRow(ctx, "SELECT count(), countIf(cityHash64(tenant_id, channel_order_id) % ? != ?) FROM "+local+" FINAL",
+					uint64(len(s.cluster.Shards)), uint64(i)).Scan(&n, &misplaced); err != nil {
+					t.Fatalf("%s %s: %v", r.Addr, local, err)
+				}
+				if misplaced > 0 {
+					t.Errorf("%s (shard %d): %d of %d rows of %s belong to another shard", r.Addr, sh.Num, misplaced, n, local)
+				}
+				if r.Addr == sh.Replicas[0].Addr {
+					total += n
+				} else if first := clickhousetest.Count(t, sh.Replicas[0].Conn, "SELECT count() FROM "+local+" FINAL"); n != first {
+					t.Errorf("%s (shard %d): %d rows of %s, its replica %s %d", r.Addr, sh.Num, n, local, sh.Replicas[0].Addr, first)
+				}
+			}
+			if total == 0 && i == len(s.cluster.Shards)-1 {
+				t.Errorf("no rows of %s on any shard", name)
+			}
+		}
+		if want := s.count(t, name); total != want {
+			t.Errorf("%s: the shards hold %d rows, the Distributed table reads %d", name, total, want)
+		}
+	}
+}
+
+func testWriteFixtures(t *testing.T, s *stack) {
 	fs := fixtures(t)
 	cs := s.own(t, pipelinetest.Canonical(fs))
 	ps := s.protect(t, cs)
 	w, reg := s.writer(t, nil)
 	write(t, w, ps)
+	s.sync(t)
 
 	if err := w.CheckSchema(context.Background()); err != nil {
 		t.Errorf("CheckSchema: %v", err)
@@ -64,11 +102,19 @@ func TestWriteFixtures(t *testing.T) {
 			if n := telemetrytest.Sum(t, reg, "orderflow_clickhouse_insert_rows_total", "table="+name); n != float64(wantCounts[name]) {
 				t.Errorf("insert_rows_total = %v, want %d", n, wantCounts[name])
 			}
-			if n := telemetrytest.Sum(t, reg, "orderflow_clickhouse_insert_batches_total", "table="+name); n != 1 {
-				t.Errorf("insert_batches_total = %v, want 1", n)
+			// One insert per shard that owns some of the table's rows.
+			shards := map[int]bool{0: true}
+			if s.cluster != nil {
+				shards = map[int]bool{}
+				for _, r := range want[name] {
+					shards[s.cluster.ShardOf(r["tenant_id"], r["channel_order_id"])] = true
+				}
 			}
-			if n := telemetrytest.Sum(t, reg, "orderflow_clickhouse_insert_duration_seconds", "table="+name); n != 1 {
-				t.Errorf("insert_duration_seconds count = %v, want 1", n)
+			if n := telemetrytest.Sum(t, reg, "orderflow_clickhouse_insert_batches_total", "table="+name); n != float64(len(shards)) {
+				t.Errorf("insert_batches_total = %v, want %d", n, len(shards))
+			}
+			if n := telemetrytest.Sum(t, reg, "orderflow_clickhouse_insert_duration_seconds", "table="+name); n != float64(len(shards)) {
+				t.Errorf("insert_duration_seconds count = %v, want %d", n, len(shards))
 			}
 			if n := telemetrytest.Sum(t, reg, "orderflow_clickhouse_insert_errors_total", "table="+name); n != 0 {
 				t.Errorf("insert_errors_total = %v, want 0", n)

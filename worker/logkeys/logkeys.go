@@ -137,6 +137,7 @@ var Keys = []Key{
 	{"run_id", "a retention run's id"},
 	{"seconds", "elapsed seconds"},
 	{"seed", "the generator's seed"},
+	{"shard", "a ClickHouse cluster's shard_num (cluster mode)"},
 	{"stage", "the pipeline stage"},
 	{"stale_after", "the offboarding list's stale limit"},
 	{"status", "an HTTP status code"},

@@ -34,7 +34,11 @@ type Config struct {
 	Database, RestrictedDatabase string
 	// AppliedBy is recorded beside each version. Default: the host name.
 	AppliedBy string
-	Logger    *slog.Logger
+	// Cluster, when set, is the ClickHouse cluster to migrate
+	// (clickhouse.cluster): every statement runs in its cluster form
+	// (cluster.go). Nil: a single server.
+	Cluster *clickhousedb.Cluster
+	Logger  *slog.Logger
 }
 
 // Migrator applies and checks the schema.
@@ -108,6 +112,16 @@ func (m *Migrator) Up(ctx context.Context) ([]schema.Migration, error) {
 		m.log.Info("migration applied", "version", mig.Version, "name", mig.Name, "duration", time.Since(start))
 		done = append(done, mig)
 	}
+	if m.cfg.Cluster != nil && len(done) > 0 {
+		// Every server's replica of the version table has the versions
+		// before Up returns: a worker started next checks them wherever it
+		// connects.
+		for _, r := range m.cfg.Cluster.Replicas() {
+			if err := r.Conn.Exec(ctx, "SYSTEM SYNC REPLICA "+m.versionTable()); err != nil {
+				return done, fmt.Errorf("migrate: waiting for %s to replicate the versions: %w", r.Addr, err)
+			}
+		}
+	}
 	return done, nil
 }
 
@@ -148,7 +162,7 @@ func (m *Migrator) Status(ctx context.Context) ([]Applied, error) {
 
 // addColumnIfNotExists is ALTER TABLE db.t ADD COLUMN IF NOT EXISTS c ...,
 // with the span of "IF NOT EXISTS " and the names.
-var addColumnIfNotExists = regexp.MustCompile(`(?is)^\s*ALTER\s+TABLE\s+([A-Za-z0-9_]+)\.([A-Za-z0-9_]+)\s+ADD\s+COLUMN\s+(IF\s+NOT\s+EXISTS\s+)([A-Za-z0-9_]+)\s`)
+var addColumnIfNotExists = regexp.MustCompile(`(?is)^\s*ALTER\s+TABLE\s+([A-Za-z0-9_]+)\.([A-Za-z0-9_]+)\s+(?:ON\s+CLUSTER\s+\w+\s+)?ADD\s+COLUMN\s+(IF\s+NOT\s+EXISTS\s+)([A-Za-z0-9_]+)\s`)
 
 // exec runs one statement. ClickHouse 18.16 cannot parse ADD COLUMN IF NOT
 // EXISTS (later releases can), so such a statement runs as a plain ADD COLUMN
@@ -156,15 +170,23 @@ var addColumnIfNotExists = regexp.MustCompile(`(?is)^\s*ALTER\s+TABLE\s+([A-Za-z
 // column is there afterwards: another migrator added it at the same moment.
 // A table rebuild's RENAME and INSERT run only while pending (rebuild.go).
 func (m *Migrator) exec(ctx context.Context, stmt string) error {
+	if m.cfg.Cluster != nil {
+		return m.execOnCluster(ctx, stmt)
+	}
 	if s := swapStatement.FindStringSubmatch(stmt); s != nil {
 		return m.swapTables(ctx, stmt, tableName{s[1], s[2]}, tableName{s[3], s[4]}, tableName{s[5], s[6]}, tableName{s[7], s[8]})
 	}
 	if s := copyStatement.FindStringSubmatch(stmt); s != nil {
-		return m.copyRows(ctx, tableName{s[1], s[2]}, tableName{s[3], s[4]})
+		return m.copyRows(ctx, m.cfg.Conn, tableName{s[1], s[2]}, tableName{s[3], s[4]})
 	}
 	if renameOrInsert.MatchString(stmt) {
 		return errNotIdempotent
 	}
+	return m.alter(ctx, stmt)
+}
+
+// alter runs a statement, an ADD COLUMN IF NOT EXISTS as exec says.
+func (m *Migrator) alter(ctx context.Context, stmt string) error {
 	loc := addColumnIfNotExists.FindStringSubmatchIndex(stmt)
 	if loc == nil {
 		return m.cfg.Conn.Exec(ctx, stmt)
@@ -215,7 +237,11 @@ func (m *Migrator) createVersionTable(ctx context.Context) error {
 			applied_by String
 		) ENGINE = ReplacingMergeTree(applied_at) ORDER BY version`,
 	} {
-		if err := m.cfg.Conn.Exec(ctx, stmt); err != nil {
+		exec := m.cfg.Conn.Exec
+		if m.cfg.Cluster != nil {
+			exec = func(ctx context.Context, stmt string, _ ...any) error { return m.execOnCluster(ctx, stmt) }
+		}
+		if err := exec(ctx, stmt); err != nil {
 			return fmt.Errorf("migrate: creating the version table: %w", err)
 		}
 	}

@@ -85,20 +85,10 @@ func TestTwoMigratorsAtOnce(t *testing.T) {
 	clickhousetest.DropAtCleanup(t, conn, cfg)
 	ctx := context.Background()
 
-	var wg sync.WaitGroup
-	errs := make([]error, 4)
-	for i := range errs {
+	upAtOnce(t, ctx, 4, func(i int) *migrate.Migrator {
 		// Each on its own connection, as two processes would be.
-		c := clickhousetest.Open(t, cfg)
-		m := newMigrator(t, c, cfg, fmt.Sprintf("migrator-%d", i))
-		wg.Go(func() { _, errs[i] = m.Up(ctx) })
-	}
-	wg.Wait()
-	for i, err := range errs {
-		if err != nil {
-			t.Errorf("migrator %d: %v", i, err)
-		}
-	}
+		return newMigrator(t, clickhousetest.Open(t, cfg), cfg, fmt.Sprintf("migrator-%d", i))
+	})
 	all, _ := schema.All()
 	got := clickhousetest.Count(t, conn, "SELECT count() FROM "+cfg.Database+".schema_migrations FINAL")
 	if got != uint64(len(all)) {
@@ -106,6 +96,23 @@ func TestTwoMigratorsAtOnce(t *testing.T) {
 	}
 	if err := newMigrator(t, conn, cfg, "check").Check(ctx); err != nil {
 		t.Errorf("Check: %v", err)
+	}
+}
+
+// upAtOnce runs Up on n migrators at once and fails the test for each error.
+func upAtOnce(t *testing.T, ctx context.Context, n int, migrator func(i int) *migrate.Migrator) {
+	t.Helper()
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	for i := range errs {
+		m := migrator(i)
+		wg.Go(func() { _, errs[i] = m.Up(ctx) })
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("migrator %d: %v", i, err)
+		}
 	}
 }
 

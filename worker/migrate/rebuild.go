@@ -64,7 +64,7 @@ func (m *Migrator) swapTables(ctx context.Context, stmt string, t, old, renamed,
 	case err != nil:
 		return err
 	case !exists:
-		return m.cfg.Conn.Exec(ctx, "RENAME TABLE "+renamed.String()+" TO "+t.String())
+		return m.cfg.Conn.Exec(ctx, "RENAME TABLE "+renamed.String()+" TO "+t.String()+m.onCluster())
 	case engine == newEngine:
 		return nil
 	}
@@ -81,7 +81,7 @@ func (m *Migrator) swapTables(ctx context.Context, stmt string, t, old, renamed,
 // engine reads a table's engine with its keys (system.tables.engine_full);
 // false when the table does not exist.
 func (m *Migrator) engine(ctx context.Context, t tableName) (string, bool, error) {
-	rows, err := m.systemRows(ctx, "SELECT engine_full FROM system.tables WHERE database = ? AND name = ?", t.db, t.name)
+	rows, err := m.systemRows(ctx, m.cfg.Conn, "SELECT engine_full FROM system.tables WHERE database = ? AND name = ?", t.db, t.name)
 	if err != nil {
 		return "", false, fmt.Errorf("reading the engine of %s: %w", t, err)
 	}
@@ -97,23 +97,23 @@ func (m *Migrator) engine(ctx context.Context, t tableName) (string, bool, error
 // copied: a migrator that dies half way copies only the rest again (and the
 // partition it was copying, whose copies then collapse as re-delivered
 // snapshots do). The columns are named, those of t that are stored.
-func (m *Migrator) copyRows(ctx context.Context, t, from tableName) error {
-	keys, err := m.systemRows(ctx, "SELECT partition_key FROM system.tables WHERE database = ? AND name = ?", from.db, from.name)
+func (m *Migrator) copyRows(ctx context.Context, conn driver.Conn, t, from tableName) error {
+	keys, err := m.systemRows(ctx, conn, "SELECT partition_key FROM system.tables WHERE database = ? AND name = ?", from.db, from.name)
 	if err != nil {
 		return fmt.Errorf("reading the partition key of %s: %w", from, err)
 	}
 	if len(keys) == 0 {
 		return nil
 	}
-	if err := m.awaitInserts(ctx, t); err != nil {
+	if err := m.awaitInserts(ctx, conn, t); err != nil {
 		return err
 	}
-	columns, err := m.systemRows(ctx, "SELECT name FROM system.columns WHERE database = ? AND table = ? AND default_kind NOT IN ('MATERIALIZED', 'ALIAS')",
+	columns, err := m.systemRows(ctx, conn, "SELECT name FROM system.columns WHERE database = ? AND table = ? AND default_kind NOT IN ('MATERIALIZED', 'ALIAS')",
 		t.db, t.name)
 	if err != nil || len(columns) == 0 {
 		return fmt.Errorf("reading the columns of %s (%d): %w", t, len(columns), err)
 	}
-	partitions, err := m.systemRows(ctx, "SELECT DISTINCT partition, partition_id FROM system.parts WHERE database = ? AND table = ? AND active",
+	partitions, err := m.systemRows(ctx, conn, "SELECT DISTINCT partition, partition_id FROM system.parts WHERE database = ? AND table = ? AND active",
 		from.db, from.name)
 	if err != nil {
 		return fmt.Errorf("listing the partitions of %s: %w", from, err)
@@ -128,11 +128,11 @@ func (m *Migrator) copyRows(ctx context.Context, t, from tableName) error {
 		// The partition's value is the server's own literal for it
 		// (system.parts), and its key the table's: the rows of exactly that
 		// partition. 18.16 has no _partition_id to select by.
-		if err := m.cfg.Conn.Exec(ctx, "INSERT INTO "+t.String()+" ("+cols+") SELECT "+cols+" FROM "+from.String()+
+		if err := conn.Exec(ctx, "INSERT INTO "+t.String()+" ("+cols+") SELECT "+cols+" FROM "+from.String()+
 			" WHERE "+keys[0][0]+" = "+value); err != nil {
 			return fmt.Errorf("copying partition %s of %s into %s: %w", id, from, t, err)
 		}
-		if err := m.cfg.Conn.Exec(ctx, "ALTER TABLE "+from.String()+" DROP PARTITION ID '"+id+"'"); err != nil {
+		if err := conn.Exec(ctx, "ALTER TABLE "+from.String()+" DROP PARTITION ID '"+id+"'"); err != nil {
 			return fmt.Errorf("dropping partition %s of %s once copied: %w", id, from, err)
 		}
 	}
@@ -148,12 +148,12 @@ const insertWait = 5 * time.Minute
 // insert that looked the table up just before it writes into the old table
 // just after: such an insert is running (in system.processes) by the time the
 // swap has returned, so waiting for those running now covers it.
-func (m *Migrator) awaitInserts(ctx context.Context, t tableName) error {
+func (m *Migrator) awaitInserts(ctx context.Context, conn driver.Conn, t tableName) error {
 	ctx, cancel := context.WithTimeout(ctx, insertWait)
 	defer cancel()
 	running := func() (map[string]bool, error) {
 		out := map[string]bool{}
-		err := clickhousedb.EachRow(ctx, m.cfg.Conn, func(rows driver.Rows) error {
+		err := clickhousedb.EachRow(ctx, conn, func(rows driver.Rows) error {
 			var id string
 			err := rows.Scan(&id)
 			out[id] = true
@@ -187,7 +187,7 @@ func (m *Migrator) awaitInserts(ctx context.Context, t tableName) error {
 // 18.16 fails such a read when a table it lists is renamed or dropped
 // meanwhile (code 60, unknown table), as another migrator's rebuild does: it
 // is read again, a few times.
-func (m *Migrator) systemRows(ctx context.Context, query string, args ...any) ([][]string, error) {
+func (m *Migrator) systemRows(ctx context.Context, conn driver.Conn, query string, args ...any) ([][]string, error) {
 	var err error
 	for attempt := range 5 {
 		if attempt > 0 {
@@ -196,7 +196,7 @@ func (m *Migrator) systemRows(ctx context.Context, query string, args ...any) ([
 			}
 		}
 		var out [][]string
-		err = clickhousedb.EachRow(ctx, m.cfg.Conn, func(rows driver.Rows) error {
+		err = clickhousedb.EachRow(ctx, conn, func(rows driver.Rows) error {
 			row := make([]string, len(rows.Columns()))
 			ptrs := make([]any, len(row))
 			for i := range row {

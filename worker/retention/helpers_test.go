@@ -14,11 +14,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/shopspring/decimal"
 
 	schema "github.com/orderflow/orderflow/schemas/clickhouse"
+	"github.com/orderflow/orderflow/worker/clickhousedb"
 	"github.com/orderflow/orderflow/worker/clickhousedb/clickhousetest"
 	"github.com/orderflow/orderflow/worker/config"
 	"github.com/orderflow/orderflow/worker/retention"
@@ -149,7 +151,9 @@ func insertOrders(t testing.TB, conn driver.Conn, cfg config.ClickHouse, orders 
 	if ciphertext == nil {
 		ciphertext = func(order) string { return "vault:v1:dGVzdA==" }
 	}
-	ctx := context.Background()
+	// On a cluster the inserts go through the Distributed tables, which write
+	// each order to its shard before they return.
+	ctx := clickhouse.Context(context.Background(), clickhouse.WithSettings(clickhouse.Settings{"insert_distributed_sync": 1}))
 	dec := decimal.RequireFromString
 	insert := func(table, columns string, partition func(order) string, appendRow func(driver.Batch, order) error) {
 		t.Helper()
@@ -537,13 +541,16 @@ func purgeLog(t testing.TB, conn driver.Conn, cfg config.ClickHouse, runID fmt.S
 // fixture is a migrated pair of databases holding a data set, and what its
 // Purgers report to: one registry, one log.
 type fixture struct {
-	cfg    config.ClickHouse
-	conn   driver.Conn
-	reg    *prometheus.Registry
-	log    *syncBuffer
-	model  *model
-	orders []order
-	clock  atomic.Pointer[time.Time] // the Purgers' Now; today until set
+	cfg  config.ClickHouse
+	conn driver.Conn
+	// cluster is the cluster the databases are on (newClusterFixture); nil
+	// on the single server.
+	cluster *clickhousedb.Cluster
+	reg     *prometheus.Registry
+	log     *syncBuffer
+	model   *model
+	orders  []order
+	clock   atomic.Pointer[time.Time] // the Purgers' Now; today until set
 }
 
 func newFixture(t testing.TB, orders []order) *fixture {
@@ -589,7 +596,7 @@ func (b *syncBuffer) String() string {
 func (f *fixture) purger(t testing.TB, r config.Retention, shredder retention.KeyShredder) *retention.Purger {
 	t.Helper()
 	p, err := retention.New(retention.Config{
-		Conn: f.conn, Database: f.cfg.Database, RestrictedDatabase: f.cfg.RestrictedDatabase,
+		Conn: f.conn, Cluster: f.cluster, Database: f.cfg.Database, RestrictedDatabase: f.cfg.RestrictedDatabase,
 		Retention: r, MutationTimeout: time.Minute, Shredder: shredder, Registerer: f.reg,
 		Logger: slog.New(slog.NewTextHandler(f.log, nil)),
 		Now:    f.now, ClickHouseNow: f.clickHouseNow,

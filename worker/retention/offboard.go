@@ -78,13 +78,16 @@ func (c OffboardConfig) validate() []error {
 //     becomes unreadable at once. If that fails, nothing is deleted.
 //  4. ALTER TABLE ... DELETE WHERE tenant_id = '<tenant>' on order_facts,
 //     order_line_facts, delivery_labels and financial_records, each counted
-//     just before (offboard_delete); then it waits for the mutations. Every
+//     just before (offboard_delete); then it waits for the mutations (in
+//     cluster mode on every shard and replica: cluster.go). Every
 //     worker's writes that could hold the tenant ended before its
 //     acknowledgement (Blocklist.Hold), so none lands after the deletes.
 //  5. verification (verify): the tenant's physical rows are counted in every
-//     table, and its two keys are read back from Vault (table "vault", the
-//     keys still present as rows); anything left makes the outcome failed and
-//     Offboard return an error.
+//     table (in cluster mode on every replica's own table, a replica that
+//     holds some or cannot be asked failing the verify), and its two keys
+//     are read back from Vault (table "vault", the keys still present as
+//     rows); anything left makes the outcome failed and Offboard return an
+//     error.
 //
 // Every action is recorded in purge_log with the tenant id, as of asOf. It is
 // idempotent: a second run waits for the acknowledgements again (given at
@@ -171,6 +174,7 @@ func (p *Purger) offboard(ctx context.Context, r *run, report *OffboardReport) e
 		t0     time.Time
 		err    error
 		issued bool
+		marks  []string
 	}
 	deletions := make([]deletion, len(p.tables))
 	for i, t := range p.tables {
@@ -180,9 +184,7 @@ func (p *Purger) offboard(ctx context.Context, r *run, report *OffboardReport) e
 		d.a.Predicate = predicate
 		d.a.Rows, d.err = p.count(ctx, t, predicate)
 		if d.err == nil && d.a.Rows > 0 {
-			if err := p.cfg.Conn.Exec(ctx, "ALTER TABLE "+t.qualified()+" DELETE WHERE "+predicate); err != nil {
-				d.err = fmt.Errorf("deleting rows where %s: %w", predicate, err)
-			}
+			d.marks, d.err = p.sendDelete(ctx, p.copiesOf(t), predicate)
 			d.issued = d.err == nil
 		}
 	}
@@ -190,7 +192,7 @@ func (p *Purger) offboard(ctx context.Context, r *run, report *OffboardReport) e
 	for i := range deletions {
 		d := &deletions[i]
 		if d.issued {
-			d.err = p.waitMutations(ctx, d.t)
+			d.err = p.waitMutations(ctx, p.copiesOf(d.t), d.marks)
 		}
 		p.finish(r, &d.a, d.t0, d.err)
 		if d.err != nil {
@@ -201,11 +203,11 @@ func (p *Purger) offboard(ctx context.Context, r *run, report *OffboardReport) e
 	}
 
 	// 5. Verification, whatever the deletes did: the report says what is left,
-	// in every table and in Vault.
+	// in every table (in cluster mode, on every replica) and in Vault.
 	for _, t := range p.tables {
 		a, t0 := p.begin(r, ActionVerify, t.name, reasonOffboarding)
 		a.Predicate = predicate
-		n, err := p.count(ctx, t, predicate)
+		n, err := p.remaining(ctx, t, predicate)
 		a.Rows = n
 		if err == nil && n > 0 {
 			err = fmt.Errorf("%d rows of the tenant remain in %s", n, t.name)
@@ -227,6 +229,21 @@ func (p *Purger) offboard(ctx context.Context, r *run, report *OffboardReport) e
 		errs = append(errs, fmt.Errorf("verifying vault: %w", err))
 	}
 	return phase(errors.Join(errs...))
+}
+
+// remaining counts t's rows that predicate matches: in cluster mode on every
+// replica's own table (leftOnReplicas), any replica holding some or not
+// answering being an error that names it.
+func (p *Purger) remaining(ctx context.Context, t table, predicate string) (uint64, error) {
+	c := p.copiesOf(t)
+	if c.replicas == nil {
+		return p.count(ctx, t, predicate)
+	}
+	n, err := p.leftOnReplicas(ctx, c, predicate)
+	if err != nil {
+		err = fmt.Errorf("%d rows of the tenant remain in %s, or could not be counted: %w", n, t.name, err)
+	}
+	return n, err
 }
 
 // VerifyVault is the Table of the verify action that reads the tenant's keys

@@ -30,22 +30,33 @@ type partition struct {
 // a tuple); anything else is never put into SQL.
 var partitionID = regexp.MustCompile(`^[0-9A-Za-z_-]{1,128}$`)
 
-// partitions lists t's partitions that hold rows. After a mutation, parts
-// with 0 rows may linger as active: such partitions are left out.
+// partitions lists t's partitions that hold rows: in cluster mode those of
+// every shard's table, whose rows are summed, since a partition may be on
+// some shards only. After a mutation, parts with 0 rows may linger as active:
+// such partitions are left out.
 func (p *Purger) partitions(ctx context.Context, t table) ([]partition, error) {
+	c := p.copiesOf(t)
 	var out []partition
-	if err := clickhousedb.EachRow(ctx, p.cfg.Conn, func(rows driver.Rows) error {
-		var pt partition
-		if err := rows.Scan(&pt.text, &pt.id, &pt.rows); err != nil {
-			return err
+	at := map[string]int{} // partition_id: index in out
+	for _, conn := range c.shards {
+		if err := clickhousedb.EachRow(ctx, conn, func(rows driver.Rows) error {
+			var pt partition
+			if err := rows.Scan(&pt.text, &pt.id, &pt.rows); err != nil {
+				return err
+			}
+			if i, ok := at[pt.id]; ok {
+				out[i].rows += pt.rows
+				return nil
+			}
+			at[pt.id] = len(out)
+			out = append(out, pt)
+			return nil
+		}, "SELECT partition, partition_id, sum(rows) AS n FROM system.parts"+
+			" WHERE database = ? AND table = ? AND active"+
+			" GROUP BY partition, partition_id HAVING n > 0 ORDER BY partition",
+			c.database, c.name); err != nil {
+			return nil, fmt.Errorf("listing partitions: %w", err)
 		}
-		out = append(out, pt)
-		return nil
-	}, "SELECT partition, partition_id, sum(rows) AS n FROM system.parts"+
-		" WHERE database = ? AND table = ? AND active"+
-		" GROUP BY partition, partition_id HAVING n > 0 ORDER BY partition",
-		t.database, t.name); err != nil {
-		return nil, fmt.Errorf("listing partitions: %w", err)
 	}
 	return out, nil
 }

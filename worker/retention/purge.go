@@ -256,19 +256,23 @@ func (p *Purger) purgeTable(ctx context.Context, r *run, t table) ([]Action, err
 // must not pass for one with nothing to do; a table of another partitioning
 // (a schema older or newer than this binary) would have its partitions
 // misread, and a month read as a day can be dropped early.
+//
+// In cluster mode the table that holds the rows is looked up, on the server
+// Conn reaches (the migrations create it on every server at once).
 func (p *Purger) tablePartitions(ctx context.Context, t table) ([]partition, error) {
+	c := p.copiesOf(t)
 	var n uint64
 	var key string
 	if err := p.cfg.Conn.QueryRow(ctx, "SELECT count(), any(partition_key) FROM system.tables WHERE database = ? AND name = ?",
-		t.database, t.name).Scan(&n, &key); err != nil {
+		c.database, c.name).Scan(&n, &key); err != nil {
 		return nil, fmt.Errorf("looking the table up: %w", err)
 	}
 	if n == 0 {
-		return nil, fmt.Errorf("table %s does not exist", t.qualified())
+		return nil, fmt.Errorf("table %s does not exist", c.qualified())
 	}
 	if spaceless(key) != spaceless(t.partitionKey()) {
 		return nil, fmt.Errorf("table %s is partitioned by %s, not by %s (%s) as this purger expects: the schema and this binary are of different versions (run orderflow migrate, or a purger of the schema's version)",
-			t.qualified(), key, t.partitionKey(), t.key.Name)
+			c.qualified(), key, t.partitionKey(), t.key.Name)
 	}
 	return p.partitions(ctx, t)
 }
@@ -327,18 +331,15 @@ func (p *Purger) purgeByTime(ctx context.Context, r *run, t table, parts []parti
 }
 
 // drop drops a whole partition. why is the condition every row of it met,
-// for purge_log ("" when its bounds say it).
+// for purge_log ("" when its bounds say it). In cluster mode it is done once
+// every replica has applied the drop and holds no row of the partition that
+// meets why.
 func (p *Purger) drop(ctx context.Context, r *run, t table, pt partition, why string) error {
 	a, t0 := p.begin(r, ActionDropPartition, t.name, t.reason())
 	a.Partition, a.Rows, a.Predicate = pt.text, pt.rows, why
 	var err error
 	if !r.dryRun {
-		if err = p.fence(ctx); err == nil {
-			err = p.cfg.Conn.Exec(ctx, "ALTER TABLE "+t.qualified()+" DROP PARTITION ID '"+pt.id+"'")
-			if err != nil {
-				err = fmt.Errorf("dropping partition %s: %w", pt.text, err)
-			}
-		}
+		err = p.dropPartition(ctx, t, pt, why)
 	}
 	p.finish(r, &a, t0, err)
 	if err == nil && !r.dryRun {
@@ -542,6 +543,33 @@ func (p *Purger) dropExpired(ctx context.Context, r *run, t table, pt partition,
 	return p.drop(ctx, r, t, pt, expired)
 }
 
+func (p *Purger) dropPartition(ctx context.Context, t table, pt partition, why string) error {
+	if err := p.fence(ctx); err != nil {
+		return err
+	}
+	c := p.copiesOf(t)
+	// A drop makes no mutation: the marks only prove every replica answers.
+	marks, err := p.replicaMarks(ctx, c)
+	if err == nil {
+		err = p.cfg.Conn.Exec(ctx, c.alter+" DROP PARTITION ID '"+pt.id+"'")
+	}
+	if err != nil {
+		return fmt.Errorf("dropping partition %s: %w", pt.text, err)
+	}
+	inPartition := fmt.Sprintf("%s = %d", t.partitionKey(), pt.key)
+	if why != "" {
+		inPartition += " AND " + why
+	}
+	err = p.awaitReplicas(ctx, c, marks, true)
+	if err == nil {
+		err = p.verifyDeleted(ctx, c, inPartition)
+	}
+	if err != nil {
+		return fmt.Errorf("dropping partition %s: %w", pt.text, err)
+	}
+	return nil
+}
+
 // count counts t's physical rows (no FINAL: duplicates count, so that zero
 // means none at all) matching predicate.
 func (p *Purger) count(ctx context.Context, t table, predicate string) (uint64, error) {
@@ -553,21 +581,58 @@ func (p *Purger) count(ctx context.Context, t table, predicate string) (uint64, 
 }
 
 // mutateDelete runs ALTER TABLE ... DELETE and waits for the table's
-// mutations to finish. ClickHouse 18.16 reports no failure reason for a
-// mutation: a failing one shows as one that never finishes.
+// mutations to finish; in cluster mode, on every copy, each then holding no
+// row predicate matches. ClickHouse 18.16 reports no failure reason
+// for a mutation: a failing one shows as one that never finishes.
 func (p *Purger) mutateDelete(ctx context.Context, t table, predicate string) error {
 	if err := p.fence(ctx); err != nil {
 		return err
 	}
-	if err := p.cfg.Conn.Exec(ctx, "ALTER TABLE "+t.qualified()+" DELETE WHERE "+predicate); err != nil {
-		return fmt.Errorf("deleting rows where %s: %w", predicate, err)
+	c := p.copiesOf(t)
+	marks, err := p.sendDelete(ctx, c, predicate)
+	if err != nil {
+		return err
 	}
-	return p.waitMutations(ctx, t)
+	if err := p.waitMutations(ctx, c, marks); err != nil {
+		return err
+	}
+	return p.verifyDeleted(ctx, c, predicate)
 }
 
-func (p *Purger) waitMutations(ctx context.Context, t table) error {
-	if err := clickhousedb.WaitForMutations(ctx, p.cfg.Conn, t.database, t.name, p.cfg.MutationTimeout); err != nil {
+// sendDelete sends the ALTER TABLE ... DELETE that reaches every copy, after
+// reading the copies' marks (replicaMarks) for waitMutations.
+func (p *Purger) sendDelete(ctx context.Context, c copies, predicate string) ([]string, error) {
+	marks, err := p.replicaMarks(ctx, c)
+	if err == nil {
+		err = p.cfg.Conn.Exec(ctx, c.alter+" DELETE WHERE "+predicate)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("deleting rows where %s: %w", predicate, err)
+	}
+	return marks, nil
+}
+
+// waitMutations waits for the mutations of c's table: on the one server, or
+// in cluster mode on every copy, for the one sent after marks were read.
+func (p *Purger) waitMutations(ctx context.Context, c copies, marks []string) error {
+	err := p.awaitReplicas(ctx, c, marks, false)
+	if c.replicas == nil {
+		err = clickhousedb.WaitForMutations(ctx, p.cfg.Conn, c.database, c.name, p.cfg.MutationTimeout)
+	}
+	if err != nil {
 		return fmt.Errorf("waiting for the delete: %w", err)
+	}
+	return nil
+}
+
+// verifyDeleted checks, in cluster mode, that no copy holds a row predicate
+// matches (leftOnReplicas).
+func (p *Purger) verifyDeleted(ctx context.Context, c copies, predicate string) error {
+	if c.replicas == nil {
+		return nil
+	}
+	if _, err := p.leftOnReplicas(ctx, c, predicate); err != nil {
+		return fmt.Errorf("verifying every replica after deleting rows where %s: %w", predicate, err)
 	}
 	return nil
 }

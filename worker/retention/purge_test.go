@@ -175,15 +175,13 @@ func checkDryRun(t *testing.T, f *fixture, dry retention.Report, before map[stri
 	}
 }
 
-// TestSevenYearsOfOrders follows one data set through time: seven years of
-// orders of two tenants, purged 22 days on (labels only, after a dry run;
-// then with the default periods), one tenant offboarded, and purged again six
-// years on. Every step is checked against the model, and re-run as a no-op.
-func TestSevenYearsOfOrders(t *testing.T) {
-	t.Parallel()
+// tenantsWithLabels returns a Vault client, two tenants named after prefix
+// (their keys destroyed when the test ends) and a label ciphertext of each.
+func tenantsWithLabels(t *testing.T, prefix string) (*transit.Client, [2]string, map[string]string) {
+	t.Helper()
 	ctx := context.Background()
 	vault := transittest.NewClient(t, transit.Config{})
-	tenants := twoTenants("seven")
+	tenants := twoTenants(prefix)
 	t.Cleanup(func() {
 		for _, tenant := range tenants {
 			_ = vault.DestroyTenantKeys(context.Background(), tenant)
@@ -197,6 +195,17 @@ func TestSevenYearsOfOrders(t *testing.T) {
 		}
 		secrets[tenant] = ct[0]
 	}
+	return vault, tenants, secrets
+}
+
+// TestSevenYearsOfOrders follows one data set through time: seven years of
+// orders of two tenants, purged 22 days on (labels only, after a dry run;
+// then with the default periods), one tenant offboarded, and purged again six
+// years on. Every step is checked against the model, and re-run as a no-op.
+func TestSevenYearsOfOrders(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	vault, tenants, secrets := tenantsWithLabels(t, "seven")
 	orders := sevenYearSet(tenants)
 	cfg, conn := clickhousetest.Migrated(t)
 	insertOrders(t, conn, cfg, orders, func(o order) string { return secrets[o.tenant] })
@@ -447,38 +456,7 @@ func TestTheCutoffIsExactToTheSecond(t *testing.T) {
 			t.Parallel()
 			r := defaultRetention()
 			tenants := twoTenants("edge")
-			// The last expired second: a row at it or a second before it has
-			// expired, one a second after it has not. Financial records go by
-			// their last event: the default year ends on 31 March, GB keeps
-			// 6 years after it (the year to 31 March 2020 expired at noon UTC
-			// on 1 April 2026) and DE 10 years after the end of the calendar
-			// year it ends in (the year to 31 March 2015 expired on 1 January
-			// 2026); the year's last events are those before its end at
-			// UTC+14.
-			cutoffs := map[string]time.Time{
-				"label":     r.Label.Before(asOf),
-				"analytics": r.Analytics.Before(asOf),
-				"financial": lastEvents(utc(2020, 4, 1)).Add(-time.Second),
-				"de":        lastEvents(utc(2015, 4, 1)).Add(-time.Second),
-			}
-			var orders []order
-			for name, c := range cutoffs {
-				j := "GB"
-				if name == "de" {
-					j = "DE"
-				}
-				for _, o := range []struct {
-					suffix string
-					off    time.Duration
-				}{{"minus1s", -time.Second}, {"exact", 0}, {"plus1s", time.Second}} {
-					o := order{tenant: tenants[0], channel: "ebay", id: name + "-" + o.suffix, purchasedAt: c.Add(o.off), jurisdiction: j}
-					if name == "financial" || name == "de" {
-						// Bought a month before: the last event decides.
-						o.lastEvent, o.purchasedAt = o.purchasedAt, o.purchasedAt.AddDate(0, -1, 0)
-					}
-					orders = append(orders, o)
-				}
-			}
+			orders := cutoffSet(tenants[0], r, asOf)
 			f := newFixture(t, orders)
 			f.setNow(asOf)
 			p := f.purger(t, r, nil)
@@ -505,27 +483,7 @@ func TestTheCutoffIsExactToTheSecond(t *testing.T) {
 			if got := partitions(deletes); !slices.Equal(got, c.labelStraddler) {
 				t.Errorf("label partitions deleted from: %v, want %v", got, c.labelStraddler)
 			}
-			ids := func(table string) map[string]bool {
-				out := map[string]bool{}
-				for _, o := range f.model.tables[table] {
-					out[o.id] = true
-				}
-				return out
-			}
-			check := func(table, name string) {
-				t.Helper()
-				got := ids(table)
-				if got[name+"-minus1s"] || got[name+"-exact"] || !got[name+"-plus1s"] {
-					t.Errorf("%s after the pass holds %v: want %s-plus1s, not -exact or -minus1s", table, got, name)
-				}
-			}
-			check(schema.TableDeliveryLabels, "label")
-			check(schema.TableOrderFacts, "analytics")
-			check(schema.TableOrderLineFacts, "analytics")
-			for _, table := range []string{schema.TableFinancialRecords, schema.TableAccountingPostings} {
-				check(table, "financial")
-				check(table, "de")
-			}
+			checkExactCutoffs(t, f)
 			// The model agrees with the tables (checkPass); here the ids come
 			// from ClickHouse itself for the labels.
 			var n uint64
@@ -539,6 +497,75 @@ func TestTheCutoffIsExactToTheSecond(t *testing.T) {
 			}
 			checkNoOp(t, f, p, asOf)
 		})
+	}
+}
+
+// cutoffSet is, for the tenant, orders a second before, exactly at and a
+// second after each last expired instant of a pass as of asOf: the labels',
+// the analytics facts', and the financial records' of GB and of DE, bought a
+// month before their last event. checkExactCutoffs checks what a pass leaves
+// of them.
+func cutoffSet(tenant string, r config.Retention, asOf time.Time) []order {
+	// The last expired second: a row at it or a second before it has
+	// expired, one a second after it has not. Financial records go by
+	// their last event: the default year ends on 31 March, GB keeps
+	// 6 years after it (the year to 31 March 2020 expired at noon UTC
+	// on 1 April 2026) and DE 10 years after the end of the calendar
+	// year it ends in (the year to 31 March 2015 expired on 1 January
+	// 2026); the year's last events are those before its end at
+	// UTC+14.
+	cutoffs := map[string]time.Time{
+		"label":     r.Label.Before(asOf),
+		"analytics": r.Analytics.Before(asOf),
+		"financial": lastEvents(utc(2020, 4, 1)).Add(-time.Second),
+		"de":        lastEvents(utc(2015, 4, 1)).Add(-time.Second),
+	}
+	var orders []order
+	for name, c := range cutoffs {
+		j := "GB"
+		if name == "de" {
+			j = "DE"
+		}
+		for _, o := range []struct {
+			suffix string
+			off    time.Duration
+		}{{"minus1s", -time.Second}, {"exact", 0}, {"plus1s", time.Second}} {
+			o := order{tenant: tenant, channel: "ebay", id: name + "-" + o.suffix, purchasedAt: c.Add(o.off), jurisdiction: j}
+			if name == "financial" || name == "de" {
+				// Bought a month before: the last event decides.
+				o.lastEvent, o.purchasedAt = o.purchasedAt, o.purchasedAt.AddDate(0, -1, 0)
+			}
+			orders = append(orders, o)
+		}
+	}
+	return orders
+}
+
+// checkExactCutoffs checks that the model kept, of cutoffSet's orders, those
+// a second after each cutoff and none at or before it (checkPass holds the
+// tables to the model).
+func checkExactCutoffs(t *testing.T, f *fixture) {
+	t.Helper()
+	ids := func(table string) map[string]bool {
+		out := map[string]bool{}
+		for _, o := range f.model.tables[table] {
+			out[o.id] = true
+		}
+		return out
+	}
+	check := func(table, name string) {
+		t.Helper()
+		got := ids(table)
+		if got[name+"-minus1s"] || got[name+"-exact"] || !got[name+"-plus1s"] {
+			t.Errorf("%s after the pass holds %v: want %s-plus1s, not -exact or -minus1s", table, got, name)
+		}
+	}
+	check(schema.TableDeliveryLabels, "label")
+	check(schema.TableOrderFacts, "analytics")
+	check(schema.TableOrderLineFacts, "analytics")
+	for _, table := range []string{schema.TableFinancialRecords, schema.TableAccountingPostings} {
+		check(table, "financial")
+		check(table, "de")
 	}
 }
 

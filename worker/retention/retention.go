@@ -37,6 +37,10 @@
 // pass that finds the lease held deletes nothing and is counted as
 // skipped_lease_held.
 //
+// In cluster mode (Config.Cluster) the drops and deletes act on every shard
+// and replica, and an action is done only once every replica has applied it
+// and holds nothing it was to remove (cluster.go).
+//
 // The statements stay within what ClickHouse 18.16 and current releases both
 // accept. A mutation visits every part of its table but rewrites only those
 // that hold a row it deletes (18.16 included: the others are hard-linked), so
@@ -58,6 +62,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	schema "github.com/orderflow/orderflow/schemas/clickhouse"
+	"github.com/orderflow/orderflow/worker/clickhousedb"
 	"github.com/orderflow/orderflow/worker/config"
 )
 
@@ -110,6 +115,11 @@ const ClockTolerance = time.Minute
 type Config struct {
 	// Conn is the ClickHouse connection. Required.
 	Conn driver.Conn
+	// Cluster, when set, is the ClickHouse cluster (clickhouse.cluster) whose
+	// schema Conn's server is part of: drops and deletes then act on every
+	// shard and replica, and are verified on every replica (cluster.go).
+	// Default nil: one server.
+	Cluster *clickhousedb.Cluster
 	// Database holds order_facts, order_line_facts and purge_log
 	// (clickhouse.database). Required; checked by config.ValidateDatabases.
 	Database string

@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/google/uuid"
 	"github.com/shopspring/decimal"
@@ -22,17 +21,8 @@ func TestClickHouseBatchInsertAndReadBack(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 
-	conn, err := clickhouse.Open(&clickhouse.Options{
-		Addr:        []string{addr},
-		Auth:        clickhouse.Auth{Database: "default", Username: "default"},
-		Compression: &clickhouse.Compression{Method: clickhouse.CompressionLZ4},
-		DialTimeout: 5 * time.Second,
-	})
-	if err != nil {
-		t.Fatalf("open: %v", err)
-	}
 	// Cleanups run last-registered first: the database is dropped before this closes.
-	t.Cleanup(func() { _ = conn.Close() })
+	conn := openClickHouse(t, addr)
 
 	db := stacktest.UniqueName("smoke")
 	if err := conn.Exec(ctx, "CREATE DATABASE "+db); err != nil {

@@ -115,14 +115,20 @@ func InCI() bool {
 
 func require(t testing.TB, env, server string) string {
 	t.Helper()
+	return requireOr(t, env, server, howToStart)
+}
+
+// requireOr is require with its own advice on how to start the server.
+func requireOr(t testing.TB, env, server, how string) string {
+	t.Helper()
 	v := os.Getenv(env)
 	if v != "" {
 		return v
 	}
 	if InCI() {
-		t.Fatalf("%s is not set: the %s server is required under CI; %s", env, server, howToStart)
+		t.Fatalf("%s is not set: the %s server is required under CI; %s", env, server, how)
 	}
-	t.Skipf("%s is not set, so there is no %s to test against: %s", env, server, howToStart)
+	t.Skipf("%s is not set, so there is no %s to test against: %s", env, server, how)
 	return ""
 }
 

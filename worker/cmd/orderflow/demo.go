@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"net"
 	"os"
 	"slices"
 	"strings"
@@ -18,6 +19,7 @@ import (
 
 	schema "github.com/orderflow/orderflow/schemas/clickhouse"
 	"github.com/orderflow/orderflow/worker/channel"
+	"github.com/orderflow/orderflow/worker/clickhousedb"
 	"github.com/orderflow/orderflow/worker/config"
 	"github.com/orderflow/orderflow/worker/demo"
 	"github.com/orderflow/orderflow/worker/order"
@@ -73,8 +75,8 @@ func demoConfig(cfg config.Config, o demo.Config, logins roleLogins, progress io
 	o.Dispatcher = func(ctx context.Context, cfg config.Config, reg *prometheus.Registry) error {
 		return runDispatcher(ctx, logins.as(roleDispatcher, cfg), withBuildInfo(reg), quiet)
 	}
-	o.NewPurger = func(cfg config.Config, conn driver.Conn, reg *prometheus.Registry) (demo.Purger, error) {
-		return newPurger(logins.as(rolePurger, cfg), conn, nil, nil, withBuildInfo(reg), quiet)
+	o.NewPurger = func(cfg config.Config, conn driver.Conn, cluster *clickhousedb.Cluster, reg *prometheus.Registry) (demo.Purger, error) {
+		return newPurger(logins.as(rolePurger, cfg), &clickHouse{Conn: conn, cluster: cluster}, nil, nil, withBuildInfo(reg), quiet)
 	}
 	return o
 }
@@ -187,18 +189,29 @@ func printDemo(w io.Writer, cfg config.Config, s demo.Summary, logins roleLogins
 
 	printObserved(w, s.Observed)
 
+	// The server the demo wrote through, and in cluster mode the settings a
+	// purge in another shell needs to act on the cluster.
+	port, purgeEnv := "19000", ""
+	if len(cfg.ClickHouse.Addr) > 0 {
+		if _, p, err := net.SplitHostPort(cfg.ClickHouse.Addr[0]); err == nil {
+			port = p
+		}
+	}
+	if cfg.ClickHouse.Cluster != "" {
+		purgeEnv = "ORDERFLOW_CLICKHOUSE_ADDR=" + strings.Join(cfg.ClickHouse.Addr, ",") + " ORDERFLOW_CLICKHOUSE_CLUSTER=" + cfg.ClickHouse.Cluster + " \\\n                     "
+	}
 	fmt.Fprintf(w, `
 Where to look next:
-  Prometheus       %s  (every step's metrics were scraped while it ran: try orderflow_orders_normalized_total, or Alerts)
+  Prometheus       %[1]s  (every step's metrics were scraped while it ran: try orderflow_orders_normalized_total, or Alerts)
   dashboards       dashboards/*.json for Grafana's file provisioning (README: dashboards); make pictures draws them from this run
-  ClickHouse       clickhouse-client --port 19000, databases %s and %s
+  ClickHouse       clickhouse-client --port %[4]s, databases %[2]s and %[3]s
   sample queries   schemas/clickhouse/queries/*.sql, e.g.
-                   sed 's/{database}/%s/g; s/{restricted_database}/%s/g' schemas/clickhouse/queries/orders_by_tenant_and_channel.sql | clickhouse-client --port 19000
-  purge for real   ORDERFLOW_CLICKHOUSE_DATABASE=%s ORDERFLOW_CLICKHOUSE_RESTRICTED_DATABASE=%s \
+                   sed 's/{database}/%[2]s/g; s/{restricted_database}/%[3]s/g' schemas/clickhouse/queries/orders_by_tenant_and_channel.sql | clickhouse-client --port %[4]s
+  purge for real   %[5]sORDERFLOW_CLICKHOUSE_DATABASE=%[2]s ORDERFLOW_CLICKHOUSE_RESTRICTED_DATABASE=%[3]s \
                      bin/orderflow purge --config deploy/local/orderflow.yaml --now +22d --dry-run (drop --dry-run to do it)
-  run it again     make demo (the demo's topics and databases start afresh each time)
+  run it again     make demo (CLUSTER=1 on the local cluster; the demo's topics and databases start afresh each time)
   stop the stack   make down
-`, os.Getenv("ORDERFLOW_PROMETHEUS_URL"), s.Databases[0], s.Databases[1], s.Databases[0], s.Databases[1], s.Databases[0], s.Databases[1])
+`, os.Getenv("ORDERFLOW_PROMETHEUS_URL"), s.Databases[0], s.Databases[1], port, purgeEnv)
 	fmt.Fprintf(w, "  the %d sample queries: %s\n", len(schema.Queries()), strings.Join(queryNames(), ", "))
 }
 

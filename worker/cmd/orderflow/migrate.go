@@ -9,9 +9,7 @@ import (
 	"os/signal"
 	"syscall"
 
-	"github.com/orderflow/orderflow/worker/clickhousedb"
 	"github.com/orderflow/orderflow/worker/config"
-	"github.com/orderflow/orderflow/worker/migrate"
 )
 
 // migrateCommand applies the ClickHouse schema. It is safe to run again, and
@@ -27,13 +25,13 @@ func migrateCommand(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	defer cancel()
-	conn, err := clickhousedb.Open(ctx, cfg.ClickHouse)
+	db, err := openClickHouse(ctx, cfg.ClickHouse)
 	if err != nil {
 		fmt.Fprintf(stderr, "orderflow migrate: %v\n", err)
 		return 1
 	}
-	defer conn.Close()
-	m, err := migrate.New(migrate.Config{Conn: conn, Database: cfg.ClickHouse.Database, RestrictedDatabase: cfg.ClickHouse.RestrictedDatabase, Logger: log})
+	defer db.Close()
+	m, err := db.migrator(cfg.ClickHouse, log)
 	if err != nil {
 		fmt.Fprintf(stderr, "orderflow migrate: %v\n", err)
 		return 1
@@ -61,6 +59,10 @@ func migrateCommand(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stdout, "%04d_%-20s applied %s by %s\n", a.Version, a.Name, a.AppliedAt.Format("2006-01-02 15:04:05Z"), a.AppliedBy)
 		}
 		if err := m.Check(ctx); err != nil {
+			fmt.Fprintf(stdout, "%v\n", err)
+			return 1
+		}
+		if err := m.CheckTables(ctx); err != nil {
 			fmt.Fprintf(stdout, "%v\n", err)
 			return 1
 		}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"log/slog"
 
-	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/orderflow/orderflow/worker/config"
@@ -18,7 +17,7 @@ import (
 // wait for it), and a Vault client that list gates, so that it can create no
 // key and make no call for a tenant's data.
 type observer struct {
-	conn       driver.Conn
+	conn       *clickHouse
 	offboarded *retention.Blocklist
 	vault      *transit.Client
 }

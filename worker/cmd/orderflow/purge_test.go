@@ -206,7 +206,7 @@ func TestPurgeCronJobPushesWhatItDid(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	worker, err := newPurger(s.cfg, s.conn, nil, workerLease, workerReg, quiet)
+	worker, err := newPurger(s.cfg, &clickHouse{Conn: s.conn}, nil, workerLease, workerReg, quiet)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -64,7 +64,7 @@ func runWorker(ctx context.Context, cfg config.Config, sink pipeline.Sink, reg *
 	}
 	// With ClickHouse, the list of offboarded tenants gates every Vault call
 	// for a tenant's data, so it exists before the Vault client.
-	var conn driver.Conn
+	var conn *clickHouse
 	var blocklist *retention.Blocklist
 	if sink == nil {
 		if conn, err = openCurrentSchema(ctx, cfg, log); err != nil {
@@ -95,7 +95,7 @@ func runWorker(ctx context.Context, cfg config.Config, sink pipeline.Sink, reg *
 	var purger *retention.Purger
 	if sink == nil {
 		writer, err := facts.New(facts.Config{
-			Conn: conn, Database: cfg.ClickHouse.Database, RestrictedDatabase: cfg.ClickHouse.RestrictedDatabase,
+			Conn: conn, Cluster: conn.cluster, Database: cfg.ClickHouse.Database, RestrictedDatabase: cfg.ClickHouse.RestrictedDatabase,
 			// The four tables insert at once, each on its own pooled connection.
 			Concurrency:    min(4, cfg.ClickHouse.MaxOpenConns),
 			LabelRetention: cfg.Retention.Label, Registerer: reg, Logger: log,
