@@ -203,7 +203,8 @@ func (m *Migrator) CheckTables(ctx context.Context) error {
 	type table struct{ engine, columns string }
 	var first map[tableName]table
 	var errs []string
-	for _, r := range m.replicas() {
+	replicas := m.replicas()
+	for _, r := range replicas {
 		seen := map[tableName]table{}
 		rows, err := m.systemRows(ctx, r.Conn,
 			"SELECT t.database, t.name, t.engine, c.columns FROM system.tables AS t ANY LEFT JOIN "+
@@ -227,7 +228,7 @@ func (m *Migrator) CheckTables(ctx context.Context) error {
 				case !want(got.engine):
 					errs = append(errs, fmt.Sprintf("%s: %s is %s, want %s", r.Addr, n, got.engine, wantText))
 				case first != nil && first[n].columns != got.columns:
-					errs = append(errs, fmt.Sprintf("%s: %s has other columns than on %s", r.Addr, n, m.replicas()[0].Addr))
+					errs = append(errs, fmt.Sprintf("%s: %s has other columns than on %s", r.Addr, n, replicas[0].Addr))
 				}
 			}
 			replicated := func(e string) bool { return strings.HasPrefix(e, "Replicated") && strings.HasSuffix(e, "MergeTree") }

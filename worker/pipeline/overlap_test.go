@@ -242,16 +242,7 @@ func TestOffboardedTenantsOrdersAreRefused(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- p.Run(ctx) }()
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		src.mu.Lock()
-		n := len(src.committed)
-		src.mu.Unlock()
-		if n == 1 {
-			break
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	src.waitCommits(1, 10*time.Second)
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)
