@@ -95,6 +95,16 @@ test-e2e: up ## the end-to-end tests: couriers and books under faults, seven yea
 test-cluster: up cluster-up ## the tests against the local ClickHouse cluster (TestCluster*), with the stack and the cluster started
 	set -a; source "$(STACK_DIR)/env"; source "$(STACK_DIR)/cluster.env"; set +a; go test $(TEST_FLAGS) -run '$(CLUSTER_TESTS)' $(CLUSTER_PKGS)
 
+# The fault suite (worker/faults, and the connectors' TestFault* in worker/cmd/orderflow):
+# make test runs each case's short version; make faults the long ones (30 s outages, a
+# dozen kills, 20,000-30,000 messages a case). FAULTS_FLAGS adds go test flags, such as
+# -count=3 or -run TestFaultVault.
+FAULT_PKGS := ./worker/faults/ ./worker/cmd/orderflow/
+FAULTS_FLAGS ?=
+.PHONY: faults
+faults: up ## the fault suite's long cases: servers stopped, workers killed, rebalances, stand-ins failing (not in CI)
+	set -a; source "$(STACK_DIR)/env"; set +a; ORDERFLOW_FAULTS_LONG=1 go test -race -count=1 -p 1 -timeout 90m -v -run '^TestFault' $(FAULTS_FLAGS) $(FAULT_PKGS)
+
 .PHONY: test-short
 test-short: ## unit tests only: integration tests skip without the stack (CI never skips)
 	go test -race -count=1 ./...

@@ -40,8 +40,8 @@ type Vault struct {
 	RequestTimeout time.Duration `yaml:"request_timeout"`
 	// MaxAttempts bounds the attempts of one request that fails with 5xx, 429 or
 	// a connection error (other 4xx are never retried). Default 5; 1 to 100.
-	// `orderflow run` keeps it for logins only and makes one attempt per
-	// request, since its pipeline retries; offboard and replay-dlq use it all.
+	// Every command uses it, `orderflow run` too: its pipeline retries a whole
+	// stage, which a Vault failing some requests would rarely get through.
 	MaxAttempts int `yaml:"max_attempts"`
 	// RetryInitial is the first wait before a retry; it doubles (with jitter) up
 	// to RetryMax. Defaults 100ms and 5s.

@@ -45,8 +45,8 @@ type Config struct {
 	// MaxAttempts bounds the attempts of one request that fails with 5xx, 429 or
 	// a connection error; other 4xx are never retried. Retries also stop when the
 	// call's context ends. Default 5; 1 to 100. A caller that retries on its
-	// own sets 1: `orderflow run` does, since its pipeline is the one retrier
-	// of its stages; offboard and replay-dlq keep vault.max_attempts.
+	// own may set 1 where a call is one request; a call of many requests keeps
+	// its retries, or one failing request in several fails the whole call.
 	MaxAttempts int
 	// LoginAttempts bounds, in the same way, the attempts of a login and of
 	// the token's own requests (lookup, renewal, revocation). They keep the
