@@ -34,7 +34,7 @@ func TestFaultWorkerKilled(t *testing.T) {
 	kills := size(3, 12)
 	r := faults.Run(t, faults.TestSuite, faults.Case{
 		Name: "worker killed", Seed: uint64(time.Now().UnixNano()),
-		Messages: size(2000, 30000), Rate: size(400.0, 1500.0),
+		Messages: size(2000, 30000), Rate: size(150.0, 400.0),
 		Fault: func(h *faults.Harness) {
 			for i := range kills {
 				h.WaitCommitted(1) // the worker has joined and written once
@@ -42,7 +42,7 @@ func TestFaultWorkerKilled(t *testing.T) {
 				h.KillWorker(0)
 				h.Logf("kill %d after %d messages sent", i+1, h.Sent())
 				h.StartWorker(0)
-				h.Recovered()
+				h.FaultOver().Wait()
 			}
 		},
 	})
@@ -62,9 +62,10 @@ func TestFaultClickHouseStopped(t *testing.T) {
 			stacktest.StopServer(h.T(), "clickhouse")
 			time.Sleep(outage() - time.Since(stopped))
 			stacktest.StartServer(h.T(), "clickhouse")
+			rec := h.FaultOver()
 			h.Logf("ClickHouse was down for %s", time.Since(stopped).Round(time.Second))
 			h.Checkpoint() // nothing committed while ClickHouse was away was unwritten
-			h.Recovered()
+			rec.Wait()
 		},
 	})
 	t.Log(r)
@@ -86,9 +87,10 @@ func TestFaultClickHouseSlow(t *testing.T) {
 			h.WaitCommitted(int64(h.Messages() / 5))
 			proxy.SetDelay(250 * time.Millisecond)
 			time.Sleep(outage())
-			h.Checkpoint()
 			proxy.SetDelay(0)
-			h.Recovered()
+			rec := h.FaultOver()
+			h.Checkpoint()
+			rec.Wait()
 		},
 	})
 	t.Log(r)
@@ -141,9 +143,10 @@ func vaultFault(t *testing.T, name string, mode faultproxy.Mode, d time.Duration
 			h.WaitCommitted(int64(h.Messages() / 5))
 			proxy.SetMode(mode)
 			time.Sleep(d)
-			h.Checkpoint()
 			proxy.SetMode(faultproxy.Pass)
-			h.Recovered()
+			rec := h.FaultOver()
+			h.Checkpoint()
+			rec.Wait()
 		},
 	})
 	requests, failed := proxy.Counts()
@@ -166,9 +169,10 @@ func TestFaultKafkaRestarted(t *testing.T) {
 			stacktest.StopServer(h.T(), "kafka")
 			time.Sleep(outage() / 3) // its start takes 10 s more
 			stacktest.StartServer(h.T(), "kafka")
+			rec := h.FaultOver()
 			h.Logf("Kafka was down for %s", time.Since(stopped).Round(time.Second))
 			h.Checkpoint()
-			h.Recovered()
+			rec.Wait()
 		},
 	})
 	t.Log(r)
@@ -189,12 +193,12 @@ func TestFaultRebalances(t *testing.T) {
 			h.WaitCommitted(3 * step)
 			h.KillWorker(1) // one dies: its partitions wait for the session timeout
 			h.StartWorker(0)
-			h.Recovered()
+			h.FaultOver().Wait()
 			h.StartWorker(1)
 			h.WaitCommitted(4 * step)
 			h.KillWorker(2)
 			h.StartWorker(2)
-			h.Recovered()
+			h.FaultOver().Wait()
 		},
 	})
 	t.Log(r)
@@ -214,8 +218,9 @@ func TestFaultSessionTimesOutWhileWriting(t *testing.T) {
 				h.WaitCommitted(int64(h.Messages() / 8))
 				time.Sleep(time.Duration(h.Rand().IntN(1000)) * time.Millisecond)
 				h.PauseWorker(h.Rand().IntN(2), 10*time.Second) // the session timeout is 6 s
+				rec := h.FaultOver()
 				h.Checkpoint()
-				h.Recovered()
+				rec.Wait()
 			}
 		},
 	})

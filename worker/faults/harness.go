@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"hash/maphash"
 	"math/rand/v2"
+	"net/http"
 	"os"
 	"strings"
 	"sync"
@@ -66,6 +67,9 @@ type Case struct {
 	MalformedRate float64
 	// Workers is how many workers start in the group (default 1).
 	Workers int
+	// ClickHouseAddr is the ClickHouse server the case's databases are made on
+	// and the workers write to. Default: the stack's.
+	ClickHouseAddr string
 	// Env adds to (and overrides) every worker's environment.
 	Env []string
 	// Fault injects the fault, on the test's goroutine, while orders flow; it
@@ -229,7 +233,11 @@ func newHarness(t *testing.T, suite Suite, c Case) *Harness {
 	for _, topic := range append([]string{h.topics[order.ChannelAmazon], h.topics[order.ChannelEbay], h.dlq}, outbox...) {
 		stacktest.CreateTopic(t, brokers, topic, Partitions)
 	}
-	h.ch, h.conn = clickhousetest.Migrated(t)
+	ch := clickhousetest.Config(t)
+	if c.ClickHouseAddr != "" {
+		ch.Addr = []string{c.ClickHouseAddr}
+	}
+	h.ch, h.conn = clickhousetest.MigratedOn(t, ch)
 	keyPrefix := stacktest.UniqueName("faults") + "-"
 
 	g, err := generate.New(generate.Config{Seed: c.Seed, Tenants: 4, MalformedRate: c.MalformedRate, Days: 10})
@@ -406,12 +414,7 @@ func (h *Harness) StartWorkerEnv(slot int, env ...string) {
 		h.t.Fatal(err)
 	}
 	full := append(append(append([]string{}, h.env...), "ORDERFLOW_METRICS_LISTEN="+addr), env...)
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	for len(h.workers) <= slot {
-		h.workers = append(h.workers, nil)
-	}
-	if h.workers[slot] != nil {
+	if h.Worker(slot) != nil {
 		h.t.Fatalf("worker %d already runs", slot)
 	}
 	p, err := workerproc.Start(workerproc.Config{
@@ -421,11 +424,41 @@ func (h *Harness) StartWorkerEnv(slot int, env ...string) {
 	if err != nil {
 		h.t.Fatal(err)
 	}
+	h.mu.Lock()
+	for len(h.workers) <= slot {
+		h.workers = append(h.workers, nil)
+	}
 	h.workers[slot] = p
+	h.mu.Unlock()
+	h.awaitServing(p, addr)
 }
 
-// lockedWriter appends to a buffer the harness shares between workers. Its
-// writes take h.mu, which StartWorkerEnv does not hold while a process writes.
+// awaitServing waits until a started worker answers on /healthz: it has set
+// up its signal handling, so a SIGTERM from now on is a clean stop.
+func (h *Harness) awaitServing(p *workerproc.Proc, addr string) {
+	h.t.Helper()
+	client := &http.Client{Timeout: time.Second}
+	deadline := time.Now().Add(time.Minute)
+	for {
+		resp, err := client.Get("http://" + addr + "/healthz")
+		if err == nil {
+			_ = resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		if done, err := p.Exited(); done {
+			h.t.Fatalf("%s: a worker exited as it started: %v", h.c.Name, p.ExitError(err))
+		}
+		if time.Now().After(deadline) {
+			h.t.Fatalf("%s: a worker did not answer on /healthz within a minute; its output:\n%s", h.c.Name, p.Tail())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// lockedWriter appends to a buffer the harness shares between workers, under
+// the harness's lock.
 type lockedWriter struct {
 	mu *sync.Mutex
 	w  *bytes.Buffer
@@ -659,27 +692,49 @@ func (h *Harness) WaitCommitted(n int64) {
 	})
 }
 
-// Recovered measures a recovery: it waits until the group commits past what it
-// had committed at the call (or everything sent is committed), and records the
-// time it took. Call it once a fault is over.
-func (h *Harness) Recovered() time.Duration {
+// Recovery is a fault's end, for timing how long the workers take to commit
+// again: FaultOver starts it, Wait ends it.
+type Recovery struct {
+	h     *Harness
+	start time.Time
+	base  int64 // committed at the fault's end; -1 when Kafka did not say
+}
+
+// FaultOver marks the end of a fault: the server is back, the worker started
+// again. Wait then times the recovery.
+func (h *Harness) FaultOver() *Recovery {
+	r := &Recovery{h: h, start: time.Now(), base: -1}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if c, err := h.committedTotal(ctx); err == nil {
+		r.base = c
+	}
+	return r
+}
+
+// Wait waits until the group commits past what it had committed at the fault's
+// end (or everything sent is committed) and records the time from the fault's
+// end. When everything was committed already, there is nothing to time.
+func (r *Recovery) Wait() {
+	h := r.h
 	h.t.Helper()
-	start := time.Now()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	var base int64 = -1
+	allSent := func() bool { return h.sent.Load() == int64(len(h.messages)) }
 	for {
 		c, err := h.committedTotal(ctx)
 		if err == nil {
-			if base < 0 {
-				base = c
+			if r.base < 0 {
+				r.base = c // Kafka was not answering at the fault's end
 			}
-			if c > base || h.sent.Load() == int64(len(h.messages)) && c >= h.endTotal() {
-				d := time.Since(start)
+			if r.base >= c && allSent() && c >= h.endTotal() {
+				return // nothing was left to do: no recovery to time
+			}
+			if c > r.base || allSent() && c >= h.endTotal() {
 				h.mu.Lock()
-				h.recoveries = append(h.recoveries, d)
+				h.recoveries = append(h.recoveries, time.Since(r.start))
 				h.mu.Unlock()
-				return d
+				return
 			}
 		}
 		if ctx.Err() != nil {

@@ -45,7 +45,13 @@ func Open(t testing.TB, cfg config.ClickHouse) driver.Conn {
 // schema applied, a connection, and drops both databases when the test ends.
 func Migrated(t testing.TB) (config.ClickHouse, driver.Conn) {
 	t.Helper()
-	cfg := Config(t)
+	return MigratedOn(t, Config(t))
+}
+
+// MigratedOn is Migrated with cfg's server and databases (a server of the
+// test's own, such as the small-disk one).
+func MigratedOn(t testing.TB, cfg config.ClickHouse) (config.ClickHouse, driver.Conn) {
+	t.Helper()
 	conn := Open(t, cfg)
 	DropAtCleanup(t, conn, cfg)
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
