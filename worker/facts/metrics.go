@@ -9,9 +9,11 @@ import (
 )
 
 type metrics struct {
-	rows, batches, errors [numTables]prometheus.Counter
-	duration              [numTables]prometheus.Observer
-	labelsSkipped         prometheus.Counter
+	rows, batches [numTables]prometheus.Counter
+	// errors holds each table's counter by reason (insertReasons).
+	errors        [numTables]map[string]prometheus.Counter
+	duration      [numTables]prometheus.Observer
+	labelsSkipped prometheus.Counter
 }
 
 // durationBuckets span a small block on a idle server (1ms) to a large one
@@ -27,8 +29,9 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		"Block inserts into ClickHouse that succeeded, by table.",
 		"table")
 	errs := set.CounterVec("orderflow_clickhouse_insert_errors_total",
-		"Failed block insert attempts into ClickHouse, by table; each attempt counts.",
-		"table")
+		"Failed block insert attempts into ClickHouse, by table and reason (disk_full, too_many_parts, "+
+			"refused, unreachable, other); each attempt counts.",
+		"table", "reason")
 	duration := set.HistogramVec("orderflow_clickhouse_insert_duration_seconds",
 		"Time of a successful block insert into ClickHouse, from prepare to send, by table.",
 		durationBuckets,
@@ -43,7 +46,10 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	for t := range numTables {
 		m.rows[t] = rows.WithLabelValues(t.String())
 		m.batches[t] = batches.WithLabelValues(t.String())
-		m.errors[t] = errs.WithLabelValues(t.String())
+		m.errors[t] = map[string]prometheus.Counter{}
+		for _, r := range insertReasons {
+			m.errors[t][r] = errs.WithLabelValues(t.String(), r)
+		}
 		m.duration[t] = duration.WithLabelValues(t.String())
 	}
 	return m, nil
