@@ -20,10 +20,12 @@ import (
 // TestDiskFull, on the small-disk ClickHouse with its disk filled: every
 // Write of the batch fails after one attempt per table with a transient
 // error (the pipeline retries it; nothing stops or is dead-lettered) whose
-// reason is disk_full, counted per table and attempt under that reason, and
-// nothing is written. Once the disk has grown, the retry under the same ID
+// reason is disk_full, counted per table and attempt under that reason,
+// orderflow_clickhouse_disk_full is 1 for every table, and nothing is
+// written. Once the disk has grown, the retry under the same ID
 // writes the batch: each table's rows are inserted once (the physical rows
-// are the rows sent, in one insert per table), and FINAL holds every order.
+// are the rows sent, in one insert per table), FINAL holds every order, and
+// the gauge is 0 again.
 func TestDiskFull(t *testing.T) {
 	disk := stacktest.ClickHouseSmallDisk(t)
 	s := newStackAt(t, disk.Addr)
@@ -66,6 +68,9 @@ func TestDiskFull(t *testing.T) {
 		if n := clickhousetest.Count(t, s.conn, "SELECT count() FROM "+s.table(name)); n != 0 {
 			t.Errorf("%s: %d rows written on a full disk", name, n)
 		}
+		if g := telemetrytest.Sum(t, reg, "orderflow_clickhouse_disk_full", "table="+name); g != 1 {
+			t.Errorf("orderflow_clickhouse_disk_full{table=%s} = %v on a full disk, want 1", name, g)
+		}
 	}
 
 	disk.Resize(t, int(size>>20)+16)
@@ -86,6 +91,9 @@ func TestDiskFull(t *testing.T) {
 		}
 		if n := s.count(t, name); n != uint64(len(want[name])) {
 			t.Errorf("%s: %d rows under FINAL, want %d", name, n, len(want[name]))
+		}
+		if g := telemetrytest.Sum(t, reg, "orderflow_clickhouse_disk_full", "table="+name); g != 0 {
+			t.Errorf("orderflow_clickhouse_disk_full{table=%s} = %v once written, want 0", name, g)
 		}
 	}
 	t.Logf("disk %d MiB filled; %d orders blocked for %v over %d failed attempts; then %v rows written in one insert per table",

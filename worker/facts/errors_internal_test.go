@@ -11,8 +11,10 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2"
 	chcolumn "github.com/ClickHouse/clickhouse-go/v2/lib/column"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/orderflow/orderflow/worker/failure"
+	"github.com/orderflow/orderflow/worker/telemetry/telemetrytest"
 )
 
 // TestDescribeQuotesNoValue: what the server and the driver say can hold
@@ -105,5 +107,33 @@ func TestReason(t *testing.T) {
 		if got := ie.Reason(); got != tc.want {
 			t.Errorf("%s: reason %q, want %q", tc.name, got, tc.want)
 		}
+	}
+}
+
+// TestDiskFullGauge: orderflow_clickhouse_disk_full counts, per table, the
+// shards whose last insert attempt failed for a full disk; any other outcome
+// there clears that shard.
+func TestDiskFullGauge(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	m, err := newMetrics(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gauge := func(tb table) float64 {
+		return telemetrytest.Sum(t, reg, "orderflow_clickhouse_disk_full", "table="+tb.String())
+	}
+	for _, step := range []struct {
+		shard int
+		full  bool
+		want  float64
+	}{{1, true, 1}, {2, true, 2}, {1, true, 2}, {1, false, 1}, {2, false, 0}} {
+		m.attempted(step.shard, orderFacts, step.full)
+		if g := gauge(orderFacts); g != step.want {
+			t.Errorf("after shard %d full=%v: %v, want %v", step.shard, step.full, g, step.want)
+		}
+	}
+	m.attempted(0, deliveryLabels, true)
+	if g, other := gauge(deliveryLabels), gauge(orderFacts); g != 1 || other != 0 {
+		t.Errorf("delivery_labels %v, order_facts %v: want 1 and 0, each table apart", g, other)
 	}
 }

@@ -44,7 +44,10 @@
 // migrate, fix the user); anything else (the server down, overloaded, a
 // timeout, its disk full) is transient. Each failed insert is counted in
 // orderflow_clickhouse_insert_errors_total by table and reason
-// (InsertError.Reason: disk_full, too_many_parts, ...). Errors, logs and metric labels never hold personal
+// (InsertError.Reason: disk_full, too_many_parts, ...), and
+// orderflow_clickhouse_disk_full is 1 for a table while its last attempt
+// found the disk full: the alert's signal, which holds while no insert is
+// attempted. Errors, logs and metric labels never hold personal
 // data, ciphertext or tokens: errors name the table and the kind of failure
 // (a server exception's code, a network error), never the server's message
 // text or a value.
@@ -378,10 +381,12 @@ func (w *Writer) insert(ctx context.Context, tg *target, b *block) error {
 	if err := w.send(ctx, tg, b); err != nil {
 		ie := &InsertError{Database: w.dbs[t], Table: t.String(), Shard: tg.shard, Err: err}
 		w.m.errors[t][ie.Reason()].Inc()
+		w.m.attempted(tg.shard, t, ie.Reason() == ReasonDiskFull)
 		// Debug: the pipeline retries the batch and logs its error once.
 		w.log.Debug("insert failed", "table", t.String(), "shard", tg.shard, "rows", b.rows, "reason", ie.Reason(), "err", describe(err))
 		return ie
 	}
+	w.m.attempted(tg.shard, t, false)
 	w.m.duration[t].Observe(time.Since(start).Seconds())
 	w.m.rows[t].Add(float64(b.rows))
 	w.m.batches[t].Inc()

@@ -28,7 +28,8 @@ import (
 // stage and writer: the first batch's write fails, is retried with backoff
 // and never committed nor dead-lettered, and while it waits the pipeline
 // fetches one batch ahead and no more (back-pressure). The failures are
-// counted as disk_full and the log says the disk is full. Once the disk has
+// counted as disk_full, orderflow_clickhouse_disk_full is 1 for each table,
+// and the log says the disk is full. Once the disk has
 // grown, the waiting batch and the others are written and committed in
 // order, each order once.
 func TestDiskFullHoldsTheWriteAndTheFetchesUntilSpaceIsMade(t *testing.T) {
@@ -93,6 +94,9 @@ func TestDiskFullHoldsTheWriteAndTheFetchesUntilSpaceIsMade(t *testing.T) {
 	if all := telemetrytest.Sum(t, reg, "orderflow_clickhouse_insert_errors_total"); full == 0 || all != full {
 		t.Errorf("%v failed inserts of reason disk_full, %v in all: want every failure counted as disk_full", full, all)
 	}
+	if g := telemetrytest.Sum(t, reg, "orderflow_clickhouse_disk_full"); g != 4 {
+		t.Errorf("orderflow_clickhouse_disk_full = %v summed over the tables, want 4: one for each", g)
+	}
 	if !strings.Contains(logs.String(), "disk is full") {
 		t.Errorf("the log does not say ClickHouse's disk is full:\n%s", logs.String())
 	}
@@ -113,6 +117,9 @@ func TestDiskFullHoldsTheWriteAndTheFetchesUntilSpaceIsMade(t *testing.T) {
 	}
 	if c := src.commits(); !slices.Equal(c, want) {
 		t.Fatalf("committed %v, want %v: every batch, in order", c, want)
+	}
+	if g := telemetrytest.Sum(t, reg, "orderflow_clickhouse_disk_full"); g != 0 {
+		t.Errorf("orderflow_clickhouse_disk_full = %v summed over the tables once written, want 0", g)
 	}
 	if l := letters.all(); len(l) != 0 {
 		t.Errorf("%d dead letters: a full disk dead-letters nothing", len(l))
