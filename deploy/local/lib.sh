@@ -188,6 +188,21 @@ write_default_users() {
 XML
 }
 
+# server_logger DIR prints a local ClickHouse server's <logger>: warnings and errors, to
+# DIR/log.
+server_logger() {
+  local dir=$1
+  cat <<XML
+    <logger>
+        <level>warning</level>
+        <log>$dir/log/clickhouse-server.log</log>
+        <errorlog>$dir/log/clickhouse-server.err.log</errorlog>
+        <size>100M</size>
+        <count>3</count>
+    </logger>
+XML
+}
+
 # server_basics DIR [DATA_DIR] prints the elements of a local ClickHouse server's config.xml
 # that every local server shares: limits, modest caches (the servers share a 2-core machine
 # with the tests), and its directories under DIR, but for the data and temporary files,
