@@ -54,7 +54,7 @@ up: ## install what is missing and start Kafka, ClickHouse, Vault and Prometheus
 	$(if $(filter 1,$(TLS)),@echo "TLS=1: orderflow's own connections go over TLS with: set -a; . $(STACK_DIR)/env; . $(STACK_DIR)/tls.env; set +a (make demo TLS=1 does it)")
 
 .PHONY: down
-down: ## stop the local stack (and the local cluster, if it runs)
+down: ## stop the local stack (and the local cluster and the small-disk ClickHouse, if they run)
 	deploy/local/stack.sh down
 
 .PHONY: cluster-up
@@ -70,13 +70,22 @@ cluster-down: ## stop the local ClickHouse cluster (the stack keeps running)
 cluster-status: ## say which of the local cluster's servers run
 	@deploy/local/clickhouse-cluster.sh status || true
 
+.PHONY: smalldisk-up
+smalldisk-up: ## start the small-disk ClickHouse: one more 18.16 server on a size-limited tmpfs, for the disk-full tests (needs root; addresses in .stack/smalldisk.env)
+	deploy/local/install.sh
+	deploy/local/clickhouse-smalldisk.sh start
+
+.PHONY: smalldisk-down
+smalldisk-down: ## stop the small-disk ClickHouse and unmount its disk (the stack keeps running)
+	deploy/local/clickhouse-smalldisk.sh stop
+
 .PHONY: stack-status
 stack-status: ## say which of the stack's servers run
 	@deploy/local/stack.sh status || true
 
 .PHONY: test
-test: up ## start the stack if needed, then run every test against it (but test-e2e's and the cluster's), and test-current
-	status=0; set -a; source "$(STACK_DIR)/env"; set +a; go test $(TEST_FLAGS) -skip '$(E2E_TESTS)|$(CLUSTER_TESTS)' ./... || status=$$?; \
+test: up smalldisk-up ## start the stack (and the small-disk ClickHouse) if needed, then run every test against it (but test-e2e's and the cluster's), and test-current
+	status=0; set -a; source "$(STACK_DIR)/env"; source "$(STACK_DIR)/smalldisk.env"; set +a; go test $(TEST_FLAGS) -skip '$(E2E_TESTS)|$(CLUSTER_TESTS)' ./... || status=$$?; \
 	$(MAKE) --no-print-directory test-current || status=$$?; exit $$status
 
 # The stack's ClickHouse is 18.16 (Debian's); users run current releases. chdb-core embeds

@@ -108,9 +108,9 @@ func pipeline() *dashboard.DashboardBuilder {
 			unitPerSecond,
 			query(`sum by (table) (rate(orderflow_clickhouse_insert_rows_total[$__rate_interval]))`, "{{table}}"))).
 		WithPanel(withLimits(graph("Insert failures and p99 insert duration, by table",
-			"Failed inserts (retried; nothing is committed until they succeed) and the slowest 1% of inserts. Any failure for 10 minutes warns (OrderflowClickHouseInsertFailures): too many parts, a full disk, or a table altered by hand.",
+			"Failed inserts by reason (retried; nothing is committed until they succeed) and the slowest 1% of inserts. Any failure for 10 minutes warns (OrderflowClickHouseInsertFailures): too many parts, the server unreachable, or a table altered by hand; a full disk pages at once (OrderflowClickHouseDiskFull).",
 			unitCount,
-			query(`sum by (table) (increase(orderflow_clickhouse_insert_errors_total[$__rate_interval]))`, "{{table}} failures"),
+			query(`sum by (table, reason) (increase(orderflow_clickhouse_insert_errors_total[$__rate_interval]))`, "{{table}} failures ({{reason}})"),
 			query(`histogram_quantile(0.99, sum by (table, le) (rate(orderflow_clickhouse_insert_duration_seconds_bucket[$__rate_interval])))`, "{{table}} p99 seconds")), red(1))).
 		WithRow(dashboard.NewRowBuilder("Process")).
 		WithPanel(graph("Memory and goroutines",

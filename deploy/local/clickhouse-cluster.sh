@@ -56,13 +56,7 @@ write_config() {
 <?xml version="1.0"?>
 <!-- Written by deploy/local/clickhouse-cluster.sh; edits are overwritten at the next start. -->
 <yandex>
-    <logger>
-        <level>warning</level>
-        <log>$dir/log/clickhouse-server.log</log>
-        <errorlog>$dir/log/clickhouse-server.err.log</errorlog>
-        <size>100M</size>
-        <count>3</count>
-    </logger>
+$(server_logger "$dir")
     <listen_host>127.0.0.1</listen_host>
     <http_port>$(http_port "$n")</http_port>
     <tcp_port>$(tcp_port "$n")</tcp_port>

@@ -30,6 +30,11 @@ ZOOKEEPER_PORT="${ORDERFLOW_ZOOKEEPER_PORT:-19181}"
 CLUSTER_TCP_PORT="${ORDERFLOW_CLUSTER_TCP_PORT:-19001}"
 CLUSTER_HTTP_PORT="${ORDERFLOW_CLUSTER_HTTP_PORT:-18124}"
 CLUSTER_INTERSERVER_PORT="${ORDERFLOW_CLUSTER_INTERSERVER_PORT:-19011}"
+# The small-disk ClickHouse (clickhouse-smalldisk.sh): one more 18.16 server whose data is
+# on a size-limited tmpfs, for the disk-full tests. Beyond the cluster's ports, so the
+# cluster can grow by a server.
+SMALLDISK_TCP_PORT="${ORDERFLOW_SMALLDISK_TCP_PORT:-19005}"
+SMALLDISK_HTTP_PORT="${ORDERFLOW_SMALLDISK_HTTP_PORT:-18128}"
 # Scraped by the stack's Prometheus: the worker's metrics address, and one that the
 # Prometheus smoke test serves while it runs.
 WORKER_METRICS_PORT="${ORDERFLOW_WORKER_METRICS_PORT:-19100}"
@@ -183,19 +188,35 @@ write_default_users() {
 XML
 }
 
-# server_basics DIR prints the elements of a local ClickHouse server's config.xml that
-# every local server shares: limits, modest caches (the servers share a 2-core machine
-# with the tests), and its directories under DIR.
-server_basics() {
+# server_logger DIR prints a local ClickHouse server's <logger>: warnings and errors, to
+# DIR/log.
+server_logger() {
   local dir=$1
+  cat <<XML
+    <logger>
+        <level>warning</level>
+        <log>$dir/log/clickhouse-server.log</log>
+        <errorlog>$dir/log/clickhouse-server.err.log</errorlog>
+        <size>100M</size>
+        <count>3</count>
+    </logger>
+XML
+}
+
+# server_basics DIR [DATA_DIR] prints the elements of a local ClickHouse server's config.xml
+# that every local server shares: limits, modest caches (the servers share a 2-core machine
+# with the tests), and its directories under DIR, but for the data and temporary files,
+# which go under DATA_DIR when given (the small-disk server's size-limited file system).
+server_basics() {
+  local dir=$1 data=${2:-$1}
   cat <<XML
     <max_connections>256</max_connections>
     <keep_alive_timeout>3</keep_alive_timeout>
     <max_concurrent_queries>100</max_concurrent_queries>
     <uncompressed_cache_size>268435456</uncompressed_cache_size>
     <mark_cache_size>268435456</mark_cache_size>
-    <path>$dir/data/</path>
-    <tmp_path>$dir/tmp/</tmp_path>
+    <path>$data/data/</path>
+    <tmp_path>$data/tmp/</tmp_path>
     <user_files_path>$dir/user_files/</user_files_path>
     <format_schema_path>$dir/format_schemas/</format_schema_path>
     <users_config>$dir/users.xml</users_config>

@@ -3,7 +3,8 @@
 # with data, logs and PID files under .stack/. Usage: stack.sh up|down|status
 #   up      installs what is missing, starts what is not running, creates the topics,
 #           writes .stack/env (the addresses, for tests and tools) and prints them
-#   down    stops every server by its PID file (the local cluster's too)
+#   down    stops every server by its PID file (the local cluster's and the small-disk
+#           ClickHouse's too, whose disk it unmounts)
 #   status  says what runs; exits non-zero unless all five do
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -135,6 +136,8 @@ down() {
   local s
   # The local ClickHouse cluster too, when make cluster-up started it.
   if [[ -d "$STACK_DIR/cluster" ]]; then "$local_dir/clickhouse-cluster.sh" stop; fi
+  # The small-disk ClickHouse, when make smalldisk-up started it: stopped, its tmpfs unmounted.
+  if [[ -d "$STACK_DIR/smalldisk" ]]; then "$local_dir/clickhouse-smalldisk.sh" stop; fi
   for s in "${services[@]}"; do "$local_dir/$s.sh" stop; done
 }
 

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"strconv"
+	"strings"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
 
@@ -58,6 +59,88 @@ var workerCodes = map[int32]string{
 	516: "authentication failed",
 }
 
+// Reasons of a failed insert: the reason label of
+// orderflow_clickhouse_insert_errors_total, so that an alert and the on-call
+// engineer tell a full disk from a server that is down without the logs.
+const (
+	// ReasonDiskFull: the server cannot write the part, its disk being full
+	// (18.16: code 75 CANNOT_WRITE_TO_FILE_DESCRIPTOR with errno 28, ENOSPC;
+	// current releases also 243 NOT_ENOUGH_SPACE). Transient: the batch is
+	// retried and nothing committed until space is made.
+	ReasonDiskFull = "disk_full"
+	// ReasonTooManyParts: the server refuses inserts until merges catch up
+	// (252 TOO_MANY_PARTS). Transient.
+	ReasonTooManyParts = "too_many_parts"
+	// ReasonRefused: the server refuses the writer's user or lacks a database,
+	// table or column, or the driver cannot encode a column: permanent for
+	// the worker (classify).
+	ReasonRefused = "refused"
+	// ReasonUnreachable: no answer from the server: a network error, a closed
+	// connection, a timeout, an exhausted pool. Transient.
+	ReasonUnreachable = "unreachable"
+	// ReasonOther: any other server exception or error. Transient.
+	ReasonOther = "other"
+)
+
+// insertReasons are the reason label's values, each table's series of every
+// one kept from the start (newMetrics).
+var insertReasons = []string{ReasonDiskFull, ReasonTooManyParts, ReasonRefused, ReasonUnreachable, ReasonOther}
+
+// ClickHouse exception codes with a reason of their own.
+const (
+	codeTooManyParts = 252
+	// codeNotEnoughSpace: current releases refuse a part they cannot reserve
+	// space for; 18.16 fails the write itself (diskFull).
+	codeNotEnoughSpace = 243
+)
+
+// diskFull reports whether the server says its disk is full. ClickHouse's
+// ErrnoException message ends "errno: 28, strerror: No space left on device"
+// whatever the code (writing, creating a directory, renaming a part); only
+// the test reads the message, never a log or an error.
+func diskFull(ex *clickhouse.Exception) bool {
+	return ex.Code == codeNotEnoughSpace || strings.Contains(ex.Message, "errno: 28,") ||
+		strings.Contains(ex.Message, "No space left on device")
+}
+
+// reason is the reason label of an insert's failure (the Reason* constants).
+func reason(err error) string {
+	var ex *clickhouse.Exception
+	switch {
+	case classify(err) == failure.Worker:
+		return ReasonRefused
+	case errors.As(err, &ex) && diskFull(ex):
+		return ReasonDiskFull
+	case errors.As(err, &ex) && ex.Code == codeTooManyParts:
+		return ReasonTooManyParts
+	case errors.As(err, &ex):
+		return ReasonOther
+	case unreachable(err):
+		return ReasonUnreachable
+	}
+	return ReasonOther
+}
+
+// unreachable reports whether err says the server did not answer: a network
+// error or timeout, a closed connection, no connection from the pool, the
+// context's deadline.
+func unreachable(err error) bool {
+	var netErr net.Error
+	for _, sentinel := range unreachableSentinels {
+		if errors.Is(err, sentinel) {
+			return true
+		}
+	}
+	return errors.Is(err, context.DeadlineExceeded) || errors.As(err, &netErr)
+}
+
+// unreachableSentinels are the driver's and the standard library's errors of
+// a server that did not answer (fixed messages, no value).
+var unreachableSentinels = []error{
+	clickhouse.ErrAcquireConnTimeout, clickhouse.ErrConnectionClosed, clickhouse.ErrAcquireConnNoAddress,
+	io.ErrUnexpectedEOF, io.EOF, net.ErrClosed,
+}
+
 // classify is the class of an insert's failure (worker/failure): permanent
 // for the worker when the server refuses the user or lacks a database, table
 // or column (workerCodes), or when the driver cannot encode a column (a
@@ -103,6 +186,9 @@ func describe(err error) string {
 		if name, ok := workerCodes[ex.Code]; ok {
 			return fmt.Sprintf("ClickHouse exception code %d (%s)", ex.Code, name)
 		}
+		if diskFull(ex) {
+			return fmt.Sprintf("ClickHouse exception code %d (the server's disk is full)", ex.Code)
+		}
 		return fmt.Sprintf("ClickHouse exception code %d", ex.Code)
 	case errors.Is(err, context.Canceled):
 		return "canceled"
@@ -113,11 +199,10 @@ func describe(err error) string {
 	case errors.As(err, &chOp):
 		return fmt.Sprintf("clickhouse-go %s of column %s failed (%T)", chOp.Op, chOp.ColumnName, innermost(chOp.Err))
 	}
-	for _, sentinel := range []error{
-		clickhouse.ErrAcquireConnTimeout, clickhouse.ErrConnectionClosed, clickhouse.ErrBatchInvalid,
-		clickhouse.ErrBatchAlreadySent, clickhouse.ErrAcquireConnNoAddress, clickhouse.ErrUnsupportedServerRevision,
-		clickhouse.ErrServerUnexpectedData, io.ErrUnexpectedEOF, io.EOF, net.ErrClosed,
-	} {
+	for _, sentinel := range append([]error{
+		clickhouse.ErrBatchInvalid, clickhouse.ErrBatchAlreadySent, clickhouse.ErrUnsupportedServerRevision,
+		clickhouse.ErrServerUnexpectedData,
+	}, unreachableSentinels...) {
 		if errors.Is(err, sentinel) {
 			return sentinel.Error()
 		}

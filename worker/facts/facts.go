@@ -42,7 +42,12 @@
 // refuses the writer's credentials or access, or lacks a database, table or
 // column the writer inserts into, is permanent for the worker (run orderflow
 // migrate, fix the user); anything else (the server down, overloaded, a
-// timeout) is transient. Errors, logs and metric labels never hold personal
+// timeout, its disk full) is transient. Each failed insert is counted in
+// orderflow_clickhouse_insert_errors_total by table and reason
+// (InsertError.Reason: disk_full, too_many_parts, ...), and
+// orderflow_clickhouse_disk_full is 1 for a table while its last attempt
+// found the disk full: the alert's signal, which holds while no insert is
+// attempted. Errors, logs and metric labels never hold personal
 // data, ciphertext or tokens: errors name the table and the kind of failure
 // (a server exception's code, a network error), never the server's message
 // text or a value.
@@ -263,6 +268,11 @@ func (e *InsertError) Unwrap() error { return e.Err }
 // FailureClass is the class of the driver's error (classify).
 func (e *InsertError) FailureClass() failure.Class { return classify(e.Err) }
 
+// Reason says why the insert failed, one of the Reason* constants (the
+// reason label of orderflow_clickhouse_insert_errors_total): ReasonDiskFull
+// when the server's disk is full, for instance.
+func (e *InsertError) Reason() string { return reason(e.Err) }
+
 // Write inserts the orders' rows into the four tables and returns nil only
 // when every table has them. Orders are in the batch's order; an order may
 // appear several times (several snapshots) and again in later batches:
@@ -369,11 +379,14 @@ func (w *Writer) insert(ctx context.Context, tg *target, b *block) error {
 	t := b.table
 	start := time.Now()
 	if err := w.send(ctx, tg, b); err != nil {
-		w.m.errors[t].Inc()
+		ie := &InsertError{Database: w.dbs[t], Table: t.String(), Shard: tg.shard, Err: err}
+		w.m.errors[t][ie.Reason()].Inc()
+		w.m.attempted(tg.shard, t, ie.Reason() == ReasonDiskFull)
 		// Debug: the pipeline retries the batch and logs its error once.
-		w.log.Debug("insert failed", "table", t.String(), "shard", tg.shard, "rows", b.rows, "err", describe(err))
-		return &InsertError{Database: w.dbs[t], Table: t.String(), Shard: tg.shard, Err: err}
+		w.log.Debug("insert failed", "table", t.String(), "shard", tg.shard, "rows", b.rows, "reason", ie.Reason(), "err", describe(err))
+		return ie
 	}
+	w.m.attempted(tg.shard, t, false)
 	w.m.duration[t].Observe(time.Since(start).Seconds())
 	w.m.rows[t].Add(float64(b.rows))
 	w.m.batches[t].Inc()

@@ -25,6 +25,7 @@ import (
 	"github.com/orderflow/orderflow/worker/protect"
 	"github.com/orderflow/orderflow/worker/protect/protecttest"
 	"github.com/orderflow/orderflow/worker/protected"
+	"github.com/orderflow/orderflow/worker/stacktest"
 	"github.com/orderflow/orderflow/worker/transit"
 	"github.com/orderflow/orderflow/worker/transit/transittest"
 )
@@ -82,7 +83,13 @@ type stack struct {
 
 func newStack(t testing.TB) *stack {
 	t.Helper()
-	ch, conn := clickhousetest.Migrated(t)
+	return newStackAt(t, stacktest.ClickHouseAddr(t))
+}
+
+// newStackAt is newStack with the databases on the ClickHouse server at addr.
+func newStackAt(t testing.TB, addr string) *stack {
+	t.Helper()
+	ch, conn := clickhousetest.MigratedAt(t, addr)
 	vault := transittest.NewClient(t, transit.Config{RetryInitial: time.Millisecond, RetryMax: 10 * time.Millisecond})
 	stage := protecttest.NewStage(t, vault, protect.Config{})
 	return &stack{ch: ch, conn: conn, vault: vault, stage: stage, tenants: map[string]string{}}

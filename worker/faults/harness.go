@@ -233,11 +233,11 @@ func newHarness(t *testing.T, suite Suite, c Case) *Harness {
 	for _, topic := range append([]string{h.topics[order.ChannelAmazon], h.topics[order.ChannelEbay], h.dlq}, outbox...) {
 		stacktest.CreateTopic(t, brokers, topic, Partitions)
 	}
-	ch := clickhousetest.Config(t)
-	if c.ClickHouseAddr != "" {
-		ch.Addr = []string{c.ClickHouseAddr}
+	chAddr := c.ClickHouseAddr
+	if chAddr == "" {
+		chAddr = stacktest.ClickHouseAddr(t)
 	}
-	h.ch, h.conn = clickhousetest.MigratedOn(t, ch)
+	h.ch, h.conn = clickhousetest.MigratedAt(t, chAddr)
 	keyPrefix := stacktest.UniqueName("faults") + "-"
 
 	g, err := generate.New(generate.Config{Seed: c.Seed, Tenants: 4, MalformedRate: c.MalformedRate, Days: 10})

@@ -21,8 +21,13 @@ import (
 // databases of unique names (not yet created).
 func Config(t testing.TB) config.ClickHouse {
 	t.Helper()
+	return configAt(stacktest.ClickHouseAddr(t))
+}
+
+// configAt is Config for the server at addr.
+func configAt(addr string) config.ClickHouse {
 	cfg := config.Defaults().ClickHouse
-	cfg.Addr = []string{stacktest.ClickHouseAddr(t)}
+	cfg.Addr = []string{addr}
 	name := stacktest.UniqueName("t")
 	cfg.Database, cfg.RestrictedDatabase = name, name+"_restricted"
 	return cfg
@@ -45,13 +50,14 @@ func Open(t testing.TB, cfg config.ClickHouse) driver.Conn {
 // schema applied, a connection, and drops both databases when the test ends.
 func Migrated(t testing.TB) (config.ClickHouse, driver.Conn) {
 	t.Helper()
-	return MigratedOn(t, Config(t))
+	return MigratedAt(t, stacktest.ClickHouseAddr(t))
 }
 
-// MigratedOn is Migrated with cfg's server and databases (a server of the
-// test's own, such as the small-disk one).
-func MigratedOn(t testing.TB, cfg config.ClickHouse) (config.ClickHouse, driver.Conn) {
+// MigratedAt is Migrated on the server at addr (one of the stack's other
+// ClickHouse servers: stacktest.ClickHouseSmallDisk's, for instance).
+func MigratedAt(t testing.TB, addr string) (config.ClickHouse, driver.Conn) {
 	t.Helper()
+	cfg := configAt(addr)
 	conn := Open(t, cfg)
 	DropAtCleanup(t, conn, cfg)
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
