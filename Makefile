@@ -111,8 +111,8 @@ test-cluster: up cluster-up ## the tests against the local ClickHouse cluster (T
 FAULT_PKGS := ./worker/faults/ ./worker/cmd/orderflow/
 FAULTS_FLAGS ?=
 .PHONY: faults
-faults: up ## the fault suite's long cases: servers stopped, workers killed, rebalances, stand-ins failing (not in CI)
-	set -a; source "$(STACK_DIR)/env"; set +a; ORDERFLOW_FAULTS_LONG=1 go test -race -count=1 -p 1 -timeout 90m -v -run '^TestFault' $(FAULTS_FLAGS) $(FAULT_PKGS)
+faults: up smalldisk-up ## the fault suite's long cases: servers stopped, workers killed, rebalances, stand-ins failing (not in CI)
+	set -a; source "$(STACK_DIR)/env"; source "$(STACK_DIR)/smalldisk.env"; set +a; ORDERFLOW_FAULTS_LONG=1 go test -race -count=1 -p 1 -timeout 90m -v -run '^TestFault' $(FAULTS_FLAGS) $(FAULT_PKGS)
 
 .PHONY: test-short
 test-short: ## unit tests only: integration tests skip without the stack (CI never skips)

@@ -226,3 +226,41 @@ func TestFaultSessionTimesOutWhileWriting(t *testing.T) {
 	})
 	t.Log(r)
 }
+
+// TestFaultClickHouseDiskFull fills the disk of the ClickHouse the worker
+// writes to (the small-disk server: a tmpfs of its own) mid-stream and grows
+// it again after a while: inserts fail with "no space left", the worker holds
+// its batch and reads no further (back-pressure), orderflow_clickhouse_disk_full
+// says why for the alert, and once there is room every order is written once.
+func TestFaultClickHouseDiskFull(t *testing.T) {
+	disk := stacktest.ClickHouseSmallDisk(t)
+	// Room for the case's orders until the fault: 18.16 writes every column of
+	// every small part to files of their own, a few MiB a hundred batches.
+	disk.Resize(t, 512)
+	r := faults.Run(t, faults.TestSuite, faults.Case{
+		Name: "ClickHouse disk full", Seed: uint64(time.Now().UnixNano()),
+		Messages: size(1200, 20000), Rate: size(100.0, 400.0), ClickHouseAddr: disk.Addr,
+		Fault: func(h *faults.Harness) {
+			h.WaitCommitted(int64(h.Messages() / 5))
+			full := time.Now()
+			disk.Fill(h.T(), 0)
+			deadline := time.Now().Add(time.Minute)
+			for h.Metric(0, "orderflow_clickhouse_disk_full") < 1 {
+				if time.Now().After(deadline) {
+					h.T().Fatal("orderflow_clickhouse_disk_full never rose while the disk was full")
+				}
+				time.Sleep(100 * time.Millisecond)
+			}
+			h.Logf("orderflow_clickhouse_disk_full rose %s after the disk filled", time.Since(full).Round(100*time.Millisecond))
+			time.Sleep(outage() - time.Since(full))
+			h.Checkpoint()                                   // nothing committed on a full disk was left unwritten
+			disk.Resize(h.T(), int(disk.Size(h.T())>>20)+256) // the operator grows the volume
+			rec := h.FaultOver()
+			rec.Wait()
+			if v := h.Metric(0, "orderflow_clickhouse_disk_full"); v != 0 {
+				h.T().Errorf("orderflow_clickhouse_disk_full is %v once the disk has room", v)
+			}
+		},
+	})
+	t.Log(r)
+}

@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/maphash"
+	"io"
 	"math/rand/v2"
 	"net/http"
 	"os"
@@ -29,6 +30,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/segmentio/kafka-go"
 
+	"github.com/orderflow/orderflow/worker/bench"
 	"github.com/orderflow/orderflow/worker/clickhousedb/clickhousetest"
 	"github.com/orderflow/orderflow/worker/config"
 	"github.com/orderflow/orderflow/worker/generate"
@@ -140,6 +142,7 @@ type Harness struct {
 
 	mu      sync.Mutex
 	workers []*workerproc.Proc // by slot; nil where none runs
+	metrics []string           // by slot: the worker's metrics address
 	logs    bytes.Buffer       // every worker's output
 
 	checkpoints []checkpoint
@@ -417,9 +420,13 @@ func (h *Harness) StartWorkerEnv(slot int, env ...string) {
 	if h.Worker(slot) != nil {
 		h.t.Fatalf("worker %d already runs", slot)
 	}
+	var out io.Writer = &lockedWriter{mu: &h.mu, w: &h.logs}
+	if os.Getenv("ORDERFLOW_FAULTS_VERBOSE") != "" {
+		out = io.MultiWriter(out, os.Stderr) // to watch a case as it runs
+	}
 	p, err := workerproc.Start(workerproc.Config{
 		Binary: h.suite.Binary, ConfigPath: h.suite.ConfigPath, Env: full,
-		Output: &lockedWriter{mu: &h.mu, w: &h.logs}, Prefix: fmt.Sprintf("w%d| ", slot),
+		Output: out, Prefix: fmt.Sprintf("w%d| ", slot),
 	})
 	if err != nil {
 		h.t.Fatal(err)
@@ -427,8 +434,9 @@ func (h *Harness) StartWorkerEnv(slot int, env ...string) {
 	h.mu.Lock()
 	for len(h.workers) <= slot {
 		h.workers = append(h.workers, nil)
+		h.metrics = append(h.metrics, "")
 	}
-	h.workers[slot] = p
+	h.workers[slot], h.metrics[slot] = p, addr
 	h.mu.Unlock()
 	h.awaitServing(p, addr)
 }
@@ -505,6 +513,22 @@ func (h *Harness) PauseWorker(slot int, d time.Duration) {
 	if err := p.Signal(syscall.SIGCONT); err != nil {
 		h.t.Fatal(err)
 	}
+}
+
+// Metric is the sum of a metric's series on the worker in slot's /metrics
+// (-1 when the worker does not answer).
+func (h *Harness) Metric(slot int, name string) float64 {
+	h.t.Helper()
+	h.mu.Lock()
+	addr := h.metrics[slot]
+	h.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	s, err := bench.Scrape(ctx, &http.Client{Timeout: 5 * time.Second}, "http://"+addr+"/metrics")
+	if err != nil {
+		return -1
+	}
+	return s.Sum(name)
 }
 
 // Worker is the process in slot, or nil.
