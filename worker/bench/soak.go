@@ -108,15 +108,16 @@ type SoakSample struct {
 	Produced  float64 `json:"produced"`
 	Committed float64 `json:"committed"`
 	// Parts is the most active parts in one partition of the run's tables
-	// (system.parts), and PartsTable that partition's table.
+	// (system.parts), and PartsTable that partition's table; Parts is -1
+	// (partsUnknown) when ClickHouse did not answer.
 	Parts      float64 `json:"max_parts_per_partition"`
 	PartsTable string  `json:"max_parts_table"`
 	// PurgeRuns is the worker's purge passes so far, any outcome.
 	PurgeRuns float64 `json:"purge_runs"`
 }
 
-// soakSampler reads one SoakSample: the worker's /metrics and the run's
-// parts.
+// soakSampler reads one SoakSample: the worker's /metrics, the producer's
+// tally and the run's parts.
 type soakSampler struct {
 	r        *run
 	w        *workerProc
@@ -134,10 +135,19 @@ const (
 	metricPurgeRows  = "orderflow_purge_rows_total"
 )
 
-func (s soakSampler) sample(ctx context.Context) (SoakSample, Snapshot, error) {
+// sample reads the worker's /metrics and the parts. When only the parts
+// fail (ClickHouse restarted by someone else's fault test) it returns the
+// sample with the parts unknown (partsUnknown) and the error: the worker's
+// series keep their sample.
+func (s soakSampler) sample(ctx context.Context) (SoakSample, error) {
 	snap, err := s.w.scrape(ctx)
 	if err != nil {
-		return SoakSample{}, Snapshot{}, err
+		return SoakSample{}, err
+	}
+	for _, m := range []string{metricHeapInuse, metricGoroutines, metricOpenFDs, metricRSS} {
+		if !snap.Has(m) {
+			return SoakSample{}, fmt.Errorf("the worker exposes no %s", m)
+		}
 	}
 	x := SoakSample{
 		At:        time.Since(s.start).Seconds(),
@@ -146,18 +156,17 @@ func (s soakSampler) sample(ctx context.Context) (SoakSample, Snapshot, error) {
 		Lag: snap.Sum(metricLag), Produced: float64(s.produced.Load()), Committed: committed(snap),
 		PurgeRuns: snap.Sum(metricPurgeRuns),
 	}
-	for _, m := range []string{metricHeapInuse, metricGoroutines, metricOpenFDs, metricRSS} {
-		if !snap.Has(m) {
-			return SoakSample{}, Snapshot{}, fmt.Errorf("the worker exposes no %s", m)
-		}
-	}
 	pp, err := maxActiveParts(ctx, s.r.conn, s.r.names)
 	if err != nil {
-		return SoakSample{}, Snapshot{}, err
+		x.Parts = partsUnknown
+		return x, err
 	}
 	x.Parts, x.PartsTable = float64(pp.Parts), pp.Table
-	return x, snap, nil
+	return x, nil
 }
+
+// partsUnknown is SoakSample.Parts when ClickHouse did not answer.
+const partsUnknown = -1
 
 // RunSoak runs one soak on topics and databases of its own (deleted at its
 // end unless cfg.Keep) and returns its samples and verdicts. It returns an
@@ -265,8 +274,11 @@ func (r *run) soak(ctx context.Context, cfg SoakConfig, res *SoakResult) error {
 
 	sm := soakSampler{r: r, w: w, start: start, produced: &produced}
 	take := func() {
-		s, _, err := sm.sample(ctx)
-		if err != nil {
+		s, err := sm.sample(ctx)
+		if err != nil && s.Parts == partsUnknown {
+			res.PartsMissed++
+			r.progress("%5.0fs: parts unknown: %v", s.At, err)
+		} else if err != nil {
 			// A busy worker or a restarted server: the next sample will do.
 			res.Missed++
 			r.progress("sample at %.0fs missed: %v", time.Since(start).Seconds(), err)

@@ -158,6 +158,32 @@ func TestJudgeWindow(t *testing.T) {
 	}
 }
 
+func TestJudgeUnknownParts(t *testing.T) {
+	parts := ruleNamed(t, "active parts, fullest partition")
+	samples := steadySamples(121, 5000)
+	// ClickHouse down for a minute mid-run: those samples have no parts.
+	for i := 50; i < 56; i++ {
+		samples[i].Parts = partsUnknown
+	}
+	f := judge(parts, samples, 120, 1200)
+	if !f.Flat || f.Samples != 103 || f.Min != 9 {
+		t.Errorf("unknown parts judged: %+v", f)
+	}
+	// Down through the whole last fifth: nothing shows the end flat.
+	for i := range samples {
+		if samples[i].At >= 1200-216 {
+			samples[i].Parts = partsUnknown
+		}
+	}
+	if f := judge(parts, samples, 120, 1200); f.Flat || f.LastSamples != 0 || f.FirstSamples != 22 {
+		t.Errorf("no parts in the last fifth judged flat: %+v", f)
+	}
+	// The worker's series keep those samples.
+	if f := judge(ruleNamed(t, "heap in use"), samples, 120, 1200); !f.Flat || f.LastSamples != 22 {
+		t.Errorf("heap lost the samples without parts: %+v", f)
+	}
+}
+
 func TestSlopePerMinute(t *testing.T) {
 	x := []float64{0, 10, 20, 30}
 	y := []float64{5, 25, 45, 65} // 2 a second
@@ -213,11 +239,11 @@ func TestEvaluateFailures(t *testing.T) {
 				r.Samples[i].HeapInuse = (40 + r.Samples[i].At/30) * mib
 			}
 		}, "heap in use flat"},
-		{"lag grew past 10s of input", func(r *SoakResult) {
+		{"the backlog grew past 10s of input", func(r *SoakResult) {
 			for i := range r.Samples {
-				r.Samples[i].Lag = 2000 + 60*r.Samples[i].At
+				r.Samples[i].Committed = r.Samples[i].Produced - 2000 - 60*r.Samples[i].At
 			}
-		}, "consumer lag flat"},
+		}, "backlog (produced − committed) flat"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			r, cfg := soakResult()

@@ -3,6 +3,7 @@ package bench
 import (
 	"fmt"
 	"image/color"
+	"math"
 	"os"
 	"time"
 
@@ -39,9 +40,11 @@ func (r *SoakResult) WriteChart(path string) error {
 		if rule.Unit != "" {
 			unit = " (" + rule.Unit + ")"
 		}
-		xys := make(plotter.XYs, len(r.Samples))
-		for j, s := range r.Samples {
-			xys[j] = plotter.XY{X: s.At / 60, Y: rule.Value(s) / rule.Scale}
+		var xys plotter.XYs
+		for _, s := range r.Samples {
+			if v := rule.Value(s); !math.IsNaN(v) {
+				xys = append(xys, plotter.XY{X: s.At / 60, Y: v / rule.Scale})
+			}
 		}
 		if _, err := addLine(p, xys, soakLine, nil); err != nil {
 			return fmt.Errorf("chart: %s: %w", rule.Name, err)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -22,12 +23,15 @@ type SoakResult struct {
 	Params  SoakParams `json:"parameters"`
 	// ProduceEnd is when the producer finished, seconds since it started;
 	// the verdicts judge the samples from Params.Warmup to ProduceEnd.
-	ProduceEnd float64        `json:"produce_end_seconds"`
-	Produced   ProducedTally  `json:"produced"`
-	Worker     SoakWorker     `json:"worker"`
-	Samples    []SoakSample   `json:"samples"`
-	Missed     int            `json:"missed_samples"` // scrapes or parts queries that failed
-	Series     []SeriesFigure `json:"series"`
+	ProduceEnd float64       `json:"produce_end_seconds"`
+	Produced   ProducedTally `json:"produced"`
+	Worker     SoakWorker    `json:"worker"`
+	Samples    []SoakSample  `json:"samples"`
+	// Missed counts the samples lost because the worker's /metrics did not
+	// answer, PartsMissed those without parts because ClickHouse did not.
+	Missed      int            `json:"missed_samples"`
+	PartsMissed int            `json:"parts_missed_samples"`
+	Series      []SeriesFigure `json:"series"`
 	// Flat are the flatness verdicts (SoakRules), Checks the rate held,
 	// nothing lost, the purge run and the clean stop.
 	Flat   []Verdict `json:"flat"`
@@ -105,7 +109,10 @@ type SoakRule struct {
 //     18.16 delays inserts at 150 and refuses them at 300, parts_to_delay_insert
 //     and parts_to_throw_insert) and at most 20 more in the last fifth, so
 //     merges keep up;
-//   - consumer lag: at most 10 seconds of input more, so the worker keeps up;
+//   - the backlog, messages acknowledged by the brokers but not yet committed
+//     by the worker (exact at the sample, unlike the worker's lag gauge,
+//     which it measures every 15s and which the samples keep): at most 10
+//     seconds of input more, so the worker keeps up;
 //   - RSS is shown, not judged: the Go runtime returns freed memory to the
 //     system lazily, so RSS lags the heap and says less about a leak.
 func SoakRules(rate float64) []SoakRule {
@@ -113,10 +120,18 @@ func SoakRules(rate float64) []SoakRule {
 		{Name: "heap in use", Unit: "MiB", Scale: mib, Value: func(s SoakSample) float64 { return s.HeapInuse }, Ratio: 0.20, Judged: true},
 		{Name: "goroutines", Scale: 1, Value: func(s SoakSample) float64 { return s.Goroutines }, Plus: 10, Judged: true},
 		{Name: "open files", Scale: 1, Value: func(s SoakSample) float64 { return s.OpenFDs }, Plus: 10, Judged: true},
-		{Name: "active parts, fullest partition", Scale: 1, Value: func(s SoakSample) float64 { return s.Parts }, Plus: 20, Below: 300, Judged: true},
-		{Name: "consumer lag", Unit: "messages", Scale: 1, Value: func(s SoakSample) float64 { return s.Lag }, Plus: 10 * rate, Judged: true},
+		{Name: "active parts, fullest partition", Scale: 1, Value: partsValue, Plus: 20, Below: 300, Judged: true},
+		{Name: "backlog (produced − committed)", Unit: "messages", Scale: 1, Value: func(s SoakSample) float64 { return s.Produced - s.Committed }, Plus: 10 * rate, Judged: true},
 		{Name: "RSS", Unit: "MiB", Scale: mib, Value: func(s SoakSample) float64 { return s.RSS }},
 	}
+}
+
+// partsValue is a sample's parts, NaN when unknown: left out of the figures.
+func partsValue(s SoakSample) float64 {
+	if s.Parts < 0 {
+		return math.NaN()
+	}
+	return s.Parts
 }
 
 // rateHeld is the share of the target rate the producer must achieve.
@@ -134,6 +149,8 @@ type SeriesFigure struct {
 	SlopePerMinute float64 `json:"slope_per_minute"`
 	Limit          float64 `json:"last_fifth_limit"`
 	Samples        int     `json:"samples"` // in the judged window
+	FirstSamples   int     `json:"first_fifth_samples"`
+	LastSamples    int     `json:"last_fifth_samples"`
 	Judged         bool    `json:"judged"`
 	Flat           bool    `json:"flat"`
 }
@@ -148,6 +165,9 @@ func judge(rule SoakRule, samples []SoakSample, from, to float64) SeriesFigure {
 			continue
 		}
 		v := rule.Value(s) / rule.Scale
+		if math.IsNaN(v) {
+			continue
+		}
 		xs, ys = append(xs, s.At), append(ys, v)
 		if s.At <= from+fifth {
 			first = append(first, v)
@@ -157,15 +177,17 @@ func judge(rule SoakRule, samples []SoakSample, from, to float64) SeriesFigure {
 		}
 	}
 	f.Samples = len(ys)
-	if len(first) == 0 || len(last) == 0 {
-		return f // too few samples to judge: not flat
+	if len(ys) == 0 {
+		return f
 	}
 	all := newSpread(ys)
 	f.Min, f.Max = all.Min, all.Max
-	f.First, f.Last = newSpread(first).Median, newSpread(last).Median
 	f.SlopePerMinute = slopePerMinute(xs, ys)
+	f.First, f.Last = newSpread(first).Median, newSpread(last).Median
 	f.Limit = f.First*(1+rule.Ratio) + rule.Plus/rule.Scale
-	f.Flat = f.Last <= f.Limit && (rule.Below == 0 || f.Max < rule.Below/rule.Scale)
+	// A fifth without samples cannot show the series flat.
+	f.Flat = len(first) > 0 && len(last) > 0 && f.Last <= f.Limit && (rule.Below == 0 || f.Max < rule.Below/rule.Scale)
+	f.FirstSamples, f.LastSamples = len(first), len(last)
 	return f
 }
 
@@ -202,7 +224,8 @@ func (r *SoakResult) evaluate(cfg SoakConfig) {
 		r.Flat = append(r.Flat, Verdict{
 			Name: rule.Name + " flat: " + ruleText(rule), Op: "≤", Want: f.Limit, Got: f.Last, Unit: rule.Unit,
 			Runs: []float64{f.Last}, Pass: f.Flat,
-			Note: fmt.Sprintf("first fifth %s, max %s, slope %s/min, %d samples", trimFloat(f.First), trimFloat(f.Max), trimFloat(f.SlopePerMinute), f.Samples),
+			Note: fmt.Sprintf("first fifth %s, max %s, slope %s/min; %d samples, %d in the first fifth, %d in the last",
+				trimFloat(f.First), trimFloat(f.Max), trimFloat(f.SlopePerMinute), f.Samples, f.FirstSamples, f.LastSamples),
 		})
 	}
 	equal := func(name string, got, want int64) Verdict {
@@ -284,7 +307,8 @@ func (r *SoakResult) Markdown() string {
 	w := r.Worker
 	fmt.Fprintf(&b, "- worker: committed %d (%d orders written, %d dead letters, %d refused) in %d batches; %.0f CPU-seconds; purge passes %s, %s rows purged; exit code %d\n",
 		w.Committed, w.Orders, w.DeadLetters, w.Refused, w.Batches, w.CPUSeconds, outcomes(w.PurgeRuns), trimFloat(w.PurgeRows), w.ExitCode)
-	fmt.Fprintf(&b, "- samples: %d (%d missed)\n\n", len(r.Samples), r.Missed)
+	fmt.Fprintf(&b, "- samples: %d, every %s (%d missed: the worker's /metrics did not answer; %d without parts: ClickHouse did not answer)\n\n",
+		len(r.Samples), p.SampleInterval, r.Missed, r.PartsMissed)
 
 	b.WriteString("![soak](soak.png)\n\n## Series\n\n")
 	fmt.Fprintf(&b, "Judged from the end of the warm-up (%s) to the producer's end (%.0fs), cut in fifths; slope by least squares over that window.\n\n", p.Warmup, r.ProduceEnd)
