@@ -267,6 +267,10 @@ func (r *run) soak(ctx context.Context, cfg SoakConfig, res *SoakResult) error {
 	go func() {
 		pr, err := r.produce(pctx, produce.Config{
 			Rate: cfg.Rate, Count: int64(cfg.Rate * cfg.Duration.Seconds()), BatchTimeout: 5 * time.Millisecond,
+			// On a shared machine the producer is starved for moments; a
+			// second's burst lets it catch up, so the worker sees the rate
+			// over any few seconds.
+			Burst:    soakBurst,
 			Progress: func(s produce.Status) { produced.Store(s.Acknowledged) },
 		})
 		done <- outcome{pr, err}
@@ -314,6 +318,9 @@ wait:
 		Orders: out.res.Stats.Orders, Snapshots: out.res.Stats.Snapshots, Malformed: out.res.Stats.Malformed,
 	}
 	res.ProduceEnd = time.Since(start).Seconds()
+	if cpu, err := ReadProcCPU(os.Getpid()); err == nil {
+		res.Produced.BenchCPUSeconds = cpu.Seconds()
+	}
 	r.progress("produced %d messages in %.1fs (%.0f/s); waiting for the worker to commit them all", out.res.Acknowledged, out.res.Elapsed.Seconds(), res.Produced.Rate())
 
 	final, err := w.waitCommitted(ctx, float64(out.res.Acknowledged), time.Second, cfg.Stall, nil)
@@ -342,6 +349,10 @@ wait:
 }
 
 const mib = 1 << 20
+
+// soakBurst is how far behind its pace the soak's producer may fall and
+// catch up.
+const soakBurst = time.Second
 
 // soakDir is the results folder of a soak started at t.
 func soakDir(outDir string, t time.Time) string {

@@ -61,6 +61,9 @@ type ProducedTally struct {
 	Snapshots int64   `json:"snapshots"`
 	Malformed int64   `json:"malformed"`
 	Seconds   float64 `json:"seconds"` // the producer's start to its last flush
+	// BenchCPUSeconds is the CPU the bench process (the generator and the
+	// producer, the sampling) had used by the producer's end.
+	BenchCPUSeconds float64 `json:"bench_cpu_seconds"`
 }
 
 // Rate is the achieved produce rate, messages per second.
@@ -302,8 +305,8 @@ func (r *SoakResult) Markdown() string {
 		m.Cores, m.CPU, m.MemoryGiB, m.OS, m.LoadBefore, m.LoadAfter)
 	fmt.Fprintf(&b, "- parameters: %.0f messages/s for %s (seed %d, %d partitions a topic), purge every %s, a sample every %s, warm-up %s left out of the verdicts; worker batches of up to %d messages or %s; run `%s`\n",
 		p.Rate, p.Duration, p.Seed, p.Partitions, p.RetentionInterval, p.SampleInterval, p.Warmup, p.BatchMaxMessages, p.BatchMaxWait, r.ID)
-	fmt.Fprintf(&b, "- achieved: %d messages in %.1fs = %.0f/s (%d orders, %d snapshots, %d malformed, by the generator's tally)\n",
-		r.Produced.Messages, r.Produced.Seconds, r.Produced.Rate(), r.Produced.Orders, r.Produced.Snapshots, r.Produced.Malformed)
+	fmt.Fprintf(&b, "- achieved: %d messages in %.1fs = %.0f/s (%d orders, %d snapshots, %d malformed, by the generator's tally; paced with bursts of up to %s to catch up after a stall; the generator and producer used %.0f CPU-seconds)\n",
+		r.Produced.Messages, r.Produced.Seconds, r.Produced.Rate(), r.Produced.Orders, r.Produced.Snapshots, r.Produced.Malformed, soakBurst, r.Produced.BenchCPUSeconds)
 	w := r.Worker
 	fmt.Fprintf(&b, "- worker: committed %d (%d orders written, %d dead letters, %d refused) in %d batches; %.0f CPU-seconds; purge passes %s, %s rows purged; exit code %d\n",
 		w.Committed, w.Orders, w.DeadLetters, w.Refused, w.Batches, w.CPUSeconds, outcomes(w.PurgeRuns), trimFloat(w.PurgeRows), w.ExitCode)
