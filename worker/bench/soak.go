@@ -255,26 +255,12 @@ func (r *run) soak(ctx context.Context, cfg SoakConfig, res *SoakResult) error {
 	var produced atomic.Int64
 	pctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	type outcome struct {
-		res produce.Result
-		err error
-	}
-	done := make(chan outcome, 1)
+	done := make(chan ProducedTally, 1)
 	start := time.Now()
 	r.progress("producing %.0f messages/s for %s", cfg.Rate, cfg.Duration)
 	// Owned here: on every way out cancel ends it, and done is read below or
 	// buffered.
-	go func() {
-		pr, err := r.produce(pctx, produce.Config{
-			Rate: cfg.Rate, Count: int64(cfg.Rate * cfg.Duration.Seconds()), BatchTimeout: 5 * time.Millisecond,
-			// On a shared machine the producer is starved for moments; a
-			// second's burst lets it catch up, so the worker sees the rate
-			// over any few seconds.
-			Burst:    soakBurst,
-			Progress: func(s produce.Status) { produced.Store(s.Acknowledged) },
-		})
-		done <- outcome{pr, err}
-	}()
+	go func() { done <- r.produceSegments(pctx, cfg, start, &produced) }()
 
 	sm := soakSampler{r: r, w: w, start: start, produced: &produced}
 	take := func() {
@@ -295,7 +281,7 @@ func (r *run) soak(ctx context.Context, cfg SoakConfig, res *SoakResult) error {
 	take()
 	tick := time.NewTicker(cfg.SampleInterval)
 	defer tick.Stop()
-	var out outcome
+	var tally ProducedTally
 wait:
 	for {
 		select {
@@ -303,29 +289,33 @@ wait:
 			return ctx.Err()
 		case <-w.exited:
 			return w.exitError(w.waitErr)
-		case out = <-done:
+		case tally = <-done:
 			break wait
 		case <-tick.C:
 			take()
 		}
 	}
-	if out.err != nil {
-		return fmt.Errorf("produce: %d of %d messages acknowledged: %w", out.res.Acknowledged, out.res.Produced, out.err)
+	if ctx.Err() != nil {
+		return ctx.Err()
 	}
-	produced.Store(out.res.Acknowledged)
-	res.Produced = ProducedTally{
-		Messages: out.res.Acknowledged, Seconds: out.res.Elapsed.Seconds(),
-		Orders: out.res.Stats.Orders, Snapshots: out.res.Stats.Snapshots, Malformed: out.res.Stats.Malformed,
-	}
+	res.Produced = tally
 	res.ProduceEnd = time.Since(start).Seconds()
 	if cpu, err := ReadProcCPU(os.Getpid()); err == nil {
 		res.Produced.BenchCPUSeconds = cpu.Seconds()
 	}
-	r.progress("produced %d messages in %.1fs (%.0f/s); waiting for the worker to commit them all", out.res.Acknowledged, out.res.Elapsed.Seconds(), res.Produced.Rate())
+	r.progress("produced %d messages in %.1fs (%.0f/s, %d unacknowledged); waiting for the worker to commit them all",
+		tally.Messages, tally.Seconds, tally.Rate(), tally.Unacknowledged)
 
-	final, err := w.waitCommitted(ctx, float64(out.res.Acknowledged), time.Second, cfg.Stall, nil)
+	final, err := w.waitCommitted(ctx, float64(tally.Messages), time.Second, cfg.Stall, nil)
 	if err != nil {
-		return fmt.Errorf("waiting for the worker to commit %d messages: %w", out.res.Acknowledged, err)
+		return fmt.Errorf("waiting for the worker to commit %d messages: %w", tally.Messages, err)
+	}
+	if tally.Unacknowledged > 0 {
+		// Some of those may be in the topics all the same: wait for the
+		// worker's lag gauge, measured every 15s, to read nothing left.
+		if final, err = r.waitNoLag(ctx, w, final); err != nil {
+			return err
+		}
 	}
 	take()
 	res.Worker = SoakWorker{
@@ -346,6 +336,75 @@ wait:
 		r.progress("worker: %v", err)
 	}
 	return nil
+}
+
+// soakSegment is how much the soak produces with one producer: a broker
+// restarted by someone else's fault test fails only its segment, and the
+// soak carries on with the next once the broker is back.
+const soakSegment = time.Minute
+
+// produceSegments produces at cfg.Rate until cfg.Duration after start, a
+// segment at a time, keeping produced at the messages acknowledged so far.
+// A segment that fails is recorded, not fatal: its unacknowledged messages
+// are counted apart (some may be in the topics), and the next starts after
+// a pause.
+func (r *run) produceSegments(ctx context.Context, cfg SoakConfig, start time.Time, produced *atomic.Int64) ProducedTally {
+	var t ProducedTally
+	end := start.Add(cfg.Duration)
+	for ctx.Err() == nil {
+		left := time.Until(end)
+		if left <= 0 {
+			break
+		}
+		base := t.Messages
+		pr, err := r.produce(ctx, produce.Config{
+			Rate: cfg.Rate, Count: int64(cfg.Rate * min(left, soakSegment).Seconds()), BatchTimeout: 5 * time.Millisecond,
+			// On a shared machine the producer is starved for moments; a
+			// second's burst lets it catch up, so the worker sees the rate
+			// over any few seconds.
+			Burst:    soakBurst,
+			Progress: func(s produce.Status) { produced.Store(base + s.Acknowledged) },
+		})
+		t.Messages += pr.Acknowledged
+		t.Snapshots += pr.Stats.Snapshots
+		t.Malformed += pr.Stats.Malformed
+		t.Unacknowledged += pr.Produced - pr.Acknowledged
+		produced.Store(t.Messages)
+		if err != nil && ctx.Err() == nil {
+			at := time.Since(start).Seconds()
+			t.Failures = append(t.Failures, fmt.Sprintf("%.0fs: %d of %d messages acknowledged: %v", at, pr.Acknowledged, pr.Produced, err))
+			r.progress("produce failed at %.0fs, going on after a pause: %v", at, err)
+			select {
+			case <-ctx.Done():
+			case <-time.After(5 * time.Second):
+			}
+		}
+	}
+	t.Seconds = time.Since(start).Seconds()
+	return t
+}
+
+// waitNoLag waits up to two minutes for the worker's lag gauge to read 0 and
+// returns the scrape that did; last when it never does.
+func (r *run) waitNoLag(ctx context.Context, w *workerProc, last Snapshot) (Snapshot, error) {
+	deadline := time.Now().Add(2 * time.Minute)
+	for time.Now().Before(deadline) {
+		s, err := w.waitCommitted(ctx, 0, time.Second, r.cfg.Stall, nil)
+		if err != nil {
+			return last, err
+		}
+		last = s
+		if s.Has(metricLag) && s.Sum(metricLag) == 0 {
+			return s, nil
+		}
+		select {
+		case <-ctx.Done():
+			return last, ctx.Err()
+		case <-time.After(5 * time.Second):
+		}
+	}
+	r.progress("the worker's lag gauge did not reach 0 within 2m")
+	return last, nil
 }
 
 const mib = 1 << 20
