@@ -62,8 +62,12 @@ func (r *SoakResult) WriteChart(path string) error {
 				_, _ = addLine(p, plotter.XYs{{X: end - fifth, Y: f.Last}, {X: end, Y: f.Last}}, soakMedian, dash)
 				_, _ = addLine(p, plotter.XYs{{X: end - fifth, Y: f.Limit}, {X: end, Y: f.Limit}}, soakLimit, []vg.Length{vg.Points(1), vg.Points(2)})
 			}
-			p.Title.Text = fmt.Sprintf("%s%s: %s (first fifth %s, last fifth %s, limit %s, slope %s/min)",
-				rule.Name, unit, verdict, trimFloat(f.First), trimFloat(f.Last), trimFloat(f.Limit), trimFloat(f.SlopePerMinute))
+			limit := ""
+			if f.Judged {
+				limit = ", limit " + trimFloat(f.Limit)
+			}
+			p.Title.Text = fmt.Sprintf("%s%s: %s (first fifth %s, last fifth %s%s, slope %s/min)",
+				rule.Name, unit, verdict, trimFloat(f.First), trimFloat(f.Last), limit, trimFloat(f.SlopePerMinute))
 		}
 		plots = append(plots, []*plot.Plot{p})
 	}
