@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -253,14 +254,16 @@ func (r *run) soak(ctx context.Context, cfg SoakConfig, res *SoakResult) error {
 	}
 
 	var produced atomic.Int64
+	// The producer is owned here: on every way out cancel ends it and the
+	// wait outlasts it (done is buffered for the ways out that do not read it).
+	var producer sync.WaitGroup
+	defer producer.Wait()
 	pctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	done := make(chan ProducedTally, 1)
 	start := time.Now()
 	r.progress("producing %.0f messages/s for %s", cfg.Rate, cfg.Duration)
-	// Owned here: on every way out cancel ends it, and done is read below or
-	// buffered.
-	go func() { done <- r.produceSegments(pctx, cfg, start, &produced) }()
+	producer.Go(func() { done <- r.produceSegments(pctx, cfg, start, &produced) })
 
 	sm := soakSampler{r: r, w: w, start: start, produced: &produced}
 	take := func() {
