@@ -317,18 +317,10 @@ func (r *run) cleanup() {
 func (r *run) phases(ctx context.Context, res *RunResult) error {
 	n, cfg := r.names, r.cfg
 	r.progress("setup %s: topics %s, databases %s{,_restricted}; load %s", n.ID, strings.Join(n.topics(), ", "), n.Database, res.LoadBefore)
-	if err := createTopics(ctx, r.kafka, n); err != nil {
+	if err := r.setup(ctx); err != nil {
 		return err
 	}
-	if err := migrateDatabases(ctx, r.conn, n); err != nil {
-		return err
-	}
-	gen, err := generate.New(generate.Config{Seed: cfg.Seed, Now: cfg.Now})
-	if err != nil {
-		return err
-	}
-	r.gen = gen
-	res.tenants = gen.Config().Tenants
+	res.tenants = r.gen.Config().Tenants
 
 	r.progress("prefill: %d messages", cfg.Orders)
 	stats, err := r.prefill(ctx, cfg.Orders)
@@ -362,6 +354,22 @@ func (r *run) phases(ctx context.Context, res *RunResult) error {
 	res.InsertRef.OrdersOverall = in.Overall / res.Worker.RowsPerOrder
 	res.InsertRef.OrdersSteady = in.Steady / res.Worker.RowsPerOrder
 	r.progress("reference (b): %.0f rows/s steady = %.0f orders/s at %.2f rows an order", in.Steady, res.InsertRef.OrdersSteady, res.Worker.RowsPerOrder)
+	return nil
+}
+
+// setup creates the run's topics and databases and its generator.
+func (r *run) setup(ctx context.Context) error {
+	if err := createTopics(ctx, r.kafka, r.names); err != nil {
+		return err
+	}
+	if err := migrateDatabases(ctx, r.conn, r.names); err != nil {
+		return err
+	}
+	gen, err := generate.New(generate.Config{Seed: r.cfg.Seed, Now: r.cfg.Now})
+	if err != nil {
+		return err
+	}
+	r.gen = gen
 	return nil
 }
 

@@ -6,11 +6,11 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/orderflow/orderflow/worker/generate"
 	"github.com/orderflow/orderflow/worker/generate/produce"
 )
 
@@ -224,17 +224,9 @@ func RunSoak(ctx context.Context, cfg SoakConfig) (*SoakResult, error) {
 func (r *run) soak(ctx context.Context, cfg SoakConfig, res *SoakResult) error {
 	n := r.names
 	r.progress("setup %s: topics %s..., databases %s{,_restricted}", n.ID, n.Topics.DeadLetter, n.Database)
-	if err := createTopics(ctx, r.kafka, n); err != nil {
+	if err := r.setup(ctx); err != nil {
 		return err
 	}
-	if err := migrateDatabases(ctx, r.conn, n); err != nil {
-		return err
-	}
-	gen, err := generate.New(generate.Config{Seed: cfg.Seed, Now: cfg.Now})
-	if err != nil {
-		return err
-	}
-	r.gen = gen
 
 	addr, err := freeAddr()
 	if err != nil {
@@ -375,7 +367,9 @@ func (r *run) produceSegments(ctx context.Context, cfg SoakConfig, start time.Ti
 		produced.Store(t.Messages)
 		if err != nil && ctx.Err() == nil {
 			at := time.Since(start).Seconds()
-			t.Failures = append(t.Failures, fmt.Sprintf("%.0fs: %d of %d messages acknowledged: %v", at, pr.Acknowledged, pr.Produced, err))
+			// One line each: the summary lists them.
+			why := strings.ReplaceAll(err.Error(), "\n", "; ")
+			t.Failures = append(t.Failures, fmt.Sprintf("%.0fs: %d of %d messages acknowledged: %s", at, pr.Acknowledged, pr.Produced, why))
 			r.progress("produce failed at %.0fs, going on after a pause: %v", at, err)
 			select {
 			case <-ctx.Done():
