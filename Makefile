@@ -126,6 +126,14 @@ bench: up build ## end-to-end benchmark: bin/orderflow beside bare kafka-go and 
 # BENCH_FLAGS: e.g. --runs 1 --orders 50000 --latency-rates 1000,2000 --latency-duration 10s --keep
 BENCH_FLAGS ?=
 
+.PHONY: soak
+soak: up build ## soak (not in CI): the worker at a steady 5,000 orders/s for 20 min with the purge every minute; heap, goroutines, open files and parts per partition judged flat; results in worker/bench/results/soak-<UTC start>
+	go build -o bin/orderflow-bench ./worker/cmd/orderflow-bench
+	set -a; source "$(STACK_DIR)/env"; set +a; bin/orderflow-bench --soak $(SOAK_FLAGS)
+
+# SOAK_FLAGS: e.g. --rate 3000 --duration 2m --sample-interval 5s --retention-interval 1m --keep
+SOAK_FLAGS ?= --rate 5000 --duration 20m
+
 .PHONY: microbench
 microbench: up ## micro-benchmarks (decode + normalise, card scan, Vault batching, ClickHouse writer) on one core, against the stack
 	set -a; source "$(STACK_DIR)/env"; set +a; go test -run '^$$' -bench . -benchmem -cpu 1 $(BENCH_PKGS)

@@ -210,15 +210,8 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	res := &Result{Started: b.started.UTC(), Machine: readMachine()}
 	res.Source = readSource(ctx, cfg.OutDir)
 
-	b.app, err = config.Load(cfg.ConfigPath, cfg.Environ)
-	if err != nil {
-		return nil, fmt.Errorf("bench: the worker's %w", err)
-	}
-	if b.app.Kafka.TLS.Enabled || b.app.Kafka.SASL.Mechanism != "" {
-		return nil, errors.New("bench: Kafka with TLS or SASL is not supported: the bench runs against the local stack")
-	}
-	if err := b.app.ClickHouse.Require(); err != nil {
-		return nil, fmt.Errorf("bench: %w", err)
+	if err := b.loadConfig(); err != nil {
+		return nil, err
 	}
 	if res.Machine.WorkerBuild, err = binaryVersion(ctx, cfg.Binary); err != nil {
 		return nil, fmt.Errorf("bench: the worker binary (build it with `make build`): %w", err)
@@ -233,15 +226,8 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	b.progress("%d runs of %d orders, seed %d, live phases %s for %s each; commit %s%s, load %s", cfg.Runs, cfg.Orders, cfg.Seed,
 		rateList(cfg.LatencyRates), cfg.LatencyDuration, res.Commit, dirtyMark(res.Dirty), res.Machine.LoadBefore)
 
-	if b.clients, err = kafkaclient.New(b.app.Kafka); err != nil {
-		return nil, fmt.Errorf("bench: %w", err)
-	}
-	b.kafka = b.clients.Admin()
-	// The connection names no database (clickhousedb.Open): every statement
-	// names the run's.
-	b.conn, err = clickhousedb.Open(ctx, b.app.ClickHouse)
-	if err != nil {
-		return nil, fmt.Errorf("bench: %w", err)
+	if err := b.connect(ctx); err != nil {
+		return nil, err
 	}
 	defer func() { _ = b.conn.Close() }()
 
@@ -257,6 +243,40 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	res.evaluate()
 	b.progress("done: worker ÷ slower reference %s; load %s", spreadText(res.Summary.Share, "%.2f"), res.Machine.LoadAfter)
 	return res, nil
+}
+
+// loadConfig reads the worker's configuration, which the bench shares for
+// the addresses of Kafka and ClickHouse.
+func (b *bench) loadConfig() error {
+	var err error
+	b.app, err = config.Load(b.cfg.ConfigPath, b.cfg.Environ)
+	if err != nil {
+		return fmt.Errorf("bench: the worker's %w", err)
+	}
+	if b.app.Kafka.TLS.Enabled || b.app.Kafka.SASL.Mechanism != "" {
+		return errors.New("bench: Kafka with TLS or SASL is not supported: the bench runs against the local stack")
+	}
+	if err := b.app.ClickHouse.Require(); err != nil {
+		return fmt.Errorf("bench: %w", err)
+	}
+	return nil
+}
+
+// connect opens the Kafka clients and the ClickHouse connection; the caller
+// closes b.conn.
+func (b *bench) connect(ctx context.Context) error {
+	var err error
+	if b.clients, err = kafkaclient.New(b.app.Kafka); err != nil {
+		return fmt.Errorf("bench: %w", err)
+	}
+	b.kafka = b.clients.Admin()
+	// The connection names no database (clickhousedb.Open): every statement
+	// names the run's.
+	b.conn, err = clickhousedb.Open(ctx, b.app.ClickHouse)
+	if err != nil {
+		return fmt.Errorf("bench: %w", err)
+	}
+	return nil
 }
 
 // runOnce makes run i on topics, groups and databases of its own, and deletes
@@ -297,18 +317,10 @@ func (r *run) cleanup() {
 func (r *run) phases(ctx context.Context, res *RunResult) error {
 	n, cfg := r.names, r.cfg
 	r.progress("setup %s: topics %s, databases %s{,_restricted}; load %s", n.ID, strings.Join(n.topics(), ", "), n.Database, res.LoadBefore)
-	if err := createTopics(ctx, r.kafka, n); err != nil {
+	if err := r.setup(ctx); err != nil {
 		return err
 	}
-	if err := migrateDatabases(ctx, r.conn, n); err != nil {
-		return err
-	}
-	gen, err := generate.New(generate.Config{Seed: cfg.Seed, Now: cfg.Now})
-	if err != nil {
-		return err
-	}
-	r.gen = gen
-	res.tenants = gen.Config().Tenants
+	res.tenants = r.gen.Config().Tenants
 
 	r.progress("prefill: %d messages", cfg.Orders)
 	stats, err := r.prefill(ctx, cfg.Orders)
@@ -345,6 +357,22 @@ func (r *run) phases(ctx context.Context, res *RunResult) error {
 	return nil
 }
 
+// setup creates the run's topics and databases and its generator.
+func (r *run) setup(ctx context.Context) error {
+	if err := createTopics(ctx, r.kafka, r.names); err != nil {
+		return err
+	}
+	if err := migrateDatabases(ctx, r.conn, r.names); err != nil {
+		return err
+	}
+	gen, err := generate.New(generate.Config{Seed: r.cfg.Seed, Now: r.cfg.Now})
+	if err != nil {
+		return err
+	}
+	r.gen = gen
+	return nil
+}
+
 // workerPhases runs the worker: the drain, the live phases, the stop. Parts
 // are counted at each phase's end, when the worker has committed everything
 // it was given and so written every part of it.
@@ -354,23 +382,9 @@ func (r *run) workerPhases(ctx context.Context, res *RunResult) error {
 	if err != nil {
 		return err
 	}
-	overrides := map[string]string{
-		"ORDERFLOW_KAFKA_TOPICS_DEAD_LETTER":       n.Topics.DeadLetter,
-		"ORDERFLOW_KAFKA_TOPICS_COURIER":           n.Topics.Courier,
-		"ORDERFLOW_KAFKA_TOPICS_PARKED":            n.Topics.Parked,
-		"ORDERFLOW_KAFKA_GROUP_ID":                 n.WorkerGroup,
-		"ORDERFLOW_CLICKHOUSE_DATABASE":            n.Database,
-		"ORDERFLOW_CLICKHOUSE_RESTRICTED_DATABASE": n.Restricted,
-		"ORDERFLOW_METRICS_LISTEN":                 addr,
-		"ORDERFLOW_LOG_LEVEL":                      "warn",
-		// The hourly purge is not the pipeline; its first pass would run
-		// during the drain.
-		"ORDERFLOW_RETENTION_INTERVAL": "0s",
-	}
-	for ch, topic := range n.Topics.Channels {
-		overrides[config.EnvName("kafka.topics."+string(ch))] = topic
-	}
-	env := withOverrides(cfg.Environ, overrides)
+	// The hourly purge is not the pipeline; its first pass would run during
+	// the drain.
+	env := workerEnv(cfg.Environ, n, addr, 0)
 
 	// The migrations wrote parts of their own: the worker's start after them.
 	baseline, err := partCounts(ctx, r.conn, n, r.started)
@@ -595,6 +609,26 @@ func workerFigures(s Snapshot, cpu ProcCPU, t Throughput) WorkerResult {
 		w.RowsPerOrder = float64(w.RowsTotal) / n
 	}
 	return w
+}
+
+// workerEnv is environ with the worker pointed at the run's topics, group and
+// databases, its metrics on addr, and its purge every retention (0: never).
+func workerEnv(environ []string, n names, addr string, retention time.Duration) []string {
+	overrides := map[string]string{
+		"ORDERFLOW_KAFKA_TOPICS_DEAD_LETTER":       n.Topics.DeadLetter,
+		"ORDERFLOW_KAFKA_TOPICS_COURIER":           n.Topics.Courier,
+		"ORDERFLOW_KAFKA_TOPICS_PARKED":            n.Topics.Parked,
+		"ORDERFLOW_KAFKA_GROUP_ID":                 n.WorkerGroup,
+		"ORDERFLOW_CLICKHOUSE_DATABASE":            n.Database,
+		"ORDERFLOW_CLICKHOUSE_RESTRICTED_DATABASE": n.Restricted,
+		"ORDERFLOW_METRICS_LISTEN":                 addr,
+		"ORDERFLOW_LOG_LEVEL":                      "warn",
+		"ORDERFLOW_RETENTION_INTERVAL":             retention.String(),
+	}
+	for ch, topic := range n.Topics.Channels {
+		overrides[config.EnvName("kafka.topics."+string(ch))] = topic
+	}
+	return withOverrides(environ, overrides)
 }
 
 // withOverrides returns environ with the variables of set replaced.

@@ -103,3 +103,31 @@ func partCounts(ctx context.Context, conn driver.Conn, n names, since time.Time)
 	}
 	return counts, nil
 }
+
+// PartitionParts is the partition with the most active parts.
+type PartitionParts struct {
+	Table     string // database.table
+	Partition string
+	Parts     uint64
+}
+
+// maxActiveParts finds the partition with the most active parts in the run's
+// two databases (system.parts): what ClickHouse's parts_to_throw_insert
+// limits, and what grows when merges fall behind the inserts. No parts at
+// all is zero parts.
+func maxActiveParts(ctx context.Context, conn driver.Conn, n names) (PartitionParts, error) {
+	var p PartitionParts
+	err := clickhousedb.EachRow(ctx, conn, func(rows driver.Rows) error {
+		var db, table string
+		if err := rows.Scan(&db, &table, &p.Partition, &p.Parts); err != nil {
+			return err
+		}
+		p.Table = db + "." + table
+		return nil
+	}, "SELECT database, table, partition, count() AS n FROM system.parts"+
+		" WHERE active AND database IN (?, ?) GROUP BY database, table, partition ORDER BY n DESC LIMIT 1", n.Database, n.Restricted)
+	if err != nil {
+		return PartitionParts{}, fmt.Errorf("active parts per partition: %w", err)
+	}
+	return p, nil
+}

@@ -37,10 +37,14 @@ func main() {
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	cfg, out, ok := parseFlags(args, stderr)
+	opts, ok := parseFlags(args, stderr)
 	if !ok {
 		return 2
 	}
+	if opts.soak != nil {
+		return runSoak(ctx, *opts.soak, opts.out, stdout, stderr)
+	}
+	cfg, out := opts.cfg, opts.out
 	res, err := bench.Run(ctx, cfg)
 	if err != nil {
 		fmt.Fprintf(stderr, "orderflow-bench: %v\n", err)
@@ -65,7 +69,37 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-func parseFlags(args []string, stderr io.Writer) (bench.Config, string, bool) {
+// runSoak runs the soak and writes its folder; it exits 1 when a series was
+// not flat, the rate was not held or a message was lost.
+func runSoak(ctx context.Context, cfg bench.SoakConfig, out string, stdout, stderr io.Writer) int {
+	res, err := bench.RunSoak(ctx, cfg)
+	if err != nil {
+		fmt.Fprintf(stderr, "orderflow-bench: %v\n", err)
+		return 1
+	}
+	dir, err := res.WriteFiles(out)
+	if err != nil {
+		fmt.Fprintf(stderr, "orderflow-bench: %v\n", err)
+		return 1
+	}
+	fmt.Fprint(stdout, res.Markdown())
+	fmt.Fprintf(stdout, "\nwrote %s\n", dir)
+	if !res.OK() {
+		fmt.Fprintln(stderr, "orderflow-bench: the soak failed (see above)")
+		return 1
+	}
+	return 0
+}
+
+// options are the command line: the benchmark's configuration, or the soak's
+// when --soak, and the results directory.
+type options struct {
+	cfg  bench.Config
+	soak *bench.SoakConfig
+	out  string
+}
+
+func parseFlags(args []string, stderr io.Writer) (options, bool) {
 	var cfg bench.Config
 	fs := flag.NewFlagSet("orderflow-bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -77,6 +111,12 @@ consumer and bare clickhouse-go inserts, --runs times, each run on fresh
 topics and databases of its own (deleted at its end unless --keep), and
 judges the goals on the medians. Needs the stack's environment
 (set -a; . .stack/env) and a current binary (make build).
+
+With --soak it instead holds the worker at --rate messages/s for
+--duration with its purge every --retention-interval, samples its heap,
+goroutines, open files, RSS, consumer lag and the parts per partition every
+--sample-interval, judges each series flat or not, and writes
+<out>/soak-<UTC start>/ (summary.md, samples.csv, soak.json, soak.png).
 
 `)
 		fs.PrintDefaults()
@@ -91,16 +131,44 @@ judges the goals on the medians. Needs the stack's environment
 	rates := rateList(bench.GoalLatencyRates())
 	fs.Var(&rates, "latency-rates", "messages per second of the live phases, comma-separated, one phase each")
 	fs.DurationVar(&cfg.LatencyDuration, "latency-duration", bench.DefaultLatencyDuration, "how long each live phase produces")
+	soak := fs.Bool("soak", false, "run the soak instead of the benchmark (the flags below)")
+	var sc bench.SoakConfig
+	fs.Float64Var(&sc.Rate, "rate", bench.DefaultSoakRate, "soak: messages per second to hold")
+	fs.DurationVar(&sc.Duration, "duration", bench.DefaultSoakDuration, "soak: how long to produce")
+	fs.DurationVar(&sc.Warmup, "warmup", 0, "soak: the start left out of the flatness verdicts (default a tenth of --duration)")
+	sampleEvery := fs.Duration("sample-interval", bench.DefaultSoakSampleInterval, "soak: how often to sample")
+	fs.DurationVar(&sc.RetentionInterval, "retention-interval", bench.DefaultSoakRetentionInterval, "soak: how often the worker purges (at least 1m)")
 	if err := fs.Parse(args); err != nil {
-		return cfg, "", false
+		return options{}, false
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "orderflow-bench: unexpected argument %q\n", fs.Arg(0))
-		return cfg, "", false
+		return options{}, false
 	}
-	bad := func(format string, args ...any) (bench.Config, string, bool) {
+	bad := func(format string, args ...any) (options, bool) {
 		fmt.Fprintf(stderr, "orderflow-bench: "+format+"\n", args...)
-		return cfg, "", false
+		return options{}, false
+	}
+	if *soak {
+		switch {
+		case !(sc.Rate > 0) || math.IsInf(sc.Rate, 0):
+			return bad("--rate: %v is not a positive rate", sc.Rate)
+		case sc.Duration < 30*time.Second:
+			return bad("--duration: %s is shorter than 30s", sc.Duration)
+		case sc.Warmup < 0 || sc.Warmup > sc.Duration/2:
+			return bad("--warmup: %s is not between 0 and half of --duration", sc.Warmup)
+		case *sampleEvery < time.Second:
+			return bad("--sample-interval: %s is shorter than 1s", *sampleEvery)
+		case sc.RetentionInterval < time.Minute:
+			return bad("--retention-interval: %s is shorter than the worker's minimum of 1m", sc.RetentionInterval)
+		case *out == "":
+			return bad("--out: a directory is required")
+		}
+		cfg.OutDir = *out
+		cfg.Progress = stderr
+		sc.Config = cfg
+		sc.SampleInterval = *sampleEvery
+		return options{soak: &sc, out: *out}, true
 	}
 	switch {
 	case cfg.Runs < 1:
@@ -117,7 +185,7 @@ judges the goals on the medians. Needs the stack's environment
 	cfg.LatencyRates = rates
 	cfg.OutDir = *out
 	cfg.Progress = stderr
-	return cfg, *out, true
+	return options{cfg: cfg, out: *out}, true
 }
 
 // rateList is a flag of positive rates, comma-separated: "2000,5000".

@@ -6,7 +6,9 @@ import (
 )
 
 // pacer is a token bucket: it paces production at a rate, allowing bursts of
-// a twentieth of a second's worth so that messages go out in batches.
+// burst's worth (by default a twentieth of a second's) so that messages go
+// out in batches; a longer burst lets the pace catch up after a stall that
+// long (a producer starved of CPU on a shared machine).
 type pacer struct {
 	rate, burst, tokens float64
 	last                time.Time
@@ -14,8 +16,8 @@ type pacer struct {
 	sleep               func(context.Context, time.Duration) error
 }
 
-func newPacer(rate float64, now func() time.Time, sleep func(context.Context, time.Duration) error) *pacer {
-	return &pacer{rate: rate, burst: max(1, rate/20), tokens: 1, last: now(), now: now, sleep: sleep}
+func newPacer(rate float64, burst time.Duration, now func() time.Time, sleep func(context.Context, time.Duration) error) *pacer {
+	return &pacer{rate: rate, burst: max(1, rate*burst.Seconds()), tokens: 1, last: now(), now: now, sleep: sleep}
 }
 
 // take waits for at least one token and takes up to limit of them.

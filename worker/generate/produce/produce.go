@@ -45,6 +45,9 @@ type Config struct {
 	// Rate is the pace in messages per second; 0 for as fast as the brokers
 	// acknowledge.
 	Rate float64
+	// Burst is how far behind its pace the producer may fall, after a stall,
+	// and still catch up at once. Default 50ms.
+	Burst time.Duration
 	// BatchTimeout is how long the writer waits to fill a partition's batch.
 	// Default 10ms.
 	BatchTimeout time.Duration
@@ -66,6 +69,7 @@ type Config struct {
 
 // Defaults of Config.
 const (
+	DefaultBurst            = 50 * time.Millisecond
 	DefaultBatchTimeout     = 10 * time.Millisecond
 	DefaultMaxInFlight      = 20000
 	DefaultCloseTimeout     = 10 * time.Second
@@ -126,8 +130,8 @@ func New(cfg Config) (*Producer, error) {
 			errs = append(errs, fmt.Errorf("topics: channel %s has an empty topic name", ch))
 		}
 	}
-	if cfg.Count < 0 || cfg.Duration < 0 || cfg.Rate < 0 || cfg.Rate != cfg.Rate {
-		errs = append(errs, errors.New("count, duration and rate cannot be negative"))
+	if cfg.Count < 0 || cfg.Duration < 0 || cfg.Rate < 0 || cfg.Rate != cfg.Rate || cfg.Burst < 0 {
+		errs = append(errs, errors.New("count, duration, rate and burst cannot be negative"))
 	}
 	if cfg.Count == 0 && cfg.Duration == 0 {
 		errs = append(errs, errors.New("a count or a duration is required: a run must end"))
@@ -137,6 +141,9 @@ func New(cfg Config) (*Producer, error) {
 	}
 	if cfg.BatchTimeout == 0 {
 		cfg.BatchTimeout = DefaultBatchTimeout
+	}
+	if cfg.Burst == 0 {
+		cfg.Burst = DefaultBurst
 	}
 	if cfg.MaxInFlight == 0 {
 		cfg.MaxInFlight = DefaultMaxInFlight
@@ -230,7 +237,7 @@ func (p *Producer) Run(ctx context.Context) (Result, error) {
 func (p *Producer) produce(ctx context.Context) error {
 	var bucket *pacer
 	if p.cfg.Rate > 0 {
-		bucket = newPacer(p.cfg.Rate, time.Now, backoff.Sleep)
+		bucket = newPacer(p.cfg.Rate, p.cfg.Burst, time.Now, backoff.Sleep)
 	}
 	batch := make([]kafka.Message, 0, chunk)
 	for ctx.Err() == nil {
