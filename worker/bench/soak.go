@@ -282,8 +282,9 @@ wait:
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-w.exited:
-			return w.exitError(w.waitErr)
+		case <-w.Done():
+			_, err := w.Exited()
+			return w.ExitError(err)
 		case tally = <-done:
 			break wait
 		case <-tick.C:
