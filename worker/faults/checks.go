@@ -48,26 +48,12 @@ func (h *Harness) Checkpoint() {
 	// give the broker a moment before reading.
 	time.Sleep(300 * time.Millisecond)
 	var cp checkpoint
-	var err error
-	for attempt := 0; ; attempt++ {
-		cp.committed, err = h.committed(ctx)
-		if err == nil || attempt == 40 {
-			break
-		}
-		time.Sleep(500 * time.Millisecond) // Kafka may be the server that is down
-	}
-	if err != nil {
+	// Kafka or ClickHouse may be the server that is down: ask again for a while.
+	if err := retrying(40, func() (err error) { cp.committed, err = h.committed(ctx); return err }); err != nil {
 		h.t.Fatalf("%s: checkpoint: %v", h.c.Name, err)
 	}
 	cp.at = time.Now()
-	for attempt := 0; ; attempt++ {
-		cp.versions, err = h.storedVersions(ctx)
-		if err == nil || attempt == 120 {
-			break
-		}
-		time.Sleep(500 * time.Millisecond) // ClickHouse may be the server that is down
-	}
-	if err != nil {
+	if err := retrying(120, func() (err error) { cp.versions, err = h.storedVersions(ctx); return err }); err != nil {
 		h.t.Fatalf("%s: checkpoint: %v", h.c.Name, err)
 	}
 	cp.letters = map[position]bool{}
@@ -77,6 +63,19 @@ func (h *Harness) Checkpoint() {
 	h.mu.Lock()
 	h.checkpoints = append(h.checkpoints, cp)
 	h.mu.Unlock()
+}
+
+// retrying calls fn until it succeeds or has failed attempts times, half a
+// second apart.
+func retrying(attempts int, fn func() error) error {
+	var err error
+	for range attempts {
+		if err = fn(); err == nil {
+			return nil
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	return err
 }
 
 // storedVersions is the highest version stored of each order, merged or not.

@@ -49,26 +49,29 @@ func TestFaultWorkerKilled(t *testing.T) {
 	t.Log(r)
 }
 
-// TestFaultClickHouseStopped stops the stack's ClickHouse for 30 s (8 s in make test) mid-stream
-// and starts it again: the worker holds its batch, commits nothing it has not
-// written, and carries on.
+// TestFaultClickHouseStopped stops the stack's ClickHouse for 30 s (8 s in
+// make test) mid-stream and starts it again: the worker holds its batch,
+// commits nothing it has not written, and carries on.
 func TestFaultClickHouseStopped(t *testing.T) {
-	r := faults.Run(t, faults.TestSuite, faults.Case{
+	t.Log(faults.Run(t, faults.TestSuite, faults.Case{
 		Name: "ClickHouse stopped", Seed: uint64(time.Now().UnixNano()),
 		Messages: size(1200, 20000), Rate: size(100.0, 400.0),
-		Fault: func(h *faults.Harness) {
-			h.WaitCommitted(int64(h.Messages() / 5))
-			stopped := time.Now()
-			stacktest.StopServer(h.T(), "clickhouse")
-			time.Sleep(outage() - time.Since(stopped))
-			stacktest.StartServer(h.T(), "clickhouse")
-			rec := h.FaultOver()
-			h.Logf("ClickHouse was down for %s", time.Since(stopped).Round(time.Second))
-			h.Checkpoint() // nothing committed while ClickHouse was away was unwritten
-			rec.Wait()
-		},
-	})
-	t.Log(r)
+		Fault: func(h *faults.Harness) { restartServer(h, "clickhouse", outage()) },
+	}))
+}
+
+// restartServer stops one of the stack's servers once a fifth of the messages
+// are committed, starts it again after down, and times the recovery.
+func restartServer(h *faults.Harness, name string, down time.Duration) {
+	h.WaitCommitted(int64(h.Messages() / 5))
+	stopped := time.Now()
+	stacktest.StopServer(h.T(), name)
+	time.Sleep(down - time.Since(stopped))
+	stacktest.StartServer(h.T(), name)
+	rec := h.FaultOver()
+	h.Logf("%s was down for %s", name, time.Since(stopped).Round(time.Second))
+	h.Checkpoint() // nothing committed while it was away was left unwritten
+	rec.Wait()
 }
 
 // TestFaultClickHouseSlow puts a proxy between the worker and ClickHouse that
@@ -158,24 +161,13 @@ func vaultFault(t *testing.T, name string, mode faultproxy.Mode, d time.Duration
 
 // TestFaultKafkaRestarted stops the stack's Kafka broker mid-stream and starts
 // it again: the workers' fetches, commits and dead letters all fail for the
-// while; the producer waits too.
+// while; the producer waits too. (Its start takes some 10 s more than down.)
 func TestFaultKafkaRestarted(t *testing.T) {
-	r := faults.Run(t, faults.TestSuite, faults.Case{
+	t.Log(faults.Run(t, faults.TestSuite, faults.Case{
 		Name: "Kafka restarted", Seed: uint64(time.Now().UnixNano()),
 		Messages: size(1200, 20000), Rate: size(100.0, 400.0),
-		Fault: func(h *faults.Harness) {
-			h.WaitCommitted(int64(h.Messages() / 5))
-			stopped := time.Now()
-			stacktest.StopServer(h.T(), "kafka")
-			time.Sleep(outage() / 3) // its start takes 10 s more
-			stacktest.StartServer(h.T(), "kafka")
-			rec := h.FaultOver()
-			h.Logf("Kafka was down for %s", time.Since(stopped).Round(time.Second))
-			h.Checkpoint()
-			rec.Wait()
-		},
-	})
-	t.Log(r)
+		Fault: func(h *faults.Harness) { restartServer(h, "kafka", outage()/3) },
+	}))
 }
 
 // TestFaultRebalances runs two workers in one group, then three, with members
@@ -204,20 +196,28 @@ func TestFaultRebalances(t *testing.T) {
 	t.Log(r)
 }
 
-// TestFaultSessionTimesOutWhileWriting freezes one of two workers (SIGSTOP)
-// for longer than its group session timeout, in the middle of its batches: the
-// group gives its partitions to the other, which reads them again from the last
-// commit; the frozen one, resumed, finds its commit refused and its
-// generation gone, and rejoins.
+// TestFaultSessionTimesOutWhileWriting freezes a worker (SIGSTOP) for longer
+// than its group session timeout while it writes: its ClickHouse goes through a
+// proxy that slows every chunk by 100 ms, so its writes take most of its time.
+// The group gives its partitions to the other worker, which reads them again
+// from the last commit; the frozen one, resumed, finishes its insert (rows the
+// other writes again: redelivered, folded under FINAL), finds its commit
+// refused with its generation gone, and rejoins.
 func TestFaultSessionTimesOutWhileWriting(t *testing.T) {
+	slow, err := faultproxy.NewTCP(t.Context(), stacktest.ClickHouseAddr(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	slow.SetDelay(100 * time.Millisecond)
 	r := faults.Run(t, faults.TestSuite, faults.Case{
 		Name: "session timeout while writing", Seed: uint64(time.Now().UnixNano()),
-		Messages: size(2000, 30000), Rate: size(150.0, 600.0), Workers: 2,
+		Messages: size(2000, 30000), Rate: size(150.0, 600.0),
 		Fault: func(h *faults.Harness) {
+			h.StartWorkerEnv(1, "ORDERFLOW_CLICKHOUSE_ADDR="+slow.Addr())
 			for range size(1, 4) {
 				h.WaitCommitted(int64(h.Messages() / 8))
 				time.Sleep(time.Duration(h.Rand().IntN(1000)) * time.Millisecond)
-				h.PauseWorker(h.Rand().IntN(2), 10*time.Second) // the session timeout is 6 s
+				h.PauseWorker(1, 10*time.Second) // the session timeout is 6 s
 				rec := h.FaultOver()
 				h.Checkpoint()
 				rec.Wait()
@@ -253,7 +253,7 @@ func TestFaultClickHouseDiskFull(t *testing.T) {
 			}
 			h.Logf("orderflow_clickhouse_disk_full rose %s after the disk filled", time.Since(full).Round(100*time.Millisecond))
 			time.Sleep(outage() - time.Since(full))
-			h.Checkpoint()                                   // nothing committed on a full disk was left unwritten
+			h.Checkpoint()                                    // nothing committed on a full disk was left unwritten
 			disk.Resize(h.T(), int(disk.Size(h.T())>>20)+256) // the operator grows the volume
 			rec := h.FaultOver()
 			rec.Wait()
