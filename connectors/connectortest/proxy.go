@@ -25,14 +25,14 @@ type ProxyConfig struct {
 	//     answered Status (with RetryAfter), or passed on when Status is 0;
 	//   - with AfterApply: the call is passed on and carried out first, then
 	//     its answer is held Delay (the work done, the client timing out)
-	//     and replaced by Status when set. On a read it is no fault.
+	//     and replaced by Status when set.
 	Fault func(n int, write bool) (Fault, bool)
-	// Applied, when set, is called after the stand-in carried out a write
-	// (a 2xx answer) and before that answer goes back, on the call's
-	// goroutine: the answer waits until it returns, so that a test can kill
-	// the client between the provider doing the work and the client hearing
-	// of it.
-	Applied func()
+	// Applied, when set, is called with the call's arrival after the
+	// stand-in carried out a write (a 2xx answer) and before that answer
+	// goes back, on the call's goroutine: the answer waits until it
+	// returns, so that a test can kill the client between the provider
+	// doing the work and the client hearing of it.
+	Applied func(arrived time.Time)
 }
 
 // ProxyCall is a call through a FaultProxy.
@@ -100,9 +100,6 @@ func (p *FaultProxy) serve(w http.ResponseWriter, r *http.Request) {
 	if p.cfg.Fault != nil {
 		f, faulty = p.cfg.Fault(n, call.Write)
 	}
-	if faulty && f.AfterApply && !call.Write {
-		faulty = false
-	}
 	call.Status = p.answer(w, r, f, faulty, &call)
 	call.Answered = time.Now()
 	p.mu.Lock()
@@ -126,7 +123,7 @@ func (p *FaultProxy) answer(w http.ResponseWriter, r *http.Request, f Fault, fau
 		return http.StatusBadGateway
 	}
 	if call.Write && status >= 200 && status < 300 && p.cfg.Applied != nil {
-		p.cfg.Applied()
+		p.cfg.Applied(call.At)
 	}
 	if faulty {
 		if !hold(r.Context(), f.Delay) {

@@ -67,7 +67,8 @@ type Config struct {
 	Transport   kafka.RoundTripper
 	ParkedTopic string
 	// MaxAttempts is how many times a job is delivered before it is parked
-	// as out of retries. Default 8.
+	// as out of retries; an attempt answered with a Retry-After (the
+	// provider pacing its clients) is not counted. Default 8.
 	MaxAttempts int
 	// Backoff spaces attempts. Default 500ms doubling to 30s.
 	Backoff backoff.Backoff
@@ -403,11 +404,20 @@ func (d *Dispatcher) call(ctx context.Context, k limiterKey, items []*Job) error
 			}
 		case courier.Retry:
 			it.lastErr = r.Err
-			if it.attempts >= d.cfg.MaxAttempts {
+			if r.RetryAfter > 0 {
+				// The provider named when to come back (a 429, a 503 in
+				// maintenance): waiting is what it asked, not a failure of
+				// the job, so a storm of 429s holds the batch back instead
+				// of parking good jobs.
+				it.paced++
+			}
+			if it.attempts-it.paced >= d.cfg.MaxAttempts {
 				it.Refuse(ReasonRetriesExhausted, r.Err)
 				continue
 			}
-			wait := d.cfg.Backoff.Delay(it.attempts - 1)
+			// The backoff grows with the failures, not with the waits a
+			// provider asked for.
+			wait := d.cfg.Backoff.Delay(max(it.attempts-it.paced-1, 0))
 			if ra := min(r.RetryAfter, d.cfg.MaxRetryAfter); ra > wait {
 				wait = ra
 			}

@@ -259,6 +259,45 @@ func TestParkedJobsReplay(t *testing.T) {
 	}
 }
 
+// A storm of 429s with Retry-After, longer than the attempts a job has, is
+// waited out: the provider pacing its clients is no failure of a job, so
+// every job is delivered once and none parked; a job that fails without a
+// Retry-After is still parked once it has had its attempts.
+func TestDispatchWaitsOutA429StormAndParksOnlyFailures(t *testing.T) {
+	v := outboxtest.NewVault(t)
+	jobs := v.Jobs(t)
+	r := newRig(t)
+	r.produce(t, jobMessages(t, jobs)...)
+	const maxAttempts, storm = 3, 7
+	flaky := jobs[0]
+	conn := newScripted(func(d courier.Delivery, attempt int) courier.Result {
+		switch {
+		case d.IdempotencyKey == flaky.IdempotencyKey:
+			return courier.Result{Outcome: courier.Retry, Err: fmt.Errorf("HTTP 503")}
+		case attempt <= storm:
+			return courier.Result{Outcome: courier.Retry, RetryAfter: 5 * time.Millisecond, Err: fmt.Errorf("HTTP 429")}
+		}
+		return courier.Result{Outcome: courier.Done}
+	})
+	r.runUntilCommitted(t, r.dispatcher(t, v.Client, connectors([]string{"*"}), conn, maxAttempts))
+
+	for _, j := range jobs[1:] {
+		if j.IdempotencyKey == flaky.IdempotencyKey {
+			continue
+		}
+		if got, tried := conn.doneCount(j.IdempotencyKey), conn.attempts[j.IdempotencyKey]; got != 1 || tried != storm+1 {
+			t.Errorf("%s job of %s: delivered %d times after %d attempts, want once after the storm's %d 429s", j.Kind, j.Key(), got, tried, storm)
+		}
+	}
+	parked := r.parkedJobs(t)
+	if len(parked) != 1 || string(parked[0].Key) != flaky.Key() || headerOf(parked[0], dispatch.HeaderReason) != dispatch.ReasonRetriesExhausted {
+		t.Fatalf("%d jobs parked, want only the one failing without a Retry-After", len(parked))
+	}
+	if n := conn.attempts[flaky.IdempotencyKey]; n != maxAttempts {
+		t.Errorf("the failing job was tried %d times, want %d", n, maxAttempts)
+	}
+}
+
 // A tenant offboarded while its jobs wait (its keys destroyed) has them
 // discarded: nothing of it is sent, nothing parked, the batch committed.
 // Credentials a provider refuses stop the dispatcher with nothing committed.

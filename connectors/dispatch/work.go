@@ -48,6 +48,9 @@ type Job struct {
 	status    status
 	prepared  bool
 	attempts  int
+	// paced counts the attempts answered with a Retry-After: not counted
+	// against MaxAttempts.
+	paced     int
 	notBefore time.Time
 	lastErr   error
 	reason    string

@@ -207,6 +207,8 @@ type booksRun struct {
 	// from and to bound the ledger's reads.
 	from, to time.Time
 	t        *testing.T
+	// log keeps the output of dispatchers started by startDispatcher.
+	log lineLog
 }
 
 func newBooks(t *testing.T, c booksConfig) *booksRun {
