@@ -42,7 +42,8 @@ type ProxyCall struct {
 	Write        bool
 	// Status is what the client was answered; 0 when it gave up first.
 	Status int
-	// Injected says a fault answered the call, not the stand-in.
+	// Injected says a fault took the call: answered it, held it or replaced
+	// the stand-in's answer.
 	Injected bool
 	// RetryAfter is the Retry-After answered with a 429 or 503.
 	RetryAfter time.Duration
@@ -100,6 +101,7 @@ func (p *FaultProxy) serve(w http.ResponseWriter, r *http.Request) {
 	if p.cfg.Fault != nil {
 		f, faulty = p.cfg.Fault(n, call.Write)
 	}
+	call.Injected = faulty
 	call.Status = p.answer(w, r, f, faulty, &call)
 	call.Answered = time.Now()
 	p.mu.Lock()
@@ -109,6 +111,13 @@ func (p *FaultProxy) serve(w http.ResponseWriter, r *http.Request) {
 
 // answer serves one call and returns the status the client was answered.
 func (p *FaultProxy) answer(w http.ResponseWriter, r *http.Request, f Fault, faulty bool, call *ProxyCall) int {
+	// The body is read first: only then does the server notice a client
+	// that gives up (the request's context ends), so that a call held past
+	// the client's timeout is never carried out after it.
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		return 0
+	}
 	if faulty && !f.AfterApply {
 		if !hold(r.Context(), f.Delay) {
 			return 0
@@ -117,7 +126,7 @@ func (p *FaultProxy) answer(w http.ResponseWriter, r *http.Request, f Fault, fau
 			return p.inject(w, f, call)
 		}
 	}
-	status, header, body, err := p.forward(r)
+	status, header, answer, err := p.forward(r, body)
 	if err != nil {
 		http.Error(w, "fault proxy: the stand-in did not answer", http.StatusBadGateway)
 		return http.StatusBadGateway
@@ -137,13 +146,12 @@ func (p *FaultProxy) answer(w http.ResponseWriter, r *http.Request, f Fault, fau
 		w.Header()[k] = v
 	}
 	w.WriteHeader(status)
-	_, _ = w.Write(body)
+	_, _ = w.Write(answer)
 	return status
 }
 
 // inject answers a fault's status.
 func (p *FaultProxy) inject(w http.ResponseWriter, f Fault, call *ProxyCall) int {
-	call.Injected = true
 	if h := f.RetryAfterHeader(); h != "" {
 		w.Header().Set("Retry-After", h)
 		call.RetryAfter = f.RetryAfter
@@ -154,14 +162,11 @@ func (p *FaultProxy) inject(w http.ResponseWriter, f Fault, call *ProxyCall) int
 	return f.Status
 }
 
-// forward passes the call on to the stand-in and reads its answer whole.
+// forward passes the call (its body read) on to the stand-in and reads its
+// answer whole.
 // The client giving up does not stop it: a provider that has read a
 // request carries it out.
-func (p *FaultProxy) forward(r *http.Request) (int, http.Header, []byte, error) {
-	body, err := io.ReadAll(r.Body)
-	if err != nil {
-		return 0, nil, nil, err
-	}
+func (p *FaultProxy) forward(r *http.Request, body []byte) (int, http.Header, []byte, error) {
 	out, err := http.NewRequestWithContext(context.WithoutCancel(r.Context()), r.Method, p.cfg.Target+r.URL.RequestURI(), bytes.NewReader(body))
 	if err != nil {
 		return 0, nil, nil, err
