@@ -41,17 +41,18 @@ import (
 const envFaultsLong = "ORDERFLOW_FAULTS_LONG"
 
 // faultSizes are a run's sizes: generated orders (courier side), days of
-// orders (accounting side: one posting a day at QuickBooks), 429s in a row
-// in a storm, and SIGKILLs.
+// orders and orders (accounting side: a posting a day at QuickBooks, a week
+// and a VAT invoice per business order at Xero), 429s in a row in a storm,
+// and SIGKILLs.
 type faultSizes struct {
-	orders, days, storm, kills int
+	orders, days, bookOrders, storm, kills int
 }
 
 func sizes() faultSizes {
 	if os.Getenv(envFaultsLong) == "1" {
-		return faultSizes{orders: 1500, days: 90, storm: 25, kills: 8}
+		return faultSizes{orders: 1500, days: 60, bookOrders: 1200, storm: 25, kills: 8}
 	}
-	return faultSizes{orders: 160, days: 30, storm: 10, kills: 3}
+	return faultSizes{orders: 160, days: 14, bookOrders: 170, storm: 10, kills: 3}
 }
 
 // connectorTimeout is the connectors' per-call timeout in these tests: a
@@ -130,9 +131,13 @@ func faultCases(sz faultSizes) []faultCase {
 // faultTally is what a case reports.
 type faultTally struct {
 	sent, delivered, duplicated, lost, parked int
-	kills                                     int
-	recoveries                                []time.Duration
-	calls, injected                           int
+	// redelivered counts deliveries the provider's de-duplication answered
+	// (an idempotency key seen again, a Click & Drop lookup that found the
+	// order).
+	redelivered     int
+	kills           int
+	recoveries      []time.Duration
+	calls, injected int
 }
 
 func (f faultTally) String() string {
@@ -140,8 +145,22 @@ func (f faultTally) String() string {
 	for i, d := range f.recoveries {
 		rec[i] = d.Round(10 * time.Millisecond).String()
 	}
-	return fmt.Sprintf("sent %d, delivered %d, duplicated %d, lost %d, parked %d; kills %d, recovery after each [%s]; %d calls, %d failed on purpose",
-		f.sent, f.delivered, f.duplicated, f.lost, f.parked, f.kills, strings.Join(rec, " "), f.calls, f.injected)
+	return fmt.Sprintf("sent %d, delivered %d, duplicated %d, lost %d, parked %d; %d redeliveries de-duplicated; kills %d, recovery after each [%s]; %d calls, %d failed on purpose",
+		f.sent, f.delivered, f.duplicated, f.lost, f.parked, f.redelivered, f.kills, strings.Join(rec, " "), f.calls, f.injected)
+}
+
+// countKills adds the kills, the recovery after each and the proxies'
+// calls to the tally, and checks that each kill's work was delivered again
+// and de-duplicated.
+func (f *faultTally) countKills(t *testing.T, want int, restarts []time.Time, proxies ...*connectortest.FaultProxy) {
+	t.Helper()
+	f.kills, f.recoveries = len(restarts), recoveryTimes(restarts, proxies...)
+	for _, p := range proxies {
+		f.calls += len(p.Calls())
+	}
+	if f.kills != want || f.redelivered < f.kills {
+		t.Errorf("%d kills, %d redeliveries de-duplicated; want %d kills, each followed by a redelivery", f.kills, f.redelivered, want)
+	}
 }
 
 // countCalls adds the proxies' calls to the tally, and checks the pacing:
@@ -465,6 +484,12 @@ func (r *courierRun) finish(t *testing.T, o *courierOutbox, cmd *exec.Cmd) fault
 	hookKeys := map[string]bool{}
 	for _, d := range r.hook.Deliveries() {
 		hookKeys[d.IdempotencyKey] = true
+		f.redelivered += d.Duplicates
+	}
+	for _, c := range r.proxies[0].Calls() { // Click & Drop's: a lookup that found an order
+		if !c.Write && !c.Injected && c.Status == http.StatusOK {
+			f.redelivered++
+		}
 	}
 	for _, key := range o.keys[o.hook] {
 		f.sent++
@@ -531,11 +556,8 @@ func TestFaultCourierDispatcherKilledBetweenCallAndCommit(t *testing.T) {
 	r := o.start(t, connectortest.ProxyConfig{Applied: k.Applied}, 0)
 	last, restarts := k.run(t, func() *exec.Cmd { return r.startDispatcher(t) })
 	f := r.finish(t, o, last)
-	f.kills, f.recoveries = len(restarts), recoveryTimes(restarts, r.proxies...)
+	f.countKills(t, sz.kills, restarts, r.proxies...)
 	t.Logf("courier kills: %s; took %s", f, time.Since(started).Round(100*time.Millisecond))
-	if f.kills != sz.kills {
-		t.Errorf("%d kills, want %d", f.kills, sz.kills)
-	}
 }
 
 // faultBooks is the accounting side of a fault case: the books of
@@ -543,7 +565,7 @@ func TestFaultCourierDispatcherKilledBetweenCallAndCommit(t *testing.T) {
 // debug, for the leak scan.
 func faultBooks(t *testing.T, sz faultSizes, pc connectortest.ProxyConfig, timeout time.Duration, env ...string) *booksRun {
 	t.Helper()
-	r := newBooks(t, booksConfig{Days: sz.days, Orders: sz.days * 30, Proxy: &pc, Timeout: timeout})
+	r := newBooks(t, booksConfig{Days: sz.days, Orders: sz.bookOrders, Proxy: &pc, Timeout: timeout})
 	r.env = withEnv(r.env, append([]string{"ORDERFLOW_DISPATCH_MAX_ATTEMPTS=8", "ORDERFLOW_LOG_LEVEL=debug"}, env...)...)
 	t.Cleanup(func() { r.log.dumpIfFailed(t) })
 	return r
@@ -587,6 +609,18 @@ func (r *booksRun) finish(t *testing.T, cmd *exec.Cmd) faultTally {
 		if qbo[body.PrivateNote]++; qbo[body.PrivateNote] > 1 {
 			f.duplicated++
 		}
+	}
+	for _, c := range r.xs.Calls() {
+		if c.Replayed {
+			f.redelivered++
+		}
+	}
+	seen := map[string]bool{}
+	for _, id := range r.qs.RequestIDs() {
+		if seen[id] {
+			f.redelivered++
+		}
+		seen[id] = true
 	}
 	for i, docs := range []map[string]int{xero, qbo} {
 		for _, p := range r.books[i].want {
@@ -652,9 +686,6 @@ func TestFaultBooksDispatcherKilledBetweenCallAndCommit(t *testing.T) {
 	started := time.Now()
 	last, restarts := k.run(t, func() *exec.Cmd { return r.startDispatcher(t) })
 	f := r.finish(t, last)
-	f.kills, f.recoveries = len(restarts), recoveryTimes(restarts, r.proxies...)
+	f.countKills(t, sz.kills, restarts, r.proxies...)
 	t.Logf("books kills: %s; took %s", f, time.Since(started).Round(100*time.Millisecond))
-	if f.kills != sz.kills {
-		t.Errorf("%d kills, want %d", f.kills, sz.kills)
-	}
 }
