@@ -298,6 +298,61 @@ func TestDispatchWaitsOutA429StormAndParksOnlyFailures(t *testing.T) {
 	}
 }
 
+// A provider's Retry-After holds back every job of the tenant at the
+// connector, not only the jobs it answered: a job whose own retry comes
+// sooner (a 500's short backoff) is not sent inside it.
+func TestDispatchHoldsATenantBackForARetryAfter(t *testing.T) {
+	v := outboxtest.NewVault(t)
+	// Two creates of one tenant on one partition: one fetch, one batch.
+	var jobs []outbox.Job
+	byPlace := map[[2]any][]outbox.Job{}
+	partitions := []int{0, 1, 2, 3, 4, 5}[:courierPartitions]
+	for _, j := range v.Jobs(t) {
+		if j.Kind != outbox.KindCreate {
+			continue
+		}
+		place := [2]any{j.TenantID, (&kafka.Hash{}).Balance(kafka.Message{Key: []byte(j.Key())}, partitions...)}
+		if byPlace[place] = append(byPlace[place], j); len(byPlace[place]) == 2 && jobs == nil {
+			jobs = byPlace[place]
+		}
+	}
+	if len(jobs) != 2 {
+		t.Fatal("the fixtures have no two creates of one tenant on one partition")
+	}
+	r := newRig(t)
+	r.produce(t, jobMessages(t, jobs)...)
+	const wait = 400 * time.Millisecond
+	var conn *scripted
+	firstCall := map[string]int{} // the call of each job's first attempt
+	conn = newScripted(func(d courier.Delivery, attempt int) courier.Result {
+		switch {
+		case attempt > 1:
+			return courier.Result{Outcome: courier.Done}
+		case d.IdempotencyKey == jobs[0].IdempotencyKey:
+			firstCall[d.IdempotencyKey] = conn.calls // Deliver holds conn.mu
+			return courier.Result{Outcome: courier.Retry, RetryAfter: wait, Err: fmt.Errorf("HTTP 429")}
+		}
+		firstCall[d.IdempotencyKey] = conn.calls
+		return courier.Result{Outcome: courier.Retry, Err: fmt.Errorf("HTTP 500")}
+	})
+	r.runUntilCommitted(t, r.dispatcher(t, v.Client, connectors([]string{"*"}), conn, 3))
+	conn.mu.Lock()
+	defer conn.mu.Unlock()
+	if conn.done[jobs[0].IdempotencyKey] != 1 || conn.done[jobs[1].IdempotencyKey] != 1 {
+		t.Fatalf("the jobs were done %d and %d times; want each once after a retry", conn.done[jobs[0].IdempotencyKey], conn.done[jobs[1].IdempotencyKey])
+	}
+	call := firstCall[jobs[0].IdempotencyKey]
+	if firstCall[jobs[1].IdempotencyKey] != call {
+		t.Fatalf("the jobs were first sent in calls %d and %d, not together: the test proves nothing", call, firstCall[jobs[1].IdempotencyKey])
+	}
+	answered := conn.at[call-1]
+	for i, at := range conn.at[call:] {
+		if gap := at.Sub(answered); gap < wait {
+			t.Errorf("call %d came %s after the 429, inside its Retry-After of %s", call+i+1, gap.Round(time.Millisecond), wait)
+		}
+	}
+}
+
 // A tenant offboarded while its jobs wait (its keys destroyed) has them
 // discarded: nothing of it is sent, nothing parked, the batch committed.
 // Credentials a provider refuses stop the dispatcher with nothing committed.
