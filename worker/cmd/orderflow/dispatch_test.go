@@ -558,9 +558,15 @@ func waitCommitted(t *testing.T, e *stackEnv, group string, topics []string, par
 	}
 }
 
+// waitFor waits until ok, for three minutes at most (twenty with the fault
+// suite's long sizes, envFaultsLong).
 func waitFor(t *testing.T, what string, ok func() bool) {
 	t.Helper()
-	for deadline := time.Now().Add(3 * time.Minute); !ok(); time.Sleep(100 * time.Millisecond) {
+	limit := 3 * time.Minute
+	if os.Getenv(envFaultsLong) == "1" {
+		limit = 20 * time.Minute
+	}
+	for deadline := time.Now().Add(limit); !ok(); time.Sleep(100 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
