@@ -67,7 +67,8 @@ type Config struct {
 	Transport   kafka.RoundTripper
 	ParkedTopic string
 	// MaxAttempts is how many times a job is delivered before it is parked
-	// as out of retries. Default 8.
+	// as out of retries; an attempt answered with a Retry-After (the
+	// provider pacing its clients) is not counted. Default 8.
 	MaxAttempts int
 	// Backoff spaces attempts. Default 500ms doubling to 30s.
 	Backoff backoff.Backoff
@@ -90,6 +91,9 @@ type Dispatcher struct {
 
 	mu       sync.Mutex
 	limiters map[limiterKey]*rate.Limiter
+	// paused is when a provider's Retry-After to a tenant's calls at a
+	// connector ends: none of its jobs is sent before.
+	paused map[limiterKey]time.Time
 }
 
 type limiterKey struct{ connector, tenant string }
@@ -139,6 +143,7 @@ func New(cfg Config) (*Dispatcher, error) {
 		metrics:  m,
 		log:      cfg.Logger.With("component", "dispatch"), // cfg.Logger goes on to Couriers, which tags its own
 		limiters: map[limiterKey]*rate.Limiter{},
+		paused:   map[limiterKey]time.Time{},
 	}, nil
 }
 
@@ -321,6 +326,9 @@ func (d *Dispatcher) deliver(ctx context.Context, st *state) error {
 				continue
 			}
 			heads[it.OrderKey] = true
+			if until := d.pausedUntil(limiterKey{it.Connector, it.Tenant}); until.After(it.notBefore) {
+				it.notBefore = until
+			}
 			if it.notBefore.After(now) {
 				if wake.IsZero() || it.notBefore.Before(wake) {
 					wake = it.notBefore
@@ -403,13 +411,25 @@ func (d *Dispatcher) call(ctx context.Context, k limiterKey, items []*Job) error
 			}
 		case courier.Retry:
 			it.lastErr = r.Err
-			if it.attempts >= d.cfg.MaxAttempts {
+			if r.RetryAfter > 0 {
+				// The provider named when to come back (a 429, a 503 in
+				// maintenance): waiting is what it asked, not a failure of
+				// the job, so a storm of 429s holds the batch back instead
+				// of parking good jobs.
+				it.paced++
+			}
+			if it.attempts-it.paced >= d.cfg.MaxAttempts {
 				it.Refuse(ReasonRetriesExhausted, r.Err)
 				continue
 			}
-			wait := d.cfg.Backoff.Delay(it.attempts - 1)
-			if ra := min(r.RetryAfter, d.cfg.MaxRetryAfter); ra > wait {
-				wait = ra
+			// The backoff grows with the failures, not with the waits a
+			// provider asked for.
+			wait := d.cfg.Backoff.Delay(max(it.attempts-it.paced-1, 0))
+			if ra := min(r.RetryAfter, d.cfg.MaxRetryAfter); ra > 0 {
+				wait = max(wait, ra)
+				// The wait is the tenant's at the connector, not this job's:
+				// a job whose own retry comes sooner waits too.
+				d.pause(k, now.Add(ra))
 			}
 			it.notBefore = now.Add(wait)
 			d.metrics.retries.WithLabelValues(k.connector).Inc()
@@ -418,6 +438,22 @@ func (d *Dispatcher) call(ctx context.Context, k limiterKey, items []*Job) error
 		}
 	}
 	return nil
+}
+
+// pause holds a tenant's jobs at a connector back until until.
+func (d *Dispatcher) pause(k limiterKey, until time.Time) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if until.After(d.paused[k]) {
+		d.paused[k] = until
+	}
+}
+
+// pausedUntil is when a tenant's pause at a connector ends (zero: none).
+func (d *Dispatcher) pausedUntil(k limiterKey) time.Time {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.paused[k]
 }
 
 // limiter returns the token bucket of a tenant at a connector.

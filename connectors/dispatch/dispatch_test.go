@@ -259,6 +259,100 @@ func TestParkedJobsReplay(t *testing.T) {
 	}
 }
 
+// A storm of 429s with Retry-After, longer than the attempts a job has, is
+// waited out: the provider pacing its clients is no failure of a job, so
+// every job is delivered once and none parked; a job that fails without a
+// Retry-After is still parked once it has had its attempts.
+func TestDispatchWaitsOutA429StormAndParksOnlyFailures(t *testing.T) {
+	v := outboxtest.NewVault(t)
+	jobs := v.Jobs(t)
+	r := newRig(t)
+	r.produce(t, jobMessages(t, jobs)...)
+	const maxAttempts, storm = 3, 7
+	flaky := jobs[0]
+	conn := newScripted(func(d courier.Delivery, attempt int) courier.Result {
+		switch {
+		case d.IdempotencyKey == flaky.IdempotencyKey:
+			return courier.Result{Outcome: courier.Retry, Err: fmt.Errorf("HTTP 503")}
+		case attempt <= storm:
+			return courier.Result{Outcome: courier.Retry, RetryAfter: 5 * time.Millisecond, Err: fmt.Errorf("HTTP 429")}
+		}
+		return courier.Result{Outcome: courier.Done}
+	})
+	r.runUntilCommitted(t, r.dispatcher(t, v.Client, connectors([]string{"*"}), conn, maxAttempts))
+
+	for _, j := range jobs[1:] {
+		if j.IdempotencyKey == flaky.IdempotencyKey {
+			continue
+		}
+		if got, tried := conn.doneCount(j.IdempotencyKey), conn.attempts[j.IdempotencyKey]; got != 1 || tried != storm+1 {
+			t.Errorf("%s job of %s: delivered %d times after %d attempts, want once after the storm's %d 429s", j.Kind, j.Key(), got, tried, storm)
+		}
+	}
+	parked := r.parkedJobs(t)
+	if len(parked) != 1 || string(parked[0].Key) != flaky.Key() || headerOf(parked[0], dispatch.HeaderReason) != dispatch.ReasonRetriesExhausted {
+		t.Fatalf("%d jobs parked, want only the one failing without a Retry-After", len(parked))
+	}
+	if n := conn.attempts[flaky.IdempotencyKey]; n != maxAttempts {
+		t.Errorf("the failing job was tried %d times, want %d", n, maxAttempts)
+	}
+}
+
+// A provider's Retry-After holds back every job of the tenant at the
+// connector, not only the jobs it answered: a job whose own retry comes
+// sooner (a 500's short backoff) is not sent inside it.
+func TestDispatchHoldsATenantBackForARetryAfter(t *testing.T) {
+	v := outboxtest.NewVault(t)
+	// Two creates of one tenant on one partition: one fetch, one batch.
+	var jobs []outbox.Job
+	byPlace := map[[2]any][]outbox.Job{}
+	partitions := []int{0, 1, 2, 3, 4, 5}[:courierPartitions]
+	for _, j := range v.Jobs(t) {
+		if j.Kind != outbox.KindCreate {
+			continue
+		}
+		place := [2]any{j.TenantID, (&kafka.Hash{}).Balance(kafka.Message{Key: []byte(j.Key())}, partitions...)}
+		if byPlace[place] = append(byPlace[place], j); len(byPlace[place]) == 2 && jobs == nil {
+			jobs = byPlace[place]
+		}
+	}
+	if len(jobs) != 2 {
+		t.Fatal("the fixtures have no two creates of one tenant on one partition")
+	}
+	r := newRig(t)
+	r.produce(t, jobMessages(t, jobs)...)
+	const wait = 400 * time.Millisecond
+	var conn *scripted
+	firstCall := map[string]int{} // the call of each job's first attempt
+	conn = newScripted(func(d courier.Delivery, attempt int) courier.Result {
+		switch {
+		case attempt > 1:
+			return courier.Result{Outcome: courier.Done}
+		case d.IdempotencyKey == jobs[0].IdempotencyKey:
+			firstCall[d.IdempotencyKey] = conn.calls // Deliver holds conn.mu
+			return courier.Result{Outcome: courier.Retry, RetryAfter: wait, Err: fmt.Errorf("HTTP 429")}
+		}
+		firstCall[d.IdempotencyKey] = conn.calls
+		return courier.Result{Outcome: courier.Retry, Err: fmt.Errorf("HTTP 500")}
+	})
+	r.runUntilCommitted(t, r.dispatcher(t, v.Client, connectors([]string{"*"}), conn, 3))
+	conn.mu.Lock()
+	defer conn.mu.Unlock()
+	if conn.done[jobs[0].IdempotencyKey] != 1 || conn.done[jobs[1].IdempotencyKey] != 1 {
+		t.Fatalf("the jobs were done %d and %d times; want each once after a retry", conn.done[jobs[0].IdempotencyKey], conn.done[jobs[1].IdempotencyKey])
+	}
+	call := firstCall[jobs[0].IdempotencyKey]
+	if firstCall[jobs[1].IdempotencyKey] != call {
+		t.Fatalf("the jobs were first sent in calls %d and %d, not together: the test proves nothing", call, firstCall[jobs[1].IdempotencyKey])
+	}
+	answered := conn.at[call-1]
+	for i, at := range conn.at[call:] {
+		if gap := at.Sub(answered); gap < wait {
+			t.Errorf("call %d came %s after the 429, inside its Retry-After of %s", call+i+1, gap.Round(time.Millisecond), wait)
+		}
+	}
+}
+
 // A tenant offboarded while its jobs wait (its keys destroyed) has them
 // discarded: nothing of it is sent, nothing parked, the batch committed.
 // Credentials a provider refuses stop the dispatcher with nothing committed.

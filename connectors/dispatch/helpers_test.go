@@ -44,6 +44,7 @@ type scripted struct {
 	order    []string       // order references of the Done answers, in order
 	got      map[string]courier.Delivery
 	calls    int
+	at       []time.Time // each call's time
 }
 
 func newScripted(plan func(courier.Delivery, int) courier.Result) *scripted {
@@ -54,6 +55,7 @@ func (s *scripted) Deliver(ctx context.Context, ds []courier.Delivery) ([]courie
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.calls++
+	s.at = append(s.at, time.Now())
 	if s.fail != nil {
 		return nil, s.fail
 	}

@@ -44,10 +44,13 @@ type Job struct {
 	// Value is the work's decoded job; Ready what Prepare made of it.
 	Value, Ready any
 
-	msg       stream.Message
-	status    status
-	prepared  bool
-	attempts  int
+	msg      stream.Message
+	status   status
+	prepared bool
+	attempts int
+	// paced counts the attempts answered with a Retry-After: not counted
+	// against MaxAttempts.
+	paced     int
 	notBefore time.Time
 	lastErr   error
 	reason    string

@@ -250,6 +250,7 @@ func TestBadFilesAreRefusedNamingTheKey(t *testing.T) {
 			`connectors.zhook.tenants: entry 2 is connectors.royalmail's too: a tenant's courier jobs go to one connector` + "\n" +
 			"connectors.zhook.key_id: must be 1-64 of A-Z, a-z, 0-9, '_' and '-' (sent as webhook-key-id)\n" +
 			"connectors.zhook.burst: must be between 0 (the kind's default) and 1000, got 5000\n" +
+			"connectors.zhook.timeout: must be between 100ms and 5m0s, got 10m0s\n" +
 			"dispatch.replay_group_id: must differ from dispatch.group_id: replaying parked jobs must not move the dispatcher's offsets\n" +
 			"dispatch.max_attempts: must be between 1 and 100, got 0",
 		"connector-values.bad.yaml": "config: connectors.Royal-Mail: a connector's name is 1-32 of a-z, 0-9 and '_', starting with a letter\n" +

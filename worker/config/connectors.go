@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/orderflow/orderflow/worker/order"
 )
@@ -122,6 +123,12 @@ type Connector struct {
 	// calls a second, burst 1), or 10 a second, burst 10, for a webhook.
 	RatePerSecond float64 `yaml:"rate_per_second"`
 	Burst         int     `yaml:"burst"`
+	// Timeout bounds each API call, answer included: a call that runs out
+	// is retried by the dispatcher (the provider may have done the work; the
+	// idempotency key or the lookup by order reference makes the retry
+	// create nothing twice). Default 0: the connector's own, 30s; else
+	// 100ms to 5m.
+	Timeout time.Duration `yaml:"timeout"`
 	// Notifications lists the tenants whose delivery notifications are on:
 	// for their orders, and only theirs, the connector sends the recipient's
 	// phone and email (P5; schemas/policy/connectors.yaml, condition
@@ -290,6 +297,9 @@ func (cs Connectors) validate(egress Egress) []error {
 		}
 		if c.Burst < 0 || c.Burst > 1000 {
 			add(keyErr(key+".burst", "must be between 0 (the kind's default) and 1000, got %d", c.Burst))
+		}
+		if c.Timeout != 0 {
+			add(between(key+".timeout", c.Timeout, 100*time.Millisecond, 5*time.Minute))
 		}
 		for i, tenant := range c.Notifications {
 			if !order.ValidTenantID(tenant) {

@@ -5,6 +5,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -21,6 +22,7 @@ func TestConnectorsFromFileAndEnvironment(t *testing.T) {
 		"ORDERFLOW_CONNECTORS_ROYALMAIL_NOTIFICATIONS=acme,beta",
 		"ORDERFLOW_CONNECTORS_ROYALMAIL_PARCEL_WEIGHT_GRAMS=1200",
 		"ORDERFLOW_CONNECTORS_ROYALMAIL_RATE_PER_SECOND=2.5",
+		"ORDERFLOW_CONNECTORS_ROYALMAIL_TIMEOUT=4s",
 	}, fullFileEnv...))
 	if err != nil {
 		t.Fatalf("Load: %v", err)
@@ -30,6 +32,7 @@ func TestConnectorsFromFileAndEnvironment(t *testing.T) {
 	want := fullFileRoyalMail()
 	want.Endpoint = "http://127.0.0.1:8080/api/v1"
 	want.RatePerSecond = 2.5
+	want.Timeout = 4 * time.Second
 	want.Notifications = []string{"acme", "beta"}
 	want.Parcel.WeightGrams = 1200
 	want.Services = map[string]string{"Standard": "CRL2", "Expedited": "TPN24"}

@@ -17,8 +17,10 @@ type Dispatch struct {
 	// Default 500ms.
 	BatchMaxWait time.Duration `yaml:"batch_max_wait"`
 	// MaxAttempts is how many times a job is delivered before it is parked
-	// as out of retries (5xx, 429, timeouts, refused connections). Default
-	// 8; 1 to 100.
+	// as out of retries (5xx, timeouts, refused connections). An answer
+	// with a Retry-After (a 429, a 503 naming when to come back) is the
+	// provider pacing its clients and is not counted: the job waits as long
+	// as asked (each wait at most 15m). Default 8; 1 to 100.
 	MaxAttempts int `yaml:"max_attempts"`
 	// RetryInitial and RetryMax are the backoff between attempts (doubling,
 	// with jitter: worker/backoff); a provider's Retry-After is honoured when

@@ -315,7 +315,15 @@ func (c *Client) Post(ctx context.Context, ps []accounting.Posting, parties map[
 		}
 		return results, nil
 	}
+	var wait time.Duration
 	for i := range ps {
+		if wait > 0 {
+			// QuickBooks asked this client to wait (a 429, a 503 naming
+			// when to come back): the rest is not sent into it.
+			results[i] = accounting.Result{Result: courier.Result{Outcome: courier.Retry, RetryAfter: wait,
+				Err: fmt.Errorf("quickbooks: posting %d not sent: QuickBooks asked to wait %s", i, wait)}}
+			continue
+		}
 		r, err := c.post(ctx, m, &ps[i], parties)
 		if err != nil {
 			if ctx.Err() != nil {
@@ -329,6 +337,9 @@ func (c *Client) Post(ctx context.Context, ps []accounting.Posting, parties map[
 			c.cfg.Logger.Debug("quickbooks: posting failed for good", "connector", c.cfg.Name, "posting", i, "kind", string(ps[i].Kind), "err", r.Err)
 		}
 		results[i] = r
+		if r.Outcome == courier.Retry {
+			wait = r.RetryAfter
+		}
 	}
 	return results, nil
 }

@@ -240,6 +240,35 @@ func TestFaultsAreClassified(t *testing.T) {
 	}
 }
 
+// TestThrottleHoldsTheRestBack: once QuickBooks answers 429, the postings
+// after it in the call are not sent; each is a Retry after the same wait. A
+// 500 holds nothing back.
+func TestThrottleHoldsTheRestBack(t *testing.T) {
+	e := newEnv(t, nil)
+	if err := e.cl.CheckMapping(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	e.srv.Fail(quickbookstest.Fault{Status: 500}, quickbookstest.Fault{}, quickbookstest.Fault{Status: 429, RetryAfter: "7"})
+	var ps []accounting.Posting
+	for day := range 4 {
+		ps = append(ps, posting(t, accounting.KindSummary, 0, "20", 5+day, 5+day, "sales", "100.00", "20.00"))
+	}
+	before := e.srv.Requests()
+	res := e.post(t, ps...)
+	want := []struct {
+		outcome courier.Outcome
+		after   time.Duration
+	}{{courier.Retry, 0}, {courier.Done, 0}, {courier.Retry, 7 * time.Second}, {courier.Retry, 7 * time.Second}}
+	for i, w := range want {
+		if res[i].Outcome != w.outcome || res[i].RetryAfter != w.after {
+			t.Errorf("posting %d: %s after %s (%v), want %s after %s", i, res[i].Outcome, res[i].RetryAfter, res[i].Err, w.outcome, w.after)
+		}
+	}
+	if n := e.srv.Requests() - before; n != 3 {
+		t.Errorf("%d calls, want 3: none after the 429", n)
+	}
+}
+
 // TestRedeliveryIsIdempotent: a posting delivered again, and one whose
 // first answer was lost after QuickBooks made the entry, each make one
 // journal entry; the redelivery is answered with the first entry's Id.

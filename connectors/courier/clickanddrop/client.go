@@ -180,19 +180,39 @@ func (c *Client) Deliver(ctx context.Context, ds []courier.Delivery) ([]courier.
 			invalid(i, errors.New("kind is not create or cancel"))
 		}
 	}
-	for _, chunk := range creates.chunks(c.cfg.MaxBatch) {
-		got, err := c.createChunk(ctx, chunk, wires)
-		if err != nil {
-			return nil, err
+	// Once Click & Drop answers with a Retry-After (a 429, a 503 naming
+	// when to come back), the chunks after it are not sent: each of their
+	// deliveries is a Retry after the same wait, since the account was
+	// asked to wait, not one call.
+	var wait time.Duration
+	send := func(g *groups, call func([]string) (map[string]courier.Result, error)) error {
+		for _, chunk := range g.chunks(c.cfg.MaxBatch) {
+			got := make(map[string]courier.Result, len(chunk))
+			if wait > 0 {
+				for _, ref := range chunk {
+					got[ref] = courier.Result{Outcome: courier.Retry, RetryAfter: wait,
+						Err: fmt.Errorf("clickanddrop: not sent: Click & Drop asked to wait %s", wait)}
+				}
+			} else {
+				var err error
+				if got, err = call(chunk); err != nil {
+					return err
+				}
+			}
+			for _, r := range got {
+				if r.Outcome == courier.Retry {
+					wait = max(wait, r.RetryAfter)
+				}
+			}
+			g.spread(got, results)
 		}
-		creates.spread(got, results)
+		return nil
 	}
-	for _, chunk := range cancels.chunks(c.cfg.MaxBatch) {
-		got, err := c.cancelChunk(ctx, chunk)
-		if err != nil {
-			return nil, err
-		}
-		cancels.spread(got, results)
+	if err := send(creates, func(chunk []string) (map[string]courier.Result, error) { return c.createChunk(ctx, chunk, wires) }); err != nil {
+		return nil, err
+	}
+	if err := send(cancels, func(chunk []string) (map[string]courier.Result, error) { return c.cancelChunk(ctx, chunk) }); err != nil {
+		return nil, err
 	}
 	for i := range results {
 		if results[i].Outcome == courier.Failed {

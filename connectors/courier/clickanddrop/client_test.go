@@ -204,6 +204,33 @@ func TestBatchesHoldAtMostMaxBatch(t *testing.T) {
 	}
 }
 
+// TestRetryAfterHoldsTheRestBack: once Click & Drop answers 429 with a
+// Retry-After, the chunks after it are not sent (nor the cancels); each of
+// their deliveries is a Retry after the same wait.
+func TestRetryAfterHoldsTheRestBack(t *testing.T) {
+	e := newEnv(t, func(c *clickanddrop.Config) { c.MaxBatch = 2 })
+	var batch []courier.Delivery
+	for i := range 5 {
+		batch = append(batch, e.Create(t, "domestic-gb", false, fmt.Sprintf("R-%03d", i)))
+	}
+	// The first chunk's lookup and create pass; the second's lookup is
+	// answered 429.
+	e.srv.Fail(clickanddroptest.Fault{}, clickanddroptest.Fault{}, clickanddroptest.Fault{Status: 429, RetryAfter: "7"})
+	res := e.deliver(t, batch...)
+	for i, r := range res {
+		want, after := courier.Retry, 7*time.Second
+		if i < 2 {
+			want, after = courier.Done, 0
+		}
+		if r.Outcome != want || r.RetryAfter != after {
+			t.Errorf("delivery %d: %v after %v (%v), want %v after %v", i, r.Outcome, r.RetryAfter, r.Err, want, after)
+		}
+	}
+	if n := len(e.srv.Calls()); n != 3 {
+		t.Errorf("%d calls, want 3: none after the 429", n)
+	}
+}
+
 // TestContractBreaksFailAloneWithoutTheValue: a delivery that breaks the
 // documented contract fails for good before any call, naming the field and
 // the rule, never the value; the others of its batch go through.

@@ -176,7 +176,10 @@ func checkURL(raw string) error {
 
 // Deliver posts each delivery in turn and says what became of each, at the
 // same index. Nothing is retried here: a Retry is the dispatcher's to
-// schedule.
+// schedule. Once the receiver answers with a Retry-After (a 429, a 503
+// naming when to come back), the deliveries after it are not sent: each is
+// a Retry after the same wait, since the receiver asked its client, not one
+// request, to wait.
 //
 // The error is not nil only when no result can be trusted: ctx ended
 // (ctx.Err()), or the receiver refused the signature (401 or 403: it matches
@@ -184,15 +187,24 @@ func checkURL(raw string) error {
 // operator acts).
 func (c *Courier) Deliver(ctx context.Context, ds []courier.Delivery) ([]courier.Result, error) {
 	results := make([]courier.Result, len(ds))
+	var wait time.Duration
 	for i := range ds {
 		if err := ctx.Err(); err != nil {
 			return nil, err
+		}
+		if wait > 0 {
+			results[i] = courier.Result{Outcome: courier.Retry, RetryAfter: wait,
+				Err: fmt.Errorf("webhook %s: not sent: the receiver asked to wait %s", c.name, wait)}
+			continue
 		}
 		res, err := c.deliver(ctx, &ds[i])
 		if err != nil {
 			return nil, err
 		}
 		results[i] = res
+		if res.Outcome == courier.Retry {
+			wait = res.RetryAfter
+		}
 	}
 	return results, nil
 }

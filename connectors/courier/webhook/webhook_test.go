@@ -166,6 +166,37 @@ func TestRetryClassification(t *testing.T) {
 	}
 }
 
+// TestRetryAfterHoldsTheRestBack: once the receiver answers 429 with a
+// Retry-After, the deliveries after it in the call are not sent; each is a
+// Retry after the same wait. A 5xx without one holds nothing back.
+func TestRetryAfterHoldsTheRestBack(t *testing.T) {
+	s := newSecret(t, "k1")
+	rx := receiver(t, webhooktest.Config{}, s)
+	c := courierFor(t, cfgFor(rx.URL, prometheus.NewRegistry(), s))
+	f := fixtures(t)
+	ds := []courier.Delivery{
+		f.Create(t, "domestic-gb", false, "206-1"), f.Create(t, "domestic-gb", false, "206-2"),
+		f.Create(t, "domestic-gb", false, "206-3"), f.Create(t, "domestic-gb", false, "206-4"),
+	}
+	rx.Inject(webhooktest.Fault{Status: 500}, webhooktest.Fault{}, webhooktest.Fault{Status: 429, RetryAfter: "7"})
+	res, err := c.Deliver(t.Context(), ds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []struct {
+		outcome courier.Outcome
+		after   time.Duration
+	}{{courier.Retry, 0}, {courier.Done, 0}, {courier.Retry, 7 * time.Second}, {courier.Retry, 7 * time.Second}}
+	for i, w := range want {
+		if res[i].Outcome != w.outcome || res[i].RetryAfter != w.after {
+			t.Errorf("delivery %d: %s after %s (%v), want %s after %s", i, res[i].Outcome, res[i].RetryAfter, res[i].Err, w.outcome, w.after)
+		}
+	}
+	if n := rx.Requests(); n != 3 {
+		t.Errorf("%d requests, want 3: none after the 429", n)
+	}
+}
+
 // TestConnectionRefusedIsRetried: no server at all is a retry, not a
 // failure for good.
 func TestConnectionRefusedIsRetried(t *testing.T) {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -20,6 +21,7 @@ import (
 	"github.com/orderflow/orderflow/connectors/accounting/postings"
 	"github.com/orderflow/orderflow/connectors/accounting/quickbooks/quickbookstest"
 	"github.com/orderflow/orderflow/connectors/accounting/xero/xerotest"
+	"github.com/orderflow/orderflow/connectors/connectortest"
 	"github.com/orderflow/orderflow/worker/config"
 	"github.com/orderflow/orderflow/worker/facts"
 	"github.com/orderflow/orderflow/worker/generate"
@@ -44,51 +46,14 @@ import (
 // posted period, written later, shows as that period's difference, becomes
 // exactly one adjustment at the next start, and reconciles again.
 func TestBooksArePostedOnceAndReconcile(t *testing.T) {
-	e := newStackEnv(t)
-	_, conn := e.useMigrated(t)
-	ctx := context.Background()
-	keyPrefix := e.ownVaultKeys("of-books")
-	vault := transittest.NewClient(t, transit.Config{KeyPrefix: keyPrefix})
-	stage := protecttest.NewStage(t, vault, protect.Config{})
-
-	// A month of orders ending four days ago: every day has closed and is
-	// past the two days' grace.
-	genNow := time.Now().UTC().AddDate(0, 0, -4)
-	orders := ledgertest.Generated(t, generate.Config{Seed: 2027, Tenants: 2, Now: genNow, Days: 30, MalformedRate: -1}, 1000)
-	var tenants []string
-	for _, o := range orders {
-		if !slices.Contains(tenants, o.TenantID) {
-			tenants = append(tenants, o.TenantID)
-		}
-	}
-	if len(tenants) != 2 {
-		t.Fatalf("the generator made orders of %d sellers, want 2", len(tenants))
-	}
-	t.Cleanup(func() {
-		for _, tenant := range tenants {
-			_ = vault.DestroyTenantKeys(context.Background(), tenant)
-		}
-	})
-	cfgCH := e.config(t).ClickHouse
-	w, err := facts.New(facts.Config{Conn: conn, Database: cfgCH.Database, RestrictedDatabase: cfgCH.RestrictedDatabase,
-		LabelRetention: config.Period{Years: 1}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	protected, err := stage.Protect(ctx, orders)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Write(ctx, 0, protected); err != nil {
-		t.Fatal(err)
-	}
-	xeroTenant, qboTenant := tenants[0], tenants[1]
+	r := newBooks(t, booksConfig{Days: 30, Orders: 1000})
+	ctx, xs, qs, env, cfgPath, group, books, from, to := r.ctx, r.xs, r.qs, r.env, r.cfgPath, r.group, r.books, r.from, r.to
+	e, w, stage, orders := r.e, r.w, r.stage, r.orders
+	due, postedOf := r.due, r.postedOf
+	qboTenant := books[1].tenant
 
 	// The stand-ins, every third call failing: 429 with Retry-After (and
 	// Xero's X-Rate-Limit-Problem), every twelfth 503 after doing the work.
-	xs := xerotest.New(t, xerotest.Config{TaxRates: xerotest.OSSTaxRates})
-	accounts, codes, rates := quickbookstest.OSSCompany()
-	qs := quickbookstest.New(t, quickbookstest.Config{Accounts: accounts, TaxCodes: codes, TaxRates: rates})
 	var xFaults []xerotest.Fault
 	var qFaults []quickbookstest.Fault
 	for i := range 2000 {
@@ -105,100 +70,6 @@ func TestBooksArePostedOnceAndReconcile(t *testing.T) {
 	}
 	xs.Fail(xFaults...)
 	qs.Fail(qFaults...)
-	cfgPath := filepath.Join(t.TempDir(), "orderflow.yaml")
-	if err := os.WriteFile(cfgPath, []byte(fmt.Sprintf(`connectors:
-  books:
-    kind: xero
-    purpose: accounting
-    endpoint: %s
-    credentials: {env: TEST_XERO_SECRET}
-    tenants: [%s]
-    rate_per_second: 20
-    accounting:
-      organisation: %s
-      client_id: test-client
-      refresh_token: {env: TEST_XERO_REFRESH}
-      token_url: %s
-      accounts: {sales: "200", shipping: "205", discount: "210", other: "200", refund: "215", marketplace_vat: "825"}
-      tax_types: {"20": OUTPUT2, "0": ZERORATEDOUTPUT, "19": OSSDE19, "23": OSSIE23}
-      status: authorised
-      refunds: credit_note
-      period: weekly
-      invoices: true
-  ledgerbooks:
-    kind: quickbooks
-    purpose: accounting
-    endpoint: %s
-    credentials: {env: TEST_QBO_SECRET}
-    tenants: [%s]
-    rate_per_second: 20
-    accounting:
-      organisation: "9341453172581902"
-      client_id: test-client-id
-      refresh_token: {env: TEST_QBO_REFRESH}
-      token_url: %s
-      accounts: {sales: "41", shipping: "42", discount: "43", other: "41", refund: "44", marketplace_vat: "81"}
-      tax_types: {"20": "2", "0": "4", "19": "31", "23": "32"}
-      clearing_account: "91"
-      no_vat_tax_type: "6"
-      period: daily
-`, xs.URL, xeroTenant, xs.XeroTenantID(), xs.TokenURL, qs.URL, qboTenant, qs.TokenURL)), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	group := stacktest.UniqueName("books")
-	env := append(append(os.Environ(), e.vars...),
-		"TEST_XERO_SECRET=test-secret", "TEST_XERO_REFRESH=refresh-0",
-		"TEST_QBO_SECRET=test-client-secret", "TEST_QBO_REFRESH=test-refresh-token-0",
-		"ORDERFLOW_DISPATCH_ACCOUNTING_GROUP_ID="+group,
-		"ORDERFLOW_DISPATCH_GROUP_ID="+stacktest.UniqueName("books-couriers"),
-		"ORDERFLOW_DISPATCH_BATCH_MAX_MESSAGES=25", // many batches: the kill lands between commits
-		"ORDERFLOW_DISPATCH_BATCH_MAX_WAIT=50ms",
-		"ORDERFLOW_DISPATCH_RETRY_INITIAL=20ms", "ORDERFLOW_DISPATCH_RETRY_MAX=200ms", "ORDERFLOW_DISPATCH_MAX_ATTEMPTS=30",
-		// The refresh tokens each run rotates are kept under the test's
-		// own data set.
-		"ORDERFLOW_LOG_LEVEL=warn",
-	)
-	l, err := ledger.New(ledger.Config{Conn: conn, RestrictedDatabase: cfgCH.RestrictedDatabase})
-	if err != nil {
-		t.Fatal(err)
-	}
-	books := []booksOf{
-		{tenant: xeroTenant, provider: "books", cfg: postings.Config{Periodicity: postings.Weekly, Grace: 48 * time.Hour, Invoices: true}},
-		{tenant: qboTenant, provider: "ledgerbooks", cfg: postings.Config{Periodicity: postings.Daily, Grace: 48 * time.Hour}},
-	}
-	from, to := genNow.AddDate(0, -2, 0), time.Now().UTC()
-	due := func(b booksOf) []accounting.Posting {
-		t.Helper()
-		records, err := l.Records(ctx, b.tenant, from, to)
-		if err != nil {
-			t.Fatal(err)
-		}
-		posted, err := l.Posted(ctx, b.provider, b.tenant, from, to)
-		if err != nil {
-			t.Fatal(err)
-		}
-		c := b.cfg
-		c.Now = time.Now()
-		ps, err := postings.Build(records, posted, c)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return ps
-	}
-	postedOf := func(b booksOf) []accounting.Posting {
-		t.Helper()
-		ps, err := l.Posted(ctx, b.provider, b.tenant, from, to)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return ps
-	}
-	for i := range books {
-		books[i].want = due(books[i])
-		if len(books[i].want) < 10 {
-			t.Fatalf("seller %s: %d postings due: too few to prove anything", books[i].tenant, len(books[i].want))
-		}
-	}
 	invoices := 0
 	for _, p := range books[0].want {
 		if p.Kind == accounting.KindInvoice {
@@ -301,6 +172,203 @@ func TestBooksArePostedOnceAndReconcile(t *testing.T) {
 	if out := reconcile(t, env, cfgPath, qboTenant, from, to); strings.Contains(out, "DIFFERENCE") || !strings.Contains(out, "reconciles to the penny") {
 		t.Errorf("after the adjustment, orderflow reconcile --tenant %s:\n%s", qboTenant, out)
 	}
+}
+
+// booksConfig shapes a run of the accounting side (newBooks).
+type booksConfig struct {
+	// Days of two sellers' orders, ending four days ago, and how many.
+	Days, Orders int
+	// Proxy, when not nil, puts a connectortest.FaultProxy of this
+	// configuration (its Target filled in) in front of each stand-in's API;
+	// the token endpoints are reached directly.
+	Proxy *connectortest.ProxyConfig
+	// Timeout bounds each connector call; 0 for the connectors' default.
+	Timeout time.Duration
+}
+
+// booksRun is the accounting side of a test, ready for a dispatcher: the
+// generated orders in financial_records, the Xero and QuickBooks stand-ins
+// and the configuration posting the first seller's books to Xero (weekly,
+// with per-order VAT invoices) and the second's to QuickBooks (daily).
+type booksRun struct {
+	ctx     context.Context
+	e       *stackEnv
+	w       *facts.Writer
+	stage   *protect.Stage
+	orders  []order.Order
+	l       *ledger.Ledger
+	xs      *xerotest.Server
+	qs      *quickbookstest.Server
+	proxies []*connectortest.FaultProxy // Xero's, QuickBooks', when asked for
+	cfgPath string
+	env     []string
+	group   string // the accounting outbox's consumer group
+	books   []booksOf
+	// from and to bound the ledger's reads.
+	from, to time.Time
+	t        *testing.T
+	// log keeps the output of dispatchers started by startDispatcher.
+	log lineLog
+}
+
+func newBooks(t *testing.T, c booksConfig) *booksRun {
+	t.Helper()
+	e := newStackEnv(t)
+	_, conn := e.useMigrated(t)
+	r := &booksRun{ctx: context.Background(), e: e, t: t}
+	keyPrefix := e.ownVaultKeys("of-books")
+	vault := transittest.NewClient(t, transit.Config{KeyPrefix: keyPrefix})
+	r.stage = protecttest.NewStage(t, vault, protect.Config{})
+
+	// Orders ending four days ago: every day has closed and is past the two
+	// days' grace.
+	genNow := time.Now().UTC().AddDate(0, 0, -4)
+	r.orders = ledgertest.Generated(t, generate.Config{Seed: 2027, Tenants: 2, Now: genNow, Days: c.Days, MalformedRate: -1}, c.Orders)
+	var tenants []string
+	for _, o := range r.orders {
+		if !slices.Contains(tenants, o.TenantID) {
+			tenants = append(tenants, o.TenantID)
+		}
+	}
+	if len(tenants) != 2 {
+		t.Fatalf("the generator made orders of %d sellers, want 2", len(tenants))
+	}
+	t.Cleanup(func() {
+		for _, tenant := range tenants {
+			_ = vault.DestroyTenantKeys(context.Background(), tenant)
+		}
+	})
+	cfgCH := e.config(t).ClickHouse
+	var err error
+	r.w, err = facts.New(facts.Config{Conn: conn, Database: cfgCH.Database, RestrictedDatabase: cfgCH.RestrictedDatabase,
+		LabelRetention: config.Period{Years: 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	protected, err := r.stage.Protect(r.ctx, r.orders)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.w.Write(r.ctx, 0, protected); err != nil {
+		t.Fatal(err)
+	}
+	xeroTenant, qboTenant := tenants[0], tenants[1]
+
+	r.xs = xerotest.New(t, xerotest.Config{TaxRates: xerotest.OSSTaxRates})
+	accounts, codes, rates := quickbookstest.OSSCompany()
+	r.qs = quickbookstest.New(t, quickbookstest.Config{Accounts: accounts, TaxCodes: codes, TaxRates: rates})
+	xURL, qURL := r.xs.URL, r.qs.URL
+	if c.Proxy != nil {
+		for _, u := range []*string{&xURL, &qURL} {
+			pc := *c.Proxy
+			pc.Target = origin(t, *u)
+			p := connectortest.NewFaultProxy(t, pc)
+			r.proxies = append(r.proxies, p)
+			*u = p.Rebase(*u)
+		}
+	}
+	var timeout string
+	if c.Timeout != 0 {
+		timeout = fmt.Sprintf("\n    timeout: %s", c.Timeout)
+	}
+	r.cfgPath = filepath.Join(t.TempDir(), "orderflow.yaml")
+	if err := os.WriteFile(r.cfgPath, []byte(fmt.Sprintf(`connectors:
+  books:
+    kind: xero
+    purpose: accounting
+    endpoint: %s
+    credentials: {env: TEST_XERO_SECRET}
+    tenants: [%s]
+    rate_per_second: 20%s
+    accounting:
+      organisation: %s
+      client_id: test-client
+      refresh_token: {env: TEST_XERO_REFRESH}
+      token_url: %s
+      accounts: {sales: "200", shipping: "205", discount: "210", other: "200", refund: "215", marketplace_vat: "825"}
+      tax_types: {"20": OUTPUT2, "0": ZERORATEDOUTPUT, "19": OSSDE19, "23": OSSIE23}
+      status: authorised
+      refunds: credit_note
+      period: weekly
+      invoices: true
+  ledgerbooks:
+    kind: quickbooks
+    purpose: accounting
+    endpoint: %s
+    credentials: {env: TEST_QBO_SECRET}
+    tenants: [%s]
+    rate_per_second: 20%s
+    accounting:
+      organisation: "9341453172581902"
+      client_id: test-client-id
+      refresh_token: {env: TEST_QBO_REFRESH}
+      token_url: %s
+      accounts: {sales: "41", shipping: "42", discount: "43", other: "41", refund: "44", marketplace_vat: "81"}
+      tax_types: {"20": "2", "0": "4", "19": "31", "23": "32"}
+      clearing_account: "91"
+      no_vat_tax_type: "6"
+      period: daily
+`, xURL, xeroTenant, timeout, r.xs.XeroTenantID(), r.xs.TokenURL, qURL, qboTenant, timeout, r.qs.TokenURL)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r.group = stacktest.UniqueName("books")
+	r.env = append(dispatcherEnv(e, 25), // many batches: a kill lands between commits
+		"TEST_XERO_SECRET=test-secret", "TEST_XERO_REFRESH=refresh-0",
+		"TEST_QBO_SECRET=test-client-secret", "TEST_QBO_REFRESH=test-refresh-token-0",
+		"ORDERFLOW_DISPATCH_ACCOUNTING_GROUP_ID="+r.group,
+		"ORDERFLOW_DISPATCH_GROUP_ID="+stacktest.UniqueName("books-couriers"))
+	r.l, err = ledger.New(ledger.Config{Conn: conn, RestrictedDatabase: cfgCH.RestrictedDatabase})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.books = []booksOf{
+		{tenant: xeroTenant, provider: "books", cfg: postings.Config{Periodicity: postings.Weekly, Grace: 48 * time.Hour, Invoices: true}},
+		{tenant: qboTenant, provider: "ledgerbooks", cfg: postings.Config{Periodicity: postings.Daily, Grace: 48 * time.Hour}},
+	}
+	r.from, r.to = genNow.AddDate(0, 0, -c.Days-31), time.Now().UTC()
+	for i := range r.books {
+		r.books[i].want = r.due(r.books[i])
+		if len(r.books[i].want) < 10 {
+			t.Fatalf("seller %s: %d postings due: too few to prove anything", r.books[i].tenant, len(r.books[i].want))
+		}
+	}
+	return r
+}
+
+// due are the postings the ledger says are due for b now.
+func (r *booksRun) due(b booksOf) []accounting.Posting {
+	r.t.Helper()
+	records, err := r.l.Records(r.ctx, b.tenant, r.from, r.to)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	c := b.cfg
+	c.Now = time.Now()
+	ps, err := postings.Build(records, r.postedOf(b), c)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	return ps
+}
+
+// postedOf are the postings the ledger holds for b.
+func (r *booksRun) postedOf(b booksOf) []accounting.Posting {
+	r.t.Helper()
+	ps, err := r.l.Posted(r.ctx, b.provider, b.tenant, r.from, r.to)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	return ps
+}
+
+// origin is a URL's scheme and host: a FaultProxy's Target.
+func origin(t *testing.T, raw string) string {
+	t.Helper()
+	u, err := url.Parse(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u.Scheme + "://" + u.Host
 }
 
 // booksOf is one seller's accounting in TestBooksArePostedOnceAndReconcile:

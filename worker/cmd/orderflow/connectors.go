@@ -44,7 +44,7 @@ func buildConnectors(cfg config.Config, reg prometheus.Registerer, log *slog.Log
 		switch c.Kind {
 		case clickanddrop.Kind:
 			conn, err = clickanddrop.New(clickanddrop.Config{
-				Name: name, BaseURL: c.Endpoint, APIKey: c.Credentials.Value, HTTPClient: httpClient,
+				Name: name, BaseURL: c.Endpoint, APIKey: c.Credentials.Value, HTTPClient: httpClient, Timeout: c.Timeout,
 				// The account's bucket; the dispatcher keeps one per tenant too.
 				RatePerSecond: perSecond, Burst: burst,
 				Registerer: reg, Logger: log,
@@ -55,7 +55,7 @@ func buildConnectors(cfg config.Config, reg prometheus.Registerer, log *slog.Log
 				transport = httpClient.Transport
 			}
 			conn, err = webhook.New(webhook.Config{
-				Name: name, URL: c.Endpoint, KeyID: c.KeyID, Secret: c.Credentials.Value, Transport: transport,
+				Name: name, URL: c.Endpoint, KeyID: c.KeyID, Secret: c.Credentials.Value, Transport: transport, Timeout: c.Timeout,
 				Registerer: reg, Logger: log,
 			})
 		default:
@@ -127,7 +127,7 @@ func buildPosters(ctx context.Context, cfg config.Config, tokens *tokenstore.Sto
 					Refunds: a.Refunds, MarketplaceVAT: a.MarketplaceVAT, Negative: a.Negative, DueDays: a.DueDays,
 				},
 				PerMinute:  int(perSecond * 60),
-				HTTPClient: httpClient, Registerer: reg, Logger: log,
+				HTTPClient: httpClient, Timeout: c.Timeout, Registerer: reg, Logger: log,
 			})
 		case quickbooks.Kind:
 			p, err = quickbooks.New(quickbooks.Config{
@@ -138,7 +138,7 @@ func buildPosters(ctx context.Context, cfg config.Config, tokens *tokenstore.Sto
 					MarketplaceVAT: a.MarketplaceVAT, Items: items, Document: a.Document,
 				},
 				RatePerSecond: perSecond, Burst: burst,
-				HTTPClient: httpClient, Registerer: reg, Logger: log,
+				HTTPClient: httpClient, Timeout: c.Timeout, Registerer: reg, Logger: log,
 			})
 		default:
 			err = fmt.Errorf("kind %q has no accounting connector in this binary", c.Kind)

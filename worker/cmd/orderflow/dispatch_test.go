@@ -108,17 +108,9 @@ func TestCourierJobsReachTheirCouriersOnce(t *testing.T) {
 	t.Cleanup(hook.Close)
 
 	routed := func(hookTenants ...string) string {
-		return writeConnectorsConfig(t, rm.URL, hook.URL, rmTenant, hookTenants)
+		return writeConnectorsConfig(t, rm.URL, hook.URL, rmTenant, hookTenants, 0)
 	}
-	childEnv := append(append(os.Environ(), e.vars...),
-		"TEST_RM_API_KEY="+rmKey, "TEST_HOOK_SECRET="+secretText,
-		"ORDERFLOW_DISPATCH_GROUP_ID="+stacktest.UniqueName("dispatch"),
-		"ORDERFLOW_DISPATCH_REPLAY_GROUP_ID="+stacktest.UniqueName("replay"),
-		"ORDERFLOW_DISPATCH_BATCH_MAX_MESSAGES=5", // many batches: the kill lands between commits
-		"ORDERFLOW_DISPATCH_BATCH_MAX_WAIT=50ms",
-		"ORDERFLOW_DISPATCH_RETRY_INITIAL=20ms", "ORDERFLOW_DISPATCH_RETRY_MAX=200ms", "ORDERFLOW_DISPATCH_MAX_ATTEMPTS=30",
-		"ORDERFLOW_LOG_LEVEL=warn",
-	)
+	childEnv := couriersEnv(e, rmKey, secretText)
 
 	// The orders, through the worker, into the outbox.
 	e.produceFixtures(t)
@@ -131,16 +123,7 @@ func TestCourierJobsReachTheirCouriersOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	_ = w.Close()
-	workerCtx, stopWorker := context.WithCancel(context.Background())
-	workerDone := make(chan error, 1)
-	go func() {
-		workerDone <- runWorker(workerCtx, e.config(t), nil, telemetry.NewRegistry(), slog.New(slog.NewTextHandler(io.Discard, nil)))
-	}()
-	waitCommitted(t, e, e.config(t).Kafka.GroupID, []string{e.amazon, e.ebay}, 3)
-	stopWorker()
-	if err := <-workerDone; err != nil {
-		t.Fatalf("worker: %v", err)
-	}
+	runWorkerThrough(t, e)
 	jobs := readJobs(t, e)
 	want := expectJobs(t, jobs, rmTenant, hookTenant, lateTenant)
 
@@ -362,8 +345,9 @@ func checkFields(t *testing.T, vault *transit.Client, jobs []outbox.Job, rm *cli
 
 // writeConnectorsConfig writes the connectors section (which only a file can
 // declare): Click & Drop for rmTenant with notifications on, the webhook for
-// hookTenants without.
-func writeConnectorsConfig(t *testing.T, rmURL, hookURL, rmTenant string, hookTenants []string) string {
+// hookTenants without; each call bounded by timeout unless it is 0 (the
+// connectors' default).
+func writeConnectorsConfig(t *testing.T, rmURL, hookURL, rmTenant string, hookTenants []string, timeout time.Duration) string {
 	t.Helper()
 	cfg := fmt.Sprintf(`connectors:
   royalmail:
@@ -388,6 +372,9 @@ func writeConnectorsConfig(t *testing.T, rmURL, hookURL, rmTenant string, hookTe
     burst: 20
     parcel: {weight_grams: 500}
 `, rmURL, rmTenant, rmTenant, hookURL, strings.Join(hookTenants, ", "))
+	if timeout != 0 {
+		cfg = strings.ReplaceAll(cfg, "    burst: 20\n", fmt.Sprintf("    burst: 20\n    timeout: %s\n", timeout))
+	}
 	path := filepath.Join(t.TempDir(), "orderflow.yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
@@ -414,6 +401,13 @@ func newWebhookSecret(t *testing.T) (text string, key []byte) {
 // goes to the test's log.
 func startDispatcher(t *testing.T, env []string, cfgPath string) *exec.Cmd {
 	t.Helper()
+	return startDispatcherLogging(t, env, cfgPath, nil)
+}
+
+// startDispatcherLogging is startDispatcher with the output's lines going to
+// sink instead, when it is not nil.
+func startDispatcherLogging(t *testing.T, env []string, cfgPath string, sink *lineLog) *exec.Cmd {
+	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^TestDispatcherChild$", "-test.v=false")
 	cmd.Env = append(slices.Clone(env), envDispatcherChild+"="+cfgPath, "ORDERFLOW_METRICS_LISTEN="+freeAddr(t))
 	out, err := cmd.StdoutPipe()
@@ -428,6 +422,10 @@ func startDispatcher(t *testing.T, env []string, cfgPath string) *exec.Cmd {
 	wg.Go(func() {
 		sc := bufio.NewScanner(out)
 		for sc.Scan() {
+			if sink != nil {
+				sink.add(sc.Text())
+				continue
+			}
 			t.Logf("dispatcher %d: %s", cmd.Process.Pid, sc.Text())
 		}
 	})
@@ -436,6 +434,72 @@ func startDispatcher(t *testing.T, env []string, cfgPath string) *exec.Cmd {
 		wg.Wait()
 	})
 	return cmd
+}
+
+// lineLog keeps the lines of the dispatchers' output, for a leak scan.
+type lineLog struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+func (l *lineLog) add(line string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.lines = append(l.lines, line)
+}
+
+// Lines is what was logged so far.
+func (l *lineLog) Lines() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.lines)
+}
+
+// couriersEnv is the environment of a dispatcher of the courier outbox
+// against the Click & Drop and webhook stand-ins: groups of its own, small
+// batches (many commits, for a kill to land between) and quick retries.
+func couriersEnv(e *stackEnv, rmKey, hookSecret string) []string {
+	return append(dispatcherEnv(e, 5),
+		"TEST_RM_API_KEY="+rmKey, "TEST_HOOK_SECRET="+hookSecret,
+		"ORDERFLOW_DISPATCH_GROUP_ID="+stacktest.UniqueName("dispatch"),
+		"ORDERFLOW_DISPATCH_REPLAY_GROUP_ID="+stacktest.UniqueName("replay"))
+}
+
+// dispatcherEnv is the environment every dispatcher child of these tests
+// shares: the stack's, batches of batch jobs at most, quick retries.
+func dispatcherEnv(e *stackEnv, batch int) []string {
+	return append(append(os.Environ(), e.vars...),
+		fmt.Sprintf("ORDERFLOW_DISPATCH_BATCH_MAX_MESSAGES=%d", batch),
+		"ORDERFLOW_DISPATCH_BATCH_MAX_WAIT=50ms",
+		"ORDERFLOW_DISPATCH_RETRY_INITIAL=20ms", "ORDERFLOW_DISPATCH_RETRY_MAX=200ms", "ORDERFLOW_DISPATCH_MAX_ATTEMPTS=30",
+		"ORDERFLOW_LOG_LEVEL=warn")
+}
+
+// withEnv is env with each key=value of kv in place of the key's earlier
+// values.
+func withEnv(env []string, kv ...string) []string {
+	out := slices.Clone(env)
+	for _, pair := range kv {
+		k, _, _ := strings.Cut(pair, "=")
+		out = append(slices.DeleteFunc(out, func(e string) bool { return strings.HasPrefix(e, k+"=") }), pair)
+	}
+	return out
+}
+
+// runWorkerThrough runs `orderflow run` in-process until it has committed
+// everything on the input topics, then stops it.
+func runWorkerThrough(t *testing.T, e *stackEnv) {
+	t.Helper()
+	workerCtx, stopWorker := context.WithCancel(context.Background())
+	workerDone := make(chan error, 1)
+	go func() {
+		workerDone <- runWorker(workerCtx, e.config(t), nil, telemetry.NewRegistry(), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	}()
+	waitCommitted(t, e, e.config(t).Kafka.GroupID, []string{e.amazon, e.ebay}, 3)
+	stopWorker()
+	if err := <-workerDone; err != nil {
+		t.Fatalf("worker: %v", err)
+	}
 }
 
 // stopDispatcher stops a dispatcher as Kubernetes does (SIGTERM) and wants
@@ -494,9 +558,15 @@ func waitCommitted(t *testing.T, e *stackEnv, group string, topics []string, par
 	}
 }
 
+// waitFor waits until ok, for three minutes at most (twenty with the fault
+// suite's long sizes, envFaultsLong).
 func waitFor(t *testing.T, what string, ok func() bool) {
 	t.Helper()
-	for deadline := time.Now().Add(3 * time.Minute); !ok(); time.Sleep(100 * time.Millisecond) {
+	limit := 3 * time.Minute
+	if os.Getenv(envFaultsLong) == "1" {
+		limit = 20 * time.Minute
+	}
+	for deadline := time.Now().Add(limit); !ok(); time.Sleep(100 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)
 		}

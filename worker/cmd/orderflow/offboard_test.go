@@ -34,7 +34,13 @@ type generatedStream struct {
 
 func newGeneratedStream(t *testing.T, e *stackEnv, seed uint64) *generatedStream {
 	t.Helper()
-	gen, err := generate.New(generate.Config{Seed: seed, Tenants: 3, MalformedRate: 0.02})
+	return newGeneratedStreamOf(t, e, generate.Config{Seed: seed, Tenants: 3, MalformedRate: 0.02})
+}
+
+// newGeneratedStreamOf is a stream of the generator cfg makes.
+func newGeneratedStreamOf(t *testing.T, e *stackEnv, cfg generate.Config) *generatedStream {
+	t.Helper()
+	gen, err := generate.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
