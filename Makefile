@@ -11,10 +11,12 @@ LDFLAGS := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 # fixed scrape address and from starving the servers on a 2-core machine.
 TEST_FLAGS ?= -race -count=1 -p 1 -timeout 20m
 # The end-to-end tests of whole paths under faults (stand-ins failing a third of their
-# calls, the dispatcher SIGKILLed and started again) and through time (seven years of
-# orders purged, offboarded and purged again): their own target, which .ci/run runs
-# after `make test`, so that `make test` stays under ten minutes.
-E2E_TESTS := ^(TestCourierJobsReachTheirCouriersOnce|TestBooksArePostedOnceAndReconcile|TestSevenYearsOfOrders)$$
+# calls, the dispatcher SIGKILLed and started again; the fault suite's connector cases:
+# stand-ins failing half, timing out, 429 storms, the dispatcher killed between a call and
+# its commit) and through time (seven years of orders purged, offboarded and purged
+# again): their own target, which .ci/run runs after `make test`, so that `make test`
+# stays near ten minutes.
+E2E_TESTS := ^(TestCourierJobsReachTheirCouriersOnce|TestBooksArePostedOnceAndReconcile|TestSevenYearsOfOrders|TestFault(Courier|Books).*)$$
 E2E_PKGS := ./worker/cmd/orderflow/ ./worker/retention/
 # The tests against the local ClickHouse cluster (make cluster-up) are named TestCluster*:
 # make test-cluster runs them, with the cluster's addresses from .stack/cluster.env.
