@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	schema "github.com/orderflow/orderflow/schemas/clickhouse"
+
 	"github.com/orderflow/orderflow/worker/channel"
 	"github.com/orderflow/orderflow/worker/deadletter"
 	"github.com/orderflow/orderflow/worker/generate"
@@ -80,7 +82,7 @@ func retrying(attempts int, fn func() error) error {
 
 // storedVersions is the highest version stored of each order, merged or not.
 func (h *Harness) storedVersions(ctx context.Context) (map[string]uint64, error) {
-	rows, err := h.conn.Query(ctx, "SELECT concat(tenant_id, '/', channel_order_id), max(version) FROM "+h.ch.Database+".order_facts GROUP BY tenant_id, channel_order_id")
+	rows, err := h.conn.Query(ctx, "SELECT concat(tenant_id, '/', channel_order_id), max(version) FROM "+h.ch.Database+"."+schema.TableOrderFacts+" GROUP BY tenant_id, channel_order_id")
 	if err != nil {
 		return nil, fmt.Errorf("read stored versions: %w", err)
 	}
@@ -171,7 +173,7 @@ func (h *Harness) check() Report {
 	}
 
 	// Every stored row is a snapshot that was sent; copies of one are redelivered.
-	rows, err := h.conn.Query(ctx, "SELECT concat(tenant_id, '/', channel_order_id), version, count() FROM "+h.ch.Database+".order_facts GROUP BY tenant_id, channel_order_id, version")
+	rows, err := h.conn.Query(ctx, "SELECT concat(tenant_id, '/', channel_order_id), version, count() FROM "+h.ch.Database+"."+schema.TableOrderFacts+" GROUP BY tenant_id, channel_order_id, version")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -189,7 +191,7 @@ func (h *Harness) check() Report {
 	rows.Close()
 
 	// Under FINAL: every order once, at its latest version.
-	rows, err = h.conn.Query(ctx, "SELECT concat(tenant_id, '/', channel_order_id), max(version), count() FROM "+h.ch.Database+".order_facts FINAL GROUP BY tenant_id, channel_order_id")
+	rows, err = h.conn.Query(ctx, "SELECT concat(tenant_id, '/', channel_order_id), max(version), count() FROM "+h.ch.Database+"."+schema.TableOrderFacts+" FINAL GROUP BY tenant_id, channel_order_id")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -239,7 +241,7 @@ func (h *Harness) check() Report {
 func (h *Harness) checkTotals(ctx context.Context) {
 	t := h.t
 	t.Helper()
-	rows, err := h.conn.Query(ctx, "SELECT currency, count(), toString(sum(total)), toString(sum(refunded)), toString(sum(marketplace_tax)) FROM "+h.ch.Database+".order_facts FINAL GROUP BY currency")
+	rows, err := h.conn.Query(ctx, "SELECT currency, count(), toString(sum(total)), toString(sum(refunded)), toString(sum(marketplace_tax)) FROM "+h.ch.Database+"."+schema.TableOrderFacts+" FINAL GROUP BY currency")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -265,7 +267,7 @@ func (h *Harness) checkTotals(ctx context.Context) {
 		t.Errorf("%s: ClickHouse holds orders in %s, which the tally has none of", h.c.Name, cur)
 	}
 
-	rows, err = h.conn.Query(ctx, "SELECT tenant_id, toString(channel), count() FROM "+h.ch.Database+".order_facts FINAL GROUP BY tenant_id, channel")
+	rows, err = h.conn.Query(ctx, "SELECT tenant_id, toString(channel), count() FROM "+h.ch.Database+"."+schema.TableOrderFacts+" FINAL GROUP BY tenant_id, channel")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -305,8 +307,8 @@ func (h *Harness) checkSecondaryTables(ctx context.Context) {
 	t := h.t
 	t.Helper()
 	for _, q := range []struct{ name, query string }{
-		{"order_line_facts", "SELECT count() FROM (SELECT count() AS n FROM " + h.ch.Database + ".order_line_facts FINAL GROUP BY tenant_id, channel, channel_order_id, line_id HAVING n > 1)"},
-		{"financial_records", "SELECT count() FROM (SELECT count() AS n FROM " + h.ch.RestrictedDatabase + ".financial_records FINAL GROUP BY tenant_id, channel, channel_order_id HAVING n > 1)"},
+		{schema.TableOrderLineFacts, "SELECT count() FROM (SELECT count() AS n FROM " + h.ch.Database + "." + schema.TableOrderLineFacts + " FINAL GROUP BY tenant_id, channel, channel_order_id, line_id HAVING n > 1)"},
+		{schema.TableFinancialRecords, "SELECT count() FROM (SELECT count() AS n FROM " + h.ch.RestrictedDatabase + "." + schema.TableFinancialRecords + " FINAL GROUP BY tenant_id, channel, channel_order_id HAVING n > 1)"},
 	} {
 		var n uint64
 		if err := h.conn.QueryRow(ctx, q.query).Scan(&n); err != nil {

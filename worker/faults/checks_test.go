@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	schema "github.com/orderflow/orderflow/schemas/clickhouse"
+
 	"github.com/segmentio/kafka-go"
 
 	"github.com/orderflow/orderflow/worker/deadletter"
@@ -52,11 +54,11 @@ func TestChecksCatchWhatTheyGuard(t *testing.T) {
 	db := h.ch.Database
 	// Two orders of one tenant and channel, to break differently.
 	var tenant, ch, id, id2 string
-	if err := h.conn.QueryRow(ctx, "SELECT tenant_id, toString(channel), min(channel_order_id), max(channel_order_id) FROM "+db+".order_facts GROUP BY tenant_id, channel ORDER BY tenant_id, channel LIMIT 1").Scan(&tenant, &ch, &id, &id2); err != nil {
+	if err := h.conn.QueryRow(ctx, "SELECT tenant_id, toString(channel), min(channel_order_id), max(channel_order_id) FROM "+db+"."+schema.TableOrderFacts+" GROUP BY tenant_id, channel ORDER BY tenant_id, channel LIMIT 1").Scan(&tenant, &ch, &id, &id2); err != nil {
 		t.Fatal(err)
 	}
 	var cols []string
-	rows, err := h.conn.Query(ctx, "SELECT name FROM system.columns WHERE database = ? AND table = 'order_facts'", db)
+	rows, err := h.conn.Query(ctx, "SELECT name FROM system.columns WHERE database = ? AND table = ?", db, schema.TableOrderFacts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,8 +78,8 @@ func TestChecksCatchWhatTheyGuard(t *testing.T) {
 				exprs[i] = e
 			}
 		}
-		q := "INSERT INTO " + db + ".order_facts (" + strings.Join(cols, ", ") + ") SELECT " + strings.Join(exprs, ", ") +
-			" FROM " + db + ".order_facts WHERE tenant_id = '" + tenant + "' AND channel_order_id = '" + of + "' ORDER BY version DESC LIMIT 1"
+		q := "INSERT INTO " + db + "." + schema.TableOrderFacts + " (" + strings.Join(cols, ", ") + ") SELECT " + strings.Join(exprs, ", ") +
+			" FROM " + db + "." + schema.TableOrderFacts + " WHERE tenant_id = '" + tenant + "' AND channel_order_id = '" + of + "' ORDER BY version DESC LIMIT 1"
 		if err := h.conn.Exec(ctx, q); err != nil {
 			t.Fatal(err)
 		}
