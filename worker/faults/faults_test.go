@@ -235,8 +235,9 @@ func TestFaultSessionTimesOutWhileWriting(t *testing.T) {
 func TestFaultClickHouseDiskFull(t *testing.T) {
 	disk := stacktest.ClickHouseSmallDisk(t)
 	// Room for the case's orders until the fault: 18.16 writes every column of
-	// every small part to files of their own, a few MiB a hundred batches.
-	disk.Resize(t, 512)
+	// every small part to files of their own, tens of MiB a thousand orders
+	// before merges (the long run filled 512 MiB before its fault).
+	disk.Resize(t, size(512, 4096))
 	r := faults.Run(t, faults.TestSuite, faults.Case{
 		Name: "ClickHouse disk full", Seed: uint64(time.Now().UnixNano()),
 		Messages: size(1200, 20000), Rate: size(100.0, 400.0), ClickHouseAddr: disk.Addr,
