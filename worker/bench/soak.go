@@ -97,8 +97,12 @@ func (c SoakConfig) withDefaults() (SoakConfig, error) {
 
 // SoakSample is one sample of the soak, every SampleInterval.
 type SoakSample struct {
-	At         float64 `json:"t"` // seconds since production started
-	HeapInuse  float64 `json:"heap_inuse_bytes"`
+	At        float64 `json:"t"` // seconds since production started
+	HeapInuse float64 `json:"heap_inuse_bytes"`
+	// HeapLive is the heap the worker's last garbage collection found
+	// reachable (go_gc_heap_live_bytes): HeapInuse less the garbage not yet
+	// collected, which swings with the collector's pace.
+	HeapLive   float64 `json:"heap_live_bytes"`
 	RSS        float64 `json:"rss_bytes"`
 	Goroutines float64 `json:"goroutines"`
 	OpenFDs    float64 `json:"open_fds"`
@@ -128,6 +132,7 @@ type soakSampler struct {
 
 const (
 	metricHeapInuse  = "go_memstats_heap_inuse_bytes"
+	metricHeapLive   = "go_gc_heap_live_bytes"
 	metricGoroutines = "go_goroutines"
 	metricOpenFDs    = "process_open_fds"
 	metricRSS        = "process_resident_memory_bytes"
@@ -145,14 +150,14 @@ func (s soakSampler) sample(ctx context.Context) (SoakSample, error) {
 	if err != nil {
 		return SoakSample{}, err
 	}
-	for _, m := range []string{metricHeapInuse, metricGoroutines, metricOpenFDs, metricRSS} {
+	for _, m := range []string{metricHeapInuse, metricHeapLive, metricGoroutines, metricOpenFDs, metricRSS} {
 		if !snap.Has(m) {
 			return SoakSample{}, fmt.Errorf("the worker exposes no %s", m)
 		}
 	}
 	x := SoakSample{
 		At:        time.Since(s.start).Seconds(),
-		HeapInuse: snap.Sum(metricHeapInuse), RSS: snap.Sum(metricRSS),
+		HeapInuse: snap.Sum(metricHeapInuse), HeapLive: snap.Sum(metricHeapLive), RSS: snap.Sum(metricRSS),
 		Goroutines: snap.Sum(metricGoroutines), OpenFDs: snap.Sum(metricOpenFDs),
 		Lag: snap.Sum(metricLag), Produced: float64(s.produced.Load()), Committed: committed(snap),
 		PurgeRuns: snap.Sum(metricPurgeRuns),
@@ -232,7 +237,8 @@ func (r *run) soak(ctx context.Context, cfg SoakConfig, res *SoakResult) error {
 	if err != nil {
 		return err
 	}
-	env := workerEnv(cfg.Environ, n, addr, cfg.RetentionInterval)
+	// pprof on: the soak keeps heap profiles (takeProfile).
+	env := withOverrides(workerEnv(cfg.Environ, n, addr, cfg.RetentionInterval), map[string]string{"ORDERFLOW_METRICS_PPROF": "true"})
 	r.progress("worker: %s run --config %s (metrics on %s), purging every %s", cfg.Binary, cfg.ConfigPath, addr, cfg.RetentionInterval)
 	w, err := startWorker(cfg.Binary, cfg.ConfigPath, env, addr, cfg.Progress)
 	if err != nil {
@@ -270,8 +276,21 @@ func (r *run) soak(ctx context.Context, cfg SoakConfig, res *SoakResult) error {
 			return
 		}
 		res.Samples = append(res.Samples, s)
-		r.progress("%5.0fs: produced %.0f, committed %.0f, lag %.0f; heap %.1f MiB, rss %.1f MiB, %.0f goroutines, %.0f fds; %.0f parts in a partition (%s); %.0f purges",
-			s.At, s.Produced, s.Committed, s.Lag, s.HeapInuse/mib, s.RSS/mib, s.Goroutines, s.OpenFDs, s.Parts, s.PartsTable, s.PurgeRuns)
+		r.progress("%5.0fs: produced %.0f, committed %.0f, lag %.0f; heap %.1f MiB (live %.1f), rss %.1f MiB, %.0f goroutines, %.0f fds; %.0f parts in a partition (%s); %.0f purges",
+			s.At, s.Produced, s.Committed, s.Lag, s.HeapInuse/mib, s.HeapLive/mib, s.RSS/mib, s.Goroutines, s.OpenFDs, s.Parts, s.PartsTable, s.PurgeRuns)
+	}
+	// Heap profiles at the start of the judged window and the end of each of
+	// its fifths (the verdicts compare fifths): `go tool pprof -base` of two
+	// says what grew, where a verdict alone cannot.
+	profileAt := profileTimes(cfg)
+	takeProfile := func() {
+		at := time.Since(start)
+		data, err := w.heapProfile(ctx)
+		if err != nil {
+			r.progress("heap profile at %.0fs missed: %v", at.Seconds(), err)
+			return
+		}
+		res.HeapProfiles = append(res.HeapProfiles, HeapProfile{At: at.Seconds(), File: fmt.Sprintf("heap-%04.0fs.pb.gz", at.Seconds()), data: data})
 	}
 	take()
 	tick := time.NewTicker(cfg.SampleInterval)
@@ -289,8 +308,13 @@ wait:
 			break wait
 		case <-tick.C:
 			take()
+			if len(profileAt) > 0 && time.Since(start) >= profileAt[0] {
+				takeProfile()
+				profileAt = profileAt[1:]
+			}
 		}
 	}
+	takeProfile() // production's end: the judged window's end
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
@@ -410,6 +434,18 @@ const mib = 1 << 20
 // soakBurst is how far behind its pace the soak's producer may fall and
 // catch up.
 const soakBurst = time.Second
+
+// profileTimes are when the soak takes a heap profile while it produces: the
+// judged window's start and the ends of its first four fifths (the fifth
+// ends with production, profiled then).
+func profileTimes(cfg SoakConfig) []time.Duration {
+	fifth := (cfg.Duration - cfg.Warmup) / 5
+	out := make([]time.Duration, 0, 5)
+	for k := range 5 {
+		out = append(out, cfg.Warmup+time.Duration(k)*fifth)
+	}
+	return out
+}
 
 // soakDir is the results folder of a soak started at t.
 func soakDir(outDir string, t time.Time) string {

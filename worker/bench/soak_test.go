@@ -20,7 +20,7 @@ func steadySamples(n int, rate float64) []SoakSample {
 		t := float64(i * 10)
 		ripple := float64(i%3) - 1 // -1, 0, 1
 		out[i] = SoakSample{
-			At: t, HeapInuse: (40 + ripple) * mib, RSS: 80 * mib, Goroutines: 60 + ripple, OpenFDs: 30,
+			At: t, HeapLive: (40 + ripple) * mib, HeapInuse: (70 + 10*ripple) * mib, RSS: 80 * mib, Goroutines: 60 + ripple, OpenFDs: 30,
 			Lag: 2000 + 500*ripple, Produced: rate * t, Committed: rate*t - 2000, Parts: 12 + 3*ripple, PartsTable: "db.order_facts", PurgeRuns: t / 60,
 		}
 	}
@@ -56,7 +56,7 @@ func TestJudgeSteadySeriesFlat(t *testing.T) {
 }
 
 func TestJudgeHeapGrowth(t *testing.T) {
-	heap := ruleNamed(t, "heap in use")
+	heap := ruleNamed(t, "live heap")
 	for _, c := range []struct {
 		growth float64 // the last fifth's heap over the first's
 		flat   bool
@@ -64,9 +64,9 @@ func TestJudgeHeapGrowth(t *testing.T) {
 		samples := steadySamples(121, 5000)
 		for i := range samples {
 			if samples[i].At >= 1200-216 { // the last fifth of 120..1200
-				samples[i].HeapInuse = 40 * mib * c.growth
+				samples[i].HeapLive = 40 * mib * c.growth
 			} else {
-				samples[i].HeapInuse = 40 * mib
+				samples[i].HeapLive = 40 * mib
 			}
 		}
 		f := judge(heap, samples, 120, 1200)
@@ -138,15 +138,15 @@ func TestJudgePartsCeiling(t *testing.T) {
 }
 
 func TestJudgeWindow(t *testing.T) {
-	heap := ruleNamed(t, "heap in use")
+	heap := ruleNamed(t, "live heap")
 	samples := steadySamples(131, 5000) // to 1300s
 	// The warm-up's growth and the drain after the producer's end are not judged.
 	for i := range samples {
 		if samples[i].At < 120 {
-			samples[i].HeapInuse = 5 * mib
+			samples[i].HeapLive = 5 * mib
 		}
 		if samples[i].At > 1200 {
-			samples[i].HeapInuse = 400 * mib
+			samples[i].HeapLive = 400 * mib
 		}
 	}
 	if f := judge(heap, samples, 120, 1200); !f.Flat || f.Max > 41 || f.Min < 39 {
@@ -218,8 +218,8 @@ func TestEvaluateSoundSoak(t *testing.T) {
 	if !r.OK() {
 		t.Fatalf("a sound soak failed: %s\n%+v\n%+v", r.verdictLine(), r.Flat, r.Checks)
 	}
-	if len(r.Flat) != 5 || len(r.Series) != 6 || len(r.Checks) != 6 {
-		t.Errorf("%d flat verdicts, %d series, %d checks; want 5, 6, 6", len(r.Flat), len(r.Series), len(r.Checks))
+	if len(r.Flat) != 5 || len(r.Series) != 7 || len(r.Checks) != 6 {
+		t.Errorf("%d flat verdicts, %d series, %d checks; want 5, 7, 6", len(r.Flat), len(r.Series), len(r.Checks))
 	}
 }
 
@@ -234,11 +234,11 @@ func TestEvaluateFailures(t *testing.T) {
 		{"the rate not held", func(r *SoakResult) { r.Produced.Seconds = 6_000_000 / 4700.0 }, "rate held"},
 		{"the purge never ran", func(r *SoakResult) { r.Worker.PurgeRuns = map[string]float64{"failed": 20} }, "the purge ran"},
 		{"a dirty stop", func(r *SoakResult) { r.Worker.ExitCode = 1 }, "exit code"},
-		{"the heap grew", func(r *SoakResult) {
+		{"the live heap grew", func(r *SoakResult) {
 			for i := range r.Samples {
-				r.Samples[i].HeapInuse = (40 + r.Samples[i].At/30) * mib
+				r.Samples[i].HeapLive = (40 + r.Samples[i].At/30) * mib
 			}
-		}, "heap in use flat"},
+		}, "live heap flat"},
 		{"the backlog grew past 10s of input", func(r *SoakResult) {
 			for i := range r.Samples {
 				r.Samples[i].Committed = r.Samples[i].Produced - 2000 - 60*r.Samples[i].At
@@ -314,7 +314,8 @@ func TestRSSShownNotJudged(t *testing.T) {
 
 func TestSoakMarkdown(t *testing.T) {
 	r, cfg := soakResult()
-	r.Samples[len(r.Samples)-1].HeapInuse = 0 // after the window: no effect
+	r.HeapProfiles = []HeapProfile{{At: 120.4, File: "heap-0120s.pb.gz"}}
+	r.Samples[len(r.Samples)-1].HeapLive = 0 // after the window: no effect
 	r.Worker.Committed, r.Worker.BatchedMessages = 5_999_999, 5_999_999
 	r.evaluate(cfg)
 	md := r.Markdown()
@@ -322,7 +323,9 @@ func TestSoakMarkdown(t *testing.T) {
 		"# orderflow soak 2026-12-04 10:40 UTC",
 		"FAILED: nothing lost",
 		"6000000 messages acknowledged in 1200.5s = 4998/s",
-		"| heap in use MiB | 40 | 40 | 39 | 41 |",
+		"| live heap MiB | 40 | 40 | 39 | 41 |",
+		"| heap in use MiB | 70 | 70 | 60 | 80 | 0.01 | shown, not judged | – | shown |",
+		"`heap-0120s.pb.gz`",
 		"last fifth ≤ first fifth + 20%",
 		"| goroutines | 60 | 60 | 59 | 61 |",
 		"last fifth ≤ first fifth + 10 |",
@@ -341,6 +344,7 @@ func TestSoakMarkdown(t *testing.T) {
 
 func TestSoakWriteFiles(t *testing.T) {
 	r, _ := soakResult()
+	r.HeapProfiles = []HeapProfile{{At: 120.4, File: "heap-0120s.pb.gz", data: []byte("profile")}}
 	dir, err := r.WriteFiles(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
@@ -357,7 +361,10 @@ func TestSoakWriteFiles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(rows) != len(r.Samples)+1 || rows[0][1] != "heap_inuse_bytes" || rows[2][0] != "10.0" {
+	if data, err := os.ReadFile(filepath.Join(dir, "heap-0120s.pb.gz")); err != nil || string(data) != "profile" {
+		t.Errorf("heap profile: %q, %v", data, err)
+	}
+	if len(rows) != len(r.Samples)+1 || rows[0][1] != "heap_live_bytes" || rows[2][0] != "10.0" || rows[2][1] != "41943040" {
 		t.Errorf("csv: %d rows, header %v, second sample %v", len(rows), rows[0], rows[2])
 	}
 	data, err := os.ReadFile(filepath.Join(dir, "soak.json"))

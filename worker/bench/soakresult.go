@@ -36,6 +36,16 @@ type SoakResult struct {
 	// nothing lost, the purge run and the clean stop.
 	Flat   []Verdict `json:"flat"`
 	Checks []Verdict `json:"checks"`
+	// HeapProfiles are the worker's heap profiles, files beside the results.
+	HeapProfiles []HeapProfile `json:"heap_profiles,omitempty"`
+}
+
+// HeapProfile is one heap profile the soak took: At seconds since production
+// started, written to File in the results folder.
+type HeapProfile struct {
+	At   float64 `json:"t"`
+	File string  `json:"file"`
+	data []byte
 }
 
 // SoakParams are the soak's parameters.
@@ -110,7 +120,11 @@ type SoakRule struct {
 
 // SoakRules are the soak's series and their flatness thresholds at a rate:
 //
-//   - heap in use: the last fifth's median at most 20% above the first's;
+//   - live heap (what the last garbage collection found reachable): the
+//     last fifth's median at most 20% above the first's; a leak is what
+//     stays reachable. Heap in use is shown, not judged: it adds the garbage
+//     not yet collected, up to GOGC% of the live heap, so it swings with when
+//     the collector last ran;
 //   - goroutines and open files: at most 10 more;
 //   - active parts in the fullest partition: below 300 throughout (ClickHouse
 //     18.16 delays inserts at 150 and refuses them at 300, parts_to_delay_insert
@@ -124,7 +138,8 @@ type SoakRule struct {
 //     system lazily, so RSS lags the heap and says less about a leak.
 func SoakRules(rate float64) []SoakRule {
 	return []SoakRule{
-		{Name: "heap in use", Unit: "MiB", Scale: mib, Value: func(s SoakSample) float64 { return s.HeapInuse }, Ratio: 0.20, Judged: true},
+		{Name: "live heap", Unit: "MiB", Scale: mib, Value: func(s SoakSample) float64 { return s.HeapLive }, Ratio: 0.20, Judged: true},
+		{Name: "heap in use", Unit: "MiB", Scale: mib, Value: func(s SoakSample) float64 { return s.HeapInuse }},
 		{Name: "goroutines", Scale: 1, Value: func(s SoakSample) float64 { return s.Goroutines }, Plus: 10, Judged: true},
 		{Name: "open files", Scale: 1, Value: func(s SoakSample) float64 { return s.OpenFDs }, Plus: 10, Judged: true},
 		{Name: "active parts, fullest partition", Scale: 1, Value: partsValue, Plus: 20, Below: 300, Judged: true},
@@ -361,7 +376,14 @@ func (r *SoakResult) Markdown() string {
 	for _, c := range r.Checks {
 		fmt.Fprintf(&b, "- %s %s: %s\n", passMiss(c.Pass, "**FAIL**"), c.Name, verdictValue(c))
 	}
-	b.WriteString("\nFiles: `soak.png` (one panel a series), `samples.csv` (every sample), `soak.json` (everything here).\n")
+	b.WriteString("\nFiles: `soak.png` (one panel a series), `samples.csv` (every sample), `soak.json` (everything here)")
+	if len(r.HeapProfiles) > 0 {
+		b.WriteString("; the worker's heap profiles (`go tool pprof -base <earlier> <later>` shows what grew):")
+		for _, p := range r.HeapProfiles {
+			fmt.Fprintf(&b, " `%s`", p.File)
+		}
+	}
+	b.WriteString(".\n")
 	return b.String()
 }
 
@@ -372,11 +394,11 @@ func (r *SoakResult) writeCSV(path string) error {
 		return err
 	}
 	cw := csv.NewWriter(f)
-	_ = cw.Write([]string{"t_seconds", "heap_inuse_bytes", "rss_bytes", "goroutines", "open_fds", "consumer_lag_messages",
+	_ = cw.Write([]string{"t_seconds", "heap_live_bytes", "heap_inuse_bytes", "rss_bytes", "goroutines", "open_fds", "consumer_lag_messages",
 		"produced", "committed", "max_parts_per_partition", "max_parts_table", "purge_runs"})
 	g := func(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
 	for _, s := range r.Samples {
-		_ = cw.Write([]string{strconv.FormatFloat(s.At, 'f', 1, 64), g(s.HeapInuse), g(s.RSS), g(s.Goroutines), g(s.OpenFDs), g(s.Lag),
+		_ = cw.Write([]string{strconv.FormatFloat(s.At, 'f', 1, 64), g(s.HeapLive), g(s.HeapInuse), g(s.RSS), g(s.Goroutines), g(s.OpenFDs), g(s.Lag),
 			g(s.Produced), g(s.Committed), g(s.Parts), s.PartsTable, g(s.PurgeRuns)})
 	}
 	cw.Flush()
@@ -409,6 +431,14 @@ func (r *SoakResult) WriteFiles(dir string) (string, error) {
 	}
 	if err := r.WriteChart(filepath.Join(out, "soak.png")); err != nil {
 		return "", err
+	}
+	for _, p := range r.HeapProfiles {
+		if len(p.data) == 0 {
+			continue // read back from soak.json: the file is there already
+		}
+		if err := os.WriteFile(filepath.Join(out, p.File), p.data, 0o644); err != nil {
+			return "", fmt.Errorf("soak results: %w", err)
+		}
 	}
 	return out, nil
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/orderflow/orderflow/worker/workerproc"
@@ -37,6 +38,29 @@ func startWorker(binary, configPath string, env []string, metricsAddr string, ou
 }
 
 func (w *workerProc) pid() int { return w.PID() }
+
+// heapProfile fetches the worker's heap profile (gzipped protobuf, for go
+// tool pprof) from /debug/pprof/heap, served when its metrics.pprof is on.
+func (w *workerProc) heapProfile(ctx context.Context) ([]byte, error) {
+	url := strings.TrimSuffix(w.url, "/metrics") + "/debug/pprof/heap"
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := (&http.Client{Timeout: 30 * time.Second}).Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("heap profile: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("heap profile: %s from %s (is metrics.pprof on?)", resp.Status, url)
+	}
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	if err != nil {
+		return nil, fmt.Errorf("heap profile: %w", err)
+	}
+	return data, nil
+}
 
 func (w *workerProc) scrape(ctx context.Context) (Snapshot, error) {
 	return Scrape(ctx, w.client, w.url)

@@ -6,10 +6,9 @@
 // It classifies Kafka's errors for the pipeline (worker/kafkafailure): a
 // broker that refuses the worker's credentials or its access to a topic or
 // group stops the worker; anything else is transient, and the pipeline
-// retries. kafka-go retries below that on its own: the reader reconnects and
-// rejoins the group in the background (a member's lifecycle, not a retry of a
-// stage), and tries each commit up to 3 times (a constant of kafka-go's) before
-// Commit returns the error.
+// retries. kafka-go retries below that on its own: the group is rejoined and
+// each partition's reader reconnects in the background (a member's lifecycle,
+// not a retry of a stage). A commit is one request; the pipeline retries it.
 package consume
 
 import (
@@ -100,10 +99,20 @@ func (c *Config) validate() error {
 
 // Consumer is a consumer-group member over the configured topics. Fetch is meant
 // for one goroutine; Commit may run in another at the same time (the pipeline
-// commits one batch while it fetches the next): kafka-go's Reader serialises
-// commits through its own commit loop.
+// commits one batch while it fetches the next).
+//
+// It drives kafka-go's ConsumerGroup itself rather than a group Reader, so that
+// every batch stays tied to the generation it was read in and is committed
+// under that generation's ID and member ID: the coordinator refuses the commit
+// once the group has moved on. A group Reader commits under whatever
+// generation it is in when the commit reaches it, so a commit checked against
+// one generation could land in the next, after the member had been dropped
+// and had rejoined, and move another member's committed offsets backwards:
+// at the end of a stream nothing committed them forward again, and the group
+// looked stalled (the long session-timeout fault case found it).
 type Consumer struct {
-	reader   *kafka.Reader
+	group    *kafka.ConsumerGroup
+	readers  readerConfig
 	maxBatch int
 	// limit caps the next batch: with StartSmall it starts at a sixteenth
 	// of maxBatch and doubles with every batch handed out.
@@ -112,23 +121,63 @@ type Consumer struct {
 	idle    time.Duration
 	log     *slog.Logger
 
+	// msgs carries the partitions' messages, each with its generation; errs
+	// the group's and the partitions' errors, the latest kept.
+	msgs chan fetched
+	errs chan error
+	// stop ends the group loop (run); done is closed when it has ended.
+	stop context.CancelFunc
+	done chan struct{}
+
 	mu sync.Mutex
-	// generation counts the group's rebalances so far (kafka-go's counter is
-	// read-and-reset, so it is summed here).
-	generation int64
 	// lastID is the ID of the last batch handed out.
 	lastID uint64
-	// fetchedIn maps each batch's ID to the generation it was fetched in, or
-	// -1 when a rebalance happened while it was fetched.
-	fetchedIn map[uint64]int64
-	// readerStats returns the rebalances since its last call (the reader's
-	// counters are read-and-reset) and the messages waiting in the reader's
-	// queue. A test replaces it.
-	readerStats func() (rebalances, queued int64)
+	// fetchedIn maps each batch's ID to the generation it was read in.
+	fetchedIn map[uint64]*generation
+	// generations counts the generations joined.
+	generations int64
 
-	// Owned by Fetch's goroutine: how far behind its partition's end each
-	// partition's last message was when fetched, as of a generation.
+	// Owned by Fetch's goroutine: a message of a newer generation than the
+	// batch being filled, kept for the next batch; and how far behind its
+	// partition's end each partition's last message was when fetched, as of
+	// a generation.
+	held *fetched
 	ends endTracker
+	// queued is how many fetched messages wait to be handed out. A test
+	// replaces it.
+	queued func() int
+}
+
+// generation is one generation of the group as this member saw it.
+type generation struct {
+	seq int64 // 1 for the first generation joined, and so on
+	// commit commits offsets under the generation's ID and member ID
+	// (kafka.Generation.CommitOffsets). A test replaces it.
+	commit func(map[string]map[int]int64) error
+	// over is closed when the generation has ended for this member.
+	over chan struct{}
+}
+
+func (g *generation) ended() bool {
+	select {
+	case <-g.over:
+		return true
+	default:
+		return false
+	}
+}
+
+// fetched is a message and the generation it was read in.
+type fetched struct {
+	msg kafka.Message
+	gen *generation
+}
+
+// readerConfig is what each partition's reader is made with.
+type readerConfig struct {
+	brokers []string
+	dialer  *kafka.Dialer
+	logger  kafka.Logger
 }
 
 // endTracker knows, from the high watermarks the messages carry, whether the
@@ -169,18 +218,25 @@ func (e *endTracker) reset(generation int64) {
 	e.generation = generation
 }
 
-// New joins nothing yet: the group is joined on the first Fetch.
+// New starts joining the group: the first Fetch waits for the first
+// generation's messages.
 func New(cfg Config) (*Consumer, error) {
 	cfg.setDefaults()
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
 	logger := cfg.Logger.With("component", "kafka-reader")
-	reader := kafka.NewReader(kafka.ReaderConfig{
+	errorLogger := kafka.LoggerFunc(func(msg string, args ...any) {
+		// Info: kafka-go retries these itself (joining the group, a broker
+		// that moved), and what it cannot get past reaches Fetch as an
+		// error, which the pipeline retries and logs.
+		logger.Info("kafka reader", "detail", fmt.Sprintf(msg, args...))
+	})
+	group, err := kafka.NewConsumerGroup(kafka.ConsumerGroupConfig{
+		ID:                cfg.GroupID,
 		Brokers:           cfg.Brokers,
-		GroupID:           cfg.GroupID,
-		GroupTopics:       cfg.Topics,
 		Dialer:            cfg.Dialer,
+		Topics:            cfg.Topics,
 		SessionTimeout:    cfg.SessionTimeout,
 		RebalanceTimeout:  cfg.RebalanceTimeout,
 		HeartbeatInterval: cfg.HeartbeatInterval,
@@ -190,47 +246,143 @@ func New(cfg Config) (*Consumer, error) {
 		// first batch comes after a start.
 		JoinGroupBackoff: 500 * time.Millisecond,
 		// A new group starts at the beginning: an order must never be skipped.
-		StartOffset: kafka.FirstOffset,
-		// Commits are synchronous and only ever explicit (CommitInterval 0).
-		CommitInterval: 0,
-		// Fetch in large chunks: up to 10 MB per partition fetch, returning after
-		// 100 ms when less is there.
-		MinBytes: 1,
-		MaxBytes: 10 << 20,
-		MaxWait:  100 * time.Millisecond,
-		// Room for a whole batch to be queued while the previous one is written.
-		QueueCapacity:         cfg.BatchMaxMessages,
+		StartOffset:           kafka.FirstOffset,
 		WatchPartitionChanges: true,
-		ErrorLogger: kafka.LoggerFunc(func(msg string, args ...any) {
-			// Info: the reader retries these itself (joining the group, a
-			// broker that moved), and what it cannot get past reaches Fetch
-			// as an error, which the pipeline retries and logs.
-			logger.Info("kafka reader", "detail", fmt.Sprintf(msg, args...))
-		}),
+		ErrorLogger:           errorLogger,
 	})
+	if err != nil {
+		return nil, fmt.Errorf("consume: %w", err)
+	}
+	c := newConsumer(cfg, readerConfig{brokers: cfg.Brokers, dialer: cfg.Dialer, logger: errorLogger})
+	c.group = group
+	ctx, stop := context.WithCancel(context.Background())
+	c.stop = stop
+	go c.run(ctx)
+	return c, nil
+}
+
+// newConsumer is a Consumer not yet in a group: New starts it.
+func newConsumer(cfg Config, readers readerConfig) *Consumer {
 	limit := cfg.BatchMaxMessages
 	if cfg.StartSmall {
 		limit = max(1, limit/16)
 	}
-	return &Consumer{reader: reader, maxBatch: cfg.BatchMaxMessages, limit: limit,
-		maxWait: cfg.BatchMaxWait, idle: cfg.BatchIdle,
-		log: cfg.Logger.With("component", "consume"), fetchedIn: map[uint64]int64{},
-		ends: endTracker{behind: map[topicPartition]int64{}},
-		readerStats: func() (int64, int64) {
-			s := reader.Stats()
-			return s.Rebalances, s.QueueLength
-		}}, nil
+	c := &Consumer{readers: readers,
+		maxBatch: cfg.BatchMaxMessages, limit: limit, maxWait: cfg.BatchMaxWait, idle: cfg.BatchIdle,
+		log: cfg.Logger.With("component", "consume"),
+		// Room for a whole batch to be queued while the previous one is written.
+		msgs: make(chan fetched, cfg.BatchMaxMessages), errs: make(chan error, 1),
+		done: make(chan struct{}), fetchedIn: map[uint64]*generation{}, ends: endTracker{behind: map[topicPartition]int64{}}}
+	c.queued = func() int { return len(c.msgs) }
+	return c
+}
+
+// run takes the group's generations one after the other until ctx ends or the
+// group is closed: for each, a reader per assigned partition from its
+// committed offset, all stopped when the generation ends. kafka-go joins the
+// next generation only once every one of them has returned.
+func (c *Consumer) run(ctx context.Context) {
+	defer close(c.done)
+	for {
+		gen, err := c.group.Next(ctx)
+		if err != nil {
+			if ctx.Err() != nil || errors.Is(err, kafka.ErrGroupClosed) {
+				return
+			}
+			c.report(fmt.Errorf("join group: %w", err))
+			continue // kafka-go backs off before its next attempt
+		}
+		c.mu.Lock()
+		c.generations++
+		g := &generation{seq: c.generations, commit: gen.CommitOffsets, over: make(chan struct{})}
+		c.mu.Unlock()
+		// kafka-go ends a generation when any of its goroutines returns: the
+		// readers return only once it has ended.
+		gen.Start(func(ctx context.Context) {
+			<-ctx.Done()
+			close(g.over)
+		})
+		for topic, assigned := range gen.Assignments {
+			for _, a := range assigned {
+				gen.Start(func(ctx context.Context) { c.readPartition(ctx, g, topic, a.ID, a.Offset) })
+			}
+		}
+	}
+}
+
+// readPartition reads one partition from offset for generation g until g
+// ends, handing its messages to Fetch.
+func (c *Consumer) readPartition(ctx context.Context, g *generation, topic string, partition int, offset int64) {
+	r := kafka.NewReader(kafka.ReaderConfig{
+		Brokers: c.readers.brokers, Dialer: c.readers.dialer, Topic: topic, Partition: partition,
+		// Fetch in large chunks: up to 10 MB per fetch. The broker answers
+		// as soon as it has a byte (MinBytes), so MaxWait only bounds how
+		// long an idle partition's fetch waits: 500ms, the Java consumer's
+		// fetch.max.wait.ms. kafka-go asks the broker for a quarter less
+		// than it waits itself; at 100ms the 25ms margin was overrun on a
+		// busy machine and every overrun cost a reconnection.
+		MinBytes: 1, MaxBytes: 10 << 20, MaxWait: 500 * time.Millisecond,
+		// Little queued here: Fetch's queue (msgs) holds a batch's worth, and
+		// what waits here is out of sight of its caught-up test.
+		QueueCapacity: 64,
+		ErrorLogger:   c.readers.logger,
+	})
+	defer r.Close()
+	if err := r.SetOffset(offset); err != nil {
+		c.report(fmt.Errorf("read %s/%d from offset %d: %w", topic, partition, offset, err))
+		<-ctx.Done()
+		return
+	}
+	for {
+		m, err := r.FetchMessage(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			// The reader goes on retrying by itself; the caller hears of it.
+			// The pause keeps an error that comes back at once from
+			// spinning.
+			c.report(fmt.Errorf("read %s/%d: %w", topic, partition, err))
+			select {
+			case <-time.After(250 * time.Millisecond):
+			case <-ctx.Done():
+				return
+			}
+			continue
+		}
+		select {
+		case c.msgs <- fetched{msg: m, gen: g}:
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// report hands err to Fetch, replacing an older error not yet taken.
+func (c *Consumer) report(err error) {
+	for {
+		select {
+		case c.errs <- err:
+			return
+		default:
+		}
+		select {
+		case <-c.errs:
+		default:
+		}
+	}
 }
 
 // Fetch waits for the next message, then gathers more until the batch holds
 // BatchMaxMessages, or the member has caught up, or BatchMaxWait has passed
 // since the first, or (with BatchIdle) no message has come for BatchIdle.
-// Messages of one partition keep their order.
+// Messages of one partition keep their order, and a batch holds messages of
+// one generation of the group only.
 //
 // Caught up means nothing more can be had without waiting for producers:
 // every partition's last message was the last one its partition held when the
 // broker sent it (its high watermark says so), and no fetched message waits
-// in the reader's queue. So under a backlog batches fill to
+// in the consumer's queue. So under a backlog batches fill to
 // BatchMaxMessages, while on a live stream a batch is what came since the
 // last one, handed out at once: its latency is the pipeline's own, not
 // BatchMaxWait. (The pipeline's back-pressure groups a live stream: while a
@@ -239,25 +391,25 @@ func New(cfg Config) (*Consumer, error) {
 // With StartSmall, batches grow to BatchMaxMessages from a sixteenth of it
 // after a start, doubling: the few smaller batches cost a handful of inserts.
 //
-// It returns ctx's error when ctx ends before the first message; a partly filled batch is returned as it is, also when the
-// reader fails while it fills (its position has moved past what the batch
-// holds: dropping them would let a later commit skip them). Errors are
-// classified (kafkafailure).
+// It returns ctx's error when ctx ends before the first message; a partly
+// filled batch is returned as it is, also when a read fails while it fills
+// (the readers' positions have moved past what the batch holds: dropping them
+// would let a later commit skip them). Errors are classified (kafkafailure).
 func (c *Consumer) Fetch(ctx context.Context) (stream.Batch, error) {
-	first, err := c.reader.FetchMessage(ctx)
+	first, err := c.next(ctx)
 	if err != nil {
 		return stream.Batch{}, kafkafailure.Classify(fmt.Errorf("fetch: %w", err))
 	}
-	started := c.currentGeneration()
-	if started != c.ends.generation {
-		c.ends.reset(started)
+	g := first.gen
+	if g.seq != c.ends.generation {
+		c.ends.reset(g.seq)
 	}
 	limit := c.limit
 	c.limit = min(c.maxBatch, 2*c.limit)
 	msgs := make([]stream.Message, 1, min(limit, 256))
-	msgs[0] = FromKafka(first)
-	if c.ends.observe(&first) && c.queued() == 0 {
-		return c.handOut(msgs, started), nil
+	msgs[0] = FromKafka(first.msg)
+	if c.ends.observe(&first.msg) && c.queued() == 0 {
+		return c.handOut(msgs, g), nil
 	}
 	fillCtx, cancel := context.WithTimeout(ctx, c.maxWait)
 	defer cancel()
@@ -271,37 +423,64 @@ func (c *Consumer) Fetch(ctx context.Context) (stream.Batch, error) {
 		defer idle.Stop()
 	}
 	for len(msgs) < limit {
-		msg, err := c.reader.FetchMessage(fillCtx)
+		m, err := c.next(fillCtx)
 		if err != nil {
 			if fillCtx.Err() == nil {
 				c.log.Info("fetch failed while a batch filled; handing out what it holds",
 					"messages", len(msgs), "err", err)
 			}
-			break // the batch's time is up (or ctx ended, or the reader failed): hand out what we have
+			break // the batch's time is up (or ctx ended, or a read failed): hand out what we have
 		}
-		msgs = append(msgs, FromKafka(msg))
+		if m.gen != g {
+			// A newer generation's: a batch is committed under one
+			// generation, so this one starts the next batch.
+			c.held = &m
+			break
+		}
+		msgs = append(msgs, FromKafka(m.msg))
 		if idle != nil {
 			idle.Reset(c.idle)
 		}
 		// The queue is looked at only when the high watermarks say the
 		// member is at the end: at most once per fetch response.
-		if c.ends.observe(&msg) && c.queued() == 0 {
+		if c.ends.observe(&m.msg) && c.queued() == 0 {
 			break
 		}
 	}
-	return c.handOut(msgs, started), nil
+	return c.handOut(msgs, g), nil
 }
 
-// handOut identifies a batch and records the generation it was fetched in.
-func (c *Consumer) handOut(msgs []stream.Message, started int64) stream.Batch {
-	gen := c.currentGeneration()
-	if gen != started {
-		gen = -1 // fetched across a rebalance: some of it may belong to another member now
+// next returns the next message of a generation still running, or the latest
+// error reported. Messages of a generation that has ended are dropped: their
+// partitions' owners read them again from the last commit.
+func (c *Consumer) next(ctx context.Context) (fetched, error) {
+	if m := c.held; m != nil {
+		c.held = nil
+		if !m.gen.ended() {
+			return *m, nil
+		}
 	}
+	for {
+		select {
+		case m := <-c.msgs:
+			if m.gen.ended() {
+				continue
+			}
+			return m, nil
+		case err := <-c.errs:
+			return fetched{}, err
+		case <-ctx.Done():
+			return fetched{}, ctx.Err()
+		}
+	}
+}
+
+// handOut identifies a batch and records the generation it was read in.
+func (c *Consumer) handOut(msgs []stream.Message, g *generation) stream.Batch {
 	c.mu.Lock()
 	c.lastID++
 	id := c.lastID
-	c.fetchedIn[id] = gen
+	c.fetchedIn[id] = g
 	c.mu.Unlock()
 	return stream.Batch{ID: id, Messages: msgs}
 }
@@ -319,52 +498,40 @@ func FromKafka(m kafka.Message) stream.Message {
 	return out
 }
 
-// currentGeneration returns the number of rebalances the reader has been
-// through.
-func (c *Consumer) currentGeneration() int64 {
-	generation, _ := c.readReader()
-	return generation
-}
-
-// queued returns how many fetched messages wait in the reader's queue.
-func (c *Consumer) queued() int64 {
-	_, queued := c.readReader()
-	return queued
-}
-
-// readReader reads the reader's counters once: the rebalances are added to
-// the generation (they are read-and-reset, so never dropped).
-func (c *Consumer) readReader() (generation, queued int64) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	rebalances, queued := c.readerStats()
-	c.generation += rebalances
-	return c.generation, queued
-}
-
-// Commit commits the batch's offsets: for each partition, past the last message of
-// the batch. Call it only after every write for the batch has succeeded.
+// Commit commits the batch's offsets: for each partition, past the last
+// message of the batch. Call it only after every write for the batch has
+// succeeded.
 //
-// A batch fetched before the group's last rebalance is not committed: its
-// partitions may have moved to another member, which reads them again from the
-// last commit, and a late commit from here could move that member's committed
-// offsets backwards. Skipping it costs only a re-read (writes are idempotent).
+// It commits under the generation the batch was read in. Once that generation
+// has ended, the batch is not committed: its partitions may have moved to
+// another member, which reads them again from the last commit, and a late
+// commit from here could move that member's committed offsets backwards.
+// Skipping it costs only a re-read (writes are idempotent). A commit refused
+// because the group moved on while it was sent fails; the pipeline's retry
+// then finds the generation ended.
 func (c *Consumer) Commit(ctx context.Context, batch stream.Batch) error {
 	if len(batch.Messages) == 0 {
 		return nil
 	}
 	c.mu.Lock()
-	gen, known := c.fetchedIn[batch.ID]
+	g, known := c.fetchedIn[batch.ID]
 	c.mu.Unlock()
-	if known && gen != c.currentGeneration() {
+	if !known {
+		return fmt.Errorf("commit offsets: batch %d was not fetched by this consumer, or is committed already", batch.ID)
+	}
+	if g.ended() {
 		c.forget(batch.ID)
 		c.log.Info("the group rebalanced since this batch was fetched: not committing it; its partitions' owners read it again",
 			"batch", batch.ID, "messages", len(batch.Messages))
 		return nil
 	}
-	if err := c.reader.CommitMessages(ctx, lastPerPartition(batch.Messages)...); err != nil {
-		// Still known: the pipeline's retry of the commit checks the
-		// generation again.
+	// kafka-go's commit takes no context: it is bounded by the group's
+	// request timeout. A caller's ended context is still honoured here.
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("commit offsets: %w", err)
+	}
+	if err := g.commit(nextOffsets(batch.Messages)); err != nil {
+		// Still known: the pipeline's retry looks at the generation again.
 		return kafkafailure.Classify(fmt.Errorf("commit offsets: %w", err))
 	}
 	c.forget(batch.ID)
@@ -382,21 +549,19 @@ type topicPartition struct {
 	partition int
 }
 
-// lastPerPartition keeps the highest-offset message of each topic partition: a
-// commit of it covers everything before it.
-func lastPerPartition(batch []stream.Message) []kafka.Message {
-	last := make(map[topicPartition]int, 16)
-	out := make([]kafka.Message, 0, 16)
+// nextOffsets is what a commit of batch records: for each topic partition,
+// the offset after its highest in the batch, where its next reader starts.
+func nextOffsets(batch []stream.Message) map[string]map[int]int64 {
+	out := make(map[string]map[int]int64, 2)
 	for _, m := range batch {
-		key := topicPartition{m.Topic, m.Partition}
-		if i, ok := last[key]; ok {
-			if m.Offset > out[i].Offset {
-				out[i].Offset = m.Offset
-			}
-			continue
+		byPartition := out[m.Topic]
+		if byPartition == nil {
+			byPartition = make(map[int]int64, 8)
+			out[m.Topic] = byPartition
 		}
-		last[key] = len(out)
-		out = append(out, kafka.Message{Topic: m.Topic, Partition: m.Partition, Offset: m.Offset})
+		if next := m.Offset + 1; next > byPartition[m.Partition] {
+			byPartition[m.Partition] = next
+		}
 	}
 	return out
 }
@@ -404,7 +569,10 @@ func lastPerPartition(batch []stream.Message) []kafka.Message {
 // Close leaves the group. Uncommitted messages are read again by whoever next
 // owns their partitions.
 func (c *Consumer) Close() error {
-	if err := c.reader.Close(); err != nil {
+	c.stop()
+	err := c.group.Close()
+	<-c.done
+	if err != nil {
 		return fmt.Errorf("close consumer: %w", err)
 	}
 	return nil

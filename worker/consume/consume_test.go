@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"sync/atomic"
+	"sync"
 	"testing"
 	"time"
 
@@ -15,83 +15,123 @@ import (
 	"github.com/orderflow/orderflow/worker/stream"
 )
 
-func TestLastPerPartitionKeepsTheHighestOffsetOfEach(t *testing.T) {
+func TestNextOffsetsArePastTheHighestOffsetOfEachPartition(t *testing.T) {
 	batch := []stream.Message{
 		{Topic: "orders.amazon", Partition: 0, Offset: 7},
 		{Topic: "orders.ebay", Partition: 0, Offset: 3},
 		{Topic: "orders.amazon", Partition: 1, Offset: 40},
 		{Topic: "orders.amazon", Partition: 0, Offset: 9},
-		// After a rebalance the same partition can come round again from an
-		// earlier offset: the commit must still cover the highest.
+		// A partition can come round again from an earlier offset in one
+		// batch: the commit must still cover the highest.
 		{Topic: "orders.amazon", Partition: 0, Offset: 8},
 		{Topic: "orders.ebay", Partition: 0, Offset: 4},
+		{Topic: "orders.ebay", Partition: 2, Offset: 0},
 	}
-	got := map[string]int64{}
-	for _, m := range lastPerPartition(batch) {
-		key := m.Topic + "/" + string(rune('0'+m.Partition))
-		if _, dup := got[key]; dup {
-			t.Errorf("%s committed twice", key)
-		}
-		got[key] = m.Offset
-	}
-	want := map[string]int64{"orders.amazon/0": 9, "orders.amazon/1": 40, "orders.ebay/0": 4}
-	if len(got) != len(want) {
-		t.Fatalf("got %v, want %v", got, want)
-	}
-	for k, v := range want {
-		if got[k] != v {
-			t.Errorf("%s: commit at offset %d, want %d", k, got[k], v)
-		}
+	got := nextOffsets(batch)
+	want := map[string]map[int]int64{"orders.amazon": {0: 10, 1: 41}, "orders.ebay": {0: 5, 2: 1}}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("nextOffsets = %v, want %v", got, want)
 	}
 }
 
-// A batch fetched before the group's latest rebalance, or across one, is not
-// committed; one fetched in the current generation is. No broker is needed:
-// the skipped commits never reach one, and the attempted commit fails for
-// want of one, which is how the test sees it was attempted.
-func TestABatchFetchedBeforeARebalanceIsNotCommitted(t *testing.T) {
-	c, err := New(Config{Brokers: []string{"127.0.0.1:1"}, GroupID: "g", Topics: []string{"t"},
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatal(err)
+// A batch is committed under the generation it was read in, and not at all
+// once that generation has ended: whatever the group has become since, the
+// commit goes nowhere else. A commit refused while the generation still
+// looked current fails, and its retry, once the generation has ended, commits
+// nothing. No broker: each generation's commits are recorded.
+func TestABatchIsCommittedOnlyInItsOwnGeneration(t *testing.T) {
+	c := offline(Config{})
+	var commits [3][]map[string]map[int]int64
+	refuse := false
+	gens := make([]*generation, 3)
+	for i := range gens {
+		gens[i] = &generation{seq: int64(i + 1), over: make(chan struct{}), commit: func(o map[string]map[int]int64) error {
+			if refuse {
+				return kafka.IllegalGeneration
+			}
+			commits[i] = append(commits[i], o)
+			return nil
+		}}
 	}
-	defer c.Close()
-	var pending atomic.Int64
-	c.readerStats = func() (int64, int64) { return pending.Swap(0), 0 }
-	fetched := func(gen int64) stream.Batch {
-		c.mu.Lock()
-		defer c.mu.Unlock()
-		c.lastID++
-		c.fetchedIn[c.lastID] = gen
-		return stream.Batch{ID: c.lastID, Messages: []stream.Message{{Topic: "t", Partition: 0, Offset: 5}}}
+	batch := func(g *generation, offset int64) stream.Batch {
+		return c.handOut([]stream.Message{{Topic: "t", Partition: 0, Offset: offset}}, g)
 	}
-	commit := func(b stream.Batch) error {
-		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
-		defer cancel()
-		return c.Commit(ctx, b)
+	ctx := context.Background()
+
+	// Read in generation 1, which then ends (the member was dropped, or the
+	// group rebalanced); generation 2 is current when it is committed.
+	old := batch(gens[0], 5)
+	close(gens[0].over)
+	current := batch(gens[1], 9)
+	if err := c.Commit(ctx, old); err != nil {
+		t.Errorf("a batch of an ended generation: Commit = %v, want nil without committing", err)
+	}
+	if err := c.Commit(ctx, current); err != nil {
+		t.Errorf("a batch of the current generation: Commit = %v", err)
+	}
+	if len(commits[0]) != 0 || len(commits[1]) != 1 || commits[1][0]["t"][0] != 10 {
+		t.Errorf("commits by generation %v, want only generation 2's, at offset 10", commits)
 	}
 
-	before := fetched(c.currentGeneration())
-	across := fetched(-1)
-	pending.Add(1) // the group rebalances
-	if err := commit(before); err != nil {
-		t.Errorf("a batch from before the rebalance: Commit = %v, want nil without committing", err)
+	// The coordinator refuses a commit (the group moved on before this member
+	// heard): an error, for the pipeline to retry; by the retry the
+	// generation has ended, and nothing is committed anywhere.
+	late := batch(gens[1], 12)
+	refuse = true
+	if err := c.Commit(ctx, late); err == nil {
+		t.Error("a refused commit: Commit = nil, want the refusal")
 	}
-	if err := commit(across); err != nil {
-		t.Errorf("a batch fetched across a rebalance: Commit = %v, want nil without committing", err)
+	refuse = false
+	close(gens[1].over)
+	if err := c.Commit(ctx, late); err != nil {
+		t.Errorf("the retry once the generation ended: Commit = %v, want nil without committing", err)
 	}
-	current := fetched(c.currentGeneration())
-	if err := commit(current); err == nil {
-		t.Error("a batch of the current generation was not committed (no broker, so the attempt must fail)")
+	if len(commits[1]) != 1 || len(commits[2]) != 0 {
+		t.Errorf("commits by generation %v after the refusal, want generation 2's first only", commits)
 	}
-	// The pipeline retries the failed commit; the group rebalances meanwhile:
-	// the retry must not commit what may now be another member's.
-	pending.Add(1)
-	if err := commit(current); err != nil {
-		t.Errorf("the retried commit of a batch from before a rebalance: Commit = %v, want nil without committing", err)
+	if err := c.Commit(ctx, late); err == nil {
+		t.Error("a batch committed (or dropped) already: Commit = nil, want an error")
 	}
 	if len(c.fetchedIn) != 0 {
 		t.Errorf("%d batches still tracked after their commits", len(c.fetchedIn))
+	}
+}
+
+// Fetch never mixes generations in a batch, and drops what an ended
+// generation's readers had queued: their partitions' owners read it again.
+func TestFetchKeepsABatchToOneGenerationAndDropsEndedOnes(t *testing.T) {
+	c := offline(Config{BatchMaxMessages: 10, BatchMaxWait: 50 * time.Millisecond})
+	g1 := &generation{seq: 1, over: make(chan struct{})}
+	g2 := &generation{seq: 2, over: make(chan struct{})}
+	msg := func(g *generation, offset int64) fetched {
+		// Behind the partition's end: the batch keeps filling.
+		return fetched{gen: g, msg: kafka.Message{Topic: "t", Partition: 0, Offset: offset, HighWaterMark: 100}}
+	}
+	for _, m := range []fetched{msg(g1, 0), msg(g1, 1), msg(g2, 0), msg(g2, 1), msg(g1, 2)} {
+		c.msgs <- m
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	first, err := c.Fetch(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	close(g1.over) // generation 2 has begun: 1 is over
+	second, err := c.Fetch(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	offsets := func(b stream.Batch) (out []int64) {
+		for _, m := range b.Messages {
+			out = append(out, m.Offset)
+		}
+		return out
+	}
+	if fmt.Sprint(offsets(first)) != "[0 1]" || c.fetchedIn[first.ID] != g1 {
+		t.Errorf("first batch %v of generation %v, want [0 1] of generation 1", offsets(first), c.fetchedIn[first.ID].seq)
+	}
+	if fmt.Sprint(offsets(second)) != "[0 1]" || c.fetchedIn[second.ID] != g2 {
+		t.Errorf("second batch %v, want generation 2's [0 1] (generation 1's late message dropped)", offsets(second))
 	}
 }
 
@@ -247,11 +287,7 @@ func TestBatchIdleHandsOutABatchWhoseEndCannotBeSeen(t *testing.T) {
 	_ = w.Close()
 	c := newTestConsumer(t, Config{Brokers: brokers, GroupID: group, Topics: []string{topic}, BatchMaxMessages: 100,
 		BatchMaxWait: time.Hour, BatchIdle: 200 * time.Millisecond})
-	real := c.readerStats
-	c.readerStats = func() (int64, int64) {
-		rebalances, _ := real()
-		return rebalances, 1
-	}
+	c.queued = func() int { return 1 }
 	b, err := c.Fetch(ctx)
 	if err != nil || ctx.Err() != nil {
 		t.Fatalf("Fetch = %v (context %v): the batch waited for BatchMaxWait", err, ctx.Err())
@@ -259,6 +295,14 @@ func TestBatchIdleHandsOutABatchWhoseEndCannotBeSeen(t *testing.T) {
 	if len(b.Messages) != 2 {
 		t.Errorf("a batch of %d messages, want both", len(b.Messages))
 	}
+}
+
+// offline is a Consumer in no group, for tests that hand it generations and
+// messages themselves.
+func offline(cfg Config) *Consumer {
+	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	cfg.setDefaults()
+	return newConsumer(cfg, readerConfig{})
 }
 
 func newTestConsumer(t *testing.T, cfg Config) *Consumer {
@@ -304,5 +348,109 @@ func TestEndTrackerNeedsEveryPartitionAtItsEnd(t *testing.T) {
 	e.reset(1)
 	if !e.observe(msg("b", 0, 10, 11)) {
 		t.Error("after a reset, a partition behind before is still counted")
+	}
+}
+
+// On the real Kafka: a member reads a batch, a second member joins and the
+// group rebalances before the first commits it. The late commit records
+// nothing (the partitions are read again by their new owners from where they
+// were), and the two members then read and commit every message: committed
+// offsets end at the partitions' ends, none moved backwards by the stale
+// batch.
+func TestABatchOfAGenerationThatEndedIsNotCommittedOnTheRealBroker(t *testing.T) {
+	brokers := stacktest.KafkaBrokers(t)
+	topic, group := stacktest.UniqueName("test.consume.stale"), stacktest.UniqueName("test-consume-stale")
+	const partitions, total = 4, 400
+	stacktest.CreateTopic(t, brokers, topic, partitions)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	w := &kafka.Writer{Addr: kafka.TCP(brokers...), Topic: topic, BatchTimeout: time.Millisecond,
+		RequiredAcks: kafka.RequireAll, Balancer: &kafka.RoundRobin{}}
+	msgs := make([]kafka.Message, total)
+	for i := range msgs {
+		msgs[i] = kafka.Message{Value: fmt.Appendf(nil, "%d", i)}
+	}
+	if err := w.WriteMessages(ctx, msgs...); err != nil {
+		t.Fatal(err)
+	}
+	_ = w.Close()
+
+	cfg := Config{Brokers: brokers, GroupID: group, Topics: []string{topic}, BatchMaxMessages: 50, BatchMaxWait: 200 * time.Millisecond}
+	first := newTestConsumer(t, cfg)
+	stale, err := first.Fetch(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first.mu.Lock()
+	gen := first.fetchedIn[stale.ID]
+	first.mu.Unlock()
+
+	second := newTestConsumer(t, cfg)
+	seen := map[int]map[int64]bool{}
+	var mu sync.Mutex
+	drainCtx, stopDrain := context.WithCancel(ctx)
+	defer stopDrain()
+	drain := func(c *Consumer) error {
+		for {
+			b, err := c.Fetch(drainCtx)
+			if err != nil {
+				return err
+			}
+			mu.Lock()
+			for _, m := range b.Messages {
+				if seen[m.Partition] == nil {
+					seen[m.Partition] = map[int64]bool{}
+				}
+				seen[m.Partition][m.Offset] = true
+			}
+			mu.Unlock()
+			// As the pipeline does: a refused commit is retried, and
+			// dropped once its generation has ended.
+			for c.Commit(drainCtx, b) != nil {
+				if drainCtx.Err() != nil {
+					return drainCtx.Err()
+				}
+				time.Sleep(100 * time.Millisecond)
+			}
+		}
+	}
+	var wg sync.WaitGroup
+	wg.Go(func() { _ = drain(second) })
+	select {
+	case <-gen.over:
+	case <-ctx.Done():
+		t.Fatal("the first member's generation never ended after a second joined")
+	}
+	if err := first.Commit(ctx, stale); err != nil {
+		t.Fatalf("the stale batch: Commit = %v, want nil without committing", err)
+	}
+	wg.Go(func() { _ = drain(first) })
+
+	for {
+		committed := stacktest.CommittedOffsets(t, brokers, group, topic, partitions)
+		var sum int64
+		for _, o := range committed {
+			sum += max(o, 0)
+		}
+		if sum == total {
+			break
+		}
+		if drainCtx.Err() != nil {
+			t.Fatalf("committed %v (%d of %d)", committed, sum, total)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	stopDrain()
+	_ = first.Close()
+	_ = second.Close()
+	wg.Wait()
+	mu.Lock()
+	defer mu.Unlock()
+	n := 0
+	for _, offsets := range seen {
+		n += len(offsets)
+	}
+	if n != total {
+		t.Errorf("%d distinct messages read by the members, want %d", n, total)
 	}
 }

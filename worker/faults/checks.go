@@ -404,12 +404,18 @@ func (h *Harness) checkLogs() {
 		if strings.Contains(logs, v) {
 			leaks++
 			if leaks <= 3 {
-				t.Errorf("%s: the workers' logs hold a buyer's personal value (%d bytes long)", h.c.Name, len(v))
+				// The line, the value masked, so that a false alarm can be
+				// told from a leak without the check repeating the value.
+				line := linesWhere(logs, 1, func(line string) bool { return strings.Contains(line, v) })
+				t.Errorf("%s: the workers' logs hold a buyer's personal value (%d bytes long) in:\n%s", h.c.Name, len(v),
+					strings.ReplaceAll(line, v, "[the value]"))
 			}
 		}
 	}
 	if l := privacytest.Leaks(logs); len(l) > 0 {
-		t.Errorf("%s: the workers' logs hold %v", h.c.Name, l)
+		// The corpus is public test data: its values may be shown.
+		t.Errorf("%s: the workers' logs hold %v, first in:\n%s", h.c.Name, l,
+			linesWhere(logs, 3, func(line string) bool { return len(privacytest.Leaks(line)) > 0 }))
 	}
 	if leaks > 0 {
 		t.Errorf("%s: %d personal values in the workers' logs", h.c.Name, leaks)
@@ -417,6 +423,21 @@ func (h *Harness) checkLogs() {
 	if strings.Contains(logs, "panic:") {
 		t.Errorf("%s: a worker panicked:\n%s", h.c.Name, logs)
 	}
+}
+
+// linesWhere is the first n lines of text for which match holds, indented.
+func linesWhere(text string, n int, match func(string) bool) string {
+	var b strings.Builder
+	for line := range strings.Lines(text) {
+		if n == 0 {
+			break
+		}
+		if match(line) {
+			b.WriteString("    " + line)
+			n--
+		}
+	}
+	return b.String()
 }
 
 // normalized is the canonical order of a generated message.

@@ -208,7 +208,7 @@ func run(t *testing.T, suite Suite, c Case) *Harness {
 		t.Fatal("the fault left no worker running")
 	}
 	if err := h.waitCommitted(ctx, h.endOffsets()); err != nil {
-		t.Fatalf("%v; the workers' last output:\n%s", err, h.tails())
+		h.stalled(err.Error())
 	}
 	h.stopAll()
 	return h
@@ -286,6 +286,7 @@ func newHarness(t *testing.T, suite Suite, c Case) *Harness {
 		"ORDERFLOW_RETENTION_INTERVAL=0",
 		"ORDERFLOW_METRICS_PUSHGATEWAY=",
 		"ORDERFLOW_LOG_LEVEL=info",
+		"GOTRACEBACK=all", // a stalled worker's SIGQUIT prints every goroutine
 	)
 	h.env = append(h.env, c.Env...)
 	return h
@@ -397,7 +398,7 @@ func (h *Harness) waitFor(what string, limit time.Duration, cond func() bool) {
 	deadline := time.Now().Add(limit)
 	for !cond() {
 		if time.Now().After(deadline) {
-			h.t.Fatalf("%s: waited %s for %s; the workers' last output:\n%s", h.c.Name, limit, what, h.tails())
+			h.stalled(fmt.Sprintf("waited %s for %s", limit, what))
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -580,6 +581,47 @@ func (h *Harness) stopAll() {
 }
 
 // tails is the last lines of every running worker's output.
+// stalled fails the case on a stall. The workers still running are made to
+// print every goroutine's stack (SIGQUIT; GOTRACEBACK=all is in their
+// environment) before they go: what each waited on, and for how long, is what
+// a stall's diagnosis needs. Their whole output is kept in a file beside the
+// test log, since a run that stalls once in many cannot be watched.
+func (h *Harness) stalled(what string) {
+	h.t.Helper()
+	tails := h.tails() // before the stacks fill them
+	h.mu.Lock()
+	workers := append([]*workerproc.Proc(nil), h.workers...)
+	h.mu.Unlock()
+	for _, w := range workers {
+		if w == nil {
+			continue
+		}
+		if exited, _ := w.Exited(); exited {
+			continue
+		}
+		if err := w.Signal(syscall.SIGQUIT); err == nil {
+			select {
+			case <-w.Done():
+			case <-time.After(10 * time.Second):
+			}
+		}
+	}
+	kept := "(not kept: %v)"
+	name := strings.NewReplacer(" ", "-", "/", "-").Replace(h.c.Name)
+	f, err := os.CreateTemp("", fmt.Sprintf("orderflow-faults-%s-%d-*.log", name, h.c.Seed))
+	if err == nil {
+		_, err = f.WriteString(h.Logs())
+		err = errors.Join(err, f.Close())
+	}
+	if err == nil {
+		kept = "in " + f.Name()
+	} else {
+		kept = fmt.Sprintf(kept, err)
+	}
+	h.t.Fatalf("%s: %s; the workers' whole output with their goroutines' stacks is %s; their last output:\n%s",
+		h.c.Name, what, kept, tails)
+}
+
 func (h *Harness) tails() string {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -762,7 +804,7 @@ func (r *Recovery) Wait() {
 			}
 		}
 		if ctx.Err() != nil {
-			h.t.Fatalf("%s: nothing committed within 3 minutes of the fault's end; the workers' last output:\n%s", h.c.Name, h.tails())
+			h.stalled("nothing committed within 3 minutes of the fault's end")
 		}
 		time.Sleep(50 * time.Millisecond)
 	}

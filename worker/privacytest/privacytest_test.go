@@ -44,12 +44,35 @@ func TestLeaksReadsDigitsOfEveryScript(t *testing.T) {
 	}
 }
 
+// Leaving timestamps and addresses out does not hide a number typed beside or
+// like one.
+func TestLeaksFindsNumbersAmongTimestampsAndAddresses(t *testing.T) {
+	for _, text := range []string{
+		`time=2026-12-04T12:46:31.012Z note="3782 822463 10005"`,
+		`2026-12-04T12:46:31Z378282246310005`,
+		`ref 378.282.246.310005`,            // octets above 255: not an address
+		`ref 3.7.8.2.8.2.2.4.6.3.1.0.0.0.5`, // no port: digits typed with dots
+		`call 07700 900461 in 5s`,
+		`at 127.0.0.1:4111 1111 1111 1111`,
+	} {
+		if len(Leaks(text)) == 0 {
+			t.Errorf("Leaks(%q) = none, want the card", text)
+		}
+	}
+}
+
 func TestLeaksPassesWhatHoldsNoPersonalValue(t *testing.T) {
 	clean := []string{
 		`invalid_value: payload.order.OrderStatus: is not an Amazon order status (19 characters: digits, spaces)`,
 		`malformed_json: payload: invalid JSON (at byte 104)`,
 		`time=2026-12-03T06:24:13Z level=WARN msg="write failed; retrying" partition=1 offset=111 attempt=11`,
 		`bad_amount: payload.items[0].ItemPrice.Amount: amount is not a decimal number (32 characters: letters, punctuation)`,
+		// slog's timestamps and kafka-go's addresses: their digits run
+		// together into pieces of the Amex number (124631012, 1270013782822).
+		`time=2026-12-04T12:46:31.012Z level=INFO msg="kafka reader" detail="read tcp 127.0.0.1:37828->127.0.0.1:22463: i/o timeout"`,
+		`time=2026-12-04T12:46:31.012+01:00 addr=10.24.63.100:5`,
+		`dial tcp [::1]:9092, 192.168.1.1:9092: connection refused`,
+		`msg="batch committed" duration=1.900461234s wait=1m7.70090046s took=378.282246ms`,
 	}
 	for _, c := range clean {
 		if got := Leaks(c); len(got) > 0 {

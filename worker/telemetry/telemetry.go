@@ -14,6 +14,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"regexp"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -25,10 +26,16 @@ import (
 )
 
 // NewRegistry returns the process's one registry, with Go runtime and process
-// metrics already in it.
+// metrics already in it. Beside the defaults it has go_gc_heap_live_bytes
+// (the heap the last collection found reachable) and go_gc_heap_goal_bytes:
+// heap in use swings with garbage not yet collected, so a leak shows first
+// and plainest in the live heap.
 func NewRegistry() *prometheus.Registry {
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(
+		collectors.NewGoCollector(collectors.WithGoCollectorRuntimeMetrics(
+			collectors.GoRuntimeMetricsRule{Matcher: regexp.MustCompile(`^/gc/heap/(live|goal):bytes$`)})),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return reg
 }
 
