@@ -471,9 +471,14 @@ func (c *Consumer) next(ctx context.Context) (fetched, error) {
 			return fetched{}, err
 		case <-ctx.Done():
 			return fetched{}, ctx.Err()
+		case <-c.done:
+			return fetched{}, errClosed
 		}
 	}
 }
+
+// errClosed is what Fetch returns once the consumer is closed.
+var errClosed = errors.New("the consumer is closed")
 
 // handOut identifies a batch and records the generation it was read in.
 func (c *Consumer) handOut(msgs []stream.Message, g *generation) stream.Batch {

@@ -2,6 +2,7 @@ package consume
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -452,5 +453,22 @@ func TestABatchOfAGenerationThatEndedIsNotCommittedOnTheRealBroker(t *testing.T)
 	}
 	if n != total {
 		t.Errorf("%d distinct messages read by the members, want %d", n, total)
+	}
+}
+
+// A Fetch waiting when the consumer is closed returns rather than waiting for
+// its context (the group's readers are gone: nothing more will come).
+func TestFetchEndsWhenTheConsumerIsClosed(t *testing.T) {
+	c := offline(Config{})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	fetched := make(chan error, 1)
+	go func() {
+		_, err := c.Fetch(ctx)
+		fetched <- err
+	}()
+	close(c.done) // as run does when the group is closed
+	if err := <-fetched; !errors.Is(err, errClosed) || ctx.Err() != nil {
+		t.Errorf("Fetch = %v (context %v), want errClosed at once", err, ctx.Err())
 	}
 }
