@@ -21,6 +21,7 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
+	"github.com/orderflow/orderflow/worker/failure"
 	"github.com/orderflow/orderflow/worker/kafkafailure"
 	"github.com/orderflow/orderflow/worker/stream"
 )
@@ -143,6 +144,9 @@ type Consumer struct {
 	// a generation.
 	held *fetched
 	ends endTracker
+	// refused is a refusal (failure.Worker) that a read met while a batch
+	// filled: the batch is handed out, and the next Fetch returns it.
+	refused error
 	// queued is how many fetched messages wait to be handed out. A test
 	// replaces it.
 	queued func() int
@@ -280,7 +284,9 @@ func newConsumer(cfg Config, readers readerConfig) *Consumer {
 // run takes the group's generations one after the other until ctx ends or the
 // group is closed: for each, a reader per assigned partition from its
 // committed offset, all stopped when the generation ends. kafka-go joins the
-// next generation only once every one of them has returned.
+// next generation once every one of them has returned (a reader started on a
+// generation that had already ended returns at once: kafka-go runs it
+// without waiting for it).
 func (c *Consumer) run(ctx context.Context) {
 	defer close(c.done)
 	for {
@@ -291,6 +297,13 @@ func (c *Consumer) run(ctx context.Context) {
 			}
 			c.report(fmt.Errorf("join group: %w", err))
 			continue // kafka-go backs off before its next attempt
+		}
+		// An error reported before this join (a failed attempt, a reader
+		// of the generation before) is over: the next Fetch must not
+		// return it.
+		select {
+		case <-c.errs:
+		default:
 		}
 		c.mu.Lock()
 		c.generations++
@@ -325,12 +338,18 @@ func (c *Consumer) readPartition(ctx context.Context, g *generation, topic strin
 		// Little queued here: Fetch's queue (msgs) holds a batch's worth, and
 		// what waits here is out of sight of its caught-up test.
 		QueueCapacity: 64,
-		ErrorLogger:   c.readers.logger,
+		// No lag polling: it would open a connection of its own per
+		// partition per generation (worker/kafkalag reports the lag).
+		ReadLagInterval: -1,
+		ErrorLogger:     c.readers.logger,
 	})
 	defer r.Close()
+	if ctx.Err() != nil {
+		return // the generation ended before this reader started
+	}
 	if err := r.SetOffset(offset); err != nil {
+		// Returning ends the generation: the member rejoins.
 		c.report(fmt.Errorf("read %s/%d from offset %d: %w", topic, partition, offset, err))
-		<-ctx.Done()
 		return
 	}
 	for {
@@ -380,8 +399,8 @@ func (c *Consumer) report(err error) {
 // one generation of the group only.
 //
 // Caught up means nothing more can be had without waiting for producers:
-// every partition's last message was the last one its partition held when the
-// broker sent it (its high watermark says so), and no fetched message waits
+// every partition read in this generation so far had its last message the
+// last one it held when the broker sent it (its high watermark says so), and no fetched message waits
 // in the consumer's queue. So under a backlog batches fill to
 // BatchMaxMessages, while on a live stream a batch is what came since the
 // last one, handed out at once: its latency is the pipeline's own, not
@@ -396,6 +415,10 @@ func (c *Consumer) report(err error) {
 // (the readers' positions have moved past what the batch holds: dropping them
 // would let a later commit skip them). Errors are classified (kafkafailure).
 func (c *Consumer) Fetch(ctx context.Context) (stream.Batch, error) {
+	if err := c.refused; err != nil {
+		c.refused = nil
+		return stream.Batch{}, err
+	}
 	first, err := c.next(ctx)
 	if err != nil {
 		return stream.Batch{}, kafkafailure.Classify(fmt.Errorf("fetch: %w", err))
@@ -428,8 +451,14 @@ func (c *Consumer) Fetch(ctx context.Context) (stream.Batch, error) {
 			if fillCtx.Err() == nil {
 				c.log.Info("fetch failed while a batch filled; handing out what it holds",
 					"messages", len(msgs), "err", err)
+				if err := kafkafailure.Classify(fmt.Errorf("fetch: %w", err)); failure.Of(err) == failure.Worker {
+					c.refused = err // the broker refuses this worker: the next Fetch says so
+				}
 			}
 			break // the batch's time is up (or ctx ended, or a read failed): hand out what we have
+		}
+		if m.gen.seq < g.seq {
+			continue // an older generation's, ended since it was sent: its partitions' owners read it again
 		}
 		if m.gen != g {
 			// A newer generation's: a batch is committed under one
@@ -512,8 +541,10 @@ func FromKafka(m kafka.Message) stream.Message {
 // another member, which reads them again from the last commit, and a late
 // commit from here could move that member's committed offsets backwards.
 // Skipping it costs only a re-read (writes are idempotent). A commit refused
-// because the group moved on while it was sent fails; the pipeline's retry
-// then finds the generation ended.
+// because the group moved on while it was sent fails, and so do the
+// pipeline's retries until the member's heartbeat learns of the rebalance
+// (within kafka.heartbeat_interval) and the generation ends; then the batch is
+// dropped.
 func (c *Consumer) Commit(ctx context.Context, batch stream.Batch) error {
 	if len(batch.Messages) == 0 {
 		return nil
@@ -522,7 +553,8 @@ func (c *Consumer) Commit(ctx context.Context, batch stream.Batch) error {
 	g, known := c.fetchedIn[batch.ID]
 	c.mu.Unlock()
 	if !known {
-		return fmt.Errorf("commit offsets: batch %d was not fetched by this consumer, or is committed already", batch.ID)
+		// A caller's mistake, which no retry mends.
+		return failure.Stop(fmt.Errorf("commit offsets: batch %d was not fetched by this consumer, or is committed already", batch.ID))
 	}
 	if g.ended() {
 		c.forget(batch.ID)

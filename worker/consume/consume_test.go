@@ -12,6 +12,7 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
+	"github.com/orderflow/orderflow/worker/failure"
 	"github.com/orderflow/orderflow/worker/stacktest"
 	"github.com/orderflow/orderflow/worker/stream"
 )
@@ -90,8 +91,8 @@ func TestABatchIsCommittedOnlyInItsOwnGeneration(t *testing.T) {
 	if len(commits[1]) != 1 || len(commits[2]) != 0 {
 		t.Errorf("commits by generation %v after the refusal, want generation 2's first only", commits)
 	}
-	if err := c.Commit(ctx, late); err == nil {
-		t.Error("a batch committed (or dropped) already: Commit = nil, want an error")
+	if err := c.Commit(ctx, late); failure.Of(err) != failure.Worker {
+		t.Errorf("a batch committed (or dropped) already: Commit = %v, want an error that stops the worker", err)
 	}
 	if len(c.fetchedIn) != 0 {
 		t.Errorf("%d batches still tracked after their commits", len(c.fetchedIn))
@@ -470,5 +471,25 @@ func TestFetchEndsWhenTheConsumerIsClosed(t *testing.T) {
 	close(c.done) // as run does when the group is closed
 	if err := <-fetched; !errors.Is(err, errClosed) || ctx.Err() != nil {
 		t.Errorf("Fetch = %v (context %v), want errClosed at once", err, ctx.Err())
+	}
+}
+
+// A broker that refuses the worker while a batch fills: the batch is handed
+// out (its messages are read), and the next Fetch returns the refusal, which
+// stops the worker, rather than waiting for kafka-go to report it again.
+func TestARefusalMetWhileABatchFillsComesWithTheNextFetch(t *testing.T) {
+	c := offline(Config{BatchMaxMessages: 10, BatchMaxWait: 5 * time.Second})
+	g := &generation{seq: 1, over: make(chan struct{})}
+	c.msgs <- fetched{gen: g, msg: kafka.Message{Topic: "t", Offset: 0, HighWaterMark: 100}}
+	// Once the batch has its first message and waits for more.
+	time.AfterFunc(100*time.Millisecond, func() { c.report(fmt.Errorf("read t/0: %w", kafka.TopicAuthorizationFailed)) })
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	b, err := c.Fetch(ctx)
+	if err != nil || len(b.Messages) != 1 {
+		t.Fatalf("Fetch = %d messages, %v; want the message read before the refusal", len(b.Messages), err)
+	}
+	if _, err := c.Fetch(ctx); !errors.Is(err, kafka.TopicAuthorizationFailed) || failure.Of(err) != failure.Worker {
+		t.Errorf("the next Fetch = %v, want the refusal, stopping the worker", err)
 	}
 }

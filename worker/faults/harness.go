@@ -580,12 +580,12 @@ func (h *Harness) stopAll() {
 	}
 }
 
-// tails is the last lines of every running worker's output.
 // stalled fails the case on a stall. The workers still running are made to
 // print every goroutine's stack (SIGQUIT; GOTRACEBACK=all is in their
 // environment) before they go: what each waited on, and for how long, is what
-// a stall's diagnosis needs. Their whole output is kept in a file beside the
-// test log, since a run that stalls once in many cannot be watched.
+// a stall's diagnosis needs. Their whole output is kept in a temporary file
+// that the failure names, since a run that stalls once in many cannot be
+// watched.
 func (h *Harness) stalled(what string) {
 	h.t.Helper()
 	tails := h.tails() // before the stacks fill them
@@ -622,6 +622,7 @@ func (h *Harness) stalled(what string) {
 		h.c.Name, what, kept, tails)
 }
 
+// tails is the last lines of every running worker's output.
 func (h *Harness) tails() string {
 	h.mu.Lock()
 	defer h.mu.Unlock()
