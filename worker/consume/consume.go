@@ -135,8 +135,6 @@ type Consumer struct {
 	lastID uint64
 	// fetchedIn maps each batch's ID to the generation it was read in.
 	fetchedIn map[uint64]*generation
-	// generations counts the generations joined.
-	generations int64
 
 	// Owned by Fetch's goroutine: a message of a newer generation than the
 	// batch being filled, kept for the next batch; and how far behind its
@@ -289,6 +287,7 @@ func newConsumer(cfg Config, readers readerConfig) *Consumer {
 // without waiting for it).
 func (c *Consumer) run(ctx context.Context) {
 	defer close(c.done)
+	var joined int64 // the generations joined so far
 	for {
 		gen, err := c.group.Next(ctx)
 		if err != nil {
@@ -305,10 +304,8 @@ func (c *Consumer) run(ctx context.Context) {
 		case <-c.errs:
 		default:
 		}
-		c.mu.Lock()
-		c.generations++
-		g := &generation{seq: c.generations, commit: gen.CommitOffsets, over: make(chan struct{})}
-		c.mu.Unlock()
+		joined++
+		g := &generation{seq: joined, commit: gen.CommitOffsets, over: make(chan struct{})}
 		// kafka-go ends a generation when any of its goroutines returns: the
 		// readers return only once it has ended.
 		gen.Start(func(ctx context.Context) {
