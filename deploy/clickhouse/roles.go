@@ -23,7 +23,10 @@ const (
 	Insert Privilege = "INSERT"
 	// AlterDelete covers ALTER TABLE ... DELETE and ... DROP PARTITION: current
 	// ClickHouse checks ALTER DELETE for both.
-	AlterDelete       Privilege = "ALTER DELETE"
+	AlterDelete Privilege = "ALTER DELETE"
+	// AlterUpdate covers ALTER TABLE ... UPDATE: a buyer's erasure replaces
+	// tokens and clears invoice parties in place.
+	AlterUpdate       Privilege = "ALTER UPDATE"
 	CreateDatabase    Privilege = "CREATE DATABASE"
 	CreateTable       Privilege = "CREATE TABLE"
 	DropTable         Privilege = "DROP TABLE"
@@ -88,7 +91,9 @@ var roles = []Role{
 	{
 		Name: "writer", Uses: "orderflow run (the worker, with retention.interval 0: the purge runs as the purger)", Audience: Workload,
 		Grants: []Grant{
-			{Privileges: []Privilege{Select}, Database: schema.Analytics, Tables: []string{schema.TableSchemaMigrations, schema.TableOffboardedTenants}},
+			// With the offboarded tenants, each reload reads the orders of
+			// buyers' erasures, whose later snapshots it writes erased.
+			{Privileges: []Privilege{Select}, Database: schema.Analytics, Tables: []string{schema.TableSchemaMigrations, schema.TableOffboardedTenants, schema.TableErasedOrders}},
 			{Privileges: []Privilege{Insert}, Database: schema.Analytics, Tables: []string{
 				schema.TableOrderFacts, schema.TableOrderLineFacts, schema.TableOffboardHeartbeats, schema.TableOffboardAcks}},
 			{Privileges: []Privilege{Insert}, Database: schema.Restricted, Tables: []string{schema.TableDeliveryLabels, schema.TableFinancialRecords}},
@@ -97,7 +102,8 @@ var roles = []Role{
 	{
 		Name: "dispatcher", Uses: "orderflow dispatch, orderflow reconcile", Audience: Workload,
 		Grants: []Grant{
-			{Privileges: []Privilege{Select}, Database: schema.Analytics, Tables: []string{schema.TableSchemaMigrations, schema.TableOffboardedTenants}},
+			// A worker of its own: it acknowledges erasures as it does offboardings.
+			{Privileges: []Privilege{Select}, Database: schema.Analytics, Tables: []string{schema.TableSchemaMigrations, schema.TableOffboardedTenants, schema.TableErasedOrders}},
 			{Privileges: []Privilege{Insert}, Database: schema.Analytics, Tables: []string{schema.TableOffboardHeartbeats, schema.TableOffboardAcks}},
 			{Privileges: []Privilege{Select}, Database: schema.Restricted, Tables: []string{schema.TableFinancialRecords}},
 			{Privileges: []Privilege{Select, Insert}, Database: schema.Restricted, Tables: []string{schema.TableAccountingPostings}},
@@ -111,7 +117,7 @@ var roles = []Role{
 			// The retention classes' tables, and the offboarding bookkeeping
 			// that each pass prunes.
 			{Privileges: []Privilege{Select, AlterDelete}, Database: schema.Analytics, Tables: []string{
-				schema.TableOrderFacts, schema.TableOrderLineFacts, schema.TableOffboardHeartbeats, schema.TableOffboardAcks}},
+				schema.TableOrderFacts, schema.TableOrderLineFacts, schema.TableErasedOrders, schema.TableOffboardHeartbeats, schema.TableOffboardAcks}},
 			{Privileges: []Privilege{Select, AlterDelete}, Database: schema.Restricted, Tables: []string{
 				schema.TableDeliveryLabels, schema.TableFinancialRecords, schema.TableAccountingPostings}},
 		},
@@ -123,9 +129,26 @@ var roles = []Role{
 				schema.TableSchemaMigrations, schema.TableOffboardHeartbeats, schema.TableOffboardAcks}},
 			{Privileges: []Privilege{Select, Insert}, Database: schema.Analytics, Tables: []string{schema.TableOffboardedTenants}},
 			{Privileges: []Privilege{Insert}, Database: schema.Analytics, Tables: []string{schema.TablePurgeLog}},
-			{Privileges: []Privilege{Select, AlterDelete}, Database: schema.Analytics, Tables: []string{schema.TableOrderFacts, schema.TableOrderLineFacts}},
+			{Privileges: []Privilege{Select, AlterDelete}, Database: schema.Analytics, Tables: []string{schema.TableOrderFacts, schema.TableOrderLineFacts, schema.TableErasedOrders}},
 			{Privileges: []Privilege{Select, AlterDelete}, Database: schema.Restricted, Tables: []string{
 				schema.TableDeliveryLabels, schema.TableFinancialRecords, schema.TableAccountingPostings}},
+		},
+	},
+	{
+		// A buyer's erasure (worker/retention, erase.go): it finds the
+		// buyer's orders by token, registers them and waits for the
+		// workers' acknowledgements, replaces the tokens and clears
+		// invoice parties in place, deletes the labels, verifies, and
+		// records its actions and answer.
+		Name: "eraser", Uses: "orderflow erase (one request, or the requests topic)", Audience: Workload,
+		Grants: []Grant{
+			{Privileges: []Privilege{Select}, Database: schema.Analytics, Tables: []string{
+				schema.TableSchemaMigrations, schema.TableOffboardedTenants, schema.TableOffboardHeartbeats, schema.TableOffboardAcks}},
+			{Privileges: []Privilege{Select, Insert}, Database: schema.Analytics, Tables: []string{schema.TableErasedOrders}},
+			{Privileges: []Privilege{Insert}, Database: schema.Analytics, Tables: []string{schema.TablePurgeLog, schema.TableErasureRequests}},
+			{Privileges: []Privilege{Select, AlterUpdate}, Database: schema.Analytics, Tables: []string{schema.TableOrderFacts}},
+			{Privileges: []Privilege{Select, AlterDelete}, Database: schema.Restricted, Tables: []string{schema.TableDeliveryLabels}},
+			{Privileges: []Privilege{Select, AlterUpdate}, Database: schema.Restricted, Tables: []string{schema.TableFinancialRecords}},
 		},
 	},
 	{

@@ -163,7 +163,7 @@ func TestEachUserReachesWhatItsRoleNeedsAndNoMore(t *testing.T) {
 	p := probes{db: db, rdb: rdb, columns: columns, httpURL: httpURL}
 
 	analytics := []string{schema.TableOrderFacts, schema.TableOrderLineFacts, schema.TablePurgeLog, schema.TableOffboardedTenants,
-		schema.TableOffboardHeartbeats, schema.TableOffboardAcks, schema.TableSchemaMigrations}
+		schema.TableOffboardHeartbeats, schema.TableOffboardAcks, schema.TableSchemaMigrations, schema.TableErasedOrders, schema.TableErasureRequests}
 	restricted := []string{schema.TableDeliveryLabels, schema.TableFinancialRecords, schema.TableAccountingPostings}
 	everyWorkload := func() []expect {
 		// Whatever a command's user is, other databases stay shut.
@@ -222,6 +222,14 @@ func TestEachUserReachesWhatItsRoleNeedsAndNoMore(t *testing.T) {
 			expect{p.dropPartition(schema.Restricted, schema.TableFinancialRecords), is(ddlProhibited)},
 			expect{p.createTable(schema.Restricted), is(ddlProhibited)},
 			expect{p.set("allow_ddl", "1"), is(ddlProhibited)},
+		),
+		"eraser": append(everyWorkload(),
+			expect{p.read(schema.Analytics, schema.TableOrderFacts), is(allowed)},
+			expect{p.read(schema.Analytics, schema.TableOffboardAcks), is(allowed)},
+			expect{p.insert(schema.Analytics, schema.TableErasedOrders), is(allowed)},
+			expect{p.insert(schema.Analytics, schema.TableErasureRequests), is(allowed)},
+			expect{p.insert(schema.Analytics, schema.TablePurgeLog), is(allowed)},
+			expect{p.alterDelete(schema.Restricted, schema.TableDeliveryLabels), is(allowed)},
 		),
 		"purger":      deleters(p, everyWorkload(), true),
 		"offboarding": deleters(p, everyWorkload(), false),

@@ -22,6 +22,7 @@ var clickHouseRoleOf = map[string]string{
 	"offboard":   "offboarding",
 	"migrate":    "migrator",
 	"replay-dlq": "dlq_replay",
+	"erase":      "eraser",
 }
 
 // TestEveryPodUsesItsOwnClickHouseUser: each pod that reaches ClickHouse logs
@@ -129,6 +130,8 @@ func TestKafkaPrincipalsAreTopicsYAMLs(t *testing.T) {
 			uses = []string{lp.cfg.Kafka.GroupID}
 		case "dispatch":
 			uses = []string{lp.cfg.Dispatch.GroupID, lp.cfg.Dispatch.AccountingGroupID}
+		case "erase":
+			uses = []string{lp.cfg.Kafka.GroupID + ".erasure"}
 		case "replay-dlq":
 			// replay-parked runs from this pod's template (README.md).
 			uses = []string{lp.cfg.Dispatch.ReplayGroupID}

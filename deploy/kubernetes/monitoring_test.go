@@ -110,7 +110,7 @@ func TestDashboardsConfigMapHoldsEveryDashboard(t *testing.T) {
 }
 
 // TestScrapesKeepTheJobLabel: the ServiceMonitor scrapes the metrics port of
-// every Service (the worker's and the dispatcher's) and sets job="orderflow",
+// every Service (the worker's, the dispatcher's and the eraser's) and sets job="orderflow",
 // which the dashboards and alert rules select on.
 func TestScrapesKeepTheJobLabel(t *testing.T) {
 	for _, m := range renderAll(t) {
@@ -118,8 +118,8 @@ func TestScrapesKeepTheJobLabel(t *testing.T) {
 			t.Fatalf("%s: %d ServiceMonitors, want 1", m.target, len(m.monitors))
 		}
 		sm := m.monitors[0]
-		if len(m.services) != 2 {
-			t.Errorf("%s: %d Services, want the worker's and the dispatcher's", m.target, len(m.services))
+		if len(m.services) != 3 {
+			t.Errorf("%s: %d Services, want the worker's, the dispatcher's and the eraser's", m.target, len(m.services))
 		}
 		for _, svc := range m.services {
 			if !selects(sm.Spec.Selector.MatchLabels, svc.Labels) {

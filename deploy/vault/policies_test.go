@@ -42,8 +42,8 @@ func TestEachRoleCanDoExactlyWhatItNeeds(t *testing.T) {
 		t.Fatalf("apply.sh: %v\n%s", err, out)
 	}
 	policies, err := filepath.Glob("policies/*.hcl")
-	if err != nil || len(policies) != 6 {
-		t.Fatalf("policies %v (%v), want the six roles'", policies, err)
+	if err != nil || len(policies) != 7 {
+		t.Fatalf("policies %v (%v), want the seven roles'", policies, err)
 	}
 	tokens := map[string]string{}
 	for _, file := range policies {
@@ -110,6 +110,7 @@ func TestEachRoleCanDoExactlyWhatItNeeds(t *testing.T) {
 		"purger":      {lease},
 		"offboarding": {readKey, keyConfig, deleteKey, lease},
 		"dlq-replay":  {decrypt},
+		"eraser":      {hmac},
 		"analyst":     {},
 	}
 	for role, may := range allowed {

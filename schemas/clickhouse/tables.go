@@ -16,6 +16,8 @@ const (
 	TableOffboardedTenants  = "offboarded_tenants"
 	TableOffboardHeartbeats = "offboard_heartbeats"
 	TableOffboardAcks       = "offboard_acks"
+	TableErasedOrders       = "erased_orders"
+	TableErasureRequests    = "erasure_requests"
 	TableSchemaMigrations   = "schema_migrations" // created by worker/migrate, not by a file
 	// In {restricted_database}, the restricted database
 	// (clickhouse.restricted_database), granted apart.
@@ -55,6 +57,8 @@ var tables = map[string]Database{
 	TableOffboardedTenants:  Analytics,
 	TableOffboardHeartbeats: Analytics,
 	TableOffboardAcks:       Analytics,
+	TableErasedOrders:       Analytics,
+	TableErasureRequests:    Analytics,
 	TableSchemaMigrations:   Analytics,
 	TableDeliveryLabels:     Restricted,
 	TableFinancialRecords:   Restricted,

@@ -136,8 +136,10 @@ var classes = []RetentionClass{
 		Min:        Period{Days: 1},
 		Max:        Period{Years: 30},
 		TimeColumn: "purchased_at",
-		Tables:     []ClassTable{byMonth(schema.TableOrderFacts), byMonth(schema.TableOrderLineFacts)},
-		period:     func(r *Retention) *Period { return &r.Analytics },
+		// The orders of buyers' erasures, so that a later snapshot of one
+		// is erased as it is written, for as long as its facts are kept.
+		Tables: []ClassTable{byMonth(schema.TableOrderFacts), byMonth(schema.TableOrderLineFacts), byMonth(schema.TableErasedOrders)},
+		period: func(r *Retention) *Period { return &r.Analytics },
 	},
 	{
 		// Delivery label data, 21 days from the purchase (P9). Partitioned by

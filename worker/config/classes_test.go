@@ -119,6 +119,7 @@ var bookkeeping = map[string]string{
 	schema.TableOffboardHeartbeats: "one row per worker, pruned by the purge pass after a week",
 	schema.TableOffboardAcks:       "one row per worker and offboarded tenant, pruned with the heartbeats",
 	schema.TableSchemaMigrations:   "the applied migrations",
+	schema.TableErasureRequests:    "the answers to buyers' erasure requests (what was erased and kept, no identifier), kept always as the record of each",
 }
 
 // The classes' tables are the migrations' tables that hold orders: every

@@ -56,6 +56,8 @@ type Config struct {
 	// Dispatch is the courier dispatcher's (orderflow dispatch) own
 	// consumer group and retry policy (dispatch.go).
 	Dispatch Dispatch `yaml:"dispatch"`
+	// EbayNotifications is eBay's account-deletion endpoint (ebay.go).
+	EbayNotifications EbayNotifications `yaml:"ebay_notifications"`
 }
 
 // Kafka is how the worker reaches the order streams.
@@ -104,6 +106,10 @@ type Topics struct {
 	// retries, still encrypted, until orderflow replay-parked puts them back.
 	// Default "connector.parked".
 	Parked string `yaml:"parked"`
+	// Erasure carries buyers' erasure requests (a seller's tooling, the eBay
+	// account-deletion endpoint) to `orderflow erase --consume`. Default
+	// "requests.erasure".
+	Erasure string `yaml:"erasure"`
 }
 
 // Orders returns the channels' order streams, in the registry's order: the
@@ -226,7 +232,7 @@ func Defaults() Config {
 		Kafka: Kafka{
 			ClientID:          "orderflow",
 			GroupID:           "orderflow",
-			Topics:            Topics{Channels: channel.Default().Topics(), DeadLetter: "orders.dlq", Courier: "connector.courier", Accounting: "connector.accounting", Parked: "connector.parked"},
+			Topics:            Topics{Channels: channel.Default().Topics(), DeadLetter: "orders.dlq", Courier: "connector.courier", Accounting: "connector.accounting", Parked: "connector.parked", Erasure: "requests.erasure"},
 			SessionTimeout:    30 * time.Second,
 			RebalanceTimeout:  30 * time.Second,
 			HeartbeatInterval: 3 * time.Second,
@@ -240,14 +246,15 @@ func Defaults() Config {
 			RetryMax:         30 * time.Second,
 			ShutdownTimeout:  10 * time.Second,
 		},
-		Metrics:     Metrics{Listen: ":9464"},
-		Log:         Log{Level: "info", Format: "json"},
-		Vault:       defaultVault(),
-		ClickHouse:  defaultClickHouse(),
-		Retention:   defaultRetention(),
-		Offboarding: defaultOffboarding(),
-		Egress:      defaultEgress(),
-		Dispatch:    defaultDispatch(),
+		Metrics:           Metrics{Listen: ":9464"},
+		Log:               Log{Level: "info", Format: "json"},
+		Vault:             defaultVault(),
+		ClickHouse:        defaultClickHouse(),
+		Retention:         defaultRetention(),
+		Offboarding:       defaultOffboarding(),
+		EbayNotifications: defaultEbayNotifications(),
+		Egress:            defaultEgress(),
+		Dispatch:          defaultDispatch(),
 	}
 }
 
@@ -385,7 +392,7 @@ func (t Topics) validate() []error {
 	for _, ch := range reg.Names() {
 		all = append(all, keyTopic{string(ch), t.Channels[ch]})
 	}
-	all = append(all, keyTopic{"dead_letter", t.DeadLetter}, keyTopic{"courier", t.Courier}, keyTopic{"accounting", t.Accounting}, keyTopic{"parked", t.Parked})
+	all = append(all, keyTopic{"dead_letter", t.DeadLetter}, keyTopic{"courier", t.Courier}, keyTopic{"accounting", t.Accounting}, keyTopic{"parked", t.Parked}, keyTopic{"erasure", t.Erasure})
 	byTopic := map[string]string{}
 	for _, kt := range all {
 		if err := nonEmpty("kafka.topics."+kt.key, kt.topic); err != nil {
@@ -397,7 +404,7 @@ func (t Topics) validate() []error {
 			continue
 		}
 		if other, ok := byTopic[kt.topic]; ok {
-			errs = append(errs, keyErr("kafka.topics."+kt.key, "is kafka.topics.%s's topic too: every channel, dead_letter, courier, accounting and parked need a topic of their own", other))
+			errs = append(errs, keyErr("kafka.topics."+kt.key, "is kafka.topics.%s's topic too: every channel, dead_letter, courier, accounting, parked and erasure need a topic of their own", other))
 		}
 		byTopic[kt.topic] = kt.key
 	}

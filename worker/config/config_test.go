@@ -27,7 +27,7 @@ func TestFullFileSetsEveryKey(t *testing.T) {
 			Brokers:           []string{"kafka-0.kafka:9092", "kafka-1.kafka:9092"},
 			ClientID:          "orderflow-eu",
 			GroupID:           "orderflow-eu",
-			Topics:            Topics{Channels: map[order.Channel]string{"amazon": "eu.orders.amazon", "ebay": "eu.orders.ebay"}, DeadLetter: "eu.orders.dlq", Courier: "eu.connector.courier", Accounting: "eu.connector.accounting", Parked: "eu.connector.parked"},
+			Topics:            Topics{Channels: map[order.Channel]string{"amazon": "eu.orders.amazon", "ebay": "eu.orders.ebay"}, DeadLetter: "eu.orders.dlq", Courier: "eu.connector.courier", Accounting: "eu.connector.accounting", Parked: "eu.connector.parked", Erasure: "eu.requests.erasure"},
 			SessionTimeout:    45 * time.Second,
 			RebalanceTimeout:  time.Minute,
 			HeartbeatInterval: 5 * time.Second,
@@ -113,6 +113,13 @@ func TestFullFileSetsEveryKey(t *testing.T) {
 			RetryInitial: time.Second, RetryMax: 2 * time.Minute, ReplayGroupID: "orderflow-eu-replay",
 			AccountingGroupID: "orderflow-eu-accounting", AccountingInterval: 30 * time.Minute,
 		},
+		EbayNotifications: EbayNotifications{
+			Listen: "0.0.0.0:8091", Endpoint: "https://orderflow.example.com/ebay/account-deletion",
+			VerificationToken: SecretRef{Env: "TEST_EBAY_VERIFICATION_TOKEN", Value: "a-verification-token-of-32-chars-or-more"},
+			ClientID:          "Orderflo-orderflo-PRD-0123456789-abcdef01",
+			ClientSecret:      SecretRef{File: "testdata/ebay-client-secret", Value: "PRD-client-secret-from-file"},
+			APIURL:            "https://api.sandbox.ebay.com", KeyCacheTTL: 30 * time.Minute,
+		},
 	}
 	if diff := cmp.Diff(want, cfg); diff != "" {
 		t.Errorf("config (-want +got):\n%s", diff)
@@ -122,11 +129,13 @@ func TestFullFileSetsEveryKey(t *testing.T) {
 	got := reflect.ValueOf(cfg)
 	// A reference names env or file, never both: the other half stays empty.
 	otherHalf := map[string]bool{
-		"kafka.sasl.password.file":         true,
-		"vault.auth.token.file":            true,
-		"vault.auth.approle.role_id.file":  true,
-		"vault.auth.approle.secret_id.env": true,
-		"clickhouse.password.file":         true,
+		"kafka.sasl.password.file":                   true,
+		"vault.auth.token.file":                      true,
+		"vault.auth.approle.role_id.file":            true,
+		"vault.auth.approle.secret_id.env":           true,
+		"clickhouse.password.file":                   true,
+		"ebay_notifications.verification_token.file": true,
+		"ebay_notifications.client_secret.env":       true,
 		// 3w is the default 21d, written another way.
 		"retention.label": true,
 	}
@@ -145,6 +154,7 @@ var fullFileEnv = []string{
 	"TEST_KAFKA_PASSWORD=s3cr3t-pass",
 	"TEST_VAULT_TOKEN=hvs.test-token",
 	"TEST_VAULT_ROLE_ID=role-id-from-env",
+	"TEST_EBAY_VERIFICATION_TOKEN=a-verification-token-of-32-chars-or-more",
 	"TEST_CLICKHOUSE_PASSWORD=ch-pass",
 	"TEST_ROYALMAIL_API_KEY=rm-api-key",
 	"TEST_XERO_CLIENT_SECRET=xero-secret",
@@ -169,7 +179,7 @@ func TestBadFilesAreRefusedNamingTheKey(t *testing.T) {
 		"secret-value.bad.yaml": "config testdata/secret-value.bad.yaml: kafka.sasl.password: line 6: a secret is given by reference " +
 			"({env: NAME} or {file: PATH}), never as a value",
 		"out-of-range.bad.yaml": "config: kafka.brokers: entry 1 is not host:port\n" +
-			"kafka.topics.dead_letter: is kafka.topics.amazon's topic too: every channel, dead_letter, courier, accounting and parked need a topic of their own\n" +
+			"kafka.topics.dead_letter: is kafka.topics.amazon's topic too: every channel, dead_letter, courier, accounting, parked and erasure need a topic of their own\n" +
 			"pipeline.batch_max_messages: must be between 1 and 100000, got 0\n" +
 			"pipeline.batch_max_wait: must be between 1ms and 1m0s, got 2h0m0s\n" +
 			`log.level: "verbose" is not one of debug, info, warn, error`,
@@ -243,7 +253,7 @@ func TestBadFilesAreRefusedNamingTheKey(t *testing.T) {
 			`connectors.books.accounting.status: "paid" is not one of [draft authorised]` + "\n" +
 			`connectors.books.accounting.period: "yearly" is not one of [daily weekly monthly]` + "\n" +
 			`connectors.books.accounting.document: "invoice" is not one of [journal_entry sales_receipt]`,
-		"connector-routing.bad.yaml": "config: kafka.topics.courier: is kafka.topics.dead_letter's topic too: every channel, dead_letter, courier, accounting and parked need a topic of their own\n" +
+		"connector-routing.bad.yaml": "config: kafka.topics.courier: is kafka.topics.dead_letter's topic too: every channel, dead_letter, courier, accounting, parked and erasure need a topic of their own\n" +
 			`connectors.royalmail.tenants: entry 2 is neither "*" nor a tenant id (` + order.TenantIDRule + ")\n" +
 			"connectors.royalmail.rate_per_second: must be between 0 (the kind's documented limit) and 1000\n" +
 			"connectors.zhook.tenants: entry 1 is connectors.royalmail's too: a tenant's courier jobs go to one connector\n" +
@@ -526,7 +536,7 @@ func TestTopicsAreAMapOfTheRegisteredChannels(t *testing.T) {
 
 	_, err := Load("testdata/minimal.good.yaml", []string{"ORDERFLOW_KAFKA_TOPICS_EBAY=", "ORDERFLOW_KAFKA_TOPICS_AMAZON=orders.dlq"})
 	want := "config: kafka.topics.ebay: must not be empty\n" +
-		"kafka.topics.dead_letter: is kafka.topics.amazon's topic too: every channel, dead_letter, courier, accounting and parked need a topic of their own"
+		"kafka.topics.dead_letter: is kafka.topics.amazon's topic too: every channel, dead_letter, courier, accounting, parked and erasure need a topic of their own"
 	if err == nil || err.Error() != want {
 		t.Errorf("error\n got: %v\nwant: %s", err, want)
 	}

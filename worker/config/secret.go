@@ -39,11 +39,13 @@ type SecretRef struct {
 // reference that is unset leaves Value empty for Validate to judge.
 func (c *Config) resolveSecrets(environ []string) error {
 	refs := map[string]*SecretRef{
-		"kafka.sasl.password":          &c.Kafka.SASL.Password,
-		"clickhouse.password":          &c.ClickHouse.Password,
-		"vault.auth.token":             &c.Vault.Auth.Token,
-		"vault.auth.approle.role_id":   &c.Vault.Auth.AppRole.RoleID,
-		"vault.auth.approle.secret_id": &c.Vault.Auth.AppRole.SecretID,
+		"kafka.sasl.password":                   &c.Kafka.SASL.Password,
+		"clickhouse.password":                   &c.ClickHouse.Password,
+		"vault.auth.token":                      &c.Vault.Auth.Token,
+		"vault.auth.approle.role_id":            &c.Vault.Auth.AppRole.RoleID,
+		"vault.auth.approle.secret_id":          &c.Vault.Auth.AppRole.SecretID,
+		"ebay_notifications.verification_token": &c.EbayNotifications.VerificationToken,
+		"ebay_notifications.client_secret":      &c.EbayNotifications.ClientSecret,
 	}
 	var errs []error
 	for _, key := range slices.Sorted(maps.Keys(refs)) { // sorted: errors in a stable order

@@ -89,6 +89,7 @@ var Keys = []Key{
 	{"documents", "documents encrypted"},
 	{"dry_run", "whether nothing was deleted"},
 	{"duration", "how long it took"},
+	{"endpoint", "the URL registered with eBay for its notifications"},
 	{"err", "an error's text; never a value of an order"},
 	{"expected", "the expected version"},
 	{"expires_in", "time until a lease expires"},
@@ -101,16 +102,19 @@ var Keys = []Key{
 	{"jobs", "connector jobs"},
 	{"kept", "how many were kept"},
 	{"key", "a Vault key's name (a tenant id and a purpose)"},
+	{"kid", "the id of eBay's key that signed a notification"},
 	{"kind", "a job's, posting's or delivery's kind"},
 	{"labels", "delivery labels written"},
 	{"labels_expired", "delivery labels not written because they had expired"},
 	{"lease", "a lease's Vault path"},
 	{"lines", "order lines written"},
+	{"listen", "the address a server listens on"},
 	{"messages", "Kafka messages"},
 	{"messages_per_s", "messages produced per second"},
 	{"method", "the Vault auth method"},
 	{"metrics", "the metrics server's address"},
 	{"name", "a migration's name"},
+	{"notification_id", "an eBay notification's id (eBay's, not personal data)"},
 	{"now", "the generator's clock"},
 	{"offset", "a Kafka message's offset"},
 	{"op", "the connector operation called"},
@@ -132,6 +136,7 @@ var Keys = []Key{
 	{"remaining", "rows left"},
 	{"renewable", "whether a Vault token is renewable"},
 	{"replayed", "jobs put back"},
+	{"request_id", "a buyer's erasure request's id (a UUID, no identifier of the buyer)"},
 	{"retries", "retries a batch needed"},
 	{"rows", "rows"},
 	{"run_id", "a retention run's id"},
@@ -160,27 +165,29 @@ var Keys = []Key{
 
 // Components are the values of the component key.
 var Components = []string{
-	"blocklist",    // worker/retention: the offboarded tenants' list
-	"booking",      // connectors/accounting/booking
-	"clickanddrop", // connectors/courier/clickanddrop (and its HTTP calls)
-	"consume",      // worker/consume
-	"dispatch",     // connectors/dispatch
-	"dispatcher",   // orderflow dispatch: the command's own lines
-	"facts",        // worker/facts
-	"generate",     // orderflow generate and worker/generate/produce
-	"kafka-lag",    // worker/kafkalag
-	"kafka-reader", // kafka-go's reader, through worker/consume
-	"lease",        // worker/lease
-	"metrics",      // the metrics server (worker/telemetry)
-	"migrate",      // worker/migrate
-	"pipeline",     // worker/pipeline
-	"protect",      // worker/protect
-	"quickbooks",   // connectors/accounting/quickbooks (and its HTTP calls)
-	"retention",    // worker/retention: purges and offboardings
-	"transit",      // worker/transit: the Vault client
-	"webhook",      // connectors/courier/webhook
-	"worker",       // orderflow run: the command's own lines
-	"xero",         // connectors/accounting/xero (and its HTTP calls)
+	"blocklist",             // worker/retention: the offboarded tenants' list
+	"booking",               // connectors/accounting/booking
+	"clickanddrop",          // connectors/courier/clickanddrop (and its HTTP calls)
+	"consume",               // worker/consume
+	"dispatch",              // connectors/dispatch
+	"dispatcher",            // orderflow dispatch: the command's own lines
+	"ebay-account-deletion", // worker/ebaydeletion: eBay's account-deletion endpoint
+	"erasure",               // worker/erasure: erasure requests from Kafka
+	"facts",                 // worker/facts
+	"generate",              // orderflow generate and worker/generate/produce
+	"kafka-lag",             // worker/kafkalag
+	"kafka-reader",          // kafka-go's reader, through worker/consume
+	"lease",                 // worker/lease
+	"metrics",               // the metrics server (worker/telemetry)
+	"migrate",               // worker/migrate
+	"pipeline",              // worker/pipeline
+	"protect",               // worker/protect
+	"quickbooks",            // connectors/accounting/quickbooks (and its HTTP calls)
+	"retention",             // worker/retention: purges and offboardings
+	"transit",               // worker/transit: the Vault client
+	"webhook",               // connectors/courier/webhook
+	"worker",                // orderflow run: the command's own lines
+	"xero",                  // connectors/accounting/xero (and its HTTP calls)
 }
 
 // Allowed reports whether name is a documented key or one of slog's own

@@ -54,7 +54,7 @@ func TestUpAppliesEverythingOnceAndRerunsAreNoOps(t *testing.T) {
 		t.Errorf("second Up applied %d, err %v; want 0, nil", len(again), err)
 	}
 	wantTables := map[string][]string{
-		cfg.Database:           {"offboard_acks", "offboard_heartbeats", "offboarded_tenants", "order_facts", "order_line_facts", "purge_log", "schema_migrations"},
+		cfg.Database:           {"erased_orders", "erasure_requests", "offboard_acks", "offboard_heartbeats", "offboarded_tenants", "order_facts", "order_line_facts", "purge_log", "schema_migrations"},
 		cfg.RestrictedDatabase: {"accounting_postings", "delivery_labels", "financial_records"},
 	}
 	for db, want := range wantTables {

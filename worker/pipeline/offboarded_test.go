@@ -44,6 +44,8 @@ func (l *offboardedList) Offboarded(tenant string) bool {
 
 func (l *offboardedList) Hold() (func(), error) { return func() {}, nil }
 
+func (l *offboardedList) EraseOrders([]protected.Order) int { return 0 }
+
 func (l *offboardedList) Enter(tenant string) (func(), bool, error) {
 	offboarded, err := l.Check(tenant)
 	if offboarded || err != nil {

@@ -189,8 +189,9 @@ func TestWriteOverlapsTheNextBatchAndCommitsInOrder(t *testing.T) {
 
 type blockTenant string
 
-func (b blockTenant) Offboarded(tenant string) bool { return tenant == string(b) }
-func (blockTenant) Hold() (func(), error)           { return func() {}, nil }
+func (b blockTenant) Offboarded(tenant string) bool   { return tenant == string(b) }
+func (blockTenant) Hold() (func(), error)             { return func() {}, nil }
+func (blockTenant) EraseOrders([]protected.Order) int { return 0 }
 
 type recordingSink struct {
 	mu     sync.Mutex

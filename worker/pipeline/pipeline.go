@@ -108,9 +108,15 @@ type DeadLetters interface {
 // writes held before the tenant entered the list, so that none of them lands
 // after the tenant's rows are deleted. The pipeline reads Offboarded after
 // Hold and releases once the write has returned.
+//
+// EraseOrders, called under Hold before every write, erases in place the
+// snapshots of orders whose buyer asked to be erased (a later snapshot of an
+// erased order) and returns how many: a buyer's erasure waits for the writes
+// held before it was seen, as an offboarding does.
 type Blocklist interface {
 	Offboarded(tenant string) bool
 	Hold() (release func(), err error)
+	EraseOrders(orders []protected.Order) int
 }
 
 // offboardedTenant is the tenant named by an error that refuses it because it
@@ -620,6 +626,11 @@ func (p *Pipeline) writeOnce(ctx context.Context, b *prepared, done []bool) erro
 	b.refused += n
 	if len(b.protected) == 0 {
 		return nil
+	}
+	if p.cfg.Blocklist != nil {
+		if n := p.cfg.Blocklist.EraseOrders(b.protected); n > 0 {
+			p.log.Info("snapshots of orders whose buyer was erased: written erased", "batch", b.batch.ID, "orders", n)
+		}
 	}
 	errs := make([]error, len(p.cfg.Sinks))
 	var wg sync.WaitGroup

@@ -31,6 +31,11 @@ const (
 	// more deleted (heartbeats and acknowledgements of workers gone for a
 	// week); not counted in the pass's rows, which are the data tables'.
 	ActionPrune ActionKind = "prune"
+	// The actions of a buyer's erasure (erase.go).
+	ActionEraseRegister     ActionKind = "erase_register"      // the buyer's orders recorded in erased_orders; rows: the orders
+	ActionEraseTokens       ActionKind = "erase_tokens"        // the buyer's tokens replaced by the request's marker
+	ActionEraseDelete       ActionKind = "erase_delete"        // the orders' label rows deleted
+	ActionEraseInvoiceParty ActionKind = "erase_invoice_party" // invoice parties not required by law cleared
 )
 
 // Outcome is how an action ended; purge_log's outcome column.

@@ -95,11 +95,13 @@ func Example() {
 	// shred_keys  0 ok
 	// offboard_delete order_facts 0 ok
 	// offboard_delete order_line_facts 0 ok
+	// offboard_delete erased_orders 0 ok
 	// offboard_delete delivery_labels 0 ok
 	// offboard_delete financial_records 0 ok
 	// offboard_delete accounting_postings 0 ok
 	// verify order_facts 0 ok
 	// verify order_line_facts 0 ok
+	// verify erased_orders 0 ok
 	// verify delivery_labels 0 ok
 	// verify financial_records 0 ok
 	// verify accounting_postings 0 ok

@@ -16,6 +16,7 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/shopspring/decimal"
 
@@ -54,12 +55,14 @@ func (o order) event() time.Time {
 	return o.lastEvent
 }
 
-var tables = []string{schema.TableOrderFacts, schema.TableOrderLineFacts, schema.TableDeliveryLabels, schema.TableFinancialRecords, schema.TableAccountingPostings}
+var tables = []string{schema.TableOrderFacts, schema.TableOrderLineFacts, schema.TableErasedOrders, schema.TableDeliveryLabels, schema.TableFinancialRecords, schema.TableAccountingPostings}
 
 // rowsPerOrder is how many rows insertOrders writes per order in each table.
 var rowsPerOrder = map[string]int{
-	schema.TableOrderFacts:       1,
-	schema.TableOrderLineFacts:   2,
+	schema.TableOrderFacts:     1,
+	schema.TableOrderLineFacts: 2,
+	// Each order as a buyer's erasure registered it: kept as long as its facts.
+	schema.TableErasedOrders:     1,
 	schema.TableDeliveryLabels:   1,
 	schema.TableFinancialRecords: 1,
 	// One ledger row per order stands for the postings of its period.
@@ -209,6 +212,11 @@ func insertOrders(t testing.TB, conn driver.Conn, cfg config.ClickHouse, orders 
 				}
 			}
 			return nil
+		})
+	insert(cfg.Database+".erased_orders",
+		"tenant_id, channel, channel_order_id, purchased_at, request_id, marker, keep_invoice, erased_at",
+		month, func(b driver.Batch, o order) error {
+			return b.Append(o.tenant, o.channel, o.id, o.purchasedAt, uuid.New(), "erased:test", uint8(0), written)
 		})
 	insert(cfg.RestrictedDatabase+".delivery_labels",
 		"tenant_id, channel, channel_order_id, version, purchased_at, ship_country, ship_service_level, label_ciphertext, written_at",

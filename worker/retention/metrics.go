@@ -44,6 +44,7 @@ type metrics struct {
 	futureRows  *prometheus.GaugeVec
 	duration    prometheus.Histogram
 	offboards   *prometheus.CounterVec
+	erasures    *prometheus.CounterVec
 
 	// The last pass that held the lease (or had none to take).
 	lastRunRows    *prometheus.GaugeVec
@@ -94,6 +95,9 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		offboards: set.CounterVec("orderflow_offboardings_total",
 			"Tenant offboardings (keys destroyed, rows deleted, deletion verified), by outcome (ok, failed).",
 			"outcome"),
+		erasures: set.CounterVec("orderflow_erasures_total",
+			"Buyers' erasure requests run (tokens replaced, labels deleted, invoice parties cleared where the law allows, verified), by outcome (ok, failed).",
+			"outcome"),
 		lastRunRows: set.GaugeVec("orderflow_purge_last_run_rows",
 			"Rows the last retention pass that deleted (not a dry run, not skipped) removed, by table and reason.",
 			"table", "reason"),
@@ -129,6 +133,7 @@ func (m *metrics) preRegister(classes []config.RetentionClass, tables []table) {
 	}
 	for _, o := range []string{runOK, runFailed} {
 		m.offboards.WithLabelValues(o)
+		m.erasures.WithLabelValues(o)
 	}
 	for _, t := range tables {
 		m.rows.WithLabelValues(t.name, t.reason())

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/google/uuid"
 
 	schema "github.com/orderflow/orderflow/schemas/clickhouse"
 	"github.com/orderflow/orderflow/worker/clickhousedb"
@@ -128,6 +129,9 @@ type Blocklist struct {
 	cfg BlocklistConfig
 	log *slog.Logger
 	set atomic.Pointer[map[string]bool] // read without a lock by Offboarded
+	// erased are the orders of buyers' erasures (erased.go), read without a
+	// lock by EraseOrders; loaded by workers only.
+	erased atomic.Pointer[map[erasedKey]erasedOrder]
 
 	// mu orders admissions against stores of the set: a call joins the
 	// current cohort and reads the set under it, and a store that adds
@@ -142,10 +146,14 @@ type Blocklist struct {
 	freshUntil time.Time
 	closed     bool // Run has ended: nothing more is admitted
 
-	reload      sync.Mutex // one reload at a time; guards the fields below
-	unacked     []string   // tenants stored but not yet acknowledged
-	subscribers []TenantForgetter
-	warnedStale bool
+	reload  sync.Mutex // one reload at a time; guards the fields below
+	unacked []string   // tenants stored but not yet acknowledged, and erasure keys (ackKey)
+	// erasedSince is the newest erased_at read; seenRequests the erasure
+	// requests read so far.
+	erasedSince  time.Time
+	seenRequests map[uuid.UUID]bool
+	subscribers  []TenantForgetter
+	warnedStale  bool
 }
 
 // TenantForgetter drops what a process keeps in memory about a tenant
@@ -270,6 +278,9 @@ func NewBlocklist(ctx context.Context, cfg BlocklistConfig) (*Blocklist, error) 
 	b := &Blocklist{cfg: cfg, log: cfg.Logger.With("component", "blocklist", "worker_id", cfg.WorkerID), current: newCohort()}
 	empty := map[string]bool{}
 	b.set.Store(&empty)
+	noOrders := map[erasedKey]erasedOrder{}
+	b.erased.Store(&noOrders)
+	b.seenRequests = map[uuid.UUID]bool{}
 	if err := b.Reload(ctx); err != nil {
 		return nil, err
 	}
@@ -443,6 +454,14 @@ func (b *Blocklist) Reload(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// Only a worker acknowledges erasures, and so only it reads them.
+	var erased map[erasedKey]erasedOrder
+	var requests []uuid.UUID
+	if b.cfg.WorkerID != "" {
+		if erased, requests, err = b.loadErased(ctx); err != nil {
+			return err
+		}
+	}
 	old := *b.set.Load()
 	var added []string
 	for _, t := range tenants {
@@ -457,6 +476,11 @@ func (b *Blocklist) Reload(ctx context.Context) error {
 			next[t] = true
 		}
 		b.set.Store(&next)
+	}
+	if len(erased) > 0 {
+		b.storeErased(erased)
+	}
+	if len(added) > 0 || len(requests) > 0 {
 		b.sealLocked()
 	}
 	if fresh := start.Add(b.cfg.StaleAfter); fresh.After(b.freshUntil) {
@@ -465,6 +489,9 @@ func (b *Blocklist) Reload(ctx context.Context) error {
 	b.mu.Unlock()
 	b.warnedStale = false
 	b.unacked = append(b.unacked, added...)
+	for _, id := range requests {
+		b.unacked = append(b.unacked, ackKey(id))
+	}
 	if len(b.unacked) == 0 {
 		return nil
 	}
@@ -480,6 +507,9 @@ func (b *Blocklist) acknowledge(ctx context.Context) error {
 		return fmt.Errorf("waiting for the Vault calls admitted before %d newly offboarded tenants were refused: %w", len(b.unacked), err)
 	}
 	for _, t := range b.unacked {
+		if strings.HasPrefix(t, ackKeyPrefix) {
+			continue // an erasure, not a tenant
+		}
 		for _, f := range b.subscribers {
 			f.ForgetTenant(t)
 		}

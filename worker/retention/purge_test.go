@@ -297,7 +297,7 @@ func TestSevenYearsOfOrders(t *testing.T) {
 		checkPass(t, f, rep, r, asOf, before)
 		drops, deletes := reportSteps(rep)
 		want := map[string]bool{}
-		for _, table := range []string{schema.TableOrderFacts, schema.TableOrderLineFacts} {
+		for _, table := range []string{schema.TableOrderFacts, schema.TableOrderLineFacts, schema.TableErasedOrders} {
 			want[table+" "+analyticsAt22d.Format("200601")] = true
 		}
 		checkStraddlers(t, withoutClass(deletes, config.ClassFinancial), want)
@@ -791,7 +791,7 @@ func TestFutureDatedRowsAreReported(t *testing.T) {
 	}
 	for class, want := range map[string]struct{ age, future float64 }{
 		"label":     {day.Seconds(), 2},        // the oldest purchase is a day ago; two labels are ahead
-		"analytics": {day.Seconds(), 6},        // two facts and their four lines
+		"analytics": {day.Seconds(), 8},        // two facts, their four lines and their two erased-order rows
 		"financial": {-(3 * day).Seconds(), 6}, // every last event is ahead: 3 records and their 3 ledger rows
 	} {
 		age := telemetrytest.Sum(t, f.reg, "orderflow_retention_oldest_row_age_seconds", "class="+class)

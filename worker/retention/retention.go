@@ -136,6 +136,10 @@ type Config struct {
 	// Shredder destroys tenant keys for Offboard. Default nil: the purger
 	// purges but refuses to offboard.
 	Shredder KeyShredder
+	// Tokenizer tokenises an erasure request's identifiers under the
+	// tenant's HMAC key, as the protect stage did (*transit.Client). Default
+	// nil: the purger refuses to erase (ErrNoTokenizer).
+	Tokenizer Tokenizer
 	// Offboarding tunes Offboard's wait for the workers' acknowledgements
 	// (offboard.go).
 	Offboarding OffboardConfig

@@ -121,13 +121,16 @@ type Names struct {
 	Orders                      []string
 	DeadLetter                  string
 	Courier, Accounting, Parked string
+	// Erasure carries buyers' erasure requests (kafka.topics.erasure).
+	Erasure string
 }
 
 // DefaultNames are the names of DESIGN.md's external contract: each
 // registered channel's own order stream (worker/channel), the DLQ and the
 // connector outboxes.
 func DefaultNames() Names {
-	n := Names{DeadLetter: "orders.dlq", Courier: "connector.courier", Accounting: "connector.accounting", Parked: "connector.parked"}
+	n := Names{DeadLetter: "orders.dlq", Courier: "connector.courier", Accounting: "connector.accounting", Parked: "connector.parked",
+		Erasure: "requests.erasure"}
 	for _, s := range channel.Default().Specs() {
 		n.Orders = append(n.Orders, s.Topic)
 	}
@@ -157,9 +160,14 @@ func Worker(orders []string, deadLetter, courier, accounting, parked string) []S
 }
 
 // Pipeline are the specs of every topic of the pipeline: its inputs and DLQ,
-// and the connector outboxes.
+// the connector outboxes, and the erasure requests' when named.
 func Pipeline(n Names) []Spec {
-	return Worker(n.Orders, n.DeadLetter, n.Courier, n.Accounting, n.Parked)
+	specs := Worker(n.Orders, n.DeadLetter, n.Courier, n.Accounting, n.Parked)
+	if n.Erasure != "" {
+		// One partition: the one eraser takes requests in order.
+		specs = append(specs, PersonalData(n.Erasure, 1))
+	}
+	return specs
 }
 
 // replicationFactor is the brokers' default: the local stack has one broker,

@@ -48,6 +48,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return purgeCommand(args[1:], stdout, stderr)
 	case "offboard":
 		return offboardCommand(args[1:], stdout, stderr)
+	case "erase":
+		return eraseCommand(args[1:], os.Stdin, stdout, stderr)
+	case "notifications":
+		return notificationsCommand(args[1:], stderr)
 	case "dispatch":
 		return dispatchCommand(args[1:], stderr)
 	case "replay-parked":
@@ -89,6 +93,15 @@ commands:
   offboard    remove a seller who leaves: block them, wait until every live worker has
               acknowledged (--ack-timeout), destroy their Vault keys, delete every row,
               verify no row or key remains (--tenant T --confirm T)
+  erase       erase one buyer of a seller (GDPR Art. 17): --tenant T and --email, --phone,
+              --username, --user-id or --name (or --request FILE|- with them as JSON, kept out
+              of the process list); tokens replaced, labels deleted, invoice parties cleared
+              unless the law requires the invoice kept; prints and records the answer;
+              --consume erases the requests of kafka.topics.erasure until stopped
+  notifications
+              serve eBay's marketplace account-deletion endpoint (ebay_notifications): answer
+              the challenge, verify each notification's signature, write it to
+              kafka.topics.erasure before acknowledging it (erase --consume erases the user)
   generate    produce synthetic Amazon and eBay orders to the input topics and print the tally:
               --count N, or --rate R/s --duration D; --seed S --tenants T --json FILE
   replay-dlq  put dead-lettered messages back on their source topics after a fix, except

@@ -1,0 +1,110 @@
+package retention
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/google/uuid"
+
+	schema "github.com/orderflow/orderflow/schemas/clickhouse"
+	"github.com/orderflow/orderflow/worker/clickhousedb"
+	"github.com/orderflow/orderflow/worker/protected"
+)
+
+// A worker's side of a buyer's erasure (erase.go): each Reload of a worker's
+// Blocklist also reads the orders erasures registered in erased_orders, and
+// the pipeline has every snapshot of them erased as it writes it
+// (EraseOrders, under Hold). A reload that finds a new request seals the
+// cohort of writes held so far and, once they have returned, acknowledges the
+// request in offboard_acks as "erasure:<request id>", exactly as it
+// acknowledges an offboarded tenant: Erase rewrites the tables only once
+// every live worker has, so no snapshot written without the erasure lands
+// after the rewrite.
+
+// erasedKey is an order of a tenant.
+type erasedKey struct {
+	tenant, channel, id string
+}
+
+// erasedOrder is how a snapshot of an erased order is written.
+type erasedOrder struct {
+	marker      string
+	keepInvoice bool
+}
+
+// erasedLookback re-reads rows registered this long before the newest seen,
+// so that a registration whose erased_at (ClickHouse's clock at the time) is
+// older than one already read is not missed.
+const erasedLookback = 10 * time.Minute
+
+// loadErased reads the orders registered since the last load (all of them
+// the first time) and returns them with the requests among them this
+// process has not seen; runs under b.reload.
+func (b *Blocklist) loadErased(ctx context.Context) (map[erasedKey]erasedOrder, []uuid.UUID, error) {
+	query := "SELECT tenant_id, toString(channel), channel_order_id, request_id, marker, keep_invoice, erased_at FROM " +
+		b.cfg.Database + "." + schema.TableErasedOrders
+	var args []any
+	if !b.erasedSince.IsZero() {
+		query += " WHERE erased_at >= ?"
+		args = append(args, b.erasedSince.Add(-erasedLookback))
+	}
+	added := map[erasedKey]erasedOrder{}
+	var requests []uuid.UUID
+	newest := b.erasedSince
+	err := clickhousedb.EachRow(ctx, b.cfg.Conn, func(rows driver.Rows) error {
+		var k erasedKey
+		var e erasedOrder
+		var id uuid.UUID
+		var keep uint8
+		var at time.Time
+		if err := rows.Scan(&k.tenant, &k.channel, &k.id, &id, &e.marker, &keep, &at); err != nil {
+			return err
+		}
+		e.keepInvoice = keep == 1
+		if at.After(newest) {
+			newest = at
+		}
+		if !b.seenRequests[id] {
+			b.seenRequests[id] = true
+			requests = append(requests, id)
+		}
+		if old, ok := (*b.erased.Load())[k]; !ok || old != e {
+			added[k] = e
+		}
+		return nil
+	}, query, args...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("reading the erased orders: %w", err)
+	}
+	b.erasedSince = newest
+	return added, requests, nil
+}
+
+// storeErased adds orders to the erased set; runs under b.mu.
+func (b *Blocklist) storeErased(added map[erasedKey]erasedOrder) {
+	next := maps.Clone(*b.erased.Load())
+	maps.Copy(next, added)
+	b.erased.Store(&next)
+}
+
+// EraseOrders erases, in place, the snapshots among orders of orders a
+// buyer's erasure registered (protected.Order.Erase), as of the last reload,
+// and returns how many. The pipeline calls it under Hold, before it writes.
+func (b *Blocklist) EraseOrders(orders []protected.Order) int {
+	set := *b.erased.Load()
+	if len(set) == 0 {
+		return 0
+	}
+	n := 0
+	for i := range orders {
+		o := &orders[i]
+		if e, ok := set[erasedKey{o.TenantID, string(o.Channel), o.ChannelOrderID}]; ok {
+			o.Erase(e.marker, e.keepInvoice)
+			n++
+		}
+	}
+	return n
+}
