@@ -52,6 +52,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return eraseCommand(args[1:], os.Stdin, stdout, stderr)
 	case "notifications":
 		return notificationsCommand(args[1:], stderr)
+	case "ropa":
+		return ropaCommand(args[1:], stdout, stderr)
 	case "dispatch":
 		return dispatchCommand(args[1:], stderr)
 	case "replay-parked":
@@ -102,6 +104,8 @@ commands:
               serve eBay's marketplace account-deletion endpoint (ebay_notifications): answer
               the challenge, verify each notification's signature, write it to
               kafka.topics.erasure before acknowledging it (erase --consume erases the user)
+  ropa        print the record of processing activities (GDPR Art. 30) as Markdown (--json):
+              rendered from the field policy, the connectors, the retention and the access roles
   generate    produce synthetic Amazon and eBay orders to the input topics and print the tally:
               --count N, or --rate R/s --duration D; --seed S --tenants T --json FILE
   replay-dlq  put dead-lettered messages back on their source topics after a fix, except
