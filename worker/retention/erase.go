@@ -15,9 +15,9 @@ import (
 	"github.com/google/uuid"
 
 	schema "github.com/orderflow/orderflow/schemas/clickhouse"
+	"github.com/orderflow/orderflow/worker/buyer"
 	"github.com/orderflow/orderflow/worker/clickhousedb"
 	"github.com/orderflow/orderflow/worker/order"
-	"github.com/orderflow/orderflow/worker/protect"
 )
 
 // Buyers' erasure (UK GDPR Art. 17, eBay's marketplace account deletion).
@@ -57,54 +57,10 @@ var ErrNoTokenizer = errors.New("retention: erasure refused: no tokenizer config
 
 // Tokenizer tokenises values under a tenant's HMAC key, as the protect stage
 // does (*transit.Client).
-type Tokenizer interface {
-	HMAC(ctx context.Context, tenant string, values []string) ([]string, error)
-}
+type Tokenizer = buyer.Tokenizer
 
-// Identifiers name one buyer of a tenant as the channels give them: the
-// values as typed (surrounding space and an email's case do not matter).
-// Any one suffices; several match the orders any of them names. A name alone
-// matches every buyer of that name, so prefer a contact identifier.
-type Identifiers struct {
-	Email    string `json:"email,omitempty"`
-	Phone    string `json:"phone,omitempty"`
-	Name     string `json:"name,omitempty"`
-	Username string `json:"username,omitempty"`
-	UserID   string `json:"user_id,omitempty"`
-}
-
-// identifierKinds are the identifiers, each with the policy path its value
-// was tokenised under and the order_facts column holding the token.
-var identifierKinds = []struct {
-	kind, path, column string
-	get                func(Identifiers) string
-}{
-	{"email", "buyer.email", "buyer_email_token", func(i Identifiers) string { return i.Email }},
-	{"phone", "buyer.phone", "buyer_phone_token", func(i Identifiers) string { return i.Phone }},
-	{"name", "buyer.name", "buyer_name_token", func(i Identifiers) string { return i.Name }},
-	{"username", "buyer.username", "buyer_username_token", func(i Identifiers) string { return i.Username }},
-	{"user_id", "buyer.user_id", "buyer_user_id_token", func(i Identifiers) string { return i.UserID }},
-}
-
-// tokenColumns are order_facts' buyer token columns.
-func tokenColumns() []string {
-	out := make([]string, len(identifierKinds))
-	for i, k := range identifierKinds {
-		out[i] = k.column
-	}
-	return out
-}
-
-// Kinds names the identifiers given, never their values.
-func (i Identifiers) Kinds() []string {
-	var out []string
-	for _, k := range identifierKinds {
-		if protect.TokenInput(k.path, k.get(i)) != "" {
-			out = append(out, k.kind)
-		}
-	}
-	return out
-}
+// Identifiers name the buyer to erase (buyer.Identifiers).
+type Identifiers = buyer.Identifiers
 
 // ErasureRequest asks to erase one buyer of one tenant.
 type ErasureRequest struct {
@@ -205,13 +161,6 @@ func ackKey(id uuid.UUID) string { return ackKeyPrefix + id.String() }
 // round finds only the orders that landed during the last wait.
 const maxFindRounds = 4
 
-// orderKey is one order of a tenant.
-type orderKey struct {
-	channel, id string
-}
-
-func (k orderKey) String() string { return k.channel + "/" + k.id }
-
 // Erase erases one buyer of a tenant (see the top of this file) and returns
 // the answer, also recorded in erasure_requests. It refuses an invalid
 // request before anything is done.
@@ -281,7 +230,7 @@ func (p *Purger) erase(ctx context.Context, r *run, req ErasureRequest, ans *Era
 	if err != nil {
 		return err
 	}
-	tokens, err := p.buyerTokens(ctx, req)
+	tokens, err := req.Identifiers.Tokens(ctx, p.cfg.Tokenizer, req.Tenant)
 	if note := nothingTokenised(err); note != "" {
 		ans.Note = note
 		return nil
@@ -302,17 +251,17 @@ func (p *Purger) erase(ctx context.Context, r *run, req ErasureRequest, ans *Era
 
 	// 1-2. Register, acknowledge; find again what landed meanwhile.
 	for round := 0; ; round++ {
-		found, err := p.findBuyerOrders(ctx, facts, req.Tenant, tokens)
+		found, err := buyer.FindOrders(ctx, p.cfg.Conn, facts.qualified(), req.Tenant, tokens)
 		if err != nil {
 			return err
 		}
-		var fresh []orderKey
+		var fresh []buyer.Order
 		for k := range found {
 			if !slices.Contains(orders, k) {
 				fresh = append(fresh, k)
 			}
 		}
-		slices.SortFunc(fresh, func(a, b orderKey) int { return strings.Compare(a.String(), b.String()) })
+		slices.SortFunc(fresh, buyer.Compare)
 		if len(fresh) == 0 && (round > 0 || len(orders) == 0) {
 			break
 		}
@@ -340,7 +289,7 @@ func (p *Purger) erase(ctx context.Context, r *run, req ErasureRequest, ans *Era
 			return err
 		}
 	}
-	slices.SortFunc(orders, func(a, b orderKey) int { return strings.Compare(a.String(), b.String()) })
+	slices.SortFunc(orders, buyer.Compare)
 	for _, k := range orders {
 		ans.Orders = append(ans.Orders, k.String())
 	}
@@ -356,7 +305,7 @@ func (p *Purger) erase(ctx context.Context, r *run, req ErasureRequest, ans *Era
 	inOrders := "tenant_id = '" + req.Tenant + "' AND " + orderKeysIn(orders)
 	var set []string
 	var holding []string
-	for _, c := range tokenColumns() {
+	for _, c := range buyer.TokenColumns() {
 		set = append(set, c+" = if("+c+" = '', '', "+quote(marker)+")")
 		holding = append(holding, "("+c+" NOT IN ('', "+quote(marker)+"))")
 	}
@@ -411,7 +360,7 @@ func (p *Purger) erase(ctx context.Context, r *run, req ErasureRequest, ans *Era
 		predicate string
 		secret    bool // the predicate holds tokens: not recorded
 	}{
-		{facts, "tenant_id = '" + req.Tenant + "' AND (" + tokensIn(tokens) + ")", true},
+		{facts, "tenant_id = '" + req.Tenant + "' AND (" + buyer.Holding(tokens) + ")", true},
 		{facts, steps[0].predicate, false},
 		{labels, steps[1].predicate, false},
 		{financial, steps[2].predicate, false},
@@ -425,7 +374,7 @@ func (p *Purger) erase(ctx context.Context, r *run, req ErasureRequest, ans *Era
 		}
 		n, err := p.remaining(ctx, c.t, c.predicate)
 		if err != nil && c.secret {
-			err = redacted(err, tokens)
+			err = buyer.Redact(err, tokens)
 		}
 		a.Rows = n
 		ans.Remaining += n
@@ -473,42 +422,6 @@ func (p *Purger) erasureTables() (facts, labels, financial table, err error) {
 	return facts, labels, financial, nil
 }
 
-// buyerTokens tokenises the request's identifiers under the tenant's key.
-func (p *Purger) buyerTokens(ctx context.Context, req ErasureRequest) ([]string, error) {
-	var inputs []string
-	for _, k := range identifierKinds {
-		if v := protect.TokenInput(k.path, k.get(req.Identifiers)); v != "" && !slices.Contains(inputs, v) {
-			inputs = append(inputs, v)
-		}
-	}
-	tokens, err := p.cfg.Tokenizer.HMAC(ctx, req.Tenant, inputs)
-	if err != nil {
-		return nil, fmt.Errorf("tokenising the request's identifiers: %w", err)
-	}
-	return tokens, nil
-}
-
-// findBuyerOrders returns the orders of the tenant any row of which holds
-// one of tokens in any buyer token column (every snapshot counts, not only
-// the latest), with their purchase.
-func (p *Purger) findBuyerOrders(ctx context.Context, facts table, tenant string, tokens []string) (map[orderKey]time.Time, error) {
-	out := map[orderKey]time.Time{}
-	err := clickhousedb.EachRow(ctx, p.cfg.Conn, func(rows driver.Rows) error {
-		var k orderKey
-		var purchased time.Time
-		if err := rows.Scan(&k.channel, &k.id, &purchased); err != nil {
-			return err
-		}
-		out[k] = purchased
-		return nil
-	}, "SELECT toString(channel), channel_order_id, min(purchased_at) FROM "+facts.qualified()+" WHERE tenant_id = '"+tenant+"' AND ("+tokensIn(tokens)+
-		") GROUP BY channel, channel_order_id")
-	if err != nil {
-		return nil, fmt.Errorf("finding the buyer's orders: %w", redacted(err, tokens))
-	}
-	return out, nil
-}
-
 // nothingTokenised explains a tokenisation that failed because nothing of
 // the tenant's buyers can be held: its key does not exist (no order was ever
 // protected under it) or it has been offboarded (keys and rows are gone);
@@ -527,25 +440,11 @@ func nothingTokenised(err error) string {
 	return ""
 }
 
-// tokensIn is the condition that a buyer token column holds one of tokens.
-func tokensIn(tokens []string) string {
-	quoted := make([]string, len(tokens))
-	for i, t := range tokens {
-		quoted[i] = quote(t)
-	}
-	list := "(" + strings.Join(quoted, ", ") + ")"
-	var terms []string
-	for _, c := range tokenColumns() {
-		terms = append(terms, c+" IN "+list)
-	}
-	return strings.Join(terms, " OR ")
-}
-
 // orderKeysIn is the condition that a row is of one of the orders.
-func orderKeysIn(orders []orderKey) string {
+func orderKeysIn(orders []buyer.Order) string {
 	keys := make([]string, len(orders))
 	for i, k := range orders {
-		keys[i] = "(" + safeLiteral(k.channel) + ", " + safeLiteral(k.id) + ")"
+		keys[i] = "(" + safeLiteral(k.Channel) + ", " + safeLiteral(k.ID) + ")"
 	}
 	return "(channel, channel_order_id) IN (" + strings.Join(keys, ", ") + ")"
 }
@@ -567,16 +466,16 @@ var plainID = regexp.MustCompile(`^[A-Za-z0-9.-]+$`)
 // registered is what erased_orders already holds of a request (a run again).
 type registered struct {
 	marker string
-	orders []orderKey
+	orders []buyer.Order
 }
 
 // erasedOrders reads the orders a request registered before.
 func (p *Purger) erasedOrders(ctx context.Context, tenant string, id uuid.UUID) (registered, error) {
 	var out registered
 	err := clickhousedb.EachRow(ctx, p.cfg.Conn, func(rows driver.Rows) error {
-		var k orderKey
+		var k buyer.Order
 		var marker string
-		if err := rows.Scan(&k.channel, &k.id, &marker); err != nil {
+		if err := rows.Scan(&k.Channel, &k.ID, &marker); err != nil {
 			return err
 		}
 		out.marker = marker
@@ -598,17 +497,17 @@ type invoiceKept struct {
 // invoicesToKeep returns the orders whose financial record holds the invoice
 // party of a VAT invoice issued to a business buyer, with when the record's
 // retention ends: the law requires the invoice kept until then.
-func (p *Purger) invoicesToKeep(ctx context.Context, financial table, tenant string, orders []orderKey) (map[orderKey]invoiceKept, error) {
-	keep := map[orderKey]invoiceKept{}
+func (p *Purger) invoicesToKeep(ctx context.Context, financial table, tenant string, orders []buyer.Order) (map[buyer.Order]invoiceKept, error) {
+	keep := map[buyer.Order]invoiceKept{}
 	end := p.cfg.Retention.FinancialYearEnd
 	if e, ok := p.cfg.Retention.FinancialYearEndByTenant[tenant]; ok {
 		end = e
 	}
 	err := clickhousedb.EachRow(ctx, p.cfg.Conn, func(rows driver.Rows) error {
-		var k orderKey
+		var k buyer.Order
 		var j string
 		var last time.Time
-		if err := rows.Scan(&k.channel, &k.id, &j, &last); err != nil {
+		if err := rows.Scan(&k.Channel, &k.ID, &j, &last); err != nil {
 			return err
 		}
 		until := financialExpiry(last, end, p.period(financial, j), financial.class.FromCalendarYearEnd(j))
@@ -625,17 +524,17 @@ func (p *Purger) invoicesToKeep(ctx context.Context, financial table, tenant str
 	return keep, nil
 }
 
-func keptKeys(keep map[orderKey]invoiceKept) []orderKey {
-	out := make([]orderKey, 0, len(keep))
+func keptKeys(keep map[buyer.Order]invoiceKept) []buyer.Order {
+	out := make([]buyer.Order, 0, len(keep))
 	for k := range keep {
 		out = append(out, k)
 	}
-	slices.SortFunc(out, func(a, b orderKey) int { return strings.Compare(a.String(), b.String()) })
+	slices.SortFunc(out, buyer.Compare)
 	return out
 }
 
 // registerErased records the orders in erased_orders, at ClickHouse's time.
-func (p *Purger) registerErased(ctx context.Context, req ErasureRequest, marker string, orders []orderKey, purchased map[orderKey]time.Time, keep map[orderKey]invoiceKept) error {
+func (p *Purger) registerErased(ctx context.Context, req ErasureRequest, marker string, orders []buyer.Order, purchased map[buyer.Order]time.Time, keep map[buyer.Order]invoiceKept) error {
 	now, err := p.cfg.ClickHouseNow(ctx)
 	if err != nil {
 		return fmt.Errorf("reading ClickHouse's clock: %w", err)
@@ -647,7 +546,7 @@ func (p *Purger) registerErased(ctx context.Context, req ErasureRequest, marker 
 	}
 	for _, k := range orders {
 		_, kept := keep[k]
-		if err := batch.Append(req.Tenant, k.channel, k.id, purchased[k], req.ID, marker, b2u8(kept), now.UTC().Truncate(time.Second)); err != nil {
+		if err := batch.Append(req.Tenant, k.Channel, k.ID, purchased[k], req.ID, marker, b2u8(kept), now.UTC().Truncate(time.Second)); err != nil {
 			_ = batch.Abort()
 			return fmt.Errorf("registering the erased orders: %w", err)
 		}
@@ -666,7 +565,7 @@ func b2u8(b bool) uint8 {
 }
 
 // keptData says what stays of the buyer's orders and why.
-func (p *Purger) keptData(orders []orderKey, keep map[orderKey]invoiceKept) []KeptData {
+func (p *Purger) keptData(orders []buyer.Order, keep map[buyer.Order]invoiceKept) []KeptData {
 	all := make([]string, len(orders))
 	for i, k := range orders {
 		all[i] = k.String()
@@ -709,26 +608,6 @@ func (p *Purger) recordAnswer(ctx context.Context, req ErasureRequest, ans Erasu
 		return fmt.Errorf("recording the answer: %w", err)
 	}
 	return nil
-}
-
-// redactedError hides tokens that a server's error may quote from the
-// statement.
-type redactedError struct {
-	msg string
-	err error
-}
-
-func (e redactedError) Error() string { return e.msg }
-func (e redactedError) Unwrap() error { return e.err }
-
-func redacted(err error, tokens []string) error {
-	msg := err.Error()
-	for _, t := range tokens {
-		if t != "" {
-			msg = strings.ReplaceAll(msg, t, "<token>")
-		}
-	}
-	return redactedError{msg: msg, err: errors.Unwrap(err)}
 }
 
 // TenantsWithOrders lists the tenants holding orders of channel ("amazon",

@@ -224,36 +224,21 @@ func printAnswer(w io.Writer, ans retention.ErasureAnswer, asJSON bool) {
 	fmt.Fprintf(w, "verification: %d rows of the buyer remain\n", ans.Remaining)
 }
 
-// eraser is what an erasure needs: the ClickHouse connection, the
-// offboarded tenants (whose keys are gone: nothing to erase), and a purger
-// whose Vault client only computes HMACs and never creates a key.
+// eraser is what an erasure needs: the buyer's store and a purger that
+// erases through it.
 type eraser struct {
 	*observer
 	purger *retention.Purger
 }
 
 func openEraser(ctx context.Context, cfg config.Config, reg prometheus.Registerer, log *slog.Logger) (*eraser, error) {
-	conn, err := openCurrentSchema(ctx, cfg, log)
+	o, err := openBuyerStore(ctx, cfg, reg, log)
 	if err != nil {
 		return nil, err
 	}
-	offboarded, err := newBlocklist(ctx, cfg, conn, "", log)
-	if err != nil {
-		_ = conn.Close()
-		return nil, err
-	}
-	// A tenant without a key has no token to match; creating its key here
-	// would be a side effect of asking.
-	cfg.Vault.CreateKeys = false
-	vault, err := newTransit(ctx, cfg, reg, log, hmacGate{offboarded})
-	if err != nil {
-		_ = conn.Close()
-		return nil, err
-	}
-	o := &observer{conn: conn, offboarded: offboarded, vault: vault}
 	p, err := retention.New(retention.Config{
-		Conn: conn, Cluster: conn.cluster, Database: cfg.ClickHouse.Database, RestrictedDatabase: cfg.ClickHouse.RestrictedDatabase,
-		Retention: cfg.Retention, MutationTimeout: cfg.ClickHouse.MutationTimeout, Tokenizer: vault, Registerer: reg, Logger: log,
+		Conn: o.conn, Cluster: o.conn.cluster, Database: cfg.ClickHouse.Database, RestrictedDatabase: cfg.ClickHouse.RestrictedDatabase,
+		Retention: cfg.Retention, MutationTimeout: cfg.ClickHouse.MutationTimeout, Tokenizer: o.vault, Registerer: reg, Logger: log,
 		Offboarding: retention.OffboardConfig{AckTimeout: cfg.Offboarding.AckTimeout, LiveWithin: cfg.Offboarding.LiveWithin},
 	})
 	if err != nil {
@@ -263,7 +248,31 @@ func openEraser(ctx context.Context, cfg config.Config, reg prometheus.Registere
 	return &eraser{observer: o, purger: p}, nil
 }
 
-// hmacGate admits the erasure's HMAC calls for any tenant not offboarded.
+// openBuyerStore opens what a buyer's request (erasure, access) reads
+// through: the ClickHouse connection, the offboarded tenants (whose keys are
+// gone: nothing held), and a Vault client that never creates a key (a
+// tenant without one has nothing held) and calls for any tenant not
+// offboarded.
+func openBuyerStore(ctx context.Context, cfg config.Config, reg prometheus.Registerer, log *slog.Logger) (*observer, error) {
+	conn, err := openCurrentSchema(ctx, cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	offboarded, err := newBlocklist(ctx, cfg, conn, "", log)
+	if err != nil {
+		_ = conn.Close()
+		return nil, err
+	}
+	cfg.Vault.CreateKeys = false
+	vault, err := newTransit(ctx, cfg, reg, log, hmacGate{offboarded})
+	if err != nil {
+		_ = conn.Close()
+		return nil, err
+	}
+	return &observer{conn: conn, offboarded: offboarded, vault: vault}, nil
+}
+
+// hmacGate admits a buyer request's Vault calls for any tenant not offboarded.
 type hmacGate struct{ offboarded *retention.Blocklist }
 
 func (g hmacGate) Enter(tenant string) (func(), bool, error) {

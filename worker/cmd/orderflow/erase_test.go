@@ -13,8 +13,10 @@ import (
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	vaultapi "github.com/hashicorp/vault/api"
 	"github.com/segmentio/kafka-go"
 
+	"github.com/orderflow/orderflow/worker/access"
 	"github.com/orderflow/orderflow/worker/clickhousedb/clickhousetest"
 	"github.com/orderflow/orderflow/worker/config"
 	"github.com/orderflow/orderflow/worker/erasure"
@@ -381,4 +383,110 @@ func TestEbayAccountDeletionErasesTheUserInEveryTenantHoldingThem(t *testing.T) 
 			t.Errorf("order %s of tenant %s lost its buyer's tokens, want them kept", kept.id, kept.tenant)
 		}
 	}
+}
+
+// A buyer's access request (Art. 15) on the real stack: the buyer has an
+// Amazon and an eBay order, another buyer of the same seller has one. The
+// export holds both of the buyer's orders and nothing of the other's: each
+// with its facts (the buyer's email token as stored), every line, the
+// decrypted delivery label (the recipient's name) and the financial record,
+// every value with its field's purpose and retention; a login that may not
+// decrypt gets the same orders with the ciphertexts said to be held
+// encrypted, and no plaintext.
+func TestAccessExportsABuyerAcrossChannels(t *testing.T) {
+	e := newStackEnv(t)
+	_, _ = e.useMigrated(t)
+	keyPrefix := e.ownVaultKeys("ac")
+	e.vars = append(e.vars, "ORDERFLOW_RETENTION_INTERVAL=0")
+	tenant := stacktest.UniqueName("access")
+	vault := transittest.NewClient(t, transit.Config{KeyPrefix: keyPrefix})
+	t.Cleanup(func() { _ = vault.DestroyTenantKeys(context.Background(), tenant) })
+	const email = "dee.access@example.org"
+	amazon := buyerOrder{fixture: "amazon/uk-two-lines-typical.json", id: "203-3000001-0000001", email: email}
+	ebay := buyerOrder{fixture: "ebay/typical-two-line.json", id: "12-30000-00002", email: email, username: "dee_access"}
+	other := buyerOrder{fixture: "amazon/uk-single-line-shipped.json", id: "204-3000003-0000003", email: "someone.else@example.org"}
+	purchased := time.Now().UTC().Truncate(time.Second).Add(-24 * time.Hour)
+	for topic, msgs := range map[string][]kafka.Message{
+		e.amazon: {amazon.message(t, tenant, purchased, purchased.Add(time.Hour)), other.message(t, tenant, purchased, purchased.Add(time.Hour))},
+		e.ebay:   {ebay.message(t, tenant, purchased, purchased.Add(time.Hour))},
+	} {
+		w := &kafka.Writer{Addr: kafka.TCP(e.brokers...), Topic: topic, Balancer: &kafka.Hash{}, BatchTimeout: time.Millisecond, RequiredAcks: kafka.RequireAll}
+		if err := w.WriteMessages(context.Background(), msgs...); err != nil {
+			t.Fatal(err)
+		}
+		_ = w.Close()
+	}
+	runWorkerThrough(t, e)
+
+	var ex access.Export
+	out := runOrderflow(t, e.vars, "access", "--tenant", tenant, "--email", email)
+	if err := json.Unmarshal([]byte(out), &ex); err != nil {
+		t.Fatalf("export: %v\n%s", err, out)
+	}
+	token, err := vault.HMAC(context.Background(), tenant, []string{email})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"amazon/" + amazon.id, "ebay/" + ebay.id}
+	var got []string
+	for _, o := range ex.Orders {
+		got = append(got, o.Order)
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("orders %v, want %v", got, want)
+	}
+	names := map[string]string{ex.Orders[0].Order: "Gwenllian Prys", ex.Orders[1].Order: "Margaret Ellison"}
+	for _, o := range ex.Orders {
+		fact := valueOf(o.Facts, "buyer.email")
+		if fact == nil || fact.Value != token[0] || fact.Treatment != "token" || fact.Purpose == "" || fact.Retention != "analytics" {
+			t.Errorf("%s: buyer.email %+v, want the stored token with the policy's purpose and retention", o.Order, fact)
+		}
+		if len(o.Lines) != 2 {
+			t.Errorf("%s: %d lines, want 2", o.Order, len(o.Lines))
+		}
+		if o.Label == nil || !o.Label.Decrypted || valueOf(o.Label.Fields, "shipping_address.name") == nil ||
+			valueOf(o.Label.Fields, "shipping_address.name").Value != names[o.Order] {
+			t.Errorf("%s: label %+v, want it decrypted with the recipient %s", o.Order, o.Label, names[o.Order])
+		}
+		if total := valueOf(o.Financial, "totals.total"); total == nil || total.Retention != "financial" {
+			t.Errorf("%s: financial record's total %+v", o.Order, total)
+		}
+	}
+	if strings.Contains(out, other.id) || strings.Contains(out, "someone.else") {
+		t.Error("the export holds the other buyer's order")
+	}
+
+	// A login whose policy computes HMACs but may not decrypt.
+	root := stacktest.VaultClient(t)
+	policyName := stacktest.UniqueName("hmac-only")
+	if err := root.Sys().PutPolicy(policyName, `path "transit/hmac/+/sha2-256" { capabilities = ["update"] }`); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = root.Sys().DeletePolicy(policyName) })
+	secret, err := root.Auth().Token().Create(&vaultapi.TokenCreateRequest{Policies: []string{policyName}, TTL: "10m", NoParent: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out = runOrderflow(t, withEnv(e.vars, "TEST_VAULT_TOKEN="+secret.Auth.ClientToken), "access", "--tenant", tenant, "--email", email)
+	var weak access.Export
+	if err := json.Unmarshal([]byte(out), &weak); err != nil {
+		t.Fatalf("export: %v\n%s", err, out)
+	}
+	if len(weak.Orders) != 2 || weak.Orders[0].Label == nil || weak.Orders[0].Label.Decrypted || weak.Orders[0].Label.Note == "" {
+		t.Fatalf("export without decrypt: %+v", weak.Orders)
+	}
+	for _, n := range names {
+		if strings.Contains(out, n) {
+			t.Errorf("an export by a login that may not decrypt holds the recipient %s", n)
+		}
+	}
+}
+
+func valueOf(vs []access.Value, field string) *access.Value {
+	for i := range vs {
+		if vs[i].Field == field {
+			return &vs[i]
+		}
+	}
+	return nil
 }

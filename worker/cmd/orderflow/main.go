@@ -52,6 +52,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return eraseCommand(args[1:], os.Stdin, stdout, stderr)
 	case "notifications":
 		return notificationsCommand(args[1:], stderr)
+	case "access":
+		return accessCommand(args[1:], os.Stdin, stdout, stderr)
 	case "ropa":
 		return ropaCommand(args[1:], stdout, stderr)
 	case "dispatch":
@@ -104,6 +106,9 @@ commands:
               serve eBay's marketplace account-deletion endpoint (ebay_notifications): answer
               the challenge, verify each notification's signature, write it to
               kafka.topics.erasure before acknowledging it (erase --consume erases the user)
+  access      everything held about one buyer of a seller, as JSON (GDPR Art. 15): --tenant T
+              and --email, --phone, --username, --user-id or --name (or --request FILE|-);
+              decrypts what this login may decrypt, with each field's purpose and retention
   ropa        print the record of processing activities (GDPR Art. 30) as Markdown (--json):
               rendered from the field policy, the connectors, the retention and the access roles
   generate    produce synthetic Amazon and eBay orders to the input topics and print the tally:
