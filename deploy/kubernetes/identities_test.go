@@ -132,6 +132,8 @@ func TestKafkaPrincipalsAreTopicsYAMLs(t *testing.T) {
 			uses = []string{lp.cfg.Dispatch.GroupID, lp.cfg.Dispatch.AccountingGroupID}
 		case "erase":
 			uses = []string{lp.cfg.Kafka.GroupID + ".erasure"}
+		case "notifications":
+			// It writes requests.erasure and reads nothing.
 		case "replay-dlq":
 			// replay-parked runs from this pod's template (README.md).
 			uses = []string{lp.cfg.Dispatch.ReplayGroupID}

@@ -118,8 +118,8 @@ func TestScrapesKeepTheJobLabel(t *testing.T) {
 			t.Fatalf("%s: %d ServiceMonitors, want 1", m.target, len(m.monitors))
 		}
 		sm := m.monitors[0]
-		if len(m.services) != 3 {
-			t.Errorf("%s: %d Services, want the worker's, the dispatcher's and the eraser's", m.target, len(m.services))
+		if len(m.services) != 4 {
+			t.Errorf("%s: %d Services, want the worker's, the dispatcher's, the eraser's and the eBay endpoint's", m.target, len(m.services))
 		}
 		for _, svc := range m.services {
 			if !selects(sm.Spec.Selector.MatchLabels, svc.Labels) {
@@ -170,12 +170,23 @@ func TestNetworkIsDeniedButForWhatEachPodNeeds(t *testing.T) {
 					if peer.IPBlock == nil {
 						continue
 					}
-					if p.Name != "orderflow-egress-connectors" || len(rule.Ports) != 1 || rule.Ports[0].Port.IntValue() != 443 || len(peer.IPBlock.Except) == 0 {
+					internet := p.Name == "orderflow-egress-connectors" || p.Name == "orderflow-egress-ebay"
+					if !internet || len(rule.Ports) != 1 || rule.Ports[0].Port.IntValue() != 443 || len(peer.IPBlock.Except) == 0 {
 						t.Errorf("%s: policy %s opens addresses beyond the cluster other than the connectors' HTTPS: %+v", m.target, p.Name, rule)
 					}
 				}
 			}
 			for _, rule := range p.Spec.Ingress {
+				if p.Name == "orderflow-ingress-ebay" {
+					// eBay's notifications, from the ingress controller alone,
+					// on the endpoint's port alone.
+					if len(rule.From) != 1 || rule.From[0].NamespaceSelector == nil || rule.From[0].IPBlock != nil ||
+						rule.From[0].NamespaceSelector.MatchLabels["kubernetes.io/metadata.name"] != "ingress-nginx" ||
+						len(rule.Ports) != 1 || rule.Ports[0].Port.IntValue() != 8090 {
+						t.Errorf("%s: policy %s lets in more than the ingress controller on the endpoint's port: %+v", m.target, p.Name, rule)
+					}
+					continue
+				}
 				for _, peer := range rule.From {
 					if peer.NamespaceSelector == nil || peer.NamespaceSelector.MatchLabels["kubernetes.io/metadata.name"] != "monitoring" || peer.PodSelector == nil {
 						t.Errorf("%s: policy %s lets in more than Prometheus of the monitoring namespace: %+v", m.target, p.Name, peer)
@@ -194,6 +205,9 @@ func TestNetworkIsDeniedButForWhatEachPodNeeds(t *testing.T) {
 			}
 			if pod.labels["orderflow.io/egress-connectors"] == "true" && pod.spec.Containers[0].Args[0] != "dispatch" {
 				t.Errorf("%s: %s %s may reach the internet; only the dispatcher calls the connectors' APIs", m.target, pod.kind, pod.name)
+			}
+			if (pod.labels["orderflow.io/egress-ebay"] == "true" || pod.labels["orderflow.io/ingress-ebay"] == "true") && pod.spec.Containers[0].Args[0] != "notifications" {
+				t.Errorf("%s: %s %s reaches or is reached from the internet; only eBay's notification endpoint is", m.target, pod.kind, pod.name)
 			}
 		}
 	}

@@ -16,7 +16,7 @@ const metricsPort = 9464
 // servesMetrics are the commands that serve /metrics, /healthz and /readyz:
 // run and dispatch for as long as they run, purge and offboard while they run.
 // The others serve nothing, so a liveness probe would kill them.
-var servesMetrics = []string{"run", "dispatch", "purge", "offboard", "erase"}
+var servesMetrics = []string{"run", "dispatch", "purge", "offboard", "erase", "notifications"}
 
 // TestEveryPodIsRestricted: every container of every workload runs as the
 // image's non-root user with a read-only root filesystem, no privilege

@@ -156,7 +156,7 @@ func renderAll(t *testing.T) []*manifests {
 // overlay, and every object is a known kind that decodes strictly.
 func TestEveryTargetRendersAndDecodesStrictly(t *testing.T) {
 	for _, m := range renderAll(t) {
-		if len(m.deployments) != 3 || len(m.cronJobs) < 1 || m.objectsTotal < 20 {
+		if len(m.deployments) != 4 || len(m.cronJobs) < 1 || m.objectsTotal < 20 {
 			t.Errorf("%s: %d objects, %d Deployments, %d CronJobs: not the whole of orderflow", m.target, m.objectsTotal, len(m.deployments), len(m.cronJobs))
 		}
 	}

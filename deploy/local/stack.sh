@@ -55,6 +55,8 @@ ORDERFLOW_STACK_KAFKA_TLS_BROKERS=127.0.0.1:$KAFKA_TLS_PORT
 ORDERFLOW_STACK_KAFKA_SCRAM_DIR=$STACK_DIR/kafka/scram
 ORDERFLOW_STACK_CLICKHOUSE_TLS_ADDR=127.0.0.1:$CLICKHOUSE_TLS_PORT
 ORDERFLOW_STACK_VAULT_TLS_ADDRESS=https://127.0.0.1:$VAULT_TLS_PORT
+# Vault's audit device (file, values HMAC'd): what a breach report reads.
+ORDERFLOW_STACK_VAULT_AUDIT_LOG=$STACK_DIR/vault/audit.log
 # <role>.env per command role (worker, dispatcher, purger, offboarding, dlq-replay): the
 # overrides that log it in as its own Vault role (deploy/local/as-role, orderflow demo).
 ORDERFLOW_STACK_ROLES_DIR=$STACK_DIR/roles

@@ -24,6 +24,15 @@ configure() {
     api POST sys/mounts/transit -d '{"type":"transit"}' >/dev/null || die "enabling transit failed"
     log "transit engine enabled"
   fi
+  # The audit device, as production has it (P12: every decrypt attributable to a
+  # role): one JSON line per request and response, every value and token HMAC'd
+  # (log_raw off), so the log itself holds no plaintext. Vault refuses requests it
+  # cannot audit.
+  if ! api GET sys/audit | jq -e '.data["file/"] // .["file/"]' >/dev/null; then
+    api PUT sys/audit/file -d "$(jq -n --arg p "$dir/audit.log" '{type: "file", options: {file_path: $p}}')" >/dev/null ||
+      die "enabling the audit device failed"
+    log "audit device enabled: $dir/audit.log"
+  fi
 }
 
 start() {

@@ -110,7 +110,7 @@ func TestEachRoleCanDoExactlyWhatItNeeds(t *testing.T) {
 		"purger":      {lease},
 		"offboarding": {readKey, keyConfig, deleteKey, lease},
 		"dlq-replay":  {decrypt},
-		"eraser":      {hmac},
+		"eraser":      {hmac, readKey},
 		"analyst":     {},
 	}
 	for role, may := range allowed {

@@ -1,8 +1,8 @@
 -- Buyers' erasure requests (UK GDPR Art. 17; eBay's marketplace account
 -- deletion). `orderflow erase` finds the orders of the buyer a request names
 -- by tokenising its identifiers under the tenant's key, records them here,
--- waits until every live worker has acknowledged the request (offboard_acks,
--- keyed "erasure:<request_id>"), then rewrites them (worker/retention,
+-- waits until every live worker has acknowledged them (offboard_acks, keyed
+-- "erasure:<registration>"), then rewrites them (worker/retention,
 -- erase.go).
 --
 -- erased_orders: the orders a request erased. Workers reload it with the
@@ -22,6 +22,7 @@ CREATE TABLE IF NOT EXISTS {database}.erased_orders
     channel_order_id String,
     purchased_at     DateTime,
     request_id       UUID,
+    registration     UUID,
     marker           String,
     keep_invoice     UInt8,
     erased_at        DateTime
@@ -30,6 +31,10 @@ ENGINE = ReplacingMergeTree(erased_at)
 PARTITION BY toYYYYMM(purchased_at)
 ORDER BY (tenant_id, channel, channel_order_id);
 
+-- registration: one per batch of orders a request registers; workers
+-- acknowledge each (offboard_acks, "erasure:<registration>") once they have
+-- loaded its orders and the writes they began before have returned.
+--
 -- erasure_requests: one row per erasure attempt, the answer given to the
 -- buyer (through the seller): what was erased, what was kept and why, and
 -- whether the verification found nothing left. No identifier of the buyer:

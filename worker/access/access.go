@@ -103,8 +103,8 @@ func (e *Exporter) Export(ctx context.Context, tenant string, ids buyer.Identifi
 	if err := order.CheckTenantID(tenant); err != nil {
 		return Export{}, fmt.Errorf("access: tenant_id: %w", err)
 	}
-	if len(ids.Kinds()) == 0 {
-		return Export{}, errors.New("access: no identifier given (email, phone, name, username or user_id)")
+	if err := ids.Check(); err != nil {
+		return Export{}, fmt.Errorf("access: %w", err)
 	}
 	out := Export{Tenant: tenant, IdentifierKinds: ids.Kinds(), ExportedAt: e.cfg.Now().UTC(), Orders: []OrderExport{},
 		Elsewhere: []string{"the raw order messages on Kafka, until the topics' retention ends (at most the label promise, 21 days, after each was written)",
@@ -113,7 +113,7 @@ func (e *Exporter) Export(ctx context.Context, tenant string, ids buyer.Identifi
 	if err != nil {
 		return Export{}, fmt.Errorf("access: %w", err)
 	}
-	found, err := buyer.FindOrders(ctx, e.cfg.Conn, e.cfg.Database+"."+schema.TableOrderFacts, tenant, tokens)
+	found, err := buyer.FindOrders(ctx, e.cfg.Conn, e.cfg.Database+"."+schema.TableOrderFacts, tenant, "", tokens)
 	if err != nil {
 		return Export{}, fmt.Errorf("access: %w", err)
 	}

@@ -8,6 +8,7 @@ package buyer
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -21,8 +22,10 @@ import (
 
 // Identifiers name one buyer of a tenant as the channels give them: the
 // values as typed (surrounding space and an email's case do not matter).
-// Any one suffices; several match the orders any of them names. A name alone
-// matches every buyer of that name, so prefer a contact identifier.
+// The contact identifiers (email, phone, username, user id) each match their
+// own column, and several match the orders any of them names; a name only
+// narrows them (a name alone would match every buyer of that name, and is
+// refused).
 type Identifiers struct {
 	Email    string `json:"email,omitempty"`
 	Phone    string `json:"phone,omitempty"`
@@ -64,6 +67,18 @@ func (i Identifiers) Kinds() []string {
 	return out
 }
 
+// Check refuses identifiers that cannot name one buyer: none, or a name
+// alone. The error names kinds, never values.
+func (i Identifiers) Check() error {
+	switch k := i.Kinds(); {
+	case len(k) == 0:
+		return errors.New("identifiers: none given (email, phone, username or user_id, and optionally name)")
+	case len(k) == 1 && k[0] == "name":
+		return errors.New("identifiers: a name alone matches every buyer of that name: give an email, phone, username or user_id, which the name then narrows")
+	}
+	return nil
+}
+
 // Inputs are the distinct texts to tokenise: each identifier as the
 // protect stage tokenised it.
 func (i Identifiers) Inputs() []string {
@@ -76,33 +91,68 @@ func (i Identifiers) Inputs() []string {
 	return out
 }
 
+// Tokens are the tokens of a buyer's identifiers, by kind: each matched in
+// its own column only.
+type Tokens map[string]string
+
+// Values are the distinct tokens.
+func (t Tokens) Values() []string {
+	var out []string
+	for _, k := range kinds {
+		if v, ok := t[k.kind]; ok && !slices.Contains(out, v) {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
 // Tokenizer tokenises values under a tenant's HMAC key (*transit.Client).
 type Tokenizer interface {
 	HMAC(ctx context.Context, tenant string, values []string) ([]string, error)
 }
 
 // Tokens tokenises the identifiers under the tenant's key.
-func (i Identifiers) Tokens(ctx context.Context, tz Tokenizer, tenant string) ([]string, error) {
-	tokens, err := tz.HMAC(ctx, tenant, i.Inputs())
+func (i Identifiers) Tokens(ctx context.Context, tz Tokenizer, tenant string) (Tokens, error) {
+	inputs := i.Inputs()
+	tokens, err := tz.HMAC(ctx, tenant, inputs)
 	if err != nil {
 		return nil, fmt.Errorf("tokenising the identifiers: %w", err)
 	}
-	return tokens, nil
+	out := Tokens{}
+	for _, k := range kinds {
+		if v := protect.TokenInput(k.path, k.get(i)); v != "" {
+			out[k.kind] = tokens[slices.Index(inputs, v)]
+		}
+	}
+	return out, nil
 }
 
-// Holding is the SQL condition that a buyer token column of order_facts
-// holds one of tokens. It holds the tokens: never log or record it.
-func Holding(tokens []string) string {
-	quoted := make([]string, len(tokens))
-	for i, t := range tokens {
-		quoted[i] = "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(t) + "'"
+// Holding is the SQL condition that a row of order_facts is the buyer's:
+// any contact identifier's token in its own column, and the name's in the
+// name column when a name is given too. It holds the tokens: never log or
+// record it.
+func Holding(t Tokens) string {
+	quote := func(s string) string { return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(s) + "'" }
+	var contacts []string
+	name := ""
+	for _, k := range kinds {
+		v, ok := t[k.kind]
+		switch {
+		case !ok:
+		case k.kind == "name":
+			name = k.column + " = " + quote(v)
+		default:
+			contacts = append(contacts, k.column+" = "+quote(v))
+		}
 	}
-	list := "(" + strings.Join(quoted, ", ") + ")"
-	terms := make([]string, 0, len(kinds))
-	for _, c := range TokenColumns() {
-		terms = append(terms, c+" IN "+list)
+	if len(contacts) == 0 {
+		return "0" // a name alone names no one (Check refuses it)
 	}
-	return strings.Join(terms, " OR ")
+	cond := "(" + strings.Join(contacts, " OR ") + ")"
+	if name != "" {
+		cond += " AND " + name
+	}
+	return cond
 }
 
 // Order is one order of a tenant.
@@ -115,14 +165,20 @@ func (o Order) String() string { return o.Channel + "/" + o.ID }
 // Compare orders Orders by channel, then id.
 func Compare(a, b Order) int { return strings.Compare(a.String(), b.String()) }
 
-// FindOrders returns the orders of the tenant (a valid tenant id) any row of
-// which, in facts (the qualified order_facts), holds one of tokens: every
-// snapshot counts, not only the latest; with each its purchase. The error
-// never quotes a token.
-func FindOrders(ctx context.Context, conn driver.Conn, facts, tenant string, tokens []string) (map[Order]time.Time, error) {
+// FindOrders returns the orders of the tenant (a valid tenant id), of
+// channel unless it is "", any row of which, in facts (the qualified
+// order_facts), is the buyer's (Holding): every snapshot counts, not only the
+// latest; with each its purchase. The error never quotes a token.
+func FindOrders(ctx context.Context, conn driver.Conn, facts, tenant, channel string, tokens Tokens) (map[Order]time.Time, error) {
 	out := map[Order]time.Time{}
 	if len(tokens) == 0 {
 		return out, nil
+	}
+	where := "tenant_id = ?"
+	args := []any{tenant}
+	if channel != "" {
+		where += " AND channel = ?"
+		args = append(args, channel)
 	}
 	err := clickhousedb.EachRow(ctx, conn, func(rows driver.Rows) error {
 		var o Order
@@ -132,10 +188,10 @@ func FindOrders(ctx context.Context, conn driver.Conn, facts, tenant string, tok
 		}
 		out[o] = purchased
 		return nil
-	}, "SELECT toString(channel), channel_order_id, min(purchased_at) FROM "+facts+" WHERE tenant_id = ? AND ("+Holding(tokens)+
-		") GROUP BY channel, channel_order_id", tenant)
+	}, "SELECT toString(channel), channel_order_id, min(purchased_at) FROM "+facts+" WHERE "+where+" AND ("+Holding(tokens)+
+		") GROUP BY channel, channel_order_id", args...)
 	if err != nil {
-		return nil, fmt.Errorf("finding the buyer's orders: %w", Redact(err, tokens))
+		return nil, fmt.Errorf("finding the buyer's orders: %w", Redact(err, tokens.Values()))
 	}
 	return out, nil
 }

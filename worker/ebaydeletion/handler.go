@@ -302,8 +302,8 @@ func parseSignature(header string) (signatureHeader, error) {
 // validKid keeps a key id that goes into eBay's URL to what eBay issues.
 func validKid(kid string) bool { return kidForm.MatchString(kid) }
 
-// kidForm is the form of eBay's key ids (UUIDs), with room to spare.
-var kidForm = regexp.MustCompile(`^[A-Za-z0-9-]{1,128}$`)
+// kidForm is the form of eBay's key ids: UUIDs.
+var kidForm = regexp.MustCompile(`^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$`)
 
 // verify checks the signature over the body as it came and, failing that,
 // over its compact form, which is what eBay's SDKs verify (they re-serialise

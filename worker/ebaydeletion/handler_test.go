@@ -117,7 +117,7 @@ func newSigner(t *testing.T) signer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return signer{kid: "0d5b8c1e-local-test-key", key: key}
+	return signer{kid: "0d5b8c1e-7a3f-4c55-9e21-5b0c6f2d9a41", key: key}
 }
 
 // answer is getPublicKey's answer for the key: the PEM on one line, as eBay
@@ -306,7 +306,7 @@ func TestRefusedNotificationsWriteNothing(t *testing.T) {
 	forger := newSigner(t)
 	forger.kid = s.kid
 	unknown := newSigner(t)
-	unknown.kid = "not-a-key-of-ebay"
+	unknown.kid = "5e1d2c3b-0000-4000-8000-00000000dead"
 	other := bytes.Replace(msg, []byte("MARKETPLACE_ACCOUNT_DELETION"), []byte("ITEM_SOLD"), 1)
 	cases := []struct {
 		name   string
@@ -328,7 +328,7 @@ func TestRefusedNotificationsWriteNothing(t *testing.T) {
 	}
 	e.ebay.down.Store(true)
 	fresh := newSigner(t)
-	fresh.kid = "a-key-not-yet-cached"
+	fresh.kid = "7c2e9f10-1111-4111-8111-0000000c0ffe"
 	if code := e.post(t, msg, fresh.header(t, msg)); code != http.StatusInternalServerError {
 		t.Errorf("eBay's key service down: %d, want 500", code)
 	}

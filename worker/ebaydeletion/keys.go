@@ -50,10 +50,11 @@ type KeyClient struct {
 	cfg    KeyClientConfig
 	flight singleflight.Group
 
-	mu       sync.Mutex
-	token    string
-	tokenEnd time.Time
-	keys     map[string]cachedKey
+	mu        sync.Mutex
+	token     string
+	tokenEnd  time.Time
+	keys      map[string]cachedKey
+	lastFetch time.Time // of a key not in the cache
 }
 
 type cachedKey struct {
@@ -83,6 +84,21 @@ func NewKeyClient(cfg KeyClientConfig) (*KeyClient, error) {
 // unknownTTL is how long an unknown key id is remembered.
 const unknownTTL = time.Minute
 
+// Bounds on what unsigned requests can make the client do: a key id not in
+// the cache is fetched at most once per fetchInterval (a forged notification
+// names a new id each time; eBay's own ids change rarely), and the cache
+// holds at most maxCached ids.
+const (
+	fetchInterval = time.Second
+	maxCached     = 1024
+	fetchTimeout  = 10 * time.Second
+)
+
+// errFetchLimited is the error of a key id not fetched because another was
+// fetched less than fetchInterval ago: the notification is answered 500 and
+// eBay sends it again.
+var errFetchLimited = errors.New("eBay's keys were read less than a second ago: not reading another yet")
+
 // PublicKey returns the key of id kid, from the cache while it is fresh.
 func (c *KeyClient) PublicKey(ctx context.Context, kid string) (PublicKey, error) {
 	if !validKid(kid) {
@@ -98,7 +114,19 @@ func (c *KeyClient) PublicKey(ctx context.Context, kid string) (PublicKey, error
 		return k.key, nil
 	}
 	v, err, _ := c.flight.Do(kid, func() (any, error) {
-		key, err := c.fetchKey(ctx, kid)
+		c.mu.Lock()
+		now := c.cfg.Now()
+		if now.Sub(c.lastFetch) < fetchInterval {
+			c.mu.Unlock()
+			return PublicKey{}, errFetchLimited
+		}
+		c.lastFetch = now
+		c.mu.Unlock()
+		// On a context of its own: the callers that share this fetch
+		// must not all fail because the first one went away.
+		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), fetchTimeout)
+		defer cancel()
+		key, err := c.fetchKey(fctx, kid)
 		switch {
 		case errors.Is(err, ErrUnknownKey):
 			c.store(kid, cachedKey{unknown: true, until: c.cfg.Now().Add(unknownTTL)})
@@ -116,6 +144,17 @@ func (c *KeyClient) PublicKey(ctx context.Context, kid string) (PublicKey, error
 func (c *KeyClient) store(kid string, k cachedKey) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if len(c.keys) >= maxCached {
+		now := c.cfg.Now()
+		for id, old := range c.keys {
+			if old.unknown || !now.Before(old.until) {
+				delete(c.keys, id)
+			}
+		}
+		if len(c.keys) >= maxCached {
+			clear(c.keys)
+		}
+	}
 	c.keys[kid] = k
 }
 

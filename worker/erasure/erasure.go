@@ -70,6 +70,11 @@ type Config struct {
 	Tenants Tenants // required
 	// Retry spaces the attempts at a request that failed. Default 1s to 1m.
 	Retry backoff.Backoff
+	// MaxAttempts bounds the attempts at one request: one that keeps
+	// failing is recorded failed and the stream moves on, rather than hold
+	// up every request behind it until the topic's retention deletes them.
+	// Default 8 (about four minutes with the default Retry).
+	MaxAttempts int
 	// Registerer receives the metrics. Default nil: kept but not registered.
 	Registerer prometheus.Registerer
 	// Logger: default slog.Default().
@@ -101,6 +106,9 @@ func New(cfg Config) (*Runner, error) {
 	if cfg.Retry == (backoff.Backoff{}) {
 		cfg.Retry = backoff.Backoff{Initial: time.Second, Max: time.Minute}
 	}
+	if cfg.MaxAttempts <= 0 {
+		cfg.MaxAttempts = 8
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
@@ -109,7 +117,7 @@ func New(cfg Config) (*Runner, error) {
 		cfg: cfg,
 		log: cfg.Logger.With("component", "erasure"),
 		requests: set.CounterVec("orderflow_erasure_requests_total",
-			"Erasure requests read from Kafka, by outcome: erased, nothing_held, refused (not a valid request: committed without running).",
+			"Erasure requests read from Kafka, by outcome: erased, nothing_held, refused (not a valid request: committed without running), failed (failed every attempt: recorded as failed, then committed).",
 			"outcome"),
 		retries: set.Counter("orderflow_erasure_request_retries_total",
 			"Attempts at an erasure request that failed and will be tried again (the request stays uncommitted)."),
@@ -117,7 +125,7 @@ func New(cfg Config) (*Runner, error) {
 	if err := set.Err(); err != nil {
 		return nil, fmt.Errorf("erasure metrics: %w", err)
 	}
-	for _, o := range []string{string(retention.ErasureErased), string(retention.ErasureNothingHeld), "refused"} {
+	for _, o := range []string{string(retention.ErasureErased), string(retention.ErasureNothingHeld), "refused", string(retention.ErasureFailed)} {
 		r.requests.WithLabelValues(o)
 	}
 	return r, nil
@@ -176,6 +184,16 @@ func (r *Runner) handle(ctx context.Context, msg stream.Message) error {
 			}
 			if ctx.Err() != nil {
 				return ctx.Err()
+			}
+			if attempt+1 == r.cfg.MaxAttempts {
+				// The failure is in erasure_requests (outcome failed) and
+				// purge_log; the request stays on the topic for its
+				// retention, named here, for an operator to run again
+				// (orderflow erase --request-id) once the cause is fixed.
+				r.requests.WithLabelValues(string(retention.ErasureFailed)).Inc()
+				r.log.Error("erasure failed for good: recorded as failed, moving on to the next request", "request_id", req.ID, "tenant", req.Tenant,
+					"attempt", attempt+1, "topic", msg.Topic, "partition", msg.Partition, "offset", msg.Offset, "err", err)
+				break
 			}
 			r.retries.Inc()
 			r.log.Warn("erasure failed; retrying", "request_id", req.ID, "tenant", req.Tenant, "attempt", attempt+1, "err", err)

@@ -169,7 +169,7 @@ func TestRunnerErasesEveryRequestBeforeCommitting(t *testing.T) {
 func TestRunnerStoppedMidRequestCommitsNothing(t *testing.T) {
 	src := &source{batches: []stream.Batch{{ID: 1, Messages: []stream.Message{msg(1, `{"tenant_id": "acme", "identifiers": {"email": "a@example.org"}}`)}}}}
 	er := &eraser{failures: 1 << 30}
-	r, _ := erasure.New(erasure.Config{Source: src, Eraser: er, Tenants: tenants{},
+	r, _ := erasure.New(erasure.Config{Source: src, Eraser: er, Tenants: tenants{}, MaxAttempts: 1 << 30,
 		Retry: backoff.Backoff{Initial: time.Millisecond, Max: time.Millisecond}})
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
@@ -178,5 +178,36 @@ func TestRunnerStoppedMidRequestCommitsNothing(t *testing.T) {
 	}
 	if len(src.committed) != 0 || er.calls < 2 {
 		t.Errorf("committed %v after %d failing calls, want nothing committed and retries", src.committed, er.calls)
+	}
+}
+
+// A request that fails every attempt is recorded failed and committed, and
+// the request behind it runs: one bad request does not hold up the others
+// until the topic's retention deletes them.
+func TestRunnerMovesOnAfterTheLastAttempt(t *testing.T) {
+	src := &source{batches: []stream.Batch{
+		{ID: 1, Messages: []stream.Message{msg(1, `{"tenant_id": "acme", "identifiers": {"email": "a@example.org"}}`)}},
+		{ID: 2, Messages: []stream.Message{msg(2, `{"tenant_id": "acme", "identifiers": {"email": "b@example.org"}}`)}},
+	}}
+	er := &eraser{failures: 3}
+	r, _ := erasure.New(erasure.Config{Source: src, Eraser: er, Tenants: tenants{}, MaxAttempts: 3,
+		Retry: backoff.Backoff{Initial: time.Millisecond, Max: time.Millisecond}})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx) }()
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		src.mu.Lock()
+		n := len(src.committed)
+		src.mu.Unlock()
+		if n == 2 {
+			break
+		}
+	}
+	cancel()
+	<-done
+	er.mu.Lock()
+	defer er.mu.Unlock()
+	if len(src.committed) != 2 || er.calls != 4 || len(er.done) != 1 || er.done[0].Identifiers.Email != "b@example.org" {
+		t.Errorf("committed %v, %d calls, done %+v; want both committed, 3 failed attempts then the next request erased", src.committed, er.calls, er.done)
 	}
 }

@@ -82,8 +82,8 @@ func (r ErasureRequest) Check() error {
 	if err := order.CheckTenantID(r.Tenant); err != nil {
 		return fmt.Errorf("erasure request: tenant_id: %w", err)
 	}
-	if len(r.Identifiers.Kinds()) == 0 {
-		return errors.New("erasure request: identifiers: none given (email, phone, name, username or user_id)")
+	if err := r.Identifiers.Check(); err != nil {
+		return fmt.Errorf("erasure request: %w", err)
 	}
 	return nil
 }
@@ -154,8 +154,16 @@ const reasonErasure = "erasure"
 // offboard_acks (tenant_id column): no tenant id has a ':'.
 const ackKeyPrefix = "erasure:"
 
-// ackKey is the offboard_acks key of a request.
-func ackKey(id uuid.UUID) string { return ackKeyPrefix + id.String() }
+// ackKey is the offboard_acks key of a registration of a request's orders.
+func ackKey(registration uuid.UUID) string { return ackKeyPrefix + registration.String() }
+
+// channelTerm restricts a condition to a channel's rows, unless channel is "".
+func channelTerm(channel string) string {
+	if channel == "" {
+		return ""
+	}
+	return " AND channel = '" + channel + "'"
+}
 
 // maxFindRounds bounds the rounds of find, register and acknowledge: a
 // round finds only the orders that landed during the last wait.
@@ -248,10 +256,29 @@ func (p *Purger) erase(ctx context.Context, r *run, req ErasureRequest, ans *Era
 	}
 	ans.Marker = marker
 	orders := registered.orders
+	channel := ""
+	if req.Source == sourceEbayAccountDeletion {
+		channel = string(order.ChannelEbay) // an eBay user has eBay orders only
+	}
 
-	// 1-2. Register, acknowledge; find again what landed meanwhile.
+	// 1-2. Register, acknowledge; find again what landed meanwhile. Each
+	// registration is acknowledged under its own key, so that a worker
+	// acknowledges only once it has loaded that registration's orders and
+	// its writes from before have returned; a run again waits for the
+	// registrations of the run before too (one may have timed out).
+	awaiting := registered.registrations
 	for round := 0; ; round++ {
-		found, err := buyer.FindOrders(ctx, p.cfg.Conn, facts.qualified(), req.Tenant, tokens)
+		for _, reg := range awaiting {
+			a, t0 := p.begin(r, ActionAwaitAcks, "", reasonErasure)
+			acked, err := p.awaitAcks(ctx, ackKey(reg))
+			a.Rows = uint64(acked)
+			p.finish(r, &a, t0, err)
+			if err := phase(err); err != nil {
+				return err
+			}
+		}
+		awaiting = nil
+		found, err := buyer.FindOrders(ctx, p.cfg.Conn, facts.qualified(), req.Tenant, channel, tokens)
 		if err != nil {
 			return err
 		}
@@ -262,32 +289,25 @@ func (p *Purger) erase(ctx context.Context, r *run, req ErasureRequest, ans *Era
 			}
 		}
 		slices.SortFunc(fresh, buyer.Compare)
-		if len(fresh) == 0 && (round > 0 || len(orders) == 0) {
+		if len(fresh) == 0 {
 			break
 		}
 		if round == maxFindRounds {
 			return fmt.Errorf("new orders of the buyer kept landing after %d rounds of registering them; run the erasure again", round)
 		}
-		if len(fresh) > 0 {
-			keep, err := p.invoicesToKeep(ctx, financial, req.Tenant, fresh)
-			if err != nil {
-				return err
-			}
-			a, t0 := p.begin(r, ActionEraseRegister, schema.TableErasedOrders, reasonErasure)
-			a.Rows = uint64(len(fresh))
-			p.finish(r, &a, t0, p.registerErased(ctx, req, marker, fresh, found, keep))
-			if err := phase(a.Err); err != nil {
-				return err
-			}
-			orders = append(orders, fresh...)
-		}
-		a, t0 := p.begin(r, ActionAwaitAcks, "", reasonErasure)
-		acked, err := p.awaitAcks(ctx, ackKey(req.ID))
-		a.Rows = uint64(acked)
-		p.finish(r, &a, t0, err)
-		if err := phase(err); err != nil {
+		keep, err := p.invoicesToKeep(ctx, financial, req.Tenant, fresh)
+		if err != nil {
 			return err
 		}
+		reg := uuid.New()
+		a, t0 := p.begin(r, ActionEraseRegister, schema.TableErasedOrders, reasonErasure)
+		a.Rows = uint64(len(fresh))
+		p.finish(r, &a, t0, p.registerErased(ctx, req, reg, marker, fresh, found, keep))
+		if err := phase(a.Err); err != nil {
+			return err
+		}
+		orders = append(orders, fresh...)
+		awaiting = []uuid.UUID{reg}
 	}
 	slices.SortFunc(orders, buyer.Compare)
 	for _, k := range orders {
@@ -360,7 +380,7 @@ func (p *Purger) erase(ctx context.Context, r *run, req ErasureRequest, ans *Era
 		predicate string
 		secret    bool // the predicate holds tokens: not recorded
 	}{
-		{facts, "tenant_id = '" + req.Tenant + "' AND (" + buyer.Holding(tokens) + ")", true},
+		{facts, "tenant_id = '" + req.Tenant + "' AND (" + buyer.Holding(tokens) + ")" + channelTerm(channel), true},
 		{facts, steps[0].predicate, false},
 		{labels, steps[1].predicate, false},
 		{financial, steps[2].predicate, false},
@@ -374,7 +394,7 @@ func (p *Purger) erase(ctx context.Context, r *run, req ErasureRequest, ans *Era
 		}
 		n, err := p.remaining(ctx, c.t, c.predicate)
 		if err != nil && c.secret {
-			err = buyer.Redact(err, tokens)
+			err = buyer.Redact(err, tokens.Values())
 		}
 		a.Rows = n
 		ans.Remaining += n
@@ -465,8 +485,9 @@ var plainID = regexp.MustCompile(`^[A-Za-z0-9.-]+$`)
 
 // registered is what erased_orders already holds of a request (a run again).
 type registered struct {
-	marker string
-	orders []buyer.Order
+	marker        string
+	orders        []buyer.Order
+	registrations []uuid.UUID
 }
 
 // erasedOrders reads the orders a request registered before.
@@ -475,13 +496,17 @@ func (p *Purger) erasedOrders(ctx context.Context, tenant string, id uuid.UUID) 
 	err := clickhousedb.EachRow(ctx, p.cfg.Conn, func(rows driver.Rows) error {
 		var k buyer.Order
 		var marker string
-		if err := rows.Scan(&k.Channel, &k.ID, &marker); err != nil {
+		var reg uuid.UUID
+		if err := rows.Scan(&k.Channel, &k.ID, &marker, &reg); err != nil {
 			return err
 		}
 		out.marker = marker
 		out.orders = append(out.orders, k)
+		if !slices.Contains(out.registrations, reg) {
+			out.registrations = append(out.registrations, reg)
+		}
 		return nil
-	}, "SELECT toString(channel), channel_order_id, marker FROM "+p.cfg.Database+"."+schema.TableErasedOrders+
+	}, "SELECT toString(channel), channel_order_id, marker, registration FROM "+p.cfg.Database+"."+schema.TableErasedOrders+
 		" FINAL WHERE tenant_id = ? AND request_id = ?", tenant, id)
 	if err != nil {
 		return out, fmt.Errorf("reading the request's registered orders: %w", err)
@@ -534,19 +559,19 @@ func keptKeys(keep map[buyer.Order]invoiceKept) []buyer.Order {
 }
 
 // registerErased records the orders in erased_orders, at ClickHouse's time.
-func (p *Purger) registerErased(ctx context.Context, req ErasureRequest, marker string, orders []buyer.Order, purchased map[buyer.Order]time.Time, keep map[buyer.Order]invoiceKept) error {
+func (p *Purger) registerErased(ctx context.Context, req ErasureRequest, reg uuid.UUID, marker string, orders []buyer.Order, purchased map[buyer.Order]time.Time, keep map[buyer.Order]invoiceKept) error {
 	now, err := p.cfg.ClickHouseNow(ctx)
 	if err != nil {
 		return fmt.Errorf("reading ClickHouse's clock: %w", err)
 	}
 	batch, err := p.cfg.Conn.PrepareBatch(ctx, "INSERT INTO "+p.cfg.Database+"."+schema.TableErasedOrders+
-		" (tenant_id, channel, channel_order_id, purchased_at, request_id, marker, keep_invoice, erased_at)")
+		" (tenant_id, channel, channel_order_id, purchased_at, request_id, registration, marker, keep_invoice, erased_at)")
 	if err != nil {
 		return fmt.Errorf("registering the erased orders: %w", err)
 	}
 	for _, k := range orders {
 		_, kept := keep[k]
-		if err := batch.Append(req.Tenant, k.Channel, k.ID, purchased[k], req.ID, marker, b2u8(kept), now.UTC().Truncate(time.Second)); err != nil {
+		if err := batch.Append(req.Tenant, k.Channel, k.ID, purchased[k], req.ID, reg, marker, b2u8(kept), now.UTC().Truncate(time.Second)); err != nil {
 			_ = batch.Abort()
 			return fmt.Errorf("registering the erased orders: %w", err)
 		}
@@ -575,6 +600,8 @@ func (p *Purger) keptData(orders []buyer.Order, keep map[buyer.Order]invoiceKept
 			Why: fmt.Sprintf("HMRC requires business records to be kept (%s after the end of the financial year of the order's last financial event, longer where a jurisdiction requires it); deleted then by the financial retention", p.cfg.Retention.Financial)},
 		{Table: schema.TableOrderLineFacts, Orders: all, What: "the orders' lines: products, quantities and prices (no personal data)", Why: "holds nothing of the buyer; deleted by the analytics retention"},
 		{Table: schema.TableAccountingPostings, What: "postings to the seller's accounting package (no personal data)", Why: "holds nothing of the buyer; deleted by the financial retention"},
+		{Table: schema.TableFinancialRecords, What: "the financial records of orders older than the analytics retention (" + p.cfg.Retention.Analytics.String() + "), whose facts are gone",
+			Why: "the buyer is found by the tokens of the orders' facts; once those are purged an older order cannot be matched to the buyer, and its record, with any invoice party, stays until the financial retention deletes it"},
 		{Table: "kafka", What: "the raw order messages, dead letters and connector jobs that carried these orders", Why: "deleted by the topics' retention (at most the label retention after they were written); dead letters are encrypted under the tenant's key"},
 	}
 	for _, k := range keptKeys(keep) {

@@ -17,9 +17,9 @@ import (
 // A worker's side of a buyer's erasure (erase.go): each Reload of a worker's
 // Blocklist also reads the orders erasures registered in erased_orders, and
 // the pipeline has every snapshot of them erased as it writes it
-// (EraseOrders, under Hold). A reload that finds a new request seals the
-// cohort of writes held so far and, once they have returned, acknowledges the
-// request in offboard_acks as "erasure:<request id>", exactly as it
+// (EraseOrders, under Hold). A reload that finds a new registration of
+// orders seals the cohort of writes held so far and, once they have returned,
+// acknowledges it in offboard_acks as "erasure:<registration>", exactly as it
 // acknowledges an offboarded tenant: Erase rewrites the tables only once
 // every live worker has, so no snapshot written without the erasure lands
 // after the rewrite.
@@ -40,47 +40,66 @@ type erasedOrder struct {
 // older than one already read is not missed.
 const erasedLookback = 10 * time.Minute
 
-// loadErased reads the orders registered since the last load (all of them
-// the first time) and returns them with the requests among them this
-// process has not seen; runs under b.reload.
+// loadErased reads the registrations and orders registered since the last
+// load (all of them the first time) and returns the orders whose erasure is
+// new or changed and the registrations this process has not acknowledged;
+// runs under b.reload. The registrations are read first: a registration's
+// orders are inserted in the same block, so every one read has its orders
+// in the second read. Nothing is remembered as seen unless both reads
+// succeed.
 func (b *Blocklist) loadErased(ctx context.Context) (map[erasedKey]erasedOrder, []uuid.UUID, error) {
-	query := "SELECT tenant_id, toString(channel), channel_order_id, request_id, marker, keep_invoice, erased_at FROM " +
-		b.cfg.Database + "." + schema.TableErasedOrders
+	table := b.cfg.Database + "." + schema.TableErasedOrders
+	where := ""
 	var args []any
 	if !b.erasedSince.IsZero() {
-		query += " WHERE erased_at >= ?"
+		where = " WHERE erased_at >= ?"
 		args = append(args, b.erasedSince.Add(-erasedLookback))
 	}
-	added := map[erasedKey]erasedOrder{}
-	var requests []uuid.UUID
-	newest := b.erasedSince
+	var registrations []uuid.UUID
 	err := clickhousedb.EachRow(ctx, b.cfg.Conn, func(rows driver.Rows) error {
+		var id uuid.UUID
+		if err := rows.Scan(&id); err != nil {
+			return err
+		}
+		if !b.seenRegistrations[id] {
+			registrations = append(registrations, id)
+		}
+		return nil
+	}, "SELECT DISTINCT registration FROM "+table+where, args...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("reading the erasures' registrations: %w", err)
+	}
+	added := map[erasedKey]erasedOrder{}
+	newest := b.erasedSince
+	current := *b.erased.Load()
+	// An order registered twice (two requests) is erased as the latest
+	// registered it.
+	err = clickhousedb.EachRow(ctx, b.cfg.Conn, func(rows driver.Rows) error {
 		var k erasedKey
 		var e erasedOrder
-		var id uuid.UUID
 		var keep uint8
 		var at time.Time
-		if err := rows.Scan(&k.tenant, &k.channel, &k.id, &id, &e.marker, &keep, &at); err != nil {
+		if err := rows.Scan(&k.tenant, &k.channel, &k.id, &e.marker, &keep, &at); err != nil {
 			return err
 		}
 		e.keepInvoice = keep == 1
 		if at.After(newest) {
 			newest = at
 		}
-		if !b.seenRequests[id] {
-			b.seenRequests[id] = true
-			requests = append(requests, id)
-		}
-		if old, ok := (*b.erased.Load())[k]; !ok || old != e {
+		if old, ok := current[k]; !ok || old != e {
 			added[k] = e
 		}
 		return nil
-	}, query, args...)
+	}, "SELECT tenant_id, toString(channel), channel_order_id, argMax(marker, erased_at), argMax(keep_invoice, erased_at), max(erased_at) FROM "+
+		table+where+" GROUP BY tenant_id, channel, channel_order_id", args...)
 	if err != nil {
 		return nil, nil, fmt.Errorf("reading the erased orders: %w", err)
 	}
 	b.erasedSince = newest
-	return added, requests, nil
+	for _, id := range registrations {
+		b.seenRegistrations[id] = true
+	}
+	return added, registrations, nil
 }
 
 // storeErased adds orders to the erased set; runs under b.mu.

@@ -148,12 +148,12 @@ type Blocklist struct {
 
 	reload  sync.Mutex // one reload at a time; guards the fields below
 	unacked []string   // tenants stored but not yet acknowledged, and erasure keys (ackKey)
-	// erasedSince is the newest erased_at read; seenRequests the erasure
-	// requests read so far.
-	erasedSince  time.Time
-	seenRequests map[uuid.UUID]bool
-	subscribers  []TenantForgetter
-	warnedStale  bool
+	// erasedSince is the newest erased_at read; seenRegistrations the
+	// erasures' registrations read so far.
+	erasedSince       time.Time
+	seenRegistrations map[uuid.UUID]bool
+	subscribers       []TenantForgetter
+	warnedStale       bool
 }
 
 // TenantForgetter drops what a process keeps in memory about a tenant
@@ -280,7 +280,7 @@ func NewBlocklist(ctx context.Context, cfg BlocklistConfig) (*Blocklist, error) 
 	b.set.Store(&empty)
 	noOrders := map[erasedKey]erasedOrder{}
 	b.erased.Store(&noOrders)
-	b.seenRequests = map[uuid.UUID]bool{}
+	b.seenRegistrations = map[uuid.UUID]bool{}
 	if err := b.Reload(ctx); err != nil {
 		return nil, err
 	}

@@ -29,3 +29,14 @@ func vaultClient(addr, token string) (*vault.Client, error) {
 	c.SetToken(token)
 	return c, nil
 }
+
+// EnvVaultAuditLog names the file of the stack's Vault audit device
+// (deploy/local/vault.sh enables it at every start).
+const EnvVaultAuditLog = "ORDERFLOW_STACK_VAULT_AUDIT_LOG"
+
+// VaultAuditLog returns the path of the stack's Vault audit log.
+func VaultAuditLog(t testing.TB) string {
+	t.Helper()
+	Vault(t)
+	return require(t, EnvVaultAuditLog, "Vault's audit device")
+}

@@ -18,7 +18,7 @@ func accessCommand(args []string, stdin io.Reader, stdout, stderr io.Writer) int
 	fs.StringVar(&req.Tenant, "tenant", "", "the tenant (seller) whose buyer asks what is held")
 	fs.StringVar(&req.Identifiers.Email, "email", "", "the buyer's email address")
 	fs.StringVar(&req.Identifiers.Phone, "phone", "", "the buyer's phone number, as the channel gave it")
-	fs.StringVar(&req.Identifiers.Name, "name", "", "the buyer's name (matches every buyer of that name)")
+	fs.StringVar(&req.Identifiers.Name, "name", "", "the buyer's name: narrows the other identifiers (a name alone is refused)")
 	fs.StringVar(&req.Identifiers.Username, "username", "", "the buyer's marketplace username (eBay)")
 	fs.StringVar(&req.Identifiers.UserID, "user-id", "", "the buyer's marketplace user id (eBay)")
 	requestFile := fs.String("request", "", `read {"tenant_id": "T", "identifiers": {...}} from this file, or - for standard input`)

@@ -31,7 +31,7 @@ func eraseCommand(args []string, stdin io.Reader, stdout, stderr io.Writer) int 
 	fs.StringVar(&req.Tenant, "tenant", "", "the tenant (seller) whose buyer asks to be erased")
 	fs.StringVar(&req.Identifiers.Email, "email", "", "the buyer's email address")
 	fs.StringVar(&req.Identifiers.Phone, "phone", "", "the buyer's phone number, as the channel gave it")
-	fs.StringVar(&req.Identifiers.Name, "name", "", "the buyer's name (matches every buyer of that name: prefer a contact identifier)")
+	fs.StringVar(&req.Identifiers.Name, "name", "", "the buyer's name: narrows the other identifiers (a name alone, which every buyer of that name shares, is refused)")
 	fs.StringVar(&req.Identifiers.Username, "username", "", "the buyer's marketplace username (eBay)")
 	fs.StringVar(&req.Identifiers.UserID, "user-id", "", "the buyer's marketplace user id (eBay)")
 	requestFile := fs.String("request", "", "read the request as JSON from this file, or - for standard input: "+

@@ -98,8 +98,8 @@ commands:
               acknowledged (--ack-timeout), destroy their Vault keys, delete every row,
               verify no row or key remains (--tenant T --confirm T)
   erase       erase one buyer of a seller (GDPR Art. 17): --tenant T and --email, --phone,
-              --username, --user-id or --name (or --request FILE|- with them as JSON, kept out
-              of the process list); tokens replaced, labels deleted, invoice parties cleared
+              --username or --user-id, which --name narrows (or --request FILE|- with them as
+              JSON, kept out of the process list); tokens replaced, labels deleted, invoice parties cleared
               unless the law requires the invoice kept; prints and records the answer;
               --consume erases the requests of kafka.topics.erasure until stopped
   notifications
@@ -107,7 +107,7 @@ commands:
               the challenge, verify each notification's signature, write it to
               kafka.topics.erasure before acknowledging it (erase --consume erases the user)
   access      everything held about one buyer of a seller, as JSON (GDPR Art. 15): --tenant T
-              and --email, --phone, --username, --user-id or --name (or --request FILE|-);
+              and --email, --phone, --username or --user-id, narrowed by --name (or --request);
               decrypts what this login may decrypt, with each field's purpose and retention
   ropa        print the record of processing activities (GDPR Art. 30) as Markdown (--json):
               rendered from the field policy, the connectors, the retention and the access roles
