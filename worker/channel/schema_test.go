@@ -84,7 +84,7 @@ func TestMigrationsGiveEveryChannelColumnTheRegistrysEnum(t *testing.T) {
 			}
 		}
 	}
-	want := []string{schema.TableDeliveryLabels, schema.TableFinancialRecords, schema.TableOrderFacts, schema.TableOrderLineFacts}
+	want := []string{schema.TableDeliveryLabels, schema.TableErasedOrders, schema.TableFinancialRecords, schema.TableOrderFacts, schema.TableOrderLineFacts}
 	if got := slices.Sorted(maps.Keys(columns)); !slices.Equal(got, want) {
 		t.Errorf("tables with a channel column: %v, want %v (is the parse still right?)", got, want)
 	}
@@ -122,7 +122,7 @@ func TestMigratedChannelColumnsAreTheRegistrys(t *testing.T) {
 	if err := rows.Err(); err != nil {
 		t.Fatal(err)
 	}
-	want := []string{schema.TableOrderFacts, schema.TableOrderLineFacts, schema.TableDeliveryLabels, schema.TableFinancialRecords}
+	want := []string{schema.TableErasedOrders, schema.TableOrderFacts, schema.TableOrderLineFacts, schema.TableDeliveryLabels, schema.TableFinancialRecords}
 	if !slices.Equal(tables, want) {
 		t.Errorf("tables with a channel column: %v, want %v", tables, want)
 	}

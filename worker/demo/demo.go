@@ -174,7 +174,7 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 	stamp := time.Now().UTC().Format("20060102-150405")
 	app.Kafka.Topics = config.Topics{Channels: map[order.Channel]string{}, DeadLetter: cfg.TopicPrefix + stamp + ".orders.dlq",
 		Courier: cfg.TopicPrefix + stamp + ".connector.courier", Accounting: cfg.TopicPrefix + stamp + ".connector.accounting",
-		Parked: cfg.TopicPrefix + stamp + ".connector.parked"}
+		Parked: cfg.TopicPrefix + stamp + ".connector.parked", Erasure: cfg.TopicPrefix + stamp + ".requests.erasure"}
 	for ch, topic := range channel.Default().Topics() {
 		app.Kafka.Topics.Channels[ch] = cfg.TopicPrefix + stamp + "." + topic
 	}

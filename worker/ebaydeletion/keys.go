@@ -50,11 +50,14 @@ type KeyClient struct {
 	cfg    KeyClientConfig
 	flight singleflight.Group
 
-	mu        sync.Mutex
-	token     string
-	tokenEnd  time.Time
-	keys      map[string]cachedKey
-	lastFetch time.Time // of a key not in the cache
+	mu       sync.Mutex
+	token    string
+	tokenEnd time.Time
+	keys     map[string]cachedKey
+	// fetches is the bucket of fetches of keys not in the cache: fetchBurst
+	// at most, refilled one per fetchInterval since fetched.
+	fetches float64
+	fetched time.Time
 }
 
 type cachedKey struct {
@@ -84,12 +87,13 @@ func NewKeyClient(cfg KeyClientConfig) (*KeyClient, error) {
 // unknownTTL is how long an unknown key id is remembered.
 const unknownTTL = time.Minute
 
-// Bounds on what unsigned requests can make the client do: a key id not in
-// the cache is fetched at most once per fetchInterval (a forged notification
-// names a new id each time; eBay's own ids change rarely), and the cache
-// holds at most maxCached ids.
+// Bounds on what unsigned requests can make the client do: key ids not in
+// the cache are fetched in bursts of at most fetchBurst, then one per
+// fetchInterval (a forged notification names a new id each time; eBay's own
+// ids change rarely), and the cache holds at most maxCached ids.
 const (
 	fetchInterval = time.Second
+	fetchBurst    = 5
 	maxCached     = 1024
 	fetchTimeout  = 10 * time.Second
 )
@@ -97,7 +101,7 @@ const (
 // errFetchLimited is the error of a key id not fetched because another was
 // fetched less than fetchInterval ago: the notification is answered 500 and
 // eBay sends it again.
-var errFetchLimited = errors.New("eBay's keys were read less than a second ago: not reading another yet")
+var errFetchLimited = errors.New("too many of eBay's keys were read in the last seconds: not reading another yet")
 
 // PublicKey returns the key of id kid, from the cache while it is fresh.
 func (c *KeyClient) PublicKey(ctx context.Context, kid string) (PublicKey, error) {
@@ -116,11 +120,17 @@ func (c *KeyClient) PublicKey(ctx context.Context, kid string) (PublicKey, error
 	v, err, _ := c.flight.Do(kid, func() (any, error) {
 		c.mu.Lock()
 		now := c.cfg.Now()
-		if now.Sub(c.lastFetch) < fetchInterval {
+		if c.fetched.IsZero() {
+			c.fetches = fetchBurst
+		} else {
+			c.fetches = min(fetchBurst, c.fetches+float64(now.Sub(c.fetched))/float64(fetchInterval))
+		}
+		c.fetched = now
+		if c.fetches < 1 {
 			c.mu.Unlock()
 			return PublicKey{}, errFetchLimited
 		}
-		c.lastFetch = now
+		c.fetches--
 		c.mu.Unlock()
 		// On a context of its own: the callers that share this fetch
 		// must not all fail because the first one went away.

@@ -119,6 +119,11 @@ type Blocklist interface {
 	EraseOrders(orders []protected.Order) int
 }
 
+// Observer watches the orders as they are read (anomaly.Detector).
+type Observer interface {
+	Observe(o *order.Order)
+}
+
 // offboardedTenant is the tenant named by an error that refuses it because it
 // has been offboarded (*transit.OffboardedError, wrapped by the protect stage
 // or the dead-letter publisher), or "".
@@ -177,6 +182,10 @@ type Config struct {
 	DeadLetters DeadLetters
 	// Blocklist refuses the messages of offboarded tenants. Optional.
 	Blocklist Blocklist
+	// Observer is shown every order the pipeline reads, before it is
+	// protected (worker/anomaly: the hacked-account pattern). It must keep
+	// nothing of the order but what it needs, in memory. Optional.
+	Observer Observer
 	// TopicChannels maps each input topic to the channel its messages must carry.
 	TopicChannels map[string]order.Channel
 	// MinWriteInterval is the least time between the starts of two batch
@@ -361,6 +370,11 @@ func (p *Pipeline) prepare(ctx context.Context, batch stream.Batch) (prepared, e
 	msgs := batch.Messages
 	orders, letters, refused := p.normalize(msgs)
 	p.observeStage(StageNormalize, start)
+	if p.cfg.Observer != nil {
+		for i := range orders {
+			p.cfg.Observer.Observe(&orders[i].order)
+		}
+	}
 	var out []protected.Order
 	if len(orders) > 0 {
 		protectStart := time.Now()

@@ -354,6 +354,7 @@ func TestConfigFromTheWorkerConfiguration(t *testing.T) {
 	t.Chdir("../config")
 	cfg, err := config.Load("testdata/full.good.yaml", []string{
 		"TEST_KAFKA_PASSWORD=x", "TEST_VAULT_TOKEN=hvs.from-env", "TEST_VAULT_ROLE_ID=role-from-env", "TEST_CLICKHOUSE_PASSWORD=x", "TEST_ROYALMAIL_API_KEY=x", "TEST_XERO_CLIENT_SECRET=x",
+		"TEST_EBAY_VERIFICATION_TOKEN=a-verification-token-of-32-chars-or-more",
 	})
 	if err != nil {
 		t.Fatalf("config.Load: %v", err)

@@ -17,6 +17,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/orderflow/orderflow/worker/access"
+	"github.com/orderflow/orderflow/worker/breach"
 	"github.com/orderflow/orderflow/worker/clickhousedb/clickhousetest"
 	"github.com/orderflow/orderflow/worker/config"
 	"github.com/orderflow/orderflow/worker/erasure"
@@ -56,7 +57,12 @@ func (o buyerOrder) message(t *testing.T, tenant string, purchased, updated time
 		ord["AmazonOrderId"] = o.id
 		ord["PurchaseDate"] = purchased.Format(time.RFC3339)
 		ord["LastUpdateDate"] = updated.Format(time.RFC3339)
-		ord["BuyerInfo"].(map[string]any)["BuyerEmail"] = o.email
+		info, _ := ord["BuyerInfo"].(map[string]any)
+		if info == nil {
+			info = map[string]any{}
+			ord["BuyerInfo"] = info
+		}
+		info["BuyerEmail"] = o.email
 	} else {
 		payload["orderId"] = o.id
 		payload["legacyOrderId"] = o.id
@@ -64,7 +70,12 @@ func (o buyerOrder) message(t *testing.T, tenant string, purchased, updated time
 		payload["lastModifiedDate"] = updated.Format("2006-01-02T15:04:05.000Z")
 		buyer := payload["buyer"].(map[string]any)
 		buyer["username"] = o.username
-		buyer["buyerRegistrationAddress"].(map[string]any)["email"] = o.email
+		reg, _ := buyer["buyerRegistrationAddress"].(map[string]any)
+		if reg == nil {
+			reg = map[string]any{}
+			buyer["buyerRegistrationAddress"] = reg
+		}
+		reg["email"] = o.email
 	}
 	value, err := json.Marshal(env)
 	if err != nil {
@@ -489,4 +500,82 @@ func valueOf(vs []access.Value, field string) *access.Value {
 		}
 	}
 	return nil
+}
+
+// The 72-hour report on the real stack: a seller with three orders of two
+// buyers, two of whose delivery labels are then decrypted (by the test's
+// login, which Vault's audit log names). breach-report --tenant
+// counts the orders and buyers of the window, the labels held, and the
+// decrypts of the seller's data by role, from the audit log; it prints no
+// value, token or ciphertext.
+func TestBreachReportCountsWhatIsHeldAndWhoDecryptedIt(t *testing.T) {
+	e := newStackEnv(t)
+	_, conn := e.useMigrated(t)
+	keyPrefix := e.ownVaultKeys("br")
+	auditLog := stacktest.VaultAuditLog(t)
+	e.vars = append(e.vars, "ORDERFLOW_RETENTION_INTERVAL=0")
+	tenant := stacktest.UniqueName("breach")
+	vault := transittest.NewClient(t, transit.Config{KeyPrefix: keyPrefix})
+	t.Cleanup(func() { _ = vault.DestroyTenantKeys(context.Background(), tenant) })
+	purchased := time.Now().UTC().Truncate(time.Second).Add(-24 * time.Hour)
+	orders := map[string][]kafka.Message{
+		e.amazon: {
+			buyerOrder{fixture: "amazon/uk-two-lines-typical.json", id: "203-4000001-0000001", email: "one@example.org"}.message(t, tenant, purchased, purchased.Add(time.Hour)),
+			buyerOrder{fixture: "amazon/uk-single-line-shipped.json", id: "204-4000002-0000002", email: "two@example.org"}.message(t, tenant, purchased, purchased.Add(time.Hour)),
+		},
+		e.ebay: {buyerOrder{fixture: "ebay/typical-two-line.json", id: "12-40000-00003", email: "one@example.org", username: "one_on_ebay"}.message(t, tenant, purchased, purchased.Add(time.Hour))},
+	}
+	for topic, msgs := range orders {
+		w := &kafka.Writer{Addr: kafka.TCP(e.brokers...), Topic: topic, Balancer: &kafka.Hash{}, BatchTimeout: time.Millisecond, RequiredAcks: kafka.RequireAll}
+		if err := w.WriteMessages(context.Background(), msgs...); err != nil {
+			t.Fatal(err)
+		}
+		_ = w.Close()
+	}
+	runWorkerThrough(t, e)
+
+	var cts []string
+	rows, err := conn.Query(context.Background(), "SELECT label_ciphertext FROM "+e.ch.RestrictedDatabase+".delivery_labels WHERE tenant_id = ? LIMIT 2", tenant)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var ct string
+		if err := rows.Scan(&ct); err != nil {
+			t.Fatal(err)
+		}
+		cts = append(cts, ct)
+	}
+	rows.Close()
+	if _, err := vault.Decrypt(context.Background(), tenant, cts); err != nil || len(cts) != 2 {
+		t.Fatalf("decrypting %d labels: %v", len(cts), err)
+	}
+
+	out := runOrderflow(t, e.vars, "breach-report", "--tenant", tenant, "--from", "-1d", "--audit-log", auditLog)
+	var r breach.Report
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatalf("report: %v\n%s", err, out)
+	}
+	if len(r.Tenants) != 1 {
+		t.Fatalf("report %+v, want the tenant", r)
+	}
+	got := r.Tenants[0]
+	if got.OrdersInWindow != 3 || got.BuyersInWindow != 2 || got.BuyersHeld != 2 || got.LabelsHeld != 3 {
+		t.Errorf("exposure %+v, want 3 orders of 2 buyers in the window, 2 buyers and 3 labels held", got)
+	}
+	items := 0
+	for _, d := range r.Decrypts {
+		if d.Tenant != tenant || d.Role == "" || d.Refused != 0 {
+			t.Errorf("decrypts %+v: want the test login's of the tenant, named", d)
+		}
+		items += d.Items
+	}
+	if items != 2 {
+		t.Errorf("%d decrypted items in the report, want the 2 labels: %+v", items, r.Decrypts)
+	}
+	for _, secret := range append(cts, "one@example.org", "Gwenllian") {
+		if strings.Contains(out, secret) {
+			t.Errorf("the report holds a value: %.24s...", secret)
+		}
+	}
 }

@@ -69,7 +69,7 @@ func TestKafkaApplyReportsAndFixesTopicDrift(t *testing.T) {
 	if drifts, _ := topics.Check(ctx, client, topics.PersonalData(old, 6)); len(drifts) != 2 {
 		t.Errorf("--check changed the topic: %v", drifts)
 	}
-	if code, out := kafkaApply(t, prefix, scram); code != 0 || !strings.Contains(out, "29 ACL changes made, 0 differences left") {
+	if code, out := kafkaApply(t, prefix, scram); code != 0 || !strings.Contains(out, "35 ACL changes made, 0 differences left") {
 		t.Fatalf("apply: exit %d\n%s", code, out)
 	}
 	if code, out := kafkaApply(t, prefix, scram, "--check"); code != 0 || !strings.Contains(out, "0 differences, nothing changed") {

@@ -54,6 +54,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return notificationsCommand(args[1:], stderr)
 	case "access":
 		return accessCommand(args[1:], os.Stdin, stdout, stderr)
+	case "breach-report":
+		return breachReportCommand(args[1:], stdout, stderr)
 	case "ropa":
 		return ropaCommand(args[1:], stdout, stderr)
 	case "dispatch":
@@ -109,6 +111,10 @@ commands:
   access      everything held about one buyer of a seller, as JSON (GDPR Art. 15): --tenant T
               and --email, --phone, --username or --user-id, narrowed by --name (or --request);
               decrypts what this login may decrypt, with each field's purpose and retention
+  breach-report
+              what a compromised seller (--tenant) or role (--role) could have touched in a
+              window (--from, --to): personal data held, buyers, and the decrypts of Vault's
+              audit log (--audit-log), by role, as JSON, for the 72-hour ICO report
   ropa        print the record of processing activities (GDPR Art. 30) as Markdown (--json):
               rendered from the field policy, the connectors, the retention and the access roles
   generate    produce synthetic Amazon and eBay orders to the input topics and print the tally:

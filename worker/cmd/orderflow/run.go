@@ -17,6 +17,7 @@ import (
 
 	"github.com/orderflow/orderflow/connectors/outbox"
 	"github.com/orderflow/orderflow/schemas/policy"
+	"github.com/orderflow/orderflow/worker/anomaly"
 	"github.com/orderflow/orderflow/worker/channel"
 	"github.com/orderflow/orderflow/worker/config"
 	"github.com/orderflow/orderflow/worker/consume"
@@ -149,8 +150,14 @@ func runWorker(ctx context.Context, cfg config.Config, sink pipeline.Sink, reg *
 	if err != nil {
 		return err
 	}
+	// The hacked-account pattern, per tenant (orderflow_tenant_*).
+	detector := anomaly.New(anomaly.Config{})
+	if err := reg.Register(detector); err != nil {
+		return fmt.Errorf("anomaly metrics: %w", err)
+	}
 	p, err := pipeline.New(pipeline.Config{
 		Source: consumer, Normalizer: normalizer, Protector: stage, Sinks: []pipeline.Sink{sink, courierOutbox}, DeadLetters: dlq, Blocklist: pipelineBlocklist(blocklist),
+		Observer:      detector,
 		TopicChannels: topics.ChannelsByTopic(),
 		RetryInitial:  cfg.Pipeline.RetryInitial, RetryMax: cfg.Pipeline.RetryMax,
 		MinWriteInterval: cfg.Pipeline.MinWriteInterval,
