@@ -321,70 +321,83 @@ func (p *Purger) erase(ctx context.Context, r *run, req ErasureRequest, ans *Era
 		return err
 	}
 
-	// 3-5. The rewrites, issued together and then awaited.
-	inOrders := "tenant_id = '" + req.Tenant + "' AND " + orderKeysIn(orders)
+	// 3-5. The rewrites, a chunk of orders at a time (each statement names
+	// its orders: a buyer with thousands must not make one too long for the
+	// server), each chunk's issued together and then awaited.
 	var set []string
 	var holding []string
 	for _, c := range buyer.TokenColumns() {
 		set = append(set, c+" = if("+c+" = '', '', "+quote(marker)+")")
 		holding = append(holding, "("+c+" NOT IN ('', "+quote(marker)+"))")
 	}
-	notKept := inOrders
-	if kept := keptKeys(keep); len(kept) > 0 {
-		notKept += " AND NOT " + orderKeysIn(kept)
-	}
-	steps := []erasureStep{
-		{kind: ActionEraseTokens, t: facts, predicate: inOrders + " AND (" + strings.Join(holding, " OR ") + ")",
-			statement: " UPDATE " + strings.Join(set, ", ") + " WHERE ", what: "the buyer's tokens (name, email, phone, username, user id) replaced by the marker; the orders' amounts, dates and statuses kept, so that order and buyer counts stay right"},
-		{kind: ActionEraseDelete, t: labels, predicate: inOrders, statement: " DELETE WHERE ",
-			what: "delivery label rows deleted (the recipient's name, address and contact)"},
-		{kind: ActionEraseInvoiceParty, t: financial, predicate: notKept + " AND invoice_party_ciphertext != ''",
-			statement: " UPDATE invoice_party_ciphertext = '' WHERE ", what: "the invoice party (billing address, company, tax id, PO number) cleared; amounts, VAT, lines and dates kept"},
-	}
+	erased := map[string]*ErasedData{}
+	var checks []erasureCheck
 	var errs []error
-	for i := range steps {
-		s := &steps[i]
-		s.a, s.t0 = p.begin(r, s.kind, s.t.name, reasonErasure)
-		s.a.Predicate = s.predicate
-		s.a.Rows, s.err = p.count(ctx, s.t, s.predicate)
-		if s.err == nil && s.a.Rows > 0 {
-			if s.err = p.fence(ctx); s.err == nil {
-				c := p.copiesOf(s.t)
-				s.marks, s.err = p.replicaMarks(ctx, c)
-				if s.err == nil {
-					s.err = p.cfg.Conn.Exec(ctx, c.alter+s.statement+s.predicate)
-				}
-				s.issued = s.err == nil
+	for start := 0; start < len(orders); start += p.cfg.EraseChunk {
+		part := orders[start:min(start+p.cfg.EraseChunk, len(orders))]
+		inOrders := "tenant_id = '" + req.Tenant + "' AND " + orderKeysIn(part)
+		notKept := inOrders
+		var kept []buyer.Order
+		for _, k := range part {
+			if _, ok := keep[k]; ok {
+				kept = append(kept, k)
 			}
 		}
-	}
-	for i := range steps {
-		s := &steps[i]
-		if s.issued {
-			s.err = p.waitMutations(ctx, p.copiesOf(s.t), s.marks)
+		if len(kept) > 0 {
+			notKept += " AND NOT " + orderKeysIn(kept)
 		}
-		p.finish(r, &s.a, s.t0, s.err)
-		if s.err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", s.t.name, s.err))
-			continue
+		steps := []erasureStep{
+			{kind: ActionEraseTokens, t: facts, predicate: inOrders + " AND (" + strings.Join(holding, " OR ") + ")",
+				statement: " UPDATE " + strings.Join(set, ", ") + " WHERE ", what: "the buyer's tokens (name, email, phone, username, user id) replaced by the marker; the orders' amounts, dates and statuses kept, so that order and buyer counts stay right"},
+			{kind: ActionEraseDelete, t: labels, predicate: inOrders, statement: " DELETE WHERE ",
+				what: "delivery label rows deleted (the recipient's name, address and contact)"},
+			{kind: ActionEraseInvoiceParty, t: financial, predicate: notKept + " AND invoice_party_ciphertext != ''",
+				statement: " UPDATE invoice_party_ciphertext = '' WHERE ", what: "the invoice party (billing address, company, tax id, PO number) cleared; amounts, VAT, lines and dates kept"},
 		}
-		ans.Erased = append(ans.Erased, ErasedData{Table: s.t.name, Rows: s.a.Rows, What: s.what})
+		for i := range steps {
+			s := &steps[i]
+			s.a, s.t0 = p.begin(r, s.kind, s.t.name, reasonErasure)
+			s.a.Predicate = s.predicate
+			s.a.Rows, s.err = p.count(ctx, s.t, s.predicate)
+			if s.err == nil && s.a.Rows > 0 {
+				if s.err = p.fence(ctx); s.err == nil {
+					c := p.copiesOf(s.t)
+					s.marks, s.err = p.replicaMarks(ctx, c)
+					if s.err == nil {
+						s.err = p.cfg.Conn.Exec(ctx, c.alter+s.statement+s.predicate)
+					}
+					s.issued = s.err == nil
+				}
+			}
+		}
+		for i := range steps {
+			s := &steps[i]
+			if s.issued {
+				s.err = p.waitMutations(ctx, p.copiesOf(s.t), s.marks)
+			}
+			p.finish(r, &s.a, s.t0, s.err)
+			checks = append(checks, erasureCheck{t: s.t, predicate: s.predicate})
+			if s.err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", s.t.name, s.err))
+				continue
+			}
+			if erased[s.t.name] == nil {
+				erased[s.t.name] = &ErasedData{Table: s.t.name, What: s.what}
+			}
+			erased[s.t.name].Rows += s.a.Rows
+		}
+		if err := phase(errors.Join(errs...)); err != nil {
+			return err
+		}
 	}
-	if err := phase(errors.Join(errs...)); err != nil {
-		return err
+	for _, t := range []table{facts, labels, financial} {
+		if e := erased[t.name]; e != nil {
+			ans.Erased = append(ans.Erased, *e)
+		}
 	}
 
 	// 6. Verification: nothing of the buyer left, anywhere the buyer was.
-	checks := []struct {
-		t         table
-		predicate string
-		secret    bool // the predicate holds tokens: not recorded
-	}{
-		{facts, "tenant_id = '" + req.Tenant + "' AND (" + buyer.Holding(tokens) + ")" + channelTerm(channel), true},
-		{facts, steps[0].predicate, false},
-		{labels, steps[1].predicate, false},
-		{financial, steps[2].predicate, false},
-	}
+	checks = append([]erasureCheck{{t: facts, predicate: "tenant_id = '" + req.Tenant + "' AND (" + buyer.Holding(tokens) + ")" + channelTerm(channel), secret: true}}, checks...)
 	for _, c := range checks {
 		a, t0 := p.begin(r, ActionVerify, c.t.name, reasonErasure)
 		if !c.secret {
@@ -408,6 +421,13 @@ func (p *Purger) erase(ctx context.Context, r *run, req ErasureRequest, ans *Era
 	}
 	ans.Kept = p.keptData(orders, keep)
 	return phase(errors.Join(errs...))
+}
+
+// erasureCheck is one verification of an erasure: a count that must be 0.
+type erasureCheck struct {
+	t         table
+	predicate string
+	secret    bool // the predicate holds tokens: not recorded
 }
 
 // erasureStep is one rewrite of an erasure.

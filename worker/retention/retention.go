@@ -140,6 +140,10 @@ type Config struct {
 	// tenant's HMAC key, as the protect stage did (*transit.Client). Default
 	// nil: the purger refuses to erase (ErrNoTokenizer).
 	Tokenizer Tokenizer
+	// EraseChunk is how many orders one statement of an erasure names.
+	// Default 500: a buyer with thousands of orders makes several, none too
+	// long for the server's max_query_size.
+	EraseChunk int
 	// Offboarding tunes Offboard's wait for the workers' acknowledgements
 	// (offboard.go).
 	Offboarding OffboardConfig
@@ -268,6 +272,9 @@ func New(cfg Config) (*Purger, error) {
 		cfg.ClickHouseNow = func(ctx context.Context) (time.Time, error) { return serverNow(ctx, conn) }
 	}
 	cfg.Offboarding.setDefaults()
+	if cfg.EraseChunk <= 0 {
+		cfg.EraseChunk = 500
+	}
 	if cfg.Retention.FinancialYearEnd == (config.YearEnd{}) {
 		cfg.Retention.FinancialYearEnd = config.Defaults().Retention.FinancialYearEnd
 	}
