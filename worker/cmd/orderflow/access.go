@@ -7,26 +7,18 @@ import (
 
 	"github.com/orderflow/orderflow/schemas/policy"
 	"github.com/orderflow/orderflow/worker/access"
-	"github.com/orderflow/orderflow/worker/retention"
 )
 
 // accessCommand prints, as JSON, everything held about one buyer of a tenant
 // (UK GDPR Art. 15), decrypting what this login may decrypt (worker/access).
 func accessCommand(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs, configPath := commandFlags("access", stderr)
-	var req retention.ErasureRequest
-	fs.StringVar(&req.Tenant, "tenant", "", "the tenant (seller) whose buyer asks what is held")
-	fs.StringVar(&req.Identifiers.Email, "email", "", "the buyer's email address")
-	fs.StringVar(&req.Identifiers.Phone, "phone", "", "the buyer's phone number, as the channel gave it")
-	fs.StringVar(&req.Identifiers.Name, "name", "", "the buyer's name: narrows the other identifiers (a name alone is refused)")
-	fs.StringVar(&req.Identifiers.Username, "username", "", "the buyer's marketplace username (eBay)")
-	fs.StringVar(&req.Identifiers.UserID, "user-id", "", "the buyer's marketplace user id (eBay)")
-	requestFile := fs.String("request", "", `read {"tenant_id": "T", "identifiers": {...}} from this file, or - for standard input`)
+	req, requestFile := buyerFlags(fs, "asks what is held")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
 	if *requestFile != "" {
-		if err := readRequest(*requestFile, stdin, &req); err != nil {
+		if err := readRequest(*requestFile, stdin, req); err != nil {
 			fmt.Fprintf(stderr, "orderflow access: --request: %v\n", err)
 			return 2
 		}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -27,15 +28,7 @@ import (
 // and kept, and why (worker/retention, erase.go).
 func eraseCommand(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs, configPath := commandFlags("erase", stderr)
-	var req retention.ErasureRequest
-	fs.StringVar(&req.Tenant, "tenant", "", "the tenant (seller) whose buyer asks to be erased")
-	fs.StringVar(&req.Identifiers.Email, "email", "", "the buyer's email address")
-	fs.StringVar(&req.Identifiers.Phone, "phone", "", "the buyer's phone number, as the channel gave it")
-	fs.StringVar(&req.Identifiers.Name, "name", "", "the buyer's name: narrows the other identifiers (a name alone, which every buyer of that name shares, is refused)")
-	fs.StringVar(&req.Identifiers.Username, "username", "", "the buyer's marketplace username (eBay)")
-	fs.StringVar(&req.Identifiers.UserID, "user-id", "", "the buyer's marketplace user id (eBay)")
-	requestFile := fs.String("request", "", "read the request as JSON from this file, or - for standard input: "+
-		`{"tenant_id": "T", "identifiers": {"email": "..."}} (keeps the identifiers out of the process list and shell history)`)
+	req, requestFile := buyerFlags(fs, "asks to be erased")
 	requestID := fs.String("request-id", "", "the request's id (a UUID), to run a request again; default a new one")
 	ackTimeout := fs.Duration("ack-timeout", 0, "how long to wait for every live worker to acknowledge the request (default offboarding.ack_timeout)")
 	asJSON := fs.Bool("json", false, "print the answer as JSON")
@@ -52,7 +45,7 @@ func eraseCommand(args []string, stdin io.Reader, stdout, stderr io.Writer) int 
 		return consumeErasures(*configPath, *ackTimeout, stderr)
 	}
 	if *requestFile != "" {
-		if err := readRequest(*requestFile, stdin, &req); err != nil {
+		if err := readRequest(*requestFile, stdin, req); err != nil {
 			fmt.Fprintf(stderr, "orderflow erase: --request: %v\n", err)
 			return 2
 		}
@@ -94,7 +87,7 @@ func eraseCommand(args []string, stdin io.Reader, stdout, stderr io.Writer) int 
 		fmt.Fprintf(stdout, "tenant %s has been offboarded: its keys are destroyed and every row deleted, so nothing of its buyers is held\n", req.Tenant)
 		return 0
 	}
-	ans, err := e.purger.Erase(ctx, req)
+	ans, err := e.purger.Erase(ctx, *req)
 	printAnswer(stdout, ans, *asJSON)
 	if err != nil {
 		fmt.Fprintf(stderr, "orderflow erase: %v\n", err)
@@ -156,6 +149,22 @@ func runErasures(ctx context.Context, cfg config.Config, reg prometheus.Register
 	}
 	log.Info("erasing the requests of the topic", "topic", cfg.Kafka.Topics.Erasure)
 	return runner.Run(ctx)
+}
+
+// buyerFlags declares the flags that name one buyer of a tenant (erase,
+// access): the tenant, the identifiers, and --request to read them as JSON
+// instead, out of the process list and the shell history.
+func buyerFlags(fs *flag.FlagSet, asks string) (*retention.ErasureRequest, *string) {
+	var req retention.ErasureRequest
+	fs.StringVar(&req.Tenant, "tenant", "", "the tenant (seller) whose buyer "+asks)
+	fs.StringVar(&req.Identifiers.Email, "email", "", "the buyer's email address")
+	fs.StringVar(&req.Identifiers.Phone, "phone", "", "the buyer's phone number, as the channel gave it")
+	fs.StringVar(&req.Identifiers.Name, "name", "", "the buyer's name: narrows the other identifiers (a name alone, which every buyer of that name shares, is refused)")
+	fs.StringVar(&req.Identifiers.Username, "username", "", "the buyer's marketplace username (eBay)")
+	fs.StringVar(&req.Identifiers.UserID, "user-id", "", "the buyer's marketplace user id (eBay)")
+	requestFile := fs.String("request", "", "read the request as JSON from this file, or - for standard input: "+
+		`{"tenant_id": "T", "identifiers": {"email": "..."}} (keeps the identifiers out of the process list and shell history)`)
+	return &req, requestFile
 }
 
 // readRequest reads a request's JSON from path (- for stdin) into req,
