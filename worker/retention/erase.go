@@ -282,9 +282,13 @@ func (p *Purger) erase(ctx context.Context, r *run, req ErasureRequest, ans *Era
 		if err != nil {
 			return err
 		}
+		known := make(map[buyer.Order]bool, len(orders))
+		for _, k := range orders {
+			known[k] = true
+		}
 		var fresh []buyer.Order
 		for k := range found {
-			if !slices.Contains(orders, k) {
+			if !known[k] {
 				fresh = append(fresh, k)
 			}
 		}
