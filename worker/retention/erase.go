@@ -552,7 +552,7 @@ func (p *Purger) invoicesToKeep(ctx context.Context, financial table, tenant str
 	if e, ok := p.cfg.Retention.FinancialYearEndByTenant[tenant]; ok {
 		end = e
 	}
-	err := clickhousedb.EachRow(ctx, p.cfg.Conn, func(rows driver.Rows) error {
+	scan := func(rows driver.Rows) error {
 		var k buyer.Order
 		var j string
 		var last time.Time
@@ -564,11 +564,16 @@ func (p *Purger) invoicesToKeep(ctx context.Context, financial table, tenant str
 			keep[k] = invoiceKept{until: until}
 		}
 		return nil
-	}, "SELECT toString(channel), channel_order_id, jurisdiction, max("+financial.class.TimeColumn+") FROM "+financial.qualified()+
-		" WHERE tenant_id = '"+tenant+"' AND "+orderKeysIn(orders)+" AND is_business = 1 AND invoice_party_ciphertext != ''"+
-		" GROUP BY channel, channel_order_id, jurisdiction")
-	if err != nil {
-		return nil, fmt.Errorf("reading the business invoices among the buyer's orders: %w", err)
+	}
+	for start := 0; start < len(orders); start += p.cfg.EraseChunk {
+		part := orders[start:min(start+p.cfg.EraseChunk, len(orders))]
+		err := clickhousedb.EachRow(ctx, p.cfg.Conn, scan,
+			"SELECT toString(channel), channel_order_id, jurisdiction, max("+financial.class.TimeColumn+") FROM "+financial.qualified()+
+				" WHERE tenant_id = '"+tenant+"' AND "+orderKeysIn(part)+" AND is_business = 1 AND invoice_party_ciphertext != ''"+
+				" GROUP BY channel, channel_order_id, jurisdiction")
+		if err != nil {
+			return nil, fmt.Errorf("reading the business invoices among the buyer's orders: %w", err)
+		}
 	}
 	return keep, nil
 }
