@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/orderflow/orderflow/worker/stacktest"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -25,19 +26,8 @@ type rules struct {
 	} `yaml:"groups"`
 }
 
-// promtool returns the path of Prometheus' promtool; without it the test
-// skips, except in CI, where the stack installs it.
-func promtool(t *testing.T) string {
-	t.Helper()
-	path, err := exec.LookPath("promtool")
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("promtool is not installed (the prometheus package has it: make up installs it)")
-		}
-		t.Skip("promtool is not installed: make up installs it")
-	}
-	return path
-}
+// promtool returns the path of Prometheus' promtool (stacktest.Promtool).
+func promtool(t *testing.T) string { return stacktest.Promtool(t) }
 
 // The alert rules pass `promtool check rules`, and their unit tests
 // (`promtool test rules`, orderflow_test.yaml) pass.

@@ -132,7 +132,7 @@ func (i Identifiers) Tokens(ctx context.Context, tz Tokenizer, tenant string) (T
 // name column when a name is given too. It holds the tokens: never log or
 // record it.
 func Holding(t Tokens) string {
-	quote := func(s string) string { return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(s) + "'" }
+	quote := clickhousedb.Quote
 	var contacts []string
 	name := ""
 	for _, k := range kinds {

@@ -22,6 +22,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"time"
 
@@ -245,20 +246,31 @@ func (r *Runner) expand(ctx context.Context, msg stream.Message) ([]retention.Er
 	return out, nil
 }
 
+// ReadRequest reads one request's JSON (a message's value, or the file of
+// orderflow erase --request): a retention.ErasureRequest with no unknown
+// member, and nothing after it. Its errors name members and offsets, never
+// values.
+func ReadRequest(r io.Reader) (retention.ErasureRequest, error) {
+	dec := json.NewDecoder(io.LimitReader(r, 1<<20))
+	dec.DisallowUnknownFields()
+	var req retention.ErasureRequest
+	if err := dec.Decode(&req); err != nil {
+		return req, fmt.Errorf("erasure request: %w", err)
+	}
+	if dec.More() {
+		return req, errors.New("erasure request: more than one JSON value")
+	}
+	return req, nil
+}
+
 // Decode reads one request message: JSON of a retention.ErasureRequest with
 // no unknown member. A request without an id gets one derived from the
 // message's coordinates; one without a tenant must be an eBay account
 // deletion naming the eBay user only.
 func Decode(msg stream.Message) (retention.ErasureRequest, error) {
-	dec := json.NewDecoder(bytes.NewReader(msg.Value))
-	dec.DisallowUnknownFields()
-	var req retention.ErasureRequest
-	if err := dec.Decode(&req); err != nil {
-		// json's errors name members and offsets, never values.
-		return req, refusedError{fmt.Errorf("erasure request: %w", err)}
-	}
-	if dec.More() {
-		return req, refusedError{errors.New("erasure request: more than one JSON value")}
+	req, err := ReadRequest(bytes.NewReader(msg.Value))
+	if err != nil {
+		return req, refusedError{err}
 	}
 	if req.ID == uuid.Nil {
 		req.ID = RequestID(fmt.Sprintf("%s/%d/%d", msg.Topic, msg.Partition, msg.Offset))

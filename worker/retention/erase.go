@@ -2,7 +2,6 @@ package retention
 
 import (
 	"context"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -496,12 +495,7 @@ func orderKeysIn(orders []buyer.Order) string {
 // safeLiteral quotes an order id or channel for SQL that purge_log records:
 // marketplace ids as they are, anything else hex-encoded, so that no value
 // can break out of the literal.
-func safeLiteral(s string) string {
-	if plainID.MatchString(s) {
-		return "'" + s + "'"
-	}
-	return "unhex('" + hex.EncodeToString([]byte(s)) + "')"
-}
+func safeLiteral(s string) string { return clickhousedb.Literal(s, plainID.MatchString(s)) }
 
 // plainID is what a literal may hold as it is: marketplace order ids
 // (206-1234567-1234567, 12-12345-12345) and channel names.

@@ -43,10 +43,8 @@ const erasedLookback = 10 * time.Minute
 // loadErased reads the registrations and orders registered since the last
 // load (all of them the first time) and returns the orders whose erasure is
 // new or changed and the registrations this process has not acknowledged;
-// runs under b.reload. The registrations are read first: a registration's
-// orders are inserted in the same block, so every one read has its orders
-// in the second read. Nothing is remembered as seen unless both reads
-// succeed.
+// runs under b.reload. Nothing is remembered as seen unless the read
+// succeeds.
 func (b *Blocklist) loadErased(ctx context.Context) (map[erasedKey]erasedOrder, []uuid.UUID, error) {
 	table := b.cfg.Database + "." + schema.TableErasedOrders
 	where := ""
@@ -56,30 +54,22 @@ func (b *Blocklist) loadErased(ctx context.Context) (map[erasedKey]erasedOrder, 
 		args = append(args, b.erasedSince.Add(-erasedLookback))
 	}
 	var registrations []uuid.UUID
-	err := clickhousedb.EachRow(ctx, b.cfg.Conn, func(rows driver.Rows) error {
-		var id uuid.UUID
-		if err := rows.Scan(&id); err != nil {
-			return err
-		}
-		if !b.seenRegistrations[id] {
-			registrations = append(registrations, id)
-		}
-		return nil
-	}, "SELECT DISTINCT registration FROM "+table+where, args...)
-	if err != nil {
-		return nil, nil, fmt.Errorf("reading the erasures' registrations: %w", err)
-	}
+	fresh := map[uuid.UUID]bool{}
 	added := map[erasedKey]erasedOrder{}
 	newest := b.erasedSince
 	current := *b.erased.Load()
-	// An order registered twice (two requests) is erased as the latest
-	// registered it.
-	err = clickhousedb.EachRow(ctx, b.cfg.Conn, func(rows driver.Rows) error {
+	// One read: each order with its latest registration's marker (an order
+	// registered twice, by two requests, is erased as the latest registered
+	// it) and every registration that named it, which the reload
+	// acknowledges. A registration's orders are inserted in one block, so a
+	// registration read here comes with all of them.
+	err := clickhousedb.EachRow(ctx, b.cfg.Conn, func(rows driver.Rows) error {
 		var k erasedKey
 		var e erasedOrder
 		var keep uint8
 		var at time.Time
-		if err := rows.Scan(&k.tenant, &k.channel, &k.id, &e.marker, &keep, &at); err != nil {
+		var regs []uuid.UUID
+		if err := rows.Scan(&k.tenant, &k.channel, &k.id, &e.marker, &keep, &at, &regs); err != nil {
 			return err
 		}
 		e.keepInvoice = keep == 1
@@ -89,9 +79,15 @@ func (b *Blocklist) loadErased(ctx context.Context) (map[erasedKey]erasedOrder, 
 		if old, ok := current[k]; !ok || old != e {
 			added[k] = e
 		}
+		for _, id := range regs {
+			if !b.seenRegistrations[id] && !fresh[id] {
+				fresh[id] = true
+				registrations = append(registrations, id)
+			}
+		}
 		return nil
-	}, "SELECT tenant_id, toString(channel), channel_order_id, argMax(marker, erased_at), argMax(keep_invoice, erased_at), max(erased_at) FROM "+
-		table+where+" GROUP BY tenant_id, channel, channel_order_id", args...)
+	}, "SELECT tenant_id, toString(channel), channel_order_id, argMax(marker, erased_at), argMax(keep_invoice, erased_at), max(erased_at), "+
+		"groupUniqArray(registration) FROM "+table+where+" GROUP BY tenant_id, channel, channel_order_id", args...)
 	if err != nil {
 		return nil, nil, fmt.Errorf("reading the erased orders: %w", err)
 	}

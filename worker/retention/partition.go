@@ -2,7 +2,6 @@ package retention
 
 import (
 	"context"
-	"encoding/hex"
 	"fmt"
 	"math"
 	"regexp"
@@ -99,8 +98,5 @@ func dateTime(t time.Time) string {
 // string as it is, anything else (which the writer should never store)
 // hex-encoded, so that no value can break out of the literal.
 func stringLiteral(s string) string {
-	if s == "" || order.ValidCountryCode(s) {
-		return "'" + s + "'"
-	}
-	return "unhex('" + hex.EncodeToString([]byte(s)) + "')"
+	return clickhousedb.Literal(s, s == "" || order.ValidCountryCode(s))
 }

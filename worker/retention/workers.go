@@ -216,8 +216,5 @@ func (p *Purger) pruneWorkers(ctx context.Context, r *run) ([]Action, error) {
 	return actions, errors.Join(errs...)
 }
 
-// quote writes s as a ClickHouse string literal: a backslash and a quote are
-// escaped, and every other byte stands for itself.
-func quote(s string) string {
-	return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(s) + "'"
-}
+// quote writes s as a ClickHouse string literal (clickhousedb.Quote).
+func quote(s string) string { return clickhousedb.Quote(s) }

@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -150,4 +151,18 @@ func hostPort(t testing.TB, rawURL string) string {
 		t.Fatalf("%q is not a server URL: %v", rawURL, err)
 	}
 	return u.Host
+}
+
+// Promtool returns the path of Prometheus' promtool, which make up installs;
+// without it the test skips, except in CI, where it fails.
+func Promtool(t testing.TB) string {
+	t.Helper()
+	path, err := exec.LookPath("promtool")
+	if err != nil {
+		if InCI() {
+			t.Fatal("promtool is not installed (the prometheus package has it: make up installs it)")
+		}
+		t.Skip("promtool is not installed: make up installs it")
+	}
+	return path
 }

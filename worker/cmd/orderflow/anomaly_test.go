@@ -107,13 +107,7 @@ func TestAHackedAccountPatternFiresItsAlert(t *testing.T) {
 
 	// The alert rule on these values: a day of the ordinary hour, then the
 	// hour of the burst, at 2-minute steps.
-	promtool, err := exec.LookPath("promtool")
-	if err != nil {
-		if stacktest.InCI() {
-			t.Fatal("promtool is not installed (make up installs it)")
-		}
-		t.Skip("promtool is not installed: make up installs it")
-	}
+	promtool := stacktest.Promtool(t)
 	rules, err := filepath.Abs("../../../dashboards/alerts/orderflow.yaml")
 	if err != nil {
 		t.Fatal(err)

@@ -20,6 +20,7 @@ import (
 	"github.com/orderflow/orderflow/worker/erasure"
 	"github.com/orderflow/orderflow/worker/kafkaclient"
 	"github.com/orderflow/orderflow/worker/retention"
+	"github.com/orderflow/orderflow/worker/transit"
 )
 
 // eraseCommand erases one buyer of a tenant (UK GDPR Art. 17): every order
@@ -179,12 +180,9 @@ func readRequest(path string, stdin io.Reader, req *retention.ErasureRequest) er
 		defer f.Close()
 		r = f
 	}
-	dec := json.NewDecoder(io.LimitReader(r, 1<<20))
-	dec.DisallowUnknownFields()
-	var in retention.ErasureRequest
-	if err := dec.Decode(&in); err != nil {
-		// The decoder's errors name members and offsets, not values.
-		return fmt.Errorf("not an erasure request: %w", err)
+	in, err := erasure.ReadRequest(r)
+	if err != nil {
+		return err
 	}
 	*req = in
 	return nil
@@ -263,22 +261,8 @@ func openEraser(ctx context.Context, cfg config.Config, reg prometheus.Registere
 // tenant without one has nothing held) and calls for any tenant not
 // offboarded.
 func openBuyerStore(ctx context.Context, cfg config.Config, reg prometheus.Registerer, log *slog.Logger) (*observer, error) {
-	conn, err := openCurrentSchema(ctx, cfg, log)
-	if err != nil {
-		return nil, err
-	}
-	offboarded, err := newBlocklist(ctx, cfg, conn, "", log)
-	if err != nil {
-		_ = conn.Close()
-		return nil, err
-	}
 	cfg.Vault.CreateKeys = false
-	vault, err := newTransit(ctx, cfg, reg, log, hmacGate{offboarded})
-	if err != nil {
-		_ = conn.Close()
-		return nil, err
-	}
-	return &observer{conn: conn, offboarded: offboarded, vault: vault}, nil
+	return openObserverGated(ctx, cfg, reg, log, func(b *retention.Blocklist) transit.Gate { return hmacGate{b} })
 }
 
 // hmacGate admits a buyer request's Vault calls for any tenant not offboarded.

@@ -23,6 +23,13 @@ type observer struct {
 }
 
 func openObserver(ctx context.Context, cfg config.Config, reg prometheus.Registerer, log *slog.Logger) (*observer, error) {
+	return openObserverGated(ctx, cfg, reg, log, func(b *retention.Blocklist) transit.Gate { return b })
+}
+
+// openObserverGated is openObserver with the Vault client behind the gate
+// gateOf makes of the list (a buyer's request: hmacGate).
+func openObserverGated(ctx context.Context, cfg config.Config, reg prometheus.Registerer, log *slog.Logger,
+	gateOf func(*retention.Blocklist) transit.Gate) (*observer, error) {
 	conn, err := openCurrentSchema(ctx, cfg, log)
 	if err != nil {
 		return nil, err
@@ -30,7 +37,7 @@ func openObserver(ctx context.Context, cfg config.Config, reg prometheus.Registe
 	offboarded, err := newBlocklist(ctx, cfg, conn, "", log)
 	if err == nil {
 		var vault *transit.Client
-		if vault, err = newTransit(ctx, cfg, reg, log, offboarded); err == nil {
+		if vault, err = newTransit(ctx, cfg, reg, log, gateOf(offboarded)); err == nil {
 			return &observer{conn: conn, offboarded: offboarded, vault: vault}, nil
 		}
 	}
