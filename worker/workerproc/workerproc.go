@@ -45,6 +45,9 @@ type Proc struct {
 	waitErr error
 }
 
+// outputDrainLimit bounds the reading of output after the worker's exit.
+const outputDrainLimit = 2 * time.Second
+
 // Start starts the process.
 func Start(cfg Config) (*Proc, error) {
 	if cfg.Binary == "" {
@@ -68,6 +71,10 @@ func Start(cfg Config) (*Proc, error) {
 	lw := &lineWriter{out: cfg.Output, prefix: cfg.Prefix}
 	cmd.Stdout, cmd.Stderr = lw, lw
 	cmd.SysProcAttr = childAttr()
+	// Once the worker has exited, its output is read for at most this long: a
+	// descendant that escaped its process group (setsid) and still holds the
+	// pipes must not keep Done, Stop and Kill waiting for it.
+	cmd.WaitDelay = outputDrainLimit
 	p := &Proc{cmd: cmd, output: lw, exited: make(chan struct{})}
 	p.started = time.Now()
 	if err := cmd.Start(); err != nil {
@@ -109,13 +116,14 @@ func (p *Proc) ExitError(err error) error {
 // Tail is the last lines of the process's output, indented.
 func (p *Proc) Tail() string { return p.output.tail() }
 
-// Stop sends SIGTERM and waits up to timeout for the process to exit; then it
-// kills it. It returns the exit code (-1 when killed by a signal).
+// Stop sends SIGTERM to the process and to what it started, and waits up to
+// timeout for the process to exit; then it kills them all. It returns the exit
+// code (-1 when killed by a signal).
 func (p *Proc) Stop(timeout time.Duration) (int, error) {
 	if done, err := p.Exited(); done {
 		return ExitCode(err), p.ExitError(err)
 	}
-	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil && !errors.Is(err, os.ErrProcessDone) {
+	if err := signalGroup(p.cmd.Process, syscall.SIGTERM); err != nil && !errors.Is(err, os.ErrProcessDone) {
 		p.Kill()
 		return -1, fmt.Errorf("SIGTERM: %w", err)
 	}
@@ -136,12 +144,13 @@ func (p *Proc) Signal(sig os.Signal) error {
 	return nil
 }
 
-// Kill sends SIGKILL if the process still runs and waits for it to be reaped.
+// Kill sends SIGKILL to the process and to what it started, unless it has
+// exited, and waits for it to be reaped.
 func (p *Proc) Kill() {
 	if done, _ := p.Exited(); done {
 		return
 	}
-	_ = p.cmd.Process.Kill()
+	_ = signalGroup(p.cmd.Process, syscall.SIGKILL)
 	<-p.exited
 }
 
