@@ -32,9 +32,19 @@ type Decrypter interface {
 	Decrypt(ctx context.Context, tenant string, ciphertexts []string) ([][]byte, error)
 }
 
+// ErasedOrders says whether a buyer's erasure has registered an order
+// (retention.Blocklist, as of its last reload).
+type ErasedOrders interface {
+	Erased(tenant, channel, channelOrderID string) bool
+}
+
 // CouriersConfig configures the couriers' work.
 type CouriersConfig struct {
 	Decrypter Decrypter
+	// Erased are the orders whose buyers asked for erasure: their labels
+	// are neither decrypted nor sent (a cancel, which carries no label, still
+	// is). Default: none.
+	Erased ErasedOrders
 	// Connectors are the configured connectors (config's connectors
 	// section): routing by tenant, and each one's settings.
 	Connectors config.Connectors
@@ -116,9 +126,27 @@ func (c *couriers) Rate(connector string) (float64, int, bool) {
 	return perSecond, burst, true
 }
 
+// Withdrawn reports whether the job's buyer has asked for erasure since it
+// was read: then its label must not reach the courier.
+func (c *couriers) Withdrawn(it *Job) bool {
+	j := it.Value.(*outbox.Job)
+	return c.cfg.Erased != nil && j.Kind == outbox.KindCreate && c.cfg.Erased.Erased(j.TenantID, string(j.Channel), j.ChannelOrderID)
+}
+
 // Prepare decrypts the tenant's labels in one call and projects each job
-// through its connector's allow-list.
+// through its connector's allow-list. The labels of erased buyers' orders
+// are discarded unread.
 func (c *couriers) Prepare(ctx context.Context, tenant string, jobs []*Job) error {
+	erased := 0
+	for _, it := range jobs {
+		if it.status == pending && c.Withdrawn(it) {
+			it.Discard()
+			erased++
+		}
+	}
+	if erased > 0 {
+		c.cfg.Logger.Info("dispatch: courier jobs of orders whose buyer asked for erasure are discarded", "tenant", tenant, "jobs", erased)
+	}
 	labels, err := c.decrypt(ctx, tenant, jobs)
 	if err != nil {
 		return err

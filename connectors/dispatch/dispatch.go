@@ -51,9 +51,12 @@ type Config struct {
 	Source Source
 	// Work is the kind of work the outbox holds: how its jobs are read, made
 	// ready and sent. Default: the couriers' (Couriers), from Decrypter,
-	// Connectors, Deliverers and AllowLists.
+	// Erased, Connectors, Deliverers and AllowLists.
 	Work      Work
 	Decrypter Decrypter
+	// Erased are the orders whose buyers asked for erasure, for the
+	// couriers' work. Default: none.
+	Erased ErasedOrders
 	// Connectors are the configured connectors (config's connectors
 	// section): routing by tenant, and each one's settings.
 	Connectors config.Connectors
@@ -130,7 +133,7 @@ func New(cfg Config) (*Dispatcher, error) {
 	work := cfg.Work
 	if work == nil {
 		if work, err = Couriers(CouriersConfig{
-			Decrypter: cfg.Decrypter, Connectors: cfg.Connectors, Deliverers: cfg.Deliverers, AllowLists: cfg.AllowLists,
+			Decrypter: cfg.Decrypter, Erased: cfg.Erased, Connectors: cfg.Connectors, Deliverers: cfg.Deliverers, AllowLists: cfg.AllowLists,
 			Logger: cfg.Logger,
 		}); err != nil {
 			return nil, err
@@ -381,6 +384,23 @@ func (d *Dispatcher) round(ctx context.Context, ready []*Job) error {
 	return errors.Join(errs...)
 }
 
+// withdraw discards the items the work has withdrawn since they were made
+// ready, and returns the rest.
+func (d *Dispatcher) withdraw(items []*Job) []*Job {
+	w, ok := d.work.(Withdrawer)
+	if !ok {
+		return items
+	}
+	return slices.DeleteFunc(items, func(it *Job) bool {
+		if !w.Withdrawn(it) {
+			return false
+		}
+		it.Discard()
+		d.metrics.jobs.WithLabelValues(it.Connector, it.Kind, jobDiscarded).Inc()
+		return true
+	})
+}
+
 // call makes one connector call for one tenant's items, under the tenant's
 // token bucket at the connector, and applies the results.
 func (d *Dispatcher) call(ctx context.Context, k limiterKey, items []*Job) error {
@@ -390,6 +410,9 @@ func (d *Dispatcher) call(ctx context.Context, k limiterKey, items []*Job) error
 	}
 	if err := lim.Wait(ctx); err != nil {
 		return err
+	}
+	if items = d.withdraw(items); len(items) == 0 {
+		return nil
 	}
 	results, err := d.work.Send(ctx, k.connector, items)
 	if err == nil && len(results) != len(items) {

@@ -2,9 +2,11 @@ package dispatch_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -400,6 +402,103 @@ func TestDispatchDiscardsOffboardedAndStopsOnRefusedCredentials(t *testing.T) {
 			t.Errorf("partition %d committed to %d after refused credentials", p, off)
 		}
 	}
+}
+
+// A buyer's erasure withdraws the labels of their orders: a create job of an
+// order erased before it was read is discarded without its label being
+// decrypted; one erased while it waits for a retry is not sent again; a
+// cancel, which carries no label, still goes; the other orders' jobs go once.
+func TestDispatchDiscardsTheLabelsOfErasedBuyers(t *testing.T) {
+	v := outboxtest.NewVault(t)
+	var creates []outbox.Job
+	orders := map[string]bool{}
+	for _, j := range v.Jobs(t) {
+		if j.Kind == outbox.KindCreate && j.Recipient != "" && !orders[j.Key()] {
+			orders[j.Key()] = true
+			creates = append(creates, j)
+		}
+	}
+	if len(creates) < 3 {
+		t.Fatalf("%d create jobs with a label; want 3", len(creates))
+	}
+	before, during, kept := creates[0], creates[1], creates[2]
+	cancel := before
+	cancel.Kind, cancel.Recipient, cancel.SourceVersion = outbox.KindCancel, "", before.SourceVersion+1
+	cancel.IdempotencyKey = outbox.IdempotencyKey(cancel.TenantID, cancel.Channel, cancel.ChannelOrderID, outbox.KindCancel, cancel.SourceVersion)
+
+	erased := &erasedSet{orders: map[string]bool{}}
+	erased.add(before)
+	dec := &recordingDecrypter{Decrypter: v.Client}
+	r := newRig(t)
+	r.erased = erased
+	r.produce(t, jobMessages(t, []outbox.Job{before, cancel, during, kept})...)
+	conn := newScripted(func(d courier.Delivery, attempt int) courier.Result {
+		if d.IdempotencyKey == during.IdempotencyKey && attempt == 1 {
+			erased.add(during) // the buyer's erasure lands while the job waits
+			return courier.Result{Outcome: courier.Retry, Err: errors.New("HTTP 503")}
+		}
+		return courier.Result{Outcome: courier.Done}
+	})
+	r.runUntilCommitted(t, r.dispatcher(t, dec, connectors([]string{"*"}), conn, 3))
+
+	if slices.Contains(dec.ciphertexts(), before.Recipient) {
+		t.Error("the label of an order erased before it was read was decrypted")
+	}
+	if n := conn.attempts[before.IdempotencyKey]; n != 0 {
+		t.Errorf("the create of an order erased before it was read was sent %d times", n)
+	}
+	if n := conn.attempts[during.IdempotencyKey]; n != 1 {
+		t.Errorf("the create erased during its retry was sent %d times, want only the attempt before the erasure", n)
+	}
+	if conn.done[cancel.IdempotencyKey] != 1 || conn.done[kept.IdempotencyKey] != 1 {
+		t.Errorf("the cancel and the other order were delivered %d and %d times, want once each",
+			conn.done[cancel.IdempotencyKey], conn.done[kept.IdempotencyKey])
+	}
+	if got := counter(t, r.reg, "orderflow_connector_jobs_total", map[string]string{"outcome": "discarded"}); got != 2 {
+		t.Errorf("discarded %v jobs, want the 2 creates of erased orders", got)
+	}
+	if parked := r.parkedJobs(t); len(parked) != 0 {
+		t.Errorf("%d jobs parked, want none", len(parked))
+	}
+}
+
+// erasedSet is a buyer erasure's registered orders, as retention.Blocklist
+// gives them.
+type erasedSet struct {
+	mu     sync.Mutex
+	orders map[string]bool
+}
+
+func (e *erasedSet) add(j outbox.Job) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.orders[j.TenantID+"/"+string(j.Channel)+"/"+j.ChannelOrderID] = true
+}
+
+func (e *erasedSet) Erased(tenant, channel, id string) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.orders[tenant+"/"+channel+"/"+id]
+}
+
+// recordingDecrypter keeps every ciphertext it was asked to decrypt.
+type recordingDecrypter struct {
+	dispatch.Decrypter
+	mu   sync.Mutex
+	seen []string
+}
+
+func (d *recordingDecrypter) Decrypt(ctx context.Context, tenant string, cts []string) ([][]byte, error) {
+	d.mu.Lock()
+	d.seen = append(d.seen, cts...)
+	d.mu.Unlock()
+	return d.Decrypter.Decrypt(ctx, tenant, cts)
+}
+
+func (d *recordingDecrypter) ciphertexts() []string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return slices.Clone(d.seen)
 }
 
 // One order's jobs go one a round, and each round's call for the tenant

@@ -87,6 +87,8 @@ type rig struct {
 	brokers                []string
 	courier, parked, group string
 	reg                    *prometheus.Registry
+	// erased is the dispatchers' Erased (nil: none).
+	erased dispatch.ErasedOrders
 	// consumer is the last dispatcher's, closed when it has run: a member
 	// left in the group would hold partitions no one reads.
 	consumer *consume.Consumer
@@ -160,7 +162,7 @@ func (r *rig) dispatcher(t testing.TB, dec dispatch.Decrypter, cs config.Connect
 		deliverers[name] = c
 	}
 	d, err := dispatch.New(dispatch.Config{
-		Source: consumer, Decrypter: dec, Connectors: cs, Deliverers: deliverers,
+		Source: consumer, Decrypter: dec, Erased: r.erased, Connectors: cs, Deliverers: deliverers,
 		Brokers: r.brokers, ParkedTopic: r.parked, MaxAttempts: maxAttempts,
 		Backoff:    backoff.Backoff{Initial: 5 * time.Millisecond, Max: 50 * time.Millisecond},
 		Registerer: r.reg, Logger: slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelInfo})),

@@ -16,7 +16,7 @@ const (
 	jobDelivered = "delivered"
 	jobParked    = "parked"
 	jobDuplicate = "duplicate" // a second copy of a job in one batch
-	jobDiscarded = "discarded" // its tenant was offboarded: nothing to deliver
+	jobDiscarded = "discarded" // its tenant was offboarded or its buyer erased: nothing to deliver
 )
 
 // metrics are labelled by connector name, job kind, outcome and park reason:

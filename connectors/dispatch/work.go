@@ -35,6 +35,13 @@ type Work interface {
 	Send(ctx context.Context, connector string, jobs []*Job) ([]courier.Result, error)
 }
 
+// Withdrawer is a Work whose ready jobs can be withdrawn before they are
+// sent: a courier job whose buyer has since asked for erasure. The
+// dispatcher asks just before each attempt and discards a withdrawn job.
+type Withdrawer interface {
+	Withdrawn(j *Job) bool
+}
+
 // Job is one message of an outbox, as the dispatcher carries it.
 type Job struct {
 	// Tenant, Connector, Kind, OrderKey and IdempotencyKey are Read's.
@@ -69,5 +76,5 @@ func (j *Job) Refuse(reason string, err error) {
 }
 
 // Discard drops the job: nothing of it may leave the platform any more
-// (its tenant was offboarded).
+// (its tenant was offboarded, its buyer asked for erasure).
 func (j *Job) Discard() { j.status = discarded }

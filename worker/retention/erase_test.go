@@ -110,4 +110,15 @@ func TestAnErasureOfThousandsOfOrdersGoesByChunks(t *testing.T) {
 	if n := count("SELECT count() FROM "+cfg.RestrictedDatabase+".financial_records WHERE tenant_id = ?", tenant); n != many+others {
 		t.Errorf("%d financial records, want all %d kept", n, many+others)
 	}
+	// What a dispatcher's list (a worker's: only workers read erasures) says
+	// before it sends a courier label.
+	b, err := retention.NewBlocklist(ctx, retention.BlocklistConfig{Conn: conn, Database: cfg.Database, WorkerID: "dispatcher-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range map[int]bool{0: true, many - 1: true, many: false} {
+		if got := b.Erased(tenant, "amazon", fmt.Sprintf("203-%07d-0000001", i)); got != want {
+			t.Errorf("order %d: Erased %v, want %v", i, got, want)
+		}
+	}
 }

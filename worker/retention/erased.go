@@ -105,6 +105,13 @@ func (b *Blocklist) storeErased(added map[erasedKey]erasedOrder) {
 	b.erased.Store(&next)
 }
 
+// Erased reports whether a buyer's erasure has registered the order, as of
+// the last reload (the dispatcher asks it before it sends a courier label).
+func (b *Blocklist) Erased(tenant, channel, channelOrderID string) bool {
+	_, ok := (*b.erased.Load())[erasedKey{tenant, channel, channelOrderID}]
+	return ok
+}
+
 // EraseOrders erases, in place, the snapshots among orders of orders a
 // buyer's erasure registered (protected.Order.Erase), as of the last reload,
 // and returns how many. The pipeline calls it under Hold, before it writes.

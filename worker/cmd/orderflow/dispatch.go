@@ -109,7 +109,7 @@ func runDispatcher(ctx context.Context, cfg config.Config, reg *prometheus.Regis
 		}
 		closers = append(closers, consumer.Close)
 		dispatcher, err := dispatch.New(dispatch.Config{
-			Source: consumer, Work: work, Decrypter: vault, Connectors: cfg.Connectors, Deliverers: deliverers,
+			Source: consumer, Work: work, Decrypter: vault, Erased: blocklist, Connectors: cfg.Connectors, Deliverers: deliverers,
 			Brokers: cfg.Kafka.Brokers, Transport: clients.Transport, ParkedTopic: cfg.Kafka.Topics.Parked,
 			MaxAttempts: d.MaxAttempts, Backoff: backoff.Backoff{Initial: d.RetryInitial, Max: d.RetryMax},
 			Registerer: reg, Logger: log,
