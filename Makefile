@@ -93,7 +93,7 @@ test: up smalldisk-up ## start the stack (and the small-disk ClickHouse) if need
 # The stack's ClickHouse is 18.16 (Debian's); users run current releases. chdb-core embeds
 # a current ClickHouse in Python: deploy/local/chdb.sh makes its virtualenv once per machine.
 .PHONY: test-current
-test-current: ## the migrations and sample queries on a current ClickHouse (chdb-core 26.9, in-process; needs no stack)
+test-current: ## the migrations, sample queries, purge and erasure SQL on a current ClickHouse (chdb-core 26.9, in-process; needs no stack)
 	"$$(deploy/local/chdb.sh)" -m unittest discover -s schemas/clickhouse/current -v
 
 .PHONY: test-e2e

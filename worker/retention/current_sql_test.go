@@ -1,12 +1,8 @@
 package retention_test
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"flag"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -175,26 +171,5 @@ func TestThePurgersSQLIsRecordedForCurrentClickHouse(t *testing.T) {
 		return m
 	}
 	got.Remaining, got.RemainingAfterOffboard = named(afterPurge), named(remaining())
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetIndent("", " ")
-	if err := enc.Encode(got); err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join("testdata", "current", "purge.json")
-	if *updateCurrentSQL {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (write it with go test -run %s -update-current-sql)", err, t.Name())
-	}
-	if diff := cmp.Diff(string(want), buf.String()); diff != "" {
-		t.Errorf("the purger's SQL or fixture changed (-%s +this run); rewrite it with -update-current-sql:\n%s", path, diff)
-	}
+	compareCurrentSQL(t, "purge.json", got)
 }

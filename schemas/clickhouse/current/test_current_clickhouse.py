@@ -9,7 +9,8 @@ IF NOT EXISTS, its own way), then every sample query on the fixture the Go
 test TestShippedQueriesRun uses, whose results must be the ones expected on
 18.16, and the SQL of a retention pass and an offboarding as the purger ran
 them on 18.16 (worker/retention/testdata/current/purge.json), which must keep
-the same rows. It proves SQL and semantics, not the Go driver (chdb has no
+the same rows, and the SQL of a buyer's erasure as it ran on 18.16
+(worker/retention/testdata/current/erase.json), which must leave the same rows. It proves SQL and semantics, not the Go driver (chdb has no
 server).
 
 Run by `make test-current` (part of `make test`) with the virtualenv
@@ -35,6 +36,11 @@ QUERIES_TESTDATA = os.path.join(HERE, "..", "testdata", "queries")
 # A retention pass's SQL as the purger ran it on 18.16, with its orders and
 # the rows it kept (worker/retention's TestThePurgersSQLIsRecordedForCurrentClickHouse).
 PURGE_SQL = os.path.join(ROOT, "worker", "retention", "testdata", "current", "purge.json")
+# A buyer's erasure as the purger ran it on 18.16, with the rows before and
+# after (worker/retention's TestTheErasuresSQLIsRecordedForCurrentClickHouse).
+ERASE_SQL = os.path.join(ROOT, "worker", "retention", "testdata", "current", "erase.json")
+# order_facts' buyer token columns, in worker/buyer's order (TokenColumns).
+TOKEN_COLUMNS = ["buyer_email_token", "buyer_phone_token", "buyer_name_token", "buyer_username_token", "buyer_user_id_token"]
 
 # worker/migrate's patterns (rebuild.go, migrate.go), verbatim: the statements
 # the migrator does not run as written.
@@ -440,6 +446,45 @@ class RetentionTest(unittest.TestCase):
                     got = [r["k"] for r in s.rows(
                         "SELECT DISTINCT tenant_id || '/' || toString(channel) || '/' || channel_order_id AS k FROM %s" % table(name))]
                 self.assertEqual(sorted(got), sorted(want))
+
+
+class ErasureTest(unittest.TestCase):
+    """A buyer's erasure's SQL, captured on 18.16, on a current ClickHouse:
+    the same rows after it (the buyer's tokens replaced by the marker in
+    every snapshot, labels deleted, invoice parties cleared but the business
+    invoice the law keeps, the other buyer untouched), and the erasure's own
+    verification reads find nothing left."""
+
+    def test_an_erasure_leaves_the_rows_it_left_on_18_16(self):
+        with open(ERASE_SQL) as f:
+            golden = json.load(f)
+        s = Server()
+        self.addCleanup(s.close)
+        p = printed("of_erase", "of_erase_restricted")
+        Migrator(s).up(p["migrations"])
+        table = lambda name: p["tables"][name] + "." + name
+        # A block a row, as snapshots arrive: a current ClickHouse collapses
+        # two snapshots of an order within one block (InsertBlockTest).
+        for name, rows in golden["rows"].items():
+            for r in rows:
+                insert(s, table(name), [r])
+        statements = golden["statements"]
+        last_rewrite = max(i for i, st in enumerate(statements) if st.startswith("ALTER"))
+        run_statements(self, s, p, statements[:last_rewrite + 1])
+        for st in statements[last_rewrite + 1:]:
+            with self.subTest(verify=st[:80]):
+                self.assertEqual([list(r.values()) for r in s.rows(render(st, p))], [[0]], "a verification read found rows left")
+        key = "tenant_id || '/' || toString(channel) || '/' || channel_order_id"
+        reads = {
+            "order_facts": "SELECT %s || '/' || toString(version) || ': ' || %s AS s FROM %s"
+                           % (key, " || ',' || ".join(TOKEN_COLUMNS), table("order_facts")),
+            "delivery_labels": "SELECT %s AS s FROM %s" % (key, table("delivery_labels")),
+            "financial_records": "SELECT %s || ': ' || invoice_party_ciphertext AS s FROM %s" % (key, table("financial_records")),
+        }
+        self.assertEqual(sorted(reads), sorted(golden["after"]))
+        for name, sql in reads.items():
+            with self.subTest(table=name):
+                self.assertEqual(sorted(r["s"] for r in s.rows(sql)), golden["after"][name])
 
 
 def run_statements(test, s, p, statements):
