@@ -391,7 +391,8 @@ func (d *Dispatcher) withdraw(items []*Job) []*Job {
 	if !ok {
 		return items
 	}
-	return slices.DeleteFunc(items, func(it *Job) bool {
+	n := len(items)
+	items = slices.DeleteFunc(items, func(it *Job) bool {
 		if !w.Withdrawn(it) {
 			return false
 		}
@@ -399,6 +400,10 @@ func (d *Dispatcher) withdraw(items []*Job) []*Job {
 		d.metrics.jobs.WithLabelValues(it.Connector, it.Kind, jobDiscarded).Inc()
 		return true
 	})
+	if withdrawn := n - len(items); withdrawn > 0 {
+		d.log.Info("dispatch: jobs withdrawn while they waited are discarded (a buyer's erasure)", "jobs", withdrawn)
+	}
+	return items
 }
 
 // call makes one connector call for one tenant's items, under the tenant's
