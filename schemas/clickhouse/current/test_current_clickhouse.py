@@ -380,16 +380,10 @@ class RetentionTest(unittest.TestCase):
     periods say, to the second, and none of an offboarded tenant's."""
 
     def test_a_purge_pass_then_an_offboarding_keep_the_same_rows(self):
-        with open(PURGE_SQL) as f:
-            golden = json.load(f)
-        s = Server()
-        self.addCleanup(s.close)
-        p = printed("of_purge", "of_purge_restricted")
-        Migrator(s).up(p["migrations"])
+        golden, s, p, table = recorded(self, PURGE_SQL, "of_purge")
         orders = golden["orders"]
         month = lambda r: r["purchased_at"][:7]
         year = lambda r: financial_year(datetime.datetime.fromisoformat(r["purchased_at"]))
-        table = lambda name: p["tables"][name] + "." + name
         for o in orders:
             o["version"] = int(datetime.datetime.fromisoformat(o["purchased_at"]).replace(tzinfo=datetime.timezone.utc).timestamp() * 1000)
         for chunk in chunks(orders, month):
@@ -456,13 +450,7 @@ class ErasureTest(unittest.TestCase):
     verification reads find nothing left."""
 
     def test_an_erasure_leaves_the_rows_it_left_on_18_16(self):
-        with open(ERASE_SQL) as f:
-            golden = json.load(f)
-        s = Server()
-        self.addCleanup(s.close)
-        p = printed("of_erase", "of_erase_restricted")
-        Migrator(s).up(p["migrations"])
-        table = lambda name: p["tables"][name] + "." + name
+        golden, s, p, table = recorded(self, ERASE_SQL, "of_erase")
         # A block a row, as snapshots arrive: a current ClickHouse collapses
         # two snapshots of an order within one block (InsertBlockTest).
         for name, rows in golden["rows"].items():
@@ -485,6 +473,18 @@ class ErasureTest(unittest.TestCase):
         for name, sql in reads.items():
             with self.subTest(table=name):
                 self.assertEqual(sorted(r["s"] for r in s.rows(sql)), golden["after"][name])
+
+
+def recorded(test, path, database):
+    """A file Go recorded on 18.16, and a migrated server for it: the file,
+    the server, what Go printed, and a table's qualified name."""
+    with open(path) as f:
+        golden = json.load(f)
+    s = Server()
+    test.addCleanup(s.close)
+    p = printed(database, database + "_restricted")
+    Migrator(s).up(p["migrations"])
+    return golden, s, p, lambda name: p["tables"][name] + "." + name
 
 
 def run_statements(test, s, p, statements):
