@@ -9,6 +9,7 @@ package breach
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -33,6 +34,9 @@ type Config struct {
 	// KeyPrefix starts the tenants' Vault key names (vault.key_prefix):
 	// "<prefix><tenant>-enc" is the key a decrypt of the tenant's data uses.
 	KeyPrefix string
+	// Mount is the transit engine's mount path (vault.transit_mount).
+	// Default "transit".
+	Mount string
 	// Audit is Vault's file audit log (JSON lines); nil: the report says the
 	// decrypts were not read.
 	Audit io.Reader
@@ -110,7 +114,11 @@ func Build(ctx context.Context, cfg Config, tenant, role string, from, to time.T
 	if cfg.Audit == nil {
 		r.Notes = append(r.Notes, "Vault's audit log was not given (--audit-log): the roles' decrypts are not counted")
 	} else {
-		decrypts, err := readDecrypts(cfg.Audit, cfg.KeyPrefix, tenant, role, from, to)
+		mount := cfg.Mount
+		if mount == "" {
+			mount = "transit"
+		}
+		decrypts, err := readDecrypts(cfg.Audit, mount, cfg.KeyPrefix, tenant, role, from, to)
 		if err != nil {
 			return Report{}, err
 		}
@@ -142,57 +150,51 @@ type auditLine struct {
 		Metadata    map[string]string `json:"metadata"`
 	} `json:"auth"`
 	Request struct {
-		Path string         `json:"path"`
-		Data map[string]any `json:"data"`
+		Path string `json:"path"`
+		Data struct {
+			// BatchInput is a batch's items, counted, never read.
+			BatchInput []json.RawMessage `json:"batch_input"`
+		} `json:"data"`
 	} `json:"request"`
 	Error string `json:"error"`
 }
 
+// auditBuffer is the audit log's read buffer: a line longer than it is
+// gathered in a buffer of its own, kept for the next long line.
+const auditBuffer = 1 << 20
+
 // readDecrypts counts the window's decrypts of tenants' keys, by role and
-// tenant, from the audit log's responses.
-func readDecrypts(audit io.Reader, prefix, tenant, role string, from, to time.Time) ([]RoleDecrypts, error) {
+// tenant, from the audit log's responses. A busy Vault's log is mostly other
+// calls (encrypt, HMAC, logins) and grows by gigabytes, so a line that does
+// not name a decrypt under the key prefix is skipped unparsed; so are lines
+// that are not JSON (a line cut short where the log was rotated).
+func readDecrypts(audit io.Reader, mount, prefix, tenant, role string, from, to time.Time) ([]RoleDecrypts, error) {
 	byKey := map[[2]string]*RoleDecrypts{}
-	sc := bufio.NewScanner(audit)
-	sc.Buffer(make([]byte, 1<<20), 16<<20)
-	const decryptPath = "transit/decrypt/"
-	for sc.Scan() {
-		var l auditLine
-		if json.Unmarshal(sc.Bytes(), &l) != nil || l.Type != "response" || !strings.HasPrefix(l.Request.Path, decryptPath) {
-			continue
+	decryptPath := mount + "/decrypt/"
+	needle := []byte(`"path":"` + decryptPath + prefix)
+	r := bufio.NewReaderSize(audit, auditBuffer)
+	var long []byte
+	for {
+		line, err := r.ReadSlice('\n')
+		if errors.Is(err, bufio.ErrBufferFull) {
+			// A line longer than the buffer (a big batch) is gathered whole:
+			// its path may come after its data.
+			long = append(long[:0], line...)
+			for errors.Is(err, bufio.ErrBufferFull) {
+				line, err = r.ReadSlice('\n')
+				long = append(long, line...)
+			}
+			line = long
 		}
-		at, err := time.Parse(time.RFC3339Nano, l.Time)
-		if err != nil || at.Before(from) || !at.Before(to) {
-			continue
+		if err != nil && !errors.Is(err, io.EOF) {
+			return nil, fmt.Errorf("breach: reading the audit log: %w", err)
 		}
-		key := strings.TrimPrefix(l.Request.Path, decryptPath)
-		t, ok := strings.CutSuffix(strings.TrimPrefix(key, prefix), "-enc")
-		if !ok || !strings.HasPrefix(key, prefix) || !order.ValidTenantID(t) || (tenant != "" && t != tenant) {
-			continue
+		if len(line) > 0 && bytes.Contains(line, needle) {
+			count(byKey, line, decryptPath, prefix, tenant, role, from, to)
 		}
-		who := strings.TrimPrefix(l.Auth.Metadata["role_name"], "orderflow-")
-		if who == "" {
-			who = l.Auth.DisplayName
+		if err != nil {
+			break
 		}
-		if role != "" && who != role {
-			continue
-		}
-		d := byKey[[2]string{who, t}]
-		if d == nil {
-			d = &RoleDecrypts{Role: who, Tenant: t}
-			byKey[[2]string{who, t}] = d
-		}
-		d.Requests++
-		if items, ok := l.Request.Data["batch_input"].([]any); ok {
-			d.Items += len(items)
-		} else {
-			d.Items++
-		}
-		if l.Error != "" {
-			d.Refused++
-		}
-	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("breach: reading the audit log: %w", err)
 	}
 	out := make([]RoleDecrypts, 0, len(byKey))
 	for _, d := range byKey {
@@ -200,6 +202,41 @@ func readDecrypts(audit io.Reader, prefix, tenant, role string, from, to time.Ti
 	}
 	slices.SortFunc(out, func(a, b RoleDecrypts) int { return strings.Compare(a.Role+"/"+a.Tenant, b.Role+"/"+b.Tenant) })
 	return out, nil
+}
+
+// count adds one audit line to byKey if it is a response to a decrypt of the
+// tenant's key (any tenant's when tenant is ""), by the role, in the window.
+func count(byKey map[[2]string]*RoleDecrypts, line []byte, decryptPath, prefix, tenant, role string, from, to time.Time) {
+	var l auditLine
+	if json.Unmarshal(line, &l) != nil || l.Type != "response" || !strings.HasPrefix(l.Request.Path, decryptPath) {
+		return
+	}
+	at, err := time.Parse(time.RFC3339Nano, l.Time)
+	if err != nil || at.Before(from) || !at.Before(to) {
+		return
+	}
+	key := strings.TrimPrefix(l.Request.Path, decryptPath)
+	t, ok := strings.CutSuffix(strings.TrimPrefix(key, prefix), "-enc")
+	if !ok || !strings.HasPrefix(key, prefix) || !order.ValidTenantID(t) || (tenant != "" && t != tenant) {
+		return
+	}
+	who := strings.TrimPrefix(l.Auth.Metadata["role_name"], "orderflow-")
+	if who == "" {
+		who = l.Auth.DisplayName
+	}
+	if role != "" && who != role {
+		return
+	}
+	d := byKey[[2]string{who, t}]
+	if d == nil {
+		d = &RoleDecrypts{Role: who, Tenant: t}
+		byKey[[2]string{who, t}] = d
+	}
+	d.Requests++
+	d.Items += max(len(l.Request.Data.BatchInput), 1)
+	if l.Error != "" {
+		d.Refused++
+	}
 }
 
 // buyerOf is one buyer's token in SQL: the email's, else the username's,

@@ -52,7 +52,7 @@ func breachReportCommand(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	defer conn.Close()
-	bc := breach.Config{Conn: conn, Database: cfg.ClickHouse.Database, RestrictedDatabase: cfg.ClickHouse.RestrictedDatabase, KeyPrefix: cfg.Vault.KeyPrefix}
+	bc := breach.Config{Conn: conn, Database: cfg.ClickHouse.Database, RestrictedDatabase: cfg.ClickHouse.RestrictedDatabase, KeyPrefix: cfg.Vault.KeyPrefix, Mount: cfg.Vault.TransitMount}
 	if *auditLog != "" {
 		f, err := os.Open(*auditLog)
 		if err != nil {
