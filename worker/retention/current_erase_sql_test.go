@@ -20,6 +20,7 @@ import (
 
 	schema "github.com/orderflow/orderflow/schemas/clickhouse"
 	"github.com/orderflow/orderflow/worker/buyer"
+	"github.com/orderflow/orderflow/worker/clickhousedb"
 	"github.com/orderflow/orderflow/worker/clickhousedb/clickhousetest"
 	"github.com/orderflow/orderflow/worker/retention"
 	"github.com/orderflow/orderflow/worker/stacktest"
@@ -227,22 +228,15 @@ func erasureState(t *testing.T, conn driver.Conn, db, restricted string, named *
 	}
 	out := map[string][]string{}
 	for table, q := range queries {
-		r, err := conn.Query(context.Background(), q)
-		if err != nil {
-			t.Fatal(err)
-		}
 		var got []string
-		for r.Next() {
+		if err := clickhousedb.EachRow(context.Background(), conn, func(r driver.Rows) error {
 			var s string
-			if err := r.Scan(&s); err != nil {
-				t.Fatal(err)
-			}
+			err := r.Scan(&s)
 			got = append(got, named.Replace(s))
+			return err
+		}, q); err != nil {
+			t.Fatalf("%s: %v", table, err)
 		}
-		if err := r.Err(); err != nil {
-			t.Fatal(err)
-		}
-		_ = r.Close()
 		slices.Sort(got)
 		out[table] = got
 	}
